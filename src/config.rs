@@ -1,0 +1,142 @@
+//! Where the reference data lives and how the geography is built from it.
+//!
+//! `--data DIR` names a folder holding `forces.geojson`, `stations.csv` and a rail network
+//! (`rail_tracks.geojson`, else the one `*.osm.pbf` in the folder); `--forces`, `--stations` and
+//! `--rail` override each file. The environment variable `LINESMAP_DATA` stands in for `--data`.
+
+use crate::geography::{Geography, GeographyOptions};
+use crate::load::{self, LoadError};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The three reference files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataPaths {
+    pub forces: PathBuf,
+    pub stations: PathBuf,
+    pub rail: PathBuf,
+}
+
+/// An error finding the data files.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no {what} given: pass --data DIR (or set LINESMAP_DATA) or --{flag} FILE")]
+    Missing { what: &'static str, flag: &'static str },
+    #[error("{0}: no rail network found: expected rail_tracks.geojson or one *.osm.pbf file in the folder (or pass --rail FILE)")]
+    NoRail(PathBuf),
+    #[error("{0}: more than one *.osm.pbf file; pass --rail FILE to choose")]
+    AmbiguousRail(PathBuf),
+    #[error("{0}: not a folder")]
+    NotADir(PathBuf),
+}
+
+impl DataPaths {
+    /// Resolves the files from a data folder and per-file overrides.
+    pub fn resolve(
+        data: Option<&Path>,
+        forces: Option<&Path>,
+        stations: Option<&Path>,
+        rail: Option<&Path>,
+    ) -> Result<DataPaths, ConfigError> {
+        if let Some(d) = data
+            && !d.is_dir()
+        {
+            return Err(ConfigError::NotADir(d.into()));
+        }
+        let pick = |given: Option<&Path>, name: &str, what, flag| {
+            given
+                .map(Path::to_path_buf)
+                .or_else(|| data.map(|d| d.join(name)))
+                .ok_or(ConfigError::Missing { what, flag })
+        };
+        let forces = pick(forces, "forces.geojson", "force areas", "forces")?;
+        let stations = pick(stations, "stations.csv", "stations", "stations")?;
+        let rail = match (rail, data) {
+            (Some(r), _) => r.to_path_buf(),
+            (None, Some(d)) => find_rail(d)?,
+            (None, None) => return Err(ConfigError::Missing { what: "rail network", flag: "rail" }),
+        };
+        Ok(DataPaths { forces, stations, rail })
+    }
+}
+
+fn find_rail(dir: &Path) -> Result<PathBuf, ConfigError> {
+    let tracks = dir.join("rail_tracks.geojson");
+    if tracks.is_file() {
+        return Ok(tracks);
+    }
+    let mut pbfs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|_| ConfigError::NotADir(dir.into()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".osm.pbf"))
+        .collect();
+    match pbfs.len() {
+        0 => Err(ConfigError::NoRail(dir.into())),
+        1 => Ok(pbfs.remove(0)),
+        _ => Err(ConfigError::AmbiguousRail(dir.into())),
+    }
+}
+
+/// How long each step of loading took, for the start-up log and the data report.
+#[derive(Clone, Debug, Default)]
+pub struct LoadTimings {
+    pub read: Duration,
+    pub index: Duration,
+}
+
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, Result<T, LoadError>>) -> Result<T, LoadError> {
+    h.join().unwrap_or_else(|_| {
+        Err(LoadError::Invalid { path: PathBuf::new(), message: "loader thread panicked".into() })
+    })
+}
+
+/// Reads the three files (in parallel) and builds the geography.
+pub fn load_geography(
+    paths: &DataPaths,
+    options: GeographyOptions,
+) -> Result<(Geography, LoadTimings), LoadError> {
+    let t0 = Instant::now();
+    let (forces, stations, rail) = std::thread::scope(|s| {
+        let f = s.spawn(|| load::read_forces(&paths.forces));
+        let st = s.spawn(|| load::read_stations(&paths.stations));
+        let r = load::read_rail(&paths.rail);
+        (join(f), join(st), r)
+    });
+    let (forces, stations, rail) = (forces?, stations?, rail?);
+    let read = t0.elapsed();
+    let t1 = Instant::now();
+    let geo = Geography::build(forces, stations, &rail, options);
+    Ok((geo, LoadTimings { read, index: t1.elapsed() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_inputs_are_named() {
+        let e = DataPaths::resolve(None, None, None, None).unwrap_err().to_string();
+        assert!(e.contains("no force areas given"), "{e}");
+        let e = DataPaths::resolve(Some(Path::new("/nonexistent/dir")), None, None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a folder"), "{e}");
+    }
+
+    #[test]
+    fn overrides_win_over_the_folder() {
+        let dir = std::env::temp_dir().join(format!("lm-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("x.osm.pbf"), b"").unwrap();
+        let p = DataPaths::resolve(Some(&dir), None, Some(Path::new("/s.csv")), None).unwrap();
+        assert_eq!(p.forces, dir.join("forces.geojson"));
+        assert_eq!(p.stations, PathBuf::from("/s.csv"));
+        assert_eq!(p.rail, dir.join("x.osm.pbf"));
+        std::fs::write(dir.join("y.osm.pbf"), b"").unwrap();
+        assert!(matches!(
+            DataPaths::resolve(Some(&dir), None, None, None),
+            Err(ConfigError::AmbiguousRail(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

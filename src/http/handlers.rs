@@ -1,0 +1,203 @@
+//! Request handlers: parse, call the geography, render.
+
+use super::error::ApiError;
+use super::params::Params;
+use super::{AppState, json_reply, round_m, round7};
+use crate::geography::{ForceHit, Geography, StationCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use warp::reply::Response;
+
+const JSON: &str = "application/json";
+const GEOJSON: &str = "application/geo+json";
+/// Most stations one `/api/locate` may list.
+pub const MAX_K: i64 = 50;
+/// Most via stations one route may pass through.
+pub const MAX_VIA: usize = 20;
+
+fn respond(r: Result<Response, ApiError>) -> Response {
+    r.unwrap_or_else(ApiError::into_response)
+}
+
+pub fn health(raw: String, state: Arc<AppState>) -> Response {
+    respond((|| {
+        Params::parse(&raw, &[])?;
+        let g = &state.geo;
+        Ok(json_reply(
+            &json!({
+                "status": "ok",
+                "forces": g.forces.forces().len(),
+                "stations": g.stations.len(),
+                "rail_km": (g.rail.length_m() / 1000.0).round(),
+            }),
+            JSON,
+        ))
+    })())
+}
+
+pub(crate) fn force_json(geo: &Geography, hit: Option<ForceHit>) -> Value {
+    match hit {
+        None => Value::Null,
+        Some(h) => {
+            let f = geo.forces.get(h.force);
+            json!({
+                "code": f.code,
+                "name": f.name,
+                "method": h.method,
+                "distance_m": round_m(h.distance_m),
+            })
+        }
+    }
+}
+
+pub fn locate(raw: String, state: Arc<AppState>) -> Response {
+    respond((|| {
+        let p = Params::parse(&raw, &["lon", "lat", "k"])?;
+        let lon = p.f64("lon")?.ok_or(ApiError::MissingParameter("lon"))?;
+        let lat = p.f64("lat")?.ok_or(ApiError::MissingParameter("lat"))?;
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(ApiError::InvalidParameter { name: "lon", message: format!("{lon} is outside [-180, 180]") });
+        }
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(ApiError::InvalidParameter { name: "lat", message: format!("{lat} is outside [-90, 90]") });
+        }
+        let k = p.int("k", 1, MAX_K)?.unwrap_or(3) as usize;
+        let g = &state.geo;
+        let nearest: Vec<Value> = g
+            .stations
+            .k_nearest([lon, lat], k)
+            .into_iter()
+            .map(|sd| {
+                let s = g.stations.get(sd.station);
+                json!({"crs": s.code, "name": s.name, "distance_m": round_m(sd.distance_m)})
+            })
+            .collect();
+        Ok(json_reply(
+            &json!({
+                "point": [lon, lat],
+                "force": force_json(g, g.forces.locate([lon, lat])),
+                "nearest_stations": nearest,
+            }),
+            JSON,
+        ))
+    })())
+}
+
+fn station_index(g: &Geography, param: &'static str, code: &str) -> Result<usize, ApiError> {
+    let c = StationCode::parse(code).map_err(|message| ApiError::InvalidParameter { name: param, message })?;
+    g.stations.index_of(&c).ok_or(ApiError::UnknownStation { what: "station", code: c.to_string() })
+}
+
+pub async fn route(raw: String, state: Arc<AppState>) -> Response {
+    let parsed = (|| {
+        let p = Params::parse(&raw, &["from", "to", "via"])?;
+        let g = &state.geo;
+        let from = station_index(g, "from", p.require("from")?)?;
+        let to = station_index(g, "to", p.require("to")?)?;
+        let mut stops = vec![from];
+        if let Some(v) = p.get("via").filter(|v| !v.trim().is_empty()) {
+            let vias: Vec<&str> = v.split(',').collect();
+            if vias.len() > MAX_VIA {
+                return Err(ApiError::InvalidParameter {
+                    name: "via",
+                    message: format!("at most {MAX_VIA} via stations"),
+                });
+            }
+            for code in vias {
+                stops.push(station_index(g, "via", code)?);
+            }
+        }
+        stops.push(to);
+        Ok(stops)
+    })();
+    let stops = match parsed {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let geo = state.geo.clone();
+    // routing is CPU work: keep it off the async workers
+    let out = tokio::task::spawn_blocking(move || render_route(&geo, &stops)).await;
+    respond(out.unwrap_or_else(|e| Err(ApiError::Internal(e.to_string()))))
+}
+
+fn render_route(g: &Geography, stops: &[usize]) -> Result<Response, ApiError> {
+    let (route, spans) = g.route(stops).map_err(|e| {
+        let name = |i: usize| g.stations.get(i).code.to_string();
+        ApiError::NoRoute(match e {
+            crate::geography::RouteError::NotAttached(s) => {
+                format!("station {} is not attached to the rail network", name(s))
+            }
+            crate::geography::RouteError::Disconnected(a, b) => format!(
+                "no rail route between {} and {}: they are on disconnected parts of the rail network",
+                name(a),
+                name(b)
+            ),
+        })
+    })?;
+    let code = |i: usize| g.stations.get(i).code.clone();
+    let coords: Vec<[f64; 2]> = route.coords.iter().map(|p| [round7(p[0]), round7(p[1])]).collect();
+    let forces: Vec<Value> = spans
+        .iter()
+        .map(|s| {
+            let f = g.forces.get(s.force);
+            json!({"code": f.code, "name": f.name, "distance_m": round_m(s.distance_m)})
+        })
+        .collect();
+    let body = json!({
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": coords},
+        "properties": {
+            "from": code(stops[0]),
+            "to": code(stops[stops.len() - 1]),
+            "via": stops[1..stops.len() - 1].iter().map(|&i| code(i)).collect::<Vec<_>>(),
+            "distance_m": round_m(route.distance_m),
+            "stations": route.stations.iter().map(|&i| code(i)).collect::<Vec<_>>(),
+            "forces": forces,
+        }
+    });
+    Ok(json_reply(&body, GEOJSON))
+}
+
+pub fn station(code: String, raw: String, state: Arc<AppState>) -> Response {
+    respond((|| {
+        Params::parse(&raw, &[])?;
+        let g = &state.geo;
+        let decoded = percent_decode(&code);
+        let c = StationCode::parse(&decoded)
+            .map_err(|m| ApiError::NotFound(format!("no station {decoded:?}: {m}")))?;
+        let i = g.stations.index_of(&c).ok_or_else(|| ApiError::NotFound(format!("no station with code {c}")))?;
+        let s = g.stations.get(i);
+        let att = g.rail.attachment(i);
+        let body = json!({
+            "type": "Feature",
+            "id": s.code,
+            "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
+            "properties": {
+                "crs": s.code,
+                "name": s.name,
+                "tiploc": s.tiploc,
+                "operator": s.operator,
+                "force": force_json(g, g.station_force(i)),
+                "policing": ["BTP"],
+                "footfall": {
+                    "entries_exits_2019_20": s.entries_exits_2019_20,
+                    "entries_exits_2021_22": s.entries_exits_2021_22,
+                    "interchanges_2021_22": s.interchanges_2021_22,
+                },
+                "pte_urban_area": s.pte_urban_area,
+                "london_travelcard": s.london_travelcard,
+                "interchange": s.interchange,
+                "rail_attachment_m": att.map(|a| round_m(a.distance_m)),
+                "osm_id": s.osm_id,
+            }
+        });
+        Ok(json_reply(&body, GEOJSON))
+    })())
+}
+
+fn percent_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}

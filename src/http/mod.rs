@@ -1,0 +1,122 @@
+//! The HTTP layer (warp). Thin: parse the request, call the geography, render JSON.
+//!
+//! [`routes`] builds the whole filter tree from the shared state; `main` serves it and tests call
+//! it in-process. Every error, including unknown paths and methods, is a JSON body
+//! `{"code", "message"}` (see [`error::ApiError`]).
+
+pub mod error;
+mod handlers;
+pub mod params;
+
+use crate::geography::Geography;
+pub use error::ApiError;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use warp::http::StatusCode;
+use warp::{Filter, Rejection, Reply};
+
+/// What every handler can see.
+pub struct AppState {
+    pub geo: Arc<Geography>,
+}
+
+/// The raw query string, or "" when there is none.
+fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+    warp::query::raw().or(warp::any().map(String::new)).unify()
+}
+
+fn with_state(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Arc<AppState>,), Error = Infallible> + Clone {
+    warp::any().map(move || state.clone())
+}
+
+/// All routes of the server.
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let health = warp::path!("health")
+        .and(warp::get().or(warp::head()).unify())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .map(handlers::health);
+    let locate = warp::path!("api" / "locate")
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .map(handlers::locate);
+    let route = warp::path!("api" / "route")
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .then(handlers::route);
+    let station = warp::path!("api" / "stations" / String)
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .map(handlers::station);
+    health
+        .or(locate)
+        .unify()
+        .or(route)
+        .unify()
+        .or(station)
+        .unify()
+        .recover(handle_rejection)
+        .unify()
+        .with(warp::log("linesmap::http"))
+}
+
+/// Turns warp's rejections (no such path, wrong method…) into JSON errors.
+async fn handle_rejection(err: Rejection) -> Result<warp::reply::Response, Infallible> {
+    let e = if err.is_not_found() {
+        ApiError::NotFound("no such resource".into())
+    } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::MethodNotAllowed
+    } else if let Some(e) = err.find::<warp::reject::InvalidQuery>() {
+        ApiError::BadRequest(e.to_string())
+    } else if let Some(e) = err.find::<warp::reject::PayloadTooLarge>() {
+        let mut r = ApiError::BadRequest(e.to_string()).into_response();
+        *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        return Ok(r);
+    } else {
+        ApiError::Internal(format!("unhandled rejection: {err:?}"))
+    };
+    Ok(e.into_response())
+}
+
+/// Binds `addr` and serves until `shutdown` completes. Returns the bound address (useful with
+/// port 0) and the server future.
+pub fn bind(
+    state: Arc<AppState>,
+    addr: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), warp::Error> {
+    warp::serve(routes(state)).try_bind_with_graceful_shutdown(addr, shutdown)
+}
+
+/// A JSON reply with a given content type.
+pub(crate) fn json_reply(value: &impl serde::Serialize, content_type: &'static str) -> warp::reply::Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => {
+            let mut r = warp::reply::Response::new(body.into());
+            r.headers_mut().insert(
+                warp::http::header::CONTENT_TYPE,
+                warp::http::HeaderValue::from_static(content_type),
+            );
+            r
+        }
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    }
+}
+
+/// Rounds a coordinate to 1e-7 degrees (about 1 cm), keeping responses short.
+pub(crate) fn round7(v: f64) -> f64 {
+    (v * 1e7).round() / 1e7
+}
+
+/// Rounds metres to the centimetre.
+pub(crate) fn round_m(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}

@@ -1,0 +1,20 @@
+//! # linesmap
+//!
+//! Maps reported county-lines journeys across police force areas and the GB rail network.
+//!
+//! The data flows one way through the modules:
+//! - [`load`] reads the reference data (force areas, stations, track) in its upstream formats;
+//! - [`geography`] indexes it: point → force ([`geography::ForceIndex`]), nearest stations
+//!   ([`geography::StationIndex`]) and the routable rail graph ([`geography::RailGraph`]);
+//! - [`http`] serves it over HTTP (warp), with JSON errors for every bad input;
+//! - [`config`] resolves where the data lives; [`check`] writes the data-quality report.
+//!
+//! Coordinates are `(lon, lat)` WGS84 on the outside; distances are metres on the ellipsoid.
+
+pub mod check;
+pub mod config;
+pub mod geography;
+pub mod http;
+pub mod load;
+
+pub use geography::{Geography, GeographyOptions};
