@@ -14,16 +14,37 @@ pub fn report(geo: &Geography, t: &LoadTimings) -> String {
     let st = &geo.stations;
     let rail = &geo.rail;
     let _ = writeln!(o, "linesmap data report");
-    let _ = writeln!(o, "loaded in {:.2} s, indexed in {:.2} s", t.read.as_secs_f64(), t.index.as_secs_f64());
-    let _ = writeln!(o, "\nFORCES: {} areas, {} vertices", forces.len(), forces.iter().map(|f| f.vertex_count()).sum::<usize>());
+    let _ = writeln!(
+        o,
+        "loaded in {:.2} s, indexed in {:.2} s",
+        t.read.as_secs_f64(),
+        t.index.as_secs_f64()
+    );
+    let _ = writeln!(
+        o,
+        "\nFORCES: {} areas, {} vertices",
+        forces.len(),
+        forces.iter().map(|f| f.vertex_count()).sum::<usize>()
+    );
     let (outside, inside, boundary, edges) = geo.forces.grid_stats();
-    let _ = writeln!(o, "  lookup grid: {inside} inside cells, {boundary} boundary cells ({edges} clipped edges), {outside} outside cells");
+    let _ = writeln!(
+        o,
+        "  lookup grid: {inside} inside cells, {boundary} boundary cells ({edges} clipped edges), {outside} outside cells"
+    );
 
     let _ = writeln!(o, "\nSTATIONS: {}", st.len());
     if !geo.duplicate_stations.is_empty() {
-        let _ = writeln!(o, "  duplicate codes (first kept): {}", join(geo.duplicate_stations.iter().map(|c| c.to_string())));
+        let _ = writeln!(
+            o,
+            "  duplicate codes (first kept): {}",
+            join(geo.duplicate_stations.iter().map(|c| c.to_string()))
+        );
     }
-    let no_footfall = st.stations().iter().filter(|s| s.entries_exits_2019_20.is_none()).count();
+    let no_footfall = st
+        .stations()
+        .iter()
+        .filter(|s| s.entries_exits_2019_20.is_none())
+        .count();
     let _ = writeln!(o, "  without 2019-20 footfall: {no_footfall}");
     let mut by_tol = Vec::new();
     let mut unresolved = Vec::new();
@@ -46,38 +67,89 @@ pub fn report(geo: &Geography, t: &LoadTimings) -> String {
     for (i, h) in &by_tol {
         let s = st.get(*i);
         let f = geo.forces.get(h.force);
-        let _ = writeln!(o, "    {:<8} {:<32} -> {} {} ({:.0} m outside)", s.code, s.name, f.code, f.name, h.distance_m);
+        let _ = writeln!(
+            o,
+            "    {:<8} {:<32} -> {} {} ({:.0} m outside)",
+            s.code, s.name, f.code, f.name, h.distance_m
+        );
     }
     for i in &unresolved {
         let s = st.get(*i);
-        let _ = writeln!(o, "    {:<8} {:<32} -> NO FORCE within {:.0} m: check the coordinates", s.code, s.name, geo.forces.tolerance_m());
+        let _ = writeln!(
+            o,
+            "    {:<8} {:<32} -> NO FORCE within {:.0} m: check the coordinates",
+            s.code,
+            s.name,
+            geo.forces.tolerance_m()
+        );
     }
 
-    let _ = writeln!(o, "\nRAIL NETWORK: {:.0} km of track, {} vertices", rail.length_m() / 1000.0, rail.vertex_count());
+    let _ = writeln!(
+        o,
+        "\nRAIL NETWORK: {:.0} km of track, {} vertices",
+        rail.length_m() / 1000.0,
+        rail.vertex_count()
+    );
     let sizes = rail.component_sizes();
-    let _ = writeln!(o, "  graph: {} junctions, {} chains (edges), {} connected components", rail.junction_count(), rail.chains().len(), sizes.len());
+    let _ = writeln!(
+        o,
+        "  graph: {} junctions, {} chains (edges), {} connected components",
+        rail.junction_count(),
+        rail.chains().len(),
+        sizes.len()
+    );
     if sizes.len() > 1 {
-        let _ = writeln!(o, "  component sizes (junctions): {}", join(sizes.iter().take(LIST).map(|s| s.to_string())));
+        let _ = writeln!(
+            o,
+            "  component sizes (junctions): {}",
+            join(sizes.iter().take(LIST).map(|s| s.to_string()))
+        );
     }
-    let _ = writeln!(o, "  gaps bridged (dead ends joined to another piece): {}", rail.bridges().len());
+    let _ = writeln!(
+        o,
+        "  gaps bridged (dead ends joined to another piece): {}",
+        rail.bridges().len()
+    );
     for b in rail.bridges().iter().take(LIST) {
-        let _ = writeln!(o, "    {:.1} m at ({:.5}, {:.5})", b.length_m, b.from[0], b.from[1]);
+        let _ = writeln!(
+            o,
+            "    {:.1} m at ({:.5}, {:.5})",
+            b.length_m, b.from[0], b.from[1]
+        );
     }
     let mut att: Vec<(usize, f64)> = (0..st.len())
         .filter_map(|i| rail.attachment(i).map(|a| (i, a.distance_m)))
         .collect();
     let attached = att.len();
-    let _ = writeln!(o, "  stations attached to the track: {attached} of {}", st.len());
+    let _ = writeln!(
+        o,
+        "  stations attached to the track: {attached} of {}",
+        st.len()
+    );
     att.sort_by(|a, b| b.1.total_cmp(&a.1));
     let _ = writeln!(o, "  farthest attachments:");
     for (i, d) in att.iter().take(LIST) {
         let s = st.get(*i);
-        let _ = writeln!(o, "    {:<8} {:<32} {:>8.0} m from the track", s.code, s.name, d);
+        let _ = writeln!(
+            o,
+            "    {:<8} {:<32} {:>8.0} m from the track",
+            s.code, s.name, d
+        );
     }
-    let off_main: Vec<usize> = (0..st.len()).filter(|&i| rail.attachment(i).is_some() && !rail.in_main_component(i)).collect();
-    let _ = writeln!(o, "  stations on track not connected to the main network: {}", off_main.len());
+    let off_main: Vec<usize> = (0..st.len())
+        .filter(|&i| rail.attachment(i).is_some() && !rail.in_main_component(i))
+        .collect();
+    let _ = writeln!(
+        o,
+        "  stations on track not connected to the main network: {}",
+        off_main.len()
+    );
     if !off_main.is_empty() {
-        let _ = writeln!(o, "    {}", join(off_main.iter().map(|&i| st.get(i).code.to_string())));
+        let _ = writeln!(
+            o,
+            "    {}",
+            join(off_main.iter().map(|&i| st.get(i).code.to_string()))
+        );
     }
     o
 }

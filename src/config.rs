@@ -21,8 +21,13 @@ pub struct DataPaths {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("no {what} given: pass --data DIR (or set LINESMAP_DATA) or --{flag} FILE")]
-    Missing { what: &'static str, flag: &'static str },
-    #[error("{0}: no rail network found: expected rail_tracks.geojson or one *.osm.pbf file in the folder (or pass --rail FILE)")]
+    Missing {
+        what: &'static str,
+        flag: &'static str,
+    },
+    #[error(
+        "{0}: no rail network found: expected rail_tracks.geojson or one *.osm.pbf file in the folder (or pass --rail FILE)"
+    )]
     NoRail(PathBuf),
     #[error("{0}: more than one *.osm.pbf file; pass --rail FILE to choose")]
     AmbiguousRail(PathBuf),
@@ -54,9 +59,18 @@ impl DataPaths {
         let rail = match (rail, data) {
             (Some(r), _) => r.to_path_buf(),
             (None, Some(d)) => find_rail(d)?,
-            (None, None) => return Err(ConfigError::Missing { what: "rail network", flag: "rail" }),
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    what: "rail network",
+                    flag: "rail",
+                });
+            }
         };
-        Ok(DataPaths { forces, stations, rail })
+        Ok(DataPaths {
+            forces,
+            stations,
+            rail,
+        })
     }
 }
 
@@ -86,7 +100,10 @@ pub struct LoadTimings {
 
 fn join<T>(h: std::thread::ScopedJoinHandle<'_, Result<T, LoadError>>) -> Result<T, LoadError> {
     h.join().unwrap_or_else(|_| {
-        Err(LoadError::Invalid { path: PathBuf::new(), message: "loader thread panicked".into() })
+        Err(LoadError::Invalid {
+            path: PathBuf::new(),
+            message: "loader thread panicked".into(),
+        })
     })
 }
 
@@ -106,7 +123,13 @@ pub fn load_geography(
     let read = t0.elapsed();
     let t1 = Instant::now();
     let geo = Geography::build(forces, stations, &rail, options);
-    Ok((geo, LoadTimings { read, index: t1.elapsed() }))
+    Ok((
+        geo,
+        LoadTimings {
+            read,
+            index: t1.elapsed(),
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -115,7 +138,9 @@ mod tests {
 
     #[test]
     fn missing_inputs_are_named() {
-        let e = DataPaths::resolve(None, None, None, None).unwrap_err().to_string();
+        let e = DataPaths::resolve(None, None, None, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no force areas given"), "{e}");
         let e = DataPaths::resolve(Some(Path::new("/nonexistent/dir")), None, None, None)
             .unwrap_err()

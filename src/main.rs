@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "linesmap", version, about = "Maps county-lines journeys across police force areas and the GB rail network")]
+#[command(
+    name = "linesmap",
+    version,
+    about = "Maps county-lines journeys across police force areas and the GB rail network"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,7 +79,10 @@ impl DataArgs {
         );
         let options = GeographyOptions {
             force_tolerance_m: self.force_tolerance_m,
-            rail: RailOptions { bridge_gaps_m: self.bridge_gaps_m, ..RailOptions::default() },
+            rail: RailOptions {
+                bridge_gaps_m: self.bridge_gaps_m,
+                ..RailOptions::default()
+            },
         };
         tracing::info!(forces = %paths.forces.display(), stations = %paths.stations.display(), rail = %paths.rail.display(), "loading reference data");
         Ok(load_geography(&paths, options)?)

@@ -13,6 +13,11 @@
 //!   trees in raw degrees (a degree of longitude is ~0.6 of a degree of latitude in Britain).
 
 use geo::{Distance, Geodesic, Point};
+use geographiclib_rs::InverseGeodesic;
+use std::sync::LazyLock;
+
+static WGS84: LazyLock<geographiclib_rs::Geodesic> =
+    LazyLock::new(geographiclib_rs::Geodesic::wgs84);
 
 /// WGS84 semi-major axis, metres.
 pub const WGS84_A: f64 = 6_378_137.0;
@@ -32,6 +37,22 @@ pub fn geodesic_m(a: [f64; 2], b: [f64; 2]) -> f64 {
     Geodesic.distance(Point::new(a[0], a[1]), Point::new(b[0], b[1]))
 }
 
+/// Azimuthal equidistant coordinates of `p` about `origin` on the WGS84 ellipsoid, metres east
+/// and north: the geodesic distance and azimuth from the origin, exactly (Karney's inverse).
+pub fn aeqd(origin: [f64; 2], p: [f64; 2]) -> [f64; 2] {
+    let (s, azi, _, _): (f64, f64, f64, f64) = WGS84.inverse(origin[1], origin[0], p[1], p[0]);
+    let (sin, cos) = azi.to_radians().sin_cos();
+    [s * sin, s * cos]
+}
+
+/// Distance in metres from `p` to the nearest point of segment `a`-`b`, the segment taken as
+/// straight in the azimuthal equidistant projection centred on `p` (as a GIS measuring in a
+/// local projection does), with that point (lon/lat) and its fraction along the segment.
+pub fn distance_to_segment_m(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> (f64, [f64; 2], f64) {
+    let (c, t) = closest_on_segment([0.0, 0.0], aeqd(p, a), aeqd(p, b));
+    (c[0].hypot(c[1]), lerp(a, b, t), t)
+}
+
 /// Radii of curvature (M meridional, N prime vertical) at latitude `lat_rad`, metres.
 pub fn radii(lat_rad: f64) -> (f64, f64) {
     let s = lat_rad.sin();
@@ -42,34 +63,44 @@ pub fn radii(lat_rad: f64) -> (f64, f64) {
 
 /// A tangent plane at one point: maps lon/lat to local metres east (x) and north (y).
 ///
-/// The east-west scale is corrected to first order for the latitude difference, so the distance
-/// between the origin and a point tens of kilometres away is within ~1e-4 of the geodesic.
+/// [`project`](Self::project) evaluates the radii of curvature at the *mid-latitude* of origin
+/// and point (to first order), so the distance from the origin to a point 50 km away is within
+/// ~2e-5 of the geodesic. Only distances from the origin are right: directions to far points
+/// are not (no meridian convergence term), so edges are measured with [`distance_to_segment_m`].
 #[derive(Clone, Copy, Debug)]
 pub struct LocalPlane {
     lon0: f64,
     lat0: f64,
     /// metres per radian of longitude at lat0 (N cos lat0)
     kx: f64,
-    /// d(kx)/d(lat) / 2: half the change of kx per radian of latitude
+    /// half the derivative of kx with latitude
     dkx: f64,
-    /// metres per radian of latitude (M)
+    /// metres per radian of latitude at lat0 (M)
     ky: f64,
+    /// half the derivative of ky with latitude
+    dky: f64,
 }
 
 impl LocalPlane {
     pub fn at(origin: [f64; 2]) -> Self {
         let lat0 = origin[1].to_radians();
         let (m, n) = radii(lat0);
+        let (s, c) = lat0.sin_cos();
+        let w2 = 1.0 - WGS84_E2 * s * s;
+        // dN/dlat = N e2 s c / w2; dM/dlat = 3 M e2 s c / w2
+        let dn = n * WGS84_E2 * s * c / w2;
+        let dm = 3.0 * m * WGS84_E2 * s * c / w2;
         LocalPlane {
             lon0: origin[0].to_radians(),
             lat0,
-            kx: n * lat0.cos(),
-            dkx: -0.5 * n * lat0.sin(),
+            kx: n * c,
+            dkx: 0.5 * (dn * c - n * s),
             ky: m,
+            dky: 0.5 * dm,
         }
     }
 
-    /// Local metres (east, north) of a lon/lat point.
+    /// Local metres (east, north) of a lon/lat point, for distances from the origin.
     #[inline]
     pub fn project(&self, p: [f64; 2]) -> [f64; 2] {
         self.project_rad(p[0].to_radians(), p[1].to_radians())
@@ -80,14 +111,10 @@ impl LocalPlane {
     pub fn project_rad(&self, lon: f64, lat: f64) -> [f64; 2] {
         let dlat = lat - self.lat0;
         let dlon = lon - self.lon0;
-        [dlon * (self.kx + self.dkx * dlat), dlat * self.ky]
-    }
-
-    /// Inverse of [`project`](Self::project), to first order (exact enough for sub-km offsets).
-    pub fn unproject(&self, xy: [f64; 2]) -> [f64; 2] {
-        let dlat = xy[1] / self.ky;
-        let dlon = xy[0] / (self.kx + self.dkx * dlat);
-        [(self.lon0 + dlon).to_degrees(), (self.lat0 + dlat).to_degrees()]
+        [
+            dlon * (self.kx + self.dkx * dlat),
+            dlat * (self.ky + self.dky * dlat),
+        ]
     }
 
     /// Distance from the plane's origin to a point, metres.
@@ -123,7 +150,10 @@ pub fn closest_on_segment(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> ([f64; 2], f
 /// Length of a lon/lat polyline in metres, summing local-plane segment lengths (each track
 /// segment is short, so each is measured on the plane at its own start).
 pub fn polyline_length_m(coords: &[[f64; 2]]) -> f64 {
-    coords.windows(2).map(|w| segment_length_m(w[0], w[1])).sum()
+    coords
+        .windows(2)
+        .map(|w| segment_length_m(w[0], w[1]))
+        .sum()
 }
 
 /// Length of one segment: the local plane for spans under 1 km, the geodesic above.
@@ -138,7 +168,11 @@ pub fn segment_length_m(a: [f64; 2], b: [f64; 2]) -> f64 {
 pub fn to_xyz(p: [f64; 2]) -> [f64; 3] {
     let (lon, lat) = (p[0].to_radians(), p[1].to_radians());
     let c = lat.cos();
-    [MEAN_RADIUS * c * lon.cos(), MEAN_RADIUS * c * lon.sin(), MEAN_RADIUS * lat.sin()]
+    [
+        MEAN_RADIUS * c * lon.cos(),
+        MEAN_RADIUS * c * lon.sin(),
+        MEAN_RADIUS * lat.sin(),
+    ]
 }
 
 /// Great-circle distance on the mean sphere for a chord length, metres.
@@ -150,7 +184,10 @@ pub fn chord_to_arc(chord: f64) -> f64 {
 /// Chord length for a great-circle distance on the mean sphere, metres.
 #[inline]
 pub fn arc_to_chord(arc: f64) -> f64 {
-    2.0 * MEAN_RADIUS * (arc / (2.0 * MEAN_RADIUS)).min(std::f64::consts::FRAC_PI_2).sin()
+    2.0 * MEAN_RADIUS
+        * (arc / (2.0 * MEAN_RADIUS))
+            .min(std::f64::consts::FRAC_PI_2)
+            .sin()
 }
 
 /// Linear interpolation between two lon/lat points (fine for the short spans it is used on).
@@ -183,13 +220,39 @@ mod tests {
     }
 
     #[test]
-    fn local_plane_agrees_with_the_geodesic_to_1e4_over_50_km() {
-        let o = [-1.5, 55.0];
-        let p = LocalPlane::at(o);
-        for (dx, dy) in [(0.5, 0.3), (-0.7, 0.1), (0.1, -0.4), (0.0, 0.45), (0.8, 0.0)] {
-            let q = [o[0] + dx, o[1] + dy];
-            assert_relative_eq!(p.distance_m(q), geodesic_m(o, q), max_relative = 1e-4);
+    fn local_plane_agrees_with_the_geodesic_to_2e5_over_50_km() {
+        for o in [[-1.5, 55.0], [0.5, 50.5], [-4.0, 58.5]] {
+            let p = LocalPlane::at(o);
+            for (dx, dy) in [
+                (0.5, 0.3),
+                (-0.7, 0.1),
+                (0.1, -0.4),
+                (0.0, 0.45),
+                (0.8, 0.0),
+                (-0.4, -0.35),
+            ] {
+                let q = [o[0] + dx, o[1] + dy];
+                assert_relative_eq!(p.distance_m(q), geodesic_m(o, q), max_relative = 2e-5);
+            }
         }
+    }
+
+    #[test]
+    fn distance_to_a_long_edge_matches_a_projected_gis_measurement() {
+        // a 20 km east-west edge at 55 N and a point ~500 m north of its middle. Independent:
+        // shapely distance in pyproj's AEQD centred on the point = 488.170 m (the edge, straight
+        // in the projection, bows 11.8 m north of the parallel).
+        let (a, b) = ([-2.16, 55.0], [-1.84, 55.0]);
+        let p = [-2.0, 55.0 + 500.0 / 111_350.0];
+        let (d, _, t) = distance_to_segment_m(p, a, b);
+        assert_relative_eq!(t, 0.5, epsilon = 1e-6);
+        assert!((d - 488.170).abs() < 0.001, "{d}");
+        let q = aeqd(p, [-2.0, 55.0]);
+        assert_relative_eq!(
+            q[0].hypot(q[1]),
+            geodesic_m(p, [-2.0, 55.0]),
+            max_relative = 1e-9
+        );
     }
 
     #[test]

@@ -43,7 +43,10 @@ pub struct GeographyOptions {
 
 impl Default for GeographyOptions {
     fn default() -> Self {
-        GeographyOptions { force_tolerance_m: DEFAULT_TOLERANCE_M, rail: RailOptions::default() }
+        GeographyOptions {
+            force_tolerance_m: DEFAULT_TOLERANCE_M,
+            rail: RailOptions::default(),
+        }
     }
 }
 
@@ -57,7 +60,12 @@ impl Geography {
         let forces = ForceIndex::new(forces, options.force_tolerance_m);
         let (stations, duplicate_stations) = StationIndex::new(stations);
         let rail = RailGraph::build(track, &stations, options.rail);
-        Geography { forces, stations, rail, duplicate_stations }
+        Geography {
+            forces,
+            stations,
+            rail,
+            duplicate_stations,
+        }
     }
 
     /// The force of a station (its territorial force; BTP is not a place).
@@ -88,10 +96,15 @@ impl Geography {
             let step_len = len / steps as f64;
             for k in 0..steps {
                 let mid = lerp(w[0], w[1], (k as f64 + 0.5) / steps as f64);
-                let Some(hit) = self.forces.locate(mid) else { continue };
+                let Some(hit) = self.forces.locate(mid) else {
+                    continue;
+                };
                 match spans.last_mut() {
                     Some(s) if s.force == hit.force => s.distance_m += step_len,
-                    _ => spans.push(ForceSpan { force: hit.force, distance_m: step_len }),
+                    _ => spans.push(ForceSpan {
+                        force: hit.force,
+                        distance_m: step_len,
+                    }),
                 }
             }
         }

@@ -13,7 +13,7 @@
 //! given via stations; its length is the track length between the attachment points.
 
 use super::geodesy::{
-    LocalPlane, SPHERE_TOLERANCE, chord_to_arc, closest_on_segment, dist2, lerp, segment_length_m,
+    LocalPlane, SPHERE_TOLERANCE, chord_to_arc, distance_to_segment_m, lerp, segment_length_m,
     to_xyz,
 };
 use super::stations::StationIndex;
@@ -43,7 +43,10 @@ pub struct RailOptions {
 
 impl Default for RailOptions {
     fn default() -> Self {
-        RailOptions { bridge_gaps_m: 100.0, pass_max_m: 500.0 }
+        RailOptions {
+            bridge_gaps_m: 100.0,
+            pass_max_m: 500.0,
+        }
     }
 }
 
@@ -67,7 +70,11 @@ impl Chain {
     pub fn point_at(&self, offset: f64) -> [f64; 2] {
         let i = self.segment_at(offset);
         let (a, b) = (self.cum[i], self.cum[i + 1]);
-        let t = if b > a { ((offset - a) / (b - a)).clamp(0.0, 1.0) } else { 0.0 };
+        let t = if b > a {
+            ((offset - a) / (b - a)).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         lerp(self.coords[i], self.coords[i + 1], t)
     }
 
@@ -76,7 +83,10 @@ impl Chain {
         if n < 2 {
             return 0;
         }
-        self.cum.partition_point(|&c| c <= offset).saturating_sub(1).min(n - 2)
+        self.cum
+            .partition_point(|&c| c <= offset)
+            .saturating_sub(1)
+            .min(n - 2)
     }
 
     /// The geometry from offset `from` to offset `to` (either direction), appended to `out`
@@ -140,7 +150,9 @@ pub struct Route {
 pub enum RouteError {
     #[error("station {0} is not attached to the rail network")]
     NotAttached(usize),
-    #[error("no rail route between stations {0} and {1}: they are on disconnected parts of the network")]
+    #[error(
+        "no rail route between stations {0} and {1}: they are on disconnected parts of the network"
+    )]
     Disconnected(usize, usize),
 }
 
@@ -202,7 +214,11 @@ impl RailGraph {
             vertices,
             options,
         };
-        g.attachments = stations.stations().iter().map(|s| g.attach(s.pos())).collect();
+        g.attachments = stations
+            .stations()
+            .iter()
+            .map(|s| g.attach(s.pos()))
+            .collect();
         g.on_chain = vec![Vec::new(); g.chains.len()];
         for (si, a) in g.attachments.iter().enumerate() {
             if let Some(a) = a
@@ -251,7 +267,9 @@ impl RailGraph {
 
     /// Whether a station's chain is in the largest connected component.
     pub fn in_main_component(&self, station: usize) -> bool {
-        let Some(a) = self.attachment(station) else { return false };
+        let Some(a) = self.attachment(station) else {
+            return false;
+        };
         let c = self.component[self.chains[a.chain as usize].start as usize] as usize;
         let max = self.component_sizes.iter().copied().max().unwrap_or(0);
         self.component_sizes[c] == max
@@ -259,14 +277,18 @@ impl RailGraph {
 
     /// Chains whose bounding box intersects `bbox`.
     pub fn chains_in_bbox(&self, bbox: &Bbox) -> Vec<usize> {
-        (0..self.chains.len()).filter(|&i| self.chains[i].bbox.intersects(bbox)).collect()
+        (0..self.chains.len())
+            .filter(|&i| self.chains[i].bbox.intersects(bbox))
+            .collect()
     }
 
     /// The nearest point of the track to `p`, by true distance.
     pub fn attach(&self, p: [f64; 2]) -> Option<Attachment> {
-        let plane = LocalPlane::at(p);
         let mut best: Option<Attachment> = None;
-        for (item, d2) in self.seg_tree.nearest_neighbor_iter_with_distance_2(to_xyz(p)) {
+        for (item, d2) in self
+            .seg_tree
+            .nearest_neighbor_iter_with_distance_2(to_xyz(p))
+        {
             let lower = chord_to_arc(d2.sqrt()) * (1.0 - SPHERE_TOLERANCE) - 5.0;
             if best.is_some_and(|b| lower > b.distance_m) {
                 break;
@@ -274,14 +296,13 @@ impl RailGraph {
             let (ci, si) = item.data;
             let c = &self.chains[ci as usize];
             let (a, b) = (c.coords[si as usize], c.coords[si as usize + 1]);
-            let (q, t) = closest_on_segment([0.0, 0.0], plane.project(a), plane.project(b));
-            let d = dist2(q, [0.0, 0.0]).sqrt();
+            let (d, q, t) = distance_to_segment_m(p, a, b);
             if best.is_none_or(|bb| d < bb.distance_m) {
                 let (c0, c1) = (c.cum[si as usize], c.cum[si as usize + 1]);
                 best = Some(Attachment {
                     chain: ci,
                     offset_m: c0 + t * (c1 - c0),
-                    point: lerp(a, b, t),
+                    point: q,
                     distance_m: d,
                 });
             }
@@ -297,8 +318,7 @@ impl RailGraph {
         for w in stops.windows(2) {
             let a = self.attachment(w[0]).ok_or(RouteError::NotAttached(w[0]))?;
             let b = self.attachment(w[1]).ok_or(RouteError::NotAttached(w[1]))?;
-            let (len, pieces) =
-                self.leg(a, b).ok_or(RouteError::Disconnected(w[0], w[1]))?;
+            let (len, pieces) = self.leg(a, b).ok_or(RouteError::Disconnected(w[0], w[1]))?;
             distance_m += len;
             push_station(&mut stations, w[0]);
             for &(c, from, to) in &pieces {
@@ -309,7 +329,9 @@ impl RailGraph {
                 if from <= to {
                     range.for_each(|&(_, s)| push_station(&mut stations, s as usize));
                 } else {
-                    range.rev().for_each(|&(_, s)| push_station(&mut stations, s as usize));
+                    range
+                        .rev()
+                        .for_each(|&(_, s)| push_station(&mut stations, s as usize));
                 }
             }
             push_station(&mut stations, w[1]);
@@ -317,10 +339,16 @@ impl RailGraph {
         if coords.len() == 1 {
             coords.push(coords[0]);
         }
-        if coords.is_empty() && let Some(a) = stops.first().and_then(|&s| self.attachment(s)) {
+        if coords.is_empty()
+            && let Some(a) = stops.first().and_then(|&s| self.attachment(s))
+        {
             coords = vec![a.point, a.point];
         }
-        Ok(Route { coords, distance_m, stations })
+        Ok(Route {
+            coords,
+            distance_m,
+            stations,
+        })
     }
 
     /// One leg: its length and pieces (chain, from offset, to offset).
@@ -399,8 +427,7 @@ impl RailGraph {
             }
         }
         // first piece: from a to the junction the search left ca by
-        let first = if j == ca.start && (ca.start != ca.end || a.offset_m <= ca.length_m() / 2.0)
-        {
+        let first = if j == ca.start && (ca.start != ca.end || a.offset_m <= ca.length_m() / 2.0) {
             (a.chain, a.offset_m, 0.0)
         } else {
             (a.chain, a.offset_m, ca.length_m())
@@ -510,7 +537,11 @@ fn bridge_gaps(net: &TrackNetwork, adj: &mut [Vec<u32>], max_m: f64) -> Vec<Brid
         parent[a as usize] = b;
         adj[u as usize].push(v);
         adj[v as usize].push(u);
-        bridges.push(Bridge { from: net.nodes[u as usize], to: net.nodes[v as usize], length_m: d });
+        bridges.push(Bridge {
+            from: net.nodes[u as usize],
+            to: net.nodes[v as usize],
+            length_m: d,
+        });
     }
     bridges
 }
@@ -529,11 +560,11 @@ fn contract(
     let mut visited: HashSet<(u32, u32)> = HashSet::new();
     let key = |a: u32, b: u32| if a < b { (a, b) } else { (b, a) };
     let walk = |start: u32,
-                    is_junction: &[bool],
-                    visited: &mut HashSet<(u32, u32)>,
-                    jid: &mut HashMap<u32, u32>,
-                    junctions: &mut Vec<[f64; 2]>,
-                    chains: &mut Vec<Chain>| {
+                is_junction: &[bool],
+                visited: &mut HashSet<(u32, u32)>,
+                jid: &mut HashMap<u32, u32>,
+                junctions: &mut Vec<[f64; 2]>,
+                chains: &mut Vec<Chain>| {
         for &first in &adj[start as usize] {
             if visited.contains(&key(start, first)) {
                 continue;
@@ -568,19 +599,42 @@ fn contract(
                 cum.push(acc);
                 bbox.extend(*c);
             }
-            chains.push(Chain { start: s, end: e, coords, cum, bbox });
+            chains.push(Chain {
+                start: s,
+                end: e,
+                coords,
+                cum,
+                bbox,
+            });
         }
     };
     for v in 0..n as u32 {
         if is_junction[v as usize] {
-            walk(v, &is_junction, &mut visited, &mut jid, &mut junctions, &mut chains);
+            walk(
+                v,
+                &is_junction,
+                &mut visited,
+                &mut jid,
+                &mut junctions,
+                &mut chains,
+            );
         }
     }
     // pure cycles: no junction on them; make one of their vertices a junction
     for v in 0..n as u32 {
-        if adj[v as usize].iter().any(|&u| !visited.contains(&key(u, v))) {
+        if adj[v as usize]
+            .iter()
+            .any(|&u| !visited.contains(&key(u, v)))
+        {
             is_junction[v as usize] = true;
-            walk(v, &is_junction, &mut visited, &mut jid, &mut junctions, &mut chains);
+            walk(
+                v,
+                &is_junction,
+                &mut visited,
+                &mut jid,
+                &mut junctions,
+                &mut chains,
+            );
         }
     }
     let mut jadj = vec![Vec::new(); junctions.len()];
@@ -622,13 +676,29 @@ mod tests {
     use crate::geography::types::StationCode;
 
     fn st(code: &str, lon: f64, lat: f64) -> Station {
-        Station { code: StationCode::parse(code).unwrap(), name: code.into(), lon, lat, ..Default::default() }
+        Station {
+            code: StationCode::parse(code).unwrap(),
+            name: code.into(),
+            lon,
+            lat,
+            ..Default::default()
+        }
     }
 
     /// A square loop with a spur: A(0,52)-B(0.1,52)-C(0.1,52.1)-D(0,52.1)-A, spur B-E(0.2,52).
     fn network() -> TrackNetwork {
-        let nodes = vec![[0.0, 52.0], [0.05, 52.0], [0.1, 52.0], [0.1, 52.1], [0.0, 52.1], [0.2, 52.0]];
-        TrackNetwork { nodes, ways: vec![vec![0, 1, 2, 3], vec![3, 4, 0], vec![2, 5]] }
+        let nodes = vec![
+            [0.0, 52.0],
+            [0.05, 52.0],
+            [0.1, 52.0],
+            [0.1, 52.1],
+            [0.0, 52.1],
+            [0.2, 52.0],
+        ];
+        TrackNetwork {
+            nodes,
+            ways: vec![vec![0, 1, 2, 3], vec![3, 4, 0], vec![2, 5]],
+        }
     }
 
     #[test]
@@ -639,9 +709,16 @@ mod tests {
         assert_eq!(g.junction_count(), 2);
         assert_eq!(g.chains().len(), 2);
         let total: f64 = g.chains().iter().map(Chain::length_m).sum();
-        let want = super::super::geodesy::polyline_length_m(&[
-            [0.0, 52.0], [0.1, 52.0], [0.1, 52.1], [0.0, 52.1], [0.0, 52.0], [0.1, 52.0], [0.2, 52.0],
-        ]) - super::super::geodesy::polyline_length_m(&[[0.0, 52.0], [0.1, 52.0]]);
+        let len = super::super::geodesy::polyline_length_m;
+        // the loop 2-3-4-0-1-2 plus the spur 2-5
+        let want = len(&[
+            [0.1, 52.0],
+            [0.1, 52.1],
+            [0.0, 52.1],
+            [0.0, 52.0],
+            [0.05, 52.0],
+            [0.1, 52.0],
+        ]) + len(&[[0.1, 52.0], [0.2, 52.0]]);
         assert!((total - want).abs() < 1e-6);
     }
 
@@ -661,11 +738,15 @@ mod tests {
         // P -> A is 0.05 deg of longitude at 52 N, A -> Q is 0.05 deg of latitude
         let want = super::super::geodesy::geodesic_m([0.05, 52.0], [0.0, 52.0])
             + super::super::geodesy::geodesic_m([0.0, 52.0], [0.0, 52.05]);
-        assert!((r.distance_m - want).abs() < 1.0, "{} vs {want}", r.distance_m);
+        assert!(
+            (r.distance_m - want).abs() < 1.0,
+            "{} vs {want}",
+            r.distance_m
+        );
         assert_eq!(r.stations, vec![0, 1]);
-        // via the spur end: P -> R -> Q
+        // via the spur end: P -> R -> Q; back from R the shorter way to Q passes P again
         let r2 = g.route(&[0, 2, 1]).unwrap();
-        assert_eq!(r2.stations, vec![0, 2, 1]);
+        assert_eq!(r2.stations, vec![0, 2, 0, 1]);
         assert!(r2.distance_m > r.distance_m);
         assert_eq!(r2.coords.first(), Some(&a.point));
     }
@@ -673,13 +754,37 @@ mod tests {
     #[test]
     fn a_small_gap_is_bridged_and_a_large_one_is_not() {
         // two lines 0.0005 deg (~34 m) apart end to end, and a third 0.01 deg (~690 m) away
-        let nodes = vec![[0.0, 52.0], [0.1, 52.0], [0.1005, 52.0], [0.2, 52.0], [0.21, 52.0], [0.3, 52.0]];
-        let net = TrackNetwork { nodes, ways: vec![vec![0, 1], vec![2, 3], vec![4, 5]] };
-        let (idx, _) = StationIndex::new(vec![st("AAA", 0.0, 52.0), st("BBB", 0.2, 52.0), st("CCC", 0.3, 52.0)]);
-        let g = RailGraph::build(&net, &idx, RailOptions { bridge_gaps_m: 100.0, pass_max_m: 500.0 });
+        let nodes = vec![
+            [0.0, 52.0],
+            [0.1, 52.0],
+            [0.1005, 52.0],
+            [0.2, 52.0],
+            [0.21, 52.0],
+            [0.3, 52.0],
+        ];
+        let net = TrackNetwork {
+            nodes,
+            ways: vec![vec![0, 1], vec![2, 3], vec![4, 5]],
+        };
+        let (idx, _) = StationIndex::new(vec![
+            st("AAA", 0.0, 52.0),
+            st("BBB", 0.2, 52.0),
+            st("CCC", 0.3, 52.0),
+        ]);
+        let g = RailGraph::build(
+            &net,
+            &idx,
+            RailOptions {
+                bridge_gaps_m: 100.0,
+                pass_max_m: 500.0,
+            },
+        );
         assert_eq!(g.bridges().len(), 1);
         assert!((g.bridges()[0].length_m - 34.3).abs() < 0.5);
         assert!(g.route(&[0, 1]).is_ok());
-        assert_eq!(g.route(&[0, 2]).unwrap_err(), RouteError::Disconnected(0, 2));
+        assert_eq!(
+            g.route(&[0, 2]).unwrap_err(),
+            RouteError::Disconnected(0, 2)
+        );
     }
 }

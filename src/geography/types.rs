@@ -72,7 +72,12 @@ impl Bbox {
         if min_lat < -90.0 || max_lat > 90.0 || min_lon < -180.0 || max_lon > 180.0 {
             return Err("bbox is outside [-180,-90,180,90]".into());
         }
-        Ok(Bbox { min_lon, min_lat, max_lon, max_lat })
+        Ok(Bbox {
+            min_lon,
+            min_lat,
+            max_lon,
+            max_lat,
+        })
     }
 
     /// Parses `"minlon,minlat,maxlon,maxlat"`.
@@ -126,9 +131,8 @@ impl ForceCode {
             return Ok(ForceCode(Self::BTP.into()));
         }
         let b = s.as_bytes();
-        let ok = b.len() == 9
-            && b[0].is_ascii_alphabetic()
-            && b[1..].iter().all(u8::is_ascii_digit);
+        let ok =
+            b.len() == 9 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit);
         if ok {
             Ok(ForceCode(s.to_ascii_uppercase()))
         } else {
@@ -162,7 +166,7 @@ impl From<ForceCode> for String {
 
 impl fmt::Display for ForceCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -213,7 +217,7 @@ impl From<StationCode> for String {
 
 impl fmt::Display for StationCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 

@@ -79,7 +79,10 @@ impl ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
-        let body = Body { code: self.code(), message: self.to_string() };
+        let body = Body {
+            code: self.code(),
+            message: self.to_string(),
+        };
         let mut r = warp::reply::json(&body).into_response_compat();
         *r.status_mut() = self.status();
         r

@@ -56,10 +56,16 @@ pub fn locate(raw: String, state: Arc<AppState>) -> Response {
         let lon = p.f64("lon")?.ok_or(ApiError::MissingParameter("lon"))?;
         let lat = p.f64("lat")?.ok_or(ApiError::MissingParameter("lat"))?;
         if !(-180.0..=180.0).contains(&lon) {
-            return Err(ApiError::InvalidParameter { name: "lon", message: format!("{lon} is outside [-180, 180]") });
+            return Err(ApiError::InvalidParameter {
+                name: "lon",
+                message: format!("{lon} is outside [-180, 180]"),
+            });
         }
         if !(-90.0..=90.0).contains(&lat) {
-            return Err(ApiError::InvalidParameter { name: "lat", message: format!("{lat} is outside [-90, 90]") });
+            return Err(ApiError::InvalidParameter {
+                name: "lat",
+                message: format!("{lat} is outside [-90, 90]"),
+            });
         }
         let k = p.int("k", 1, MAX_K)?.unwrap_or(3) as usize;
         let g = &state.geo;
@@ -84,8 +90,14 @@ pub fn locate(raw: String, state: Arc<AppState>) -> Response {
 }
 
 fn station_index(g: &Geography, param: &'static str, code: &str) -> Result<usize, ApiError> {
-    let c = StationCode::parse(code).map_err(|message| ApiError::InvalidParameter { name: param, message })?;
-    g.stations.index_of(&c).ok_or(ApiError::UnknownStation { what: "station", code: c.to_string() })
+    let c = StationCode::parse(code).map_err(|message| ApiError::InvalidParameter {
+        name: param,
+        message,
+    })?;
+    g.stations.index_of(&c).ok_or(ApiError::UnknownStation {
+        what: "station",
+        code: c.to_string(),
+    })
 }
 
 pub async fn route(raw: String, state: Arc<AppState>) -> Response {
@@ -135,7 +147,11 @@ fn render_route(g: &Geography, stops: &[usize]) -> Result<Response, ApiError> {
         })
     })?;
     let code = |i: usize| g.stations.get(i).code.clone();
-    let coords: Vec<[f64; 2]> = route.coords.iter().map(|p| [round7(p[0]), round7(p[1])]).collect();
+    let coords: Vec<[f64; 2]> = route
+        .coords
+        .iter()
+        .map(|p| [round7(p[0]), round7(p[1])])
+        .collect();
     let forces: Vec<Value> = spans
         .iter()
         .map(|s| {
@@ -165,7 +181,10 @@ pub fn station(code: String, raw: String, state: Arc<AppState>) -> Response {
         let decoded = percent_decode(&code);
         let c = StationCode::parse(&decoded)
             .map_err(|m| ApiError::NotFound(format!("no station {decoded:?}: {m}")))?;
-        let i = g.stations.index_of(&c).ok_or_else(|| ApiError::NotFound(format!("no station with code {c}")))?;
+        let i = g
+            .stations
+            .index_of(&c)
+            .ok_or_else(|| ApiError::NotFound(format!("no station with code {c}")))?;
         let s = g.stations.get(i);
         let att = g.rail.attachment(i);
         let body = json!({

@@ -97,7 +97,10 @@ pub fn bind(
 }
 
 /// A JSON reply with a given content type.
-pub(crate) fn json_reply(value: &impl serde::Serialize, content_type: &'static str) -> warp::reply::Response {
+pub(crate) fn json_reply(
+    value: &impl serde::Serialize,
+    content_type: &'static str,
+) -> warp::reply::Response {
     match serde_json::to_vec(value) {
         Ok(body) => {
             let mut r = warp::reply::Response::new(body.into());

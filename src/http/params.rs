@@ -26,7 +26,10 @@ impl Params {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn require(&self, name: &'static str) -> Result<&str, ApiError> {
@@ -36,9 +39,14 @@ impl Params {
     pub fn f64(&self, name: &'static str) -> Result<Option<f64>, ApiError> {
         self.get(name)
             .map(|v| {
-                v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
-                    ApiError::InvalidParameter { name, message: format!("\"{v}\" is not a number") }
-                })
+                v.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| ApiError::InvalidParameter {
+                        name,
+                        message: format!("\"{v}\" is not a number"),
+                    })
             })
             .transpose()
     }
@@ -67,8 +75,13 @@ mod tests {
 
     #[test]
     fn unknown_and_repeated_parameters_are_refused() {
-        assert!(matches!(Params::parse("a=1&b=2", &["a"]), Err(ApiError::UnknownParameter(k, _)) if k == "b"));
-        assert!(matches!(Params::parse("a=1&a=2", &["a"]), Err(ApiError::DuplicateParameter(_))));
+        assert!(
+            matches!(Params::parse("a=1&b=2", &["a"]), Err(ApiError::UnknownParameter(k, _)) if k == "b")
+        );
+        assert!(matches!(
+            Params::parse("a=1&a=2", &["a"]),
+            Err(ApiError::DuplicateParameter(_))
+        ));
         let p = Params::parse("a=1.5&n=7", &["a", "n"]).unwrap();
         assert_eq!(p.f64("a").unwrap(), Some(1.5));
         assert_eq!(p.int("n", 1, 10).unwrap(), Some(7));

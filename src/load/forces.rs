@@ -17,21 +17,29 @@ pub fn read_forces(path: &Path) -> Result<Vec<Force>, LoadError> {
 pub fn parse_forces_geojson(text: &str, path: &Path) -> Result<Vec<Force>, LoadError> {
     let gj: GeoJson = text
         .parse()
-        .map_err(|e: geojson::Error| LoadError::GeoJson { path: path.into(), message: e.to_string() })?;
+        .map_err(|e: geojson::Error| LoadError::GeoJson {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
     let features = match gj {
         GeoJson::FeatureCollection(fc) => fc.features,
         GeoJson::Feature(f) => vec![f],
         GeoJson::Geometry(_) => {
             return Err(LoadError::Invalid {
                 path: path.into(),
-                message: "expected a FeatureCollection of force areas, found a bare geometry".into(),
+                message: "expected a FeatureCollection of force areas, found a bare geometry"
+                    .into(),
             });
         }
     };
     let mut out = Vec::with_capacity(features.len());
     let mut seen = std::collections::HashSet::new();
     for (index, f) in features.into_iter().enumerate() {
-        let err = |message: String| LoadError::Feature { path: path.into(), index, message };
+        let err = |message: String| LoadError::Feature {
+            path: path.into(),
+            index,
+            message,
+        };
         let props = f.properties.unwrap_or_default();
         let code_raw = prop(&props, "code", "CD")
             .ok_or_else(|| err("no force code: expected a `code` or `PFAyyCD` property".into()))?;
@@ -40,8 +48,13 @@ pub fn parse_forces_geojson(text: &str, path: &Path) -> Result<Vec<Force>, LoadE
             return Err(err(format!("force code {code} appears more than once")));
         }
         let name = prop(&props, "name", "NM").unwrap_or_else(|| code.to_string());
-        let force_name = props.get("force_name").and_then(|v| v.as_str()).map(str::to_string);
-        let geometry = f.geometry.ok_or_else(|| err(format!("force {code} has no geometry")))?;
+        let force_name = props
+            .get("force_name")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let geometry = f
+            .geometry
+            .ok_or_else(|| err(format!("force {code} has no geometry")))?;
         let polys = match geometry.value {
             GeometryValue::Polygon { coordinates } => vec![coordinates],
             GeometryValue::MultiPolygon { coordinates } => coordinates,
@@ -82,10 +95,19 @@ pub fn parse_forces_geojson(text: &str, path: &Path) -> Result<Vec<Force>, LoadE
         if polygons.is_empty() {
             return Err(err(format!("force {code} has an empty geometry")));
         }
-        out.push(Force { code, name, force_name, polygons, bbox });
+        out.push(Force {
+            code,
+            name,
+            force_name,
+            polygons,
+            bbox,
+        });
     }
     if out.is_empty() {
-        return Err(LoadError::Invalid { path: path.into(), message: "no force areas in the file".into() });
+        return Err(LoadError::Invalid {
+            path: path.into(),
+            message: "no force areas in the file".into(),
+        });
     }
     Ok(out)
 }
@@ -96,14 +118,21 @@ fn prop(props: &JsonObject, plain: &str, suffix: &str) -> Option<String> {
         serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         _ => None,
     };
-    if let Some(v) = props.iter().find(|(k, _)| k.eq_ignore_ascii_case(plain)).and_then(|(_, v)| as_string(v)) {
+    if let Some(v) = props
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(plain))
+        .and_then(|(_, v)| as_string(v))
+    {
         return Some(v);
     }
     props
         .iter()
         .find(|(k, _)| {
             let k = k.to_ascii_uppercase();
-            k.len() == 7 && k.starts_with("PFA") && k[3..5].bytes().all(|c| c.is_ascii_digit()) && k.ends_with(suffix)
+            k.len() == 7
+                && k.starts_with("PFA")
+                && k[3..5].bytes().all(|c| c.is_ascii_digit())
+                && k.ends_with(suffix)
         })
         .and_then(|(_, v)| as_string(v))
 }
@@ -129,16 +158,36 @@ mod tests {
     #[test]
     fn bad_files_name_the_feature_and_the_problem() {
         let cases = [
-            (r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":null}]}"#, "feature 0: no force code"),
-            (r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"E23000001"},"geometry":{"type":"Point","coordinates":[0,51]}}]}"#, "geometry is Point"),
-            (r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"E23000001"},"geometry":{"type":"Polygon","coordinates":[[[530000,180000],[531000,180000],[531000,181000],[530000,180000]]]}}]}"#, "not lon/lat"),
-            (r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"E23000001"},"geometry":{"type":"Polygon","coordinates":[[[0,51],[1,51],[0,51]]]}}]}"#, "at least 3 distinct"),
-            (r#"{"type":"FeatureCollection","features":[]}"#, "no force areas"),
+            (
+                r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":null}]}"#,
+                "feature 0: no force code",
+            ),
+            (
+                r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"E23000001"},"geometry":{"type":"Point","coordinates":[0,51]}}]}"#,
+                "geometry is Point",
+            ),
+            (
+                r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"E23000001"},"geometry":{"type":"Polygon","coordinates":[[[530000,180000],[531000,180000],[531000,181000],[530000,180000]]]}}]}"#,
+                "not lon/lat",
+            ),
+            (
+                r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"E23000001"},"geometry":{"type":"Polygon","coordinates":[[[0,51],[1,51],[0,51]]]}}]}"#,
+                "at least 3 distinct",
+            ),
+            (
+                r#"{"type":"FeatureCollection","features":[]}"#,
+                "no force areas",
+            ),
             ("{not json", "not valid GeoJSON"),
         ];
         for (text, want) in cases {
-            let e = parse_forces_geojson(text, Path::new("f.geojson")).unwrap_err().to_string();
-            assert!(e.contains(want) && e.starts_with("f.geojson"), "{e} should contain {want}");
+            let e = parse_forces_geojson(text, Path::new("f.geojson"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(want) && e.starts_with("f.geojson"),
+                "{e} should contain {want}"
+            );
         }
     }
 }

@@ -17,13 +17,24 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{path}: cannot read: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not valid GeoJSON: {message}")]
     GeoJson { path: PathBuf, message: String },
     #[error("{path}: feature {index}: {message}")]
-    Feature { path: PathBuf, index: usize, message: String },
+    Feature {
+        path: PathBuf,
+        index: usize,
+        message: String,
+    },
     #[error("{path}: line {line}: {message}")]
-    Csv { path: PathBuf, line: u64, message: String },
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
     #[error("{path}: not a readable OSM PBF file: {message}")]
     Pbf { path: PathBuf, message: String },
     #[error("{path}: {message}")]
@@ -54,7 +65,10 @@ impl FileKind {
 }
 
 pub(crate) fn read_to_string(path: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: path.into(), source })
+    std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.into(),
+        source,
+    })
 }
 
 /// Checks that a position is a finite lon/lat pair; projected coordinates get a pointed message.

@@ -62,16 +62,26 @@ pub fn read_tracks_geojson(path: &Path) -> Result<TrackNetwork, LoadError> {
 pub fn parse_tracks_geojson(text: &str, path: &Path) -> Result<TrackNetwork, LoadError> {
     let gj: GeoJson = text
         .parse()
-        .map_err(|e: geojson::Error| LoadError::GeoJson { path: path.into(), message: e.to_string() })?;
+        .map_err(|e: geojson::Error| LoadError::GeoJson {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
     let features = match gj {
         GeoJson::FeatureCollection(fc) => fc.features,
         GeoJson::Feature(f) => vec![f],
-        GeoJson::Geometry(g) => vec![geojson::Feature { geometry: Some(g), ..Default::default() }],
+        GeoJson::Geometry(g) => vec![geojson::Feature {
+            geometry: Some(g),
+            ..Default::default()
+        }],
     };
     let mut net = TrackNetwork::default();
     let mut ids: HashMap<(u64, u64), u32> = HashMap::new();
     for (index, f) in features.into_iter().enumerate() {
-        let err = |message: String| LoadError::Feature { path: path.into(), index, message };
+        let err = |message: String| LoadError::Feature {
+            path: path.into(),
+            index,
+            message,
+        };
         let Some(g) = f.geometry else { continue };
         let lines = match g.value {
             GeometryValue::LineString { coordinates } => vec![coordinates],
@@ -100,16 +110,25 @@ pub fn parse_tracks_geojson(text: &str, path: &Path) -> Result<TrackNetwork, Loa
         }
     }
     if net.ways.is_empty() {
-        return Err(LoadError::Invalid { path: path.into(), message: "no track lines in the file".into() });
+        return Err(LoadError::Invalid {
+            path: path.into(),
+            message: "no track lines in the file".into(),
+        });
     }
     Ok(net)
 }
 
 /// Reads `railway=rail` ways (see [`RailFilter`]) and their nodes from an OSM PBF file.
 pub fn read_rail_pbf(path: &Path) -> Result<TrackNetwork, LoadError> {
-    let pbf_err = |e: osmpbf::Error| LoadError::Pbf { path: path.into(), message: e.to_string() };
+    let pbf_err = |e: osmpbf::Error| LoadError::Pbf {
+        path: path.into(),
+        message: e.to_string(),
+    };
     let mut reader = IndexedReader::from_path(path).map_err(|e| match e.kind() {
-        osmpbf::ErrorKind::Io(io) => LoadError::Io { path: path.into(), source: std::io::Error::new(io.kind(), io.to_string()) },
+        osmpbf::ErrorKind::Io(io) => LoadError::Io {
+            path: path.into(),
+            source: std::io::Error::new(io.kind(), io.to_string()),
+        },
         _ => pbf_err(e),
     })?;
     let filter = RailFilter;
@@ -191,9 +210,12 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("feature 0: geometry is Point"), "{e}");
-        let e = parse_tracks_geojson(r#"{"type":"FeatureCollection","features":[]}"#, Path::new("t.geojson"))
-            .unwrap_err()
-            .to_string();
+        let e = parse_tracks_geojson(
+            r#"{"type":"FeatureCollection","features":[]}"#,
+            Path::new("t.geojson"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("no track lines"), "{e}");
     }
 

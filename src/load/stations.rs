@@ -35,14 +35,24 @@ pub fn read_stations_csv(path: &Path) -> Result<Vec<Station>, LoadError> {
 
 /// Parses the stations CSV; `path` is used in error messages.
 pub fn parse_stations_csv(text: &str, path: &Path) -> Result<Vec<Station>, LoadError> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers = rdr
         .headers()
-        .map_err(|e| LoadError::Csv { path: path.into(), line: 1, message: e.to_string() })?
+        .map_err(|e| LoadError::Csv {
+            path: path.into(),
+            line: 1,
+            message: e.to_string(),
+        })?
         .clone();
     let col = |names: &[&str]| {
         headers.iter().position(|h| {
-            let h = h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase().replace(' ', "_");
+            let h = h
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_ascii_lowercase()
+                .replace(' ', "_");
             names.contains(&h.as_str())
         })
     };
@@ -51,10 +61,12 @@ pub fn parse_stations_csv(text: &str, path: &Path) -> Result<Vec<Station>, LoadE
         line: 1,
         message: format!("no {what} column in the header"),
     };
-    let c_code = col(&["crs", "tlc", "crs_code", "crscode"]).ok_or_else(|| missing("crs (station code)"))?;
+    let c_code =
+        col(&["crs", "tlc", "crs_code", "crscode"]).ok_or_else(|| missing("crs (station code)"))?;
     let c_name = col(&["name", "station_name", "stationname"]).ok_or_else(|| missing("name"))?;
     let c_lat = col(&["lat", "latitude"]).ok_or_else(|| missing("lat (WGS84 latitude)"))?;
-    let c_lon = col(&["lon", "long", "lng", "longitude"]).ok_or_else(|| missing("lon (WGS84 longitude)"))?;
+    let c_lon = col(&["lon", "long", "lng", "longitude"])
+        .ok_or_else(|| missing("lon (WGS84 longitude)"))?;
     let c_tiploc = col(&["tiploc", "tiploc_code"]);
     let c_operator = col(&["operator", "station_facility_owner"]);
     let c_pte = col(&["pte_urban_area"]);
@@ -72,15 +84,22 @@ pub fn parse_stations_csv(text: &str, path: &Path) -> Result<Vec<Station>, LoadE
             message: e.to_string(),
         })?;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        let err = |message: String| LoadError::Csv { path: path.into(), line, message };
+        let err = |message: String| LoadError::Csv {
+            path: path.into(),
+            line,
+            message,
+        };
         let get = |c: Option<usize>| {
-            c.and_then(|c| rec.get(c)).map(str::trim).filter(|s| !s.is_empty())
+            c.and_then(|c| rec.get(c))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
         };
         let code_s = get(Some(c_code)).ok_or_else(|| err("empty station code".into()))?;
         let code = StationCode::parse(code_s).map_err(err)?;
         let num = |c: usize, what: &str| -> Result<f64, LoadError> {
             let s = get(Some(c)).ok_or_else(|| err(format!("station {code}: empty {what}")))?;
-            s.parse::<f64>().map_err(|_| err(format!("station {code}: {what} \"{s}\" is not a number")))
+            s.parse::<f64>()
+                .map_err(|_| err(format!("station {code}: {what} \"{s}\" is not a number")))
         };
         let [lon, lat] = check_lonlat(&[num(c_lon, "lon")?, num(c_lat, "lat")?])
             .map_err(|m| err(format!("station {code}: {m}")))?;
@@ -88,7 +107,9 @@ pub fn parse_stations_csv(text: &str, path: &Path) -> Result<Vec<Station>, LoadE
             match get(c) {
                 None => Ok(None),
                 Some(s) => s.replace(',', "").parse::<u64>().map(Some).map_err(|_| {
-                    err(format!("station {code}: {what} \"{s}\" is not a whole number"))
+                    err(format!(
+                        "station {code}: {what} \"{s}\" is not a whole number"
+                    ))
                 }),
             }
         };
@@ -112,7 +133,10 @@ pub fn parse_stations_csv(text: &str, path: &Path) -> Result<Vec<Station>, LoadE
         });
     }
     if out.is_empty() {
-        return Err(LoadError::Invalid { path: path.into(), message: "no stations in the file".into() });
+        return Err(LoadError::Invalid {
+            path: path.into(),
+            message: "no stations in the file".into(),
+        });
     }
     Ok(out)
 }
@@ -123,8 +147,13 @@ fn is_station<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
     for (k, v) in tags {
         match (k, v) {
             ("railway", "station" | "halt") => railway_ok = true,
-            ("station", "subway" | "light_rail" | "monorail" | "funicular" | "miniature") => return false,
-            ("railway:preserved", "yes") | ("usage", "tourism") | ("disused", "yes") | ("abandoned", "yes") => {
+            ("station", "subway" | "light_rail" | "monorail" | "funicular" | "miniature") => {
+                return false;
+            }
+            ("railway:preserved", "yes")
+            | ("usage", "tourism")
+            | ("disused", "yes")
+            | ("abandoned", "yes") => {
                 return false;
             }
             _ => {}
@@ -133,8 +162,18 @@ fn is_station<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
     railway_ok
 }
 
-fn station_from_tags<'a>(id: i64, lon: f64, lat: f64, tags: impl Iterator<Item = (&'a str, &'a str)>) -> Station {
-    let mut s = Station { lon, lat, osm_id: Some(id), ..Default::default() };
+fn station_from_tags<'a>(
+    id: i64,
+    lon: f64,
+    lat: f64,
+    tags: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Station {
+    let mut s = Station {
+        lon,
+        lat,
+        osm_id: Some(id),
+        ..Default::default()
+    };
     let mut code = None;
     for (k, v) in tags {
         match k {
@@ -154,7 +193,10 @@ fn station_from_tags<'a>(id: i64, lon: f64, lat: f64, tags: impl Iterator<Item =
 
 /// Reads `railway=station|halt` nodes from an OSM PBF file (in parallel over its blocks).
 pub fn read_stations_pbf(path: &Path) -> Result<Vec<Station>, LoadError> {
-    let pbf_err = |e: osmpbf::Error| LoadError::Pbf { path: path.into(), message: e.to_string() };
+    let pbf_err = |e: osmpbf::Error| LoadError::Pbf {
+        path: path.into(),
+        message: e.to_string(),
+    };
     let reader = ElementReader::from_path(path).map_err(|e| match e.kind() {
         osmpbf::ErrorKind::Io(_) => LoadError::Io {
             path: path.into(),
@@ -206,24 +248,38 @@ mod tests {
     fn bad_rows_name_the_line_and_the_problem() {
         let cases = [
             ("crs,name,lat\nAAA,A,51\n", "line 1: no lon"),
-            ("crs,name,lat,lon\nAAA,A,51,x\n", "line 2: station AAA: lon \"x\" is not a number"),
-            ("crs,name,lat,lon\nAAA,A,51,0\nBBBB,B,51,0\n", "line 3: \"BBBB\" is not a station code"),
+            (
+                "crs,name,lat,lon\nAAA,A,51,x\n",
+                "line 2: station AAA: lon \"x\" is not a number",
+            ),
+            (
+                "crs,name,lat,lon\nAAA,A,51,0\nBBBB,B,51,0\n",
+                "line 3: \"BBBB\" is not a station code",
+            ),
             ("crs,name,lat,lon\nAAA,A,530000,180000\n", "not lon/lat"),
             ("crs,name,lat,lon\nAAA,A,51\n", "line 2"),
             ("crs,name,lat,lon\n", "no stations"),
         ];
         for (text, want) in cases {
-            let e = parse_stations_csv(text, Path::new("s.csv")).unwrap_err().to_string();
+            let e = parse_stations_csv(text, Path::new("s.csv"))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(want), "{e:?} should contain {want:?}");
         }
     }
 
     #[test]
     fn subway_and_heritage_stations_are_not_national_rail() {
-        assert!(is_station([("railway", "station"), ("name", "X")].into_iter()));
+        assert!(is_station(
+            [("railway", "station"), ("name", "X")].into_iter()
+        ));
         assert!(is_station([("railway", "halt")].into_iter()));
-        assert!(!is_station([("railway", "station"), ("station", "subway")].into_iter()));
-        assert!(!is_station([("railway", "station"), ("railway:preserved", "yes")].into_iter()));
+        assert!(!is_station(
+            [("railway", "station"), ("station", "subway")].into_iter()
+        ));
+        assert!(!is_station(
+            [("railway", "station"), ("railway:preserved", "yes")].into_iter()
+        ));
         assert!(!is_station([("public_transport", "station")].into_iter()));
     }
 }

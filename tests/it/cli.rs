@@ -1,0 +1,120 @@
+//! The binary over a real socket: `serve` prints its address, answers, and stops on SIGTERM;
+//! `check-data` reports; bad data is an error exit, not a panic.
+
+use super::common::data_dir;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_linesmap");
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn serve_prints_its_address_answers_and_stops_cleanly_on_sigterm() {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data_dir())
+        .env("LINESMAP_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    assert!(
+        addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
+        "{addr}"
+    );
+    let resp = http_get(&addr, "/api/locate?lon=-0.1335&lat=51.5282&k=1");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(
+        resp.contains("\"E23000001\"") && resp.contains("\"EUS\""),
+        "{resp}"
+    );
+    let resp = http_get(&addr, "/api/route?from=EUS");
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+}
+
+#[test]
+fn check_data_reports_what_an_operator_needs() {
+    let out = Command::new(BIN)
+        .args(["check-data", "--data"])
+        .arg(data_dir())
+        .env("LINESMAP_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "FORCES: 45 areas",
+        "STATIONS: 2568",
+        "outside every force polygon: 29 (29 given to the nearest force within 1000 m, 0 in no force)",
+        "RYP      Ryde Pier Head",
+        "stations attached to the track: 2568 of 2568",
+        "connected components",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn bad_data_is_a_clear_error_exit() {
+    let dir = std::env::temp_dir().join(format!("linesmap-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("forces.geojson"),
+        "{\"type\": \"FeatureCollection\", \"features\": [",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("stations.csv"),
+        "crs,name,lat,lon\nEUS,Euston,51.5,-0.13\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("rail_tracks.geojson"), "{}").unwrap();
+    let out = Command::new(BIN)
+        .args(["check-data", "--data"])
+        .arg(&dir)
+        .env("LINESMAP_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("forces.geojson: not valid GeoJSON"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let out = Command::new(BIN)
+        .args(["serve", "--data", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("/nonexistent: not a folder")
+    );
+}

@@ -1,0 +1,56 @@
+//! Shared fixtures: the real GB geography, loaded once per test binary.
+
+use linesmap::config::{DataPaths, load_geography};
+use linesmap::{Geography, GeographyOptions};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The GB reference data folder. Missing data is a loud failure, in CI and everywhere else.
+pub fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("LINESMAP_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/gb"));
+    assert!(
+        dir.join("forces.geojson").is_file(),
+        "reference data not found at {} (CI={}): these tests need ../shared/data/gb beside the \
+         project or LINESMAP_DATA pointing at it",
+        dir.display(),
+        std::env::var("CI").unwrap_or_default()
+    );
+    dir
+}
+
+pub fn shared_dir() -> PathBuf {
+    data_dir().join("..")
+}
+
+/// The GB geography from `forces.geojson`, `stations.csv` and `rail_tracks.geojson`.
+pub fn gb() -> &'static Geography {
+    static GEO: OnceLock<Geography> = OnceLock::new();
+    GEO.get_or_init(|| {
+        let dir = data_dir();
+        let paths = DataPaths::resolve(Some(&dir), None, None, None).expect("data paths");
+        load_geography(&paths, GeographyOptions::default())
+            .expect("GB data loads")
+            .0
+    })
+}
+
+/// The independent reference answers (tests/independent/reference.json).
+pub fn reference() -> &'static serde_json::Value {
+    static REF: OnceLock<serde_json::Value> = OnceLock::new();
+    REF.get_or_init(|| {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/independent/reference.json");
+        serde_json::from_str(&std::fs::read_to_string(&p).expect("reference.json")).expect("json")
+    })
+}
+
+pub fn station(g: &Geography, crs: &str) -> usize {
+    g.stations
+        .index_of(&linesmap::geography::StationCode::parse(crs).unwrap())
+        .unwrap_or_else(|| panic!("station {crs}"))
+}
+
+pub fn force_code(g: &Geography, i: usize) -> &str {
+    g.forces.get(i).code.as_str()
+}

@@ -1,0 +1,8 @@
+//! Integration tests: one binary, a module per area. The reference-data tests need
+//! `../shared/data/gb` (or `LINESMAP_DATA`); without it they fail loudly.
+
+mod cli;
+mod common;
+mod http_api;
+mod loaders;
+mod reference;
