@@ -46,6 +46,11 @@ pub fn report(geo: &Geography, t: &LoadTimings) -> String {
         .filter(|s| s.entries_exits_2019_20.is_none())
         .count();
     let _ = writeln!(o, "  without 2019-20 footfall: {no_footfall}");
+    let (mean, max) = st.grid_stats();
+    let _ = writeln!(
+        o,
+        "  nearest-station grid: {mean:.1} candidates per cell on average, {max} at most"
+    );
     let mut by_tol = Vec::new();
     let mut unresolved = Vec::new();
     for i in 0..st.len() {

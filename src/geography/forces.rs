@@ -16,7 +16,7 @@
 //! tolerance (default [`DEFAULT_TOLERANCE_M`]), and the answer says so
 //! ([`LocateMethod::NearestWithinTolerance`]).
 
-use super::geodesy::distance_to_segment_m;
+use super::geodesy::{LocalPlane, closest_on_segment, distance_to_segment_m};
 use super::types::{Bbox, ForceCode};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 use serde::Serialize;
@@ -146,15 +146,17 @@ impl ForceIndex {
                 .map(|(i, e)| GeomWithData::new(Rectangle::from_corners(e.a, e.b), i as u32))
                 .collect(),
         );
-        let grid = Grid::build(&forces, &edges, tolerance_m);
-        ForceIndex {
+        let (grid, maybe_near) = Grid::build(&forces, &edges, tolerance_m);
+        let mut idx = ForceIndex {
             forces,
             by_code,
             grid,
             edges,
             edge_tree,
             tolerance_m,
-        }
+        };
+        idx.mark_near_cells(maybe_near);
+        idx
     }
 
     pub fn forces(&self) -> &[Force] {
@@ -191,6 +193,26 @@ impl ForceIndex {
                     method: LocateMethod::NearestWithinTolerance,
                     distance_m: d,
                 }),
+        }
+    }
+
+    /// Marks the outside cells that can hold a point within the tolerance of an edge: those
+    /// whose centre is within tolerance + half the cell's diagonal of one.
+    fn mark_near_cells(&mut self, maybe_near: Vec<usize>) {
+        let g = &self.grid;
+        let (cw, ch, x0, y0, nx) = (g.cw, g.ch, g.x0, g.y0, g.nx);
+        let near: Vec<usize> = maybe_near
+            .into_iter()
+            .filter(|&i| {
+                let (ix, iy) = (i % nx, i / nx);
+                let c = [x0 + (ix as f64 + 0.5) * cw, y0 + (iy as f64 + 0.5) * ch];
+                let half_diag = LocalPlane::at(c).distance_m([c[0] + cw / 2.0, c[1] + ch / 2.0]);
+                let reach = (self.tolerance_m + half_diag) * 1.01 + 10.0;
+                self.nearest_within(c, reach).is_some()
+            })
+            .collect();
+        for i in near {
+            self.grid.cells[i] = (TAG_OUTSIDE << TAG_SHIFT) | OUTSIDE_NEAR;
         }
     }
 
@@ -242,8 +264,18 @@ impl ForceIndex {
         let dlon = dlat / lat_far.cos();
         let env = AABB::from_corners([p[0] - dlon, p[1] - dlat], [p[0] + dlon, p[1] + dlat]);
         let mut best: Option<(usize, f64)> = None;
+        let plane = LocalPlane::at(p);
         for item in self.edge_tree.locate_in_envelope_intersecting(env) {
             let e = &self.edges[item.data as usize];
+            // Cheap screen first: on the local plane the straight edge is within 1 % of its
+            // length (its bow in the exact frame) plus 1 % of the distance of the exact answer.
+            let (pa, pb) = (plane.project(e.a), plane.project(e.b));
+            let (c, _) = closest_on_segment([0.0, 0.0], pa, pb);
+            let slack = 0.01 * (pa[0] - pb[0]).hypot(pa[1] - pb[1]) + 1.0;
+            let rough = c[0].hypot(c[1]) * 0.99 - slack;
+            if rough > max_m || best.is_some_and(|(_, bd)| rough > bd) {
+                continue;
+            }
             let (d, _, _) = distance_to_segment_m(p, e.a, e.b);
             if d <= max_m && best.is_none_or(|(_, bd)| d < bd) {
                 best = Some((e.force as usize, d));
@@ -316,7 +348,7 @@ fn crosses(p: [f64; 2], r: [f64; 2], a: [f64; 2], b: [f64; 2]) -> bool {
 }
 
 impl Grid {
-    fn build(forces: &[Force], edges: &[Edge], tolerance_m: f64) -> Grid {
+    fn build(forces: &[Force], edges: &[Edge], tolerance_m: f64) -> (Grid, Vec<usize>) {
         let mut ext = Bbox::EMPTY;
         for f in forces {
             ext.extend([f.bbox.min_lon, f.bbox.min_lat]);
@@ -437,7 +469,9 @@ impl Grid {
             }
         }
 
-        // 4. Outside cells within the tolerance of a boundary cell need the slow path.
+        // 4. Outside cells that may hold a point within the tolerance of an edge need the slow
+        //    path. Only cells within reach of a boundary cell can: collect those here;
+        //    `mark_near_cells` keeps the ones truly within reach.
         let is_b: Vec<bool> = cells
             .iter()
             .map(|w| w >> TAG_SHIFT == TAG_BOUNDARY)
@@ -463,6 +497,7 @@ impl Grid {
                 }
             }
         }
+        let mut maybe_near = Vec::new();
         for ix in 0..nx {
             for iy in 0..ny {
                 let i = iy * nx + ix;
@@ -472,11 +507,11 @@ impl Grid {
                 let lo = iy.saturating_sub(ry);
                 let hi = (iy + ry).min(ny - 1);
                 if (lo..=hi).any(|j| near_x[j * nx + ix]) {
-                    cells[i] = (TAG_OUTSIDE << TAG_SHIFT) | OUTSIDE_NEAR;
+                    maybe_near.push(i);
                 }
             }
         }
-        Grid {
+        let grid = Grid {
             x0,
             y0,
             cw,
@@ -487,7 +522,8 @@ impl Grid {
             bcells,
             cands,
             cell_edges,
-        }
+        };
+        (grid, maybe_near)
     }
 }
 

@@ -157,6 +157,8 @@ pub enum RouteError {
 }
 
 type SegItem = GeomWithData<Line<[f64; 3]>, (u32, u32)>;
+/// Part of a route: (chain, from offset, to offset), metres along the chain.
+type Piece = (u32, f64, f64);
 
 /// The routable rail graph with its attached stations. Built once; immutable and `Sync`.
 pub struct RailGraph {
@@ -352,7 +354,7 @@ impl RailGraph {
     }
 
     /// One leg: its length and pieces (chain, from offset, to offset).
-    fn leg(&self, a: &Attachment, b: &Attachment) -> Option<(f64, Vec<(u32, f64, f64)>)> {
+    fn leg(&self, a: &Attachment, b: &Attachment) -> Option<(f64, Vec<Piece>)> {
         let ca = &self.chains[a.chain as usize];
         let cb = &self.chains[b.chain as usize];
         let mut best = f64::INFINITY;
@@ -493,8 +495,8 @@ fn bridge_gaps(net: &TrackNetwork, adj: &mut [Vec<u32>], max_m: f64) -> Vec<Brid
     }
     let n = adj.len();
     let mut parent: Vec<u32> = (0..n as u32).collect();
-    for u in 0..n {
-        for &v in &adj[u] {
+    for (u, nbrs) in adj.iter().enumerate() {
+        for &v in nbrs {
             let (a, b) = (find(&mut parent, u as u32), find(&mut parent, v));
             if a != b {
                 parent[a as usize] = b;
@@ -510,8 +512,8 @@ fn bridge_gaps(net: &TrackNetwork, adj: &mut [Vec<u32>], max_m: f64) -> Vec<Brid
     // candidate gaps: (length, dead end, target)
     let mut gaps: Vec<(f64, u32, u32)> = Vec::new();
     let chord = super::geodesy::arc_to_chord(max_m / (1.0 - SPHERE_TOLERANCE));
-    for u in 0..n {
-        if adj[u].len() != 1 {
+    for (u, nbrs) in adj.iter().enumerate() {
+        if nbrs.len() != 1 {
             continue;
         }
         let cu = find(&mut parent, u as u32);

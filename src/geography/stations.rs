@@ -6,13 +6,13 @@
 //!   and [`StationIndex::within_m`] walk it and re-rank by the true WGS84 geodesic, stopping once
 //!   the sphere's lower bound passes the k-th best;
 //! - a tree in lon/lat for bounding-box queries (a bbox is given in degrees);
-//! - for the hot path [`StationIndex::nearest`], a grid of ~5 km cells each holding the few
+//! - for the hot path [`StationIndex::nearest`], a grid of ~2.5 km cells each holding the few
 //!   stations that can be nearest to some point of the cell (every station whose lower-bound
 //!   distance to the cell is within the smallest upper-bound distance of any station). A query
 //!   ranks those few on a local tangent plane and settles near ties (< 0.1 %) with the geodesic.
 
 use super::geodesy::{
-    LocalPlane, SPHERE_TOLERANCE, arc_to_chord, chord_to_arc, geodesic_m, to_xyz,
+    LocalPlane, SPHERE_TOLERANCE, andoyer_lambert_m, arc_to_chord, chord_to_arc, geodesic_m, to_xyz,
 };
 use super::types::{Bbox, StationCode};
 use rstar::{AABB, PointDistance, RTree, primitives::GeomWithData};
@@ -200,7 +200,8 @@ impl StationIndex {
     }
 
     /// The station nearest to `p` by geodesic distance, with the distance in metres: from the
-    /// local plane (within 2e-5) up to 20 km, the geodesic beyond. The hot path: ~100 ns.
+    /// local plane (within 2e-5) up to 50 km, Andoyer-Lambert (within 2e-6) beyond. The hot
+    /// path: ~100-200 ns.
     pub fn nearest(&self, p: [f64; 2]) -> Option<StationDistance> {
         let cands = self.grid.candidates(p);
         let Some(cands) = cands else {
@@ -223,38 +224,78 @@ impl StationIndex {
             return None;
         }
         let (d1, d2) = (d1.sqrt(), d2.sqrt());
-        // The plane is good to ~5e-5 at 100 km; a runner-up within 0.1 % (+0.5 m) may be truly nearer.
-        if d2 <= d1 * 1.001 + 0.5 {
-            let band = (d1 * 1.001 + 0.5).powi(2);
-            let mut best = StationDistance {
-                station: usize::MAX,
-                distance_m: f64::INFINITY,
-            };
-            for &c in cands {
+        let pos = |i: u32| self.stations[i as usize].pos();
+        if d1 <= 50_000.0 {
+            // The plane is good to 2e-5 within 50 km: a runner-up within 1e-4 (+0.5 m) may be nearer.
+            if d2 > d1 * 1.0001 + 0.5 {
+                return Some(StationDistance {
+                    station: b1 as usize,
+                    distance_m: d1,
+                });
+            }
+            let band = (d1 * 1.0001 + 0.5).powi(2);
+            return Some(self.settle(p, cands, &plane, band, |i| geodesic_m(p, pos(i))));
+        }
+        // Far from every station (open sea, empty moors): the plane is only good to ~1e-4 at
+        // 150 km; rank the plausible ones by Andoyer-Lambert (2e-6), near ties by the geodesic.
+        let band = (d1 * 1.001 + 0.5).powi(2);
+        let mut plausible: Vec<(f64, u32)> = cands
+            .iter()
+            .filter(|&&c| {
                 let r = self.rad[c as usize];
                 let [x, y] = plane.project_rad(r[0], r[1]);
-                if x * x + y * y <= band {
-                    let i = c as usize;
-                    let d = geodesic_m(p, self.stations[i].pos());
-                    if (d, i) < (best.distance_m, best.station) {
-                        best = StationDistance {
-                            station: i,
-                            distance_m: d,
-                        };
-                    }
+                x * x + y * y <= band
+            })
+            .map(|&c| (andoyer_lambert_m(p, pos(c)), c))
+            .collect();
+        plausible.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let (d0, c0) = plausible[0];
+        let tie = d0 * (1.0 + 1e-5) + 0.5;
+        if plausible.get(1).is_none_or(|x| x.0 > tie) {
+            return Some(StationDistance {
+                station: c0 as usize,
+                distance_m: d0,
+            });
+        }
+        let best = plausible
+            .iter()
+            .take_while(|x| x.0 <= tie)
+            .map(|&(_, c)| (geodesic_m(p, pos(c)), c as usize))
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+            .unwrap_or((d0, c0 as usize));
+        Some(StationDistance {
+            station: best.1,
+            distance_m: best.0,
+        })
+    }
+
+    /// The best of the candidates within `band` (squared plane metres) by `metric`.
+    fn settle(
+        &self,
+        _p: [f64; 2],
+        cands: &[u32],
+        plane: &LocalPlane,
+        band: f64,
+        metric: impl Fn(u32) -> f64,
+    ) -> StationDistance {
+        let mut best = StationDistance {
+            station: usize::MAX,
+            distance_m: f64::INFINITY,
+        };
+        for &c in cands {
+            let r = self.rad[c as usize];
+            let [x, y] = plane.project_rad(r[0], r[1]);
+            if x * x + y * y <= band {
+                let d = metric(c);
+                if (d, c as usize) < (best.distance_m, best.station) {
+                    best = StationDistance {
+                        station: c as usize,
+                        distance_m: d,
+                    };
                 }
             }
-            return Some(best);
         }
-        let distance_m = if d1 > 20_000.0 {
-            geodesic_m(p, self.stations[b1 as usize].pos())
-        } else {
-            d1
-        };
-        Some(StationDistance {
-            station: b1 as usize,
-            distance_m,
-        })
+        best
     }
 
     /// Mean and maximum number of candidates per grid cell (for the data report and benches).
@@ -271,9 +312,9 @@ impl StationIndex {
     }
 }
 
-/// Cell size of the nearest-station grid, degrees (lon, lat): about 5 km square in Britain.
-const NG_LON: f64 = 0.08;
-const NG_LAT: f64 = 0.05;
+/// Cell size of the nearest-station grid, degrees (lon, lat): about 2.5 km square in Britain.
+const NG_LON: f64 = 0.04;
+const NG_LAT: f64 = 0.025;
 /// How far beyond the stations the grid reaches, degrees; beyond it the R-tree answers.
 const NG_PAD: f64 = 2.0;
 
