@@ -15,6 +15,7 @@ pub mod check;
 pub mod config;
 pub mod geography;
 pub mod http;
+pub mod journey;
 pub mod load;
 
 pub use geography::{Geography, GeographyOptions};

@@ -1,0 +1,4 @@
+//! Journey reports: the v1 schema and its validation, mapping a report onto the geography, and
+//! the synthetic generator for demo and test data.
+
+pub mod generate;
