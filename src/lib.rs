@@ -15,7 +15,9 @@ pub mod check;
 pub mod config;
 pub mod geography;
 pub mod http;
+pub mod ingest;
 pub mod journey;
 pub mod load;
+pub mod store;
 
 pub use geography::{Geography, GeographyOptions};

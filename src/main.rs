@@ -1,14 +1,19 @@
-//! The `linesmap` command line: `serve` and `check-data`.
+//! The `linesmap` command line: `serve`, `import`, `generate` and `check-data`.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use linesmap::config::{DataPaths, load_geography};
 use linesmap::geography::{DEFAULT_TOLERANCE_M, GeographyOptions, RailOptions};
 use linesmap::http::{self, AppState};
+use linesmap::ingest::Journeys;
+use linesmap::journey::generate::{self, GeneratorParams};
+use linesmap::store::SqliteStore;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+mod import;
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +36,48 @@ enum Command {
         /// `listening on http://IP:PORT` once it accepts connections.
         #[arg(long, env = "LINESMAP_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// The journey store (SQLite file, created if missing).
+        #[arg(long, env = "LINESMAP_STORE", default_value = "linesmap.sqlite")]
+        store: PathBuf,
+        /// Generate and ingest this many synthetic demo reports at start-up (idempotent: the
+        /// same seed gives the same report ids, so a restart adds nothing new).
+        #[arg(long, default_value_t = 0)]
+        demo_reports: usize,
+        /// Seed of the demo reports.
+        #[arg(long, default_value_t = 1)]
+        demo_seed: u64,
+        /// Generator parameters (JSON, as data/generator.json) for the demo reports.
+        #[arg(long)]
+        generator_params: Option<PathBuf>,
+    },
+    /// Validate, map and store journey reports from an NDJSON or CSV file, with a progress bar.
+    Import {
+        /// The reports: `.ndjson`/`.jsonl` (one report per line) or `.csv` (see the README).
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The journey store (SQLite file, created if missing).
+        #[arg(long, env = "LINESMAP_STORE", default_value = "linesmap.sqlite")]
+        store: PathBuf,
+        /// Reports per stored transaction.
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+    },
+    /// Write synthetic journey reports (NDJSON): the same bytes for the same seed and data.
+    Generate {
+        /// How many reports.
+        #[arg(long)]
+        reports: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Generator parameters (JSON, as data/generator.json).
+        #[arg(long)]
+        params: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Load the reference data and print a data-quality report.
     CheckData {
@@ -103,7 +150,34 @@ fn main() -> anyhow::Result<()> {
             print!("{}", linesmap::check::report(&geo, &t));
             Ok(())
         }
-        Command::Serve { data, listen } => {
+        Command::Generate { reports, seed, out, params, data } => {
+            let (geo, _) = data.load()?;
+            let params = generator_params(params.as_deref())?;
+            let t = std::time::Instant::now();
+            let list = generate::try_generate(&geo, &params, reports, seed).map_err(anyhow::Error::msg)?;
+            match out {
+                Some(path) => {
+                    let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                    let mut w = std::io::BufWriter::new(f);
+                    generate::write_ndjson(&list, &mut w)?;
+                    w.flush()?;
+                    eprintln!("wrote {} synthetic reports to {} in {:.2} s", list.len(), path.display(), t.elapsed().as_secs_f64());
+                }
+                None => {
+                    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+                    generate::write_ndjson(&list, &mut w)?;
+                    w.flush()?;
+                }
+            }
+            Ok(())
+        }
+        Command::Import { file, data, store, batch } => {
+            let (geo, _) = data.load()?;
+            let store = SqliteStore::open(&store)?;
+            let journeys = Journeys::new(Arc::new(geo), Arc::new(store));
+            import::run(&journeys, &file, batch.max(1))
+        }
+        Command::Serve { data, listen, store, demo_reports, demo_seed, generator_params: gp } => {
             let (geo, t) = data.load()?;
             tracing::info!(
                 forces = geo.forces.forces().len(),
@@ -113,7 +187,30 @@ fn main() -> anyhow::Result<()> {
                 index_s = t.index.as_secs_f64(),
                 "reference data ready"
             );
-            let state = Arc::new(AppState { geo: Arc::new(geo) });
+            let geo = Arc::new(geo);
+            let store = SqliteStore::open(&store)?;
+            let journeys = Arc::new(Journeys::new(geo.clone(), Arc::new(store)));
+            let t0 = std::time::Instant::now();
+            let stats = journeys.load()?;
+            tracing::info!(loaded = stats.loaded, skipped = stats.skipped, secs = t0.elapsed().as_secs_f64(), "journeys loaded from the store");
+            if demo_reports > 0 {
+                let params = generator_params(gp.as_deref())?;
+                let t0 = std::time::Instant::now();
+                let list = generate::try_generate(&geo, &params, demo_reports, demo_seed).map_err(anyhow::Error::msg)?;
+                let values: Vec<Result<serde_json::Value, _>> = list.into_iter().map(Ok).collect();
+                let (mut created, mut rejected) = (0usize, 0usize);
+                for chunk in values.chunks(5_000) {
+                    for o in journeys.ingest(chunk, time::OffsetDateTime::now_utc())? {
+                        match o {
+                            linesmap::ingest::Outcome::Created(_) => created += 1,
+                            linesmap::ingest::Outcome::Exists(_) => {}
+                            _ => rejected += 1,
+                        }
+                    }
+                }
+                tracing::info!(requested = demo_reports, created, rejected, secs = t0.elapsed().as_secs_f64(), "synthetic demo reports ingested (SYNTHETIC DATA, not real people)");
+            }
+            let state = AppState::new(journeys);
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             rt.block_on(async move {
                 let (addr, server) = http::bind(state, listen, shutdown_signal())
@@ -124,6 +221,16 @@ fn main() -> anyhow::Result<()> {
                 tracing::info!("shut down cleanly");
                 Ok(())
             })
+        }
+    }
+}
+
+fn generator_params(path: Option<&Path>) -> anyhow::Result<GeneratorParams> {
+    match path {
+        None => Ok(GeneratorParams::builtin()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            GeneratorParams::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
         }
     }
 }

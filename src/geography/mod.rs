@@ -9,7 +9,7 @@ pub mod stations;
 pub mod types;
 
 pub use forces::{DEFAULT_TOLERANCE_M, Force, ForceHit, ForceIndex, LocateMethod, Located};
-pub use rail::{Attachment, RailGraph, RailOptions, Route, RouteError, TrackNetwork};
+pub use rail::{Attachment, Piece, RailGraph, RailOptions, Route, RouteError, TrackNetwork};
 pub use stations::{Station, StationDistance, StationIndex};
 pub use types::{Bbox, ForceCode, LonLat, Metres, StationCode};
 
@@ -25,6 +25,8 @@ pub struct Geography {
     pub rail: RailGraph,
     /// Station codes that appeared more than once in the input (the first was kept).
     pub duplicate_stations: Vec<StationCode>,
+    /// Per rail chain: (from offset, to offset, force) runs along it, in order, metres.
+    chain_forces: Vec<Vec<(f64, f64, u32)>>,
 }
 
 /// A force crossed by a line, with the distance travelled inside it.
@@ -60,12 +62,61 @@ impl Geography {
         let forces = ForceIndex::new(forces, options.force_tolerance_m);
         let (stations, duplicate_stations) = StationIndex::new(stations);
         let rail = RailGraph::build(track, &stations, options.rail);
-        Geography {
-            forces,
-            stations,
-            rail,
-            duplicate_stations,
+        let mut geo =
+            Geography { forces, stations, rail, duplicate_stations, chain_forces: Vec::new() };
+        geo.chain_forces = geo.rail.chains().iter().map(|c| geo.force_runs(&c.coords)).collect();
+        geo
+    }
+
+    /// Force runs along a polyline: (from offset, to offset, force), merged, metres; the walk
+    /// of [`forces_along`](Self::forces_along) with offsets kept.
+    fn force_runs(&self, coords: &[[f64; 2]]) -> Vec<(f64, f64, u32)> {
+        let mut runs: Vec<(f64, f64, u32)> = Vec::new();
+        let mut at = 0.0;
+        for w in coords.windows(2) {
+            let len = segment_length_m(w[0], w[1]);
+            if len <= 0.0 {
+                continue;
+            }
+            let steps = (len / FORCE_WALK_STEP_M).ceil().max(1.0) as usize;
+            let step_len = len / steps as f64;
+            for k in 0..steps {
+                let mid = lerp(w[0], w[1], (k as f64 + 0.5) / steps as f64);
+                let (s, e) = (at, at + step_len);
+                at = e;
+                let Some(hit) = self.forces.locate(mid) else { continue };
+                match runs.last_mut() {
+                    Some(r) if r.2 == hit.force as u32 && (r.1 - s).abs() < 1e-6 => r.1 = e,
+                    _ => runs.push((s, e, hit.force as u32)),
+                }
+            }
         }
+        runs
+    }
+
+    /// The forces a route crosses, in travel order, from the precomputed runs of its chains.
+    pub fn route_forces(&self, pieces: &[Piece]) -> Vec<ForceSpan> {
+        let mut spans: Vec<ForceSpan> = Vec::new();
+        let mut push = |force: usize, d: f64| {
+            if d <= 0.0 {
+                return;
+            }
+            match spans.last_mut() {
+                Some(s) if s.force == force => s.distance_m += d,
+                _ => spans.push(ForceSpan { force, distance_m: d }),
+            }
+        };
+        for &(c, from, to) in pieces {
+            let runs = &self.chain_forces[c as usize];
+            let (lo, hi) = (from.min(to), from.max(to));
+            let overlap = |r: &(f64, f64, u32)| hi.min(r.1) - lo.max(r.0);
+            if from <= to {
+                runs.iter().for_each(|r| push(r.2 as usize, overlap(r)));
+            } else {
+                runs.iter().rev().for_each(|r| push(r.2 as usize, overlap(r)));
+            }
+        }
+        spans
     }
 
     /// The force of a station (its territorial force; BTP is not a place).
@@ -76,7 +127,7 @@ impl Geography {
     /// Route through stations and attribute it to forces.
     pub fn route(&self, stops: &[usize]) -> Result<(Route, Vec<ForceSpan>), RouteError> {
         let r = self.rail.route(stops)?;
-        let spans = self.forces_along(&r.coords);
+        let spans = self.route_forces(&r.pieces);
         Ok((r, spans))
     }
 

@@ -78,6 +78,19 @@ impl Chain {
         lerp(self.coords[i], self.coords[i + 1], t)
     }
 
+    /// Whether the part of the chain between offsets `lo` <= `hi` touches `b`, without copying it.
+    pub fn slice_intersects(&self, lo: f64, hi: f64, b: &Bbox) -> bool {
+        if self.coords.len() < 2 {
+            return self.coords.first().is_some_and(|p| b.contains(*p));
+        }
+        let (i, j) = (self.segment_at(lo), self.segment_at(hi));
+        (i..=j).any(|k| {
+            let p = if k == i { self.point_at(lo) } else { self.coords[k] };
+            let q = if k == j { self.point_at(hi) } else { self.coords[k + 1] };
+            b.segment_intersects(p, q)
+        })
+    }
+
     fn segment_at(&self, offset: f64) -> usize {
         let n = self.coords.len();
         if n < 2 {
@@ -91,7 +104,7 @@ impl Chain {
 
     /// The geometry from offset `from` to offset `to` (either direction), appended to `out`
     /// without repeating a point equal to `out`'s last.
-    fn append_slice(&self, from: f64, to: f64, out: &mut Vec<[f64; 2]>) {
+    pub fn append_slice(&self, from: f64, to: f64, out: &mut Vec<[f64; 2]>) {
         let mut push = |p: [f64; 2]| {
             if out.last() != Some(&p) {
                 out.push(p);
@@ -143,6 +156,8 @@ pub struct Route {
     /// stations passed, in travel order (indices into the station index), origin and
     /// destination included
     pub stations: Vec<usize>,
+    /// the route as parts of chains, in travel order: (chain, from offset, to offset) in metres
+    pub pieces: Vec<Piece>,
 }
 
 /// Why no route was found.
@@ -158,7 +173,7 @@ pub enum RouteError {
 
 type SegItem = GeomWithData<Line<[f64; 3]>, (u32, u32)>;
 /// Part of a route: (chain, from offset, to offset), metres along the chain.
-type Piece = (u32, f64, f64);
+pub type Piece = (u32, f64, f64);
 
 /// The routable rail graph with its attached stations. Built once; immutable and `Sync`.
 pub struct RailGraph {
@@ -316,6 +331,7 @@ impl RailGraph {
     pub fn route(&self, stops: &[usize]) -> Result<Route, RouteError> {
         let mut coords = Vec::new();
         let mut stations: Vec<usize> = Vec::new();
+        let mut all_pieces = Vec::new();
         let mut distance_m = 0.0;
         for w in stops.windows(2) {
             let a = self.attachment(w[0]).ok_or(RouteError::NotAttached(w[0]))?;
@@ -337,6 +353,7 @@ impl RailGraph {
                 }
             }
             push_station(&mut stations, w[1]);
+            all_pieces.extend(pieces);
         }
         if coords.len() == 1 {
             coords.push(coords[0]);
@@ -346,11 +363,7 @@ impl RailGraph {
         {
             coords = vec![a.point, a.point];
         }
-        Ok(Route {
-            coords,
-            distance_m,
-            stations,
-        })
+        Ok(Route { coords, distance_m, stations, pieces: all_pieces })
     }
 
     /// One leg: its length and pieces (chain, from offset, to offset).

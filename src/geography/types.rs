@@ -107,6 +107,35 @@ impl Bbox {
             && o.min_lat <= self.max_lat
     }
 
+    /// Whether segment `p`-`q` touches the box, edges included (Liang-Barsky clipping).
+    pub fn segment_intersects(&self, p: [f64; 2], q: [f64; 2]) -> bool {
+        let (dx, dy) = (q[0] - p[0], q[1] - p[1]);
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        for (pk, qk) in [
+            (-dx, p[0] - self.min_lon),
+            (dx, self.max_lon - p[0]),
+            (-dy, p[1] - self.min_lat),
+            (dy, self.max_lat - p[1]),
+        ] {
+            if pk == 0.0 {
+                if qk < 0.0 {
+                    return false;
+                }
+            } else {
+                let r = qk / pk;
+                if pk < 0.0 {
+                    t0 = t0.max(r);
+                } else {
+                    t1 = t1.min(r);
+                }
+                if t0 > t1 {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     pub fn is_empty(&self) -> bool {
         self.min_lon > self.max_lon
     }

@@ -25,8 +25,28 @@ pub enum ApiError {
     NoRoute(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{first}", first = first_error(.0))]
+    InvalidReport(Vec<crate::journey::report::FieldError>),
+    #[error("the store is unavailable; try again")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
+}
+
+fn first_error(errors: &[crate::journey::report::FieldError]) -> String {
+    match errors {
+        [] => "the report is invalid".into(),
+        [one] => format!("invalid report: {one}"),
+        [first, rest @ ..] => format!("invalid report: {first} (and {} more problems)", rest.len()),
+    }
 }
 
 fn allowed_hint(allowed: &[&str]) -> String {
@@ -41,6 +61,8 @@ fn allowed_hint(allowed: &[&str]) -> String {
 struct Body<'a> {
     code: &'a str,
     message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [crate::journey::report::FieldError]>,
 }
 
 impl ApiError {
@@ -51,7 +73,13 @@ impl ApiError {
             | ApiError::MissingParameter(_)
             | ApiError::InvalidParameter { .. }
             | ApiError::UnknownStation { .. }
-            | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            | ApiError::BadRequest(_)
+            | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::InvalidReport(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NoRoute(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -71,22 +99,35 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NoRoute(_) => "no_route",
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::InvalidReport(_) => "invalid_report",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
 
     pub fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            ApiError::Unavailable(detail) => tracing::error!(%detail, "store unavailable"),
+            _ => {}
         }
-        let body = Body {
-            code: self.code(),
-            message: self.to_string(),
+        let errors = match &self {
+            ApiError::InvalidReport(e) => Some(e.as_slice()),
+            _ => None,
         };
+        let body = Body { code: self.code(), message: self.to_string(), errors };
         let mut r = warp::reply::json(&body).into_response_compat();
         *r.status_mut() = self.status();
+        if let ApiError::Unavailable(_) = self {
+            r.headers_mut().insert("retry-after", warp::http::HeaderValue::from_static("5"));
+        }
         r
     }
+
 }
 
 /// `warp::Reply::into_response` under a name that does not clash with ours.

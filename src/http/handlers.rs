@@ -214,7 +214,7 @@ pub fn station(code: String, raw: String, state: Arc<AppState>) -> Response {
     })())
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     form_urlencoded::parse(format!("x={s}").as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())

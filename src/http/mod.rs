@@ -6,6 +6,7 @@
 
 pub mod error;
 mod handlers;
+pub mod journeys;
 pub mod params;
 
 use crate::geography::Geography;
@@ -19,6 +20,13 @@ use warp::{Filter, Rejection, Reply};
 /// What every handler can see.
 pub struct AppState {
     pub geo: Arc<Geography>,
+    pub journeys: Arc<crate::ingest::Journeys>,
+}
+
+impl AppState {
+    pub fn new(journeys: Arc<crate::ingest::Journeys>) -> Arc<AppState> {
+        Arc::new(AppState { geo: journeys.geography().clone(), journeys })
+    }
 }
 
 /// The raw query string, or "" when there is none.
@@ -56,7 +64,30 @@ pub fn routes(
         .and(raw_query())
         .and(with_state(state.clone()))
         .map(handlers::station);
+    let post_journeys = warp::path!("api" / "journeys")
+        .and(warp::post())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .then(journeys::post_stream);
+    let list_journeys = warp::path!("api" / "journeys")
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .then(journeys::list);
+    let one_journey = warp::path!("api" / "journeys" / String)
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .map(journeys::get_one);
     health
+        .or(post_journeys)
+        .unify()
+        .or(list_journeys)
+        .unify()
+        .or(one_journey)
+        .unify()
         .or(locate)
         .unify()
         .or(route)
@@ -76,10 +107,19 @@ async fn handle_rejection(err: Rejection) -> Result<warp::reply::Response, Infal
         ApiError::MethodNotAllowed
     } else if let Some(e) = err.find::<warp::reject::InvalidQuery>() {
         ApiError::BadRequest(e.to_string())
-    } else if let Some(e) = err.find::<warp::reject::PayloadTooLarge>() {
-        let mut r = ApiError::BadRequest(e.to_string()).into_response();
-        *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    } else if err.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::PayloadTooLarge(format!(
+            "the request body is larger than the limit of {} bytes (16 MiB): split the batch",
+            journeys::MAX_BODY
+        ))
+    } else if err.find::<warp::reject::LengthRequired>().is_some() {
+        let mut r = ApiError::BadRequest("a Content-Length header is required".into()).into_response();
+        *r.status_mut() = StatusCode::LENGTH_REQUIRED;
         return Ok(r);
+    } else if let Some(e) = err.find::<warp::reject::MissingHeader>() {
+        ApiError::BadRequest(e.to_string())
+    } else if let Some(e) = err.find::<warp::reject::InvalidHeader>() {
+        ApiError::BadRequest(e.to_string())
     } else {
         ApiError::Internal(format!("unhandled rejection: {err:?}"))
     };

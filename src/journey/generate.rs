@@ -1,1 +1,2961 @@
-//! Synthetic journey reports (being written).
+//! Synthetic journey reports: a deterministic generator of county-lines journeys in the v1 report
+//! format (`data/journey-report.schema.json`), for demos, tests and benchmarks.
+//!
+//! Every number the model uses is a field of [`GeneratorParams`]; the defaults live in
+//! `data/generator.json` and each one's source is given in `data/GENERATOR.md`.
+//!
+//! # The model
+//! - **Lines** start on days drawn from a yearly volume table (active lines a month). A line is
+//!   *internal* (both ends in one force) with that year's `internal_share`, else *external*: an
+//!   exporting force is drawn from the exporter weights, an importing force from that exporter's
+//!   kernel (or, if it has none, from nearby forces), then an origin station among the exporter's
+//!   urban hubs (London Travelcard or PTE stations, by footfall) and a market station in the
+//!   importer (non-urban, moderate footfall, named county-lines towns boosted). A line sometimes
+//!   routes via one NCA/BTP interchange hub lying between its ends.
+//! - **Crews** (a runner, sometimes with one or two companions) work a line for a few weeks and
+//!   travel its corridor as a Poisson process; only a share of journeys is reported. So the same
+//!   `person_id` and `line_id` recur across reports on the same corridor.
+//! - Reporting runs faster in NCLCC **intensification weeks** (and, optionally, in the 2020
+//!   lockdown), when encounters are also likelier.
+//! - Each **report** is one journey: mode (children take the train far more than adults), places,
+//!   an optional encounter at a station of the journey, the people with their victim and suspect
+//!   status, seizures and grading. Ethnicity is never generated.
+//!
+//! # Determinism
+//! One `ChaCha8Rng::seed_from_u64(seed)` stream drawn in a fixed order; no hash-map iteration;
+//! reports are sorted by `reported_at` (ties keep generation order) and numbered
+//! `syn-<seed>-<index>`. The same geography, parameters, `n` and seed give the same bytes.
+//!
+//! Everything invented is marked synthetic: ids start `syn-`, line names `SYN-`.
+
+use crate::geography::geodesy::{andoyer_lambert_m, radii};
+use crate::geography::{ForceCode, Geography, StationCode};
+use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Exp1, Poisson, StandardNormal};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use time::Date;
+
+// ------------------------------------------------------------------------------------------
+// Vocabularies (the schema's enumerations that parameters refer to)
+// ------------------------------------------------------------------------------------------
+
+/// Declares a closed vocabulary: a serde enum whose JSON spellings are given, with `as_str`.
+macro_rules! vocabulary {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+        impl $name {
+            /// The JSON spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// Journey mode (schema `journey.mode`).
+    Mode { Rail = "rail", Coach = "coach", Bus = "bus", Car = "car", PrivateHire = "private_hire",
+           Taxi = "taxi", OnFoot = "on_foot", Unknown = "unknown" }
+);
+vocabulary!(
+    /// A person's role (schema `persons[].roles`).
+    Role { Runner = "runner", LineHolder = "line_holder", Controller = "controller",
+           CuckooedOccupant = "cuckooed_occupant", Customer = "customer",
+           Facilitator = "facilitator", Associate = "associate" }
+);
+vocabulary!(
+    /// Vulnerability flag (schema `persons[].vulnerability_flags`).
+    Flag { MissingEpisode = "missing_episode", LookedAfterChild = "looked_after_child",
+           ExcludedFromSchool = "excluded_from_school", FamilyBreakdown = "family_breakdown",
+           Poverty = "poverty", LearningDifficulty = "learning_difficulty",
+           Neurodivergence = "neurodivergence", DrugDependency = "drug_dependency",
+           MentalHealth = "mental_health", PhysicalHealth = "physical_health",
+           DebtBondage = "debt_bondage", SexualExploitation = "sexual_exploitation",
+           UnexplainedCashOrPhones = "unexplained_cash_or_phones", CleanSkin = "clean_skin" }
+);
+vocabulary!(
+    /// Victim status (schema `persons[].victim_status`).
+    VictimStatus { None = "none", PotentialVictim = "potential_victim",
+                   NrmPositiveRg = "nrm_positive_rg", NrmPositiveCg = "nrm_positive_cg",
+                   NrmNegative = "nrm_negative" }
+);
+vocabulary!(
+    /// Encounter types that record no arrest, search or safeguarding.
+    QuietEncounter { Intelligence = "intelligence", WelfareCheck = "welfare_check", Other = "other" }
+);
+vocabulary!(
+    /// Drug type (schema `seizures.drugs[].type`).
+    DrugType { Heroin = "heroin", CrackCocaine = "crack_cocaine", Cocaine = "cocaine",
+               Cannabis = "cannabis", Ketamine = "ketamine", Mdma = "mdma", Spice = "spice",
+               Nitazene = "nitazene", Other = "other" }
+);
+vocabulary!(
+    /// Where drugs were hidden (schema `seizures.drugs[].concealment`).
+    Concealment { Internal = "internal", Clothing = "clothing", Bag = "bag", Vehicle = "vehicle",
+                  Address = "address", Other = "other" }
+);
+vocabulary!(
+    /// Weapon type (schema `seizures.weapons[]`).
+    Weapon { Knife = "knife", Firearm = "firearm", Corrosive = "corrosive", Other = "other" }
+);
+vocabulary!(
+    /// Source evaluation of the 3x5x2 grading.
+    SourceEval { Reliable = "1", Untested = "2", NotReliable = "3" }
+);
+vocabulary!(
+    /// Intelligence assessment of the 3x5x2 grading.
+    IntelAssessment { A = "A", B = "B", C = "C", D = "D", E = "E" }
+);
+
+impl DrugType {
+    /// Misuse of Drugs Act 1971 class (ketamine has been class B since 2014; "other" taken as C).
+    pub fn class(self) -> &'static str {
+        match self {
+            DrugType::Heroin
+            | DrugType::CrackCocaine
+            | DrugType::Cocaine
+            | DrugType::Mdma
+            | DrugType::Nitazene => "A",
+            DrugType::Cannabis | DrugType::Ketamine | DrugType::Spice => "B",
+            DrugType::Other => "C",
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Parameters
+// ------------------------------------------------------------------------------------------
+
+/// Every parameter of the generator. The shape is that of `data/generator.json`; every field is
+/// required and unknown fields are refused. Probabilities ("…_share", "…_child" etc.) are in
+/// [0, 1]; weights are relative (only their ratios matter).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorParams {
+    pub period: Period,
+    /// Line volume and internal-line share by calendar year; a year outside the table takes the
+    /// nearest year's values.
+    pub years: Vec<YearVolume>,
+    pub intensification_weeks: Intensification,
+    pub covid_2020: Covid,
+    /// Exporting forces with their weights and importer kernels.
+    pub exporters: Vec<Exporter>,
+    /// Length scale, km, of the `exp(-d / scale)` kernel that picks importers for an exporter
+    /// with an empty `importers` list (d: between hub and market centroids).
+    pub nearby_importer_scale_km: f64,
+    pub origins: Origins,
+    pub destinations: Destinations,
+    pub interchanges: Interchanges,
+    pub lines: LineParams,
+    pub cadence: Cadence,
+    pub modes: Modes,
+    pub places: Places,
+    pub timing: Timing,
+    pub encounters: Encounters,
+    pub persons: PersonParams,
+    pub outcomes: Outcomes,
+    pub seizures: SeizureParams,
+    pub grading: GradingParams,
+}
+
+/// Journey dates lie in `start..=end` (ISO dates); reports are made no later than `end` 23:59:59Z.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YearVolume {
+    pub year: i32,
+    /// Active lines a month: the relative rate at which lines start that year.
+    pub lines_per_month: f64,
+    /// Share of lines starting that year that are internal (both ends in one force).
+    pub internal_share: f64,
+}
+
+/// A week of national action, every year from `month`/`day`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonthDay {
+    pub month: u8,
+    pub day: u8,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intensification {
+    pub starts: Vec<MonthDay>,
+    /// Length of each intensification period, days.
+    pub days: u32,
+    /// Reports per journey are multiplied by this inside the weeks.
+    pub report_rate_factor: f64,
+    /// Share of reports with an encounter inside the weeks (at least the usual share).
+    pub encounter_share: f64,
+}
+
+/// The 2020 lockdown scenario: rail travel fell ~94 % but county-lines activity did not, so
+/// runners were more conspicuous: more reports per journey, more encounters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Covid {
+    pub enabled: bool,
+    pub start: String,
+    pub end: String,
+    pub report_rate_factor: f64,
+    pub encounter_share: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exporter {
+    pub force: ForceCode,
+    /// A label for people reading the file; not used.
+    pub name: String,
+    pub weight: f64,
+    /// Where this exporter's external lines go; empty means nearby forces.
+    pub importers: Vec<Importer>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Importer {
+    pub force: ForceCode,
+    pub name: String,
+    pub weight: f64,
+}
+
+/// Origins: urban hubs of the exporting force.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origins {
+    /// Hub weight = footfall ^ exponent.
+    pub footfall_exponent: f64,
+    /// In a force with no Travelcard/PTE station, the hubs are its busiest `fallback_top_n`.
+    pub fallback_top_n: usize,
+}
+
+/// Destinations: market and coastal towns of the importing force.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destinations {
+    /// Weight = min(footfall, cap) ^ exponent (x `named_boost` for a named town).
+    pub footfall_exponent: f64,
+    pub footfall_cap: f64,
+    /// Stations with fewer annual entries and exits are not destinations (unless named).
+    pub min_footfall: f64,
+    pub named_boost: f64,
+    /// Towns named in county-lines cases; also allowed when urban (Chester is a Merseyrail station).
+    pub named: Vec<StationCode>,
+    /// An internal line's two ends are at least this far apart, km.
+    pub internal_min_distance_km: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interchanges {
+    pub stations: Vec<StationCode>,
+    /// Share of lines that route via a hub, when one lies between the ends.
+    pub via_share: f64,
+    /// A hub lies between the ends if going through it adds at most this fraction to the
+    /// crow-flies distance.
+    pub max_detour: f64,
+    /// ... and it is at least this far, km, from each end.
+    pub min_leg_km: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineParams {
+    /// Mean of the exponential line lifetime, weeks (at least two weeks).
+    pub lifetime_weeks_mean: f64,
+    /// Mean number of crews over a line's life (at least one).
+    pub crews_per_line_mean: f64,
+    /// Share of reports that name the line.
+    pub attributed_share: f64,
+    /// Share of journeys made back from the market to the hub (cash runs).
+    pub return_journey_share: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cadence {
+    /// Journeys a crew makes on its corridor a week (Poisson rate).
+    pub journeys_per_week: f64,
+    /// Share of journeys that lead to a report.
+    pub reported_share: f64,
+    /// Mean of the exponential time a crew works a line, weeks (at least one).
+    pub crew_active_weeks_mean: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Modes {
+    /// P(rail) when the lead runner is under 18.
+    pub rail_share_child: f64,
+    /// P(rail) when the lead runner is an adult.
+    pub rail_share_adult: f64,
+    /// Share of a crew's journeys made by its usual mode.
+    pub persistence: f64,
+    /// Split of non-rail modes for children and for adults.
+    pub other_child: BTreeMap<Mode, f64>,
+    pub other_adult: BTreeMap<Mode, f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Places {
+    /// Share of rail origins/destinations given as a point near the station instead of its code.
+    pub point_share_rail: f64,
+    pub point_share_other: f64,
+    /// Points lie within this distance of the station, metres.
+    pub point_radius_m: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timing {
+    pub departed_at_share: f64,
+    pub encounter_at_share: f64,
+    pub earliest_departure_hour: u8,
+    /// Crow-flies distance x `route_factor` / speed gives the travel time.
+    pub route_factor: f64,
+    pub rail_speed_kmh: f64,
+    pub road_speed_kmh: f64,
+    /// Exponential delay between the journey and the report, hours, capped at `report_delay_days_max`.
+    pub report_delay_hours_mean: f64,
+    pub report_delay_days_max: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encounters {
+    /// Share of reports recording an encounter (the rest are intelligence reports).
+    pub share: f64,
+    /// Where on a journey an encounter happens (relative weights; `at_via` only with a via).
+    pub at_origin: f64,
+    pub at_via: f64,
+    pub at_destination: f64,
+    /// Share of rail encounters reported by BTP (the rest by the station's territorial force).
+    pub btp_share_rail: f64,
+    /// Share of encounters that are joint operations (BTP with the local force).
+    pub joint_share: f64,
+    /// Type of an encounter that led to no arrest, search or safeguarding referral.
+    pub no_outcome_types: BTreeMap<QuietEncounter, f64>,
+    pub intelligence_source: IntelligenceSource,
+}
+
+/// Who reports a journey without an encounter (relative weights).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntelligenceSource {
+    pub importer: f64,
+    pub exporter: f64,
+    pub btp_if_rail: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonParams {
+    /// Relative weights of crews of 1, 2, 3 … people.
+    pub crew_size_weights: Vec<f64>,
+    pub male_share: f64,
+    pub unknown_sex_share: f64,
+    /// Share of runners under 18.
+    pub runner_under_18_share: f64,
+    /// Ages of child runners (years, 10..=17) with relative weights.
+    pub child_age_weights: BTreeMap<u8, f64>,
+    /// Adult runners are 18 + an exponential number of years with this mean.
+    pub adult_runner_age_excess_mean: f64,
+    /// Line holders and controllers: 18 + exponential years with this mean.
+    pub senior_age_excess_mean: f64,
+    /// Roles of the second and third members of a crew.
+    pub companion_roles: BTreeMap<Role, f64>,
+    /// Independent probabilities of each vulnerability flag.
+    pub flags_child: BTreeMap<Flag, f64>,
+    pub flags_adult: BTreeMap<Flag, f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcomes {
+    /// P(arrested) of an encountered child / adult.
+    pub arrest_child: f64,
+    pub arrest_adult: f64,
+    /// P(stopped and searched) of an encountered person not arrested.
+    pub stopped_share_not_arrested: f64,
+    /// Share of the stopped recorded as no further action.
+    pub nfa_share_stopped: f64,
+    /// P(charged) of an arrested child / adult.
+    pub charged_child: f64,
+    pub charged_adult: f64,
+    /// P(NRM referral) of an arrested child / adult.
+    pub nrm_per_arrest_child: f64,
+    pub nrm_per_arrest_adult: f64,
+    /// P(safeguarding referral) of an encountered child / vulnerable adult.
+    pub safeguarding_child: f64,
+    pub safeguarding_adult_vulnerable: f64,
+    /// P(recorded as potential victim) of an encountered child / vulnerable adult.
+    pub potential_victim_child: f64,
+    pub potential_victim_adult_vulnerable: f64,
+    /// ... of a child in an intelligence report.
+    pub intelligence_potential_victim_child: f64,
+    /// Victim status in later reports on someone already referred to the NRM.
+    pub nrm_decisions: BTreeMap<VictimStatus, f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeizureParams {
+    /// Mean phones / weapons seized per arrest (Poisson).
+    pub phones_per_arrest: f64,
+    pub weapons_per_arrest: f64,
+    pub weapon_types: BTreeMap<Weapon, f64>,
+    /// Share of reports with an arrest in which drugs are seized.
+    pub drugs_share: f64,
+    pub second_drug_share: f64,
+    pub drug_types: BTreeMap<DrugType, f64>,
+    /// Log-normal number of wraps: median and sigma of the log.
+    pub wraps_median: f64,
+    pub wraps_sigma: f64,
+    pub concealment: BTreeMap<Concealment, f64>,
+    /// Share of reports with an arrest in which courier cash is seized, outbound / return.
+    pub courier_cash_share_outbound: f64,
+    pub courier_cash_share_return: f64,
+    pub cash_min_gbp: f64,
+    pub cash_max_gbp: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradingParams {
+    /// Share of reports carrying a 3x5x2 grading.
+    pub share: f64,
+    pub source_eval: BTreeMap<SourceEval, f64>,
+    pub intel_assessment: BTreeMap<IntelAssessment, f64>,
+    pub handling_c_share: f64,
+    /// Share of `C`-handled reports with handling conditions, and their text.
+    pub conditions_share: f64,
+    pub conditions_text: String,
+}
+
+impl GeneratorParams {
+    /// The defaults from `data/generator.json`.
+    pub fn builtin() -> GeneratorParams {
+        // The file is compiled in and a unit test parses it, so this cannot fail at run time.
+        GeneratorParams::from_json(include_str!("../../data/generator.json"))
+            .expect("data/generator.json is a valid parameter file")
+    }
+
+    /// Parses a parameters document of the same shape as `data/generator.json` and checks its
+    /// values. Errors name the field (`destinations.named_boost: …`, or serde's "unknown field
+    /// `x`" / "missing field `x`" with line and column).
+    pub fn from_json(text: &str) -> Result<GeneratorParams, String> {
+        let p: GeneratorParams =
+            serde_json::from_str(text).map_err(|e| format!("generator parameters: {e}"))?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Checks every value; the error lists each bad field by its path.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut c = Checker::default();
+        let start = c.date("period.start", &self.period.start);
+        let end = c.date("period.end", &self.period.end);
+        if let (Some(s), Some(e)) = (start, end)
+            && s > e
+        {
+            c.fail("period", "start is after end");
+        }
+        if self.years.is_empty() {
+            c.fail("years", "must list at least one year");
+        }
+        for (i, y) in self.years.iter().enumerate() {
+            c.non_negative(&format!("years[{i}].lines_per_month"), y.lines_per_month);
+            c.prob(&format!("years[{i}].internal_share"), y.internal_share);
+        }
+        c.weights(
+            "years[].lines_per_month",
+            self.years.iter().map(|y| y.lines_per_month),
+        );
+        let iw = &self.intensification_weeks;
+        for (i, md) in iw.starts.iter().enumerate() {
+            if Date::from_calendar_date(2019, month(md.month), md.day).is_err() {
+                c.fail(
+                    &format!("intensification_weeks.starts[{i}]"),
+                    "is not a day of the year",
+                );
+            }
+        }
+        if iw.days == 0 || iw.days > 31 {
+            c.fail("intensification_weeks.days", "must be 1..=31");
+        }
+        c.positive(
+            "intensification_weeks.report_rate_factor",
+            iw.report_rate_factor,
+        );
+        c.prob("intensification_weeks.encounter_share", iw.encounter_share);
+        let cs = c.date("covid_2020.start", &self.covid_2020.start);
+        let ce = c.date("covid_2020.end", &self.covid_2020.end);
+        if let (Some(s), Some(e)) = (cs, ce)
+            && s > e
+        {
+            c.fail("covid_2020", "start is after end");
+        }
+        c.positive(
+            "covid_2020.report_rate_factor",
+            self.covid_2020.report_rate_factor,
+        );
+        c.prob("covid_2020.encounter_share", self.covid_2020.encounter_share);
+        for (i, x) in self.exporters.iter().enumerate() {
+            if x.force.is_btp() {
+                c.fail(&format!("exporters[{i}].force"), "BTP has no area to export from");
+            }
+            c.non_negative(&format!("exporters[{i}].weight"), x.weight);
+            for (j, m) in x.importers.iter().enumerate() {
+                let path = format!("exporters[{i}].importers[{j}]");
+                if m.force.is_btp() {
+                    c.fail(&format!("{path}.force"), "BTP has no area to import into");
+                }
+                if m.force == x.force {
+                    c.fail(&format!("{path}.force"), "an exporter cannot import from itself");
+                }
+                c.non_negative(&format!("{path}.weight"), m.weight);
+            }
+        }
+        c.weights("exporters[].weight", self.exporters.iter().map(|x| x.weight));
+        c.positive("nearby_importer_scale_km", self.nearby_importer_scale_km);
+        c.non_negative("origins.footfall_exponent", self.origins.footfall_exponent);
+        if self.origins.fallback_top_n == 0 {
+            c.fail("origins.fallback_top_n", "must be at least 1");
+        }
+        let d = &self.destinations;
+        c.non_negative("destinations.footfall_exponent", d.footfall_exponent);
+        c.positive("destinations.footfall_cap", d.footfall_cap);
+        c.non_negative("destinations.min_footfall", d.min_footfall);
+        c.positive("destinations.named_boost", d.named_boost);
+        c.non_negative(
+            "destinations.internal_min_distance_km",
+            d.internal_min_distance_km,
+        );
+        let x = &self.interchanges;
+        c.prob("interchanges.via_share", x.via_share);
+        c.non_negative("interchanges.max_detour", x.max_detour);
+        c.non_negative("interchanges.min_leg_km", x.min_leg_km);
+        let l = &self.lines;
+        c.positive("lines.lifetime_weeks_mean", l.lifetime_weeks_mean);
+        if !(l.crews_per_line_mean >= 1.0 && l.crews_per_line_mean <= 1000.0) {
+            c.fail("lines.crews_per_line_mean", "must be a number in [1, 1000]");
+        }
+        c.prob("lines.attributed_share", l.attributed_share);
+        c.prob("lines.return_journey_share", l.return_journey_share);
+        c.positive("cadence.journeys_per_week", self.cadence.journeys_per_week);
+        c.prob("cadence.reported_share", self.cadence.reported_share);
+        c.positive(
+            "cadence.crew_active_weeks_mean",
+            self.cadence.crew_active_weeks_mean,
+        );
+        let m = &self.modes;
+        c.prob("modes.rail_share_child", m.rail_share_child);
+        c.prob("modes.rail_share_adult", m.rail_share_adult);
+        c.prob("modes.persistence", m.persistence);
+        for (path, split) in [
+            ("modes.other_child", &m.other_child),
+            ("modes.other_adult", &m.other_adult),
+        ] {
+            if split.contains_key(&Mode::Rail) {
+                c.fail(path, "lists rail; the rail share is set by rail_share_*");
+            }
+            c.weights(path, split.values().copied());
+        }
+        let p = &self.places;
+        c.prob("places.point_share_rail", p.point_share_rail);
+        c.prob("places.point_share_other", p.point_share_other);
+        if !(p.point_radius_m > 0.0 && p.point_radius_m <= 10_000.0) {
+            c.fail("places.point_radius_m", "must be in (0, 10000] metres");
+        }
+        let t = &self.timing;
+        c.prob("timing.departed_at_share", t.departed_at_share);
+        c.prob("timing.encounter_at_share", t.encounter_at_share);
+        if t.earliest_departure_hour > 20 {
+            c.fail("timing.earliest_departure_hour", "must be 0..=20");
+        }
+        if !(t.route_factor >= 1.0 && t.route_factor <= 5.0) {
+            c.fail("timing.route_factor", "must be in [1, 5]");
+        }
+        c.positive("timing.rail_speed_kmh", t.rail_speed_kmh);
+        c.positive("timing.road_speed_kmh", t.road_speed_kmh);
+        c.non_negative("timing.report_delay_hours_mean", t.report_delay_hours_mean);
+        if t.report_delay_days_max > 365 {
+            c.fail("timing.report_delay_days_max", "must be at most 365");
+        }
+        let e = &self.encounters;
+        c.prob("encounters.share", e.share);
+        for (path, v) in [
+            ("encounters.at_origin", e.at_origin),
+            ("encounters.at_via", e.at_via),
+            ("encounters.at_destination", e.at_destination),
+        ] {
+            c.non_negative(path, v);
+        }
+        c.weights(
+            "encounters.at_origin/at_destination",
+            [e.at_origin, e.at_destination],
+        );
+        c.prob("encounters.btp_share_rail", e.btp_share_rail);
+        c.prob("encounters.joint_share", e.joint_share);
+        c.weights(
+            "encounters.no_outcome_types",
+            e.no_outcome_types.values().copied(),
+        );
+        let s = &e.intelligence_source;
+        c.weights(
+            "encounters.intelligence_source",
+            [s.importer, s.exporter, s.btp_if_rail],
+        );
+        c.weights(
+            "encounters.intelligence_source (importer, exporter)",
+            [s.importer, s.exporter],
+        );
+        let pp = &self.persons;
+        c.weights(
+            "persons.crew_size_weights",
+            pp.crew_size_weights.iter().copied(),
+        );
+        if pp.crew_size_weights.len() > 50 {
+            c.fail("persons.crew_size_weights", "crews of more than 50 people");
+        }
+        c.prob("persons.male_share", pp.male_share);
+        c.prob("persons.unknown_sex_share", pp.unknown_sex_share);
+        if pp.male_share + pp.unknown_sex_share > 1.0 {
+            c.fail(
+                "persons.male_share",
+                "male_share + unknown_sex_share exceeds 1",
+            );
+        }
+        c.prob("persons.runner_under_18_share", pp.runner_under_18_share);
+        if pp.child_age_weights.keys().any(|&a| !(10..=17).contains(&a)) {
+            c.fail("persons.child_age_weights", "ages must be 10..=17");
+        }
+        c.weights(
+            "persons.child_age_weights",
+            pp.child_age_weights.values().copied(),
+        );
+        c.non_negative(
+            "persons.adult_runner_age_excess_mean",
+            pp.adult_runner_age_excess_mean,
+        );
+        c.non_negative("persons.senior_age_excess_mean", pp.senior_age_excess_mean);
+        c.weights(
+            "persons.companion_roles",
+            pp.companion_roles.values().copied(),
+        );
+        for (path, flags) in [
+            ("persons.flags_child", &pp.flags_child),
+            ("persons.flags_adult", &pp.flags_adult),
+        ] {
+            for (f, &v) in flags {
+                c.prob(&format!("{path}.{}", f.as_str()), v);
+            }
+        }
+        let o = &self.outcomes;
+        for (path, v) in [
+            ("arrest_child", o.arrest_child),
+            ("arrest_adult", o.arrest_adult),
+            ("stopped_share_not_arrested", o.stopped_share_not_arrested),
+            ("nfa_share_stopped", o.nfa_share_stopped),
+            ("charged_child", o.charged_child),
+            ("charged_adult", o.charged_adult),
+            ("nrm_per_arrest_child", o.nrm_per_arrest_child),
+            ("nrm_per_arrest_adult", o.nrm_per_arrest_adult),
+            ("safeguarding_child", o.safeguarding_child),
+            (
+                "safeguarding_adult_vulnerable",
+                o.safeguarding_adult_vulnerable,
+            ),
+            ("potential_victim_child", o.potential_victim_child),
+            (
+                "potential_victim_adult_vulnerable",
+                o.potential_victim_adult_vulnerable,
+            ),
+            (
+                "intelligence_potential_victim_child",
+                o.intelligence_potential_victim_child,
+            ),
+        ] {
+            c.prob(&format!("outcomes.{path}"), v);
+        }
+        c.weights("outcomes.nrm_decisions", o.nrm_decisions.values().copied());
+        let z = &self.seizures;
+        c.non_negative("seizures.phones_per_arrest", z.phones_per_arrest);
+        c.non_negative("seizures.weapons_per_arrest", z.weapons_per_arrest);
+        c.weights("seizures.weapon_types", z.weapon_types.values().copied());
+        c.prob("seizures.drugs_share", z.drugs_share);
+        c.prob("seizures.second_drug_share", z.second_drug_share);
+        c.weights("seizures.drug_types", z.drug_types.values().copied());
+        if !(z.wraps_median >= 1.0 && z.wraps_median <= 10_000.0) {
+            c.fail("seizures.wraps_median", "must be in [1, 10000]");
+        }
+        if !(z.wraps_sigma >= 0.0 && z.wraps_sigma <= 3.0) {
+            c.fail("seizures.wraps_sigma", "must be in [0, 3]");
+        }
+        c.weights("seizures.concealment", z.concealment.values().copied());
+        c.prob(
+            "seizures.courier_cash_share_outbound",
+            z.courier_cash_share_outbound,
+        );
+        c.prob(
+            "seizures.courier_cash_share_return",
+            z.courier_cash_share_return,
+        );
+        c.non_negative("seizures.cash_min_gbp", z.cash_min_gbp);
+        if !(z.cash_max_gbp >= z.cash_min_gbp && z.cash_max_gbp <= 1_000_000.0) {
+            c.fail(
+                "seizures.cash_max_gbp",
+                "must be at least cash_min_gbp and at most 1000000",
+            );
+        }
+        let g = &self.grading;
+        c.prob("grading.share", g.share);
+        c.weights("grading.source_eval", g.source_eval.values().copied());
+        c.weights(
+            "grading.intel_assessment",
+            g.intel_assessment.values().copied(),
+        );
+        c.prob("grading.handling_c_share", g.handling_c_share);
+        c.prob("grading.conditions_share", g.conditions_share);
+        if g.conditions_text.is_empty() || g.conditions_text.len() > 500 {
+            c.fail("grading.conditions_text", "must be 1..=500 characters");
+        }
+        c.finish()
+    }
+
+    /// Checks that the forces and stations the parameters name exist in `geo`. [`generate`]
+    /// skips the unknown ones, so a front end should call this and report the problem.
+    pub fn check_geography(&self, geo: &Geography) -> Result<(), String> {
+        let mut missing = Vec::new();
+        for (i, x) in self.exporters.iter().enumerate() {
+            if geo.forces.index_of(&x.force).is_none() {
+                missing.push(format!("exporters[{i}].force {}", x.force));
+            }
+            for (j, m) in x.importers.iter().enumerate() {
+                if geo.forces.index_of(&m.force).is_none() {
+                    missing.push(format!("exporters[{i}].importers[{j}].force {}", m.force));
+                }
+            }
+        }
+        for (path, list) in [
+            ("destinations.named", &self.destinations.named),
+            ("interchanges.stations", &self.interchanges.stations),
+        ] {
+            for (i, code) in list.iter().enumerate() {
+                if geo.stations.index_of(code).is_none() {
+                    missing.push(format!("{path}[{i}] {code}"));
+                }
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "not in the geography: {}",
+                missing.join(", ")
+            ))
+        }
+    }
+}
+
+/// Collects validation failures with the path of each field.
+#[derive(Default)]
+struct Checker(Vec<String>);
+
+impl Checker {
+    fn fail(&mut self, path: &str, what: &str) {
+        self.0.push(format!("{path}: {what}"));
+    }
+    fn prob(&mut self, path: &str, v: f64) {
+        if !(0.0..=1.0).contains(&v) {
+            self.fail(path, &format!("must be a probability in [0, 1], got {v}"));
+        }
+    }
+    fn positive(&mut self, path: &str, v: f64) {
+        if !(v.is_finite() && v > 0.0) {
+            self.fail(path, &format!("must be a finite number > 0, got {v}"));
+        }
+    }
+    fn non_negative(&mut self, path: &str, v: f64) {
+        if !(v.is_finite() && v >= 0.0) {
+            self.fail(path, &format!("must be a finite number >= 0, got {v}"));
+        }
+    }
+    fn weights(&mut self, path: &str, ws: impl IntoIterator<Item = f64>) {
+        let mut sum = 0.0;
+        for w in ws {
+            if !(w.is_finite() && w >= 0.0) {
+                self.fail(path, &format!("weights must be finite and >= 0, got {w}"));
+                return;
+            }
+            sum += w;
+        }
+        if sum <= 0.0 {
+            self.fail(path, "needs at least one positive weight");
+        }
+    }
+    fn date(&mut self, path: &str, s: &str) -> Option<Date> {
+        let d = parse_date(s);
+        if d.is_none() {
+            self.fail(path, &format!("\"{s}\" is not a date YYYY-MM-DD"));
+        }
+        d
+    }
+    fn finish(self) -> Result<(), String> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("generator parameters: {}", self.0.join("; ")))
+        }
+    }
+}
+
+fn parse_date(s: &str) -> Option<Date> {
+    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
+}
+
+fn month(m: u8) -> time::Month {
+    time::Month::try_from(m).unwrap_or(time::Month::January)
+}
+
+// ------------------------------------------------------------------------------------------
+// Generation: public entry points
+// ------------------------------------------------------------------------------------------
+
+/// Why no reports could be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error("{0}")]
+    InvalidParams(String),
+    #[error(
+        "the geography has no usable station (one with a CRS code, on the main rail network, in a force area)"
+    )]
+    NoStations,
+    #[error("no exporting force of the parameters has a station to start a line from")]
+    NoExporters,
+}
+
+/// `n` synthetic reports, identical for the same (geography, params, n, seed): the same bytes
+/// when serialised. Returns no reports if the parameters are invalid or the geography has no
+/// usable station; [`try_generate`] says why. Time and memory are linear in `n` (~100k reports
+/// a second on one core).
+pub fn generate(
+    geo: &Geography,
+    params: &GeneratorParams,
+    n: usize,
+    seed: u64,
+) -> Vec<serde_json::Value> {
+    try_generate(geo, params, n, seed).unwrap_or_default()
+}
+
+/// As [`generate`], with the reason when nothing can be generated.
+pub fn try_generate(
+    geo: &Geography,
+    params: &GeneratorParams,
+    n: usize,
+    seed: u64,
+) -> Result<Vec<serde_json::Value>, GenerateError> {
+    params.validate().map_err(GenerateError::InvalidParams)?;
+    let world = World::new(geo, params)?;
+    let mut sim = Sim {
+        w: &world,
+        p: params,
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        out: Vec::with_capacity(n),
+        next_line: 1,
+        next_person: 1,
+        brand_uses: vec![0; BRAND_WORDS.len()],
+    };
+    // A line's crews may yield no report (or only reports outside the period), so a bound on
+    // the attempts keeps degenerate parameters (a zero reporting rate) from looping forever.
+    let mut attempts: u64 = 0;
+    let max_attempts = 1_000 + 100 * n as u64;
+    while sim.out.len() < n && attempts < max_attempts {
+        sim.line(n);
+        attempts += 1;
+    }
+    sim.out.truncate(n);
+    let mut out = sim.out;
+    out.sort_by_key(|r| r.0);
+    Ok(out
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, mut m))| {
+            m.insert("report_id".into(), Value::String(format!("syn-{seed}-{i:07}")));
+            Value::Object(m)
+        })
+        .collect())
+}
+
+/// Writes reports as NDJSON: one compact JSON object per line, each line ending in `\n`.
+pub fn write_ndjson(reports: &[serde_json::Value], w: &mut impl Write) -> std::io::Result<()> {
+    let mut buf = std::io::BufWriter::with_capacity(1 << 16, w);
+    for r in reports {
+        serde_json::to_writer(&mut buf, r)?;
+        buf.write_all(b"\n")?;
+    }
+    buf.flush()
+}
+
+// ------------------------------------------------------------------------------------------
+// The prepared world: stations by force, pickers, the calendar
+// ------------------------------------------------------------------------------------------
+
+/// A weighted choice among items.
+#[derive(Clone)]
+struct Choice<T> {
+    items: Vec<T>,
+    dist: WeightedIndex<f64>,
+}
+
+impl<T: Copy> Choice<T> {
+    /// `None` when there is no positive weight.
+    fn new(pairs: impl IntoIterator<Item = (T, f64)>) -> Option<Choice<T>> {
+        let (items, weights): (Vec<T>, Vec<f64>) = pairs
+            .into_iter()
+            .filter(|(_, w)| w.is_finite() && *w > 0.0)
+            .unzip();
+        let dist = WeightedIndex::new(&weights).ok()?;
+        Some(Choice { items, dist })
+    }
+
+    fn pick(&self, rng: &mut ChaCha8Rng) -> T {
+        self.items[self.dist.sample(rng)]
+    }
+}
+
+/// A parameter map as a choice; the map was validated to hold a positive weight.
+fn choice<K: Copy + Ord>(m: &BTreeMap<K, f64>) -> Result<Choice<K>, GenerateError> {
+    Choice::new(m.iter().map(|(&k, &w)| (k, w)))
+        .ok_or_else(|| GenerateError::InvalidParams("a weight map has no positive weight".into()))
+}
+
+struct ExporterSim {
+    force: usize,
+    importers: Choice<usize>,
+}
+
+struct World<'a> {
+    geo: &'a Geography,
+    /// Territorial force of each station usable for journeys, else `None`.
+    force_of: Vec<Option<usize>>,
+    force_codes: Vec<String>,
+    hubs: Vec<Option<Choice<usize>>>,
+    markets: Vec<Option<Choice<usize>>>,
+    /// Destinations of internal lines: markets, or any usable station of the force.
+    locals: Vec<Option<Choice<usize>>>,
+    exporters: Vec<ExporterSim>,
+    exporter_pick: WeightedIndex<f64>,
+    interchanges: Vec<usize>,
+    cal: Calendar,
+    other_child: Choice<Mode>,
+    other_adult: Choice<Mode>,
+    no_outcome: Choice<QuietEncounter>,
+    crew_size: Choice<usize>,
+    child_age: Choice<u8>,
+    companion_role: Choice<Role>,
+    flags_child: Vec<(Flag, f64)>,
+    flags_adult: Vec<(Flag, f64)>,
+    nrm_decision: Choice<VictimStatus>,
+    weapon: Choice<Weapon>,
+    drug: Choice<DrugType>,
+    concealment: Choice<Concealment>,
+    source_eval: Choice<SourceEval>,
+    intel_assessment: Choice<IntelAssessment>,
+}
+
+fn is_crs(code: &StationCode) -> bool {
+    let b = code.as_str().as_bytes();
+    b.len() == 3 && b.iter().all(u8::is_ascii_alphabetic)
+}
+
+fn km(geo: &Geography, a: usize, b: usize) -> f64 {
+    andoyer_lambert_m(geo.stations.get(a).pos(), geo.stations.get(b).pos()) / 1000.0
+}
+
+/// Footfall-weighted centroid of a choice of stations (lon/lat; fine at county scale).
+fn centroid(geo: &Geography, c: &Choice<usize>) -> [f64; 2] {
+    let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
+    for (k, &s) in c.items.iter().enumerate() {
+        let w = c.dist.weight(k).unwrap_or(0.0);
+        let p = geo.stations.get(s).pos();
+        sx += p[0] * w;
+        sy += p[1] * w;
+        sw += w;
+    }
+    if sw > 0.0 {
+        [sx / sw, sy / sw]
+    } else {
+        [0.0, 0.0]
+    }
+}
+
+impl<'a> World<'a> {
+    fn new(geo: &'a Geography, p: &GeneratorParams) -> Result<World<'a>, GenerateError> {
+        let stations = geo.stations.stations();
+        let nf = geo.forces.forces().len();
+        let force_of: Vec<Option<usize>> = (0..stations.len())
+            .map(|i| {
+                if is_crs(&stations[i].code) && geo.rail.in_main_component(i) {
+                    geo.station_force(i).map(|h| h.force)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if force_of.iter().all(Option::is_none) {
+            return Err(GenerateError::NoStations);
+        }
+        let footfall = |i: usize| stations[i].entries_exits_2019_20.unwrap_or(0) as f64;
+        let urban = |i: usize| {
+            stations[i].london_travelcard == Some(true) || stations[i].pte_urban_area.is_some()
+        };
+        let named: Vec<usize> = p
+            .destinations
+            .named
+            .iter()
+            .filter_map(|c| geo.stations.index_of(c))
+            .collect();
+        let mut by_force: Vec<Vec<usize>> = vec![Vec::new(); nf];
+        for (i, f) in force_of.iter().enumerate() {
+            if let Some(f) = *f {
+                by_force[f].push(i);
+            }
+        }
+        let o = &p.origins;
+        let d = &p.destinations;
+        let mut hubs = Vec::with_capacity(nf);
+        let mut markets = Vec::with_capacity(nf);
+        let mut locals = Vec::with_capacity(nf);
+        for list in &by_force {
+            let mut cands: Vec<usize> = list.iter().copied().filter(|&i| urban(i)).collect();
+            if cands.is_empty() {
+                cands = list.clone();
+                // busiest first; ties by index so the order is total
+                cands.sort_by(|&a, &b| footfall(b).total_cmp(&footfall(a)).then(a.cmp(&b)));
+                cands.truncate(o.fallback_top_n);
+            }
+            hubs.push(Choice::new(
+                cands
+                    .iter()
+                    .map(|&i| (i, footfall(i).max(1.0).powf(o.footfall_exponent))),
+            ));
+            let market_weight = |i: usize| {
+                let is_named = named.contains(&i);
+                if (urban(i) || footfall(i) < d.min_footfall) && !is_named {
+                    return 0.0;
+                }
+                let w = footfall(i).clamp(1.0, d.footfall_cap).powf(d.footfall_exponent);
+                if is_named { w * d.named_boost } else { w }
+            };
+            let m = Choice::new(list.iter().map(|&i| (i, market_weight(i))));
+            locals.push(m.clone().or_else(|| {
+                // a force of urban stations only: its lines run between any two of them
+                Choice::new(list.iter().map(|&i| {
+                    let w = footfall(i).clamp(1.0, d.footfall_cap);
+                    (i, w.powf(d.footfall_exponent))
+                }))
+            }));
+            markets.push(m);
+        }
+        let mut exporters = Vec::new();
+        let mut exporter_weights = Vec::new();
+        for x in &p.exporters {
+            let Some(f) = geo.forces.index_of(&x.force) else {
+                continue;
+            };
+            let Some(hub) = &hubs[f] else { continue };
+            let importers = if x.importers.is_empty() {
+                let c = centroid(geo, hub);
+                Choice::new((0..nf).filter(|&g| g != f).filter_map(|g| {
+                    let m = markets[g].as_ref()?;
+                    let dkm = andoyer_lambert_m(c, centroid(geo, m)) / 1000.0;
+                    Some((g, (-dkm / p.nearby_importer_scale_km).exp()))
+                }))
+            } else {
+                Choice::new(x.importers.iter().filter_map(|m| {
+                    let g = geo.forces.index_of(&m.force)?;
+                    (g != f && markets[g].is_some()).then_some((g, m.weight))
+                }))
+            };
+            if let Some(importers) = importers
+                && x.weight > 0.0
+            {
+                exporters.push(ExporterSim {
+                    force: f,
+                    importers,
+                });
+                exporter_weights.push(x.weight);
+            }
+        }
+        let exporter_pick =
+            WeightedIndex::new(&exporter_weights).map_err(|_| GenerateError::NoExporters)?;
+        let interchanges = p
+            .interchanges
+            .stations
+            .iter()
+            .filter_map(|c| geo.stations.index_of(c))
+            .filter(|&i| force_of[i].is_some())
+            .collect();
+        let pp = &p.persons;
+        Ok(World {
+            geo,
+            force_codes: geo
+                .forces
+                .forces()
+                .iter()
+                .map(|f| f.code.as_str().to_string())
+                .collect(),
+            force_of,
+            hubs,
+            markets,
+            locals,
+            exporters,
+            exporter_pick,
+            interchanges,
+            cal: Calendar::new(p),
+            other_child: choice(&p.modes.other_child)?,
+            other_adult: choice(&p.modes.other_adult)?,
+            no_outcome: choice(&p.encounters.no_outcome_types)?,
+            crew_size: Choice::new(
+                pp.crew_size_weights
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &w)| (i + 1, w)),
+            )
+            .ok_or_else(|| GenerateError::InvalidParams("persons.crew_size_weights".into()))?,
+            child_age: choice(&pp.child_age_weights)?,
+            companion_role: choice(&pp.companion_roles)?,
+            flags_child: pp.flags_child.iter().map(|(&f, &v)| (f, v)).collect(),
+            flags_adult: pp.flags_adult.iter().map(|(&f, &v)| (f, v)).collect(),
+            nrm_decision: choice(&p.outcomes.nrm_decisions)?,
+            weapon: choice(&p.seizures.weapon_types)?,
+            drug: choice(&p.seizures.drug_types)?,
+            concealment: choice(&p.seizures.concealment)?,
+            source_eval: choice(&p.grading.source_eval)?,
+            intel_assessment: choice(&p.grading.intel_assessment)?,
+        })
+    }
+
+    fn code(&self, station: usize) -> &str {
+        self.geo.stations.get(station).code.as_str()
+    }
+
+    /// Force of a usable station (every station the generator picks is usable).
+    fn force(&self, station: usize) -> usize {
+        self.force_of[station].unwrap_or(0)
+    }
+}
+
+/// Days as Julian day numbers; index 0 is `first`, a lead-in before the period so that lines
+/// active on its first day have started (the activity is stationary from day one).
+struct Calendar {
+    first: i32,
+    period_end: i32,
+    /// Cumulative line-start weight up to and including each day.
+    start_cum: Vec<f64>,
+    /// Internal-line share of lines starting on each day.
+    internal_share: Vec<f64>,
+    /// Report-rate multiplier of each day (0 before the period) and its prefix sums (len + 1).
+    rate: Vec<f64>,
+    rate_cum: Vec<f64>,
+    /// Share of reports with an encounter, by day.
+    encounter: Vec<f64>,
+}
+
+impl Calendar {
+    /// Needs validated parameters (the dates parse, the year table is not empty).
+    fn new(p: &GeneratorParams) -> Calendar {
+        let jd = |s: &str| parse_date(s).map_or(0, Date::to_julian_day);
+        let (ps, pe) = (jd(&p.period.start), jd(&p.period.end));
+        let lead_in_weeks = 4.0 * (p.lines.lifetime_weeks_mean + p.cadence.crew_active_weeks_mean);
+        let first = ps - (lead_in_weeks * 7.0).ceil() as i32;
+        let len = (pe - first + 1) as usize;
+        let year_of = |d: i32| Date::from_julian_day(d).map_or(0, Date::year);
+
+        // days of intensification weeks (a week may run over new year)
+        let iw = &p.intensification_weeks;
+        let mut boosted = vec![false; len];
+        for y in year_of(first) - 1..=year_of(pe) {
+            for md in &iw.starts {
+                let Ok(s) = Date::from_calendar_date(y, month(md.month), md.day) else {
+                    continue;
+                };
+                let s = s.to_julian_day();
+                for d in s..s + iw.days as i32 {
+                    if (first..=pe).contains(&d) {
+                        boosted[(d - first) as usize] = true;
+                    }
+                }
+            }
+        }
+        let covid = p
+            .covid_2020
+            .enabled
+            .then(|| jd(&p.covid_2020.start)..=jd(&p.covid_2020.end));
+
+        let mut years: Vec<&YearVolume> = p.years.iter().collect();
+        years.sort_by_key(|y| y.year);
+        // the nearest year of the table (lines starting before it follow its first year)
+        let year_row = |y: i32| years.iter().min_by_key(|v| (v.year - y).abs()).copied();
+
+        let mut start_cum = Vec::with_capacity(len);
+        let mut internal_share = Vec::with_capacity(len);
+        let mut rate = Vec::with_capacity(len);
+        let mut encounter = Vec::with_capacity(len);
+        let mut acc = 0.0;
+        for (k, &boost) in boosted.iter().enumerate() {
+            let d = first + k as i32;
+            let row = year_row(year_of(d));
+            acc += row.map_or(0.0, |r| r.lines_per_month);
+            start_cum.push(acc);
+            internal_share.push(row.map_or(0.0, |r| r.internal_share));
+            let (mut r, mut e) = (1.0, p.encounters.share);
+            if d < ps {
+                r = 0.0;
+            }
+            if boost {
+                r *= iw.report_rate_factor;
+                e = e.max(iw.encounter_share);
+            }
+            if covid.as_ref().is_some_and(|c| c.contains(&d)) {
+                r *= p.covid_2020.report_rate_factor;
+                e = e.max(p.covid_2020.encounter_share);
+            }
+            rate.push(r);
+            encounter.push(e);
+        }
+        let mut rate_cum = Vec::with_capacity(len + 1);
+        rate_cum.push(0.0);
+        for r in &rate {
+            rate_cum.push(rate_cum[rate_cum.len() - 1] + r);
+        }
+        Calendar {
+            first,
+            period_end: pe,
+            start_cum,
+            internal_share,
+            rate,
+            rate_cum,
+            encounter,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rate.len()
+    }
+
+    /// A day index drawn with probability proportional to the line-start weight.
+    fn line_start(&self, rng: &mut ChaCha8Rng) -> usize {
+        let total = self.start_cum.last().copied().unwrap_or(0.0);
+        let u = rng.random::<f64>() * total;
+        self.start_cum
+            .partition_point(|&c| c <= u)
+            .min(self.len() - 1)
+    }
+
+    /// Sum of report-rate multipliers over days `a..b`.
+    fn rate_sum(&self, a: usize, b: usize) -> f64 {
+        self.rate_cum[b] - self.rate_cum[a]
+    }
+
+    /// A day in `a..b` drawn with probability proportional to the report rate (needs a
+    /// positive `rate_sum(a, b)`).
+    fn report_day(&self, a: usize, b: usize, rng: &mut ChaCha8Rng) -> usize {
+        let u = self.rate_cum[a] + rng.random::<f64>() * self.rate_sum(a, b);
+        // first day whose cumulative sum passes u, skipping zero-rate days
+        let k = self.rate_cum[a + 1..=b].partition_point(|&c| c <= u);
+        (a + k).min(b - 1)
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The simulation
+// ------------------------------------------------------------------------------------------
+
+/// Invented words for line brands (`SYN-<WORD>`), birds and moorland plants: no real line names.
+const BRAND_WORDS: &[&str] = &[
+    "KESTREL",
+    "MERLIN",
+    "HOBBY",
+    "OSPREY",
+    "BUZZARD",
+    "HARRIER",
+    "GOSHAWK",
+    "KITE",
+    "PEREGRINE",
+    "SPARROWHAWK",
+    "CURLEW",
+    "LAPWING",
+    "PLOVER",
+    "DUNLIN",
+    "SANDERLING",
+    "REDSHANK",
+    "GREENSHANK",
+    "GODWIT",
+    "WHIMBREL",
+    "TURNSTONE",
+    "KNOT",
+    "RUFF",
+    "SNIPE",
+    "WOODCOCK",
+    "AVOCET",
+    "STILT",
+    "OYSTERCATCHER",
+    "PUFFIN",
+    "GUILLEMOT",
+    "RAZORBILL",
+    "GANNET",
+    "FULMAR",
+    "SHEARWATER",
+    "PETREL",
+    "KITTIWAKE",
+    "TERN",
+    "SKUA",
+    "CORMORANT",
+    "SHAG",
+    "HERON",
+    "EGRET",
+    "BITTERN",
+    "CRANE",
+    "STORK",
+    "SPOONBILL",
+    "GREBE",
+    "DIVER",
+    "TEAL",
+    "WIGEON",
+    "GADWALL",
+    "PINTAIL",
+    "SHOVELER",
+    "POCHARD",
+    "SCAUP",
+    "EIDER",
+    "SCOTER",
+    "GOLDENEYE",
+    "SMEW",
+    "MERGANSER",
+    "GOOSANDER",
+    "SHELDUCK",
+    "BRANT",
+    "WHOOPER",
+    "BEWICK",
+    "GROUSE",
+    "PTARMIGAN",
+    "CAPERCAILLIE",
+    "QUAIL",
+    "PARTRIDGE",
+    "PHEASANT",
+    "CORNCRAKE",
+    "RAIL",
+    "MOORHEN",
+    "COOT",
+    "NIGHTJAR",
+    "SWIFT",
+    "HOOPOE",
+    "KINGFISHER",
+    "WRYNECK",
+    "WOODLARK",
+    "SKYLARK",
+    "MARTIN",
+    "SWALLOW",
+    "PIPIT",
+    "WAGTAIL",
+    "DIPPER",
+    "WREN",
+    "DUNNOCK",
+    "ROBIN",
+    "NIGHTINGALE",
+    "REDSTART",
+    "WHINCHAT",
+    "STONECHAT",
+    "WHEATEAR",
+    "OUZEL",
+    "FIELDFARE",
+    "REDWING",
+    "THRUSH",
+    "WARBLER",
+    "WHITETHROAT",
+    "BLACKCAP",
+    "CHIFFCHAFF",
+    "GOLDCREST",
+    "FIRECREST",
+    "FLYCATCHER",
+    "NUTHATCH",
+    "TREECREEPER",
+    "ORIOLE",
+    "SHRIKE",
+    "JAY",
+    "MAGPIE",
+    "CHOUGH",
+    "JACKDAW",
+    "ROOK",
+    "RAVEN",
+    "STARLING",
+    "SPARROW",
+    "CHAFFINCH",
+    "BRAMBLING",
+    "SERIN",
+    "GREENFINCH",
+    "GOLDFINCH",
+    "SISKIN",
+    "LINNET",
+    "TWITE",
+    "REDPOLL",
+    "CROSSBILL",
+    "BULLFINCH",
+    "HAWFINCH",
+    "BUNTING",
+    "YELLOWHAMMER",
+    "HEATHER",
+    "BRACKEN",
+    "BILBERRY",
+    "SUNDEW",
+    "BOGBEAN",
+    "COTTONGRASS",
+    "SPHAGNUM",
+    "TORMENTIL",
+    "ASPHODEL",
+    "CROWBERRY",
+];
+
+struct Line {
+    /// Assigned when the line is first reported.
+    id: Option<u32>,
+    brand: Option<String>,
+    exporter_force: usize,
+    internal: bool,
+    hub: usize,
+    market: usize,
+    via: Option<usize>,
+    /// Crow-flies km hub→via (or hub→market) and via→market (0 without a via).
+    km_hub_via: f64,
+    km_via_market: f64,
+    start: usize,
+    end: usize,
+}
+
+struct Person {
+    id: u32,
+    age: u8,
+    sex: &'static str,
+    role: Role,
+    flags: Vec<Flag>,
+    nrm_referred_before: bool,
+}
+
+impl Person {
+    fn child(&self) -> bool {
+        self.age < 18
+    }
+}
+
+/// The report being generated, before its number is known: (sort key, object).
+type Draft = (i64, Map<String, Value>);
+
+struct Sim<'a> {
+    w: &'a World<'a>,
+    p: &'a GeneratorParams,
+    rng: ChaCha8Rng,
+    out: Vec<Draft>,
+    next_line: u32,
+    next_person: u32,
+    brand_uses: Vec<u32>,
+}
+
+fn exp1(rng: &mut ChaCha8Rng) -> f64 {
+    rng.sample::<f64, _>(Exp1)
+}
+
+fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u64 {
+    if mean <= 0.0 || !mean.is_finite() {
+        return 0;
+    }
+    // rand_distr caps lambda at ~1.8e19; county-lines means are tiny.
+    Poisson::new(mean.min(1e9)).map_or(0, |d| d.sample(rng) as u64)
+}
+
+fn age_band(age: u8) -> &'static str {
+    match age {
+        0..=9 => "under_10",
+        10..=12 => "10-12",
+        13..=14 => "13-14",
+        15..=17 => "15-17",
+        18..=24 => "18-24",
+        25..=34 => "25-34",
+        _ => "35_plus",
+    }
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_string())
+}
+
+/// `YYYY-MM-DD` of a Julian day.
+fn iso_date(jd: i32) -> String {
+    let d = Date::from_julian_day(jd).unwrap_or(Date::MIN);
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// RFC 3339 UTC of seconds counted from Julian day 0.
+fn rfc3339(secs: i64) -> String {
+    let jd = secs.div_euclid(86_400) as i32;
+    let sod = secs.rem_euclid(86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        iso_date(jd),
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// One stop of a journey, for encounters.
+#[derive(Clone, Copy)]
+enum Stop {
+    Origin,
+    Via,
+    Destination,
+}
+
+impl Sim<'_> {
+    /// Creates one line and simulates its crews.
+    fn line(&mut self, n: usize) {
+        let w = self.w;
+        let p = self.p;
+        let cal = &w.cal;
+        let start = cal.line_start(&mut self.rng);
+        let mut internal = self.rng.random_bool(cal.internal_share[start]);
+        let x = &w.exporters[w.exporter_pick.sample(&mut self.rng)];
+        let Some(hubs) = &w.hubs[x.force] else { return };
+        let hub = hubs.pick(&mut self.rng);
+        let mut market = None;
+        if internal {
+            if let Some(locals) = &w.locals[x.force] {
+                let min_km = p.destinations.internal_min_distance_km;
+                for _ in 0..20 {
+                    let m = locals.pick(&mut self.rng);
+                    if m != hub && km(w.geo, hub, m) >= min_km {
+                        market = Some(m);
+                        break;
+                    }
+                }
+            }
+            // a force too small for an internal line of that length exports instead
+            internal = market.is_some();
+        }
+        if market.is_none() {
+            let g = x.importers.pick(&mut self.rng);
+            market = w.markets[g].as_ref().map(|m| m.pick(&mut self.rng));
+        }
+        let Some(market) = market else { return };
+        let direct = km(w.geo, hub, market);
+        let mut via = None;
+        if self.rng.random_bool(p.interchanges.via_share) {
+            let ic = &p.interchanges;
+            let between: Vec<usize> = w
+                .interchanges
+                .iter()
+                .copied()
+                .filter(|&h| {
+                    if h == hub || h == market {
+                        return false;
+                    }
+                    let (a, b) = (km(w.geo, hub, h), km(w.geo, h, market));
+                    a >= ic.min_leg_km
+                        && b >= ic.min_leg_km
+                        && a + b <= (1.0 + ic.max_detour) * direct
+                })
+                .collect();
+            if !between.is_empty() {
+                via = Some(between[self.rng.random_range(0..between.len())]);
+            }
+        }
+        let (km_hub_via, km_via_market) = match via {
+            Some(v) => (km(w.geo, hub, v), km(w.geo, v, market)),
+            None => (direct, 0.0),
+        };
+        let life = (exp1(&mut self.rng) * p.lines.lifetime_weeks_mean * 7.0).max(14.0) as usize;
+        let mut line = Line {
+            id: None,
+            brand: None,
+            exporter_force: x.force,
+            internal,
+            hub,
+            market,
+            via,
+            km_hub_via,
+            km_via_market,
+            start,
+            end: (start + life).min(cal.len()),
+        };
+        let crews = 1 + poisson(&mut self.rng, p.lines.crews_per_line_mean - 1.0);
+        for _ in 0..crews {
+            if self.out.len() >= n {
+                break;
+            }
+            self.crew(&mut line);
+        }
+    }
+
+    /// One crew working a line: its reported journeys.
+    fn crew(&mut self, line: &mut Line) {
+        let w = self.w;
+        let p = self.p;
+        let span = line.end - line.start;
+        let a = line.start + self.rng.random_range(0..span.max(1));
+        let active = (exp1(&mut self.rng) * p.cadence.crew_active_weeks_mean * 7.0).max(7.0);
+        let b = (a + active as usize).min(line.end).max(a + 1).min(w.cal.len());
+        let size = w.crew_size.pick(&mut self.rng);
+        // ids are given out when a crew is first reported, so they count reported people
+        let mut crew: Vec<Person> = Vec::with_capacity(size);
+        for k in 0..size {
+            let role = if k == 0 {
+                Role::Runner
+            } else {
+                w.companion_role.pick(&mut self.rng)
+            };
+            crew.push(self.person(role));
+        }
+        let lead_child = crew[0].child();
+        let usual_mode = self.mode(lead_child);
+        let mean = p.cadence.journeys_per_week * p.cadence.reported_share / 7.0
+            * w.cal.rate_sum(a, b);
+        let k = poisson(&mut self.rng, mean);
+        if k == 0 {
+            return;
+        }
+        let mut days: Vec<usize> = (0..k)
+            .map(|_| w.cal.report_day(a, b, &mut self.rng))
+            .collect();
+        days.sort_unstable();
+        if line.id.is_none() {
+            line.id = Some(self.next_line);
+            self.next_line += 1;
+            let word = self.rng.random_range(0..BRAND_WORDS.len());
+            self.brand_uses[word] += 1;
+            line.brand = Some(match self.brand_uses[word] {
+                1 => format!("SYN-{}", BRAND_WORDS[word]),
+                u => format!("SYN-{}-{u}", BRAND_WORDS[word]),
+            });
+        }
+        for person in &mut crew {
+            person.id = self.next_person;
+            self.next_person += 1;
+        }
+        for day in days {
+            let mode = if self.rng.random_bool(p.modes.persistence) {
+                usual_mode
+            } else {
+                self.mode(lead_child)
+            };
+            let report = self.report(line, &mut crew, day, mode);
+            self.out.push(report);
+        }
+    }
+
+    fn person(&mut self, role: Role) -> Person {
+        let w = self.w;
+        let pp = &self.p.persons;
+        let age = match role {
+            Role::Runner if self.rng.random_bool(pp.runner_under_18_share) => {
+                w.child_age.pick(&mut self.rng)
+            }
+            Role::Runner | Role::Associate | Role::Customer | Role::CuckooedOccupant => {
+                18 + (exp1(&mut self.rng) * pp.adult_runner_age_excess_mean).min(60.0) as u8
+            }
+            Role::LineHolder | Role::Controller | Role::Facilitator => {
+                18 + (exp1(&mut self.rng) * pp.senior_age_excess_mean).min(60.0) as u8
+            }
+        };
+        let u: f64 = self.rng.random();
+        let sex = if u < pp.male_share {
+            "male"
+        } else if u < pp.male_share + pp.unknown_sex_share {
+            "unknown"
+        } else {
+            "female"
+        };
+        let table = if age < 18 {
+            &w.flags_child
+        } else {
+            &w.flags_adult
+        };
+        let flags = table
+            .iter()
+            .filter(|&&(_, pr)| self.rng.random_bool(pr))
+            .map(|&(f, _)| f)
+            .collect();
+        Person {
+            id: 0,
+            age,
+            sex,
+            role,
+            flags,
+            nrm_referred_before: false,
+        }
+    }
+
+    fn mode(&mut self, child: bool) -> Mode {
+        let m = &self.p.modes;
+        let rail = if child {
+            m.rail_share_child
+        } else {
+            m.rail_share_adult
+        };
+        if self.rng.random_bool(rail) {
+            Mode::Rail
+        } else if child {
+            self.w.other_child.pick(&mut self.rng)
+        } else {
+            self.w.other_adult.pick(&mut self.rng)
+        }
+    }
+
+    /// A station, or (sometimes) a point within the point radius of it.
+    fn place(&mut self, station: usize, rail: bool) -> Value {
+        let pl = &self.p.places;
+        let share = if rail {
+            pl.point_share_rail
+        } else {
+            pl.point_share_other
+        };
+        let mut m = Map::new();
+        if self.rng.random_bool(share) {
+            let st = self.w.geo.stations.get(station);
+            // uniform in the disc, on the local tangent plane of the ellipsoid
+            let r = pl.point_radius_m * self.rng.random::<f64>().sqrt();
+            let theta = std::f64::consts::TAU * self.rng.random::<f64>();
+            let lat = st.lat.to_radians();
+            let (mr, nr) = radii(lat);
+            let dlat = (r * theta.cos() / mr).to_degrees();
+            let dlon = (r * theta.sin() / (nr * lat.cos())).to_degrees();
+            let round = |v: f64| (v * 1e5).round() / 1e5;
+            m.insert("lon".into(), Value::from(round(st.lon + dlon).clamp(-8.7, 1.9)));
+            m.insert("lat".into(), Value::from(round(st.lat + dlat).clamp(49.8, 60.9)));
+        } else {
+            m.insert("station".into(), s(self.w.code(station)));
+        }
+        Value::Object(m)
+    }
+
+    fn report(&mut self, line: &Line, crew: &mut [Person], day: usize, mode: Mode) -> Draft {
+        let w = self.w;
+        let p = self.p;
+        let cal = &w.cal;
+        let jd = cal.first + day as i32;
+        let rail = mode == Mode::Rail;
+        let returning = self.rng.random_bool(p.lines.return_journey_share);
+        let (from, to) = if returning {
+            (line.market, line.hub)
+        } else {
+            (line.hub, line.market)
+        };
+        let (km_first, km_second) = if returning {
+            (line.km_via_market, line.km_hub_via)
+        } else {
+            (line.km_hub_via, line.km_via_market)
+        };
+        let via = if rail { line.via } else { None };
+        let total_km = km_first + km_second;
+
+        // --- times, seconds of the journey's day
+        let t = &p.timing;
+        let speed = if rail {
+            t.rail_speed_kmh
+        } else {
+            t.road_speed_kmh
+        };
+        // whole minutes, the journey within its day
+        let earliest = i64::from(t.earliest_departure_hour) * 3600;
+        let last_minute = 86_340;
+        let travel = (((total_km * t.route_factor / speed * 60.0) as i64 + 10) * 60)
+            .min(last_minute - earliest - 60);
+        let slack_minutes = (last_minute - earliest - travel) / 60;
+        let dep = earliest + self.rng.random_range(0..slack_minutes.max(1)) * 60;
+        let arr = dep + travel;
+
+        let mut journey = Map::new();
+        journey.insert("date".into(), s(&iso_date(jd)));
+        journey.insert("mode".into(), s(mode.as_str()));
+        journey.insert("origin".into(), self.place(from, rail));
+        journey.insert("destination".into(), self.place(to, rail));
+        if let Some(v) = via {
+            journey.insert("via".into(), Value::Array(vec![s(w.code(v))]));
+        }
+        if self.rng.random_bool(t.departed_at_share) {
+            journey.insert(
+                "departed_at".into(),
+                s(&rfc3339(i64::from(jd) * 86_400 + dep)),
+            );
+        }
+
+        // --- encounter and outcomes
+        let encounter = self.rng.random_bool(cal.encounter[day]);
+        let mut persons = Vec::with_capacity(crew.len());
+        let mut arrests = 0u64;
+        let mut any_stopped = false;
+        let mut any_safeguarded = false;
+        for person in crew.iter_mut() {
+            let (obj, arrested, stopped, safeguarded) = self.person_in_report(person, encounter);
+            arrests += u64::from(arrested);
+            any_stopped |= stopped;
+            any_safeguarded |= safeguarded;
+            persons.push(obj);
+        }
+        let mut latest = arr;
+        let source_force;
+        if encounter {
+            let e = &p.encounters;
+            let stop = {
+                let wv = if via.is_some() { e.at_via } else { 0.0 };
+                let u = self.rng.random::<f64>() * (e.at_origin + wv + e.at_destination);
+                if u < e.at_origin {
+                    Stop::Origin
+                } else if u < e.at_origin + wv {
+                    Stop::Via
+                } else {
+                    Stop::Destination
+                }
+            };
+            let (station, at) = match stop {
+                Stop::Origin => (from, dep - self.rng.random_range(0..=15) * 60),
+                Stop::Via => (
+                    via.unwrap_or(from),
+                    dep + (travel as f64 * km_first / total_km.max(1e-9)) as i64 / 60 * 60,
+                ),
+                Stop::Destination => (to, arr + self.rng.random_range(0..=10) * 60),
+            };
+            let at = at.clamp(0, last_minute);
+            latest = latest.max(at);
+            let kind = if arrests > 0 {
+                "arrest"
+            } else if any_stopped {
+                "stop_search"
+            } else if any_safeguarded {
+                "safeguarding"
+            } else {
+                w.no_outcome.pick(&mut self.rng).as_str()
+            };
+            let territorial = w.force_codes[w.force(station)].clone();
+            let mut enc = Map::new();
+            enc.insert("type".into(), s(kind));
+            let joint = self.rng.random_bool(e.joint_share);
+            if rail {
+                enc.insert("station".into(), s(w.code(station)));
+                if self.rng.random_bool(e.btp_share_rail) {
+                    if joint {
+                        enc.insert("joint_with_force".into(), s(&territorial));
+                    }
+                    source_force = ForceCode::BTP.to_string();
+                } else {
+                    if joint {
+                        enc.insert("joint_with_force".into(), s(ForceCode::BTP));
+                    }
+                    source_force = territorial;
+                }
+            } else {
+                // a road stop near that end of the journey, by its territorial force
+                source_force = territorial;
+            }
+            if self.rng.random_bool(t.encounter_at_share) {
+                enc.insert("at".into(), s(&rfc3339(i64::from(jd) * 86_400 + at)));
+            }
+            journey.insert("encounter".into(), Value::Object(enc));
+        } else {
+            let is = &p.encounters.intelligence_source;
+            let btp = if rail { is.btp_if_rail } else { 0.0 };
+            let u = self.rng.random::<f64>() * (is.importer + is.exporter + btp);
+            source_force = if u < is.importer {
+                w.force_codes[w.force(line.market)].clone()
+            } else if u < is.importer + is.exporter {
+                w.force_codes[w.force(line.hub)].clone()
+            } else {
+                ForceCode::BTP.to_string()
+            };
+        }
+
+        // --- reported_at: after the journey (and encounter), within a few days, in the period
+        let delay = (exp1(&mut self.rng) * t.report_delay_hours_mean * 3600.0)
+            .min(f64::from(t.report_delay_days_max) * 86_400.0) as i64;
+        let cap = i64::from(cal.period_end) * 86_400 + 86_399;
+        let reported = (i64::from(jd) * 86_400 + latest + delay / 60 * 60).min(cap);
+
+        let mut r = Map::new();
+        r.insert("schema_version".into(), s("1"));
+        r.insert("reported_at".into(), s(&rfc3339(reported)));
+        r.insert("source_force".into(), Value::String(source_force));
+        r.insert("journey".into(), Value::Object(journey));
+        if self.rng.random_bool(p.lines.attributed_share) {
+            let mut l = Map::new();
+            l.insert(
+                "line_id".into(),
+                Value::String(format!("syn-line-{}", line.id.unwrap_or(0))),
+            );
+            if let Some(b) = &line.brand {
+                l.insert("name".into(), s(b));
+            }
+            l.insert(
+                "exporting_force".into(),
+                s(&w.force_codes[line.exporter_force]),
+            );
+            l.insert(
+                "line_type".into(),
+                s(if line.internal { "internal" } else { "external" }),
+            );
+            r.insert("line".into(), Value::Object(l));
+        }
+        r.insert("persons".into(), Value::Array(persons));
+        if arrests > 0
+            && let Some(z) = self.seizures(arrests, rail, returning)
+        {
+            r.insert("seizures".into(), z);
+        }
+        if self.rng.random_bool(p.grading.share) {
+            r.insert("grading".into(), self.grading());
+        }
+        (reported, r)
+    }
+
+    /// A person's entry in one report, and whether they were arrested, stopped, safeguarded.
+    fn person_in_report(
+        &mut self,
+        person: &mut Person,
+        encounter: bool,
+    ) -> (Value, bool, bool, bool) {
+        let o = &self.p.outcomes;
+        let child = person.child();
+        let vulnerable = !person.flags.is_empty();
+        let (mut arrested, mut charged, mut stopped, mut nfa) = (false, false, false, false);
+        let (mut nrm, mut safeguarded) = (false, false);
+        let mut victim = VictimStatus::None;
+        if person.nrm_referred_before {
+            victim = self.w.nrm_decision.pick(&mut self.rng);
+        }
+        if encounter {
+            arrested = self.rng.random_bool(if child {
+                o.arrest_child
+            } else {
+                o.arrest_adult
+            });
+            if arrested {
+                charged = self.rng.random_bool(if child {
+                    o.charged_child
+                } else {
+                    o.charged_adult
+                });
+                nrm = self.rng.random_bool(if child {
+                    o.nrm_per_arrest_child
+                } else {
+                    o.nrm_per_arrest_adult
+                });
+            } else if self.rng.random_bool(o.stopped_share_not_arrested) {
+                stopped = true;
+                nfa = self.rng.random_bool(o.nfa_share_stopped);
+            }
+            safeguarded = if child {
+                self.rng.random_bool(o.safeguarding_child)
+            } else {
+                vulnerable && self.rng.random_bool(o.safeguarding_adult_vulnerable)
+            };
+            if victim == VictimStatus::None {
+                let pv = if child {
+                    o.potential_victim_child
+                } else if vulnerable {
+                    o.potential_victim_adult_vulnerable
+                } else {
+                    0.0
+                };
+                if nrm || self.rng.random_bool(pv) {
+                    victim = VictimStatus::PotentialVictim;
+                }
+            }
+        } else if victim == VictimStatus::None
+            && child
+            && self.rng.random_bool(o.intelligence_potential_victim_child)
+        {
+            victim = VictimStatus::PotentialVictim;
+        }
+        person.nrm_referred_before |= nrm;
+        let suspect = match (arrested, charged, stopped, nfa) {
+            (true, true, _, _) => "charged",
+            (true, false, _, _) => "arrested",
+            (false, _, true, true) => "nfa",
+            (false, _, true, false) => "stopped",
+            _ => "none",
+        };
+        let mut m = Map::new();
+        m.insert(
+            "person_id".into(),
+            Value::String(format!("syn-p-{}", person.id)),
+        );
+        m.insert("age_band".into(), s(age_band(person.age)));
+        m.insert("sex".into(), s(person.sex));
+        m.insert("roles".into(), Value::Array(vec![s(person.role.as_str())]));
+        m.insert("victim_status".into(), s(victim.as_str()));
+        m.insert("suspect_status".into(), s(suspect));
+        if !person.flags.is_empty() {
+            m.insert(
+                "vulnerability_flags".into(),
+                Value::Array(person.flags.iter().map(|f| s(f.as_str())).collect()),
+            );
+        }
+        m.insert("nrm_referred".into(), Value::Bool(nrm));
+        m.insert("safeguarding_referred".into(), Value::Bool(safeguarded));
+        (Value::Object(m), arrested, stopped, safeguarded)
+    }
+
+    fn seizures(&mut self, arrests: u64, rail: bool, returning: bool) -> Option<Value> {
+        let w = self.w;
+        let z = &self.p.seizures;
+        let mut m = Map::new();
+        if self.rng.random_bool(z.drugs_share) {
+            let first = w.drug.pick(&mut self.rng);
+            let mut types = vec![first];
+            if self.rng.random_bool(z.second_drug_share) {
+                let second = w.drug.pick(&mut self.rng);
+                if second != first {
+                    types.push(second);
+                }
+            }
+            let drugs = types
+                .into_iter()
+                .map(|d| {
+                    let normal: f64 = self.rng.sample(StandardNormal);
+                    let wraps = (z.wraps_median * (z.wraps_sigma * normal).exp())
+                        .round()
+                        .clamp(1.0, 100_000.0) as u64;
+                    let mut c = w.concealment.pick(&mut self.rng);
+                    if rail && c == Concealment::Vehicle {
+                        c = Concealment::Bag;
+                    }
+                    let mut o = Map::new();
+                    o.insert("class".into(), s(d.class()));
+                    o.insert("type".into(), s(d.as_str()));
+                    o.insert("wraps".into(), Value::from(wraps));
+                    o.insert("concealment".into(), s(c.as_str()));
+                    Value::Object(o)
+                })
+                .collect();
+            m.insert("drugs".into(), Value::Array(drugs));
+        }
+        let cash_share = if returning {
+            z.courier_cash_share_return
+        } else {
+            z.courier_cash_share_outbound
+        };
+        if self.rng.random_bool(cash_share) {
+            let gbp = z.cash_min_gbp + self.rng.random::<f64>() * (z.cash_max_gbp - z.cash_min_gbp);
+            m.insert("cash_gbp".into(), Value::from((gbp / 10.0).round() as u64 * 10));
+        }
+        let phones = poisson(&mut self.rng, z.phones_per_arrest * arrests as f64).min(1000);
+        if phones > 0 {
+            m.insert("phones".into(), Value::from(phones));
+        }
+        let weapons = poisson(&mut self.rng, z.weapons_per_arrest * arrests as f64).min(50);
+        if weapons > 0 {
+            let list = (0..weapons)
+                .map(|_| s(w.weapon.pick(&mut self.rng).as_str()))
+                .collect();
+            m.insert("weapons".into(), Value::Array(list));
+        }
+        (!m.is_empty()).then_some(Value::Object(m))
+    }
+
+    fn grading(&mut self) -> Value {
+        let w = self.w;
+        let g = &self.p.grading;
+        let mut m = Map::new();
+        m.insert(
+            "source_eval".into(),
+            s(w.source_eval.pick(&mut self.rng).as_str()),
+        );
+        m.insert(
+            "intel_assessment".into(),
+            s(w.intel_assessment.pick(&mut self.rng).as_str()),
+        );
+        if self.rng.random_bool(g.handling_c_share) {
+            m.insert("handling".into(), s("C"));
+            if self.rng.random_bool(g.conditions_share) {
+                m.insert("handling_conditions".into(), s(&g.conditions_text));
+            }
+        } else {
+            m.insert("handling".into(), s("P"));
+        }
+        Value::Object(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DataPaths, load_geography};
+    use crate::geography::GeographyOptions;
+    use crate::geography::geodesy::geodesic_m;
+    use std::collections::{BTreeSet, HashMap};
+    use std::path::Path;
+    use std::sync::OnceLock;
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    /// The real GB geography. Missing data is a loud failure.
+    fn gb() -> &'static Geography {
+        static GEO: OnceLock<Geography> = OnceLock::new();
+        GEO.get_or_init(|| {
+            let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/gb"));
+            assert!(
+                dir.join("forces.geojson").is_file(),
+                "GB reference data not found at {}: these tests need ../shared/data/gb beside \
+                 the project",
+                dir.display()
+            );
+            let paths = DataPaths::resolve(Some(dir), None, None, None).expect("data paths");
+            load_geography(&paths, GeographyOptions::default())
+                .expect("GB data loads")
+                .0
+        })
+    }
+
+    const SEED: u64 = 7;
+    const N: usize = 5_000;
+
+    /// 5,000 reports from the built-in parameters, seed 7.
+    fn sample() -> &'static [Value] {
+        static SAMPLE: OnceLock<Vec<Value>> = OnceLock::new();
+        SAMPLE.get_or_init(|| generate(gb(), &GeneratorParams::builtin(), N, SEED))
+    }
+
+    fn ndjson(reports: &[Value]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_ndjson(reports, &mut out).unwrap();
+        out
+    }
+
+    fn station(code: &str) -> usize {
+        gb().stations
+            .index_of(&StationCode::parse(code).unwrap())
+            .unwrap_or_else(|| panic!("station {code} not in the geography"))
+    }
+
+    fn force_code_of(code: &str) -> String {
+        let f = gb().station_force(station(code)).expect("station in a force");
+        gb().forces.get(f.force).code.as_str().to_string()
+    }
+
+    fn date_of(s: &str) -> Date {
+        parse_date(s).unwrap_or_else(|| panic!("bad date {s}"))
+    }
+
+    fn time_of(s: &str) -> OffsetDateTime {
+        OffsetDateTime::parse(s, &Rfc3339).unwrap_or_else(|e| panic!("bad date-time {s}: {e}"))
+    }
+
+    fn under_18(band: &str) -> bool {
+        matches!(band, "under_10" | "10-12" | "13-14" | "15-17")
+    }
+
+    /// Band midpoints, years (35_plus taken as 40).
+    fn band_mid(band: &str) -> f64 {
+        match band {
+            "13-14" => 14.0,
+            "15-17" => 16.5,
+            "18-24" => 21.5,
+            "25-34" => 30.0,
+            "35_plus" => 40.0,
+            other => panic!("unexpected age band {other}"),
+        }
+    }
+
+    fn year(r: &Value) -> i32 {
+        date_of(r["journey"]["date"].as_str().unwrap()).year()
+    }
+
+    // --------------------------------------------------------------------------------------
+    // A validator for the subset of JSON Schema 2020-12 that the v1 schema uses. Any keyword or
+    // pattern it does not know is itself an error, so a schema change cannot slip past it.
+    // --------------------------------------------------------------------------------------
+
+    fn schema() -> &'static Value {
+        static S: OnceLock<Value> = OnceLock::new();
+        S.get_or_init(|| {
+            serde_json::from_str(include_str!("../../data/journey-report.schema.json")).unwrap()
+        })
+    }
+
+    fn pattern_matches(pattern: &str, s: &str) -> bool {
+        let b = s.as_bytes();
+        match pattern {
+            "^[A-Za-z0-9][A-Za-z0-9_.:-]*$" => {
+                !b.is_empty()
+                    && b[0].is_ascii_alphanumeric()
+                    && b.iter().all(|c| c.is_ascii_alphanumeric() || b"_.:-".contains(c))
+            }
+            "^[A-Za-z]{3}$" => b.len() == 3 && b.iter().all(u8::is_ascii_alphabetic),
+            "^[EWSN][0-9]{8}$" => {
+                b.len() == 9 && b"EWSN".contains(&b[0]) && b[1..].iter().all(u8::is_ascii_digit)
+            }
+            other => panic!("the test validator does not know the pattern {other}"),
+        }
+    }
+
+    fn check(schema: &Value, v: &Value, path: &str, errs: &mut Vec<String>) {
+        let obj = schema.as_object().expect("schema node is an object");
+        for (key, kw) in obj {
+            let mut err = |m: String| errs.push(format!("{path}: {m}"));
+            match key.as_str() {
+                "$schema" | "$id" | "title" | "description" | "default" | "$defs" => {}
+                "$ref" => {
+                    let name = kw.as_str().unwrap().strip_prefix("#/$defs/").unwrap();
+                    check(&schema_root()["$defs"][name], v, path, errs);
+                }
+                "type" => {
+                    let ok = match kw.as_str().unwrap() {
+                        "object" => v.is_object(),
+                        "array" => v.is_array(),
+                        "string" => v.is_string(),
+                        "integer" => v.is_i64() || v.is_u64(),
+                        "number" => v.is_number(),
+                        "boolean" => v.is_boolean(),
+                        t => panic!("unknown type {t}"),
+                    };
+                    if !ok {
+                        err(format!("not of type {kw}: {v}"));
+                    }
+                }
+                "enum" => {
+                    if !kw.as_array().unwrap().contains(v) {
+                        err(format!("{v} not in {kw}"));
+                    }
+                }
+                "const" => {
+                    if kw != v {
+                        err(format!("{v} is not {kw}"));
+                    }
+                }
+                "required" => {
+                    for r in kw.as_array().unwrap() {
+                        if v.get(r.as_str().unwrap()).is_none() {
+                            err(format!("missing {r}"));
+                        }
+                    }
+                }
+                "properties" => {
+                    if let Some(o) = v.as_object() {
+                        for (k, sub) in kw.as_object().unwrap() {
+                            if let Some(x) = o.get(k) {
+                                check(sub, x, &format!("{path}.{k}"), errs);
+                            }
+                        }
+                    }
+                }
+                "additionalProperties" => {
+                    assert_eq!(kw, &Value::Bool(false), "only `false` is supported");
+                    if let Some(o) = v.as_object() {
+                        let props = obj["properties"].as_object().unwrap();
+                        for k in o.keys() {
+                            if !props.contains_key(k) {
+                                err(format!("unknown field {k}"));
+                            }
+                        }
+                    }
+                }
+                "items" => {
+                    if let Some(a) = v.as_array() {
+                        for (i, x) in a.iter().enumerate() {
+                            check(kw, x, &format!("{path}[{i}]"), errs);
+                        }
+                    }
+                }
+                "maxItems" => {
+                    if v.as_array().is_some_and(|a| a.len() as u64 > kw.as_u64().unwrap()) {
+                        err("too many items".into());
+                    }
+                }
+                "uniqueItems" => {
+                    if let Some(a) = v.as_array() {
+                        let set: BTreeSet<String> = a.iter().map(Value::to_string).collect();
+                        if set.len() != a.len() {
+                            err("items not unique".into());
+                        }
+                    }
+                }
+                "minLength" | "maxLength" => {
+                    if let Some(s) = v.as_str() {
+                        let n = s.chars().count() as u64;
+                        let lim = kw.as_u64().unwrap();
+                        if (key == "minLength" && n < lim) || (key == "maxLength" && n > lim) {
+                            err(format!("length {n} breaks {key} {lim}"));
+                        }
+                    }
+                }
+                "minimum" | "maximum" => {
+                    if let Some(x) = v.as_f64() {
+                        let lim = kw.as_f64().unwrap();
+                        if (key == "minimum" && x < lim) || (key == "maximum" && x > lim) {
+                            err(format!("{x} breaks {key} {lim}"));
+                        }
+                    }
+                }
+                "pattern" => {
+                    if let Some(s) = v.as_str()
+                        && !pattern_matches(kw.as_str().unwrap(), s)
+                    {
+                        err(format!("\"{s}\" does not match {kw}"));
+                    }
+                }
+                "format" => {
+                    if let Some(s) = v.as_str() {
+                        let ok = match kw.as_str().unwrap() {
+                            "date" => s.len() == 10 && parse_date(s).is_some(),
+                            "date-time" => OffsetDateTime::parse(s, &Rfc3339).is_ok(),
+                            f => panic!("the test validator does not know the format {f}"),
+                        };
+                        if !ok {
+                            err(format!("\"{s}\" is not a {kw}"));
+                        }
+                    }
+                }
+                "oneOf" | "anyOf" => {
+                    let passing = kw
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|sub| {
+                            let mut e = Vec::new();
+                            check(sub, v, path, &mut e);
+                            e.is_empty()
+                        })
+                        .count();
+                    if (key == "oneOf" && passing != 1) || (key == "anyOf" && passing == 0) {
+                        err(format!("{passing} branches of {key} match {v}"));
+                    }
+                }
+                other => panic!("the test validator does not know the keyword {other}"),
+            }
+        }
+    }
+
+    fn schema_root() -> &'static Value {
+        schema()
+    }
+
+    fn schema_errors(report: &Value) -> Vec<String> {
+        let mut errs = Vec::new();
+        check(schema(), report, "$", &mut errs);
+        errs
+    }
+
+    #[test]
+    fn the_schema_validator_rejects_what_the_schema_forbids() {
+        let good = sample()[0].clone();
+        assert!(schema_errors(&good).is_empty(), "{:?}", schema_errors(&good));
+        let mut bad = good.clone();
+        bad["ethnicity"] = s("x");
+        assert!(!schema_errors(&bad).is_empty());
+        let mut bad = good.clone();
+        bad["journey"]["origin"] = serde_json::json!({"station": "EUST"});
+        assert!(!schema_errors(&bad).is_empty());
+        let mut bad = good.clone();
+        bad["journey"]["origin"] = serde_json::json!({"station": "EUS", "lon": 0.0, "lat": 51.0});
+        assert!(!schema_errors(&bad).is_empty());
+        let mut bad = good;
+        bad["reported_at"] = s("2024-13-01T00:00:00Z");
+        assert!(!schema_errors(&bad).is_empty());
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Parameters
+    // --------------------------------------------------------------------------------------
+
+    #[test]
+    fn builtin_parameters_parse_and_name_only_places_in_the_gb_data() {
+        let p = GeneratorParams::builtin();
+        p.check_geography(gb()).unwrap();
+        let met = &p.exporters[0];
+        assert_eq!(met.force.as_str(), "E23000001");
+        // the NCA 2019 shares and the 23 further exporting forces
+        assert_eq!(met.weight, 0.15);
+        assert_eq!(p.exporters.len(), 3 + 23);
+        let sum: f64 = p.exporters.iter().map(|x| x.weight).sum();
+        assert!((sum - 1.0).abs() < 1e-9, "exporter weights sum to {sum}");
+        // the Anglia counts for Norfolk and Northamptonshire
+        assert_eq!(met.importers[0].weight, 416.0);
+        assert!(met.importers.iter().any(|m| m.weight == 47.0));
+        // round trip: what we serialise parses back to the same document
+        let again = GeneratorParams::from_json(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&again).unwrap(),
+            serde_json::to_value(&p).unwrap()
+        );
+    }
+
+    #[test]
+    fn parameter_errors_name_the_field() {
+        let text = include_str!("../../data/generator.json");
+        let mut v: Value = serde_json::from_str(text).unwrap();
+        v["modes"]["rail_share_child"] = Value::from(1.5);
+        v["destinations"]["named_boost"] = Value::from(-1.0);
+        let e = GeneratorParams::from_json(&v.to_string()).unwrap_err();
+        assert!(e.contains("modes.rail_share_child"), "{e}");
+        assert!(e.contains("destinations.named_boost"), "{e}");
+
+        let mut v: Value = serde_json::from_str(text).unwrap();
+        v["cadence"]["journeys_per_wek"] = Value::from(1.0);
+        let e = GeneratorParams::from_json(&v.to_string()).unwrap_err();
+        assert!(e.contains("unknown field `journeys_per_wek`"), "{e}");
+
+        let mut v: Value = serde_json::from_str(text).unwrap();
+        v["cadence"].as_object_mut().unwrap().remove("reported_share");
+        let e = GeneratorParams::from_json(&v.to_string()).unwrap_err();
+        assert!(e.contains("missing field `reported_share`"), "{e}");
+
+        let mut v: Value = serde_json::from_str(text).unwrap();
+        v["exporters"][0]["force"] = s("Met");
+        let e = GeneratorParams::from_json(&v.to_string()).unwrap_err();
+        assert!(e.contains("not a force code"), "{e}");
+
+        let mut v: Value = serde_json::from_str(text).unwrap();
+        v["modes"]["other_adult"]["hovercraft"] = Value::from(0.1);
+        let e = GeneratorParams::from_json(&v.to_string()).unwrap_err();
+        assert!(e.contains("unknown variant `hovercraft`"), "{e}");
+
+        let mut v: Value = serde_json::from_str(text).unwrap();
+        v["period"]["end"] = s("2018-12-31");
+        let e = GeneratorParams::from_json(&v.to_string()).unwrap_err();
+        assert!(e.contains("period: start is after end"), "{e}");
+
+        let mut p = GeneratorParams::builtin();
+        p.exporters[1].force = ForceCode::parse("E23999999").unwrap();
+        p.destinations.named.push(StationCode::parse("QQQ").unwrap());
+        let e = p.check_geography(gb()).unwrap_err();
+        assert!(e.contains("exporters[1].force E23999999"), "{e}");
+        assert!(e.contains("QQQ"), "{e}");
+        p.lines.attributed_share = 2.0;
+        assert!(matches!(
+            try_generate(gb(), &p, 10, 1),
+            Err(GenerateError::InvalidParams(m)) if m.contains("lines.attributed_share")
+        ));
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Determinism and format
+    // --------------------------------------------------------------------------------------
+
+    #[test]
+    fn the_same_seed_gives_the_same_bytes_and_another_seed_does_not() {
+        let p = GeneratorParams::builtin();
+        let a = ndjson(&generate(gb(), &p, 2_000, 42));
+        let b = ndjson(&generate(gb(), &p, 2_000, 42));
+        let c = ndjson(&generate(gb(), &p, 2_000, 43));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(ndjson(sample()), ndjson(&generate(gb(), &p, N, SEED)));
+    }
+
+    #[test]
+    fn exactly_n_reports_are_made() {
+        let p = GeneratorParams::builtin();
+        for n in [0, 1, 17, 1_000] {
+            assert_eq!(generate(gb(), &p, n, 3).len(), n);
+        }
+    }
+
+    #[test]
+    fn ndjson_has_one_report_per_line() {
+        let reports = &sample()[..300];
+        let text = String::from_utf8(ndjson(reports)).unwrap();
+        assert!(text.ends_with('\n'));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), reports.len());
+        for (line, r) in lines.iter().zip(reports) {
+            assert_eq!(&serde_json::from_str::<Value>(line).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn every_report_validates_against_the_v1_schema() {
+        for r in sample() {
+            let errs = schema_errors(r);
+            assert!(errs.is_empty(), "{errs:?} in {r}");
+            for field in ["report_id", "reported_at", "source_force", "journey", "persons"] {
+                assert!(r.get(field).is_some(), "no {field} in {r}");
+            }
+            let persons = r["persons"].as_array().unwrap();
+            assert!((1..=3).contains(&persons.len()), "{r}");
+        }
+    }
+
+    #[test]
+    fn report_ids_are_unique_and_numbered_in_order_of_reporting() {
+        let mut prev = String::new();
+        for (i, r) in sample().iter().enumerate() {
+            assert_eq!(r["report_id"], s(&format!("syn-{SEED}-{i:07}")));
+            let at = r["reported_at"].as_str().unwrap().to_string();
+            assert!(at >= prev, "{at} before {prev}");
+            prev = at;
+        }
+        let ids: BTreeSet<&str> = sample()
+            .iter()
+            .map(|r| r["report_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids.len(), N);
+    }
+
+    #[test]
+    fn dates_lie_in_the_period_and_reports_follow_their_journeys() {
+        let (start, end) = (date_of("2019-01-01"), date_of("2025-12-31"));
+        let cap = time_of("2025-12-31T23:59:59Z");
+        let now = OffsetDateTime::now_utc();
+        for r in sample() {
+            let j = &r["journey"];
+            let date = date_of(j["date"].as_str().unwrap());
+            assert!(date >= start && date <= end, "{r}");
+            let reported = time_of(r["reported_at"].as_str().unwrap());
+            assert!(reported <= cap && reported <= now, "{r}");
+            assert!(reported.date() >= date, "{r}");
+            assert!((reported.date() - date).whole_days() <= 5, "{r}");
+            for t in [j.get("departed_at"), j["encounter"].get("at")]
+                .into_iter()
+                .flatten()
+            {
+                let t = time_of(t.as_str().unwrap());
+                assert_eq!(t.date(), date, "{r}");
+                assert!(t <= reported, "{r}");
+            }
+        }
+    }
+
+    // --------------------------------------------------------------------------------------
+    // Geography
+    // --------------------------------------------------------------------------------------
+
+    fn stations_of(r: &Value) -> Vec<&str> {
+        let j = &r["journey"];
+        let mut out: Vec<&str> = [&j["origin"]["station"], &j["destination"]["station"]]
+            .into_iter()
+            .filter_map(Value::as_str)
+            .collect();
+        if let Some(v) = j.get("via") {
+            out.extend(v.as_array().unwrap().iter().map(|x| x.as_str().unwrap()));
+        }
+        if let Some(e) = j["encounter"]["station"].as_str() {
+            out.push(e);
+        }
+        out
+    }
+
+    #[test]
+    fn station_and_force_codes_exist_in_the_geography() {
+        let geo = gb();
+        let known_force = |c: &str| {
+            c == "BTP"
+                || ForceCode::parse(c)
+                    .ok()
+                    .and_then(|f| geo.forces.index_of(&f))
+                    .is_some()
+        };
+        for r in sample() {
+            for code in stations_of(r) {
+                assert!(geo.rail.in_main_component(station(code)), "{code} in {r}");
+            }
+            assert!(known_force(r["source_force"].as_str().unwrap()), "{r}");
+            if let Some(f) = r["journey"]["encounter"]["joint_with_force"].as_str() {
+                assert!(known_force(f) && f != r["source_force"], "{r}");
+            }
+            if let Some(f) = r["line"]["exporting_force"].as_str() {
+                assert!(known_force(f) && f != "BTP", "{r}");
+            }
+            // an encounter at a station is reported by BTP or by that station's force
+            if let Some(st) = r["journey"]["encounter"]["station"].as_str() {
+                let src = r["source_force"].as_str().unwrap();
+                assert!(src == "BTP" || src == force_code_of(st), "{r}");
+                let j = &r["journey"];
+                let on_journey = [&j["origin"]["station"], &j["destination"]["station"]]
+                    .iter()
+                    .any(|x| x.as_str() == Some(st))
+                    || j["via"][0].as_str() == Some(st);
+                let ends_are_points = j["origin"].get("lon").is_some()
+                    || j["destination"].get("lon").is_some();
+                assert!(on_journey || ends_are_points, "{r}");
+            }
+        }
+    }
+
+    #[test]
+    fn points_lie_within_a_kilometre_of_a_station() {
+        let mut points = 0;
+        for r in sample() {
+            for end in ["origin", "destination"] {
+                let place = &r["journey"][end];
+                if let (Some(lon), Some(lat)) = (place["lon"].as_f64(), place["lat"].as_f64()) {
+                    let near = gb().stations.nearest([lon, lat]).unwrap();
+                    assert!(near.distance_m <= 1_002.0, "{} m in {r}", near.distance_m);
+                    points += 1;
+                }
+            }
+        }
+        assert!(points > 100, "only {points} points");
+    }
+
+    #[test]
+    fn a_via_hub_lies_between_origin_and_destination() {
+        let hubs = [
+            "EUS", "STP", "WAT", "CLJ", "PAD", "LST", "BHM", "MAN", "LIV", "CRE", "PRE", "WVH",
+        ];
+        let pos = |c: &str| gb().stations.get(station(c)).pos();
+        let mut vias = 0;
+        for r in sample() {
+            let j = &r["journey"];
+            let Some(via) = j.get("via") else { continue };
+            assert_eq!(j["mode"], "rail", "{r}");
+            let v = via[0].as_str().unwrap();
+            assert!(hubs.contains(&v), "{r}");
+            vias += 1;
+            let (Some(o), Some(d)) = (
+                j["origin"]["station"].as_str(),
+                j["destination"]["station"].as_str(),
+            ) else {
+                continue;
+            };
+            let direct = geodesic_m(pos(o), pos(d));
+            let through = geodesic_m(pos(o), pos(v)) + geodesic_m(pos(v), pos(d));
+            assert!(through <= 1.3 * direct * (1.0 + 1e-6), "{r}");
+        }
+        assert!(vias > 200, "only {vias} journeys via a hub");
+    }
+
+    // --------------------------------------------------------------------------------------
+    // The model's shape
+    // --------------------------------------------------------------------------------------
+
+    #[test]
+    fn children_travel_by_rail_more_often_than_adults() {
+        let (mut child, mut child_rail, mut adult, mut adult_rail) = (0, 0, 0, 0);
+        for r in sample() {
+            let rail = r["journey"]["mode"] == "rail";
+            if under_18(r["persons"][0]["age_band"].as_str().unwrap()) {
+                child += 1;
+                child_rail += usize::from(rail);
+            } else {
+                adult += 1;
+                adult_rail += usize::from(rail);
+            }
+        }
+        let (c, a) = (
+            child_rail as f64 / child as f64,
+            adult_rail as f64 / adult as f64,
+        );
+        // parameters: 0.85 and 0.45 for a crew's usual mode
+        assert!(c > a + 0.25, "rail share: children {c:.2}, adults {a:.2}");
+    }
+
+    #[test]
+    fn the_met_exports_more_reported_journeys_than_any_other_force() {
+        let mut by_force: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in sample() {
+            if let Some(f) = r["line"]["exporting_force"].as_str() {
+                *by_force.entry(f).or_default() += 1;
+            }
+        }
+        let top = by_force.iter().max_by_key(|(_, n)| **n).unwrap();
+        assert_eq!(*top.0, "E23000001", "{by_force:?}");
+        // some 26 forces export, as in the NCA's picture
+        assert!(by_force.len() >= 20, "{by_force:?}");
+    }
+
+    #[test]
+    fn met_external_lines_run_between_london_and_the_met_importers() {
+        let p = GeneratorParams::builtin();
+        let importers: BTreeSet<&str> = p.exporters[0]
+            .importers
+            .iter()
+            .map(|m| m.force.as_str())
+            .collect();
+        let mut seen = 0;
+        for r in sample() {
+            let l = &r["line"];
+            if l["exporting_force"] != "E23000001" || l["line_type"] != "external" {
+                continue;
+            }
+            let j = &r["journey"];
+            let (Some(o), Some(d)) = (
+                j["origin"]["station"].as_str(),
+                j["destination"]["station"].as_str(),
+            ) else {
+                continue;
+            };
+            let ends = [force_code_of(o), force_code_of(d)];
+            assert!(ends.contains(&"E23000001".to_string()), "{r}");
+            assert!(
+                ends.iter().any(|f| importers.contains(f.as_str())),
+                "{ends:?} in {r}"
+            );
+            seen += 1;
+        }
+        assert!(seen > 100, "only {seen} Met external journeys");
+    }
+
+    #[test]
+    fn internal_lines_gain_share_from_2019_20_to_2024_25() {
+        let share = |years: [i32; 2]| {
+            let (mut internal, mut all) = (0, 0);
+            for r in sample() {
+                if let Some(t) = r["line"]["line_type"].as_str()
+                    && years.contains(&year(r))
+                {
+                    all += 1;
+                    internal += usize::from(t == "internal");
+                }
+            }
+            internal as f64 / all as f64
+        };
+        let (early, late) = (share([2019, 2020]), share([2024, 2025]));
+        // parameters: ~0.08 in 2019-20, ~0.34 in 2024-25
+        assert!(late > early + 0.1, "internal share {early:.2} -> {late:.2}");
+    }
+
+    #[test]
+    fn reports_follow_the_yearly_volume_and_intensification_weeks() {
+        let mut per_year: BTreeMap<i32, usize> = BTreeMap::new();
+        let (mut in_weeks, mut outside) = (0usize, 0usize);
+        let mut week_days = 0usize;
+        for r in sample() {
+            *per_year.entry(year(r)).or_default() += 1;
+        }
+        let iw = GeneratorParams::builtin().intensification_weeks;
+        let in_week = |d: Date| {
+            iw.starts.iter().any(|md| {
+                let s = Date::from_calendar_date(d.year(), month(md.month), md.day).unwrap();
+                d >= s && (d - s).whole_days() < i64::from(iw.days)
+            })
+        };
+        let (start, end) = (date_of("2019-01-01"), date_of("2025-12-31"));
+        let mut d = start;
+        while d <= end {
+            week_days += usize::from(in_week(d));
+            d = d.next_day().unwrap();
+        }
+        let all_days = (end - start).whole_days() as usize + 1;
+        for r in sample() {
+            if in_week(date_of(r["journey"]["date"].as_str().unwrap())) {
+                in_weeks += 1;
+            } else {
+                outside += 1;
+            }
+        }
+        let per_day_in = in_weeks as f64 / week_days as f64;
+        let per_day_out = outside as f64 / (all_days - week_days) as f64;
+        // a factor of 2.5 in the parameters
+        assert!(
+            per_day_in > 1.6 * per_day_out,
+            "{per_day_in:.2} vs {per_day_out:.2} reports a day"
+        );
+        // 950 active lines a month in 2019, 600 in 2020-22
+        assert!(
+            per_year[&2019] as f64 > 1.2 * per_year[&2021] as f64,
+            "{per_year:?}"
+        );
+    }
+
+    #[test]
+    fn the_covid_scenario_brings_more_reports_in_lockdown() {
+        let mut p = GeneratorParams::builtin();
+        let in_lockdown = |reports: &[Value]| {
+            let (a, b) = (date_of("2020-03-23"), date_of("2020-06-30"));
+            reports
+                .iter()
+                .filter(|r| {
+                    let d = date_of(r["journey"]["date"].as_str().unwrap());
+                    d >= a && d <= b
+                })
+                .count()
+        };
+        let off = in_lockdown(&generate(gb(), &p, N, 11));
+        p.covid_2020.enabled = true;
+        p.covid_2020.report_rate_factor = 2.0;
+        let on = in_lockdown(&generate(gb(), &p, N, 11));
+        assert!(on as f64 > 1.4 * off as f64, "{off} -> {on}");
+    }
+
+    #[test]
+    fn invented_names_and_ids_are_marked_synthetic() {
+        fn walk(v: &Value, key: &str, out: &mut usize) {
+            match v {
+                Value::Object(m) => {
+                    for (k, x) in m {
+                        assert_ne!(k, "ethnicity");
+                        walk(x, k, out);
+                    }
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
+                Value::String(s) if matches!(key, "report_id" | "person_id" | "line_id") => {
+                    assert!(s.starts_with("syn-"), "{key}: {s}");
+                    *out += 1;
+                }
+                Value::String(s) if key == "name" => {
+                    assert!(s.starts_with("SYN-"), "{key}: {s}");
+                    *out += 1;
+                }
+                _ => {}
+            }
+        }
+        let mut checked = 0;
+        for r in sample() {
+            walk(r, "", &mut checked);
+        }
+        assert!(checked > 3 * N, "only {checked} names and ids");
+    }
+
+    #[test]
+    fn people_recur_on_the_same_corridor() {
+        // person -> (age band, sex, line, unordered station pair) of each report
+        let mut seen: HashMap<&str, Vec<(&str, &str, Option<&str>, Option<[&str; 2]>)>> =
+            HashMap::new();
+        for r in sample() {
+            let j = &r["journey"];
+            let pair = match (
+                j["origin"]["station"].as_str(),
+                j["destination"]["station"].as_str(),
+            ) {
+                (Some(a), Some(b)) => Some(if a < b { [a, b] } else { [b, a] }),
+                _ => None,
+            };
+            for person in r["persons"].as_array().unwrap() {
+                seen.entry(person["person_id"].as_str().unwrap())
+                    .or_default()
+                    .push((
+                        person["age_band"].as_str().unwrap(),
+                        person["sex"].as_str().unwrap(),
+                        r["line"]["line_id"].as_str(),
+                        pair,
+                    ));
+            }
+        }
+        let repeaters = seen.values().filter(|v| v.len() > 1).count();
+        assert!(repeaters > 200, "only {repeaters} people seen twice");
+        for (id, v) in &seen {
+            let first = v[0];
+            for x in v {
+                assert_eq!((x.0, x.1), (first.0, first.1), "{id} changed");
+            }
+            let lines: BTreeSet<&str> = v.iter().filter_map(|x| x.2).collect();
+            assert!(lines.len() <= 1, "{id} on lines {lines:?}");
+            let pairs: BTreeSet<[&str; 2]> = v.iter().filter_map(|x| x.3).collect();
+            assert!(pairs.len() <= 1, "{id} on corridors {pairs:?}");
+        }
+    }
+
+    #[test]
+    fn outcomes_match_the_btp_and_nrm_ratios() {
+        let (mut arrested, mut arrested_child, mut charged_child, mut nrm) = (0, 0, 0, 0);
+        let mut arrested_child_victim = 0;
+        let (mut persons, mut male) = (0, 0);
+        let (mut phones, mut weapons) = (0u64, 0usize);
+        let (mut btp_ages, mut btp_people) = (0.0, 0);
+        let mut bands: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in sample() {
+            let btp_encounter =
+                r["source_force"] == "BTP" && r["journey"].get("encounter").is_some();
+            let mut arrests = 0;
+            for p in r["persons"].as_array().unwrap() {
+                let band = p["age_band"].as_str().unwrap();
+                let child = under_18(band);
+                persons += 1;
+                male += usize::from(p["sex"] == "male");
+                if p["roles"][0] == "runner" {
+                    *bands.entry(band).or_default() += 1;
+                }
+                if btp_encounter {
+                    btp_ages += band_mid(band);
+                    btp_people += 1;
+                }
+                let status = p["suspect_status"].as_str().unwrap();
+                if status == "arrested" || status == "charged" {
+                    arrests += 1;
+                    arrested += 1;
+                    if child {
+                        arrested_child += 1;
+                        charged_child += usize::from(status == "charged");
+                    }
+                    // both sides of the coin: an arrested child is mostly also a victim
+                    if child && p["victim_status"] != "none" {
+                        arrested_child_victim += 1;
+                    }
+                } else {
+                    assert_eq!(p["nrm_referred"], false, "{r}");
+                }
+                nrm += usize::from(p["nrm_referred"] == true);
+            }
+            let z = &r["seizures"];
+            assert!(arrests > 0 || z.is_null(), "seizure without arrest: {r}");
+            if let Some(cash) = z["cash_gbp"].as_f64() {
+                assert!((1_000.0..=5_000.0).contains(&cash), "{r}");
+            }
+            phones += z["phones"].as_u64().unwrap_or(0);
+            weapons += z["weapons"].as_array().map_or(0, Vec::len);
+        }
+        let a = arrested as f64;
+        let ratio = |x: f64, lo: f64, hi: f64, what: &str| {
+            assert!((lo..=hi).contains(&x), "{what} = {x:.3}, expected {lo}..{hi}");
+        };
+        // BTP: ~40% of arrests under 18, one in five of them criminalised
+        ratio(arrested_child as f64 / a, 0.3, 0.5, "under-18 share of arrests");
+        ratio(
+            charged_child as f64 / arrested_child as f64,
+            0.12,
+            0.28,
+            "charged share of arrested children",
+        );
+        // parameters: 0.9 of encountered children recorded as potential victims
+        ratio(
+            arrested_child_victim as f64 / arrested_child as f64,
+            0.8,
+            1.0,
+            "victim share of arrested children",
+        );
+        // BTP: NRM referrals ~5% of arrests; weapons 0.2-0.4 and phones 0.7-1.1 per arrest
+        ratio(nrm as f64 / a, 0.03, 0.08, "NRM referrals per arrest");
+        ratio(weapons as f64 / a, 0.2, 0.4, "weapons per arrest");
+        ratio(phones as f64 / a, 0.7, 1.1, "phones per arrest");
+        // NRM county-lines referrals 81% male
+        ratio(male as f64 / persons as f64, 0.75, 0.87, "male share");
+        // BTP Taskforce: mean age of people encountered 18
+        ratio(btp_ages / btp_people as f64, 16.5, 20.5, "mean age in BTP encounters");
+        let mode = bands.iter().max_by_key(|(_, n)| **n).unwrap();
+        assert_eq!(*mode.0, "15-17", "{bands:?}");
+        assert!(!bands.contains_key("10-12") && !bands.contains_key("under_10"));
+    }
+
+    #[test]
+    fn tmp_dump_and_time() {
+        let geo = gb();
+        let p = GeneratorParams::builtin();
+        for _ in 0..3 {
+            let t0 = std::time::Instant::now();
+            let r = generate(geo, &p, 100_000, 1);
+            let t1 = t0.elapsed();
+            let mut f = std::fs::File::create("/tmp/syn.ndjson").unwrap();
+            let t2 = std::time::Instant::now();
+            write_ndjson(&r, &mut f).unwrap();
+            eprintln!("TIMING generate {:?} write {:?}", t1, t2.elapsed());
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use linesmap::config::{DataPaths, load_geography};
 use linesmap::{Geography, GeographyOptions};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The GB reference data folder. Missing data is a loud failure, in CI and everywhere else.
 pub fn data_dir() -> PathBuf {
@@ -26,14 +26,24 @@ pub fn shared_dir() -> PathBuf {
 
 /// The GB geography from `forces.geojson`, `stations.csv` and `rail_tracks.geojson`.
 pub fn gb() -> &'static Geography {
-    static GEO: OnceLock<Geography> = OnceLock::new();
+    gb_arc()
+}
+
+/// The same, shareable.
+pub fn gb_arc() -> &'static Arc<Geography> {
+    static GEO: OnceLock<Arc<Geography>> = OnceLock::new();
     GEO.get_or_init(|| {
         let dir = data_dir();
         let paths = DataPaths::resolve(Some(&dir), None, None, None).expect("data paths");
-        load_geography(&paths, GeographyOptions::default())
-            .expect("GB data loads")
-            .0
+        Arc::new(load_geography(&paths, GeographyOptions::default()).expect("GB data loads").0)
     })
+}
+
+/// A server state on the GB data with an empty in-memory store.
+pub fn fresh_state() -> Arc<linesmap::http::AppState> {
+    let store = linesmap::store::SqliteStore::in_memory().expect("in-memory store");
+    let journeys = linesmap::ingest::Journeys::new(gb_arc().clone(), Arc::new(store));
+    linesmap::http::AppState::new(Arc::new(journeys))
 }
 
 /// The independent reference answers (tests/independent/reference.json).

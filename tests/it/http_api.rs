@@ -1,25 +1,11 @@
 //! The HTTP API in-process (warp::test), on the real GB data.
 
-use super::common::gb;
 use linesmap::http::{AppState, routes};
 use serde_json::Value;
 use std::sync::Arc;
 
-/// The GB geography is loaded once; this wraps it without copying.
 fn state() -> Arc<AppState> {
-    static GEO: std::sync::OnceLock<Arc<linesmap::Geography>> = std::sync::OnceLock::new();
-    let geo = GEO.get_or_init(|| {
-        // Geography is not Clone; build a second copy once for the HTTP tests.
-        let dir = super::common::data_dir();
-        let paths = linesmap::config::DataPaths::resolve(Some(&dir), None, None, None).unwrap();
-        Arc::new(
-            linesmap::config::load_geography(&paths, Default::default())
-                .unwrap()
-                .0,
-        )
-    });
-    let _ = gb;
-    Arc::new(AppState { geo: geo.clone() })
+    super::common::fresh_state()
 }
 
 async fn get(path: &str) -> (u16, Value, String) {

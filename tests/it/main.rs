@@ -4,5 +4,6 @@
 mod cli;
 mod common;
 mod http_api;
+mod journeys;
 mod loaders;
 mod reference;

@@ -1,0 +1,328 @@
+//! `/api/journeys`: ingest (POST) and read (GET) journey reports.
+
+use super::error::ApiError;
+use super::params::Params;
+use super::{AppState, json_reply, round7};
+use crate::ingest::Outcome;
+use crate::journey::index::JourneyFilter;
+use crate::journey::map::{MappedJourney, day_number};
+use crate::journey::report::{FieldError, parse_date};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+/// Largest request body accepted, bytes (16 MiB).
+pub const MAX_BODY: u64 = 16 * 1024 * 1024;
+/// Most records in one batch.
+pub const MAX_BATCH: usize = 10_000;
+/// Default and largest page size of `GET /api/journeys`.
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 10_000;
+
+const GEOJSON: &str = "application/geo+json";
+
+/// A journey as a GeoJSON Feature; `geometry` false leaves it out (batch answers).
+pub fn feature(state: &AppState, j: &MappedJourney, geometry: bool) -> Value {
+    let geo = state.journeys.geography();
+    let geom = if geometry {
+        let coords: Vec<[f64; 2]> =
+            j.route.coords(geo).into_iter().map(|p| [round7(p[0]), round7(p[1])]).collect();
+        json!({"type": "LineString", "coordinates": coords})
+    } else {
+        Value::Null
+    };
+    json!({
+        "type": "Feature",
+        "id": j.report.report_id,
+        "geometry": geom,
+        "properties": Value::Object(j.properties(geo)),
+    })
+}
+
+fn with_status(mut r: Response, s: StatusCode) -> Response {
+    *r.status_mut() = s;
+    r
+}
+
+enum BodyKind {
+    Json,
+    Ndjson,
+}
+
+fn body_kind(content_type: Option<&str>) -> Result<BodyKind, ApiError> {
+    let ct = content_type.unwrap_or("application/json").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match ct.as_str() {
+        "application/json" | "application/geo+json" => Ok(BodyKind::Json),
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(BodyKind::Ndjson),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "content type \"{other}\" is not accepted: send application/json (one report or an array) or application/x-ndjson"
+        ))),
+    }
+}
+
+/// Splits a request body into records: (values, whether it was a batch).
+fn records(kind: BodyKind, body: &[u8]) -> Result<(Vec<Result<Value, FieldError>>, bool), ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("the request body is empty: send a journey report".into()));
+    }
+    match kind {
+        BodyKind::Json => {
+            let v: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::InvalidJson(format!("the body is not valid JSON: {e}")))?;
+            match v {
+                Value::Array(items) if items.len() > MAX_BATCH => {
+                    Err(ApiError::BadRequest(format!("a batch holds at most {MAX_BATCH} reports; this one has {}", items.len())))
+                }
+                Value::Array(items) if items.is_empty() => Err(ApiError::BadRequest("the batch is empty".into())),
+                Value::Array(items) => Ok((items.into_iter().map(Ok).collect(), true)),
+                v @ Value::Object(_) => Ok((vec![Ok(v)], false)),
+                _ => Err(ApiError::BadRequest("expected a JSON object (one report) or an array of reports".into())),
+            }
+        }
+        BodyKind::Ndjson => {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| ApiError::BadRequest("the NDJSON body is not UTF-8".into()))?;
+            let mut out = Vec::new();
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() {
+                    continue;
+                }
+                if out.len() == MAX_BATCH {
+                    return Err(ApiError::BadRequest(format!("a batch holds at most {MAX_BATCH} reports")));
+                }
+                out.push(serde_json::from_str::<Value>(line).map_err(|e| FieldError {
+                    path: String::new(),
+                    message: format!("line {}: not valid JSON: {e}", n + 1),
+                }));
+            }
+            Ok((out, true))
+        }
+    }
+}
+
+fn error_list(errors: &[FieldError]) -> Value {
+    Value::Array(errors.iter().map(|e| json!({"path": e.path, "message": e.message})).collect())
+}
+
+/// Reads a request body up to `limit` bytes; a larger one is refused as soon as that is known
+/// (from Content-Length, or while streaming a chunked body) without holding it in memory.
+pub async fn read_limited<S, B>(headers: &warp::http::HeaderMap, body: S, limit: u64) -> Result<Vec<u8>, ApiError>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: warp::hyper::body::Buf,
+{
+    use futures_util::StreamExt;
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "the request body is larger than the limit of {limit} bytes (16 MiB): split the batch"
+        ))
+    };
+    let declared = headers
+        .get(warp::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
+        if out.len() as u64 + chunk.remaining() as u64 > limit {
+            return Err(too_large());
+        }
+        while chunk.has_remaining() {
+            let c = chunk.chunk();
+            out.extend_from_slice(c);
+            let n = c.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn post_stream<S, B>(headers: warp::http::HeaderMap, body: S, raw: String, state: Arc<AppState>) -> Response
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: warp::hyper::body::Buf,
+{
+    let content_type = headers.get(warp::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    if let Err(e) = Params::parse(&raw, &[]).and_then(|_| body_kind(content_type.as_deref())) {
+        return e.into_response();
+    }
+    match read_limited(&headers, body, MAX_BODY).await {
+        Ok(bytes) => post(content_type, bytes, raw, state).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn post(content_type: Option<String>, body: Vec<u8>, raw: String, state: Arc<AppState>) -> Response {
+    let parsed = Params::parse(&raw, &[]).and_then(|_| body_kind(content_type.as_deref())).and_then(|k| records(k, &body));
+    let (values, batch) = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let st = state.clone();
+    let now = time::OffsetDateTime::now_utc();
+    let res = tokio::task::spawn_blocking(move || st.journeys.ingest(&values, now)).await;
+    let outcomes = match res {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => return ApiError::Unavailable(e.to_string()).into_response(),
+        Err(e) => return ApiError::Internal(e.to_string()).into_response(),
+    };
+    if !batch {
+        return match outcomes.into_iter().next() {
+            Some(Outcome::Created(j)) => with_status(json_reply(&feature(&state, &j, true), GEOJSON), StatusCode::CREATED),
+            Some(Outcome::Exists(j)) => json_reply(&feature(&state, &j, true), GEOJSON),
+            Some(Outcome::Conflict(id)) => ApiError::Conflict(format!(
+                "report_id \"{id}\" is already stored with different content; reports are append-only"
+            ))
+            .into_response(),
+            Some(Outcome::Rejected(errors)) => ApiError::InvalidReport(errors).into_response(),
+            None => ApiError::Internal("no outcome for a single report".into()).into_response(),
+        };
+    }
+    let (mut created, mut existing, mut rejected) = (0, 0, 0);
+    let results: Vec<Value> = outcomes
+        .iter()
+        .enumerate()
+        .map(|(i, o)| match o {
+            Outcome::Created(j) => {
+                created += 1;
+                json!({"index": i, "report_id": j.report.report_id, "status": "created", "journey": feature(&state, j, false)})
+            }
+            Outcome::Exists(j) => {
+                existing += 1;
+                json!({"index": i, "report_id": j.report.report_id, "status": "exists", "journey": feature(&state, j, false)})
+            }
+            Outcome::Conflict(id) => {
+                rejected += 1;
+                json!({"index": i, "report_id": id, "status": "conflict", "errors": [{"path": "report_id", "message": "already stored with different content"}]})
+            }
+            Outcome::Rejected(errors) => {
+                rejected += 1;
+                json!({"index": i, "status": "rejected", "errors": error_list(errors)})
+            }
+        })
+        .collect();
+    let status = match (created + existing, rejected) {
+        (_, 0) if created > 0 => StatusCode::CREATED,
+        (_, 0) => StatusCode::OK,
+        (0, _) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::MULTI_STATUS,
+    };
+    let body = json!({"created": created, "existing": existing, "rejected": rejected, "results": results});
+    with_status(json_reply(&body, "application/json"), status)
+}
+
+pub fn get_one(id: String, raw: String, state: Arc<AppState>) -> Response {
+    if let Err(e) = Params::parse(&raw, &[]) {
+        return e.into_response();
+    }
+    let id = super::handlers::percent_decode(&id);
+    let found = state.journeys.index().get(&id).cloned();
+    match found {
+        Some(j) => json_reply(&feature(&state, &j, true), GEOJSON),
+        None => ApiError::NotFound(format!("no journey with report_id \"{id}\"")).into_response(),
+    }
+}
+
+/// Parses the journey filters shared by the list and the layer endpoints.
+pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiError> {
+    let day = |name: &'static str| -> Result<Option<i32>, ApiError> {
+        p.get(name)
+            .map(|s| {
+                parse_date(s.trim()).map(day_number).ok_or_else(|| ApiError::InvalidParameter {
+                    name,
+                    message: format!("\"{s}\" is not a date YYYY-MM-DD"),
+                })
+            })
+            .transpose()
+    };
+    let from_day = day("from")?;
+    let to_day = day("to")?;
+    if let (Some(a), Some(b)) = (from_day, to_day)
+        && a > b
+    {
+        return Err(ApiError::InvalidParameter { name: "to", message: "is before from".into() });
+    }
+    let bbox = p
+        .get("bbox")
+        .map(|s| crate::geography::Bbox::parse(s).map_err(|message| ApiError::InvalidParameter { name: "bbox", message }))
+        .transpose()?;
+    let force = p
+        .get("force")
+        .map(|s| {
+            let code = crate::geography::ForceCode::parse(s)
+                .map_err(|message| ApiError::InvalidParameter { name: "force", message })?;
+            state
+                .journeys
+                .geography()
+                .forces
+                .index_of(&code)
+                .map(|i| i as u16)
+                .ok_or_else(|| ApiError::InvalidParameter { name: "force", message: format!("unknown force \"{code}\"") })
+        })
+        .transpose()?;
+    let cross_border = p
+        .get("cross_border")
+        .map(|s| match s {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(ApiError::InvalidParameter { name: "cross_border", message: format!("\"{s}\" is not true or false") }),
+        })
+        .transpose()?;
+    Ok(JourneyFilter { bbox, from_day, to_day, force, cross_border })
+}
+
+pub async fn list(raw: String, state: Arc<AppState>) -> Response {
+    let parsed = (|| {
+        let p = Params::parse(&raw, &["bbox", "from", "to", "force", "cross_border", "limit", "offset"])?;
+        let f = filter_from(&p, &state)?;
+        let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
+        let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
+        Ok::<_, ApiError>((f, limit, offset))
+    })();
+    let (f, limit, offset) = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let st = state.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let (matched, page) = st.journeys.index().query(st.journeys.geography(), &f, offset, limit);
+        let features: Vec<Value> = page.iter().map(|j| feature(&st, j, true)).collect();
+        let mut links = Vec::new();
+        if offset + page.len() < matched {
+            links.push(json!({"rel": "next", "type": GEOJSON, "href": format!("/api/journeys?{}", with_offset(&raw, offset + limit))}));
+        }
+        if offset > 0 {
+            links.push(json!({"rel": "prev", "type": GEOJSON, "href": format!("/api/journeys?{}", with_offset(&raw, offset.saturating_sub(limit)))}));
+        }
+        json!({
+            "type": "FeatureCollection",
+            "numberMatched": matched,
+            "numberReturned": features.len(),
+            "features": features,
+            "links": links,
+        })
+    })
+    .await;
+    match res {
+        Ok(body) => json_reply(&body, GEOJSON),
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    }
+}
+
+/// The query string with `offset` replaced.
+pub fn with_offset(raw: &str, offset: usize) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+        if k != "offset" {
+            ser.append_pair(&k, &v);
+        }
+    }
+    ser.append_pair("offset", &offset.to_string());
+    ser.finish()
+}

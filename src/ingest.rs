@@ -1,0 +1,143 @@
+//! Journeys end to end: validate and map reports, store them durably, keep the in-memory index.
+//!
+//! [`Journeys::ingest`] takes a batch of parsed JSON values; each record is validated and mapped
+//! on its own (a bad one does not spoil the rest), then every good record goes to the store in
+//! one transaction, and only once the store has committed are the new journeys added to the
+//! index and acknowledged. A record is stored whole or not at all.
+
+use crate::geography::Geography;
+use crate::journey::index::JourneyIndex;
+use crate::journey::map::{MappedJourney, Mapper};
+use crate::journey::report::{FieldError, Report, parse_report};
+use crate::store::{JourneyStore, NewReport, PutOutcome, StoreError};
+use serde_json::Value;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use time::OffsetDateTime;
+
+/// What happened to one record of a batch.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Created(Arc<MappedJourney>),
+    /// Sent before with identical content: nothing changed.
+    Exists(Arc<MappedJourney>),
+    /// The id is stored with different content: refused.
+    Conflict(String),
+    /// Invalid: every problem found.
+    Rejected(Vec<FieldError>),
+}
+
+/// Counts from loading the store at start-up.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadStats {
+    pub loaded: usize,
+    /// stored reports that no longer validate or map against the current geography
+    pub skipped: usize,
+}
+
+pub struct Journeys {
+    mapper: Mapper,
+    store: Arc<dyn JourneyStore>,
+    index: RwLock<JourneyIndex>,
+}
+
+impl Journeys {
+    pub fn new(geo: Arc<Geography>, store: Arc<dyn JourneyStore>) -> Journeys {
+        Journeys { mapper: Mapper::new(geo), store, index: RwLock::new(JourneyIndex::new()) }
+    }
+
+    pub fn geography(&self) -> &Arc<Geography> {
+        self.mapper.geography()
+    }
+
+    pub fn store(&self) -> &Arc<dyn JourneyStore> {
+        &self.store
+    }
+
+    /// Read access to the index (a poisoned lock is recovered: the index is append-only).
+    pub fn index(&self) -> RwLockReadGuard<'_, JourneyIndex> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Validates and maps one JSON value.
+    pub fn prepare(&self, v: &Value, now: OffsetDateTime) -> Result<MappedJourney, Vec<FieldError>> {
+        let report = parse_report(v, self.geography(), now)?;
+        self.mapper.map(report).map_err(|e| vec![e])
+    }
+
+    /// Validates, maps and stores a batch; see the module docs. `Err` only when the store fails,
+    /// in which case nothing of the batch was stored.
+    pub fn ingest(&self, values: &[Result<Value, FieldError>], now: OffsetDateTime) -> Result<Vec<Outcome>, StoreError> {
+        let prepared: Vec<Result<MappedJourney, Vec<FieldError>>> = par_map(values, |v| match v {
+            Ok(v) => self.prepare(v, now),
+            Err(e) => Err(vec![e.clone()]),
+        });
+        let records: Vec<NewReport> = prepared
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .map(|j| NewReport { report_id: j.report.report_id.clone(), body: j.report.canonical_json() })
+            .collect();
+        let puts = if records.is_empty() { Vec::new() } else { self.store.put(&records)? };
+        let mut puts = puts.into_iter();
+        let mut out = Vec::with_capacity(prepared.len());
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        for p in prepared {
+            match p {
+                Err(errors) => out.push(Outcome::Rejected(errors)),
+                Ok(j) => match puts.next() {
+                    Some(PutOutcome::Created { .. }) => {
+                        let id = j.report.report_id.clone();
+                        index.insert(j);
+                        out.push(match index.get(&id) {
+                            Some(j) => Outcome::Created(j.clone()),
+                            None => Outcome::Conflict(id),
+                        });
+                    }
+                    Some(PutOutcome::Exists { .. }) => {
+                        let known = index.get(&j.report.report_id).cloned();
+                        out.push(Outcome::Exists(known.unwrap_or_else(|| Arc::new(j))));
+                    }
+                    Some(PutOutcome::Conflict { .. }) | None => out.push(Outcome::Conflict(j.report.report_id)),
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    /// Loads every stored report into the index (at start-up), mapping in parallel.
+    pub fn load(&self) -> Result<LoadStats, StoreError> {
+        let mut stored = Vec::new();
+        self.store.scan(0, &mut |r| stored.push(r))?;
+        // stored reports were valid when accepted: allow for a clock that has moved back
+        let now = OffsetDateTime::now_utc() + time::Duration::days(2);
+        let mapped = par_map(&stored, |r| {
+            let v: Value = serde_json::from_str(&r.body).map_err(|e| tracing::warn!(report_id = %r.report_id, error = %e, "stored report is not JSON"))?;
+            let report: Report = parse_report(&v, self.geography(), now).map_err(|e| {
+                tracing::warn!(report_id = %r.report_id, errors = ?e, "stored report no longer validates")
+            })?;
+            self.mapper.map(report).map_err(|e| tracing::warn!(report_id = %r.report_id, error = %e, "stored report cannot be mapped"))
+        });
+        let total = mapped.len();
+        let ok: Vec<MappedJourney> = mapped.into_iter().filter_map(Result::ok).collect();
+        let stats = LoadStats { loaded: ok.len(), skipped: total - ok.len() };
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        let mut fresh = JourneyIndex::from_journeys(ok);
+        for j in index.all() {
+            fresh.insert((**j).clone());
+        }
+        *index = fresh;
+        Ok(stats)
+    }
+}
+
+/// Maps `f` over `items` on all cores, keeping order. Small inputs stay on this thread.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if threads <= 1 || items.len() < 64 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}

@@ -1,0 +1,131 @@
+//! The in-memory index of mapped journeys: an R-tree over route envelopes for bbox queries,
+//! and the per-journey columns the filters read. Appends only; readers share it behind a lock.
+
+use super::map::MappedJourney;
+use crate::geography::{Bbox, Geography};
+use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Which journeys a query wants. Every field narrows; `None` means any.
+#[derive(Clone, Debug, Default)]
+pub struct JourneyFilter {
+    /// the route intersects this box (lon/lat, edges included)
+    pub bbox: Option<Bbox>,
+    /// journey date on or after this day (days since 1970-01-01)
+    pub from_day: Option<i32>,
+    /// journey date on or before this day
+    pub to_day: Option<i32>,
+    /// the journey touches this force: at either end or crossed
+    pub force: Option<u16>,
+    pub cross_border: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct JourneyIndex {
+    journeys: Vec<Arc<MappedJourney>>,
+    by_id: HashMap<String, u32>,
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+}
+
+impl JourneyIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a journey; a report id already present is ignored (returns false).
+    pub fn insert(&mut self, j: MappedJourney) -> bool {
+        if self.by_id.contains_key(&j.report.report_id) {
+            return false;
+        }
+        let i = self.journeys.len() as u32;
+        let b = j.route.bbox;
+        if !b.is_empty() {
+            let r = Rectangle::from_corners([b.min_lon, b.min_lat], [b.max_lon, b.max_lat]);
+            self.tree.insert(GeomWithData::new(r, i));
+        }
+        self.by_id.insert(j.report.report_id.clone(), i);
+        self.journeys.push(Arc::new(j));
+        true
+    }
+
+    /// Builds an index from many journeys at once (bulk-loaded R-tree).
+    pub fn from_journeys(list: Vec<MappedJourney>) -> Self {
+        let mut idx = JourneyIndex::new();
+        let mut items = Vec::with_capacity(list.len());
+        for j in list {
+            if idx.by_id.contains_key(&j.report.report_id) {
+                continue;
+            }
+            let i = idx.journeys.len() as u32;
+            let b = j.route.bbox;
+            if !b.is_empty() {
+                items.push(GeomWithData::new(
+                    Rectangle::from_corners([b.min_lon, b.min_lat], [b.max_lon, b.max_lat]),
+                    i,
+                ));
+            }
+            idx.by_id.insert(j.report.report_id.clone(), i);
+            idx.journeys.push(Arc::new(j));
+        }
+        idx.tree = RTree::bulk_load(items);
+        idx
+    }
+
+    pub fn len(&self) -> usize {
+        self.journeys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.journeys.is_empty()
+    }
+
+    pub fn get(&self, report_id: &str) -> Option<&Arc<MappedJourney>> {
+        self.by_id.get(report_id).map(|&i| &self.journeys[i as usize])
+    }
+
+    pub fn all(&self) -> &[Arc<MappedJourney>] {
+        &self.journeys
+    }
+
+    fn passes(&self, geo: &Geography, j: &MappedJourney, f: &JourneyFilter) -> bool {
+        if f.from_day.is_some_and(|d| j.day < d) || f.to_day.is_some_and(|d| j.day > d) {
+            return false;
+        }
+        if f.cross_border.is_some_and(|c| c != j.cross_border) {
+            return false;
+        }
+        if let Some(force) = f.force {
+            let touches = j.origin.force == Some(force)
+                || j.destination.force == Some(force)
+                || j.route.forces.iter().any(|s| s.force == force as usize);
+            if !touches {
+                return false;
+            }
+        }
+        f.bbox.is_none_or(|b| j.route.intersects(geo, &b))
+    }
+
+    /// Every matching journey, in the order they were added.
+    pub fn matching<'a>(&'a self, geo: &'a Geography, f: &'a JourneyFilter) -> Vec<&'a Arc<MappedJourney>> {
+        match f.bbox {
+            Some(b) => {
+                let env = AABB::from_corners([b.min_lon, b.min_lat], [b.max_lon, b.max_lat]);
+                let mut ids: Vec<u32> = self.tree.locate_in_envelope_intersecting(env).map(|it| it.data).collect();
+                ids.sort_unstable();
+                ids.into_iter()
+                    .map(|i| &self.journeys[i as usize])
+                    .filter(|j| self.passes(geo, j, f))
+                    .collect()
+            }
+            None => self.journeys.iter().filter(|j| self.passes(geo, j, f)).collect(),
+        }
+    }
+
+    /// The number matching and the page `[offset, offset + limit)` of them.
+    pub fn query(&self, geo: &Geography, f: &JourneyFilter, offset: usize, limit: usize) -> (usize, Vec<Arc<MappedJourney>>) {
+        let all = self.matching(geo, f);
+        let page = all.iter().skip(offset).take(limit).map(|j| Arc::clone(j)).collect();
+        (all.len(), page)
+    }
+}

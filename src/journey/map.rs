@@ -1,0 +1,418 @@
+//! Mapping a validated report onto the geography.
+//!
+//! - **Ends.** A station end is that station. A point end snaps to the nearest station within
+//!   [`SNAP_TOLERANCE_M`] (the result gives the distance); farther than that it stays a point.
+//! - **Route.** Rail journeys run along the rail graph through any `via` stations, from station to
+//!   station; both ends must then be stations. Where the graph cannot connect them (the Isle of
+//!   Wight has no rail link) the journey is drawn as a geodesic line and says so
+//!   (`route_method: "geodesic_fallback"`). Other modes are a geodesic line (densified every
+//!   [`GEODESIC_STEP_M`]) through the ends and any via stations.
+//! - **Forces.** The force of each end (station or point); the forces crossed in order with the
+//!   metres inside each; `exporting_force` is the line's when the report gives one, else the
+//!   origin's; `importing_force` is the destination's; `cross_border` when origin and destination
+//!   forces differ.
+//! - **Urban to rural.** Each end station is classed from the station data: `urban` for the
+//!   metropolitan areas that export lines (London Travelcard area or a metropolitan PTE area:
+//!   Greater Manchester, Merseyside, West Midlands, West and South Yorkshire, Tyne and Wear,
+//!   Strathclyde), else `town` with at least [`TOWN_FOOTFALL`] entries and exits in 2019-20, else
+//!   `rural`; an end with no station is `unknown`. `urban_to_rural` is an urban origin and a town
+//!   or rural destination: the hub-to-county pattern of DOMAIN.md §2.
+
+use super::report::{FieldError, Mode, Place, Report};
+use crate::geography::geodesy::{geodesic_m, segment_length_m};
+use crate::geography::{Bbox, ForceSpan, Geography, LocateMethod, Piece, Station};
+use geo::{Geodesic, InterpolatePoint, Point};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Metres within which a point end snaps to the nearest station.
+pub const SNAP_TOLERANCE_M: f64 = 2_000.0;
+/// Entries and exits a year (ORR 2019-20) from which a non-metropolitan station is a `town`.
+pub const TOWN_FOOTFALL: u64 = 1_000_000;
+/// Geodesic lines are densified to points at most this far apart.
+pub const GEODESIC_STEP_M: f64 = 5_000.0;
+/// The route cache stops growing at this many entries.
+const ROUTE_CACHE_MAX: usize = 200_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StationClass {
+    Urban,
+    Town,
+    Rural,
+    Unknown,
+}
+
+impl StationClass {
+    pub fn of(s: &Station) -> StationClass {
+        if s.london_travelcard == Some(true) || s.pte_urban_area.is_some() {
+            StationClass::Urban
+        } else if s.entries_exits_2019_20.unwrap_or(0) >= TOWN_FOOTFALL {
+            StationClass::Town
+        } else {
+            StationClass::Rural
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteMethod {
+    Rail,
+    Geodesic,
+    GeodesicFallback,
+}
+
+/// One end of a mapped journey.
+#[derive(Clone, Debug, PartialEq)]
+pub struct End {
+    pub station: Option<u32>,
+    /// the point given, or the station's position for a station end
+    pub point: [f64; 2],
+    /// for a point end that snapped to a station: metres from the point to the station
+    pub snapped_m: Option<f64>,
+    pub force: Option<u16>,
+    pub force_method: Option<LocateMethod>,
+    pub class: StationClass,
+}
+
+/// A route's geometry: parts of rail chains, or explicit points.
+#[derive(Clone, Debug)]
+pub enum RouteGeometry {
+    Pieces(Vec<Piece>),
+    Line(Vec<[f64; 2]>),
+}
+
+/// The mapped route, shared by every journey on the same stops.
+#[derive(Clone, Debug)]
+pub struct MappedRoute {
+    pub geometry: RouteGeometry,
+    pub method: RouteMethod,
+    pub distance_m: f64,
+    pub stations: Vec<u32>,
+    pub forces: Vec<ForceSpan>,
+    pub bbox: Bbox,
+}
+
+/// A report with everything the geography says about it.
+#[derive(Clone, Debug)]
+pub struct MappedJourney {
+    pub report: Report,
+    /// days since 1970-01-01 of the journey date, for filtering
+    pub day: i32,
+    pub origin: End,
+    pub destination: End,
+    pub route: Arc<MappedRoute>,
+    pub exporting_force: Option<u16>,
+    pub importing_force: Option<u16>,
+    pub cross_border: bool,
+    pub urban_to_rural: bool,
+    pub persons: u16,
+    pub children: u16,
+}
+
+/// Days since 1970-01-01.
+pub fn day_number(d: time::Date) -> i32 {
+    d.to_julian_day() - 2_440_588
+}
+
+/// Maps reports; caches rail routes by their stops (reports repeat corridors).
+pub struct Mapper {
+    geo: Arc<Geography>,
+    cache: Mutex<HashMap<Vec<u32>, Arc<MappedRoute>>>,
+}
+
+impl Mapper {
+    pub fn new(geo: Arc<Geography>) -> Mapper {
+        Mapper { geo, cache: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn geography(&self) -> &Arc<Geography> {
+        &self.geo
+    }
+
+    fn end(&self, place: &Place) -> End {
+        let g = &self.geo;
+        let (station, point, snapped_m) = match place {
+            Place::Station { station } => {
+                let i = g.stations.index_of(station).map(|i| i as u32);
+                let p = i.map(|i| g.stations.get(i as usize).pos()).unwrap_or([0.0, 0.0]);
+                (i, p, None)
+            }
+            Place::Point { lon, lat } => {
+                let p = [*lon, *lat];
+                match g.stations.nearest(p) {
+                    Some(n) if n.distance_m <= SNAP_TOLERANCE_M => {
+                        // the snapped distance is reported: make it the exact geodesic. The
+                        // point stays the point given: rail routes start at the station, other
+                        // modes at the point.
+                        let s = g.stations.get(n.station);
+                        (Some(n.station as u32), p, Some(geodesic_m(p, s.pos())))
+                    }
+                    _ => (None, p, None),
+                }
+            }
+        };
+        let hit = g.forces.locate(point);
+        let class = station.map(|i| StationClass::of(g.stations.get(i as usize))).unwrap_or(StationClass::Unknown);
+        End {
+            station,
+            point,
+            snapped_m,
+            force: hit.map(|h| h.force as u16),
+            force_method: hit.map(|h| h.method),
+            class,
+        }
+    }
+
+    /// Maps a validated report.
+    pub fn map(&self, report: Report) -> Result<MappedJourney, FieldError> {
+        let g = &self.geo;
+        let j = &report.journey;
+        let origin = self.end(&j.origin);
+        let destination = self.end(&j.destination);
+        let via: Vec<u32> = j
+            .via
+            .iter()
+            .filter_map(|c| g.stations.index_of(c).map(|i| i as u32))
+            .collect();
+        let route = if j.mode == Mode::Rail {
+            for (end, path) in [(&origin, "journey.origin"), (&destination, "journey.destination")] {
+                if end.station.is_none() {
+                    return Err(FieldError {
+                        path: path.into(),
+                        message: format!(
+                            "no station within {SNAP_TOLERANCE_M:.0} m of ({}, {}) for a rail journey",
+                            end.point[0], end.point[1]
+                        ),
+                    });
+                }
+            }
+            let mut stops = vec![origin.station.unwrap_or(0)];
+            stops.extend(&via);
+            stops.push(destination.station.unwrap_or(0));
+            self.rail_route(stops)
+        } else {
+            let mut pts = vec![origin.point];
+            pts.extend(via.iter().map(|&i| g.stations.get(i as usize).pos()));
+            pts.push(destination.point);
+            let mut stations: Vec<u32> = origin.station.into_iter().collect();
+            stations.extend(&via);
+            stations.extend(destination.station);
+            Arc::new(self.geodesic_route(&pts, stations, RouteMethod::Geodesic))
+        };
+        let exporting_force = report
+            .line
+            .as_ref()
+            .and_then(|l| l.exporting_force.as_ref())
+            .and_then(|c| g.forces.index_of(c))
+            .map(|i| i as u16)
+            .or(origin.force);
+        let importing_force = destination.force;
+        let cross_border = matches!((origin.force, destination.force), (Some(a), Some(b)) if a != b);
+        let urban_to_rural = origin.class == StationClass::Urban
+            && matches!(destination.class, StationClass::Town | StationClass::Rural);
+        let persons = report.persons.len().min(u16::MAX as usize) as u16;
+        let children = report.children().min(u16::MAX as usize) as u16;
+        Ok(MappedJourney {
+            day: day_number(j.date),
+            report,
+            origin,
+            destination,
+            route,
+            exporting_force,
+            importing_force,
+            cross_border,
+            urban_to_rural,
+            persons,
+            children,
+        })
+    }
+
+    fn rail_route(&self, stops: Vec<u32>) -> Arc<MappedRoute> {
+        if let Some(r) = self.cache.lock().ok().and_then(|c| c.get(&stops).cloned()) {
+            return r;
+        }
+        let g = &self.geo;
+        let idx: Vec<usize> = stops.iter().map(|&s| s as usize).collect();
+        let route = match g.rail.route(&idx) {
+            Ok(r) => {
+                let mut bbox = Bbox::EMPTY;
+                for p in &r.coords {
+                    bbox.extend(*p);
+                }
+                MappedRoute {
+                    forces: g.route_forces(&r.pieces),
+                    geometry: RouteGeometry::Pieces(r.pieces),
+                    method: RouteMethod::Rail,
+                    distance_m: r.distance_m,
+                    stations: r.stations.iter().map(|&s| s as u32).collect(),
+                    bbox,
+                }
+            }
+            Err(_) => {
+                let pts: Vec<[f64; 2]> = idx.iter().map(|&i| g.stations.get(i).pos()).collect();
+                self.geodesic_route(&pts, stops.clone(), RouteMethod::GeodesicFallback)
+            }
+        };
+        let route = Arc::new(route);
+        if let Ok(mut c) = self.cache.lock()
+            && c.len() < ROUTE_CACHE_MAX
+        {
+            c.insert(stops, route.clone());
+        }
+        route
+    }
+
+    fn geodesic_route(&self, pts: &[[f64; 2]], stations: Vec<u32>, method: RouteMethod) -> MappedRoute {
+        let mut coords = vec![pts[0]];
+        let mut distance_m = 0.0;
+        for w in pts.windows(2) {
+            let d = geodesic_m(w[0], w[1]);
+            distance_m += d;
+            let n = (d / GEODESIC_STEP_M).ceil().max(1.0) as usize;
+            let (a, b) = (Point::new(w[0][0], w[0][1]), Point::new(w[1][0], w[1][1]));
+            for k in 1..n {
+                let p = Geodesic.point_at_ratio_between(a, b, k as f64 / n as f64);
+                coords.push([p.x(), p.y()]);
+            }
+            coords.push(w[1]);
+        }
+        let mut bbox = Bbox::EMPTY;
+        for p in &coords {
+            bbox.extend(*p);
+        }
+        let mut stations = stations;
+        stations.dedup();
+        MappedRoute {
+            forces: self.geo.forces_along(&coords),
+            geometry: RouteGeometry::Line(coords),
+            method,
+            distance_m,
+            stations,
+            bbox,
+        }
+    }
+}
+
+impl MappedRoute {
+    /// The route's points, lon/lat.
+    pub fn coords(&self, geo: &Geography) -> Vec<[f64; 2]> {
+        match &self.geometry {
+            RouteGeometry::Line(c) => c.clone(),
+            RouteGeometry::Pieces(pieces) => {
+                let mut out = Vec::new();
+                for &(c, from, to) in pieces {
+                    geo.rail.chains()[c as usize].append_slice(from, to, &mut out);
+                }
+                if out.len() == 1 {
+                    out.push(out[0]);
+                }
+                out
+            }
+        }
+    }
+
+    /// Whether any part of the route intersects `b` (edges included).
+    pub fn intersects(&self, geo: &Geography, b: &Bbox) -> bool {
+        if !self.bbox.intersects(b) {
+            return false;
+        }
+        match &self.geometry {
+            RouteGeometry::Line(c) => polyline_intersects(c, b),
+            RouteGeometry::Pieces(pieces) => pieces.iter().any(|&(c, from, to)| {
+                let chain = &geo.rail.chains()[c as usize];
+                chain.bbox.intersects(b) && chain.slice_intersects(from.min(to), from.max(to), b)
+            }),
+        }
+    }
+}
+
+/// Whether a polyline touches a box (edges included).
+pub fn polyline_intersects(coords: &[[f64; 2]], b: &Bbox) -> bool {
+    if coords.len() == 1 {
+        return b.contains(coords[0]);
+    }
+    coords.windows(2).any(|w| b.segment_intersects(w[0], w[1]))
+}
+
+/// Total length of a polyline, metres (for tests and checks).
+pub fn line_length_m(coords: &[[f64; 2]]) -> f64 {
+    coords.windows(2).map(|w| segment_length_m(w[0], w[1])).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_crossing_a_box_intersect_it_and_others_do_not() {
+        let b = Bbox::new(0.0, 0.0, 1.0, 1.0).unwrap();
+        assert!(b.segment_intersects([-1.0, 0.5], [2.0, 0.5]));
+        assert!(b.segment_intersects([0.5, 0.5], [0.6, 0.6]));
+        assert!(b.segment_intersects([-1.0, -1.0], [0.0, 0.0]), "touching a corner counts");
+        // reaches x = 0 only at y = 2, above the box
+        assert!(!b.segment_intersects([-1.0, 0.0], [0.0, 2.0]));
+        assert!(!b.segment_intersects([1.5, -1.0], [2.5, 3.0]));
+        assert!(!b.segment_intersects([-1.0, 1.5], [0.4, 3.0]));
+        assert!(polyline_intersects(&[[2.0, 2.0], [0.5, 2.0], [0.5, 0.5]], &b));
+    }
+}
+
+impl MappedJourney {
+    /// The mapped journey's GeoJSON properties (the names are a contract; see the README).
+    pub fn properties(&self, geo: &Geography) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::json;
+        let r = &self.report;
+        let code = |s: Option<u32>| s.map(|i| geo.stations.get(i as usize).code.to_string());
+        let force = |f: Option<u16>| f.map(|i| geo.forces.get(i as usize).code.to_string());
+        let round = |v: f64| (v * 100.0).round() / 100.0;
+        let mut m = serde_json::Map::new();
+        let mut put = |k: &str, v: serde_json::Value| {
+            m.insert(k.to_string(), v);
+        };
+        put("report_id", json!(r.report_id));
+        put("reported_at", json!(r.reported_at));
+        put("source_force", json!(r.source_force));
+        put("date", json!(super::report::format_date(r.journey.date)));
+        put("mode", json!(r.journey.mode));
+        put("origin_station", json!(code(self.origin.station)));
+        put("destination_station", json!(code(self.destination.station)));
+        put("via", json!(r.journey.via));
+        put("origin_force", json!(force(self.origin.force)));
+        put("destination_force", json!(force(self.destination.force)));
+        put("exporting_force", json!(force(self.exporting_force)));
+        put("importing_force", json!(force(self.importing_force)));
+        put("cross_border", json!(self.cross_border));
+        put("urban_to_rural", json!(self.urban_to_rural));
+        put("origin_class", json!(self.origin.class));
+        put("destination_class", json!(self.destination.class));
+        put("origin_snapped_m", json!(self.origin.snapped_m.map(round)));
+        put("destination_snapped_m", json!(self.destination.snapped_m.map(round)));
+        put("route_method", json!(self.route.method));
+        put("distance_m", json!(round(self.route.distance_m)));
+        put(
+            "stations",
+            json!(self.route.stations.iter().map(|&s| geo.stations.get(s as usize).code.to_string()).collect::<Vec<_>>()),
+        );
+        put(
+            "forces",
+            serde_json::Value::Array(
+                self.route
+                    .forces
+                    .iter()
+                    .map(|s| {
+                        let f = geo.forces.get(s.force);
+                        json!({"code": f.code, "name": f.name, "distance_m": round(s.distance_m)})
+                    })
+                    .collect(),
+            ),
+        );
+        put("line_id", json!(r.line.as_ref().map(|l| &l.line_id)));
+        put("line_name", json!(r.line.as_ref().and_then(|l| l.name.as_ref())));
+        put("persons", json!(self.persons));
+        put("children", json!(self.children));
+        m
+    }
+}

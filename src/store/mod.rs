@@ -1,0 +1,63 @@
+//! Durable storage of journey reports (append only).
+//!
+//! A store keeps each accepted report's canonical JSON under its `report_id`, with a sequence
+//! number in order of acceptance. [`JourneyStore::put`] is atomic per call: when it returns,
+//! every record it says was created is on disk (a crash right after loses nothing), and a failed
+//! call stored nothing. Mapping is not stored: it is recomputed from the report at start-up, so
+//! it always agrees with the geography the server runs with.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// A report to store: its id and canonical JSON.
+#[derive(Clone, Debug)]
+pub struct NewReport {
+    pub report_id: String,
+    pub body: String,
+}
+
+/// A stored report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredReport {
+    pub seq: i64,
+    pub report_id: String,
+    pub body: String,
+    /// RFC 3339 UTC time the store accepted it
+    pub received_at: String,
+}
+
+/// What happened to one record of a [`JourneyStore::put`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Newly stored.
+    Created { seq: i64 },
+    /// Already stored with identical content: nothing changed (idempotent resend).
+    Exists { seq: i64 },
+    /// Already stored with different content: refused, nothing changed.
+    Conflict { seq: i64 },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {message}")]
+    Open { path: String, message: String },
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store: integrity check failed: {0}")]
+    Corrupt(String),
+    #[error("store: the connection lock was poisoned by an earlier panic")]
+    Poisoned,
+}
+
+/// The storage interface the server uses; SQLite is the default, PostgreSQL another backend.
+pub trait JourneyStore: Send + Sync {
+    /// Stores the records in one transaction, in order; returns one outcome per record.
+    fn put(&self, records: &[NewReport]) -> Result<Vec<PutOutcome>, StoreError>;
+    fn get(&self, report_id: &str) -> Result<Option<StoredReport>, StoreError>;
+    /// Calls `f` for every report with `seq > after`, in sequence order.
+    fn scan(&self, after: i64, f: &mut dyn FnMut(StoredReport)) -> Result<(), StoreError>;
+    fn count(&self) -> Result<u64, StoreError>;
+    /// Checks the store's own consistency (SQLite's `integrity_check`, unique ids).
+    fn integrity_check(&self) -> Result<(), StoreError>;
+}
