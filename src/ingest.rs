@@ -67,6 +67,7 @@ impl Journeys {
     /// Validates, maps and stores a batch; see the module docs. `Err` only when the store fails,
     /// in which case nothing of the batch was stored.
     pub fn ingest(&self, values: &[Result<Value, FieldError>], now: OffsetDateTime) -> Result<Vec<Outcome>, StoreError> {
+        let t0 = std::time::Instant::now();
         let prepared: Vec<Result<MappedJourney, Vec<FieldError>>> = par_map(values, |v| match v {
             Ok(v) => self.prepare(v, now),
             Err(e) => Err(vec![e.clone()]),
@@ -76,7 +77,9 @@ impl Journeys {
             .filter_map(|p| p.as_ref().ok())
             .map(|j| NewReport { report_id: j.report.report_id.clone(), body: j.report.canonical_json() })
             .collect();
+        let t1 = std::time::Instant::now();
         let puts = if records.is_empty() { Vec::new() } else { self.store.put(&records)? };
+        let t2 = std::time::Instant::now();
         let mut puts = puts.into_iter();
         let mut out = Vec::with_capacity(prepared.len());
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
@@ -100,6 +103,7 @@ impl Journeys {
                 },
             }
         }
+        tracing::debug!(prepare = ?(t1 - t0), store = ?(t2 - t1), index = ?t2.elapsed(), n = values.len(), "ingest batch");
         Ok(out)
     }
 

@@ -15,8 +15,10 @@ pub use types::{Bbox, ForceCode, LonLat, Metres, StationCode};
 
 use geodesy::{lerp, segment_length_m};
 
-/// Length of the steps, metres, in which [`Geography::forces_along`] attributes a line to forces.
-pub const FORCE_WALK_STEP_M: f64 = 100.0;
+/// Spacing, metres, of the samples [`Geography::forces_along`] takes along a line.
+pub const FORCE_WALK_STEP_M: f64 = 500.0;
+/// How precisely, metres, a border crossing is placed by bisection between two samples.
+pub const FORCE_BORDER_PRECISION_M: f64 = 5.0;
 
 /// Everything the server knows about the map.
 pub struct Geography {
@@ -68,10 +70,23 @@ impl Geography {
         geo
     }
 
-    /// Force runs along a polyline: (from offset, to offset, force), merged, metres; the walk
-    /// of [`forces_along`](Self::forces_along) with offsets kept.
+    /// Force runs along a polyline: (from offset, to offset, force), merged, metres. See
+    /// [`forces_along`](Self::forces_along) for the method.
     fn force_runs(&self, coords: &[[f64; 2]]) -> Vec<(f64, f64, u32)> {
+        let locate = |p: [f64; 2]| self.forces.locate(p).map(|h| h.force as u32);
         let mut runs: Vec<(f64, f64, u32)> = Vec::new();
+        // the current run: (start offset, force)
+        let mut cur: Option<(f64, Option<u32>)> = None;
+        let close = |runs: &mut Vec<(f64, f64, u32)>, start: f64, end: f64, f: Option<u32>| {
+            if let Some(f) = f
+                && end > start
+            {
+                match runs.last_mut() {
+                    Some(r) if r.2 == f && (r.1 - start).abs() < 1e-6 => r.1 = end,
+                    _ => runs.push((start, end, f)),
+                }
+            }
+        };
         let mut at = 0.0;
         for w in coords.windows(2) {
             let len = segment_length_m(w[0], w[1]);
@@ -79,17 +94,31 @@ impl Geography {
                 continue;
             }
             let steps = (len / FORCE_WALK_STEP_M).ceil().max(1.0) as usize;
-            let step_len = len / steps as f64;
-            for k in 0..steps {
-                let mid = lerp(w[0], w[1], (k as f64 + 0.5) / steps as f64);
-                let (s, e) = (at, at + step_len);
-                at = e;
-                let Some(hit) = self.forces.locate(mid) else { continue };
-                match runs.last_mut() {
-                    Some(r) if r.2 == hit.force as u32 && (r.1 - s).abs() < 1e-6 => r.1 = e,
-                    _ => runs.push((s, e, hit.force as u32)),
+            let mut prev_t = 0.0;
+            for k in 0..=steps {
+                let t = k as f64 / steps as f64;
+                let f = locate(lerp(w[0], w[1], t));
+                match cur {
+                    None => cur = Some((at, f)),
+                    Some((start, cf)) if cf != f => {
+                        // bisect between prev_t (force cf) and t (force f) for the border
+                        let (mut lo, mut hi) = (prev_t, t);
+                        while (hi - lo) * len > FORCE_BORDER_PRECISION_M {
+                            let mid = (lo + hi) / 2.0;
+                            if locate(lerp(w[0], w[1], mid)) == cf { lo = mid } else { hi = mid }
+                        }
+                        let border = at + (lo + hi) / 2.0 * len;
+                        close(&mut runs, start, border, cf);
+                        cur = Some((border, f));
+                    }
+                    Some(_) => {}
                 }
+                prev_t = t;
             }
+            at += len;
+        }
+        if let Some((start, f)) = cur {
+            close(&mut runs, start, at, f);
         }
         runs
     }
@@ -133,32 +162,19 @@ impl Geography {
 
     /// The forces a lon/lat line passes through, in travel order, with the metres inside each.
     ///
-    /// The line is walked in steps of at most [`FORCE_WALK_STEP_M`]; each step is given to the
-    /// force containing its midpoint (or the nearest within the tolerance), so each border
-    /// crossing is placed to within half a step. Steps in no force (open sea) are left out.
+    /// The line is sampled every [`FORCE_WALK_STEP_M`]; where two samples fall in different
+    /// forces the border is found by bisection to within [`FORCE_BORDER_PRECISION_M`]. A force
+    /// crossed for less than a step between two samples of one other force can be missed.
+    /// Stretches in no force (open sea) are left out.
     pub fn forces_along(&self, coords: &[[f64; 2]]) -> Vec<ForceSpan> {
-        let mut spans: Vec<ForceSpan> = Vec::new();
-        for w in coords.windows(2) {
-            let len = segment_length_m(w[0], w[1]);
-            if len <= 0.0 {
-                continue;
-            }
-            let steps = (len / FORCE_WALK_STEP_M).ceil().max(1.0) as usize;
-            let step_len = len / steps as f64;
-            for k in 0..steps {
-                let mid = lerp(w[0], w[1], (k as f64 + 0.5) / steps as f64);
-                let Some(hit) = self.forces.locate(mid) else {
-                    continue;
-                };
+        self.force_runs(coords)
+            .into_iter()
+            .fold(Vec::new(), |mut spans: Vec<ForceSpan>, (s, e, f)| {
                 match spans.last_mut() {
-                    Some(s) if s.force == hit.force => s.distance_m += step_len,
-                    _ => spans.push(ForceSpan {
-                        force: hit.force,
-                        distance_m: step_len,
-                    }),
+                    Some(last) if last.force == f as usize => last.distance_m += e - s,
+                    _ => spans.push(ForceSpan { force: f as usize, distance_m: e - s }),
                 }
-            }
-        }
-        spans
+                spans
+            })
     }
 }

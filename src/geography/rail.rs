@@ -329,7 +329,13 @@ impl RailGraph {
 
     /// The shortest route through `stops` (origin, any vias, destination), all station indices.
     pub fn route(&self, stops: &[usize]) -> Result<Route, RouteError> {
-        let mut coords = Vec::new();
+        self.route_with(stops, true)
+    }
+
+    /// As [`route`](Self::route); `coords` false leaves `Route::coords` empty (cheaper when
+    /// only the pieces, length and stations are wanted).
+    pub fn route_with(&self, stops: &[usize], coords: bool) -> Result<Route, RouteError> {
+        let mut points = Vec::new();
         let mut stations: Vec<usize> = Vec::new();
         let mut all_pieces = Vec::new();
         let mut distance_m = 0.0;
@@ -340,30 +346,32 @@ impl RailGraph {
             distance_m += len;
             push_station(&mut stations, w[0]);
             for &(c, from, to) in &pieces {
-                self.chains[c as usize].append_slice(from, to, &mut coords);
+                if coords {
+                    self.chains[c as usize].append_slice(from, to, &mut points);
+                }
                 let on = &self.on_chain[c as usize];
                 let (lo, hi) = (from.min(to), from.max(to));
                 let range = on.iter().filter(|(o, _)| *o >= lo && *o <= hi);
                 if from <= to {
                     range.for_each(|&(_, s)| push_station(&mut stations, s as usize));
                 } else {
-                    range
-                        .rev()
-                        .for_each(|&(_, s)| push_station(&mut stations, s as usize));
+                    range.rev().for_each(|&(_, s)| push_station(&mut stations, s as usize));
                 }
             }
             push_station(&mut stations, w[1]);
             all_pieces.extend(pieces);
         }
-        if coords.len() == 1 {
-            coords.push(coords[0]);
+        if coords {
+            if points.len() == 1 {
+                points.push(points[0]);
+            }
+            if points.is_empty()
+                && let Some(a) = stops.first().and_then(|&s| self.attachment(s))
+            {
+                points = vec![a.point, a.point];
+            }
         }
-        if coords.is_empty()
-            && let Some(a) = stops.first().and_then(|&s| self.attachment(s))
-        {
-            coords = vec![a.point, a.point];
-        }
-        Ok(Route { coords, distance_m, stations, pieces: all_pieces })
+        Ok(Route { coords: points, distance_m, stations, pieces: all_pieces })
     }
 
     /// One leg: its length and pieces (chain, from offset, to offset).

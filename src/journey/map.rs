@@ -21,7 +21,6 @@
 use super::report::{FieldError, Mode, Place, Report};
 use crate::geography::geodesy::{geodesic_m, segment_length_m};
 use crate::geography::{Bbox, ForceSpan, Geography, LocateMethod, Piece, Station};
-use geo::{Geodesic, InterpolatePoint, Point};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -120,7 +119,8 @@ pub fn day_number(d: time::Date) -> i32 {
 /// Maps reports; caches rail routes by their stops (reports repeat corridors).
 pub struct Mapper {
     geo: Arc<Geography>,
-    cache: Mutex<HashMap<Vec<u32>, Arc<MappedRoute>>>,
+    /// mapped routes by stops (rail) or by points (other modes)
+    cache: Mutex<HashMap<Vec<u64>, Arc<MappedRoute>>>,
 }
 
 impl Mapper {
@@ -200,7 +200,7 @@ impl Mapper {
             let mut stations: Vec<u32> = origin.station.into_iter().collect();
             stations.extend(&via);
             stations.extend(destination.station);
-            Arc::new(self.geodesic_route(&pts, stations, RouteMethod::Geodesic))
+            self.line_route(&pts, stations)
         };
         let exporting_force = report
             .line
@@ -230,39 +230,57 @@ impl Mapper {
         })
     }
 
-    fn rail_route(&self, stops: Vec<u32>) -> Arc<MappedRoute> {
-        if let Some(r) = self.cache.lock().ok().and_then(|c| c.get(&stops).cloned()) {
+    fn cached(&self, key: &[u64], make: impl FnOnce() -> MappedRoute) -> Arc<MappedRoute> {
+        if let Some(r) = self.cache.lock().ok().and_then(|c| c.get(key).cloned()) {
             return r;
         }
-        let g = &self.geo;
-        let idx: Vec<usize> = stops.iter().map(|&s| s as usize).collect();
-        let route = match g.rail.route(&idx) {
-            Ok(r) => {
-                let mut bbox = Bbox::EMPTY;
-                for p in &r.coords {
-                    bbox.extend(*p);
-                }
-                MappedRoute {
-                    forces: g.route_forces(&r.pieces),
-                    geometry: RouteGeometry::Pieces(r.pieces),
-                    method: RouteMethod::Rail,
-                    distance_m: r.distance_m,
-                    stations: r.stations.iter().map(|&s| s as u32).collect(),
-                    bbox,
-                }
-            }
-            Err(_) => {
-                let pts: Vec<[f64; 2]> = idx.iter().map(|&i| g.stations.get(i).pos()).collect();
-                self.geodesic_route(&pts, stops.clone(), RouteMethod::GeodesicFallback)
-            }
-        };
-        let route = Arc::new(route);
+        let route = Arc::new(make());
         if let Ok(mut c) = self.cache.lock()
             && c.len() < ROUTE_CACHE_MAX
         {
-            c.insert(stops, route.clone());
+            c.insert(key.to_vec(), route.clone());
         }
         route
+    }
+
+    fn rail_route(&self, stops: Vec<u32>) -> Arc<MappedRoute> {
+        let key: Vec<u64> = std::iter::once(0).chain(stops.iter().map(|&s| s as u64)).collect();
+        self.cached(&key, || {
+            let g = &self.geo;
+            let idx: Vec<usize> = stops.iter().map(|&s| s as usize).collect();
+            match g.rail.route_with(&idx, false) {
+                Ok(r) => {
+                    // the union of the chains' boxes: a superset, refined by `intersects`
+                    let mut bbox = Bbox::EMPTY;
+                    for &(c, _, _) in &r.pieces {
+                        let b = g.rail.chains()[c as usize].bbox;
+                        bbox.extend([b.min_lon, b.min_lat]);
+                        bbox.extend([b.max_lon, b.max_lat]);
+                    }
+                    MappedRoute {
+                        forces: g.route_forces(&r.pieces),
+                        geometry: RouteGeometry::Pieces(r.pieces),
+                        method: RouteMethod::Rail,
+                        distance_m: r.distance_m,
+                        stations: r.stations.iter().map(|&s| s as u32).collect(),
+                        bbox,
+                    }
+                }
+                Err(_) => {
+                    let pts: Vec<[f64; 2]> = idx.iter().map(|&i| g.stations.get(i).pos()).collect();
+                    self.geodesic_route(&pts, stops.clone(), RouteMethod::GeodesicFallback)
+                }
+            }
+        })
+    }
+
+    fn line_route(&self, pts: &[[f64; 2]], stations: Vec<u32>) -> Arc<MappedRoute> {
+        let key: Vec<u64> = std::iter::once(1)
+            .chain(pts.iter().flat_map(|p| [p[0].to_bits(), p[1].to_bits()]))
+            .chain(std::iter::once(u64::MAX))
+            .chain(stations.iter().map(|&s| s as u64))
+            .collect();
+        self.cached(&key, || self.geodesic_route(pts, stations.clone(), RouteMethod::Geodesic))
     }
 
     fn geodesic_route(&self, pts: &[[f64; 2]], stations: Vec<u32>, method: RouteMethod) -> MappedRoute {
@@ -271,11 +289,11 @@ impl Mapper {
         for w in pts.windows(2) {
             let d = geodesic_m(w[0], w[1]);
             distance_m += d;
+            // vertices by spherical interpolation (within metres of the ellipsoidal geodesic
+            // over British distances); the length above is the exact geodesic
             let n = (d / GEODESIC_STEP_M).ceil().max(1.0) as usize;
-            let (a, b) = (Point::new(w[0][0], w[0][1]), Point::new(w[1][0], w[1][1]));
             for k in 1..n {
-                let p = Geodesic.point_at_ratio_between(a, b, k as f64 / n as f64);
-                coords.push([p.x(), p.y()]);
+                coords.push(slerp(w[0], w[1], k as f64 / n as f64));
             }
             coords.push(w[1]);
         }
@@ -294,6 +312,23 @@ impl Mapper {
             bbox,
         }
     }
+}
+
+/// The point a fraction `t` of the way along the great circle from `a` to `b` (lon/lat).
+fn slerp(a: [f64; 2], b: [f64; 2], t: f64) -> [f64; 2] {
+    let v = |p: [f64; 2]| {
+        let (lon, lat) = (p[0].to_radians(), p[1].to_radians());
+        [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+    };
+    let (va, vb) = (v(a), v(b));
+    let dot = (va[0] * vb[0] + va[1] * vb[1] + va[2] * vb[2]).clamp(-1.0, 1.0);
+    let omega = dot.acos();
+    if omega < 1e-12 {
+        return a;
+    }
+    let (sa, sb) = (((1.0 - t) * omega).sin() / omega.sin(), (t * omega).sin() / omega.sin());
+    let p = [sa * va[0] + sb * vb[0], sa * va[1] + sb * vb[1], sa * va[2] + sb * vb[2]];
+    [p[1].atan2(p[0]).to_degrees(), p[2].atan2(p[0].hypot(p[1])).to_degrees()]
 }
 
 impl MappedRoute {

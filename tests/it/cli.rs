@@ -22,8 +22,11 @@ fn http_get(addr: &str, path: &str) -> String {
 
 #[test]
 fn serve_prints_its_address_answers_and_stops_cleanly_on_sigterm() {
+    let store = std::env::temp_dir().join(format!("linesmap-serve-{}.sqlite", std::process::id()));
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--store"])
+        .arg(&store)
+        .arg("--data")
         .arg(data_dir())
         .env("LINESMAP_LOG", "warn")
         .stdout(Stdio::piped())
@@ -117,4 +120,73 @@ fn bad_data_is_a_clear_error_exit() {
             .unwrap()
             .contains("/nonexistent: not a folder")
     );
+}
+
+fn http_post_json(addr: &str, path: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn start_server(store: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--store"])
+        .arg(store)
+        .arg("--data")
+        .arg(data_dir())
+        .env("LINESMAP_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("{line:?}")).to_string();
+    (child, addr)
+}
+
+#[test]
+fn acknowledged_reports_survive_kill_9_and_reload_on_restart() {
+    let dir = std::env::temp_dir().join(format!("linesmap-kill9-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("journeys.sqlite");
+    let _ = std::fs::remove_file(&store);
+    let mut acked = Vec::new();
+    for round in 0..3 {
+        let (mut child, addr) = start_server(&store);
+        for i in 0..15 {
+            let id = format!("kill9-{round}-{i}");
+            let (from, to) = [("EUS", "NRW"), ("LIV", "BPN"), ("BHM", "SWA")][i % 3];
+            let body = format!(
+                r#"{{"report_id":"{id}","reported_at":"2024-03-06T10:42:00Z","source_force":"BTP","journey":{{"date":"2024-03-06","mode":"rail","origin":{{"station":"{from}"}},"destination":{{"station":"{to}"}}}}}}"#
+            );
+            let resp = http_post_json(&addr, "/api/journeys", &body);
+            assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+            acked.push(id);
+        }
+        // SIGKILL straight after the last acknowledgement: no clean shutdown
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let (mut child, addr) = start_server(&store);
+    let list = http_get(&addr, "/api/journeys?limit=100");
+    assert!(list.contains(&format!("\"numberMatched\":{}", acked.len())), "{}", &list[..400.min(list.len())]);
+    for id in &acked {
+        let resp = http_get(&addr, &format!("/api/journeys/{id}"));
+        assert!(resp.starts_with("HTTP/1.1 200"), "{id} lost: {resp}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let s = linesmap::store::SqliteStore::open(&store).unwrap();
+    use linesmap::store::JourneyStore;
+    assert_eq!(s.count().unwrap(), acked.len() as u64);
+    s.integrity_check().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
