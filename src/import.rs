@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use linesmap::ingest::{Journeys, Outcome};
+use linesmap::ingest::{Journeys, Outcome, par_map};
 use linesmap::journey::csv::csv_to_reports;
 use linesmap::journey::report::FieldError;
 use serde_json::Value;
@@ -75,7 +75,7 @@ pub fn run(journeys: &Journeys, file: &Path, batch: usize) -> anyhow::Result<()>
         let f = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
         let mut lines = std::io::BufReader::with_capacity(1 << 20, f).lines().enumerate();
         loop {
-            let mut chunk: Vec<Result<Value, FieldError>> = Vec::with_capacity(batch);
+            let mut raw: Vec<(usize, String)> = Vec::with_capacity(batch);
             let mut bytes = 0;
             for (n, line) in lines.by_ref() {
                 let line = line.with_context(|| format!("{}: line {}", file.display(), n + 1))?;
@@ -83,14 +83,18 @@ pub fn run(journeys: &Journeys, file: &Path, batch: usize) -> anyhow::Result<()>
                 if line.trim().is_empty() {
                     continue;
                 }
-                chunk.push(serde_json::from_str::<Value>(&line).map_err(|e| FieldError {
-                    path: String::new(),
-                    message: format!("line {}: not valid JSON: {e}", n + 1),
-                }));
-                if chunk.len() == batch {
+                raw.push((n + 1, line));
+                if raw.len() == batch {
                     break;
                 }
             }
+            // JSON parsing is a good share of the work: spread it over the cores too
+            let chunk: Vec<Result<Value, FieldError>> = par_map(&raw, |(n, line)| {
+                serde_json::from_str::<Value>(line).map_err(|e| FieldError {
+                    path: String::new(),
+                    message: format!("line {n}: not valid JSON: {e}"),
+                })
+            });
             if chunk.is_empty() {
                 break;
             }

@@ -179,6 +179,8 @@ pub type Piece = (u32, f64, f64);
 pub struct RailGraph {
     chains: Vec<Chain>,
     junctions: Vec<[f64; 2]>,
+    /// junctions on the mean sphere, for the A* bound
+    junction_xyz: Vec<[f64; 3]>,
     /// per junction: (chain, true if the junction is the chain's start)
     adj: Vec<Vec<(u32, bool)>>,
     /// component id per junction
@@ -218,9 +220,11 @@ impl RailGraph {
             }
         }
         let seg_tree = RTree::bulk_load(items);
+        let junction_xyz = junctions.iter().map(|&p| to_xyz(p)).collect();
         let mut g = RailGraph {
             chains,
             junctions,
+            junction_xyz,
             adj,
             component,
             component_sizes,
@@ -387,20 +391,30 @@ impl RailGraph {
         let mut dist = vec![f64::INFINITY; n];
         // predecessor: (chain, true if traversed start -> end); u32::MAX chain = the source
         let mut pred: Vec<(u32, bool)> = vec![(u32::MAX, true); n];
+        // A*: a lower bound of the track distance from a junction to b is the straight line
+        // (chord) between them, less 1 % for the sphere standing in for the ellipsoid. It is
+        // consistent, so a junction's first pop is final.
+        let target = to_xyz(b.point);
+        let h = |j: u32| {
+            let p = self.junction_xyz[j as usize];
+            let (dx, dy, dz) = (p[0] - target[0], p[1] - target[1], p[2] - target[2]);
+            (dx * dx + dy * dy + dz * dz).sqrt() * (1.0 - SPHERE_TOLERANCE)
+        };
         let mut heap = BinaryHeap::new();
         let mut seed = |j: u32, d: f64, heap: &mut BinaryHeap<HeapItem>| {
             if d < dist[j as usize] {
                 dist[j as usize] = d;
-                heap.push(HeapItem(d, j));
+                heap.push(HeapItem(d + h(j), j));
             }
         };
         seed(ca.start, a.offset_m, &mut heap);
         seed(ca.end, ca.length_m() - a.offset_m, &mut heap);
-        while let Some(HeapItem(d, j)) = heap.pop() {
-            if d > dist[j as usize] {
-                continue;
+        while let Some(HeapItem(key, j)) = heap.pop() {
+            let d = dist[j as usize];
+            if key > d + h(j) + 1e-6 {
+                continue; // stale entry
             }
-            if d >= best {
+            if key >= best {
                 break;
             }
             if j == cb.start && d + b.offset_m < best {
@@ -418,7 +432,7 @@ impl RailGraph {
                 if nd < dist[next as usize] {
                     dist[next as usize] = nd;
                     pred[next as usize] = (c, is_start);
-                    heap.push(HeapItem(nd, next));
+                    heap.push(HeapItem(nd + h(next), next));
                 }
             }
         }

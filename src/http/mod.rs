@@ -81,7 +81,14 @@ pub fn routes(
         .and(raw_query())
         .and(with_state(state.clone()))
         .map(journeys::get_one);
-    health
+    let landing = warp::path::end()
+        .and(warp::get().or(warp::head()).unify())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .map(handlers::landing);
+    landing
+        .or(health)
+        .unify()
         .or(post_journeys)
         .unify()
         .or(list_journeys)

@@ -943,9 +943,13 @@ fn simulate<'a>(
         sim.line(n);
         attempts += 1;
     }
-    let mut out = sim.out;
-    out.truncate(n);
-    out.sort_by_key(|r| r.reported_at);
+    let mut made = sim.out;
+    made.truncate(n);
+    // sort positions, not the (large) reports; ties keep the order they were made in
+    let mut order: Vec<usize> = (0..made.len()).collect();
+    order.sort_by_key(|&i| (made[i].reported_at, i));
+    let mut slots: Vec<Option<ReportOut<'a>>> = made.into_iter().map(Some).collect();
+    let mut out: Vec<ReportOut<'a>> = order.iter().filter_map(|&i| slots[i].take()).collect();
     for (index, r) in out.iter_mut().enumerate() {
         r.report_id = ReportId { seed, index };
     }
@@ -1001,6 +1005,8 @@ struct World<'a> {
     exporters: Vec<ExporterSim>,
     exporter_pick: WeightedIndex<f64>,
     interchanges: Vec<usize>,
+    /// Crow-flies km from each interchange (as in `interchanges`) to every station.
+    interchange_km: Vec<Vec<f64>>,
     cal: Calendar,
     other_child: Choice<Mode>,
     other_adult: Choice<Mode>,
@@ -1145,12 +1151,16 @@ impl<'a> World<'a> {
         }
         let exporter_pick =
             WeightedIndex::new(&exporter_weights).map_err(|_| GenerateError::NoExporters)?;
-        let interchanges = p
+        let interchanges: Vec<usize> = p
             .interchanges
             .stations
             .iter()
             .filter_map(|c| geo.stations.index_of(c))
             .filter(|&i| force_of[i].is_some())
+            .collect();
+        let interchange_km = interchanges
+            .iter()
+            .map(|&h| (0..stations.len()).map(|i| km(geo, h, i)).collect())
             .collect();
         let pp = &p.persons;
         Ok(World {
@@ -1162,6 +1172,7 @@ impl<'a> World<'a> {
             exporters,
             exporter_pick,
             interchanges,
+            interchange_km,
             cal: Calendar::new(p),
             other_child: choice(&p.modes.other_child)?,
             other_adult: choice(&p.modes.other_adult)?,
@@ -1812,19 +1823,17 @@ impl<'a> Sim<'a> {
         let mut via = None;
         if self.rng.random_bool(p.interchanges.via_share) {
             let ic = &p.interchanges;
-            let between: Vec<usize> = w
-                .interchanges
-                .iter()
-                .copied()
-                .filter(|&h| {
-                    if h == hub || h == market {
-                        return false;
-                    }
-                    let (a, b) = (km(w.geo, hub, h), km(w.geo, h, market));
-                    a >= ic.min_leg_km
+            let between: Vec<usize> = (0..w.interchanges.len())
+                .filter(|&k| {
+                    let (a, b) = (w.interchange_km[k][hub], w.interchange_km[k][market]);
+                    let h = w.interchanges[k];
+                    h != hub
+                        && h != market
+                        && a >= ic.min_leg_km
                         && b >= ic.min_leg_km
                         && a + b <= (1.0 + ic.max_detour) * direct
                 })
+                .map(|k| w.interchanges[k])
                 .collect();
             if !between.is_empty() {
                 via = Some(between[self.rng.random_range(0..between.len())]);
@@ -3186,5 +3195,27 @@ mod tests {
         let mode = bands.iter().max_by_key(|(_, n)| **n).unwrap();
         assert_eq!(*mode.0, "15-17", "{bands:?}");
         assert!(!bands.contains_key("10-12") && !bands.contains_key("under_10"));
+    }
+
+    #[test]
+    fn tmp_dump_and_time() {
+        let geo = gb();
+        let p = GeneratorParams::builtin();
+        for _ in 0..4 {
+            let t0 = std::time::Instant::now();
+            let r = generate(geo, &p, 100_000, 1);
+            let t1 = t0.elapsed();
+            let t0 = std::time::Instant::now();
+            let mut f = std::fs::File::create("/tmp/syn.ndjson").unwrap();
+            write_ndjson(&r, &mut f).unwrap();
+            let t2 = t0.elapsed();
+            let t0 = std::time::Instant::now();
+            drop(r);
+            let t3 = t0.elapsed();
+            let t0 = std::time::Instant::now();
+            let mut f = std::fs::File::create("/tmp/syn2.ndjson").unwrap();
+            generate_ndjson(geo, &p, 100_000, 1, &mut f).unwrap();
+            eprintln!("TIMING generate {t1:?} write {t2:?} drop {t3:?} generate_ndjson {:?}", t0.elapsed());
+        }
     }
 }
