@@ -36,10 +36,16 @@ impl Tally {
                     self.existing += 1;
                     None
                 }
-                Outcome::Conflict(id) => Some(format!("report_id \"{id}\" is stored with different content")),
-                Outcome::Rejected(errors) => {
-                    Some(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
-                }
+                Outcome::Conflict(id) => Some(format!(
+                    "report_id \"{id}\" is stored with different content"
+                )),
+                Outcome::Rejected(errors) => Some(
+                    errors
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
             };
             if let Some(p) = problem {
                 self.rejected += 1;
@@ -55,7 +61,9 @@ impl Tally {
 
 pub fn run(journeys: &Journeys, file: &Path, batch: usize) -> anyhow::Result<()> {
     let started = Instant::now();
-    let size = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?.len();
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
     let bar = ProgressBar::new(size);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes}  {msg}  eta {eta}")
@@ -63,17 +71,26 @@ pub fn run(journeys: &Journeys, file: &Path, batch: usize) -> anyhow::Result<()>
     );
     let mut tally = Tally::default();
     let now = time::OffsetDateTime::now_utc();
-    if file.to_string_lossy().to_ascii_lowercase().ends_with(".csv") {
-        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let records = csv_to_reports(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    if file
+        .to_string_lossy()
+        .to_ascii_lowercase()
+        .ends_with(".csv")
+    {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let records =
+            csv_to_reports(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         bar.set_length(records.len() as u64);
         for chunk in records.chunks(batch) {
             let outcomes = journeys.ingest(chunk, now)?;
             tally.add(tally.records, &outcomes, &bar);
         }
     } else {
-        let f = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let mut lines = std::io::BufReader::with_capacity(1 << 20, f).lines().enumerate();
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let mut lines = std::io::BufReader::with_capacity(1 << 20, f)
+            .lines()
+            .enumerate();
         loop {
             let mut raw: Vec<(usize, String)> = Vec::with_capacity(batch);
             let mut bytes = 0;
@@ -115,10 +132,16 @@ pub fn run(journeys: &Journeys, file: &Path, batch: usize) -> anyhow::Result<()>
         tally.created,
         tally.existing,
         tally.rejected,
-        peak_rss().map(|kb| format!("; peak resident memory {:.0} MiB", kb as f64 / 1024.0)).unwrap_or_default()
+        peak_rss()
+            .map(|kb| format!("; peak resident memory {:.0} MiB", kb as f64 / 1024.0))
+            .unwrap_or_default()
     );
     if tally.rejected > 0 {
-        anyhow::bail!("{} of {} records were rejected (the rest were stored)", tally.rejected, tally.records);
+        anyhow::bail!(
+            "{} of {} records were rejected (the rest were stored)",
+            tally.rejected,
+            tally.records
+        );
     }
     Ok(())
 }
@@ -126,5 +149,10 @@ pub fn run(journeys: &Journeys, file: &Path, batch: usize) -> anyhow::Result<()>
 /// Peak resident set size of this process, KiB (Linux).
 pub fn peak_rss() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }

@@ -42,7 +42,11 @@ pub struct Journeys {
 
 impl Journeys {
     pub fn new(geo: Arc<Geography>, store: Arc<dyn JourneyStore>) -> Journeys {
-        Journeys { mapper: Mapper::new(geo), store, index: RwLock::new(JourneyIndex::new()) }
+        Journeys {
+            mapper: Mapper::new(geo),
+            store,
+            index: RwLock::new(JourneyIndex::new()),
+        }
     }
 
     pub fn geography(&self) -> &Arc<Geography> {
@@ -59,14 +63,22 @@ impl Journeys {
     }
 
     /// Validates and maps one JSON value.
-    pub fn prepare(&self, v: &Value, now: OffsetDateTime) -> Result<MappedJourney, Vec<FieldError>> {
+    pub fn prepare(
+        &self,
+        v: &Value,
+        now: OffsetDateTime,
+    ) -> Result<MappedJourney, Vec<FieldError>> {
         let report = parse_report(v, self.geography(), now)?;
         self.mapper.map(report).map_err(|e| vec![e])
     }
 
     /// Validates, maps and stores a batch; see the module docs. `Err` only when the store fails,
     /// in which case nothing of the batch was stored.
-    pub fn ingest(&self, values: &[Result<Value, FieldError>], now: OffsetDateTime) -> Result<Vec<Outcome>, StoreError> {
+    pub fn ingest(
+        &self,
+        values: &[Result<Value, FieldError>],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Outcome>, StoreError> {
         let t0 = std::time::Instant::now();
         let prepared: Vec<Result<MappedJourney, Vec<FieldError>>> = par_map(values, |v| match v {
             Ok(v) => self.prepare(v, now),
@@ -75,10 +87,17 @@ impl Journeys {
         let records: Vec<NewReport> = prepared
             .iter()
             .filter_map(|p| p.as_ref().ok())
-            .map(|j| NewReport { report_id: j.report.report_id.clone(), body: j.report.canonical_json() })
+            .map(|j| NewReport {
+                report_id: j.report.report_id.clone(),
+                body: j.report.canonical_json(),
+            })
             .collect();
         let t1 = std::time::Instant::now();
-        let puts = if records.is_empty() { Vec::new() } else { self.store.put(&records)? };
+        let puts = if records.is_empty() {
+            Vec::new()
+        } else {
+            self.store.put(&records)?
+        };
         let t2 = std::time::Instant::now();
         let mut puts = puts.into_iter();
         let mut out = Vec::with_capacity(prepared.len());
@@ -99,7 +118,9 @@ impl Journeys {
                         let known = index.get(&j.report.report_id).cloned();
                         out.push(Outcome::Exists(known.unwrap_or_else(|| Arc::new(j))));
                     }
-                    Some(PutOutcome::Conflict { .. }) | None => out.push(Outcome::Conflict(j.report.report_id)),
+                    Some(PutOutcome::Conflict { .. }) | None => {
+                        out.push(Outcome::Conflict(j.report.report_id))
+                    }
                 },
             }
         }
@@ -122,7 +143,10 @@ impl Journeys {
         });
         let total = mapped.len();
         let ok: Vec<MappedJourney> = mapped.into_iter().filter_map(Result::ok).collect();
-        let stats = LoadStats { loaded: ok.len(), skipped: total - ok.len() };
+        let stats = LoadStats {
+            loaded: ok.len(),
+            skipped: total - ok.len(),
+        };
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         let mut fresh = JourneyIndex::from_journeys(ok);
         for j in index.all() {
@@ -135,13 +159,21 @@ impl Journeys {
 
 /// Maps `f` over `items` on all cores, keeping order. Small inputs stay on this thread.
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     if threads <= 1 || items.len() < 64 {
         return items.iter().map(&f).collect();
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     })
 }

@@ -150,18 +150,31 @@ fn main() -> anyhow::Result<()> {
             print!("{}", linesmap::check::report(&geo, &t));
             Ok(())
         }
-        Command::Generate { reports, seed, out, params, data } => {
+        Command::Generate {
+            reports,
+            seed,
+            out,
+            params,
+            data,
+        } => {
             let (geo, _) = data.load()?;
             let params = generator_params(params.as_deref())?;
             let t = std::time::Instant::now();
-            let list = generate::try_generate(&geo, &params, reports, seed).map_err(anyhow::Error::msg)?;
+            let list =
+                generate::try_generate(&geo, &params, reports, seed).map_err(anyhow::Error::msg)?;
             match out {
                 Some(path) => {
-                    let f = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                    let f = std::fs::File::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
                     let mut w = std::io::BufWriter::new(f);
                     generate::write_ndjson(&list, &mut w)?;
                     w.flush()?;
-                    eprintln!("wrote {} synthetic reports to {} in {:.2} s", list.len(), path.display(), t.elapsed().as_secs_f64());
+                    eprintln!(
+                        "wrote {} synthetic reports to {} in {:.2} s",
+                        list.len(),
+                        path.display(),
+                        t.elapsed().as_secs_f64()
+                    );
                 }
                 None => {
                     let mut w = std::io::BufWriter::new(std::io::stdout().lock());
@@ -171,13 +184,25 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Import { file, data, store, batch } => {
+        Command::Import {
+            file,
+            data,
+            store,
+            batch,
+        } => {
             let (geo, _) = data.load()?;
             let store = SqliteStore::open(&store)?;
             let journeys = Journeys::new(Arc::new(geo), Arc::new(store));
             import::run(&journeys, &file, batch.max(1))
         }
-        Command::Serve { data, listen, store, demo_reports, demo_seed, generator_params: gp } => {
+        Command::Serve {
+            data,
+            listen,
+            store,
+            demo_reports,
+            demo_seed,
+            generator_params: gp,
+        } => {
             let (geo, t) = data.load()?;
             tracing::info!(
                 forces = geo.forces.forces().len(),
@@ -192,11 +217,17 @@ fn main() -> anyhow::Result<()> {
             let journeys = Arc::new(Journeys::new(geo.clone(), Arc::new(store)));
             let t0 = std::time::Instant::now();
             let stats = journeys.load()?;
-            tracing::info!(loaded = stats.loaded, skipped = stats.skipped, secs = t0.elapsed().as_secs_f64(), "journeys loaded from the store");
+            tracing::info!(
+                loaded = stats.loaded,
+                skipped = stats.skipped,
+                secs = t0.elapsed().as_secs_f64(),
+                "journeys loaded from the store"
+            );
             if demo_reports > 0 {
                 let params = generator_params(gp.as_deref())?;
                 let t0 = std::time::Instant::now();
-                let list = generate::try_generate(&geo, &params, demo_reports, demo_seed).map_err(anyhow::Error::msg)?;
+                let list = generate::try_generate(&geo, &params, demo_reports, demo_seed)
+                    .map_err(anyhow::Error::msg)?;
                 let values: Vec<Result<serde_json::Value, _>> = list.into_iter().map(Ok).collect();
                 let (mut created, mut rejected) = (0usize, 0usize);
                 for chunk in values.chunks(5_000) {
@@ -208,7 +239,13 @@ fn main() -> anyhow::Result<()> {
                         }
                     }
                 }
-                tracing::info!(requested = demo_reports, created, rejected, secs = t0.elapsed().as_secs_f64(), "synthetic demo reports ingested (SYNTHETIC DATA, not real people)");
+                tracing::info!(
+                    requested = demo_reports,
+                    created,
+                    rejected,
+                    secs = t0.elapsed().as_secs_f64(),
+                    "synthetic demo reports ingested (SYNTHETIC DATA, not real people)"
+                );
             }
             let state = AppState::new(journeys);
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -229,7 +266,8 @@ fn generator_params(path: Option<&Path>) -> anyhow::Result<GeneratorParams> {
     match path {
         None => Ok(GeneratorParams::builtin()),
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
             GeneratorParams::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
         }
     }

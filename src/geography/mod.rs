@@ -64,9 +64,19 @@ impl Geography {
         let forces = ForceIndex::new(forces, options.force_tolerance_m);
         let (stations, duplicate_stations) = StationIndex::new(stations);
         let rail = RailGraph::build(track, &stations, options.rail);
-        let mut geo =
-            Geography { forces, stations, rail, duplicate_stations, chain_forces: Vec::new() };
-        geo.chain_forces = geo.rail.chains().iter().map(|c| geo.force_runs(&c.coords)).collect();
+        let mut geo = Geography {
+            forces,
+            stations,
+            rail,
+            duplicate_stations,
+            chain_forces: Vec::new(),
+        };
+        geo.chain_forces = geo
+            .rail
+            .chains()
+            .iter()
+            .map(|c| geo.force_runs(&c.coords))
+            .collect();
         geo
     }
 
@@ -105,7 +115,11 @@ impl Geography {
                         let (mut lo, mut hi) = (prev_t, t);
                         while (hi - lo) * len > FORCE_BORDER_PRECISION_M {
                             let mid = (lo + hi) / 2.0;
-                            if locate(lerp(w[0], w[1], mid)) == cf { lo = mid } else { hi = mid }
+                            if locate(lerp(w[0], w[1], mid)) == cf {
+                                lo = mid
+                            } else {
+                                hi = mid
+                            }
                         }
                         let border = at + (lo + hi) / 2.0 * len;
                         close(&mut runs, start, border, cf);
@@ -132,7 +146,10 @@ impl Geography {
             }
             match spans.last_mut() {
                 Some(s) if s.force == force => s.distance_m += d,
-                _ => spans.push(ForceSpan { force, distance_m: d }),
+                _ => spans.push(ForceSpan {
+                    force,
+                    distance_m: d,
+                }),
             }
         };
         for &(c, from, to) in pieces {
@@ -142,7 +159,9 @@ impl Geography {
             if from <= to {
                 runs.iter().for_each(|r| push(r.2 as usize, overlap(r)));
             } else {
-                runs.iter().rev().for_each(|r| push(r.2 as usize, overlap(r)));
+                runs.iter()
+                    .rev()
+                    .for_each(|r| push(r.2 as usize, overlap(r)));
             }
         }
         spans
@@ -167,14 +186,18 @@ impl Geography {
     /// crossed for less than a step between two samples of one other force can be missed.
     /// Stretches in no force (open sea) are left out.
     pub fn forces_along(&self, coords: &[[f64; 2]]) -> Vec<ForceSpan> {
-        self.force_runs(coords)
-            .into_iter()
-            .fold(Vec::new(), |mut spans: Vec<ForceSpan>, (s, e, f)| {
+        self.force_runs(coords).into_iter().fold(
+            Vec::new(),
+            |mut spans: Vec<ForceSpan>, (s, e, f)| {
                 match spans.last_mut() {
                     Some(last) if last.force == f as usize => last.distance_m += e - s,
-                    _ => spans.push(ForceSpan { force: f as usize, distance_m: e - s }),
+                    _ => spans.push(ForceSpan {
+                        force: f as usize,
+                        distance_m: e - s,
+                    }),
                 }
                 spans
-            })
+            },
+        )
     }
 }

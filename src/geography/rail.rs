@@ -85,8 +85,16 @@ impl Chain {
         }
         let (i, j) = (self.segment_at(lo), self.segment_at(hi));
         (i..=j).any(|k| {
-            let p = if k == i { self.point_at(lo) } else { self.coords[k] };
-            let q = if k == j { self.point_at(hi) } else { self.coords[k + 1] };
+            let p = if k == i {
+                self.point_at(lo)
+            } else {
+                self.coords[k]
+            };
+            let q = if k == j {
+                self.point_at(hi)
+            } else {
+                self.coords[k + 1]
+            };
             b.segment_intersects(p, q)
         })
     }
@@ -359,7 +367,9 @@ impl RailGraph {
                 if from <= to {
                     range.for_each(|&(_, s)| push_station(&mut stations, s as usize));
                 } else {
-                    range.rev().for_each(|&(_, s)| push_station(&mut stations, s as usize));
+                    range
+                        .rev()
+                        .for_each(|&(_, s)| push_station(&mut stations, s as usize));
                 }
             }
             push_station(&mut stations, w[1]);
@@ -375,7 +385,12 @@ impl RailGraph {
                 points = vec![a.point, a.point];
             }
         }
-        Ok(Route { coords: points, distance_m, stations, pieces: all_pieces })
+        Ok(Route {
+            coords: points,
+            distance_m,
+            stations,
+            pieces: all_pieces,
+        })
     }
 
     /// One leg: its length and pieces (chain, from offset, to offset).

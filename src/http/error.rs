@@ -119,15 +119,19 @@ impl ApiError {
             ApiError::InvalidReport(e) => Some(e.as_slice()),
             _ => None,
         };
-        let body = Body { code: self.code(), message: self.to_string(), errors };
+        let body = Body {
+            code: self.code(),
+            message: self.to_string(),
+            errors,
+        };
         let mut r = warp::reply::json(&body).into_response_compat();
         *r.status_mut() = self.status();
         if let ApiError::Unavailable(_) = self {
-            r.headers_mut().insert("retry-after", warp::http::HeaderValue::from_static("5"));
+            r.headers_mut()
+                .insert("retry-after", warp::http::HeaderValue::from_static("5"));
         }
         r
     }
-
 }
 
 /// `warp::Reply::into_response` under a name that does not clash with ours.

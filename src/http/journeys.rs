@@ -26,8 +26,12 @@ const GEOJSON: &str = "application/geo+json";
 pub fn feature(state: &AppState, j: &MappedJourney, geometry: bool) -> Value {
     let geo = state.journeys.geography();
     let geom = if geometry {
-        let coords: Vec<[f64; 2]> =
-            j.route.coords(geo).into_iter().map(|p| [round7(p[0]), round7(p[1])]).collect();
+        let coords: Vec<[f64; 2]> = j
+            .route
+            .coords(geo)
+            .into_iter()
+            .map(|p| [round7(p[0]), round7(p[1])])
+            .collect();
         json!({"type": "LineString", "coordinates": coords})
     } else {
         Value::Null
@@ -51,7 +55,13 @@ enum BodyKind {
 }
 
 fn body_kind(content_type: Option<&str>) -> Result<BodyKind, ApiError> {
-    let ct = content_type.unwrap_or("application/json").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = content_type
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match ct.as_str() {
         "application/json" | "application/geo+json" => Ok(BodyKind::Json),
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(BodyKind::Ndjson),
@@ -62,9 +72,14 @@ fn body_kind(content_type: Option<&str>) -> Result<BodyKind, ApiError> {
 }
 
 /// Splits a request body into records: (values, whether it was a batch).
-fn records(kind: BodyKind, body: &[u8]) -> Result<(Vec<Result<Value, FieldError>>, bool), ApiError> {
+fn records(
+    kind: BodyKind,
+    body: &[u8],
+) -> Result<(Vec<Result<Value, FieldError>>, bool), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest("the request body is empty: send a journey report".into()));
+        return Err(ApiError::BadRequest(
+            "the request body is empty: send a journey report".into(),
+        ));
     }
     match kind {
         BodyKind::Json => {
@@ -72,12 +87,19 @@ fn records(kind: BodyKind, body: &[u8]) -> Result<(Vec<Result<Value, FieldError>
                 .map_err(|e| ApiError::InvalidJson(format!("the body is not valid JSON: {e}")))?;
             match v {
                 Value::Array(items) if items.len() > MAX_BATCH => {
-                    Err(ApiError::BadRequest(format!("a batch holds at most {MAX_BATCH} reports; this one has {}", items.len())))
+                    Err(ApiError::BadRequest(format!(
+                        "a batch holds at most {MAX_BATCH} reports; this one has {}",
+                        items.len()
+                    )))
                 }
-                Value::Array(items) if items.is_empty() => Err(ApiError::BadRequest("the batch is empty".into())),
+                Value::Array(items) if items.is_empty() => {
+                    Err(ApiError::BadRequest("the batch is empty".into()))
+                }
                 Value::Array(items) => Ok((items.into_iter().map(Ok).collect(), true)),
                 v @ Value::Object(_) => Ok((vec![Ok(v)], false)),
-                _ => Err(ApiError::BadRequest("expected a JSON object (one report) or an array of reports".into())),
+                _ => Err(ApiError::BadRequest(
+                    "expected a JSON object (one report) or an array of reports".into(),
+                )),
             }
         }
         BodyKind::Ndjson => {
@@ -90,7 +112,9 @@ fn records(kind: BodyKind, body: &[u8]) -> Result<(Vec<Result<Value, FieldError>
                     continue;
                 }
                 if out.len() == MAX_BATCH {
-                    return Err(ApiError::BadRequest(format!("a batch holds at most {MAX_BATCH} reports")));
+                    return Err(ApiError::BadRequest(format!(
+                        "a batch holds at most {MAX_BATCH} reports"
+                    )));
                 }
                 out.push(serde_json::from_str::<Value>(line).map_err(|e| FieldError {
                     path: String::new(),
@@ -103,12 +127,21 @@ fn records(kind: BodyKind, body: &[u8]) -> Result<(Vec<Result<Value, FieldError>
 }
 
 fn error_list(errors: &[FieldError]) -> Value {
-    Value::Array(errors.iter().map(|e| json!({"path": e.path, "message": e.message})).collect())
+    Value::Array(
+        errors
+            .iter()
+            .map(|e| json!({"path": e.path, "message": e.message}))
+            .collect(),
+    )
 }
 
 /// Reads a request body up to `limit` bytes; a larger one is refused as soon as that is known
 /// (from Content-Length, or while streaming a chunked body) without holding it in memory.
-pub async fn read_limited<S, B>(headers: &warp::http::HeaderMap, body: S, limit: u64) -> Result<Vec<u8>, ApiError>
+pub async fn read_limited<S, B>(
+    headers: &warp::http::HeaderMap,
+    body: S,
+    limit: u64,
+) -> Result<Vec<u8>, ApiError>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>>,
     B: warp::hyper::body::Buf,
@@ -129,7 +162,8 @@ where
     let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
     let mut body = std::pin::pin!(body);
     while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
+        let mut chunk = chunk
+            .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
         if out.len() as u64 + chunk.remaining() as u64 > limit {
             return Err(too_large());
         }
@@ -143,12 +177,20 @@ where
     Ok(out)
 }
 
-pub async fn post_stream<S, B>(headers: warp::http::HeaderMap, body: S, raw: String, state: Arc<AppState>) -> Response
+pub async fn post_stream<S, B>(
+    headers: warp::http::HeaderMap,
+    body: S,
+    raw: String,
+    state: Arc<AppState>,
+) -> Response
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>>,
     B: warp::hyper::body::Buf,
 {
-    let content_type = headers.get(warp::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let content_type = headers
+        .get(warp::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     if let Err(e) = Params::parse(&raw, &[]).and_then(|_| body_kind(content_type.as_deref())) {
         return e.into_response();
     }
@@ -158,8 +200,15 @@ where
     }
 }
 
-pub async fn post(content_type: Option<String>, body: Vec<u8>, raw: String, state: Arc<AppState>) -> Response {
-    let parsed = Params::parse(&raw, &[]).and_then(|_| body_kind(content_type.as_deref())).and_then(|k| records(k, &body));
+pub async fn post(
+    content_type: Option<String>,
+    body: Vec<u8>,
+    raw: String,
+    state: Arc<AppState>,
+) -> Response {
+    let parsed = Params::parse(&raw, &[])
+        .and_then(|_| body_kind(content_type.as_deref()))
+        .and_then(|k| records(k, &body));
     let (values, batch) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
@@ -213,7 +262,8 @@ pub async fn post(content_type: Option<String>, body: Vec<u8>, raw: String, stat
         (0, _) => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::MULTI_STATUS,
     };
-    let body = json!({"created": created, "existing": existing, "rejected": rejected, "results": results});
+    let body =
+        json!({"created": created, "existing": existing, "rejected": rejected, "results": results});
     with_status(json_reply(&body, "application/json"), status)
 }
 
@@ -234,10 +284,12 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
     let day = |name: &'static str| -> Result<Option<i32>, ApiError> {
         p.get(name)
             .map(|s| {
-                parse_date(s.trim()).map(day_number).ok_or_else(|| ApiError::InvalidParameter {
-                    name,
-                    message: format!("\"{s}\" is not a date YYYY-MM-DD"),
-                })
+                parse_date(s.trim())
+                    .map(day_number)
+                    .ok_or_else(|| ApiError::InvalidParameter {
+                        name,
+                        message: format!("\"{s}\" is not a date YYYY-MM-DD"),
+                    })
             })
             .transpose()
     };
@@ -246,24 +298,39 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
     if let (Some(a), Some(b)) = (from_day, to_day)
         && a > b
     {
-        return Err(ApiError::InvalidParameter { name: "to", message: "is before from".into() });
+        return Err(ApiError::InvalidParameter {
+            name: "to",
+            message: "is before from".into(),
+        });
     }
     let bbox = p
         .get("bbox")
-        .map(|s| crate::geography::Bbox::parse(s).map_err(|message| ApiError::InvalidParameter { name: "bbox", message }))
+        .map(|s| {
+            crate::geography::Bbox::parse(s).map_err(|message| ApiError::InvalidParameter {
+                name: "bbox",
+                message,
+            })
+        })
         .transpose()?;
     let force = p
         .get("force")
         .map(|s| {
-            let code = crate::geography::ForceCode::parse(s)
-                .map_err(|message| ApiError::InvalidParameter { name: "force", message })?;
+            let code = crate::geography::ForceCode::parse(s).map_err(|message| {
+                ApiError::InvalidParameter {
+                    name: "force",
+                    message,
+                }
+            })?;
             state
                 .journeys
                 .geography()
                 .forces
                 .index_of(&code)
                 .map(|i| i as u16)
-                .ok_or_else(|| ApiError::InvalidParameter { name: "force", message: format!("unknown force \"{code}\"") })
+                .ok_or_else(|| ApiError::InvalidParameter {
+                    name: "force",
+                    message: format!("unknown force \"{code}\""),
+                })
         })
         .transpose()?;
     let cross_border = p
@@ -271,15 +338,35 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
         .map(|s| match s {
             "true" => Ok(true),
             "false" => Ok(false),
-            _ => Err(ApiError::InvalidParameter { name: "cross_border", message: format!("\"{s}\" is not true or false") }),
+            _ => Err(ApiError::InvalidParameter {
+                name: "cross_border",
+                message: format!("\"{s}\" is not true or false"),
+            }),
         })
         .transpose()?;
-    Ok(JourneyFilter { bbox, from_day, to_day, force, cross_border })
+    Ok(JourneyFilter {
+        bbox,
+        from_day,
+        to_day,
+        force,
+        cross_border,
+    })
 }
 
 pub async fn list(raw: String, state: Arc<AppState>) -> Response {
     let parsed = (|| {
-        let p = Params::parse(&raw, &["bbox", "from", "to", "force", "cross_border", "limit", "offset"])?;
+        let p = Params::parse(
+            &raw,
+            &[
+                "bbox",
+                "from",
+                "to",
+                "force",
+                "cross_border",
+                "limit",
+                "offset",
+            ],
+        )?;
         let f = filter_from(&p, &state)?;
         let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
         let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;

@@ -25,7 +25,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(journeys: Arc<crate::ingest::Journeys>) -> Arc<AppState> {
-        Arc::new(AppState { geo: journeys.geography().clone(), journeys })
+        Arc::new(AppState {
+            geo: journeys.geography().clone(),
+            journeys,
+        })
     }
 }
 
@@ -120,7 +123,8 @@ async fn handle_rejection(err: Rejection) -> Result<warp::reply::Response, Infal
             journeys::MAX_BODY
         ))
     } else if err.find::<warp::reject::LengthRequired>().is_some() {
-        let mut r = ApiError::BadRequest("a Content-Length header is required".into()).into_response();
+        let mut r =
+            ApiError::BadRequest("a Content-Length header is required".into()).into_response();
         *r.status_mut() = StatusCode::LENGTH_REQUIRED;
         return Ok(r);
     } else if let Some(e) = err.find::<warp::reject::MissingHeader>() {

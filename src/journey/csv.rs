@@ -13,19 +13,39 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
 const COLUMNS: &[&str] = &[
-    "report_id", "reported_at", "source_force", "date", "mode", "departed_at", "origin_station", "origin_lon",
-    "origin_lat", "destination_station", "destination_lon", "destination_lat", "via", "line_id", "line_name",
-    "exporting_force", "line_type", "persons",
+    "report_id",
+    "reported_at",
+    "source_force",
+    "date",
+    "mode",
+    "departed_at",
+    "origin_station",
+    "origin_lon",
+    "origin_lat",
+    "destination_station",
+    "destination_lon",
+    "destination_lat",
+    "via",
+    "line_id",
+    "line_name",
+    "exporting_force",
+    "line_type",
+    "persons",
 ];
 
 /// Converts CSV text into report JSON values, one per data row; a row that cannot be converted
 /// is an error naming its line. A bad header is an error for the whole file.
 pub fn csv_to_reports(text: &str) -> Result<Vec<Result<Value, FieldError>>, String> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers = rdr.headers().map_err(|e| format!("line 1: {e}"))?.clone();
     for h in headers.iter() {
         if !COLUMNS.contains(&h.trim()) {
-            return Err(format!("line 1: unknown column \"{h}\"; expected some of: {}", COLUMNS.join(", ")));
+            return Err(format!(
+                "line 1: unknown column \"{h}\"; expected some of: {}",
+                COLUMNS.join(", ")
+            ));
         }
     }
     for required in &COLUMNS[..5] {
@@ -41,7 +61,10 @@ pub fn csv_to_reports(text: &str) -> Result<Vec<Result<Value, FieldError>>, Stri
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
-                out.push(Err(FieldError { path: String::new(), message: format!("line {line}: {e}") }));
+                out.push(Err(FieldError {
+                    path: String::new(),
+                    message: format!("line {line}: {e}"),
+                }));
                 continue;
             }
         };
@@ -53,7 +76,10 @@ pub fn csv_to_reports(text: &str) -> Result<Vec<Result<Value, FieldError>>, Stri
                 (!v.is_empty()).then_some((*name, v))
             })
             .collect();
-        out.push(row_to_report(&row).map_err(|message| FieldError { path: String::new(), message: format!("line {line}: {message}") }));
+        out.push(row_to_report(&row).map_err(|message| FieldError {
+            path: String::new(),
+            message: format!("line {line}: {message}"),
+        }));
     }
     Ok(out)
 }
@@ -67,13 +93,21 @@ fn row_to_report(row: &HashMap<&str, &str>) -> Result<Value, String> {
         }
     }
     let num = |name: &str| -> Result<Option<f64>, String> {
-        get(name).map(|s| s.parse::<f64>().map_err(|_| format!("{name} \"{s}\" is not a number"))).transpose()
+        get(name)
+            .map(|s| {
+                s.parse::<f64>()
+                    .map_err(|_| format!("{name} \"{s}\" is not a number"))
+            })
+            .transpose()
     };
     let place = |prefix: &str| -> Result<Option<Value>, String> {
         if let Some(s) = get(&format!("{prefix}_station")) {
             return Ok(Some(json!({"station": s})));
         }
-        match (num(&format!("{prefix}_lon"))?, num(&format!("{prefix}_lat"))?) {
+        match (
+            num(&format!("{prefix}_lon"))?,
+            num(&format!("{prefix}_lat"))?,
+        ) {
             (Some(lon), Some(lat)) => Ok(Some(json!({"lon": lon, "lat": lat}))),
             (None, None) => Ok(None),
             _ => Err(format!("{prefix}_lon and {prefix}_lat go together")),
@@ -99,7 +133,11 @@ fn row_to_report(row: &HashMap<&str, &str>) -> Result<Value, String> {
     if let Some(id) = get("line_id") {
         let mut line = Map::new();
         line.insert("line_id".into(), json!(id));
-        for (col, key) in [("line_name", "name"), ("exporting_force", "exporting_force"), ("line_type", "line_type")] {
+        for (col, key) in [
+            ("line_name", "name"),
+            ("exporting_force", "exporting_force"),
+            ("line_type", "line_type"),
+        ] {
             if let Some(v) = get(col) {
                 line.insert(key.into(), json!(v));
             }
@@ -109,7 +147,8 @@ fn row_to_report(row: &HashMap<&str, &str>) -> Result<Value, String> {
         return Err("line_name and exporting_force need a line_id".into());
     }
     if let Some(p) = get("persons") {
-        let v: Value = serde_json::from_str(p).map_err(|e| format!("persons is not a JSON array: {e}"))?;
+        let v: Value =
+            serde_json::from_str(p).map_err(|e| format!("persons is not a JSON array: {e}"))?;
         report.insert("persons".into(), v);
     }
     Ok(Value::Object(report))
@@ -126,7 +165,10 @@ mod tests {
         let rows = csv_to_reports(text).unwrap();
         let v = rows[0].as_ref().unwrap();
         assert_eq!(v["journey"]["origin"], json!({"station": "EUS"}));
-        assert_eq!(v["journey"]["destination"], json!({"lon": 1.29, "lat": 52.63}));
+        assert_eq!(
+            v["journey"]["destination"],
+            json!({"lon": 1.29, "lat": 52.63})
+        );
         assert_eq!(v["journey"]["via"], json!(["CRE", "PRE"]));
         assert_eq!(v["line"]["exporting_force"], "E23000001");
         assert_eq!(v["persons"][0]["age_band"], "15-17");
@@ -134,9 +176,23 @@ mod tests {
 
     #[test]
     fn bad_headers_and_rows_name_the_line() {
-        assert!(csv_to_reports("report_id,colour\n").unwrap_err().contains("unknown column \"colour\""));
-        assert!(csv_to_reports("report_id,reported_at\n").unwrap_err().contains("missing column \"source_force\""));
-        let rows = csv_to_reports("report_id,reported_at,source_force,date,mode,origin_lon\nr,t,BTP,d,rail,abc\n").unwrap();
-        assert_eq!(rows[0].as_ref().unwrap_err().message, "line 2: origin_lon \"abc\" is not a number");
+        assert!(
+            csv_to_reports("report_id,colour\n")
+                .unwrap_err()
+                .contains("unknown column \"colour\"")
+        );
+        assert!(
+            csv_to_reports("report_id,reported_at\n")
+                .unwrap_err()
+                .contains("missing column \"source_force\"")
+        );
+        let rows = csv_to_reports(
+            "report_id,reported_at,source_force,date,mode,origin_lon\nr,t,BTP,d,rail,abc\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rows[0].as_ref().unwrap_err().message,
+            "line 2: origin_lon \"abc\" is not a number"
+        );
     }
 }

@@ -36,6 +36,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Exp1, Poisson, StandardNormal};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
@@ -246,7 +247,9 @@ pub struct Importer {
 pub struct Origins {
     /// Hub weight = footfall ^ exponent.
     pub footfall_exponent: f64,
-    /// In a force with no Travelcard/PTE station, the hubs are its busiest `fallback_top_n`.
+    /// A force's Travelcard/PTE stations are its hubs if they carry at least this share of its
+    /// footfall; otherwise its hubs are its busiest `fallback_top_n` stations.
+    pub urban_footfall_share_min: f64,
     pub fallback_top_n: usize,
 }
 
@@ -262,6 +265,9 @@ pub struct Destinations {
     pub named_boost: f64,
     /// Towns named in county-lines cases; also allowed when urban (Chester is a Merseyrail station).
     pub named: Vec<StationCode>,
+    /// A force imports external lines only if its non-urban (and named) stations carry at
+    /// least this share of its footfall; the metropolitan forces do not.
+    pub market_footfall_share_min: f64,
     /// An internal line's two ends are at least this far apart, km.
     pub internal_min_distance_km: f64,
 }
@@ -521,10 +527,16 @@ impl GeneratorParams {
             "covid_2020.report_rate_factor",
             self.covid_2020.report_rate_factor,
         );
-        c.prob("covid_2020.encounter_share", self.covid_2020.encounter_share);
+        c.prob(
+            "covid_2020.encounter_share",
+            self.covid_2020.encounter_share,
+        );
         for (i, x) in self.exporters.iter().enumerate() {
             if x.force.is_btp() {
-                c.fail(&format!("exporters[{i}].force"), "BTP has no area to export from");
+                c.fail(
+                    &format!("exporters[{i}].force"),
+                    "BTP has no area to export from",
+                );
             }
             c.non_negative(&format!("exporters[{i}].weight"), x.weight);
             for (j, m) in x.importers.iter().enumerate() {
@@ -533,14 +545,24 @@ impl GeneratorParams {
                     c.fail(&format!("{path}.force"), "BTP has no area to import into");
                 }
                 if m.force == x.force {
-                    c.fail(&format!("{path}.force"), "an exporter cannot import from itself");
+                    c.fail(
+                        &format!("{path}.force"),
+                        "an exporter cannot import from itself",
+                    );
                 }
                 c.non_negative(&format!("{path}.weight"), m.weight);
             }
         }
-        c.weights("exporters[].weight", self.exporters.iter().map(|x| x.weight));
+        c.weights(
+            "exporters[].weight",
+            self.exporters.iter().map(|x| x.weight),
+        );
         c.positive("nearby_importer_scale_km", self.nearby_importer_scale_km);
         c.non_negative("origins.footfall_exponent", self.origins.footfall_exponent);
+        c.prob(
+            "origins.urban_footfall_share_min",
+            self.origins.urban_footfall_share_min,
+        );
         if self.origins.fallback_top_n == 0 {
             c.fail("origins.fallback_top_n", "must be at least 1");
         }
@@ -549,6 +571,10 @@ impl GeneratorParams {
         c.positive("destinations.footfall_cap", d.footfall_cap);
         c.non_negative("destinations.min_footfall", d.min_footfall);
         c.positive("destinations.named_boost", d.named_boost);
+        c.prob(
+            "destinations.market_footfall_share_min",
+            d.market_footfall_share_min,
+        );
         c.non_negative(
             "destinations.internal_min_distance_km",
             d.internal_min_distance_km,
@@ -649,7 +675,11 @@ impl GeneratorParams {
             );
         }
         c.prob("persons.runner_under_18_share", pp.runner_under_18_share);
-        if pp.child_age_weights.keys().any(|&a| !(10..=17).contains(&a)) {
+        if pp
+            .child_age_weights
+            .keys()
+            .any(|&a| !(10..=17).contains(&a))
+        {
             c.fail("persons.child_age_weights", "ages must be 10..=17");
         }
         c.weights(
@@ -772,10 +802,7 @@ impl GeneratorParams {
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(format!(
-                "not in the geography: {}",
-                missing.join(", ")
-            ))
+            Err(format!("not in the geography: {}", missing.join(", ")))
         }
     }
 }
@@ -881,10 +908,33 @@ pub fn try_generate(
     seed: u64,
 ) -> Result<Vec<serde_json::Value>, GenerateError> {
     let world = World::new(geo, params)?;
-    simulate(&world, params, n, seed)
-        .iter()
-        .map(|r| serde_json::to_value(r).map_err(GenerateError::from))
-        .collect()
+    let reports = simulate(&world, params, n, seed);
+    // Building serde_json objects (a BTreeMap node per object, ~7 kB a report) costs more than
+    // the simulation, so it is spread over the cores; each thread converts a contiguous chunk
+    // and the chunks are joined in order, so the result does not depend on the thread count.
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get().min(8));
+    let chunk = reports.len().div_ceil(threads).max(1);
+    let convert = |part: &[ReportOut<'_>]| -> Result<Vec<Value>, serde_json::Error> {
+        part.iter().map(serde_json::to_value).collect()
+    };
+    if threads == 1 || reports.len() < 2_000 {
+        return Ok(convert(&reports)?);
+    }
+    let parts: Vec<Result<Vec<Value>, serde_json::Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = reports
+            .chunks(chunk)
+            .map(|part| s.spawn(move || convert(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(reports.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
 }
 
 /// Generates `n` reports as [`generate`] does and writes them to `w` as NDJSON, the same bytes
@@ -1089,8 +1139,14 @@ impl<'a> World<'a> {
         let mut markets = Vec::with_capacity(nf);
         let mut locals = Vec::with_capacity(nf);
         for list in &by_force {
+            // Urban hubs: the force's Travelcard/PTE stations, if they carry at least
+            // `urban_footfall_share_min` of its footfall; a few such stations just over a
+            // border (Shireoaks, a South Yorkshire PTE station in Nottinghamshire) do not make
+            // a force urban, and then its busiest stations are its hubs.
+            let total: f64 = list.iter().map(|&i| footfall(i)).sum();
             let mut cands: Vec<usize> = list.iter().copied().filter(|&i| urban(i)).collect();
-            if cands.is_empty() {
+            let urban_total: f64 = cands.iter().map(|&i| footfall(i)).sum();
+            if cands.is_empty() || urban_total < o.urban_footfall_share_min * total {
                 cands = list.clone();
                 // busiest first; ties by index so the order is total
                 cands.sort_by(|&a, &b| footfall(b).total_cmp(&footfall(a)).then(a.cmp(&b)));
@@ -1101,23 +1157,36 @@ impl<'a> World<'a> {
                     .iter()
                     .map(|&i| (i, footfall(i).max(1.0).powf(o.footfall_exponent))),
             ));
-            let market_weight = |i: usize| {
+            // A market town: moderate footfall (capped), named towns boosted.
+            let town_weight = |i: usize| {
                 let is_named = named.contains(&i);
-                if (urban(i) || footfall(i) < d.min_footfall) && !is_named {
+                if footfall(i) < d.min_footfall && !is_named {
                     return 0.0;
                 }
-                let w = footfall(i).clamp(1.0, d.footfall_cap).powf(d.footfall_exponent);
+                let w = footfall(i)
+                    .clamp(1.0, d.footfall_cap)
+                    .powf(d.footfall_exponent);
                 if is_named { w * d.named_boost } else { w }
             };
-            let m = Choice::new(list.iter().map(|&i| (i, market_weight(i))));
-            locals.push(m.clone().or_else(|| {
-                // a force of urban stations only: its lines run between any two of them
-                Choice::new(list.iter().map(|&i| {
-                    let w = footfall(i).clamp(1.0, d.footfall_cap);
-                    (i, w.powf(d.footfall_exponent))
-                }))
-            }));
-            markets.push(m);
+            // External lines go to non-urban stations (named towns always allowed: Chester is
+            // a Merseyrail station); internal lines to any town of the force.
+            // A force imports external lines only if such stations carry a real share of its
+            // footfall: the few non-PTE halts inside Greater Manchester are not its towns.
+            let market = |i: usize| !urban(i) || named.contains(&i);
+            let market_total: f64 = list
+                .iter()
+                .filter(|&&i| market(i))
+                .map(|&i| footfall(i))
+                .sum();
+            markets.push(if market_total >= d.market_footfall_share_min * total {
+                Choice::new(
+                    list.iter()
+                        .map(|&i| (i, if market(i) { town_weight(i) } else { 0.0 })),
+                )
+            } else {
+                None
+            });
+            locals.push(Choice::new(list.iter().map(|&i| (i, town_weight(i)))));
         }
         let mut exporters = Vec::new();
         let mut exporter_weights = Vec::new();
@@ -1504,7 +1573,13 @@ struct Day(i32);
 impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = Date::from_julian_day(self.0).unwrap_or(Date::MIN);
-        write!(f, "{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            d.year(),
+            u8::from(d.month()),
+            d.day()
+        )
     }
 }
 
@@ -1855,7 +1930,7 @@ impl<'a> Sim<'a> {
             km_hub_via,
             km_via_market,
             start,
-            end: (start + life).min(cal.len()),
+            end: start + life,
         };
         let crews = 1 + poisson(&mut self.rng, p.lines.crews_per_line_mean - 1.0);
         for _ in 0..crews {
@@ -1870,10 +1945,10 @@ impl<'a> Sim<'a> {
     fn crew(&mut self, line: &mut Line) {
         let w = self.w;
         let p = self.p;
-        let span = line.end - line.start;
-        let a = line.start + self.rng.random_range(0..span.max(1));
+        // crews are spread over the line's whole life, which may run past the period's end
+        let a = self.rng.random_range(line.start..line.end);
         let active = (exp1(&mut self.rng) * p.cadence.crew_active_weeks_mean * 7.0).max(7.0);
-        let b = (a + active as usize).min(line.end).max(a + 1).min(w.cal.len());
+        let b = (a + active as usize).min(line.end).min(w.cal.len());
         let size = w.crew_size.pick(&mut self.rng);
         let mut crew: Vec<Person> = Vec::with_capacity(size);
         for k in 0..size {
@@ -1886,8 +1961,11 @@ impl<'a> Sim<'a> {
         }
         let lead_child = crew[0].child();
         let usual_mode = self.mode(lead_child);
-        let mean = p.cadence.journeys_per_week * p.cadence.reported_share / 7.0
-            * w.cal.rate_sum(a, b);
+        if a >= b {
+            return; // the crew starts after the period
+        }
+        let mean =
+            p.cadence.journeys_per_week * p.cadence.reported_share / 7.0 * w.cal.rate_sum(a, b);
         let k = poisson(&mut self.rng, mean);
         if k == 0 {
             return;
@@ -2009,7 +2087,13 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn report(&mut self, line: &Line, crew: &mut [Person], day: usize, mode: Mode) -> ReportOut<'a> {
+    fn report(
+        &mut self,
+        line: &Line,
+        crew: &mut [Person],
+        day: usize,
+        mode: Mode,
+    ) -> ReportOut<'a> {
         let w = self.w;
         let p = self.p;
         let cal = &w.cal;
@@ -2350,7 +2434,6 @@ mod tests {
     use crate::config::{DataPaths, load_geography};
     use crate::geography::GeographyOptions;
     use crate::geography::geodesy::geodesic_m;
-    use serde_json::Value;
     use std::collections::{BTreeSet, HashMap};
     use std::path::Path;
     use std::sync::OnceLock;
@@ -2401,7 +2484,9 @@ mod tests {
     }
 
     fn force_code_of(code: &str) -> String {
-        let f = gb().station_force(station(code)).expect("station in a force");
+        let f = gb()
+            .station_force(station(code))
+            .expect("station in a force");
         gb().forces.get(f.force).code.as_str().to_string()
     }
 
@@ -2451,7 +2536,8 @@ mod tests {
             "^[A-Za-z0-9][A-Za-z0-9_.:-]*$" => {
                 !b.is_empty()
                     && b[0].is_ascii_alphanumeric()
-                    && b.iter().all(|c| c.is_ascii_alphanumeric() || b"_.:-".contains(c))
+                    && b.iter()
+                        .all(|c| c.is_ascii_alphanumeric() || b"_.:-".contains(c))
             }
             "^[A-Za-z]{3}$" => b.len() == 3 && b.iter().all(u8::is_ascii_alphabetic),
             "^[EWSN][0-9]{8}$" => {
@@ -2530,7 +2616,9 @@ mod tests {
                     }
                 }
                 "maxItems" => {
-                    if v.as_array().is_some_and(|a| a.len() as u64 > kw.as_u64().unwrap()) {
+                    if v.as_array()
+                        .is_some_and(|a| a.len() as u64 > kw.as_u64().unwrap())
+                    {
                         err("too many items".into());
                     }
                 }
@@ -2611,7 +2699,11 @@ mod tests {
     #[test]
     fn the_schema_validator_rejects_what_the_schema_forbids() {
         let good = sample()[0].clone();
-        assert!(schema_errors(&good).is_empty(), "{:?}", schema_errors(&good));
+        assert!(
+            schema_errors(&good).is_empty(),
+            "{:?}",
+            schema_errors(&good)
+        );
         let mut bad = good.clone();
         bad["ethnicity"] = s("x");
         assert!(!schema_errors(&bad).is_empty());
@@ -2668,7 +2760,10 @@ mod tests {
         assert!(e.contains("unknown field `journeys_per_wek`"), "{e}");
 
         let mut v: Value = serde_json::from_str(text).unwrap();
-        v["cadence"].as_object_mut().unwrap().remove("reported_share");
+        v["cadence"]
+            .as_object_mut()
+            .unwrap()
+            .remove("reported_share");
         let e = GeneratorParams::from_json(&v.to_string()).unwrap_err();
         assert!(e.contains("missing field `reported_share`"), "{e}");
 
@@ -2689,7 +2784,9 @@ mod tests {
 
         let mut p = GeneratorParams::builtin();
         p.exporters[1].force = ForceCode::parse("E23999999").unwrap();
-        p.destinations.named.push(StationCode::parse("QQQ").unwrap());
+        p.destinations
+            .named
+            .push(StationCode::parse("QQQ").unwrap());
         let e = p.check_geography(gb()).unwrap_err();
         assert!(e.contains("exporters[1].force E23999999"), "{e}");
         assert!(e.contains("QQQ"), "{e}");
@@ -2748,7 +2845,13 @@ mod tests {
         for r in sample() {
             let errs = schema_errors(r);
             assert!(errs.is_empty(), "{errs:?} in {r}");
-            for field in ["report_id", "reported_at", "source_force", "journey", "persons"] {
+            for field in [
+                "report_id",
+                "reported_at",
+                "source_force",
+                "journey",
+                "persons",
+            ] {
                 assert!(r.get(field).is_some(), "no {field} in {r}");
             }
             let persons = r["persons"].as_array().unwrap();
@@ -2845,8 +2948,8 @@ mod tests {
                     .iter()
                     .any(|x| x.as_str() == Some(st))
                     || j["via"][0].as_str() == Some(st);
-                let ends_are_points = j["origin"].get("lon").is_some()
-                    || j["destination"].get("lon").is_some();
+                let ends_are_points =
+                    j["origin"].get("lon").is_some() || j["destination"].get("lon").is_some();
                 assert!(on_journey || ends_are_points, "{r}");
             }
         }
@@ -3167,10 +3270,18 @@ mod tests {
         }
         let a = arrested as f64;
         let ratio = |x: f64, lo: f64, hi: f64, what: &str| {
-            assert!((lo..=hi).contains(&x), "{what} = {x:.3}, expected {lo}..{hi}");
+            assert!(
+                (lo..=hi).contains(&x),
+                "{what} = {x:.3}, expected {lo}..{hi}"
+            );
         };
         // BTP: ~40% of arrests under 18, one in five of them criminalised
-        ratio(arrested_child as f64 / a, 0.3, 0.5, "under-18 share of arrests");
+        ratio(
+            arrested_child as f64 / a,
+            0.3,
+            0.5,
+            "under-18 share of arrests",
+        );
         ratio(
             charged_child as f64 / arrested_child as f64,
             0.12,
@@ -3191,10 +3302,21 @@ mod tests {
         // NRM county-lines referrals 81% male
         ratio(male as f64 / persons as f64, 0.75, 0.87, "male share");
         // BTP Taskforce: mean age of people encountered 18
-        ratio(btp_ages / btp_people as f64, 16.5, 20.5, "mean age in BTP encounters");
+        ratio(
+            btp_ages / btp_people as f64,
+            16.5,
+            20.5,
+            "mean age in BTP encounters",
+        );
         let mode = bands.iter().max_by_key(|(_, n)| **n).unwrap();
         assert_eq!(*mode.0, "15-17", "{bands:?}");
         assert!(!bands.contains_key("10-12") && !bands.contains_key("under_10"));
+    }
+
+    fn cpu() -> f64 {
+        let s = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let f: Vec<&str> = s.rsplit(')').next().unwrap().split_whitespace().collect();
+        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
     }
 
     #[test]
@@ -3202,20 +3324,19 @@ mod tests {
         let geo = gb();
         let p = GeneratorParams::builtin();
         for _ in 0..4 {
-            let t0 = std::time::Instant::now();
+            let (c0, t0) = (cpu(), std::time::Instant::now());
             let r = generate(geo, &p, 100_000, 1);
-            let t1 = t0.elapsed();
+            let (c1, t1) = (cpu(), t0.elapsed());
             let t0 = std::time::Instant::now();
-            let mut f = std::fs::File::create("/tmp/syn.ndjson").unwrap();
-            write_ndjson(&r, &mut f).unwrap();
-            let t2 = t0.elapsed();
-            let t0 = std::time::Instant::now();
+            let mut sink = std::io::sink();
+            write_ndjson(&r, &mut sink).unwrap();
+            let tw = t0.elapsed();
             drop(r);
-            let t3 = t0.elapsed();
-            let t0 = std::time::Instant::now();
-            let mut f = std::fs::File::create("/tmp/syn2.ndjson").unwrap();
-            generate_ndjson(geo, &p, 100_000, 1, &mut f).unwrap();
-            eprintln!("TIMING generate {t1:?} write {t2:?} drop {t3:?} generate_ndjson {:?}", t0.elapsed());
+            let (c2, t2) = (cpu(), std::time::Instant::now());
+            let mut sink = std::io::sink();
+            generate_ndjson(geo, &p, 100_000, 1, &mut sink).unwrap();
+            let (c3, t3) = (cpu(), t2.elapsed());
+            eprintln!("TIMING generate wall {t1:?} (calling thread cpu {:.2}s) write_ndjson {tw:?} | generate_ndjson wall {t3:?} cpu {:.2}s", c1 - c0, c3 - c2);
         }
     }
 }

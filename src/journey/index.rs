@@ -81,7 +81,9 @@ impl JourneyIndex {
     }
 
     pub fn get(&self, report_id: &str) -> Option<&Arc<MappedJourney>> {
-        self.by_id.get(report_id).map(|&i| &self.journeys[i as usize])
+        self.by_id
+            .get(report_id)
+            .map(|&i| &self.journeys[i as usize])
     }
 
     pub fn all(&self) -> &[Arc<MappedJourney>] {
@@ -107,25 +109,48 @@ impl JourneyIndex {
     }
 
     /// Every matching journey, in the order they were added.
-    pub fn matching<'a>(&'a self, geo: &'a Geography, f: &'a JourneyFilter) -> Vec<&'a Arc<MappedJourney>> {
+    pub fn matching<'a>(
+        &'a self,
+        geo: &'a Geography,
+        f: &'a JourneyFilter,
+    ) -> Vec<&'a Arc<MappedJourney>> {
         match f.bbox {
             Some(b) => {
                 let env = AABB::from_corners([b.min_lon, b.min_lat], [b.max_lon, b.max_lat]);
-                let mut ids: Vec<u32> = self.tree.locate_in_envelope_intersecting(env).map(|it| it.data).collect();
+                let mut ids: Vec<u32> = self
+                    .tree
+                    .locate_in_envelope_intersecting(env)
+                    .map(|it| it.data)
+                    .collect();
                 ids.sort_unstable();
                 ids.into_iter()
                     .map(|i| &self.journeys[i as usize])
                     .filter(|j| self.passes(geo, j, f))
                     .collect()
             }
-            None => self.journeys.iter().filter(|j| self.passes(geo, j, f)).collect(),
+            None => self
+                .journeys
+                .iter()
+                .filter(|j| self.passes(geo, j, f))
+                .collect(),
         }
     }
 
     /// The number matching and the page `[offset, offset + limit)` of them.
-    pub fn query(&self, geo: &Geography, f: &JourneyFilter, offset: usize, limit: usize) -> (usize, Vec<Arc<MappedJourney>>) {
+    pub fn query(
+        &self,
+        geo: &Geography,
+        f: &JourneyFilter,
+        offset: usize,
+        limit: usize,
+    ) -> (usize, Vec<Arc<MappedJourney>>) {
         let all = self.matching(geo, f);
-        let page = all.iter().skip(offset).take(limit).map(|j| Arc::clone(j)).collect();
+        let page = all
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|j| Arc::clone(j))
+            .collect();
         (all.len(), page)
     }
 }

@@ -125,7 +125,10 @@ pub struct Mapper {
 
 impl Mapper {
     pub fn new(geo: Arc<Geography>) -> Mapper {
-        Mapper { geo, cache: Mutex::new(HashMap::new()) }
+        Mapper {
+            geo,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn geography(&self) -> &Arc<Geography> {
@@ -137,7 +140,9 @@ impl Mapper {
         let (station, point, snapped_m) = match place {
             Place::Station { station } => {
                 let i = g.stations.index_of(station).map(|i| i as u32);
-                let p = i.map(|i| g.stations.get(i as usize).pos()).unwrap_or([0.0, 0.0]);
+                let p = i
+                    .map(|i| g.stations.get(i as usize).pos())
+                    .unwrap_or([0.0, 0.0]);
                 (i, p, None)
             }
             Place::Point { lon, lat } => {
@@ -155,7 +160,9 @@ impl Mapper {
             }
         };
         let hit = g.forces.locate(point);
-        let class = station.map(|i| StationClass::of(g.stations.get(i as usize))).unwrap_or(StationClass::Unknown);
+        let class = station
+            .map(|i| StationClass::of(g.stations.get(i as usize)))
+            .unwrap_or(StationClass::Unknown);
         End {
             station,
             point,
@@ -178,7 +185,10 @@ impl Mapper {
             .filter_map(|c| g.stations.index_of(c).map(|i| i as u32))
             .collect();
         let route = if j.mode == Mode::Rail {
-            for (end, path) in [(&origin, "journey.origin"), (&destination, "journey.destination")] {
+            for (end, path) in [
+                (&origin, "journey.origin"),
+                (&destination, "journey.destination"),
+            ] {
                 if end.station.is_none() {
                     return Err(FieldError {
                         path: path.into(),
@@ -210,7 +220,8 @@ impl Mapper {
             .map(|i| i as u16)
             .or(origin.force);
         let importing_force = destination.force;
-        let cross_border = matches!((origin.force, destination.force), (Some(a), Some(b)) if a != b);
+        let cross_border =
+            matches!((origin.force, destination.force), (Some(a), Some(b)) if a != b);
         let urban_to_rural = origin.class == StationClass::Urban
             && matches!(destination.class, StationClass::Town | StationClass::Rural);
         let persons = report.persons.len().min(u16::MAX as usize) as u16;
@@ -244,7 +255,9 @@ impl Mapper {
     }
 
     fn rail_route(&self, stops: Vec<u32>) -> Arc<MappedRoute> {
-        let key: Vec<u64> = std::iter::once(0).chain(stops.iter().map(|&s| s as u64)).collect();
+        let key: Vec<u64> = std::iter::once(0)
+            .chain(stops.iter().map(|&s| s as u64))
+            .collect();
         self.cached(&key, || {
             let g = &self.geo;
             let idx: Vec<usize> = stops.iter().map(|&s| s as usize).collect();
@@ -280,10 +293,17 @@ impl Mapper {
             .chain(std::iter::once(u64::MAX))
             .chain(stations.iter().map(|&s| s as u64))
             .collect();
-        self.cached(&key, || self.geodesic_route(pts, stations.clone(), RouteMethod::Geodesic))
+        self.cached(&key, || {
+            self.geodesic_route(pts, stations.clone(), RouteMethod::Geodesic)
+        })
     }
 
-    fn geodesic_route(&self, pts: &[[f64; 2]], stations: Vec<u32>, method: RouteMethod) -> MappedRoute {
+    fn geodesic_route(
+        &self,
+        pts: &[[f64; 2]],
+        stations: Vec<u32>,
+        method: RouteMethod,
+    ) -> MappedRoute {
         let mut coords = vec![pts[0]];
         let mut distance_m = 0.0;
         for w in pts.windows(2) {
@@ -326,9 +346,19 @@ fn slerp(a: [f64; 2], b: [f64; 2], t: f64) -> [f64; 2] {
     if omega < 1e-12 {
         return a;
     }
-    let (sa, sb) = (((1.0 - t) * omega).sin() / omega.sin(), (t * omega).sin() / omega.sin());
-    let p = [sa * va[0] + sb * vb[0], sa * va[1] + sb * vb[1], sa * va[2] + sb * vb[2]];
-    [p[1].atan2(p[0]).to_degrees(), p[2].atan2(p[0].hypot(p[1])).to_degrees()]
+    let (sa, sb) = (
+        ((1.0 - t) * omega).sin() / omega.sin(),
+        (t * omega).sin() / omega.sin(),
+    );
+    let p = [
+        sa * va[0] + sb * vb[0],
+        sa * va[1] + sb * vb[1],
+        sa * va[2] + sb * vb[2],
+    ];
+    [
+        p[1].atan2(p[0]).to_degrees(),
+        p[2].atan2(p[0].hypot(p[1])).to_degrees(),
+    ]
 }
 
 impl MappedRoute {
@@ -374,25 +404,10 @@ pub fn polyline_intersects(coords: &[[f64; 2]], b: &Bbox) -> bool {
 
 /// Total length of a polyline, metres (for tests and checks).
 pub fn line_length_m(coords: &[[f64; 2]]) -> f64 {
-    coords.windows(2).map(|w| segment_length_m(w[0], w[1])).sum()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segments_crossing_a_box_intersect_it_and_others_do_not() {
-        let b = Bbox::new(0.0, 0.0, 1.0, 1.0).unwrap();
-        assert!(b.segment_intersects([-1.0, 0.5], [2.0, 0.5]));
-        assert!(b.segment_intersects([0.5, 0.5], [0.6, 0.6]));
-        assert!(b.segment_intersects([-1.0, -1.0], [0.0, 0.0]), "touching a corner counts");
-        // reaches x = 0 only at y = 2, above the box
-        assert!(!b.segment_intersects([-1.0, 0.0], [0.0, 2.0]));
-        assert!(!b.segment_intersects([1.5, -1.0], [2.5, 3.0]));
-        assert!(!b.segment_intersects([-1.0, 1.5], [0.4, 3.0]));
-        assert!(polyline_intersects(&[[2.0, 2.0], [0.5, 2.0], [0.5, 0.5]], &b));
-    }
+    coords
+        .windows(2)
+        .map(|w| segment_length_m(w[0], w[1]))
+        .sum()
 }
 
 impl MappedJourney {
@@ -424,12 +439,21 @@ impl MappedJourney {
         put("origin_class", json!(self.origin.class));
         put("destination_class", json!(self.destination.class));
         put("origin_snapped_m", json!(self.origin.snapped_m.map(round)));
-        put("destination_snapped_m", json!(self.destination.snapped_m.map(round)));
+        put(
+            "destination_snapped_m",
+            json!(self.destination.snapped_m.map(round)),
+        );
         put("route_method", json!(self.route.method));
         put("distance_m", json!(round(self.route.distance_m)));
         put(
             "stations",
-            json!(self.route.stations.iter().map(|&s| geo.stations.get(s as usize).code.to_string()).collect::<Vec<_>>()),
+            json!(
+                self.route
+                    .stations
+                    .iter()
+                    .map(|&s| geo.stations.get(s as usize).code.to_string())
+                    .collect::<Vec<_>>()
+            ),
         );
         put(
             "forces",
@@ -445,9 +469,36 @@ impl MappedJourney {
             ),
         );
         put("line_id", json!(r.line.as_ref().map(|l| &l.line_id)));
-        put("line_name", json!(r.line.as_ref().and_then(|l| l.name.as_ref())));
+        put(
+            "line_name",
+            json!(r.line.as_ref().and_then(|l| l.name.as_ref())),
+        );
         put("persons", json!(self.persons));
         put("children", json!(self.children));
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_crossing_a_box_intersect_it_and_others_do_not() {
+        let b = Bbox::new(0.0, 0.0, 1.0, 1.0).unwrap();
+        assert!(b.segment_intersects([-1.0, 0.5], [2.0, 0.5]));
+        assert!(b.segment_intersects([0.5, 0.5], [0.6, 0.6]));
+        assert!(
+            b.segment_intersects([-1.0, -1.0], [0.0, 0.0]),
+            "touching a corner counts"
+        );
+        // reaches x = 0 only at y = 2, above the box
+        assert!(!b.segment_intersects([-1.0, 0.0], [0.0, 2.0]));
+        assert!(!b.segment_intersects([1.5, -1.0], [2.5, 3.0]));
+        assert!(!b.segment_intersects([-1.0, 1.5], [0.4, 3.0]));
+        assert!(polyline_intersects(
+            &[[2.0, 2.0], [0.5, 2.0], [0.5, 0.5]],
+            &b
+        ));
     }
 }

@@ -87,7 +87,10 @@ string_enum!(LineType { External = "external", Internal = "internal" });
 impl AgeBand {
     /// Under 18.
     pub fn is_child(self) -> bool {
-        matches!(self, AgeBand::Under10 | AgeBand::A10to12 | AgeBand::A13to14 | AgeBand::A15to17)
+        matches!(
+            self,
+            AgeBand::Under10 | AgeBand::A10to12 | AgeBand::A13to14 | AgeBand::A15to17
+        )
     }
 }
 
@@ -198,7 +201,10 @@ impl Report {
     }
 
     pub fn children(&self) -> usize {
-        self.persons.iter().filter(|p| p.age_band.is_child()).count()
+        self.persons
+            .iter()
+            .filter(|p| p.age_band.is_child())
+            .count()
     }
 }
 
@@ -211,7 +217,11 @@ struct Ctx<'a> {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -227,23 +237,40 @@ fn type_name(v: &Value) -> &'static str {
 
 impl<'a> Ctx<'a> {
     fn err(&mut self, path: &str, message: impl Into<String>) {
-        self.errors.push(FieldError { path: path.to_string(), message: message.into() });
+        self.errors.push(FieldError {
+            path: path.to_string(),
+            message: message.into(),
+        });
     }
 
-    fn object<'v>(&mut self, v: &'v Value, path: &str, allowed: &[&str]) -> Option<&'v Map<String, Value>> {
+    fn object<'v>(
+        &mut self,
+        v: &'v Value,
+        path: &str,
+        allowed: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
         let Some(m) = v.as_object() else {
             self.err(path, format!("expected an object, found {}", type_name(v)));
             return None;
         };
         for k in m.keys() {
             if !allowed.contains(&k.as_str()) {
-                self.err(&join(path, k), format!("unknown field; expected one of: {}", allowed.join(", ")));
+                self.err(
+                    &join(path, k),
+                    format!("unknown field; expected one of: {}", allowed.join(", ")),
+                );
             }
         }
         Some(m)
     }
 
-    fn string<'v>(&mut self, m: &'v Map<String, Value>, key: &str, path: &str, required: bool) -> Option<&'v str> {
+    fn string<'v>(
+        &mut self,
+        m: &'v Map<String, Value>,
+        key: &str,
+        path: &str,
+        required: bool,
+    ) -> Option<&'v str> {
         let p = join(path, key);
         match m.get(key) {
             None if required => {
@@ -259,7 +286,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn id(&mut self, m: &Map<String, Value>, key: &str, path: &str, required: bool) -> Option<String> {
+    fn id(
+        &mut self,
+        m: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        required: bool,
+    ) -> Option<String> {
         let s = self.string(m, key, path, required)?;
         let p = join(path, key);
         let t = s.trim();
@@ -281,7 +314,9 @@ impl<'a> Ctx<'a> {
     fn report_id(&mut self, m: &Map<String, Value>) -> Option<String> {
         let id = self.id(m, "report_id", "", true)?;
         let ok = id.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && id.bytes().all(|c| c.is_ascii_alphanumeric() || b"_.:-".contains(&c));
+            && id
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"_.:-".contains(&c));
         if !ok {
             self.err("report_id", format!("\"{id}\" may use only letters, digits and _ . : - and must start with a letter or digit"));
             return None;
@@ -289,18 +324,37 @@ impl<'a> Ctx<'a> {
         Some(id)
     }
 
-    fn enumerated<T>(&mut self, m: &Map<String, Value>, key: &str, path: &str, parse: fn(&str) -> Option<T>, all: &[&str]) -> Option<T> {
+    fn enumerated<T>(
+        &mut self,
+        m: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        parse: fn(&str) -> Option<T>,
+        all: &[&str],
+    ) -> Option<T> {
         let s = self.string(m, key, path, false)?;
         let r = parse(s);
         if r.is_none() {
-            self.err(&join(path, key), format!("\"{s}\" is not one of: {}", all.join(", ")));
+            self.err(
+                &join(path, key),
+                format!("\"{s}\" is not one of: {}", all.join(", ")),
+            );
         }
         r
     }
 
-    fn enum_list<T: PartialEq>(&mut self, m: &Map<String, Value>, key: &str, path: &str, parse: fn(&str) -> Option<T>, all: &[&str]) -> Vec<T> {
+    fn enum_list<T: PartialEq>(
+        &mut self,
+        m: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        parse: fn(&str) -> Option<T>,
+        all: &[&str],
+    ) -> Vec<T> {
         let p = join(path, key);
-        let Some(v) = m.get(key) else { return Vec::new() };
+        let Some(v) = m.get(key) else {
+            return Vec::new();
+        };
         let Some(items) = v.as_array() else {
             self.err(&p, format!("expected an array, found {}", type_name(v)));
             return Vec::new();
@@ -325,17 +379,29 @@ impl<'a> Ctx<'a> {
             None => false,
             Some(Value::Bool(b)) => *b,
             Some(v) => {
-                self.err(&join(path, key), format!("expected true or false, found {}", type_name(v)));
+                self.err(
+                    &join(path, key),
+                    format!("expected true or false, found {}", type_name(v)),
+                );
                 false
             }
         }
     }
 
-    fn timestamp(&mut self, m: &Map<String, Value>, key: &str, path: &str, required: bool) -> Option<(String, OffsetDateTime)> {
+    fn timestamp(
+        &mut self,
+        m: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        required: bool,
+    ) -> Option<(String, OffsetDateTime)> {
         let s = self.string(m, key, path, required)?;
         let p = join(path, key);
         let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) else {
-            self.err(&p, format!("\"{s}\" is not an RFC 3339 date-time such as 2024-03-06T10:42:00Z"));
+            self.err(
+                &p,
+                format!("\"{s}\" is not an RFC 3339 date-time such as 2024-03-06T10:42:00Z"),
+            );
             return None;
         };
         let t = t.to_offset(UtcOffset::UTC);
@@ -355,7 +421,10 @@ impl<'a> Ctx<'a> {
         match ForceCode::parse(s) {
             Ok(c) if c.is_btp() && allow_btp => Some(c),
             Ok(c) if c.is_btp() => {
-                self.err(path, "BTP polices the railway and has no area: give a territorial force");
+                self.err(
+                    path,
+                    "BTP polices the railway and has no area: give a territorial force",
+                );
                 None
             }
             Ok(c) if self.geo.forces.index_of(&c).is_some() => Some(c),
@@ -396,10 +465,15 @@ impl<'a> Ctx<'a> {
                 return None;
             }
             let Some(s) = s.as_str() else {
-                self.err(&join(path, "station"), format!("expected a string, found {}", type_name(s)));
+                self.err(
+                    &join(path, "station"),
+                    format!("expected a string, found {}", type_name(s)),
+                );
                 return None;
             };
-            return self.station(s, &join(path, "station")).map(|station| Place::Station { station });
+            return self
+                .station(s, &join(path, "station"))
+                .map(|station| Place::Station { station });
         }
         let num = |ctx: &mut Self, key: &str| -> Option<f64> {
             match m.get(key) {
@@ -409,7 +483,10 @@ impl<'a> Ctx<'a> {
                 }
                 Some(Value::Number(n)) => n.as_f64(),
                 Some(v) => {
-                    ctx.err(&join(path, key), format!("expected a number, found {}", type_name(v)));
+                    ctx.err(
+                        &join(path, key),
+                        format!("expected a number, found {}", type_name(v)),
+                    );
                     None
                 }
             }
@@ -417,7 +494,13 @@ impl<'a> Ctx<'a> {
         let lon = num(self, "lon")?;
         let lat = num(self, "lat")?;
         if !(UK_LON.0..=UK_LON.1).contains(&lon) || !(UK_LAT.0..=UK_LAT.1).contains(&lat) {
-            self.err(path, format!("({lon}, {lat}) is outside the UK (lon {}..{}, lat {}..{})", UK_LON.0, UK_LON.1, UK_LAT.0, UK_LAT.1));
+            self.err(
+                path,
+                format!(
+                    "({lon}, {lat}) is outside the UK (lon {}..{}, lat {}..{})",
+                    UK_LON.0, UK_LON.1, UK_LAT.0, UK_LAT.1
+                ),
+            );
             return None;
         }
         Some(Place::Point { lon, lat })
@@ -429,7 +512,19 @@ impl<'a> Ctx<'a> {
             self.err(path, "is required");
             return None;
         };
-        let m = self.object(v, path, &["date", "departed_at", "mode", "origin", "destination", "via", "encounter"])?;
+        let m = self.object(
+            v,
+            path,
+            &[
+                "date",
+                "departed_at",
+                "mode",
+                "origin",
+                "destination",
+                "via",
+                "encounter",
+            ],
+        )?;
         let date = match self.string(m, "date", path, true) {
             None => None,
             Some(s) => match parse_date(s) {
@@ -460,7 +555,9 @@ impl<'a> Ctx<'a> {
         let mut via = Vec::new();
         if let Some(v) = m.get("via") {
             match v.as_array() {
-                Some(items) if items.len() > MAX_VIA => self.err("journey.via", format!("at most {MAX_VIA} stations")),
+                Some(items) if items.len() > MAX_VIA => {
+                    self.err("journey.via", format!("at most {MAX_VIA} stations"))
+                }
                 Some(items) => {
                     for (i, it) in items.iter().enumerate() {
                         let p = format!("journey.via[{i}]");
@@ -470,24 +567,40 @@ impl<'a> Ctx<'a> {
                                     via.push(c);
                                 }
                             }
-                            None => self.err(&p, format!("expected a station code, found {}", type_name(it))),
+                            None => self.err(
+                                &p,
+                                format!("expected a station code, found {}", type_name(it)),
+                            ),
                         }
                     }
                 }
-                None => self.err("journey.via", format!("expected an array of station codes, found {}", type_name(v))),
+                None => self.err(
+                    "journey.via",
+                    format!("expected an array of station codes, found {}", type_name(v)),
+                ),
             }
         }
         let encounter = match m.get("encounter") {
             None => None,
             Some(v) => self.encounter(v),
         };
-        Some(Journey { date: date?, departed_at, mode: mode?, origin: origin?, destination: destination?, via, encounter })
+        Some(Journey {
+            date: date?,
+            departed_at,
+            mode: mode?,
+            origin: origin?,
+            destination: destination?,
+            via,
+            encounter,
+        })
     }
 
     fn encounter(&mut self, v: &Value) -> Option<Encounter> {
         let path = "journey.encounter";
         let m = self.object(v, path, &["station", "at", "type", "joint_with_force"])?;
-        let station = self.string(m, "station", path, false).map(|s| self.station(s, "journey.encounter.station"));
+        let station = self
+            .string(m, "station", path, false)
+            .map(|s| self.station(s, "journey.encounter.station"));
         let at = self.timestamp(m, "at", path, false).map(|t| t.0);
         let kind = if m.contains_key("type") {
             self.enumerated(m, "type", path, EncounterType::parse, EncounterType::ALL)
@@ -495,14 +608,25 @@ impl<'a> Ctx<'a> {
             self.err("journey.encounter.type", "is required");
             None
         };
-        let joint = self.string(m, "joint_with_force", path, false).map(|s| self.force(s, "journey.encounter.joint_with_force", true));
+        let joint = self
+            .string(m, "joint_with_force", path, false)
+            .map(|s| self.force(s, "journey.encounter.joint_with_force", true));
         // an invalid optional value has recorded an error already; absent is fine
-        Some(Encounter { station: station.flatten(), at, kind: kind?, joint_with_force: joint.flatten() })
+        Some(Encounter {
+            station: station.flatten(),
+            at,
+            kind: kind?,
+            joint_with_force: joint.flatten(),
+        })
     }
 
     fn line(&mut self, v: &Value) -> Option<Line> {
         let path = "line";
-        let m = self.object(v, path, &["line_id", "name", "exporting_force", "line_type"])?;
+        let m = self.object(
+            v,
+            path,
+            &["line_id", "name", "exporting_force", "line_type"],
+        )?;
         let line_id = self.id(m, "line_id", path, true);
         let name = match self.string(m, "name", path, false) {
             Some(s) if s.chars().count() > MAX_ID => {
@@ -511,13 +635,30 @@ impl<'a> Ctx<'a> {
             }
             other => other.map(str::to_string),
         };
-        let exporting = self.string(m, "exporting_force", path, false).map(|s| self.force(s, "line.exporting_force", false));
+        let exporting = self
+            .string(m, "exporting_force", path, false)
+            .map(|s| self.force(s, "line.exporting_force", false));
         let line_type = self.enumerated(m, "line_type", path, LineType::parse, LineType::ALL);
-        Some(Line { line_id: line_id?, name, exporting_force: exporting.flatten(), line_type })
+        Some(Line {
+            line_id: line_id?,
+            name,
+            exporting_force: exporting.flatten(),
+            line_type,
+        })
     }
 
     fn person(&mut self, v: &Value, path: &str) -> Option<Person> {
-        let allowed = ["person_id", "age_band", "sex", "roles", "victim_status", "suspect_status", "vulnerability_flags", "nrm_referred", "safeguarding_referred"];
+        let allowed = [
+            "person_id",
+            "age_band",
+            "sex",
+            "roles",
+            "victim_status",
+            "suspect_status",
+            "vulnerability_flags",
+            "nrm_referred",
+            "safeguarding_referred",
+        ];
         let m = self.object(v, path, &allowed)?;
         let person_id = self.id(m, "person_id", path, true);
         let age_band = if m.contains_key("age_band") {
@@ -526,19 +667,41 @@ impl<'a> Ctx<'a> {
             self.err(&join(path, "age_band"), "is required");
             None
         };
-        let sex = if m.contains_key("sex") { self.enumerated(m, "sex", path, Sex::parse, Sex::ALL) } else { Some(Sex::Unknown) };
+        let sex = if m.contains_key("sex") {
+            self.enumerated(m, "sex", path, Sex::parse, Sex::ALL)
+        } else {
+            Some(Sex::Unknown)
+        };
         let roles = self.enum_list(m, "roles", path, Role::parse, Role::ALL);
         let victim_status = if m.contains_key("victim_status") {
-            self.enumerated(m, "victim_status", path, VictimStatus::parse, VictimStatus::ALL)
+            self.enumerated(
+                m,
+                "victim_status",
+                path,
+                VictimStatus::parse,
+                VictimStatus::ALL,
+            )
         } else {
             Some(VictimStatus::None)
         };
         let suspect_status = if m.contains_key("suspect_status") {
-            self.enumerated(m, "suspect_status", path, SuspectStatus::parse, SuspectStatus::ALL)
+            self.enumerated(
+                m,
+                "suspect_status",
+                path,
+                SuspectStatus::parse,
+                SuspectStatus::ALL,
+            )
         } else {
             Some(SuspectStatus::None)
         };
-        let vulnerability_flags = self.enum_list(m, "vulnerability_flags", path, VulnerabilityFlag::parse, VulnerabilityFlag::ALL);
+        let vulnerability_flags = self.enum_list(
+            m,
+            "vulnerability_flags",
+            path,
+            VulnerabilityFlag::parse,
+            VulnerabilityFlag::ALL,
+        );
         let nrm_referred = self.boolean(m, "nrm_referred", path);
         let safeguarding_referred = self.boolean(m, "safeguarding_referred", path);
         Some(Person {
@@ -607,7 +770,10 @@ impl<'a> Ctx<'a> {
                                 }
                             }
                         }
-                        let stripped: Vec<(&str, Check)> = fields.iter().map(|(n, c)| (n.trim_end_matches('!'), c.clone())).collect();
+                        let stripped: Vec<(&str, Check)> = fields
+                            .iter()
+                            .map(|(n, c)| (n.trim_end_matches('!'), c.clone()))
+                            .collect();
                         self.extension(it, &p, &stripped);
                     }
                 }
@@ -632,34 +798,76 @@ enum Check {
 
 const DRUG_FIELDS: &[(&str, Check)] = &[
     ("class!", Check::Enum(&["A", "B", "C"])),
-    ("type!", Check::Enum(&["heroin", "crack_cocaine", "cocaine", "cannabis", "ketamine", "mdma", "spice", "nitazene", "other"])),
+    (
+        "type!",
+        Check::Enum(&[
+            "heroin",
+            "crack_cocaine",
+            "cocaine",
+            "cannabis",
+            "ketamine",
+            "mdma",
+            "spice",
+            "nitazene",
+            "other",
+        ]),
+    ),
     ("wraps", Check::Int(100_000)),
-    ("concealment", Check::Enum(&["internal", "clothing", "bag", "vehicle", "address", "other"])),
+    (
+        "concealment",
+        Check::Enum(&["internal", "clothing", "bag", "vehicle", "address", "other"]),
+    ),
 ];
 
 /// Validates one report (the JSON of one object) against schema v1 and the geography.
 /// `now` is the server's clock (reports may not be from the future).
-pub fn parse_report(v: &Value, geo: &Geography, now: OffsetDateTime) -> Result<Report, Vec<FieldError>> {
+pub fn parse_report(
+    v: &Value,
+    geo: &Geography,
+    now: OffsetDateTime,
+) -> Result<Report, Vec<FieldError>> {
     let now = now.to_offset(UtcOffset::UTC);
-    let mut c = Ctx { geo, today: now.date(), now, errors: Vec::new() };
-    let allowed = ["schema_version", "report_id", "reported_at", "source_force", "journey", "line", "persons", "seizures", "grading"];
+    let mut c = Ctx {
+        geo,
+        today: now.date(),
+        now,
+        errors: Vec::new(),
+    };
+    let allowed = [
+        "schema_version",
+        "report_id",
+        "reported_at",
+        "source_force",
+        "journey",
+        "line",
+        "persons",
+        "seizures",
+        "grading",
+    ];
     let Some(m) = c.object(v, "", &allowed) else {
         return Err(c.errors);
     };
     if let Some(sv) = m.get("schema_version")
         && sv.as_str() != Some("1")
     {
-        c.err("schema_version", format!("{sv} is not a supported schema version; expected \"1\""));
+        c.err(
+            "schema_version",
+            format!("{sv} is not a supported schema version; expected \"1\""),
+        );
     }
     let report_id = c.report_id(m);
     let reported_at = c.timestamp(m, "reported_at", "", true);
-    let source_force = c.string(m, "source_force", "", true).map(|s| c.force(s, "source_force", true));
+    let source_force = c
+        .string(m, "source_force", "", true)
+        .map(|s| c.force(s, "source_force", true));
     let journey = c.journey(m.get("journey"));
     let line = m.get("line").map(|l| c.line(l));
     let mut persons = Vec::new();
     match m.get("persons") {
         None => {}
-        Some(Value::Array(items)) if items.len() > MAX_PERSONS => c.err("persons", format!("at most {MAX_PERSONS} persons")),
+        Some(Value::Array(items)) if items.len() > MAX_PERSONS => {
+            c.err("persons", format!("at most {MAX_PERSONS} persons"))
+        }
         Some(Value::Array(items)) => {
             for (i, it) in items.iter().enumerate() {
                 if let Some(p) = c.person(it, &format!("persons[{i}]")) {
@@ -667,39 +875,58 @@ pub fn parse_report(v: &Value, geo: &Geography, now: OffsetDateTime) -> Result<R
                 }
             }
         }
-        Some(v) => c.err("persons", format!("expected an array, found {}", type_name(v))),
+        Some(v) => c.err(
+            "persons",
+            format!("expected an array, found {}", type_name(v)),
+        ),
     }
     let seizures = m.get("seizures").map(|v| {
-        c.extension(v, "seizures", &[
-            ("drugs", Check::Objects(DRUG_FIELDS, 50)),
-            ("cash_gbp", Check::Number(100_000_000.0)),
-            ("phones", Check::Int(1000)),
-            ("weapons", Check::EnumList(&["knife", "firearm", "corrosive", "other"], 50)),
-        ])
+        c.extension(
+            v,
+            "seizures",
+            &[
+                ("drugs", Check::Objects(DRUG_FIELDS, 50)),
+                ("cash_gbp", Check::Number(100_000_000.0)),
+                ("phones", Check::Int(1000)),
+                (
+                    "weapons",
+                    Check::EnumList(&["knife", "firearm", "corrosive", "other"], 50),
+                ),
+            ],
+        )
     });
     let grading = m.get("grading").map(|v| {
-        c.extension(v, "grading", &[
-            ("source_eval", Check::Enum(&["1", "2", "3"])),
-            ("intel_assessment", Check::Enum(&["A", "B", "C", "D", "E"])),
-            ("handling", Check::Enum(&["P", "C"])),
-            ("handling_conditions", Check::Text(500)),
-        ])
+        c.extension(
+            v,
+            "grading",
+            &[
+                ("source_eval", Check::Enum(&["1", "2", "3"])),
+                ("intel_assessment", Check::Enum(&["A", "B", "C", "D", "E"])),
+                ("handling", Check::Enum(&["P", "C"])),
+                ("handling_conditions", Check::Text(500)),
+            ],
+        )
     });
     if !c.errors.is_empty() {
         return Err(c.errors);
     }
     // every part parsed without error, so every Option below is Some
     match (report_id, reported_at, source_force, journey) {
-        (Some(report_id), Some((reported_at, _)), Some(Some(source_force)), Some(journey)) => Ok(Report {
-            report_id,
-            reported_at,
-            source_force,
-            journey,
-            line: line.flatten(),
-            persons,
-            seizures: seizures.flatten(),
-            grading: grading.flatten(),
-        }),
-        _ => Err(vec![FieldError { path: String::new(), message: "the report is incomplete".into() }]),
+        (Some(report_id), Some((reported_at, _)), Some(Some(source_force)), Some(journey)) => {
+            Ok(Report {
+                report_id,
+                reported_at,
+                source_force,
+                journey,
+                line: line.flatten(),
+                persons,
+                seizures: seizures.flatten(),
+                grading: grading.flatten(),
+            })
+        }
+        _ => Err(vec![FieldError {
+            path: String::new(),
+            message: "the report is incomplete".into(),
+        }]),
     }
 }

@@ -25,7 +25,10 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path` and runs pending migrations.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let err = |e: rusqlite::Error| StoreError::Open { path: path.display().to_string(), message: e.to_string() };
+        let err = |e: rusqlite::Error| StoreError::Open {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
         let conn = Connection::open(path).map_err(err)?;
         Self::init(conn).map_err(|e| match e {
             StoreError::Sqlite(s) => err(s),
@@ -44,9 +47,14 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            conn.execute_batch(&format!("BEGIN; {m}; PRAGMA user_version = {}; COMMIT;", i + 1))?;
+            conn.execute_batch(&format!(
+                "BEGIN; {m}; PRAGMA user_version = {}; COMMIT;",
+                i + 1
+            ))?;
         }
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
     }
 }
 
@@ -54,21 +62,28 @@ impl JourneyStore for SqliteStore {
     fn put(&self, records: &[NewReport]) -> Result<Vec<PutOutcome>, StoreError> {
         let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
         let tx = conn.transaction()?;
-        let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+        let now = OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default();
         let mut out = Vec::with_capacity(records.len());
         {
-            let mut find = tx.prepare_cached("SELECT seq, body FROM reports WHERE report_id = ?1")?;
-            let mut insert =
-                tx.prepare_cached("INSERT INTO reports (report_id, received_at, body) VALUES (?1, ?2, ?3)")?;
+            let mut find =
+                tx.prepare_cached("SELECT seq, body FROM reports WHERE report_id = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO reports (report_id, received_at, body) VALUES (?1, ?2, ?3)",
+            )?;
             for r in records {
-                let existing: Option<(i64, String)> =
-                    find.query_row(params![r.report_id], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
+                let existing: Option<(i64, String)> = find
+                    .query_row(params![r.report_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?;
                 out.push(match existing {
                     Some((seq, body)) if body == r.body => PutOutcome::Exists { seq },
                     Some((seq, _)) => PutOutcome::Conflict { seq },
                     None => {
                         insert.execute(params![r.report_id, now, r.body])?;
-                        PutOutcome::Created { seq: tx.last_insert_rowid() }
+                        PutOutcome::Created {
+                            seq: tx.last_insert_rowid(),
+                        }
                     }
                 });
             }
@@ -83,17 +98,30 @@ impl JourneyStore for SqliteStore {
             .query_row(
                 "SELECT seq, report_id, body, received_at FROM reports WHERE report_id = ?1",
                 params![report_id],
-                |r| Ok(StoredReport { seq: r.get(0)?, report_id: r.get(1)?, body: r.get(2)?, received_at: r.get(3)? }),
+                |r| {
+                    Ok(StoredReport {
+                        seq: r.get(0)?,
+                        report_id: r.get(1)?,
+                        body: r.get(2)?,
+                        received_at: r.get(3)?,
+                    })
+                },
             )
             .optional()?)
     }
 
     fn scan(&self, after: i64, f: &mut dyn FnMut(StoredReport)) -> Result<(), StoreError> {
         let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
-        let mut stmt =
-            conn.prepare("SELECT seq, report_id, body, received_at FROM reports WHERE seq > ?1 ORDER BY seq")?;
+        let mut stmt = conn.prepare(
+            "SELECT seq, report_id, body, received_at FROM reports WHERE seq > ?1 ORDER BY seq",
+        )?;
         let rows = stmt.query_map(params![after], |r| {
-            Ok(StoredReport { seq: r.get(0)?, report_id: r.get(1)?, body: r.get(2)?, received_at: r.get(3)? })
+            Ok(StoredReport {
+                seq: r.get(0)?,
+                report_id: r.get(1)?,
+                body: r.get(2)?,
+                received_at: r.get(3)?,
+            })
         })?;
         for row in rows {
             f(row?);
@@ -118,7 +146,9 @@ impl JourneyStore for SqliteStore {
             |r| r.get(0),
         )?;
         if dups > 0 {
-            return Err(StoreError::Corrupt(format!("{dups} report ids stored more than once")));
+            return Err(StoreError::Corrupt(format!(
+                "{dups} report ids stored more than once"
+            )));
         }
         Ok(())
     }
@@ -129,16 +159,34 @@ mod tests {
     use super::*;
 
     fn rec(id: &str, body: &str) -> NewReport {
-        NewReport { report_id: id.into(), body: body.into() }
+        NewReport {
+            report_id: id.into(),
+            body: body.into(),
+        }
     }
 
     #[test]
     fn put_is_idempotent_by_id_and_refuses_changed_content() {
         let s = SqliteStore::in_memory().unwrap();
         let out = s.put(&[rec("a", "{1}"), rec("b", "{2}")]).unwrap();
-        assert_eq!(out, vec![PutOutcome::Created { seq: 1 }, PutOutcome::Created { seq: 2 }]);
-        let out = s.put(&[rec("a", "{1}"), rec("b", "{changed}"), rec("c", "{3}")]).unwrap();
-        assert_eq!(out, vec![PutOutcome::Exists { seq: 1 }, PutOutcome::Conflict { seq: 2 }, PutOutcome::Created { seq: 3 }]);
+        assert_eq!(
+            out,
+            vec![
+                PutOutcome::Created { seq: 1 },
+                PutOutcome::Created { seq: 2 }
+            ]
+        );
+        let out = s
+            .put(&[rec("a", "{1}"), rec("b", "{changed}"), rec("c", "{3}")])
+            .unwrap();
+        assert_eq!(
+            out,
+            vec![
+                PutOutcome::Exists { seq: 1 },
+                PutOutcome::Conflict { seq: 2 },
+                PutOutcome::Created { seq: 3 }
+            ]
+        );
         assert_eq!(s.count().unwrap(), 3);
         assert_eq!(s.get("b").unwrap().unwrap().body, "{2}");
         let mut seen = Vec::new();
@@ -159,7 +207,10 @@ mod tests {
         }
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.get("x").unwrap().unwrap().body, "{x}");
-        assert_eq!(s.put(&[rec("y", "{y}")]).unwrap(), vec![PutOutcome::Created { seq: 2 }]);
+        assert_eq!(
+            s.put(&[rec("y", "{y}")]).unwrap(),
+            vec![PutOutcome::Created { seq: 2 }]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

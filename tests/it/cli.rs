@@ -147,8 +147,14 @@ fn start_server(store: &std::path::Path) -> (std::process::Child, String) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("{line:?}")).to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
     (child, addr)
 }
 
@@ -177,7 +183,11 @@ fn acknowledged_reports_survive_kill_9_and_reload_on_restart() {
     }
     let (mut child, addr) = start_server(&store);
     let list = http_get(&addr, "/api/journeys?limit=100");
-    assert!(list.contains(&format!("\"numberMatched\":{}", acked.len())), "{}", &list[..400.min(list.len())]);
+    assert!(
+        list.contains(&format!("\"numberMatched\":{}", acked.len())),
+        "{}",
+        &list[..400.min(list.len())]
+    );
     for id in &acked {
         let resp = http_get(&addr, &format!("/api/journeys/{id}"));
         assert!(resp.starts_with("HTTP/1.1 200"), "{id} lost: {resp}");

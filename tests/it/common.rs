@@ -35,7 +35,11 @@ pub fn gb_arc() -> &'static Arc<Geography> {
     GEO.get_or_init(|| {
         let dir = data_dir();
         let paths = DataPaths::resolve(Some(&dir), None, None, None).expect("data paths");
-        Arc::new(load_geography(&paths, GeographyOptions::default()).expect("GB data loads").0)
+        Arc::new(
+            load_geography(&paths, GeographyOptions::default())
+                .expect("GB data loads")
+                .0,
+        )
     })
 }
 
