@@ -61,9 +61,13 @@ impl Geography {
         track: &TrackNetwork,
         options: GeographyOptions,
     ) -> Geography {
-        let forces = ForceIndex::new(forces, options.force_tolerance_m);
-        let (stations, duplicate_stations) = StationIndex::new(stations);
-        let rail = RailGraph::build(track, &stations, options.rail);
+        // the force grid and the station + rail indexes are independent: build them side by side
+        let (forces, (stations, duplicate_stations, rail)) = std::thread::scope(|s| {
+            let f = s.spawn(|| ForceIndex::new(forces, options.force_tolerance_m));
+            let (stations, duplicate_stations) = StationIndex::new(stations);
+            let rail = RailGraph::build(track, &stations, options.rail);
+            (f.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), (stations, duplicate_stations, rail))
+        });
         let mut geo = Geography {
             forces,
             stations,
@@ -83,7 +87,12 @@ impl Geography {
     /// Force runs along a polyline: (from offset, to offset, force), merged, metres. See
     /// [`forces_along`](Self::forces_along) for the method.
     fn force_runs(&self, coords: &[[f64; 2]]) -> Vec<(f64, f64, u32)> {
-        let locate = |p: [f64; 2]| self.forces.locate(p).map(|h| h.force as u32);
+        // exact containment only: the tolerance fallback is for end points (pier stations),
+        // not for attributing open water a line crosses
+        let locate = |p: [f64; 2]| match self.forces.locate_exact(p) {
+            Located::Inside(f) => Some(f as u32),
+            _ => None,
+        };
         let mut runs: Vec<(f64, f64, u32)> = Vec::new();
         // the current run: (start offset, force)
         let mut cur: Option<(f64, Option<u32>)> = None;
@@ -184,7 +193,8 @@ impl Geography {
     /// The line is sampled every [`FORCE_WALK_STEP_M`]; where two samples fall in different
     /// forces the border is found by bisection to within [`FORCE_BORDER_PRECISION_M`]. A force
     /// crossed for less than a step between two samples of one other force can be missed.
-    /// Stretches in no force (open sea) are left out.
+    /// Stretches outside every polygon (estuaries, open sea, track along a generalised
+    /// coastline) are left out: containment is exact here, without the tolerance fallback.
     pub fn forces_along(&self, coords: &[[f64; 2]]) -> Vec<ForceSpan> {
         self.force_runs(coords).into_iter().fold(
             Vec::new(),

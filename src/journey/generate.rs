@@ -3314,7 +3314,7 @@ mod tests {
     }
 
     fn cpu() -> f64 {
-        let s = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let s = std::fs::read_to_string("/proc/self/stat").unwrap();
         let f: Vec<&str> = s.rsplit(')').next().unwrap().split_whitespace().collect();
         (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
     }
