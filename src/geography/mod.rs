@@ -66,7 +66,10 @@ impl Geography {
             let f = s.spawn(|| ForceIndex::new(forces, options.force_tolerance_m));
             let (stations, duplicate_stations) = StationIndex::new(stations);
             let rail = RailGraph::build(track, &stations, options.rail);
-            (f.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), (stations, duplicate_stations, rail))
+            (
+                f.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                (stations, duplicate_stations, rail),
+            )
         });
         let mut geo = Geography {
             forces,

@@ -26,6 +26,12 @@
 //! reports are sorted by `reported_at` (ties keep generation order) and numbered
 //! `syn-<seed>-<index>`. The same geography, parameters, `n` and seed give the same bytes.
 //!
+//! # Cost
+//! The simulation is cheap (~0.25 s for 100,000 reports). [`generate`] returns
+//! `serde_json::Value`s, whose objects are B-tree maps: ~7 kB and ~80 allocations a report, so
+//! building them dominates and is spread over the cores. [`generate_ndjson`] writes the same
+//! bytes straight from compact structs, in about half the time and a tenth of the memory.
+//!
 //! Everything invented is marked synthetic: ids start `syn-`, line names `SYN-`.
 
 use crate::geography::geodesy::{andoyer_lambert_m, radii};
@@ -173,6 +179,7 @@ pub struct GeneratorParams {
 }
 
 /// Journey dates lie in `start..=end` (ISO dates); reports are made no later than `end` 23:59:59Z.
+/// The server refuses reports from the future, so `end` should not be after today.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Period {
@@ -939,7 +946,7 @@ pub fn try_generate(
 
 /// Generates `n` reports as [`generate`] does and writes them to `w` as NDJSON, the same bytes
 /// as [`write_ndjson`] of [`generate`]'s reports, without building `serde_json::Value`s: about
-/// three times faster and a tenth of the memory, for large files. Returns the number written.
+/// half the time and a tenth of the memory, for large files. Returns the number written.
 pub fn generate_ndjson(
     geo: &Geography,
     params: &GeneratorParams,
@@ -980,7 +987,7 @@ fn simulate<'a>(
         w: world,
         p: params,
         rng: ChaCha8Rng::seed_from_u64(seed),
-        out: Vec::with_capacity(n),
+        out: Vec::with_capacity(n.min(1 << 20)),
         next_line: 1,
         next_person: 1,
         brand_uses: vec![0; BRAND_WORDS.len()],
@@ -1409,148 +1416,25 @@ impl Calendar {
 // ------------------------------------------------------------------------------------------
 
 /// Invented words for line brands (`SYN-<WORD>`), birds and moorland plants: no real line names.
+#[rustfmt::skip]
 const BRAND_WORDS: &[&str] = &[
-    "KESTREL",
-    "MERLIN",
-    "HOBBY",
-    "OSPREY",
-    "BUZZARD",
-    "HARRIER",
-    "GOSHAWK",
-    "KITE",
-    "PEREGRINE",
-    "SPARROWHAWK",
-    "CURLEW",
-    "LAPWING",
-    "PLOVER",
-    "DUNLIN",
-    "SANDERLING",
-    "REDSHANK",
-    "GREENSHANK",
-    "GODWIT",
-    "WHIMBREL",
-    "TURNSTONE",
-    "KNOT",
-    "RUFF",
-    "SNIPE",
-    "WOODCOCK",
-    "AVOCET",
-    "STILT",
-    "OYSTERCATCHER",
-    "PUFFIN",
-    "GUILLEMOT",
-    "RAZORBILL",
-    "GANNET",
-    "FULMAR",
-    "SHEARWATER",
-    "PETREL",
-    "KITTIWAKE",
-    "TERN",
-    "SKUA",
-    "CORMORANT",
-    "SHAG",
-    "HERON",
-    "EGRET",
-    "BITTERN",
-    "CRANE",
-    "STORK",
-    "SPOONBILL",
-    "GREBE",
-    "DIVER",
-    "TEAL",
-    "WIGEON",
-    "GADWALL",
-    "PINTAIL",
-    "SHOVELER",
-    "POCHARD",
-    "SCAUP",
-    "EIDER",
-    "SCOTER",
-    "GOLDENEYE",
-    "SMEW",
-    "MERGANSER",
-    "GOOSANDER",
-    "SHELDUCK",
-    "BRANT",
-    "WHOOPER",
-    "BEWICK",
-    "GROUSE",
-    "PTARMIGAN",
-    "CAPERCAILLIE",
-    "QUAIL",
-    "PARTRIDGE",
-    "PHEASANT",
-    "CORNCRAKE",
-    "RAIL",
-    "MOORHEN",
-    "COOT",
-    "NIGHTJAR",
-    "SWIFT",
-    "HOOPOE",
-    "KINGFISHER",
-    "WRYNECK",
-    "WOODLARK",
-    "SKYLARK",
-    "MARTIN",
-    "SWALLOW",
-    "PIPIT",
-    "WAGTAIL",
-    "DIPPER",
-    "WREN",
-    "DUNNOCK",
-    "ROBIN",
-    "NIGHTINGALE",
-    "REDSTART",
-    "WHINCHAT",
-    "STONECHAT",
-    "WHEATEAR",
-    "OUZEL",
-    "FIELDFARE",
-    "REDWING",
-    "THRUSH",
-    "WARBLER",
-    "WHITETHROAT",
-    "BLACKCAP",
-    "CHIFFCHAFF",
-    "GOLDCREST",
-    "FIRECREST",
-    "FLYCATCHER",
-    "NUTHATCH",
-    "TREECREEPER",
-    "ORIOLE",
-    "SHRIKE",
-    "JAY",
-    "MAGPIE",
-    "CHOUGH",
-    "JACKDAW",
-    "ROOK",
-    "RAVEN",
-    "STARLING",
-    "SPARROW",
-    "CHAFFINCH",
-    "BRAMBLING",
-    "SERIN",
-    "GREENFINCH",
-    "GOLDFINCH",
-    "SISKIN",
-    "LINNET",
-    "TWITE",
-    "REDPOLL",
-    "CROSSBILL",
-    "BULLFINCH",
-    "HAWFINCH",
-    "BUNTING",
-    "YELLOWHAMMER",
-    "HEATHER",
-    "BRACKEN",
-    "BILBERRY",
-    "SUNDEW",
-    "BOGBEAN",
-    "COTTONGRASS",
-    "SPHAGNUM",
-    "TORMENTIL",
-    "ASPHODEL",
-    "CROWBERRY",
+    "KESTREL", "MERLIN", "HOBBY", "OSPREY", "BUZZARD", "HARRIER", "GOSHAWK", "KITE", "PEREGRINE",
+    "SPARROWHAWK", "CURLEW", "LAPWING", "PLOVER", "DUNLIN", "SANDERLING", "REDSHANK", "GREENSHANK",
+    "GODWIT", "WHIMBREL", "TURNSTONE", "KNOT", "RUFF", "SNIPE", "WOODCOCK", "AVOCET", "STILT",
+    "OYSTERCATCHER", "PUFFIN", "GUILLEMOT", "RAZORBILL", "GANNET", "FULMAR", "SHEARWATER", "PETREL",
+    "KITTIWAKE", "TERN", "SKUA", "CORMORANT", "SHAG", "HERON", "EGRET", "BITTERN", "CRANE", "STORK",
+    "SPOONBILL", "GREBE", "DIVER", "TEAL", "WIGEON", "GADWALL", "PINTAIL", "SHOVELER", "POCHARD",
+    "SCAUP", "EIDER", "SCOTER", "GOLDENEYE", "SMEW", "MERGANSER", "GOOSANDER", "SHELDUCK", "BRANT",
+    "WHOOPER", "BEWICK", "GROUSE", "PTARMIGAN", "CAPERCAILLIE", "QUAIL", "PARTRIDGE", "PHEASANT",
+    "CORNCRAKE", "RAIL", "MOORHEN", "COOT", "NIGHTJAR", "SWIFT", "HOOPOE", "KINGFISHER", "WRYNECK",
+    "WOODLARK", "SKYLARK", "MARTIN", "SWALLOW", "PIPIT", "WAGTAIL", "DIPPER", "WREN", "DUNNOCK",
+    "ROBIN", "NIGHTINGALE", "REDSTART", "WHINCHAT", "STONECHAT", "WHEATEAR", "OUZEL", "FIELDFARE",
+    "REDWING", "THRUSH", "WARBLER", "WHITETHROAT", "BLACKCAP", "CHIFFCHAFF", "GOLDCREST",
+    "FIRECREST", "FLYCATCHER", "NUTHATCH", "TREECREEPER", "ORIOLE", "SHRIKE", "JAY", "MAGPIE",
+    "CHOUGH", "JACKDAW", "ROOK", "RAVEN", "STARLING", "SPARROW", "CHAFFINCH", "BRAMBLING", "SERIN",
+    "GREENFINCH", "GOLDFINCH", "SISKIN", "LINNET", "TWITE", "REDPOLL", "CROSSBILL", "BULLFINCH",
+    "HAWFINCH", "BUNTING", "YELLOWHAMMER", "HEATHER", "BRACKEN", "BILBERRY", "SUNDEW", "BOGBEAN",
+    "COTTONGRASS", "SPHAGNUM", "TORMENTIL", "ASPHODEL", "CROWBERRY",
 ];
 
 // ------------------------------------------------------------------------------------------
@@ -3183,8 +3067,8 @@ mod tests {
     #[test]
     fn people_recur_on_the_same_corridor() {
         // person -> (age band, sex, line, unordered station pair) of each report
-        let mut seen: HashMap<&str, Vec<(&str, &str, Option<&str>, Option<[&str; 2]>)>> =
-            HashMap::new();
+        type Sighting<'a> = (&'a str, &'a str, Option<&'a str>, Option<[&'a str; 2]>);
+        let mut seen: HashMap<&str, Vec<Sighting>> = HashMap::new();
         for r in sample() {
             let j = &r["journey"];
             let pair = match (
@@ -3311,32 +3195,5 @@ mod tests {
         let mode = bands.iter().max_by_key(|(_, n)| **n).unwrap();
         assert_eq!(*mode.0, "15-17", "{bands:?}");
         assert!(!bands.contains_key("10-12") && !bands.contains_key("under_10"));
-    }
-
-    fn cpu() -> f64 {
-        let s = std::fs::read_to_string("/proc/self/stat").unwrap();
-        let f: Vec<&str> = s.rsplit(')').next().unwrap().split_whitespace().collect();
-        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
-    }
-
-    #[test]
-    fn tmp_dump_and_time() {
-        let geo = gb();
-        let p = GeneratorParams::builtin();
-        for _ in 0..4 {
-            let (c0, t0) = (cpu(), std::time::Instant::now());
-            let r = generate(geo, &p, 100_000, 1);
-            let (c1, t1) = (cpu(), t0.elapsed());
-            let t0 = std::time::Instant::now();
-            let mut sink = std::io::sink();
-            write_ndjson(&r, &mut sink).unwrap();
-            let tw = t0.elapsed();
-            drop(r);
-            let (c2, t2) = (cpu(), std::time::Instant::now());
-            let mut sink = std::io::sink();
-            generate_ndjson(geo, &p, 100_000, 1, &mut sink).unwrap();
-            let (c3, t3) = (cpu(), t2.elapsed());
-            eprintln!("TIMING generate wall {t1:?} (calling thread cpu {:.2}s) write_ndjson {tw:?} | generate_ndjson wall {t3:?} cpu {:.2}s", c1 - c0, c3 - c2);
-        }
     }
 }

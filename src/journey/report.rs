@@ -155,7 +155,7 @@ pub struct Person {
 }
 
 /// A validated journey report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub report_id: String,
     /// RFC 3339, normalised to UTC
@@ -166,11 +166,11 @@ pub struct Report {
     pub line: Option<Line>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub persons: Vec<Person>,
-    /// Validated against the schema; kept as JSON.
+    /// Validated against the schema; kept as compact JSON text (a `Value` tree costs ~10x).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub seizures: Option<Value>,
+    pub seizures: Option<Box<serde_json::value::RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub grading: Option<Value>,
+    pub grading: Option<Box<serde_json::value::RawValue>>,
 }
 
 fn ser_date<S: serde::Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
@@ -920,8 +920,12 @@ pub fn parse_report(
                 journey,
                 line: line.flatten(),
                 persons,
-                seizures: seizures.flatten(),
-                grading: grading.flatten(),
+                seizures: seizures
+                    .flatten()
+                    .and_then(|v| serde_json::value::to_raw_value(&v).ok()),
+                grading: grading
+                    .flatten()
+                    .and_then(|v| serde_json::value::to_raw_value(&v).ok()),
             })
         }
         _ => Err(vec![FieldError {
