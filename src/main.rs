@@ -159,29 +159,35 @@ fn main() -> anyhow::Result<()> {
         } => {
             let (geo, _) = data.load()?;
             let params = generator_params(params.as_deref())?;
+            if let Err(m) = params.check_geography(&geo) {
+                tracing::warn!("generator parameters name places this data does not have: {m}");
+            }
             let t = std::time::Instant::now();
-            let list =
-                generate::try_generate(&geo, &params, reports, seed).map_err(anyhow::Error::msg)?;
-            match out {
+            let n = match &out {
                 Some(path) => {
-                    let f = std::fs::File::create(&path)
+                    let f = std::fs::File::create(path)
                         .with_context(|| format!("cannot create {}", path.display()))?;
                     let mut w = std::io::BufWriter::new(f);
-                    generate::write_ndjson(&list, &mut w)?;
+                    let n = generate::generate_ndjson(&geo, &params, reports, seed, &mut w)
+                        .map_err(anyhow::Error::msg)?;
                     w.flush()?;
-                    eprintln!(
-                        "wrote {} synthetic reports to {} in {:.2} s",
-                        list.len(),
-                        path.display(),
-                        t.elapsed().as_secs_f64()
-                    );
+                    n
                 }
                 None => {
                     let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-                    generate::write_ndjson(&list, &mut w)?;
+                    let n = generate::generate_ndjson(&geo, &params, reports, seed, &mut w)
+                        .map_err(anyhow::Error::msg)?;
                     w.flush()?;
+                    n
                 }
-            }
+            };
+            eprintln!(
+                "wrote {n} synthetic reports{} in {:.2} s",
+                out.as_ref()
+                    .map(|p| format!(" to {}", p.display()))
+                    .unwrap_or_default(),
+                t.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Import {

@@ -897,7 +897,8 @@ pub enum GenerateError {
 
 /// `n` synthetic reports, identical for the same (geography, params, n, seed): the same bytes
 /// when serialised. Returns no reports if the parameters are invalid or the geography has no
-/// usable station; [`try_generate`] says why. Time and memory are linear in `n`.
+/// usable station ([`try_generate`] says why), and fewer than `n` only if the parameters make
+/// reports all but impossible (a zero reporting rate). Time and memory are linear in `n`.
 pub fn generate(
     geo: &Geography,
     params: &GeneratorParams,

@@ -11,7 +11,7 @@ async fn post(state: &Arc<AppState>, ct: &str, body: &str) -> (u16, Value) {
         .method("POST")
         .path("/api/journeys")
         .header("content-type", ct)
-        .body(body.to_string())
+        .body(body)
         .reply(&routes(state.clone()))
         .await;
     (
