@@ -35,29 +35,6 @@ pub fn health(raw: String, state: Arc<AppState>) -> Response {
     })())
 }
 
-/// `GET /`: what this server is and where its endpoints are.
-pub fn landing(raw: String, state: Arc<AppState>) -> Response {
-    respond((|| {
-        Params::parse(&raw, &[])?;
-        let link = |href: &str, title: &str| json!({"href": href, "title": title});
-        Ok(json_reply(
-            &json!({
-                "title": "linesmap",
-                "description": "County-lines journeys across police force areas and the GB rail network. Demo journeys are SYNTHETIC.",
-                "journeys": state.journeys.index().len(),
-                "links": [
-                    link("/health", "health and data counts"),
-                    link("/api/locate?lon=-0.1335&lat=51.5282", "force and nearest stations of a point"),
-                    link("/api/route?from=LIV&to=BPN", "rail route between stations, with forces crossed"),
-                    link("/api/stations/EUS", "one station"),
-                    link("/api/journeys", "mapped journeys (GeoJSON; POST to add reports)"),
-                ],
-            }),
-            JSON,
-        ))
-    })())
-}
-
 pub(crate) fn force_json(geo: &Geography, hit: Option<ForceHit>) -> Value {
     match hit {
         None => Value::Null,

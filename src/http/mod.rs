@@ -7,6 +7,8 @@
 pub mod error;
 mod handlers;
 pub mod journeys;
+pub mod ogc;
+pub mod openapi;
 pub mod params;
 
 use crate::geography::Geography;
@@ -84,12 +86,69 @@ pub fn routes(
         .and(raw_query())
         .and(with_state(state.clone()))
         .map(journeys::get_one);
+    let host = || warp::header::optional::<String>("host");
     let landing = warp::path::end()
         .and(warp::get().or(warp::head()).unify())
         .and(raw_query())
+        .and(host())
         .and(with_state(state.clone()))
-        .map(handlers::landing);
+        .map(ogc::landing);
+    let conformance = warp::path!("conformance")
+        .and(warp::get())
+        .and(raw_query())
+        .map(ogc::conformance);
+    let api_doc = warp::path!("openapi")
+        .and(warp::get())
+        .and(raw_query())
+        .map(|raw: String| match params::Params::parse(&raw, &["f"]) {
+            Ok(_) => {
+                let mut r = warp::reply::Response::new(openapi::document().into());
+                r.headers_mut().insert(
+                    warp::http::header::CONTENT_TYPE,
+                    warp::http::HeaderValue::from_static(ogc::OPENAPI_TYPE),
+                );
+                r
+            }
+            Err(e) => e.into_response(),
+        });
+    let collections = warp::path!("collections")
+        .and(warp::get())
+        .and(raw_query())
+        .and(host())
+        .and(with_state(state.clone()))
+        .map(ogc::collections);
+    let collection = warp::path!("collections" / String)
+        .and(warp::get())
+        .and(raw_query())
+        .and(host())
+        .and(with_state(state.clone()))
+        .map(ogc::one_collection);
+    let items = warp::path!("collections" / String / "items")
+        .and(warp::get())
+        .and(raw_query())
+        .and(host())
+        .and(with_state(state.clone()))
+        .then(ogc::items);
+    let item = warp::path!("collections" / String / "items" / String)
+        .and(warp::get())
+        .and(raw_query())
+        .and(host())
+        .and(with_state(state.clone()))
+        .map(ogc::item);
+    let ogc_routes = conformance
+        .or(api_doc)
+        .unify()
+        .or(collections)
+        .unify()
+        .or(collection)
+        .unify()
+        .or(items)
+        .unify()
+        .or(item)
+        .unify();
     landing
+        .or(ogc_routes)
+        .unify()
         .or(health)
         .unify()
         .or(post_journeys)

@@ -23,25 +23,7 @@ fn http_get(addr: &str, path: &str) -> String {
 #[test]
 fn serve_prints_its_address_answers_and_stops_cleanly_on_sigterm() {
     let store = std::env::temp_dir().join(format!("linesmap-serve-{}.sqlite", std::process::id()));
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--store"])
-        .arg(&store)
-        .arg("--data")
-        .arg(data_dir())
-        .env("LINESMAP_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_string();
+    let (mut child, addr) = start_server(&store);
     assert!(
         addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
         "{addr}"
@@ -61,6 +43,9 @@ fn serve_prints_its_address_answers_and_stops_cleanly_on_sigterm() {
     assert!(ok.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", store.display()));
+    }
 }
 
 #[test]

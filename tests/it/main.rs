@@ -6,4 +6,5 @@ mod common;
 mod http_api;
 mod journeys;
 mod loaders;
+mod ogc;
 mod reference;

@@ -1,0 +1,286 @@
+//! OGC API – Features Part 1 requirements (Core, GeoJSON, OAS30), transcribed from the
+//! abstract test suite, in-process on the GB data.
+
+use super::common::{data_dir, fresh_state};
+use linesmap::http::{AppState, routes};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+async fn get(state: &Arc<AppState>, path: &str) -> (u16, Value, String) {
+    let r = warp::test::request()
+        .path(path)
+        .header("host", "example.test:8080")
+        .reply(&routes(state.clone()))
+        .await;
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (
+        r.status().as_u16(),
+        serde_json::from_slice(r.body()).unwrap_or(Value::Null),
+        ct,
+    )
+}
+
+fn rels(v: &Value) -> Vec<(String, String)> {
+    v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["rel"].as_str().unwrap().to_string(),
+                l["href"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Stations in a box, counted straight from stations.csv (an independent count).
+fn csv_stations_in(b: [f64; 4]) -> usize {
+    let mut rdr = csv::Reader::from_path(data_dir().join("stations.csv")).unwrap();
+    let header = rdr.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (ilat, ilon) = (col("lat"), col("lon"));
+    rdr.records()
+        .map(|r| r.unwrap())
+        .filter(|r| {
+            let (lat, lon): (f64, f64) = (r[ilat].parse().unwrap(), r[ilon].parse().unwrap());
+            lon >= b[0] && lon <= b[2] && lat >= b[1] && lat <= b[3]
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn the_landing_page_links_the_api_definition_conformance_and_data() {
+    let st = fresh_state();
+    let (s, v, ct) = get(&st, "/").await;
+    assert_eq!((s, ct.as_str()), (200, "application/json"));
+    let links = v["links"].as_array().unwrap();
+    let desc = links.iter().find(|l| l["rel"] == "service-desc").unwrap();
+    assert_eq!(desc["type"], "application/vnd.oai.openapi+json;version=3.0");
+    assert_eq!(desc["href"], "http://example.test:8080/openapi");
+    assert!(links.iter().any(|l| l["rel"] == "conformance"));
+    assert!(
+        links
+            .iter()
+            .any(|l| l["rel"] == "data" && l["href"] == "http://example.test:8080/collections")
+    );
+    let (s, c, _) = get(&st, "/conformance").await;
+    assert_eq!(s, 200);
+    let classes: Vec<&str> = c["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    for want in ["core", "geojson", "oas30"] {
+        assert!(classes.contains(
+            &format!("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{want}").as_str()
+        ));
+    }
+}
+
+#[tokio::test]
+async fn the_api_definition_is_openapi_3_0_with_every_collection_path() {
+    let st = fresh_state();
+    let r = warp::test::request()
+        .path("/openapi")
+        .reply(&routes(st.clone()))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.oai.openapi+json;version=3.0"
+    );
+    let doc: Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for id in ["stations", "forces", "journeys"] {
+        let items = &doc["paths"][format!("/collections/{id}/items")]["get"];
+        let limit = items["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(
+            limit["schema"],
+            json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 10})
+        );
+    }
+}
+
+#[tokio::test]
+async fn collections_have_items_links_and_extents() {
+    let st = fresh_state();
+    let (s, v, _) = get(&st, "/collections").await;
+    assert_eq!(s, 200);
+    let ids: Vec<&str> = v["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["stations", "forces", "journeys"]);
+    for c in v["collections"].as_array().unwrap() {
+        assert!(
+            rels(c)
+                .iter()
+                .any(|(r, h)| r == "items" && h.ends_with("/items"))
+        );
+        assert_eq!(
+            c["extent"]["spatial"]["crs"],
+            "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+        );
+        assert_eq!(
+            c["extent"]["spatial"]["bbox"][0].as_array().unwrap().len(),
+            4
+        );
+    }
+    let (s, one, _) = get(&st, "/collections/stations").await;
+    assert_eq!((s, one["id"].as_str()), (200, Some("stations")));
+    assert_eq!(get(&st, "/collections/nope").await.0, 404);
+}
+
+#[tokio::test]
+async fn station_items_in_the_ets_bbox_page_with_correct_counts() {
+    let st = fresh_state();
+    // the conformance suite's FeaturesBBox test box
+    let want = csv_stations_in([-1.5, 50.0, 1.5, 53.0]);
+    assert!(want > 500);
+    let (s, v, ct) = get(&st, "/collections/stations/items?bbox=-1.5,50.0,1.5,53.0").await;
+    assert_eq!((s, ct.as_str()), (200, "application/geo+json"));
+    assert_eq!(v["type"], "FeatureCollection");
+    assert_eq!(v["numberMatched"].as_u64(), Some(want as u64));
+    assert_eq!(v["numberReturned"], 10, "default limit is 10");
+    assert_eq!(v["features"].as_array().unwrap().len(), 10);
+    assert!(v["timeStamp"].is_string());
+    let links = rels(&v);
+    let next = &links.iter().find(|(r, _)| r == "next").unwrap().1;
+    assert!(next.contains("offset=10") && next.contains("bbox="));
+    // walk every page: the pages hold each station once, numberMatched in all
+    let mut seen = std::collections::HashSet::new();
+    let mut offset = 0;
+    while offset < want {
+        let (_, page, _) = get(
+            &st,
+            &format!(
+                "/collections/stations/items?bbox=-1.5,50.0,1.5,53.0&limit=1000&offset={offset}"
+            ),
+        )
+        .await;
+        for f in page["features"].as_array().unwrap() {
+            assert!(seen.insert(f["id"].as_str().unwrap().to_string()));
+            let c = &f["geometry"]["coordinates"];
+            let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+            assert!((-1.5..=1.5).contains(&lon) && (50.0..=53.0).contains(&lat));
+        }
+        offset += 1000;
+    }
+    assert_eq!(seen.len(), want);
+}
+
+#[tokio::test]
+async fn items_refuse_unknown_and_invalid_parameters() {
+    let st = fresh_state();
+    for q in [
+        "colour=red",
+        "limit=0",
+        "limit=10001",
+        "bbox=1,2,3",
+        "datetime=yesterday",
+        "offset=-1",
+        "crs=EUST",
+    ] {
+        let (s, v, _) = get(&st, &format!("/collections/stations/items?{q}")).await;
+        assert_eq!(s, 400, "{q}: {v}");
+        assert!(v["message"].is_string());
+    }
+    assert_eq!(
+        get(&st, "/collections/forces/items?crs=EUS").await.0,
+        400,
+        "crs is not a forces filter"
+    );
+    assert_eq!(get(&st, "/collections/stations/items/XQZ").await.0, 404);
+}
+
+#[tokio::test]
+async fn one_feature_has_self_and_collection_links() {
+    let st = fresh_state();
+    let (s, f, ct) = get(&st, "/collections/stations/items/EUS").await;
+    assert_eq!((s, ct.as_str()), (200, "application/geo+json"));
+    assert_eq!(f["properties"]["force"], "E23000001");
+    let links = rels(&f);
+    assert!(links.iter().any(
+        |(r, h)| r == "self" && h == "http://example.test:8080/collections/stations/items/EUS"
+    ));
+    assert!(links.iter().any(|(r, _)| r == "collection"));
+    let (s, f, _) = get(&st, "/collections/forces/items/E23000034").await;
+    assert_eq!(s, 200);
+    assert_eq!(f["geometry"]["type"], "MultiPolygon");
+    let ring = f["geometry"]["coordinates"][0][0].as_array().unwrap();
+    assert_eq!(ring.first(), ring.last(), "GeoJSON rings are closed");
+}
+
+#[tokio::test]
+async fn journey_counts_reach_stations_and_forces_and_datetime_selects() {
+    let st = fresh_state();
+    let report = |id: &str, from: &str, to: &str, date: &str| {
+        json!({"report_id": id, "reported_at": "2024-06-01T00:00:00Z", "source_force": "BTP",
+               "journey": {"date": date, "mode": "rail", "origin": {"station": from}, "destination": {"station": to}}})
+    };
+    let batch = json!([
+        report("o1", "EUS", "NRW", "2024-01-10"),
+        report("o2", "EUS", "NRW", "2024-02-10"),
+        report("o3", "LIV", "BPN", "2024-03-10"),
+    ]);
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/journeys")
+        .header("content-type", "application/json")
+        .body(batch.to_string())
+        .reply(&routes(st.clone()))
+        .await;
+    assert_eq!(r.status(), 201);
+    let (_, nrw, _) = get(&st, "/collections/stations/items/NRW").await;
+    assert_eq!(
+        (
+            nrw["properties"]["ends"].as_u64(),
+            nrw["properties"]["starts"].as_u64()
+        ),
+        (Some(2), Some(0))
+    );
+    let (_, eus, _) = get(
+        &st,
+        "/collections/stations/items?crs=EUS&datetime=2024-02-01/..",
+    )
+    .await;
+    assert_eq!(eus["features"][0]["properties"]["starts"], 1);
+    // Met exports 2 (Euston -> Norwich), Norfolk imports 2, Lancashire imports 1 from Merseyside
+    let (_, met, _) = get(&st, "/collections/forces/items?code=E23000001").await;
+    assert_eq!(
+        (
+            met["features"][0]["properties"]["exports"].as_u64(),
+            met["features"][0]["properties"]["net"].as_i64()
+        ),
+        (Some(2), Some(2))
+    );
+    let (_, nfk, _) = get(&st, "/collections/forces/items/E23000024").await;
+    assert_eq!(
+        (
+            nfk["properties"]["imports"].as_u64(),
+            nfk["properties"]["net"].as_i64()
+        ),
+        (Some(2), Some(-2))
+    );
+    let (_, js, _) = get(
+        &st,
+        "/collections/journeys/items?datetime=2024-02-01/2024-12-31&limit=5",
+    )
+    .await;
+    assert_eq!(js["numberMatched"], 2);
+    let (_, lanc, _) = get(&st, "/collections/journeys/items?force=E23000003").await;
+    assert_eq!(lanc["features"][0]["id"], "o3");
+}
