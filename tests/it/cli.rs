@@ -121,26 +121,7 @@ fn http_post_json(addr: &str, path: &str, body: &str) -> String {
 }
 
 fn start_server(store: &std::path::Path) -> (std::process::Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--store"])
-        .arg(store)
-        .arg("--data")
-        .arg(data_dir())
-        .env("LINESMAP_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_string();
-    (child, addr)
+    super::common::start_server(store, &[])
 }
 
 #[test]
@@ -184,4 +165,13 @@ fn acknowledged_reports_survive_kill_9_and_reload_on_restart() {
     assert_eq!(s.count().unwrap(), acked.len() as u64);
     s.integrity_check().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The body of a GET over a real socket.
+pub fn http_get_body(addr: &str, path: &str) -> String {
+    let resp = http_get(addr, path);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    resp.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }

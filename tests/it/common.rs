@@ -68,3 +68,30 @@ pub fn station(g: &Geography, crs: &str) -> usize {
 pub fn force_code(g: &Geography, i: usize) -> &str {
     g.forces.get(i).code.as_str()
 }
+
+/// Starts `linesmap serve` on a free port with the GB data and `store`, plus `extra` arguments;
+/// returns the child and its `IP:PORT`.
+pub fn start_server(store: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_linesmap"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store"])
+        .arg(store)
+        .arg("--data")
+        .arg(data_dir())
+        .args(extra)
+        .env("LINESMAP_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("the linesmap binary starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("a line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, addr)
+}

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod gis;
 mod http_api;
 mod journeys;
 mod loaders;

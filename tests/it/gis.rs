@@ -1,0 +1,73 @@
+//! A real GIS client reads the layers: GDAL's OAPIF driver (the one QGIS uses), installed by
+//! `scripts/setup --test` from Debian's gdal-bin.
+
+use super::common::start_server;
+use serde_json::Value;
+use std::process::Command;
+
+fn ogr(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} not runnable ({e}): run scripts/setup --test to install gdal-bin",
+                args[0]
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn number_matched(addr: &str, query: &str) -> u64 {
+    let body = super::cli::http_get_body(addr, query);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["numberMatched"].as_u64().unwrap()
+}
+
+#[test]
+fn gdal_lists_and_downloads_every_collection() {
+    let dir = std::env::temp_dir().join(format!("linesmap-gdal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("s.sqlite");
+    let (mut child, addr) = start_server(&store, &["--demo-reports", "300"]);
+    let url = format!("OAPIF:http://{addr}");
+    let info = ogr(&["ogrinfo", "-ro", "-so", &url]);
+    for layer in ["1: stations", "2: forces", "3: journeys"] {
+        assert!(info.contains(layer), "{info}");
+    }
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "stations",
+            &["-spat", "-1.5", "50", "1.5", "53"],
+            "/collections/stations/items?bbox=-1.5,50,1.5,53&limit=1",
+        ),
+        ("forces", &[], "/collections/forces/items?limit=1"),
+        ("journeys", &[], "/collections/journeys/items?limit=1"),
+    ];
+    for (layer, extra, query) in cases {
+        let out = dir.join(format!("{layer}.geojson"));
+        let _ = std::fs::remove_file(&out);
+        let mut args = vec![
+            "ogr2ogr",
+            "-f",
+            "GeoJSON",
+            out.to_str().unwrap(),
+            &url,
+            layer,
+        ];
+        args.extend_from_slice(extra);
+        ogr(&args);
+        let got: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let n = got["features"].as_array().unwrap().len() as u64;
+        assert_eq!(n, number_matched(&addr, query), "{layer}");
+        assert!(n > 0, "{layer}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
