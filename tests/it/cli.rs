@@ -2,9 +2,9 @@
 //! `check-data` reports; bad data is an error exit, not a panic.
 
 use super::common::data_dir;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_linesmap");
 
