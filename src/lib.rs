@@ -6,6 +6,8 @@
 //! - [`load`] reads the reference data (force areas, stations, track) in its upstream formats;
 //! - [`geography`] indexes it: point → force ([`geography::ForceIndex`]), nearest stations
 //!   ([`geography::StationIndex`]) and the routable rail graph ([`geography::RailGraph`]);
+//! - [`journey`] validates, maps and indexes journey reports; [`layers`] turns a selection of
+//!   them into station hotspots, track usage, force flows and trends;
 //! - [`http`] serves it over HTTP (warp), with JSON errors for every bad input;
 //! - [`config`] resolves where the data lives; [`check`] writes the data-quality report.
 //!
@@ -17,6 +19,7 @@ pub mod geography;
 pub mod http;
 pub mod ingest;
 pub mod journey;
+pub mod layers;
 pub mod load;
 pub mod store;
 

@@ -339,6 +339,77 @@ impl RailGraph {
         best
     }
 
+    /// For every station, the other stations within `max_m` metres of it along the track
+    /// (shortest path between the two attachment points, as [`RailGraph::route`] measures it),
+    /// with that distance, nearest first. Unattached stations have none.
+    pub fn network_neighbours(&self, station_count: usize, max_m: f64) -> Vec<Vec<(u32, f64)>> {
+        // stations by chain, from the attachments (every attached station, however far)
+        let mut by_chain: Vec<Vec<(f64, u32)>> = vec![Vec::new(); self.chains.len()];
+        for s in 0..station_count {
+            if let Some(a) = self.attachment(s) {
+                by_chain[a.chain as usize].push((a.offset_m, s as u32));
+            }
+        }
+        let mut dist = vec![f64::INFINITY; self.junctions.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut best: HashMap<u32, f64> = HashMap::new();
+        let mut out = Vec::with_capacity(station_count);
+        for s in 0..station_count {
+            best.clear();
+            let Some(a) = self.attachment(s) else {
+                out.push(Vec::new());
+                continue;
+            };
+            let mut offer = |t: u32, d: f64| {
+                if t as usize != s && d <= max_m {
+                    let e = best.entry(t).or_insert(f64::INFINITY);
+                    *e = e.min(d);
+                }
+            };
+            let ca = &self.chains[a.chain as usize];
+            for &(off, t) in &by_chain[a.chain as usize] {
+                offer(t, (off - a.offset_m).abs());
+            }
+            let mut heap = BinaryHeap::new();
+            for (j, d) in [(ca.start, a.offset_m), (ca.end, ca.length_m() - a.offset_m)] {
+                if d <= max_m && d < dist[j as usize] {
+                    if dist[j as usize].is_infinite() {
+                        touched.push(j);
+                    }
+                    dist[j as usize] = d;
+                    heap.push(HeapItem(d, j));
+                }
+            }
+            while let Some(HeapItem(d, j)) = heap.pop() {
+                if d > dist[j as usize] {
+                    continue;
+                }
+                for &(c, is_start) in &self.adj[j as usize] {
+                    let ch = &self.chains[c as usize];
+                    for &(off, t) in &by_chain[c as usize] {
+                        offer(t, d + if is_start { off } else { ch.length_m() - off });
+                    }
+                    let next = if is_start { ch.end } else { ch.start };
+                    let nd = d + ch.length_m();
+                    if nd <= max_m && nd < dist[next as usize] {
+                        if dist[next as usize].is_infinite() {
+                            touched.push(next);
+                        }
+                        dist[next as usize] = nd;
+                        heap.push(HeapItem(nd, next));
+                    }
+                }
+            }
+            for j in touched.drain(..) {
+                dist[j as usize] = f64::INFINITY;
+            }
+            let mut list: Vec<(u32, f64)> = best.iter().map(|(&t, &d)| (t, d)).collect();
+            list.sort_by(|x, y| x.1.total_cmp(&y.1).then(x.0.cmp(&y.0)));
+            out.push(list);
+        }
+        out
+    }
+
     /// The shortest route through `stops` (origin, any vias, destination), all station indices.
     pub fn route(&self, stops: &[usize]) -> Result<Route, RouteError> {
         self.route_with(stops, true)

@@ -279,8 +279,82 @@ pub fn get_one(id: String, raw: String, state: Arc<AppState>) -> Response {
     }
 }
 
-/// Parses the journey filters shared by the list and the layer endpoints.
+/// The journey filters, each a query parameter (see [`filter_from`]).
+pub const JOURNEY_FILTERS: &[&str] = &[
+    "from",
+    "to",
+    "bbox",
+    "force",
+    "cross_border",
+    "exporting_force",
+    "importing_force",
+    "mode",
+    "age_band",
+    "role",
+];
+
+/// A force parameter: a GSS code of a force in the data.
+pub fn force_param(
+    p: &Params,
+    name: &'static str,
+    state: &AppState,
+) -> Result<Option<u16>, ApiError> {
+    p.get(name)
+        .map(|s| {
+            let code = crate::geography::ForceCode::parse(s)
+                .map_err(|message| ApiError::InvalidParameter { name, message })?;
+            state
+                .journeys
+                .geography()
+                .forces
+                .index_of(&code)
+                .map(|i| i as u16)
+                .ok_or_else(|| ApiError::InvalidParameter {
+                    name,
+                    message: format!("unknown force \"{code}\""),
+                })
+        })
+        .transpose()
+}
+
+/// A comma-separated list of enumeration values (empty when the parameter is absent).
+fn list_param<T>(
+    p: &Params,
+    name: &'static str,
+    parse: fn(&str) -> Option<T>,
+    all: &[&str],
+) -> Result<Vec<T>, ApiError> {
+    let Some(s) = p.get(name) else {
+        return Ok(Vec::new());
+    };
+    s.split(',')
+        .map(|v| {
+            parse(v.trim()).ok_or_else(|| ApiError::InvalidParameter {
+                name,
+                message: format!("\"{v}\" is not one of {}", all.join(", ")),
+            })
+        })
+        .collect()
+}
+
+/// A `true`/`false` parameter.
+pub fn bool_param(p: &Params, name: &'static str) -> Result<Option<bool>, ApiError> {
+    p.get(name)
+        .map(|s| match s {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(ApiError::InvalidParameter {
+                name,
+                message: format!("\"{s}\" is not true or false"),
+            }),
+        })
+        .transpose()
+}
+
+/// Parses the journey filters shared by the list, layer and export endpoints: whichever of
+/// [`JOURNEY_FILTERS`] the query has.
 pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiError> {
+    use crate::journey::report::{AgeBand, Mode, Role};
     let day = |name: &'static str| -> Result<Option<i32>, ApiError> {
         p.get(name)
             .map(|s| {
@@ -312,61 +386,39 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
             })
         })
         .transpose()?;
-    let force = p
-        .get("force")
-        .map(|s| {
-            let code = crate::geography::ForceCode::parse(s).map_err(|message| {
-                ApiError::InvalidParameter {
-                    name: "force",
-                    message,
-                }
-            })?;
-            state
-                .journeys
-                .geography()
-                .forces
-                .index_of(&code)
-                .map(|i| i as u16)
-                .ok_or_else(|| ApiError::InvalidParameter {
-                    name: "force",
-                    message: format!("unknown force \"{code}\""),
-                })
-        })
-        .transpose()?;
-    let cross_border = p
-        .get("cross_border")
-        .map(|s| match s {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(ApiError::InvalidParameter {
-                name: "cross_border",
-                message: format!("\"{s}\" is not true or false"),
-            }),
-        })
-        .transpose()?;
     Ok(JourneyFilter {
         bbox,
         from_day,
         to_day,
-        force,
-        cross_border,
+        force: force_param(p, "force", state)?,
+        cross_border: bool_param(p, "cross_border")?,
+        exporting_force: force_param(p, "exporting_force", state)?,
+        importing_force: force_param(p, "importing_force", state)?,
+        modes: list_param(p, "mode", Mode::parse, Mode::ALL)?,
+        age_bands: list_param(p, "age_band", AgeBand::parse, AgeBand::ALL)?,
+        roles: list_param(p, "role", Role::parse, Role::ALL)?,
     })
 }
 
+/// The query parameters of `GET /api/journeys`.
+pub const LIST_PARAMS: &[&str] = &[
+    "from",
+    "to",
+    "bbox",
+    "force",
+    "cross_border",
+    "exporting_force",
+    "importing_force",
+    "mode",
+    "age_band",
+    "role",
+    "limit",
+    "offset",
+];
+
 pub async fn list(raw: String, state: Arc<AppState>) -> Response {
     let parsed = (|| {
-        let p = Params::parse(
-            &raw,
-            &[
-                "bbox",
-                "from",
-                "to",
-                "force",
-                "cross_border",
-                "limit",
-                "offset",
-            ],
-        )?;
+        let p = Params::parse(&raw, LIST_PARAMS)?;
         let f = filter_from(&p, &state)?;
         let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
         let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;

@@ -4,9 +4,12 @@
 //! it in-process. Every error, including unknown paths and methods, is a JSON body
 //! `{"code", "message"}` (see [`error::ApiError`]).
 
+mod cache;
+pub mod crs;
 pub mod error;
 mod handlers;
 pub mod journeys;
+pub mod layers;
 pub mod ogc;
 pub mod openapi;
 pub mod params;
@@ -16,19 +19,30 @@ pub use error::ApiError;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::{Filter, Rejection, Reply};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
 
 /// What every handler can see.
 pub struct AppState {
     pub geo: Arc<Geography>,
     pub journeys: Arc<crate::ingest::Journeys>,
+    /// the stations' rail-network neighbourhoods, for the hotspot statistic
+    pub neighbourhoods: crate::layers::hotspots::Neighbourhoods,
+    /// a point inside each force area, where flow lines start and end
+    pub force_points: Vec<[f64; 2]>,
 }
 
 impl AppState {
+    /// The state over a set of journeys; works out the stations' neighbourhoods along the
+    /// track once (well under a second for GB).
     pub fn new(journeys: Arc<crate::ingest::Journeys>) -> Arc<AppState> {
+        let geo = journeys.geography().clone();
         Arc::new(AppState {
-            geo: journeys.geography().clone(),
+            neighbourhoods: crate::layers::hotspots::Neighbourhoods::build(&geo),
+            force_points: crate::layers::force_points(&geo),
+            geo,
             journeys,
         })
     }
@@ -48,55 +62,92 @@ fn with_state(
 /// All routes of the server.
 pub fn routes(
     state: Arc<AppState>,
-) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
     let health = warp::path!("health")
         .and(warp::get().or(warp::head()).unify())
         .and(raw_query())
         .and(with_state(state.clone()))
-        .map(handlers::health);
+        .map(handlers::health)
+        .boxed();
     let locate = warp::path!("api" / "locate")
         .and(warp::get())
         .and(raw_query())
         .and(with_state(state.clone()))
-        .map(handlers::locate);
+        .map(handlers::locate)
+        .boxed();
     let route = warp::path!("api" / "route")
         .and(warp::get())
         .and(raw_query())
         .and(with_state(state.clone()))
-        .then(handlers::route);
+        .then(handlers::route)
+        .boxed();
     let station = warp::path!("api" / "stations" / String)
         .and(warp::get())
         .and(raw_query())
         .and(with_state(state.clone()))
-        .map(handlers::station);
+        .map(handlers::station)
+        .boxed();
     let post_journeys = warp::path!("api" / "journeys")
         .and(warp::post())
         .and(warp::header::headers_cloned())
         .and(warp::body::stream())
         .and(raw_query())
         .and(with_state(state.clone()))
-        .then(journeys::post_stream);
+        .then(journeys::post_stream)
+        .boxed();
     let list_journeys = warp::path!("api" / "journeys")
         .and(warp::get())
         .and(raw_query())
         .and(with_state(state.clone()))
-        .then(journeys::list);
+        .then(journeys::list)
+        .boxed();
     let one_journey = warp::path!("api" / "journeys" / String)
         .and(warp::get())
         .and(raw_query())
         .and(with_state(state.clone()))
-        .map(journeys::get_one);
+        .map(journeys::get_one)
+        .boxed();
+    let accept = || warp::header::optional::<String>("accept");
+    let hotspots = warp::path!("api" / "hotspots")
+        .and(warp::get())
+        .and(raw_query())
+        .and(accept())
+        .and(with_state(state.clone()))
+        .then(layers::hotspots_api)
+        .boxed();
+    let flows = warp::path!("api" / "flows")
+        .and(warp::get())
+        .and(raw_query())
+        .and(accept())
+        .and(with_state(state.clone()))
+        .then(layers::flows_api)
+        .boxed();
+    let trends = warp::path!("api" / "trends")
+        .and(warp::get())
+        .and(raw_query())
+        .and(accept())
+        .and(with_state(state.clone()))
+        .then(layers::trends_api)
+        .boxed();
+    let export = warp::path!("api" / "export")
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .then(layers::export)
+        .boxed();
     let host = || warp::header::optional::<String>("host");
     let landing = warp::path::end()
         .and(warp::get().or(warp::head()).unify())
         .and(raw_query())
         .and(host())
         .and(with_state(state.clone()))
-        .map(ogc::landing);
+        .map(ogc::landing)
+        .boxed();
     let conformance = warp::path!("conformance")
         .and(warp::get())
         .and(raw_query())
-        .map(ogc::conformance);
+        .map(ogc::conformance)
+        .boxed();
     let api_doc = warp::path!("openapi")
         .and(warp::get())
         .and(raw_query())
@@ -110,61 +161,67 @@ pub fn routes(
                 r
             }
             Err(e) => e.into_response(),
-        });
+        })
+        .boxed();
     let collections = warp::path!("collections")
         .and(warp::get())
         .and(raw_query())
         .and(host())
         .and(with_state(state.clone()))
-        .map(ogc::collections);
+        .map(ogc::collections)
+        .boxed();
     let collection = warp::path!("collections" / String)
         .and(warp::get())
         .and(raw_query())
         .and(host())
         .and(with_state(state.clone()))
-        .map(ogc::one_collection);
+        .map(ogc::one_collection)
+        .boxed();
     let items = warp::path!("collections" / String / "items")
         .and(warp::get())
         .and(raw_query())
         .and(host())
         .and(with_state(state.clone()))
-        .then(ogc::items);
+        .then(ogc::items)
+        .boxed();
     let item = warp::path!("collections" / String / "items" / String)
         .and(warp::get())
         .and(raw_query())
         .and(host())
         .and(with_state(state.clone()))
-        .map(ogc::item);
-    let ogc_routes = conformance
-        .or(api_doc)
-        .unify()
-        .or(collections)
-        .unify()
-        .or(collection)
-        .unify()
-        .or(items)
-        .unify()
-        .or(item)
-        .unify();
-    landing
-        .or(ogc_routes)
-        .unify()
-        .or(health)
-        .unify()
-        .or(post_journeys)
-        .unify()
-        .or(list_journeys)
-        .unify()
-        .or(one_journey)
-        .unify()
-        .or(locate)
-        .unify()
-        .or(route)
-        .unify()
-        .or(station)
-        .unify()
-        .recover(handle_rejection)
-        .unify()
+        .then(ogc::item)
+        .boxed();
+    // Each route is boxed and the chain is folded one box at a time: warp's nested `Or` types
+    // otherwise grow with every route and compile times explode.
+    let all: Vec<BoxedFilter<(Response,)>> = vec![
+        landing,
+        conformance,
+        api_doc,
+        collections,
+        collection,
+        items,
+        item,
+        health,
+        post_journeys,
+        list_journeys,
+        one_journey,
+        locate,
+        route,
+        station,
+        hotspots,
+        flows,
+        trends,
+        export,
+    ];
+    let mut it = all.into_iter();
+    let first = it.next().expect("at least one route");
+    let api = it.fold(first, |acc, r| acc.or(r).unify().boxed());
+    let api = api.recover(handle_rejection).unify();
+    warp::method()
+        .and(warp::path::full())
+        .and(warp::header::headers_cloned())
+        .and(api)
+        .then(cache::finish)
         .with(warp::log("linesmap::http"))
 }
 

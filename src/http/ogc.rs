@@ -1,26 +1,37 @@
-//! OGC API – Features, Part 1 (Core, GeoJSON, OAS 3.0): the landing page, conformance,
-//! collections and their items, for GIS clients (QGIS and GDAL's OAPIF driver, OWSLib).
+//! OGC API – Features, Part 1 (Core, GeoJSON, OAS 3.0) and Part 2 (CRS by reference): the
+//! landing page, conformance, collections and their items, for GIS clients (QGIS and GDAL's
+//! OAPIF driver, OWSLib).
 //!
-//! Collections: `stations` (with footfall and how many journeys start, end and pass there),
-//! `forces` (with journeys exported, imported and the net), `journeys` (the mapped journeys).
-//! `bbox` (CRS84), `datetime` (an instant or an interval with `..` for an open end, matched
-//! against the journey date; for stations and forces it selects the journeys counted), `limit`
-//! (1..10,000, default 10), `offset`, and each collection's property filters; any other query
-//! parameter is a 400, as the standard requires.
+//! Collections: `stations` (footfall, and the journeys that start, end and pass there),
+//! `forces` (journeys exported, imported and the net), `rail` (track sections with the journeys
+//! along each), `journeys` (the mapped journeys), `hotspots` (stations ranked by Getis-Ord Gi*)
+//! and `flows` (force → force). Every items request takes `bbox` (features whose geometry
+//! intersects it; CRS84 unless `bbox-crs` says otherwise), `datetime` (an instant or an interval
+//! with `..` for an open end, matched against journey dates: for the place layers it selects the
+//! journeys counted), `limit` (1..10,000, default 10), `offset`, `crs` (the output CRS), and
+//! the journey filters (`cross_border`, `exporting_force`, `importing_force`, `mode`,
+//! `age_band`, `role`); `force` is the station's force for stations and hotspots and a force
+//! the journey touches elsewhere. Any other query parameter is a 400, as the standard requires.
 
+use super::crs::{self, Crs};
 use super::error::ApiError;
-use super::journeys::{feature as journey_feature, with_offset};
+use super::journeys::{feature as journey_feature, filter_from, force_param, with_offset};
+use super::layers::{
+    self as lay, HotspotSort, PlaceFilter, flow_feature, flow_id, hotspot_feature, hotspot_rows,
+    section_feature, section_stats,
+};
 use super::params::Params;
 use super::{AppState, json_reply};
 use crate::geography::{Bbox, ForceCode, Geography, StationCode};
 use crate::journey::index::JourneyFilter;
-use crate::journey::map::{MappedJourney, day_number};
+use crate::journey::map::{day_number, polyline_intersects};
 use crate::journey::report::parse_date;
+use crate::layers::{self, StationStats};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use warp::reply::Response;
 
-pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+pub use super::crs::CRS84;
 pub const OPENAPI_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";
 const GEOJSON: &str = "application/geo+json";
 const JSON: &str = "application/json";
@@ -31,10 +42,11 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ];
 
-/// A collection: id, title, description, its property filters and every query parameter its
-/// items take.
+/// A collection: id, title, description, its own filters and every query parameter its items
+/// take.
 pub struct Collection {
     pub id: &'static str,
     pub title: &'static str,
@@ -43,42 +55,84 @@ pub struct Collection {
     pub params: &'static [&'static str],
 }
 
+/// Query parameters of every items request.
+pub const ITEM_PARAMS: &[&str] = &[
+    "bbox", "bbox-crs", "datetime", "limit", "offset", "f", "crs",
+];
+/// Journey filters every collection takes (they select the journeys counted).
+pub const JOURNEY_PARAMS: &[&str] = &[
+    "cross_border",
+    "exporting_force",
+    "importing_force",
+    "mode",
+    "age_band",
+    "role",
+];
+
+macro_rules! params {
+    ($($own:literal),*) => {
+        &[
+            "bbox", "bbox-crs", "datetime", "limit", "offset", "f", "crs",
+            "cross_border", "exporting_force", "importing_force", "mode", "age_band", "role",
+            $($own),*
+        ]
+    };
+}
+
 pub const COLLECTIONS: &[Collection] = &[
     Collection {
         id: "stations",
         title: "Railway stations",
-        description: "National Rail stations with their territorial force, ORR entries and exits 2019-20, and the journeys that start, end and pass there (in the datetime range).",
-        filters: &["crs", "force"],
-        params: &["bbox", "datetime", "limit", "offset", "f", "crs", "force"],
+        description: "National Rail stations with their territorial force, ORR entries and exits 2019-20, and the selected journeys that start, end and pass there (journeys: each once) with their persons and children.",
+        filters: &["code", "force"],
+        params: params!("code", "force"),
     },
     Collection {
         id: "forces",
         title: "Police force areas",
-        description: "Police force areas (ONS, generalised) with the cross-border journeys they export and import (in the datetime range) and the net (exports - imports).",
+        description: "Police force areas (ONS, generalised) with the selected cross-border journeys they export (the line's exporting force) and import (the destination's force), and the net (exports - imports).",
         filters: &["code"],
-        params: &["bbox", "datetime", "limit", "offset", "f", "code"],
+        params: params!("code"),
+    },
+    Collection {
+        id: "rail",
+        title: "Rail track sections",
+        description: "Track sections of the rail graph (junction to junction) with the selected rail journeys running along each.",
+        filters: &["force"],
+        params: params!("force"),
     },
     Collection {
         id: "journeys",
         title: "Journeys",
         description: "Mapped county-lines journeys (demo data is SYNTHETIC): rail routes along the track, other modes as geodesic lines.",
-        filters: &["force", "cross_border"],
-        params: &[
-            "bbox",
-            "datetime",
-            "limit",
-            "offset",
-            "f",
-            "force",
-            "cross_border",
-        ],
+        filters: &["force"],
+        params: params!("force"),
+    },
+    Collection {
+        id: "hotspots",
+        title: "Station hotspots",
+        description: "Stations ranked by Getis-Ord Gi* of the selected journeys (rail-network neighbourhoods of 10 km along the track), with z-score, two-sided p-value and Benjamini-Hochberg significance (FDR 0.05), most significant hot spots first.",
+        filters: &["force", "significant"],
+        params: params!("force", "significant"),
+    },
+    Collection {
+        id: "flows",
+        title: "Force flows",
+        description: "Journeys from the force of their origin to the force of their destination, as lines between points inside the two areas, with persons, children and the journeys made by rail (btp_journeys).",
+        filters: &["force", "origin_force", "destination_force"],
+        params: params!("force", "origin_force", "destination_force"),
     },
 ];
 
 fn collection(id: &str) -> Result<&'static Collection, ApiError> {
     COLLECTIONS.iter().find(|c| c.id == id).ok_or_else(|| {
         ApiError::NotFound(format!(
-            "no collection \"{id}\"; collections are stations, forces, journeys"
+            "no collection \"{id}\"; collections are {}",
+            COLLECTIONS
+                .iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     })
 }
@@ -114,6 +168,9 @@ pub fn landing(raw: String, host: Option<String>, state: Arc<AppState>) -> Respo
                     link(format!("{b}/api/locate?lon=-0.1335&lat=51.5282"), "related", JSON, "force and nearest stations of a point"),
                     link(format!("{b}/api/route?from=LIV&to=BPN"), "related", GEOJSON, "rail route between stations"),
                     link(format!("{b}/api/journeys"), "related", GEOJSON, "journeys (POST to add reports)"),
+                    link(format!("{b}/api/hotspots"), "related", GEOJSON, "station hotspots"),
+                    link(format!("{b}/api/flows"), "related", GEOJSON, "force to force flows"),
+                    link(format!("{b}/api/trends"), "related", JSON, "counts per month or week"),
                 ],
             }),
             JSON,
@@ -131,7 +188,11 @@ fn extent(state: &AppState, id: &str) -> Value {
     let g = state.journeys.geography();
     let mut b = Bbox::EMPTY;
     match id {
-        "stations" => g.stations.stations().iter().for_each(|s| b.extend(s.pos())),
+        "stations" | "hotspots" => g.stations.stations().iter().for_each(|s| b.extend(s.pos())),
+        "rail" => g.rail.chains().iter().for_each(|c| {
+            b.extend([c.bbox.min_lon, c.bbox.min_lat]);
+            b.extend([c.bbox.max_lon, c.bbox.max_lat]);
+        }),
         _ => g.forces.forces().iter().for_each(|f| {
             b.extend([f.bbox.min_lon, f.bbox.min_lat]);
             b.extend([f.bbox.max_lon, f.bbox.max_lat]);
@@ -163,11 +224,13 @@ fn collection_json(state: &AppState, c: &Collection, b: &str) -> Value {
         "title": c.title,
         "description": c.description,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": crs::SUPPORTED,
+        "storageCrs": CRS84,
         "extent": extent(state, c.id),
         "links": [
             link(format!("{b}/collections/{}", c.id), "self", JSON, c.title),
             link(format!("{b}/collections/{}/items", c.id), "items", GEOJSON, "the features"),
+            link(format!("{b}/api/export?collection={}", c.id), "enclosure", GEOJSON, "download all (GeoJSON)"),
         ],
     })
 }
@@ -181,7 +244,11 @@ pub fn collections(raw: String, host: Option<String>, state: Arc<AppState>) -> R
             .map(|c| collection_json(&state, c, &b))
             .collect();
         Ok(json_reply(
-            &json!({"links": [link(format!("{b}/collections"), "self", JSON, "the collections")], "collections": list}),
+            &json!({
+                "links": [link(format!("{b}/collections"), "self", JSON, "the collections")],
+                "crs": crs::SUPPORTED,
+                "collections": list,
+            }),
             JSON,
         ))
     })())
@@ -233,32 +300,87 @@ pub fn parse_datetime(s: &str) -> Result<(Option<i32>, Option<i32>), String> {
     }
 }
 
-/// The parameters every items request takes.
-struct Paging {
+/// An items request, parsed.
+struct Query {
+    /// features whose geometry intersects this lon/lat box
     bbox: Option<Bbox>,
-    days: (Option<i32>, Option<i32>),
     limit: usize,
     offset: usize,
+    crs: Crs,
+    /// the journeys counted (or listed): datetime and the journey filters
+    journeys: JourneyFilter,
+    /// the place filter of stations and hotspots (`force` there is the station's force)
+    place_force: Option<u16>,
+    code: Option<String>,
+    significant: Option<bool>,
+    origin: Option<u16>,
+    destination: Option<u16>,
 }
 
-fn paging(p: &Params) -> Result<Paging, ApiError> {
-    let bbox = p
-        .get("bbox")
+fn bbox_param(p: &Params) -> Result<Option<Bbox>, ApiError> {
+    let bbox_crs = p
+        .get("bbox-crs")
         .map(|s| {
-            let v: Vec<&str> = s.split(',').collect();
-            match v.len() {
-                4 => Bbox::parse(s),
-                6 => Bbox::parse(&[v[0], v[1], v[3], v[4]].join(",")),
-                _ => Err(format!(
-                    "bbox \"{s}\" is not 4 (or 6) comma-separated numbers"
-                )),
-            }
-            .map_err(|message| ApiError::InvalidParameter {
-                name: "bbox",
+            Crs::parse(s).map_err(|message| ApiError::InvalidParameter {
+                name: "bbox-crs",
                 message,
             })
         })
-        .transpose()?;
+        .transpose()?
+        .unwrap_or(Crs::Crs84);
+    let Some(s) = p.get("bbox") else {
+        return Ok(None);
+    };
+    let invalid = |message: String| ApiError::InvalidParameter {
+        name: "bbox",
+        message,
+    };
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
+        .collect::<Option<Vec<f64>>>()
+        .ok_or_else(|| invalid(format!("\"{s}\" is not comma-separated numbers")))?;
+    let b = match v.len() {
+        4 => [v[0], v[1], v[2], v[3]],
+        6 => [v[0], v[1], v[3], v[4]],
+        _ => return Err(invalid(format!("\"{s}\" is not 4 (or 6) numbers"))),
+    };
+    if b[0] > b[2] || b[1] > b[3] {
+        return Err(invalid(format!(
+            "\"{s}\": the lower corner must come first (min, min, max, max)"
+        )));
+    }
+    let ll = bbox_crs.bbox_to_lonlat(b).ok_or_else(|| {
+        invalid(format!(
+            "\"{s}\" cannot be projected from {}",
+            bbox_crs.uri()
+        ))
+    })?;
+    // boxes reaching beyond the world are clamped, not refused
+    Bbox::new(
+        ll[0].max(-180.0),
+        ll[1].max(-90.0),
+        ll[2].min(180.0),
+        ll[3].min(90.0),
+    )
+    .map(Some)
+    .map_err(invalid)
+}
+
+fn crs_param(p: &Params) -> Result<Crs, ApiError> {
+    p.get("crs")
+        .map(|s| {
+            Crs::parse(s).map_err(|message| ApiError::InvalidParameter {
+                name: "crs",
+                message,
+            })
+        })
+        .transpose()
+        .map(|c| c.unwrap_or(Crs::Crs84))
+}
+
+fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError> {
+    let p = Params::parse(raw, c.params)?;
     let days = match p.get("datetime") {
         Some(s) => parse_datetime(s).map_err(|message| ApiError::InvalidParameter {
             name: "datetime",
@@ -266,11 +388,30 @@ fn paging(p: &Params) -> Result<Paging, ApiError> {
         })?,
         None => (None, None),
     };
-    Ok(Paging {
+    // the journey filters; bbox and force are handled here, per collection
+    let mut journeys = filter_from(&p.without(&["bbox", "force"]), state)?;
+    (journeys.from_day, journeys.to_day) = days;
+    let force = force_param(&p, "force", state)?;
+    let mut place_force = None;
+    match c.id {
+        "stations" | "hotspots" => place_force = force,
+        _ => journeys.force = force,
+    }
+    let bbox = bbox_param(&p)?;
+    if c.id == "journeys" {
+        journeys.bbox = bbox;
+    }
+    Ok(Query {
         bbox,
-        days,
         limit: p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize,
         offset: p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize,
+        crs: crs_param(&p)?,
+        journeys,
+        place_force,
+        code: p.get("code").map(str::to_string),
+        significant: super::journeys::bool_param(&p, "significant")?,
+        origin: force_param(&p, "origin_force", state)?,
+        destination: force_param(&p, "destination_force", state)?,
     })
 }
 
@@ -278,28 +419,28 @@ fn page_links(
     b: &str,
     id: &str,
     raw: &str,
-    pg: &Paging,
+    q: &Query,
     matched: usize,
     returned: usize,
 ) -> Vec<Value> {
-    let href = |q: &str| {
+    let href = |qs: &str| {
         format!(
-            "{b}/collections/{id}/items{}{q}",
-            if q.is_empty() { "" } else { "?" }
+            "{b}/collections/{id}/items{}{qs}",
+            if qs.is_empty() { "" } else { "?" }
         )
     };
     let mut links = vec![link(href(raw), "self", GEOJSON, "this page")];
-    if pg.offset + returned < matched {
+    if q.offset + returned < matched {
         links.push(link(
-            href(&with_offset(raw, pg.offset + pg.limit)),
+            href(&with_offset(raw, q.offset + q.limit)),
             "next",
             GEOJSON,
             "next page",
         ));
     }
-    if pg.offset > 0 {
+    if q.offset > 0 {
         links.push(link(
-            href(&with_offset(raw, pg.offset.saturating_sub(pg.limit))),
+            href(&with_offset(raw, q.offset.saturating_sub(q.limit))),
             "prev",
             GEOJSON,
             "previous page",
@@ -308,45 +449,7 @@ fn page_links(
     links
 }
 
-fn day_filter(j: &MappedJourney, days: (Option<i32>, Option<i32>)) -> bool {
-    days.0.is_none_or(|d| j.day >= d) && days.1.is_none_or(|d| j.day <= d)
-}
-
-/// Journeys starting, ending and passing at each station; and journeys (each once).
-fn station_counts(state: &AppState, days: (Option<i32>, Option<i32>)) -> Vec<[u32; 4]> {
-    let g = state.journeys.geography();
-    let mut counts = vec![[0u32; 4]; g.stations.len()];
-    for j in state
-        .journeys
-        .index()
-        .all()
-        .iter()
-        .filter(|j| day_filter(j, days))
-    {
-        let stations = &j.route.stations;
-        for (k, &s) in stations.iter().enumerate() {
-            let c = &mut counts[s as usize];
-            let first = Some(s) == j.origin.station && k == 0;
-            let last = Some(s) == j.destination.station && k + 1 == stations.len();
-            if first {
-                c[0] += 1;
-            }
-            if last {
-                c[1] += 1;
-            }
-            if !first && !last {
-                c[2] += 1;
-            }
-            // a journey may pass a station twice: count it once
-            if !stations[..k].contains(&s) {
-                c[3] += 1;
-            }
-        }
-    }
-    counts
-}
-
-fn station_feature(g: &Geography, i: usize, c: [u32; 4], b: &str) -> Value {
+fn station_feature(g: &Geography, i: usize, c: StationStats) -> Value {
     let s = g.stations.get(i);
     let force = g
         .station_force(i)
@@ -358,22 +461,17 @@ fn station_feature(g: &Geography, i: usize, c: [u32; 4], b: &str) -> Value {
         "properties": {
             "crs": s.code, "name": s.name, "force": force,
             "entries_exits_2019_20": s.entries_exits_2019_20,
-            "starts": c[0], "ends": c[1], "passes": c[2], "journeys": c[3],
+            "starts": c.starts, "ends": c.ends, "passes": c.passes, "journeys": c.journeys,
+            "persons": c.persons, "children": c.children,
         },
-        "links": [link(format!("{b}/collections/stations/items/{}", s.code), "self", GEOJSON, &s.name)],
     })
 }
 
-/// Cross-border journeys exported and imported per force.
-fn force_counts(state: &AppState, days: (Option<i32>, Option<i32>)) -> Vec<[u32; 2]> {
-    let mut counts = vec![[0u32; 2]; state.journeys.geography().forces.forces().len()];
-    for j in state
-        .journeys
-        .index()
-        .all()
-        .iter()
-        .filter(|j| day_filter(j, days))
-    {
+/// Cross-border journeys exported (by the line's exporting force) and imported (by the
+/// destination's force) per force.
+fn force_counts(g: &Geography, sel: &[Arc<crate::journey::map::MappedJourney>]) -> Vec<[u32; 2]> {
+    let mut counts = vec![[0u32; 2]; g.forces.forces().len()];
+    for j in sel {
         if let (Some(e), Some(i)) = (j.exporting_force, j.importing_force)
             && e != i
         {
@@ -384,7 +482,7 @@ fn force_counts(state: &AppState, days: (Option<i32>, Option<i32>)) -> Vec<[u32;
     counts
 }
 
-fn force_feature(g: &Geography, i: usize, c: [u32; 2], b: &str) -> Value {
+fn force_feature(g: &Geography, i: usize, c: [u32; 2]) -> Value {
     let f = g.forces.get(i);
     json!({
         "type": "Feature",
@@ -398,22 +496,178 @@ fn force_feature(g: &Geography, i: usize, c: [u32; 2], b: &str) -> Value {
             "code": f.code, "name": f.name, "force_name": f.force_name,
             "exports": c[0], "imports": c[1], "net": c[0] as i64 - c[1] as i64,
         },
-        "links": [link(format!("{b}/collections/forces/items/{}", f.code), "self", GEOJSON, &f.name)],
     })
 }
 
 fn feature_collection(features: Vec<Value>, matched: usize, links: Vec<Value>) -> Value {
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
     json!({
         "type": "FeatureCollection",
-        "timeStamp": now,
         "numberMatched": matched,
         "numberReturned": features.len(),
         "features": features,
         "links": links,
     })
+}
+
+/// Which features of a collection a query selects, in order: (matched, the page `[offset,
+/// offset + limit)`). `limit` usize::MAX takes them all.
+fn select_features(
+    state: &AppState,
+    id: &str,
+    q: &Query,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<Value>), ApiError> {
+    let g = state.journeys.geography().clone();
+    let page = |n: usize| offset.min(n)..offset.saturating_add(limit).min(n);
+    Ok(match id {
+        "stations" => {
+            let code = q
+                .code
+                .as_deref()
+                .map(|s| {
+                    StationCode::parse(s).map_err(|message| ApiError::InvalidParameter {
+                        name: "code",
+                        message,
+                    })
+                })
+                .transpose()?;
+            let mut ids: Vec<usize> = match q.bbox {
+                Some(bb) => g.stations.in_bbox(&bb),
+                None => (0..g.stations.len()).collect(),
+            };
+            ids.retain(|&i| {
+                code.as_ref().is_none_or(|c| &g.stations.get(i).code == c)
+                    && q.place_force
+                        .is_none_or(|f| g.station_force(i).is_some_and(|h| h.force == f as usize))
+            });
+            let sel = lay::select(state, &q.journeys);
+            let counts = layers::station_stats(&g, &sel.iter().collect::<Vec<_>>());
+            let r = page(ids.len());
+            (
+                ids.len(),
+                ids[r]
+                    .iter()
+                    .map(|&i| station_feature(&g, i, counts[i]))
+                    .collect(),
+            )
+        }
+        "forces" => {
+            let code = q
+                .code
+                .as_deref()
+                .map(|s| {
+                    ForceCode::parse(s).map_err(|message| ApiError::InvalidParameter {
+                        name: "code",
+                        message,
+                    })
+                })
+                .transpose()?;
+            let mut ids: Vec<usize> = match q.bbox {
+                Some(bb) => g.forces.in_bbox(&bb),
+                None => (0..g.forces.forces().len()).collect(),
+            };
+            ids.retain(|&i| code.as_ref().is_none_or(|c| &g.forces.get(i).code == c));
+            let counts = force_counts(&g, &lay::select(state, &q.journeys));
+            let r = page(ids.len());
+            (
+                ids.len(),
+                ids[r]
+                    .iter()
+                    .map(|&i| force_feature(&g, i, counts[i]))
+                    .collect(),
+            )
+        }
+        "rail" => {
+            let chains = g.rail.chains();
+            let ids: Vec<usize> = match q.bbox {
+                Some(bb) => g
+                    .rail
+                    .chains_in_bbox(&bb)
+                    .into_iter()
+                    .filter(|&i| polyline_intersects(&chains[i].coords, &bb))
+                    .collect(),
+                None => (0..chains.len()).collect(),
+            };
+            let counts = section_stats(state, &q.journeys);
+            let r = page(ids.len());
+            (
+                ids.len(),
+                ids[r]
+                    .iter()
+                    .map(|&i| section_feature(&g, i, counts[i]))
+                    .collect(),
+            )
+        }
+        "hotspots" => {
+            let mut rows = hotspot_rows(
+                state,
+                &q.journeys,
+                PlaceFilter {
+                    bbox: q.bbox,
+                    force: q.place_force,
+                },
+                HotspotSort::GiZ,
+            );
+            if let Some(s) = q.significant {
+                rows.retain(|h| h.significant == s);
+            }
+            let r = page(rows.len());
+            (
+                rows.len(),
+                rows[r].iter().map(|h| hotspot_feature(&g, h)).collect(),
+            )
+        }
+        "flows" => {
+            let flows = lay::flow_rows(state, &q.journeys, q.origin, q.destination);
+            let rows: Vec<&layers::Flow> = flows
+                .rows
+                .iter()
+                .filter(|f| {
+                    q.bbox.is_none_or(|bb| {
+                        polyline_intersects(
+                            &[
+                                state.force_points[f.origin as usize],
+                                state.force_points[f.destination as usize],
+                            ],
+                            &bb,
+                        )
+                    })
+                })
+                .collect();
+            let r = page(rows.len());
+            (
+                rows.len(),
+                rows[r].iter().map(|f| flow_feature(state, f)).collect(),
+            )
+        }
+        _ => {
+            let (matched, list) = state.journeys.index().query(&g, &q.journeys, offset, limit);
+            (
+                matched,
+                list.iter()
+                    .map(|j| journey_feature(state, j, true))
+                    .collect(),
+            )
+        }
+    })
+}
+
+/// A GeoJSON reply in a CRS: the geometries rewritten, and the `Content-Crs` header.
+fn geojson_in(mut body: Value, crs: Crs) -> Response {
+    if crs != Crs::Crs84 {
+        match body.get_mut("features") {
+            Some(Value::Array(fs)) => fs
+                .iter_mut()
+                .for_each(|f| crs.transform_geometry(&mut f["geometry"])),
+            _ => crs.transform_geometry(&mut body["geometry"]),
+        }
+    }
+    let mut r = json_reply(&body, GEOJSON);
+    if let Ok(v) = warp::http::HeaderValue::from_str(&crs.header()) {
+        r.headers_mut().insert("content-crs", v);
+    }
+    r
 }
 
 pub async fn items(
@@ -422,122 +676,85 @@ pub async fn items(
     host: Option<String>,
     state: Arc<AppState>,
 ) -> Response {
-    let prepared = (|| {
-        let c = collection(&id)?;
-        let p = Params::parse(&raw, c.params)?;
-        let pg = paging(&p)?;
-        Ok::<_, ApiError>((c, p, pg))
-    })();
-    let (c, p, pg) = match prepared {
+    let prepared = collection(&id).and_then(|c| Ok((c, query(c, &raw, &state)?)));
+    let (c, q) = match prepared {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
     let b = base(&host);
-    let st = state.clone();
-    let res = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let g = st.journeys.geography().clone();
-        match c.id {
-            "stations" => {
-                let force = p
-                    .get("force")
-                    .map(|s| {
-                        ForceCode::parse(s).map_err(|message| ApiError::InvalidParameter {
-                            name: "force",
-                            message,
-                        })
-                    })
-                    .transpose()?;
-                let crs = p.get("crs").map(|s| p.station("crs", s)).transpose()?;
-                let mut ids: Vec<usize> = match pg.bbox {
-                    Some(bb) => g.stations.in_bbox(&bb),
-                    None => (0..g.stations.len()).collect(),
-                };
-                ids.retain(|&i| {
-                    crs.as_ref().is_none_or(|c| &g.stations.get(i).code == c)
-                        && force.as_ref().is_none_or(|f| {
-                            g.station_force(i)
-                                .is_some_and(|h| &g.forces.get(h.force).code == f)
-                        })
-                });
-                let counts = station_counts(&st, pg.days);
-                let features: Vec<Value> = ids
-                    .iter()
-                    .skip(pg.offset)
-                    .take(pg.limit)
-                    .map(|&i| station_feature(&g, i, counts[i], &b))
-                    .collect();
-                let links = page_links(&b, c.id, &raw, &pg, ids.len(), features.len());
-                Ok(feature_collection(features, ids.len(), links))
-            }
-            "forces" => {
-                let code = p
-                    .get("code")
-                    .map(|s| {
-                        ForceCode::parse(s).map_err(|message| ApiError::InvalidParameter {
-                            name: "code",
-                            message,
-                        })
-                    })
-                    .transpose()?;
-                let mut ids: Vec<usize> = match pg.bbox {
-                    Some(bb) => g.forces.in_bbox(&bb),
-                    None => (0..g.forces.forces().len()).collect(),
-                };
-                ids.retain(|&i| code.as_ref().is_none_or(|c| &g.forces.get(i).code == c));
-                let counts = force_counts(&st, pg.days);
-                let features: Vec<Value> = ids
-                    .iter()
-                    .skip(pg.offset)
-                    .take(pg.limit)
-                    .map(|&i| force_feature(&g, i, counts[i], &b))
-                    .collect();
-                let links = page_links(&b, c.id, &raw, &pg, ids.len(), features.len());
-                Ok(feature_collection(features, ids.len(), links))
-            }
-            _ => {
-                let mut f: JourneyFilter = super::journeys::filter_from(&p, &st)?;
-                f.bbox = pg.bbox;
-                (f.from_day, f.to_day) = pg.days;
-                let (matched, page) = st.journeys.index().query(&g, &f, pg.offset, pg.limit);
-                let features: Vec<Value> =
-                    page.iter().map(|j| journey_feature(&st, j, true)).collect();
-                let links = page_links(&b, c.id, &raw, &pg, matched, features.len());
-                Ok(feature_collection(features, matched, links))
-            }
-        }
+    let res = tokio::task::spawn_blocking(move || -> Result<Response, ApiError> {
+        let (matched, features) = select_features(&state, c.id, &q, q.offset, q.limit)?;
+        let links = page_links(&b, c.id, &raw, &q, matched, features.len());
+        Ok(geojson_in(
+            feature_collection(features, matched, links),
+            q.crs,
+        ))
     })
     .await;
     match res {
-        Ok(Ok(body)) => json_reply(&body, GEOJSON),
+        Ok(Ok(r)) => r,
         Ok(Err(e)) => e.into_response(),
         Err(e) => ApiError::Internal(e.to_string()).into_response(),
     }
 }
 
-pub fn item(
+pub async fn item(
     id: String,
     fid: String,
     raw: String,
     host: Option<String>,
     state: Arc<AppState>,
 ) -> Response {
-    respond((|| {
-        Params::parse(&raw, &["f"])?;
+    let prepared = (|| {
         let c = collection(&id)?;
-        let fid = super::handlers::percent_decode(&fid);
-        let b = base(&host);
-        let g = state.journeys.geography();
+        let p = Params::parse(&raw, &["f", "crs"])?;
+        Ok::<_, ApiError>((c, crs_param(&p)?))
+    })();
+    let (c, crs) = match prepared {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let fid = super::handlers::percent_decode(&fid);
+    let b = base(&host);
+    let res = tokio::task::spawn_blocking(move || -> Result<Response, ApiError> {
+        let g = state.journeys.geography().clone();
         let not_found = || ApiError::NotFound(format!("no feature \"{fid}\" in {}", c.id));
+        let all = JourneyFilter::default();
         let mut feature = match c.id {
             "stations" => {
                 let code = StationCode::parse(&fid).map_err(|_| not_found())?;
                 let i = g.stations.index_of(&code).ok_or_else(not_found)?;
-                station_feature(g, i, station_counts(&state, (None, None))[i], &b)
+                let sel = lay::select(&state, &all);
+                let counts = layers::station_stats(&g, &sel.iter().collect::<Vec<_>>());
+                station_feature(&g, i, counts[i])
             }
             "forces" => {
                 let code = ForceCode::parse(&fid).map_err(|_| not_found())?;
                 let i = g.forces.index_of(&code).ok_or_else(not_found)?;
-                force_feature(g, i, force_counts(&state, (None, None))[i], &b)
+                force_feature(&g, i, force_counts(&g, &lay::select(&state, &all))[i])
+            }
+            "rail" => {
+                let i: usize = fid.parse().map_err(|_| not_found())?;
+                if i >= g.rail.chains().len() {
+                    return Err(not_found());
+                }
+                section_feature(&g, i, section_stats(&state, &all)[i])
+            }
+            "hotspots" => {
+                let code = StationCode::parse(&fid).map_err(|_| not_found())?;
+                let i = g.stations.index_of(&code).ok_or_else(not_found)?;
+                let rows = hotspot_rows(&state, &all, PlaceFilter::default(), HotspotSort::GiZ);
+                let h = rows.iter().find(|h| h.station == i).ok_or_else(not_found)?;
+                hotspot_feature(&g, h)
+            }
+            "flows" => {
+                let flows = lay::flow_rows(&state, &all, None, None);
+                let f = flows
+                    .rows
+                    .iter()
+                    .find(|f| flow_id(&g, f) == fid)
+                    .ok_or_else(not_found)?;
+                flow_feature(&state, f)
             }
             _ => {
                 let j = state
@@ -563,8 +780,88 @@ pub fn item(
                 c.title
             ),
         ]);
-        Ok(json_reply(&feature, GEOJSON))
-    })())
+        Ok(geojson_in(feature, crs))
+    })
+    .await;
+    match res {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    }
+}
+
+/// A whole collection under a filter, for `/api/export` (not streamed: every collection but
+/// journeys is at most a few thousand features; journeys stream in [`super::layers`]).
+/// `bbox` and `force` follow the items' rules.
+pub fn layer_download(
+    state: &AppState,
+    id: &str,
+    f: JourneyFilter,
+    csv: bool,
+) -> Result<Vec<u8>, ApiError> {
+    let g = state.journeys.geography().clone();
+    let to_bytes = |v: &Value| serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.to_string()));
+    if id == "trends" {
+        let sel = lay::select(state, &f);
+        return if csv {
+            lay::trends_csv(&sel, &f)
+        } else {
+            Err(ApiError::InvalidParameter {
+                name: "format",
+                message: "trends export as csv; GET /api/trends gives JSON".into(),
+            })
+        };
+    }
+    let (bbox, force) = (f.bbox, f.force);
+    let mut journeys = f;
+    let mut place_force = None;
+    if id == "stations" || id == "hotspots" {
+        place_force = force;
+        journeys.force = None;
+    }
+    if id != "journeys" {
+        journeys.bbox = None;
+    }
+    let q = Query {
+        bbox,
+        limit: usize::MAX,
+        offset: 0,
+        crs: Crs::Crs84,
+        journeys,
+        place_force,
+        code: None,
+        significant: None,
+        origin: None,
+        destination: None,
+    };
+    if csv {
+        match id {
+            "hotspots" => {
+                let rows = hotspot_rows(
+                    state,
+                    &q.journeys,
+                    PlaceFilter {
+                        bbox: q.bbox,
+                        force: q.place_force,
+                    },
+                    HotspotSort::GiZ,
+                );
+                return lay::hotspot_csv(&g, &rows);
+            }
+            "flows" => return lay::flow_csv(&g, &lay::flow_rows(state, &q.journeys, None, None)),
+            _ => {}
+        }
+    }
+    let (matched, features) = select_features(state, id, &q, 0, usize::MAX)?;
+    if csv {
+        return lay::table_csv(&features);
+    }
+    to_bytes(&json!({
+        "type": "FeatureCollection",
+        "numberMatched": matched,
+        "numberReturned": features.len(),
+        "features": features,
+    }))
 }
 
 #[cfg(test)]

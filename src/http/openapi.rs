@@ -17,8 +17,10 @@ fn responses(ok: &str, media: &str) -> Value {
     let err = json!({"description": "a JSON error naming the problem", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     json!({
         "200": {"description": ok, "content": {media: {"schema": {"type": "object"}}}},
+        "304": {"description": "not modified: the representation still has the ETag sent in If-None-Match"},
         "400": err.clone(),
         "404": err.clone(),
+        "406": err.clone(),
         "500": err,
     })
 }
@@ -27,103 +29,187 @@ fn get(summary: &str, params: Vec<Value>, ok: &str, media: &str) -> Value {
     json!({"get": {"summary": summary, "parameters": params, "responses": responses(ok, media)}})
 }
 
+/// A table endpoint: JSON (or GeoJSON) by default, CSV with `f=csv`.
+fn get_table(summary: &str, params: Vec<Value>, ok: &str, media: &str) -> Value {
+    let mut op = get(summary, params, ok, media);
+    op["get"]["responses"]["200"]["content"]["text/csv"] = json!({"schema": {"type": "string"}});
+    op
+}
+
 /// The OpenAPI document as JSON bytes.
 pub fn document() -> &'static [u8] {
     static DOC: OnceLock<Vec<u8>> = OnceLock::new();
     DOC.get_or_init(|| serde_json::to_vec(&build()).unwrap_or_default())
 }
 
-fn build() -> Value {
-    let bbox = query(
-        "bbox",
-        "only features whose geometry intersects this box: min lon, min lat, max lon, max lat (CRS84); 6 numbers are accepted and the heights ignored",
-        json!({"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
-    );
-    let bbox = {
-        let mut b = bbox;
-        b["style"] = json!("form");
-        b["explode"] = json!(false);
-        b
-    };
-    let datetime = query(
-        "datetime",
-        "an instant (date or RFC 3339 date-time) or an interval start/end with .. for an open end; matched against journey dates",
-        json!({"type": "string"}),
-    );
-    let limit = query(
-        "limit",
-        "most features in the response",
-        json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
-    );
-    let offset = query(
-        "offset",
-        "features to skip",
-        json!({"type": "integer", "minimum": 0, "default": 0}),
-    );
-    let f = query(
-        "f",
-        "output format (only json)",
-        json!({"type": "string", "enum": ["json"]}),
-    );
-    let mut paths = serde_json::Map::new();
-    paths.insert(
-        "/".into(),
-        get(
-            "landing page",
-            vec![f.clone()],
-            "the landing page",
-            "application/json",
+/// The description and schema of every query parameter the API takes, by name: one
+/// catalogue, so that each operation's parameters in the document are exactly the names its
+/// handler accepts (the handlers' lists are the constants used below).
+fn describe(name: &str, context: &str) -> (String, Value) {
+    use crate::journey::report::{AgeBand, Mode, Role};
+    let force = json!({"type": "string", "pattern": "^[EWSNewsn][0-9]{8}$"});
+    let date = json!({"type": "string", "format": "date"});
+    let (d, schema): (&str, Value) = match name {
+        "bbox" if context == "ogc" => (
+            "only features whose geometry intersects this box: min x, min y, max x, max y in bbox-crs (default CRS84: lon, lat); 6 numbers are accepted and the heights ignored",
+            json!({"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
         ),
-    );
+        "bbox" if context == "places" => (
+            "only places inside this box: min lon, min lat, max lon, max lat",
+            json!({"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+,-?[0-9.]+,-?[0-9.]+$"}),
+        ),
+        "bbox" => (
+            "only journeys whose route intersects this box: min lon, min lat, max lon, max lat",
+            json!({"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+,-?[0-9.]+,-?[0-9.]+$"}),
+        ),
+        "bbox-crs" => (
+            "the CRS of bbox",
+            json!({"type": "string", "format": "uri", "enum": crate::http::crs::SUPPORTED, "default": crate::http::crs::CRS84}),
+        ),
+        "crs" => (
+            "the CRS of the geometries in the response (EPSG:4326 is latitude, longitude; EPSG:27700 easting, northing)",
+            json!({"type": "string", "format": "uri", "enum": crate::http::crs::SUPPORTED, "default": crate::http::crs::CRS84}),
+        ),
+        "datetime" => (
+            "an instant (date or RFC 3339 date-time) or an interval start/end with .. for an open end; matched against journey dates",
+            json!({"type": "string"}),
+        ),
+        "limit" if context == "ogc" => (
+            "most features in the response",
+            json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
+        ),
+        "limit" => (
+            "page size",
+            json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}),
+        ),
+        "offset" => (
+            "features to skip",
+            json!({"type": "integer", "minimum": 0, "default": 0}),
+        ),
+        "f" if context == "table" => (
+            "output format",
+            json!({"type": "string", "enum": ["json", "geojson", "csv"]}),
+        ),
+        "f" => (
+            "output format (only json)",
+            json!({"type": "string", "enum": ["json", "geojson"]}),
+        ),
+        "from" => ("first journey date, YYYY-MM-DD", date),
+        "to" => ("last journey date, YYYY-MM-DD", date),
+        "force" if context == "places" => ("GSS code of the force the place is in", force),
+        "force" => (
+            "GSS code of a force the journey touches (either end or crossed)",
+            force,
+        ),
+        "exporting_force" => (
+            "GSS code of the line's exporting force (the origin's when the report names none)",
+            force,
+        ),
+        "importing_force" => ("GSS code of the destination's force", force),
+        "origin_force" => ("GSS code of the origin's force", force),
+        "destination_force" => ("GSS code of the destination's force", force),
+        "cross_border" => (
+            "origin and destination in different forces",
+            json!({"type": "string", "enum": ["true", "false"]}),
+        ),
+        "significant" => (
+            "only hotspots that are (or are not) significant",
+            json!({"type": "string", "enum": ["true", "false"]}),
+        ),
+        "mode" => (
+            "journey modes, comma-separated",
+            json!({"type": "string", "pattern": format!("^({0})(,({0}))*$", Mode::ALL.join("|"))}),
+        ),
+        "age_band" => (
+            "some person on the journey is in one of these age bands (comma-separated)",
+            json!({"type": "string", "pattern": format!("^({0})(,({0}))*$", AgeBand::ALL.join("|"))}),
+        ),
+        "role" => (
+            "some person on the journey has one of these roles (comma-separated)",
+            json!({"type": "string", "pattern": format!("^({0})(,({0}))*$", Role::ALL.join("|"))}),
+        ),
+        "code" => ("the feature's code (CRS or GSS)", json!({"type": "string"})),
+        "top" => (
+            "how many stations",
+            json!({"type": "integer", "minimum": 1, "maximum": crate::http::layers::MAX_TOP, "default": crate::http::layers::DEFAULT_TOP}),
+        ),
+        "sort" => (
+            "order, descending",
+            json!({"type": "string", "enum": crate::http::layers::HotspotSort::ALL, "default": "gi_z"}),
+        ),
+        "format" if context == "export" => (
+            "file format",
+            json!({"type": "string", "enum": ["geojson", "csv"], "default": "geojson"}),
+        ),
+        "format" => (
+            "geojson: flow lines; matrix: the origin x destination table (JSON rows, or CSV with f=csv)",
+            json!({"type": "string", "enum": ["geojson", "matrix"], "default": "geojson"}),
+        ),
+        "interval" => (
+            "period of each count",
+            json!({"type": "string", "enum": ["week", "month"], "default": "month"}),
+        ),
+        "collection" => (
+            "the collection to download",
+            json!({"type": "string", "enum": crate::http::layers::EXPORT_COLLECTIONS}),
+        ),
+        _ => ("", json!({"type": "string"})),
+    };
+    let mut schema = schema;
+    if name == "bbox" && context != "ogc" {
+        schema = json!({"type": "string"});
+    }
+    (d.to_string(), schema)
+}
+
+/// The parameters of one operation, from its handler's list of names.
+fn params_of(names: &[&str], context: &str) -> Vec<Value> {
+    names
+        .iter()
+        .map(|&n| {
+            let (d, schema) = describe(n, context);
+            let mut p = query(n, &d, schema);
+            if n == "bbox" && context == "ogc" {
+                p["style"] = json!("form");
+                p["explode"] = json!(false);
+            }
+            if n == "collection" {
+                p["required"] = json!(true);
+            }
+            p
+        })
+        .collect()
+}
+
+fn build() -> Value {
+    use crate::http::{journeys as j, layers as l};
+    let f = params_of(&["f"], "ogc").remove(0);
+    let mut paths = serde_json::Map::new();
+    let plain = |summary: &str, ok: &str| get(summary, vec![f.clone()], ok, "application/json");
+    paths.insert("/".into(), plain("landing page", "the landing page"));
     paths.insert(
         "/conformance".into(),
-        get(
-            "conformance classes",
-            vec![f.clone()],
-            "conformsTo",
-            "application/json",
-        ),
+        plain("conformance classes", "conformsTo"),
     );
     paths.insert(
         "/collections".into(),
-        get(
-            "the collections",
-            vec![f.clone()],
-            "the collections",
-            "application/json",
-        ),
+        plain("the collections", "the collections"),
     );
     paths.insert(
         "/openapi".into(),
         get(
             "this document",
-            vec![],
+            vec![f.clone()],
             "OpenAPI 3.0",
             "application/vnd.oai.openapi+json;version=3.0",
         ),
     );
     for c in COLLECTIONS {
-        let mut params = vec![
-            bbox.clone(),
-            datetime.clone(),
-            limit.clone(),
-            offset.clone(),
-            f.clone(),
-        ];
-        for &name in c.filters {
-            let (desc, schema) = match name {
-                "crs" => (
-                    "station CRS code",
-                    json!({"type": "string", "pattern": "^[A-Za-z]{3}$"}),
-                ),
-                "force" => ("GSS code of a police force area", json!({"type": "string"})),
-                "code" => ("GSS code of the force", json!({"type": "string"})),
-                _ => (
-                    "true or false",
-                    json!({"type": "string", "enum": ["true", "false"]}),
-                ),
-            };
-            params.push(query(name, desc, schema));
+        let mut params = params_of(c.params, "ogc");
+        if matches!(c.id, "stations" | "hotspots") {
+            for p in params.iter_mut().filter(|p| p["name"] == "force") {
+                p["description"] = json!(describe("force", "places").0);
+            }
         }
         paths.insert(
             format!("/collections/{}", c.id),
@@ -143,20 +229,19 @@ fn build() -> Value {
                 "application/geo+json",
             ),
         );
+        let mut item_params = vec![param(
+            "featureId",
+            "path",
+            "the feature id",
+            json!({"type": "string"}),
+            true,
+        )];
+        item_params.extend(params_of(&["f", "crs"], "ogc"));
         paths.insert(
             format!("/collections/{}/items/{{featureId}}", c.id),
             get(
                 "one feature",
-                vec![
-                    param(
-                        "featureId",
-                        "path",
-                        "the feature id",
-                        json!({"type": "string"}),
-                        true,
-                    ),
-                    f.clone(),
-                ],
+                item_params,
                 "a GeoJSON Feature",
                 "application/geo+json",
             ),
@@ -200,35 +285,34 @@ fn build() -> Value {
             "application/json",
         ),
     );
-    paths.insert(
-        "/api/route".into(),
-        get(
-            "rail route between stations, with the forces crossed",
-            vec![
-                param(
-                    "from",
-                    "query",
-                    "origin CRS",
-                    json!({"type": "string"}),
-                    true,
-                ),
-                param(
-                    "to",
-                    "query",
-                    "destination CRS",
-                    json!({"type": "string"}),
-                    true,
-                ),
-                query(
-                    "via",
-                    "CRS codes, comma-separated",
-                    json!({"type": "string"}),
-                ),
-            ],
-            "a GeoJSON Feature",
-            "application/geo+json",
-        ),
+    let mut route = get(
+        "rail route between stations, with the forces crossed",
+        vec![
+            param(
+                "from",
+                "query",
+                "origin CRS",
+                json!({"type": "string"}),
+                true,
+            ),
+            param(
+                "to",
+                "query",
+                "destination CRS",
+                json!({"type": "string"}),
+                true,
+            ),
+            query(
+                "via",
+                "CRS codes, comma-separated",
+                json!({"type": "string"}),
+            ),
+        ],
+        "a GeoJSON Feature",
+        "application/geo+json",
     );
+    route["get"]["responses"]["422"] = json!({"description": "no rail route: the stations are on disconnected parts of the network", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    paths.insert("/api/route".into(), route);
     paths.insert(
         "/api/stations/{crs}".into(),
         get(
@@ -246,39 +330,7 @@ fn build() -> Value {
     );
     let mut journeys = get(
         "mapped journeys",
-        vec![
-            query(
-                "bbox",
-                "min lon, min lat, max lon, max lat",
-                json!({"type": "string"}),
-            ),
-            query(
-                "from",
-                "first date, YYYY-MM-DD",
-                json!({"type": "string", "format": "date"}),
-            ),
-            query(
-                "to",
-                "last date, YYYY-MM-DD",
-                json!({"type": "string", "format": "date"}),
-            ),
-            query("force", "GSS code", json!({"type": "string"})),
-            query(
-                "cross_border",
-                "true or false",
-                json!({"type": "string", "enum": ["true", "false"]}),
-            ),
-            query(
-                "limit",
-                "page size",
-                json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}),
-            ),
-            query(
-                "offset",
-                "features to skip",
-                json!({"type": "integer", "minimum": 0}),
-            ),
-        ],
+        params_of(j::LIST_PARAMS, "journeys"),
         "a GeoJSON FeatureCollection",
         "application/geo+json",
     );
@@ -289,14 +341,14 @@ fn build() -> Value {
             "application/x-ndjson": {"schema": {"type": "string"}}
         }},
         "responses": {
-            "200": {"description": "already stored (identical)", "content": {"application/geo+json": {"schema": {"type": "object"}}}},
-            "201": {"description": "stored and mapped", "content": {"application/geo+json": {"schema": {"type": "object"}}}},
-            "207": {"description": "a batch of which some records were refused", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "200": {"description": "already stored (identical): the mapped journey, or the batch result", "content": {"application/geo+json": {"schema": {"type": "object"}}, "application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}}},
+            "201": {"description": "stored and mapped: the mapped journey, or the batch result", "content": {"application/geo+json": {"schema": {"type": "object"}}, "application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}}},
+            "207": {"description": "a batch of which some records were refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}}},
             "400": {"description": "not JSON", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             "409": {"description": "report_id stored with different content", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             "413": {"description": "body over 16 MiB", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             "415": {"description": "unsupported content type", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            "422": {"description": "invalid report(s), each problem with its field path", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            "422": {"description": "invalid report(s), each problem with its field path: an Error for one report, the batch result when every record of a batch was refused", "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/BatchResult"}]}}}},
             "503": {"description": "the store is unavailable", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         }
     });
@@ -316,12 +368,56 @@ fn build() -> Value {
             "application/geo+json",
         ),
     );
+    let mut hot = params_of(l::HOTSPOT_PARAMS, "table");
+    for p in hot
+        .iter_mut()
+        .filter(|p| p["name"] == "force" || p["name"] == "bbox")
+    {
+        let n = p["name"].as_str().unwrap_or_default().to_string();
+        p["description"] = json!(describe(&n, "places").0);
+    }
+    paths.insert(
+        "/api/hotspots".into(),
+        get_table(
+            "station hotspots: journeys starting, ending and passing, persons, children, rate per million entries and exits, Getis-Ord Gi* z, p-value and FDR significance",
+            hot,
+            "a GeoJSON FeatureCollection (or CSV)",
+            "application/geo+json",
+        ),
+    );
+    paths.insert(
+        "/api/flows".into(),
+        get_table(
+            "force to force flows (origin force to destination force), or the matrix",
+            params_of(l::FLOW_PARAMS, "table"),
+            "a GeoJSON FeatureCollection, {rows: [...]} or CSV",
+            "application/geo+json",
+        ),
+    );
+    paths.insert(
+        "/api/trends".into(),
+        get_table(
+            "counts per week or month",
+            params_of(l::TREND_PARAMS, "table"),
+            "buckets (or CSV)",
+            "application/json",
+        ),
+    );
+    paths.insert(
+        "/api/export".into(),
+        get_table(
+            "download a collection under a filter (streamed)",
+            params_of(l::EXPORT_PARAMS, "export"),
+            "an attachment: GeoJSON or CSV",
+            "application/geo+json",
+        ),
+    );
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "linesmap",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "County-lines journeys across police force areas and the GB rail network: OGC API - Features (Part 1 Core, GeoJSON, OAS 3.0) and the linesmap analysis API. Demo data is synthetic.",
+            "description": "County-lines journeys across police force areas and the GB rail network: OGC API - Features (Part 1 Core, GeoJSON, OAS 3.0; Part 2 CRS) and the linesmap analysis API. Demo data is synthetic.",
         },
         "servers": [{"url": "/"}],
         "paths": paths,
@@ -329,6 +425,10 @@ fn build() -> Value {
             "Error": {"type": "object", "required": ["code", "message"], "properties": {
                 "code": {"type": "string"}, "message": {"type": "string"},
                 "errors": {"type": "array", "items": {"type": "object", "properties": {"path": {"type": "string"}, "message": {"type": "string"}}}}
+            }},
+            "BatchResult": {"type": "object", "required": ["created", "existing", "rejected", "results"], "properties": {
+                "created": {"type": "integer"}, "existing": {"type": "integer"}, "rejected": {"type": "integer"},
+                "results": {"type": "array", "items": {"type": "object"}}
             }},
             "ReportOrBatch": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
                 "description": "a journey report (see data/journey-report.schema.json) or an array of them"}

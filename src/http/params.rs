@@ -10,12 +10,32 @@ pub struct Params {
 }
 
 impl Params {
-    /// Parses `raw`, accepting only the names in `allowed`.
+    /// Parses `raw`, accepting only the names in `allowed`; `f`, where allowed, is `json` or
+    /// `geojson`.
     pub fn parse(raw: &str, allowed: &'static [&'static str]) -> Result<Params, ApiError> {
+        Self::parse_with(raw, allowed, &["json", "geojson"])
+    }
+
+    /// The same for table endpoints, where `f` may also be `csv`.
+    pub fn parse_table(raw: &str, allowed: &'static [&'static str]) -> Result<Params, ApiError> {
+        Self::parse_with(raw, allowed, &["json", "geojson", "csv"])
+    }
+
+    fn parse_with(
+        raw: &str,
+        allowed: &'static [&'static str],
+        formats: &[&str],
+    ) -> Result<Params, ApiError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
             if !allowed.contains(&k.as_ref()) {
                 return Err(ApiError::UnknownParameter(k.into_owned(), allowed));
+            }
+            if k == "f" && !formats.contains(&v.as_ref()) {
+                return Err(ApiError::InvalidParameter {
+                    name: "f",
+                    message: format!("\"{v}\" is not one of {}", formats.join(", ")),
+                });
             }
             if pairs.iter().any(|(pk, _)| *pk == k) {
                 return Err(ApiError::DuplicateParameter(k.into_owned()));
@@ -23,6 +43,18 @@ impl Params {
             pairs.push((k.into_owned(), v.into_owned()));
         }
         Ok(Params { pairs })
+    }
+
+    /// The same parameters less `names`.
+    pub fn without(&self, names: &[&str]) -> Params {
+        Params {
+            pairs: self
+                .pairs
+                .iter()
+                .filter(|(k, _)| !names.contains(&k.as_str()))
+                .cloned()
+                .collect(),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

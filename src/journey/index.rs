@@ -2,6 +2,7 @@
 //! and the per-journey columns the filters read. Appends only; readers share it behind a lock.
 
 use super::map::MappedJourney;
+use super::report::{AgeBand, Mode, Role};
 use crate::geography::{Bbox, Geography};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 use std::collections::HashMap;
@@ -19,6 +20,16 @@ pub struct JourneyFilter {
     /// the journey touches this force: at either end or crossed
     pub force: Option<u16>,
     pub cross_border: Option<bool>,
+    /// the line's exporting force (the origin's when the report names no line force)
+    pub exporting_force: Option<u16>,
+    /// the force of the destination
+    pub importing_force: Option<u16>,
+    /// the journey was made by one of these modes (empty: any)
+    pub modes: Vec<Mode>,
+    /// some person on the journey is in one of these age bands (empty: any) and, with
+    /// `roles`, has one of those roles: both hold for the same person
+    pub age_bands: Vec<AgeBand>,
+    pub roles: Vec<Role>,
 }
 
 #[derive(Default)]
@@ -94,7 +105,21 @@ impl JourneyIndex {
         if f.from_day.is_some_and(|d| j.day < d) || f.to_day.is_some_and(|d| j.day > d) {
             return false;
         }
-        if f.cross_border.is_some_and(|c| c != j.cross_border) {
+        if f.cross_border.is_some_and(|c| c != j.cross_border)
+            || f.exporting_force
+                .is_some_and(|e| j.exporting_force != Some(e))
+            || f.importing_force
+                .is_some_and(|e| j.importing_force != Some(e))
+            || (!f.modes.is_empty() && !f.modes.contains(&j.report.journey.mode))
+        {
+            return false;
+        }
+        if (!f.age_bands.is_empty() || !f.roles.is_empty())
+            && !j.report.persons.iter().any(|p| {
+                (f.age_bands.is_empty() || f.age_bands.contains(&p.age_band))
+                    && (f.roles.is_empty() || p.roles.iter().any(|r| f.roles.contains(r)))
+            })
+        {
             return false;
         }
         if let Some(force) = f.force {

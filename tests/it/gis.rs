@@ -34,13 +34,29 @@ fn gdal_lists_and_downloads_every_collection() {
     let dir = std::env::temp_dir().join(format!("linesmap-gdal-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = dir.join("s.sqlite");
-    let (mut child, addr) = start_server(&store, &["--demo-reports", "300"]);
+    let (child, addr) = start_server(&store, &["--demo-reports", "300"]);
+    // the server goes down with the test, pass or fail
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _stop = Stop(child);
     let url = format!("OAPIF:http://{addr}");
     let info = ogr(&["ogrinfo", "-ro", "-so", &url]);
-    for layer in ["1: stations", "2: forces", "3: journeys"] {
+    for layer in [
+        "1: stations",
+        "2: forces",
+        "3: rail",
+        "4: journeys",
+        "5: hotspots",
+        "6: flows",
+    ] {
         assert!(info.contains(layer), "{info}");
     }
-    let cases: [(&str, &[&str], &str); 3] = [
+    let cases: [(&str, &[&str], &str); 6] = [
         (
             "stations",
             &["-spat", "-1.5", "50", "1.5", "53"],
@@ -48,6 +64,13 @@ fn gdal_lists_and_downloads_every_collection() {
         ),
         ("forces", &[], "/collections/forces/items?limit=1"),
         ("journeys", &[], "/collections/journeys/items?limit=1"),
+        (
+            "rail",
+            &["-spat", "-3.1", "53.3", "-2.8", "53.5"],
+            "/collections/rail/items?bbox=-3.1,53.3,-2.8,53.5&limit=1",
+        ),
+        ("hotspots", &[], "/collections/hotspots/items?limit=1"),
+        ("flows", &[], "/collections/flows/items?limit=1"),
     ];
     for (layer, extra, query) in cases {
         let out = dir.join(format!("{layer}.geojson"));
@@ -67,7 +90,5 @@ fn gdal_lists_and_downloads_every_collection() {
         assert_eq!(n, number_matched(&addr, query), "{layer}");
         assert!(n > 0, "{layer}");
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -6,6 +6,8 @@ mod common;
 mod gis;
 mod http_api;
 mod journeys;
+mod layers;
 mod loaders;
 mod ogc;
 mod reference;
+mod schemathesis;

@@ -123,7 +123,12 @@ async fn collections_have_items_links_and_extents() {
         .iter()
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["stations", "forces", "journeys"]);
+    assert_eq!(
+        ids,
+        [
+            "stations", "forces", "rail", "journeys", "hotspots", "flows"
+        ]
+    );
     for c in v["collections"].as_array().unwrap() {
         assert!(
             rels(c)
@@ -156,7 +161,6 @@ async fn station_items_in_the_ets_bbox_page_with_correct_counts() {
     assert_eq!(v["numberMatched"].as_u64(), Some(want as u64));
     assert_eq!(v["numberReturned"], 10, "default limit is 10");
     assert_eq!(v["features"].as_array().unwrap().len(), 10);
-    assert!(v["timeStamp"].is_string());
     let links = rels(&v);
     let next = &links.iter().find(|(r, _)| r == "next").unwrap().1;
     assert!(next.contains("offset=10") && next.contains("bbox="));
@@ -193,15 +197,19 @@ async fn items_refuse_unknown_and_invalid_parameters() {
         "datetime=yesterday",
         "offset=-1",
         "crs=EUST",
+        "crs=http://www.opengis.net/def/crs/EPSG/0/3857",
+        "bbox-crs=EPSG:27700",
+        "bbox=1,2,0,3",
+        "code=E",
     ] {
         let (s, v, _) = get(&st, &format!("/collections/stations/items?{q}")).await;
         assert_eq!(s, 400, "{q}: {v}");
         assert!(v["message"].is_string());
     }
     assert_eq!(
-        get(&st, "/collections/forces/items?crs=EUS").await.0,
+        get(&st, "/collections/forces/items?code=EUS").await.0,
         400,
-        "crs is not a forces filter"
+        "a station code is not a force code"
     );
     assert_eq!(get(&st, "/collections/stations/items/XQZ").await.0, 404);
 }
@@ -254,7 +262,7 @@ async fn journey_counts_reach_stations_and_forces_and_datetime_selects() {
     );
     let (_, eus, _) = get(
         &st,
-        "/collections/stations/items?crs=EUS&datetime=2024-02-01/..",
+        "/collections/stations/items?code=EUS&datetime=2024-02-01/..",
     )
     .await;
     assert_eq!(eus["features"][0]["properties"]["starts"], 1);
@@ -283,4 +291,216 @@ async fn journey_counts_reach_stations_and_forces_and_datetime_selects() {
     assert_eq!(js["numberMatched"], 2);
     let (_, lanc, _) = get(&st, "/collections/journeys/items?force=E23000003").await;
     assert_eq!(lanc["features"][0]["id"], "o3");
+}
+
+const EPSG_27700: &str = "http://www.opengis.net/def/crs/EPSG/0/27700";
+const EPSG_4326: &str = "http://www.opengis.net/def/crs/EPSG/0/4326";
+
+/// Part 2 (CRS by reference): /req/crs/fc-md-crs-list, fc-md-storage, fc-crs-action,
+/// ogc-crs-header(-value), fc-bbox-crs-action, crs-exception.
+#[tokio::test]
+async fn part_2_serves_british_national_grid_and_lat_lon_on_request() {
+    let st = fresh_state();
+    let (_, c, _) = get(&st, "/collections/stations").await;
+    let crs: Vec<&str> = c["crs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(crs, vec![linesmap::http::ogc::CRS84, EPSG_4326, EPSG_27700]);
+    assert_eq!(c["storageCrs"], linesmap::http::ogc::CRS84);
+    let (_, conf, _) = get(&st, "/conformance").await;
+    assert!(
+        conf["conformsTo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs")
+    );
+
+    let fetch = |q: String| {
+        let st = st.clone();
+        async move {
+            let r = warp::test::request()
+                .path(&q)
+                .reply(&linesmap::http::routes(st))
+                .await;
+            let v: Value = serde_json::from_slice(r.body()).unwrap();
+            (
+                r.status().as_u16(),
+                r.headers()
+                    .get("content-crs")
+                    .map(|h| h.to_str().unwrap().to_string()),
+                v,
+            )
+        }
+    };
+    let (s, h, plain) = fetch("/collections/stations/items/IPS".into()).await;
+    assert_eq!(
+        (s, h.as_deref()),
+        (200, Some("<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"))
+    );
+    let (lon, lat) = (
+        plain["geometry"]["coordinates"][0].as_f64().unwrap(),
+        plain["geometry"]["coordinates"][1].as_f64().unwrap(),
+    );
+    let enc = |s: &str| s.replace(':', "%3A").replace('/', "%2F");
+    let (_, h, ll) = fetch(format!(
+        "/collections/stations/items/IPS?crs={}",
+        enc(EPSG_4326)
+    ))
+    .await;
+    assert_eq!(h.unwrap(), format!("<{EPSG_4326}>"));
+    assert_eq!(
+        ll["geometry"]["coordinates"],
+        json!([lat, lon]),
+        "EPSG:4326 is lat, lon"
+    );
+    let (_, h, bng) = fetch(format!(
+        "/collections/stations/items/IPS?crs={}",
+        enc(EPSG_27700)
+    ))
+    .await;
+    assert_eq!(h.unwrap(), format!("<{EPSG_27700}>"));
+    let e = bng["geometry"]["coordinates"][0].as_f64().unwrap();
+    let n = bng["geometry"]["coordinates"][1].as_f64().unwrap();
+    // Ipswich station is at about TM 156 437 on the National Grid: E 615 6xx, N 243 7xx
+    assert!(
+        (615_000.0..616_500.0).contains(&e) && (243_000.0..244_500.0).contains(&n),
+        "{e} {n}"
+    );
+
+    // a bbox in the grid around that point finds the station; the same numbers as CRS84 don't
+    let q = format!(
+        "/collections/stations/items?bbox={},{},{},{}&bbox-crs={}&crs={}&limit=100",
+        e - 500.0,
+        n - 500.0,
+        e + 500.0,
+        n + 500.0,
+        enc(EPSG_27700),
+        enc(EPSG_27700)
+    );
+    let (s, h, v) = fetch(q).await;
+    assert_eq!((s, h.unwrap()), (200, format!("<{EPSG_27700}>")));
+    let ids: Vec<&str> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"IPS"), "{ids:?}");
+    let hit = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "IPS")
+        .unwrap();
+    assert_eq!(
+        hit["geometry"]["coordinates"],
+        bng["geometry"]["coordinates"]
+    );
+    // EPSG:4326 bbox is lat, lon
+    let (_, _, v) = fetch(format!(
+        "/collections/stations/items?bbox={},{},{},{}&bbox-crs={}&limit=100",
+        lat - 0.001,
+        lon - 0.001,
+        lat + 0.001,
+        lon + 0.001,
+        enc(EPSG_4326)
+    ))
+    .await;
+    assert!(
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "IPS")
+    );
+    // every other collection takes crs too
+    for c in ["forces", "rail", "journeys", "hotspots", "flows"] {
+        let (s, h, _) = fetch(format!(
+            "/collections/{c}/items?limit=2&crs={}",
+            enc(EPSG_27700)
+        ))
+        .await;
+        assert_eq!((s, h.unwrap()), (200, format!("<{EPSG_27700}>")), "{c}");
+    }
+}
+
+/// Strong ETags with 304, gzip when accepted, 405 for undeclared methods.
+#[tokio::test]
+async fn responses_carry_etags_compress_and_refuse_other_methods() {
+    let st = fresh_state();
+    let r = warp::test::request()
+        .path("/collections/stations/items?limit=50")
+        .reply(&routes(st.clone()))
+        .await;
+    let tag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert!(
+        tag.starts_with('"') && tag.ends_with('"') && !tag.starts_with("W/"),
+        "{tag}"
+    );
+    let again = warp::test::request()
+        .path("/collections/stations/items?limit=50")
+        .reply(&routes(st.clone()))
+        .await;
+    assert_eq!(
+        again.headers()["etag"],
+        tag.as_str(),
+        "the same bytes, the same tag"
+    );
+    let nm = warp::test::request()
+        .path("/collections/stations/items?limit=50")
+        .header("if-none-match", &tag)
+        .reply(&routes(st.clone()))
+        .await;
+    assert_eq!(nm.status(), 304);
+    assert!(nm.body().is_empty());
+    let other = warp::test::request()
+        .path("/collections/stations/items?limit=51")
+        .header("if-none-match", &tag)
+        .reply(&routes(st.clone()))
+        .await;
+    assert_eq!(other.status(), 200);
+
+    let gz = warp::test::request()
+        .path("/collections/stations/items?limit=50")
+        .header("accept-encoding", "gzip")
+        .reply(&routes(st.clone()))
+        .await;
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_ne!(
+        gz.headers()["etag"],
+        tag.as_str(),
+        "each encoding has its own tag"
+    );
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gz.body()[..]),
+        &mut plain,
+    )
+    .unwrap();
+    assert_eq!(
+        plain,
+        r.body().to_vec(),
+        "gzip decodes to the identity bytes"
+    );
+    assert!(gz.body().len() < r.body().len() / 3);
+
+    for (method, path) in [
+        ("POST", "/collections"),
+        ("DELETE", "/collections/stations/items"),
+        ("PUT", "/"),
+        ("PATCH", "/api/hotspots"),
+    ] {
+        let r = warp::test::request()
+            .method(method)
+            .path(path)
+            .reply(&routes(st.clone()))
+            .await;
+        assert_eq!(r.status(), 405, "{method} {path}");
+        let v: Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(v["code"], "method_not_allowed");
+    }
 }

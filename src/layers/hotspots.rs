@@ -1,0 +1,161 @@
+//! Station hotspots: Getis-Ord Gi* over the stations of the network, with neighbourhoods along
+//! the track, and a Benjamini–Hochberg false-discovery-rate correction.
+//!
+//! - **Value.** `x_i` is the number of selected journeys that start, end or pass at station `i`
+//!   (each once: [`super::StationStats::journeys`]); every station of the network is in the
+//!   statistic, those without journeys with 0.
+//! - **Weights.** Binary rail-network weights: `w_ij = 1` when station `j` is within
+//!   [`NEIGHBOUR_TRACK_M`] of station `i` along the track (the shortest path between their
+//!   attachment points, as routes are measured), and `w_ii = 1` (the "star" of Gi*); else 0. Two
+//!   stations close as the crow flies but on different lines are not neighbours unless the track
+//!   joins them within the distance. A station not attached to the track has only itself.
+//! - **Statistic** (Getis & Ord 1992; Ord & Getis 1995), with `n` stations, mean `x̄` and
+//!   `S = sqrt(Σx²/n − x̄²)`:
+//!   `z_i = (Σ_j w_ij x_j − x̄ W_i) / (S sqrt((n Σ_j w_ij² − W_i²) / (n − 1)))`, `W_i = Σ_j w_ij`.
+//!   Where the denominator is 0 (no journeys anywhere, or a neighbourhood of every station),
+//!   `z = 0`.
+//! - **p-value.** Two-sided under the normal approximation: `p = erfc(|z| / √2)`.
+//! - **Significance.** Benjamini–Hochberg over all `n` stations at a false discovery rate of
+//!   [`FDR_Q`]: with the p-values sorted, `p_(1) ≤ … ≤ p_(n)`, the largest `k` with
+//!   `p_(k) ≤ k q / n`; stations with `p ≤ p_(k)` are `significant` (hot when `z > 0`, cold when
+//!   `z < 0`).
+
+/// Stations within this many metres of each other along the track are neighbours.
+pub const NEIGHBOUR_TRACK_M: f64 = 10_000.0;
+/// The false discovery rate of the significance test.
+pub const FDR_Q: f64 = 0.05;
+
+/// The network neighbourhoods of the stations, built once.
+pub struct Neighbourhoods {
+    /// per station, its neighbours (itself excluded)
+    pub neighbours: Vec<Vec<u32>>,
+}
+
+impl Neighbourhoods {
+    pub fn build(geo: &crate::geography::Geography) -> Neighbourhoods {
+        let lists = geo
+            .rail
+            .network_neighbours(geo.stations.len(), NEIGHBOUR_TRACK_M);
+        Neighbourhoods {
+            neighbours: lists
+                .into_iter()
+                .map(|l| l.into_iter().map(|(s, _)| s).collect())
+                .collect(),
+        }
+    }
+
+    pub fn from_lists(neighbours: Vec<Vec<u32>>) -> Neighbourhoods {
+        Neighbourhoods { neighbours }
+    }
+
+    pub fn len(&self) -> usize {
+        self.neighbours.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.neighbours.is_empty()
+    }
+}
+
+/// Gi* z-scores of `x` (one value per station) with binary weights: self plus neighbours.
+pub fn gi_star(x: &[f64], nb: &Neighbourhoods) -> Vec<f64> {
+    let n = x.len() as f64;
+    if x.len() < 2 {
+        return vec![0.0; x.len()];
+    }
+    let mean = x.iter().sum::<f64>() / n;
+    let s = (x.iter().map(|v| v * v).sum::<f64>() / n - mean * mean)
+        .max(0.0)
+        .sqrt();
+    (0..x.len())
+        .map(|i| {
+            let list = &nb.neighbours[i];
+            let w = 1.0 + list.len() as f64;
+            let sum = x[i] + list.iter().map(|&j| x[j as usize]).sum::<f64>();
+            let den = s * ((n * w - w * w) / (n - 1.0)).max(0.0).sqrt();
+            if den > 0.0 {
+                (sum - mean * w) / den
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Two-sided p-value of a standard normal z-score.
+pub fn p_two_sided(z: f64) -> f64 {
+    libm::erfc(z.abs() / std::f64::consts::SQRT_2).min(1.0)
+}
+
+/// Benjamini–Hochberg: which p-values are discoveries at false discovery rate `q`.
+pub fn benjamini_hochberg(p: &[f64], q: f64) -> Vec<bool> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut cutoff = None;
+    for (k, &i) in order.iter().enumerate() {
+        if p[i] <= (k + 1) as f64 * q / m as f64 {
+            cutoff = Some(p[i]);
+        }
+    }
+    p.iter().map(|&v| cutoff.is_some_and(|c| v <= c)).collect()
+}
+
+/// Gi* z, p-value and significance per station.
+pub fn statistics(x: &[f64], nb: &Neighbourhoods) -> Vec<(f64, f64, bool)> {
+    let z = gi_star(x, nb);
+    let p: Vec<f64> = z.iter().map(|&v| p_two_sided(v)).collect();
+    let sig = benjamini_hochberg(&p, FDR_Q);
+    z.into_iter()
+        .zip(p)
+        .zip(sig)
+        .map(|((z, p), s)| (z, p, s))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gi_star_on_a_path_matches_a_hand_computation() {
+        // five stations on a line, each the neighbour of the next: 0-1-2-3-4
+        let nb =
+            Neighbourhoods::from_lists(vec![vec![1], vec![0, 2], vec![1, 3], vec![2, 4], vec![3]]);
+        let x = [10.0, 0.0, 0.0, 0.0, 0.0];
+        // by hand: n = 5, mean 2, S = sqrt(100/5 - 4) = 4.
+        // station 0: W = 2, sum = 10; num = 10 - 4 = 6; den = 4 sqrt((10 - 4)/4) = 4 sqrt(1.5)
+        // station 2: W = 3, sum = 0; num = -6; den = 4 sqrt((15 - 9)/4) = 4 sqrt(1.5)
+        let z = gi_star(&x, &nb);
+        let k = 4.0 * 1.5f64.sqrt();
+        assert!((z[0] - 6.0 / k).abs() < 1e-12, "{z:?}");
+        assert!((z[1] - 4.0 / k).abs() < 1e-12, "{z:?}"); // W 3, sum 10, num 10 - 6
+        assert!((z[2] + 6.0 / k).abs() < 1e-12, "{z:?}");
+        assert!((z[4] + 4.0 / k).abs() < 1e-12, "{z:?}"); // W 2, sum 0, num -4
+        // no variation: no statistic
+        assert_eq!(gi_star(&[3.0; 5], &nb), vec![0.0; 5]);
+    }
+
+    #[test]
+    fn p_values_are_those_of_the_normal_distribution() {
+        // tabulated: P(|Z| > 1.959964) = 0.05, P(|Z| > 2.575829) = 0.01, P(|Z| > 1) = 0.3173105
+        assert!((p_two_sided(1.959964) - 0.05).abs() < 1e-6);
+        assert!((p_two_sided(-2.575829) - 0.01).abs() < 1e-6);
+        assert!((p_two_sided(1.0) - 0.317_310_5).abs() < 1e-7);
+        assert_eq!(p_two_sided(0.0), 1.0);
+    }
+
+    #[test]
+    fn benjamini_hochberg_keeps_the_step_up_cutoff() {
+        // m = 5, q = 0.05: thresholds 0.01, 0.02, 0.03, 0.04, 0.05.
+        // sorted p: 0.001 (<= 0.01), 0.025 (> 0.02), 0.03 (<= 0.03), 0.2, 0.9:
+        // the largest k with p_(k) <= k q / m is 3, so the first three are discoveries even
+        // though the second alone fails its threshold (step-up).
+        let p = [0.9, 0.03, 0.001, 0.2, 0.025];
+        assert_eq!(
+            benjamini_hochberg(&p, 0.05),
+            vec![false, true, true, false, true]
+        );
+        assert_eq!(benjamini_hochberg(&[0.5, 0.6], 0.05), vec![false, false]);
+    }
+}

@@ -1,0 +1,587 @@
+//! Hotspots, flows, trends, track usage and exports over a handful of hand-written reports,
+//! against counts worked out by hand (each expected number is derived in a comment).
+
+use super::common::{data_dir, fresh_state, gb, station};
+use linesmap::http::{AppState, routes};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const MET: &str = "E23000001";
+const CITY: &str = "E23000034"; // City of London: Liverpool Street is inside it
+const NORFOLK: &str = "E23000024";
+const MERSEYSIDE: &str = "E23000004";
+const NORTH_WALES: &str = "W15000001";
+
+fn person(id: &str, age: &str, role: &str, nrm: bool) -> Value {
+    json!({"person_id": id, "age_band": age, "roles": [role], "nrm_referred": nrm})
+}
+
+fn report(
+    id: &str,
+    date: &str,
+    mode: &str,
+    from: &str,
+    to: &str,
+    line: &str,
+    persons: Vec<Value>,
+) -> Value {
+    json!({
+        "report_id": id,
+        "reported_at": format!("{date}T23:00:00Z"),
+        "source_force": "BTP",
+        "journey": {"date": date, "mode": mode, "origin": {"station": from}, "destination": {"station": to}},
+        "line": {"line_id": line, "name": "SYN-TEST"},
+        "persons": persons,
+    })
+}
+
+/// The five journeys every test here reads:
+/// - J1 2024-03-04 (Mon) rail LST → NRW, line L1: a 15-17 runner (NRM) and an 18-24 runner;
+/// - J2 2024-03-06 rail LST → NRW, line L1: a 13-14 runner;
+/// - J3 2024-03-12 rail LIV → BNG, line L2: a 25-34 line holder;
+/// - J4 2024-04-02 coach LST → NRW, line L1: an 18-24 runner;
+/// - J5 2024-04-15 rail NRW → LST, line L1: a 15-17 runner (NRM).
+async fn state() -> Arc<AppState> {
+    let st = fresh_state();
+    let batch = json!([
+        report(
+            "syn-l-1",
+            "2024-03-04",
+            "rail",
+            "LST",
+            "NRW",
+            "syn-L1",
+            vec![
+                person("syn-a", "15-17", "runner", true),
+                person("syn-b", "18-24", "runner", false)
+            ]
+        ),
+        report(
+            "syn-l-2",
+            "2024-03-06",
+            "rail",
+            "LST",
+            "NRW",
+            "syn-L1",
+            vec![person("syn-c", "13-14", "runner", false)]
+        ),
+        report(
+            "syn-l-3",
+            "2024-03-12",
+            "rail",
+            "LIV",
+            "BNG",
+            "syn-L2",
+            vec![person("syn-d", "25-34", "line_holder", false)]
+        ),
+        report(
+            "syn-l-4",
+            "2024-04-02",
+            "coach",
+            "LST",
+            "NRW",
+            "syn-L1",
+            vec![person("syn-e", "18-24", "runner", false)]
+        ),
+        report(
+            "syn-l-5",
+            "2024-04-15",
+            "rail",
+            "NRW",
+            "LST",
+            "syn-L1",
+            vec![person("syn-f", "15-17", "runner", true)]
+        ),
+    ]);
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/journeys")
+        .header("content-type", "application/json")
+        .body(batch.to_string())
+        .reply(&routes(st.clone()))
+        .await;
+    assert_eq!(r.status(), 201, "{}", String::from_utf8_lossy(r.body()));
+    st
+}
+
+async fn get_raw(st: &Arc<AppState>, path: &str) -> warp::http::Response<warp::hyper::body::Bytes> {
+    warp::test::request()
+        .path(path)
+        .reply(&routes(st.clone()))
+        .await
+}
+
+async fn get(st: &Arc<AppState>, path: &str) -> (u16, Value) {
+    let r = get_raw(st, path).await;
+    (
+        r.status().as_u16(),
+        serde_json::from_slice(r.body()).unwrap_or(Value::Null),
+    )
+}
+
+fn row<'a>(rows: &'a Value, o: &str, d: &str) -> &'a Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["origin_force"] == o && r["destination_force"] == d)
+        .unwrap_or_else(|| panic!("no row {o} -> {d} in {rows}"))
+}
+
+#[tokio::test]
+async fn flows_count_journeys_persons_children_and_rail_per_force_pair() {
+    let st = state().await;
+    let (s, v) = get(&st, "/api/flows?format=matrix").await;
+    assert_eq!(s, 200, "{v}");
+    let rows = &v["rows"];
+    // City → Norfolk: J1, J2 (rail) and J4 (coach): 3 journeys, 2 + 1 + 1 persons, children
+    // 1 (15-17) + 1 (13-14), by rail 2
+    let c = row(rows, CITY, NORFOLK);
+    assert_eq!(
+        (
+            &c["journeys"],
+            &c["persons"],
+            &c["children"],
+            &c["btp_journeys"]
+        ),
+        (&json!(3), &json!(4), &json!(2), &json!(2))
+    );
+    // Norfolk → City: J5 only
+    let c = row(rows, NORFOLK, CITY);
+    assert_eq!(
+        (
+            &c["journeys"],
+            &c["persons"],
+            &c["children"],
+            &c["btp_journeys"]
+        ),
+        (&json!(1), &json!(1), &json!(1), &json!(1))
+    );
+    // Merseyside → North Wales: J3, one adult by rail
+    let c = row(rows, MERSEYSIDE, NORTH_WALES);
+    assert_eq!(
+        (
+            &c["journeys"],
+            &c["persons"],
+            &c["children"],
+            &c["btp_journeys"]
+        ),
+        (&json!(1), &json!(1), &json!(0), &json!(1))
+    );
+    assert_eq!(rows.as_array().unwrap().len(), 3);
+    // largest first
+    assert_eq!(rows[0]["origin_force"], CITY);
+
+    // filters: children 13-14 only keeps J2; rail only drops J4; a date range keeps March
+    let (_, v) = get(&st, "/api/flows?format=matrix&age_band=13-14").await;
+    assert_eq!(v["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(v["rows"][0]["journeys"], 1);
+    assert_eq!(v["rows"][0]["persons"], 1);
+    let (_, v) = get(&st, "/api/flows?format=matrix&mode=rail").await;
+    assert_eq!(row(&v["rows"], CITY, NORFOLK)["journeys"], 2);
+    let (_, v) = get(
+        &st,
+        "/api/flows?format=matrix&from=2024-03-01&to=2024-03-31",
+    )
+    .await;
+    assert_eq!(row(&v["rows"], CITY, NORFOLK)["journeys"], 2);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 2);
+    let (_, v) = get(&st, "/api/flows?format=matrix&role=line_holder").await;
+    assert_eq!(v["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(v["rows"][0]["origin_force"], MERSEYSIDE);
+
+    // the GeoJSON: one line per pair, between points inside the two areas
+    let (s, v) = get(&st, "/api/flows").await;
+    assert_eq!(s, 200);
+    assert_eq!(v["features"].as_array().unwrap().len(), 3);
+    let g = gb();
+    for f in v["features"].as_array().unwrap() {
+        let c = f["geometry"]["coordinates"].as_array().unwrap();
+        for (end, key) in [(&c[0], "origin_force"), (&c[1], "destination_force")] {
+            let p = [end[0].as_f64().unwrap(), end[1].as_f64().unwrap()];
+            let hit = g.forces.locate(p).expect("inside a force");
+            assert_eq!(g.forces.get(hit.force).code.as_str(), f["properties"][key]);
+        }
+    }
+
+    // CSV: header and the same numbers
+    let r = get_raw(&st, "/api/flows?format=matrix&f=csv").await;
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = String::from_utf8(r.body().to_vec()).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "origin_force,destination_force,origin_name,destination_name,journeys,persons,children,btp_journeys"
+    );
+    assert!(
+        text.contains(&format!(
+            "{CITY},{NORFOLK},\"London, City of\",Norfolk,3,4,2,2"
+        )),
+        "{text}"
+    );
+    // a bad format is a 400 naming it
+    let (s, v) = get(&st, "/api/flows?format=pivot").await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("invalid_parameter")));
+    let (s, _) = get(&st, &format!("/api/flows?format=matrix&origin_force={MET}")).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn trends_bucket_by_month_and_iso_week() {
+    let st = state().await;
+    let (s, v) = get(&st, "/api/trends?interval=month").await;
+    assert_eq!(s, 200, "{v}");
+    let b = v["buckets"].as_array().unwrap();
+    assert_eq!(b.len(), 2);
+    // March: J1, J2, J3 — persons 2 + 1 + 1, children 2, three cross-border, three by rail,
+    // lines L1 and L2, one NRM referral (J1's 15-17)
+    assert_eq!(
+        b[0],
+        json!({"period_start": "2024-03-01", "period_end": "2024-03-31", "journeys": 3,
+               "persons": 4, "children": 2, "cross_border": 3, "rail": 3, "lines": 2,
+               "nrm_referrals": 1, "safeguarding_referrals": 0})
+    );
+    // April: J4 (coach) and J5 — one line (L1), one child, one NRM referral
+    assert_eq!(
+        b[1],
+        json!({"period_start": "2024-04-01", "period_end": "2024-04-30", "journeys": 2,
+               "persons": 2, "children": 1, "cross_border": 2, "rail": 1, "lines": 1,
+               "nrm_referrals": 1, "safeguarding_referrals": 0})
+    );
+    // weeks from Friday 1 March to Wednesday 20 March: the weeks of Mondays 26 Feb, 4, 11 and
+    // 18 March, empty ones included: 0, 2 (J1, J2), 1 (J3), 0
+    let (_, v) = get(
+        &st,
+        "/api/trends?interval=week&from=2024-03-01&to=2024-03-20",
+    )
+    .await;
+    let weeks: Vec<(&str, u64)> = v["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["period_start"].as_str().unwrap(),
+                b["journeys"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        weeks,
+        vec![
+            ("2024-02-26", 0),
+            ("2024-03-04", 2),
+            ("2024-03-11", 1),
+            ("2024-03-18", 0)
+        ]
+    );
+    let (s, v) = get(&st, "/api/trends?interval=day").await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("invalid_parameter")));
+    let r = get_raw(&st, "/api/trends?f=csv").await;
+    let text = String::from_utf8(r.body().to_vec()).unwrap();
+    assert!(
+        text.starts_with("period_start,period_end,journeys,"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2024-04-01,2024-04-30,2,2,1,2,1,1,1,0"),
+        "{text}"
+    );
+}
+
+/// ORR entries and exits 2019-20 of a station, read straight from stations.csv.
+fn footfall(crs: &str) -> f64 {
+    let mut rdr = csv::Reader::from_path(data_dir().join("stations.csv")).unwrap();
+    let header = rdr.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (icrs, ifoot) = (col("crs"), col("entries_exits_2019_20"));
+    rdr.records()
+        .map(|r| r.unwrap())
+        .find(|r| &r[icrs] == crs)
+        .map(|r| r[ifoot].parse().unwrap())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn hotspots_count_starts_ends_and_passes_separately() {
+    let st = state().await;
+    let (s, v) = get(&st, "/api/hotspots?top=10000&sort=journeys").await;
+    assert_eq!(s, 200, "{v}");
+    let f = |crs: &str| -> Value {
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == crs)
+            .map(|f| f["properties"].clone())
+            .unwrap_or_else(|| panic!("{crs} not in hotspots"))
+    };
+    // Norwich: ends J1, J2, J4 (the coach ends at the station too); starts J5; 4 journeys with
+    // 2 + 1 + 1 + 1 persons, children 1 + 1 + 1
+    let nrw = f("NRW");
+    assert_eq!(
+        (
+            &nrw["starts"],
+            &nrw["ends"],
+            &nrw["passes"],
+            &nrw["journeys"],
+            &nrw["persons"],
+            &nrw["children"]
+        ),
+        (
+            &json!(1),
+            &json!(3),
+            &json!(0),
+            &json!(4),
+            &json!(5),
+            &json!(3)
+        )
+    );
+    assert_eq!(nrw["force"], NORFOLK);
+    // Ipswich, on the only line from Liverpool Street to Norwich: passed by the rail journeys
+    // J1, J2, J5 (not the coach): 3 journeys, 2 + 1 + 1 persons, 3 children
+    let ips = f("IPS");
+    assert_eq!(
+        (
+            &ips["starts"],
+            &ips["ends"],
+            &ips["passes"],
+            &ips["journeys"],
+            &ips["persons"],
+            &ips["children"]
+        ),
+        (
+            &json!(0),
+            &json!(0),
+            &json!(3),
+            &json!(3),
+            &json!(4),
+            &json!(3)
+        )
+    );
+    let rate = 3.0 * 1e6 / footfall("IPS");
+    assert!(
+        (ips["rate_per_million"].as_f64().unwrap() - rate).abs() < 1e-5,
+        "{ips}"
+    );
+    // Liverpool Lime Street: J3 starts; a station far from all of it has none
+    assert_eq!(f("LIV")["starts"], 1);
+    assert_eq!(f("INV")["journeys"], 0);
+    // sorted by journeys: 4, 4 first (LST, NRW), then the 3s
+    let top: Vec<u64> = v["features"].as_array().unwrap()[..3]
+        .iter()
+        .map(|f| f["properties"]["journeys"].as_u64().unwrap())
+        .collect();
+    assert_eq!(top, vec![4, 4, 3]);
+
+    // Gi*: the corridor is hot, p-values are two-sided normal, FDR marks only small p
+    let (_, v) = get(&st, "/api/hotspots?top=10000").await;
+    let feats = v["features"].as_array().unwrap();
+    assert_eq!(feats.len(), gb().stations.len());
+    let z: Vec<f64> = feats
+        .iter()
+        .map(|f| f["properties"]["gi_z"].as_f64().unwrap())
+        .collect();
+    assert!(z.windows(2).all(|w| w[0] >= w[1]), "sorted by gi_z");
+    let first = &feats[0]["properties"];
+    assert!(first["gi_z"].as_f64().unwrap() > 3.0, "{first}");
+    let p = first["p_value"].as_f64().unwrap();
+    let zz = first["gi_z"].as_f64().unwrap();
+    assert!((p - libm::erfc(zz / std::f64::consts::SQRT_2)).abs() < 1e-12);
+    // Benjamini-Hochberg over all n: the k-th smallest significant p is at most k q / n
+    let n = feats.len() as f64;
+    let mut ps: Vec<(f64, bool)> = feats
+        .iter()
+        .map(|f| {
+            (
+                f["properties"]["p_value"].as_f64().unwrap(),
+                f["properties"]["significant"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    ps.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let cutoff = ps
+        .iter()
+        .enumerate()
+        .filter(|(i, (p, _))| *p <= (*i as f64 + 1.0) * 0.05 / n)
+        .map(|(_, (p, _))| *p)
+        .fold(f64::NEG_INFINITY, f64::max);
+    for (p, sig) in &ps {
+        assert_eq!(*sig, *p <= cutoff, "p {p} cutoff {cutoff}");
+    }
+    assert!(
+        ps.iter().any(|(_, s)| *s),
+        "the corridor has significant stations"
+    );
+
+    // place filters: force selects the stations listed, not the journeys counted
+    let (_, v) = get(
+        &st,
+        &format!("/api/hotspots?force={NORFOLK}&top=10000&sort=journeys"),
+    )
+    .await;
+    let feats = v["features"].as_array().unwrap();
+    assert!(feats.iter().all(|f| f["properties"]["force"] == NORFOLK));
+    assert_eq!(feats[0]["id"], "NRW");
+    assert_eq!(feats[0]["properties"]["journeys"], 4);
+    // top and bad input
+    let (_, v) = get(&st, "/api/hotspots?top=5").await;
+    assert_eq!(v["features"].as_array().unwrap().len(), 5);
+    for bad in [
+        "top=0",
+        "sort=name",
+        "age_band=12-15",
+        "role=boss",
+        "force=X1",
+        "from=2024-13-01",
+    ] {
+        let (s, e) = get(&st, &format!("/api/hotspots?{bad}")).await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (400, Some("invalid_parameter")),
+            "{bad}: {e}"
+        );
+    }
+    let (s, _) = get(&st, "/api/hotspots?colour=red").await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn network_neighbours_agree_with_routes_along_the_track() {
+    let g = gb();
+    let lists = g.rail.network_neighbours(g.stations.len(), 10_000.0);
+    let ips = station(g, "IPS");
+    assert!(!lists[ips].is_empty());
+    for &(t, d) in &lists[ips] {
+        let r = g.rail.route(&[ips, t as usize]).unwrap();
+        assert!(
+            (r.distance_m - d).abs() < 1.0,
+            "IPS to {}: {d} vs route {}",
+            t,
+            r.distance_m
+        );
+        assert!(d <= 10_000.0);
+    }
+    // stations within 10 km as the crow flies but not listed are farther along the track
+    for near in g.stations.within_m(g.stations.get(ips).pos(), 10_000.0) {
+        let t = near.station;
+        if t == ips || lists[ips].iter().any(|&(x, _)| x as usize == t) {
+            continue;
+        }
+        if let Ok(r) = g.rail.route(&[ips, t]) {
+            assert!(r.distance_m > 10_000.0 - 1.0, "{} at {} m", t, r.distance_m);
+        }
+    }
+}
+
+#[tokio::test]
+async fn ogc_layers_serve_hotspots_flows_and_track_usage() {
+    let st = state().await;
+    let (s, v) = get(&st, "/collections").await;
+    assert_eq!(s, 200);
+    let ids: Vec<&str> = v["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "stations", "forces", "rail", "journeys", "hotspots", "flows"
+        ]
+    );
+    let (s, v) = get(&st, "/collections/flows/items?limit=100").await;
+    assert_eq!((s, v["numberMatched"].as_u64()), (200, Some(3)));
+    let (s, v) = get(&st, &format!("/collections/flows/items/{CITY}-{NORFOLK}")).await;
+    assert_eq!((s, &v["properties"]["journeys"]), (200, &json!(3)));
+    // track sections: the sections J3 runs along carry it once; the total over sections of
+    // journeys is the number of (journey, section) pairs
+    let (s, v) = get(
+        &st,
+        "/collections/rail/items?limit=10000&bbox=-3.0,53.38,-2.9,53.42",
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let used: Vec<&Value> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["properties"]["journeys"] != 0)
+        .collect();
+    assert!(!used.is_empty(), "J3 leaves Liverpool along the track");
+    assert!(
+        used.iter()
+            .all(|f| f["properties"]["journeys"] == 1 && f["properties"]["persons"] == 1)
+    );
+    let (s, v) = get(&st, "/collections/hotspots/items?limit=1").await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["numberMatched"].as_u64(),
+        Some(gb().stations.len() as u64)
+    );
+    let (s, v) = get(&st, "/collections/hotspots/items/IPS").await;
+    assert_eq!((s, &v["properties"]["passes"]), (200, &json!(3)));
+    let (s, v) = get(&st, "/collections/stations/items/NRW").await;
+    assert_eq!((s, &v["properties"]["ends"]), (200, &json!(3)));
+    // forces: exports by the line's exporting force (none given here: the origin's), imports
+    // by the destination's; J5 is from Norfolk to the City
+    let (_, v) = get(&st, &format!("/collections/forces/items/{NORFOLK}")).await;
+    assert_eq!(
+        (&v["properties"]["exports"], &v["properties"]["imports"]),
+        (&json!(1), &json!(3))
+    );
+}
+
+#[tokio::test]
+async fn exports_stream_every_collection_as_an_attachment() {
+    let st = state().await;
+    let r = get_raw(&st, "/api/export?collection=journeys&mode=rail").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"linesmap-journeys.geojson\""
+    );
+    let v: Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(v["type"], "FeatureCollection");
+    let ids: Vec<&str> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["syn-l-1", "syn-l-2", "syn-l-3", "syn-l-5"]);
+    assert_eq!(v["numberMatched"], 4);
+    let r = get_raw(
+        &st,
+        "/api/export?collection=journeys&format=csv&to=2024-03-06",
+    )
+    .await;
+    let text = String::from_utf8(r.body().to_vec()).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("syn-l-1,2024-03-04,rail,LST,NRW,E23000034,E23000024,")
+    );
+    for c in ["stations", "forces", "rail", "hotspots", "flows"] {
+        let r = get_raw(&st, &format!("/api/export?collection={c}")).await;
+        assert_eq!(r.status(), 200, "{c}");
+        let v: Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(v["type"], "FeatureCollection", "{c}");
+        let r = get_raw(&st, &format!("/api/export?collection={c}&format=csv")).await;
+        assert_eq!(r.status(), 200, "{c}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
+    }
+    let r = get_raw(&st, "/api/export?collection=trends&format=csv").await;
+    assert!(String::from_utf8_lossy(r.body()).contains("2024-03-01,2024-03-31,3,4,2,3,3,2,1,0"));
+    let (s, e) = get(&st, "/api/export?collection=people").await;
+    assert_eq!((s, e["code"].as_str()), (400, Some("invalid_parameter")));
+    let (s, _) = get(&st, "/api/export").await;
+    assert_eq!(s, 400);
+}
