@@ -41,8 +41,13 @@ fn schemathesis_finds_no_failure_in_the_openapi_document() {
         }
     }
     let _stop = Stop(child);
+    let config =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis/schemathesis.toml");
+    // run in the temporary folder: schemathesis keeps a cache where it runs
     let out = std::process::Command::new(bin)
-        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis"))
+        .current_dir(&dir)
+        .arg("--config-file")
+        .arg(&config)
         .args(["run", &format!("http://{addr}/openapi")])
         .args(["--checks", "all", "--max-examples", "50", "--seed", "1"])
         .env("SCHEMATHESIS_HOOKS", "")
