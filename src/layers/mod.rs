@@ -34,9 +34,40 @@ pub struct StationStats {
     pub children: u32,
 }
 
-/// Counts per station (indexed like the station index).
+/// Counts per station (indexed like the station index). Large selections are counted on
+/// every core, in chunks, and the chunks summed.
 pub fn station_stats(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Vec<StationStats> {
     let n = geo.stations.len();
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    if threads < 2 || journeys.len() < 20_000 {
+        return station_stats_serial(n, journeys);
+    }
+    let chunk = journeys.len().div_ceil(threads);
+    let parts: Vec<Vec<StationStats>> = std::thread::scope(|s| {
+        let handles: Vec<_> = journeys
+            .chunks(chunk)
+            .map(|c| s.spawn(move || station_stats_serial(n, c)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut out = vec![StationStats::default(); n];
+    for part in parts {
+        for (o, p) in out.iter_mut().zip(part) {
+            o.starts += p.starts;
+            o.ends += p.ends;
+            o.passes += p.passes;
+            o.journeys += p.journeys;
+            o.persons += p.persons;
+            o.children += p.children;
+        }
+    }
+    out
+}
+
+fn station_stats_serial(n: usize, journeys: &[&Arc<MappedJourney>]) -> Vec<StationStats> {
     let mut out = vec![StationStats::default(); n];
     // the journey that last touched each station, so each counts once per journey
     let mut seen = vec![usize::MAX; n];

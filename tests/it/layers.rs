@@ -585,3 +585,77 @@ async fn exports_stream_every_collection_as_an_attachment() {
     let (s, _) = get(&st, "/api/export").await;
     assert_eq!(s, 400);
 }
+
+/// 30,000 synthetic journeys (the parallel path of the counts): every station count, flow and
+/// monthly trend against a plain recount written here from the journeys' own properties.
+#[tokio::test]
+async fn at_scale_the_layers_equal_a_plain_recount() {
+    use linesmap::journey::generate::{GeneratorParams, generate};
+    use std::collections::{HashMap, HashSet};
+    let st = fresh_state();
+    let g = gb();
+    let reports = generate(g, &GeneratorParams::builtin(), 30_000, 7);
+    let values: Vec<Result<Value, _>> = reports.into_iter().map(Ok).collect();
+    let now = time::OffsetDateTime::now_utc();
+    st.journeys.ingest(&values, now).unwrap();
+    let idx = st.journeys.index();
+    let all: Vec<_> = idx.all().iter().collect();
+    assert!(all.len() > 29_000);
+    let stats = linesmap::layers::station_stats(g, &all);
+    // recount: per journey, the set of stations it touches
+    let mut journeys = vec![0u32; g.stations.len()];
+    let mut passes = vec![0u32; g.stations.len()];
+    let mut children = vec![0u32; g.stations.len()];
+    let mut flows: HashMap<(u16, u16), (u32, u32, u32, u32)> = HashMap::new();
+    let mut months: HashMap<(i32, u8), u32> = HashMap::new();
+    for j in &all {
+        let mut set: HashSet<u32> = j.route.stations.iter().copied().collect();
+        set.extend(j.origin.station);
+        set.extend(j.destination.station);
+        for &s in &set {
+            journeys[s as usize] += 1;
+            children[s as usize] += u32::from(j.children);
+            if Some(s) != j.origin.station && Some(s) != j.destination.station {
+                passes[s as usize] += 1;
+            }
+        }
+        if let (Some(o), Some(d)) = (j.origin.force, j.destination.force) {
+            let e = flows.entry((o, d)).or_default();
+            e.0 += 1;
+            e.1 += u32::from(j.persons);
+            e.2 += u32::from(j.children);
+            e.3 += u32::from(j.report.journey.mode == linesmap::journey::report::Mode::Rail);
+        }
+        let date = j.report.journey.date;
+        *months.entry((date.year(), date.month() as u8)).or_default() += 1;
+    }
+    for i in 0..g.stations.len() {
+        assert_eq!(
+            (stats[i].journeys, stats[i].passes, stats[i].children),
+            (journeys[i], passes[i], children[i]),
+            "station {}",
+            g.stations.get(i).code
+        );
+    }
+    let f = linesmap::layers::flows(&all);
+    assert_eq!(f.rows.len(), flows.len());
+    for r in &f.rows {
+        assert_eq!(
+            flows[&(r.origin, r.destination)],
+            (r.journeys, r.persons, r.children, r.btp_journeys)
+        );
+    }
+    let t = linesmap::layers::trends(&all, linesmap::layers::Interval::Month, None, None);
+    let total: u32 = t.iter().map(|b| b.journeys).sum();
+    assert_eq!(total as usize, all.len());
+    for b in &t {
+        let d = linesmap::layers::date_of(b.start);
+        assert_eq!(
+            b.journeys,
+            months
+                .get(&(d.year(), d.month() as u8))
+                .copied()
+                .unwrap_or(0)
+        );
+    }
+}
