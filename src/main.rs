@@ -254,6 +254,12 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             let state = AppState::new(journeys);
+            let t0 = std::time::Instant::now();
+            http::layers::Memos::warm(&state);
+            tracing::info!(
+                seconds = t0.elapsed().as_secs_f64(),
+                "layers computed (station counts, hotspots, flows, track usage)"
+            );
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             rt.block_on(async move {
                 let (addr, server) = http::bind(state, listen, shutdown_signal())

@@ -22,26 +22,77 @@ pub const MAX_LIMIT: i64 = 10_000;
 
 const GEOJSON: &str = "application/geo+json";
 
-/// A journey as a GeoJSON Feature; `geometry` false leaves it out (batch answers).
+/// A journey as a GeoJSON Feature, serialised straight to the output (no intermediate JSON
+/// tree for the route's coordinates: a page of 1,000 rail journeys is a million positions),
+/// in `crs`. `geometry` false writes `null` (batch answers).
+pub struct JourneyFeature<'a> {
+    pub state: &'a AppState,
+    pub journey: &'a MappedJourney,
+    pub geometry: bool,
+    pub crs: super::crs::Crs,
+}
+
+/// A LineString's positions in a CRS: CRS84 rounded to 1e-7 degrees (about 1 cm).
+struct Positions<'a>(&'a [[f64; 2]], super::crs::Crs);
+
+impl serde::Serialize for Positions<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use super::crs::Crs;
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for p in self.0 {
+            let q = [round7(p[0]), round7(p[1])];
+            match self.1 {
+                Crs::Crs84 => seq.serialize_element(&q)?,
+                Crs::Epsg4326 => seq.serialize_element(&[q[1], q[0]])?,
+                Crs::Epsg27700 => seq.serialize_element(&self.1.from_lonlat(*p))?,
+            }
+        }
+        seq.end()
+    }
+}
+
+impl serde::Serialize for JourneyFeature<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let geo = self.state.journeys.geography();
+        let j = self.journey;
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("type", "Feature")?;
+        m.serialize_entry("id", &j.report.report_id)?;
+        if self.geometry {
+            let coords = j.route.coords(geo);
+            m.serialize_entry(
+                "geometry",
+                &GeometryOut {
+                    kind: "LineString",
+                    coordinates: Positions(&coords, self.crs),
+                },
+            )?;
+        } else {
+            m.serialize_entry("geometry", &Value::Null)?;
+        }
+        m.serialize_entry("properties", &j.properties(geo))?;
+        m.end()
+    }
+}
+
+#[derive(serde::Serialize)]
+struct GeometryOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    coordinates: Positions<'a>,
+}
+
+/// A journey as a GeoJSON Feature value (CRS84); `geometry` false leaves it out.
 pub fn feature(state: &AppState, j: &MappedJourney, geometry: bool) -> Value {
-    let geo = state.journeys.geography();
-    let geom = if geometry {
-        let coords: Vec<[f64; 2]> = j
-            .route
-            .coords(geo)
-            .into_iter()
-            .map(|p| [round7(p[0]), round7(p[1])])
-            .collect();
-        json!({"type": "LineString", "coordinates": coords})
-    } else {
-        Value::Null
-    };
-    json!({
-        "type": "Feature",
-        "id": j.report.report_id,
-        "geometry": geom,
-        "properties": Value::Object(j.properties(geo)),
+    serde_json::to_value(JourneyFeature {
+        state,
+        journey: j,
+        geometry,
+        crs: super::crs::Crs::Crs84,
     })
+    .unwrap_or(Value::Null)
 }
 
 fn with_status(mut r: Response, s: StatusCode) -> Response {
@@ -431,7 +482,15 @@ pub async fn list(raw: String, state: Arc<AppState>) -> Response {
     let st = state.clone();
     let res = tokio::task::spawn_blocking(move || {
         let (matched, page) = st.journeys.index().query(st.journeys.geography(), &f, offset, limit);
-        let features: Vec<Value> = page.iter().map(|j| feature(&st, j, true)).collect();
+        let features: Vec<JourneyFeature> = page
+            .iter()
+            .map(|j| JourneyFeature {
+                state: &st,
+                journey: j,
+                geometry: true,
+                crs: super::crs::Crs::Crs84,
+            })
+            .collect();
         let mut links = Vec::new();
         if offset + page.len() < matched {
             links.push(json!({"rel": "next", "type": GEOJSON, "href": format!("/api/journeys?{}", with_offset(&raw, offset + limit))}));
@@ -439,19 +498,40 @@ pub async fn list(raw: String, state: Arc<AppState>) -> Response {
         if offset > 0 {
             links.push(json!({"rel": "prev", "type": GEOJSON, "href": format!("/api/journeys?{}", with_offset(&raw, offset.saturating_sub(limit)))}));
         }
-        json!({
-            "type": "FeatureCollection",
-            "numberMatched": matched,
-            "numberReturned": features.len(),
-            "features": features,
-            "links": links,
+        serde_json::to_vec(&FeatureCollectionOut {
+            kind: "FeatureCollection",
+            number_matched: matched,
+            number_returned: features.len(),
+            features,
+            links,
         })
     })
     .await;
     match res {
-        Ok(body) => json_reply(&body, GEOJSON),
+        Ok(Ok(body)) => {
+            let mut r = Response::new(body.into());
+            r.headers_mut().insert(
+                warp::http::header::CONTENT_TYPE,
+                warp::http::HeaderValue::from_static(GEOJSON),
+            );
+            r
+        }
+        Ok(Err(e)) => ApiError::Internal(e.to_string()).into_response(),
         Err(e) => ApiError::Internal(e.to_string()).into_response(),
     }
+}
+
+/// A FeatureCollection written without an intermediate JSON tree.
+#[derive(serde::Serialize)]
+pub struct FeatureCollectionOut<F: serde::Serialize> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(rename = "numberMatched")]
+    pub number_matched: usize,
+    #[serde(rename = "numberReturned")]
+    pub number_returned: usize,
+    pub features: Vec<F>,
+    pub links: Vec<Value>,
 }
 
 /// The query string with `offset` replaced.

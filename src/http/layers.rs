@@ -39,6 +39,117 @@ fn refs(v: &[Arc<MappedJourney>]) -> Vec<&Arc<MappedJourney>> {
     v.iter().collect()
 }
 
+/// Results cached per journey filter until the next journeys arrive: the place layers count
+/// over every selected journey, and a map pages through them with the same filter.
+pub struct Memo<T> {
+    inner: std::sync::Mutex<(usize, std::collections::HashMap<String, Arc<T>>)>,
+    /// held while computing, so that a burst of identical requests computes once
+    computing: std::sync::Mutex<()>,
+}
+
+/// Entries kept per layer before the cache starts again.
+const MEMO_MAX: usize = 256;
+
+impl<T> Default for Memo<T> {
+    fn default() -> Self {
+        Memo {
+            inner: std::sync::Mutex::new((0, std::collections::HashMap::new())),
+            computing: std::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl<T> Memo<T> {
+    /// The value for `key` at data `version` (the number of journeys: the index only grows),
+    /// computed by `make` when absent, one computation at a time (the others wait for it and
+    /// then find it).
+    pub fn get(&self, version: usize, key: &JourneyFilter, make: impl FnOnce() -> T) -> Arc<T> {
+        let key = format!("{key:?}");
+        let cached = || {
+            self.inner
+                .lock()
+                .ok()
+                .filter(|g| g.0 == version)
+                .and_then(|g| g.1.get(&key).cloned())
+        };
+        if let Some(v) = cached() {
+            return v;
+        }
+        let _one = self.computing.lock();
+        if let Some(v) = cached() {
+            return v;
+        }
+        let v = Arc::new(make());
+        if let Ok(mut g) = self.inner.lock() {
+            if g.0 != version || g.1.len() >= MEMO_MAX {
+                g.1.clear();
+                g.0 = version;
+            }
+            g.1.insert(key, v.clone());
+        }
+        v
+    }
+}
+
+/// The cached layers of [`AppState`].
+#[derive(Default)]
+pub struct Memos {
+    stations: Memo<Vec<StationStats>>,
+    hotspots: Memo<Vec<(f64, f64, bool)>>,
+    sections: Memo<Vec<SectionStats>>,
+    forces: Memo<Vec<[u32; 2]>>,
+    flows: Memo<Flows>,
+}
+
+impl Memos {
+    /// Computes the unfiltered layers, so that the first map requests find them ready.
+    pub fn warm(state: &AppState) {
+        let all = JourneyFilter::default();
+        hotspot_statistics(state, &all);
+        force_counts(state, &all);
+        section_stats(state, &all);
+        flow_rows(state, &all, None, None);
+    }
+}
+
+fn version(state: &AppState) -> usize {
+    state.journeys.index().len()
+}
+
+/// Counts per station over the journeys `f` selects (cached).
+pub fn station_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<StationStats>> {
+    state.memos.stations.get(version(state), f, || {
+        let sel = select(state, f);
+        layers::station_stats(state.journeys.geography(), &refs(&sel))
+    })
+}
+
+/// Gi* z, p-value and significance per station over the journeys `f` selects (cached).
+fn hotspot_statistics(state: &AppState, f: &JourneyFilter) -> Arc<Vec<(f64, f64, bool)>> {
+    state.memos.hotspots.get(version(state), f, || {
+        let stats = station_counts(state, f);
+        let x: Vec<f64> = stats.iter().map(|s| f64::from(s.journeys)).collect();
+        hotspots::statistics(&x, &state.neighbourhoods)
+    })
+}
+
+/// Cross-border journeys exported (by the line's exporting force) and imported (by the
+/// destination's force) per force (cached).
+pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 2]>> {
+    state.memos.forces.get(version(state), f, || {
+        let mut counts = vec![[0u32; 2]; state.journeys.geography().forces.forces().len()];
+        for j in select(state, f) {
+            if let (Some(e), Some(i)) = (j.exporting_force, j.importing_force)
+                && e != i
+            {
+                counts[e as usize][0] += 1;
+                counts[i as usize][1] += 1;
+            }
+        }
+        counts
+    })
+}
+
 /// Places listed by a place layer: inside `bbox` and in force `force`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlaceFilter {
@@ -99,10 +210,8 @@ pub fn hotspot_rows(
     sort: HotspotSort,
 ) -> Vec<Hotspot> {
     let g = state.journeys.geography();
-    let sel = select(state, f);
-    let stats = layers::station_stats(g, &refs(&sel));
-    let x: Vec<f64> = stats.iter().map(|s| f64::from(s.journeys)).collect();
-    let st = hotspots::statistics(&x, &state.neighbourhoods);
+    let stats = station_counts(state, f);
+    let st = hotspot_statistics(state, f);
     let ids: Vec<usize> = match places.bbox {
         Some(b) => g.stations.in_bbox(&b),
         None => (0..g.stations.len()).collect(),
@@ -469,8 +578,11 @@ pub fn flow_rows(
     origin: Option<u16>,
     destination: Option<u16>,
 ) -> Flows {
-    let sel = select(state, f);
-    let mut flows = layers::flows(&refs(&sel));
+    let mut flows = (*state.memos.flows.get(version(state), f, || {
+        let sel = select(state, f);
+        layers::flows(&refs(&sel))
+    }))
+    .clone();
     flows.rows.retain(|r| {
         origin.is_none_or(|o| r.origin == o) && destination.is_none_or(|d| r.destination == d)
     });
@@ -658,9 +770,11 @@ pub fn section_feature(g: &Geography, i: usize, s: SectionStats) -> Value {
 }
 
 /// Section usage over the journeys `f` selects.
-pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Vec<SectionStats> {
-    let sel = select(state, f);
-    layers::rail_usage(state.journeys.geography(), &refs(&sel))
+pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStats>> {
+    state.memos.sections.get(version(state), f, || {
+        let sel = select(state, f);
+        layers::rail_usage(state.journeys.geography(), &refs(&sel))
+    })
 }
 
 // ---------------------------------------------------------------- export
@@ -781,8 +895,16 @@ fn stream_journeys(
                         buf.push(b',');
                     }
                     buf.push(b'\n');
-                    if serde_json::to_writer(&mut buf, &super::journeys::feature(&state, j, true))
-                        .is_err()
+                    if serde_json::to_writer(
+                        &mut buf,
+                        &super::journeys::JourneyFeature {
+                            state: &state,
+                            journey: j,
+                            geometry: true,
+                            crs: super::crs::Crs::Crs84,
+                        },
+                    )
+                    .is_err()
                     {
                         return;
                     }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub neighbourhoods: crate::layers::hotspots::Neighbourhoods,
     /// a point inside each force area, where flow lines start and end
     pub force_points: Vec<[f64; 2]>,
+    /// layers cached per filter until new journeys arrive
+    pub memos: layers::Memos,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
         Arc::new(AppState {
             neighbourhoods: crate::layers::hotspots::Neighbourhoods::build(&geo),
             force_points: crate::layers::force_points(&geo),
+            memos: layers::Memos::default(),
             geo,
             journeys,
         })

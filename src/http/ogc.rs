@@ -15,7 +15,10 @@
 
 use super::crs::{self, Crs};
 use super::error::ApiError;
-use super::journeys::{feature as journey_feature, filter_from, force_param, with_offset};
+use super::journeys::{
+    FeatureCollectionOut, JourneyFeature, feature as journey_feature, filter_from, force_param,
+    with_offset,
+};
 use super::layers::{
     self as lay, HotspotSort, PlaceFilter, flow_feature, flow_id, hotspot_feature, hotspot_rows,
     section_feature, section_stats,
@@ -467,21 +470,6 @@ fn station_feature(g: &Geography, i: usize, c: StationStats) -> Value {
     })
 }
 
-/// Cross-border journeys exported (by the line's exporting force) and imported (by the
-/// destination's force) per force.
-fn force_counts(g: &Geography, sel: &[Arc<crate::journey::map::MappedJourney>]) -> Vec<[u32; 2]> {
-    let mut counts = vec![[0u32; 2]; g.forces.forces().len()];
-    for j in sel {
-        if let (Some(e), Some(i)) = (j.exporting_force, j.importing_force)
-            && e != i
-        {
-            counts[e as usize][0] += 1;
-            counts[i as usize][1] += 1;
-        }
-    }
-    counts
-}
-
 fn force_feature(g: &Geography, i: usize, c: [u32; 2]) -> Value {
     let f = g.forces.get(i);
     json!({
@@ -541,8 +529,7 @@ fn select_features(
                     && q.place_force
                         .is_none_or(|f| g.station_force(i).is_some_and(|h| h.force == f as usize))
             });
-            let sel = lay::select(state, &q.journeys);
-            let counts = layers::station_stats(&g, &sel.iter().collect::<Vec<_>>());
+            let counts = lay::station_counts(state, &q.journeys);
             let r = page(ids.len());
             (
                 ids.len(),
@@ -568,7 +555,7 @@ fn select_features(
                 None => (0..g.forces.forces().len()).collect(),
             };
             ids.retain(|&i| code.as_ref().is_none_or(|c| &g.forces.get(i).code == c));
-            let counts = force_counts(&g, &lay::select(state, &q.journeys));
+            let counts = lay::force_counts(state, &q.journeys);
             let r = page(ids.len());
             (
                 ids.len(),
@@ -683,6 +670,41 @@ pub async fn items(
     };
     let b = base(&host);
     let res = tokio::task::spawn_blocking(move || -> Result<Response, ApiError> {
+        if c.id == "journeys" {
+            // journeys go straight to bytes: no JSON tree for a million positions
+            let g = state.journeys.geography().clone();
+            let (matched, list) = state
+                .journeys
+                .index()
+                .query(&g, &q.journeys, q.offset, q.limit);
+            let links = page_links(&b, c.id, &raw, &q, matched, list.len());
+            let features: Vec<JourneyFeature> = list
+                .iter()
+                .map(|j| JourneyFeature {
+                    state: &state,
+                    journey: j,
+                    geometry: true,
+                    crs: q.crs,
+                })
+                .collect();
+            let body = serde_json::to_vec(&FeatureCollectionOut {
+                kind: "FeatureCollection",
+                number_matched: matched,
+                number_returned: features.len(),
+                features,
+                links,
+            })
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let mut r = Response::new(body.into());
+            r.headers_mut().insert(
+                warp::http::header::CONTENT_TYPE,
+                warp::http::HeaderValue::from_static(GEOJSON),
+            );
+            if let Ok(v) = warp::http::HeaderValue::from_str(&q.crs.header()) {
+                r.headers_mut().insert("content-crs", v);
+            }
+            return Ok(r);
+        }
         let (matched, features) = select_features(&state, c.id, &q, q.offset, q.limit)?;
         let links = page_links(&b, c.id, &raw, &q, matched, features.len());
         Ok(geojson_in(
@@ -724,14 +746,13 @@ pub async fn item(
             "stations" => {
                 let code = StationCode::parse(&fid).map_err(|_| not_found())?;
                 let i = g.stations.index_of(&code).ok_or_else(not_found)?;
-                let sel = lay::select(&state, &all);
-                let counts = layers::station_stats(&g, &sel.iter().collect::<Vec<_>>());
+                let counts = lay::station_counts(&state, &all);
                 station_feature(&g, i, counts[i])
             }
             "forces" => {
                 let code = ForceCode::parse(&fid).map_err(|_| not_found())?;
                 let i = g.forces.index_of(&code).ok_or_else(not_found)?;
-                force_feature(&g, i, force_counts(&g, &lay::select(&state, &all))[i])
+                force_feature(&g, i, lay::force_counts(&state, &all)[i])
             }
             "rail" => {
                 let i: usize = fid.parse().map_err(|_| not_found())?;

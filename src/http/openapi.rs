@@ -394,6 +394,7 @@ fn build() -> Value {
             "application/geo+json",
         ),
     );
+    paths["/api/flows"]["get"]["responses"]["200"]["content"]["application/json"] = json!({"schema": {"type": "object", "required": ["rows"], "properties": {"rows": {"type": "array", "items": {"type": "object"}}}}});
     paths.insert(
         "/api/trends".into(),
         get_table(
