@@ -840,11 +840,13 @@ pub fn layer_download(
         place_force = force;
         journeys.force = None;
     }
-    if id != "journeys" {
+    // as in /api/flows, bbox there selects the journeys (their routes), not the flow lines
+    let journey_level_bbox = id == "journeys" || id == "flows";
+    if !journey_level_bbox {
         journeys.bbox = None;
     }
     let q = Query {
-        bbox,
+        bbox: if id == "flows" { None } else { bbox },
         limit: usize::MAX,
         offset: 0,
         crs: Crs::Crs84,
