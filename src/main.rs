@@ -49,6 +49,10 @@ enum Command {
         /// Generator parameters (JSON, as data/generator.json) for the demo reports.
         #[arg(long)]
         generator_params: Option<PathBuf>,
+        /// The built map page (`web/dist`, from `npm run build` in `web/`), served at `/` to
+        /// browsers; without it `/` is only the OGC landing page.
+        #[arg(long, env = "LINESMAP_WEB")]
+        web: Option<PathBuf>,
     },
     /// Validate, map and store journey reports from an NDJSON or CSV file, with a progress bar.
     Import {
@@ -208,6 +212,7 @@ fn main() -> anyhow::Result<()> {
             demo_reports,
             demo_seed,
             generator_params: gp,
+            web,
         } => {
             let (geo, t) = data.load()?;
             tracing::info!(
@@ -253,7 +258,15 @@ fn main() -> anyhow::Result<()> {
                     "synthetic demo reports ingested (SYNTHETIC DATA, not real people)"
                 );
             }
-            let state = AppState::new(journeys);
+            if let Some(w) = &web
+                && !w.join("index.html").is_file()
+            {
+                anyhow::bail!(
+                    "--web {}: no index.html there (build it: cd web && npm ci && npm run build)",
+                    w.display()
+                );
+            }
+            let state = AppState::with_web(journeys, web);
             let t0 = std::time::Instant::now();
             http::layers::Memos::warm(&state);
             tracing::info!(

@@ -342,6 +342,8 @@ pub const JOURNEY_FILTERS: &[&str] = &[
     "mode",
     "age_band",
     "role",
+    "line",
+    "station",
 ];
 
 /// A force parameter: a GSS code of a force in the data.
@@ -448,6 +450,23 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
         modes: list_param(p, "mode", Mode::parse, Mode::ALL)?,
         age_bands: list_param(p, "age_band", AgeBand::parse, AgeBand::ALL)?,
         roles: list_param(p, "role", Role::parse, Role::ALL)?,
+        line: p.get("line").map(str::to_string),
+        station: p
+            .get("station")
+            .map(|s| {
+                let code = p.station("station", s)?;
+                state
+                    .journeys
+                    .geography()
+                    .stations
+                    .index_of(&code)
+                    .map(|i| i as u32)
+                    .ok_or_else(|| ApiError::InvalidParameter {
+                        name: "station",
+                        message: format!("unknown station \"{code}\""),
+                    })
+            })
+            .transpose()?,
     })
 }
 
@@ -463,6 +482,8 @@ pub const LIST_PARAMS: &[&str] = &[
     "mode",
     "age_band",
     "role",
+    "line",
+    "station",
     "limit",
     "offset",
 ];

@@ -304,6 +304,8 @@ pub const HOTSPOT_PARAMS: &[&str] = &[
     "mode",
     "age_band",
     "role",
+    "line",
+    "station",
     "top",
     "sort",
     "f",
@@ -565,6 +567,8 @@ pub const FLOW_PARAMS: &[&str] = &[
     "mode",
     "age_band",
     "role",
+    "line",
+    "station",
     "origin_force",
     "destination_force",
     "format",
@@ -657,6 +661,8 @@ pub const TREND_PARAMS: &[&str] = &[
     "mode",
     "age_band",
     "role",
+    "line",
+    "station",
     "f",
 ];
 
@@ -793,6 +799,8 @@ pub const EXPORT_PARAMS: &[&str] = &[
     "mode",
     "age_band",
     "role",
+    "line",
+    "station",
 ];
 
 /// Collections `/api/export` writes.

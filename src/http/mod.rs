@@ -34,17 +34,28 @@ pub struct AppState {
     pub force_points: Vec<[f64; 2]>,
     /// layers cached per filter until new journeys arrive
     pub memos: layers::Memos,
+    /// the built map page (`index.html` and `assets/`), if served
+    pub web: Option<std::path::PathBuf>,
 }
 
 impl AppState {
     /// The state over a set of journeys; works out the stations' neighbourhoods along the
     /// track once (well under a second for GB).
     pub fn new(journeys: Arc<crate::ingest::Journeys>) -> Arc<AppState> {
+        Self::with_web(journeys, None)
+    }
+
+    /// The same, serving the map page from `web` (a built `web/dist`).
+    pub fn with_web(
+        journeys: Arc<crate::ingest::Journeys>,
+        web: Option<std::path::PathBuf>,
+    ) -> Arc<AppState> {
         let geo = journeys.geography().clone();
         Arc::new(AppState {
             neighbourhoods: crate::layers::hotspots::Neighbourhoods::build(&geo),
             force_points: crate::layers::force_points(&geo),
             memos: layers::Memos::default(),
+            web,
             geo,
             journeys,
         })
@@ -60,6 +71,52 @@ fn with_state(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Arc<AppState>,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
+}
+
+fn accept() -> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("accept")
+}
+
+/// A file of the built map page under `assets/` (hashed names from the bundler: cached for a
+/// year). Paths are resolved inside the folder only.
+async fn web_asset(tail: warp::path::Tail, state: Arc<AppState>) -> Response {
+    let Some(dir) = &state.web else {
+        return ApiError::NotFound("no map page is served (start with --web web/dist)".into())
+            .into_response();
+    };
+    let rel = tail.as_str();
+    if rel.is_empty()
+        || rel
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\\'))
+    {
+        return ApiError::NotFound(format!("no asset \"{rel}\"")).into_response();
+    }
+    let path = dir.join("assets").join(rel);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => {
+            let ct = match path.extension().and_then(|e| e.to_str()) {
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("css") => "text/css; charset=utf-8",
+                Some("svg") => "image/svg+xml",
+                Some("png") => "image/png",
+                Some("json") => "application/json",
+                Some("woff2") => "font/woff2",
+                _ => "application/octet-stream",
+            };
+            let mut r = Response::new(bytes.into());
+            r.headers_mut().insert(
+                warp::http::header::CONTENT_TYPE,
+                warp::http::HeaderValue::from_static(ct),
+            );
+            r.headers_mut().insert(
+                warp::http::header::CACHE_CONTROL,
+                warp::http::HeaderValue::from_static("public, max-age=31536000, immutable"),
+            );
+            r
+        }
+        Err(_) => ApiError::NotFound(format!("no asset \"{rel}\"")).into_response(),
+    }
 }
 
 /// All routes of the server.
@@ -110,7 +167,6 @@ pub fn routes(
         .and(with_state(state.clone()))
         .map(journeys::get_one)
         .boxed();
-    let accept = || warp::header::optional::<String>("accept");
     let hotspots = warp::path!("api" / "hotspots")
         .and(warp::get())
         .and(raw_query())
@@ -143,8 +199,15 @@ pub fn routes(
         .and(warp::get().or(warp::head()).unify())
         .and(raw_query())
         .and(host())
+        .and(accept())
         .and(with_state(state.clone()))
-        .map(ogc::landing)
+        .then(ogc::landing)
+        .boxed();
+    let assets = warp::path("assets")
+        .and(warp::get())
+        .and(warp::path::tail())
+        .and(with_state(state.clone()))
+        .then(web_asset)
         .boxed();
     let conformance = warp::path!("conformance")
         .and(warp::get())
@@ -198,6 +261,7 @@ pub fn routes(
     // otherwise grow with every route and compile times explode.
     let all: Vec<BoxedFilter<(Response,)>> = vec![
         landing,
+        assets,
         conformance,
         api_doc,
         collections,

@@ -70,6 +70,8 @@ pub const JOURNEY_PARAMS: &[&str] = &[
     "mode",
     "age_band",
     "role",
+    "line",
+    "station",
 ];
 
 macro_rules! params {
@@ -77,7 +79,7 @@ macro_rules! params {
         &[
             "bbox", "bbox-crs", "datetime", "limit", "offset", "f", "crs",
             "cross_border", "exporting_force", "importing_force", "mode", "age_band", "role",
-            $($own),*
+            "line", "station", $($own),*
         ]
     };
 }
@@ -153,10 +155,38 @@ fn respond(r: Result<Response, ApiError>) -> Response {
     r.unwrap_or_else(ApiError::into_response)
 }
 
-pub fn landing(raw: String, host: Option<String>, state: Arc<AppState>) -> Response {
+/// `/`: the map page for a browser (`Accept: text/html`, or `f=html`) when one is served, else
+/// the OGC landing page (JSON; `f=json` forces it).
+pub async fn landing(
+    raw: String,
+    host: Option<String>,
+    accept: Option<String>,
+    state: Arc<AppState>,
+) -> Response {
+    let p = match Params::parse_formats(&raw, &["f"], &["json", "html"]) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let wants_html = match p.get("f") {
+        Some(f) => f == "html",
+        None => accept.as_deref().is_some_and(|a| a.contains("text/html")),
+    };
+    if wants_html && let Some(dir) = &state.web {
+        if let Ok(page) = tokio::fs::read(dir.join("index.html")).await {
+            let mut r = Response::new(page.into());
+            r.headers_mut().insert(
+                warp::http::header::CONTENT_TYPE,
+                warp::http::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            return r;
+        }
+    }
+    landing_json(&host, &state)
+}
+
+fn landing_json(host: &Option<String>, state: &AppState) -> Response {
     respond((|| {
-        Params::parse(&raw, &["f"])?;
-        let b = base(&host);
+        let b = base(host);
         Ok(json_reply(
             &json!({
                 "title": "linesmap",

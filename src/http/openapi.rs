@@ -129,6 +129,11 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             json!({"type": "string", "pattern": format!("^({0})(,({0}))*$", Role::ALL.join("|"))}),
         ),
         "code" => ("the feature's code (CRS or GSS)", json!({"type": "string"})),
+        "line" => ("the report's line_id", json!({"type": "string"})),
+        "station" => (
+            "CRS code of a station the journey starts, ends or passes at",
+            json!({"type": "string"}),
+        ),
         "top" => (
             "how many stations",
             json!({"type": "integer", "minimum": 1, "maximum": crate::http::layers::MAX_TOP, "default": crate::http::layers::DEFAULT_TOP}),
@@ -186,7 +191,18 @@ fn build() -> Value {
     let f = params_of(&["f"], "ogc").remove(0);
     let mut paths = serde_json::Map::new();
     let plain = |summary: &str, ok: &str| get(summary, vec![f.clone()], ok, "application/json");
-    paths.insert("/".into(), plain("landing page", "the landing page"));
+    let mut root = get(
+        "landing page (JSON), or the map page for a browser when one is served",
+        vec![query(
+            "f",
+            "json: the OGC landing page; html: the map page (when served)",
+            json!({"type": "string", "enum": ["json", "html"]}),
+        )],
+        "the landing page",
+        "application/json",
+    );
+    root["get"]["responses"]["200"]["content"]["text/html"] = json!({"schema": {"type": "string"}});
+    paths.insert("/".into(), root);
     paths.insert(
         "/conformance".into(),
         plain("conformance classes", "conformsTo"),

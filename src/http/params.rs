@@ -21,6 +21,15 @@ impl Params {
         Self::parse_with(raw, allowed, &["json", "geojson", "csv"])
     }
 
+    /// With the given values of `f`.
+    pub fn parse_formats(
+        raw: &str,
+        allowed: &'static [&'static str],
+        formats: &[&str],
+    ) -> Result<Params, ApiError> {
+        Self::parse_with(raw, allowed, formats)
+    }
+
     fn parse_with(
         raw: &str,
         allowed: &'static [&'static str],

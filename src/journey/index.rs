@@ -30,6 +30,10 @@ pub struct JourneyFilter {
     /// `roles`, has one of those roles: both hold for the same person
     pub age_bands: Vec<AgeBand>,
     pub roles: Vec<Role>,
+    /// the report's line
+    pub line: Option<String>,
+    /// the journey starts, ends or passes at this station (station index)
+    pub station: Option<u32>,
 }
 
 #[derive(Default)]
@@ -111,6 +115,19 @@ impl JourneyIndex {
             || f.importing_force
                 .is_some_and(|e| j.importing_force != Some(e))
             || (!f.modes.is_empty() && !f.modes.contains(&j.report.journey.mode))
+        {
+            return false;
+        }
+        if f.line
+            .as_deref()
+            .is_some_and(|l| j.report.line.as_ref().is_none_or(|x| x.line_id != l))
+        {
+            return false;
+        }
+        if let Some(s) = f.station
+            && j.origin.station != Some(s)
+            && j.destination.station != Some(s)
+            && !j.route.stations.contains(&s)
         {
             return false;
         }

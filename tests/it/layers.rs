@@ -659,3 +659,71 @@ async fn at_scale_the_layers_equal_a_plain_recount() {
         );
     }
 }
+
+#[tokio::test]
+async fn station_and_line_filters_select_the_journeys_touching_them() {
+    let st = state().await;
+    // Ipswich is passed by J1, J2 and J5 (rail), not by the coach J4 nor by J3
+    let (_, v) = get(&st, "/api/trends?station=IPS").await;
+    assert_eq!(v["journeys"], 3);
+    // Norwich: J1, J2, J4 end there, J5 starts there
+    let (_, v) = get(&st, "/api/flows?format=matrix&station=NRW").await;
+    let total: u64 = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["journeys"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 4);
+    // line L2 is J3 only
+    let (_, v) = get(&st, "/api/journeys?line=syn-L2").await;
+    assert_eq!(v["numberMatched"], 1);
+    assert_eq!(v["features"][0]["id"], "syn-l-3");
+    let (_, v) = get(&st, "/collections/journeys/items?line=syn-L1&station=LST").await;
+    assert_eq!(v["numberMatched"], 4);
+    let (s, e) = get(&st, "/api/trends?station=XQZ").await;
+    assert_eq!((s, e["code"].as_str()), (400, Some("invalid_parameter")));
+}
+
+#[tokio::test]
+async fn browsers_get_the_map_page_and_gis_clients_the_landing_page() {
+    let dir = std::env::temp_dir().join(format!("linesmap-web-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>map</title>").unwrap();
+    std::fs::write(dir.join("assets/app-1234.js"), "console.log(1)").unwrap();
+    let store = linesmap::store::SqliteStore::in_memory().unwrap();
+    let journeys =
+        linesmap::ingest::Journeys::new(super::common::gb_arc().clone(), Arc::new(store));
+    let st = AppState::with_web(Arc::new(journeys), Some(dir.clone()));
+    let api = routes(st.clone());
+    let req = |path: &str, accept: &str| {
+        warp::test::request()
+            .path(path)
+            .header("accept", accept)
+            .reply(&api)
+    };
+    let r = req("/", "text/html,application/xhtml+xml,*/*;q=0.8").await;
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(String::from_utf8_lossy(r.body()).contains("<title>map</title>"));
+    let r = req("/", "application/json").await;
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let r = req("/?f=json", "text/html").await;
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let r = req("/assets/app-1234.js", "*/*").await;
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["content-type"].to_str().unwrap()
+        ),
+        (200, "text/javascript; charset=utf-8")
+    );
+    for bad in [
+        "/assets/../index.html",
+        "/assets/%2e%2e/index.html",
+        "/assets/nope.js",
+    ] {
+        let r = req(bad, "*/*").await;
+        assert_eq!(r.status(), 404, "{bad}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
