@@ -171,44 +171,43 @@ pub async fn landing(
         Some(f) => f == "html",
         None => accept.as_deref().is_some_and(|a| a.contains("text/html")),
     };
-    if wants_html && let Some(dir) = &state.web {
-        if let Ok(page) = tokio::fs::read(dir.join("index.html")).await {
-            let mut r = Response::new(page.into());
-            r.headers_mut().insert(
-                warp::http::header::CONTENT_TYPE,
-                warp::http::HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            return r;
-        }
+    if wants_html
+        && let Some(dir) = &state.web
+        && let Ok(page) = tokio::fs::read(dir.join("index.html")).await
+    {
+        let mut r = Response::new(page.into());
+        r.headers_mut().insert(
+            warp::http::header::CONTENT_TYPE,
+            warp::http::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return r;
     }
     landing_json(&host, &state)
 }
 
 fn landing_json(host: &Option<String>, state: &AppState) -> Response {
-    respond((|| {
-        let b = base(host);
-        Ok(json_reply(
-            &json!({
-                "title": "linesmap",
-                "description": "County-lines journeys across police force areas and the GB rail network (OGC API - Features). Demo journeys are SYNTHETIC.",
-                "journeys": state.journeys.index().len(),
-                "links": [
-                    link(format!("{b}/"), "self", JSON, "this document"),
-                    link(format!("{b}/openapi"), "service-desc", OPENAPI_TYPE, "the API definition (OpenAPI 3.0)"),
-                    link(format!("{b}/conformance"), "conformance", JSON, "conformance classes"),
-                    link(format!("{b}/collections"), "data", JSON, "the collections"),
-                    link(format!("{b}/health"), "related", JSON, "health and data counts"),
-                    link(format!("{b}/api/locate?lon=-0.1335&lat=51.5282"), "related", JSON, "force and nearest stations of a point"),
-                    link(format!("{b}/api/route?from=LIV&to=BPN"), "related", GEOJSON, "rail route between stations"),
-                    link(format!("{b}/api/journeys"), "related", GEOJSON, "journeys (POST to add reports)"),
-                    link(format!("{b}/api/hotspots"), "related", GEOJSON, "station hotspots"),
-                    link(format!("{b}/api/flows"), "related", GEOJSON, "force to force flows"),
-                    link(format!("{b}/api/trends"), "related", JSON, "counts per month or week"),
-                ],
-            }),
-            JSON,
-        ))
-    })())
+    let b = base(host);
+    json_reply(
+        &json!({
+            "title": "linesmap",
+            "description": "County-lines journeys across police force areas and the GB rail network (OGC API - Features). Demo journeys are SYNTHETIC.",
+            "journeys": state.journeys.index().len(),
+            "links": [
+                link(format!("{b}/"), "self", JSON, "this document"),
+                link(format!("{b}/openapi"), "service-desc", OPENAPI_TYPE, "the API definition (OpenAPI 3.0)"),
+                link(format!("{b}/conformance"), "conformance", JSON, "conformance classes"),
+                link(format!("{b}/collections"), "data", JSON, "the collections"),
+                link(format!("{b}/health"), "related", JSON, "health and data counts"),
+                link(format!("{b}/api/locate?lon=-0.1335&lat=51.5282"), "related", JSON, "force and nearest stations of a point"),
+                link(format!("{b}/api/route?from=LIV&to=BPN"), "related", GEOJSON, "rail route between stations"),
+                link(format!("{b}/api/journeys"), "related", GEOJSON, "journeys (POST to add reports)"),
+                link(format!("{b}/api/hotspots"), "related", GEOJSON, "station hotspots"),
+                link(format!("{b}/api/flows"), "related", GEOJSON, "force to force flows"),
+                link(format!("{b}/api/trends"), "related", JSON, "counts per month or week"),
+            ],
+        }),
+        JSON,
+    )
 }
 
 pub fn conformance(raw: String) -> Response {
