@@ -163,11 +163,12 @@ pub async fn landing(
     accept: Option<String>,
     state: Arc<AppState>,
 ) -> Response {
-    let p = match Params::parse_formats(&raw, &["f"], &["json", "html"]) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let wants_html = match p.get("f") {
+    // the map page keeps its state in the query string: a shared link opens the page whatever
+    // its parameters; only the JSON landing page checks them
+    let f = form_urlencoded::parse(raw.as_bytes())
+        .find(|(k, _)| k == "f")
+        .map(|(_, v)| v.into_owned());
+    let wants_html = match f.as_deref() {
         Some(f) => f == "html",
         None => accept.as_deref().is_some_and(|a| a.contains("text/html")),
     };
@@ -181,6 +182,9 @@ pub async fn landing(
             warp::http::HeaderValue::from_static("text/html; charset=utf-8"),
         );
         return r;
+    }
+    if let Err(e) = Params::parse_formats(&raw, &["f"], &["json", "html"]) {
+        return e.into_response();
     }
     landing_json(&host, &state)
 }

@@ -709,6 +709,12 @@ async fn browsers_get_the_map_page_and_gis_clients_the_landing_page() {
     assert_eq!(r.headers()["content-type"], "application/json");
     let r = req("/?f=json", "text/html").await;
     assert_eq!(r.headers()["content-type"], "application/json");
+    // a shared link with the page's state in the query string opens the page
+    let r = req("/?from=2024-01-01&age_band=15-17&line=syn-L1", "text/html").await;
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    // the JSON landing page still refuses what it does not know
+    let r = req("/?colour=red", "application/json").await;
+    assert_eq!(r.status(), 400);
     let r = req("/assets/app-1234.js", "*/*").await;
     assert_eq!(
         (

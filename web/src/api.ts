@@ -1,0 +1,124 @@
+// Fetching from the linesmap server (same origin): progress indicator, stale-request
+// cancellation and parameter feature detection against /openapi.
+
+export type Params = Record<string, string>;
+export interface FC {
+  type: 'FeatureCollection';
+  features: GeoJSON.Feature[];
+  numberMatched?: number;
+}
+
+let inFlight = 0;
+const listeners: ((n: number) => void)[] = [];
+export function onProgress(f: (n: number) => void) {
+  listeners.push(f);
+}
+function bump(d: number) {
+  inFlight += d;
+  listeners.forEach((f) => f(inFlight));
+}
+
+// Parameters each GET path declares in /openapi; a parameter the running server does not
+// know (e.g. `line` or `station` before the server gains them) is dropped rather than sent,
+// since unknown parameters are 400.
+let declared: Map<string, Set<string>> | null = null;
+/** `param (path)` pairs left out since the last reset. */
+export const dropped = new Set<string>();
+
+export async function loadOpenApi(): Promise<void> {
+  try {
+    const r = await fetch('/openapi');
+    const doc = await r.json();
+    declared = new Map();
+    for (const [path, ops] of Object.entries<any>(doc.paths ?? {})) {
+      const names = new Set<string>();
+      for (const p of ops.get?.parameters ?? []) {
+        if (p.name) names.add(p.name);
+        else if (p.$ref) {
+          const ref = p.$ref.split('/').pop();
+          const def = doc.components?.parameters?.[ref];
+          if (def?.name) names.add(def.name);
+        }
+      }
+      declared.set(path, names);
+    }
+  } catch {
+    declared = null; // send everything
+  }
+}
+
+export function supports(path: string, name: string): boolean {
+  const set = declared?.get(path);
+  return !set || set.has(name);
+}
+
+export function url(path: string, params: Params): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === '' || v == null) continue;
+    if (!supports(path, k)) {
+      dropped.add(`${k} (${path})`);
+      continue;
+    }
+    q.set(k, v);
+  }
+  const s = q.toString();
+  return s ? `${path}?${s}` : path;
+}
+
+const controllers = new Map<string, AbortController>();
+
+/** GET JSON. Requests sharing a `key` cancel the previous one still in flight. */
+export function getJson<T = any>(path: string, params: Params = {}, key?: string): Promise<T> {
+  return get(path, params, key, false) as Promise<T>;
+}
+
+/** GET a CSV download (`format=csv`) as rows of objects, numbers parsed. */
+export async function getCsv(path: string, params: Params = {}, key?: string): Promise<Record<string, any>[]> {
+  return parseCsv((await get(path, { ...params, format: 'csv' }, key, true)) as string);
+}
+
+export function parseCsv(text: string): Record<string, any>[] {
+  const rows: string[][] = [];
+  let row: string[] = [], cell = '', q = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (q) {
+      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (c === '"') q = false;
+      else cell += c;
+    } else if (c === '"') q = true;
+    else if (c === ',') row.push(cell), (cell = '');
+    else if (c === '\n') row.push(cell), rows.push(row), (row = []), (cell = '');
+    else if (c !== '\r') cell += c;
+  }
+  if (cell || row.length) row.push(cell), rows.push(row);
+  const [head, ...body] = rows;
+  return body.map((r) => Object.fromEntries(head.map((k, i) => [k, r[i] !== '' && !isNaN(Number(r[i])) ? Number(r[i]) : r[i]])));
+}
+
+async function get(path: string, params: Params, key: string | undefined, text: boolean): Promise<unknown> {
+  const u = url(path, params);
+  let ctl: AbortController | undefined;
+  if (key) {
+    controllers.get(key)?.abort();
+    ctl = new AbortController();
+    controllers.set(key, ctl);
+  }
+  bump(1);
+  try {
+    const r = await fetch(u, { signal: ctl?.signal, headers: { Accept: text ? 'text/csv' : 'application/json' } });
+    if (!r.ok) {
+      const body = await r.json().catch(() => null);
+      throw new Error(body?.message ? `${body.code}: ${body.message}` : `HTTP ${r.status} for ${u}`);
+    }
+    return text ? await r.text() : await r.json();
+  } finally {
+    bump(-1);
+    if (key && controllers.get(key) === ctl) controllers.delete(key);
+  }
+}
+
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === 'AbortError';
+}

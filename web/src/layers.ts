@@ -1,0 +1,172 @@
+// The map: a style built only from our GeoJSON (no tiles, glyphs or sprites), the five
+// layers, their legends and toggles.
+import * as maplibregl from 'maplibre-gl';
+import type { FC } from './api';
+
+const EMPTY: FC = { type: 'FeatureCollection', features: [] };
+export const SOURCES = ['forces', 'rail', 'flows', 'hotspots', 'journeys'] as const;
+export type SourceId = (typeof SOURCES)[number];
+export type ForceMetric = 'net' | 'imports' | 'exports';
+
+export function createMap(container: string): maplibregl.Map {
+  const style: maplibregl.StyleSpecification = {
+    version: 8,
+    transition: { duration: 0, delay: 0 }, // redraw at once on a filter change
+    // Forces and rail keep their geometry for the session; filtered counts arrive as feature state.
+    sources: Object.fromEntries(
+      SOURCES.map((s) => [s, { type: 'geojson', data: EMPTY, ...(STATE_KEY[s] ? { promoteId: STATE_KEY[s] } : {}) }]),
+    ) as any,
+    layers: [
+      { id: 'background', type: 'background', paint: { 'background-color': '#cfdde6' } },
+      { id: 'forces-fill', type: 'fill', source: 'forces', paint: { 'fill-color': '#eee', 'fill-opacity': ['interpolate', ['linear'], ['zoom'], 6, 0.85, 11, 0.4] } },
+      { id: 'forces-line', type: 'line', source: 'forces', paint: { 'line-color': '#777', 'line-width': 0.6 } },
+      {
+        id: 'rail-line',
+        type: 'line',
+        source: 'rail',
+        layout: { 'line-cap': 'round', 'line-join': 'round' },
+        paint: { 'line-color': '#4b4b4b', 'line-width': 0.6, 'line-opacity': 0.8 },
+      },
+      {
+        id: 'flows-line',
+        type: 'line',
+        source: 'flows',
+        filter: ['!=', ['get', 'origin_force'], ['get', 'destination_force']],
+        layout: { 'line-cap': 'round' },
+        paint: { 'line-color': '#7b3294', 'line-opacity': 0.55, 'line-width': 1 },
+      },
+      {
+        id: 'journeys-line',
+        type: 'line',
+        source: 'journeys',
+        minzoom: JOURNEY_MINZOOM,
+        paint: { 'line-color': '#e66101', 'line-opacity': 0.5, 'line-width': ['case', ['>', ['get', 'children'], 0], 2, 1.2] },
+      },
+      {
+        id: 'hotspots-circle',
+        type: 'circle',
+        source: 'hotspots',
+        filter: ['>', ['get', 'journeys'], 0],
+        paint: {
+          'circle-color': [
+            'case',
+            ['all', ['get', 'significant'], ['>', ['get', 'gi_z'], 0]], '#d7191c',
+            ['get', 'significant'], '#2c7bb6',
+            ['>', ['get', 'gi_z'], 0], '#fdae61',
+            '#abd9e9',
+          ],
+          'circle-radius': ['interpolate', ['linear'], ['sqrt', ['get', 'journeys']], 0, 1.5, 30, 14],
+          'circle-stroke-color': '#222',
+          'circle-stroke-width': 0.5,
+          'circle-opacity': 0.9,
+        },
+      },
+      {
+        id: 'selected-station',
+        type: 'circle',
+        source: 'hotspots',
+        filter: ['==', ['get', 'crs'], ''],
+        paint: { 'circle-radius': 16, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#000', 'circle-stroke-width': 2.5 },
+      },
+    ],
+  };
+  return new maplibregl.Map({
+    container,
+    style,
+    bounds: [[-8.2, 49.9], [1.8, 58.7]],
+    attributionControl: { compact: true, customAttribution: 'Force areas, stations, track: see data README. Journeys: SYNTHETIC' },
+    maxZoom: 15,
+  });
+}
+
+export const JOURNEY_MINZOOM = 9;
+export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', rail: 'section' };
+
+/** Filtered counts (CSV rows) onto features whose geometry is already on the map. */
+export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail', fc: FC, rows: Record<string, any>[]) {
+  const key = STATE_KEY[id]!;
+  const byKey = new Map(rows.map((r) => [String(r[key]), r]));
+  const numeric = Object.keys(rows[0] ?? {}).filter((k) => k !== key && typeof rows[0][k] === 'number');
+  for (const f of fc.features) {
+    const k = f.properties![key];
+    const r = byKey.get(String(k)) ?? {};
+    const state = Object.fromEntries(numeric.map((n) => [n, Number(r[n] ?? 0)]));
+    Object.assign(f.properties!, state);
+    map.setFeatureState({ source: id, id: k }, state);
+  }
+}
+const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
+export const JOURNEY_LIMIT = 300;
+
+export function setData(map: maplibregl.Map, id: SourceId, fc: FC) {
+  (map.getSource(id) as maplibregl.GeoJSONSource).setData(fc as any);
+}
+
+const max = (fc: FC, k: string) => Math.max(1, ...fc.features.map((f) => Math.abs(Number(f.properties?.[k]) || 0)));
+
+/** Choropleth of the forces by `metric`, scaled to the current data. */
+export function styleForces(map: maplibregl.Map, fc: FC, metric: ForceMetric): string {
+  const m = max(fc, metric);
+  if (metric === 'net') {
+    map.setPaintProperty('forces-fill', 'fill-color', [
+      'interpolate', ['linear'], st('net'),
+      -m, '#2166ac', 0, '#f7f7f7', m, '#b2182b',
+    ]);
+    return `<div class="ramp" style="background:linear-gradient(90deg,#2166ac,#f7f7f7,#b2182b)"></div>
+      <div class="ramp-l"><span>${-m} (imports)</span><span>0</span><span>+${m} (exports)</span></div>`;
+  }
+  const hi = metric === 'imports' ? '#2166ac' : '#b2182b';
+  map.setPaintProperty('forces-fill', 'fill-color', ['interpolate', ['linear'], st(metric), 0, '#f7f7f7', m, hi]);
+  return `<div class="ramp" style="background:linear-gradient(90deg,#f7f7f7,${hi})"></div>
+    <div class="ramp-l"><span>0</span><span>${m} ${metric}</span></div>`;
+}
+
+/** Rail sections: width by journeys. */
+export function styleRail(map: maplibregl.Map, fc: FC): string {
+  const m = max(fc, 'journeys');
+  map.setPaintProperty('rail-line', 'line-width', ['interpolate', ['linear'], st('journeys'), 0, 0.5, m, 9]);
+  map.setPaintProperty('rail-line', 'line-color', ['case', ['>', st('journeys'), 0], '#1a1a1a', '#8a8a8a']);
+  return `<svg width="160" height="18"><line x1="2" y1="9" x2="50" y2="9" stroke="#8a8a8a" stroke-width="0.5"/>
+    <line x1="58" y1="9" x2="100" y2="9" stroke="#1a1a1a" stroke-width="3"/><line x1="108" y1="9" x2="156" y2="9" stroke="#1a1a1a" stroke-width="9"/></svg>
+    <div class="ramp-l"><span>0</span><span>${Math.round(m / 3)}</span><span>${m} journeys</span></div>`;
+}
+
+/** Force-to-force flows: width by journeys (internal flows not drawn). */
+export function styleFlows(map: maplibregl.Map, fc: FC): string {
+  const cross = { ...fc, features: fc.features.filter((f) => f.properties?.origin_force !== f.properties?.destination_force) };
+  const m = max(cross, 'journeys');
+  map.setPaintProperty('flows-line', 'line-width', ['interpolate', ['linear'], ['get', 'journeys'], 0, 0.3, m, 12]);
+  return `<svg width="160" height="18"><line x1="2" y1="9" x2="70" y2="9" stroke="#7b3294" stroke-width="1.5"/>
+    <line x1="86" y1="9" x2="156" y2="9" stroke="#7b3294" stroke-width="12" opacity=".55"/></svg>
+    <div class="ramp-l"><span>few</span><span>${m} journeys (cross-border)</span></div>`;
+}
+
+export function hotspotLegend(fc: FC): string {
+  const m = max(fc, 'journeys');
+  const dot = (c: string, t: string) => `<div><span class="dot" style="background:${c}"></span>${t}</div>`;
+  return (
+    dot('#d7191c', 'hot spot (significant, Gi* z &gt; 0)') +
+    dot('#2c7bb6', 'cold spot (significant, z &lt; 0)') +
+    dot('#fdae61', 'not significant, z &gt; 0') +
+    dot('#abd9e9', 'not significant, z ≤ 0') +
+    `<div class="ramp-l"><span>size: √journeys, max ${m}</span></div>`
+  );
+}
+
+export function journeyLegend(zoom: number, shown: number, matched: number | undefined): string {
+  if (zoom < JOURNEY_MINZOOM) return `<em>zoom in (≥ ${JOURNEY_MINZOOM}) to draw routes</em>`;
+  return `<svg width="160" height="12"><line x1="2" y1="6" x2="70" y2="6" stroke="#e66101" stroke-width="2"/></svg>
+    <div>${shown} of ${matched ?? '?'} in view${matched && matched > shown ? ` (first ${shown})` : ''}; thicker with children</div>`;
+}
+
+export const LAYER_IDS: Record<SourceId, string[]> = {
+  forces: ['forces-fill', 'forces-line'],
+  rail: ['rail-line'],
+  flows: ['flows-line'],
+  hotspots: ['hotspots-circle', 'selected-station'],
+  journeys: ['journeys-line'],
+};
+
+export function setVisible(map: maplibregl.Map, id: SourceId, on: boolean) {
+  for (const l of LAYER_IDS[id]) map.setLayoutProperty(l, 'visibility', on ? 'visible' : 'none');
+}

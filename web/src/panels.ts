@@ -1,0 +1,135 @@
+// Side panels and popups: journey count, hotspot table, station detail, journey and force popups.
+import { getJson, isAbort, supports, type FC, type Params } from './api';
+import { escapeHtml as h } from './filters';
+
+const $ = (id: string) => document.getElementById(id) as HTMLElement;
+const fmt = (n: unknown) => (typeof n === 'number' ? n.toLocaleString('en-GB') : h(n ?? '–'));
+
+export function renderHotspotTable(fc: FC, onPick: (f: GeoJSON.Feature) => void) {
+  const body = $('hotspots-body');
+  body.innerHTML = '';
+  fc.features.forEach((f, i) => {
+    const p = f.properties ?? {};
+    const tr = document.createElement('tr');
+    tr.dataset.crs = p.crs;
+    tr.className = p.significant ? 'sig' : '';
+    tr.innerHTML = `<td>${i + 1}</td><td>${h(p.name)} <small>${h(p.crs)}</small></td><td class="n">${fmt(p.journeys)}</td>
+      <td class="n">${fmt(p.children)}</td><td class="n">${Number(p.gi_z).toFixed(1)}</td>`;
+    tr.addEventListener('click', () => onPick(f));
+    body.appendChild(tr);
+  });
+  if (!fc.features.length) body.innerHTML = '<tr><td colspan="5"><em>no stations</em></td></tr>';
+}
+
+/** Weekly counts as a small SVG bar chart. */
+function weeklyChart(buckets: { period_start: string; journeys: number; children: number }[]): string {
+  if (!buckets.length) return '<em>no journeys</em>';
+  const W = 300, H = 80;
+  // Children (persons under 18) can outnumber journeys: one scale for both.
+  const m = Math.max(1, ...buckets.map((b) => Math.max(b.journeys, b.children)));
+  const bw = W / buckets.length;
+  const bars = buckets
+    .map((b, i) => {
+      const y = H - (b.journeys / m) * H;
+      return `<rect x="${i * bw}" y="${y}" width="${Math.max(bw - 0.3, 0.5)}" height="${H - y}" fill="#e66101"><title>${b.period_start}: ${b.journeys} journeys, ${b.children} children</title></rect>`;
+    })
+    .join('');
+  const line = buckets.map((b, i) => `${(i + 0.5) * bw},${H - (b.children / m) * H}`).join(' ');
+  return `<svg class="chart" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none">${bars}<polyline points="${line}" fill="none" stroke="#7b3294" stroke-width="1.5" vector-effect="non-scaling-stroke"/></svg>
+    <div class="ramp-l"><span>${h(buckets[0].period_start)}</span><span>max ${m} a week</span><span>${h(buckets[buckets.length - 1].period_start)}</span></div>
+    <div class="key"><span class="dot" style="background:#e66101"></span>journeys <span class="dot" style="background:#7b3294"></span>children</div>`;
+}
+
+export async function showStation(f: GeoJSON.Feature, filters: Params) {
+  const p = f.properties ?? {};
+  const panel = $('station');
+  panel.hidden = false;
+  panel.dataset.crs = p.crs;
+  $('station-body').innerHTML = `<h3>${h(p.name)} <small>${h(p.crs)}</small></h3>
+    <table class="kv">
+      <tr><th>journeys</th><td>${fmt(p.journeys)}</td><th>children</th><td>${fmt(p.children)}</td></tr>
+      <tr><th>starts / ends / passes</th><td colspan="3">${fmt(p.starts)} / ${fmt(p.ends)} / ${fmt(p.passes)}</td></tr>
+      <tr><th>persons</th><td>${fmt(p.persons)}</td><th>per million</th><td>${fmt(p.rate_per_million)}</td></tr>
+      <tr><th>Gi* z</th><td>${Number(p.gi_z).toFixed(2)}</td><th>significant</th><td>${p.significant ? 'yes' : 'no'}</td></tr>
+    </table>
+    <h4>Weekly journeys here</h4><div id="station-weekly">loading…</div>
+    <h4>Forces the journeys came from</h4><div id="station-origins">loading…</div>`;
+  const crs = String(p.crs);
+  const stationOk = supports('/api/trends', 'station') && supports('/api/flows', 'station');
+  if (!stationOk) {
+    const msg = '<em>this server does not take the <code>station</code> filter yet</em>';
+    $('station-weekly').innerHTML = msg;
+    $('station-origins').innerHTML = msg;
+    return;
+  }
+  const q = { ...filters, station: crs };
+  try {
+    const [trends, matrix] = await Promise.all([
+      getJson('/api/trends', { ...q, interval: 'week' }, 'station-trends'),
+      getJson('/api/flows', { ...q, format: 'matrix' }, 'station-flows'),
+    ]);
+    if (panel.dataset.crs !== crs) return;
+    $('station-weekly').innerHTML =
+      `<div>${fmt(trends.journeys)} journeys, ${fmt(trends.buckets.reduce((s: number, b: any) => s + b.children, 0))} children</div>` +
+      weeklyChart(trends.buckets);
+    const by = new Map<string, { name: string; journeys: number; children: number }>();
+    for (const r of matrix.rows) {
+      const e = by.get(r.origin_force) ?? { name: r.origin_name, journeys: 0, children: 0 };
+      e.journeys += r.journeys;
+      e.children += r.children;
+      by.set(r.origin_force, e);
+    }
+    const rows = [...by.values()].sort((a, b) => b.journeys - a.journeys).slice(0, 10);
+    $('station-origins').innerHTML = rows.length
+      ? `<table class="list"><tr><th>origin force</th><th>journeys</th><th>children</th></tr>${rows
+          .map((r) => `<tr><td>${h(r.name)}</td><td class="n">${fmt(r.journeys)}</td><td class="n">${fmt(r.children)}</td></tr>`)
+          .join('')}</table>`
+      : '<em>none</em>';
+  } catch (e) {
+    if (isAbort(e)) return;
+    $('station-weekly').innerHTML = `<span class="err">${h((e as Error).message)}</span>`;
+    $('station-origins').innerHTML = '';
+  }
+}
+
+export function journeyPopup(p: Record<string, any>): string {
+  let forces = p.forces;
+  if (typeof forces === 'string') forces = JSON.parse(forces); // MapLibre stringifies nested properties
+  const crossed = (forces ?? []).map((x: any) => `${h(x.name)} (${(x.distance_m / 1000).toFixed(0)} km)`).join(' → ');
+  return `<div class="pop"><b>${h(p.report_id)}</b> <span class="syn">SYNTHETIC</span>
+    <table class="kv"><tr><th>date</th><td>${h(p.date)}</td></tr><tr><th>mode</th><td>${h(p.mode)}</td></tr>
+    <tr><th>from</th><td>${h(p.origin_station ?? 'point')}</td></tr><tr><th>to</th><td>${h(p.destination_station ?? 'point')}</td></tr>
+    <tr><th>line</th><td>${p.line_id ? `${h(p.line_name ?? p.line_id)} <button class="only-line" title="filter to this line">only this line</button>` : '–'}</td></tr>
+    <tr><th>forces crossed</th><td>${crossed || '–'}</td></tr>
+    <tr><th>persons</th><td>${fmt(p.persons)}</td></tr><tr><th>children</th><td>${fmt(p.children)}</td></tr></table></div>`;
+}
+
+export function flowPopup(p: Record<string, any>): string {
+  return `<div class="pop"><b>${h(p.origin_name)} → ${h(p.destination_name)}</b>
+    <table class="kv"><tr><th>journeys</th><td>${fmt(p.journeys)}</td></tr><tr><th>by rail (BTP)</th><td>${fmt(p.btp_journeys)}</td></tr>
+    <tr><th>persons</th><td>${fmt(p.persons)}</td></tr><tr><th>children</th><td>${fmt(p.children)}</td></tr></table></div>`;
+}
+
+/** Force popup: imports, exports, net and the top flows into it. */
+export async function forcePopup(p: Record<string, any>, filters: Params, set: (html: string) => void) {
+  const head = `<div class="pop"><b>${h(p.name)}</b> <small>${h(p.code)}</small>
+    <table class="kv"><tr><th>imports</th><td>${fmt(p.imports)}</td></tr><tr><th>exports</th><td>${fmt(p.exports)}</td></tr>
+    <tr><th>net</th><td>${fmt(p.net)}</td></tr></table><h4>Top flows in</h4>`;
+  set(head + 'loading…</div>');
+  try {
+    const m = await getJson('/api/flows', { ...filters, destination_force: p.code, format: 'matrix' }, 'force-flows');
+    const rows = m.rows
+      .filter((r: any) => r.origin_force !== r.destination_force)
+      .sort((a: any, b: any) => b.journeys - a.journeys)
+      .slice(0, 8);
+    set(
+      head +
+        (rows.length
+          ? `<table class="list">${rows.map((r: any) => `<tr><td>${h(r.origin_name)}</td><td class="n">${fmt(r.journeys)}</td></tr>`).join('')}</table>`
+          : '<em>none</em>') +
+        '</div>',
+    );
+  } catch (e) {
+    if (!isAbort(e)) set(head + `<span class="err">${h((e as Error).message)}</span></div>`);
+  }
+}

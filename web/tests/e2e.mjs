@@ -1,0 +1,206 @@
+// Browser test of the map page: LINESMAP_URL=http://127.0.0.1:8080 npm test
+// Uses the system Chromium (CHROMIUM, default /usr/bin/chromium) through playwright-core.
+import { chromium } from 'playwright-core';
+import { mkdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const BASE = (process.env.LINESMAP_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
+const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'output');
+const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS || 60000);
+await mkdir(OUT, { recursive: true });
+
+const failures = [];
+const results = {};
+function check(name, ok, detail = '') {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` (${String(detail).replace(/\s+/g, ' ').slice(0, 200)})` : ''}`);
+  if (!ok) failures.push(name);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+let exitCode = 0;
+try {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  const consoleErrors = [];
+  const foreign = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  const badResponses = [];
+  page.on('response', (r) => { if (r.status() >= 400) badResponses.push(`${r.status()} ${r.url()}`); });
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(BASE) && !u.startsWith('blob:') && !u.startsWith('data:')) foreign.push(u);
+  });
+
+  // 1. Load: time to first interactive map (data loaded, then map idle).
+  const t0 = Date.now();
+  await page.goto(`${BASE}/`, { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => window.__linesmap?.generation >= 1);
+  const wallFirst = Date.now() - t0;
+  const firstInteractiveMs = await page.evaluate(() => window.__linesmap.timings.firstInteractiveMs);
+  results.first_interactive_ms = firstInteractiveMs;
+  results.first_interactive_wall_ms = wallFirst;
+  await page.screenshot({ path: path.join(OUT, '01-loaded.png') });
+  check('header says SYNTHETIC', (await page.textContent('header')).includes('SYNTHETIC'));
+
+  // 2. Every layer has features (the map's sources; journeys once zoomed in below).
+  const counts = await page.evaluate(() => {
+    const d = window.__linesmap;
+    return Object.fromEntries(['forces', 'rail', 'flows', 'hotspots'].map((id) => [id, { data: d.data[id].features.length, rendered: d.rendered(id) }]));
+  });
+  results.features = counts;
+  for (const [id, c] of Object.entries(counts)) check(`layer ${id} has features`, c.data > 0 && c.rendered > 0, JSON.stringify(c));
+  check('forces layer has 45 areas', counts.forces.data === 45, String(counts.forces.data));
+  const total = await page.evaluate(() => window.__linesmap.count);
+  check('journey count shown', total > 0 && (await page.textContent('#count')).replace(/\D/g, '') === String(total), String(total));
+  results.journeys_unfiltered = total;
+
+  // Layer toggles hide and show their layers.
+  for (const [id, layer] of [['forces', 'forces-fill'], ['rail', 'rail-line'], ['flows', 'flows-line'], ['hotspots', 'hotspots-circle'], ['journeys', 'journeys-line']]) {
+    await page.uncheck(`#toggle-${id}`);
+    const off = await page.evaluate((l) => window.__linesmap.map.getLayoutProperty(l, 'visibility'), layer);
+    await page.check(`#toggle-${id}`);
+    const on = await page.evaluate((l) => window.__linesmap.map.getLayoutProperty(l, 'visibility'), layer);
+    check(`toggle ${id}`, off === 'none' && on !== 'none', `${off}/${on}`);
+  }
+  check('legends drawn', (await page.$$eval('.legend', (ls) => ls.filter((l) => l.innerHTML.trim()).length)) === 5);
+
+  // 3. Date filter changes the count; measure the redraw.
+  const gen = await page.evaluate(() => {
+    const el = document.getElementById('loading');
+    window.__sawLoading = false;
+    new MutationObserver(() => { if (!el.hidden) window.__sawLoading = true; }).observe(el, { attributes: true });
+    return window.__linesmap.generation;
+  });
+  const tf = Date.now();
+  await page.fill('#f-from', '2024-01-01');
+  await page.fill('#f-to', '2024-03-31');
+  await page.dispatchEvent('#f-to', 'change');
+  await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, gen);
+  results.filter_redraw_wall_ms = Date.now() - tf;
+  const filtered = await page.evaluate(() => window.__linesmap.count);
+  results.filter_redraw_ms = await page.evaluate(() => window.__linesmap.timings.lastRedrawMs);
+  results.filter_fetch_ms = await page.evaluate(() => window.__linesmap.timings.lastFetchMs);
+  results.journeys_2024q1 = filtered;
+  check('date filter changes the journey count', filtered !== total && filtered >= 0, `${total} -> ${filtered}`);
+  check('a loading indicator shows while requests are in flight', await page.evaluate(() => window.__sawLoading));
+  check('URL holds the filter', page.url().includes('from=2024-01-01') && page.url().includes('to=2024-03-31'), page.url());
+  await page.screenshot({ path: path.join(OUT, '02-filtered.png') });
+
+  // 4. Hotspot row → flies there and opens the station panel; journeys drawn at that zoom.
+  const jg = await page.evaluate(() => window.__linesmap.journeysGeneration);
+  const crs = await page.getAttribute('#hotspots-body tr:first-child', 'data-crs');
+  await page.click('#hotspots-body tr:first-child');
+  await page.waitForSelector('#station:not([hidden])');
+  check('hotspot row opens the station panel', (await page.getAttribute('#station', 'data-crs')) === crs, crs);
+  await page.waitForFunction(() => !document.querySelector('#station-weekly')?.textContent?.includes('loading'));
+  await page.waitForFunction((g) => window.__linesmap.journeysGeneration > g && window.__linesmap.map.getZoom() >= 9 && !document.body.dataset.loading, jg);
+  const jn = await page.evaluate(() => window.__linesmap.data.journeys.features.length);
+  results.features.journeys = jn;
+  check('journeys layer has features when zoomed in', jn > 0, String(jn));
+  check('station panel shows weekly counts', (await page.$('#station-weekly svg.chart')) !== null,
+    (await page.textContent('#station-weekly')).slice(0, 80));
+  check('station panel lists the origin forces', (await page.$('#station-origins table')) !== null);
+  await page.evaluate(() => new Promise((r) => window.__linesmap.map.once('idle', r)));
+  await page.screenshot({ path: path.join(OUT, '03-station.png') });
+
+  // 5. Popups: a journey, then a force area (a map point where only that layer is hit).
+  const pointOn = (layer, avoid) => page.evaluate(([layer, avoid]) => {
+    const map = window.__linesmap.map;
+    const r = map.getCanvas().getBoundingClientRect();
+    for (let y = 20; y < r.height - 20; y += 7) {
+      for (let x = 20; x < r.width - 20; x += 7) {
+        if (document.elementFromPoint(r.left + x, r.top + y) !== map.getCanvas()) continue;
+        if (!map.queryRenderedFeatures([x, y], { layers: [layer] }).length) continue;
+        const box = [[x - 6, y - 6], [x + 6, y + 6]];
+        if (avoid.some((l) => map.queryRenderedFeatures(box, { layers: [l] }).length)) continue;
+        return { x: r.left + x, y: r.top + y };
+      }
+    }
+    return null;
+  }, [layer, avoid]);
+  const jp = await pointOn('journeys-line', ['hotspots-circle']);
+  check('found a journey to click', jp !== null);
+  if (jp) {
+    await page.mouse.click(jp.x, jp.y);
+    const pop = await page.waitForSelector('.maplibregl-popup .pop');
+    const text = await pop.textContent();
+    check('journey popup shows the journey', text.includes('SYNTHETIC') && text.includes('forces crossed'), text.slice(0, 80));
+    await page.screenshot({ path: path.join(OUT, '04-journey-popup.png') });
+    const onlyLine = await page.$('.maplibregl-popup button.only-line');
+    if (onlyLine) {
+      const g = await page.evaluate(() => window.__linesmap.generation);
+      await onlyLine.click();
+      await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, g);
+      const line = await page.inputValue('#f-line');
+      check('"only this line" filters to the journey\'s line', line !== '' && page.url().includes(`line=${encodeURIComponent(line)}`), line);
+      await page.click('#f-reset');
+      await page.fill('#f-from', '2024-01-01');
+      await page.fill('#f-to', '2024-03-31');
+      await page.dispatchEvent('#f-to', 'change');
+      await page.waitForFunction(() => window.__linesmap.filters.line === '' && window.__linesmap.filters.from === '2024-01-01' && window.__linesmap.filters.to === '2024-03-31');
+      await page.waitForFunction(() => !document.body.dataset.loading);
+    } else {
+      await page.click('.maplibregl-popup-close-button');
+    }
+  }
+  const fp = await pointOn('forces-fill', ['hotspots-circle', 'journeys-line', 'flows-line']);
+  check('found a force area to click', fp !== null);
+  if (fp) {
+    await page.mouse.click(fp.x, fp.y);
+    await page.waitForFunction(() => {
+      const t = document.querySelector('.maplibregl-popup .pop')?.textContent ?? '';
+      return t.includes('Top flows in') && !t.includes('loading');
+    });
+    const text = await page.textContent('.maplibregl-popup .pop');
+    check('force popup shows imports, exports, net and flows in', /imports.*exports.*net/s.test(text) && (await page.$('.maplibregl-popup table.list')) !== null, text.slice(0, 80));
+    await page.screenshot({ path: path.join(OUT, '05-force-popup.png') });
+  }
+
+  // 6. Export link downloads GeoJSON of the filtered view.
+  const href = await page.getAttribute('#export', 'href');
+  check('export link carries the filter', href.includes('from=2024-01-01'), href);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+  const file = path.join(OUT, 'export.geojson');
+  await download.saveAs(file);
+  let fc = null;
+  try { fc = JSON.parse(await readFile(file, 'utf8')); } catch (e) { console.log(e.message); }
+  check('export is a GeoJSON FeatureCollection', fc?.type === 'FeatureCollection' && Array.isArray(fc.features), `${fc?.features?.length} features`);
+  check('export has the filtered journeys', fc?.features?.length === filtered, `${fc?.features?.length} vs ${filtered}`);
+
+  // 7. A shared link restores the state: line and the children-only age bands from the URL.
+  const some = await (await fetch(`${BASE}/api/journeys?limit=200`)).json();
+  const lineId = some.features.map((f) => f.properties.line_id).find(Boolean);
+  const q = `line=${encodeURIComponent(lineId)}&age_band=under_10,10-12,13-14,15-17`;
+  const expected = (await (await fetch(`${BASE}/api/trends?interval=month&${q}`)).json()).journeys;
+  const shared = await page.goto(`${BASE}/?${q}`, { waitUntil: 'domcontentloaded' });
+  const servedPage = shared.ok() && (shared.headers()['content-type'] ?? '').includes('text/html');
+  check('the server serves the page for a shared link with filters in its query', servedPage,
+    servedPage ? '' : `GET /?${q}: ${shared.status()} ${(await shared.text()).slice(0, 120)}`);
+  if (servedPage) {
+    await page.waitForFunction(() => window.__linesmap?.generation >= 1);
+    const restored = await page.evaluate(() => ({ count: window.__linesmap.count, line: document.querySelector('#f-line').value,
+      ages: Array.from(document.querySelector('#f-age').selectedOptions).map((o) => o.value).join(',') }));
+    check('a shared link restores line and age filters', restored.line === lineId && restored.ages === 'under_10,10-12,13-14,15-17', JSON.stringify(restored));
+    check('line filter gives the server count', restored.count === expected && expected < total, `${restored.count} vs ${expected}`);
+    await page.screenshot({ path: path.join(OUT, '06-line.png') });
+  }
+
+  check('no requests outside the server', foreign.length === 0, foreign.slice(0, 3).join(' '));
+  check('no console errors', consoleErrors.length === 0, consoleErrors.slice(0, 5).join(' | '));
+  check('no failed responses', badResponses.length === 0, badResponses.slice(0, 5).join(' | '));
+} catch (e) {
+  console.log(`FAIL ${e.stack || e}`);
+  failures.push('exception');
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify({ timings_ms: { first_interactive: results.first_interactive_ms, first_interactive_wall: results.first_interactive_wall_ms, filter_redraw: results.filter_redraw_ms, filter_redraw_fetch: results.filter_fetch_ms, filter_redraw_wall: results.filter_redraw_wall_ms }, ...results, failures }, null, 1));
+exitCode = failures.length ? 1 : 0;
+process.exit(exitCode);
