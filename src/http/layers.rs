@@ -754,17 +754,20 @@ pub async fn trends_api(raw: String, accept: Option<String>, state: Arc<AppState
 // ---------------------------------------------------------------- rail sections
 
 /// A track section with its usage.
-pub fn section_feature(g: &Geography, i: usize, s: SectionStats) -> Value {
+pub fn section_feature(g: &Geography, i: usize, s: SectionStats, geometry: bool) -> Value {
     let c = &g.rail.chains()[i];
-    let coords: Vec<[f64; 2]> = c
-        .coords
-        .iter()
-        .map(|p| [round7(p[0]), round7(p[1])])
-        .collect();
+    let coords: Vec<[f64; 2]> = if geometry {
+        c.coords
+            .iter()
+            .map(|p| [round7(p[0]), round7(p[1])])
+            .collect()
+    } else {
+        Vec::new()
+    };
     json!({
         "type": "Feature",
         "id": i,
-        "geometry": {"type": "LineString", "coordinates": coords},
+        "geometry": if geometry { json!({"type": "LineString", "coordinates": coords}) } else { Value::Null },
         "properties": {
             "section": i,
             "length_m": super::round_m(c.length_m()),

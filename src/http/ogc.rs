@@ -351,6 +351,8 @@ struct Query {
     significant: Option<bool>,
     origin: Option<u16>,
     destination: Option<u16>,
+    /// leave polygons and lines out (CSV tables of forces and track sections)
+    no_geometry: bool,
 }
 
 fn bbox_param(p: &Params) -> Result<Option<Bbox>, ApiError> {
@@ -448,6 +450,7 @@ fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError>
         significant: super::journeys::bool_param(&p, "significant")?,
         origin: force_param(&p, "origin_force", state)?,
         destination: force_param(&p, "destination_force", state)?,
+        no_geometry: false,
     })
 }
 
@@ -503,8 +506,19 @@ fn station_feature(g: &Geography, i: usize, c: StationStats) -> Value {
     })
 }
 
-fn force_feature(g: &Geography, i: usize, c: [u32; 2]) -> Value {
+fn force_feature(g: &Geography, i: usize, c: [u32; 2], geometry: bool) -> Value {
     let f = g.forces.get(i);
+    if !geometry {
+        return json!({
+            "type": "Feature",
+            "id": f.code,
+            "geometry": null,
+            "properties": {
+                "code": f.code, "name": f.name, "force_name": f.force_name,
+                "exports": c[0], "imports": c[1], "net": c[0] as i64 - c[1] as i64,
+            },
+        });
+    }
     json!({
         "type": "Feature",
         "id": f.code,
@@ -594,7 +608,7 @@ fn select_features(
                 ids.len(),
                 ids[r]
                     .iter()
-                    .map(|&i| force_feature(&g, i, counts[i]))
+                    .map(|&i| force_feature(&g, i, counts[i], !q.no_geometry))
                     .collect(),
             )
         }
@@ -615,7 +629,7 @@ fn select_features(
                 ids.len(),
                 ids[r]
                     .iter()
-                    .map(|&i| section_feature(&g, i, counts[i]))
+                    .map(|&i| section_feature(&g, i, counts[i], !q.no_geometry))
                     .collect(),
             )
         }
@@ -785,14 +799,14 @@ pub async fn item(
             "forces" => {
                 let code = ForceCode::parse(&fid).map_err(|_| not_found())?;
                 let i = g.forces.index_of(&code).ok_or_else(not_found)?;
-                force_feature(&g, i, lay::force_counts(&state, &all)[i])
+                force_feature(&g, i, lay::force_counts(&state, &all)[i], true)
             }
             "rail" => {
                 let i: usize = fid.parse().map_err(|_| not_found())?;
                 if i >= g.rail.chains().len() {
                     return Err(not_found());
                 }
-                section_feature(&g, i, section_stats(&state, &all)[i])
+                section_feature(&g, i, section_stats(&state, &all)[i], true)
             }
             "hotspots" => {
                 let code = StationCode::parse(&fid).map_err(|_| not_found())?;
@@ -889,6 +903,7 @@ pub fn layer_download(
         significant: None,
         origin: None,
         destination: None,
+        no_geometry: csv,
     };
     if csv {
         match id {

@@ -578,6 +578,19 @@ async fn exports_stream_every_collection_as_an_attachment() {
                 .starts_with("text/csv")
         );
     }
+    // forces as a table: no geometry, one row per force; Norfolk imports J1, J2, J4 and exports J5
+    let r = get_raw(&st, "/api/export?collection=forces&format=csv").await;
+    let text = String::from_utf8(r.body().to_vec()).unwrap();
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let recs: Vec<csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
+    assert_eq!(recs.len(), gb().forces.forces().len());
+    let nfk = recs.iter().find(|r| &r[col("code")] == NORFOLK).unwrap();
+    assert_eq!(
+        (&nfk[col("exports")], &nfk[col("imports")], &nfk[col("net")]),
+        ("1", "3", "-2")
+    );
     let r = get_raw(&st, "/api/export?collection=trends&format=csv").await;
     assert!(String::from_utf8_lossy(r.body()).contains("2024-03-01,2024-03-31,3,4,2,3,3,2,1,0"));
     let (s, e) = get(&st, "/api/export?collection=people").await;
