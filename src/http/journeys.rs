@@ -330,21 +330,22 @@ pub fn get_one(id: String, raw: String, state: Arc<AppState>) -> Response {
     }
 }
 
+/// A parameter list: `before`, the journey filters (every name [`filter_from`] reads), `after`.
+/// One list of filter names for every endpoint that takes them.
+macro_rules! journey_params {
+    ([$($before:literal),*], [$($after:literal),*]) => {
+        &[
+            $($before,)*
+            "from", "to", "bbox", "force", "cross_border", "exporting_force", "importing_force",
+            "mode", "age_band", "role", "line", "station",
+            $($after),*
+        ]
+    };
+}
+pub(crate) use journey_params;
+
 /// The journey filters, each a query parameter (see [`filter_from`]).
-pub const JOURNEY_FILTERS: &[&str] = &[
-    "from",
-    "to",
-    "bbox",
-    "force",
-    "cross_border",
-    "exporting_force",
-    "importing_force",
-    "mode",
-    "age_band",
-    "role",
-    "line",
-    "station",
-];
+pub const JOURNEY_FILTERS: &[&str] = journey_params!([], []);
 
 /// A force parameter: a GSS code of a force in the data.
 pub fn force_param(
@@ -471,22 +472,7 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
 }
 
 /// The query parameters of `GET /api/journeys`.
-pub const LIST_PARAMS: &[&str] = &[
-    "from",
-    "to",
-    "bbox",
-    "force",
-    "cross_border",
-    "exporting_force",
-    "importing_force",
-    "mode",
-    "age_band",
-    "role",
-    "line",
-    "station",
-    "limit",
-    "offset",
-];
+pub const LIST_PARAMS: &[&str] = journey_params!([], ["limit", "offset"]);
 
 pub async fn list(raw: String, state: Arc<AppState>) -> Response {
     let parsed = (|| {
@@ -519,27 +505,10 @@ pub async fn list(raw: String, state: Arc<AppState>) -> Response {
         if offset > 0 {
             links.push(json!({"rel": "prev", "type": GEOJSON, "href": format!("/api/journeys?{}", with_offset(&raw, offset.saturating_sub(limit)))}));
         }
-        serde_json::to_vec(&FeatureCollectionOut {
-            kind: "FeatureCollection",
-            number_matched: matched,
-            number_returned: features.len(),
-            features,
-            links,
-        })
+        json_reply(&FeatureCollectionOut::new(features, matched, links), GEOJSON)
     })
     .await;
-    match res {
-        Ok(Ok(body)) => {
-            let mut r = Response::new(body.into());
-            r.headers_mut().insert(
-                warp::http::header::CONTENT_TYPE,
-                warp::http::HeaderValue::from_static(GEOJSON),
-            );
-            r
-        }
-        Ok(Err(e)) => ApiError::Internal(e.to_string()).into_response(),
-        Err(e) => ApiError::Internal(e.to_string()).into_response(),
-    }
+    res.unwrap_or_else(|e| ApiError::Internal(e.to_string()).into_response())
 }
 
 /// A FeatureCollection written without an intermediate JSON tree.
@@ -553,6 +522,18 @@ pub struct FeatureCollectionOut<F: serde::Serialize> {
     pub number_returned: usize,
     pub features: Vec<F>,
     pub links: Vec<Value>,
+}
+
+impl<F: serde::Serialize> FeatureCollectionOut<F> {
+    pub fn new(features: Vec<F>, matched: usize, links: Vec<Value>) -> Self {
+        FeatureCollectionOut {
+            kind: "FeatureCollection",
+            number_matched: matched,
+            number_returned: features.len(),
+            features,
+            links,
+        }
+    }
 }
 
 /// The query string with `offset` replaced.

@@ -8,7 +8,7 @@
 //! instead, while the statistics stay those of the whole network.
 
 use super::error::ApiError;
-use super::journeys::{filter_from, force_param};
+use super::journeys::{filter_from, force_param, journey_params};
 use super::params::Params;
 use super::{AppState, json_reply, round7};
 use crate::geography::{Bbox, Geography};
@@ -293,23 +293,7 @@ pub fn hotspot_feature(g: &Geography, h: &Hotspot) -> Value {
 }
 
 /// Parameters of `/api/hotspots`.
-pub const HOTSPOT_PARAMS: &[&str] = &[
-    "from",
-    "to",
-    "bbox",
-    "force",
-    "cross_border",
-    "exporting_force",
-    "importing_force",
-    "mode",
-    "age_band",
-    "role",
-    "line",
-    "station",
-    "top",
-    "sort",
-    "f",
-];
+pub const HOTSPOT_PARAMS: &[&str] = journey_params!([], ["top", "sort", "f"]);
 
 fn sort_param(p: &Params) -> Result<HotspotSort, ApiError> {
     p.get("sort")
@@ -556,24 +540,8 @@ pub fn flow_csv(g: &Geography, flows: &Flows) -> Result<Vec<u8>, ApiError> {
 }
 
 /// Parameters of `/api/flows`.
-pub const FLOW_PARAMS: &[&str] = &[
-    "from",
-    "to",
-    "bbox",
-    "force",
-    "cross_border",
-    "exporting_force",
-    "importing_force",
-    "mode",
-    "age_band",
-    "role",
-    "line",
-    "station",
-    "origin_force",
-    "destination_force",
-    "format",
-    "f",
-];
+pub const FLOW_PARAMS: &[&str] =
+    journey_params!([], ["origin_force", "destination_force", "format", "f"]);
 
 /// The flows of the journeys `f` selects, narrowed to an origin and destination force.
 pub fn flow_rows(
@@ -649,22 +617,7 @@ pub async fn flows_api(raw: String, accept: Option<String>, state: Arc<AppState>
 // ---------------------------------------------------------------- trends
 
 /// Parameters of `/api/trends`.
-pub const TREND_PARAMS: &[&str] = &[
-    "interval",
-    "from",
-    "to",
-    "bbox",
-    "force",
-    "cross_border",
-    "exporting_force",
-    "importing_force",
-    "mode",
-    "age_band",
-    "role",
-    "line",
-    "station",
-    "f",
-];
+pub const TREND_PARAMS: &[&str] = journey_params!(["interval"], ["f"]);
 
 const TREND_COLUMNS: &[&str] = &[
     "period_start",
@@ -789,22 +742,7 @@ pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStat
 // ---------------------------------------------------------------- export
 
 /// Parameters of `/api/export`.
-pub const EXPORT_PARAMS: &[&str] = &[
-    "collection",
-    "format",
-    "from",
-    "to",
-    "bbox",
-    "force",
-    "cross_border",
-    "exporting_force",
-    "importing_force",
-    "mode",
-    "age_band",
-    "role",
-    "line",
-    "station",
-];
+pub const EXPORT_PARAMS: &[&str] = journey_params!(["collection", "format"], []);
 
 /// Collections `/api/export` writes.
 pub const EXPORT_COLLECTIONS: &[&str] = &[

@@ -58,22 +58,6 @@ pub struct Collection {
     pub params: &'static [&'static str],
 }
 
-/// Query parameters of every items request.
-pub const ITEM_PARAMS: &[&str] = &[
-    "bbox", "bbox-crs", "datetime", "limit", "offset", "f", "crs",
-];
-/// Journey filters every collection takes (they select the journeys counted).
-pub const JOURNEY_PARAMS: &[&str] = &[
-    "cross_border",
-    "exporting_force",
-    "importing_force",
-    "mode",
-    "age_band",
-    "role",
-    "line",
-    "station",
-];
-
 macro_rules! params {
     ($($own:literal),*) => {
         &[
@@ -734,18 +718,9 @@ pub async fn items(
                     crs: q.crs,
                 })
                 .collect();
-            let body = serde_json::to_vec(&FeatureCollectionOut {
-                kind: "FeatureCollection",
-                number_matched: matched,
-                number_returned: features.len(),
-                features,
-                links,
-            })
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let mut r = Response::new(body.into());
-            r.headers_mut().insert(
-                warp::http::header::CONTENT_TYPE,
-                warp::http::HeaderValue::from_static(GEOJSON),
+            let mut r = json_reply(
+                &FeatureCollectionOut::new(features, matched, links),
+                GEOJSON,
             );
             if let Ok(v) = warp::http::HeaderValue::from_str(&q.crs.header()) {
                 r.headers_mut().insert("content-crs", v);
