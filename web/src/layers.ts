@@ -46,18 +46,18 @@ export function createMap(container: string): maplibregl.Map {
         id: 'hotspots-circle',
         type: 'circle',
         source: 'hotspots',
-        filter: ['>', ['get', 'journeys'], 0],
+        // Counts are feature state (filters cannot read it): a station with no journeys has radius 0.
         paint: {
           'circle-color': [
             'case',
-            ['all', ['get', 'significant'], ['>', ['get', 'gi_z'], 0]], '#d7191c',
-            ['get', 'significant'], '#2c7bb6',
-            ['>', ['get', 'gi_z'], 0], '#fdae61',
+            ['all', ['==', st('significant'), 1], ['>', st('gi_z'), 0]], '#d7191c',
+            ['==', st('significant'), 1], '#2c7bb6',
+            ['>', st('gi_z'), 0], '#fdae61',
             '#abd9e9',
           ],
-          'circle-radius': ['interpolate', ['linear'], ['sqrt', ['get', 'journeys']], 0, 1.5, 30, 14],
+          'circle-radius': ['case', ['>', st('journeys'), 0], ['interpolate', ['linear'], ['sqrt', st('journeys')], 0, 1.5, 30, 14], 0],
           'circle-stroke-color': '#222',
-          'circle-stroke-width': 0.5,
+          'circle-stroke-width': ['case', ['>', st('journeys'), 0], 0.5, 0],
           'circle-opacity': 0.9,
         },
       },
@@ -80,17 +80,22 @@ export function createMap(container: string): maplibregl.Map {
 }
 
 export const JOURNEY_MINZOOM = 9;
-export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', rail: 'section' };
+export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', rail: 'section', hotspots: 'crs' };
 
-/** Filtered counts (CSV rows) onto features whose geometry is already on the map. */
-export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail', fc: FC, rows: Record<string, any>[]) {
+/** Filtered counts (CSV rows) onto features whose geometry is already on the map: numbers as
+ * they are, `true`/`false` as 1/0, both as feature state and into the features' properties. */
+export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Record<string, any>[]) {
   const key = STATE_KEY[id]!;
   const byKey = new Map(rows.map((r) => [String(r[key]), r]));
-  const numeric = Object.keys(rows[0] ?? {}).filter((k) => k !== key && typeof rows[0][k] === 'number');
+  const first = rows[0] ?? {};
+  const bools = Object.keys(first).filter((k) => first[k] === 'true' || first[k] === 'false');
+  const numeric = Object.keys(first).filter((k) => k !== key && typeof first[k] === 'number');
   for (const f of fc.features) {
     const k = f.properties![key];
     const r = byKey.get(String(k)) ?? {};
-    const state = Object.fromEntries(numeric.map((n) => [n, Number(r[n] ?? 0)]));
+    const state: Record<string, number> = {};
+    for (const n of numeric) state[n] = Number(r[n] ?? 0);
+    for (const b of bools) state[b] = r[b] === 'true' ? 1 : 0;
     Object.assign(f.properties!, state);
     map.setFeatureState({ source: id, id: k }, state);
   }

@@ -26,7 +26,7 @@ const debug = {
   count: null as number | null,
   generation: 0, // increments when a full reload has been drawn (map idle)
   journeysGeneration: 0,
-  timings: { firstInteractiveMs: null as number | null, lastRedrawMs: null as number | null, lastFetchMs: null as number | null },
+  timings: { firstInteractiveMs: null as number | null, lastRedrawMs: null as number | null, lastFetchMs: null as number | null, lastApplyMs: null as number | null },
   errors: [] as string[],
   /** Features of a source as the map holds them in the current view. */
   rendered: (id: L.SourceId) => debug.map!.querySourceFeatures(id).length,
@@ -56,6 +56,7 @@ let reloadSeq = 0;
 async function reloadAll(map: maplibregl.Map) {
   const seq = ++reloadSeq;
   const start = performance.now();
+  performance.mark('reload-start');
   $('error').hidden = true;
   dropped.clear();
   toUrl(filters, metric === 'net' ? {} : { metric });
@@ -64,31 +65,41 @@ async function reloadAll(map: maplibregl.Map) {
   ($('export') as HTMLAnchorElement).href = exportHref;
   try {
     // Geometry of forces and track once; their filtered counts as CSV (a few KB, no geometry).
+    // Stations likewise: their points once, each filter's counts and Gi* as CSV feature state.
     const railGeometry = data.rail.features.length ? null : getJson<FC>('/collections/rail/items', { limit: '10000' });
-    const [forceRows, railRows, rail, flows, hotspots, top, trends] = await Promise.all([
+    const stationGeometry = data.hotspots.features.length ? null : getJson<FC>('/collections/stations/items', { limit: '10000' });
+    const [forceRows, railRows, rail, stations, flows, hotspotRows, top, trends] = await Promise.all([
       getCsv('/api/export', { ...ap, collection: 'forces' }, 'forces'),
       getCsv('/api/export', { ...ap, collection: 'rail' }, 'rail'),
       railGeometry,
+      stationGeometry,
       getJson<FC>('/api/flows', ap, 'flows'),
-      getJson<FC>('/api/hotspots', { ...ap, top: '10000', sort: 'journeys' }, 'hotspots'),
+      getCsv('/api/export', { ...ap, collection: 'hotspots' }, 'hotspots'),
       getJson<FC>('/api/hotspots', { ...ap, top: '20', sort: 'gi_z' }, 'top'),
       getJson<{ journeys: number }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
       loadJourneys(map),
     ]);
     if (seq !== reloadSeq) return;
+    performance.mark('reload-fetched');
     debug.timings.lastFetchMs = Math.round(performance.now() - start);
+    const applyStart = performance.now();
     if (rail) {
       data.rail = rail;
       L.setData(map, 'rail', rail);
     }
-    Object.assign(data, { flows, hotspots });
-    for (const id of ['flows', 'hotspots'] as const) L.setData(map, id, data[id]);
+    if (stations) {
+      data.hotspots = stations;
+      L.setData(map, 'hotspots', stations);
+    }
+    data.flows = flows;
+    L.setData(map, 'flows', flows);
     L.applyCounts(map, 'forces', data.forces, forceRows);
     L.applyCounts(map, 'rail', data.rail, railRows);
+    L.applyCounts(map, 'hotspots', data.hotspots, hotspotRows);
     legend('forces', L.styleForces(map, data.forces, metric));
     legend('rail', L.styleRail(map, data.rail));
     legend('flows', L.styleFlows(map, flows));
-    legend('hotspots', L.hotspotLegend(hotspots));
+    legend('hotspots', L.hotspotLegend(data.hotspots));
     P.renderHotspotTable(top, (f) => pickStation(map, f));
     debug.count = trends.journeys;
     $('count').textContent = trends.journeys.toLocaleString('en-GB');
@@ -97,11 +108,14 @@ async function reloadAll(map: maplibregl.Map) {
     $('notice').textContent = ignored.length ? `Not taken by this server, so ignored: ${ignored.join(', ')}` : '';
     const sel = $('station');
     if (!sel.hidden && sel.dataset.crs) {
-      const f = hotspots.features.find((x) => x.properties?.crs === sel.dataset.crs);
+      const f = data.hotspots.features.find((x) => x.properties?.crs === sel.dataset.crs);
       if (f) P.showStation(f, ap);
     }
+    debug.timings.lastApplyMs = Math.round(performance.now() - applyStart);
+    performance.mark('reload-applied');
     map.once('idle', () => {
       if (seq !== reloadSeq) return;
+      performance.mark('reload-idle');
       const ms = Math.round(performance.now() - start);
       if (debug.timings.firstInteractiveMs == null) debug.timings.firstInteractiveMs = Math.round(performance.now() - t0);
       else debug.timings.lastRedrawMs = ms;
@@ -127,8 +141,9 @@ async function loadJourneys(map: maplibregl.Map) {
       fc = await getJson<FC>('/api/journeys', { ...apiParams(filters), bbox, limit: String(L.JOURNEY_LIMIT) }, 'journeys');
     }
     if (seq !== journeysSeq) return;
+    // An empty layer that stays empty is not sent again: each setData costs a worker round trip and a repaint.
+    if (fc.features.length || data.journeys.features.length) L.setData(map, 'journeys', fc);
     data.journeys = fc;
-    L.setData(map, 'journeys', fc);
     legend('journeys', L.journeyLegend(z, fc.features.length, fc.numberMatched));
     debug.journeysGeneration++;
   } catch (e) {

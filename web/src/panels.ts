@@ -110,23 +110,30 @@ export function flowPopup(p: Record<string, any>): string {
     <tr><th>persons</th><td>${fmt(p.persons)}</td></tr><tr><th>children</th><td>${fmt(p.children)}</td></tr></table></div>`;
 }
 
-/** Force popup: imports, exports, net and the top flows into it. */
+/** Force popup: imports, exports, net and its top corridors in and out (cross-border flows). */
 export async function forcePopup(p: Record<string, any>, filters: Params, set: (html: string) => void) {
   const head = `<div class="pop"><b>${h(p.name)}</b> <small>${h(p.code)}</small>
     <table class="kv"><tr><th>imports</th><td>${fmt(p.imports)}</td></tr><tr><th>exports</th><td>${fmt(p.exports)}</td></tr>
-    <tr><th>net</th><td>${fmt(p.net)}</td></tr></table><h4>Top flows in</h4>`;
-  set(head + 'loading…</div>');
+    <tr><th>net</th><td>${fmt(p.net)}</td></tr></table>`;
+  set(head + '<h4>Top flows in</h4>loading…</div>');
   try {
-    const m = await getJson('/api/flows', { ...filters, destination_force: p.code, format: 'matrix' }, 'force-flows');
-    const rows = m.rows
-      .filter((r: any) => r.origin_force !== r.destination_force)
-      .sort((a: any, b: any) => b.journeys - a.journeys)
-      .slice(0, 8);
+    // The whole matrix (at most 45 × 45 rows, cached by the server per filter) gives both directions.
+    const m = await getJson('/api/flows', { ...filters, format: 'matrix' }, 'force-flows');
+    const cross = m.rows.filter((r: any) => r.origin_force !== r.destination_force);
+    const top = (rows: any[], name: (r: any) => string) =>
+      rows.length
+        ? `<table class="list">${rows
+            .sort((a, b) => b.journeys - a.journeys)
+            .slice(0, 8)
+            .map((r) => `<tr><td>${h(name(r))}</td><td class="n">${fmt(r.journeys)}</td><td class="n">${fmt(r.children)} ch.</td></tr>`)
+            .join('')}</table>`
+        : '<em>none</em>';
     set(
       head +
-        (rows.length
-          ? `<table class="list">${rows.map((r: any) => `<tr><td>${h(r.origin_name)}</td><td class="n">${fmt(r.journeys)}</td></tr>`).join('')}</table>`
-          : '<em>none</em>') +
+        '<h4>Top flows in (from)</h4>' +
+        top(cross.filter((r: any) => r.destination_force === p.code), (r) => r.origin_name) +
+        '<h4>Top flows out (to)</h4>' +
+        top(cross.filter((r: any) => r.origin_force === p.code), (r) => r.destination_name) +
         '</div>',
     );
   } catch (e) {

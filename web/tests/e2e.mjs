@@ -87,6 +87,7 @@ try {
   const filtered = await page.evaluate(() => window.__linesmap.count);
   results.filter_redraw_ms = await page.evaluate(() => window.__linesmap.timings.lastRedrawMs);
   results.filter_fetch_ms = await page.evaluate(() => window.__linesmap.timings.lastFetchMs);
+  results.filter_apply_ms = await page.evaluate(() => window.__linesmap.timings.lastApplyMs);
   results.journeys_2024q1 = filtered;
   check('date filter changes the journey count', filtered !== total && filtered >= 0, `${total} -> ${filtered}`);
   check('a loading indicator shows while requests are in flight', await page.evaluate(() => window.__sawLoading));
@@ -190,6 +191,72 @@ try {
     check('a shared link restores line and age filters', restored.line === lineId && restored.ages === 'under_10,10-12,13-14,15-17', JSON.stringify(restored));
     check('line filter gives the server count', restored.count === expected && expected < total, `${restored.count} vs ${expected}`);
     await page.screenshot({ path: path.join(OUT, '06-line.png') });
+  }
+
+  // 8. The analysts' questions, through the form: hotspots for children arriving from London
+  // (exporting force Metropolitan Police) this quarter, and which forces export into Norfolk.
+  await page.goto(`${BASE}/`, { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => window.__linesmap?.generation >= 1 && !document.body.dataset.loading);
+  let g8 = await page.evaluate(() => window.__linesmap.generation);
+  await page.click('#f-children');
+  await page.selectOption('#f-export', 'E23000001');
+  await page.selectOption('#f-mode', ['rail']);
+  await page.fill('#f-from', '2024-01-01');
+  await page.fill('#f-to', '2024-03-31');
+  await page.dispatchEvent('#f-to', 'change');
+  await page.waitForFunction(() => {
+    const f = window.__linesmap.filters;
+    return f.exporting_force === 'E23000001' && f.to === '2024-03-31' && f.mode.join() === 'rail' && f.age_band.length === 4;
+  });
+  await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, g8);
+  const q8 = 'from=2024-01-01&to=2024-03-31&age_band=under_10,10-12,13-14,15-17&mode=rail&exporting_force=E23000001';
+  const want8 = (await (await fetch(`${BASE}/api/trends?interval=month&${q8}`)).json()).journeys;
+  const top8 = (await (await fetch(`${BASE}/api/hotspots?top=20&sort=gi_z&${q8}`)).json()).features.map((f) => f.properties.crs);
+  const shown8 = await page.evaluate(() => ({ count: window.__linesmap.count, rows: Array.from(document.querySelectorAll('#hotspots-body tr')).map((r) => r.dataset.crs) }));
+  check('children from London by rail this quarter: count as the server counts it', shown8.count === want8 && want8 > 0 && want8 < total, `${shown8.count} vs ${want8}`);
+  check('children from London: the hotspot table is the server\'s ranking', JSON.stringify(shown8.rows) === JSON.stringify(top8) && top8.length > 0, shown8.rows.slice(0, 5).join(','));
+  for (const part of ['exporting_force=E23000001', 'mode=rail', 'age_band=under_10%2C10-12%2C13-14%2C15-17']) {
+    check(`URL holds ${part}`, page.url().includes(part), page.url());
+  }
+  const rail8 = await page.evaluate(() => window.__linesmap.data.hotspots.features.filter((f) => f.properties.journeys > 0).length);
+  check('station circles follow the filter', rail8 > 0 && rail8 < results.features.hotspots.data, String(rail8));
+  await page.screenshot({ path: path.join(OUT, '07-children-from-london.png') });
+
+  // Norfolk: clear the filters, click inside Norfolk, read the forces whose journeys flow in.
+  g8 = await page.evaluate(() => window.__linesmap.generation);
+  await page.click('#f-reset');
+  await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, g8);
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.jumpTo({ center: [1.0, 52.65], zoom: 7.5 }); m.once('idle', r); }));
+  const np = await page.evaluate(() => {
+    const map = window.__linesmap.map;
+    const r = map.getCanvas().getBoundingClientRect();
+    const others = ['hotspots-circle', 'journeys-line', 'flows-line'];
+    for (let y = 20; y < r.height - 20; y += 7) {
+      for (let x = 20; x < r.width - 20; x += 7) {
+        if (document.elementFromPoint(r.left + x, r.top + y) !== map.getCanvas()) continue;
+        // Well inside Norfolk: the points 8 px around are Norfolk too (not its coast or border).
+        const inside = [[0, 0], [-8, -8], [8, -8], [-8, 8], [8, 8]].every(([dx, dy]) =>
+          map.queryRenderedFeatures([x + dx, y + dy], { layers: ['forces-fill'] })[0]?.properties.code === 'E23000024');
+        if (!inside) continue;
+        if (others.some((l) => map.queryRenderedFeatures([[x - 6, y - 6], [x + 6, y + 6]], { layers: [l] }).length)) continue;
+        return { x: r.left + x, y: r.top + y };
+      }
+    }
+    return null;
+  });
+  check('found Norfolk on the map', np !== null);
+  if (np) {
+    await page.mouse.click(np.x, np.y);
+    await page.waitForFunction(() => {
+      const t = document.querySelector('.maplibregl-popup .pop')?.textContent ?? '';
+      return t.includes('Norfolk') && t.includes('Top flows out') && !t.includes('loading');
+    });
+    const firstIn = await page.textContent('.maplibregl-popup table.list tr:first-child td:first-child');
+    const rows = (await (await fetch(`${BASE}/api/flows?format=matrix`)).json()).rows
+      .filter((r) => r.destination_force === 'E23000024' && r.origin_force !== r.destination_force)
+      .sort((a, b) => b.journeys - a.journeys);
+    check('which forces export into Norfolk: the top one as the server ranks it', rows.length > 0 && firstIn === rows[0].origin_name, `${firstIn} vs ${rows[0]?.origin_name}`);
+    await page.screenshot({ path: path.join(OUT, '08-norfolk.png') });
   }
 
   check('no requests outside the server', foreign.length === 0, foreign.slice(0, 3).join(' '));
