@@ -13,6 +13,7 @@
 //!
 //! Coordinates are `(lon, lat)` WGS84 on the outside; distances are metres on the ellipsoid.
 
+pub mod access;
 pub mod check;
 pub mod config;
 pub mod geography;

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use linesmap::access::{Role, Security};
 use linesmap::config::{DataPaths, load_geography};
 use linesmap::geography::{DEFAULT_TOLERANCE_M, GeographyOptions, RailOptions};
 use linesmap::http::{self, AppState};
@@ -24,6 +25,106 @@ mod import;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token: printed once, only its SHA-256 is stored (in --tokens).
+    Create {
+        /// viewer, btp_planner, analyst or admin
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Who holds it (shown in the audit log).
+        #[arg(long)]
+        name: String,
+        /// The token file (created if missing, mode 0600).
+        #[arg(long, env = "LINESMAP_TOKENS", default_value = "linesmap-tokens.json")]
+        tokens: PathBuf,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s)
+        .ok_or_else(|| format!("\"{s}\" is not one of viewer, btp_planner, analyst, admin"))
+}
+
+/// Who may see what, and how it is served.
+#[derive(Args)]
+struct AccessArgs {
+    /// Token file from `linesmap token create`: requests sign in with `Authorization: Bearer`.
+    #[arg(long, env = "LINESMAP_TOKENS")]
+    tokens: Option<PathBuf>,
+    /// Open demo mode: no sign-in, every request without a token acts as an analyst. For
+    /// synthetic demo data only; said loudly at start-up and on the page.
+    #[arg(long)]
+    open_demo: bool,
+    /// Viewers see no count below this (suppressed), the rest rounded to base 5.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    suppress_below: u32,
+    /// The audit log (JSON lines, appended and synced). Default: the store's path + `.audit.ndjson`.
+    #[arg(long, env = "LINESMAP_AUDIT")]
+    audit: Option<PathBuf>,
+    /// The key of person pseudonyms and of disclosure control's rounding (created if missing).
+    /// Default: the store's path + `.key`.
+    #[arg(long, env = "LINESMAP_KEY")]
+    key: Option<PathBuf>,
+    /// TLS certificate chain (PEM); with --tls-key, serve HTTPS (rustls).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Allow cross-origin requests from this origin (repeatable). Default: CORS off.
+    #[arg(long)]
+    cors_origin: Vec<String>,
+    /// Requests a minute per token (or per address when signed out); 0 turns the limit off.
+    #[arg(long, default_value_t = 1200)]
+    rate_limit: u32,
+}
+
+impl AccessArgs {
+    fn security(&self, store: &Path) -> anyhow::Result<Security> {
+        use linesmap::access::{
+            Authentication, Pseudonyms, RateLimiter, audit::AuditLog, tokens::Tokens,
+        };
+        let tokens = match &self.tokens {
+            Some(p) => Tokens::load(p)?,
+            None => Tokens::default(),
+        };
+        let auth = match (self.open_demo, &self.tokens) {
+            (true, _) => Authentication::OpenDemo(Role::Analyst, tokens),
+            (false, Some(_)) => Authentication::Tokens(tokens),
+            (false, None) => anyhow::bail!(
+                "give --tokens FILE (create tokens with `linesmap token create --role ROLE --name NAME`) or, for synthetic demo data only, --open-demo"
+            ),
+        };
+        let with_suffix = |suffix: &str| {
+            let mut s = store.as_os_str().to_owned();
+            s.push(suffix);
+            PathBuf::from(s)
+        };
+        let key_path = self.key.clone().unwrap_or_else(|| with_suffix(".key"));
+        let audit_path = self
+            .audit
+            .clone()
+            .unwrap_or_else(|| with_suffix(".audit.ndjson"));
+        // One secret, two uses kept apart inside (person pseudonyms, rounding draws).
+        let pseudonyms = Pseudonyms::load_or_create(&key_path)?;
+        let rounding = Pseudonyms::load_or_create(&key_path)?;
+        Ok(Security {
+            auth,
+            pseudonyms,
+            disclosure: linesmap::access::disclosure::Disclosure::new(
+                self.suppress_below,
+                5,
+                rounding,
+            ),
+            audit: Some(AuditLog::open(&audit_path)?),
+            rate: RateLimiter::new(self.rate_limit),
+            cors_origins: self.cors_origin.clone(),
+            tls: self.tls_cert.is_some(),
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -53,6 +154,13 @@ enum Command {
         /// browsers; without it `/` is only the OGC landing page.
         #[arg(long, env = "LINESMAP_WEB")]
         web: Option<PathBuf>,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+    /// Bearer tokens for `serve --tokens`.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Validate, map and store journey reports from an NDJSON or CSV file, with a progress bar.
     Import {
@@ -149,6 +257,20 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
+        Command::Token {
+            command: TokenCommand::Create { role, name, tokens },
+        } => {
+            let (token, rec) = linesmap::access::tokens::create(&tokens, role, &name)?;
+            eprintln!(
+                "created token {} for {} (role {}) in {}; it is shown once, only its hash is kept:",
+                rec.id,
+                rec.name,
+                rec.role,
+                tokens.display()
+            );
+            println!("{token}");
+            Ok(())
+        }
         Command::CheckData { data } => {
             let (geo, t) = data.load()?;
             print!("{}", linesmap::check::report(&geo, &t));
@@ -213,6 +335,7 @@ fn main() -> anyhow::Result<()> {
             demo_seed,
             generator_params: gp,
             web,
+            access,
         } => {
             let (geo, t) = data.load()?;
             tracing::info!(
@@ -224,6 +347,19 @@ fn main() -> anyhow::Result<()> {
                 "reference data ready"
             );
             let geo = Arc::new(geo);
+            let security = access.security(&store)?;
+            if let Some(role) = security.open_demo() {
+                let banner = "=".repeat(78);
+                eprintln!(
+                    "{banner}\n  OPEN DEMO MODE: no sign-in. Anyone who can reach this server acts as \"{role}\"\n  and sees journey-level data. Use it with SYNTHETIC demo data only;\n  real deployments: --tokens FILE (see `linesmap token create`).\n{banner}"
+                );
+                tracing::warn!(role = %role, "open demo mode: no sign-in");
+            }
+            let audit_path = security
+                .audit
+                .as_ref()
+                .map(|a| a.path().display().to_string());
+            tracing::info!(audit = ?audit_path, suppress_below = access.suppress_below, rate_limit = access.rate_limit, "access control ready");
             let store = SqliteStore::open(&store)?;
             let journeys = Arc::new(Journeys::new(geo.clone(), Arc::new(store)));
             let t0 = std::time::Instant::now();
@@ -266,7 +402,7 @@ fn main() -> anyhow::Result<()> {
                     w.display()
                 );
             }
-            let state = AppState::with_web(journeys, web);
+            let state = AppState::with_security(journeys, web, security);
             let t0 = std::time::Instant::now();
             http::layers::Memos::warm(&state);
             tracing::info!(
@@ -275,9 +411,15 @@ fn main() -> anyhow::Result<()> {
             );
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             rt.block_on(async move {
-                let (addr, server) = http::bind(state, listen, shutdown_signal())
+                let tls = access.tls_cert.clone().zip(access.tls_key.clone());
+                let (addr, server) = http::bind(state, listen, tls, shutdown_signal())
                     .with_context(|| format!("cannot listen on {listen}"))?;
-                println!("listening on http://{addr}");
+                let scheme = if access.tls_cert.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                println!("listening on {scheme}://{addr}");
                 std::io::stdout().flush().ok();
                 server.await;
                 tracing::info!("shut down cleanly");

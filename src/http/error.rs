@@ -35,6 +35,18 @@ pub enum ApiError {
     Conflict(String),
     #[error("{first}", first = first_error(.0))]
     InvalidReport(Vec<crate::journey::report::FieldError>),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    JustificationRequired(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
+    UriTooLong(String),
+    #[error("{0}")]
+    HeadersTooLarge(String),
     #[error("the store is unavailable; try again")]
     Unavailable(String),
     #[error("internal error")]
@@ -79,6 +91,12 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::InvalidReport(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::JustificationRequired(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -104,6 +122,12 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Conflict(_) => "conflict",
             ApiError::InvalidReport(_) => "invalid_report",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::JustificationRequired(_) => "justification_required",
+            ApiError::TooManyRequests(_) => "too_many_requests",
+            ApiError::UriTooLong(_) => "uri_too_long",
+            ApiError::HeadersTooLarge(_) => "headers_too_large",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -126,9 +150,18 @@ impl ApiError {
         };
         let mut r = warp::reply::json(&body).into_response_compat();
         *r.status_mut() = self.status();
-        if let ApiError::Unavailable(_) = self {
-            r.headers_mut()
-                .insert("retry-after", warp::http::HeaderValue::from_static("5"));
+        match self {
+            ApiError::Unavailable(_) | ApiError::TooManyRequests(_) => {
+                r.headers_mut()
+                    .insert("retry-after", warp::http::HeaderValue::from_static("5"));
+            }
+            ApiError::Unauthorized(_) => {
+                r.headers_mut().insert(
+                    "www-authenticate",
+                    warp::http::HeaderValue::from_static("Bearer realm=\"linesmap\""),
+                );
+            }
+            _ => {}
         }
         r
     }

@@ -29,6 +29,9 @@ pub fn health(raw: String, state: Arc<AppState>) -> Response {
                 "forces": g.forces.forces().len(),
                 "stations": g.stations.len(),
                 "rail_km": (g.rail.length_m() / 1000.0).round(),
+                "journeys": state.journeys.index().len(),
+                "auth": if state.security.open_demo().is_some() { "open_demo" } else { "tokens" },
+                "open_demo_role": state.security.open_demo(),
             }),
             JSON,
         ))
@@ -219,4 +222,106 @@ pub(crate) fn percent_decode(s: &str) -> String {
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
+}
+
+/// The kinds of audit event.
+pub const AUDIT_ACTIONS: &[&str] = &[
+    "read_journeys",
+    "read_journey",
+    "read_persons",
+    "export",
+    "ingest",
+    "read_audit",
+];
+
+/// Most audit events one page lists.
+pub const MAX_AUDIT_LIMIT: i64 = 10_000;
+
+/// `GET /api/audit` (admins): the audit log, oldest first, filtered by `actor` (name or token
+/// id), `action`, `since` and `until` (RFC 3339, compared as UTC text), paged by
+/// `limit`/`offset`.
+pub async fn audit(raw: String, state: Arc<AppState>) -> Response {
+    let parsed = (|| {
+        let p = Params::parse(
+            &raw,
+            &["actor", "action", "since", "until", "limit", "offset"],
+        )?;
+        let text = |k: &'static str| p.get(k).map(str::to_string);
+        if let Some(a) = p.get("action")
+            && !AUDIT_ACTIONS.contains(&a)
+        {
+            return Err(ApiError::InvalidParameter {
+                name: "action",
+                message: format!("\"{a}\" is not one of {}", AUDIT_ACTIONS.join(", ")),
+            });
+        }
+        for k in ["since", "until"] {
+            if let Some(v) = p.get(k) {
+                time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                    .map_err(|e| ApiError::InvalidParameter {
+                        name: if k == "since" { "since" } else { "until" },
+                        message: format!("\"{v}\" is not an RFC 3339 time ({e})"),
+                    })?;
+            }
+        }
+        Ok::<_, ApiError>((
+            text("actor"),
+            text("action"),
+            text("since"),
+            text("until"),
+            p.int("limit", 1, MAX_AUDIT_LIMIT)?.unwrap_or(1000) as usize,
+            p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize,
+        ))
+    })();
+    let (actor, action, since, until, limit, offset) = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let st = state.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let Some(log) = &st.security.audit else {
+            return Err(ApiError::NotFound(
+                "this server keeps no audit log (start it with --audit FILE)".into(),
+            ));
+        };
+        let utc = |t: &str| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        };
+        let (since, until) = (
+            since.as_deref().and_then(utc),
+            until.as_deref().and_then(utc),
+        );
+        log.read(
+            |e| {
+                actor
+                    .as_ref()
+                    .is_none_or(|a| &e.actor == a || &e.token_id == a)
+                    && action.as_ref().is_none_or(|a| &e.action == a)
+                    && (since.is_none() && until.is_none() || {
+                        let t = utc(&e.ts);
+                        since.is_none_or(|s| t.is_some_and(|t| t >= s))
+                            && until.is_none_or(|u| t.is_some_and(|t| t <= u))
+                    })
+            },
+            offset,
+            limit,
+        )
+        .map_err(|e| ApiError::Unavailable(format!("reading the audit log: {e}")))
+    })
+    .await;
+    match res {
+        Ok(Ok((events, matched))) => {
+            let mut r = json_reply(
+                &json!({"numberMatched": matched, "numberReturned": events.len(), "events": events}),
+                JSON,
+            );
+            r.headers_mut().insert(
+                super::guard::RECORD_COUNT,
+                warp::http::HeaderValue::from(events.len()),
+            );
+            r
+        }
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    }
 }

@@ -30,6 +30,8 @@ pub struct JourneyFeature<'a> {
     pub journey: &'a MappedJourney,
     pub geometry: bool,
     pub crs: super::crs::Crs,
+    /// add `persons_summary` (pseudonymised; for analysts who gave a justification)
+    pub persons: bool,
 }
 
 /// A LineString's positions in a CRS: CRS84 rounded to 1e-7 degrees (about 1 cm).
@@ -72,9 +74,47 @@ impl serde::Serialize for JourneyFeature<'_> {
         } else {
             m.serialize_entry("geometry", &Value::Null)?;
         }
-        m.serialize_entry("properties", &j.properties(geo))?;
+        let mut props = j.properties(geo);
+        if self.persons {
+            props.insert(
+                "persons_summary".into(),
+                persons_summary(&self.state.security.pseudonyms, &j.report.persons),
+            );
+        }
+        m.serialize_entry("properties", &props)?;
         m.end()
     }
+}
+
+/// The persons of a report as an analyst may see them: person ids only as keyed pseudonyms;
+/// age band, roles, victim status and referrals; no sex, suspect status or vulnerability flags
+/// (sensitive processing, DPA 2018 s.35).
+pub fn persons_summary(
+    keys: &crate::access::Pseudonyms,
+    persons: &[crate::journey::report::Person],
+) -> Value {
+    Value::Array(
+        persons
+            .iter()
+            .map(|p| {
+                json!({
+                    "pseudonym": keys.person(&p.person_id),
+                    "age_band": p.age_band,
+                    "roles": p.roles,
+                    "victim_status": p.victim_status,
+                    "nrm_referred": p.nrm_referred,
+                    "safeguarding_referred": p.safeguarding_referred,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Sets `X-Record-Count` (what the audit entry records).
+pub fn record_count(mut r: Response, n: usize) -> Response {
+    r.headers_mut()
+        .insert(super::guard::RECORD_COUNT, warp::http::HeaderValue::from(n));
+    r
 }
 
 #[derive(serde::Serialize)]
@@ -91,6 +131,7 @@ pub fn feature(state: &AppState, j: &MappedJourney, geometry: bool) -> Value {
         journey: j,
         geometry,
         crs: super::crs::Crs::Crs84,
+        persons: false,
     })
     .unwrap_or(Value::Null)
 }
@@ -274,7 +315,10 @@ pub async fn post(
     };
     if !batch {
         return match outcomes.into_iter().next() {
-            Some(Outcome::Created(j)) => with_status(json_reply(&feature(&state, &j, true), GEOJSON), StatusCode::CREATED),
+            Some(Outcome::Created(j)) => record_count(
+                with_status(json_reply(&feature(&state, &j, true), GEOJSON), StatusCode::CREATED),
+                1,
+            ),
             Some(Outcome::Exists(j)) => json_reply(&feature(&state, &j, true), GEOJSON),
             Some(Outcome::Conflict(id)) => ApiError::Conflict(format!(
                 "report_id \"{id}\" is already stored with different content; reports are append-only"
@@ -315,17 +359,39 @@ pub async fn post(
     };
     let body =
         json!({"created": created, "existing": existing, "rejected": rejected, "results": results});
-    with_status(json_reply(&body, "application/json"), status)
+    record_count(
+        with_status(json_reply(&body, "application/json"), status),
+        created,
+    )
 }
 
-pub fn get_one(id: String, raw: String, state: Arc<AppState>) -> Response {
-    if let Err(e) = Params::parse(&raw, &[]) {
-        return e.into_response();
-    }
+pub fn get_one(id: String, raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
+    let persons = match Params::parse(&raw, &["persons"]).and_then(|p| bool_param(&p, "persons")) {
+        Ok(p) => p.unwrap_or(false),
+        Err(e) => return e.into_response(),
+    };
     let id = super::handlers::percent_decode(&id);
-    let found = state.journeys.index().get(&id).cloned();
+    // A journey the caller may not see is as absent as one that does not exist.
+    let found = state
+        .journeys
+        .index()
+        .get(&id)
+        .filter(|j| !who.btp_only() || j.report.btp_sourced())
+        .cloned();
     match found {
-        Some(j) => json_reply(&feature(&state, &j, true), GEOJSON),
+        Some(j) => record_count(
+            json_reply(
+                &JourneyFeature {
+                    state: &state,
+                    journey: &j,
+                    geometry: true,
+                    crs: super::crs::Crs::Crs84,
+                    persons,
+                },
+                GEOJSON,
+            ),
+            1,
+        ),
         None => ApiError::NotFound(format!("no journey with report_id \"{id}\"")).into_response(),
     }
 }
@@ -468,21 +534,24 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
                     })
             })
             .transpose()?,
+        btp_sourced: false,
     })
 }
 
 /// The query parameters of `GET /api/journeys`.
-pub const LIST_PARAMS: &[&str] = journey_params!([], ["limit", "offset"]);
+pub const LIST_PARAMS: &[&str] = journey_params!([], ["limit", "offset", "persons"]);
 
-pub async fn list(raw: String, state: Arc<AppState>) -> Response {
+pub async fn list(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
     let parsed = (|| {
         let p = Params::parse(&raw, LIST_PARAMS)?;
-        let f = filter_from(&p, &state)?;
+        let mut f = filter_from(&p, &state)?;
+        f.btp_sourced = who.btp_only();
         let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
         let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
-        Ok::<_, ApiError>((f, limit, offset))
+        let persons = bool_param(&p, "persons")?.unwrap_or(false);
+        Ok::<_, ApiError>((f, limit, offset, persons))
     })();
-    let (f, limit, offset) = match parsed {
+    let (f, limit, offset, persons) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -496,6 +565,7 @@ pub async fn list(raw: String, state: Arc<AppState>) -> Response {
                 journey: j,
                 geometry: true,
                 crs: super::crs::Crs::Crs84,
+                persons,
             })
             .collect();
         let mut links = Vec::new();
@@ -505,7 +575,11 @@ pub async fn list(raw: String, state: Arc<AppState>) -> Response {
         if offset > 0 {
             links.push(json!({"rel": "prev", "type": GEOJSON, "href": format!("/api/journeys?{}", with_offset(&raw, offset.saturating_sub(limit)))}));
         }
-        json_reply(&FeatureCollectionOut::new(features, matched, links), GEOJSON)
+        let n = features.len();
+        record_count(
+            json_reply(&FeatureCollectionOut::new(features, matched, links), GEOJSON),
+            n,
+        )
     })
     .await;
     res.unwrap_or_else(|e| ApiError::Internal(e.to_string()).into_response())

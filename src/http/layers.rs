@@ -108,7 +108,7 @@ impl Memos {
         hotspot_statistics(state, &all);
         force_counts(state, &all);
         section_stats(state, &all);
-        flow_rows(state, &all, None, None);
+        flow_rows(state, &all, None, None, false);
     }
 }
 
@@ -208,10 +208,32 @@ pub fn hotspot_rows(
     f: &JourneyFilter,
     places: PlaceFilter,
     sort: HotspotSort,
+    viewer: bool,
 ) -> Vec<Hotspot> {
     let g = state.journeys.geography();
     let stats = station_counts(state, f);
-    let st = hotspot_statistics(state, f);
+    // Journeys per station as the caller may know them: a viewer's are the published ones
+    // (suppressed as 0), and its statistic and order are computed from those alone.
+    let journeys: Vec<u32> = if viewer {
+        let d = &state.security.disclosure;
+        stats
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let cell = format!("crs={}|", g.stations.get(i).code);
+                d.publish(&cell, "journeys", u64::from(s.journeys))
+                    .map_or(0, |v| v as u32)
+            })
+            .collect()
+    } else {
+        stats.iter().map(|s| s.journeys).collect()
+    };
+    let st = if viewer {
+        let x: Vec<f64> = journeys.iter().map(|&j| f64::from(j)).collect();
+        Arc::new(hotspots::statistics(&x, &state.neighbourhoods))
+    } else {
+        hotspot_statistics(state, f)
+    };
     let ids: Vec<usize> = match places.bbox {
         Some(b) => g.stations.in_bbox(&b),
         None => (0..g.stations.len()).collect(),
@@ -232,7 +254,7 @@ pub fn hotspot_rows(
                 rate_per_million: s
                     .entries_exits_2019_20
                     .filter(|&n| n > 0)
-                    .map(|n| f64::from(stats[i].journeys) * 1e6 / n as f64),
+                    .map(|n| f64::from(journeys[i]) * 1e6 / n as f64),
                 gi_z,
                 p_value,
                 significant,
@@ -241,13 +263,13 @@ pub fn hotspot_rows(
         .collect();
     let key = |h: &Hotspot| match sort {
         HotspotSort::GiZ => h.gi_z,
-        HotspotSort::Journeys => f64::from(h.stats.journeys),
+        HotspotSort::Journeys => f64::from(journeys[h.station]),
         HotspotSort::RatePerMillion => h.rate_per_million.unwrap_or(f64::NEG_INFINITY),
     };
     rows.sort_by(|a, b| {
         key(b)
             .total_cmp(&key(a))
-            .then(b.stats.journeys.cmp(&a.stats.journeys))
+            .then(journeys[b.station].cmp(&journeys[a.station]))
             .then_with(|| {
                 g.stations
                     .get(a.station)
@@ -417,7 +439,12 @@ pub fn hotspot_csv(g: &Geography, rows: &[Hotspot]) -> Result<Vec<u8>, ApiError>
 }
 
 /// `GET /api/hotspots`: stations ranked as hotspots, a FeatureCollection (or CSV).
-pub async fn hotspots_api(raw: String, accept: Option<String>, state: Arc<AppState>) -> Response {
+pub async fn hotspots_api(
+    raw: String,
+    accept: Option<String>,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
     let parsed = (|| {
         let p = Params::parse_table(&raw, HOTSPOT_PARAMS)?;
         let (f, places) = split_places(filter_from(&p, &state)?);
@@ -436,7 +463,7 @@ pub async fn hotspots_api(raw: String, accept: Option<String>, state: Arc<AppSta
     };
     blocking(move || {
         let g = state.journeys.geography().clone();
-        let mut rows = hotspot_rows(&state, &f, places, sort);
+        let mut rows = hotspot_rows(&state, &f, places, sort, who.viewer());
         let matched = rows.len();
         rows.truncate(top);
         if format == Format::Csv {
@@ -549,21 +576,31 @@ pub fn flow_rows(
     f: &JourneyFilter,
     origin: Option<u16>,
     destination: Option<u16>,
+    viewer: bool,
 ) -> Flows {
+    let k = state.security.disclosure.k;
     let mut flows = (*state.memos.flows.get(version(state), f, || {
         let sel = select(state, f);
         layers::flows(&refs(&sel))
     }))
     .clone();
+    // A viewer sees no pair with fewer than k journeys: not even that it exists.
     flows.rows.retain(|r| {
-        origin.is_none_or(|o| r.origin == o) && destination.is_none_or(|d| r.destination == d)
+        origin.is_none_or(|o| r.origin == o)
+            && destination.is_none_or(|d| r.destination == d)
+            && (!viewer || r.journeys >= k)
     });
     flows
 }
 
 /// `GET /api/flows`: force → force flows as a FeatureCollection, or `format=matrix` for the
 /// origin × destination table (JSON `{"rows": [...]}`, or CSV with `f=csv`).
-pub async fn flows_api(raw: String, accept: Option<String>, state: Arc<AppState>) -> Response {
+pub async fn flows_api(
+    raw: String,
+    accept: Option<String>,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
     let parsed = (|| {
         let p = Params::parse_table(&raw, FLOW_PARAMS)?;
         let f = filter_from(&p, &state)?;
@@ -588,7 +625,7 @@ pub async fn flows_api(raw: String, accept: Option<String>, state: Arc<AppState>
     };
     blocking(move || {
         let g = state.journeys.geography().clone();
-        let flows = flow_rows(&state, &f, o, d);
+        let flows = flow_rows(&state, &f, o, d, who.viewer());
         if fmt == Format::Csv {
             return Ok(csv_reply(flow_csv(&g, &flows)?, None));
         }
@@ -851,6 +888,7 @@ fn stream_journeys(
                             journey: j,
                             geometry: true,
                             crs: super::crs::Crs::Crs84,
+                            persons: false,
                         },
                     )
                     .is_err()
@@ -879,7 +917,7 @@ fn stream_journeys(
 
 /// `GET /api/export?collection=..`: a download of any collection under any filter, GeoJSON
 /// (`format=geojson`, the default) or CSV (`format=csv`).
-pub async fn export(raw: String, state: Arc<AppState>) -> Response {
+pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
     let parsed = (|| {
         let p = Params::parse(&raw, EXPORT_PARAMS)?;
         let collection = p.require("collection")?.to_string();
@@ -904,16 +942,25 @@ pub async fn export(raw: String, state: Arc<AppState>) -> Response {
     let name = format!("linesmap-{collection}.{ext}");
     let ctype: &'static str = if csv { CSV } else { GEOJSON };
     if collection == "journeys" {
+        let mut f = f;
+        f.btp_sourced = who.btp_only();
         let st = state.clone();
         let sel = match tokio::task::spawn_blocking(move || select(&st, &f)).await {
             Ok(s) => s,
             Err(e) => return ApiError::Internal(e.to_string()).into_response(),
         };
-        return download(ctype, &name, stream_journeys(state, sel, csv));
+        let n = sel.len();
+        return super::journeys::record_count(
+            download(ctype, &name, stream_journeys(state, sel, csv)),
+            n,
+        );
     }
     blocking(move || {
-        let body = super::ogc::layer_download(&state, &collection, f, csv)?;
-        Ok(download(ctype, &name, body.into()))
+        let (body, n) = super::ogc::layer_download(&state, &collection, f, csv, who.viewer())?;
+        Ok(super::journeys::record_count(
+            download(ctype, &name, body.into()),
+            n,
+        ))
     })
     .await
 }

@@ -7,6 +7,7 @@
 mod cache;
 pub mod crs;
 pub mod error;
+pub mod guard;
 mod handlers;
 pub mod journeys;
 pub mod layers;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub memos: layers::Memos,
     /// the built map page (`index.html` and `assets/`), if served
     pub web: Option<std::path::PathBuf>,
+    /// sign-in, roles, disclosure control, audit, limits
+    pub security: crate::access::Security,
 }
 
 impl AppState {
@@ -45,13 +48,24 @@ impl AppState {
         Self::with_web(journeys, None)
     }
 
-    /// The same, serving the map page from `web` (a built `web/dist`).
+    /// The same, serving the map page from `web` (a built `web/dist`). Open to every request
+    /// as `admin` ([`crate::access::Security::open_for_tests`]): for tests and embedding.
     pub fn with_web(
         journeys: Arc<crate::ingest::Journeys>,
         web: Option<std::path::PathBuf>,
     ) -> Arc<AppState> {
+        Self::with_security(journeys, web, crate::access::Security::open_for_tests())
+    }
+
+    /// The state with its access settings: what `serve` uses.
+    pub fn with_security(
+        journeys: Arc<crate::ingest::Journeys>,
+        web: Option<std::path::PathBuf>,
+        security: crate::access::Security,
+    ) -> Arc<AppState> {
         let geo = journeys.geography().clone();
         Arc::new(AppState {
+            security,
             neighbourhoods: crate::layers::hotspots::Neighbourhoods::build(&geo),
             force_points: crate::layers::force_points(&geo),
             memos: layers::Memos::default(),
@@ -122,7 +136,7 @@ async fn web_asset(tail: warp::path::Tail, state: Arc<AppState>) -> Response {
 /// All routes of the server.
 pub fn routes(
     state: Arc<AppState>,
-) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
+) -> impl Filter<Extract = (impl warp::Reply,), Error = Rejection> + Clone {
     let health = warp::path!("health")
         .and(warp::get().or(warp::head()).unify())
         .and(raw_query())
@@ -158,12 +172,14 @@ pub fn routes(
     let list_journeys = warp::path!("api" / "journeys")
         .and(warp::get())
         .and(raw_query())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .then(journeys::list)
         .boxed();
     let one_journey = warp::path!("api" / "journeys" / String)
         .and(warp::get())
         .and(raw_query())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .map(journeys::get_one)
         .boxed();
@@ -171,6 +187,7 @@ pub fn routes(
         .and(warp::get())
         .and(raw_query())
         .and(accept())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .then(layers::hotspots_api)
         .boxed();
@@ -178,6 +195,7 @@ pub fn routes(
         .and(warp::get())
         .and(raw_query())
         .and(accept())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .then(layers::flows_api)
         .boxed();
@@ -191,8 +209,27 @@ pub fn routes(
     let export = warp::path!("api" / "export")
         .and(warp::get())
         .and(raw_query())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .then(layers::export)
+        .boxed();
+    let whoami = warp::path!("api" / "whoami")
+        .and(warp::get())
+        .and(raw_query())
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .map(
+            |raw: String, who, state| match params::Params::parse(&raw, &[]) {
+                Ok(_) => guard::whoami(who, state),
+                Err(e) => e.into_response(),
+            },
+        )
+        .boxed();
+    let audit = warp::path!("api" / "audit")
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .then(handlers::audit)
         .boxed();
     let host = || warp::header::optional::<String>("host");
     let landing = warp::path::end()
@@ -247,6 +284,7 @@ pub fn routes(
         .and(warp::get())
         .and(raw_query())
         .and(host())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .then(ogc::items)
         .boxed();
@@ -254,6 +292,7 @@ pub fn routes(
         .and(warp::get())
         .and(raw_query())
         .and(host())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .then(ogc::item)
         .boxed();
@@ -279,17 +318,82 @@ pub fn routes(
         flows,
         trends,
         export,
+        whoami,
+        audit,
     ];
     let mut it = all.into_iter();
     let first = it.next().expect("at least one route");
     let api = it.fold(first, |acc, r| acc.or(r).unify().boxed());
     let api = api.recover(handle_rejection).unify();
-    warp::method()
+    // The gate first (sign-in, role, limits), then the route, then disclosure control and the
+    // audit entry; refusals at the gate become JSON errors like any other.
+    let guarded = warp::method()
         .and(warp::path::full())
         .and(warp::header::headers_cloned())
+        .and(raw_query())
+        .and(warp::addr::remote())
+        .and(with_state(state.clone()))
+        .and_then(guard::gate)
+        .and(with_state(state.clone()))
         .and(api)
-        .then(cache::finish)
-        .with(warp::log("linesmap::http"))
+        .then(guard::after)
+        .recover(|err: Rejection| async move {
+            match err.find::<guard::Denied>() {
+                Some(d) => Ok::<_, Infallible>(d.response()),
+                None => handle_rejection(err).await,
+            }
+        })
+        .unify();
+    let tls = state.security.tls;
+    let base: BoxedFilter<(Response,)> = warp::method()
+        .and(warp::path::full())
+        .and(warp::header::headers_cloned())
+        .and(guarded)
+        .then(
+            move |m: warp::http::Method, path: warp::path::FullPath, h, r| async move {
+                let public = crate::access::need(m.as_str(), path.as_str(), "")
+                    == crate::access::Need::Public;
+                let mut r = cache::finish(m, path, h, r).await;
+                guard::security_headers(&mut r, public, tls);
+                r
+            },
+        )
+        .boxed();
+    let origins = &state.security.cors_origins;
+    let out: BoxedFilter<(Response,)> = if origins.is_empty() {
+        base
+    } else {
+        base.with(cors(origins))
+            .map(warp::Reply::into_response)
+            .recover(|err: Rejection| async move {
+                Ok::<_, Infallible>(
+                    ApiError::Forbidden(format!("cross-origin request refused: {err:?}"))
+                        .into_response(),
+                )
+            })
+            .unify()
+            .boxed()
+    };
+    out.with(warp::log("linesmap::http"))
+}
+
+/// CORS for the configured origins (`--cors-origin`); with none, no CORS headers at all.
+fn cors(origins: &[String]) -> warp::filters::cors::Builder {
+    warp::cors()
+        .allow_methods(["GET", "HEAD", "POST", "OPTIONS"])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "x-justification",
+            "if-none-match",
+        ])
+        .expose_headers([
+            "etag",
+            "content-crs",
+            "x-disclosure-control",
+            "x-record-count",
+        ])
+        .allow_origins(origins.iter().map(String::as_str))
 }
 
 /// Turns warp's rejections (no such path, wrong method…) into JSON errors.
@@ -320,14 +424,38 @@ async fn handle_rejection(err: Rejection) -> Result<warp::reply::Response, Infal
     Ok(e.into_response())
 }
 
-/// Binds `addr` and serves until `shutdown` completes. Returns the bound address (useful with
-/// port 0) and the server future.
+/// Binds `addr` and serves until `shutdown` completes, over TLS (rustls) when `tls` names a
+/// PEM certificate chain and key. Returns the bound address (useful with port 0) and the
+/// server future.
 pub fn bind(
     state: Arc<AppState>,
     addr: SocketAddr,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), warp::Error> {
-    warp::serve(routes(state)).try_bind_with_graceful_shutdown(addr, shutdown)
+) -> anyhow::Result<(
+    SocketAddr,
+    std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+)> {
+    let server = warp::serve(routes(state));
+    match tls {
+        None => {
+            let (a, f) = server.try_bind_with_graceful_shutdown(addr, shutdown)?;
+            Ok((a, Box::pin(f)))
+        }
+        Some((cert, key)) => {
+            // Read them here, so a bad path is a clear error rather than a panic in warp.
+            let cert = std::fs::read(&cert)
+                .map_err(|e| anyhow::anyhow!("cannot read --tls-cert {}: {e}", cert.display()))?;
+            let key = std::fs::read(&key)
+                .map_err(|e| anyhow::anyhow!("cannot read --tls-key {}: {e}", key.display()))?;
+            let (a, f) = server
+                .tls()
+                .cert(cert)
+                .key(key)
+                .try_bind_with_graceful_shutdown(addr, shutdown)?;
+            Ok((a, Box::pin(f)))
+        }
+    }
 }
 
 /// A JSON reply with a given content type.

@@ -16,8 +16,7 @@
 use super::crs::{self, Crs};
 use super::error::ApiError;
 use super::journeys::{
-    FeatureCollectionOut, JourneyFeature, feature as journey_feature, filter_from, force_param,
-    with_offset,
+    FeatureCollectionOut, JourneyFeature, filter_from, force_param, with_offset,
 };
 use super::layers::{
     self as lay, HotspotSort, PlaceFilter, flow_feature, flow_id, hotspot_feature, hotspot_rows,
@@ -95,7 +94,7 @@ pub const COLLECTIONS: &[Collection] = &[
         title: "Journeys",
         description: "Mapped county-lines journeys (demo data is SYNTHETIC): rail routes along the track, other modes as geodesic lines.",
         filters: &["force"],
-        params: params!("force"),
+        params: params!("force", "persons"),
     },
     Collection {
         id: "hotspots",
@@ -337,6 +336,10 @@ struct Query {
     destination: Option<u16>,
     /// leave polygons and lines out (CSV tables of forces and track sections)
     no_geometry: bool,
+    /// the caller is a viewer: hotspots and flows from published counts only
+    viewer: bool,
+    /// journeys with their persons' summaries
+    persons: bool,
 }
 
 fn bbox_param(p: &Params) -> Result<Option<Bbox>, ApiError> {
@@ -435,6 +438,8 @@ fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError>
         origin: force_param(&p, "origin_force", state)?,
         destination: force_param(&p, "destination_force", state)?,
         no_geometry: false,
+        viewer: false,
+        persons: super::journeys::bool_param(&p, "persons")?.unwrap_or(false),
     })
 }
 
@@ -626,6 +631,7 @@ fn select_features(
                     force: q.place_force,
                 },
                 HotspotSort::GiZ,
+                q.viewer,
             );
             if let Some(s) = q.significant {
                 rows.retain(|h| h.significant == s);
@@ -637,7 +643,7 @@ fn select_features(
             )
         }
         "flows" => {
-            let flows = lay::flow_rows(state, &q.journeys, q.origin, q.destination);
+            let flows = lay::flow_rows(state, &q.journeys, q.origin, q.destination, q.viewer);
             let rows: Vec<&layers::Flow> = flows
                 .rows
                 .iter()
@@ -664,7 +670,16 @@ fn select_features(
             (
                 matched,
                 list.iter()
-                    .map(|j| journey_feature(state, j, true))
+                    .map(|j| {
+                        serde_json::to_value(JourneyFeature {
+                            state,
+                            journey: j,
+                            geometry: true,
+                            crs: Crs::Crs84,
+                            persons: q.persons,
+                        })
+                        .unwrap_or(Value::Null)
+                    })
                     .collect(),
             )
         }
@@ -692,9 +707,15 @@ pub async fn items(
     id: String,
     raw: String,
     host: Option<String>,
+    who: super::guard::Who,
     state: Arc<AppState>,
 ) -> Response {
-    let prepared = collection(&id).and_then(|c| Ok((c, query(c, &raw, &state)?)));
+    let prepared = collection(&id).and_then(|c| {
+        let mut q = query(c, &raw, &state)?;
+        q.viewer = who.viewer();
+        q.journeys.btp_sourced = c.id == "journeys" && who.btp_only();
+        Ok((c, q))
+    });
     let (c, q) = match prepared {
         Ok(x) => x,
         Err(e) => return e.into_response(),
@@ -716,11 +737,16 @@ pub async fn items(
                     journey: j,
                     geometry: true,
                     crs: q.crs,
+                    persons: q.persons,
                 })
                 .collect();
-            let mut r = json_reply(
-                &FeatureCollectionOut::new(features, matched, links),
-                GEOJSON,
+            let n = features.len();
+            let mut r = super::journeys::record_count(
+                json_reply(
+                    &FeatureCollectionOut::new(features, matched, links),
+                    GEOJSON,
+                ),
+                n,
             );
             if let Ok(v) = warp::http::HeaderValue::from_str(&q.crs.header()) {
                 r.headers_mut().insert("content-crs", v);
@@ -747,14 +773,21 @@ pub async fn item(
     fid: String,
     raw: String,
     host: Option<String>,
+    who: super::guard::Who,
     state: Arc<AppState>,
 ) -> Response {
     let prepared = (|| {
         let c = collection(&id)?;
-        let p = Params::parse(&raw, &["f", "crs"])?;
-        Ok::<_, ApiError>((c, crs_param(&p)?))
+        let names: &[&str] = if c.id == "journeys" {
+            &["f", "crs", "persons"]
+        } else {
+            &["f", "crs"]
+        };
+        let p = Params::parse(&raw, names)?;
+        let persons = super::journeys::bool_param(&p, "persons")?.unwrap_or(false);
+        Ok::<_, ApiError>((c, crs_param(&p)?, persons))
     })();
-    let (c, crs) = match prepared {
+    let (c, crs, persons) = match prepared {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -786,12 +819,18 @@ pub async fn item(
             "hotspots" => {
                 let code = StationCode::parse(&fid).map_err(|_| not_found())?;
                 let i = g.stations.index_of(&code).ok_or_else(not_found)?;
-                let rows = hotspot_rows(&state, &all, PlaceFilter::default(), HotspotSort::GiZ);
+                let rows = hotspot_rows(
+                    &state,
+                    &all,
+                    PlaceFilter::default(),
+                    HotspotSort::GiZ,
+                    who.viewer(),
+                );
                 let h = rows.iter().find(|h| h.station == i).ok_or_else(not_found)?;
                 hotspot_feature(&g, h)
             }
             "flows" => {
-                let flows = lay::flow_rows(&state, &all, None, None);
+                let flows = lay::flow_rows(&state, &all, None, None, who.viewer());
                 let f = flows
                     .rows
                     .iter()
@@ -804,9 +843,17 @@ pub async fn item(
                     .journeys
                     .index()
                     .get(&fid)
+                    .filter(|j| !who.btp_only() || j.report.btp_sourced())
                     .cloned()
                     .ok_or_else(not_found)?;
-                journey_feature(&state, &j, true)
+                serde_json::to_value(JourneyFeature {
+                    state: &state,
+                    journey: &j,
+                    geometry: true,
+                    crs: Crs::Crs84,
+                    persons,
+                })
+                .unwrap_or(Value::Null)
             }
         };
         feature["links"] = json!([
@@ -823,7 +870,12 @@ pub async fn item(
                 c.title
             ),
         ]);
-        Ok(geojson_in(feature, crs))
+        let r = geojson_in(feature, crs);
+        Ok(if c.id == "journeys" {
+            super::journeys::record_count(r, 1)
+        } else {
+            r
+        })
     })
     .await;
     match res {
@@ -841,13 +893,14 @@ pub fn layer_download(
     id: &str,
     f: JourneyFilter,
     csv: bool,
-) -> Result<Vec<u8>, ApiError> {
+    viewer: bool,
+) -> Result<(Vec<u8>, usize), ApiError> {
     let g = state.journeys.geography().clone();
     let to_bytes = |v: &Value| serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.to_string()));
     if id == "trends" {
         let sel = lay::select(state, &f);
         return if csv {
-            lay::trends_csv(&sel, &f)
+            lay::trends_csv(&sel, &f).map(|b| (b, sel.len()))
         } else {
             Err(ApiError::InvalidParameter {
                 name: "format",
@@ -879,6 +932,8 @@ pub fn layer_download(
         origin: None,
         destination: None,
         no_geometry: csv,
+        viewer,
+        persons: false,
     };
     if csv {
         match id {
@@ -891,16 +946,20 @@ pub fn layer_download(
                         force: q.place_force,
                     },
                     HotspotSort::GiZ,
+                    viewer,
                 );
-                return lay::hotspot_csv(&g, &rows);
+                return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len()));
             }
-            "flows" => return lay::flow_csv(&g, &lay::flow_rows(state, &q.journeys, None, None)),
+            "flows" => {
+                let flows = lay::flow_rows(state, &q.journeys, None, None, viewer);
+                return lay::flow_csv(&g, &flows).map(|b| (b, flows.rows.len()));
+            }
             _ => {}
         }
     }
     let (matched, features) = select_features(state, id, &q, 0, usize::MAX)?;
     if csv {
-        return lay::table_csv(&features);
+        return lay::table_csv(&features).map(|b| (b, features.len()));
     }
     to_bytes(&json!({
         "type": "FeatureCollection",
@@ -908,6 +967,7 @@ pub fn layer_download(
         "numberReturned": features.len(),
         "features": features,
     }))
+    .map(|b| (b, features.len()))
 }
 
 #[cfg(test)]

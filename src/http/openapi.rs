@@ -158,6 +158,26 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             "the collection to download",
             json!({"type": "string", "enum": crate::http::layers::EXPORT_COLLECTIONS}),
         ),
+        "persons" => (
+            "true: add each journey's persons_summary (pseudonymised person ids, age band, roles, victim status, referrals). Analysts and admins only, with an X-Justification header; the access is audited",
+            json!({"type": "boolean"}),
+        ),
+        "actor" => (
+            "events of this token holder (name or token id)",
+            json!({"type": "string"}),
+        ),
+        "action" => (
+            "events of this kind",
+            json!({"type": "string", "enum": ["read_journeys", "read_journey", "read_persons", "export", "ingest", "read_audit"]}),
+        ),
+        "since" => (
+            "events at or after this time (RFC 3339)",
+            json!({"type": "string", "format": "date-time"}),
+        ),
+        "until" => (
+            "events at or before this time (RFC 3339)",
+            json!({"type": "string", "format": "date-time"}),
+        ),
         _ => ("", json!({"type": "string"})),
     };
     let mut schema = schema;
@@ -429,6 +449,28 @@ fn build() -> Value {
             "application/geo+json",
         ),
     );
+    paths.insert(
+        "/api/whoami".into(),
+        get(
+            "the caller: name, role, and what the role sees (disclosure control, journeys, person summaries)",
+            vec![],
+            "who is asking",
+            "application/json",
+        ),
+    );
+    paths.insert(
+        "/api/audit".into(),
+        get(
+            "the audit log (admins): every journey-level read, export and ingest, oldest first",
+            params_of(
+                &["actor", "action", "since", "until", "limit", "offset"],
+                "audit",
+            ),
+            "{numberMatched, numberReturned, events: [...]}",
+            "application/json",
+        ),
+    );
+    secure(&mut paths);
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -438,7 +480,10 @@ fn build() -> Value {
         },
         "servers": [{"url": "/"}],
         "paths": paths,
-        "components": {"schemas": {
+        "security": [{"bearer": []}],
+        "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "a token from `linesmap token create`; roles viewer, btp_planner, analyst, admin"}},
+        "schemas": {
             "Error": {"type": "object", "required": ["code", "message"], "properties": {
                 "code": {"type": "string"}, "message": {"type": "string"},
                 "errors": {"type": "array", "items": {"type": "object", "properties": {"path": {"type": "string"}, "message": {"type": "string"}}}}
@@ -451,4 +496,35 @@ fn build() -> Value {
                 "description": "a journey report (see data/journey-report.schema.json) or an array of them"}
         }}
     })
+}
+
+/// Public operations need no sign-in (`security: []`); the others list the answers of the gate:
+/// 401 signed out, 403 wrong role (or no justification), 414/431 oversized, 429 rate limited,
+/// 503 when the audit log cannot be written.
+fn secure(paths: &mut serde_json::Map<String, Value>) {
+    let err = json!({"description": "a JSON error naming the problem", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    for (path, item) in paths.iter_mut() {
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in ops.iter_mut() {
+            // a path template stands for itself here: only the prefix matters to the policy
+            let need = crate::access::need(&method.to_ascii_uppercase(), path, "");
+            if need == crate::access::Need::Public {
+                op["security"] = json!([]);
+                continue;
+            }
+            for code in ["401", "403", "414", "429", "503"] {
+                op["responses"][code] = err.clone();
+            }
+            if path.starts_with("/api/journeys") || path.starts_with("/collections/journeys/items")
+            {
+                if let Some(ps) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                    ps.push(json!({"name": "X-Justification", "in": "header", "required": false,
+                        "description": "why you need person-level data (required with persons=true); written to the audit log",
+                        "schema": {"type": "string", "maxLength": 500}}));
+                }
+            }
+        }
+    }
 }

@@ -34,6 +34,9 @@ pub struct JourneyFilter {
     pub line: Option<String>,
     /// the journey starts, ends or passes at this station (station index)
     pub station: Option<u32>,
+    /// only journeys British Transport Police reported or joined (what a `btp_planner` sees
+    /// at journey level)
+    pub btp_sourced: bool,
 }
 
 #[derive(Default)]
@@ -106,6 +109,9 @@ impl JourneyIndex {
     }
 
     fn passes(&self, geo: &Geography, j: &MappedJourney, f: &JourneyFilter) -> bool {
+        if f.btp_sourced && !j.report.btp_sourced() {
+            return false;
+        }
         if f.from_day.is_some_and(|d| j.day < d) || f.to_day.is_some_and(|d| j.day > d) {
             return false;
         }

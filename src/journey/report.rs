@@ -173,6 +173,19 @@ pub struct Report {
     pub grading: Option<Box<serde_json::value::RawValue>>,
 }
 
+impl Report {
+    /// British Transport Police reported the journey or joined the encounter.
+    pub fn btp_sourced(&self) -> bool {
+        self.source_force.is_btp()
+            || self
+                .journey
+                .encounter
+                .as_ref()
+                .and_then(|e| e.joint_with_force.as_ref())
+                .is_some_and(ForceCode::is_btp)
+    }
+}
+
 fn ser_date<S: serde::Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_date(*d))
 }

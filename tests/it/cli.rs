@@ -8,11 +8,17 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_linesmap");
 
-fn http_get(addr: &str, path: &str) -> String {
+/// A GET over a real socket, signed in with `token` (none when empty).
+pub fn http_get(addr: &str, token: &str, path: &str) -> String {
+    let auth = if token.is_empty() {
+        String::new()
+    } else {
+        format!("Authorization: Bearer {token}\r\n")
+    };
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut out = String::new();
@@ -23,18 +29,20 @@ fn http_get(addr: &str, path: &str) -> String {
 #[test]
 fn serve_prints_its_address_answers_and_stops_cleanly_on_sigterm() {
     let store = std::env::temp_dir().join(format!("linesmap-serve-{}.sqlite", std::process::id()));
-    let (mut child, addr) = start_server(&store);
+    let (mut child, addr, token) = start_server(&store);
     assert!(
         addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
         "{addr}"
     );
-    let resp = http_get(&addr, "/api/locate?lon=-0.1335&lat=51.5282&k=1");
+    let resp = http_get(&addr, "", "/api/locate?lon=-0.1335&lat=51.5282&k=1");
+    assert!(resp.starts_with("HTTP/1.1 401"), "signed out: {resp}");
+    let resp = http_get(&addr, &token, "/api/locate?lon=-0.1335&lat=51.5282&k=1");
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert!(
         resp.contains("\"E23000001\"") && resp.contains("\"EUS\""),
         "{resp}"
     );
-    let resp = http_get(&addr, "/api/route?from=EUS");
+    let resp = http_get(&addr, &token, "/api/route?from=EUS");
     assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
     let ok = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -107,11 +115,11 @@ fn bad_data_is_a_clear_error_exit() {
     );
 }
 
-fn http_post_json(addr: &str, path: &str, body: &str) -> String {
+fn http_post_json(addr: &str, token: &str, path: &str, body: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -120,7 +128,7 @@ fn http_post_json(addr: &str, path: &str, body: &str) -> String {
     out
 }
 
-fn start_server(store: &std::path::Path) -> (std::process::Child, String) {
+fn start_server(store: &std::path::Path) -> (std::process::Child, String, String) {
     super::common::start_server(store, &[])
 }
 
@@ -132,14 +140,14 @@ fn acknowledged_reports_survive_kill_9_and_reload_on_restart() {
     let _ = std::fs::remove_file(&store);
     let mut acked = Vec::new();
     for round in 0..3 {
-        let (mut child, addr) = start_server(&store);
+        let (mut child, addr, token) = start_server(&store);
         for i in 0..15 {
             let id = format!("kill9-{round}-{i}");
             let (from, to) = [("EUS", "NRW"), ("LIV", "BPN"), ("BHM", "SWA")][i % 3];
             let body = format!(
                 r#"{{"report_id":"{id}","reported_at":"2024-03-06T10:42:00Z","source_force":"BTP","journey":{{"date":"2024-03-06","mode":"rail","origin":{{"station":"{from}"}},"destination":{{"station":"{to}"}}}}}}"#
             );
-            let resp = http_post_json(&addr, "/api/journeys", &body);
+            let resp = http_post_json(&addr, &token, "/api/journeys", &body);
             assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
             acked.push(id);
         }
@@ -147,15 +155,15 @@ fn acknowledged_reports_survive_kill_9_and_reload_on_restart() {
         child.kill().unwrap();
         child.wait().unwrap();
     }
-    let (mut child, addr) = start_server(&store);
-    let list = http_get(&addr, "/api/journeys?limit=100");
+    let (mut child, addr, token) = start_server(&store);
+    let list = http_get(&addr, &token, "/api/journeys?limit=100");
     assert!(
         list.contains(&format!("\"numberMatched\":{}", acked.len())),
         "{}",
         &list[..400.min(list.len())]
     );
     for id in &acked {
-        let resp = http_get(&addr, &format!("/api/journeys/{id}"));
+        let resp = http_get(&addr, &token, &format!("/api/journeys/{id}"));
         assert!(resp.starts_with("HTTP/1.1 200"), "{id} lost: {resp}");
     }
     child.kill().unwrap();
@@ -168,8 +176,8 @@ fn acknowledged_reports_survive_kill_9_and_reload_on_restart() {
 }
 
 /// The body of a GET over a real socket.
-pub fn http_get_body(addr: &str, path: &str) -> String {
-    let resp = http_get(addr, path);
+pub fn http_get_body(addr: &str, token: &str, path: &str) -> String {
+    let resp = http_get(addr, token, path);
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     resp.split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())

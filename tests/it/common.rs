@@ -69,15 +69,52 @@ pub fn force_code(g: &Geography, i: usize) -> &str {
     g.forces.get(i).code.as_str()
 }
 
-/// Starts `linesmap serve` on a free port with the GB data and `store`, plus `extra` arguments;
-/// returns the child and its `IP:PORT`.
-pub fn start_server(store: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+/// Creates a token with `linesmap token create` in `file`; returns the token.
+pub fn create_token(file: &std::path::Path, role: &str, name: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_linesmap"))
+        .args([
+            "token", "create", "--role", role, "--name", name, "--tokens",
+        ])
+        .arg(file)
+        .output()
+        .expect("linesmap token create runs");
+    assert!(
+        out.status.success(),
+        "token create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(token.starts_with("lm_"), "{token}");
+    token
+}
+
+/// Starts `linesmap serve` on a free port with the GB data and `store`, signing in with tokens
+/// from a file beside the store (an `admin` token is made for the test), plus `extra`
+/// arguments; returns the child, its `IP:PORT` and the admin token.
+pub fn start_server(
+    store: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, String, String) {
+    let tokens = store.with_extension("tokens.json");
+    let token = create_token(&tokens, "admin", "integration test (admin)");
+    let (child, addr) = start_server_raw(store, &tokens, extra);
+    (child, addr, token)
+}
+
+/// `linesmap serve` with the token file `tokens` and `extra` arguments; the child and `IP:PORT`.
+pub fn start_server_raw(
+    store: &std::path::Path,
+    tokens: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_linesmap"))
         .args(["serve", "--listen", "127.0.0.1:0", "--store"])
         .arg(store)
         .arg("--data")
         .arg(data_dir())
+        .arg("--tokens")
+        .arg(tokens)
         .args(extra)
         .env("LINESMAP_LOG", "warn")
         .stdout(std::process::Stdio::piped())
@@ -91,6 +128,7 @@ pub fn start_server(store: &std::path::Path, extra: &[&str]) -> (std::process::C
     let addr = line
         .trim()
         .strip_prefix("listening on http://")
+        .or_else(|| line.trim().strip_prefix("listening on https://"))
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
     (child, addr)

@@ -5,9 +5,14 @@ use super::common::start_server;
 use serde_json::Value;
 use std::process::Command;
 
-fn ogr(args: &[&str]) -> String {
+/// Runs a GDAL tool signed in with `token` (GDAL_HTTP_HEADERS, GDAL 3.6+).
+fn ogr(token: &str, args: &[&str]) -> String {
     let out = Command::new(args[0])
         .args(&args[1..])
+        .env(
+            "GDAL_HTTP_HEADERS",
+            format!("Authorization: Bearer {token}"),
+        )
         .output()
         .unwrap_or_else(|e| {
             panic!(
@@ -23,8 +28,8 @@ fn ogr(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn number_matched(addr: &str, query: &str) -> u64 {
-    let body = super::cli::http_get_body(addr, query);
+fn number_matched(addr: &str, token: &str, query: &str) -> u64 {
+    let body = super::cli::http_get_body(addr, token, query);
     let v: Value = serde_json::from_str(&body).unwrap();
     v["numberMatched"].as_u64().unwrap()
 }
@@ -34,7 +39,7 @@ fn gdal_lists_and_downloads_every_collection() {
     let dir = std::env::temp_dir().join(format!("linesmap-gdal-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = dir.join("s.sqlite");
-    let (child, addr) = start_server(&store, &["--demo-reports", "300"]);
+    let (child, addr, token) = start_server(&store, &["--demo-reports", "300"]);
     // the server goes down with the test, pass or fail
     struct Stop(std::process::Child);
     impl Drop for Stop {
@@ -45,7 +50,7 @@ fn gdal_lists_and_downloads_every_collection() {
     }
     let _stop = Stop(child);
     let url = format!("OAPIF:http://{addr}");
-    let info = ogr(&["ogrinfo", "-ro", "-so", &url]);
+    let info = ogr(&token, &["ogrinfo", "-ro", "-so", &url]);
     for layer in [
         "1: stations",
         "2: forces",
@@ -84,10 +89,10 @@ fn gdal_lists_and_downloads_every_collection() {
             layer,
         ];
         args.extend_from_slice(extra);
-        ogr(&args);
+        ogr(&token, &args);
         let got: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         let n = got["features"].as_array().unwrap().len() as u64;
-        assert_eq!(n, number_matched(&addr, query), "{layer}");
+        assert_eq!(n, number_matched(&addr, &token, query), "{layer}");
         assert!(n > 0, "{layer}");
     }
     std::fs::remove_dir_all(&dir).unwrap();

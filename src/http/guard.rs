@@ -1,0 +1,407 @@
+//! The gate every request passes before its route, and what happens to the answer after it:
+//! sign-in (bearer tokens), the endpoint policy by role, the justification person-level queries
+//! need, per-caller rate limits and size limits; then disclosure control for viewers, the audit
+//! entry for journey-level reads, exports and ingest (written and synced before the answer
+//! leaves), and the security headers.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::access::{self, Need, Principal, Role, audit::AuditEvent};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use warp::hyper::body::to_bytes;
+use warp::reply::Response;
+
+/// Longest query string accepted, bytes.
+pub const MAX_QUERY: usize = 8 * 1024;
+/// Longest path accepted, bytes.
+pub const MAX_PATH: usize = 2 * 1024;
+/// Most header bytes (names and values) accepted.
+pub const MAX_HEADERS: usize = 32 * 1024;
+/// Longest `X-Justification`, characters.
+pub const MAX_JUSTIFICATION: usize = 500;
+
+/// The caller, as handlers see it.
+#[derive(Clone, Debug)]
+pub struct Who(pub Option<Principal>);
+
+impl Who {
+    pub fn role(&self) -> Option<Role> {
+        self.0.as_ref().map(|p| p.role)
+    }
+    /// Sees aggregates through disclosure control only.
+    pub fn viewer(&self) -> bool {
+        self.role().is_none_or(|r| r == Role::Viewer)
+    }
+    /// Sees only British Transport Police journeys at journey level.
+    pub fn btp_only(&self) -> bool {
+        self.role().is_none_or(|r| r < Role::Analyst)
+    }
+    /// Everyone, for in-process tests of handlers.
+    pub fn admin() -> Who {
+        Who(Some(Principal {
+            name: "test".into(),
+            token_id: "test".into(),
+            role: Role::Admin,
+        }))
+    }
+}
+
+/// The caller of a request (the gate has already refused bad tokens).
+pub fn who(
+    state: Arc<AppState>,
+) -> impl warp::Filter<Extract = (Who,), Error = warp::Rejection> + Clone {
+    use warp::Filter;
+    warp::header::optional::<String>("authorization")
+        .map(move |h: Option<String>| Who(state.security.authenticate(h.as_deref()).ok().flatten()))
+}
+
+/// What the gate learnt about a request, for the step after the route.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub principal: Option<Principal>,
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub justification: Option<String>,
+    pub remote: Option<SocketAddr>,
+}
+
+/// A request refused at the gate.
+#[derive(Debug)]
+pub struct Denied {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl warp::reject::Reject for Denied {}
+
+impl Denied {
+    fn from(e: ApiError) -> Denied {
+        Denied {
+            status: e.status(),
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+
+    pub fn response(&self) -> Response {
+        let mut r = super::json_reply(
+            &serde_json::json!({"code": self.code, "message": self.message}),
+            "application/json",
+        );
+        *r.status_mut() = self.status;
+        match self.status {
+            StatusCode::UNAUTHORIZED => {
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"linesmap\""),
+                );
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        r
+    }
+}
+
+/// The gate. Order: sizes, then who is asking, then the policy, then the rate limit.
+pub async fn gate(
+    method: Method,
+    path: warp::path::FullPath,
+    headers: HeaderMap,
+    query: String,
+    remote: Option<SocketAddr>,
+    state: Arc<AppState>,
+) -> Result<Ctx, warp::Rejection> {
+    check(&method, path.as_str(), &headers, &query, remote, &state)
+        .map_err(|e| warp::reject::custom(Denied::from(e)))
+}
+
+fn check(
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    query: &str,
+    remote: Option<SocketAddr>,
+    state: &AppState,
+) -> Result<Ctx, ApiError> {
+    if path.len() > MAX_PATH {
+        return Err(ApiError::UriTooLong(format!(
+            "the path is {} bytes long; the limit is {MAX_PATH}",
+            path.len()
+        )));
+    }
+    if query.len() > MAX_QUERY {
+        return Err(ApiError::UriTooLong(format!(
+            "the query string is {} bytes long; the limit is {MAX_QUERY}",
+            query.len()
+        )));
+    }
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if header_bytes > MAX_HEADERS {
+        return Err(ApiError::HeadersTooLarge(format!(
+            "the request headers are {header_bytes} bytes; the limit is {MAX_HEADERS}"
+        )));
+    }
+    let sec = &state.security;
+    let authorization =
+        match headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(v) => Some(v.to_str().map_err(|_| {
+                ApiError::Unauthorized("the Authorization header is not ASCII".into())
+            })?),
+        };
+    let need = access::need(method.as_str(), path, query);
+    let principal = match sec.authenticate(authorization) {
+        Ok(p) => p,
+        // A bad token is refused even on public paths: the client should know.
+        Err(msg) => return Err(ApiError::Unauthorized(msg)),
+    };
+    let justification = match headers.get("x-justification") {
+        None => None,
+        Some(v) => {
+            let s = v
+                .to_str()
+                .map_err(|_| {
+                    ApiError::BadRequest(
+                        "the X-Justification header must be ASCII text (percent-encode other characters)".into(),
+                    )
+                })?
+                .trim()
+                .to_string();
+            if s.chars().count() > MAX_JUSTIFICATION {
+                return Err(ApiError::BadRequest(format!(
+                    "the X-Justification header is longer than {MAX_JUSTIFICATION} characters"
+                )));
+            }
+            (!s.is_empty()).then_some(s)
+        }
+    };
+    if let Need::Role(min) = need {
+        let Some(p) = &principal else {
+            return Err(ApiError::Unauthorized(
+                "sign in: send \"Authorization: Bearer <token>\" (tokens come from `linesmap token create`)".into(),
+            ));
+        };
+        if p.role < min {
+            return Err(ApiError::Forbidden(format!(
+                "the role \"{}\" may not {} {path}{}; it needs \"{min}\" or above",
+                p.role,
+                method.as_str(),
+                if access::wants_persons(query) {
+                    " with person summaries"
+                } else {
+                    ""
+                },
+            )));
+        }
+        if access::wants_persons(query) && justification.is_none() {
+            return Err(ApiError::JustificationRequired(
+                "person-level queries need a reason: send it in an X-Justification header (it is written to the audit log)".into(),
+            ));
+        }
+    }
+    let caller = match (&principal, remote) {
+        (Some(p), _) if p.token_id != "open-demo" => p.token_id.clone(),
+        (_, Some(a)) => a.ip().to_string(),
+        _ => "unknown".into(),
+    };
+    if need != Need::Public
+        && let Err(wait) = sec.rate.take(&caller)
+    {
+        return Err(ApiError::TooManyRequests(format!(
+            "too many requests from this caller; try again in {:.0} s",
+            wait.ceil().max(1.0)
+        )));
+    }
+    Ok(Ctx {
+        principal,
+        method: method.clone(),
+        path: path.to_string(),
+        query: query.to_string(),
+        justification,
+        remote,
+    })
+}
+
+/// The audit action of a successful request, if it is audited.
+fn audit_action(ctx: &Ctx) -> Option<&'static str> {
+    let m = ctx.method.as_str();
+    let p = ctx.path.as_str();
+    if m == "POST" && p == "/api/journeys" {
+        return Some("ingest");
+    }
+    if p == "/api/export" {
+        return Some("export");
+    }
+    if p == "/api/audit" {
+        return Some("read_audit");
+    }
+    if access::is_journey_level(m, p) {
+        return Some(if access::wants_persons(&ctx.query) {
+            "read_persons"
+        } else if p.starts_with("/api/journeys/") || p.starts_with("/collections/journeys/items/") {
+            "read_journey"
+        } else {
+            "read_journeys"
+        });
+    }
+    None
+}
+
+/// Records returned, exported or created (`X-Record-Count`, set by the handlers).
+pub const RECORD_COUNT: &str = "x-record-count";
+
+/// After the route: disclosure control for viewers, then the audit entry.
+pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response {
+    let sec = &state.security;
+    let ok = r.status().is_success();
+    let viewer = ctx
+        .principal
+        .as_ref()
+        .is_some_and(|p| p.role == Role::Viewer);
+    if ok && viewer && access::is_aggregate(&ctx.path) {
+        r = disclose(&state, r).await;
+    }
+    if ok && let Some(action) = audit_action(&ctx) {
+        let records = r
+            .headers()
+            .get(RECORD_COUNT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let p = ctx.principal.clone().unwrap_or(Principal {
+            name: "anonymous".into(),
+            token_id: "none".into(),
+            role: Role::Viewer,
+        });
+        let event = AuditEvent {
+            ts: access::audit::now(),
+            actor: p.name,
+            token_id: p.token_id,
+            role: p.role,
+            action: action.into(),
+            path: ctx.path.clone(),
+            query: ctx.query.clone(),
+            records,
+            justification: ctx.justification.clone(),
+            remote: ctx.remote.map(|a| a.ip().to_string()),
+        };
+        if let Some(log) = &sec.audit {
+            let st = state.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                st.security
+                    .audit
+                    .as_ref()
+                    .map_or(Ok(()), |l| l.append(&event))
+            })
+            .await;
+            if !matches!(written, Ok(Ok(()))) {
+                tracing::error!(path = %log.path().display(), "cannot write the audit log; refusing the answer");
+                return ApiError::Unavailable("the audit log cannot be written".into())
+                    .into_response();
+            }
+        }
+    }
+    r
+}
+
+/// Rewrites an aggregate answer (JSON or CSV) through disclosure control.
+async fn disclose(state: &AppState, mut r: Response) -> Response {
+    let d = &state.security.disclosure;
+    let ct = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = match to_bytes(r.body_mut()).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::Internal(format!("reading an answer: {e}")).into_response(),
+    };
+    let out = if ct.contains("json") {
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(mut v) => {
+                d.json(&mut v);
+                serde_json::to_vec(&v).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    } else if ct.starts_with("text/csv") {
+        d.csv(&bytes)
+    } else {
+        Ok(bytes.to_vec())
+    };
+    match out {
+        Ok(body) => {
+            r.headers_mut().remove(header::CONTENT_LENGTH);
+            if let Ok(v) = HeaderValue::from_str(&d.header()) {
+                r.headers_mut().insert("x-disclosure-control", v);
+            }
+            *r.body_mut() = body.into();
+            r
+        }
+        Err(e) => ApiError::Internal(format!("disclosure control: {e}")).into_response(),
+    }
+}
+
+/// Security headers on every answer; a strict CSP (no inline script or style) for the page.
+pub fn security_headers(r: &mut Response, public: bool, tls: bool) {
+    let h = r.headers_mut();
+    let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "referrer-policy", "no-referrer");
+    set(h, "x-frame-options", "DENY");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         worker-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
+    if tls {
+        set(h, "strict-transport-security", "max-age=31536000");
+    }
+    if !public {
+        // Answers depend on who asks: never shared by caches.
+        set(h, "cache-control", "private, no-cache");
+        set(
+            h,
+            "vary",
+            "authorization, x-justification, accept, accept-encoding",
+        );
+    }
+}
+
+/// The caller's role and the server's access mode (`GET /api/whoami`).
+pub fn whoami(who: Who, state: Arc<AppState>) -> Response {
+    let sec = &state.security;
+    super::json_reply(
+        &serde_json::json!({
+            "name": who.0.as_ref().map(|p| p.name.clone()),
+            "token_id": who.0.as_ref().map(|p| p.token_id.clone()),
+            "role": who.role(),
+            "open_demo": sec.open_demo().is_some(),
+            "disclosure_control": if who.viewer() { sec.disclosure.notice() } else { serde_json::json!({"applied": false}) },
+            "person_summaries": who.role().is_some_and(|r| r >= Role::Analyst),
+            "journeys": match who.role() {
+                Some(r) if r >= Role::Analyst => "all",
+                Some(Role::BtpPlanner) => "btp_sourced",
+                _ => "none",
+            },
+        }),
+        "application/json",
+    )
+}
