@@ -1,5 +1,6 @@
-// Fetching from the linesmap server (same origin): progress indicator, stale-request
-// cancellation and parameter feature detection against /openapi.
+// Fetching from the linesmap server (same origin): the sign-in token, progress indicator,
+// stale-request cancellation and parameter feature detection against /openapi.
+import { authHeaders } from './auth';
 
 export type Params = Record<string, string>;
 export interface FC {
@@ -69,8 +70,8 @@ export function url(path: string, params: Params): string {
 const controllers = new Map<string, AbortController>();
 
 /** GET JSON. Requests sharing a `key` cancel the previous one still in flight. */
-export function getJson<T = any>(path: string, params: Params = {}, key?: string): Promise<T> {
-  return get(path, params, key, false) as Promise<T>;
+export function getJson<T = any>(path: string, params: Params = {}, key?: string, headers: Record<string, string> = {}): Promise<T> {
+  return get(path, params, key, false, headers) as Promise<T>;
 }
 
 /** GET a CSV download (`format=csv`) as rows of objects, numbers parsed. */
@@ -97,7 +98,7 @@ export function parseCsv(text: string): Record<string, any>[] {
   return body.map((r) => Object.fromEntries(head.map((k, i) => [k, r[i] !== '' && !isNaN(Number(r[i])) ? Number(r[i]) : r[i]])));
 }
 
-async function get(path: string, params: Params, key: string | undefined, text: boolean): Promise<unknown> {
+async function get(path: string, params: Params, key: string | undefined, text: boolean, headers: Record<string, string> = {}): Promise<unknown> {
   const u = url(path, params);
   let ctl: AbortController | undefined;
   if (key) {
@@ -107,7 +108,7 @@ async function get(path: string, params: Params, key: string | undefined, text: 
   }
   bump(1);
   try {
-    const r = await fetch(u, { signal: ctl?.signal, headers: { Accept: text ? 'text/csv' : 'application/json' } });
+    const r = await fetch(u, { signal: ctl?.signal, headers: { Accept: text ? 'text/csv' : 'application/json', ...authHeaders(), ...headers } });
     if (!r.ok) {
       const body = await r.json().catch(() => null);
       throw new Error(body?.message ? `${body.code}: ${body.message}` : `HTTP ${r.status} for ${u}`);
@@ -121,4 +122,27 @@ async function get(path: string, params: Params, key: string | undefined, text: 
 
 export function isAbort(e: unknown): boolean {
   return e instanceof DOMException && e.name === 'AbortError';
+}
+
+/** Downloads `path?params` as a file (with the sign-in header, which a plain link cannot send). */
+export async function download(path: string, params: Params, filename: string): Promise<void> {
+  const u = url(path, params);
+  bump(1);
+  try {
+    const r = await fetch(u, { headers: authHeaders() });
+    if (!r.ok) {
+      const body = await r.json().catch(() => null);
+      throw new Error(body?.message ? `${body.code}: ${body.message}` : `HTTP ${r.status} for ${u}`);
+    }
+    const blob = await r.blob();
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = filename;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+  } finally {
+    bump(-1);
+  }
 }

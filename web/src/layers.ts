@@ -117,12 +117,12 @@ export function styleForces(map: maplibregl.Map, fc: FC, metric: ForceMetric): s
       'interpolate', ['linear'], st('net'),
       -m, '#2166ac', 0, '#f7f7f7', m, '#b2182b',
     ]);
-    return `<div class="ramp" style="background:linear-gradient(90deg,#2166ac,#f7f7f7,#b2182b)"></div>
+    return `<div class="ramp net"></div>
       <div class="ramp-l"><span>${-m} (imports)</span><span>0</span><span>+${m} (exports)</span></div>`;
   }
   const hi = metric === 'imports' ? '#2166ac' : '#b2182b';
   map.setPaintProperty('forces-fill', 'fill-color', ['interpolate', ['linear'], st(metric), 0, '#f7f7f7', m, hi]);
-  return `<div class="ramp" style="background:linear-gradient(90deg,#f7f7f7,${hi})"></div>
+  return `<div class="ramp ${metric}"></div>
     <div class="ramp-l"><span>0</span><span>${m} ${metric}</span></div>`;
 }
 
@@ -148,12 +148,13 @@ export function styleFlows(map: maplibregl.Map, fc: FC): string {
 
 export function hotspotLegend(fc: FC): string {
   const m = max(fc, 'journeys');
-  const dot = (c: string, t: string) => `<div><span class="dot" style="background:${c}"></span>${t}</div>`;
+  // Colours come from classes: the page's CSP allows no inline styles.
+  const dot = (c: string, t: string) => `<div><span class="dot ${c}"></span>${t}</div>`;
   return (
-    dot('#d7191c', 'hot spot (significant, Gi* z &gt; 0)') +
-    dot('#2c7bb6', 'cold spot (significant, z &lt; 0)') +
-    dot('#fdae61', 'not significant, z &gt; 0') +
-    dot('#abd9e9', 'not significant, z ≤ 0') +
+    dot('hot', 'hot spot (significant, Gi* z &gt; 0)') +
+    dot('cold', 'cold spot (significant, z &lt; 0)') +
+    dot('warm', 'not significant, z &gt; 0') +
+    dot('cool', 'not significant, z ≤ 0') +
     `<div class="ramp-l"><span>size: √journeys, max ${m}</span></div>`
   );
 }

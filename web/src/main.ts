@@ -3,7 +3,8 @@ import './style.css';
 import * as maplibregl from 'maplibre-gl';
 // MapLibre 6 loads its worker from a separate module: let Vite emit it as an asset.
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
-import { dropped, getCsv, getJson, isAbort, loadOpenApi, onProgress, url, type FC } from './api';
+import { download, dropped, getCsv, getJson, isAbort, loadOpenApi, onProgress, url, type FC } from './api';
+import * as A from './auth';
 import { apiParams, bindForm, fromUrl, toUrl, type Filters } from './filters';
 import * as L from './layers';
 import * as P from './panels';
@@ -12,6 +13,7 @@ const t0 = performance.now();
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
 
 let filters: Filters = fromUrl();
+let me: A.Me | null = null;
 const urlMetric = new URLSearchParams(location.search).get('metric') ?? '';
 let metric: L.ForceMetric = ['imports', 'exports'].includes(urlMetric) ? (urlMetric as L.ForceMetric) : 'net';
 const data: Record<L.SourceId, FC> = Object.fromEntries(L.SOURCES.map((s) => [s, { type: 'FeatureCollection', features: [] }])) as any;
@@ -24,6 +26,9 @@ const debug = {
   },
   data,
   count: null as number | null,
+  get me() {
+    return me;
+  },
   generation: 0, // increments when a full reload has been drawn (map idle)
   journeysGeneration: 0,
   timings: { firstInteractiveMs: null as number | null, lastRedrawMs: null as number | null, lastFetchMs: null as number | null, lastApplyMs: null as number | null },
@@ -61,8 +66,10 @@ async function reloadAll(map: maplibregl.Map) {
   dropped.clear();
   toUrl(filters, metric === 'net' ? {} : { metric });
   const ap = apiParams(filters);
-  const exportHref = url('/api/export', { collection: 'journeys', format: 'geojson', ...ap });
-  ($('export') as HTMLAnchorElement).href = exportHref;
+  // A viewer may not export journeys: its export is the station layer it sees.
+  const exportCollection = me?.journeys === 'none' ? 'hotspots' : 'journeys';
+  $('export').dataset.href = url('/api/export', { collection: exportCollection, format: 'geojson', ...ap });
+  $('export').dataset.collection = exportCollection;
   try {
     // Geometry of forces and track once; their filtered counts as CSV (a few KB, no geometry).
     // Stations likewise: their points once, each filter's counts and Gi* as CSV feature state.
@@ -76,7 +83,7 @@ async function reloadAll(map: maplibregl.Map) {
       getJson<FC>('/api/flows', ap, 'flows'),
       getCsv('/api/export', { ...ap, collection: 'hotspots' }, 'hotspots'),
       getJson<FC>('/api/hotspots', { ...ap, top: '20', sort: 'gi_z' }, 'top'),
-      getJson<{ journeys: number }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
+      getJson<{ journeys: number | null }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
       loadJourneys(map),
     ]);
     if (seq !== reloadSeq) return;
@@ -102,7 +109,7 @@ async function reloadAll(map: maplibregl.Map) {
     legend('hotspots', L.hotspotLegend(data.hotspots));
     P.renderHotspotTable(top, (f) => pickStation(map, f));
     debug.count = trends.journeys;
-    $('count').textContent = trends.journeys.toLocaleString('en-GB');
+    $('count').textContent = trends.journeys == null ? `fewer than ${me?.disclosure_control.suppressed_below ?? 5} (suppressed)` : trends.journeys.toLocaleString('en-GB');
     const ignored = [...dropped];
     $('notice').hidden = !ignored.length;
     $('notice').textContent = ignored.length ? `Not taken by this server, so ignored: ${ignored.join(', ')}` : '';
@@ -135,7 +142,7 @@ async function loadJourneys(map: maplibregl.Map) {
   const z = map.getZoom();
   let fc: FC = { type: 'FeatureCollection', features: [] };
   try {
-    if (on && z >= L.JOURNEY_MINZOOM) {
+    if (on && z >= L.JOURNEY_MINZOOM && me?.journeys !== 'none') {
       const b = map.getBounds();
       const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(',');
       fc = await getJson<FC>('/api/journeys', { ...apiParams(filters), bbox, limit: String(L.JOURNEY_LIMIT) }, 'journeys');
@@ -144,7 +151,7 @@ async function loadJourneys(map: maplibregl.Map) {
     // An empty layer that stays empty is not sent again: each setData costs a worker round trip and a repaint.
     if (fc.features.length || data.journeys.features.length) L.setData(map, 'journeys', fc);
     data.journeys = fc;
-    legend('journeys', L.journeyLegend(z, fc.features.length, fc.numberMatched));
+    if (me?.journeys !== 'none') legend('journeys', L.journeyLegend(z, fc.features.length, fc.numberMatched) + (me?.journeys === 'btp_sourced' ? '<div>BTP-sourced journeys only</div>' : ''));
     debug.journeysGeneration++;
   } catch (e) {
     showError(e);
@@ -163,6 +170,20 @@ function pickStation(map: maplibregl.Map, f: GeoJSON.Feature) {
 async function main() {
   maplibregl.setWorkerUrl(workerUrl);
   await loadOpenApi();
+  me = await A.establish();
+  A.describe(me);
+  P.allowPersons(me.person_summaries);
+  $('signout').addEventListener('click', A.signOut);
+  if (me.journeys === 'none') {
+    const cb = $('toggle-journeys') as HTMLInputElement;
+    cb.checked = false;
+    cb.disabled = true;
+    $('legend-journeys').textContent = 'not shown to the viewer role';
+  }
+  $('export').addEventListener('click', () => {
+    const b = $('export');
+    download(b.dataset.href!, {}, `linesmap-${b.dataset.collection}.geojson`).catch(showError);
+  });
   const map = L.createMap('map');
   debug.map = map;
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
@@ -219,6 +240,9 @@ async function main() {
     const j = hit('journeys-line');
     if (j) {
       popup.setLngLat(e.lngLat).setHTML(P.journeyPopup(j.properties)).addTo(map);
+      popup.getElement()?.querySelector<HTMLButtonElement>('button.show-persons')?.addEventListener('click', () => {
+        P.showPersons(popup.getElement()!, String(j.properties.report_id), A.reason, A.setReason);
+      });
       popup.getElement()?.querySelector<HTMLButtonElement>('button.only-line')?.addEventListener('click', () => {
         filters = { ...filters, line: String(j.properties.line_id) };
         form.set(filters);

@@ -26,19 +26,22 @@ function weeklyChart(buckets: { period_start: string; journeys: number; children
   if (!buckets.length) return '<em>no journeys</em>';
   const W = 300, H = 80;
   // Children (persons under 18) can outnumber journeys: one scale for both.
-  const m = Math.max(1, ...buckets.map((b) => Math.max(b.journeys, b.children)));
+  const m = Math.max(1, ...buckets.map((b) => Math.max(n0(b.journeys), n0(b.children))));
   const bw = W / buckets.length;
   const bars = buckets
     .map((b, i) => {
-      const y = H - (b.journeys / m) * H;
+      const y = H - (n0(b.journeys) / m) * H;
       return `<rect x="${i * bw}" y="${y}" width="${Math.max(bw - 0.3, 0.5)}" height="${H - y}" fill="#e66101"><title>${b.period_start}: ${b.journeys} journeys, ${b.children} children</title></rect>`;
     })
     .join('');
-  const line = buckets.map((b, i) => `${(i + 0.5) * bw},${H - (b.children / m) * H}`).join(' ');
+  const line = buckets.map((b, i) => `${(i + 0.5) * bw},${H - (n0(b.children) / m) * H}`).join(' ');
   return `<svg class="chart" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none">${bars}<polyline points="${line}" fill="none" stroke="#7b3294" stroke-width="1.5" vector-effect="non-scaling-stroke"/></svg>
     <div class="ramp-l"><span>${h(buckets[0].period_start)}</span><span>max ${m} a week</span><span>${h(buckets[buckets.length - 1].period_start)}</span></div>
-    <div class="key"><span class="dot" style="background:#e66101"></span>journeys <span class="dot" style="background:#7b3294"></span>children</div>`;
+    <div class="key"><span class="dot journeys"></span>journeys <span class="dot children"></span>children</div>`;
 }
+
+/** A count that disclosure control may have suppressed (null) as a number for drawing. */
+const n0 = (x: unknown) => (typeof x === 'number' ? x : 0);
 
 export async function showStation(f: GeoJSON.Feature, filters: Params) {
   const p = f.properties ?? {};
@@ -70,13 +73,13 @@ export async function showStation(f: GeoJSON.Feature, filters: Params) {
     ]);
     if (panel.dataset.crs !== crs) return;
     $('station-weekly').innerHTML =
-      `<div>${fmt(trends.journeys)} journeys, ${fmt(trends.buckets.reduce((s: number, b: any) => s + b.children, 0))} children</div>` +
+      `<div>${fmt(trends.journeys)} journeys, ${fmt(trends.buckets.reduce((s: number, b: any) => s + n0(b.children), 0))} children</div>` +
       weeklyChart(trends.buckets);
     const by = new Map<string, { name: string; journeys: number; children: number }>();
     for (const r of matrix.rows) {
       const e = by.get(r.origin_force) ?? { name: r.origin_name, journeys: 0, children: 0 };
-      e.journeys += r.journeys;
-      e.children += r.children;
+      e.journeys += n0(r.journeys);
+      e.children += n0(r.children);
       by.set(r.origin_force, e);
     }
     const rows = [...by.values()].sort((a, b) => b.journeys - a.journeys).slice(0, 10);
@@ -101,7 +104,42 @@ export function journeyPopup(p: Record<string, any>): string {
     <tr><th>from</th><td>${h(p.origin_station ?? 'point')}</td></tr><tr><th>to</th><td>${h(p.destination_station ?? 'point')}</td></tr>
     <tr><th>line</th><td>${p.line_id ? `${h(p.line_name ?? p.line_id)} <button class="only-line" title="filter to this line">only this line</button>` : '–'}</td></tr>
     <tr><th>forces crossed</th><td>${crossed || '–'}</td></tr>
-    <tr><th>persons</th><td>${fmt(p.persons)}</td></tr><tr><th>children</th><td>${fmt(p.children)}</td></tr></table></div>`;
+    <tr><th>persons</th><td>${fmt(p.persons)}</td></tr><tr><th>children</th><td>${fmt(p.children)}</td></tr></table>
+    ${personsAllowed ? '<div class="persons"><button class="show-persons" title="opens person-level detail; recorded in the audit log">persons (audited)</button></div>' : ''}</div>`;
+}
+
+let personsAllowed = false;
+/** Whether the signed-in role may open person summaries. */
+export function allowPersons(on: boolean) {
+  personsAllowed = on;
+}
+
+/** Fills a journey popup's persons block: asks for a reason for access if none was given,
+ * then fetches the journey with its (pseudonymised) persons summary. */
+export async function showPersons(root: HTMLElement, reportId: string, reason: () => string, setReason: (r: string) => void) {
+  const box = root.querySelector<HTMLElement>('.persons');
+  if (!box) return;
+  if (!reason()) {
+    box.innerHTML = `<form class="why"><label>Reason for access (audited) <input name="why" maxlength="500" required /></label><button>open</button></form>`;
+    box.querySelector('form')!.addEventListener('submit', (e) => {
+      e.preventDefault();
+      setReason((box.querySelector('input') as HTMLInputElement).value);
+      if (reason()) showPersons(root, reportId, reason, setReason);
+    });
+    return;
+  }
+  box.textContent = 'loading…';
+  try {
+    const f = await getJson(`/api/journeys/${encodeURIComponent(reportId)}`, { persons: 'true' }, 'persons', { 'X-Justification': reason() });
+    const ps: any[] = f.properties?.persons_summary ?? [];
+    box.innerHTML = ps.length
+      ? `<table class="persons"><tr><th>pseudonym</th><th>age</th><th>roles</th><th>victim</th><th>NRM</th><th>safeguarding</th></tr>${ps
+          .map((x) => `<tr><td>${h(x.pseudonym)}</td><td>${h(x.age_band)}</td><td>${h((x.roles ?? []).join(', '))}</td><td>${h(x.victim_status)}</td><td>${x.nrm_referred ? 'yes' : 'no'}</td><td>${x.safeguarding_referred ? 'yes' : 'no'}</td></tr>`)
+          .join('')}</table>`
+      : '<em>no persons recorded</em>';
+  } catch (e) {
+    if (!isAbort(e)) box.innerHTML = `<span class="err">${h((e as Error).message)}</span>`;
+  }
 }
 
 export function flowPopup(p: Record<string, any>): string {

@@ -8,6 +8,23 @@ import path from 'node:path';
 const BASE = (process.env.LINESMAP_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'output');
 const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS || 60000);
+// Tokens from `linesmap token create` (scripts/e2e makes them).
+const TOKEN = { analyst: process.env.E2E_TOKEN_ANALYST, viewer: process.env.E2E_TOKEN_VIEWER, admin: process.env.E2E_TOKEN_ADMIN };
+if (!TOKEN.analyst || !TOKEN.viewer || !TOKEN.admin) throw new Error('set E2E_TOKEN_ANALYST, E2E_TOKEN_VIEWER and E2E_TOKEN_ADMIN (scripts/e2e does)');
+const REASON = 'e2e test: synthetic data, checking the map';
+const api = async (pathq, token = TOKEN.admin, headers = {}) => {
+  const r = await fetch(`${BASE}${pathq}`, { headers: { Authorization: `Bearer ${token}`, ...headers } });
+  if (!r.ok) throw new Error(`${r.status} ${pathq}: ${await r.text()}`);
+  return r.json();
+};
+/** Signs in through the page's form. */
+async function signIn(page, token, reason = '') {
+  await page.waitForSelector('#signin:not([hidden])');
+  await page.fill('#signin-token', token);
+  await page.fill('#signin-reason', reason);
+  await page.click('#signin-submit');
+  await page.waitForSelector('#signin', { state: 'hidden' });
+}
 await mkdir(OUT, { recursive: true });
 
 const failures = [];
@@ -38,9 +55,30 @@ try {
     if (!u.startsWith(BASE) && !u.startsWith('blob:') && !u.startsWith('data:')) foreign.push(u);
   });
 
-  // 1. Load: time to first interactive map (data loaded, then map idle).
+  // 0. Signed out, the page asks for a token and requests no data; a wrong token is refused.
+  const first = await page.goto(`${BASE}/`, { waitUntil: 'domcontentloaded' });
+  const csp = first.headers()['content-security-policy'] ?? '';
+  check('the page has a CSP without unsafe-inline', csp.includes("script-src 'self'") && !csp.includes('unsafe-inline'), csp);
+  await page.waitForSelector('#signin:not([hidden])');
+  check('signed out, the sign-in form shows', true);
+  await page.fill('#signin-token', 'lm_' + '0'.repeat(64));
+  await page.click('#signin-submit');
+  await page.waitForSelector('#signin-error:not([hidden])');
+  check('a wrong token is refused', (await page.textContent('#signin-error')).includes('does not accept'));
+  badResponses.length = 0; // that 401 was the point
+  consoleErrors.length = 0; // and the browser logs it
+  await page.fill('#signin-token', TOKEN.analyst);
+  await page.fill('#signin-reason', REASON);
+  await page.click('#signin-submit');
+  await page.waitForSelector('#signin', { state: 'hidden' });
+  await page.waitForFunction(() => window.__linesmap?.generation >= 1);
+  const who = await page.textContent('#who');
+  check('signed in as the analyst', who.includes('analyst'), who);
+
+  // 1. Load (signed in; the token stays for the tab): time to first interactive map (data
+  // loaded, then map idle).
   const t0 = Date.now();
-  await page.goto(`${BASE}/`, { waitUntil: 'domcontentloaded' });
+  await page.reload({ waitUntil: 'domcontentloaded' });
   await page.waitForFunction(() => window.__linesmap?.generation >= 1);
   const wallFirst = Date.now() - t0;
   const firstInteractiveMs = await page.evaluate(() => window.__linesmap.timings.firstInteractiveMs);
@@ -133,6 +171,13 @@ try {
     const pop = await page.waitForSelector('.maplibregl-popup .pop');
     const text = await pop.textContent();
     check('journey popup shows the journey', text.includes('SYNTHETIC') && text.includes('forces crossed'), text.slice(0, 80));
+    const rid = text.match(/syn-[0-9a-z-]+/)?.[0];
+    await page.click('.maplibregl-popup button.show-persons');
+    await page.waitForSelector('.maplibregl-popup table.persons, .maplibregl-popup .persons em');
+    const shown = await page.$$eval('.maplibregl-popup table.persons tr td:first-child', (tds) => tds.map((t) => t.textContent));
+    const truth = await api(`/api/journeys/${rid}?persons=true`, TOKEN.analyst, { 'X-Justification': 'e2e: independent check' });
+    const want = truth.properties.persons_summary.map((p) => p.pseudonym);
+    check('the analyst opens the persons summary: pseudonyms only', shown.length === want.length && shown.every((x, i) => x === want[i] && /^psn_[0-9a-f]{16}$/.test(x)), `${rid}: ${shown.join(',')}`);
     await page.screenshot({ path: path.join(OUT, '04-journey-popup.png') });
     const onlyLine = await page.$('.maplibregl-popup button.only-line');
     if (onlyLine) {
@@ -165,7 +210,7 @@ try {
   }
 
   // 6. Export link downloads GeoJSON of the filtered view.
-  const href = await page.getAttribute('#export', 'href');
+  const href = await page.getAttribute('#export', 'data-href');
   check('export link carries the filter', href.includes('from=2024-01-01'), href);
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
   const file = path.join(OUT, 'export.geojson');
@@ -176,10 +221,10 @@ try {
   check('export has the filtered journeys', fc?.features?.length === filtered, `${fc?.features?.length} vs ${filtered}`);
 
   // 7. A shared link restores the state: line and the children-only age bands from the URL.
-  const some = await (await fetch(`${BASE}/api/journeys?limit=200`)).json();
+  const some = await api('/api/journeys?limit=200');
   const lineId = some.features.map((f) => f.properties.line_id).find(Boolean);
   const q = `line=${encodeURIComponent(lineId)}&age_band=under_10,10-12,13-14,15-17`;
-  const expected = (await (await fetch(`${BASE}/api/trends?interval=month&${q}`)).json()).journeys;
+  const expected = (await api(`/api/trends?interval=month&${q}`)).journeys;
   const shared = await page.goto(`${BASE}/?${q}`, { waitUntil: 'domcontentloaded' });
   const servedPage = shared.ok() && (shared.headers()['content-type'] ?? '').includes('text/html');
   check('the server serves the page for a shared link with filters in its query', servedPage,
@@ -210,8 +255,8 @@ try {
   });
   await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, g8);
   const q8 = 'from=2024-01-01&to=2024-03-31&age_band=under_10,10-12,13-14,15-17&mode=rail&exporting_force=E23000001';
-  const want8 = (await (await fetch(`${BASE}/api/trends?interval=month&${q8}`)).json()).journeys;
-  const top8 = (await (await fetch(`${BASE}/api/hotspots?top=20&sort=gi_z&${q8}`)).json()).features.map((f) => f.properties.crs);
+  const want8 = (await api(`/api/trends?interval=month&${q8}`)).journeys;
+  const top8 = (await api(`/api/hotspots?top=20&sort=gi_z&${q8}`)).features.map((f) => f.properties.crs);
   const shown8 = await page.evaluate(() => ({ count: window.__linesmap.count, rows: Array.from(document.querySelectorAll('#hotspots-body tr')).map((r) => r.dataset.crs) }));
   check('children from London by rail this quarter: count as the server counts it', shown8.count === want8 && want8 > 0 && want8 < total, `${shown8.count} vs ${want8}`);
   check('children from London: the hotspot table is the server\'s ranking', JSON.stringify(shown8.rows) === JSON.stringify(top8) && top8.length > 0, shown8.rows.slice(0, 5).join(','));
@@ -252,12 +297,47 @@ try {
       return t.includes('Norfolk') && t.includes('Top flows out') && !t.includes('loading');
     });
     const firstIn = await page.textContent('.maplibregl-popup table.list tr:first-child td:first-child');
-    const rows = (await (await fetch(`${BASE}/api/flows?format=matrix`)).json()).rows
+    const rows = (await api(`/api/flows?format=matrix`)).rows
       .filter((r) => r.destination_force === 'E23000024' && r.origin_force !== r.destination_force)
       .sort((a, b) => b.journeys - a.journeys);
     check('which forces export into Norfolk: the top one as the server ranks it', rows.length > 0 && firstIn === rows[0].origin_name, `${firstIn} vs ${rows[0]?.origin_name}`);
     await page.screenshot({ path: path.join(OUT, '08-norfolk.png') });
   }
+
+  // 9. The audit log has the analyst's person-level access (with the reason) and the export.
+  const audit = await api('/api/audit?limit=10000');
+  const mine = audit.events.filter((e) => e.actor === 'e2e analyst (synthetic)');
+  const persons = mine.find((e) => e.action === 'read_persons');
+  check('audit: the persons access with its justification', persons?.justification === REASON && persons.records === 1, JSON.stringify(persons));
+  const exp = mine.find((e) => e.action === 'export' && e.query.includes('collection=journeys'));
+  check('audit: the export with its filter and record count', exp?.records === filtered && exp.query.includes('from=2024-01-01'), JSON.stringify(exp));
+  check('audit: journey reads of the map', mine.some((e) => e.action === 'read_journeys' && e.records > 0));
+
+  // 10. A viewer (a fresh tab): suppressed, rounded aggregates only; no journeys.
+  const vctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+  const vpage = await vctx.newPage();
+  vpage.setDefaultTimeout(TIMEOUT);
+  const vbad = [];
+  vpage.on('response', (r) => { if (r.status() >= 400) vbad.push(`${r.status()} ${r.url()}`); });
+  vpage.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`viewer: ${m.text()}`); });
+  await vpage.goto(`${BASE}/?from=2024-01-01&to=2024-03-31`, { waitUntil: 'domcontentloaded' });
+  await signIn(vpage, TOKEN.viewer);
+  await vpage.waitForFunction(() => window.__linesmap?.generation >= 1 && !document.body.dataset.loading);
+  const v = await vpage.evaluate(() => ({
+    count: window.__linesmap.count,
+    note: document.getElementById('role-note').textContent,
+    journeysOff: document.getElementById('toggle-journeys').disabled,
+    rows: Array.from(document.querySelectorAll('#hotspots-body tr')).map((r) => r.children[2]?.textContent.replace(/\D/g, '')),
+    stations: window.__linesmap.data.hotspots.features.map((f) => f.properties.journeys),
+  }));
+  check('viewer: the count is rounded to base 5', v.count === null || v.count % 5 === 0, String(v.count));
+  check('viewer: the count differs from the analyst\'s only by rounding', v.count !== null && Math.abs(v.count - filtered) < 5, `${v.count} vs ${filtered}`);
+  check('viewer: station counts are multiples of 5, none below 5', v.stations.every((n) => n === 0 || (n % 5 === 0 && n >= 5)) && v.stations.some((n) => n > 0), v.stations.filter((n) => n % 5).slice(0, 5).join(','));
+  check('viewer: the hot-spot table shows rounded counts', v.rows.length > 0 && v.rows.every((n) => n === '' || Number(n) % 5 === 0), v.rows.join(','));
+  check('viewer: told about suppression, journeys off', v.note.includes('suppressed') && v.journeysOff, v.note);
+  check('viewer: no request refused', vbad.length === 0, vbad.slice(0, 3).join(' | '));
+  await vpage.screenshot({ path: path.join(OUT, '09-viewer.png') });
+  await vctx.close();
 
   check('no requests outside the server', foreign.length === 0, foreign.slice(0, 3).join(' '));
   check('no console errors', consoleErrors.length === 0, consoleErrors.slice(0, 5).join(' | '));
