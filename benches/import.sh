@@ -16,7 +16,7 @@ $bin import "$work/reports.ndjson" --data "$data" --store "$work/journeys.sqlite
 
 rss_of_server() { # store -> resident KiB after start-up (journeys loaded) and one request
   local store="$1" out="$work/serve.out"
-  $bin serve --data "$data" --store "$store" --listen 127.0.0.1:0 >"$out" &
+  $bin serve --data "$data" --store "$store" --open-demo --rate-limit 0 --listen 127.0.0.1:0 >"$out" &
   local pid=$!
   for _ in $(seq 1 600); do grep -q listening "$out" 2>/dev/null && break; sleep 0.1; done
   local addr; addr=$(sed -n 's|listening on http://||p' "$out")

@@ -128,6 +128,7 @@ impl AccessArgs {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, at start-up
 enum Command {
     /// Serve the HTTP API.
     Serve {

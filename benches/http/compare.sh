@@ -201,7 +201,7 @@ run "$bin" import "$work/journeys.ndjson" --data "$data" --store "$work/bench.sq
 rm -f "$work/journeys.ndjson"
 
 log "starting linesmap"
-"$bin" serve --data "$data" --store "$work/bench.sqlite" --listen 127.0.0.1:0 >"$work/linesmap.out" 2>"$work/linesmap.err" &
+"$bin" serve --data "$data" --store "$work/bench.sqlite" --open-demo --rate-limit 0 --listen 127.0.0.1:0 >"$work/linesmap.out" 2>"$work/linesmap.err" &
 linesmap_pid=$!
 pids+=("$linesmap_pid")
 wait_for "$work/linesmap.out" 'listening on http://' "$linesmap_pid" 600 linesmap

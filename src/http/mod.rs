@@ -424,6 +424,9 @@ async fn handle_rejection(err: Rejection) -> Result<warp::reply::Response, Infal
     Ok(e.into_response())
 }
 
+/// The server's future, boxed (plain and TLS servers are different types).
+pub type ServerFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
 /// Binds `addr` and serves until `shutdown` completes, over TLS (rustls) when `tls` names a
 /// PEM certificate chain and key. Returns the bound address (useful with port 0) and the
 /// server future.
@@ -432,10 +435,7 @@ pub fn bind(
     addr: SocketAddr,
     tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(
-    SocketAddr,
-    std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
-)> {
+) -> anyhow::Result<(SocketAddr, ServerFuture)> {
     let server = warp::serve(routes(state));
     match tls {
         None => {

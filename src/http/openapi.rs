@@ -517,13 +517,13 @@ fn secure(paths: &mut serde_json::Map<String, Value>) {
             for code in ["401", "403", "414", "429", "503"] {
                 op["responses"][code] = err.clone();
             }
-            if path.starts_with("/api/journeys") || path.starts_with("/collections/journeys/items")
+            if (path.starts_with("/api/journeys")
+                || path.starts_with("/collections/journeys/items"))
+                && let Some(ps) = op.get_mut("parameters").and_then(Value::as_array_mut)
             {
-                if let Some(ps) = op.get_mut("parameters").and_then(Value::as_array_mut) {
-                    ps.push(json!({"name": "X-Justification", "in": "header", "required": false,
+                ps.push(json!({"name": "X-Justification", "in": "header", "required": false,
                         "description": "why you need person-level data (required with persons=true); written to the audit log",
                         "schema": {"type": "string", "maxLength": 500}}));
-                }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, a module per area. The reference-data tests need
 //! `../shared/data/gb` (or `LINESMAP_DATA`); without it they fail loudly.
 
+mod access;
 mod cli;
 mod common;
 mod gis;

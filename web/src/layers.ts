@@ -87,14 +87,16 @@ export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', ra
 export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Record<string, any>[]) {
   const key = STATE_KEY[id]!;
   const byKey = new Map(rows.map((r) => [String(r[key]), r]));
-  const first = rows[0] ?? {};
-  const bools = Object.keys(first).filter((k) => first[k] === 'true' || first[k] === 'false');
-  const numeric = Object.keys(first).filter((k) => k !== key && typeof first[k] === 'number');
+  // A column is numeric if any row has a number there (a viewer's suppressed counts are empty
+  // cells, drawn as 0).
+  const cols = Object.keys(rows[0] ?? {}).filter((k) => k !== key);
+  const bools = cols.filter((k) => rows.some((r) => r[k] === 'true' || r[k] === 'false'));
+  const numeric = cols.filter((k) => rows.some((r) => typeof r[k] === 'number'));
   for (const f of fc.features) {
     const k = f.properties![key];
     const r = byKey.get(String(k)) ?? {};
     const state: Record<string, number> = {};
-    for (const n of numeric) state[n] = Number(r[n] ?? 0);
+    for (const n of numeric) state[n] = typeof r[n] === 'number' ? r[n] : 0;
     for (const b of bools) state[b] = r[b] === 'true' ? 1 : 0;
     Object.assign(f.properties!, state);
     map.setFeatureState({ source: id, id: k }, state);

@@ -1,0 +1,943 @@
+//! Access control end to end: the role × endpoint matrix, what each role sees, differencing
+//! attacks on a viewer's suppressed counts, the audit log, limits, CORS, static files and TLS.
+//!
+//! The data: 12 rail journeys Liverpool Street → Norwich in January 2024 (a 15-17 runner each;
+//! the odd ones reported by BTP, the even ones by Norfolk) and `small` rail journeys Liverpool
+//! Lime Street → Bangor (Gwynedd) in February (BTP, an under-10 each), so that a viewer must
+//! never learn `small` (3 or 4: below k = 5).
+
+use super::common::gb_arc;
+use linesmap::access::audit::AuditLog;
+use linesmap::access::disclosure::Disclosure;
+use linesmap::access::tokens::{TokenRecord, Tokens, sha256_hex};
+use linesmap::access::{Authentication, Pseudonyms, RateLimiter, Role, Security};
+use linesmap::http::{AppState, routes};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const NORFOLK: &str = "E23000024";
+const MERSEYSIDE: &str = "E23000004";
+const NORTH_WALES: &str = "W15000001";
+
+/// The test token of a role: `lm_` and 64 times one digit.
+fn token(r: Role) -> String {
+    let d = match r {
+        Role::Viewer => '1',
+        Role::BtpPlanner => '2',
+        Role::Analyst => '3',
+        Role::Admin => '4',
+    };
+    format!("lm_{}", d.to_string().repeat(64))
+}
+
+fn security(audit: &Path, rate: u32, cors: Vec<String>) -> Security {
+    let records = Role::ALL
+        .iter()
+        .map(|&r| TokenRecord {
+            id: format!("tok_{r}"),
+            name: format!("{r} tester"),
+            role: r,
+            sha256: sha256_hex(token(r).as_bytes()),
+            created: "2026-11-29T00:00:00Z".into(),
+        })
+        .collect();
+    Security {
+        auth: Authentication::Tokens(Tokens::from_records(records)),
+        pseudonyms: Pseudonyms::new(b"access test key 1".to_vec()),
+        disclosure: Disclosure::new(5, 5, Pseudonyms::new(b"access test key 1".to_vec())),
+        audit: Some(AuditLog::open(audit).unwrap()),
+        rate: RateLimiter::new(rate),
+        cors_origins: cors,
+        tls: false,
+    }
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("linesmap-access-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn reports(small: usize) -> Value {
+    let mut v = Vec::new();
+    for i in 0..12 {
+        v.push(json!({
+            "report_id": format!("syn-acc-{i}"),
+            "reported_at": format!("2024-01-{:02}T20:00:00Z", i + 2),
+            "source_force": if i % 2 == 1 { "BTP" } else { NORFOLK },
+            "journey": {"date": format!("2024-01-{:02}", i + 2), "mode": "rail",
+                "origin": {"station": "LST"}, "destination": {"station": "NRW"}},
+            "line": {"line_id": "syn-acc-line", "name": "SYN-ACC"},
+            // the same person on journeys 0 and 1
+            "persons": [{"person_id": format!("syn-acc-p{}", i.max(1)), "age_band": "15-17", "roles": ["runner"]}],
+        }));
+    }
+    for i in 0..small {
+        v.push(json!({
+            "report_id": format!("syn-acc-small-{i}"),
+            "reported_at": format!("2024-02-{:02}T20:00:00Z", i + 5),
+            "source_force": "BTP",
+            "journey": {"date": format!("2024-02-{:02}", i + 5), "mode": "rail",
+                "origin": {"station": "LIV"}, "destination": {"station": "BNG"}},
+            "persons": [{"person_id": format!("syn-acc-q{i}"), "age_band": "under_10", "roles": ["runner"]}],
+        }));
+    }
+    Value::Array(v)
+}
+
+struct Fixture {
+    st: Arc<AppState>,
+    dir: PathBuf,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn fixture(name: &str, small: usize, rate: u32, cors: Vec<String>, web: bool) -> Fixture {
+    let dir = temp(name);
+    let store = linesmap::store::SqliteStore::in_memory().unwrap();
+    let journeys = Arc::new(linesmap::ingest::Journeys::new(
+        gb_arc().clone(),
+        Arc::new(store),
+    ));
+    let web_dir = web.then(|| {
+        let w = dir.join("web");
+        std::fs::create_dir_all(w.join("assets")).unwrap();
+        std::fs::write(w.join("index.html"), "<!doctype html><title>t</title>").unwrap();
+        std::fs::write(w.join("assets/app.js"), "console.log(1)").unwrap();
+        std::fs::write(dir.join("secret.txt"), "TOP-SECRET-CONTENT").unwrap();
+        std::fs::write(w.join("secret.txt"), "WEB-ROOT-NOT-AN-ASSET").unwrap();
+        w
+    });
+    let st = AppState::with_security(
+        journeys,
+        web_dir,
+        security(&dir.join("audit.ndjson"), rate, cors),
+    );
+    let r = call(
+        &st,
+        "POST",
+        "/api/journeys",
+        Some(Role::Admin),
+        &[],
+        Some(reports(small)),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    Fixture { st, dir }
+}
+
+/// (status, body as text, headers)
+async fn call(
+    st: &Arc<AppState>,
+    method: &str,
+    path: &str,
+    role: Option<Role>,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, String, warp::http::HeaderMap) {
+    let mut req = warp::test::request().method(method).path(path);
+    if let Some(r) = role {
+        req = req.header("authorization", format!("Bearer {}", token(r)));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let r = req.reply(&routes(st.clone())).await;
+    (
+        r.status().as_u16(),
+        String::from_utf8_lossy(r.body()).into_owned(),
+        r.headers().clone(),
+    )
+}
+
+async fn json_of(st: &Arc<AppState>, path: &str, role: Role) -> Value {
+    let (s, b, _) = call(st, "GET", path, Some(role), &[], None).await;
+    assert_eq!(s, 200, "{path} as {role}: {b}");
+    serde_json::from_str(&b).unwrap_or_else(|e| panic!("{path}: {e}: {b}"))
+}
+
+const WHY: (&str, &str) = ("x-justification", "access test: synthetic data");
+
+#[tokio::test]
+async fn every_endpoint_answers_each_role_as_the_matrix_says() {
+    let f = fixture("matrix", 3, 0, vec![], true).await;
+    // callers: signed out, viewer, btp_planner, analyst, admin
+    let who = [
+        None,
+        Some(Role::Viewer),
+        Some(Role::BtpPlanner),
+        Some(Role::Analyst),
+        Some(Role::Admin),
+    ];
+    #[rustfmt::skip]
+    let matrix: &[(&str, &str, bool, [u16; 5])] = &[
+        // method, path, with X-Justification, expected status per caller
+        ("GET", "/", false, [200, 200, 200, 200, 200]),
+        ("GET", "/health", false, [200, 200, 200, 200, 200]),
+        ("GET", "/conformance", false, [200, 200, 200, 200, 200]),
+        ("GET", "/openapi", false, [200, 200, 200, 200, 200]),
+        ("GET", "/assets/app.js", false, [200, 200, 200, 200, 200]),
+        ("GET", "/collections", false, [401, 200, 200, 200, 200]),
+        ("GET", "/collections/stations", false, [401, 200, 200, 200, 200]),
+        ("GET", "/collections/stations/items?limit=5", false, [401, 200, 200, 200, 200]),
+        ("GET", "/collections/stations/items/LST", false, [401, 200, 200, 200, 200]),
+        ("GET", "/collections/forces/items?limit=5", false, [401, 200, 200, 200, 200]),
+        ("GET", "/collections/rail/items?limit=5", false, [401, 200, 200, 200, 200]),
+        ("GET", "/collections/hotspots/items?limit=5", false, [401, 200, 200, 200, 200]),
+        ("GET", "/collections/flows/items", false, [401, 200, 200, 200, 200]),
+        ("GET", "/collections/journeys/items?limit=5", false, [401, 403, 200, 200, 200]),
+        ("GET", "/collections/journeys/items/syn-acc-1", false, [401, 403, 200, 200, 200]),
+        // not reported by BTP: as absent to a BTP planner as a journey that does not exist
+        ("GET", "/collections/journeys/items/syn-acc-0", false, [401, 403, 404, 200, 200]),
+        ("GET", "/collections/journeys/items?persons=true", true, [401, 403, 403, 200, 200]),
+        ("GET", "/collections/journeys/items?persons=true", false, [401, 403, 403, 403, 403]),
+        ("GET", "/api/journeys?limit=5", false, [401, 403, 200, 200, 200]),
+        ("GET", "/api/journeys/syn-acc-1", false, [401, 403, 200, 200, 200]),
+        ("GET", "/api/journeys/syn-acc-0", false, [401, 403, 404, 200, 200]),
+        ("GET", "/api/journeys/syn-acc-1?persons=true", true, [401, 403, 403, 200, 200]),
+        ("GET", "/api/journeys?persons=true", false, [401, 403, 403, 403, 403]),
+        ("GET", "/api/hotspots?top=5", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/flows", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/flows?format=matrix", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/trends?interval=month", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/export?collection=journeys", false, [401, 403, 200, 200, 200]),
+        ("GET", "/api/export?collection=hotspots&format=csv", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/export?collection=forces", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/export?collection=trends&format=csv", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/locate?lon=-0.1335&lat=51.5282", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/route?from=EUS&to=NRW", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/stations/EUS", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/whoami", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/audit", false, [401, 403, 403, 403, 200]),
+        ("GET", "/no/such/path", false, [401, 404, 404, 404, 404]),
+        ("DELETE", "/api/journeys/syn-acc-1", false, [401, 403, 403, 403, 405]),
+    ];
+    for &(method, path, why, expected) in matrix {
+        for (caller, want) in who.iter().zip(expected) {
+            let h: Vec<(&str, &str)> = if why { vec![WHY] } else { vec![] };
+            let (got, body, headers) = call(&f.st, method, path, *caller, &h, None).await;
+            assert_eq!(got, want, "{method} {path} as {caller:?}: {body}");
+            if got >= 400 {
+                let v: Value = serde_json::from_str(&body)
+                    .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {body}"));
+                assert!(v["code"].is_string() && v["message"].is_string(), "{body}");
+            }
+            if got == 401 {
+                assert!(headers.contains_key("www-authenticate"), "{path}");
+            }
+        }
+    }
+    // Ingest: admins only.
+    let one = json!({"report_id": "syn-acc-new", "reported_at": "2024-03-01T10:00:00Z", "source_force": "BTP",
+        "journey": {"date": "2024-03-01", "mode": "rail", "origin": {"station": "EUS"}, "destination": {"station": "BHM"}}});
+    for (caller, want) in who.iter().zip([401, 403, 403, 403, 201]) {
+        let (got, body, _) = call(
+            &f.st,
+            "POST",
+            "/api/journeys",
+            *caller,
+            &[],
+            Some(one.clone()),
+        )
+        .await;
+        assert_eq!(got, want, "POST as {caller:?}: {body}");
+    }
+    // A token that is not ours is refused even where signed-out callers are welcome.
+    let (s, b, _) = call(
+        &f.st,
+        "GET",
+        "/health",
+        None,
+        &[("authorization", "Bearer lm_nope")],
+        None,
+    )
+    .await;
+    assert_eq!(s, 401, "{b}");
+    let (s, _, _) = call(
+        &f.st,
+        "GET",
+        "/health",
+        None,
+        &[("authorization", "Basic abc")],
+        None,
+    )
+    .await;
+    assert_eq!(s, 401);
+}
+
+#[tokio::test]
+async fn each_role_sees_what_it_may_and_nothing_more() {
+    let f = fixture("roles", 3, 0, vec![], false).await;
+    // BTP planner: only the 6 + 3 BTP journeys, no person details.
+    let btp = json_of(&f.st, "/api/journeys?limit=100", Role::BtpPlanner).await;
+    assert_eq!(btp["numberMatched"], 9);
+    for j in btp["features"].as_array().unwrap() {
+        assert_eq!(j["properties"]["source_force"], "BTP");
+        assert!(j["properties"].get("persons_summary").is_none());
+    }
+    let ogc = json_of(
+        &f.st,
+        "/collections/journeys/items?limit=100",
+        Role::BtpPlanner,
+    )
+    .await;
+    assert_eq!(ogc["numberMatched"], 9);
+    let (s, body, h) = call(
+        &f.st,
+        "GET",
+        "/api/export?collection=journeys&format=csv",
+        Some(Role::BtpPlanner),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(body.lines().count(), 1 + 9, "{body}");
+    assert_eq!(h["x-record-count"], "9");
+    // Aggregates are over every journey for a BTP planner, unsuppressed.
+    let t = json_of(&f.st, "/api/trends?interval=month", Role::BtpPlanner).await;
+    assert_eq!(t["journeys"], 15);
+    assert!(t.get("disclosure").is_none());
+    // Analyst: every journey; persons only as pseudonyms, the same person the same pseudonym.
+    let all = json_of(&f.st, "/api/journeys?limit=100", Role::Analyst).await;
+    assert_eq!(all["numberMatched"], 15);
+    let (s, body, _) = call(
+        &f.st,
+        "GET",
+        "/api/journeys?limit=100&persons=true",
+        Some(Role::Analyst),
+        &[WHY],
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(
+        !body.contains("syn-acc-p"),
+        "a person id left the server: {}",
+        &body[..300]
+    );
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let psn = |id: &str| -> String {
+        let j = v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == id)
+            .unwrap();
+        j["properties"]["persons_summary"][0]["pseudonym"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        psn("syn-acc-0"),
+        psn("syn-acc-1"),
+        "one person, one pseudonym"
+    );
+    assert_ne!(psn("syn-acc-1"), psn("syn-acc-2"));
+    assert!(psn("syn-acc-0").starts_with("psn_"));
+    let keys = Pseudonyms::new(b"access test key 1".to_vec());
+    assert_eq!(
+        psn("syn-acc-2"),
+        keys.person("syn-acc-p2"),
+        "HMAC of the id under the server key"
+    );
+    let p = &v["features"][0]["properties"]["persons_summary"][0];
+    assert_eq!(p["age_band"], "15-17");
+    assert!(p.get("sex").is_none() && p.get("vulnerability_flags").is_none());
+    // whoami says what the role sees
+    let me = json_of(&f.st, "/api/whoami", Role::Viewer).await;
+    assert_eq!(me["role"], "viewer");
+    assert_eq!(me["disclosure_control"]["suppressed_below"], 5);
+    assert_eq!(me["journeys"], "none");
+    assert_eq!(
+        json_of(&f.st, "/api/whoami", Role::BtpPlanner).await["journeys"],
+        "btp_sourced"
+    );
+}
+
+/// Every count in a viewer's answer: a multiple of 5 and at least 5, or null.
+fn assert_all_disclosed(v: &Value, at: &str) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                if linesmap::access::disclosure::COUNT_FIELDS.contains(&k.as_str())
+                    && let Some(n) = x.as_f64()
+                {
+                    assert!(n >= 5.0 && n % 5.0 == 0.0, "{at}: {k} = {n}");
+                }
+                assert_all_disclosed(x, at);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| assert_all_disclosed(x, at)),
+        _ => {}
+    }
+}
+
+fn station_row<'a>(fc: &'a Value, crs: &str) -> &'a Value {
+    fc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["crs"] == crs)
+        .unwrap_or_else(|| panic!("{crs}"))
+}
+
+#[tokio::test]
+async fn differencing_a_viewers_answers_never_yields_a_count_below_k() {
+    let f = fixture("sdc", 3, 0, vec![], false).await;
+    let st = &f.st;
+    // 1. Every aggregate a viewer can ask for is disclosed.
+    let paths = [
+        "/api/trends?interval=month",
+        "/api/trends?interval=week",
+        "/api/trends?interval=month&from=2024-02-01",
+        "/api/hotspots?top=10000",
+        "/api/flows",
+        "/api/flows?format=matrix",
+        "/collections/stations/items?limit=10000",
+        "/collections/forces/items?limit=100",
+        "/collections/rail/items?limit=10000",
+        "/collections/hotspots/items?limit=10000",
+        "/collections/flows/items",
+        "/collections/stations/items/BNG",
+        "/collections/forces/items/W15000001",
+    ];
+    for p in paths {
+        let v = json_of(st, p, Role::Viewer).await;
+        assert_all_disclosed(&v, p);
+        assert_eq!(v["disclosure"]["suppressed_below"], 5, "{p}");
+    }
+    // 2. Adjacent date ranges: total(Jan–Feb) − total(Jan) would be February's 3.
+    let total = |v: Value| v["journeys"].clone();
+    let jan_feb = total(
+        json_of(
+            st,
+            "/api/trends?interval=month&from=2024-01-01&to=2024-02-29",
+            Role::Viewer,
+        )
+        .await,
+    );
+    let jan = total(
+        json_of(
+            st,
+            "/api/trends?interval=month&from=2024-01-01&to=2024-01-31",
+            Role::Viewer,
+        )
+        .await,
+    );
+    let feb = total(
+        json_of(
+            st,
+            "/api/trends?interval=month&from=2024-02-01&to=2024-02-29",
+            Role::Viewer,
+        )
+        .await,
+    );
+    assert_eq!(feb, Value::Null, "3 journeys are suppressed");
+    let diff = jan_feb.as_i64().unwrap() - jan.as_i64().unwrap();
+    assert!(
+        diff % 5 == 0 && diff != 3,
+        "Jan–Feb {jan_feb} − Jan {jan} = {diff}"
+    );
+    // The analyst sees the true counts.
+    let a = json_of(
+        st,
+        "/api/trends?interval=month&from=2024-02-01&to=2024-02-29",
+        Role::Analyst,
+    )
+    .await;
+    assert_eq!(a["journeys"], 3);
+    // 3. A total minus its parts: the buckets of a month view against its total.
+    let m = json_of(st, "/api/trends?interval=month", Role::Viewer).await;
+    let parts: i64 = m["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["journeys"].as_i64())
+        .sum();
+    let rest = m["journeys"].as_i64().unwrap() - parts;
+    assert!(rest % 5 == 0 && rest != 3, "{rest}");
+    // 4. Overlapping boxes around Bangor and Lime Street: the small stations stay suppressed.
+    for bbox in ["-4.2,53.2,-4.1,53.25", "-4.5,53.0,-2.8,53.5", "-5,50,2,56"] {
+        let v = json_of(
+            st,
+            &format!("/collections/stations/items?limit=10000&bbox={bbox}"),
+            Role::Viewer,
+        )
+        .await;
+        for crs in ["BNG", "LIV"] {
+            if let Some(s) = v["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["properties"]["crs"] == crs)
+            {
+                assert_eq!(s["properties"]["journeys"], Value::Null, "{crs} in {bbox}");
+                assert_eq!(s["properties"]["children"], Value::Null, "{crs} in {bbox}");
+            }
+        }
+    }
+    // 5. Flows: the Merseyside → North Wales pair (3 journeys) is not even listed for a viewer.
+    let pair = |v: &Value| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["origin_force"] == MERSEYSIDE && r["destination_force"] == NORTH_WALES)
+    };
+    assert!(pair(
+        &json_of(st, "/api/flows?format=matrix", Role::Analyst).await
+    ));
+    assert!(!pair(
+        &json_of(st, "/api/flows?format=matrix", Role::Viewer).await
+    ));
+    // Force totals: North Wales imports 3 → suppressed, and its net with it.
+    let nw = json_of(
+        st,
+        &format!("/collections/forces/items/{NORTH_WALES}"),
+        Role::Viewer,
+    )
+    .await;
+    assert_eq!(nw["properties"]["imports"], Value::Null);
+    assert_eq!(nw["properties"]["net"], Value::Null);
+    // 6. Consistent: the same cell has the same published value through every door, and
+    // asking again (or spelling the query differently) changes nothing.
+    let lst_api = station_row(
+        &json_of(st, "/api/hotspots?top=10000", Role::Viewer).await,
+        "LST",
+    )["properties"]["journeys"]
+        .clone();
+    let lst_items = json_of(st, "/collections/stations/items/LST", Role::Viewer).await["properties"]["journeys"].clone();
+    let (_, csv, h) = call(
+        st,
+        "GET",
+        "/api/export?collection=hotspots&format=csv",
+        Some(Role::Viewer),
+        &[],
+        None,
+    )
+    .await;
+    assert!(
+        h["x-disclosure-control"]
+            .to_str()
+            .unwrap()
+            .contains("suppressed-below=5")
+    );
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = head.iter().position(|c| *c == "journeys").unwrap();
+    let lst_csv = csv
+        .lines()
+        .find(|l| l.starts_with("LST,"))
+        .unwrap()
+        .split(',')
+        .nth(col)
+        .unwrap()
+        .to_string();
+    assert!(
+        lst_api == 10 || lst_api == 15,
+        "12 rounds to 10 or 15: {lst_api}"
+    );
+    assert_eq!(lst_api, lst_items);
+    assert_eq!(lst_api.to_string(), lst_csv);
+    let again = station_row(
+        &json_of(st, "/api/hotspots?top=10000&sort=journeys", Role::Viewer).await,
+        "LST",
+    )["properties"]["journeys"]
+        .clone();
+    assert_eq!(lst_api, again);
+}
+
+#[tokio::test]
+async fn a_viewers_hotspots_do_not_depend_on_a_suppressed_count() {
+    // Three or four journeys at Bangor: below k either way, so a viewer's whole hotspot layer,
+    // Gi* included, must be the same, byte for byte.
+    let three = fixture("gi3", 3, 0, vec![], false).await;
+    let four = fixture("gi4", 4, 0, vec![], false).await;
+    for p in [
+        "/api/hotspots?top=10000",
+        "/api/hotspots?top=20&sort=journeys",
+    ] {
+        let (_, a, _) = call(&three.st, "GET", p, Some(Role::Viewer), &[], None).await;
+        let (_, b, _) = call(&four.st, "GET", p, Some(Role::Viewer), &[], None).await;
+        assert_eq!(a, b, "{p}");
+        // while an analyst sees the difference
+        let (_, a, _) = call(&three.st, "GET", p, Some(Role::Analyst), &[], None).await;
+        let (_, b, _) = call(&four.st, "GET", p, Some(Role::Analyst), &[], None).await;
+        assert_ne!(a, b, "{p}");
+    }
+    let v = json_of(&three.st, "/api/hotspots?top=10000", Role::Viewer).await;
+    let bng = station_row(&v, "BNG");
+    assert_eq!(bng["properties"]["journeys"], Value::Null);
+    assert_eq!(bng["properties"]["rate_per_million"], Value::Null);
+}
+
+#[tokio::test]
+async fn every_journey_level_access_and_export_is_audited_and_survives_a_restart() {
+    let f = fixture("audit", 3, 0, vec![], false).await;
+    let st = &f.st;
+    call(
+        st,
+        "GET",
+        "/api/journeys?limit=4",
+        Some(Role::Analyst),
+        &[],
+        None,
+    )
+    .await;
+    call(
+        st,
+        "GET",
+        "/api/journeys/syn-acc-3",
+        Some(Role::BtpPlanner),
+        &[],
+        None,
+    )
+    .await;
+    call(
+        st,
+        "GET",
+        "/api/journeys/syn-acc-3?persons=true",
+        Some(Role::Analyst),
+        &[WHY],
+        None,
+    )
+    .await;
+    call(
+        st,
+        "GET",
+        "/collections/journeys/items?limit=2",
+        Some(Role::Analyst),
+        &[],
+        None,
+    )
+    .await;
+    call(
+        st,
+        "GET",
+        "/api/export?collection=journeys&from=2024-02-01",
+        Some(Role::Analyst),
+        &[],
+        None,
+    )
+    .await;
+    call(
+        st,
+        "GET",
+        "/api/export?collection=hotspots",
+        Some(Role::Viewer),
+        &[],
+        None,
+    )
+    .await;
+    // refused: not audited as an access
+    call(st, "GET", "/api/journeys", Some(Role::Viewer), &[], None).await;
+    // aggregates are not journey-level
+    call(st, "GET", "/api/hotspots", Some(Role::Viewer), &[], None).await;
+    let log = json_of(st, "/api/audit", Role::Admin).await;
+    let ev: Vec<(String, String, String, u64, Option<String>)> = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().into(),
+                e["role"].as_str().unwrap().into(),
+                e["path"].as_str().unwrap().into(),
+                e["records"].as_u64().unwrap(),
+                e["justification"].as_str().map(String::from),
+            )
+        })
+        .collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        ev,
+        vec![
+            (s("ingest"), s("admin"), s("/api/journeys"), 15, None),
+            (
+                s("read_journeys"),
+                s("analyst"),
+                s("/api/journeys"),
+                4,
+                None
+            ),
+            (
+                s("read_journey"),
+                s("btp_planner"),
+                s("/api/journeys/syn-acc-3"),
+                1,
+                None
+            ),
+            (
+                s("read_persons"),
+                s("analyst"),
+                s("/api/journeys/syn-acc-3"),
+                1,
+                Some(s(WHY.1))
+            ),
+            (
+                s("read_journeys"),
+                s("analyst"),
+                s("/collections/journeys/items"),
+                2,
+                None
+            ),
+            (s("export"), s("analyst"), s("/api/export"), 3, None),
+            (s("export"), s("viewer"), s("/api/export"), 2568, None),
+        ]
+    );
+    let first = &log["events"][1];
+    assert_eq!(first["actor"], "analyst tester");
+    assert_eq!(first["token_id"], "tok_analyst");
+    assert_eq!(first["query"], "limit=4");
+    assert!(first["ts"].as_str().unwrap().starts_with("20"));
+    // Filters of the log itself, and reading it is audited too.
+    let persons = json_of(st, "/api/audit?action=read_persons", Role::Admin).await;
+    assert_eq!(persons["numberMatched"], 1);
+    let (s400, _, _) = call(
+        st,
+        "GET",
+        "/api/audit?since=yesterday",
+        Some(Role::Admin),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(s400, 400);
+    // After a restart (the file reopened) every entry is still there.
+    let reopened = AuditLog::open(&f.dir.join("audit.ndjson")).unwrap();
+    let (all, n) = reopened.read(|_| true, 0, 1000).unwrap();
+    assert_eq!(
+        n, 9,
+        "the 7 above and the 2 reads of the log (the refused one is not a read)"
+    );
+    assert_eq!(all[3].justification.as_deref(), Some(WHY.1));
+    assert_eq!(all[8].action, "read_audit");
+}
+
+#[tokio::test]
+async fn limits_rate_cors_headers_and_static_files() {
+    let f = fixture("limits", 3, 30, vec![], true).await;
+    let st = &f.st;
+    // Oversized query and headers.
+    let long = format!("/api/hotspots?top=5&x={}", "a".repeat(9000));
+    let (s, b, _) = call(st, "GET", &long, Some(Role::Viewer), &[], None).await;
+    assert_eq!(s, 414, "{b}");
+    let big = "b".repeat(40_000);
+    let (s, b, _) = call(
+        st,
+        "GET",
+        "/api/whoami",
+        Some(Role::Viewer),
+        &[("x-big", &big)],
+        None,
+    )
+    .await;
+    assert_eq!(s, 431, "{b}");
+    let (s, _, _) = call(
+        st,
+        "GET",
+        "/api/journeys/syn-acc-1?persons=true",
+        Some(Role::Analyst),
+        &[("x-justification", &"j".repeat(600))],
+        None,
+    )
+    .await;
+    assert_eq!(s, 400);
+    // Static files cannot escape web/assets.
+    for p in [
+        "/assets/../secret.txt",
+        "/assets/%2e%2e/secret.txt",
+        "/assets/..%2F..%2Fsecret.txt",
+        "/assets/%2e%2e/%2e%2e/secret.txt",
+    ] {
+        let (s, body, _) = call(st, "GET", p, None, &[], None).await;
+        assert!(s == 404 || s == 400, "{p}: {s}");
+        assert!(
+            !body.contains("SECRET") && !body.contains("WEB-ROOT"),
+            "{p}: {body}"
+        );
+    }
+    // Security headers; the page's CSP has no unsafe-inline.
+    let (s, _, h) = call(st, "GET", "/", None, &[("accept", "text/html")], None).await;
+    assert_eq!(s, 200);
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    // CORS is off: no allow-origin header for another origin.
+    let (_, _, h) = call(
+        st,
+        "GET",
+        "/api/whoami",
+        Some(Role::Viewer),
+        &[("origin", "https://elsewhere.example")],
+        None,
+    )
+    .await;
+    assert!(!h.contains_key("access-control-allow-origin"));
+    // Rate limit: 30 a minute for this token (some used above); another token is unaffected.
+    let mut limited = None;
+    for i in 0..40 {
+        let (s, _, h) = call(st, "GET", "/api/whoami", Some(Role::Viewer), &[], None).await;
+        if s == 429 {
+            limited = Some((i, h));
+            break;
+        }
+    }
+    let (i, h) = limited.expect("the 31st request in a minute is refused");
+    assert!(i <= 30 && h.contains_key("retry-after"), "{i}");
+    let (s, _, _) = call(st, "GET", "/api/whoami", Some(Role::BtpPlanner), &[], None).await;
+    assert_eq!(s, 200);
+    // Public paths are not rate limited.
+    let (s, _, _) = call(st, "GET", "/health", None, &[], None).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn cors_answers_only_the_configured_origins() {
+    let f = fixture("cors", 3, 0, vec!["https://gis.example".into()], false).await;
+    let (s, _, h) = call(
+        &f.st,
+        "GET",
+        "/api/whoami",
+        Some(Role::Viewer),
+        &[("origin", "https://gis.example")],
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["access-control-allow-origin"], "https://gis.example");
+    let (s, body, h) = call(
+        &f.st,
+        "GET",
+        "/api/whoami",
+        Some(Role::Viewer),
+        &[("origin", "https://evil.example")],
+        None,
+    )
+    .await;
+    assert_eq!(s, 403, "{body}");
+    assert!(!h.contains_key("access-control-allow-origin"));
+    let (s, _, h) = call(
+        &f.st,
+        "OPTIONS",
+        "/api/hotspots",
+        None,
+        &[
+            ("origin", "https://gis.example"),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "authorization"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(
+        h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+}
+
+#[test]
+fn serves_https_with_rustls_and_tokens_from_the_cli() {
+    let dir = temp("tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let tokens = dir.join("tokens.json");
+    let viewer = super::common::create_token(&tokens, "viewer", "tls viewer");
+    let (mut child, addr) = super::common::start_server_raw(
+        &dir.join("s.sqlite"),
+        &tokens,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let curl = |args: &[&str]| {
+        std::process::Command::new("curl")
+            .args(["-sS", "-i", "--max-time", "10", "--cacert"])
+            .arg(&cert)
+            .args(args)
+            .output()
+            .expect("curl runs")
+    };
+    let out = curl(&[
+        &format!("https://{addr}/api/whoami"),
+        "-H",
+        &format!("Authorization: Bearer {viewer}"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("HTTP/1.1 200") || text.starts_with("HTTP/2 200"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"role\":\"viewer\"")
+            && text
+                .to_ascii_lowercase()
+                .contains("strict-transport-security"),
+        "{text}"
+    );
+    let out = curl(&[&format!("https://{addr}/api/whoami")]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" 401"),
+        "signed out over TLS"
+    );
+    // Plain HTTP to the TLS port gets no answer.
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "5", &format!("http://{addr}/health")])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("\"status\":\"ok\""));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
