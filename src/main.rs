@@ -80,6 +80,15 @@ struct AccessArgs {
     /// Requests a minute per token (or per address when signed out); 0 turns the limit off.
     #[arg(long, default_value_t = 1200)]
     rate_limit: u32,
+    /// Requests in the server at once; more are answered 503 with Retry-After.
+    #[arg(long, default_value_t = 1024)]
+    max_in_flight: usize,
+    /// Computations (layers, queries, writes) running at once; others wait up to 10 s, then 503.
+    #[arg(long, default_value_t = 64)]
+    workers: usize,
+    /// Seconds a computation may take before the client gets 503 (the work is not retried).
+    #[arg(long, default_value_t = 60)]
+    request_timeout: u64,
 }
 
 impl AccessArgs {
@@ -403,7 +412,12 @@ fn main() -> anyhow::Result<()> {
                     w.display()
                 );
             }
-            let state = AppState::with_security(journeys, web, security);
+            let limits = http::Limits::new(
+                access.max_in_flight,
+                access.workers,
+                std::time::Duration::from_secs(access.request_timeout.max(1)),
+            );
+            let state = AppState::with_limits(journeys, web, security, limits);
             let t0 = std::time::Instant::now();
             http::layers::Memos::warm(&state);
             tracing::info!(

@@ -47,6 +47,8 @@ pub enum ApiError {
     UriTooLong(String),
     #[error("{0}")]
     HeadersTooLarge(String),
+    #[error("{0}")]
+    Busy(String),
     #[error("the store is unavailable; try again")]
     Unavailable(String),
     #[error("internal error")]
@@ -97,7 +99,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NoRoute(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -128,6 +130,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::UriTooLong(_) => "uri_too_long",
             ApiError::HeadersTooLarge(_) => "headers_too_large",
+            ApiError::Busy(_) => "busy",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -137,6 +140,7 @@ impl ApiError {
         match &self {
             ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
             ApiError::Unavailable(detail) => tracing::error!(%detail, "store unavailable"),
+            ApiError::Busy(detail) => tracing::warn!(%detail, "busy"),
             _ => {}
         }
         let errors = match &self {
@@ -151,7 +155,7 @@ impl ApiError {
         let mut r = warp::reply::json(&body).into_response_compat();
         *r.status_mut() = self.status();
         match self {
-            ApiError::Unavailable(_) | ApiError::TooManyRequests(_) => {
+            ApiError::Unavailable(_) | ApiError::TooManyRequests(_) | ApiError::Busy(_) => {
                 r.headers_mut()
                     .insert("retry-after", warp::http::HeaderValue::from_static("5"));
             }

@@ -57,9 +57,20 @@ pub fn who(
         .map(move |h: Option<String>| Who(state.security.authenticate(h.as_deref()).ok().flatten()))
 }
 
+/// One of the server's request slots, given back when the request ends (or is dropped).
+#[derive(Debug)]
+pub struct Slot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// What the gate learnt about a request, for the step after the route.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Ctx {
+    pub _slot: Slot,
     pub principal: Option<Principal>,
     pub method: Method,
     pub path: String,
@@ -152,6 +163,18 @@ fn check(
             "the request headers are {header_bytes} bytes; the limit is {MAX_HEADERS}"
         )));
     }
+    // Back-pressure at the door: a bounded number of requests in the server at once.
+    let lim = &state.limits;
+    let n = lim
+        .in_flight
+        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    let slot = Slot(lim.in_flight.clone());
+    if n >= lim.max_in_flight {
+        return Err(ApiError::Busy(format!(
+            "the server is at its limit of {} requests in flight; try again shortly",
+            lim.max_in_flight
+        )));
+    }
     let sec = &state.security;
     let authorization =
         match headers.get(header::AUTHORIZATION) {
@@ -224,6 +247,7 @@ fn check(
         )));
     }
     Ok(Ctx {
+        _slot: slot,
         principal,
         method: method.clone(),
         path: path.to_string(),

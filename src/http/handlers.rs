@@ -131,8 +131,8 @@ pub async fn route(raw: String, state: Arc<AppState>) -> Response {
     };
     let geo = state.geo.clone();
     // routing is CPU work: keep it off the async workers
-    let out = tokio::task::spawn_blocking(move || render_route(&geo, &stops)).await;
-    respond(out.unwrap_or_else(|e| Err(ApiError::Internal(e.to_string()))))
+    let out = super::offload(state.limits.clone(), move || render_route(&geo, &stops)).await;
+    respond(out.and_then(|r| r))
 }
 
 fn render_route(g: &Geography, stops: &[usize]) -> Result<Response, ApiError> {
@@ -278,7 +278,7 @@ pub async fn audit(raw: String, state: Arc<AppState>) -> Response {
         Err(e) => return e.into_response(),
     };
     let st = state.clone();
-    let res = tokio::task::spawn_blocking(move || {
+    let res = super::offload(state.limits.clone(), move || {
         let Some(log) = &st.security.audit else {
             return Err(ApiError::NotFound(
                 "this server keeps no audit log (start it with --audit FILE)".into(),
@@ -321,7 +321,6 @@ pub async fn audit(raw: String, state: Arc<AppState>) -> Response {
             );
             r
         }
-        Ok(Err(e)) => e.into_response(),
-        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+        Ok(Err(e)) | Err(e) => e.into_response(),
     }
 }

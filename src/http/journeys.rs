@@ -307,11 +307,11 @@ pub async fn post(
     };
     let st = state.clone();
     let now = time::OffsetDateTime::now_utc();
-    let res = tokio::task::spawn_blocking(move || st.journeys.ingest(&values, now)).await;
+    let res = super::offload(state.limits.clone(), move || st.journeys.ingest(&values, now)).await;
     let outcomes = match res {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => return ApiError::Unavailable(e.to_string()).into_response(),
-        Err(e) => return ApiError::Internal(e.to_string()).into_response(),
+        Err(e) => return e.into_response(),
     };
     if !batch {
         return match outcomes.into_iter().next() {
@@ -556,7 +556,7 @@ pub async fn list(raw: String, who: super::guard::Who, state: Arc<AppState>) -> 
         Err(e) => return e.into_response(),
     };
     let st = state.clone();
-    let res = tokio::task::spawn_blocking(move || {
+    let res = super::offload(state.limits.clone(), move || {
         let (matched, page) = st.journeys.index().query(st.journeys.geography(), &f, offset, limit);
         let features: Vec<JourneyFeature> = page
             .iter()
@@ -582,7 +582,7 @@ pub async fn list(raw: String, who: super::guard::Who, state: Arc<AppState>) -> 
         )
     })
     .await;
-    res.unwrap_or_else(|e| ApiError::Internal(e.to_string()).into_response())
+    res.unwrap_or_else(ApiError::into_response)
 }
 
 /// A FeatureCollection written without an intermediate JSON tree.

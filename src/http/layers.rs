@@ -350,11 +350,13 @@ fn format_param(p: &Params, name: &'static str, accept: Option<&str>) -> Result<
     }
 }
 
-async fn blocking(f: impl FnOnce() -> Result<Response, ApiError> + Send + 'static) -> Response {
-    match tokio::task::spawn_blocking(f).await {
+async fn blocking(
+    limits: Arc<super::Limits>,
+    f: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
+) -> Response {
+    match super::offload(limits, f).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => e.into_response(),
-        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+        Ok(Err(e)) | Err(e) => e.into_response(),
     }
 }
 
@@ -461,7 +463,7 @@ pub async fn hotspots_api(
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    blocking(move || {
+    blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
         let mut rows = hotspot_rows(&state, &f, places, sort, who.viewer());
         let matched = rows.len();
@@ -623,7 +625,7 @@ pub async fn flows_api(
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    blocking(move || {
+    blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
         let flows = flow_rows(&state, &f, o, d, who.viewer());
         if fmt == Format::Csv {
@@ -702,7 +704,7 @@ pub async fn trends_api(raw: String, accept: Option<String>, state: Arc<AppState
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    blocking(move || {
+    blocking(state.limits.clone(), move || {
         let sel = select(&state, &f);
         let buckets = layers::trends(&refs(&sel), interval, f.from_day, f.to_day);
         if fmt == Format::Csv {
@@ -945,9 +947,9 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
         let mut f = f;
         f.btp_sourced = who.btp_only();
         let st = state.clone();
-        let sel = match tokio::task::spawn_blocking(move || select(&st, &f)).await {
+        let sel = match super::offload(state.limits.clone(), move || select(&st, &f)).await {
             Ok(s) => s,
-            Err(e) => return ApiError::Internal(e.to_string()).into_response(),
+            Err(e) => return e.into_response(),
         };
         let n = sel.len();
         return super::journeys::record_count(
@@ -955,7 +957,7 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
             n,
         );
     }
-    blocking(move || {
+    blocking(state.limits.clone(), move || {
         let (body, n) = super::ogc::layer_download(&state, &collection, f, csv, who.viewer())?;
         Ok(super::journeys::record_count(
             download(ctype, &name, body.into()),

@@ -39,6 +39,65 @@ pub struct AppState {
     pub web: Option<std::path::PathBuf>,
     /// sign-in, roles, disclosure control, audit, limits
     pub security: crate::access::Security,
+    /// back-pressure and timeouts
+    pub limits: Arc<Limits>,
+}
+
+/// Back-pressure: at most `max_in_flight` requests at once (more get 503 at the door), at most
+/// `workers` computations at once on the blocking pool (a request waits `queue_wait` for one,
+/// then gets 503), and each computation answers within `timeout` or the client gets 503.
+pub struct Limits {
+    pub max_in_flight: usize,
+    pub in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    pub workers: Arc<tokio::sync::Semaphore>,
+    pub queue_wait: std::time::Duration,
+    pub timeout: std::time::Duration,
+}
+
+impl Limits {
+    pub fn new(max_in_flight: usize, workers: usize, timeout: std::time::Duration) -> Limits {
+        Limits {
+            max_in_flight,
+            in_flight: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            workers: Arc::new(tokio::sync::Semaphore::new(workers.max(1))),
+            queue_wait: std::time::Duration::from_secs(10),
+            timeout,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::new(1024, 64, std::time::Duration::from_secs(60))
+    }
+}
+
+/// Runs CPU or store work on the blocking pool under [`Limits`]: 503 (`busy`, with
+/// `Retry-After`) when no worker frees up in time or the work overruns the timeout.
+pub(crate) async fn offload<T: Send + 'static>(
+    limits: Arc<Limits>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let permit = match tokio::time::timeout(limits.queue_wait, limits.workers.clone().acquire_owned()).await {
+        Ok(Ok(p)) => p,
+        _ => {
+            return Err(ApiError::Busy(
+                "the server is busy (every worker is taken); try again shortly".into(),
+            ));
+        }
+    };
+    let job = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    });
+    match tokio::time::timeout(limits.timeout, job).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ApiError::Internal(format!("a worker failed: {e}"))),
+        Err(_) => Err(ApiError::Busy(format!(
+            "the request took longer than {} s; narrow it (a smaller box or date range) or try again",
+            limits.timeout.as_secs()
+        ))),
+    }
 }
 
 impl AppState {
@@ -57,15 +116,26 @@ impl AppState {
         Self::with_security(journeys, web, crate::access::Security::open_for_tests())
     }
 
-    /// The state with its access settings: what `serve` uses.
+    /// The state with its access settings and default [`Limits`].
     pub fn with_security(
         journeys: Arc<crate::ingest::Journeys>,
         web: Option<std::path::PathBuf>,
         security: crate::access::Security,
     ) -> Arc<AppState> {
+        Self::with_limits(journeys, web, security, Limits::default())
+    }
+
+    /// The state with access settings and limits: what `serve` uses.
+    pub fn with_limits(
+        journeys: Arc<crate::ingest::Journeys>,
+        web: Option<std::path::PathBuf>,
+        security: crate::access::Security,
+        limits: Limits,
+    ) -> Arc<AppState> {
         let geo = journeys.geography().clone();
         Arc::new(AppState {
             security,
+            limits: Arc::new(limits),
             neighbourhoods: crate::layers::hotspots::Neighbourhoods::build(&geo),
             force_points: crate::layers::force_points(&geo),
             memos: layers::Memos::default(),

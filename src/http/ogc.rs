@@ -721,7 +721,7 @@ pub async fn items(
         Err(e) => return e.into_response(),
     };
     let b = base(&host);
-    let res = tokio::task::spawn_blocking(move || -> Result<Response, ApiError> {
+    let res = super::offload(state.limits.clone(), move || -> Result<Response, ApiError> {
         if c.id == "journeys" {
             // journeys go straight to bytes: no JSON tree for a million positions
             let g = state.journeys.geography().clone();
@@ -763,8 +763,7 @@ pub async fn items(
     .await;
     match res {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => e.into_response(),
-        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+        Ok(Err(e)) | Err(e) => e.into_response(),
     }
 }
 
@@ -793,7 +792,7 @@ pub async fn item(
     };
     let fid = super::handlers::percent_decode(&fid);
     let b = base(&host);
-    let res = tokio::task::spawn_blocking(move || -> Result<Response, ApiError> {
+    let res = super::offload(state.limits.clone(), move || -> Result<Response, ApiError> {
         let g = state.journeys.geography().clone();
         let not_found = || ApiError::NotFound(format!("no feature \"{fid}\" in {}", c.id));
         let all = JourneyFilter::default();
@@ -880,8 +879,7 @@ pub async fn item(
     .await;
     match res {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => e.into_response(),
-        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+        Ok(Err(e)) | Err(e) => e.into_response(),
     }
 }
 
