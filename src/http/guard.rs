@@ -111,7 +111,7 @@ impl Denied {
                     HeaderValue::from_static("Bearer realm=\"linesmap\""),
                 );
             }
-            StatusCode::TOO_MANY_REQUESTS => {
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }

@@ -307,7 +307,10 @@ pub async fn post(
     };
     let st = state.clone();
     let now = time::OffsetDateTime::now_utc();
-    let res = super::offload(state.limits.clone(), move || st.journeys.ingest(&values, now)).await;
+    let res = super::offload(state.limits.clone(), move || {
+        st.journeys.ingest(&values, now)
+    })
+    .await;
     let outcomes = match res {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => return ApiError::Unavailable(e.to_string()).into_response(),

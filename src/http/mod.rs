@@ -74,18 +74,20 @@ impl Default for Limits {
 
 /// Runs CPU or store work on the blocking pool under [`Limits`]: 503 (`busy`, with
 /// `Retry-After`) when no worker frees up in time or the work overruns the timeout.
-pub(crate) async fn offload<T: Send + 'static>(
+pub async fn offload<T: Send + 'static>(
     limits: Arc<Limits>,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    let permit = match tokio::time::timeout(limits.queue_wait, limits.workers.clone().acquire_owned()).await {
-        Ok(Ok(p)) => p,
-        _ => {
-            return Err(ApiError::Busy(
-                "the server is busy (every worker is taken); try again shortly".into(),
-            ));
-        }
-    };
+    let permit =
+        match tokio::time::timeout(limits.queue_wait, limits.workers.clone().acquire_owned()).await
+        {
+            Ok(Ok(p)) => p,
+            _ => {
+                return Err(ApiError::Busy(
+                    "the server is busy (every worker is taken); try again shortly".into(),
+                ));
+            }
+        };
     let job = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         f()

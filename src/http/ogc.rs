@@ -721,45 +721,49 @@ pub async fn items(
         Err(e) => return e.into_response(),
     };
     let b = base(&host);
-    let res = super::offload(state.limits.clone(), move || -> Result<Response, ApiError> {
-        if c.id == "journeys" {
-            // journeys go straight to bytes: no JSON tree for a million positions
-            let g = state.journeys.geography().clone();
-            let (matched, list) = state
-                .journeys
-                .index()
-                .query(&g, &q.journeys, q.offset, q.limit);
-            let links = page_links(&b, c.id, &raw, &q, matched, list.len());
-            let features: Vec<JourneyFeature> = list
-                .iter()
-                .map(|j| JourneyFeature {
-                    state: &state,
-                    journey: j,
-                    geometry: true,
-                    crs: q.crs,
-                    persons: q.persons,
-                })
-                .collect();
-            let n = features.len();
-            let mut r = super::journeys::record_count(
-                json_reply(
-                    &FeatureCollectionOut::new(features, matched, links),
-                    GEOJSON,
-                ),
-                n,
-            );
-            if let Ok(v) = warp::http::HeaderValue::from_str(&q.crs.header()) {
-                r.headers_mut().insert("content-crs", v);
+    let res = super::offload(
+        state.limits.clone(),
+        move || -> Result<Response, ApiError> {
+            if c.id == "journeys" {
+                // journeys go straight to bytes: no JSON tree for a million positions
+                let g = state.journeys.geography().clone();
+                let (matched, list) =
+                    state
+                        .journeys
+                        .index()
+                        .query(&g, &q.journeys, q.offset, q.limit);
+                let links = page_links(&b, c.id, &raw, &q, matched, list.len());
+                let features: Vec<JourneyFeature> = list
+                    .iter()
+                    .map(|j| JourneyFeature {
+                        state: &state,
+                        journey: j,
+                        geometry: true,
+                        crs: q.crs,
+                        persons: q.persons,
+                    })
+                    .collect();
+                let n = features.len();
+                let mut r = super::journeys::record_count(
+                    json_reply(
+                        &FeatureCollectionOut::new(features, matched, links),
+                        GEOJSON,
+                    ),
+                    n,
+                );
+                if let Ok(v) = warp::http::HeaderValue::from_str(&q.crs.header()) {
+                    r.headers_mut().insert("content-crs", v);
+                }
+                return Ok(r);
             }
-            return Ok(r);
-        }
-        let (matched, features) = select_features(&state, c.id, &q, q.offset, q.limit)?;
-        let links = page_links(&b, c.id, &raw, &q, matched, features.len());
-        Ok(geojson_in(
-            feature_collection(features, matched, links),
-            q.crs,
-        ))
-    })
+            let (matched, features) = select_features(&state, c.id, &q, q.offset, q.limit)?;
+            let links = page_links(&b, c.id, &raw, &q, matched, features.len());
+            Ok(geojson_in(
+                feature_collection(features, matched, links),
+                q.crs,
+            ))
+        },
+    )
     .await;
     match res {
         Ok(Ok(r)) => r,
@@ -792,90 +796,93 @@ pub async fn item(
     };
     let fid = super::handlers::percent_decode(&fid);
     let b = base(&host);
-    let res = super::offload(state.limits.clone(), move || -> Result<Response, ApiError> {
-        let g = state.journeys.geography().clone();
-        let not_found = || ApiError::NotFound(format!("no feature \"{fid}\" in {}", c.id));
-        let all = JourneyFilter::default();
-        let mut feature = match c.id {
-            "stations" => {
-                let code = StationCode::parse(&fid).map_err(|_| not_found())?;
-                let i = g.stations.index_of(&code).ok_or_else(not_found)?;
-                let counts = lay::station_counts(&state, &all);
-                station_feature(&g, i, counts[i])
-            }
-            "forces" => {
-                let code = ForceCode::parse(&fid).map_err(|_| not_found())?;
-                let i = g.forces.index_of(&code).ok_or_else(not_found)?;
-                force_feature(&g, i, lay::force_counts(&state, &all)[i], true)
-            }
-            "rail" => {
-                let i: usize = fid.parse().map_err(|_| not_found())?;
-                if i >= g.rail.chains().len() {
-                    return Err(not_found());
+    let res = super::offload(
+        state.limits.clone(),
+        move || -> Result<Response, ApiError> {
+            let g = state.journeys.geography().clone();
+            let not_found = || ApiError::NotFound(format!("no feature \"{fid}\" in {}", c.id));
+            let all = JourneyFilter::default();
+            let mut feature = match c.id {
+                "stations" => {
+                    let code = StationCode::parse(&fid).map_err(|_| not_found())?;
+                    let i = g.stations.index_of(&code).ok_or_else(not_found)?;
+                    let counts = lay::station_counts(&state, &all);
+                    station_feature(&g, i, counts[i])
                 }
-                section_feature(&g, i, section_stats(&state, &all)[i], true)
-            }
-            "hotspots" => {
-                let code = StationCode::parse(&fid).map_err(|_| not_found())?;
-                let i = g.stations.index_of(&code).ok_or_else(not_found)?;
-                let rows = hotspot_rows(
-                    &state,
-                    &all,
-                    PlaceFilter::default(),
-                    HotspotSort::GiZ,
-                    who.viewer(),
-                );
-                let h = rows.iter().find(|h| h.station == i).ok_or_else(not_found)?;
-                hotspot_feature(&g, h)
-            }
-            "flows" => {
-                let flows = lay::flow_rows(&state, &all, None, None, who.viewer());
-                let f = flows
-                    .rows
-                    .iter()
-                    .find(|f| flow_id(&g, f) == fid)
-                    .ok_or_else(not_found)?;
-                flow_feature(&state, f)
-            }
-            _ => {
-                let j = state
-                    .journeys
-                    .index()
-                    .get(&fid)
-                    .filter(|j| !who.btp_only() || j.report.btp_sourced())
-                    .cloned()
-                    .ok_or_else(not_found)?;
-                serde_json::to_value(JourneyFeature {
-                    state: &state,
-                    journey: &j,
-                    geometry: true,
-                    crs: Crs::Crs84,
-                    persons,
-                })
-                .unwrap_or(Value::Null)
-            }
-        };
-        feature["links"] = json!([
-            link(
-                format!("{b}/collections/{}/items/{fid}", c.id),
-                "self",
-                GEOJSON,
-                "this feature"
-            ),
-            link(
-                format!("{b}/collections/{}", c.id),
-                "collection",
-                JSON,
-                c.title
-            ),
-        ]);
-        let r = geojson_in(feature, crs);
-        Ok(if c.id == "journeys" {
-            super::journeys::record_count(r, 1)
-        } else {
-            r
-        })
-    })
+                "forces" => {
+                    let code = ForceCode::parse(&fid).map_err(|_| not_found())?;
+                    let i = g.forces.index_of(&code).ok_or_else(not_found)?;
+                    force_feature(&g, i, lay::force_counts(&state, &all)[i], true)
+                }
+                "rail" => {
+                    let i: usize = fid.parse().map_err(|_| not_found())?;
+                    if i >= g.rail.chains().len() {
+                        return Err(not_found());
+                    }
+                    section_feature(&g, i, section_stats(&state, &all)[i], true)
+                }
+                "hotspots" => {
+                    let code = StationCode::parse(&fid).map_err(|_| not_found())?;
+                    let i = g.stations.index_of(&code).ok_or_else(not_found)?;
+                    let rows = hotspot_rows(
+                        &state,
+                        &all,
+                        PlaceFilter::default(),
+                        HotspotSort::GiZ,
+                        who.viewer(),
+                    );
+                    let h = rows.iter().find(|h| h.station == i).ok_or_else(not_found)?;
+                    hotspot_feature(&g, h)
+                }
+                "flows" => {
+                    let flows = lay::flow_rows(&state, &all, None, None, who.viewer());
+                    let f = flows
+                        .rows
+                        .iter()
+                        .find(|f| flow_id(&g, f) == fid)
+                        .ok_or_else(not_found)?;
+                    flow_feature(&state, f)
+                }
+                _ => {
+                    let j = state
+                        .journeys
+                        .index()
+                        .get(&fid)
+                        .filter(|j| !who.btp_only() || j.report.btp_sourced())
+                        .cloned()
+                        .ok_or_else(not_found)?;
+                    serde_json::to_value(JourneyFeature {
+                        state: &state,
+                        journey: &j,
+                        geometry: true,
+                        crs: Crs::Crs84,
+                        persons,
+                    })
+                    .unwrap_or(Value::Null)
+                }
+            };
+            feature["links"] = json!([
+                link(
+                    format!("{b}/collections/{}/items/{fid}", c.id),
+                    "self",
+                    GEOJSON,
+                    "this feature"
+                ),
+                link(
+                    format!("{b}/collections/{}", c.id),
+                    "collection",
+                    JSON,
+                    c.title
+                ),
+            ]);
+            let r = geojson_in(feature, crs);
+            Ok(if c.id == "journeys" {
+                super::journeys::record_count(r, 1)
+            } else {
+                r
+            })
+        },
+    )
     .await;
     match res {
         Ok(Ok(r)) => r,

@@ -3,9 +3,9 @@
 //! as track GeoJSON or an OpenStreetMap PBF. Every error names the file and the feature, line or
 //! element that was wrong; a bad file is an error, never a panic.
 
-mod forces;
-mod rail;
-mod stations;
+pub mod forces;
+pub mod rail;
+pub mod stations;
 
 pub use forces::{parse_forces_geojson, read_forces};
 pub use rail::{RailFilter, parse_tracks_geojson, read_rail, read_rail_pbf, read_tracks_geojson};

@@ -4,6 +4,7 @@
 mod access;
 mod cli;
 mod common;
+mod fuzz;
 mod gis;
 mod http_api;
 mod journeys;
@@ -11,4 +12,5 @@ mod layers;
 mod loaders;
 mod ogc;
 mod reference;
+mod reliability;
 mod schemathesis;
