@@ -39,10 +39,15 @@ fn refs(v: &[Arc<MappedJourney>]) -> Vec<&Arc<MappedJourney>> {
     v.iter().collect()
 }
 
-/// Results cached per journey filter until the next journeys arrive: the place layers count
-/// over every selected journey, and a map pages through them with the same filter.
+/// Results cached per journey filter until the next journeys arrive (or, when the server
+/// allows layers to lag writes by `stale_ok`, until the cached value is that old): the place
+/// layers count over every selected journey, and a map pages through them with the same filter.
+/// A cached value: the data version it was computed at, when, and the value.
+type Cached<T> = (usize, std::time::Instant, Arc<T>);
+
 pub struct Memo<T> {
-    inner: std::sync::Mutex<(usize, std::collections::HashMap<String, Arc<T>>)>,
+    /// per filter
+    inner: std::sync::Mutex<std::collections::HashMap<String, Cached<T>>>,
     /// held while computing, so that a burst of identical requests computes once
     computing: std::sync::Mutex<()>,
 }
@@ -53,7 +58,7 @@ const MEMO_MAX: usize = 256;
 impl<T> Default for Memo<T> {
     fn default() -> Self {
         Memo {
-            inner: std::sync::Mutex::new((0, std::collections::HashMap::new())),
+            inner: std::sync::Mutex::new(std::collections::HashMap::new()),
             computing: std::sync::Mutex::new(()),
         }
     }
@@ -61,16 +66,22 @@ impl<T> Default for Memo<T> {
 
 impl<T> Memo<T> {
     /// The value for `key` at data `version` (the number of journeys: the index only grows),
-    /// computed by `make` when absent, one computation at a time (the others wait for it and
-    /// then find it).
-    pub fn get(&self, version: usize, key: &JourneyFilter, make: impl FnOnce() -> T) -> Arc<T> {
+    /// or one computed at an older version less than `stale_ok` ago; computed by `make` when
+    /// neither is there, one computation at a time (the others wait for it and then find it).
+    pub fn get(
+        &self,
+        version: usize,
+        stale_ok: std::time::Duration,
+        key: &JourneyFilter,
+        make: impl FnOnce() -> T,
+    ) -> Arc<T> {
         let key = format!("{key:?}");
         let cached = || {
-            self.inner
-                .lock()
-                .ok()
-                .filter(|g| g.0 == version)
-                .and_then(|g| g.1.get(&key).cloned())
+            self.inner.lock().ok().and_then(|g| {
+                g.get(&key)
+                    .filter(|(v, at, _)| *v == version || at.elapsed() < stale_ok)
+                    .map(|(_, _, x)| x.clone())
+            })
         };
         if let Some(v) = cached() {
             return v;
@@ -81,11 +92,10 @@ impl<T> Memo<T> {
         }
         let v = Arc::new(make());
         if let Ok(mut g) = self.inner.lock() {
-            if g.0 != version || g.1.len() >= MEMO_MAX {
-                g.1.clear();
-                g.0 = version;
+            if g.len() >= MEMO_MAX {
+                g.clear();
             }
-            g.1.insert(key, v.clone());
+            g.insert(key, (version, std::time::Instant::now(), v.clone()));
         }
         v
     }
@@ -118,36 +128,45 @@ fn version(state: &AppState) -> usize {
 
 /// Counts per station over the journeys `f` selects (cached).
 pub fn station_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<StationStats>> {
-    state.memos.stations.get(version(state), f, || {
-        let sel = select(state, f);
-        layers::station_stats(state.journeys.geography(), &refs(&sel))
-    })
+    state
+        .memos
+        .stations
+        .get(version(state), state.limits.layer_staleness, f, || {
+            let sel = select(state, f);
+            layers::station_stats(state.journeys.geography(), &refs(&sel))
+        })
 }
 
 /// Gi* z, p-value and significance per station over the journeys `f` selects (cached).
 fn hotspot_statistics(state: &AppState, f: &JourneyFilter) -> Arc<Vec<(f64, f64, bool)>> {
-    state.memos.hotspots.get(version(state), f, || {
-        let stats = station_counts(state, f);
-        let x: Vec<f64> = stats.iter().map(|s| f64::from(s.journeys)).collect();
-        hotspots::statistics(&x, &state.neighbourhoods)
-    })
+    state
+        .memos
+        .hotspots
+        .get(version(state), state.limits.layer_staleness, f, || {
+            let stats = station_counts(state, f);
+            let x: Vec<f64> = stats.iter().map(|s| f64::from(s.journeys)).collect();
+            hotspots::statistics(&x, &state.neighbourhoods)
+        })
 }
 
 /// Cross-border journeys exported (by the line's exporting force) and imported (by the
 /// destination's force) per force (cached).
 pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 2]>> {
-    state.memos.forces.get(version(state), f, || {
-        let mut counts = vec![[0u32; 2]; state.journeys.geography().forces.forces().len()];
-        for j in select(state, f) {
-            if let (Some(e), Some(i)) = (j.exporting_force, j.importing_force)
-                && e != i
-            {
-                counts[e as usize][0] += 1;
-                counts[i as usize][1] += 1;
+    state
+        .memos
+        .forces
+        .get(version(state), state.limits.layer_staleness, f, || {
+            let mut counts = vec![[0u32; 2]; state.journeys.geography().forces.forces().len()];
+            for j in select(state, f) {
+                if let (Some(e), Some(i)) = (j.exporting_force, j.importing_force)
+                    && e != i
+                {
+                    counts[e as usize][0] += 1;
+                    counts[i as usize][1] += 1;
+                }
             }
-        }
-        counts
-    })
+            counts
+        })
 }
 
 /// Places listed by a place layer: inside `bbox` and in force `force`.
@@ -581,11 +600,15 @@ pub fn flow_rows(
     viewer: bool,
 ) -> Flows {
     let k = state.security.disclosure.k;
-    let mut flows = (*state.memos.flows.get(version(state), f, || {
-        let sel = select(state, f);
-        layers::flows(&refs(&sel))
-    }))
-    .clone();
+    let mut flows =
+        (*state
+            .memos
+            .flows
+            .get(version(state), state.limits.layer_staleness, f, || {
+                let sel = select(state, f);
+                layers::flows(&refs(&sel))
+            }))
+        .clone();
     // A viewer sees no pair with fewer than k journeys: not even that it exists.
     flows.rows.retain(|r| {
         origin.is_none_or(|o| r.origin == o)
@@ -772,10 +795,13 @@ pub fn section_feature(g: &Geography, i: usize, s: SectionStats, geometry: bool)
 
 /// Section usage over the journeys `f` selects.
 pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStats>> {
-    state.memos.sections.get(version(state), f, || {
-        let sel = select(state, f);
-        layers::rail_usage(state.journeys.geography(), &refs(&sel))
-    })
+    state
+        .memos
+        .sections
+        .get(version(state), state.limits.layer_staleness, f, || {
+            let sel = select(state, f);
+            layers::rail_usage(state.journeys.geography(), &refs(&sel))
+        })
 }
 
 // ---------------------------------------------------------------- export

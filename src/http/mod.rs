@@ -52,6 +52,10 @@ pub struct Limits {
     pub workers: Arc<tokio::sync::Semaphore>,
     pub queue_wait: std::time::Duration,
     pub timeout: std::time::Duration,
+    /// how long a cached layer may go on being served after new journeys arrive (0: never).
+    /// Under a steady stream of writes this bounds recomputation to once per interval per
+    /// filter instead of once per write.
+    pub layer_staleness: std::time::Duration,
 }
 
 impl Limits {
@@ -62,6 +66,7 @@ impl Limits {
             workers: Arc::new(tokio::sync::Semaphore::new(workers.max(1))),
             queue_wait: std::time::Duration::from_secs(10),
             timeout,
+            layer_staleness: std::time::Duration::ZERO,
         }
     }
 }

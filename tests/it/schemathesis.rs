@@ -52,7 +52,16 @@ fn schemathesis_finds_no_failure_in_the_openapi_document() {
         .arg("--config-file")
         .arg(&config)
         .args(["run", &format!("http://{addr}/openapi")])
-        .args(["--checks", "all", "--mode", "all", "--max-examples", "50", "--seed", "1"])
+        .args([
+            "--checks",
+            "all",
+            "--mode",
+            "all",
+            "--max-examples",
+            "50",
+            "--seed",
+            "1",
+        ])
         // an admin token, and a justification for the person-level queries
         .args(["-H", &format!("Authorization: Bearer {token}")])
         .args(["-H", "X-Justification: schemathesis conformance run"])
