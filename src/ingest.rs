@@ -38,7 +38,22 @@ pub struct Journeys {
     mapper: Mapper,
     store: Arc<dyn JourneyStore>,
     index: RwLock<JourneyIndex>,
+    /// how far [`Journeys::catch_up`] has read the store
+    follow: std::sync::Mutex<Follow>,
 }
+
+/// The follower's place in the store: the highest sequence number read, and the numbers below
+/// it not seen yet (a transaction that took them may still commit; given up after
+/// [`GAP_WAIT`]).
+#[derive(Default)]
+struct Follow {
+    max_seq: i64,
+    gaps: std::collections::BTreeMap<i64, std::time::Instant>,
+}
+
+/// How long a hole in the sequence is waited for (a transaction still running on another
+/// instance) before it is taken for a rolled-back insert.
+pub const GAP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Journeys {
     pub fn new(geo: Arc<Geography>, store: Arc<dyn JourneyStore>) -> Journeys {
@@ -46,7 +61,68 @@ impl Journeys {
             mapper: Mapper::new(geo),
             store,
             index: RwLock::new(JourneyIndex::new()),
+            follow: std::sync::Mutex::new(Follow::default()),
         }
+    }
+
+    /// Adds to the index the reports other processes (other server instances on the same
+    /// database, or `linesmap import` on the same file) stored since the last call; returns how
+    /// many. Reads from the lowest sequence number still missing, so a transaction that
+    /// committed after one with a later number is not skipped; ids already indexed are passed
+    /// over.
+    pub fn catch_up(&self) -> Result<usize, StoreError> {
+        let (after, prev_max) = {
+            let f = self.follow.lock().unwrap_or_else(|e| e.into_inner());
+            let first_gap = f.gaps.keys().next().map(|g| g - 1);
+            (first_gap.unwrap_or(f.max_seq).min(f.max_seq), f.max_seq)
+        };
+        let mut rows = Vec::new();
+        self.store.scan(after, &mut |r| rows.push(r))?;
+        let seen: std::collections::HashSet<i64> = rows.iter().map(|r| r.seq).collect();
+        let new_max = rows
+            .iter()
+            .map(|r| r.seq)
+            .max()
+            .unwrap_or(prev_max)
+            .max(prev_max);
+        {
+            let mut f = self.follow.lock().unwrap_or_else(|e| e.into_inner());
+            let now = std::time::Instant::now();
+            // holes among the new numbers (a bounded count: a huge jump is a sequence reset)
+            if new_max - prev_max < 1_000_000 {
+                for s in prev_max + 1..new_max {
+                    if !seen.contains(&s) {
+                        f.gaps.insert(s, now);
+                    }
+                }
+            }
+            f.gaps
+                .retain(|s, t| !seen.contains(s) && t.elapsed() < GAP_WAIT);
+            f.max_seq = f.max_seq.max(new_max);
+        }
+        let fresh: Vec<_> = {
+            let index = self.index();
+            rows.into_iter()
+                .filter(|r| index.get(&r.report_id).is_none())
+                .collect()
+        };
+        if fresh.is_empty() {
+            return Ok(0);
+        }
+        let now = OffsetDateTime::now_utc() + time::Duration::days(2);
+        let mapped = par_map(&fresh, |r| {
+            let v: Value = serde_json::from_str(&r.body).ok()?;
+            let report = parse_report(&v, self.geography(), now).ok()?;
+            self.mapper.map(report).ok()
+        });
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        let mut added = 0;
+        for j in mapped.into_iter().flatten() {
+            if index.insert(j) {
+                added += 1;
+            }
+        }
+        Ok(added)
     }
 
     pub fn geography(&self) -> &Arc<Geography> {
@@ -132,6 +208,11 @@ impl Journeys {
     pub fn load(&self) -> Result<LoadStats, StoreError> {
         let mut stored = Vec::new();
         self.store.scan(0, &mut |r| stored.push(r))?;
+        {
+            let mut f = self.follow.lock().unwrap_or_else(|e| e.into_inner());
+            f.max_seq = stored.iter().map(|r| r.seq).max().unwrap_or(0);
+            f.gaps.clear();
+        }
         // stored reports were valid when accepted: allow for a clock that has moved back
         let now = OffsetDateTime::now_utc() + time::Duration::days(2);
         let mapped = par_map(&stored, |r| {

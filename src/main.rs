@@ -8,7 +8,6 @@ use linesmap::geography::{DEFAULT_TOLERANCE_M, GeographyOptions, RailOptions};
 use linesmap::http::{self, AppState};
 use linesmap::ingest::Journeys;
 use linesmap::journey::generate::{self, GeneratorParams};
-use linesmap::store::SqliteStore;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -61,11 +60,13 @@ struct AccessArgs {
     /// Viewers see no count below this (suppressed), the rest rounded to base 5.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     suppress_below: u32,
-    /// The audit log (JSON lines, appended and synced). Default: the store's path + `.audit.ndjson`.
+    /// The audit log (JSON lines, appended and synced). Default: the SQLite store's path +
+    /// `.audit.ndjson` (with PostgreSQL: `linesmap.audit.ndjson`; one log per instance).
     #[arg(long, env = "LINESMAP_AUDIT")]
     audit: Option<PathBuf>,
     /// The key of person pseudonyms and of disclosure control's rounding (created if missing).
-    /// Default: the store's path + `.key`.
+    /// Default: the SQLite store's path + `.key` (with PostgreSQL: `linesmap.key`; give every
+    /// instance the same key file, so pseudonyms and rounding agree).
     #[arg(long, env = "LINESMAP_KEY")]
     key: Option<PathBuf>,
     /// TLS certificate chain (PEM); with --tls-key, serve HTTPS (rustls).
@@ -91,12 +92,12 @@ struct AccessArgs {
     request_timeout: u64,
     /// Milliseconds the map layers (hotspots, flows, counts) may lag new journeys: under a
     /// stream of writes each layer is recomputed at most this often. 0: always current.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 500)]
     layer_staleness_ms: u64,
 }
 
 impl AccessArgs {
-    fn security(&self, store: &Path) -> anyhow::Result<Security> {
+    fn security(&self, store: &str) -> anyhow::Result<Security> {
         use linesmap::access::{
             Authentication, Pseudonyms, RateLimiter, audit::AuditLog, tokens::Tokens,
         };
@@ -112,7 +113,12 @@ impl AccessArgs {
             ),
         };
         let with_suffix = |suffix: &str| {
-            let mut s = store.as_os_str().to_owned();
+            let base = if is_postgres(store) {
+                "linesmap"
+            } else {
+                store
+            };
+            let mut s = std::ffi::OsString::from(base);
             s.push(suffix);
             PathBuf::from(s)
         };
@@ -151,9 +157,10 @@ enum Command {
         /// `listening on http://IP:PORT` once it accepts connections.
         #[arg(long, env = "LINESMAP_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// The journey store (SQLite file, created if missing).
+        /// The journey store: an SQLite file (created if missing) or a PostgreSQL URL
+        /// (`postgres://user@host:port/db`, the schema migrated at start-up).
         #[arg(long, env = "LINESMAP_STORE", default_value = "linesmap.sqlite")]
-        store: PathBuf,
+        store: String,
         /// Generate and ingest this many synthetic demo reports at start-up (idempotent: the
         /// same seed gives the same report ids, so a restart adds nothing new).
         #[arg(long, default_value_t = 0)]
@@ -182,9 +189,10 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         data: DataArgs,
-        /// The journey store (SQLite file, created if missing).
+        /// The journey store: an SQLite file (created if missing) or a PostgreSQL URL
+        /// (`postgres://user@host:port/db`, the schema migrated at start-up).
         #[arg(long, env = "LINESMAP_STORE", default_value = "linesmap.sqlite")]
-        store: PathBuf,
+        store: String,
         /// Reports per stored transaction.
         #[arg(long, default_value_t = 5_000)]
         batch: usize,
@@ -277,6 +285,13 @@ fn limit_malloc_arenas() {
     }
 }
 
+/// How often a server reads the store for reports other processes added.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+fn is_postgres(store: &str) -> bool {
+    store.starts_with("postgres://") || store.starts_with("postgresql://")
+}
+
 fn main() -> anyhow::Result<()> {
     limit_malloc_arenas();
     tracing_subscriber::fmt()
@@ -353,8 +368,8 @@ fn main() -> anyhow::Result<()> {
             batch,
         } => {
             let (geo, _) = data.load()?;
-            let store = SqliteStore::open(&store)?;
-            let journeys = Journeys::new(Arc::new(geo), Arc::new(store));
+            let store = linesmap::store::open(&store)?;
+            let journeys = Journeys::new(Arc::new(geo), store);
             import::run(&journeys, &file, batch.max(1))
         }
         Command::Serve {
@@ -390,8 +405,8 @@ fn main() -> anyhow::Result<()> {
                 .as_ref()
                 .map(|a| a.path().display().to_string());
             tracing::info!(audit = ?audit_path, suppress_below = access.suppress_below, rate_limit = access.rate_limit, "access control ready");
-            let store = SqliteStore::open(&store)?;
-            let journeys = Arc::new(Journeys::new(geo.clone(), Arc::new(store)));
+            let store = linesmap::store::open(&store)?;
+            let journeys = Arc::new(Journeys::new(geo.clone(), store));
             let t0 = std::time::Instant::now();
             let stats = journeys.load()?;
             tracing::info!(
@@ -438,6 +453,36 @@ fn main() -> anyhow::Result<()> {
                 std::time::Duration::from_secs(access.request_timeout.max(1)),
             );
             limits.layer_staleness = std::time::Duration::from_millis(access.layer_staleness_ms);
+            // Follow the store: reports other instances (or `linesmap import`) store appear in
+            // this one's index and layers within a poll.
+            {
+                let j = journeys.clone();
+                std::thread::Builder::new()
+                    .name("follow-store".into())
+                    .spawn(move || {
+                        let mut failing = false;
+                        loop {
+                            std::thread::sleep(FOLLOW_EVERY);
+                            match j.catch_up() {
+                                Ok(n) => {
+                                    if n > 0 {
+                                        tracing::debug!(added = n, "journeys from the store");
+                                    }
+                                    if failing {
+                                        tracing::info!("following the store again");
+                                    }
+                                    failing = false;
+                                }
+                                Err(e) if !failing => {
+                                    tracing::warn!(error = %e, "cannot follow the store; retrying");
+                                    failing = true;
+                                }
+                                Err(_) => {}
+                            }
+                        }
+                    })
+                    .context("cannot start the store follower")?;
+            }
             let state = AppState::with_limits(journeys, web, security, limits);
             let t0 = std::time::Instant::now();
             http::layers::Memos::warm(&state);

@@ -7,6 +7,7 @@
 #
 #   benches/http/soak.sh            # CONNECTIONS=64 DURATION=60 REPORTS=100000 WRITE_SHARE=0.1
 #
+# STORE=postgres://user@host:port/db runs it on PostgreSQL (an empty database) instead of SQLite.
 # Needs wrk (Debian package; installed when run as root) and ../shared/data beside the repo.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,9 +27,10 @@ cleanup() {
 trap cleanup EXIT
 echo "generating and importing $REPORTS synthetic reports" >&2
 "$bin" generate --reports "$REPORTS" --seed 1 --out "$work/r.ndjson" --data "$data" >/dev/null
-LINESMAP_LOG=warn "$bin" import "$work/r.ndjson" --data "$data" --store "$work/s.sqlite" >/dev/null
+store="${STORE:-$work/s.sqlite}"   # STORE=postgres://… measures the PostgreSQL backend (an empty database)
+LINESMAP_LOG=warn "$bin" import "$work/r.ndjson" --data "$data" --store "$store" >/dev/null
 token="$("$bin" token create --role admin --name "soak (synthetic)" --tokens "$work/t.json" 2>/dev/null)"
-LINESMAP_LOG=warn "$bin" serve --data "$data" --store "$work/s.sqlite" --tokens "$work/t.json" \
+LINESMAP_LOG=warn "$bin" serve --data "$data" --store "$store" --tokens "$work/t.json" --key "$work/k" --audit "$work/audit" \
   --rate-limit 0 --listen 127.0.0.1:0 >"$work/out" 2>"$work/err" &
 server=$!
 for _ in $(seq 1 240); do grep -q '^listening on ' "$work/out" 2>/dev/null && break; sleep 0.5; done

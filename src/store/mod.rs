@@ -6,9 +6,23 @@
 //! call stored nothing. Mapping is not stored: it is recomputed from the report at start-up, so
 //! it always agrees with the geography the server runs with.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// Opens the store `spec` names: a `postgres://` or `postgresql://` URL, or an SQLite file
+/// (created if missing).
+pub fn open(spec: &str) -> Result<std::sync::Arc<dyn JourneyStore>, StoreError> {
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PostgresStore::open(spec)?))
+    } else {
+        Ok(std::sync::Arc::new(SqliteStore::open(
+            std::path::Path::new(spec),
+        )?))
+    }
+}
 
 /// A report to store: its id and canonical JSON.
 #[derive(Clone, Debug)]
@@ -46,6 +60,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("store: integrity check failed: {0}")]
     Corrupt(String),
+    #[error("store: {0}")]
+    Postgres(String),
     #[error("store: the connection lock was poisoned by an earlier panic")]
     Poisoned,
 }

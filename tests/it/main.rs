@@ -11,6 +11,7 @@ mod journeys;
 mod layers;
 mod loaders;
 mod ogc;
+mod pg;
 mod reference;
 mod reliability;
 mod schemathesis;

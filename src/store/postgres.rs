@@ -1,0 +1,290 @@
+//! The PostgreSQL backend: one database shared by several server instances.
+//!
+//! Same guarantees as SQLite: `put` is one transaction (committed, with PostgreSQL's default
+//! `synchronous_commit = on`, before it returns), idempotent by `report_id`, and refuses
+//! changed content. Concurrent instances inserting the same new id meet at the unique index:
+//! `INSERT … ON CONFLICT DO NOTHING` waits for the other transaction, then the row is compared.
+//! The schema is versioned in `schema_migrations` and migrated at start-up under an advisory
+//! lock, so instances starting together migrate once. A dropped connection is reopened on the
+//! next call.
+//!
+//! Sequence numbers come from a `bigserial`: unique and increasing in order of insertion, but
+//! not of commit (a transaction may commit after one that took a later number) and with holes
+//! (rolled-back inserts, `ON CONFLICT` misses). [`crate::ingest::Journeys::catch_up`] allows for
+//! both.
+
+use super::{JourneyStore, NewReport, PutOutcome, StoreError, StoredReport};
+use postgres::{Client, NoTls};
+use std::sync::{Mutex, MutexGuard};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The schema, one step per version; never edit a released step, add one.
+const MIGRATIONS: &[(i32, &str)] = &[(
+    1,
+    "CREATE TABLE reports (
+        seq bigserial PRIMARY KEY,
+        report_id text NOT NULL UNIQUE,
+        received_at text NOT NULL,
+        body text NOT NULL
+    )",
+)];
+
+/// Any 64-bit number, the same in every instance: the advisory lock of migrations.
+const MIGRATION_LOCK: i64 = 0x6c69_6e65_736d_6170; // "linesmap"
+
+pub struct PostgresStore {
+    url: String,
+    client: Mutex<Option<Client>>,
+}
+
+fn err(e: postgres::Error) -> StoreError {
+    StoreError::Postgres(describe(&e))
+}
+
+/// The server's own message when there is one (`db error` alone says nothing).
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(s) => format!("{e}: {s}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) and migrates the schema.
+    pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let mut client = Client::connect(url, NoTls).map_err(|e| StoreError::Open {
+            path: redact(url),
+            message: describe(&e),
+        })?;
+        migrate(&mut client)?;
+        Ok(PostgresStore {
+            url: url.to_string(),
+            client: Mutex::new(Some(client)),
+        })
+    }
+
+    /// The schema version of the database.
+    pub fn schema_version(&self) -> Result<i32, StoreError> {
+        let mut g = self.conn()?;
+        let c = g.as_mut().expect("connected");
+        let row = c
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .map_err(err)?;
+        Ok(row.get(0))
+    }
+
+    /// The connection, reopened if it was lost.
+    fn conn(&self) -> Result<MutexGuard<'_, Option<Client>>, StoreError> {
+        let mut g = self.client.lock().map_err(|_| StoreError::Poisoned)?;
+        if g.as_ref().is_none_or(Client::is_closed) {
+            *g = None;
+            let c = Client::connect(&self.url, NoTls).map_err(|e| StoreError::Open {
+                path: redact(&self.url),
+                message: describe(&e),
+            })?;
+            *g = Some(c);
+        }
+        Ok(g)
+    }
+
+    /// Runs `f` on the connection; a failure that closed the connection is retried once on a
+    /// new one (reads only: writes are not retried here, the client retries them by id).
+    fn read<T>(
+        &self,
+        f: impl Fn(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut g = self.conn()?;
+        match f(g.as_mut().expect("connected")) {
+            Ok(v) => Ok(v),
+            Err(e) if g.as_ref().is_some_and(Client::is_closed) => {
+                drop(g);
+                let mut g = self.conn()?;
+                f(g.as_mut().expect("connected")).map_err(|_| err(e))
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s && url[s + 3..at].contains(':') => {
+            let user = url[s + 3..at].split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn migrate(c: &mut Client) -> Result<(), StoreError> {
+    let mut tx = c.transaction().map_err(err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .map_err(err)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version integer PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .map_err(err)?;
+    let current: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .map_err(err)?
+        .get(0);
+    let latest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > latest {
+        return Err(StoreError::Open {
+            path: "postgres".into(),
+            message: format!(
+                "the database schema is version {current}, newer than this build knows ({latest}): upgrade linesmap"
+            ),
+        });
+    }
+    for (v, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        tx.batch_execute(sql).map_err(err)?;
+        tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[v])
+            .map_err(err)?;
+        tracing::info!(version = v, "database schema migrated");
+    }
+    tx.commit().map_err(err)
+}
+
+impl JourneyStore for PostgresStore {
+    fn put(&self, records: &[NewReport]) -> Result<Vec<PutOutcome>, StoreError> {
+        let mut g = self.conn()?;
+        let c = g.as_mut().expect("connected");
+        let now = OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default();
+        let mut tx = c.transaction().map_err(err)?;
+        let insert = tx
+            .prepare(
+                "INSERT INTO reports (report_id, received_at, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (report_id) DO NOTHING RETURNING seq",
+            )
+            .map_err(err)?;
+        let find = tx
+            .prepare("SELECT seq, body FROM reports WHERE report_id = $1")
+            .map_err(err)?;
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            if let Some(row) = tx
+                .query_opt(&insert, &[&r.report_id, &now, &r.body])
+                .map_err(err)?
+            {
+                out.push(PutOutcome::Created { seq: row.get(0) });
+                continue;
+            }
+            let row = tx.query_one(&find, &[&r.report_id]).map_err(err)?;
+            let (seq, body): (i64, String) = (row.get(0), row.get(1));
+            out.push(if body == r.body {
+                PutOutcome::Exists { seq }
+            } else {
+                PutOutcome::Conflict { seq }
+            });
+        }
+        tx.commit().map_err(err)?;
+        Ok(out)
+    }
+
+    fn get(&self, report_id: &str) -> Result<Option<StoredReport>, StoreError> {
+        self.read(|c| {
+            c.query_opt(
+                "SELECT seq, report_id, body, received_at FROM reports WHERE report_id = $1",
+                &[&report_id],
+            )
+        })
+        .map(|row| {
+            row.map(|r| StoredReport {
+                seq: r.get(0),
+                report_id: r.get(1),
+                body: r.get(2),
+                received_at: r.get(3),
+            })
+        })
+    }
+
+    fn scan(&self, after: i64, f: &mut dyn FnMut(StoredReport)) -> Result<(), StoreError> {
+        // in pages, so that a large store is not held in memory twice
+        let mut last = after;
+        loop {
+            let rows = self.read(|c| {
+                c.query(
+                    "SELECT seq, report_id, body, received_at FROM reports
+                     WHERE seq > $1 ORDER BY seq LIMIT 10000",
+                    &[&last],
+                )
+            })?;
+            let n = rows.len();
+            for r in rows {
+                last = r.get(0);
+                f(StoredReport {
+                    seq: last,
+                    report_id: r.get(1),
+                    body: r.get(2),
+                    received_at: r.get(3),
+                });
+            }
+            if n < 10000 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn count(&self) -> Result<u64, StoreError> {
+        self.read(|c| c.query_one("SELECT count(*) FROM reports", &[]))
+            .map(|r| r.get::<_, i64>(0) as u64)
+    }
+
+    fn integrity_check(&self) -> Result<(), StoreError> {
+        let row = self.read(|c| {
+            c.query_one(
+                "SELECT count(*), count(DISTINCT report_id), count(*) FILTER (WHERE body IS NULL OR body = '') FROM reports",
+                &[],
+            )
+        })?;
+        let (all, distinct, empty): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        if all != distinct {
+            return Err(StoreError::Corrupt(format!(
+                "{} report ids are stored more than once",
+                all - distinct
+            )));
+        }
+        if empty > 0 {
+            return Err(StoreError::Corrupt(format!("{empty} reports have no body")));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact("postgres://lm:s3cret@db.example:5432/linesmap"),
+            "postgres://lm:***@db.example:5432/linesmap"
+        );
+        assert_eq!(
+            redact("postgres://127.0.0.1/linesmap"),
+            "postgres://127.0.0.1/linesmap"
+        );
+        assert_eq!(
+            redact("postgres://lm@127.0.0.1/linesmap"),
+            "postgres://lm@127.0.0.1/linesmap"
+        );
+    }
+}

@@ -1,0 +1,499 @@
+//! PostgreSQL: the store contract on both backends, migrations, the follower across commit
+//! order and reconnects, two server instances on one database, and an instance killed
+//! mid-write. Each test starts its own private cluster (Debian's `postgresql` server binaries,
+//! installed by `scripts/setup --test`) on 127.0.0.1 in a temporary folder; without them the
+//! tests fail, naming the fix.
+
+use super::common::{create_token, gb_arc, start_server_raw};
+use linesmap::store::{JourneyStore, NewReport, PostgresStore, PutOutcome, SqliteStore};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A private PostgreSQL cluster, stopped and removed on drop.
+pub struct PgCluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+}
+
+fn pg_bin() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").is_file() && b.join("pg_ctl").is_file())
+        .collect();
+    found.sort();
+    found.pop().expect(
+        "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: run scripts/setup --test (Debian package postgresql)",
+    )
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs a PostgreSQL tool, as the `postgres` user when we are root (the server refuses root).
+fn pg_run(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
+    let mut c = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+        c
+    } else {
+        Command::new(bin.join(tool))
+    };
+    c.args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"))
+}
+
+impl PgCluster {
+    pub fn start(name: &str) -> PgCluster {
+        let bin = pg_bin();
+        let dir = std::env::temp_dir().join(format!("linesmap-pg-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        if is_root() {
+            let out = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "chown: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let data = dir.join("data");
+        let out = pg_run(
+            &bin,
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "linesmap",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = PgCluster { bin, dir, port };
+        c.pg_ctl_start();
+        let mut admin = postgres::Client::connect(&c.url("postgres"), postgres::NoTls).unwrap();
+        admin.batch_execute("CREATE DATABASE linesmap").unwrap();
+        c
+    }
+
+    fn pg_ctl_start(&self) {
+        let data = self.dir.join("data");
+        let log = self.dir.join("log");
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.display()
+        );
+        let out = pg_run(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-o",
+                &opts,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {} {}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    fn pg_ctl_stop(&self, mode: &str) {
+        let data = self.dir.join("data");
+        let _ = pg_run(
+            &self.bin,
+            "pg_ctl",
+            &["stop", "-w", "-m", mode, "-D", data.to_str().unwrap()],
+        );
+    }
+
+    /// Stops and starts the server (connections drop).
+    pub fn restart(&self) {
+        self.pg_ctl_stop("fast");
+        self.pg_ctl_start();
+    }
+
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://linesmap@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        self.pg_ctl_stop("immediate");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn rec(id: &str, body: &str) -> NewReport {
+    NewReport {
+        report_id: id.into(),
+        body: body.into(),
+    }
+}
+
+/// What every store must do.
+fn contract(s: &dyn JourneyStore) {
+    assert_eq!(s.count().unwrap(), 0);
+    let out = s.put(&[rec("a", "{1}"), rec("b", "{2}")]).unwrap();
+    let (sa, sb) = match out[..] {
+        [
+            PutOutcome::Created { seq: a },
+            PutOutcome::Created { seq: b },
+        ] => (a, b),
+        _ => panic!("{out:?}"),
+    };
+    assert!(sa < sb);
+    // idempotent by id; changed content refused; nothing of it changes the store
+    let out = s
+        .put(&[rec("a", "{1}"), rec("b", "{changed}"), rec("c", "{3}")])
+        .unwrap();
+    assert_eq!(out[0], PutOutcome::Exists { seq: sa });
+    assert_eq!(out[1], PutOutcome::Conflict { seq: sb });
+    let sc = match out[2] {
+        PutOutcome::Created { seq } => seq,
+        ref o => panic!("{o:?}"),
+    };
+    assert!(sc > sb);
+    assert_eq!(s.count().unwrap(), 3);
+    let b = s.get("b").unwrap().unwrap();
+    assert_eq!((b.seq, b.body.as_str()), (sb, "{2}"));
+    assert!(b.received_at.starts_with("20"));
+    assert!(s.get("zz").unwrap().is_none());
+    let mut ids = Vec::new();
+    s.scan(0, &mut |r| ids.push(r.report_id)).unwrap();
+    assert_eq!(ids, ["a", "b", "c"]);
+    let mut after = Vec::new();
+    s.scan(sa, &mut |r| after.push(r.report_id)).unwrap();
+    assert_eq!(after, ["b", "c"]);
+    // a batch with one bad twin is still one transaction of outcomes
+    let out = s.put(&[rec("d", "{4}"), rec("d", "{4}")]).unwrap();
+    assert!(
+        matches!(out[0], PutOutcome::Created { .. }) && matches!(out[1], PutOutcome::Exists { .. }),
+        "{out:?}"
+    );
+    // unicode and large bodies round-trip
+    let big = format!("{{\"x\":\"{}\"}}", "é🚆".repeat(50_000));
+    s.put(&[rec("big", &big)]).unwrap();
+    assert_eq!(s.get("big").unwrap().unwrap().body, big);
+    s.integrity_check().unwrap();
+}
+
+#[test]
+fn the_store_contract_holds_on_sqlite_and_postgresql() {
+    let dir = std::env::temp_dir().join(format!("linesmap-contract-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    contract(&SqliteStore::open(&dir.join("s.sqlite")).unwrap());
+    let pg = PgCluster::start("contract");
+    let store = PostgresStore::open(&pg.url("linesmap")).unwrap();
+    contract(&store);
+    // migrations are versioned and run once; a second instance finds the schema in place
+    assert_eq!(store.schema_version().unwrap(), 1);
+    let again = PostgresStore::open(&pg.url("linesmap")).unwrap();
+    assert_eq!(again.count().unwrap(), store.count().unwrap());
+    let mut c = postgres::Client::connect(&pg.url("linesmap"), postgres::NoTls).unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    // A newer schema than the build knows is refused, not guessed at.
+    c.execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
+        .unwrap();
+    let e = PostgresStore::open(&pg.url("linesmap"))
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("newer than this build"), "{e}");
+    // A store that lost its server reconnects once the server is back.
+    c.execute("DELETE FROM schema_migrations WHERE version = 99", &[])
+        .unwrap();
+    drop(c);
+    pg.restart();
+    assert_eq!(store.count().unwrap(), 5);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn report(id: &str, k: usize) -> String {
+    let (from, to) = [
+        ("EUS", "NRW"),
+        ("LIV", "BPN"),
+        ("BHM", "SWA"),
+        ("KGX", "SKE"),
+    ][k % 4];
+    format!(
+        r#"{{"report_id":"{id}","reported_at":"2024-03-06T10:42:00Z","source_force":"BTP","journey":{{"date":"2024-03-06","mode":"rail","origin":{{"station":"{from}"}},"destination":{{"station":"{to}"}}}}}}"#
+    )
+}
+
+#[test]
+fn the_follower_misses_no_report_committed_out_of_order() {
+    let pg = PgCluster::start("follow");
+    let url = pg.url("linesmap");
+    let store = Arc::new(PostgresStore::open(&url).unwrap());
+    let j = linesmap::ingest::Journeys::new(gb_arc().clone(), store.clone());
+    j.load().unwrap();
+    let canon = |id: &str, k: usize| -> String {
+        let v: serde_json::Value = serde_json::from_str(&report(id, k)).unwrap();
+        j.prepare(&v, time::OffsetDateTime::now_utc())
+            .unwrap()
+            .report
+            .canonical_json()
+    };
+    // Transaction 1 takes a sequence number and stays open ...
+    let mut c1 = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut t1 = c1.transaction().unwrap();
+    t1.execute(
+        "INSERT INTO reports (report_id, received_at, body) VALUES ($1, 'x', $2)",
+        &[&"syn-slow", &canon("syn-slow", 0)],
+    )
+    .unwrap();
+    // ... while another instance stores a later one and commits.
+    store
+        .put(&[rec("syn-fast", &canon("syn-fast", 1))])
+        .unwrap();
+    assert_eq!(j.catch_up().unwrap(), 1);
+    assert!(j.index().get("syn-fast").is_some() && j.index().get("syn-slow").is_none());
+    // The earlier number commits later: the follower still finds it.
+    t1.commit().unwrap();
+    assert_eq!(j.catch_up().unwrap(), 1);
+    assert!(j.index().get("syn-slow").is_some());
+    assert_eq!(j.catch_up().unwrap(), 0, "nothing twice");
+    assert_eq!(j.index().len(), 2);
+}
+
+fn post(addr: &str, token: &str, body: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    write!(
+        s,
+        "POST /api/journeys HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.get(9..12)?.parse().ok()
+}
+
+fn get_json(addr: &str, token: &str, path: &str) -> (u16, serde_json::Value) {
+    let resp = super::cli::http_get(addr, token, path);
+    let status = resp.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Polls until `f` holds, at most `limit`; the time it took.
+fn within(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if f() {
+            return Some(t0.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+struct Instance(std::process::Child, String);
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn instance(url: &str, dir: &Path, tokens: &Path) -> Instance {
+    let (child, addr) = start_server_raw(
+        Path::new(url),
+        tokens,
+        &[
+            "--key",
+            dir.join("shared.key").to_str().unwrap(),
+            "--audit",
+            dir.join(format!("audit-{}.ndjson", rand_suffix()))
+                .to_str()
+                .unwrap(),
+            "--rate-limit",
+            "0",
+        ],
+    );
+    Instance(child, addr)
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[test]
+fn two_instances_on_one_database_are_one_server() {
+    let pg = PgCluster::start("two");
+    let url = pg.url("linesmap");
+    let dir = std::env::temp_dir().join(format!("linesmap-two-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tokens = dir.join("tokens.json");
+    let token = create_token(&tokens, "admin", "two instances (synthetic)");
+    let a = instance(&url, &dir, &tokens);
+    let b = instance(&url, &dir, &tokens);
+    // A report accepted by A shows in B, journey and layers, within a second.
+    for i in 0..5 {
+        let id = format!("syn-two-{i}");
+        assert_eq!(post(&a.1, &token, &report(&id, i)), Some(201));
+        let seen = within(Duration::from_secs(1), || {
+            get_json(&b.1, &token, &format!("/api/journeys/{id}")).0 == 200
+        });
+        assert!(seen.is_some(), "{id} not in B within 1 s");
+        let counted = within(Duration::from_secs(1), || {
+            get_json(&b.1, &token, "/api/trends?interval=month").1["journeys"] == i as u64 + 1
+        });
+        assert!(counted.is_some(), "B's layers do not count {id} within 1 s");
+    }
+    // Writes to both; each sees all; a resend to the other instance is idempotent.
+    assert_eq!(post(&b.1, &token, &report("syn-two-b", 7)), Some(201));
+    assert_eq!(post(&a.1, &token, &report("syn-two-b", 7)), Some(200));
+    assert!(
+        within(Duration::from_secs(1), || get_json(
+            &a.1,
+            &token,
+            "/api/journeys?limit=1"
+        )
+        .1["numberMatched"]
+            == 6)
+        .is_some()
+    );
+    // The database restarts under them: both reconnect, and go on agreeing.
+    pg.restart();
+    let ok = within(Duration::from_secs(10), || {
+        post(&a.1, &token, &report("syn-two-after", 3)) == Some(201)
+    });
+    assert!(ok.is_some(), "A did not recover from the database restart");
+    assert!(
+        within(Duration::from_secs(3), || get_json(
+            &b.1,
+            &token,
+            "/api/journeys/syn-two-after"
+        )
+        .0 == 200)
+        .is_some()
+    );
+    // A new instance started later loads everything.
+    let c = instance(&url, &dir, &tokens);
+    assert_eq!(
+        get_json(&c.1, &token, "/api/journeys?limit=1").1["numberMatched"],
+        7
+    );
+    drop((a, b, c));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_instance_killed_mid_write_loses_nothing_acknowledged() {
+    let pg = PgCluster::start("kill");
+    let url = pg.url("linesmap");
+    let dir = std::env::temp_dir().join(format!("linesmap-pgkill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tokens = dir.join("tokens.json");
+    let token = create_token(&tokens, "admin", "kill test (synthetic)");
+    let reader = instance(&url, &dir, &tokens);
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    for round in 0..3 {
+        let mut writer = instance(&url, &dir, &tokens);
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads: Vec<_> = (0..3)
+            .map(|w| {
+                let (addr, token, stop, acked) =
+                    (writer.1.clone(), token.clone(), stop.clone(), acked.clone());
+                std::thread::spawn(move || {
+                    let mut k = 0;
+                    while !stop.load(Ordering::Acquire) {
+                        let id = format!("syn-pgkill-{round}-{w}-{k}");
+                        match post(&addr, &token, &report(&id, k)) {
+                            Some(201) => acked.lock().unwrap().push(id),
+                            Some(s) => panic!("{s}"),
+                            None => break,
+                        }
+                        k += 1;
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(400 + 300 * round as u64));
+        writer.0.kill().unwrap(); // SIGKILL mid-write
+        writer.0.wait().unwrap();
+        stop.store(true, Ordering::Release);
+        for t in threads {
+            t.join().unwrap();
+        }
+        drop(writer);
+    }
+    let acked = acked.lock().unwrap();
+    assert!(acked.len() > 20, "{}", acked.len());
+    let store = PostgresStore::open(&url).unwrap();
+    store.integrity_check().unwrap();
+    for id in acked.iter() {
+        assert!(
+            store.get(id).unwrap().is_some(),
+            "{id} acknowledged but lost"
+        );
+    }
+    // The surviving instance has followed every stored report.
+    let n = store.count().unwrap();
+    assert!(
+        within(Duration::from_secs(2), || get_json(
+            &reader.1,
+            &token,
+            "/api/journeys?limit=1"
+        )
+        .1["numberMatched"]
+            == n)
+        .is_some()
+    );
+    drop(reader);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
