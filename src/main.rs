@@ -483,6 +483,7 @@ fn main() -> anyhow::Result<()> {
                     })
                     .context("cannot start the store follower")?;
             }
+            let closing = journeys.clone();
             let state = AppState::with_limits(journeys, web, security, limits);
             let t0 = std::time::Instant::now();
             http::layers::Memos::warm(&state);
@@ -503,7 +504,10 @@ fn main() -> anyhow::Result<()> {
                 println!("listening on {scheme}://{addr}");
                 std::io::stdout().flush().ok();
                 server.await;
-                tracing::info!("shut down cleanly");
+                match closing.store().checkpoint() {
+                    Ok(()) => tracing::info!("store closed; shut down cleanly"),
+                    Err(e) => tracing::warn!(error = %e, "store checkpoint at shutdown failed (committed data is safe)"),
+                }
                 Ok(())
             })
         }

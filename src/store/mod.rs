@@ -76,4 +76,10 @@ pub trait JourneyStore: Send + Sync {
     fn count(&self) -> Result<u64, StoreError>;
     /// Checks the store's own consistency (SQLite's `integrity_check`, unique ids).
     fn integrity_check(&self) -> Result<(), StoreError>;
+    /// Makes everything committed durable in the main file before the process ends (SQLite:
+    /// checkpoint and truncate the WAL). Committed data is safe without it; it only spares the
+    /// next start a WAL replay.
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

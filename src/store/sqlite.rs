@@ -129,6 +129,12 @@ impl JourneyStore for SqliteStore {
         Ok(())
     }
 
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn count(&self) -> Result<u64, StoreError> {
         let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
         Ok(conn.query_row("SELECT count(*) FROM reports", [], |r| r.get::<_, i64>(0))? as u64)
