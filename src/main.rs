@@ -61,7 +61,8 @@ struct AccessArgs {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     suppress_below: u32,
     /// The audit log (JSON lines, appended and synced). Default: the SQLite store's path +
-    /// `.audit.ndjson` (with PostgreSQL: `linesmap.audit.ndjson`; one log per instance).
+    /// `.audit.ndjson`; with PostgreSQL, the database's `audit_events` table (shared by every
+    /// instance).
     #[arg(long, env = "LINESMAP_AUDIT")]
     audit: Option<PathBuf>,
     /// The key of person pseudonyms and of disclosure control's rounding (created if missing).
@@ -123,10 +124,12 @@ impl AccessArgs {
             PathBuf::from(s)
         };
         let key_path = self.key.clone().unwrap_or_else(|| with_suffix(".key"));
-        let audit_path = self
-            .audit
-            .clone()
-            .unwrap_or_else(|| with_suffix(".audit.ndjson"));
+        // With PostgreSQL the log is a table every instance shares, unless --audit names a file.
+        let audit = match (&self.audit, is_postgres(store)) {
+            (Some(p), _) => AuditLog::open(p)?,
+            (None, true) => AuditLog::database(store)?,
+            (None, false) => AuditLog::open(&with_suffix(".audit.ndjson"))?,
+        };
         // One secret, two uses kept apart inside (person pseudonyms, rounding draws).
         let pseudonyms = Pseudonyms::load_or_create(&key_path)?;
         let rounding = Pseudonyms::load_or_create(&key_path)?;
@@ -138,7 +141,7 @@ impl AccessArgs {
                 5,
                 rounding,
             ),
-            audit: Some(AuditLog::open(&audit_path)?),
+            audit: Some(audit),
             rate: RateLimiter::new(self.rate_limit),
             cors_origins: self.cors_origin.clone(),
             tls: self.tls_cert.is_some(),
@@ -392,7 +395,10 @@ fn main() -> anyhow::Result<()> {
                 "reference data ready"
             );
             let geo = Arc::new(geo);
-            let security = access.security(&store)?;
+            // the store first: with PostgreSQL its migrations create the audit table
+            let store_spec = store;
+            let store = linesmap::store::open(&store_spec)?;
+            let security = access.security(&store_spec)?;
             if let Some(role) = security.open_demo() {
                 let banner = "=".repeat(78);
                 eprintln!(
@@ -400,12 +406,8 @@ fn main() -> anyhow::Result<()> {
                 );
                 tracing::warn!(role = %role, "open demo mode: no sign-in");
             }
-            let audit_path = security
-                .audit
-                .as_ref()
-                .map(|a| a.path().display().to_string());
-            tracing::info!(audit = ?audit_path, suppress_below = access.suppress_below, rate_limit = access.rate_limit, "access control ready");
-            let store = linesmap::store::open(&store)?;
+            let audit_log = security.audit.as_ref().map(|a| a.describe());
+            tracing::info!(audit = ?audit_log, suppress_below = access.suppress_below, rate_limit = access.rate_limit, "access control ready");
             let journeys = Arc::new(Journeys::new(geo.clone(), store));
             let t0 = std::time::Instant::now();
             let stats = journeys.load()?;

@@ -34,10 +34,29 @@ pub struct AuditEvent {
     pub remote: Option<String>,
 }
 
-/// The append-only log file.
+/// The append-only log: a file (one instance), or a table in the PostgreSQL database that
+/// several instances share (`audit_events`, created by the store's migrations), so that every
+/// instance's `/api/audit` shows every instance's entries.
 pub struct AuditLog {
-    path: PathBuf,
-    file: Mutex<File>,
+    sink: Sink,
+}
+
+enum Sink {
+    File {
+        path: PathBuf,
+        file: Mutex<File>,
+    },
+    Database {
+        url: String,
+        client: Mutex<Option<postgres::Client>>,
+    },
+}
+
+fn pg_err(e: postgres::Error) -> std::io::Error {
+    std::io::Error::other(match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    })
 }
 
 impl AuditLog {
@@ -72,25 +91,81 @@ impl AuditLog {
             }
         }
         Ok(AuditLog {
-            path: path.to_path_buf(),
-            file: Mutex::new(file),
+            sink: Sink::File {
+                path: path.to_path_buf(),
+                file: Mutex::new(file),
+            },
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The `audit_events` table of the PostgreSQL database at `url` (migrated by the store).
+    pub fn database(url: &str) -> anyhow::Result<AuditLog> {
+        let mut c = postgres::Client::connect(url, postgres::NoTls)
+            .map_err(|e| anyhow::anyhow!("audit log database: {}", pg_err(e)))?;
+        c.query_one("SELECT count(*) FROM audit_events", &[])
+            .map_err(|e| anyhow::anyhow!("audit log table: {}", pg_err(e)))?;
+        Ok(AuditLog {
+            sink: Sink::Database {
+                url: url.to_string(),
+                client: Mutex::new(Some(c)),
+            },
+        })
     }
 
-    /// Appends one event and syncs it to disk. An error means the access must not go ahead.
-    pub fn append(&self, e: &AuditEvent) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(e).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        let mut f = self
-            .file
+    /// Where the log is, for messages.
+    pub fn describe(&self) -> String {
+        match &self.sink {
+            Sink::File { path, .. } => path.display().to_string(),
+            Sink::Database { .. } => "the database table audit_events".into(),
+        }
+    }
+
+    fn with_client<T>(
+        url: &str,
+        client: &Mutex<Option<postgres::Client>>,
+        f: impl Fn(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> std::io::Result<T> {
+        let mut g = client
             .lock()
             .map_err(|_| std::io::Error::other("audit log lock poisoned"))?;
-        f.write_all(&line)?;
-        f.sync_data()
+        if g.as_ref().is_none_or(postgres::Client::is_closed) {
+            *g = Some(postgres::Client::connect(url, postgres::NoTls).map_err(pg_err)?);
+        }
+        match f(g.as_mut().expect("connected")) {
+            Ok(v) => Ok(v),
+            // the server went away since the last use (a restart, a failover): once more on a
+            // new connection
+            Err(_) if g.as_ref().is_some_and(postgres::Client::is_closed) => {
+                *g = Some(postgres::Client::connect(url, postgres::NoTls).map_err(pg_err)?);
+                f(g.as_mut().expect("connected")).map_err(pg_err)
+            }
+            Err(e) => Err(pg_err(e)),
+        }
+    }
+
+    /// Appends one event, durably (synced to disk, or committed). An error means the access
+    /// must not go ahead.
+    pub fn append(&self, e: &AuditEvent) -> std::io::Result<()> {
+        match &self.sink {
+            Sink::File { file, .. } => {
+                let mut line = serde_json::to_vec(e).map_err(std::io::Error::other)?;
+                line.push(b'\n');
+                let mut f = file
+                    .lock()
+                    .map_err(|_| std::io::Error::other("audit log lock poisoned"))?;
+                f.write_all(&line)?;
+                f.sync_data()
+            }
+            Sink::Database { url, client } => Self::with_client(url, client, |c| {
+                c.execute(
+                    "INSERT INTO audit_events (ts, actor, token_id, role, action, path, query, records, justification, remote)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    &[&e.ts, &e.actor, &e.token_id, &e.role.as_str(), &e.action, &e.path, &e.query,
+                      &(e.records as i64), &e.justification, &e.remote],
+                )
+                .map(|_| ())
+            }),
+        }
     }
 
     /// Events in order, those `keep` accepts, skipping `offset` of them and returning at most
@@ -102,15 +177,45 @@ impl AuditLog {
         offset: usize,
         limit: usize,
     ) -> std::io::Result<(Vec<AuditEvent>, usize)> {
-        let _guard = self.file.lock();
-        let f = File::open(&self.path)?;
+        let all: Vec<AuditEvent> = match &self.sink {
+            Sink::File { path, file } => {
+                let _guard = file.lock();
+                let f = File::open(path)?;
+                let mut v = Vec::new();
+                for line in std::io::BufReader::new(f).lines() {
+                    if let Ok(e) = serde_json::from_str::<AuditEvent>(&line?) {
+                        v.push(e);
+                    }
+                }
+                v
+            }
+            Sink::Database { url, client } => Self::with_client(url, client, |c| {
+                c.query(
+                    "SELECT ts, actor, token_id, role, action, path, query, records, justification, remote
+                     FROM audit_events ORDER BY id",
+                    &[],
+                )
+            })?
+            .into_iter()
+            .filter_map(|r| {
+                Some(AuditEvent {
+                    ts: r.get(0),
+                    actor: r.get(1),
+                    token_id: r.get(2),
+                    role: super::Role::parse(r.get::<_, &str>(3))?,
+                    action: r.get(4),
+                    path: r.get(5),
+                    query: r.get(6),
+                    records: r.get::<_, i64>(7).max(0) as u64,
+                    justification: r.get(8),
+                    remote: r.get(9),
+                })
+            })
+            .collect(),
+        };
         let mut out = Vec::new();
         let mut matched = 0usize;
-        for line in std::io::BufReader::new(f).lines() {
-            let line = line?;
-            let Ok(e) = serde_json::from_str::<AuditEvent>(&line) else {
-                continue;
-            };
+        for e in all {
             if !keep(&e) {
                 continue;
             }

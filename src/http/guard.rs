@@ -330,7 +330,7 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
             })
             .await;
             if !matches!(written, Ok(Ok(()))) {
-                tracing::error!(path = %log.path().display(), "cannot write the audit log; refusing the answer");
+                tracing::error!(log = %log.describe(), "cannot write the audit log; refusing the answer");
                 return ApiError::Unavailable("the audit log cannot be written".into())
                     .into_response();
             }

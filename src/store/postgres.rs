@@ -20,15 +20,34 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// The schema, one step per version; never edit a released step, add one.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE reports (
-        seq bigserial PRIMARY KEY,
-        report_id text NOT NULL UNIQUE,
-        received_at text NOT NULL,
-        body text NOT NULL
-    )",
-)];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE reports (
+            seq bigserial PRIMARY KEY,
+            report_id text NOT NULL UNIQUE,
+            received_at text NOT NULL,
+            body text NOT NULL
+        )",
+    ),
+    (
+        2,
+        // the audit log every instance appends to (crate::access::audit)
+        "CREATE TABLE audit_events (
+            id bigserial PRIMARY KEY,
+            ts text NOT NULL,
+            actor text NOT NULL,
+            token_id text NOT NULL,
+            role text NOT NULL,
+            action text NOT NULL,
+            path text NOT NULL,
+            query text NOT NULL,
+            records bigint NOT NULL,
+            justification text,
+            remote text
+        )",
+    ),
+];
 
 /// Any 64-bit number, the same in every instance: the advisory lock of migrations.
 const MIGRATION_LOCK: i64 = 0x6c69_6e65_736d_6170; // "linesmap"
