@@ -41,6 +41,7 @@ pub struct AuditLog {
     sink: Sink,
 }
 
+#[allow(clippy::large_enum_variant)] // one per server
 enum Sink {
     File {
         path: PathBuf,
