@@ -133,3 +133,34 @@ pub fn start_server_raw(
         .to_string();
     (child, addr)
 }
+
+/// POSTs a report `body` to `/api/journeys` over a real socket with `token`; the status, or
+/// None when the connection failed (the server was killed): then the write is not acknowledged.
+pub fn post_report(addr: &str, token: &str, body: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .ok()?;
+    write!(
+        s,
+        "POST /api/journeys HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.get(9..12)?.parse().ok()
+}
+
+/// A valid synthetic rail report (BTP, one 15-17 runner) between one of four station pairs.
+pub fn report(id: &str, k: usize) -> String {
+    let (from, to) = [
+        ("EUS", "NRW"),
+        ("LIV", "BPN"),
+        ("BHM", "SWA"),
+        ("KGX", "SKE"),
+    ][k % 4];
+    format!(
+        r#"{{"report_id":"{id}","reported_at":"2024-03-06T10:42:00Z","source_force":"BTP","journey":{{"date":"2024-03-06","mode":"rail","origin":{{"station":"{from}"}},"destination":{{"station":"{to}"}}}},"persons":[{{"person_id":"syn-{id}","age_band":"15-17","roles":["runner"]}}]}}"#
+    )
+}

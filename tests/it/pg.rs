@@ -4,10 +4,8 @@
 //! installed by `scripts/setup --test`) on 127.0.0.1 in a temporary folder; without them the
 //! tests fail, naming the fix.
 
-use super::common::{create_token, gb_arc, start_server_raw};
+use super::common::{create_token, gb_arc, post_report as post, report, start_server_raw};
 use linesmap::store::{JourneyStore, NewReport, PostgresStore, PutOutcome, SqliteStore};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -252,18 +250,6 @@ fn the_store_contract_holds_on_sqlite_and_postgresql() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-fn report(id: &str, k: usize) -> String {
-    let (from, to) = [
-        ("EUS", "NRW"),
-        ("LIV", "BPN"),
-        ("BHM", "SWA"),
-        ("KGX", "SKE"),
-    ][k % 4];
-    format!(
-        r#"{{"report_id":"{id}","reported_at":"2024-03-06T10:42:00Z","source_force":"BTP","journey":{{"date":"2024-03-06","mode":"rail","origin":{{"station":"{from}"}},"destination":{{"station":"{to}"}}}}}}"#
-    )
-}
-
 #[test]
 fn the_follower_misses_no_report_committed_out_of_order() {
     let pg = PgCluster::start("follow");
@@ -298,20 +284,6 @@ fn the_follower_misses_no_report_committed_out_of_order() {
     assert!(j.index().get("syn-slow").is_some());
     assert_eq!(j.catch_up().unwrap(), 0, "nothing twice");
     assert_eq!(j.index().len(), 2);
-}
-
-fn post(addr: &str, token: &str, body: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    write!(
-        s,
-        "POST /api/journeys HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.get(9..12)?.parse().ok()
 }
 
 fn get_json(addr: &str, token: &str, path: &str) -> (u16, serde_json::Value) {

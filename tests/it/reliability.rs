@@ -2,7 +2,7 @@
 //! writers survive SIGKILL at random moments with every acknowledged report stored exactly
 //! once; SIGTERM lets an in-flight request finish and closes the store cleanly.
 
-use super::common::{fresh_state, start_server};
+use super::common::{fresh_state, post_report as post, report, start_server};
 use linesmap::http::{AppState, Limits, routes};
 use linesmap::store::JourneyStore;
 use rand::{Rng, SeedableRng};
@@ -83,34 +83,6 @@ async fn back_pressure_is_a_503_with_retry_after() {
         t0.elapsed()
     );
     assert_eq!(linesmap::http::offload(limits, || 7).await.unwrap(), 7);
-}
-
-/// POSTs `body` with the admin token; the status, or None when the connection failed (the
-/// server was killed): then the write is not acknowledged.
-fn post(addr: &str, token: &str, body: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    write!(
-        s,
-        "POST /api/journeys HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.get(9..12)?.parse().ok()
-}
-
-fn report(id: &str, k: usize) -> String {
-    let (from, to) = [
-        ("EUS", "NRW"),
-        ("LIV", "BPN"),
-        ("BHM", "SWA"),
-        ("KGX", "SKE"),
-    ][k % 4];
-    format!(
-        r#"{{"report_id":"{id}","reported_at":"2024-03-06T10:42:00Z","source_force":"BTP","journey":{{"date":"2024-03-06","mode":"rail","origin":{{"station":"{from}"}},"destination":{{"station":"{to}"}}}},"persons":[{{"person_id":"syn-{id}","age_band":"15-17","roles":["runner"]}}]}}"#
-    )
 }
 
 #[test]
