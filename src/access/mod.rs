@@ -82,6 +82,8 @@ pub enum Need {
 /// `admin`; everything else behind sign-in (aggregates, reference layers, collections) any role.
 /// Unknown paths need sign-in too, so a stranger learns nothing from 404s.
 pub fn need(method: &str, path: &str, query: &str) -> Need {
+    let normalized = normalize(path);
+    let path = normalized.as_str();
     let get = method == "GET" || method == "HEAD";
     if get
         && (matches!(path, "/" | "/health" | "/conformance" | "/openapi")
@@ -113,11 +115,34 @@ pub fn need(method: &str, path: &str, query: &str) -> Need {
     Need::Role(Role::Viewer)
 }
 
+/// The path the policy judges: percent-decoded, empty and `.` segments dropped, `..` applied,
+/// so that `/api//journeys` or `/api/%6Aourneys` is judged as `/api/journeys` whatever the
+/// router later makes of it.
+pub fn normalize(path: &str) -> String {
+    let decoded: String =
+        form_urlencoded::parse(format!("p={}", path.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in decoded.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// The request asks for person summaries (`persons=true`, however often given).
 pub fn wants_persons(query: &str) -> bool {
     form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "persons" && v == "true")
 }
 
+/// The collection an export asks for (`None` when absent: the export then refuses it).
 fn export_collection(query: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "collection")
@@ -126,6 +151,8 @@ fn export_collection(query: &str) -> Option<String> {
 
 /// Journey-level paths: every successful read is audited.
 pub fn is_journey_level(method: &str, path: &str) -> bool {
+    let path = normalize(path);
+    let path = path.as_str();
     (method == "GET" || method == "HEAD")
         && (path == "/api/journeys"
             || path.starts_with("/api/journeys/")
@@ -135,6 +162,8 @@ pub fn is_journey_level(method: &str, path: &str) -> bool {
 
 /// Aggregate paths whose counts a viewer sees only through disclosure control.
 pub fn is_aggregate(path: &str) -> bool {
+    let path = normalize(path);
+    let path = path.as_str();
     matches!(
         path,
         "/api/hotspots" | "/api/flows" | "/api/trends" | "/api/export"
@@ -351,6 +380,17 @@ mod tests {
         assert_eq!(need("GET", "/api/audit", ""), Need::Role(Role::Admin));
         assert_eq!(need("GET", "/nowhere", ""), Need::Role(Role::Viewer));
         assert!(Role::Viewer < Role::BtpPlanner && Role::Analyst < Role::Admin);
+        assert_eq!(normalize("//api/./x/../journeys/"), "/api/journeys");
+        assert_eq!(normalize("/api/%6Aourneys%2Fa"), "/api/journeys/a");
+        assert_eq!(normalize("/a+b"), "/a+b");
+        assert_eq!(
+            need("GET", "/api//journeys", ""),
+            Need::Role(Role::BtpPlanner)
+        );
+        assert_eq!(
+            need("GET", "/assets/../api/journeys", ""),
+            Need::Role(Role::BtpPlanner)
+        );
     }
 
     #[test]
