@@ -143,6 +143,35 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// One transaction: each record inserted, or compared with the stored one.
+fn put_on(c: &mut Client, records: &[NewReport]) -> Result<Vec<PutOutcome>, postgres::Error> {
+    let now = OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    let mut tx = c.transaction()?;
+    let insert = tx.prepare(
+        "INSERT INTO reports (report_id, received_at, body) VALUES ($1, $2, $3)
+         ON CONFLICT (report_id) DO NOTHING RETURNING seq",
+    )?;
+    let find = tx.prepare("SELECT seq, body FROM reports WHERE report_id = $1")?;
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        if let Some(row) = tx.query_opt(&insert, &[&r.report_id, &now, &r.body])? {
+            out.push(PutOutcome::Created { seq: row.get(0) });
+            continue;
+        }
+        let row = tx.query_one(&find, &[&r.report_id])?;
+        let (seq, body): (i64, String) = (row.get(0), row.get(1));
+        out.push(if body == r.body {
+            PutOutcome::Exists { seq }
+        } else {
+            PutOutcome::Conflict { seq }
+        });
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
 fn migrate(c: &mut Client) -> Result<(), StoreError> {
     let mut tx = c.transaction().map_err(err)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -182,39 +211,18 @@ fn migrate(c: &mut Client) -> Result<(), StoreError> {
 impl JourneyStore for PostgresStore {
     fn put(&self, records: &[NewReport]) -> Result<Vec<PutOutcome>, StoreError> {
         let mut g = self.conn()?;
-        let c = g.as_mut().expect("connected");
-        let now = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .unwrap_or_default();
-        let mut tx = c.transaction().map_err(err)?;
-        let insert = tx
-            .prepare(
-                "INSERT INTO reports (report_id, received_at, body) VALUES ($1, $2, $3)
-                 ON CONFLICT (report_id) DO NOTHING RETURNING seq",
-            )
-            .map_err(err)?;
-        let find = tx
-            .prepare("SELECT seq, body FROM reports WHERE report_id = $1")
-            .map_err(err)?;
-        let mut out = Vec::with_capacity(records.len());
-        for r in records {
-            if let Some(row) = tx
-                .query_opt(&insert, &[&r.report_id, &now, &r.body])
-                .map_err(err)?
-            {
-                out.push(PutOutcome::Created { seq: row.get(0) });
-                continue;
+        match put_on(g.as_mut().expect("connected"), records) {
+            Ok(out) => Ok(out),
+            // The server dropped the connection (a restart, a failover): once more on a new
+            // one. Safe: if the first try did commit, the second finds every record "exists".
+            Err(e) if g.as_ref().is_some_and(Client::is_closed) => {
+                drop(g);
+                tracing::warn!(error = %describe(&e), "database connection lost; retrying the write once");
+                let mut g = self.conn()?;
+                put_on(g.as_mut().expect("connected"), records).map_err(err)
             }
-            let row = tx.query_one(&find, &[&r.report_id]).map_err(err)?;
-            let (seq, body): (i64, String) = (row.get(0), row.get(1));
-            out.push(if body == r.body {
-                PutOutcome::Exists { seq }
-            } else {
-                PutOutcome::Conflict { seq }
-            });
+            Err(e) => Err(err(e)),
         }
-        tx.commit().map_err(err)?;
-        Ok(out)
     }
 
     fn get(&self, report_id: &str) -> Result<Option<StoredReport>, StoreError> {
