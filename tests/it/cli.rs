@@ -113,6 +113,7 @@ fn bad_data_is_a_clear_error_exit() {
             .unwrap()
             .contains("/nonexistent: not a folder")
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn http_post_json(addr: &str, token: &str, path: &str, body: &str) -> String {
