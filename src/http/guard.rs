@@ -260,7 +260,9 @@ fn check(
 /// The audit action of a successful request, if it is audited.
 fn audit_action(ctx: &Ctx) -> Option<&'static str> {
     let m = ctx.method.as_str();
-    let p = ctx.path.as_str();
+    // as the policy sees it, however the request spelt it
+    let normalized = access::normalize(&ctx.path);
+    let p = normalized.as_str();
     if m == "POST" && p == "/api/journeys" {
         return Some("ingest");
     }

@@ -661,11 +661,42 @@ async fn every_journey_level_access_and_export_is_audited_and_survives_a_restart
         None,
     )
     .await;
+    // other spellings of the same paths are audited as what they are, when they are answered
+    let (s1, _, _) = call(
+        st,
+        "GET",
+        "/api/export/?collection=hotspots",
+        Some(Role::Viewer),
+        &[],
+        None,
+    )
+    .await;
+    let (s2, _, _) = call(
+        st,
+        "GET",
+        "/api//journeys/syn-acc-3",
+        Some(Role::Analyst),
+        &[],
+        None,
+    )
+    .await;
+    let spelt = [s1, s2].iter().filter(|&&s| s == 200).count() as u64;
     // refused: not audited as an access
     call(st, "GET", "/api/journeys", Some(Role::Viewer), &[], None).await;
     // aggregates are not journey-level
     call(st, "GET", "/api/hotspots", Some(Role::Viewer), &[], None).await;
     let log = json_of(st, "/api/audit", Role::Admin).await;
+    let answered_spellings = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["path"] == "/api/export/" || e["path"] == "/api//journeys/syn-acc-3")
+        .count() as u64;
+    assert_eq!(
+        answered_spellings, spelt,
+        "every answered spelling is audited"
+    );
+    let log = json_of(st, "/api/audit?limit=7", Role::Admin).await;
     let ev: Vec<(String, String, String, u64, Option<String>)> = log["events"]
         .as_array()
         .unwrap()
@@ -739,11 +770,12 @@ async fn every_journey_level_access_and_export_is_audited_and_survives_a_restart
     let reopened = AuditLog::open(&f.dir.join("audit.ndjson")).unwrap();
     let (all, n) = reopened.read(|_| true, 0, 1000).unwrap();
     assert_eq!(
-        n, 9,
-        "the 7 above and the 2 reads of the log (the refused one is not a read)"
+        n,
+        10 + spelt as usize,
+        "the 7 above, the answered spellings and the 3 reads of the log (the refused one is not a read)"
     );
     assert_eq!(all[3].justification.as_deref(), Some(WHY.1));
-    assert_eq!(all[8].action, "read_audit");
+    assert_eq!(all[n - 1].action, "read_audit");
 }
 
 #[tokio::test]
