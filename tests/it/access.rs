@@ -250,6 +250,8 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         "/collections//journeys/items",
         "/collections/%6Aourneys/items",
         "/api/export?collection=%6Aourneys",
+        // warp serves this one (a trailing slash): judged on the raw path, a viewer got journeys
+        "/api/export/?collection=journeys",
     ] {
         let (s, b, _) = call(&f.st, "GET", p, Some(Role::Viewer), &[], None).await;
         assert_eq!(s, 403, "{p} as viewer: {b}");
