@@ -132,7 +132,7 @@ impl AccessArgs {
         };
         // One secret, two uses kept apart inside (person pseudonyms, rounding draws).
         let pseudonyms = Pseudonyms::load_or_create(&key_path)?;
-        let rounding = Pseudonyms::load_or_create(&key_path)?;
+        let rounding = pseudonyms.clone();
         Ok(Security {
             auth,
             pseudonyms,

@@ -173,6 +173,7 @@ pub fn is_aggregate(path: &str) -> bool {
 
 /// Keyed pseudonyms of person ids: HMAC-SHA256 under the server's secret, so the same person is
 /// the same pseudonym in every answer and nobody without the key can link it back.
+#[derive(Clone)]
 pub struct Pseudonyms {
     key: Vec<u8>,
 }

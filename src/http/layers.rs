@@ -122,51 +122,53 @@ impl Memos {
     }
 }
 
-fn version(state: &AppState) -> usize {
-    state.journeys.index().len()
+/// `memo`'s value for `f` at the current data version (or as stale as the limits allow).
+fn cached<T>(
+    state: &AppState,
+    memo: &Memo<T>,
+    f: &JourneyFilter,
+    make: impl FnOnce() -> T,
+) -> Arc<T> {
+    memo.get(
+        state.journeys.index().len(),
+        state.limits.layer_staleness,
+        f,
+        make,
+    )
 }
 
 /// Counts per station over the journeys `f` selects (cached).
 pub fn station_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<StationStats>> {
-    state
-        .memos
-        .stations
-        .get(version(state), state.limits.layer_staleness, f, || {
-            let sel = select(state, f);
-            layers::station_stats(state.journeys.geography(), &refs(&sel))
-        })
+    cached(state, &state.memos.stations, f, || {
+        let sel = select(state, f);
+        layers::station_stats(state.journeys.geography(), &refs(&sel))
+    })
 }
 
 /// Gi* z, p-value and significance per station over the journeys `f` selects (cached).
 fn hotspot_statistics(state: &AppState, f: &JourneyFilter) -> Arc<Vec<(f64, f64, bool)>> {
-    state
-        .memos
-        .hotspots
-        .get(version(state), state.limits.layer_staleness, f, || {
-            let stats = station_counts(state, f);
-            let x: Vec<f64> = stats.iter().map(|s| f64::from(s.journeys)).collect();
-            hotspots::statistics(&x, &state.neighbourhoods)
-        })
+    cached(state, &state.memos.hotspots, f, || {
+        let stats = station_counts(state, f);
+        let x: Vec<f64> = stats.iter().map(|s| f64::from(s.journeys)).collect();
+        hotspots::statistics(&x, &state.neighbourhoods)
+    })
 }
 
 /// Cross-border journeys exported (by the line's exporting force) and imported (by the
 /// destination's force) per force (cached).
 pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 2]>> {
-    state
-        .memos
-        .forces
-        .get(version(state), state.limits.layer_staleness, f, || {
-            let mut counts = vec![[0u32; 2]; state.journeys.geography().forces.forces().len()];
-            for j in select(state, f) {
-                if let (Some(e), Some(i)) = (j.exporting_force, j.importing_force)
-                    && e != i
-                {
-                    counts[e as usize][0] += 1;
-                    counts[i as usize][1] += 1;
-                }
+    cached(state, &state.memos.forces, f, || {
+        let mut counts = vec![[0u32; 2]; state.journeys.geography().forces.forces().len()];
+        for j in select(state, f) {
+            if let (Some(e), Some(i)) = (j.exporting_force, j.importing_force)
+                && e != i
+            {
+                counts[e as usize][0] += 1;
+                counts[i as usize][1] += 1;
             }
-            counts
-        })
+        }
+        counts
+    })
 }
 
 /// Places listed by a place layer: inside `bbox` and in force `force`.
@@ -600,15 +602,11 @@ pub fn flow_rows(
     viewer: bool,
 ) -> Flows {
     let k = state.security.disclosure.k;
-    let mut flows =
-        (*state
-            .memos
-            .flows
-            .get(version(state), state.limits.layer_staleness, f, || {
-                let sel = select(state, f);
-                layers::flows(&refs(&sel))
-            }))
-        .clone();
+    let mut flows = (*cached(state, &state.memos.flows, f, || {
+        let sel = select(state, f);
+        layers::flows(&refs(&sel))
+    }))
+    .clone();
     // A viewer sees no pair with fewer than k journeys: not even that it exists.
     flows.rows.retain(|r| {
         origin.is_none_or(|o| r.origin == o)
@@ -795,13 +793,10 @@ pub fn section_feature(g: &Geography, i: usize, s: SectionStats, geometry: bool)
 
 /// Section usage over the journeys `f` selects.
 pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStats>> {
-    state
-        .memos
-        .sections
-        .get(version(state), state.limits.layer_staleness, f, || {
-            let sel = select(state, f);
-            layers::rail_usage(state.journeys.geography(), &refs(&sel))
-        })
+    cached(state, &state.memos.sections, f, || {
+        let sel = select(state, f);
+        layers::rail_usage(state.journeys.geography(), &refs(&sel))
+    })
 }
 
 // ---------------------------------------------------------------- export

@@ -161,6 +161,15 @@ async fn call(
     )
 }
 
+/// A GET signed in as `role`, no other header.
+async fn get_as(
+    st: &Arc<AppState>,
+    path: &str,
+    role: Role,
+) -> (u16, String, warp::http::HeaderMap) {
+    call(st, "GET", path, Some(role), &[], None).await
+}
+
 async fn json_of(st: &Arc<AppState>, path: &str, role: Role) -> Value {
     let (s, b, _) = call(st, "GET", path, Some(role), &[], None).await;
     assert_eq!(s, 200, "{path} as {role}: {b}");
@@ -253,11 +262,11 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         // warp serves this one (a trailing slash): judged on the raw path, a viewer got journeys
         "/api/export/?collection=journeys",
     ] {
-        let (s, b, _) = call(&f.st, "GET", p, Some(Role::Viewer), &[], None).await;
+        let (s, b, _) = get_as(&f.st, p, Role::Viewer).await;
         assert_eq!(s, 403, "{p} as viewer: {b}");
         let (s, _, _) = call(&f.st, "GET", p, None, &[], None).await;
         assert_eq!(s, 401, "{p} signed out");
-        let (s, _, _) = call(&f.st, "GET", p, Some(Role::Analyst), &[], None).await;
+        let (s, _, _) = get_as(&f.st, p, Role::Analyst).await;
         assert!(s == 200 || s == 404 || s == 400, "{p} as analyst: {s}");
     }
     // Ingest: admins only.
@@ -315,13 +324,10 @@ async fn each_role_sees_what_it_may_and_nothing_more() {
     )
     .await;
     assert_eq!(ogc["numberMatched"], 9);
-    let (s, body, h) = call(
+    let (s, body, h) = get_as(
         &f.st,
-        "GET",
         "/api/export?collection=journeys&format=csv",
-        Some(Role::BtpPlanner),
-        &[],
-        None,
+        Role::BtpPlanner,
     )
     .await;
     assert_eq!(s, 200);
@@ -542,13 +548,10 @@ async fn differencing_a_viewers_answers_never_yields_a_count_below_k() {
     )["properties"]["journeys"]
         .clone();
     let lst_items = json_of(st, "/collections/stations/items/LST", Role::Viewer).await["properties"]["journeys"].clone();
-    let (_, csv, h) = call(
+    let (_, csv, h) = get_as(
         st,
-        "GET",
         "/api/export?collection=hotspots&format=csv",
-        Some(Role::Viewer),
-        &[],
-        None,
+        Role::Viewer,
     )
     .await;
     assert!(
@@ -591,12 +594,12 @@ async fn a_viewers_hotspots_do_not_depend_on_a_suppressed_count() {
         "/api/hotspots?top=10000",
         "/api/hotspots?top=20&sort=journeys",
     ] {
-        let (_, a, _) = call(&three.st, "GET", p, Some(Role::Viewer), &[], None).await;
-        let (_, b, _) = call(&four.st, "GET", p, Some(Role::Viewer), &[], None).await;
+        let (_, a, _) = get_as(&three.st, p, Role::Viewer).await;
+        let (_, b, _) = get_as(&four.st, p, Role::Viewer).await;
         assert_eq!(a, b, "{p}");
         // while an analyst sees the difference
-        let (_, a, _) = call(&three.st, "GET", p, Some(Role::Analyst), &[], None).await;
-        let (_, b, _) = call(&four.st, "GET", p, Some(Role::Analyst), &[], None).await;
+        let (_, a, _) = get_as(&three.st, p, Role::Analyst).await;
+        let (_, b, _) = get_as(&four.st, p, Role::Analyst).await;
         assert_ne!(a, b, "{p}");
     }
     let v = json_of(&three.st, "/api/hotspots?top=10000", Role::Viewer).await;
@@ -609,24 +612,8 @@ async fn a_viewers_hotspots_do_not_depend_on_a_suppressed_count() {
 async fn every_journey_level_access_and_export_is_audited_and_survives_a_restart() {
     let f = fixture("audit", 3, 0, vec![], false).await;
     let st = &f.st;
-    call(
-        st,
-        "GET",
-        "/api/journeys?limit=4",
-        Some(Role::Analyst),
-        &[],
-        None,
-    )
-    .await;
-    call(
-        st,
-        "GET",
-        "/api/journeys/syn-acc-3",
-        Some(Role::BtpPlanner),
-        &[],
-        None,
-    )
-    .await;
+    get_as(st, "/api/journeys?limit=4", Role::Analyst).await;
+    get_as(st, "/api/journeys/syn-acc-3", Role::BtpPlanner).await;
     call(
         st,
         "GET",
@@ -636,57 +623,22 @@ async fn every_journey_level_access_and_export_is_audited_and_survives_a_restart
         None,
     )
     .await;
-    call(
+    get_as(st, "/collections/journeys/items?limit=2", Role::Analyst).await;
+    get_as(
         st,
-        "GET",
-        "/collections/journeys/items?limit=2",
-        Some(Role::Analyst),
-        &[],
-        None,
-    )
-    .await;
-    call(
-        st,
-        "GET",
         "/api/export?collection=journeys&from=2024-02-01",
-        Some(Role::Analyst),
-        &[],
-        None,
+        Role::Analyst,
     )
     .await;
-    call(
-        st,
-        "GET",
-        "/api/export?collection=hotspots",
-        Some(Role::Viewer),
-        &[],
-        None,
-    )
-    .await;
+    get_as(st, "/api/export?collection=hotspots", Role::Viewer).await;
     // other spellings of the same paths are audited as what they are, when they are answered
-    let (s1, _, _) = call(
-        st,
-        "GET",
-        "/api/export/?collection=hotspots",
-        Some(Role::Viewer),
-        &[],
-        None,
-    )
-    .await;
-    let (s2, _, _) = call(
-        st,
-        "GET",
-        "/api//journeys/syn-acc-3",
-        Some(Role::Analyst),
-        &[],
-        None,
-    )
-    .await;
+    let (s1, _, _) = get_as(st, "/api/export/?collection=hotspots", Role::Viewer).await;
+    let (s2, _, _) = get_as(st, "/api//journeys/syn-acc-3", Role::Analyst).await;
     let spelt = [s1, s2].iter().filter(|&&s| s == 200).count() as u64;
     // refused: not audited as an access
-    call(st, "GET", "/api/journeys", Some(Role::Viewer), &[], None).await;
+    get_as(st, "/api/journeys", Role::Viewer).await;
     // aggregates are not journey-level
-    call(st, "GET", "/api/hotspots", Some(Role::Viewer), &[], None).await;
+    get_as(st, "/api/hotspots", Role::Viewer).await;
     let log = json_of(st, "/api/audit", Role::Admin).await;
     let answered_spellings = log["events"]
         .as_array()
@@ -758,15 +710,7 @@ async fn every_journey_level_access_and_export_is_audited_and_survives_a_restart
     // Filters of the log itself, and reading it is audited too.
     let persons = json_of(st, "/api/audit?action=read_persons", Role::Admin).await;
     assert_eq!(persons["numberMatched"], 1);
-    let (s400, _, _) = call(
-        st,
-        "GET",
-        "/api/audit?since=yesterday",
-        Some(Role::Admin),
-        &[],
-        None,
-    )
-    .await;
+    let (s400, _, _) = get_as(st, "/api/audit?since=yesterday", Role::Admin).await;
     assert_eq!(s400, 400);
     // After a restart (the file reopened) every entry is still there.
     let reopened = AuditLog::open(&f.dir.join("audit.ndjson")).unwrap();
@@ -786,7 +730,7 @@ async fn limits_rate_cors_headers_and_static_files() {
     let st = &f.st;
     // Oversized query and headers.
     let long = format!("/api/hotspots?top=5&x={}", "a".repeat(9000));
-    let (s, b, _) = call(st, "GET", &long, Some(Role::Viewer), &[], None).await;
+    let (s, b, _) = get_as(st, &long, Role::Viewer).await;
     assert_eq!(s, 414, "{b}");
     let big = "b".repeat(40_000);
     let (s, b, _) = call(
@@ -848,7 +792,7 @@ async fn limits_rate_cors_headers_and_static_files() {
     // Rate limit: 30 a minute for this token (some used above); another token is unaffected.
     let mut limited = None;
     for i in 0..40 {
-        let (s, _, h) = call(st, "GET", "/api/whoami", Some(Role::Viewer), &[], None).await;
+        let (s, _, h) = get_as(st, "/api/whoami", Role::Viewer).await;
         if s == 429 {
             limited = Some((i, h));
             break;
@@ -856,7 +800,7 @@ async fn limits_rate_cors_headers_and_static_files() {
     }
     let (i, h) = limited.expect("the 31st request in a minute is refused");
     assert!(i <= 30 && h.contains_key("retry-after"), "{i}");
-    let (s, _, _) = call(st, "GET", "/api/whoami", Some(Role::BtpPlanner), &[], None).await;
+    let (s, _, _) = get_as(st, "/api/whoami", Role::BtpPlanner).await;
     assert_eq!(s, 200);
     // Public paths are not rate limited.
     let (s, _, _) = call(st, "GET", "/health", None, &[], None).await;
