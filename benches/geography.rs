@@ -1,6 +1,6 @@
 //! Point → force, nearest station and routing on the real GB data.
 //!
-//! `LINESMAP_DATA` names the data folder (default `../shared/data/gb`). Inputs are fixed-seed:
+//! `LINESMAP_DATA` names the data folder (default the shipped `data/gb`). Inputs are fixed-seed:
 //! 1,000,000 points uniform over the forces' bounding box (most of it sea, as "random GB points"
 //! are), and 1,000,000 points on land (uniform points kept if inside a force).
 //! Run: `cargo bench --bench geography`.
@@ -27,7 +27,7 @@ impl Rng {
 fn geography() -> Geography {
     let dir = std::env::var_os("LINESMAP_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/gb"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/gb"));
     let paths = DataPaths::resolve(Some(&dir), None, None, None).expect("LINESMAP_DATA");
     load_geography(&paths, Default::default())
         .expect("data loads")

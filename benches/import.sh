@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-100000}"
-data="${LINESMAP_DATA:-$(pwd)/../shared/data/gb}"
+data="${LINESMAP_DATA:-$(pwd)/data/gb}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cargo build --release --locked --bin linesmap >/dev/null

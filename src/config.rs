@@ -2,7 +2,11 @@
 //!
 //! `--data DIR` names a folder holding `forces.geojson`, `stations.csv` and a rail network
 //! (`rail_tracks.geojson`, else the one `*.osm.pbf` in the folder); `--forces`, `--stations` and
-//! `--rail` override each file. The environment variable `LINESMAP_DATA` stands in for `--data`.
+//! `--rail` override each file. The environment variable `LINESMAP_DATA` stands in for `--data`;
+//! with neither, the data is the `data/gb` the project ships ([`default_data_dir`]).
+//!
+//! A data folder may hold a `MANIFEST.json` (file, bytes, SHA-256, source, licence, vintage);
+//! [`verify_manifest`] checks the folder against it, for `linesmap check-data`.
 
 use crate::geography::{Geography, GeographyOptions};
 use crate::load::{self, LoadError};
@@ -91,6 +95,109 @@ fn find_rail(dir: &Path) -> Result<PathBuf, ConfigError> {
     }
 }
 
+/// The reference data the project ships: `data/gb` under the current folder when it is there
+/// (a checkout's root, where the scripts run), else the `data/gb` of the checkout this binary
+/// was built from. `None` when neither exists (an installed binary far from its source).
+pub fn default_data_dir() -> Option<PathBuf> {
+    let here = PathBuf::from("data/gb");
+    if here.join("forces.geojson").is_file() {
+        return Some(here);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/gb");
+    built.join("forces.geojson").is_file().then_some(built)
+}
+
+/// One file as `MANIFEST.json` lists it.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+pub struct ManifestEntry {
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub source: String,
+    pub licence: String,
+    pub vintage: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Manifest {
+    files: Vec<ManifestEntry>,
+}
+
+/// What [`verify_manifest`] found for one listed file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileCheck {
+    Ok,
+    Missing,
+    /// Size or content differ from the manifest.
+    Changed {
+        bytes: u64,
+        sha256: String,
+    },
+}
+
+/// An error reading the manifest itself.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{0}: no MANIFEST.json in the data folder")]
+    NoManifest(PathBuf),
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Checks every file `dir/MANIFEST.json` lists: present, the same size and the same SHA-256.
+/// Returns each entry with what was found, in the manifest's order.
+pub fn verify_manifest(dir: &Path) -> Result<Vec<(ManifestEntry, FileCheck)>, ManifestError> {
+    use sha2::{Digest, Sha256};
+    let path = dir.join("MANIFEST.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ManifestError::NoManifest(dir.into()));
+        }
+        Err(e) => {
+            return Err(ManifestError::Invalid {
+                path,
+                message: e.to_string(),
+            });
+        }
+    };
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| ManifestError::Invalid {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::with_capacity(m.files.len());
+    for e in m.files {
+        if e.file.contains('/') || e.file.contains('\\') || e.file.starts_with('.') {
+            return Err(ManifestError::Invalid {
+                path,
+                message: format!(
+                    "{:?}: a manifest names files in its own folder only",
+                    e.file
+                ),
+            });
+        }
+        let check = match std::fs::read(dir.join(&e.file)) {
+            Err(_) => FileCheck::Missing,
+            Ok(bytes) => {
+                let sha: String = Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                if bytes.len() as u64 == e.bytes && sha.eq_ignore_ascii_case(&e.sha256) {
+                    FileCheck::Ok
+                } else {
+                    FileCheck::Changed {
+                        bytes: bytes.len() as u64,
+                        sha256: sha,
+                    }
+                }
+            }
+        };
+        out.push((e, check));
+    }
+    Ok(out)
+}
+
 /// How long each step of loading took, for the start-up log and the data report.
 #[derive(Clone, Debug, Default)]
 pub struct LoadTimings {
@@ -146,6 +253,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a folder"), "{e}");
+    }
+
+    #[test]
+    fn the_manifest_names_a_changed_and_a_missing_file() {
+        let dir = std::env::temp_dir().join(format!("lm-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.csv"), b"abc").unwrap();
+        std::fs::write(dir.join("b.csv"), b"xyz").unwrap();
+        // sha256("abc") from FIPS 180-2, appendix B.1
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let entry = |f: &str, n: u64, sha: &str| {
+            format!(
+                r#"{{"file":"{f}","bytes":{n},"sha256":"{sha}","source":"s","licence":"l","vintage":"v"}}"#
+            )
+        };
+        let manifest = format!(
+            r#"{{"files":[{},{},{}]}}"#,
+            entry("a.csv", 3, abc),
+            entry("b.csv", 3, abc),
+            entry("c.csv", 1, abc)
+        );
+        std::fs::write(dir.join("MANIFEST.json"), manifest).unwrap();
+        let r = verify_manifest(&dir).unwrap();
+        assert_eq!(r[0].1, FileCheck::Ok);
+        assert!(matches!(&r[1].1, FileCheck::Changed { bytes: 3, sha256 } if sha256 != abc));
+        assert_eq!(r[2].1, FileCheck::Missing);
+        std::fs::remove_file(dir.join("MANIFEST.json")).unwrap();
+        assert!(matches!(
+            verify_manifest(&dir),
+            Err(ManifestError::NoManifest(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -225,7 +225,8 @@ enum Command {
 
 #[derive(Args)]
 struct DataArgs {
-    /// Folder with forces.geojson, stations.csv and rail_tracks.geojson (or one *.osm.pbf).
+    /// Folder with forces.geojson, stations.csv and rail_tracks.geojson (or one *.osm.pbf);
+    /// default: the data/gb the project ships.
     #[arg(long, env = "LINESMAP_DATA")]
     data: Option<PathBuf>,
     /// Force areas GeoJSON (overrides the one in --data).
@@ -246,9 +247,17 @@ struct DataArgs {
 }
 
 impl DataArgs {
+    /// The data folder: `--data`, `LINESMAP_DATA`, else the shipped `data/gb`.
+    fn dir(&self) -> Option<std::path::PathBuf> {
+        self.data
+            .clone()
+            .or_else(linesmap::config::default_data_dir)
+    }
+
     fn load(&self) -> anyhow::Result<(linesmap::Geography, linesmap::config::LoadTimings)> {
+        let dir = self.dir();
         let paths = DataPaths::resolve(
-            self.data.as_deref(),
+            dir.as_deref(),
             self.forces.as_deref(),
             self.stations.as_deref(),
             self.rail.as_deref(),
@@ -271,6 +280,47 @@ impl DataArgs {
         tracing::info!(forces = %paths.forces.display(), stations = %paths.stations.display(), rail = %paths.rail.display(), "loading reference data");
         Ok(load_geography(&paths, options)?)
     }
+}
+
+/// Prints the manifest check of a data folder; false when a listed file is missing or changed.
+/// A folder without a manifest (a user's own downloads) is said and passes.
+fn check_manifest(dir: &std::path::Path) -> anyhow::Result<bool> {
+    use linesmap::config::{FileCheck, ManifestError, verify_manifest};
+    println!("MANIFEST: {}", dir.join("MANIFEST.json").display());
+    let checks = match verify_manifest(dir) {
+        Ok(c) => c,
+        Err(ManifestError::NoManifest(_)) => {
+            println!("  no MANIFEST.json: files not verified\n");
+            return Ok(true);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut ok = true;
+    for (e, c) in &checks {
+        match c {
+            FileCheck::Ok => println!(
+                "  ok       {:<22} {:>9} bytes  {}  ({})",
+                e.file, e.bytes, e.vintage, e.licence
+            ),
+            FileCheck::Missing => {
+                ok = false;
+                println!("  MISSING  {:<22} expected {} bytes", e.file, e.bytes);
+            }
+            FileCheck::Changed { bytes, sha256 } => {
+                ok = false;
+                println!(
+                    "  CHANGED  {:<22} {} bytes sha256 {} (manifest: {} bytes sha256 {})",
+                    e.file, bytes, sha256, e.bytes, e.sha256
+                );
+            }
+        }
+    }
+    println!(
+        "  {} of {} files as listed\n",
+        checks.iter().filter(|(_, c)| *c == FileCheck::Ok).count(),
+        checks.len()
+    );
+    Ok(ok)
 }
 
 /// glibc gives each thread that allocates its own heap arena (up to 8 per core) and keeps
@@ -320,8 +370,16 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckData { data } => {
+            let manifest_ok = match data.dir() {
+                Some(dir) => check_manifest(&dir)?,
+                None => true,
+            };
             let (geo, t) = data.load()?;
             print!("{}", linesmap::check::report(&geo, &t));
+            anyhow::ensure!(
+                manifest_ok,
+                "the data folder does not match its MANIFEST.json (see MANIFEST above)"
+            );
             Ok(())
         }
         Command::Generate {

@@ -35,7 +35,7 @@
 #   MIN_RESPONSES=20 MAX_DURATION=180
 #   REPORTS=100000 SEED=1 PYGEOAPI_WORKERS=2 BBOX=minlon,minlat,maxlon,maxlat (default: 20 km
 #   square around Charing Cross) LINESMAP_BIN=path (skip the build) LINESMAP_DATA=dir (default
-#   ../shared/data/gb beside the repository) LINESMAP_BENCH_CACHE=dir PYTHON=/usr/bin/python3
+#   the shipped data/gb) LINESMAP_BENCH_CACHE=dir PYTHON=/usr/bin/python3
 #   KEEP_WORK=1 (keep the temporary directory, printed at the end).
 # Needs: wrk, gdal-bin, python3-gdal, python3-venv, curl (Debian; installed when run as root),
 # PyPI for the virtualenv the first time, and ~4 GB free in TMPDIR.
@@ -57,7 +57,7 @@ workers="${PYGEOAPI_WORKERS:-2}"
 # 20 km by 20 km around Charing Cross (51.5074 N, 0.1278 W): 0.289 degrees of longitude and
 # 0.180 of latitude at 51.5 N.
 bbox="${BBOX:--0.272,51.417,0.017,51.597}"
-data="${LINESMAP_DATA:-$repo/../shared/data/gb}"
+data="${LINESMAP_DATA:-$repo/data/gb}"
 cache="${LINESMAP_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/linesmap-bench}"
 python_sys="${PYTHON:-/usr/bin/python3}"
 accept="Accept: application/geo+json"

@@ -8,12 +8,12 @@
 #   benches/http/soak.sh            # CONNECTIONS=64 DURATION=60 REPORTS=100000 WRITE_SHARE=0.1
 #
 # STORE=postgres://user@host:port/db runs it on PostgreSQL (an empty database) instead of SQLite.
-# Needs wrk (Debian package; installed when run as root) and ../shared/data beside the repo.
+# Needs wrk (Debian package; installed when run as root) and the reference data in data/gb.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CONNECTIONS="${CONNECTIONS:-64}" DURATION="${DURATION:-60}" REPORTS="${REPORTS:-100000}"
 WRITE_SHARE="${WRITE_SHARE:-0.1}" THREADS="${THREADS:-2}" WARMUP="${WARMUP:-10}"
-data="${LINESMAP_DATA:-$(pwd)/../shared/data/gb}"
+data="${LINESMAP_DATA:-$(pwd)/data/gb}"
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "wrk is needed" >&2; exit 1; }
 bin="${LINESMAP_BIN:-${CARGO_TARGET_DIR:-target}/release/linesmap}"
 [ -n "${LINESMAP_BIN:-}" ] || cargo build --release --locked --bin linesmap >&2

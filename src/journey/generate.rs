@@ -2329,11 +2329,11 @@ mod tests {
     fn gb() -> &'static Geography {
         static GEO: OnceLock<Geography> = OnceLock::new();
         GEO.get_or_init(|| {
-            let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/gb"));
+            let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/gb"));
             assert!(
                 dir.join("forces.geojson").is_file(),
-                "GB reference data not found at {}: these tests need ../shared/data/gb beside \
-                 the project",
+                "GB reference data not found at {}: these tests need the project's \
+                 data/gb",
                 dir.display()
             );
             let paths = DataPaths::resolve(Some(dir), None, None, None).expect("data paths");

@@ -2,7 +2,7 @@
 """Independent reference answers for linesmap tests.
 
 Computed with shapely / pyproj / networkx only (no project code), from the
-read-only data in ../shared/data/gb (override with LINESMAP_DATA=/path/to/gb).
+read-only data in the project's data/gb (override with LINESMAP_DATA=/path/to/gb).
 
 Writes tests/independent/reference.json next to this script and prints a summary.
 
@@ -39,7 +39,7 @@ from shapely.strtree import STRtree
 T0 = time.time()
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.environ.get("LINESMAP_DATA",
-                      os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "data", "gb")))
+                      os.path.normpath(os.path.join(HERE, "..", "..", "data", "gb")))
 OUT = os.path.join(HERE, "reference.json")
 GEOD = Geod(ellps="WGS84")
 TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)

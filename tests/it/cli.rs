@@ -79,6 +79,59 @@ fn check_data_reports_what_an_operator_needs() {
 }
 
 #[test]
+fn check_data_by_default_verifies_the_shipped_data_against_its_manifest() {
+    // no --data and no LINESMAP_DATA: the data/gb of the checkout
+    let out = Command::new(BIN)
+        .arg("check-data")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("LINESMAP_DATA")
+        .env("LINESMAP_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("5 of 5 files as listed"), "{text}");
+    assert!(text.contains("STATIONS: 2568"), "{text}");
+    // sha256sum data/gb/stations.csv
+    let manifest = std::fs::read_to_string(data_dir().join("MANIFEST.json")).unwrap();
+    assert!(manifest.contains("5140fb51aa291ce24cdcb7fa859dca862e8091c53546916691bc7ebfe3f37451"));
+
+    // a copy with one file changed by a byte and one removed fails, naming both
+    let dir = std::env::temp_dir().join(format!("linesmap-manifest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in [
+        "MANIFEST.json",
+        "forces.geojson",
+        "forces.csv",
+        "stations.csv",
+        "rail_tracks.geojson",
+    ] {
+        std::fs::copy(data_dir().join(f), dir.join(f)).unwrap();
+    }
+    let mut csv = std::fs::read(dir.join("forces.csv")).unwrap();
+    csv.push(b'\n');
+    std::fs::write(dir.join("forces.csv"), csv).unwrap();
+    let out = Command::new(BIN)
+        .args(["check-data", "--data"])
+        .arg(&dir)
+        .env("LINESMAP_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("CHANGED  forces.csv"), "{text}");
+    assert!(text.contains("MISSING  gb_rail.osm.pbf"), "{text}");
+    assert!(text.contains("ok       stations.csv"), "{text}");
+    assert!(text.contains("3 of 5 files as listed"), "{text}");
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("does not match its MANIFEST.json")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bad_data_is_a_clear_error_exit() {
     let dir = std::env::temp_dir().join(format!("linesmap-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -9,19 +9,20 @@ use std::sync::{Arc, OnceLock};
 pub fn data_dir() -> PathBuf {
     let dir = std::env::var_os("LINESMAP_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/gb"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/gb"));
     assert!(
         dir.join("forces.geojson").is_file(),
-        "reference data not found at {} (CI={}): these tests need ../shared/data/gb beside the \
-         project or LINESMAP_DATA pointing at it",
+        "reference data not found at {} (CI={}): these tests need the project's data/gb \
+         or LINESMAP_DATA pointing at a copy",
         dir.display(),
         std::env::var("CI").unwrap_or_default()
     );
     dir
 }
 
-pub fn shared_dir() -> PathBuf {
-    data_dir().join("..")
+/// The real OpenStreetMap extract the PBF tests read (ships with the tests, ODbL).
+pub fn rutland_pbf() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/osm/rutland-2018.osm.pbf")
 }
 
 /// The GB geography from `forces.geojson`, `stations.csv` and `rail_tracks.geojson`.

@@ -13,7 +13,7 @@
 //! also kept as a file under `tests/fuzz/regressions/` (each is replayed by
 //! `regressions_stay_fixed`).
 
-use super::common::{data_dir, fresh_state, gb_arc};
+use super::common::{fresh_state, gb_arc};
 use linesmap::http::routes;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner};
@@ -411,9 +411,9 @@ fn fuzz_geojson_and_csv_reference_loaders() {
 
 #[test]
 fn fuzz_pbf_loaders() {
-    // The seed is the real Rutland extract (not copied into the repository: read from the
-    // shared data), cut to its first 64 KiB so that each case is quick; then mutated.
-    let pbf = data_dir().join("../osm/rutland-2018.osm.pbf");
+    // The seed is the real Rutland extract that ships with the tests, cut to its first 64 KiB
+    // so that each case is quick; then mutated.
+    let pbf = super::common::rutland_pbf();
     let bytes = std::fs::read(&pbf).unwrap_or_else(|e| panic!("{}: {e}", pbf.display()));
     let seed = bytes[..bytes.len().min(64 * 1024)].to_vec();
     let dir = std::env::temp_dir().join(format!("linesmap-fuzz-pbf-{}", std::process::id()));

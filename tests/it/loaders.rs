@@ -1,7 +1,7 @@
 //! The loaders on the real files: the GB-scale synthetic PBF, a real OSM extract, the track
 //! GeoJSON, and malformed files.
 
-use super::common::{data_dir, gb, shared_dir};
+use super::common::{data_dir, gb, rutland_pbf};
 use linesmap::config::{DataPaths, load_geography};
 use linesmap::geography::{Geography, GeographyOptions};
 use linesmap::load;
@@ -64,7 +64,7 @@ fn a_geography_built_from_the_pbf_routes_like_the_geojson_one() {
 
 #[test]
 fn the_real_rutland_extract_loads_oakham_without_a_crs() {
-    let pbf = shared_dir().join("osm/rutland-2018.osm.pbf");
+    let pbf = rutland_pbf();
     let stations = load::read_stations_pbf(&pbf).unwrap();
     // the data README: one railway=station (Oakham), no ref:crs tag
     assert_eq!(stations.len(), 1);

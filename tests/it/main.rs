@@ -1,5 +1,5 @@
 //! Integration tests: one binary, a module per area. The reference-data tests need
-//! `../shared/data/gb` (or `LINESMAP_DATA`); without it they fail loudly.
+//! the shipped `data/gb` (or `LINESMAP_DATA`); without it they fail loudly.
 
 mod access;
 mod cli;

@@ -74,7 +74,7 @@ export function createMap(container: string): maplibregl.Map {
     container,
     style,
     bounds: [[-8.2, 49.9], [1.8, 58.7]],
-    attributionControl: { compact: true, customAttribution: 'Force areas, stations, track: see data README. Journeys: SYNTHETIC' },
+    attributionControl: { compact: true, customAttribution: 'Force areas: ONS, OGL v3.0, contains OS data © Crown copyright 2020 · Stations: ORR, NaPTAN, OGL v3.0, contains OS data © Crown copyright 2022 · Track: Network Rail, OGL v3.0; geometry raileasyuk, CC-BY-SA-4.0 · Journeys: SYNTHETIC' },
     maxZoom: 15,
   });
 }
