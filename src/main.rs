@@ -95,6 +95,25 @@ struct AccessArgs {
     /// stream of writes each layer is recomputed at most this often. 0: always current.
     #[arg(long, default_value_t = 500)]
     layer_staleness_ms: u64,
+    /// Seconds a client has to send a request's headers (from its first byte) and to finish a
+    /// TLS handshake; slower connections are closed.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a connection may stay open with no request in progress and no bytes moving
+    /// (keep-alive included); then it is closed.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    idle_timeout: u64,
+    /// Connections open at once; more are answered 503 and closed (0: no limit).
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Connections open at once from one address (0: no limit; behind a reverse proxy every
+    /// client has the proxy's address: raise it or set 0 there).
+    #[arg(long, default_value_t = 128)]
+    max_connections_per_address: usize,
+    /// Start even if the SQLite store's files can be read by other users (they hold person
+    /// fields; the server creates them owner-only, mode 0600).
+    #[arg(long)]
+    allow_readable_store: bool,
 }
 
 impl AccessArgs {
@@ -455,6 +474,9 @@ fn main() -> anyhow::Result<()> {
             let geo = Arc::new(geo);
             // the store first: with PostgreSQL its migrations create the audit table
             let store_spec = store;
+            if !is_postgres(&store_spec) && !access.allow_readable_store {
+                linesmap::store::check_private(std::path::Path::new(&store_spec))?;
+            }
             let store = linesmap::store::open(&store_spec)?;
             let security = access.security(&store_spec)?;
             if let Some(role) = security.open_demo() {
@@ -513,6 +535,12 @@ fn main() -> anyhow::Result<()> {
                 std::time::Duration::from_secs(access.request_timeout.max(1)),
             );
             limits.layer_staleness = std::time::Duration::from_millis(access.layer_staleness_ms);
+            limits.conn = http::server::ConnLimits {
+                header_read_timeout: std::time::Duration::from_secs(access.header_timeout),
+                idle_timeout: std::time::Duration::from_secs(access.idle_timeout),
+                max_connections: access.max_connections,
+                max_per_address: access.max_connections_per_address,
+            };
             // Follow the store: reports other instances (or `linesmap import`) store appear in
             // this one's index and layers within a poll.
             {

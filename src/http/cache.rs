@@ -69,9 +69,9 @@ fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
 /// The methods a path answers, for the `Allow` header of a 405.
 fn allowed_methods(path: &str) -> &'static str {
     match path {
-        "/api/journeys" => "GET, POST",
-        "/" | "/health" => "GET, HEAD",
-        _ => "GET",
+        "/api/journeys" => "GET, HEAD, POST",
+        // every GET is answered to HEAD too (without the body, see `server`)
+        _ => "GET, HEAD",
     }
 }
 

@@ -38,6 +38,36 @@ impl Who {
     pub fn btp_only(&self) -> bool {
         self.role().is_none_or(|r| r < Role::Analyst)
     }
+    /// Sees the journeys British Transport Police did not report or join only through
+    /// disclosure control in aggregates (a `btp_planner`: it may not read them).
+    pub fn disclose_non_btp(&self) -> bool {
+        self.role() == Some(Role::BtpPlanner)
+    }
+    /// May read every journey, so an aggregate may follow the data's own extent.
+    pub fn sees_all_journeys(&self) -> bool {
+        self.role().is_some_and(|r| r >= Role::Analyst)
+    }
+    /// The handlers' own check of what the gate's policy already decided (so that a path the
+    /// policy normalises differently still cannot reach journeys): journeys need a
+    /// `btp_planner`, person summaries an `analyst`.
+    pub fn check_journey_read(&self, persons: bool) -> Result<(), ApiError> {
+        let need = if persons {
+            Role::Analyst
+        } else {
+            Role::BtpPlanner
+        };
+        match self.role() {
+            Some(r) if r >= need => Ok(()),
+            _ => Err(ApiError::Forbidden(format!(
+                "reading journeys{} needs the role \"{need}\" or above",
+                if persons {
+                    " with person summaries"
+                } else {
+                    ""
+                }
+            ))),
+        }
+    }
     /// Everyone, for in-process tests of handlers.
     pub fn admin() -> Who {
         Who(Some(Principal {
@@ -295,16 +325,39 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
         .principal
         .as_ref()
         .is_some_and(|p| p.role == Role::Viewer);
-    if ok && viewer && access::is_aggregate(&ctx.path) {
+    let aggregate = access::is_aggregate(&ctx.path);
+    if ok && viewer && aggregate {
         r = disclose(&state, r).await;
     }
-    if ok && let Some(action) = audit_action(&ctx) {
-        let records = r
-            .headers()
-            .get(RECORD_COUNT)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+    let role = ctx.principal.as_ref().map(|p| p.role);
+    if ok && aggregate && role == Some(Role::BtpPlanner) {
+        // the part of each count made of journeys the caller may not read was disclosed
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{}; applied-to=journeys-not-reported-or-joined-by-btp",
+            sec.disclosure.header()
+        )) {
+            r.headers_mut().insert("x-disclosure-control", v);
+        }
+    }
+    // An aggregate over fewer than k journeys describes those journeys: for a role that may
+    // read journeys it is a journey-level read, and audited as one.
+    let small = r
+        .extensions()
+        .get::<super::layers::Selection>()
+        .map(|s| s.0)
+        .filter(|&n| n < sec.disclosure.k as usize)
+        .filter(|_| aggregate && role.is_some_and(|r| r >= Role::BtpPlanner));
+    let action = audit_action(&ctx).or(small.map(|_| "read_journeys"));
+    if ok && let Some(action) = action {
+        let records = match small {
+            Some(n) if action == "read_journeys" => n as u64,
+            _ => r
+                .headers()
+                .get(RECORD_COUNT)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        };
         let p = ctx.principal.clone().unwrap_or(Principal {
             name: "anonymous".into(),
             token_id: "none".into(),
@@ -337,6 +390,11 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
                     .into_response();
             }
         }
+    }
+    if viewer {
+        // how many records an answer holds is for the audit: a viewer's count of the journeys
+        // a filter selected would be exact
+        r.headers_mut().remove(RECORD_COUNT);
     }
     r
 }

@@ -19,9 +19,32 @@ fn respond(r: Result<Response, ApiError>) -> Response {
     r.unwrap_or_else(ApiError::into_response)
 }
 
-pub fn health(raw: String, state: Arc<AppState>) -> Response {
+/// The number of journeys held, as the caller may know it: nothing signed out (a public count
+/// would show every single ingest), through disclosure control for a viewer, exact for
+/// everyone else. JSON `null` when suppressed.
+pub(crate) fn total_journeys(who: &super::guard::Who, state: &AppState) -> Option<Value> {
+    let n = state.journeys.index().len() as u64;
+    match who.role() {
+        None => None,
+        Some(crate::access::Role::Viewer) => Some(
+            state
+                .security
+                .disclosure
+                .publish("total|", "journeys", n)
+                .map_or(Value::Null, Value::from),
+        ),
+        Some(_) => Some(Value::from(n)),
+    }
+}
+
+/// `GET /health`: `{"status": "ok"}` for load balancers; signed-in callers also get the data's
+/// counts and the access mode.
+pub fn health(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
     respond((|| {
         Params::parse(&raw, &[])?;
+        let Some(journeys) = total_journeys(&who, &state) else {
+            return Ok(json_reply(&json!({"status": "ok"}), JSON));
+        };
         let g = &state.geo;
         Ok(json_reply(
             &json!({
@@ -29,7 +52,7 @@ pub fn health(raw: String, state: Arc<AppState>) -> Response {
                 "forces": g.forces.forces().len(),
                 "stations": g.stations.len(),
                 "rail_km": (g.rail.length_m() / 1000.0).round(),
-                "journeys": state.journeys.index().len(),
+                "journeys": journeys,
                 "auth": if state.security.open_demo().is_some() { "open_demo" } else { "tokens" },
                 "open_demo_role": state.security.open_demo(),
             }),

@@ -373,6 +373,9 @@ pub fn get_one(id: String, raw: String, who: super::guard::Who, state: Arc<AppSt
         Ok(p) => p.unwrap_or(false),
         Err(e) => return e.into_response(),
     };
+    if let Err(e) = who.check_journey_read(persons) {
+        return e.into_response();
+    }
     let id = super::handlers::percent_decode(&id);
     // A journey the caller may not see is as absent as one that does not exist.
     let found = state
@@ -474,6 +477,28 @@ pub fn bool_param(p: &Params, name: &'static str) -> Result<Option<bool>, ApiErr
         .transpose()
 }
 
+/// Days after today a date in a query may be (a planned operation's window, a clock a little
+/// ahead); later dates are refused.
+pub const MAX_DAYS_AHEAD: i32 = 366;
+
+/// A day in a query, bounded to the dates reports may have: from 2000-01-01 (the report
+/// schema's earliest) to [`MAX_DAYS_AHEAD`] days after today. Outside that is an error naming
+/// the range, so no request can ask for centuries of periods.
+pub fn bounded_day(d: time::Date) -> Result<i32, String> {
+    use crate::journey::report::{EARLIEST_DATE, format_date};
+    let day = day_number(d);
+    let latest = super::layers::today() + MAX_DAYS_AHEAD;
+    if d < EARLIEST_DATE || day > latest {
+        return Err(format!(
+            "{} is outside the dates reports may have ({} to {})",
+            format_date(d),
+            format_date(EARLIEST_DATE),
+            crate::layers::date_of(latest)
+        ));
+    }
+    Ok(day)
+}
+
 /// Parses the journey filters shared by the list, layer and export endpoints: whichever of
 /// [`JOURNEY_FILTERS`] the query has.
 pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiError> {
@@ -481,12 +506,11 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
     let day = |name: &'static str| -> Result<Option<i32>, ApiError> {
         p.get(name)
             .map(|s| {
-                parse_date(s.trim())
-                    .map(day_number)
-                    .ok_or_else(|| ApiError::InvalidParameter {
-                        name,
-                        message: format!("\"{s}\" is not a date YYYY-MM-DD"),
-                    })
+                let d = parse_date(s.trim()).ok_or_else(|| ApiError::InvalidParameter {
+                    name,
+                    message: format!("\"{s}\" is not a date YYYY-MM-DD"),
+                })?;
+                bounded_day(d).map_err(|message| ApiError::InvalidParameter { name, message })
             })
             .transpose()
     };
@@ -538,6 +562,7 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
             })
             .transpose()?,
         btp_sourced: false,
+        disclose_non_btp: false,
     })
 }
 
@@ -552,6 +577,7 @@ pub async fn list(raw: String, who: super::guard::Who, state: Arc<AppState>) -> 
         let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
         let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
         let persons = bool_param(&p, "persons")?.unwrap_or(false);
+        who.check_journey_read(persons)?;
         Ok::<_, ApiError>((f, limit, offset, persons))
     })();
     let (f, limit, offset, persons) = match parsed {

@@ -109,6 +109,7 @@ pub struct Memos {
     sections: Memo<Vec<SectionStats>>,
     forces: Memo<Vec<[u32; 2]>>,
     flows: Memo<Flows>,
+    sizes: Memo<usize>,
 }
 
 impl Memos {
@@ -137,9 +138,84 @@ fn cached<T>(
     )
 }
 
+/// The two parts of a filter whose aggregates a `btp_planner` sees: all the journeys it
+/// selects, and those British Transport Police reported or joined (readable to the caller).
+/// `None` when the filter does not ask for that ([`JourneyFilter::disclose_non_btp`]).
+fn btp_parts(f: &JourneyFilter) -> Option<(JourneyFilter, JourneyFilter)> {
+    if !f.disclose_non_btp {
+        return None;
+    }
+    let mut all = f.clone();
+    all.disclose_non_btp = false;
+    let mut readable = all.clone();
+    readable.btp_sourced = true;
+    Some((all, readable))
+}
+
+/// A count made of a readable part shown as it is and a part the caller may not read, shown
+/// through disclosure control: `readable + publish(total - readable)` (a suppressed part
+/// counts 0).
+fn part_count(state: &AppState, cell: &str, column: &str, total: u32, readable: u32) -> u32 {
+    let other = total.saturating_sub(readable);
+    readable
+        + state
+            .security
+            .disclosure
+            .publish(cell, column, u64::from(other))
+            .map_or(0, |v| v as u32)
+}
+
+/// How many journeys `f` selects (cached): aggregate answers over fewer than k journeys are
+/// audited as journey-level reads.
+pub fn selection_size(state: &AppState, f: &JourneyFilter) -> usize {
+    let mut f = f.clone();
+    f.disclose_non_btp = false;
+    *cached(state, &state.memos.sizes, &f, || {
+        state
+            .journeys
+            .index()
+            .matching(state.journeys.geography(), &f)
+            .len()
+    })
+}
+
+/// Marks an aggregate answer with the size of its selection (for the audit, see
+/// `guard::after`); never sent to the client.
+#[derive(Clone, Copy, Debug)]
+pub struct Selection(pub usize);
+
+pub(crate) fn with_selection(mut r: Response, n: usize) -> Response {
+    r.extensions_mut().insert(Selection(n));
+    r
+}
+
 /// Counts per station over the journeys `f` selects (cached).
 pub fn station_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<StationStats>> {
     cached(state, &state.memos.stations, f, || {
+        if let Some((all, readable)) = btp_parts(f) {
+            let (t, r) = (
+                station_counts(state, &all),
+                station_counts(state, &readable),
+            );
+            let g = state.journeys.geography();
+            return t
+                .iter()
+                .zip(r.iter())
+                .enumerate()
+                .map(|(i, (t, r))| {
+                    let cell = format!("crs={}|", g.stations.get(i).code);
+                    let p = |col: &str, t: u32, r: u32| part_count(state, &cell, col, t, r);
+                    StationStats {
+                        starts: p("starts", t.starts, r.starts),
+                        ends: p("ends", t.ends, r.ends),
+                        passes: p("passes", t.passes, r.passes),
+                        journeys: p("journeys", t.journeys, r.journeys),
+                        persons: p("persons", t.persons, r.persons),
+                        children: p("children", t.children, r.children),
+                    }
+                })
+                .collect();
+        }
         let sel = select(state, f);
         layers::station_stats(state.journeys.geography(), &refs(&sel))
     })
@@ -158,6 +234,22 @@ fn hotspot_statistics(state: &AppState, f: &JourneyFilter) -> Arc<Vec<(f64, f64,
 /// destination's force) per force (cached).
 pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 2]>> {
     cached(state, &state.memos.forces, f, || {
+        if let Some((all, readable)) = btp_parts(f) {
+            let (t, r) = (force_counts(state, &all), force_counts(state, &readable));
+            let g = state.journeys.geography();
+            return t
+                .iter()
+                .zip(r.iter())
+                .enumerate()
+                .map(|(i, (t, r))| {
+                    let cell = format!("code={}|", g.forces.get(i).code);
+                    [
+                        part_count(state, &cell, "exports", t[0], r[0]),
+                        part_count(state, &cell, "imports", t[1], r[1]),
+                    ]
+                })
+                .collect();
+        }
         let mut counts = vec![[0u32; 2]; state.journeys.geography().forces.forces().len()];
         for j in select(state, f) {
             if let (Some(e), Some(i)) = (j.exporting_force, j.importing_force)
@@ -470,7 +562,8 @@ pub async fn hotspots_api(
 ) -> Response {
     let parsed = (|| {
         let p = Params::parse_table(&raw, HOTSPOT_PARAMS)?;
-        let (f, places) = split_places(filter_from(&p, &state)?);
+        let (mut f, places) = split_places(filter_from(&p, &state)?);
+        f.disclose_non_btp = who.disclose_non_btp();
         let top = p.int("top", 1, MAX_TOP)?.unwrap_or(DEFAULT_TOP) as usize;
         Ok::<_, ApiError>((
             f,
@@ -489,8 +582,12 @@ pub async fn hotspots_api(
         let mut rows = hotspot_rows(&state, &f, places, sort, who.viewer());
         let matched = rows.len();
         rows.truncate(top);
+        let selected = selection_size(&state, &f);
         if format == Format::Csv {
-            return Ok(csv_reply(hotspot_csv(&g, &rows)?, None));
+            return Ok(with_selection(
+                csv_reply(hotspot_csv(&g, &rows)?, None),
+                selected,
+            ));
         }
         let features: Vec<Value> = rows.iter().map(|h| hotspot_feature(&g, h)).collect();
         Ok(json_reply(
@@ -508,6 +605,7 @@ pub async fn hotspots_api(
             }),
             GEOJSON,
         ))
+        .map(|r| with_selection(r, selected))
     })
     .await
 }
@@ -602,11 +700,7 @@ pub fn flow_rows(
     viewer: bool,
 ) -> Flows {
     let k = state.security.disclosure.k;
-    let mut flows = (*cached(state, &state.memos.flows, f, || {
-        let sel = select(state, f);
-        layers::flows(&refs(&sel))
-    }))
-    .clone();
+    let mut flows = (*flow_counts(state, f)).clone();
     // A viewer sees no pair with fewer than k journeys: not even that it exists.
     flows.rows.retain(|r| {
         origin.is_none_or(|o| r.origin == o)
@@ -614,6 +708,61 @@ pub fn flow_rows(
             && (!viewer || r.journeys >= k)
     });
     flows
+}
+
+/// Force-to-force flows over the journeys `f` selects (cached); for a `btp_planner` the part
+/// it may not read goes through disclosure control cell by cell (and a cell left empty by it
+/// is not listed).
+fn flow_counts(state: &AppState, f: &JourneyFilter) -> Arc<Flows> {
+    cached(state, &state.memos.flows, f, || {
+        if let Some((all, readable)) = btp_parts(f) {
+            let (t, r) = (flow_counts(state, &all), flow_counts(state, &readable));
+            let g = state.journeys.geography();
+            let read: std::collections::HashMap<(u16, u16), &layers::Flow> = r
+                .rows
+                .iter()
+                .map(|x| ((x.origin, x.destination), x))
+                .collect();
+            let none = layers::Flow::default();
+            let mut rows: Vec<layers::Flow> = t
+                .rows
+                .iter()
+                .map(|x| {
+                    let y = read
+                        .get(&(x.origin, x.destination))
+                        .copied()
+                        .unwrap_or(&none);
+                    let cell = format!(
+                        "origin_force={}|destination_force={}|",
+                        g.forces.get(x.origin as usize).code,
+                        g.forces.get(x.destination as usize).code
+                    );
+                    let p = |col: &str, t: u32, r: u32| part_count(state, &cell, col, t, r);
+                    layers::Flow {
+                        origin: x.origin,
+                        destination: x.destination,
+                        journeys: p("journeys", x.journeys, y.journeys),
+                        persons: p("persons", x.persons, y.persons),
+                        children: p("children", x.children, y.children),
+                        btp_journeys: p("btp_journeys", x.btp_journeys, y.btp_journeys),
+                    }
+                })
+                .filter(|x| x.journeys > 0)
+                .collect();
+            rows.sort_by(|a, b| {
+                b.journeys
+                    .cmp(&a.journeys)
+                    .then(a.origin.cmp(&b.origin))
+                    .then(a.destination.cmp(&b.destination))
+            });
+            return Flows {
+                rows,
+                unplaced: part_count(state, "", "unplaced", t.unplaced, r.unplaced),
+            };
+        }
+        let sel = select(state, f);
+        layers::flows(&refs(&sel))
+    })
 }
 
 /// `GET /api/flows`: force → force flows as a FeatureCollection, or `format=matrix` for the
@@ -626,7 +775,8 @@ pub async fn flows_api(
 ) -> Response {
     let parsed = (|| {
         let p = Params::parse_table(&raw, FLOW_PARAMS)?;
-        let f = filter_from(&p, &state)?;
+        let mut f = filter_from(&p, &state)?;
+        f.disclose_non_btp = who.disclose_non_btp();
         let o = force_param(&p, "origin_force", &state)?;
         let d = force_param(&p, "destination_force", &state)?;
         let matrix = match p.get("format") {
@@ -649,14 +799,18 @@ pub async fn flows_api(
     blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
         let flows = flow_rows(&state, &f, o, d, who.viewer());
+        let selected = selection_size(&state, &f);
         if fmt == Format::Csv {
-            return Ok(csv_reply(flow_csv(&g, &flows)?, None));
+            return Ok(with_selection(
+                csv_reply(flow_csv(&g, &flows)?, None),
+                selected,
+            ));
         }
         if matrix {
             let rows: Vec<Value> = flows.rows.iter().map(|r| flow_properties(&g, r)).collect();
-            return Ok(json_reply(
-                &json!({"rows": rows, "unplaced": flows.unplaced}),
-                JSON,
+            return Ok(with_selection(
+                json_reply(&json!({"rows": rows, "unplaced": flows.unplaced}), JSON),
+                selected,
             ));
         }
         let features: Vec<Value> = flows.rows.iter().map(|r| flow_feature(&state, r)).collect();
@@ -670,6 +824,7 @@ pub async fn flows_api(
             }),
             GEOJSON,
         ))
+        .map(|r| with_selection(r, selected))
     })
     .await
 }
@@ -707,8 +862,160 @@ fn trend_values(b: &layers::Bucket) -> Vec<String> {
     ]
 }
 
+/// Most periods one trends answer holds.
+pub const MAX_BUCKETS: usize = 600;
+/// Years of periods a trends answer covers when the caller gives no dates and may not see the
+/// data's own range (viewers, btp_planners): the six years MoPI normally keeps records for,
+/// up to today, whatever the data holds.
+pub const DEFAULT_TREND_YEARS: i32 = 6;
+
+/// Today as a day number (UTC).
+pub fn today() -> i32 {
+    crate::journey::map::day_number(time::OffsetDateTime::now_utc().date())
+}
+
+/// The periods a trends answer covers. With `from`/`to` given, theirs. Otherwise, for a caller
+/// who sees every journey (`data_range`), from the first to the last journey the filter
+/// selects (none: no periods); for anyone else a fixed window that does not depend on the data
+/// ([`DEFAULT_TREND_YEARS`] to today), so that its extent says nothing about a suppressed cell.
+/// More than [`MAX_BUCKETS`] periods is a 400 naming the limit.
+pub fn trend_range(
+    state: &AppState,
+    f: &JourneyFilter,
+    interval: Interval,
+    data_range: bool,
+) -> Result<Option<(i32, i32)>, ApiError> {
+    let (lo, hi) = if data_range {
+        let need = f.from_day.is_none() || f.to_day.is_none();
+        let (first, last) = if need {
+            let idx = state.journeys.index();
+            let days = idx
+                .matching(state.journeys.geography(), f)
+                .into_iter()
+                .map(|j| j.day);
+            days.fold((None, None), |(lo, hi): (Option<i32>, Option<i32>), d| {
+                (
+                    Some(lo.map_or(d, |l| l.min(d))),
+                    Some(hi.map_or(d, |h| h.max(d))),
+                )
+            })
+        } else {
+            (None, None)
+        };
+        match (f.from_day.or(first), f.to_day.or(last)) {
+            (Some(a), Some(b)) => (a, b),
+            _ => return Ok(None),
+        }
+    } else {
+        let t = today();
+        let d = layers::date_of(t);
+        let back = d
+            .replace_year(d.year() - DEFAULT_TREND_YEARS)
+            .or_else(|_| {
+                d.replace_day(28)
+                    .and_then(|d| d.replace_year(d.year() - DEFAULT_TREND_YEARS))
+            })
+            .map(crate::journey::map::day_number)
+            .unwrap_or(t - 365 * DEFAULT_TREND_YEARS);
+        (f.from_day.unwrap_or(back), f.to_day.unwrap_or(t))
+    };
+    if lo > hi {
+        return Ok(None);
+    }
+    let mut n = 0usize;
+    let mut s = interval.start_of(lo);
+    while s <= hi {
+        n += 1;
+        if n > MAX_BUCKETS {
+            return Err(ApiError::InvalidParameter {
+                name: "to",
+                message: format!(
+                    "the range from {} to {} holds more than {MAX_BUCKETS} {}s, the most one answer gives: narrow from/to{}",
+                    layers::date_of(lo),
+                    layers::date_of(hi),
+                    interval_name(interval),
+                    if interval == Interval::Week {
+                        " or use interval=month"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        s = interval.next(s);
+    }
+    Ok(Some((lo, hi)))
+}
+
+fn interval_name(i: Interval) -> &'static str {
+    match i {
+        Interval::Week => "week",
+        Interval::Month => "month",
+    }
+}
+
+/// The trend buckets of `f` over its range (see [`trend_range`]) and the journeys they hold;
+/// for a `btp_planner` (`f.disclose_non_btp`) each count is its BTP part as it is plus the
+/// rest through disclosure control.
+pub fn trend_rows(
+    state: &AppState,
+    f: &JourneyFilter,
+    interval: Interval,
+    data_range: bool,
+) -> Result<(Vec<layers::Bucket>, u32), ApiError> {
+    let Some((lo, hi)) = trend_range(state, f, interval, data_range)? else {
+        return Ok((Vec::new(), 0));
+    };
+    let mut f = f.clone();
+    f.from_day = Some(lo);
+    f.to_day = Some(hi);
+    let count = |f: &JourneyFilter| {
+        let sel = select(state, f);
+        (
+            layers::trends(&refs(&sel), interval, Some(lo), Some(hi)),
+            sel.len() as u32,
+        )
+    };
+    match btp_parts(&f) {
+        None => Ok(count(&f)),
+        Some((all, readable)) => {
+            let ((t, tn), (r, rn)) = (count(&all), count(&readable));
+            let rows = t
+                .iter()
+                .zip(r.iter())
+                .map(|(t, r)| {
+                    let cell = format!("period_start={}|", layers::date_of(t.start));
+                    let p = |col: &str, t: u32, r: u32| part_count(state, &cell, col, t, r);
+                    layers::Bucket {
+                        start: t.start,
+                        end: t.end,
+                        journeys: p("journeys", t.journeys, r.journeys),
+                        persons: p("persons", t.persons, r.persons),
+                        children: p("children", t.children, r.children),
+                        cross_border: p("cross_border", t.cross_border, r.cross_border),
+                        rail: p("rail", t.rail, r.rail),
+                        lines: p("lines", t.lines, r.lines),
+                        nrm_referrals: p("nrm_referrals", t.nrm_referrals, r.nrm_referrals),
+                        safeguarding_referrals: p(
+                            "safeguarding_referrals",
+                            t.safeguarding_referrals,
+                            r.safeguarding_referrals,
+                        ),
+                    }
+                })
+                .collect();
+            Ok((rows, part_count(state, "", "journeys", tn, rn)))
+        }
+    }
+}
+
 /// `GET /api/trends?interval=week|month`: counts per period (JSON, or CSV with `f=csv`).
-pub async fn trends_api(raw: String, accept: Option<String>, state: Arc<AppState>) -> Response {
+pub async fn trends_api(
+    raw: String,
+    accept: Option<String>,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
     let parsed = (|| {
         let p = Params::parse_table(&raw, TREND_PARAMS)?;
         let interval = match p.get("interval") {
@@ -718,7 +1025,8 @@ pub async fn trends_api(raw: String, accept: Option<String>, state: Arc<AppState
                 message: format!("\"{s}\" is not week or month"),
             })?,
         };
-        let f = filter_from(&p, &state)?;
+        let mut f = filter_from(&p, &state)?;
+        f.disclose_non_btp = who.disclose_non_btp();
         Ok::<_, ApiError>((interval, f, format_param(&p, "f", accept.as_deref())?))
     })();
     let (interval, f, fmt) = match parsed {
@@ -726,12 +1034,14 @@ pub async fn trends_api(raw: String, accept: Option<String>, state: Arc<AppState
         Err(e) => return e.into_response(),
     };
     blocking(state.limits.clone(), move || {
-        let sel = select(&state, &f);
-        let buckets = layers::trends(&refs(&sel), interval, f.from_day, f.to_day);
+        let (buckets, n) = trend_rows(&state, &f, interval, who.sees_all_journeys())?;
         if fmt == Format::Csv {
-            return Ok(csv_reply(
-                csv_bytes(TREND_COLUMNS, buckets.iter().map(trend_values))?,
-                None,
+            return Ok(with_selection(
+                csv_reply(
+                    csv_bytes(TREND_COLUMNS, buckets.iter().map(trend_values))?,
+                    None,
+                ),
+                n as usize,
             ));
         }
         let list: Vec<Value> = buckets
@@ -752,13 +1062,16 @@ pub async fn trends_api(raw: String, accept: Option<String>, state: Arc<AppState
                 Value::Object(o)
             })
             .collect();
-        Ok(json_reply(
-            &json!({
-                "interval": match interval { Interval::Week => "week", Interval::Month => "month" },
-                "journeys": sel.len(),
-                "buckets": list,
-            }),
-            JSON,
+        Ok(with_selection(
+            json_reply(
+                &json!({
+                    "interval": interval_name(interval),
+                    "journeys": n,
+                    "buckets": list,
+                }),
+                JSON,
+            ),
+            n as usize,
         ))
     })
     .await
@@ -794,6 +1107,23 @@ pub fn section_feature(g: &Geography, i: usize, s: SectionStats, geometry: bool)
 /// Section usage over the journeys `f` selects.
 pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStats>> {
     cached(state, &state.memos.sections, f, || {
+        if let Some((all, readable)) = btp_parts(f) {
+            let (t, r) = (section_stats(state, &all), section_stats(state, &readable));
+            return t
+                .iter()
+                .zip(r.iter())
+                .enumerate()
+                .map(|(i, (t, r))| {
+                    let cell = format!("section={i}|");
+                    let p = |col: &str, t: u32, r: u32| part_count(state, &cell, col, t, r);
+                    SectionStats {
+                        journeys: p("journeys", t.journeys, r.journeys),
+                        persons: p("persons", t.persons, r.persons),
+                        children: p("children", t.children, r.children),
+                    }
+                })
+                .collect();
+        }
         let sel = select(state, f);
         layers::rail_usage(state.journeys.geography(), &refs(&sel))
     })
@@ -965,6 +1295,9 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
     let name = format!("linesmap-{collection}.{ext}");
     let ctype: &'static str = if csv { CSV } else { GEOJSON };
     if collection == "journeys" {
+        if let Err(e) = who.check_journey_read(false) {
+            return e.into_response();
+        }
         let mut f = f;
         f.btp_sourced = who.btp_only();
         let st = state.clone();
@@ -979,10 +1312,10 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
         );
     }
     blocking(state.limits.clone(), move || {
-        let (body, n) = super::ogc::layer_download(&state, &collection, f, csv, who.viewer())?;
-        Ok(super::journeys::record_count(
-            download(ctype, &name, body.into()),
-            n,
+        let (body, rows, selected) = super::ogc::layer_download(&state, &collection, f, csv, &who)?;
+        Ok(with_selection(
+            super::journeys::record_count(download(ctype, &name, body.into()), rows),
+            selected,
         ))
     })
     .await
@@ -1025,8 +1358,16 @@ pub fn table_csv(features: &[Value]) -> Result<Vec<u8>, ApiError> {
     )
 }
 
-/// Trends as a CSV table (for the export).
-pub fn trends_csv(sel: &[Arc<MappedJourney>], f: &JourneyFilter) -> Result<Vec<u8>, ApiError> {
-    let buckets = layers::trends(&refs(sel), Interval::Month, f.from_day, f.to_day);
-    csv_bytes(TREND_COLUMNS, buckets.iter().map(trend_values))
+/// Trends as a CSV table (for the export): monthly, over the range [`trend_range`] gives.
+pub fn trends_csv(
+    state: &AppState,
+    f: &JourneyFilter,
+    data_range: bool,
+) -> Result<(Vec<u8>, usize, usize), ApiError> {
+    let (buckets, n) = trend_rows(state, f, Interval::Month, data_range)?;
+    Ok((
+        csv_bytes(TREND_COLUMNS, buckets.iter().map(trend_values))?,
+        buckets.len(),
+        n as usize,
+    ))
 }

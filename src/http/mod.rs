@@ -14,11 +14,11 @@ pub mod layers;
 pub mod ogc;
 pub mod openapi;
 pub mod params;
+pub mod server;
 
 use crate::geography::Geography;
 pub use error::ApiError;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -56,6 +56,8 @@ pub struct Limits {
     /// Under a steady stream of writes this bounds recomputation to once per interval per
     /// filter instead of once per write.
     pub layer_staleness: std::time::Duration,
+    /// connections: how many, and how long one may dawdle (see [`server`])
+    pub conn: server::ConnLimits,
 }
 
 impl Limits {
@@ -67,6 +69,7 @@ impl Limits {
             queue_wait: std::time::Duration::from_secs(10),
             timeout,
             layer_staleness: std::time::Duration::ZERO,
+            conn: server::ConnLimits::default(),
         }
     }
 }
@@ -217,6 +220,7 @@ pub fn routes(
     let health = warp::path!("health")
         .and(warp::get().or(warp::head()).unify())
         .and(raw_query())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .map(handlers::health)
         .boxed();
@@ -280,6 +284,7 @@ pub fn routes(
         .and(warp::get())
         .and(raw_query())
         .and(accept())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .then(layers::trends_api)
         .boxed();
@@ -314,6 +319,7 @@ pub fn routes(
         .and(raw_query())
         .and(host())
         .and(accept())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .then(ogc::landing)
         .boxed();
@@ -347,6 +353,7 @@ pub fn routes(
         .and(warp::get())
         .and(raw_query())
         .and(host())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .map(ogc::collections)
         .boxed();
@@ -354,6 +361,7 @@ pub fn routes(
         .and(warp::get())
         .and(raw_query())
         .and(host())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .map(ogc::one_collection)
         .boxed();
@@ -408,7 +416,7 @@ pub fn routes(
         .and(warp::path::full())
         .and(warp::header::headers_cloned())
         .and(raw_query())
-        .and(warp::addr::remote())
+        .and(server::remote())
         .and(with_state(state.clone()))
         .and_then(guard::gate)
         .and(with_state(state.clone()))
@@ -501,39 +509,7 @@ async fn handle_rejection(err: Rejection) -> Result<warp::reply::Response, Infal
     Ok(e.into_response())
 }
 
-/// The server's future, boxed (plain and TLS servers are different types).
-pub type ServerFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-
-/// Binds `addr` and serves until `shutdown` completes, over TLS (rustls) when `tls` names a
-/// PEM certificate chain and key. Returns the bound address (useful with port 0) and the
-/// server future.
-pub fn bind(
-    state: Arc<AppState>,
-    addr: SocketAddr,
-    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(SocketAddr, ServerFuture)> {
-    let server = warp::serve(routes(state));
-    match tls {
-        None => {
-            let (a, f) = server.try_bind_with_graceful_shutdown(addr, shutdown)?;
-            Ok((a, Box::pin(f)))
-        }
-        Some((cert, key)) => {
-            // Read them here, so a bad path is a clear error rather than a panic in warp.
-            let cert = std::fs::read(&cert)
-                .map_err(|e| anyhow::anyhow!("cannot read --tls-cert {}: {e}", cert.display()))?;
-            let key = std::fs::read(&key)
-                .map_err(|e| anyhow::anyhow!("cannot read --tls-key {}: {e}", key.display()))?;
-            let (a, f) = server
-                .tls()
-                .cert(cert)
-                .key(key)
-                .try_bind_with_graceful_shutdown(addr, shutdown)?;
-            Ok((a, Box::pin(f)))
-        }
-    }
-}
+pub use server::{ServerFuture, bind};
 
 /// A JSON reply with a given content type.
 pub(crate) fn json_reply(

@@ -26,7 +26,7 @@ use super::params::Params;
 use super::{AppState, json_reply};
 use crate::geography::{Bbox, ForceCode, Geography, StationCode};
 use crate::journey::index::JourneyFilter;
-use crate::journey::map::{day_number, polyline_intersects};
+use crate::journey::map::polyline_intersects;
 use crate::journey::report::parse_date;
 use crate::layers::{self, StationStats};
 use serde_json::{Value, json};
@@ -144,6 +144,7 @@ pub async fn landing(
     raw: String,
     host: Option<String>,
     accept: Option<String>,
+    who: super::guard::Who,
     state: Arc<AppState>,
 ) -> Response {
     // the map page keeps its state in the query string: a shared link opens the page whatever
@@ -169,16 +170,14 @@ pub async fn landing(
     if let Err(e) = Params::parse_formats(&raw, &["f"], &["json", "html"]) {
         return e.into_response();
     }
-    landing_json(&host, &state)
+    landing_json(&host, &who, &state)
 }
 
-fn landing_json(host: &Option<String>, state: &AppState) -> Response {
+fn landing_json(host: &Option<String>, who: &super::guard::Who, state: &AppState) -> Response {
     let b = base(host);
-    json_reply(
-        &json!({
+    let mut body = json!({
             "title": "linesmap",
             "description": "County-lines journeys across police force areas and the GB rail network (OGC API - Features). Demo journeys are SYNTHETIC.",
-            "journeys": state.journeys.index().len(),
             "links": [
                 link(format!("{b}/"), "self", JSON, "this document"),
                 link(format!("{b}/openapi"), "service-desc", OPENAPI_TYPE, "the API definition (OpenAPI 3.0)"),
@@ -192,9 +191,11 @@ fn landing_json(host: &Option<String>, state: &AppState) -> Response {
                 link(format!("{b}/api/flows"), "related", GEOJSON, "force to force flows"),
                 link(format!("{b}/api/trends"), "related", JSON, "counts per month or week"),
             ],
-        }),
-        JSON,
-    )
+    });
+    if let Some(n) = super::handlers::total_journeys(who, state) {
+        body["journeys"] = n;
+    }
+    json_reply(&body, JSON)
 }
 
 pub fn conformance(raw: String) -> Response {
@@ -203,7 +204,10 @@ pub fn conformance(raw: String) -> Response {
     )
 }
 
-fn extent(state: &AppState, id: &str) -> Value {
+/// A collection's extent. The temporal extent follows the journeys for callers who may read
+/// them all (`data`); for anyone else it is the range reports may have (2000-01-01 onwards,
+/// open-ended), which says nothing about which journeys exist.
+fn extent(state: &AppState, id: &str, data: bool) -> Value {
     let g = state.journeys.geography();
     let mut b = Bbox::EMPTY;
     match id {
@@ -217,6 +221,15 @@ fn extent(state: &AppState, id: &str) -> Value {
             b.extend([f.bbox.max_lon, f.bbox.max_lat]);
         }),
     }
+    let t = |d: Option<time::Date>| {
+        d.map(|d| format!("{}T00:00:00Z", crate::journey::report::format_date(d)))
+    };
+    if !data {
+        return json!({
+            "spatial": {"bbox": [b.to_array()], "crs": CRS84},
+            "temporal": {"interval": [[t(Some(crate::journey::report::EARLIEST_DATE)), Value::Null]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"},
+        });
+    }
     let idx = state.journeys.index();
     let days = idx.all().iter().map(|j| j.report.journey.date);
     let (lo, hi) = days.fold(
@@ -228,16 +241,13 @@ fn extent(state: &AppState, id: &str) -> Value {
             )
         },
     );
-    let t = |d: Option<time::Date>| {
-        d.map(|d| format!("{}T00:00:00Z", crate::journey::report::format_date(d)))
-    };
     json!({
         "spatial": {"bbox": [b.to_array()], "crs": CRS84},
         "temporal": {"interval": [[t(lo), t(hi)]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"},
     })
 }
 
-fn collection_json(state: &AppState, c: &Collection, b: &str) -> Value {
+fn collection_json(state: &AppState, c: &Collection, b: &str, data: bool) -> Value {
     json!({
         "id": c.id,
         "title": c.title,
@@ -245,7 +255,7 @@ fn collection_json(state: &AppState, c: &Collection, b: &str) -> Value {
         "itemType": "feature",
         "crs": crs::SUPPORTED,
         "storageCrs": CRS84,
-        "extent": extent(state, c.id),
+        "extent": extent(state, c.id, data),
         "links": [
             link(format!("{b}/collections/{}", c.id), "self", JSON, c.title),
             link(format!("{b}/collections/{}/items", c.id), "items", GEOJSON, "the features"),
@@ -254,13 +264,18 @@ fn collection_json(state: &AppState, c: &Collection, b: &str) -> Value {
     })
 }
 
-pub fn collections(raw: String, host: Option<String>, state: Arc<AppState>) -> Response {
+pub fn collections(
+    raw: String,
+    host: Option<String>,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
     respond((|| {
         Params::parse(&raw, &["f"])?;
         let b = base(&host);
         let list: Vec<Value> = COLLECTIONS
             .iter()
-            .map(|c| collection_json(&state, c, &b))
+            .map(|c| collection_json(&state, c, &b, who.sees_all_journeys()))
             .collect();
         Ok(json_reply(
             &json!({
@@ -277,12 +292,16 @@ pub fn one_collection(
     id: String,
     raw: String,
     host: Option<String>,
+    who: super::guard::Who,
     state: Arc<AppState>,
 ) -> Response {
     respond((|| {
         Params::parse(&raw, &["f"])?;
         let c = collection(&id)?;
-        Ok(json_reply(&collection_json(&state, c, &base(&host)), JSON))
+        Ok(json_reply(
+            &collection_json(&state, c, &base(&host), who.sees_all_journeys()),
+            JSON,
+        ))
     })())
 }
 
@@ -294,12 +313,13 @@ pub fn parse_datetime(s: &str) -> Result<(Option<i32>, Option<i32>), String> {
         if t.is_empty() || t == ".." {
             return Ok(None);
         }
-        if let Some(d) = parse_date(t) {
-            return Ok(Some(day_number(d)));
-        }
-        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-            .map(|dt| Some(day_number(dt.to_offset(time::UtcOffset::UTC).date())))
-            .map_err(|_| format!("\"{t}\" is not a date or an RFC 3339 date-time"))
+        let d = match parse_date(t) {
+            Some(d) => d,
+            None => time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map(|dt| dt.to_offset(time::UtcOffset::UTC).date())
+                .map_err(|_| format!("\"{t}\" is not a date or an RFC 3339 date-time"))?,
+        };
+        super::journeys::bounded_day(d).map(Some)
     };
     match s.split_once('/') {
         None if s.trim() == ".." => Err("an instant cannot be \"..\"".into()),
@@ -712,8 +732,12 @@ pub async fn items(
 ) -> Response {
     let prepared = collection(&id).and_then(|c| {
         let mut q = query(c, &raw, &state)?;
+        if c.id == "journeys" {
+            who.check_journey_read(q.persons)?;
+        }
         q.viewer = who.viewer();
         q.journeys.btp_sourced = c.id == "journeys" && who.btp_only();
+        q.journeys.disclose_non_btp = c.id != "journeys" && who.disclose_non_btp();
         Ok((c, q))
     });
     let (c, q) = match prepared {
@@ -758,9 +782,9 @@ pub async fn items(
             }
             let (matched, features) = select_features(&state, c.id, &q, q.offset, q.limit)?;
             let links = page_links(&b, c.id, &raw, &q, matched, features.len());
-            Ok(geojson_in(
-                feature_collection(features, matched, links),
-                q.crs,
+            Ok(lay::with_selection(
+                geojson_in(feature_collection(features, matched, links), q.crs),
+                lay::selection_size(&state, &q.journeys),
             ))
         },
     )
@@ -788,6 +812,9 @@ pub async fn item(
         };
         let p = Params::parse(&raw, names)?;
         let persons = super::journeys::bool_param(&p, "persons")?.unwrap_or(false);
+        if c.id == "journeys" {
+            who.check_journey_read(persons)?;
+        }
         Ok::<_, ApiError>((c, crs_param(&p)?, persons))
     })();
     let (c, crs, persons) = match prepared {
@@ -801,7 +828,10 @@ pub async fn item(
         move || -> Result<Response, ApiError> {
             let g = state.journeys.geography().clone();
             let not_found = || ApiError::NotFound(format!("no feature \"{fid}\" in {}", c.id));
-            let all = JourneyFilter::default();
+            let all = JourneyFilter {
+                disclose_non_btp: who.disclose_non_btp(),
+                ..JourneyFilter::default()
+            };
             let mut feature = match c.id {
                 "stations" => {
                     let code = StationCode::parse(&fid).map_err(|_| not_found())?;
@@ -898,14 +928,16 @@ pub fn layer_download(
     id: &str,
     f: JourneyFilter,
     csv: bool,
-    viewer: bool,
-) -> Result<(Vec<u8>, usize), ApiError> {
+    who: &super::guard::Who,
+) -> Result<(Vec<u8>, usize, usize), ApiError> {
     let g = state.journeys.geography().clone();
+    let viewer = who.viewer();
+    let mut f = f;
+    f.disclose_non_btp = who.disclose_non_btp();
     let to_bytes = |v: &Value| serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.to_string()));
     if id == "trends" {
-        let sel = lay::select(state, &f);
         return if csv {
-            lay::trends_csv(&sel, &f).map(|b| (b, sel.len()))
+            lay::trends_csv(state, &f, who.sees_all_journeys())
         } else {
             Err(ApiError::InvalidParameter {
                 name: "format",
@@ -940,6 +972,7 @@ pub fn layer_download(
         viewer,
         persons: false,
     };
+    let selected = lay::selection_size(state, &q.journeys);
     if csv {
         match id {
             "hotspots" => {
@@ -953,18 +986,18 @@ pub fn layer_download(
                     HotspotSort::GiZ,
                     viewer,
                 );
-                return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len()));
+                return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len(), selected));
             }
             "flows" => {
                 let flows = lay::flow_rows(state, &q.journeys, None, None, viewer);
-                return lay::flow_csv(&g, &flows).map(|b| (b, flows.rows.len()));
+                return lay::flow_csv(&g, &flows).map(|b| (b, flows.rows.len(), selected));
             }
             _ => {}
         }
     }
     let (matched, features) = select_features(state, id, &q, 0, usize::MAX)?;
     if csv {
-        return lay::table_csv(&features).map(|b| (b, features.len()));
+        return lay::table_csv(&features).map(|b| (b, features.len(), selected));
     }
     to_bytes(&json!({
         "type": "FeatureCollection",
@@ -972,7 +1005,7 @@ pub fn layer_download(
         "numberReturned": features.len(),
         "features": features,
     }))
-    .map(|b| (b, features.len()))
+    .map(|b| (b, features.len(), selected))
 }
 
 #[cfg(test)]

@@ -37,6 +37,11 @@ pub struct JourneyFilter {
     /// only journeys British Transport Police reported or joined (what a `btp_planner` sees
     /// at journey level)
     pub btp_sourced: bool,
+    /// Not a selection: the aggregates over this filter show the journeys British Transport
+    /// Police did not report or join (which a `btp_planner` may not read) only through
+    /// disclosure control (see `http::layers`). Part of the filter so that the layer caches
+    /// keep such answers apart.
+    pub disclose_non_btp: bool,
 }
 
 #[derive(Default)]

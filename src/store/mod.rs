@@ -24,6 +24,37 @@ pub fn open(spec: &str) -> Result<std::sync::Arc<dyn JourneyStore>, StoreError> 
     }
 }
 
+/// Refuses an SQLite store whose files (the database, `-wal`, `-shm`) other users can read or
+/// write: they hold person fields and statuses. Files that do not exist yet pass (they are
+/// created owner-only). Names each offending file and its mode.
+pub fn check_private(path: &std::path::Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut open = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            let p = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(m) = std::fs::metadata(&p) {
+                let mode = m.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    open.push(format!("{} (mode {mode:o})", p.display()));
+                }
+            }
+        }
+        if !open.is_empty() {
+            return Err(StoreError::Open {
+                path: path.display().to_string(),
+                message: format!(
+                    "readable by other users: {}; the store holds person data: `chmod 600` its files, or start with --allow-readable-store",
+                    open.join(", ")
+                ),
+            });
+        }
+    }
+    let _ = path;
+    Ok(())
+}
+
 /// A report to store: its id and canonical JSON.
 #[derive(Clone, Debug)]
 pub struct NewReport {

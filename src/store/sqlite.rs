@@ -29,6 +29,20 @@ impl SqliteStore {
             path: path.display().to_string(),
             message: e.to_string(),
         };
+        // Owner-only from the start: SQLite gives the -wal and -shm files the database's mode.
+        #[cfg(unix)]
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| StoreError::Open {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+        }
         let conn = Connection::open(path).map_err(err)?;
         Self::init(conn).map_err(|e| match e {
             StoreError::Sqlite(s) => err(s),

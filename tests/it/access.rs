@@ -16,12 +16,12 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-const NORFOLK: &str = "E23000024";
-const MERSEYSIDE: &str = "E23000004";
-const NORTH_WALES: &str = "W15000001";
+pub(super) const NORFOLK: &str = "E23000024";
+pub(super) const MERSEYSIDE: &str = "E23000004";
+pub(super) const NORTH_WALES: &str = "W15000001";
 
 /// The test token of a role: `lm_` and 64 times one digit.
-fn token(r: Role) -> String {
+pub(super) fn token(r: Role) -> String {
     let d = match r {
         Role::Viewer => '1',
         Role::BtpPlanner => '2',
@@ -31,7 +31,7 @@ fn token(r: Role) -> String {
     format!("lm_{}", d.to_string().repeat(64))
 }
 
-fn security(audit: &Path, rate: u32, cors: Vec<String>) -> Security {
+pub(super) fn security(audit: &Path, rate: u32, cors: Vec<String>) -> Security {
     let records = Role::ALL
         .iter()
         .map(|&r| TokenRecord {
@@ -53,14 +53,14 @@ fn security(audit: &Path, rate: u32, cors: Vec<String>) -> Security {
     }
 }
 
-fn temp(name: &str) -> PathBuf {
+pub(super) fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("linesmap-access-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
 }
 
-fn reports(small: usize) -> Value {
+pub(super) fn reports(small: usize) -> Value {
     let mut v = Vec::new();
     for i in 0..12 {
         v.push(json!({
@@ -87,9 +87,9 @@ fn reports(small: usize) -> Value {
     Value::Array(v)
 }
 
-struct Fixture {
-    st: Arc<AppState>,
-    dir: PathBuf,
+pub(super) struct Fixture {
+    pub(super) st: Arc<AppState>,
+    pub(super) dir: PathBuf,
 }
 
 impl Drop for Fixture {
@@ -98,7 +98,13 @@ impl Drop for Fixture {
     }
 }
 
-async fn fixture(name: &str, small: usize, rate: u32, cors: Vec<String>, web: bool) -> Fixture {
+pub(super) async fn fixture(
+    name: &str,
+    small: usize,
+    rate: u32,
+    cors: Vec<String>,
+    web: bool,
+) -> Fixture {
     let dir = temp(name);
     let store = linesmap::store::SqliteStore::in_memory().unwrap();
     let journeys = Arc::new(linesmap::ingest::Journeys::new(
@@ -133,7 +139,7 @@ async fn fixture(name: &str, small: usize, rate: u32, cors: Vec<String>, web: bo
 }
 
 /// (status, body as text, headers)
-async fn call(
+pub(super) async fn call(
     st: &Arc<AppState>,
     method: &str,
     path: &str,
@@ -162,7 +168,7 @@ async fn call(
 }
 
 /// A GET signed in as `role`, no other header.
-async fn get_as(
+pub(super) async fn get_as(
     st: &Arc<AppState>,
     path: &str,
     role: Role,
@@ -170,13 +176,13 @@ async fn get_as(
     call(st, "GET", path, Some(role), &[], None).await
 }
 
-async fn json_of(st: &Arc<AppState>, path: &str, role: Role) -> Value {
+pub(super) async fn json_of(st: &Arc<AppState>, path: &str, role: Role) -> Value {
     let (s, b, _) = call(st, "GET", path, Some(role), &[], None).await;
     assert_eq!(s, 200, "{path} as {role}: {b}");
     serde_json::from_str(&b).unwrap_or_else(|e| panic!("{path}: {e}: {b}"))
 }
 
-const WHY: (&str, &str) = ("x-justification", "access test: synthetic data");
+pub(super) const WHY: (&str, &str) = ("x-justification", "access test: synthetic data");
 
 #[tokio::test]
 async fn every_endpoint_answers_each_role_as_the_matrix_says() {
@@ -333,9 +339,11 @@ async fn each_role_sees_what_it_may_and_nothing_more() {
     assert_eq!(s, 200);
     assert_eq!(body.lines().count(), 1 + 9, "{body}");
     assert_eq!(h["x-record-count"], "9");
-    // Aggregates are over every journey for a BTP planner, unsuppressed.
+    // Aggregates are over every journey for a BTP planner: its 9 BTP journeys as they are, the
+    // 6 Norfolk reported through disclosure control (6 published as 5 or 10).
     let t = json_of(&f.st, "/api/trends?interval=month", Role::BtpPlanner).await;
-    assert_eq!(t["journeys"], 15);
+    let d = Disclosure::new(5, 5, Pseudonyms::new(b"access test key 1".to_vec()));
+    assert_eq!(t["journeys"], 9 + d.publish("", "journeys", 6).unwrap());
     assert!(t.get("disclosure").is_none());
     // Analyst: every journey; persons only as pseudonyms, the same person the same pseudonym.
     let all = json_of(&f.st, "/api/journeys?limit=100", Role::Analyst).await;

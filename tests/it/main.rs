@@ -9,6 +9,7 @@ mod gis;
 mod http_api;
 mod journeys;
 mod layers;
+mod leaks;
 mod loaders;
 mod ogc;
 mod pg;
