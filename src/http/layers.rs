@@ -12,9 +12,12 @@ use super::journeys::{filter_from, force_param, journey_params};
 use super::params::Params;
 use super::{AppState, json_reply, round7};
 use crate::geography::{Bbox, Geography};
+use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
-use crate::layers::{self, Flows, Interval, SectionStats, StationStats, hotspots};
+use crate::layers::{
+    self, Corridors, Direction, Flows, Interval, SectionStats, StationStats, hotspots,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use warp::reply::Response;
@@ -109,6 +112,10 @@ pub struct Memos {
     sections: Memo<Vec<SectionStats>>,
     forces: Memo<Vec<[u32; 2]>>,
     flows: Memo<Flows>,
+    travel_flows: Memo<Flows>,
+    force_carried: Memo<Vec<Totals>>,
+    corridors: Memo<Corridors>,
+    travel_corridors: Memo<Corridors>,
 }
 
 impl Memos {
@@ -118,7 +125,7 @@ impl Memos {
         hotspot_statistics(state, &all);
         force_counts(state, &all);
         section_stats(state, &all);
-        flow_rows(state, &all, None, None, false);
+        flow_rows(state, &all, None, None, Direction::Line, false);
     }
 }
 
@@ -154,20 +161,24 @@ fn hotspot_statistics(state: &AppState, f: &JourneyFilter) -> Arc<Vec<(f64, f64,
     })
 }
 
-/// Cross-border journeys exported (by the line's exporting force) and imported (by the
-/// destination's force) per force (cached).
+/// Journeys exported and imported per force by line direction (cached): the off-diagonal
+/// line-direction flows summed by exporting force and by the force supplied, so that the force
+/// layer and the flows agree (see [`layers::force_exchange`]).
 pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 2]>> {
     cached(state, &state.memos.forces, f, || {
-        let mut counts = vec![[0u32; 2]; state.journeys.geography().forces.forces().len()];
-        for j in select(state, f) {
-            if let (Some(e), Some(i)) = (j.exporting_force, j.importing_force)
-                && e != i
-            {
-                counts[e as usize][0] += 1;
-                counts[i as usize][1] += 1;
-            }
-        }
-        counts
+        let flows = all_flows(state, f, Direction::Line);
+        layers::force_exchange(&flows, state.journeys.geography().forces.forces().len())
+    })
+}
+
+/// Seizure and grading totals per force over the journeys whose line supplies it (cached).
+pub fn force_totals(state: &AppState, f: &JourneyFilter) -> Arc<Vec<Totals>> {
+    cached(state, &state.memos.force_carried, f, || {
+        let sel = select(state, f);
+        layers::force_carried(
+            &refs(&sel),
+            state.journeys.geography().forces.forces().len(),
+        )
     })
 }
 
@@ -514,22 +525,73 @@ pub async fn hotspots_api(
 
 // ---------------------------------------------------------------- flows
 
-pub fn flow_properties(g: &Geography, f: &layers::Flow) -> Value {
+/// The count columns of flows and corridors, in order (JSON fields and CSV columns), before
+/// the seizure and grading totals ([`crate::journey::carried::Totals::COLUMNS`]).
+const COUNT_COLUMNS: &[&str] = &[
+    "journeys",
+    "lines",
+    "return_runs",
+    "internal_lines",
+    "external_lines",
+    "rail_journeys",
+    "btp_reported",
+    "btp_joint",
+    "persons",
+    "children",
+];
+
+fn count_values(c: &layers::Counts) -> [u32; 10] {
+    [
+        c.journeys,
+        c.lines,
+        c.return_runs,
+        c.internal_lines,
+        c.external_lines,
+        c.rail_journeys,
+        c.btp_reported,
+        c.btp_joint,
+        c.persons,
+        c.children,
+    ]
+}
+
+/// Adds the counts and the seizure and grading totals to a JSON object.
+fn put_counts(o: &mut serde_json::Map<String, Value>, c: &layers::Counts) {
+    for (k, v) in COUNT_COLUMNS.iter().zip(count_values(c)) {
+        o.insert((*k).to_string(), v.into());
+    }
+    c.carried.put(o);
+}
+
+/// The counts and totals as CSV cells.
+fn count_cells(c: &layers::Counts) -> Vec<String> {
+    let mut v: Vec<String> = count_values(c).iter().map(u32::to_string).collect();
+    v.extend(c.carried.cells());
+    v
+}
+
+/// The header of a flow or corridor CSV: `head`, then the counts and totals.
+fn count_header<'a>(head: &[&'a str]) -> Vec<&'a str> {
+    let mut h = head.to_vec();
+    h.extend(COUNT_COLUMNS);
+    h.extend(crate::journey::carried::Totals::COLUMNS);
+    h
+}
+
+pub fn flow_properties(g: &Geography, f: &layers::Flow, direction: Direction) -> Value {
     let (o, d) = (
         g.forces.get(f.origin as usize),
         g.forces.get(f.destination as usize),
     );
-    json!({
-        "origin_force": o.code,
-        "destination_force": d.code,
-        "origin_name": o.name,
-        "destination_name": d.name,
-        "journeys": f.journeys,
-        "persons": f.persons,
-        "children": f.children,
-        "btp_journeys": f.btp_journeys,
-        "cross_border": f.origin != f.destination,
-    })
+    let mut m = serde_json::Map::new();
+    m.insert("origin_force".into(), json!(o.code));
+    m.insert("destination_force".into(), json!(d.code));
+    m.insert("origin_name".into(), json!(o.name));
+    m.insert("destination_name".into(), json!(d.name));
+    m.insert("direction".into(), json!(direction.as_str()));
+    put_counts(&mut m, &f.counts);
+    m.insert("cross_border".into(), json!(f.origin != f.destination));
+    Value::Object(m)
 }
 
 pub fn flow_id(g: &Geography, f: &layers::Flow) -> String {
@@ -542,7 +604,7 @@ pub fn flow_id(g: &Geography, f: &layers::Flow) -> String {
 
 /// A flow as a line between the representative points of its two forces (a two-point line on
 /// one point for journeys inside one force).
-pub fn flow_feature(state: &AppState, f: &layers::Flow) -> Value {
+pub fn flow_feature(state: &AppState, f: &layers::Flow, direction: Direction) -> Value {
     let g = state.journeys.geography();
     let (a, b) = (
         state.force_points[f.origin as usize],
@@ -552,46 +614,69 @@ pub fn flow_feature(state: &AppState, f: &layers::Flow) -> Value {
         "type": "Feature",
         "id": flow_id(g, f),
         "geometry": {"type": "LineString", "coordinates": [[round7(a[0]), round7(a[1])], [round7(b[0]), round7(b[1])]]},
-        "properties": flow_properties(g, f),
+        "properties": flow_properties(g, f, direction),
     })
 }
 
-const FLOW_COLUMNS: &[&str] = &[
-    "origin_force",
-    "destination_force",
-    "origin_name",
-    "destination_name",
-    "journeys",
-    "persons",
-    "children",
-    "btp_journeys",
-];
-
 pub fn flow_csv(g: &Geography, flows: &Flows) -> Result<Vec<u8>, ApiError> {
     csv_bytes(
-        FLOW_COLUMNS,
+        &count_header(&[
+            "origin_force",
+            "destination_force",
+            "origin_name",
+            "destination_name",
+        ]),
         flows.rows.iter().map(|f| {
             let (o, d) = (
                 g.forces.get(f.origin as usize),
                 g.forces.get(f.destination as usize),
             );
-            vec![
+            let mut row = vec![
                 o.code.to_string(),
                 d.code.to_string(),
                 o.name.clone(),
                 d.name.clone(),
-                f.journeys.to_string(),
-                f.persons.to_string(),
-                f.children.to_string(),
-                f.btp_journeys.to_string(),
-            ]
+            ];
+            row.extend(count_cells(&f.counts));
+            row
         }),
     )
 }
 
 /// Parameters of `/api/flows`.
-pub const FLOW_PARAMS: &[&str] =
-    journey_params!([], ["origin_force", "destination_force", "format", "f"]);
+pub const FLOW_PARAMS: &[&str] = journey_params!(
+    [],
+    [
+        "origin_force",
+        "destination_force",
+        "direction",
+        "format",
+        "f"
+    ]
+);
+
+/// `direction=line|travel` (default `line`).
+pub fn direction_param(p: &Params) -> Result<Direction, ApiError> {
+    match p.get("direction") {
+        None => Ok(Direction::Line),
+        Some(s) => Direction::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+            name: "direction",
+            message: format!("\"{s}\" is not one of {}", Direction::ALL.join(", ")),
+        }),
+    }
+}
+
+/// The flows of the journeys `f` selects by `direction` (cached), unnarrowed.
+fn all_flows(state: &AppState, f: &JourneyFilter, direction: Direction) -> Arc<Flows> {
+    let memo = match direction {
+        Direction::Line => &state.memos.flows,
+        Direction::Travel => &state.memos.travel_flows,
+    };
+    cached(state, memo, f, || {
+        let sel = select(state, f);
+        layers::flows(&refs(&sel), direction)
+    })
+}
 
 /// The flows of the journeys `f` selects, narrowed to an origin and destination force.
 pub fn flow_rows(
@@ -599,19 +684,16 @@ pub fn flow_rows(
     f: &JourneyFilter,
     origin: Option<u16>,
     destination: Option<u16>,
+    direction: Direction,
     viewer: bool,
 ) -> Flows {
     let k = state.security.disclosure.k;
-    let mut flows = (*cached(state, &state.memos.flows, f, || {
-        let sel = select(state, f);
-        layers::flows(&refs(&sel))
-    }))
-    .clone();
+    let mut flows = (*all_flows(state, f, direction)).clone();
     // A viewer sees no pair with fewer than k journeys: not even that it exists.
     flows.rows.retain(|r| {
         origin.is_none_or(|o| r.origin == o)
             && destination.is_none_or(|d| r.destination == d)
-            && (!viewer || r.journeys >= k)
+            && (!viewer || r.counts.journeys >= k)
     });
     flows
 }
@@ -629,6 +711,7 @@ pub async fn flows_api(
         let f = filter_from(&p, &state)?;
         let o = force_param(&p, "origin_force", &state)?;
         let d = force_param(&p, "destination_force", &state)?;
+        let direction = direction_param(&p)?;
         let matrix = match p.get("format") {
             None | Some("geojson") => false,
             Some("matrix") => true,
@@ -640,32 +723,268 @@ pub async fn flows_api(
             }
         };
         let fmt = format_param(&p, "f", accept.as_deref())?;
-        Ok::<_, ApiError>((f, o, d, matrix, fmt))
+        Ok::<_, ApiError>((f, o, d, direction, matrix, fmt))
     })();
-    let (f, o, d, matrix, fmt) = match parsed {
+    let (f, o, d, direction, matrix, fmt) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
     blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
-        let flows = flow_rows(&state, &f, o, d, who.viewer());
+        let flows = flow_rows(&state, &f, o, d, direction, who.viewer());
         if fmt == Format::Csv {
             return Ok(csv_reply(flow_csv(&g, &flows)?, None));
         }
         if matrix {
-            let rows: Vec<Value> = flows.rows.iter().map(|r| flow_properties(&g, r)).collect();
+            let rows: Vec<Value> = flows
+                .rows
+                .iter()
+                .map(|r| flow_properties(&g, r, direction))
+                .collect();
             return Ok(json_reply(
-                &json!({"rows": rows, "unplaced": flows.unplaced}),
+                &json!({"direction": direction.as_str(), "rows": rows, "unplaced": flows.unplaced}),
                 JSON,
             ));
         }
-        let features: Vec<Value> = flows.rows.iter().map(|r| flow_feature(&state, r)).collect();
+        let features: Vec<Value> = flows
+            .rows
+            .iter()
+            .map(|r| flow_feature(&state, r, direction))
+            .collect();
         Ok(json_reply(
             &json!({
                 "type": "FeatureCollection",
                 "numberMatched": features.len(),
                 "numberReturned": features.len(),
+                "direction": direction.as_str(),
                 "unplaced": flows.unplaced,
+                "features": features,
+            }),
+            GEOJSON,
+        ))
+    })
+    .await
+}
+
+// ---------------------------------------------------------------- corridors
+
+/// Parameters of `/api/corridors`.
+pub const CORRIDOR_PARAMS: &[&str] = journey_params!([], ["direction", "top", "f"]);
+/// Default `top` of `/api/corridors`.
+pub const DEFAULT_CORRIDORS: i64 = 100;
+
+/// The corridors of the journeys `f` selects by `direction` (cached).
+fn all_corridors(state: &AppState, f: &JourneyFilter, direction: Direction) -> Arc<Corridors> {
+    let memo = match direction {
+        Direction::Line => &state.memos.corridors,
+        Direction::Travel => &state.memos.travel_corridors,
+    };
+    cached(state, memo, f, || {
+        let sel = select(state, f);
+        layers::corridors(state.journeys.geography(), &refs(&sel), direction)
+    })
+}
+
+/// One corridor as its caller may see it: for a viewer, its journeys and via counts are the
+/// published ones (via stations under k left out, shares from the published counts).
+struct CorridorRow<'a> {
+    c: &'a layers::Corridor,
+    /// journeys as ordered and as the shares' denominator
+    journeys: u32,
+    /// (station, journeys, share)
+    via: Vec<(u32, u32, f64)>,
+}
+
+fn corridor_rows<'a>(
+    state: &AppState,
+    all: &'a Corridors,
+    viewer: bool,
+    top: usize,
+) -> Vec<CorridorRow<'a>> {
+    let g = state.journeys.geography();
+    let d = &state.security.disclosure;
+    let code = |s: u32| g.stations.get(s as usize).code.as_str();
+    let mut rows: Vec<CorridorRow> = all
+        .rows
+        .iter()
+        .filter_map(|c| {
+            let cell = format!(
+                "hub_station={}|market_station={}|",
+                code(c.hub),
+                code(c.market)
+            );
+            let journeys = if viewer {
+                d.publish(&cell, "journeys", u64::from(c.counts.journeys))? as u32
+            } else {
+                c.counts.journeys
+            };
+            let via = c
+                .via
+                .iter()
+                .filter_map(|&(s, n)| {
+                    let n = if viewer {
+                        let via_cell = format!("{cell}via={}|", code(s));
+                        d.publish(&via_cell, "journeys", u64::from(n))? as u32
+                    } else {
+                        n
+                    };
+                    let share = f64::from(n) / f64::from(journeys.max(1));
+                    Some((s, n, (share * 1e4).round() / 1e4))
+                })
+                .collect();
+            Some(CorridorRow { c, journeys, via })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.journeys
+            .cmp(&a.journeys)
+            .then(a.c.hub.cmp(&b.c.hub))
+            .then(a.c.market.cmp(&b.c.market))
+    });
+    rows.truncate(top);
+    rows
+}
+
+fn corridor_feature(g: &Geography, r: &CorridorRow, direction: Direction) -> Value {
+    let (h, m) = (
+        g.stations.get(r.c.hub as usize),
+        g.stations.get(r.c.market as usize),
+    );
+    let force = |s: u32| {
+        g.station_force(s as usize)
+            .map(|f| g.forces.get(f.force).code.to_string())
+    };
+    let route = layers::corridor_route(g, r.c.hub, r.c.market);
+    let coords: Vec<[f64; 2]> = match &route {
+        Some((_, _, c)) if c.len() >= 2 => c.iter().map(|p| [round7(p[0]), round7(p[1])]).collect(),
+        _ => vec![[h.lon, h.lat], [m.lon, m.lat]],
+    };
+    let mut o = serde_json::Map::new();
+    o.insert("hub_station".into(), json!(h.code));
+    o.insert("market_station".into(), json!(m.code));
+    o.insert("hub_name".into(), json!(h.name));
+    o.insert("market_name".into(), json!(m.name));
+    o.insert("hub_force".into(), json!(force(r.c.hub)));
+    o.insert("market_force".into(), json!(force(r.c.market)));
+    o.insert("direction".into(), json!(direction.as_str()));
+    put_counts(&mut o, &r.c.counts);
+    o.insert(
+        "via".into(),
+        Value::Array(
+            r.via
+                .iter()
+                .map(|&(s, n, share)| {
+                    let v = g.stations.get(s as usize);
+                    json!({"station": v.code, "name": v.name, "journeys": n, "share": share})
+                })
+                .collect(),
+        ),
+    );
+    o.insert(
+        "distance_m".into(),
+        json!(route.as_ref().map(|r| super::round_m(r.0))),
+    );
+    o.insert(
+        "forces".into(),
+        json!(route.as_ref().map_or_else(Vec::new, |r| {
+            r.1.iter()
+                .map(|&f| g.forces.get(f).code.to_string())
+                .collect::<Vec<_>>()
+        })),
+    );
+    json!({
+        "type": "Feature",
+        "id": format!("{}-{}", h.code, m.code),
+        "geometry": {"type": "LineString", "coordinates": coords},
+        "properties": Value::Object(o),
+    })
+}
+
+/// The corridors as CSV: `via` and `forces` as `;`-separated lists (`CRS:journeys` for via).
+fn corridor_csv(features: &[Value]) -> Result<Vec<u8>, ApiError> {
+    let head = count_header(&[
+        "hub_station",
+        "market_station",
+        "hub_name",
+        "market_name",
+        "hub_force",
+        "market_force",
+        "distance_m",
+        "forces",
+        "via",
+    ]);
+    csv_bytes(
+        &head,
+        features.iter().map(|f| {
+            let p = &f["properties"];
+            head.iter()
+                .map(|k| match (*k, &p[*k]) {
+                    ("via", Value::Array(a)) => a
+                        .iter()
+                        .map(|v| {
+                            format!(
+                                "{}:{}",
+                                value_cell(&v["station"]),
+                                value_cell(&v["journeys"])
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                    ("forces", Value::Array(a)) => {
+                        a.iter().map(value_cell).collect::<Vec<_>>().join(";")
+                    }
+                    (_, v) => value_cell(v),
+                })
+                .collect()
+        }),
+    )
+}
+
+fn value_cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+/// `GET /api/corridors`: station → station corridors (by line: hub station → market station),
+/// most journeys first, as a FeatureCollection along the rail route (or CSV).
+pub async fn corridors_api(
+    raw: String,
+    accept: Option<String>,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
+    let parsed = (|| {
+        let p = Params::parse_table(&raw, CORRIDOR_PARAMS)?;
+        let f = filter_from(&p, &state)?;
+        let direction = direction_param(&p)?;
+        let top = p.int("top", 1, MAX_TOP)?.unwrap_or(DEFAULT_CORRIDORS) as usize;
+        let fmt = format_param(&p, "f", accept.as_deref())?;
+        Ok::<_, ApiError>((f, direction, top, fmt))
+    })();
+    let (f, direction, top, fmt) = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    blocking(state.limits.clone(), move || {
+        let g = state.journeys.geography().clone();
+        let all = all_corridors(&state, &f, direction);
+        let rows = corridor_rows(&state, &all, who.viewer(), top);
+        let features: Vec<Value> = rows
+            .iter()
+            .map(|r| corridor_feature(&g, r, direction))
+            .collect();
+        if fmt == Format::Csv {
+            return Ok(csv_reply(corridor_csv(&features)?, None));
+        }
+        Ok(json_reply(
+            &json!({
+                "type": "FeatureCollection",
+                "numberReturned": features.len(),
+                "direction": direction.as_str(),
+                "unplaced": all.unplaced,
                 "features": features,
             }),
             GEOJSON,
@@ -705,6 +1024,16 @@ fn trend_values(b: &layers::Bucket) -> Vec<String> {
         b.nrm_referrals.to_string(),
         b.safeguarding_referrals.to_string(),
     ]
+    .into_iter()
+    .chain(b.carried.cells())
+    .collect()
+}
+
+/// The trend columns: the counts, then the seizure and grading totals.
+fn trend_columns() -> Vec<&'static str> {
+    let mut h = TREND_COLUMNS.to_vec();
+    h.extend(Totals::COLUMNS);
+    h
 }
 
 /// `GET /api/trends?interval=week|month`: counts per period (JSON, or CSV with `f=csv`).
@@ -730,7 +1059,7 @@ pub async fn trends_api(raw: String, accept: Option<String>, state: Arc<AppState
         let buckets = layers::trends(&refs(&sel), interval, f.from_day, f.to_day);
         if fmt == Format::Csv {
             return Ok(csv_reply(
-                csv_bytes(TREND_COLUMNS, buckets.iter().map(trend_values))?,
+                csv_bytes(&trend_columns(), buckets.iter().map(trend_values))?,
                 None,
             ));
         }
@@ -739,13 +1068,15 @@ pub async fn trends_api(raw: String, accept: Option<String>, state: Arc<AppState
             .map(|b| {
                 let v = trend_values(b);
                 let mut o = serde_json::Map::new();
-                for (k, (name, val)) in TREND_COLUMNS.iter().zip(v).enumerate() {
+                for (k, (name, val)) in trend_columns().iter().zip(v).enumerate() {
                     o.insert(
                         name.to_string(),
                         if k < 2 {
                             json!(val)
+                        } else if let Ok(n) = val.parse::<u64>() {
+                            json!(n)
                         } else {
-                            json!(val.parse::<u64>().unwrap_or(0))
+                            json!(val.parse::<f64>().unwrap_or(0.0))
                         },
                     );
                 }
@@ -802,7 +1133,7 @@ pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStat
 // ---------------------------------------------------------------- export
 
 /// Parameters of `/api/export`.
-pub const EXPORT_PARAMS: &[&str] = journey_params!(["collection", "format"], []);
+pub const EXPORT_PARAMS: &[&str] = journey_params!(["collection", "format"], ["direction"]);
 
 /// Collections `/api/export` writes.
 pub const EXPORT_COLLECTIONS: &[&str] = &[
@@ -825,48 +1156,167 @@ fn download(content_type: &'static str, name: &str, body: warp::hyper::Body) -> 
     r
 }
 
+/// The journey export's columns: every field of a journey a role that may export journeys
+/// sees (no person details: those need `persons=true` on the journey endpoints), no geometry.
 const JOURNEY_COLUMNS: &[&str] = &[
     "report_id",
+    "reported_at",
+    "reporting_lag_days",
+    "source_force",
     "date",
+    "departed_at",
     "mode",
     "origin_station",
     "destination_station",
+    "origin_lon",
+    "origin_lat",
+    "destination_lon",
+    "destination_lat",
+    "origin_snapped_m",
+    "destination_snapped_m",
+    "via",
     "origin_force",
     "destination_force",
     "exporting_force",
     "importing_force",
+    "return_run",
     "cross_border",
     "urban_to_rural",
+    "origin_class",
+    "destination_class",
     "route_method",
     "distance_m",
+    "stations",
+    "forces",
+    "encounter_type",
+    "encounter_station",
+    "encounter_at",
+    "encounter_joint_with_force",
     "persons",
     "children",
     "line_id",
+    "line_name",
+    "line_exporting_force",
+    "line_type",
+    "cash_gbp",
+    "phones",
+    "weapons",
+    "drugs",
+    "source_eval",
+    "intel_assessment",
+    "handling",
+    "handling_conditions",
 ];
 
 fn journey_csv_row(g: &Geography, j: &MappedJourney) -> Vec<String> {
     let code = |s: Option<u32>| opt(s.map(|i| g.stations.get(i as usize).code.to_string()));
     let force = |f: Option<u16>| opt(f.map(|i| g.forces.get(i as usize).code.to_string()));
+    let text = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    let enum_text = |v: serde_json::Result<Value>| v.map(|v| text(&v)).unwrap_or_default();
+    let r = &j.report;
+    let enc = r.journey.encounter.as_ref();
+    let line = r.line.as_ref();
+    let parse = |raw: &Option<Box<serde_json::value::RawValue>>| {
+        raw.as_ref()
+            .and_then(|x| serde_json::from_str::<Value>(x.get()).ok())
+            .unwrap_or(Value::Null)
+    };
+    let (seized, grading) = (parse(&r.seizures), parse(&r.grading));
+    let list = |v: &Value| {
+        v.as_array()
+            .map(|a| a.iter().map(text).collect::<Vec<_>>().join(";"))
+            .unwrap_or_default()
+    };
+    // class:type:wraps:concealment per drug seized
+    let drugs = seized["drugs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| {
+                    format!(
+                        "{}:{}:{}:{}",
+                        text(&d["class"]),
+                        text(&d["type"]),
+                        text(&d["wraps"]),
+                        text(&d["concealment"])
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+        .unwrap_or_default();
+    let round2 = |v: f64| (v * 100.0).round() / 100.0;
     vec![
-        j.report.report_id.clone(),
-        crate::journey::report::format_date(j.report.journey.date),
-        j.report.journey.mode.as_str().to_string(),
+        r.report_id.clone(),
+        r.reported_at.clone(),
+        opt(j.reporting_lag_days()),
+        r.source_force.to_string(),
+        crate::journey::report::format_date(r.journey.date),
+        opt(r.journey.departed_at.clone()),
+        r.journey.mode.as_str().to_string(),
         code(j.origin.station),
         code(j.destination.station),
+        j.origin.point[0].to_string(),
+        j.origin.point[1].to_string(),
+        j.destination.point[0].to_string(),
+        j.destination.point[1].to_string(),
+        opt(j.origin.snapped_m.map(round2)),
+        opt(j.destination.snapped_m.map(round2)),
+        r.journey
+            .via
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(";"),
         force(j.origin.force),
         force(j.destination.force),
         force(j.exporting_force),
         force(j.importing_force),
+        j.return_run.to_string(),
         j.cross_border.to_string(),
         j.urban_to_rural.to_string(),
-        serde_json::to_value(j.route.method)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        enum_text(serde_json::to_value(j.origin.class)),
+        enum_text(serde_json::to_value(j.destination.class)),
+        enum_text(serde_json::to_value(j.route.method)),
         super::round_m(j.route.distance_m).to_string(),
+        j.route
+            .stations
+            .iter()
+            .map(|&s| g.stations.get(s as usize).code.to_string())
+            .collect::<Vec<_>>()
+            .join(";"),
+        j.route
+            .forces
+            .iter()
+            .map(|s| g.forces.get(s.force).code.to_string())
+            .collect::<Vec<_>>()
+            .join(";"),
+        opt(enc.map(|e| e.kind.as_str())),
+        opt(enc.and_then(|e| e.station.as_ref()).map(|c| c.to_string())),
+        opt(enc.and_then(|e| e.at.clone())),
+        opt(enc
+            .and_then(|e| e.joint_with_force.as_ref())
+            .map(|c| c.to_string())),
         j.persons.to_string(),
         j.children.to_string(),
-        opt(j.report.line.as_ref().map(|l| l.line_id.clone())),
+        opt(line.map(|l| l.line_id.clone())),
+        opt(line.and_then(|l| l.name.clone())),
+        opt(line
+            .and_then(|l| l.exporting_force.as_ref())
+            .map(|c| c.to_string())),
+        opt(line.and_then(|l| l.line_type).map(|t| t.as_str())),
+        text(&seized["cash_gbp"]),
+        text(&seized["phones"]),
+        list(&seized["weapons"]),
+        drugs,
+        text(&grading["source_eval"]),
+        text(&grading["intel_assessment"]),
+        text(&grading["handling"]),
+        text(&grading["handling_conditions"]),
     ]
 }
 
@@ -955,9 +1405,10 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
         }
         let csv = format_param(&p, "format", None)? == Format::Csv;
         let f = filter_from(&p, &state)?;
-        Ok::<_, ApiError>((collection, csv, f))
+        let direction = direction_param(&p)?;
+        Ok::<_, ApiError>((collection, csv, f, direction))
     })();
-    let (collection, csv, f) = match parsed {
+    let (collection, csv, f, direction) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -979,7 +1430,8 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
         );
     }
     blocking(state.limits.clone(), move || {
-        let (body, n) = super::ogc::layer_download(&state, &collection, f, csv, who.viewer())?;
+        let (body, n) =
+            super::ogc::layer_download(&state, &collection, f, csv, who.viewer(), direction)?;
         Ok(super::journeys::record_count(
             download(ctype, &name, body.into()),
             n,
@@ -1028,5 +1480,5 @@ pub fn table_csv(features: &[Value]) -> Result<Vec<u8>, ApiError> {
 /// Trends as a CSV table (for the export).
 pub fn trends_csv(sel: &[Arc<MappedJourney>], f: &JourneyFilter) -> Result<Vec<u8>, ApiError> {
     let buckets = layers::trends(&refs(sel), Interval::Month, f.from_day, f.to_day);
-    csv_bytes(TREND_COLUMNS, buckets.iter().map(trend_values))
+    csv_bytes(&trend_columns(), buckets.iter().map(trend_values))
 }

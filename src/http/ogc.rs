@@ -78,7 +78,7 @@ pub const COLLECTIONS: &[Collection] = &[
     Collection {
         id: "forces",
         title: "Police force areas",
-        description: "Police force areas (ONS, generalised) with the selected cross-border journeys they export (the line's exporting force) and import (the destination's force), and the net (exports - imports).",
+        description: "Police force areas (ONS, generalised) with the selected journeys they export and import by line direction (from the line's exporting force to the force it supplies: the destination's, or the origin's on a return run; the off-diagonal line-direction flows summed), the net (exports - imports), and the seizure and grading totals of the journeys whose line supplies the force.",
         filters: &["code"],
         params: params!("code"),
     },
@@ -106,9 +106,9 @@ pub const COLLECTIONS: &[Collection] = &[
     Collection {
         id: "flows",
         title: "Force flows",
-        description: "Journeys from the force of their origin to the force of their destination, as lines between points inside the two areas, with persons, children and the journeys made by rail (btp_journeys).",
-        filters: &["force", "origin_force", "destination_force"],
-        params: params!("force", "origin_force", "destination_force"),
+        description: "Journeys between forces as lines between points inside the two areas: by line direction (direction=line, the default: from the line's exporting force to the force it supplies, return runs turned round) or by travel (direction=travel: origin force to destination force), with journeys, lines, return runs, internal and external lines, rail journeys, BTP-reported and BTP-joint journeys, persons, children, seizures and grading.",
+        filters: &["force", "origin_force", "destination_force", "direction"],
+        params: params!("force", "origin_force", "destination_force", "direction"),
     },
 ];
 
@@ -334,6 +334,8 @@ struct Query {
     significant: Option<bool>,
     origin: Option<u16>,
     destination: Option<u16>,
+    /// how flows are placed between forces
+    direction: layers::Direction,
     /// leave polygons and lines out (CSV tables of forces and track sections)
     no_geometry: bool,
     /// the caller is a viewer: hotspots and flows from published counts only
@@ -437,6 +439,7 @@ fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError>
         significant: super::journeys::bool_param(&p, "significant")?,
         origin: force_param(&p, "origin_force", state)?,
         destination: force_param(&p, "destination_force", state)?,
+        direction: lay::direction_param(&p)?,
         no_geometry: false,
         viewer: false,
         persons: super::journeys::bool_param(&p, "persons")?.unwrap_or(false),
@@ -495,7 +498,21 @@ fn station_feature(g: &Geography, i: usize, c: StationStats) -> Value {
     })
 }
 
-fn force_feature(g: &Geography, i: usize, c: [u32; 2], geometry: bool) -> Value {
+fn force_feature(
+    g: &Geography,
+    i: usize,
+    c: [u32; 2],
+    carried: &crate::journey::carried::Totals,
+    geometry: bool,
+) -> Value {
+    let mut v = force_geometry(g, i, c, geometry);
+    if let Some(p) = v["properties"].as_object_mut() {
+        carried.put(p);
+    }
+    v
+}
+
+fn force_geometry(g: &Geography, i: usize, c: [u32; 2], geometry: bool) -> Value {
     let f = g.forces.get(i);
     if !geometry {
         return json!({
@@ -592,12 +609,13 @@ fn select_features(
             };
             ids.retain(|&i| code.as_ref().is_none_or(|c| &g.forces.get(i).code == c));
             let counts = lay::force_counts(state, &q.journeys);
+            let carried = lay::force_totals(state, &q.journeys);
             let r = page(ids.len());
             (
                 ids.len(),
                 ids[r]
                     .iter()
-                    .map(|&i| force_feature(&g, i, counts[i], !q.no_geometry))
+                    .map(|&i| force_feature(&g, i, counts[i], &carried[i], !q.no_geometry))
                     .collect(),
             )
         }
@@ -643,7 +661,14 @@ fn select_features(
             )
         }
         "flows" => {
-            let flows = lay::flow_rows(state, &q.journeys, q.origin, q.destination, q.viewer);
+            let flows = lay::flow_rows(
+                state,
+                &q.journeys,
+                q.origin,
+                q.destination,
+                q.direction,
+                q.viewer,
+            );
             let rows: Vec<&layers::Flow> = flows
                 .rows
                 .iter()
@@ -662,7 +687,10 @@ fn select_features(
             let r = page(rows.len());
             (
                 rows.len(),
-                rows[r].iter().map(|f| flow_feature(state, f)).collect(),
+                rows[r]
+                    .iter()
+                    .map(|f| flow_feature(state, f, q.direction))
+                    .collect(),
             )
         }
         _ => {
@@ -812,7 +840,8 @@ pub async fn item(
                 "forces" => {
                     let code = ForceCode::parse(&fid).map_err(|_| not_found())?;
                     let i = g.forces.index_of(&code).ok_or_else(not_found)?;
-                    force_feature(&g, i, lay::force_counts(&state, &all)[i], true)
+                    let carried = lay::force_totals(&state, &all);
+                    force_feature(&g, i, lay::force_counts(&state, &all)[i], &carried[i], true)
                 }
                 "rail" => {
                     let i: usize = fid.parse().map_err(|_| not_found())?;
@@ -835,13 +864,14 @@ pub async fn item(
                     hotspot_feature(&g, h)
                 }
                 "flows" => {
-                    let flows = lay::flow_rows(&state, &all, None, None, who.viewer());
+                    let direction = layers::Direction::Line;
+                    let flows = lay::flow_rows(&state, &all, None, None, direction, who.viewer());
                     let f = flows
                         .rows
                         .iter()
                         .find(|f| flow_id(&g, f) == fid)
                         .ok_or_else(not_found)?;
-                    flow_feature(&state, f)
+                    flow_feature(&state, f, direction)
                 }
                 _ => {
                     let j = state
@@ -899,6 +929,7 @@ pub fn layer_download(
     f: JourneyFilter,
     csv: bool,
     viewer: bool,
+    direction: layers::Direction,
 ) -> Result<(Vec<u8>, usize), ApiError> {
     let g = state.journeys.geography().clone();
     let to_bytes = |v: &Value| serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.to_string()));
@@ -936,6 +967,7 @@ pub fn layer_download(
         significant: None,
         origin: None,
         destination: None,
+        direction,
         no_geometry: csv,
         viewer,
         persons: false,
@@ -956,7 +988,7 @@ pub fn layer_download(
                 return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len()));
             }
             "flows" => {
-                let flows = lay::flow_rows(state, &q.journeys, None, None, viewer);
+                let flows = lay::flow_rows(state, &q.journeys, None, None, direction, viewer);
                 return lay::flow_csv(&g, &flows).map(|b| (b, flows.rows.len()));
             }
             _ => {}
