@@ -116,6 +116,30 @@ pub struct Memos {
     force_carried: Memo<Vec<Totals>>,
     corridors: Memo<Corridors>,
     travel_corridors: Memo<Corridors>,
+    /// rail routes between corridor ends, by (from, to) station: they depend on the
+    /// geography alone, so are kept for the server's life (bounded)
+    corridor_routes: std::sync::Mutex<std::collections::HashMap<(u32, u32), Arc<CorridorRoute>>>,
+}
+
+/// A corridor's rail route: metres, forces crossed in order, the line along the track.
+type CorridorRoute = Option<(f64, Vec<usize>, Vec<[f64; 2]>)>;
+
+/// Corridor routes kept before the cache starts again.
+const CORRIDOR_ROUTES_MAX: usize = 20_000;
+
+fn corridor_route(state: &AppState, from: u32, to: u32) -> Arc<CorridorRoute> {
+    let cache = &state.memos.corridor_routes;
+    if let Some(r) = cache.lock().ok().and_then(|c| c.get(&(from, to)).cloned()) {
+        return r;
+    }
+    let r = Arc::new(layers::corridor_route(state.journeys.geography(), from, to));
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= CORRIDOR_ROUTES_MAX {
+            c.clear();
+        }
+        c.insert((from, to), r.clone());
+    }
+    r
 }
 
 impl Memos {
@@ -845,7 +869,8 @@ fn corridor_rows<'a>(
     rows
 }
 
-fn corridor_feature(g: &Geography, r: &CorridorRow, direction: Direction) -> Value {
+fn corridor_feature(state: &AppState, r: &CorridorRow, direction: Direction) -> Value {
+    let g = state.journeys.geography();
     let (h, m) = (
         g.stations.get(r.c.hub as usize),
         g.stations.get(r.c.market as usize),
@@ -854,8 +879,8 @@ fn corridor_feature(g: &Geography, r: &CorridorRow, direction: Direction) -> Val
         g.station_force(s as usize)
             .map(|f| g.forces.get(f.force).code.to_string())
     };
-    let route = layers::corridor_route(g, r.c.hub, r.c.market);
-    let coords: Vec<[f64; 2]> = match &route {
+    let route = corridor_route(state, r.c.hub, r.c.market);
+    let coords: Vec<[f64; 2]> = match route.as_ref() {
         Some((_, _, c)) if c.len() >= 2 => c.iter().map(|p| [round7(p[0]), round7(p[1])]).collect(),
         _ => vec![[h.lon, h.lat], [m.lon, m.lat]],
     };
@@ -882,7 +907,7 @@ fn corridor_feature(g: &Geography, r: &CorridorRow, direction: Direction) -> Val
     );
     o.insert(
         "distance_m".into(),
-        json!(route.as_ref().map(|r| super::round_m(r.0))),
+        json!(route.as_ref().as_ref().map(|r| super::round_m(r.0))),
     );
     o.insert(
         "forces".into(),
@@ -969,12 +994,11 @@ pub async fn corridors_api(
         Err(e) => return e.into_response(),
     };
     blocking(state.limits.clone(), move || {
-        let g = state.journeys.geography().clone();
         let all = all_corridors(&state, &f, direction);
         let rows = corridor_rows(&state, &all, who.viewer(), top);
         let features: Vec<Value> = rows
             .iter()
-            .map(|r| corridor_feature(&g, r, direction))
+            .map(|r| corridor_feature(&state, r, direction))
             .collect();
         if fmt == Format::Csv {
             return Ok(csv_reply(corridor_csv(&features)?, None));

@@ -1810,10 +1810,14 @@ impl<'a> Sim<'a> {
             'draw: for attempt in 0..20 {
                 if attempt > 0 {
                     x = &w.exporters[w.exporter_pick.sample(&mut self.rng)];
-                    let Some(hubs) = &w.hubs[x.force] else { continue };
+                    let Some(hubs) = &w.hubs[x.force] else {
+                        continue;
+                    };
                     hub = hubs.pick(&mut self.rng);
                 }
-                let Some(locals) = &w.locals[x.force] else { continue };
+                let Some(locals) = &w.locals[x.force] else {
+                    continue;
+                };
                 for _ in 0..20 {
                     let m = locals.pick(&mut self.rng);
                     if m != hub && km(w.geo, hub, m) >= min_km {
@@ -3259,7 +3263,10 @@ mod tests {
         match place["station"].as_str() {
             Some(c) => force_code_of(c),
             None => {
-                let p = [place["lon"].as_f64().unwrap(), place["lat"].as_f64().unwrap()];
+                let p = [
+                    place["lon"].as_f64().unwrap(),
+                    place["lat"].as_f64().unwrap(),
+                ];
                 let s = gb().stations.nearest(p).unwrap().station;
                 let f = gb().station_force(s).unwrap();
                 gb().forces.get(f.force).code.as_str().to_string()
@@ -3298,7 +3305,9 @@ mod tests {
         let seen = external_lines_by_exporter();
         let mut checked = 0;
         for x in p.exporters.iter().filter(|x| !x.importers.is_empty()) {
-            let Some(got) = seen.get(x.force.as_str()) else { continue };
+            let Some(got) = seen.get(x.force.as_str()) else {
+                continue;
+            };
             let n: usize = got.values().sum();
             if n < 100 {
                 continue;
@@ -3338,7 +3347,10 @@ mod tests {
         const AVON: &str = "E23000036";
         const SOUTH_WALES: &str = "W15000003";
         let w = World::new(gb(), &GeneratorParams::builtin()).unwrap();
-        let f = gb().forces.index_of(&ForceCode::parse(DC).unwrap()).unwrap();
+        let f = gb()
+            .forces
+            .index_of(&ForceCode::parse(DC).unwrap())
+            .unwrap();
         let hubs = w.hubs[f].as_ref().unwrap();
         let km: BTreeMap<&str, f64> = nearby_km(gb(), f, hubs, &w.markets, 60.0)
             .into_iter()
@@ -3351,7 +3363,10 @@ mod tests {
         let n: usize = lines.values().sum();
         let wales = *lines.get(SOUTH_WALES).unwrap_or(&0) as f64 / n as f64;
         // was 47 % of its cross-border journeys with the straight-line rule
-        assert!(wales < 0.1, "South Wales takes {wales:.2} of {n}: {lines:?}");
+        assert!(
+            wales < 0.1,
+            "South Wales takes {wales:.2} of {n}: {lines:?}"
+        );
     }
 
     #[test]
@@ -3365,13 +3380,17 @@ mod tests {
         let seen = external_lines_by_exporter();
         let mut checked = 0;
         for x in p.exporters.iter().filter(|x| x.importers.is_empty()) {
-            let Some(got) = seen.get(x.force.as_str()) else { continue };
+            let Some(got) = seen.get(x.force.as_str()) else {
+                continue;
+            };
             let n: usize = got.values().sum();
             if n < 60 {
                 continue;
             }
             let f = gb().forces.index_of(&x.force).unwrap();
-            let Some(hubs) = w.hubs[f].as_ref() else { continue };
+            let Some(hubs) = w.hubs[f].as_ref() else {
+                continue;
+            };
             let scale = p.nearby_importer_scale_km;
             let kernel: Vec<(String, f64)> = nearby_km(gb(), f, hubs, &w.markets, scale)
                 .into_iter()
@@ -3418,6 +3437,9 @@ mod tests {
         let n = late.len() as f64;
         let share = late.iter().filter(|i| **i).count() as f64 / n;
         let tol = 3.0 * (0.33f64 * 0.67 / n).sqrt() + 0.02;
-        assert!((share - 0.33).abs() <= tol, "{share:.3} of {n} lines (±{tol:.3})");
+        assert!(
+            (share - 0.33).abs() <= tol,
+            "{share:.3} of {n} lines (±{tol:.3})"
+        );
     }
 }

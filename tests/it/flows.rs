@@ -35,9 +35,7 @@ fn adult(id: &str) -> Value {
 ///   of heroin (class A), cannabis (class B, no wraps), £1,500, 2 phones, a knife; graded 2/B/C;
 /// - R7 rail BNG → LIV, line P1, reported by North Wales, a return run: a child; graded 1/A/P.
 fn reports() -> Value {
-    let line = |id: &str, force: &str, t: &str| {
-        json!({"line_id": id, "name": "SYN-FLOW", "exporting_force": force, "line_type": t})
-    };
+    let line = |id: &str, force: &str, t: &str| json!({"line_id": id, "name": "SYN-FLOW", "exporting_force": force, "line_type": t});
     let base = |id: &str, date: &str, mode: &str, from: &str, to: &str, source: &str| {
         json!({
             "report_id": id,
@@ -324,7 +322,9 @@ async fn flows_count_lines_from_the_exporting_force_to_the_force_supplied() {
     )
     .await;
     assert!(
-        csv.contains(&format!("{NORFOLK},{MET},Norfolk,Metropolitan Police,2,1,1,")),
+        csv.contains(&format!(
+            "{NORFOLK},{MET},Norfolk,Metropolitan Police,2,1,1,"
+        )),
         "{csv}"
     );
     // A direction that is neither is a 400 naming the parameter.
@@ -422,7 +422,9 @@ fn corridor<'a>(fc: &'a Value, hub: &str, market: &str) -> &'a Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["properties"]["hub_station"] == hub && f["properties"]["market_station"] == market)
+        .find(|f| {
+            f["properties"]["hub_station"] == hub && f["properties"]["market_station"] == market
+        })
         .map(|f| &f["properties"])
         .unwrap_or_else(|| panic!("no corridor {hub} -> {market} in {fc}"))
 }
@@ -438,7 +440,10 @@ async fn corridors_run_from_the_hub_station_to_the_market_with_vias_distance_and
     assert_eq!(fc["features"][0]["properties"]["hub_station"], "EUS");
     let c = corridor(&fc, "EUS", "NRW");
     assert_eq!(
-        pick(c, &["journeys", "lines", "return_runs", "children", "persons"]),
+        pick(
+            c,
+            &["journeys", "lines", "return_runs", "children", "persons"]
+        ),
         expect(&[
             ("journeys", json!(3)),
             ("lines", json!(2)),
@@ -452,7 +457,10 @@ async fn corridors_run_from_the_hub_station_to_the_market_with_vias_distance_and
         c["via"],
         json!([{"station": "IPS", "name": "Ipswich", "journeys": 2, "share": 0.6667}])
     );
-    assert_eq!((&c["hub_force"], &c["market_force"]), (&json!(MET), &json!(NORFOLK)));
+    assert_eq!(
+        (&c["hub_force"], &c["market_force"]),
+        (&json!(MET), &json!(NORFOLK))
+    );
     // the rail distance and forces are those of the shortest route between the two stations
     let route = get(&st, "/api/route?from=EUS&to=NRW").await;
     assert_eq!(c["distance_m"], route["properties"]["distance_m"]);
@@ -467,7 +475,10 @@ async fn corridors_run_from_the_hub_station_to_the_market_with_vias_distance_and
     assert_eq!(c["forces"].as_array().unwrap().last().unwrap(), NORFOLK);
     let lb = corridor(&fc, "LIV", "BNG");
     assert_eq!(
-        pick(lb, &["journeys", "return_runs", "seizure_journeys", "graded"]),
+        pick(
+            lb,
+            &["journeys", "return_runs", "seizure_journeys", "graded"]
+        ),
         expect(&[
             ("journeys", json!(2)),
             ("return_runs", json!(1)),
@@ -478,7 +489,9 @@ async fn corridors_run_from_the_hub_station_to_the_market_with_vias_distance_and
     assert_eq!(corridor(&fc, "NRW", "EUS")["journeys"], 1);
     assert_eq!(corridor(&fc, "NRW", "KLN")["internal_lines"], 1);
     // the geometry follows the track from Euston to Norwich
-    let geom = fc["features"][0]["geometry"]["coordinates"].as_array().unwrap();
+    let geom = fc["features"][0]["geometry"]["coordinates"]
+        .as_array()
+        .unwrap();
     assert!(geom.len() > 10, "{}", geom.len());
 
     // by travel, R2 and R5 share NRW → EUS, R1 and R3 EUS → NRW
@@ -502,7 +515,11 @@ async fn corridors_run_from_the_hub_station_to_the_market_with_vias_distance_and
     );
     assert!(csv.contains(",IPS:2,3,2,1,"), "{csv}");
     // bad parameters are 400s naming them
-    for (q, name) in [("top=0", "top"), ("direction=up", "direction"), ("colour=red", "colour")] {
+    for (q, name) in [
+        ("top=0", "top"),
+        ("direction=up", "direction"),
+        ("colour=red", "colour"),
+    ] {
         let (s, b) = get_text(&st, &format!("/api/corridors?{q}")).await;
         assert_eq!(s, 400, "{q}: {b}");
         assert!(b.contains(name), "{q}: {b}");
@@ -515,14 +532,29 @@ async fn trends_and_the_journey_export_carry_seizures_grading_line_type_and_lag(
     let v = get(&st, "/api/trends?interval=month").await;
     let b = v["buckets"].as_array().unwrap();
     // May: R1–R3, R2's heroin; June: R4–R7, R6's seizure and two gradings
-    let may = b.iter().find(|b| b["period_start"] == "2024-05-01").unwrap();
-    let june = b.iter().find(|b| b["period_start"] == "2024-06-01").unwrap();
+    let may = b
+        .iter()
+        .find(|b| b["period_start"] == "2024-05-01")
+        .unwrap();
+    let june = b
+        .iter()
+        .find(|b| b["period_start"] == "2024-06-01")
+        .unwrap();
     assert_eq!(
-        (&may["seizure_journeys"], &may["wraps_heroin"], &may["graded"]),
+        (
+            &may["seizure_journeys"],
+            &may["wraps_heroin"],
+            &may["graded"]
+        ),
         (&json!(1), &json!(10), &json!(0))
     );
     assert_eq!(
-        (&june["seizure_journeys"], &june["cash_gbp"], &june["graded"], &june["weapons"]),
+        (
+            &june["seizure_journeys"],
+            &june["cash_gbp"],
+            &june["graded"],
+            &june["weapons"]
+        ),
         (&json!(1), &json!(1500.0), &json!(2), &json!(1))
     );
     // the journey export: no geometry, every field
@@ -558,7 +590,11 @@ async fn trends_and_the_journey_export_carry_seizures_grading_line_type_and_lag(
     assert_eq!(&r6[col("reporting_lag_days")], "0");
     let r2 = rows.iter().find(|x| &x[0] == "syn-f-2").unwrap();
     assert_eq!(
-        (&r2[col("reporting_lag_days")], &r2[col("return_run")], &r2[col("encounter_joint_with_force")]),
+        (
+            &r2[col("reporting_lag_days")],
+            &r2[col("return_run")],
+            &r2[col("encounter_joint_with_force")]
+        ),
         ("2", "true", "BTP")
     );
 }
@@ -586,14 +622,16 @@ async fn an_end_snapped_to_a_coastal_station_takes_the_stations_force() {
     for o in outside {
         let crs = o["crs"].as_str().unwrap();
         let s = [o["lon"].as_f64().unwrap(), o["lat"].as_f64().unwrap()];
-        let found = (0..72).flat_map(|b| (0..8).map(move |k| (b, k))).find_map(|(b, k)| {
-            let p = offset(s, b as f64 * 5.0, 1_200.0 + 100.0 * k as f64);
-            let near = g.stations.nearest(p)?;
-            (g.forces.locate(p).is_none()
-                && near.distance_m < 1_950.0
-                && g.stations.get(near.station).code.as_str() == crs)
-                .then_some(p)
-        });
+        let found = (0..72)
+            .flat_map(|b| (0..8).map(move |k| (b, k)))
+            .find_map(|(b, k)| {
+                let p = offset(s, b as f64 * 5.0, 1_200.0 + 100.0 * k as f64);
+                let near = g.stations.nearest(p)?;
+                (g.forces.locate(p).is_none()
+                    && near.distance_m < 1_950.0
+                    && g.stations.get(near.station).code.as_str() == crs)
+                    .then_some(p)
+            });
         let Some(p) = found else { continue };
         let id = format!("syn-coast-{crs}");
         batch.push(json!({
@@ -669,8 +707,8 @@ fn keyed(rows: &Value, a: &str, b: &str, fields: &[&str]) -> BTreeMap<(String, S
 #[tokio::test]
 async fn line_flows_and_corridors_of_generated_reports_match_a_separate_count() {
     use sha2::Digest;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/independent/line_flows.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/line_flows.json");
     let want: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let n = want["meta"]["reports"].as_u64().unwrap() as usize;
     let seed = want["meta"]["seed"].as_u64().unwrap();
@@ -700,15 +738,35 @@ async fn line_flows_and_corridors_of_generated_reports_match_a_separate_count() 
     for (dir, key) in [("line", "flows_line"), ("travel", "flows_travel")] {
         let got = get(&st, &format!("/api/flows?format=matrix&direction={dir}")).await;
         assert_eq!(
-            keyed(&got["rows"], "origin_force", "destination_force", SCRIPT_FIELDS),
-            keyed(&want[key], "origin_force", "destination_force", SCRIPT_FIELDS),
+            keyed(
+                &got["rows"],
+                "origin_force",
+                "destination_force",
+                SCRIPT_FIELDS
+            ),
+            keyed(
+                &want[key],
+                "origin_force",
+                "destination_force",
+                SCRIPT_FIELDS
+            ),
             "{dir}"
         );
         assert_eq!(got["unplaced"], want["unplaced"][dir], "{dir}");
     }
     let got = get(&st, "/api/corridors?top=10000").await;
-    let got_rows = keyed(&got["features"], "hub_station", "market_station", SCRIPT_FIELDS);
-    let want_rows = keyed(&want["corridors_line"], "hub_station", "market_station", SCRIPT_FIELDS);
+    let got_rows = keyed(
+        &got["features"],
+        "hub_station",
+        "market_station",
+        SCRIPT_FIELDS,
+    );
+    let want_rows = keyed(
+        &want["corridors_line"],
+        "hub_station",
+        "market_station",
+        SCRIPT_FIELDS,
+    );
     assert_eq!(got_rows.len(), want_rows.len());
     assert_eq!(got_rows, want_rows);
     assert_eq!(got["unplaced"], want["unplaced"]["corridors"]);
@@ -719,13 +777,20 @@ async fn line_flows_and_corridors_of_generated_reports_match_a_separate_count() 
             .as_array()
             .unwrap()
             .iter()
-            .find(|c| c["hub_station"] == p["hub_station"] && c["market_station"] == p["market_station"])
+            .find(|c| {
+                c["hub_station"] == p["hub_station"] && c["market_station"] == p["market_station"]
+            })
             .unwrap();
         let via: serde_json::Map<String, Value> = p["via"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| (v["station"].as_str().unwrap().to_string(), v["journeys"].clone()))
+            .map(|v| {
+                (
+                    v["station"].as_str().unwrap().to_string(),
+                    v["journeys"].clone(),
+                )
+            })
             .collect();
         assert_eq!(Value::Object(via), w["via"], "{}", p["hub_station"]);
     }
