@@ -911,7 +911,7 @@ fn corridor_feature(state: &AppState, r: &CorridorRow, direction: Direction) -> 
     );
     o.insert(
         "forces".into(),
-        json!(route.as_ref().map_or_else(Vec::new, |r| {
+        json!(route.as_ref().as_ref().map_or_else(Vec::new, |r| {
             r.1.iter()
                 .map(|&f| g.forces.get(f).code.to_string())
                 .collect::<Vec<_>>()
