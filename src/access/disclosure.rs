@@ -27,7 +27,7 @@ pub const COUNT_FIELDS: &[&str] = &[
     "starts",
     "ends",
     "passes",
-    "btp_journeys",
+    "rail_journeys",
     "cross_border",
     "rail",
     "lines",
@@ -36,7 +36,58 @@ pub const COUNT_FIELDS: &[&str] = &[
     "imports",
     "exports",
     "unplaced",
+    // line-direction flows and corridors
+    "return_runs",
+    "internal_lines",
+    "external_lines",
+    "btp_reported",
+    "btp_joint",
+    // seizures and grading (crate::journey::carried::Totals::COLUMNS but cash_gbp)
+    "seizure_journeys",
+    "phones",
+    "weapons",
+    "drug_seizures",
+    "wraps",
+    "drugs_class_a",
+    "wraps_class_a",
+    "drugs_class_b",
+    "wraps_class_b",
+    "drugs_class_c",
+    "wraps_class_c",
+    "drugs_heroin",
+    "wraps_heroin",
+    "drugs_crack_cocaine",
+    "wraps_crack_cocaine",
+    "drugs_cocaine",
+    "wraps_cocaine",
+    "drugs_cannabis",
+    "wraps_cannabis",
+    "drugs_ketamine",
+    "wraps_ketamine",
+    "drugs_mdma",
+    "wraps_mdma",
+    "drugs_spice",
+    "wraps_spice",
+    "drugs_nitazene",
+    "wraps_nitazene",
+    "drugs_other",
+    "wraps_other",
+    "graded",
+    "source_eval_1",
+    "source_eval_2",
+    "source_eval_3",
+    "intel_a",
+    "intel_b",
+    "intel_c",
+    "intel_d",
+    "intel_e",
+    "handling_p",
+    "handling_c",
 ];
+
+/// Sums that are not counts (money): never published to viewers (`null`, an empty CSV cell),
+/// since one seizure's amount would show through whatever the journey count.
+pub const OMITTED_FIELDS: &[&str] = &["cash_gbp"];
 
 /// Fields naming the cell a row describes (its identity for the rounding draw).
 const ID_FIELDS: &[&str] = &[
@@ -46,6 +97,8 @@ const ID_FIELDS: &[&str] = &[
     "origin_force",
     "destination_force",
     "period_start",
+    "hub_station",
+    "market_station",
 ];
 
 pub struct Disclosure {
@@ -124,6 +177,11 @@ impl Disclosure {
                         o.insert(f.into(), p.map_or(Value::Null, Value::from));
                     }
                 }
+                for &f in OMITTED_FIELDS {
+                    if let Some(x) = o.get_mut(f) {
+                        *x = Value::Null;
+                    }
+                }
                 if o.contains_key("net") {
                     let net = match (o.get("exports"), o.get("imports")) {
                         (Some(Value::Number(e)), Some(Value::Number(i))) => {
@@ -179,6 +237,11 @@ impl Disclosure {
                     row[i] = self
                         .publish(&cell, f, c)
                         .map_or(String::new(), |p| p.to_string());
+                }
+            }
+            for &f in OMITTED_FIELDS {
+                if let Some(i) = col(f) {
+                    row[i] = String::new();
                 }
             }
             let num =

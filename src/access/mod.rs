@@ -166,9 +166,28 @@ pub fn is_aggregate(path: &str) -> bool {
     let path = path.as_str();
     matches!(
         path,
-        "/api/hotspots" | "/api/flows" | "/api/trends" | "/api/export"
+        "/api/hotspots" | "/api/flows" | "/api/corridors" | "/api/trends" | "/api/export"
     ) || path.starts_with("/collections/")
         || path.starts_with("/api/stations/")
+}
+
+/// Aggregate answers that disclose to a `btp_planner` only the part it may not read (its
+/// British Transport Police journeys exact, see `http::layers::combine_parts`); on any other
+/// aggregate path a `btp_planner` gets the whole answer through disclosure control, as a
+/// viewer does, so that a new aggregate is safe before it learns to split its counts.
+pub fn partial_disclosure(path: &str, query: &str) -> bool {
+    let path = normalize(path);
+    let path = path.as_str();
+    match path {
+        "/api/hotspots" | "/api/flows" | "/api/trends" => true,
+        "/api/export" => export_collection(query).is_some_and(|c| {
+            matches!(
+                c.as_str(),
+                "journeys" | "stations" | "forces" | "rail" | "hotspots" | "flows" | "trends"
+            )
+        }),
+        p => p.starts_with("/collections/") || p.starts_with("/api/stations/"),
+    }
 }
 
 /// Keyed pseudonyms of person ids: HMAC-SHA256 under the server's secret, so the same person is

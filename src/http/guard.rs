@@ -326,11 +326,12 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
         .as_ref()
         .is_some_and(|p| p.role == Role::Viewer);
     let aggregate = access::is_aggregate(&ctx.path);
-    if ok && viewer && aggregate {
+    let role = ctx.principal.as_ref().map(|p| p.role);
+    let partial = access::partial_disclosure(&ctx.path, &ctx.query);
+    if ok && aggregate && (viewer || (role == Some(Role::BtpPlanner) && !partial)) {
         r = disclose(&state, r).await;
     }
-    let role = ctx.principal.as_ref().map(|p| p.role);
-    if ok && aggregate && role == Some(Role::BtpPlanner) {
+    if ok && aggregate && partial && role == Some(Role::BtpPlanner) {
         // the part of each count made of journeys the caller may not read was disclosed
         if let Ok(v) = HeaderValue::from_str(&format!(
             "{}; applied-to=journeys-not-reported-or-joined-by-btp",

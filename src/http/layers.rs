@@ -12,9 +12,12 @@ use super::journeys::{filter_from, force_param, journey_params};
 use super::params::Params;
 use super::{AppState, json_reply, round7};
 use crate::geography::{Bbox, Geography};
+use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
-use crate::layers::{self, Flows, Interval, SectionStats, StationStats, hotspots};
+use crate::layers::{
+    self, Corridors, Direction, Flows, Interval, SectionStats, StationStats, hotspots,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use warp::reply::Response;
@@ -109,7 +112,35 @@ pub struct Memos {
     sections: Memo<Vec<SectionStats>>,
     forces: Memo<Vec<[u32; 2]>>,
     flows: Memo<Flows>,
+    travel_flows: Memo<Flows>,
+    force_carried: Memo<Vec<Totals>>,
+    corridors: Memo<Corridors>,
+    travel_corridors: Memo<Corridors>,
     sizes: Memo<usize>,
+    /// rail routes between corridor ends, by (from, to) station: they depend on the
+    /// geography alone, so are kept for the server's life (bounded)
+    corridor_routes: std::sync::Mutex<std::collections::HashMap<(u32, u32), Arc<CorridorRoute>>>,
+}
+
+/// A corridor's rail route: metres, forces crossed in order, the line along the track.
+type CorridorRoute = Option<(f64, Vec<usize>, Vec<[f64; 2]>)>;
+
+/// Corridor routes kept before the cache starts again.
+const CORRIDOR_ROUTES_MAX: usize = 20_000;
+
+fn corridor_route(state: &AppState, from: u32, to: u32) -> Arc<CorridorRoute> {
+    let cache = &state.memos.corridor_routes;
+    if let Some(r) = cache.lock().ok().and_then(|c| c.get(&(from, to)).cloned()) {
+        return r;
+    }
+    let r = Arc::new(layers::corridor_route(state.journeys.geography(), from, to));
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= CORRIDOR_ROUTES_MAX {
+            c.clear();
+        }
+        c.insert((from, to), r.clone());
+    }
+    r
 }
 
 impl Memos {
@@ -119,7 +150,7 @@ impl Memos {
         hotspot_statistics(state, &all);
         force_counts(state, &all);
         section_stats(state, &all);
-        flow_rows(state, &all, None, None, false);
+        flow_rows(state, &all, None, None, Direction::Line, false);
     }
 }
 
@@ -152,17 +183,137 @@ fn btp_parts(f: &JourneyFilter) -> Option<(JourneyFilter, JourneyFilter)> {
     Some((all, readable))
 }
 
-/// A count made of a readable part shown as it is and a part the caller may not read, shown
-/// through disclosure control: `readable + publish(total - readable)` (a suppressed part
-/// counts 0).
-fn part_count(state: &AppState, cell: &str, column: &str, total: u32, readable: u32) -> u32 {
-    let other = total.saturating_sub(readable);
-    readable
-        + state
-            .security
-            .disclosure
-            .publish(cell, column, u64::from(other))
-            .map_or(0, |v| v as u32)
+/// The readable part of an aggregate as it is plus the rest through disclosure control, for
+/// any row type: every whole number in `total` (found through serde, so a count added to a
+/// row later is covered without a change here) becomes `r + publish(cell, column, t - r)`,
+/// where `r` is the same number in `readable` and a suppressed part counts 0. Rows are
+/// matched by their identifying fields ([`ID_KEYS`]: a flow's forces, a period's days) or,
+/// where they have none, by position (stations, forces, sections by index); the cell of the
+/// keyed rounding is `scope` and that identity, so a cell publishes the same value however
+/// the query is spelt. With `drop_empty`, listed rows (those with identifying fields) left
+/// with no journeys are dropped (flows list only non-empty pairs), so which rows exist says
+/// nothing of the part the caller may not read. Other numbers (fractions: cash in pounds) are
+/// the readable part's alone.
+pub fn combine_parts<T: serde::Serialize + serde::de::DeserializeOwned>(
+    state: &AppState,
+    scope: &str,
+    total: &T,
+    readable: &T,
+    drop_empty: bool,
+) -> Result<T, ApiError> {
+    let t = serde_json::to_value(total).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let r = serde_json::to_value(readable).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let out = combine_value(state, &t, Some(&r), scope, "", drop_empty);
+    serde_json::from_value(out).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Fields that identify a row rather than count anything.
+const ID_KEYS: &[&str] = &["origin", "destination", "start", "end"];
+
+fn combine_value(
+    state: &AppState,
+    t: &Value,
+    r: Option<&Value>,
+    cell: &str,
+    column: &str,
+    drop_empty: bool,
+) -> Value {
+    match t {
+        Value::Number(n) => match n.as_u64() {
+            Some(tv) => {
+                let rv = r.and_then(Value::as_u64).unwrap_or(0);
+                let other = tv.saturating_sub(rv);
+                let published = state
+                    .security
+                    .disclosure
+                    .publish(cell, column, other)
+                    .unwrap_or(0);
+                Value::from(rv + published)
+            }
+            None => r.cloned().unwrap_or(Value::Null),
+        },
+        Value::Object(o) => {
+            let ro = r.and_then(Value::as_object);
+            let mut out = serde_json::Map::new();
+            for (k, v) in o {
+                let nv = if ID_KEYS.contains(&k.as_str()) {
+                    v.clone()
+                } else {
+                    let col = if column.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{column}.{k}")
+                    };
+                    combine_value(state, v, ro.and_then(|x| x.get(k)), cell, &col, drop_empty)
+                };
+                out.insert(k.clone(), nv);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => {
+            let ra = r.and_then(Value::as_array);
+            let id_of = |v: &Value| -> Option<String> {
+                let o = v.as_object()?;
+                let mut id = String::new();
+                for k in ID_KEYS {
+                    if let Some(x) = o.get(*k) {
+                        id.push_str(&format!("{k}={x}|"));
+                    }
+                }
+                (!id.is_empty()).then_some(id)
+            };
+            let keyed = items.first().and_then(id_of).is_some();
+            let by_id: std::collections::HashMap<String, &Value> = if keyed {
+                ra.into_iter()
+                    .flatten()
+                    .filter_map(|x| id_of(x).map(|id| (id, x)))
+                    .collect()
+            } else {
+                std::collections::HashMap::new()
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for (i, v) in items.iter().enumerate() {
+                let (id, rv) = if keyed {
+                    let id = id_of(v).unwrap_or_default();
+                    let rv = by_id.get(&id).copied();
+                    (id, rv)
+                } else {
+                    (format!("{i}|"), ra.and_then(|a| a.get(i)))
+                };
+                let c = combine_value(state, v, rv, &format!("{cell}/{id}"), column, drop_empty);
+                let empty = keyed
+                    && drop_empty
+                    && (c.get("journeys").and_then(Value::as_u64) == Some(0)
+                        || c.pointer("/counts/journeys").and_then(Value::as_u64) == Some(0));
+                if !empty {
+                    out.push(c);
+                }
+            }
+            Value::Array(out)
+        }
+        other => other.clone(),
+    }
+}
+
+/// An aggregate for a `btp_planner` ([`JourneyFilter::disclose_non_btp`]): `compute` over all
+/// the journeys `f` selects and over those it may read (both cached), combined by
+/// [`combine_parts`]. `None` for any other filter. Should the combination fail, the readable
+/// part alone: never the whole.
+fn parted<T: serde::Serialize + serde::de::DeserializeOwned>(
+    state: &AppState,
+    f: &JourneyFilter,
+    scope: &str,
+    compute: impl Fn(&AppState, &JourneyFilter) -> Arc<T>,
+) -> Option<Arc<T>> {
+    let (all, readable) = btp_parts(f)?;
+    let (t, r) = (compute(state, &all), compute(state, &readable));
+    Some(match combine_parts(state, scope, &*t, &*r, true) {
+        Ok(v) => Arc::new(v),
+        Err(e) => {
+            tracing::error!(error = %e, scope, "combining aggregate parts");
+            r
+        }
+    })
 }
 
 /// How many journeys `f` selects (cached): aggregate answers over fewer than k journeys are
@@ -191,31 +342,10 @@ pub(crate) fn with_selection(mut r: Response, n: usize) -> Response {
 
 /// Counts per station over the journeys `f` selects (cached).
 pub fn station_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<StationStats>> {
+    if let Some(v) = parted(state, f, "stations", station_counts) {
+        return v;
+    }
     cached(state, &state.memos.stations, f, || {
-        if let Some((all, readable)) = btp_parts(f) {
-            let (t, r) = (
-                station_counts(state, &all),
-                station_counts(state, &readable),
-            );
-            let g = state.journeys.geography();
-            return t
-                .iter()
-                .zip(r.iter())
-                .enumerate()
-                .map(|(i, (t, r))| {
-                    let cell = format!("crs={}|", g.stations.get(i).code);
-                    let p = |col: &str, t: u32, r: u32| part_count(state, &cell, col, t, r);
-                    StationStats {
-                        starts: p("starts", t.starts, r.starts),
-                        ends: p("ends", t.ends, r.ends),
-                        passes: p("passes", t.passes, r.passes),
-                        journeys: p("journeys", t.journeys, r.journeys),
-                        persons: p("persons", t.persons, r.persons),
-                        children: p("children", t.children, r.children),
-                    }
-                })
-                .collect();
-        }
         let sel = select(state, f);
         layers::station_stats(state.journeys.geography(), &refs(&sel))
     })
@@ -230,36 +360,27 @@ fn hotspot_statistics(state: &AppState, f: &JourneyFilter) -> Arc<Vec<(f64, f64,
     })
 }
 
-/// Cross-border journeys exported (by the line's exporting force) and imported (by the
-/// destination's force) per force (cached).
+/// Journeys exported and imported per force by line direction (cached): the off-diagonal
+/// line-direction flows summed by exporting force and by the force supplied, so that the force
+/// layer and the flows agree (see [`layers::force_exchange`]).
 pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 2]>> {
     cached(state, &state.memos.forces, f, || {
-        if let Some((all, readable)) = btp_parts(f) {
-            let (t, r) = (force_counts(state, &all), force_counts(state, &readable));
-            let g = state.journeys.geography();
-            return t
-                .iter()
-                .zip(r.iter())
-                .enumerate()
-                .map(|(i, (t, r))| {
-                    let cell = format!("code={}|", g.forces.get(i).code);
-                    [
-                        part_count(state, &cell, "exports", t[0], r[0]),
-                        part_count(state, &cell, "imports", t[1], r[1]),
-                    ]
-                })
-                .collect();
-        }
-        let mut counts = vec![[0u32; 2]; state.journeys.geography().forces.forces().len()];
-        for j in select(state, f) {
-            if let (Some(e), Some(i)) = (j.exporting_force, j.importing_force)
-                && e != i
-            {
-                counts[e as usize][0] += 1;
-                counts[i as usize][1] += 1;
-            }
-        }
-        counts
+        let flows = all_flows(state, f, Direction::Line);
+        layers::force_exchange(&flows, state.journeys.geography().forces.forces().len())
+    })
+}
+
+/// Seizure and grading totals per force over the journeys whose line supplies it (cached).
+pub fn force_totals(state: &AppState, f: &JourneyFilter) -> Arc<Vec<Totals>> {
+    if let Some(v) = parted(state, f, "force_totals", force_totals) {
+        return v;
+    }
+    cached(state, &state.memos.force_carried, f, || {
+        let sel = select(state, f);
+        layers::force_carried(
+            &refs(&sel),
+            state.journeys.geography().forces.forces().len(),
+        )
     })
 }
 
@@ -612,22 +733,73 @@ pub async fn hotspots_api(
 
 // ---------------------------------------------------------------- flows
 
-pub fn flow_properties(g: &Geography, f: &layers::Flow) -> Value {
+/// The count columns of flows and corridors, in order (JSON fields and CSV columns), before
+/// the seizure and grading totals ([`crate::journey::carried::Totals::COLUMNS`]).
+const COUNT_COLUMNS: &[&str] = &[
+    "journeys",
+    "lines",
+    "return_runs",
+    "internal_lines",
+    "external_lines",
+    "rail_journeys",
+    "btp_reported",
+    "btp_joint",
+    "persons",
+    "children",
+];
+
+fn count_values(c: &layers::Counts) -> [u32; 10] {
+    [
+        c.journeys,
+        c.lines,
+        c.return_runs,
+        c.internal_lines,
+        c.external_lines,
+        c.rail_journeys,
+        c.btp_reported,
+        c.btp_joint,
+        c.persons,
+        c.children,
+    ]
+}
+
+/// Adds the counts and the seizure and grading totals to a JSON object.
+fn put_counts(o: &mut serde_json::Map<String, Value>, c: &layers::Counts) {
+    for (k, v) in COUNT_COLUMNS.iter().zip(count_values(c)) {
+        o.insert((*k).to_string(), v.into());
+    }
+    c.carried.put(o);
+}
+
+/// The counts and totals as CSV cells.
+fn count_cells(c: &layers::Counts) -> Vec<String> {
+    let mut v: Vec<String> = count_values(c).iter().map(u32::to_string).collect();
+    v.extend(c.carried.cells());
+    v
+}
+
+/// The header of a flow or corridor CSV: `head`, then the counts and totals.
+fn count_header<'a>(head: &[&'a str]) -> Vec<&'a str> {
+    let mut h = head.to_vec();
+    h.extend(COUNT_COLUMNS);
+    h.extend(crate::journey::carried::Totals::COLUMNS);
+    h
+}
+
+pub fn flow_properties(g: &Geography, f: &layers::Flow, direction: Direction) -> Value {
     let (o, d) = (
         g.forces.get(f.origin as usize),
         g.forces.get(f.destination as usize),
     );
-    json!({
-        "origin_force": o.code,
-        "destination_force": d.code,
-        "origin_name": o.name,
-        "destination_name": d.name,
-        "journeys": f.journeys,
-        "persons": f.persons,
-        "children": f.children,
-        "btp_journeys": f.btp_journeys,
-        "cross_border": f.origin != f.destination,
-    })
+    let mut m = serde_json::Map::new();
+    m.insert("origin_force".into(), json!(o.code));
+    m.insert("destination_force".into(), json!(d.code));
+    m.insert("origin_name".into(), json!(o.name));
+    m.insert("destination_name".into(), json!(d.name));
+    m.insert("direction".into(), json!(direction.as_str()));
+    put_counts(&mut m, &f.counts);
+    m.insert("cross_border".into(), json!(f.origin != f.destination));
+    Value::Object(m)
 }
 
 pub fn flow_id(g: &Geography, f: &layers::Flow) -> String {
@@ -640,7 +812,7 @@ pub fn flow_id(g: &Geography, f: &layers::Flow) -> String {
 
 /// A flow as a line between the representative points of its two forces (a two-point line on
 /// one point for journeys inside one force).
-pub fn flow_feature(state: &AppState, f: &layers::Flow) -> Value {
+pub fn flow_feature(state: &AppState, f: &layers::Flow, direction: Direction) -> Value {
     let g = state.journeys.geography();
     let (a, b) = (
         state.force_points[f.origin as usize],
@@ -650,46 +822,85 @@ pub fn flow_feature(state: &AppState, f: &layers::Flow) -> Value {
         "type": "Feature",
         "id": flow_id(g, f),
         "geometry": {"type": "LineString", "coordinates": [[round7(a[0]), round7(a[1])], [round7(b[0]), round7(b[1])]]},
-        "properties": flow_properties(g, f),
+        "properties": flow_properties(g, f, direction),
     })
 }
 
-const FLOW_COLUMNS: &[&str] = &[
-    "origin_force",
-    "destination_force",
-    "origin_name",
-    "destination_name",
-    "journeys",
-    "persons",
-    "children",
-    "btp_journeys",
-];
-
 pub fn flow_csv(g: &Geography, flows: &Flows) -> Result<Vec<u8>, ApiError> {
     csv_bytes(
-        FLOW_COLUMNS,
+        &count_header(&[
+            "origin_force",
+            "destination_force",
+            "origin_name",
+            "destination_name",
+        ]),
         flows.rows.iter().map(|f| {
             let (o, d) = (
                 g.forces.get(f.origin as usize),
                 g.forces.get(f.destination as usize),
             );
-            vec![
+            let mut row = vec![
                 o.code.to_string(),
                 d.code.to_string(),
                 o.name.clone(),
                 d.name.clone(),
-                f.journeys.to_string(),
-                f.persons.to_string(),
-                f.children.to_string(),
-                f.btp_journeys.to_string(),
-            ]
+            ];
+            row.extend(count_cells(&f.counts));
+            row
         }),
     )
 }
 
 /// Parameters of `/api/flows`.
-pub const FLOW_PARAMS: &[&str] =
-    journey_params!([], ["origin_force", "destination_force", "format", "f"]);
+pub const FLOW_PARAMS: &[&str] = journey_params!(
+    [],
+    [
+        "origin_force",
+        "destination_force",
+        "direction",
+        "format",
+        "f"
+    ]
+);
+
+/// `direction=line|travel` (default `line`).
+pub fn direction_param(p: &Params) -> Result<Direction, ApiError> {
+    match p.get("direction") {
+        None => Ok(Direction::Line),
+        Some(s) => Direction::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+            name: "direction",
+            message: format!("\"{s}\" is not one of {}", Direction::ALL.join(", ")),
+        }),
+    }
+}
+
+/// The flows of the journeys `f` selects by `direction` (cached), unnarrowed.
+fn all_flows(state: &AppState, f: &JourneyFilter, direction: Direction) -> Arc<Flows> {
+    let scope = match direction {
+        Direction::Line => "flows",
+        Direction::Travel => "travel_flows",
+    };
+    if let Some(v) = parted(state, f, scope, |s, f| all_flows(s, f, direction)) {
+        let mut v = (*v).clone();
+        // most journeys first again, as `layers::flows` orders them
+        v.rows.sort_by(|a, b| {
+            b.counts
+                .journeys
+                .cmp(&a.counts.journeys)
+                .then(a.origin.cmp(&b.origin))
+                .then(a.destination.cmp(&b.destination))
+        });
+        return Arc::new(v);
+    }
+    let memo = match direction {
+        Direction::Line => &state.memos.flows,
+        Direction::Travel => &state.memos.travel_flows,
+    };
+    cached(state, memo, f, || {
+        let sel = select(state, f);
+        layers::flows(&refs(&sel), direction)
+    })
+}
 
 /// The flows of the journeys `f` selects, narrowed to an origin and destination force.
 pub fn flow_rows(
@@ -697,72 +908,18 @@ pub fn flow_rows(
     f: &JourneyFilter,
     origin: Option<u16>,
     destination: Option<u16>,
+    direction: Direction,
     viewer: bool,
 ) -> Flows {
     let k = state.security.disclosure.k;
-    let mut flows = (*flow_counts(state, f)).clone();
+    let mut flows = (*all_flows(state, f, direction)).clone();
     // A viewer sees no pair with fewer than k journeys: not even that it exists.
     flows.rows.retain(|r| {
         origin.is_none_or(|o| r.origin == o)
             && destination.is_none_or(|d| r.destination == d)
-            && (!viewer || r.journeys >= k)
+            && (!viewer || r.counts.journeys >= k)
     });
     flows
-}
-
-/// Force-to-force flows over the journeys `f` selects (cached); for a `btp_planner` the part
-/// it may not read goes through disclosure control cell by cell (and a cell left empty by it
-/// is not listed).
-fn flow_counts(state: &AppState, f: &JourneyFilter) -> Arc<Flows> {
-    cached(state, &state.memos.flows, f, || {
-        if let Some((all, readable)) = btp_parts(f) {
-            let (t, r) = (flow_counts(state, &all), flow_counts(state, &readable));
-            let g = state.journeys.geography();
-            let read: std::collections::HashMap<(u16, u16), &layers::Flow> = r
-                .rows
-                .iter()
-                .map(|x| ((x.origin, x.destination), x))
-                .collect();
-            let none = layers::Flow::default();
-            let mut rows: Vec<layers::Flow> = t
-                .rows
-                .iter()
-                .map(|x| {
-                    let y = read
-                        .get(&(x.origin, x.destination))
-                        .copied()
-                        .unwrap_or(&none);
-                    let cell = format!(
-                        "origin_force={}|destination_force={}|",
-                        g.forces.get(x.origin as usize).code,
-                        g.forces.get(x.destination as usize).code
-                    );
-                    let p = |col: &str, t: u32, r: u32| part_count(state, &cell, col, t, r);
-                    layers::Flow {
-                        origin: x.origin,
-                        destination: x.destination,
-                        journeys: p("journeys", x.journeys, y.journeys),
-                        persons: p("persons", x.persons, y.persons),
-                        children: p("children", x.children, y.children),
-                        btp_journeys: p("btp_journeys", x.btp_journeys, y.btp_journeys),
-                    }
-                })
-                .filter(|x| x.journeys > 0)
-                .collect();
-            rows.sort_by(|a, b| {
-                b.journeys
-                    .cmp(&a.journeys)
-                    .then(a.origin.cmp(&b.origin))
-                    .then(a.destination.cmp(&b.destination))
-            });
-            return Flows {
-                rows,
-                unplaced: part_count(state, "", "unplaced", t.unplaced, r.unplaced),
-            };
-        }
-        let sel = select(state, f);
-        layers::flows(&refs(&sel))
-    })
 }
 
 /// `GET /api/flows`: force → force flows as a FeatureCollection, or `format=matrix` for the
@@ -779,6 +936,7 @@ pub async fn flows_api(
         f.disclose_non_btp = who.disclose_non_btp();
         let o = force_param(&p, "origin_force", &state)?;
         let d = force_param(&p, "destination_force", &state)?;
+        let direction = direction_param(&p)?;
         let matrix = match p.get("format") {
             None | Some("geojson") => false,
             Some("matrix") => true,
@@ -790,15 +948,15 @@ pub async fn flows_api(
             }
         };
         let fmt = format_param(&p, "f", accept.as_deref())?;
-        Ok::<_, ApiError>((f, o, d, matrix, fmt))
+        Ok::<_, ApiError>((f, o, d, direction, matrix, fmt))
     })();
-    let (f, o, d, matrix, fmt) = match parsed {
+    let (f, o, d, direction, matrix, fmt) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
     blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
-        let flows = flow_rows(&state, &f, o, d, who.viewer());
+        let flows = flow_rows(&state, &f, o, d, direction, who.viewer());
         let selected = selection_size(&state, &f);
         if fmt == Format::Csv {
             return Ok(with_selection(
@@ -807,24 +965,263 @@ pub async fn flows_api(
             ));
         }
         if matrix {
-            let rows: Vec<Value> = flows.rows.iter().map(|r| flow_properties(&g, r)).collect();
+            let rows: Vec<Value> = flows
+                .rows
+                .iter()
+                .map(|r| flow_properties(&g, r, direction))
+                .collect();
             return Ok(with_selection(
-                json_reply(&json!({"rows": rows, "unplaced": flows.unplaced}), JSON),
+                json_reply(
+                    &json!({"direction": direction.as_str(), "rows": rows, "unplaced": flows.unplaced}),
+                    JSON,
+                ),
                 selected,
             ));
         }
-        let features: Vec<Value> = flows.rows.iter().map(|r| flow_feature(&state, r)).collect();
+        let features: Vec<Value> = flows
+            .rows
+            .iter()
+            .map(|r| flow_feature(&state, r, direction))
+            .collect();
         Ok(json_reply(
             &json!({
                 "type": "FeatureCollection",
                 "numberMatched": features.len(),
                 "numberReturned": features.len(),
+                "direction": direction.as_str(),
                 "unplaced": flows.unplaced,
                 "features": features,
             }),
             GEOJSON,
         ))
         .map(|r| with_selection(r, selected))
+    })
+    .await
+}
+
+// ---------------------------------------------------------------- corridors
+
+/// Parameters of `/api/corridors`.
+pub const CORRIDOR_PARAMS: &[&str] = journey_params!([], ["direction", "top", "f"]);
+/// Default `top` of `/api/corridors`.
+pub const DEFAULT_CORRIDORS: i64 = 100;
+
+/// The corridors of the journeys `f` selects by `direction` (cached).
+fn all_corridors(state: &AppState, f: &JourneyFilter, direction: Direction) -> Arc<Corridors> {
+    let memo = match direction {
+        Direction::Line => &state.memos.corridors,
+        Direction::Travel => &state.memos.travel_corridors,
+    };
+    cached(state, memo, f, || {
+        let sel = select(state, f);
+        layers::corridors(state.journeys.geography(), &refs(&sel), direction)
+    })
+}
+
+/// One corridor as its caller may see it: for a viewer, its journeys and via counts are the
+/// published ones (via stations under k left out, shares from the published counts).
+struct CorridorRow<'a> {
+    c: &'a layers::Corridor,
+    /// journeys as ordered and as the shares' denominator
+    journeys: u32,
+    /// (station, journeys, share)
+    via: Vec<(u32, u32, f64)>,
+}
+
+fn corridor_rows<'a>(
+    state: &AppState,
+    all: &'a Corridors,
+    viewer: bool,
+    top: usize,
+) -> Vec<CorridorRow<'a>> {
+    let g = state.journeys.geography();
+    let d = &state.security.disclosure;
+    let code = |s: u32| g.stations.get(s as usize).code.as_str();
+    let mut rows: Vec<CorridorRow> = all
+        .rows
+        .iter()
+        .filter_map(|c| {
+            let cell = format!(
+                "hub_station={}|market_station={}|",
+                code(c.hub),
+                code(c.market)
+            );
+            let journeys = if viewer {
+                d.publish(&cell, "journeys", u64::from(c.counts.journeys))? as u32
+            } else {
+                c.counts.journeys
+            };
+            let via = c
+                .via
+                .iter()
+                .filter_map(|&(s, n)| {
+                    let n = if viewer {
+                        let via_cell = format!("{cell}via={}|", code(s));
+                        d.publish(&via_cell, "journeys", u64::from(n))? as u32
+                    } else {
+                        n
+                    };
+                    let share = f64::from(n) / f64::from(journeys.max(1));
+                    Some((s, n, (share * 1e4).round() / 1e4))
+                })
+                .collect();
+            Some(CorridorRow { c, journeys, via })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.journeys
+            .cmp(&a.journeys)
+            .then(a.c.hub.cmp(&b.c.hub))
+            .then(a.c.market.cmp(&b.c.market))
+    });
+    rows.truncate(top);
+    rows
+}
+
+fn corridor_feature(state: &AppState, r: &CorridorRow, direction: Direction) -> Value {
+    let g = state.journeys.geography();
+    let (h, m) = (
+        g.stations.get(r.c.hub as usize),
+        g.stations.get(r.c.market as usize),
+    );
+    let force = |s: u32| {
+        g.station_force(s as usize)
+            .map(|f| g.forces.get(f.force).code.to_string())
+    };
+    let route = corridor_route(state, r.c.hub, r.c.market);
+    let coords: Vec<[f64; 2]> = match route.as_ref() {
+        Some((_, _, c)) if c.len() >= 2 => c.iter().map(|p| [round7(p[0]), round7(p[1])]).collect(),
+        _ => vec![[h.lon, h.lat], [m.lon, m.lat]],
+    };
+    let mut o = serde_json::Map::new();
+    o.insert("hub_station".into(), json!(h.code));
+    o.insert("market_station".into(), json!(m.code));
+    o.insert("hub_name".into(), json!(h.name));
+    o.insert("market_name".into(), json!(m.name));
+    o.insert("hub_force".into(), json!(force(r.c.hub)));
+    o.insert("market_force".into(), json!(force(r.c.market)));
+    o.insert("direction".into(), json!(direction.as_str()));
+    put_counts(&mut o, &r.c.counts);
+    o.insert(
+        "via".into(),
+        Value::Array(
+            r.via
+                .iter()
+                .map(|&(s, n, share)| {
+                    let v = g.stations.get(s as usize);
+                    json!({"station": v.code, "name": v.name, "journeys": n, "share": share})
+                })
+                .collect(),
+        ),
+    );
+    o.insert(
+        "distance_m".into(),
+        json!(route.as_ref().as_ref().map(|r| super::round_m(r.0))),
+    );
+    o.insert(
+        "forces".into(),
+        json!(route.as_ref().as_ref().map_or_else(Vec::new, |r| {
+            r.1.iter()
+                .map(|&f| g.forces.get(f).code.to_string())
+                .collect::<Vec<_>>()
+        })),
+    );
+    json!({
+        "type": "Feature",
+        "id": format!("{}-{}", h.code, m.code),
+        "geometry": {"type": "LineString", "coordinates": coords},
+        "properties": Value::Object(o),
+    })
+}
+
+/// The corridors as CSV: `via` and `forces` as `;`-separated lists (`CRS:journeys` for via).
+fn corridor_csv(features: &[Value]) -> Result<Vec<u8>, ApiError> {
+    let head = count_header(&[
+        "hub_station",
+        "market_station",
+        "hub_name",
+        "market_name",
+        "hub_force",
+        "market_force",
+        "distance_m",
+        "forces",
+        "via",
+    ]);
+    csv_bytes(
+        &head,
+        features.iter().map(|f| {
+            let p = &f["properties"];
+            head.iter()
+                .map(|k| match (*k, &p[*k]) {
+                    ("via", Value::Array(a)) => a
+                        .iter()
+                        .map(|v| {
+                            format!(
+                                "{}:{}",
+                                value_cell(&v["station"]),
+                                value_cell(&v["journeys"])
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                    ("forces", Value::Array(a)) => {
+                        a.iter().map(value_cell).collect::<Vec<_>>().join(";")
+                    }
+                    (_, v) => value_cell(v),
+                })
+                .collect()
+        }),
+    )
+}
+
+fn value_cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+/// `GET /api/corridors`: station → station corridors (by line: hub station → market station),
+/// most journeys first, as a FeatureCollection along the rail route (or CSV).
+pub async fn corridors_api(
+    raw: String,
+    accept: Option<String>,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
+    let parsed = (|| {
+        let p = Params::parse_table(&raw, CORRIDOR_PARAMS)?;
+        let f = filter_from(&p, &state)?;
+        let direction = direction_param(&p)?;
+        let top = p.int("top", 1, MAX_TOP)?.unwrap_or(DEFAULT_CORRIDORS) as usize;
+        let fmt = format_param(&p, "f", accept.as_deref())?;
+        Ok::<_, ApiError>((f, direction, top, fmt))
+    })();
+    let (f, direction, top, fmt) = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    blocking(state.limits.clone(), move || {
+        let all = all_corridors(&state, &f, direction);
+        let rows = corridor_rows(&state, &all, who.viewer(), top);
+        let features: Vec<Value> = rows
+            .iter()
+            .map(|r| corridor_feature(&state, r, direction))
+            .collect();
+        if fmt == Format::Csv {
+            return Ok(csv_reply(corridor_csv(&features)?, None));
+        }
+        Ok(json_reply(
+            &json!({
+                "type": "FeatureCollection",
+                "numberReturned": features.len(),
+                "direction": direction.as_str(),
+                "unplaced": all.unplaced,
+                "features": features,
+            }),
+            GEOJSON,
+        ))
     })
     .await
 }
@@ -860,6 +1257,16 @@ fn trend_values(b: &layers::Bucket) -> Vec<String> {
         b.nrm_referrals.to_string(),
         b.safeguarding_referrals.to_string(),
     ]
+    .into_iter()
+    .chain(b.carried.cells())
+    .collect()
+}
+
+/// The trend columns: the counts, then the seizure and grading totals.
+fn trend_columns() -> Vec<&'static str> {
+    let mut h = TREND_COLUMNS.to_vec();
+    h.extend(Totals::COLUMNS);
+    h
 }
 
 /// Most periods one trends answer holds.
@@ -980,31 +1387,10 @@ pub fn trend_rows(
         None => Ok(count(&f)),
         Some((all, readable)) => {
             let ((t, tn), (r, rn)) = (count(&all), count(&readable));
-            let rows = t
-                .iter()
-                .zip(r.iter())
-                .map(|(t, r)| {
-                    let cell = format!("period_start={}|", layers::date_of(t.start));
-                    let p = |col: &str, t: u32, r: u32| part_count(state, &cell, col, t, r);
-                    layers::Bucket {
-                        start: t.start,
-                        end: t.end,
-                        journeys: p("journeys", t.journeys, r.journeys),
-                        persons: p("persons", t.persons, r.persons),
-                        children: p("children", t.children, r.children),
-                        cross_border: p("cross_border", t.cross_border, r.cross_border),
-                        rail: p("rail", t.rail, r.rail),
-                        lines: p("lines", t.lines, r.lines),
-                        nrm_referrals: p("nrm_referrals", t.nrm_referrals, r.nrm_referrals),
-                        safeguarding_referrals: p(
-                            "safeguarding_referrals",
-                            t.safeguarding_referrals,
-                            r.safeguarding_referrals,
-                        ),
-                    }
-                })
-                .collect();
-            Ok((rows, part_count(state, "", "journeys", tn, rn)))
+            Ok((
+                combine_parts(state, "trends", &t, &r, false)?,
+                combine_parts(state, "trends_total", &tn, &rn, false)?,
+            ))
         }
     }
 }
@@ -1038,7 +1424,7 @@ pub async fn trends_api(
         if fmt == Format::Csv {
             return Ok(with_selection(
                 csv_reply(
-                    csv_bytes(TREND_COLUMNS, buckets.iter().map(trend_values))?,
+                    csv_bytes(&trend_columns(), buckets.iter().map(trend_values))?,
                     None,
                 ),
                 n as usize,
@@ -1049,13 +1435,15 @@ pub async fn trends_api(
             .map(|b| {
                 let v = trend_values(b);
                 let mut o = serde_json::Map::new();
-                for (k, (name, val)) in TREND_COLUMNS.iter().zip(v).enumerate() {
+                for (k, (name, val)) in trend_columns().iter().zip(v).enumerate() {
                     o.insert(
                         name.to_string(),
                         if k < 2 {
                             json!(val)
+                        } else if let Ok(n) = val.parse::<u64>() {
+                            json!(n)
                         } else {
-                            json!(val.parse::<u64>().unwrap_or(0))
+                            json!(val.parse::<f64>().unwrap_or(0.0))
                         },
                     );
                 }
@@ -1106,24 +1494,10 @@ pub fn section_feature(g: &Geography, i: usize, s: SectionStats, geometry: bool)
 
 /// Section usage over the journeys `f` selects.
 pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStats>> {
+    if let Some(v) = parted(state, f, "sections", section_stats) {
+        return v;
+    }
     cached(state, &state.memos.sections, f, || {
-        if let Some((all, readable)) = btp_parts(f) {
-            let (t, r) = (section_stats(state, &all), section_stats(state, &readable));
-            return t
-                .iter()
-                .zip(r.iter())
-                .enumerate()
-                .map(|(i, (t, r))| {
-                    let cell = format!("section={i}|");
-                    let p = |col: &str, t: u32, r: u32| part_count(state, &cell, col, t, r);
-                    SectionStats {
-                        journeys: p("journeys", t.journeys, r.journeys),
-                        persons: p("persons", t.persons, r.persons),
-                        children: p("children", t.children, r.children),
-                    }
-                })
-                .collect();
-        }
         let sel = select(state, f);
         layers::rail_usage(state.journeys.geography(), &refs(&sel))
     })
@@ -1132,7 +1506,7 @@ pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStat
 // ---------------------------------------------------------------- export
 
 /// Parameters of `/api/export`.
-pub const EXPORT_PARAMS: &[&str] = journey_params!(["collection", "format"], []);
+pub const EXPORT_PARAMS: &[&str] = journey_params!(["collection", "format"], ["direction"]);
 
 /// Collections `/api/export` writes.
 pub const EXPORT_COLLECTIONS: &[&str] = &[
@@ -1155,48 +1529,167 @@ fn download(content_type: &'static str, name: &str, body: warp::hyper::Body) -> 
     r
 }
 
+/// The journey export's columns: every field of a journey a role that may export journeys
+/// sees (no person details: those need `persons=true` on the journey endpoints), no geometry.
 const JOURNEY_COLUMNS: &[&str] = &[
     "report_id",
+    "reported_at",
+    "reporting_lag_days",
+    "source_force",
     "date",
+    "departed_at",
     "mode",
     "origin_station",
     "destination_station",
+    "origin_lon",
+    "origin_lat",
+    "destination_lon",
+    "destination_lat",
+    "origin_snapped_m",
+    "destination_snapped_m",
+    "via",
     "origin_force",
     "destination_force",
     "exporting_force",
     "importing_force",
+    "return_run",
     "cross_border",
     "urban_to_rural",
+    "origin_class",
+    "destination_class",
     "route_method",
     "distance_m",
+    "stations",
+    "forces",
+    "encounter_type",
+    "encounter_station",
+    "encounter_at",
+    "encounter_joint_with_force",
     "persons",
     "children",
     "line_id",
+    "line_name",
+    "line_exporting_force",
+    "line_type",
+    "cash_gbp",
+    "phones",
+    "weapons",
+    "drugs",
+    "source_eval",
+    "intel_assessment",
+    "handling",
+    "handling_conditions",
 ];
 
 fn journey_csv_row(g: &Geography, j: &MappedJourney) -> Vec<String> {
     let code = |s: Option<u32>| opt(s.map(|i| g.stations.get(i as usize).code.to_string()));
     let force = |f: Option<u16>| opt(f.map(|i| g.forces.get(i as usize).code.to_string()));
+    let text = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    let enum_text = |v: serde_json::Result<Value>| v.map(|v| text(&v)).unwrap_or_default();
+    let r = &j.report;
+    let enc = r.journey.encounter.as_ref();
+    let line = r.line.as_ref();
+    let parse = |raw: &Option<Box<serde_json::value::RawValue>>| {
+        raw.as_ref()
+            .and_then(|x| serde_json::from_str::<Value>(x.get()).ok())
+            .unwrap_or(Value::Null)
+    };
+    let (seized, grading) = (parse(&r.seizures), parse(&r.grading));
+    let list = |v: &Value| {
+        v.as_array()
+            .map(|a| a.iter().map(text).collect::<Vec<_>>().join(";"))
+            .unwrap_or_default()
+    };
+    // class:type:wraps:concealment per drug seized
+    let drugs = seized["drugs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| {
+                    format!(
+                        "{}:{}:{}:{}",
+                        text(&d["class"]),
+                        text(&d["type"]),
+                        text(&d["wraps"]),
+                        text(&d["concealment"])
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+        .unwrap_or_default();
+    let round2 = |v: f64| (v * 100.0).round() / 100.0;
     vec![
-        j.report.report_id.clone(),
-        crate::journey::report::format_date(j.report.journey.date),
-        j.report.journey.mode.as_str().to_string(),
+        r.report_id.clone(),
+        r.reported_at.clone(),
+        opt(j.reporting_lag_days()),
+        r.source_force.to_string(),
+        crate::journey::report::format_date(r.journey.date),
+        opt(r.journey.departed_at.clone()),
+        r.journey.mode.as_str().to_string(),
         code(j.origin.station),
         code(j.destination.station),
+        j.origin.point[0].to_string(),
+        j.origin.point[1].to_string(),
+        j.destination.point[0].to_string(),
+        j.destination.point[1].to_string(),
+        opt(j.origin.snapped_m.map(round2)),
+        opt(j.destination.snapped_m.map(round2)),
+        r.journey
+            .via
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(";"),
         force(j.origin.force),
         force(j.destination.force),
         force(j.exporting_force),
         force(j.importing_force),
+        j.return_run.to_string(),
         j.cross_border.to_string(),
         j.urban_to_rural.to_string(),
-        serde_json::to_value(j.route.method)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        enum_text(serde_json::to_value(j.origin.class)),
+        enum_text(serde_json::to_value(j.destination.class)),
+        enum_text(serde_json::to_value(j.route.method)),
         super::round_m(j.route.distance_m).to_string(),
+        j.route
+            .stations
+            .iter()
+            .map(|&s| g.stations.get(s as usize).code.to_string())
+            .collect::<Vec<_>>()
+            .join(";"),
+        j.route
+            .forces
+            .iter()
+            .map(|s| g.forces.get(s.force).code.to_string())
+            .collect::<Vec<_>>()
+            .join(";"),
+        opt(enc.map(|e| e.kind.as_str())),
+        opt(enc.and_then(|e| e.station.as_ref()).map(|c| c.to_string())),
+        opt(enc.and_then(|e| e.at.clone())),
+        opt(enc
+            .and_then(|e| e.joint_with_force.as_ref())
+            .map(|c| c.to_string())),
         j.persons.to_string(),
         j.children.to_string(),
-        opt(j.report.line.as_ref().map(|l| l.line_id.clone())),
+        opt(line.map(|l| l.line_id.clone())),
+        opt(line.and_then(|l| l.name.clone())),
+        opt(line
+            .and_then(|l| l.exporting_force.as_ref())
+            .map(|c| c.to_string())),
+        opt(line.and_then(|l| l.line_type).map(|t| t.as_str())),
+        text(&seized["cash_gbp"]),
+        text(&seized["phones"]),
+        list(&seized["weapons"]),
+        drugs,
+        text(&grading["source_eval"]),
+        text(&grading["intel_assessment"]),
+        text(&grading["handling"]),
+        text(&grading["handling_conditions"]),
     ]
 }
 
@@ -1285,9 +1778,10 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
         }
         let csv = format_param(&p, "format", None)? == Format::Csv;
         let f = filter_from(&p, &state)?;
-        Ok::<_, ApiError>((collection, csv, f))
+        let direction = direction_param(&p)?;
+        Ok::<_, ApiError>((collection, csv, f, direction))
     })();
-    let (collection, csv, f) = match parsed {
+    let (collection, csv, f, direction) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -1312,7 +1806,8 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
         );
     }
     blocking(state.limits.clone(), move || {
-        let (body, rows, selected) = super::ogc::layer_download(&state, &collection, f, csv, &who)?;
+        let (body, rows, selected) =
+            super::ogc::layer_download(&state, &collection, f, csv, &who, direction)?;
         Ok(with_selection(
             super::journeys::record_count(download(ctype, &name, body.into()), rows),
             selected,
@@ -1358,7 +1853,8 @@ pub fn table_csv(features: &[Value]) -> Result<Vec<u8>, ApiError> {
     )
 }
 
-/// Trends as a CSV table (for the export): monthly, over the range [`trend_range`] gives.
+/// Trends as a CSV table (for the export): monthly, over the range [`trend_range`] gives;
+/// (the bytes, the rows, the journeys selected).
 pub fn trends_csv(
     state: &AppState,
     f: &JourneyFilter,
@@ -1366,7 +1862,7 @@ pub fn trends_csv(
 ) -> Result<(Vec<u8>, usize, usize), ApiError> {
     let (buckets, n) = trend_rows(state, f, Interval::Month, data_range)?;
     Ok((
-        csv_bytes(TREND_COLUMNS, buckets.iter().map(trend_values))?,
+        csv_bytes(&trend_columns(), buckets.iter().map(trend_values))?,
         buckets.len(),
         n as usize,
     ))

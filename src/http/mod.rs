@@ -280,6 +280,14 @@ pub fn routes(
         .and(with_state(state.clone()))
         .then(layers::flows_api)
         .boxed();
+    let corridors = warp::path!("api" / "corridors")
+        .and(warp::get())
+        .and(raw_query())
+        .and(accept())
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(layers::corridors_api)
+        .boxed();
     let trends = warp::path!("api" / "trends")
         .and(warp::get())
         .and(raw_query())
@@ -401,6 +409,7 @@ pub fn routes(
         station,
         hotspots,
         flows,
+        corridors,
         trends,
         export,
         whoami,

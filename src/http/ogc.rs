@@ -78,7 +78,7 @@ pub const COLLECTIONS: &[Collection] = &[
     Collection {
         id: "forces",
         title: "Police force areas",
-        description: "Police force areas (ONS, generalised) with the selected cross-border journeys they export (the line's exporting force) and import (the destination's force), and the net (exports - imports).",
+        description: "Police force areas (ONS, generalised) with the selected journeys they export and import by line direction (from the line's exporting force to the force it supplies: the destination's, or the origin's on a return run; the off-diagonal line-direction flows summed), the net (exports - imports), and the seizure and grading totals of the journeys whose line supplies the force.",
         filters: &["code"],
         params: params!("code"),
     },
@@ -106,9 +106,9 @@ pub const COLLECTIONS: &[Collection] = &[
     Collection {
         id: "flows",
         title: "Force flows",
-        description: "Journeys from the force of their origin to the force of their destination, as lines between points inside the two areas, with persons, children and the journeys made by rail (btp_journeys).",
-        filters: &["force", "origin_force", "destination_force"],
-        params: params!("force", "origin_force", "destination_force"),
+        description: "Journeys between forces as lines between points inside the two areas: by line direction (direction=line, the default: from the line's exporting force to the force it supplies, return runs turned round) or by travel (direction=travel: origin force to destination force), with journeys, lines, return runs, internal and external lines, rail journeys, BTP-reported and BTP-joint journeys, persons, children, seizures and grading.",
+        filters: &["force", "origin_force", "destination_force", "direction"],
+        params: params!("force", "origin_force", "destination_force", "direction"),
     },
 ];
 
@@ -354,6 +354,8 @@ struct Query {
     significant: Option<bool>,
     origin: Option<u16>,
     destination: Option<u16>,
+    /// how flows are placed between forces
+    direction: layers::Direction,
     /// leave polygons and lines out (CSV tables of forces and track sections)
     no_geometry: bool,
     /// the caller is a viewer: hotspots and flows from published counts only
@@ -457,6 +459,7 @@ fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError>
         significant: super::journeys::bool_param(&p, "significant")?,
         origin: force_param(&p, "origin_force", state)?,
         destination: force_param(&p, "destination_force", state)?,
+        direction: lay::direction_param(&p)?,
         no_geometry: false,
         viewer: false,
         persons: super::journeys::bool_param(&p, "persons")?.unwrap_or(false),
@@ -515,7 +518,21 @@ fn station_feature(g: &Geography, i: usize, c: StationStats) -> Value {
     })
 }
 
-fn force_feature(g: &Geography, i: usize, c: [u32; 2], geometry: bool) -> Value {
+fn force_feature(
+    g: &Geography,
+    i: usize,
+    c: [u32; 2],
+    carried: &crate::journey::carried::Totals,
+    geometry: bool,
+) -> Value {
+    let mut v = force_geometry(g, i, c, geometry);
+    if let Some(p) = v["properties"].as_object_mut() {
+        carried.put(p);
+    }
+    v
+}
+
+fn force_geometry(g: &Geography, i: usize, c: [u32; 2], geometry: bool) -> Value {
     let f = g.forces.get(i);
     if !geometry {
         return json!({
@@ -612,12 +629,13 @@ fn select_features(
             };
             ids.retain(|&i| code.as_ref().is_none_or(|c| &g.forces.get(i).code == c));
             let counts = lay::force_counts(state, &q.journeys);
+            let carried = lay::force_totals(state, &q.journeys);
             let r = page(ids.len());
             (
                 ids.len(),
                 ids[r]
                     .iter()
-                    .map(|&i| force_feature(&g, i, counts[i], !q.no_geometry))
+                    .map(|&i| force_feature(&g, i, counts[i], &carried[i], !q.no_geometry))
                     .collect(),
             )
         }
@@ -663,7 +681,14 @@ fn select_features(
             )
         }
         "flows" => {
-            let flows = lay::flow_rows(state, &q.journeys, q.origin, q.destination, q.viewer);
+            let flows = lay::flow_rows(
+                state,
+                &q.journeys,
+                q.origin,
+                q.destination,
+                q.direction,
+                q.viewer,
+            );
             let rows: Vec<&layers::Flow> = flows
                 .rows
                 .iter()
@@ -682,7 +707,10 @@ fn select_features(
             let r = page(rows.len());
             (
                 rows.len(),
-                rows[r].iter().map(|f| flow_feature(state, f)).collect(),
+                rows[r]
+                    .iter()
+                    .map(|f| flow_feature(state, f, q.direction))
+                    .collect(),
             )
         }
         _ => {
@@ -842,7 +870,8 @@ pub async fn item(
                 "forces" => {
                     let code = ForceCode::parse(&fid).map_err(|_| not_found())?;
                     let i = g.forces.index_of(&code).ok_or_else(not_found)?;
-                    force_feature(&g, i, lay::force_counts(&state, &all)[i], true)
+                    let carried = lay::force_totals(&state, &all);
+                    force_feature(&g, i, lay::force_counts(&state, &all)[i], &carried[i], true)
                 }
                 "rail" => {
                     let i: usize = fid.parse().map_err(|_| not_found())?;
@@ -865,13 +894,14 @@ pub async fn item(
                     hotspot_feature(&g, h)
                 }
                 "flows" => {
-                    let flows = lay::flow_rows(&state, &all, None, None, who.viewer());
+                    let direction = layers::Direction::Line;
+                    let flows = lay::flow_rows(&state, &all, None, None, direction, who.viewer());
                     let f = flows
                         .rows
                         .iter()
                         .find(|f| flow_id(&g, f) == fid)
                         .ok_or_else(not_found)?;
-                    flow_feature(&state, f)
+                    flow_feature(&state, f, direction)
                 }
                 _ => {
                     let j = state
@@ -929,6 +959,7 @@ pub fn layer_download(
     f: JourneyFilter,
     csv: bool,
     who: &super::guard::Who,
+    direction: layers::Direction,
 ) -> Result<(Vec<u8>, usize, usize), ApiError> {
     let g = state.journeys.geography().clone();
     let viewer = who.viewer();
@@ -968,6 +999,7 @@ pub fn layer_download(
         significant: None,
         origin: None,
         destination: None,
+        direction,
         no_geometry: csv,
         viewer,
         persons: false,
@@ -989,7 +1021,7 @@ pub fn layer_download(
                 return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len(), selected));
             }
             "flows" => {
-                let flows = lay::flow_rows(state, &q.journeys, None, None, viewer);
+                let flows = lay::flow_rows(state, &q.journeys, None, None, direction, viewer);
                 return lay::flow_csv(&g, &flows).map(|b| (b, flows.rows.len(), selected));
             }
             _ => {}
@@ -1011,6 +1043,7 @@ pub fn layer_download(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journey::map::day_number;
 
     #[test]
     fn datetime_takes_instants_and_open_intervals() {

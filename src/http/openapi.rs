@@ -105,7 +105,14 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             "GSS code of the line's exporting force (the origin's when the report names none)",
             force,
         ),
-        "importing_force" => ("GSS code of the destination's force", force),
+        "importing_force" => (
+            "GSS code of the force the line supplies: the destination's, or the origin's when the journey ends back in the exporting force (a return run)",
+            force,
+        ),
+        "direction" => (
+            "line (default): from the line's exporting force (hub station) to the force (market station) it supplies; travel: from the journey's origin to its destination",
+            json!({"type": "string", "enum": crate::layers::Direction::ALL, "default": "line"}),
+        ),
         "origin_force" => ("GSS code of the origin's force", force),
         "destination_force" => ("GSS code of the destination's force", force),
         "cross_border" => (
@@ -135,7 +142,7 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             json!({"type": "string"}),
         ),
         "top" => (
-            "how many stations",
+            "how many rows (stations or corridors), most first",
             json!({"type": "integer", "minimum": 1, "maximum": crate::http::layers::MAX_TOP, "default": crate::http::layers::DEFAULT_TOP}),
         ),
         "sort" => (
@@ -313,7 +320,7 @@ fn build() -> Value {
                 ),
                 query(
                     "k",
-                    "how many stations",
+                    "how many rows (stations or corridors), most first",
                     json!({"type": "integer", "minimum": 1, "maximum": 50, "default": 3}),
                 ),
             ],
@@ -424,13 +431,22 @@ fn build() -> Value {
     paths.insert(
         "/api/flows".into(),
         get_table(
-            "force to force flows (origin force to destination force), or the matrix",
+            "force to force flows (by line direction: exporting force to the force supplied; or by travel: origin force to destination force), or the matrix",
             params_of(l::FLOW_PARAMS, "table"),
             "a GeoJSON FeatureCollection, {rows: [...]} or CSV",
             "application/geo+json",
         ),
     );
     paths["/api/flows"]["get"]["responses"]["200"]["content"]["application/json"] = json!({"schema": {"type": "object", "required": ["rows"], "properties": {"rows": {"type": "array", "items": {"type": "object"}}}}});
+    paths.insert(
+        "/api/corridors".into(),
+        get_table(
+            "station to station corridors (by line direction: hub station to market station): journeys, lines, return runs, people, seizures, grading, the via stations and their shares, the rail distance and the forces crossed",
+            params_of(l::CORRIDOR_PARAMS, "table"),
+            "a GeoJSON FeatureCollection (or CSV)",
+            "application/geo+json",
+        ),
+    );
     paths.insert(
         "/api/trends".into(),
         get_table(

@@ -1108,6 +1108,49 @@ fn centroid(geo: &Geography, c: &Choice<usize>) -> [f64; 2] {
     }
 }
 
+/// The most likely item of a choice (ties: the first).
+fn heaviest(c: &Choice<usize>) -> usize {
+    let mut best = (0, f64::NEG_INFINITY);
+    for (k, &s) in c.items.iter().enumerate() {
+        let w = c.dist.weight(k).unwrap_or(0.0);
+        if w > best.1 {
+            best = (s, w);
+        }
+    }
+    best.0
+}
+
+/// The forces near exporter `f` for its "nearby forces" kernel, with their distance in km
+/// **over the rail network**, from the exporter's main hub (its heaviest) to each importer's
+/// main market town: a straight line would put South Wales next to Devon and Cornwall across
+/// the Bristol Channel. Forces more than `8 × scale` away as the crow flies (a kernel weight
+/// below e⁻⁸ even before the track's detours) and forces the track does not connect are left
+/// out.
+fn nearby_km(
+    geo: &Geography,
+    f: usize,
+    hubs: &Choice<usize>,
+    markets: &[Option<Choice<usize>>],
+    scale_km: f64,
+) -> Vec<(usize, f64)> {
+    let from = heaviest(hubs);
+    let c = centroid(geo, hubs);
+    markets
+        .iter()
+        .enumerate()
+        .filter(|&(g, m)| g != f && m.is_some())
+        .filter_map(|(g, m)| {
+            let m = m.as_ref()?;
+            if andoyer_lambert_m(c, centroid(geo, m)) / 1000.0 > 8.0 * scale_km {
+                return None;
+            }
+            let to = heaviest(m);
+            let r = geo.rail.route_with(&[from, to], false).ok()?;
+            Some((g, r.distance_m / 1000.0))
+        })
+        .collect()
+}
+
 impl<'a> World<'a> {
     fn new(geo: &'a Geography, p: &GeneratorParams) -> Result<World<'a>, GenerateError> {
         p.validate().map_err(GenerateError::InvalidParams)?;
@@ -1204,12 +1247,11 @@ impl<'a> World<'a> {
             };
             let Some(hub) = &hubs[f] else { continue };
             let importers = if x.importers.is_empty() {
-                let c = centroid(geo, hub);
-                Choice::new((0..nf).filter(|&g| g != f).filter_map(|g| {
-                    let m = markets[g].as_ref()?;
-                    let dkm = andoyer_lambert_m(c, centroid(geo, m)) / 1000.0;
-                    Some((g, (-dkm / p.nearby_importer_scale_km).exp()))
-                }))
+                Choice::new(
+                    nearby_km(geo, f, hub, &markets, p.nearby_importer_scale_km)
+                        .into_iter()
+                        .map(|(g, dkm)| (g, (-dkm / p.nearby_importer_scale_km).exp())),
+                )
             } else {
                 Choice::new(x.importers.iter().filter_map(|m| {
                     let g = geo.forces.index_of(&m.force)?;
@@ -1756,22 +1798,34 @@ impl<'a> Sim<'a> {
         let cal = &w.cal;
         let start = cal.line_start(&mut self.rng);
         let mut internal = self.rng.random_bool(cal.internal_share[start]);
-        let x = &w.exporters[w.exporter_pick.sample(&mut self.rng)];
+        let mut x = &w.exporters[w.exporter_pick.sample(&mut self.rng)];
         let Some(hubs) = &w.hubs[x.force] else { return };
-        let hub = hubs.pick(&mut self.rng);
+        let mut hub = hubs.pick(&mut self.rng);
         let mut market = None;
         if internal {
-            if let Some(locals) = &w.locals[x.force] {
-                let min_km = p.destinations.internal_min_distance_km;
+            // A force too small for an internal line of that length cannot run one: another
+            // exporter is drawn (up to 20 times), so that internal lines keep their share of
+            // new lines (turning them external instead pulled the share below its parameter).
+            let min_km = p.destinations.internal_min_distance_km;
+            'draw: for attempt in 0..20 {
+                if attempt > 0 {
+                    x = &w.exporters[w.exporter_pick.sample(&mut self.rng)];
+                    let Some(hubs) = &w.hubs[x.force] else {
+                        continue;
+                    };
+                    hub = hubs.pick(&mut self.rng);
+                }
+                let Some(locals) = &w.locals[x.force] else {
+                    continue;
+                };
                 for _ in 0..20 {
                     let m = locals.pick(&mut self.rng);
                     if m != hub && km(w.geo, hub, m) >= min_km {
                         market = Some(m);
-                        break;
+                        break 'draw;
                     }
                 }
             }
-            // a force too small for an internal line of that length exports instead
             internal = market.is_some();
         }
         if market.is_none() {
@@ -3196,5 +3250,196 @@ mod tests {
         let mode = bands.iter().max_by_key(|(_, n)| **n).unwrap();
         assert_eq!(*mode.0, "15-17", "{bands:?}");
         assert!(!bands.contains_key("10-12") && !bands.contains_key("under_10"));
+    }
+
+    /// 20,000 reports, seed 11: enough lines per exporter to compare shares.
+    fn big_sample() -> &'static [Value] {
+        static SAMPLE: OnceLock<Vec<Value>> = OnceLock::new();
+        SAMPLE.get_or_init(|| generate(gb(), &GeneratorParams::builtin(), 20_000, 11))
+    }
+
+    /// The force of a report's end: its station's, or the nearest station's to its point.
+    fn end_force(place: &Value) -> String {
+        match place["station"].as_str() {
+            Some(c) => force_code_of(c),
+            None => {
+                let p = [
+                    place["lon"].as_f64().unwrap(),
+                    place["lat"].as_f64().unwrap(),
+                ];
+                let s = gb().stations.nearest(p).unwrap().station;
+                let f = gb().station_force(s).unwrap();
+                gb().forces.get(f.force).code.as_str().to_string()
+            }
+        }
+    }
+
+    /// External lines by exporter: how many go to each importing force (one count per line).
+    fn external_lines_by_exporter() -> BTreeMap<String, BTreeMap<String, usize>> {
+        let mut market_of: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for r in big_sample() {
+            let l = &r["line"];
+            if l["line_type"] != "external" {
+                continue;
+            }
+            let x = l["exporting_force"].as_str().unwrap().to_string();
+            let j = &r["journey"];
+            let ends = [end_force(&j["origin"]), end_force(&j["destination"])];
+            if let Some(m) = ends.iter().find(|f| **f != x) {
+                market_of.insert(l["line_id"].as_str().unwrap().to_string(), (x, m.clone()));
+            }
+        }
+        let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        for (x, m) in market_of.into_values() {
+            *out.entry(x).or_default().entry(m).or_default() += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn each_exporters_lines_go_to_its_documented_importers_in_proportion() {
+        // data/generator.json gives each large exporter a kernel of importer weights: the
+        // share of its external lines going to each importer is weight / total weight, within
+        // four binomial standard deviations (and a point) of what 20,000 reports show.
+        let p = GeneratorParams::builtin();
+        let seen = external_lines_by_exporter();
+        let mut checked = 0;
+        for x in p.exporters.iter().filter(|x| !x.importers.is_empty()) {
+            let Some(got) = seen.get(x.force.as_str()) else {
+                continue;
+            };
+            let n: usize = got.values().sum();
+            if n < 100 {
+                continue;
+            }
+            let total: f64 = x.importers.iter().map(|m| m.weight).sum();
+            for m in &x.importers {
+                let e = m.weight / total;
+                let o = *got.get(m.force.as_str()).unwrap_or(&0) as f64 / n as f64;
+                let tol = 4.0 * (e * (1.0 - e) / n as f64).sqrt() + 0.01;
+                assert!(
+                    (o - e).abs() <= tol,
+                    "{} -> {}: {o:.3} of {n} lines against the kernel's {e:.3}",
+                    x.name,
+                    m.name
+                );
+            }
+            // and nowhere else
+            for f in got.keys() {
+                assert!(
+                    x.importers.iter().any(|m| m.force.as_str() == f),
+                    "{} sends a line to {f}",
+                    x.name
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked >= 3, "{checked} exporters with 100 lines or more");
+    }
+
+    #[test]
+    fn devon_and_cornwall_lines_go_east_by_rail_not_across_the_bristol_channel() {
+        // Devon and Cornwall has no kernel: "nearby forces" by distance over the rail network.
+        // Cardiff is 80 km from Plymouth across the Bristol Channel but over 250 km by rail
+        // (through Bristol), so South Wales is no longer its top destination: Avon and
+        // Somerset, next door along the line, is.
+        const DC: &str = "E23000035";
+        const AVON: &str = "E23000036";
+        const SOUTH_WALES: &str = "W15000003";
+        let w = World::new(gb(), &GeneratorParams::builtin()).unwrap();
+        let f = gb()
+            .forces
+            .index_of(&ForceCode::parse(DC).unwrap())
+            .unwrap();
+        let hubs = w.hubs[f].as_ref().unwrap();
+        let km: BTreeMap<&str, f64> = nearby_km(gb(), f, hubs, &w.markets, 60.0)
+            .into_iter()
+            .map(|(g, d)| (gb().forces.get(g).code.as_str(), d))
+            .collect();
+        assert!(km[AVON] < km[SOUTH_WALES], "{km:?}");
+        // Exeter or Plymouth to the main South Wales town by rail: at least 150 km
+        assert!(km[SOUTH_WALES] > 150.0, "{km:?}");
+        let lines = &external_lines_by_exporter()[DC];
+        let n: usize = lines.values().sum();
+        let wales = *lines.get(SOUTH_WALES).unwrap_or(&0) as f64 / n as f64;
+        // was 47 % of its cross-border journeys with the straight-line rule
+        assert!(
+            wales < 0.1,
+            "South Wales takes {wales:.2} of {n}: {lines:?}"
+        );
+    }
+
+    #[test]
+    fn exporters_without_a_kernel_send_lines_by_the_documented_nearby_kernel() {
+        // GENERATOR.md: an exporter with no importer list sends its external lines to other
+        // forces with weight exp(-d / nearby_importer_scale_km), d the rail distance between
+        // main hub and main market town. Each importer's share of the lines of every such
+        // exporter with 60 lines or more, within four binomial standard deviations and a point.
+        let p = GeneratorParams::builtin();
+        let w = World::new(gb(), &p).unwrap();
+        let seen = external_lines_by_exporter();
+        let mut checked = 0;
+        for x in p.exporters.iter().filter(|x| x.importers.is_empty()) {
+            let Some(got) = seen.get(x.force.as_str()) else {
+                continue;
+            };
+            let n: usize = got.values().sum();
+            if n < 60 {
+                continue;
+            }
+            let f = gb().forces.index_of(&x.force).unwrap();
+            let Some(hubs) = w.hubs[f].as_ref() else {
+                continue;
+            };
+            let scale = p.nearby_importer_scale_km;
+            let kernel: Vec<(String, f64)> = nearby_km(gb(), f, hubs, &w.markets, scale)
+                .into_iter()
+                .map(|(g, d)| (gb().forces.get(g).code.to_string(), (-d / scale).exp()))
+                .collect();
+            let total: f64 = kernel.iter().map(|k| k.1).sum();
+            for (code, wt) in &kernel {
+                let e = wt / total;
+                let o = *got.get(code.as_str()).unwrap_or(&0) as f64 / n as f64;
+                let tol = 4.0 * (e * (1.0 - e) / n as f64).sqrt() + 0.01;
+                assert!(
+                    (o - e).abs() <= tol,
+                    "{} -> {code}: {o:.3} of {n} lines against the kernel's {e:.3}",
+                    x.name
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked >= 3, "{checked} exporters checked");
+    }
+
+    #[test]
+    fn internal_lines_keep_their_share_of_new_lines() {
+        // Lines first reported in 2024-25 were mostly started then (internal_share 0.33 and
+        // 0.35), a few in late 2023 (0.30): about 0.33, within three binomial standard
+        // deviations and two points for that mix.
+        let mut first: BTreeMap<&str, (Date, bool)> = BTreeMap::new();
+        for r in big_sample() {
+            let l = &r["line"];
+            let (Some(id), Some(t)) = (l["line_id"].as_str(), l["line_type"].as_str()) else {
+                continue;
+            };
+            let d = date_of(r["journey"]["date"].as_str().unwrap());
+            let e = first.entry(id).or_insert((d, t == "internal"));
+            if d < e.0 {
+                e.0 = d;
+            }
+        }
+        let late: Vec<bool> = first
+            .values()
+            .filter(|(d, _)| d.year() >= 2024)
+            .map(|(_, i)| *i)
+            .collect();
+        let n = late.len() as f64;
+        let share = late.iter().filter(|i| **i).count() as f64 / n;
+        let tol = 3.0 * (0.33f64 * 0.67 / n).sqrt() + 0.02;
+        assert!(
+            (share - 0.33).abs() <= tol,
+            "{share:.3} of {n} lines (±{tol:.3})"
+        );
     }
 }

@@ -7,10 +7,12 @@
 //!   Wight has no rail link) the journey is drawn as a geodesic line and says so
 //!   (`route_method: "geodesic_fallback"`). Other modes are a geodesic line (densified every
 //!   [`GEODESIC_STEP_M`]) through the ends and any via stations.
-//! - **Forces.** The force of each end (station or point); the forces crossed in order with the
-//!   metres inside each; `exporting_force` is the line's when the report gives one, else the
-//!   origin's; `importing_force` is the destination's; `cross_border` when origin and destination
-//!   forces differ.
+//! - **Forces.** The force of each end: a station end's (also a point that snapped to a
+//!   station: the station's force, not the force of the point, which may be offshore), else the
+//!   point's; the forces crossed in order with the metres inside each; `exporting_force` is the
+//!   line's when the report gives one, else the origin's; `importing_force` is the force the line
+//!   supplies: the destination's, or the origin's when the journey ends back in the exporting
+//!   force (a `return_run`); `cross_border` when origin and destination forces differ.
 //! - **Urban to rural.** Each end station is classed from the station data: `urban` for the
 //!   metropolitan areas that export lines (London Travelcard area or a metropolitan PTE area:
 //!   Greater Manchester, Merseyside, West Midlands, West and South Yorkshire, Tyne and Wear,
@@ -104,11 +106,17 @@ pub struct MappedJourney {
     pub destination: End,
     pub route: Arc<MappedRoute>,
     pub exporting_force: Option<u16>,
+    /// the force the line supplies: the destination's, or the origin's on a return run
     pub importing_force: Option<u16>,
+    /// the journey ends back in the line's exporting force, from another force (a runner
+    /// coming home)
+    pub return_run: bool,
     pub cross_border: bool,
     pub urban_to_rural: bool,
     pub persons: u16,
     pub children: u16,
+    /// the report's seizures and grading, summarised (none when it has neither)
+    pub carried: Option<Box<super::carried::Carried>>,
 }
 
 /// Days since 1970-01-01.
@@ -159,7 +167,12 @@ impl Mapper {
                 }
             }
         };
-        let hit = g.forces.locate(point);
+        // A station end (given or snapped) takes the station's force: a reported point can lie
+        // offshore of a coastal station (Cleethorpes) and be in no force at all.
+        let hit = match station {
+            Some(i) => g.station_force(i as usize),
+            None => g.forces.locate(point),
+        };
         let class = station
             .map(|i| StationClass::of(g.stations.get(i as usize)))
             .unwrap_or(StationClass::Unknown);
@@ -219,14 +232,25 @@ impl Mapper {
             .and_then(|c| g.forces.index_of(c))
             .map(|i| i as u16)
             .or(origin.force);
-        let importing_force = destination.force;
+        let return_run = exporting_force.is_some()
+            && destination.force == exporting_force
+            && origin.force.is_some()
+            && origin.force != exporting_force;
+        let importing_force = if return_run {
+            origin.force
+        } else {
+            destination.force
+        };
         let cross_border =
             matches!((origin.force, destination.force), (Some(a), Some(b)) if a != b);
         let urban_to_rural = origin.class == StationClass::Urban
             && matches!(destination.class, StationClass::Town | StationClass::Rural);
         let persons = report.persons.len().min(u16::MAX as usize) as u16;
         let children = report.children().min(u16::MAX as usize) as u16;
+        let carried = super::carried::Carried::of(&report);
         Ok(MappedJourney {
+            carried,
+            return_run,
             day: day_number(j.date),
             report,
             origin,
@@ -411,6 +435,16 @@ pub fn line_length_m(coords: &[[f64; 2]]) -> f64 {
 }
 
 impl MappedJourney {
+    /// Whole days from the journey's date to the date it was reported (UTC).
+    pub fn reporting_lag_days(&self) -> Option<i32> {
+        let r = &self.report;
+        let reported = r
+            .reported_at
+            .get(..10)
+            .and_then(super::report::parse_date)?;
+        Some(day_number(reported) - self.day)
+    }
+
     /// The mapped journey's GeoJSON properties (the names are a contract; see the README).
     pub fn properties(&self, geo: &Geography) -> serde_json::Map<String, serde_json::Value> {
         use serde_json::json;
@@ -434,6 +468,7 @@ impl MappedJourney {
         put("destination_force", json!(force(self.destination.force)));
         put("exporting_force", json!(force(self.exporting_force)));
         put("importing_force", json!(force(self.importing_force)));
+        put("return_run", json!(self.return_run));
         put("cross_border", json!(self.cross_border));
         put("urban_to_rural", json!(self.urban_to_rural));
         put("origin_class", json!(self.origin.class));
@@ -473,6 +508,11 @@ impl MappedJourney {
             "line_name",
             json!(r.line.as_ref().and_then(|l| l.name.as_ref())),
         );
+        put(
+            "line_type",
+            json!(r.line.as_ref().and_then(|l| l.line_type)),
+        );
+        put("reporting_lag_days", json!(self.reporting_lag_days()));
         put("persons", json!(self.persons));
         put("children", json!(self.children));
         m

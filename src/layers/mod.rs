@@ -11,13 +11,14 @@
 pub mod hotspots;
 
 use crate::geography::Geography;
+use crate::journey::carried::Totals;
 use crate::journey::map::{MappedJourney, RouteGeometry};
 use crate::journey::report::Mode;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// Journeys at one station.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StationStats {
     /// journeys whose origin is the station
     pub starts: u32,
@@ -102,7 +103,7 @@ fn station_stats_serial(n: usize, journeys: &[&Arc<MappedJourney>]) -> Vec<Stati
 }
 
 /// Journeys using one track section (a chain of the rail graph, junction to junction).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SectionStats {
     pub journeys: u32,
     pub persons: u32,
@@ -133,60 +134,297 @@ pub fn rail_usage(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Vec<Sect
     out
 }
 
-/// One origin force → destination force cell.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How journeys are placed between forces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// by the line: from the line's exporting force (the origin's when the report names no
+    /// line force) to the force it supplies (the journey's destination force, or its origin
+    /// force on a return run, a journey back into the exporting force)
+    #[default]
+    Line,
+    /// by the journey: from the force of its origin to the force of its destination
+    Travel,
+}
+
+impl Direction {
+    pub const ALL: &[&str] = &["line", "travel"];
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "line" => Some(Direction::Line),
+            "travel" => Some(Direction::Travel),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Line => "line",
+            Direction::Travel => "travel",
+        }
+    }
+
+    /// The (from, to) forces of a journey; `None` when either is in no force.
+    pub fn forces(self, j: &MappedJourney) -> Option<(u16, u16)> {
+        match self {
+            Direction::Line => Some((j.exporting_force?, j.importing_force?)),
+            Direction::Travel => Some((j.origin.force?, j.destination.force?)),
+        }
+    }
+
+    /// The (from, to) stations of a journey: by line, a return run goes from its destination
+    /// (in the exporting force: the hub) to its origin (the market).
+    pub fn stations(self, j: &MappedJourney) -> Option<(u32, u32)> {
+        let (o, d) = (j.origin.station?, j.destination.station?);
+        Some(if self == Direction::Line && j.return_run {
+            (d, o)
+        } else {
+            (o, d)
+        })
+    }
+}
+
+/// Journey counts shared by flows and corridors.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Counts {
+    pub journeys: u32,
+    /// distinct `line_id`s
+    pub lines: u32,
+    /// journeys back into the line's exporting force
+    pub return_runs: u32,
+    /// distinct lines whose reports say `line_type` internal or external
+    pub internal_lines: u32,
+    pub external_lines: u32,
+    /// journeys made by rail
+    pub rail_journeys: u32,
+    /// journeys British Transport Police reported (`source_force` BTP)
+    pub btp_reported: u32,
+    /// journeys with an encounter joint with BTP
+    pub btp_joint: u32,
+    pub persons: u32,
+    pub children: u32,
+    /// seizures and grading
+    pub carried: Totals,
+}
+
+/// Distinct line ids seen by a [`Counts`] (all, internal, external).
+#[derive(Default)]
+struct LineSets<'a>([HashSet<&'a str>; 3]);
+
+impl Counts {
+    fn add<'a>(&mut self, j: &'a MappedJourney, sets: &mut LineSets<'a>) {
+        use crate::journey::report::LineType;
+        let r = &j.report;
+        self.journeys += 1;
+        self.return_runs += u32::from(j.return_run);
+        self.rail_journeys += u32::from(r.journey.mode == Mode::Rail);
+        self.btp_reported += u32::from(r.source_force.is_btp());
+        self.btp_joint += u32::from(
+            r.journey
+                .encounter
+                .as_ref()
+                .and_then(|e| e.joint_with_force.as_ref())
+                .is_some_and(|f| f.is_btp()),
+        );
+        self.persons += u32::from(j.persons);
+        self.children += u32::from(j.children);
+        self.carried.add(j.carried.as_deref());
+        if let Some(l) = &r.line {
+            sets.0[0].insert(&l.line_id);
+            match l.line_type {
+                Some(LineType::Internal) => sets.0[1].insert(&l.line_id),
+                Some(LineType::External) => sets.0[2].insert(&l.line_id),
+                None => false,
+            };
+        }
+    }
+
+    fn close(&mut self, sets: &LineSets) {
+        self.lines = sets.0[0].len() as u32;
+        self.internal_lines = sets.0[1].len() as u32;
+        self.external_lines = sets.0[2].len() as u32;
+    }
+}
+
+/// One force → force cell.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Flow {
     /// force indices
     pub origin: u16,
     pub destination: u16,
-    pub journeys: u32,
-    pub persons: u32,
-    pub children: u32,
-    /// of `journeys`, those made by rail: British Transport Police's share, a column across
-    /// every flow rather than a place
-    pub btp_journeys: u32,
+    pub counts: Counts,
 }
 
 /// The flows and the journeys left out of them.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Flows {
     /// non-empty cells, most journeys first (ties: origin, destination)
     pub rows: Vec<Flow>,
-    /// journeys with an end in no force (at sea, abroad): not in any row
+    /// journeys with an end (or, by line, an exporting or supplied force) in no force: not in
+    /// any row
     pub unplaced: u32,
 }
 
-/// Origin × destination counts: the force of the journey's origin and of its destination (the
-/// `origin_force` and `destination_force` of each journey), the diagonal included (internal
-/// journeys).
-pub fn flows(journeys: &[&Arc<MappedJourney>]) -> Flows {
-    let mut cells: BTreeMap<(u16, u16), Flow> = BTreeMap::new();
+/// Force × force counts by `direction` (see [`Direction`]), the diagonal included (journeys
+/// inside one force).
+pub fn flows(journeys: &[&Arc<MappedJourney>], direction: Direction) -> Flows {
+    let mut cells: BTreeMap<(u16, u16), (Flow, LineSets)> = BTreeMap::new();
     let mut unplaced = 0;
     for j in journeys {
-        let (Some(o), Some(d)) = (j.origin.force, j.destination.force) else {
+        let Some((o, d)) = direction.forces(j) else {
             unplaced += 1;
             continue;
         };
-        let f = cells.entry((o, d)).or_insert(Flow {
-            origin: o,
-            destination: d,
-            ..Flow::default()
+        let (f, sets) = cells.entry((o, d)).or_insert_with(|| {
+            (
+                Flow {
+                    origin: o,
+                    destination: d,
+                    ..Flow::default()
+                },
+                LineSets::default(),
+            )
         });
-        f.journeys += 1;
-        f.persons += u32::from(j.persons);
-        f.children += u32::from(j.children);
-        if j.report.journey.mode == Mode::Rail {
-            f.btp_journeys += 1;
-        }
+        f.counts.add(j, sets);
     }
-    let mut rows: Vec<Flow> = cells.into_values().collect();
+    let mut rows: Vec<Flow> = cells
+        .into_values()
+        .map(|(mut f, sets)| {
+            f.counts.close(&sets);
+            f
+        })
+        .collect();
     rows.sort_by(|a, b| {
-        b.journeys
-            .cmp(&a.journeys)
+        b.counts
+            .journeys
+            .cmp(&a.counts.journeys)
             .then(a.origin.cmp(&b.origin))
             .then(a.destination.cmp(&b.destination))
     });
     Flows { rows, unplaced }
+}
+
+/// Exports and imports per force (indexed like the forces): the journeys of the off-diagonal
+/// flows by line direction, summed by exporting force (row) and supplied force (column). So
+/// a force's exports are the sum of its outgoing line-direction flows and its imports of its
+/// incoming ones.
+pub fn force_exchange(flows: &Flows, n: usize) -> Vec<[u32; 2]> {
+    let mut out = vec![[0u32; 2]; n];
+    for f in flows.rows.iter().filter(|f| f.origin != f.destination) {
+        out[f.origin as usize][0] += f.counts.journeys;
+        out[f.destination as usize][1] += f.counts.journeys;
+    }
+    out
+}
+
+/// Seizure and grading totals per force over the journeys whose line supplies it (indexed
+/// like the forces; internal journeys count in their own force).
+pub fn force_carried(journeys: &[&Arc<MappedJourney>], n: usize) -> Vec<Totals> {
+    let mut out = vec![Totals::default(); n];
+    for j in journeys {
+        if let Some(i) = j.importing_force {
+            out[i as usize].add(j.carried.as_deref());
+        }
+    }
+    out
+}
+
+/// A station → station corridor.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Corridor {
+    /// station indices: by line, the hub (in the exporting force) and the market it supplies
+    pub hub: u32,
+    pub market: u32,
+    pub counts: Counts,
+    /// the `via` stations the reports name, with the journeys naming each, most first (ties:
+    /// station index)
+    pub via: Vec<(u32, u32)>,
+}
+
+/// The corridors and the journeys left out of them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Corridors {
+    /// most journeys first (ties: hub, market)
+    pub rows: Vec<Corridor>,
+    /// journeys with an end at no station: not in any corridor
+    pub unplaced: u32,
+}
+
+/// Station × station counts by `direction`: by line from the hub station (the journey's origin,
+/// or its destination on a return run) to the market station.
+pub fn corridors(
+    geo: &Geography,
+    journeys: &[&Arc<MappedJourney>],
+    direction: Direction,
+) -> Corridors {
+    type Cell<'a> = (Corridor, LineSets<'a>, BTreeMap<u32, u32>);
+    let mut cells: BTreeMap<(u32, u32), Cell> = BTreeMap::new();
+    let mut unplaced = 0;
+    for j in journeys {
+        let Some((h, m)) = direction.stations(j) else {
+            unplaced += 1;
+            continue;
+        };
+        let (c, sets, via) = cells.entry((h, m)).or_insert_with(|| {
+            (
+                Corridor {
+                    hub: h,
+                    market: m,
+                    ..Corridor::default()
+                },
+                LineSets::default(),
+                BTreeMap::new(),
+            )
+        });
+        c.counts.add(j, sets);
+        // each via station once per journey
+        let mut named: Vec<u32> = j
+            .report
+            .journey
+            .via
+            .iter()
+            .filter_map(|c| geo.stations.index_of(c).map(|i| i as u32))
+            .filter(|&s| s != h && s != m)
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        for s in named {
+            *via.entry(s).or_default() += 1;
+        }
+    }
+    let mut rows: Vec<Corridor> = cells
+        .into_values()
+        .map(|(mut c, sets, via)| {
+            c.counts.close(&sets);
+            c.via = via.into_iter().collect();
+            c.via.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            c
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.counts
+            .journeys
+            .cmp(&a.counts.journeys)
+            .then(a.hub.cmp(&b.hub))
+            .then(a.market.cmp(&b.market))
+    });
+    Corridors { rows, unplaced }
+}
+
+/// The shortest rail route between two stations: its length in metres and the forces it
+/// crosses in travel order (`None` between disconnected parts of the network).
+pub fn corridor_route(
+    geo: &Geography,
+    from: u32,
+    to: u32,
+) -> Option<(f64, Vec<usize>, Vec<[f64; 2]>)> {
+    let idx = [from as usize, to as usize];
+    let r = geo.rail.route_with(&idx, true).ok()?;
+    let forces = geo
+        .route_forces(&r.pieces)
+        .iter()
+        .map(|s| s.force)
+        .collect();
+    Some((r.distance_m, forces, r.coords))
 }
 
 /// The period of a trend bucket.
@@ -237,7 +475,7 @@ pub fn date_of(day: i32) -> time::Date {
 }
 
 /// Counts in one period.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Bucket {
     /// first and last day of the period (days since 1970-01-01)
     pub start: i32,
@@ -254,6 +492,8 @@ pub struct Bucket {
     /// persons referred to the National Referral Mechanism
     pub nrm_referrals: u32,
     pub safeguarding_referrals: u32,
+    /// seizures and grading
+    pub carried: Totals,
 }
 
 /// Counts per period from the period holding `from` (else the first journey) to the one holding
@@ -294,6 +534,7 @@ pub fn trends(
         b.children += u32::from(j.children);
         b.cross_border += u32::from(j.cross_border);
         b.rail += u32::from(j.report.journey.mode == Mode::Rail);
+        b.carried.add(j.carried.as_deref());
         for p in &j.report.persons {
             b.nrm_referrals += u32::from(p.nrm_referred);
             b.safeguarding_referrals += u32::from(p.safeguarding_referred);

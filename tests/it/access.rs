@@ -225,6 +225,10 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ("GET", "/api/hotspots?top=5", false, [401, 200, 200, 200, 200]),
         ("GET", "/api/flows", false, [401, 200, 200, 200, 200]),
         ("GET", "/api/flows?format=matrix", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/flows?direction=travel", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/corridors", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/corridors?direction=travel&f=csv", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/corridors?top=0", false, [401, 400, 400, 400, 400]),
         ("GET", "/api/trends?interval=month", false, [401, 200, 200, 200, 200]),
         ("GET", "/api/export?collection=journeys", false, [401, 403, 200, 200, 200]),
         ("GET", "/api/export?collection=hotspots&format=csv", false, [401, 200, 200, 200, 200]),
@@ -442,6 +446,9 @@ async fn differencing_a_viewers_answers_never_yields_a_count_below_k() {
         "/api/hotspots?top=10000",
         "/api/flows",
         "/api/flows?format=matrix",
+        "/api/flows?format=matrix&direction=travel",
+        "/api/corridors",
+        "/api/corridors?direction=travel",
         "/collections/stations/items?limit=10000",
         "/collections/forces/items?limit=100",
         "/collections/rail/items?limit=10000",
@@ -601,6 +608,9 @@ async fn a_viewers_hotspots_do_not_depend_on_a_suppressed_count() {
     for p in [
         "/api/hotspots?top=10000",
         "/api/hotspots?top=20&sort=journeys",
+        "/api/flows?format=matrix",
+        "/api/corridors",
+        "/api/corridors?direction=travel&f=csv",
     ] {
         let (_, a, _) = get_as(&three.st, p, Role::Viewer).await;
         let (_, b, _) = get_as(&four.st, p, Role::Viewer).await;
@@ -614,6 +624,69 @@ async fn a_viewers_hotspots_do_not_depend_on_a_suppressed_count() {
     let bng = station_row(&v, "BNG");
     assert_eq!(bng["properties"]["journeys"], Value::Null);
     assert_eq!(bng["properties"]["rate_per_million"], Value::Null);
+}
+
+/// Numbers in aggregate answers that are not counts: derived from published counts for a
+/// viewer (net, share), or not about the journeys at all (places, paging, the notice).
+const NOT_COUNTS: &[&str] = &[
+    "net",
+    "share",
+    "distance_m",
+    "numberMatched",
+    "numberReturned",
+    "suppressed_below",
+    "rounded_to_base",
+];
+
+fn numeric_fields(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                if k == "geometry" {
+                    continue;
+                }
+                if x.is_number() {
+                    out.insert(k.clone());
+                }
+                numeric_fields(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| numeric_fields(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_number_in_flows_corridors_forces_and_trends_is_a_disclosed_count_or_derived() {
+    // What an analyst gets names every field; each number must be a count that disclosure
+    // control knows (COUNT_FIELDS), money it withholds (OMITTED_FIELDS) or not a count at all.
+    use linesmap::access::disclosure::{COUNT_FIELDS, OMITTED_FIELDS};
+    let f = fixture("fields", 3, 0, vec![], false).await;
+    for p in [
+        "/api/flows?format=matrix",
+        "/api/corridors",
+        "/collections/forces/items?limit=100",
+        "/api/trends?interval=month",
+    ] {
+        let mut names = std::collections::BTreeSet::new();
+        numeric_fields(&json_of(&f.st, p, Role::Analyst).await, &mut names);
+        assert!(names.contains("seizure_journeys"), "{p}: {names:?}");
+        for n in &names {
+            assert!(
+                COUNT_FIELDS.contains(&n.as_str())
+                    || OMITTED_FIELDS.contains(&n.as_str())
+                    || NOT_COUNTS.contains(&n.as_str()),
+                "{p}: {n} is a number disclosure control does not know"
+            );
+        }
+        // a viewer never gets the money
+        let v = json_of(&f.st, p, Role::Viewer).await;
+        let text = v.to_string();
+        assert!(!text.contains("\"cash_gbp\":0"), "{p}: {text}");
+        let mut viewer_names = std::collections::BTreeSet::new();
+        numeric_fields(&v, &mut viewer_names);
+        assert!(!viewer_names.contains("cash_gbp"), "{p}");
+    }
 }
 
 #[tokio::test]

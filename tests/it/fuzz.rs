@@ -560,6 +560,7 @@ fn fuzz_query_parameter_parsers_over_http() {
         "/api/journeys",
         "/api/hotspots",
         "/api/flows",
+        "/api/corridors",
         "/api/trends",
         "/api/export",
         "/api/locate",

@@ -4,6 +4,7 @@
 mod access;
 mod cli;
 mod common;
+mod flows;
 mod fuzz;
 mod gis;
 mod http_api;

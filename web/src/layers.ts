@@ -4,7 +4,7 @@ import * as maplibregl from 'maplibre-gl';
 import type { FC } from './api';
 
 const EMPTY: FC = { type: 'FeatureCollection', features: [] };
-export const SOURCES = ['forces', 'rail', 'flows', 'hotspots', 'journeys'] as const;
+export const SOURCES = ['forces', 'rail', 'flows', 'hotspots', 'journeys', 'corridors'] as const;
 export type SourceId = (typeof SOURCES)[number];
 export type ForceMetric = 'net' | 'imports' | 'exports';
 
@@ -26,6 +26,14 @@ export function createMap(container: string): maplibregl.Map {
         source: 'rail',
         layout: { 'line-cap': 'round', 'line-join': 'round' },
         paint: { 'line-color': '#4b4b4b', 'line-width': 0.6, 'line-opacity': 0.8 },
+      },
+      {
+        // station-to-station corridors by line direction (hub → market), along the track; off at first
+        id: 'corridors-line',
+        type: 'line',
+        source: 'corridors',
+        layout: { 'line-cap': 'round', 'line-join': 'round', visibility: 'none' },
+        paint: { 'line-color': '#01857a', 'line-opacity': 0.7, 'line-width': 1 },
       },
       {
         id: 'flows-line',
@@ -148,6 +156,15 @@ export function styleFlows(map: maplibregl.Map, fc: FC): string {
     <div class="ramp-l"><span>few</span><span>${m} journeys (cross-border)</span></div>`;
 }
 
+/** Corridors (hub station → market station by line direction): width by journeys. */
+export function styleCorridors(map: maplibregl.Map, fc: FC): string {
+  const m = max(fc, 'journeys');
+  map.setPaintProperty('corridors-line', 'line-width', ['interpolate', ['linear'], ['coalesce', ['get', 'journeys'], 0], 0, 0.5, m, 8]);
+  return `<svg width="160" height="18"><line x1="2" y1="9" x2="70" y2="9" stroke="#01857a" stroke-width="1"/>
+    <line x1="86" y1="9" x2="156" y2="9" stroke="#01857a" stroke-width="8" opacity=".7"/></svg>
+    <div class="ramp-l"><span>few</span><span>${m} journeys (top ${fc.features.length} corridors)</span></div>`;
+}
+
 export function hotspotLegend(fc: FC): string {
   const m = max(fc, 'journeys');
   // Colours come from classes: the page's CSP allows no inline styles.
@@ -173,6 +190,7 @@ export const LAYER_IDS: Record<SourceId, string[]> = {
   flows: ['flows-line'],
   hotspots: ['hotspots-circle', 'selected-station'],
   journeys: ['journeys-line'],
+  corridors: ['corridors-line'],
 };
 
 export function setVisible(map: maplibregl.Map, id: SourceId, on: boolean) {

@@ -75,7 +75,7 @@ async function reloadAll(map: maplibregl.Map) {
     // Stations likewise: their points once, each filter's counts and Gi* as CSV feature state.
     const railGeometry = data.rail.features.length ? null : getJson<FC>('/collections/rail/items', { limit: '10000' });
     const stationGeometry = data.hotspots.features.length ? null : getJson<FC>('/collections/stations/items', { limit: '10000' });
-    const [forceRows, railRows, rail, stations, flows, hotspotRows, top, trends] = await Promise.all([
+    const [forceRows, railRows, rail, stations, flows, hotspotRows, top, trends, , corridors] = await Promise.all([
       getCsv('/api/export', { ...ap, collection: 'forces' }, 'forces'),
       getCsv('/api/export', { ...ap, collection: 'rail' }, 'rail'),
       railGeometry,
@@ -85,6 +85,7 @@ async function reloadAll(map: maplibregl.Map) {
       getJson<FC>('/api/hotspots', { ...ap, top: '20', sort: 'gi_z' }, 'top'),
       getJson<{ journeys: number | null }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
       loadJourneys(map),
+      getJson<FC>('/api/corridors', { ...ap, top: '50' }, 'corridors'),
     ]);
     if (seq !== reloadSeq) return;
     performance.mark('reload-fetched');
@@ -100,12 +101,15 @@ async function reloadAll(map: maplibregl.Map) {
     }
     data.flows = flows;
     L.setData(map, 'flows', flows);
+    data.corridors = corridors;
+    L.setData(map, 'corridors', corridors);
     L.applyCounts(map, 'forces', data.forces, forceRows);
     L.applyCounts(map, 'rail', data.rail, railRows);
     L.applyCounts(map, 'hotspots', data.hotspots, hotspotRows);
     legend('forces', L.styleForces(map, data.forces, metric));
     legend('rail', L.styleRail(map, data.rail));
     legend('flows', L.styleFlows(map, flows));
+    legend('corridors', L.styleCorridors(map, corridors));
     legend('hotspots', L.hotspotLegend(data.hotspots));
     P.renderHotspotTable(top, (f) => pickStation(map, f));
     debug.count = trends.journeys;
@@ -251,6 +255,8 @@ async function main() {
       });
       return;
     }
+    const co = hit('corridors-line');
+    if (co) return popup.setLngLat(e.lngLat).setHTML(P.corridorPopup(co.properties)).addTo(map);
     const fl = hit('flows-line');
     if (fl) return popup.setLngLat(e.lngLat).setHTML(P.flowPopup(fl.properties)).addTo(map);
     const fo = hit('forces-fill');
@@ -260,7 +266,7 @@ async function main() {
       P.forcePopup(props, apiParams(filters), (html) => popup.setHTML(html));
     }
   });
-  for (const l of ['hotspots-circle', 'journeys-line', 'flows-line']) {
+  for (const l of ['hotspots-circle', 'journeys-line', 'flows-line', 'corridors-line']) {
     map.on('mouseenter', l, () => (map.getCanvas().style.cursor = 'pointer'));
     map.on('mouseleave', l, () => (map.getCanvas().style.cursor = ''));
   }

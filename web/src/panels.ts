@@ -43,6 +43,14 @@ function weeklyChart(buckets: { period_start: string; journeys: number; children
 /** A count that disclosure control may have suppressed (null) as a number for drawing. */
 const n0 = (x: unknown) => (typeof x === 'number' ? x : 0);
 
+/** What the reports of the journeys here carried, summed over the flow rows. */
+function seizureLine(rows: any[]): string {
+  const sum = (k: string) => rows.reduce((s: number, r: any) => s + n0(r[k]), 0);
+  return `<div>seized on ${fmt(sum('seizure_journeys'))} journeys: ${fmt(sum('drug_seizures'))} drug seizures
+    (class A ${fmt(sum('drugs_class_a'))}, ${fmt(sum('wraps'))} wraps), ${fmt(sum('weapons'))} weapons, ${fmt(sum('phones'))} phones;
+    ${fmt(sum('graded'))} graded</div>`;
+}
+
 export async function showStation(f: GeoJSON.Feature, filters: Params) {
   const p = f.properties ?? {};
   const panel = $('station');
@@ -74,7 +82,8 @@ export async function showStation(f: GeoJSON.Feature, filters: Params) {
     if (panel.dataset.crs !== crs) return;
     $('station-weekly').innerHTML =
       `<div>${fmt(trends.journeys)} journeys, ${fmt(trends.buckets.reduce((s: number, b: any) => s + n0(b.children), 0))} children</div>` +
-      weeklyChart(trends.buckets);
+      weeklyChart(trends.buckets) +
+      seizureLine(matrix.rows);
     const by = new Map<string, { name: string; journeys: number; children: number }>();
     for (const r of matrix.rows) {
       const e = by.get(r.origin_force) ?? { name: r.origin_name, journeys: 0, children: 0 };
@@ -144,8 +153,24 @@ export async function showPersons(root: HTMLElement, reportId: string, reason: (
 
 export function flowPopup(p: Record<string, any>): string {
   return `<div class="pop"><b>${h(p.origin_name)} → ${h(p.destination_name)}</b>
-    <table class="kv"><tr><th>journeys</th><td>${fmt(p.journeys)}</td></tr><tr><th>by rail (BTP)</th><td>${fmt(p.btp_journeys)}</td></tr>
+    <table class="kv"><tr><th>journeys</th><td>${fmt(p.journeys)}</td></tr><tr><th>by rail</th><td>${fmt(p.rail_journeys)}</td></tr>
+    <tr><th>lines</th><td>${fmt(p.lines)}</td></tr><tr><th>return runs</th><td>${fmt(p.return_runs)}</td></tr>
+    <tr><th>BTP reported / joint</th><td>${fmt(p.btp_reported)} / ${fmt(p.btp_joint)}</td></tr>
     <tr><th>persons</th><td>${fmt(p.persons)}</td></tr><tr><th>children</th><td>${fmt(p.children)}</td></tr></table></div>`;
+}
+
+/** Corridor popup: hub → market station by line direction, with the via stations used. */
+export function corridorPopup(p: Record<string, any>): string {
+  // MapLibre hands nested properties over as JSON text
+  const parse = (v: any) => (typeof v === 'string' ? JSON.parse(v) : v ?? []);
+  const via = parse(p.via) as { station: string; name: string; journeys: number | null; share: number }[];
+  const forces = parse(p.forces) as string[];
+  const km = p.distance_m == null ? '–' : `${Math.round(p.distance_m / 1000)} km`;
+  return `<div class="pop"><b>${h(p.hub_name)} → ${h(p.market_name)}</b>
+    <table class="kv"><tr><th>journeys</th><td>${fmt(p.journeys)}</td></tr><tr><th>lines</th><td>${fmt(p.lines)}</td></tr>
+    <tr><th>children</th><td>${fmt(p.children)}</td></tr><tr><th>return runs</th><td>${fmt(p.return_runs)}</td></tr>
+    <tr><th>seizures</th><td>${fmt(p.seizure_journeys)}</td></tr><tr><th>by rail</th><td>${km}, ${forces.length} forces</td></tr></table>
+    ${via.length ? `<h4>Via</h4><table class="list">${via.slice(0, 5).map((v) => `<tr><td>${h(v.name)}</td><td class="n">${Math.round(v.share * 100)} %</td></tr>`).join('')}</table>` : ''}</div>`;
 }
 
 /** Force popup: imports, exports, net and its top corridors in and out (cross-border flows). */
