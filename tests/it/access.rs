@@ -690,6 +690,71 @@ async fn every_number_in_flows_corridors_forces_and_trends_is_a_disclosed_count_
 }
 
 #[tokio::test]
+async fn a_viewers_corridor_vias_are_published_counts_with_shares_from_them() {
+    // The fixture's 12 Liverpool Street → Norwich journeys, plus 8 via Cambridge and 3 via
+    // Chelmsford: 23 on the corridor, Cambridge named by 8 (published 5 or 10), Chelmsford by
+    // 3 (under k: not listed for a viewer, not even that it was used).
+    let f = fixture("vias", 3, 0, vec![], false).await;
+    let mut more = Vec::new();
+    for (i, via) in std::iter::repeat_n("CBG", 8)
+        .chain(std::iter::repeat_n("CHM", 3))
+        .enumerate()
+    {
+        more.push(json!({
+            "report_id": format!("syn-acc-via-{i}"),
+            "reported_at": "2024-01-20T20:00:00Z",
+            "source_force": "BTP",
+            "journey": {"date": "2024-01-20", "mode": "rail", "origin": {"station": "LST"},
+                "destination": {"station": "NRW"}, "via": [via]},
+        }));
+    }
+    let r = call(
+        &f.st,
+        "POST",
+        "/api/journeys",
+        Some(Role::Admin),
+        &[],
+        Some(Value::Array(more)),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
+    let find = |v: &Value| {
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                c["properties"]["hub_station"] == "LST"
+                    && c["properties"]["market_station"] == "NRW"
+            })
+            .unwrap()["properties"]
+            .clone()
+    };
+    let a = find(&json_of(&f.st, "/api/corridors", Role::Analyst).await);
+    assert_eq!(a["journeys"], 23);
+    assert_eq!(
+        a["via"],
+        json!([
+            {"station": "CBG", "name": "Cambridge", "journeys": 8, "share": 0.3478},
+            {"station": "CHM", "name": "Chelmsford", "journeys": 3, "share": 0.1304}
+        ])
+    );
+    let v = find(&json_of(&f.st, "/api/corridors", Role::Viewer).await);
+    let total = v["journeys"].as_u64().unwrap();
+    assert!(total % 5 == 0 && total.abs_diff(23) < 5, "{v}");
+    let via = v["via"].as_array().unwrap();
+    assert_eq!(via.len(), 1, "{v}");
+    assert_eq!(via[0]["station"], "CBG");
+    let n = via[0]["journeys"].as_u64().unwrap();
+    assert!(n == 5 || n == 10, "{n}");
+    let share = ((n as f64 / total as f64) * 1e4).round() / 1e4;
+    assert_eq!(via[0]["share"], json!(share));
+    // the same published values through the CSV
+    let (_, csv, _) = get_as(&f.st, "/api/corridors?f=csv", Role::Viewer).await;
+    assert!(csv.contains(&format!(",CBG:{n},{total},")), "{csv}");
+}
+
+#[tokio::test]
 async fn every_journey_level_access_and_export_is_audited_and_survives_a_restart() {
     let f = fixture("audit", 3, 0, vec![], false).await;
     let st = &f.st;

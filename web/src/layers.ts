@@ -158,6 +158,7 @@ export function styleFlows(map: maplibregl.Map, fc: FC): string {
 
 /** Corridors (hub station → market station by line direction): width by journeys. */
 export function styleCorridors(map: maplibregl.Map, fc: FC): string {
+  if (!fc.features.length) return '<em>none (loaded while the layer is on)</em>';
   const m = max(fc, 'journeys');
   map.setPaintProperty('corridors-line', 'line-width', ['interpolate', ['linear'], ['coalesce', ['get', 'journeys'], 0], 0, 0.5, m, 8]);
   return `<svg width="160" height="18"><line x1="2" y1="9" x2="70" y2="9" stroke="#01857a" stroke-width="1"/>

@@ -85,7 +85,10 @@ async function reloadAll(map: maplibregl.Map) {
       getJson<FC>('/api/hotspots', { ...ap, top: '20', sort: 'gi_z' }, 'top'),
       getJson<{ journeys: number | null }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
       loadJourneys(map),
-      getJson<FC>('/api/corridors', { ...ap, top: '50' }, 'corridors'),
+      // corridors only while their layer is on (off at first)
+      ($('toggle-corridors') as HTMLInputElement).checked
+        ? getJson<FC>('/api/corridors', { ...ap, top: '50' }, 'corridors')
+        : Promise.resolve({ type: 'FeatureCollection', features: [] } as FC),
     ]);
     if (seq !== reloadSeq) return;
     performance.mark('reload-fetched');
@@ -220,6 +223,7 @@ async function main() {
     cb.addEventListener('change', () => {
       L.setVisible(map, id, cb.checked);
       if (id === 'journeys') loadJourneys(map);
+      if (id === 'corridors' && cb.checked) reloadAll(map);
     });
   }
   $('station-close').addEventListener('click', () => {
