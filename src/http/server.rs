@@ -10,7 +10,8 @@
 //! - a header-read timeout (hyper's: the headers of a request must arrive within
 //!   [`ConnLimits::header_read_timeout`] of its first byte; the TLS handshake too);
 //! - an idle timeout: a connection with no request in progress and no bytes in either direction
-//!   for [`ConnLimits::idle_timeout`] is closed (keep-alive connections included);
+//!   for [`ConnLimits::idle_timeout`] is closed (keep-alive connections included; hyper's
+//!   header timer also closes a connection that has sent nothing since it opened);
 //! - `HEAD` answered as `GET` without a body (hyper drops the body and keeps the headers);
 //! - graceful shutdown: new connections stop, idle ones close, requests in flight finish.
 //!
@@ -269,7 +270,7 @@ async fn connection<S>(
 {
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::new());
-    let io = Timed::new(stream, activity.clone(), limits.idle_timeout);
+    let io = Timed::new(stream, activity.clone());
     match tls {
         None => drive(io, remote, service, limits, activity, stop).await,
         Some(acceptor) => {
@@ -297,13 +298,14 @@ async fn drive<I, S>(
         + 'static,
     S::Future: Send + 'static,
 {
+    let activity_svc = activity.clone();
     let svc = hyper::service::service_fn(move |mut req: Request<Body>| {
         req.extensions_mut().insert(RemoteAddr(remote));
         // HEAD is GET without the body: hyper knows the request was HEAD and sends no body
         if req.method() == hyper::Method::HEAD {
             *req.method_mut() = hyper::Method::GET;
         }
-        let busy = InFlight::new(activity.clone());
+        let busy = InFlight::new(activity_svc.clone());
         let mut service = service.clone();
         let fut = service.call(req);
         async move {
@@ -318,11 +320,29 @@ async fn drive<I, S>(
         .http1_header_read_timeout(limits.header_read_timeout);
     let conn = http.serve_connection(io, svc);
     tokio::pin!(conn);
+    // The idle watchdog: hyper does not read a kept-alive connection until the client sends
+    // something, so the timer cannot live in the stream; it watches the activity instead.
+    let idle = limits.idle_timeout;
+    let watchdog = async {
+        loop {
+            let now = Instant::now();
+            let due = activity.last() + idle;
+            if now >= due && activity.in_flight.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            // a request in progress is not idle: look again an idle period later
+            let wait = if now >= due { idle } else { due - now };
+            tokio::time::sleep(wait).await;
+        }
+    };
     tokio::select! {
         r = conn.as_mut() => {
             if let Err(e) = r {
                 tracing::debug!(%remote, error = %e, "connection ended");
             }
+        }
+        _ = watchdog => {
+            tracing::debug!(%remote, "idle connection closed");
         }
         _ = stop.changed() => {
             conn.as_mut().graceful_shutdown();
@@ -376,24 +396,17 @@ impl Drop for InFlight {
     }
 }
 
-/// A stream that reports end-of-file once it has been idle for `idle` with no request in
-/// progress, which closes the connection.
+/// A stream that notes in its [`Activity`] when bytes move either way (the idle watchdog in
+/// `drive` reads it).
 struct Timed<S> {
     inner: S,
     activity: Arc<Activity>,
-    idle: Duration,
-    timer: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<S> Timed<S> {
-    fn new(inner: S, activity: Arc<Activity>, idle: Duration) -> Timed<S> {
+    fn new(inner: S, activity: Arc<Activity>) -> Timed<S> {
         activity.touch();
-        Timed {
-            inner,
-            activity,
-            idle,
-            timer: Box::pin(tokio::time::sleep(idle)),
-        }
+        Timed { inner, activity }
     }
 }
 
@@ -405,31 +418,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Timed<S> {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                if buf.filled().len() > before {
-                    this.activity.touch();
-                }
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => {
-                if this.activity.in_flight.load(Ordering::Acquire) > 0 {
-                    return Poll::Pending;
-                }
-                let deadline = this.activity.last() + this.idle;
-                if Instant::now() >= deadline {
-                    return Poll::Ready(Ok(())); // end of file: hyper closes the connection
-                }
-                this.timer
-                    .as_mut()
-                    .reset(tokio::time::Instant::from_std(deadline));
-                if this.timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Ok(()));
-                }
-                Poll::Pending
-            }
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.activity.touch();
         }
+        r
     }
 }
 

@@ -17,24 +17,39 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// Every aggregate path a viewer may call, each with the filters appended.
-fn viewer_paths() -> Vec<String> {
-    let filters = [
-        String::new(),
+/// Filters that select only the suppressed cell's journeys (Liverpool Lime Street → Bangor,
+/// February 2024, under-10s, Merseyside's line into North Wales): every count in the answer
+/// is over 0–4 journeys.
+fn isolating_filters() -> Vec<String> {
+    vec![
         "station=BNG".into(),
         "station=LIV".into(),
         "from=2024-02-01&to=2024-02-29".into(),
         "from=2024-02-05&to=2024-02-05".into(),
-        "mode=rail".into(),
         "age_band=under_10".into(),
         "role=runner&age_band=under_10".into(),
         format!("exporting_force={MERSEYSIDE}"),
         format!("importing_force={NORTH_WALES}"),
         format!("force={NORTH_WALES}"),
-        "cross_border=true".into(),
         // a box around Bangor
         "bbox=-4.3,53.1,-4.0,53.3".into(),
-    ];
+    ]
+}
+
+/// Filters that select the suppressed cell's journeys with others (the 12 London → Norwich):
+/// a total over both may round either way (that is the rounding's protection), but nothing
+/// else may change: the same rows, keys and nulls.
+fn mixed_filters() -> Vec<String> {
+    vec![
+        String::new(),
+        "mode=rail".into(),
+        "cross_border=true".into(),
+        "role=runner".into(),
+    ]
+}
+
+/// Every aggregate path a viewer may call, each with the filters appended.
+fn viewer_paths(filters: &[String]) -> Vec<String> {
     let bases = [
         "/api/hotspots?top=10000",
         "/api/hotspots?top=20&sort=journeys",
@@ -61,7 +76,7 @@ fn viewer_paths() -> Vec<String> {
     ];
     let mut out = Vec::new();
     for b in bases {
-        for f in &filters {
+        for f in filters {
             let sep = if b.contains('?') { '&' } else { '?' };
             out.push(if f.is_empty() {
                 b.to_string()
@@ -71,9 +86,6 @@ fn viewer_paths() -> Vec<String> {
         }
     }
     for p in [
-        "/",
-        "/?f=json",
-        "/health",
         "/collections",
         "/collections/journeys",
         "/collections/stations",
@@ -87,7 +99,54 @@ fn viewer_paths() -> Vec<String> {
     ] {
         out.push(p.to_string());
     }
-    out
+    // OGC collections take `datetime`, not from/to
+    out.into_iter()
+        .map(|p| {
+            if p.starts_with("/collections/") {
+                p.replace(
+                    "from=2024-02-01&to=2024-02-29",
+                    "datetime=2024-02-01/2024-02-29",
+                )
+                .replace("from=2024-02-05&to=2024-02-05", "datetime=2024-02-05")
+            } else {
+                p
+            }
+        })
+        .collect()
+}
+
+/// The answer with every number replaced by 0 (JSON numbers, or runs of digits in CSV): what
+/// is left is its shape.
+fn shape(body: &str) -> String {
+    match serde_json::from_str::<Value>(body) {
+        Ok(mut v) => {
+            fn zero(v: &mut Value) {
+                match v {
+                    Value::Number(_) => *v = Value::from(0),
+                    Value::Array(a) => a.iter_mut().for_each(zero),
+                    Value::Object(o) => o.values_mut().for_each(zero),
+                    _ => {}
+                }
+            }
+            zero(&mut v);
+            v.to_string()
+        }
+        Err(_) => {
+            let mut out = String::new();
+            let mut digits = false;
+            for c in body.chars() {
+                let d = c.is_ascii_digit() || (digits && c == '.');
+                if d && !digits {
+                    out.push('0');
+                }
+                if !d {
+                    out.push(c);
+                }
+                digits = d;
+            }
+            out
+        }
+    }
 }
 
 #[tokio::test]
@@ -96,7 +155,7 @@ async fn a_viewers_answers_are_the_same_whether_a_suppressed_cell_holds_0_1_3_or
         let x = fixture(&format!("red{a}"), a, 0, vec![], false).await;
         let y = fixture(&format!("red{b}"), b, 0, vec![], false).await;
         let mut differs_for_analyst = 0;
-        for p in viewer_paths() {
+        for p in viewer_paths(&isolating_filters()) {
             let (sx, bx, hx) = get_as(&x.st, &p, Role::Viewer).await;
             let (sy, by, hy) = get_as(&y.st, &p, Role::Viewer).await;
             assert_eq!(sx, sy, "{p}: status {a} vs {b} journeys");
@@ -115,6 +174,25 @@ async fn a_viewers_answers_are_the_same_whether_a_suppressed_cell_holds_0_1_3_or
             differs_for_analyst > 100,
             "only {differs_for_analyst} answers differ for an analyst"
         );
+        // with the other journeys in the selection: the same shape (rows, keys, nulls); each
+        // number a published one (the access tests check that)
+        for p in viewer_paths(&mixed_filters()) {
+            let (sx, bx, hx) = get_as(&x.st, &p, Role::Viewer).await;
+            let (sy, by, hy) = get_as(&y.st, &p, Role::Viewer).await;
+            assert_eq!(sx, sy, "{p}: status {a} vs {b} journeys");
+            assert_eq!(
+                shape(&bx),
+                shape(&by),
+                "{p}: shape with {a} vs {b} journeys"
+            );
+            let names = |h: &warp::http::HeaderMap| {
+                let mut v: Vec<String> = h.keys().map(|k| k.to_string()).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(names(&hx), names(&hy), "{p}");
+            assert!(hx.get("x-record-count").is_none(), "{p}");
+        }
     }
 }
 
@@ -229,9 +307,9 @@ async fn a_btp_planner_cannot_rebuild_a_journey_it_may_not_read_and_small_select
         format!("/api/hotspots?top=10000&{day}"),
         format!("/api/flows?format=matrix&{day}"),
         format!("/api/flows?{day}"),
-        format!("/collections/stations/items?limit=10000&{day}"),
-        format!("/collections/rail/items?limit=10000&{day}"),
-        format!("/collections/forces/items?limit=100&{day}"),
+        "/collections/stations/items?limit=10000&datetime=2024-03-10".into(),
+        "/collections/rail/items?limit=10000&datetime=2024-03-10".into(),
+        "/collections/forces/items?limit=100&datetime=2024-03-10".into(),
         format!("/api/export?collection=trends&format=csv&{day}"),
         format!("/api/export?collection=hotspots&format=csv&{day}"),
         format!("/api/trends?age_band=15-17&{day}"),
@@ -450,10 +528,11 @@ fn slow_headers_and_idle_connections_are_closed_and_connections_are_capped() {
     assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
 
     // a connection that sends nothing: closed after the 2 s idle timeout
+    // (waiting for a request is bounded by the header timeout too: about 1 s here)
     let mut idle = TcpStream::connect(&addr).unwrap();
     let d = closed_after(&mut idle, Duration::from_secs(6)).expect("an idle connection closed");
     assert!(
-        d >= Duration::from_millis(1500) && d < Duration::from_secs(4),
+        d >= Duration::from_millis(500) && d < Duration::from_secs(4),
         "{d:?}"
     );
 
