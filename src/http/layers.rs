@@ -107,7 +107,7 @@ pub struct Memos {
     stations: Memo<Vec<StationStats>>,
     hotspots: Memo<Vec<(f64, f64, bool)>>,
     sections: Memo<Vec<SectionStats>>,
-    forces: Memo<Vec<[u32; 2]>>,
+    forces: Memo<Vec<[u32; 4]>>,
     flows: Memo<Flows>,
 }
 
@@ -155,17 +155,32 @@ fn hotspot_statistics(state: &AppState, f: &JourneyFilter) -> Arc<Vec<(f64, f64,
 }
 
 /// Cross-border journeys exported (by the line's exporting force) and imported (by the
-/// destination's force) per force (cached).
-pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 2]>> {
+/// destination's force) per force, then the distinct persons and distinct children on those
+/// journeys (exported or imported, each journey once) (cached).
+pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 4]>> {
     cached(state, &state.memos.forces, f, || {
-        let mut counts = vec![[0u32; 2]; state.journeys.geography().forces.forces().len()];
-        for j in select(state, f) {
+        let n = state.journeys.geography().forces.forces().len();
+        let mut counts = vec![[0u32; 4]; n];
+        let sel = select(state, f);
+        let sel = refs(&sel);
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for (k, j) in sel.iter().enumerate() {
             if let (Some(e), Some(i)) = (j.exporting_force, j.importing_force)
                 && e != i
             {
                 counts[e as usize][0] += 1;
                 counts[i as usize][1] += 1;
+                members[e as usize].push(k as u32);
+                members[i as usize].push(k as u32);
             }
+        }
+        let keys = layers::PersonKeys::of(&sel);
+        for (c, (p, ch)) in counts
+            .iter_mut()
+            .zip(layers::distinct_per_row(&keys, &members))
+        {
+            c[2] = p;
+            c[3] = ch;
         }
         counts
     })
@@ -317,6 +332,8 @@ pub fn hotspot_properties(g: &Geography, h: &Hotspot) -> Value {
         "journeys": h.stats.journeys,
         "persons": h.stats.persons,
         "children": h.stats.children,
+        "distinct_persons": h.stats.distinct_persons,
+        "distinct_children": h.stats.distinct_children,
         "entries_exits_2019_20": s.entries_exits_2019_20,
         "rate_per_million": h.rate_per_million.map(round6),
         "gi_z": round6(h.gi_z),
@@ -358,7 +375,11 @@ pub enum Format {
     Csv,
 }
 
-fn format_param(p: &Params, name: &'static str, accept: Option<&str>) -> Result<Format, ApiError> {
+pub(crate) fn format_param(
+    p: &Params,
+    name: &'static str,
+    accept: Option<&str>,
+) -> Result<Format, ApiError> {
     match p.get(name) {
         Some("json" | "geojson") => Ok(Format::Json),
         Some("csv") => Ok(Format::Csv),
@@ -371,7 +392,7 @@ fn format_param(p: &Params, name: &'static str, accept: Option<&str>) -> Result<
     }
 }
 
-async fn blocking(
+pub(crate) async fn blocking(
     limits: Arc<super::Limits>,
     f: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
 ) -> Response {
@@ -381,7 +402,7 @@ async fn blocking(
     }
 }
 
-fn csv_reply(body: Vec<u8>, filename: Option<&str>) -> Response {
+pub(crate) fn csv_reply(body: Vec<u8>, filename: Option<&str>) -> Response {
     let mut r = Response::new(body.into());
     let h = r.headers_mut();
     h.insert(
@@ -397,7 +418,7 @@ fn csv_reply(body: Vec<u8>, filename: Option<&str>) -> Response {
     r
 }
 
-fn csv_bytes(
+pub(crate) fn csv_bytes(
     header: &[&str],
     rows: impl Iterator<Item = Vec<String>>,
 ) -> Result<Vec<u8>, ApiError> {
@@ -427,6 +448,8 @@ const HOTSPOT_COLUMNS: &[&str] = &[
     "journeys",
     "persons",
     "children",
+    "distinct_persons",
+    "distinct_children",
     "entries_exits_2019_20",
     "rate_per_million",
     "gi_z",
@@ -451,6 +474,8 @@ pub fn hotspot_csv(g: &Geography, rows: &[Hotspot]) -> Result<Vec<u8>, ApiError>
                 h.stats.journeys.to_string(),
                 h.stats.persons.to_string(),
                 h.stats.children.to_string(),
+                h.stats.distinct_persons.to_string(),
+                h.stats.distinct_children.to_string(),
                 opt(s.entries_exits_2019_20),
                 opt(h.rate_per_million.map(round6)),
                 round6(h.gi_z).to_string(),
@@ -527,6 +552,8 @@ pub fn flow_properties(g: &Geography, f: &layers::Flow) -> Value {
         "journeys": f.journeys,
         "persons": f.persons,
         "children": f.children,
+        "distinct_persons": f.distinct_persons,
+        "distinct_children": f.distinct_children,
         "btp_journeys": f.btp_journeys,
         "cross_border": f.origin != f.destination,
     })
@@ -565,6 +592,8 @@ const FLOW_COLUMNS: &[&str] = &[
     "persons",
     "children",
     "btp_journeys",
+    "distinct_persons",
+    "distinct_children",
 ];
 
 pub fn flow_csv(g: &Geography, flows: &Flows) -> Result<Vec<u8>, ApiError> {
@@ -584,6 +613,8 @@ pub fn flow_csv(g: &Geography, flows: &Flows) -> Result<Vec<u8>, ApiError> {
                 f.persons.to_string(),
                 f.children.to_string(),
                 f.btp_journeys.to_string(),
+                f.distinct_persons.to_string(),
+                f.distinct_children.to_string(),
             ]
         }),
     )
@@ -690,6 +721,8 @@ const TREND_COLUMNS: &[&str] = &[
     "lines",
     "nrm_referrals",
     "safeguarding_referrals",
+    "distinct_persons",
+    "distinct_children",
 ];
 
 fn trend_values(b: &layers::Bucket) -> Vec<String> {
@@ -704,6 +737,8 @@ fn trend_values(b: &layers::Bucket) -> Vec<String> {
         b.lines.to_string(),
         b.nrm_referrals.to_string(),
         b.safeguarding_referrals.to_string(),
+        b.distinct_persons.to_string(),
+        b.distinct_children.to_string(),
     ]
 }
 

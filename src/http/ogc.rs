@@ -491,11 +491,12 @@ fn station_feature(g: &Geography, i: usize, c: StationStats) -> Value {
             "entries_exits_2019_20": s.entries_exits_2019_20,
             "starts": c.starts, "ends": c.ends, "passes": c.passes, "journeys": c.journeys,
             "persons": c.persons, "children": c.children,
+            "distinct_persons": c.distinct_persons, "distinct_children": c.distinct_children,
         },
     })
 }
 
-fn force_feature(g: &Geography, i: usize, c: [u32; 2], geometry: bool) -> Value {
+fn force_feature(g: &Geography, i: usize, c: [u32; 4], geometry: bool) -> Value {
     let f = g.forces.get(i);
     if !geometry {
         return json!({
@@ -505,6 +506,7 @@ fn force_feature(g: &Geography, i: usize, c: [u32; 2], geometry: bool) -> Value 
             "properties": {
                 "code": f.code, "name": f.name, "force_name": f.force_name,
                 "exports": c[0], "imports": c[1], "net": c[0] as i64 - c[1] as i64,
+                "distinct_persons": c[2], "distinct_children": c[3],
             },
         });
     }
@@ -519,6 +521,7 @@ fn force_feature(g: &Geography, i: usize, c: [u32; 2], geometry: bool) -> Value 
         "properties": {
             "code": f.code, "name": f.name, "force_name": f.force_name,
             "exports": c[0], "imports": c[1], "net": c[0] as i64 - c[1] as i64,
+                "distinct_persons": c[2], "distinct_children": c[3],
         },
     })
 }
