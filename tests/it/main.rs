@@ -11,6 +11,7 @@ mod journeys;
 mod layers;
 mod loaders;
 mod ogc;
+mod people;
 mod pg;
 mod reference;
 mod reliability;
