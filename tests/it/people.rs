@@ -185,6 +185,7 @@ async fn compare(f: &Fixture, filter: &[(&str, &str)]) {
         want["journeys"]
     );
     // 1. the treatment table, every `by` and `group`: counts, distinct persons, funnel positions
+    let mut outside = 0;
     for by in [
         "source_force",
         "origin_force",
@@ -220,10 +221,21 @@ async fn compare(f: &Fixture, filter: &[(&str, &str)]) {
                         "{at} {key} {m}: {row}"
                     );
                 }
+                outside += MEASURES
+                    .iter()
+                    .filter(|m| {
+                        !matches!(
+                            row["funnel"][*m]["position"].as_str(),
+                            Some("within") | None
+                        )
+                    })
+                    .count();
             }
             assert_eq!(seen, exp["rows"].as_object().unwrap().len(), "{at}");
         }
     }
+    // not a vacuous comparison: forces do differ from the national rates
+    assert!(outside > 10, "{outside} positions outside the 95 % limits");
     // 2. recording completeness per recording force
     let got = get(&f.st, &format!("/api/treatment?by=source_force{q}")).await;
     for row in got["completeness"].as_array().unwrap() {
@@ -326,6 +338,9 @@ async fn compare(f: &Fixture, filter: &[(&str, &str)]) {
                 p
             })
             .collect();
+        if group == "all" {
+            assert!(exp.len() > 20, "{params}{q}: {} people", exp.len());
+        }
         assert_eq!(got["numberMatched"], json!(exp.len()), "{params}{q}");
         assert_eq!(got["people"], Value::Array(exp), "{params}{q}");
     }
