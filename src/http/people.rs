@@ -151,17 +151,20 @@ fn funnel_json(f: &[Option<funnel::Placed>; 6], n: Option<u64>) -> Value {
     )
 }
 
+/// One row of the treatment table as the caller may see it.
+struct Row {
+    key: String,
+    name: String,
+    counts: Shown,
+    rates: [Option<f64>; 6],
+    funnel: [Option<funnel::Placed>; 6],
+}
+
 /// The treatment answer's parts, disclosed for viewers.
 struct Table {
     national: Shown,
     national_rates: [Option<f64>; 6],
-    rows: Vec<(
-        String,
-        String,
-        Shown,
-        [Option<f64>; 6],
-        [Option<funnel::Placed>; 6],
-    )>,
+    rows: Vec<Row>,
     completeness: Vec<(String, String, [Option<u64>; 4])>,
 }
 
@@ -188,10 +191,16 @@ fn table(
         .map(|(k, c)| {
             let (code, name) = key_code(g, *k);
             let cell = format!("treatment:{}:{}:{code}|", by.as_str(), group.as_str());
-            let s = shown(state, viewer, &cell, c);
-            let r = rates(&s);
-            let f = placed(&s, &national_rates);
-            (code, name, s, r, f)
+            let counts = shown(state, viewer, &cell, c);
+            let rates = rates(&counts);
+            let funnel = placed(&counts, &national_rates);
+            Row {
+                key: code,
+                name,
+                counts,
+                rates,
+                funnel,
+            }
         })
         .collect();
     let d = &state.security.disclosure;
@@ -238,13 +247,13 @@ fn table_json(t: &Table, by: By, group: Group) -> Value {
     let rows: Vec<Value> = t
         .rows
         .iter()
-        .map(|(code, name, s, r, f)| {
+        .map(|r| {
             let mut o = Map::new();
-            o.insert("key".into(), json!(code));
-            o.insert("name".into(), json!(name));
-            counts_json(&mut o, s);
-            o.insert("rates".into(), rates_json(r));
-            o.insert("funnel".into(), funnel_json(f, s.encounters));
+            o.insert("key".into(), json!(r.key));
+            o.insert("name".into(), json!(r.name));
+            counts_json(&mut o, &r.counts);
+            o.insert("rates".into(), rates_json(&r.rates));
+            o.insert("funnel".into(), funnel_json(&r.funnel, r.counts.encounters));
             Value::Object(o)
         })
         .collect();
@@ -291,28 +300,26 @@ fn table_csv(t: &Table) -> Result<Vec<u8>, ApiError> {
     header.extend(MEASURES.iter().map(|m| format!("{m}_rate")));
     header.extend(MEASURES.iter().map(|m| format!("{m}_funnel")));
     let head: Vec<&str> = header.iter().map(String::as_str).collect();
-    let no_funnel = [None; 6];
-    let national = (
-        "national".to_string(),
-        "all encounters".to_string(),
-        t.national,
-        t.national_rates,
-        no_funnel,
-    );
-    let rows = std::iter::once(&national)
-        .chain(t.rows.iter())
-        .map(|(code, name, s, r, f)| {
-            let mut row = vec![
-                code.clone(),
-                name.clone(),
-                opt(s.encounters),
-                opt(s.persons),
-            ];
-            row.extend(s.measures.iter().map(|m| opt(*m)));
-            row.extend(r.iter().map(|x| opt(*x)));
-            row.extend(f.iter().map(|p| opt(p.map(|p| p.position.as_str()))));
-            row
-        });
+    let national = Row {
+        key: "national".into(),
+        name: "all encounters".into(),
+        counts: t.national,
+        rates: t.national_rates,
+        funnel: [None; 6],
+    };
+    let rows = std::iter::once(&national).chain(t.rows.iter()).map(|r| {
+        let s = &r.counts;
+        let mut row = vec![
+            r.key.clone(),
+            r.name.clone(),
+            opt(s.encounters),
+            opt(s.persons),
+        ];
+        row.extend(s.measures.iter().map(|m| opt(*m)));
+        row.extend(r.rates.iter().map(|x| opt(*x)));
+        row.extend(r.funnel.iter().map(|p| opt(p.map(|p| p.position.as_str()))));
+        row
+    });
     csv_bytes(&head, rows)
 }
 

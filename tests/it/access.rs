@@ -713,13 +713,8 @@ async fn a_viewers_treatment_table_and_distinct_counts_do_not_depend_on_a_suppre
             assert_all_disclosed(&serde_json::from_str(&a).unwrap(), p);
         }
     }
-    for by in [
-        "source_force",
-        "origin_force",
-        "destination_force",
-        "exporting_force",
-    ] {
-        for group in ["children", "adults", "vulnerable_adults", "all"] {
+    for by in linesmap::layers::treatment::By::ALL {
+        for group in linesmap::layers::treatment::Group::ALL {
             let p = format!("/api/treatment?by={by}&group={group}");
             let a = json_of(&three.st, &p, Role::Viewer).await;
             let b = json_of(&four.st, &p, Role::Viewer).await;
@@ -784,14 +779,7 @@ async fn a_viewers_treatment_table_and_distinct_counts_do_not_depend_on_a_suppre
     .await;
     for row in v["rows"].as_array().unwrap() {
         let n = row["encounters"].as_f64();
-        for m in [
-            "recognised_as_victim",
-            "safeguarding_referred",
-            "nrm_referred",
-            "arrested",
-            "charged",
-            "nfa",
-        ] {
+        for m in linesmap::layers::treatment::MEASURES {
             let y = row[m].as_f64();
             let want = match (y, n) {
                 (Some(y), Some(n)) if n > 0.0 => json!((y.min(n) / n * 1e6).round() / 1e6),

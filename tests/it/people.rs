@@ -7,21 +7,13 @@
 use super::common::{fresh_state, gb};
 use linesmap::http::{AppState, routes};
 use linesmap::journey::generate::{GeneratorParams, generate};
-use linesmap::layers::treatment::funnel;
+use linesmap::layers::treatment::{By, Group, MEASURES, funnel};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The server key of `Security::open_for_tests`, which the script needs for the pseudonyms.
 const TEST_KEY: &str = "linesmap-test-key-not-secret";
-const MEASURES: [&str; 6] = [
-    "recognised_as_victim",
-    "safeguarding_referred",
-    "nrm_referred",
-    "arrested",
-    "charged",
-    "nfa",
-];
 
 async fn get(st: &Arc<AppState>, path: &str) -> Value {
     let r = warp::test::request()
@@ -186,13 +178,8 @@ async fn compare(f: &Fixture, filter: &[(&str, &str)]) {
     );
     // 1. the treatment table, every `by` and `group`: counts, distinct persons, funnel positions
     let mut outside = 0;
-    for by in [
-        "source_force",
-        "origin_force",
-        "destination_force",
-        "exporting_force",
-    ] {
-        for group in ["children", "adults", "vulnerable_adults", "all"] {
+    for &by in By::ALL {
+        for &group in Group::ALL {
             let got = get(&f.st, &format!("/api/treatment?by={by}&group={group}{q}")).await;
             let exp = &want["treatment"][format!("{by}/{group}")];
             let at = format!("{by}/{group}{q}");
