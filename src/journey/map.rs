@@ -109,6 +109,11 @@ pub struct MappedJourney {
     pub urban_to_rural: bool,
     pub persons: u16,
     pub children: u16,
+    /// the persons' keys as numbers, `(id << 1) | child` in the order of `report.persons`:
+    /// `id` numbers the distinct `person_id`s of the index that holds the journey (filled in
+    /// when it is inserted; empty before), `child` says under 18 on this journey. Distinct
+    /// counts read these instead of hashing strings per query.
+    pub person_keys: Vec<u32>,
 }
 
 /// Days since 1970-01-01.
@@ -227,6 +232,7 @@ impl Mapper {
         let persons = report.persons.len().min(u16::MAX as usize) as u16;
         let children = report.children().min(u16::MAX as usize) as u16;
         Ok(MappedJourney {
+            person_keys: Vec::new(),
             day: day_number(j.date),
             report,
             origin,

@@ -53,12 +53,24 @@ pub struct PersonKeys {
 }
 
 impl PersonKeys {
-    /// Numbers the keys of `journeys` (in their order). O(persons) with one hash map.
+    /// The keys of `journeys` (in their order): those the journey index numbered
+    /// ([`MappedJourney::person_keys`]), or, for journeys not from one index, numbered here
+    /// with one hash map. O(persons).
     pub fn of(journeys: &[&Arc<MappedJourney>]) -> PersonKeys {
-        let mut ids: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
         let mut offsets = Vec::with_capacity(journeys.len() + 1);
         let mut codes = Vec::with_capacity(journeys.len() * 2);
         offsets.push(0);
+        if journeys
+            .iter()
+            .all(|j| j.person_keys.len() == j.report.persons.len())
+        {
+            for j in journeys {
+                codes.extend_from_slice(&j.person_keys);
+                offsets.push(codes.len() as u32);
+            }
+            return PersonKeys { offsets, codes };
+        }
+        let mut ids: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
         for j in journeys {
             for p in &j.report.persons {
                 let next = ids.len() as u32;

@@ -9,7 +9,6 @@
 use super::treatment::{Group, measures_of, missing_episode};
 use crate::journey::map::MappedJourney;
 use crate::journey::report::{AgeBand, Role, VictimStatus};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Days back from the reference day within which a force is "new" ([`Signal::NewForce`]).
@@ -114,25 +113,37 @@ pub fn people<'a>(
     min_forces: usize,
     reference_day: i32,
 ) -> Vec<PersonSummary<'a>> {
-    let mut by_key: HashMap<&'a str, Vec<&'a Arc<MappedJourney>>> = HashMap::new();
-    for &j in journeys {
-        for p in &j.report.persons {
-            let list = by_key.entry(p.person_id.as_str()).or_default();
-            // a person named twice on one report is one journey
-            if !list.last().is_some_and(|l| Arc::ptr_eq(l, j)) {
-                list.push(j);
-            }
+    // (person number, journey, person on it), grouped by person: a sort, not a hash map
+    let keys = super::PersonKeys::of(journeys);
+    let mut pairs: Vec<(u32, u32, u32)> = Vec::new();
+    for k in 0..journeys.len() {
+        for (i, &code) in keys.of_journey(k).iter().enumerate() {
+            pairs.push((code >> 1, k as u32, i as u32));
         }
     }
-    let mut out: Vec<PersonSummary<'a>> = by_key
-        .into_iter()
-        .filter(|(_, js)| js.len() >= min_journeys)
-        .filter_map(|(key, mut js)| {
-            js.sort_by_key(|j| j.day);
-            let (s, flagged) = summarise(key, js, reference_day);
-            (s.forces.len() >= min_forces && s.in_group(group, flagged)).then_some(s)
-        })
-        .collect();
+    pairs.sort_unstable();
+    let mut out: Vec<PersonSummary<'a>> = Vec::new();
+    for group_of in pairs.chunk_by(|a, b| a.0 == b.0) {
+        let mut js: Vec<&'a Arc<MappedJourney>> = group_of
+            .iter()
+            .map(|&(_, k, _)| journeys[k as usize])
+            .collect();
+        // a person named twice on one report is one journey
+        js.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        if js.len() < min_journeys {
+            continue;
+        }
+        let (_, k, i) = group_of[0];
+        let key = journeys[k as usize].report.persons[i as usize]
+            .person_id
+            .as_str();
+        // by date; ties in the order the journeys were added (the sort above kept it)
+        js.sort_by_key(|j| j.day);
+        let (s, flagged) = summarise(key, js, reference_day);
+        if s.forces.len() >= min_forces && s.in_group(group, flagged) {
+            out.push(s);
+        }
+    }
     out.sort_by(|a, b| {
         b.journeys
             .len()

@@ -12,7 +12,6 @@
 use crate::geography::Geography;
 use crate::journey::map::MappedJourney;
 use crate::journey::report::{AgeBand, Person, SuspectStatus, VictimStatus, VulnerabilityFlag};
-use std::collections::HashSet;
 use std::sync::Arc;
 
 /// What the rows of the treatment table are.
@@ -176,12 +175,14 @@ pub fn treatment(
         RowKey::Btp => nf,
     };
     let mut counts = vec![Counts::default(); nf + 1];
-    let mut seen: Vec<HashSet<&str>> = vec![HashSet::new(); nf + 1];
+    let mut seen: Vec<Vec<u32>> = vec![Vec::new(); nf + 1];
     let mut national = Counts::default();
-    let mut everyone: HashSet<&str> = HashSet::new();
-    for j in journeys {
+    let mut everyone: Vec<u32> = Vec::new();
+    let keys = super::PersonKeys::of(journeys);
+    for (k, j) in journeys.iter().enumerate() {
         let row = row_of(by, j, geo).map(slot);
-        for p in j.report.persons.iter().filter(|p| group.admits(p)) {
+        let persons = j.report.persons.iter().zip(keys.of_journey(k));
+        for (p, &code) in persons.filter(|(p, _)| group.admits(p)) {
             let m = measures_of(p);
             let add = |c: &mut Counts| {
                 c.encounters += 1;
@@ -190,16 +191,16 @@ pub fn treatment(
                 }
             };
             add(&mut national);
-            everyone.insert(p.person_id.as_str());
+            everyone.push(code);
             if let Some(r) = row {
                 add(&mut counts[r]);
-                seen[r].insert(p.person_id.as_str());
+                seen[r].push(code);
             }
         }
     }
-    national.persons = everyone.len() as u64;
-    for (c, s) in counts.iter_mut().zip(&seen) {
-        c.persons = s.len() as u64;
+    national.persons = u64::from(super::distinct(&mut everyone).0);
+    for (c, s) in counts.iter_mut().zip(&mut seen) {
+        c.persons = u64::from(super::distinct(s).0);
     }
     let mut rows: Vec<(RowKey, Counts)> = (0..nf)
         .map(|i| (RowKey::Force(i as u16), counts[i]))
