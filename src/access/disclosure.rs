@@ -83,11 +83,28 @@ pub const COUNT_FIELDS: &[&str] = &[
     "intel_e",
     "handling_p",
     "handling_c",
+    // distinct person keys (every layer) and the treatment table (issue 15)
+    "distinct_persons",
+    "distinct_children",
+    "encounters",
+    "recognised_as_victim",
+    "safeguarding_referred",
+    "nrm_referred",
+    "arrested",
+    "charged",
+    "nfa",
+    "known_age_band",
+    "victim_status_recorded",
+    "vulnerability_flagged",
 ];
 
 /// Sums that are not counts (money): never published to viewers (`null`, an empty CSV cell),
 /// since one seizure's amount would show through whatever the journey count.
 pub const OMITTED_FIELDS: &[&str] = &["cash_gbp"];
+
+/// Objects of derived values (shares, funnel positions) that their endpoint has already
+/// computed from the published counts: not walked, as their keys repeat the count names.
+const DERIVED_OBJECTS: &[&str] = &["rates", "funnel", "shares"];
 
 /// Fields naming the cell a row describes (its identity for the rounding draw).
 const ID_FIELDS: &[&str] = &[
@@ -205,7 +222,10 @@ impl Disclosure {
                     );
                 }
                 for (k, x) in o.iter_mut() {
-                    if matches!(x, Value::Object(_) | Value::Array(_)) && k != "geometry" {
+                    if matches!(x, Value::Object(_) | Value::Array(_))
+                        && k != "geometry"
+                        && !DERIVED_OBJECTS.contains(&k.as_str())
+                    {
                         self.walk(x);
                     }
                 }

@@ -94,6 +94,9 @@ pub fn need(method: &str, path: &str, query: &str) -> Need {
     if path == "/api/audit" {
         return Need::Role(Role::Admin);
     }
+    if is_person_level(path) {
+        return Need::Role(Role::Analyst);
+    }
     let persons = wants_persons(query);
     if path == "/api/journeys" || path.starts_with("/api/journeys/") {
         return match method {
@@ -149,6 +152,13 @@ fn export_collection(query: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Person-level paths (`/api/people`, `/api/people/{psn}`): analysts and admins, with an
+/// `X-Justification`; every read is audited as `read_persons`.
+pub fn is_person_level(path: &str) -> bool {
+    let path = normalize(path);
+    path == "/api/people" || path.starts_with("/api/people/")
+}
+
 /// Journey-level paths: every successful read is audited.
 pub fn is_journey_level(method: &str, path: &str) -> bool {
     let path = normalize(path);
@@ -157,7 +167,8 @@ pub fn is_journey_level(method: &str, path: &str) -> bool {
         && (path == "/api/journeys"
             || path.starts_with("/api/journeys/")
             || path == "/collections/journeys/items"
-            || path.starts_with("/collections/journeys/items/"))
+            || path.starts_with("/collections/journeys/items/")
+            || is_person_level(path))
 }
 
 /// Aggregate paths whose counts a viewer sees only through disclosure control.
@@ -166,7 +177,7 @@ pub fn is_aggregate(path: &str) -> bool {
     let path = path.as_str();
     matches!(
         path,
-        "/api/hotspots" | "/api/flows" | "/api/corridors" | "/api/trends" | "/api/export"
+        "/api/hotspots" | "/api/flows" | "/api/corridors" | "/api/trends" | "/api/export" | "/api/treatment"
     ) || path.starts_with("/collections/")
         || path.starts_with("/api/stations/")
 }

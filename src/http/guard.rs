@@ -257,7 +257,9 @@ fn check(
                 },
             )));
         }
-        if access::wants_persons(query) && justification.is_none() {
+        if (access::wants_persons(query) || access::is_person_level(path))
+            && justification.is_none()
+        {
             return Err(ApiError::JustificationRequired(
                 "person-level queries need a reason: send it in an X-Justification header (it is written to the audit log)".into(),
             ));
@@ -301,6 +303,9 @@ fn audit_action(ctx: &Ctx) -> Option<&'static str> {
     }
     if p == "/api/audit" {
         return Some("read_audit");
+    }
+    if access::is_person_level(p) && (m == "GET" || m == "HEAD") {
+        return Some("read_persons");
     }
     if access::is_journey_level(m, p) {
         return Some(if access::wants_persons(&ctx.query) {

@@ -110,7 +110,7 @@ pub struct Memos {
     stations: Memo<Vec<StationStats>>,
     hotspots: Memo<Vec<(f64, f64, bool)>>,
     sections: Memo<Vec<SectionStats>>,
-    forces: Memo<Vec<[u32; 2]>>,
+    forces: Memo<Vec<[u32; 4]>>,
     flows: Memo<Flows>,
     travel_flows: Memo<Flows>,
     force_carried: Memo<Vec<Totals>>,
@@ -360,13 +360,23 @@ fn hotspot_statistics(state: &AppState, f: &JourneyFilter) -> Arc<Vec<(f64, f64,
     })
 }
 
-/// Journeys exported and imported per force by line direction (cached): the off-diagonal
-/// line-direction flows summed by exporting force and by the force supplied, so that the force
-/// layer and the flows agree (see [`layers::force_exchange`]).
-pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 2]>> {
+/// Journeys exported and imported per force by line direction, then the distinct persons and
+/// children on those journeys (cached): the off-diagonal line-direction flows summed by
+/// exporting force and by the force supplied, so that the force layer and the flows agree
+/// (see [`layers::force_exchange`]), and [`layers::force_distinct`] over the same journeys.
+pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 4]>> {
+    if let Some(v) = parted(state, f, "forces", force_counts) {
+        return v;
+    }
     cached(state, &state.memos.forces, f, || {
+        let n = state.journeys.geography().forces.forces().len();
         let flows = all_flows(state, f, Direction::Line);
-        layers::force_exchange(&flows, state.journeys.geography().forces.forces().len())
+        let sel = select(state, f);
+        layers::force_exchange(&flows, n)
+            .into_iter()
+            .zip(layers::force_distinct(&refs(&sel), n))
+            .map(|(e, (p, c))| [e[0], e[1], p, c])
+            .collect()
     })
 }
 
@@ -530,6 +540,8 @@ pub fn hotspot_properties(g: &Geography, h: &Hotspot) -> Value {
         "journeys": h.stats.journeys,
         "persons": h.stats.persons,
         "children": h.stats.children,
+        "distinct_persons": h.stats.distinct_persons,
+        "distinct_children": h.stats.distinct_children,
         "entries_exits_2019_20": s.entries_exits_2019_20,
         "rate_per_million": h.rate_per_million.map(round6),
         "gi_z": round6(h.gi_z),
@@ -571,7 +583,11 @@ pub enum Format {
     Csv,
 }
 
-fn format_param(p: &Params, name: &'static str, accept: Option<&str>) -> Result<Format, ApiError> {
+pub(crate) fn format_param(
+    p: &Params,
+    name: &'static str,
+    accept: Option<&str>,
+) -> Result<Format, ApiError> {
     match p.get(name) {
         Some("json" | "geojson") => Ok(Format::Json),
         Some("csv") => Ok(Format::Csv),
@@ -584,7 +600,7 @@ fn format_param(p: &Params, name: &'static str, accept: Option<&str>) -> Result<
     }
 }
 
-async fn blocking(
+pub(crate) async fn blocking(
     limits: Arc<super::Limits>,
     f: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
 ) -> Response {
@@ -594,7 +610,7 @@ async fn blocking(
     }
 }
 
-fn csv_reply(body: Vec<u8>, filename: Option<&str>) -> Response {
+pub(crate) fn csv_reply(body: Vec<u8>, filename: Option<&str>) -> Response {
     let mut r = Response::new(body.into());
     let h = r.headers_mut();
     h.insert(
@@ -610,7 +626,7 @@ fn csv_reply(body: Vec<u8>, filename: Option<&str>) -> Response {
     r
 }
 
-fn csv_bytes(
+pub(crate) fn csv_bytes(
     header: &[&str],
     rows: impl Iterator<Item = Vec<String>>,
 ) -> Result<Vec<u8>, ApiError> {
@@ -640,6 +656,8 @@ const HOTSPOT_COLUMNS: &[&str] = &[
     "journeys",
     "persons",
     "children",
+    "distinct_persons",
+    "distinct_children",
     "entries_exits_2019_20",
     "rate_per_million",
     "gi_z",
@@ -664,6 +682,8 @@ pub fn hotspot_csv(g: &Geography, rows: &[Hotspot]) -> Result<Vec<u8>, ApiError>
                 h.stats.journeys.to_string(),
                 h.stats.persons.to_string(),
                 h.stats.children.to_string(),
+                h.stats.distinct_persons.to_string(),
+                h.stats.distinct_children.to_string(),
                 opt(s.entries_exits_2019_20),
                 opt(h.rate_per_million.map(round6)),
                 round6(h.gi_z).to_string(),
@@ -746,9 +766,11 @@ const COUNT_COLUMNS: &[&str] = &[
     "btp_joint",
     "persons",
     "children",
+    "distinct_persons",
+    "distinct_children",
 ];
 
-fn count_values(c: &layers::Counts) -> [u32; 10] {
+fn count_values(c: &layers::Counts) -> [u32; 12] {
     [
         c.journeys,
         c.lines,
@@ -760,6 +782,8 @@ fn count_values(c: &layers::Counts) -> [u32; 10] {
         c.btp_joint,
         c.persons,
         c.children,
+        c.distinct_persons,
+        c.distinct_children,
     ]
 }
 
@@ -1242,6 +1266,8 @@ const TREND_COLUMNS: &[&str] = &[
     "lines",
     "nrm_referrals",
     "safeguarding_referrals",
+    "distinct_persons",
+    "distinct_children",
 ];
 
 fn trend_values(b: &layers::Bucket) -> Vec<String> {
@@ -1256,6 +1282,8 @@ fn trend_values(b: &layers::Bucket) -> Vec<String> {
         b.lines.to_string(),
         b.nrm_referrals.to_string(),
         b.safeguarding_referrals.to_string(),
+        b.distinct_persons.to_string(),
+        b.distinct_children.to_string(),
     ]
     .into_iter()
     .chain(b.carried.cells())

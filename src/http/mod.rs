@@ -15,6 +15,7 @@ pub mod ogc;
 pub mod openapi;
 pub mod params;
 pub mod server;
+pub mod people;
 
 use crate::geography::Geography;
 pub use error::ApiError;
@@ -296,6 +297,26 @@ pub fn routes(
         .and(with_state(state.clone()))
         .then(layers::trends_api)
         .boxed();
+    let treatment = warp::path!("api" / "treatment")
+        .and(warp::get())
+        .and(raw_query())
+        .and(accept())
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(people::treatment_api)
+        .boxed();
+    let people_list = warp::path!("api" / "people")
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .then(people::people_api)
+        .boxed();
+    let one_person = warp::path!("api" / "people" / String)
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .then(people::person_api)
+        .boxed();
     let export = warp::path!("api" / "export")
         .and(warp::get())
         .and(raw_query())
@@ -411,6 +432,9 @@ pub fn routes(
         flows,
         corridors,
         trends,
+        treatment,
+        people_list,
+        one_person,
         export,
         whoami,
         audit,

@@ -514,6 +514,7 @@ fn station_feature(g: &Geography, i: usize, c: StationStats) -> Value {
             "entries_exits_2019_20": s.entries_exits_2019_20,
             "starts": c.starts, "ends": c.ends, "passes": c.passes, "journeys": c.journeys,
             "persons": c.persons, "children": c.children,
+            "distinct_persons": c.distinct_persons, "distinct_children": c.distinct_children,
         },
     })
 }
@@ -521,7 +522,7 @@ fn station_feature(g: &Geography, i: usize, c: StationStats) -> Value {
 fn force_feature(
     g: &Geography,
     i: usize,
-    c: [u32; 2],
+    c: [u32; 4],
     carried: &crate::journey::carried::Totals,
     geometry: bool,
 ) -> Value {
@@ -532,7 +533,7 @@ fn force_feature(
     v
 }
 
-fn force_geometry(g: &Geography, i: usize, c: [u32; 2], geometry: bool) -> Value {
+fn force_geometry(g: &Geography, i: usize, c: [u32; 4], geometry: bool) -> Value {
     let f = g.forces.get(i);
     if !geometry {
         return json!({
@@ -542,6 +543,7 @@ fn force_geometry(g: &Geography, i: usize, c: [u32; 2], geometry: bool) -> Value
             "properties": {
                 "code": f.code, "name": f.name, "force_name": f.force_name,
                 "exports": c[0], "imports": c[1], "net": c[0] as i64 - c[1] as i64,
+                "distinct_persons": c[2], "distinct_children": c[3],
             },
         });
     }
@@ -556,6 +558,7 @@ fn force_geometry(g: &Geography, i: usize, c: [u32; 2], geometry: bool) -> Value
         "properties": {
             "code": f.code, "name": f.name, "force_name": f.force_name,
             "exports": c[0], "imports": c[1], "net": c[0] as i64 - c[1] as i64,
+                "distinct_persons": c[2], "distinct_children": c[3],
         },
     })
 }

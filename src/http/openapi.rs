@@ -165,6 +165,22 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             "the collection to download",
             json!({"type": "string", "enum": crate::http::layers::EXPORT_COLLECTIONS}),
         ),
+        "by" => (
+            "what the treatment rows are: the force that recorded the report (BTP a row of its own), or the origin's, destination's or exporting force",
+            json!({"type": "string", "enum": crate::layers::treatment::By::ALL, "default": "source_force"}),
+        ),
+        "group" => (
+            "which encounters: children (under 18), adults (18 and over), vulnerable_adults (adults with a vulnerability flag), all (unknown ages included)",
+            json!({"type": "string", "enum": crate::layers::treatment::Group::ALL, "default": "all"}),
+        ),
+        "min_journeys" => (
+            "only people on at least this many of the selected journeys",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000000, "default": 2}),
+        ),
+        "min_forces" => (
+            "only people whose journeys start or end in at least this many force areas",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1}),
+        ),
         "persons" => (
             "true: add each journey's persons_summary (pseudonymised person ids, age band, roles, victim status, referrals). Analysts and admins only, with an X-Justification header; the access is audited",
             json!({"type": "boolean"}),
@@ -457,6 +473,41 @@ fn build() -> Value {
         ),
     );
     paths.insert(
+        "/api/treatment".into(),
+        get_table(
+            "how each force treats the people it meets: encounters, distinct persons, recognised as victim, safeguarding and NRM referrals, arrests, charges, NFA, their rates and funnel positions against the national rate, and recording completeness per recording force",
+            params_of(crate::http::people::TREATMENT_PARAMS, "table"),
+            "{by, group, national, rows: [...], completeness: [...]} (or CSV)",
+            "application/json",
+        ),
+    );
+    paths.insert(
+        "/api/people".into(),
+        get(
+            "people seen again (analysts and admins, with X-Justification; audited): pseudonymised persons with their journeys, force areas, treatment and signals",
+            params_of(crate::http::people::PEOPLE_PARAMS, "people"),
+            "{numberMatched, numberReturned, people: [...]}",
+            "application/json",
+        ),
+    );
+    let mut person_params = vec![param(
+        "psn",
+        "path",
+        "the person's pseudonym (psn_ and 16 hex digits)",
+        json!({"type": "string", "pattern": "^psn_[0-9a-f]{16}$"}),
+        true,
+    )];
+    person_params.extend(params_of(crate::http::people::PERSON_PARAMS, "people"));
+    paths.insert(
+        "/api/people/{psn}".into(),
+        get(
+            "one person's journeys in date order with their summary (analysts and admins, with X-Justification; audited)",
+            person_params,
+            "a GeoJSON FeatureCollection with the person's summary",
+            "application/geo+json",
+        ),
+    );
+    paths.insert(
         "/api/export".into(),
         get_table(
             "download a collection under a filter (streamed)",
@@ -534,11 +585,12 @@ fn secure(paths: &mut serde_json::Map<String, Value>) {
                 op["responses"][code] = err.clone();
             }
             if (path.starts_with("/api/journeys")
-                || path.starts_with("/collections/journeys/items"))
+                || path.starts_with("/collections/journeys/items")
+                || path.starts_with("/api/people"))
                 && let Some(ps) = op.get_mut("parameters").and_then(Value::as_array_mut)
             {
                 ps.push(json!({"name": "X-Justification", "in": "header", "required": false,
-                        "description": "why you need person-level data (required with persons=true); written to the audit log",
+                        "description": "why you need person-level data (required with persons=true and on /api/people); written to the audit log",
                         "schema": {"type": "string", "maxLength": 500}}));
             }
         }

@@ -402,6 +402,15 @@ pub struct PersonParams {
     /// Independent probabilities of each vulnerability flag.
     pub flags_child: BTreeMap<Flag, f64>,
     pub flags_adult: BTreeMap<Flag, f64>,
+    /// P(the runner of a new crew is someone already reported, moved to another line) when
+    /// such a person was last reported at most `rerecruit_window_days` before the crew starts.
+    #[serde(default)]
+    pub rerecruited_share: f64,
+    #[serde(default)]
+    pub rerecruit_window_days: f64,
+    /// P(a re-recruited adult comes back as a line holder rather than a runner).
+    #[serde(default)]
+    pub escalation_share: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -430,6 +439,14 @@ pub struct Outcomes {
     pub intelligence_potential_victim_child: f64,
     /// Victim status in later reports on someone already referred to the NRM.
     pub nrm_decisions: BTreeMap<VictimStatus, f64>,
+    /// How much recording forces differ: each force's odds of recording a potential victim,
+    /// a safeguarding referral and an NRM referral are multiplied by `exp(sigma * z)`, `z` a
+    /// standard normal drawn from a hash of the force code (the same in every run).
+    #[serde(default)]
+    pub force_log_odds_sigma: f64,
+    /// British Transport Police's log-odds shift instead of a drawn one.
+    #[serde(default)]
+    pub btp_log_odds: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -738,6 +755,13 @@ impl GeneratorParams {
             c.prob(&format!("outcomes.{path}"), v);
         }
         c.weights("outcomes.nrm_decisions", o.nrm_decisions.values().copied());
+        c.non_negative("outcomes.force_log_odds_sigma", o.force_log_odds_sigma);
+        if !o.btp_log_odds.is_finite() || o.btp_log_odds.abs() > 10.0 {
+            c.fail("outcomes.btp_log_odds", "must be a number from -10 to 10");
+        }
+        c.prob("persons.rerecruited_share", pp.rerecruited_share);
+        c.non_negative("persons.rerecruit_window_days", pp.rerecruit_window_days);
+        c.prob("persons.escalation_share", pp.escalation_share);
         let z = &self.seizures;
         c.non_negative("seizures.phones_per_arrest", z.phones_per_arrest);
         c.non_negative("seizures.weapons_per_arrest", z.weapons_per_arrest);
@@ -992,6 +1016,7 @@ fn simulate<'a>(
         next_line: 1,
         next_person: 1,
         brand_uses: vec![0; BRAND_WORDS.len()],
+        reported: Vec::new(),
     };
     // A line's crews may yield no report (or only reports outside the period), so a bound on
     // the attempts keeps degenerate parameters (a zero reporting rate) from looping forever.
@@ -1725,8 +1750,11 @@ struct Line {
     end: usize,
 }
 
+#[derive(Clone)]
 struct Person {
     id: u32,
+    /// reported before (on another crew): keeps its id
+    known: bool,
     age: u8,
     sex: &'static str,
     role: Role,
@@ -1748,6 +1776,32 @@ struct Sim<'a> {
     next_line: u32,
     next_person: u32,
     brand_uses: Vec<u32>,
+    /// runners already reported, with the day of their last report: people who are moved to
+    /// other lines (and other forces) later
+    reported: Vec<(Person, usize)>,
+}
+
+/// A recording force's odds multiplier for recognising and referring the people it meets:
+/// `exp(sigma * z)` with `z` a standard normal drawn from a hash of the force code (FNV-1a,
+/// then Box-Muller), so the same force has the same practice in every run and seed; BTP's is
+/// `exp(btp_log_odds)`.
+fn recording_odds(force: &str, o: &Outcomes) -> f64 {
+    if force == ForceCode::BTP {
+        return o.btp_log_odds.exp();
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in force.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // two uniforms in (0, 1) from the two halves of a further mix
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    let u1 = ((h >> 32) as f64 + 0.5) / 4_294_967_296.0;
+    let u2 = ((h & 0xffff_ffff) as f64 + 0.5) / 4_294_967_296.0;
+    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+    (o.force_log_odds_sigma * z).exp()
 }
 
 fn exp1(rng: &mut ChaCha8Rng) -> f64 {
@@ -1896,7 +1950,8 @@ impl<'a> Sim<'a> {
             } else {
                 w.companion_role.pick(&mut self.rng)
             };
-            crew.push(self.person(role));
+            let again = if k == 0 { self.rerecruit(a) } else { None };
+            crew.push(again.unwrap_or_else(|| self.person(role)));
         }
         let lead_child = crew[0].child();
         let usual_mode = self.mode(lead_child);
@@ -1924,10 +1979,11 @@ impl<'a> Sim<'a> {
                 uses: self.brand_uses[word],
             });
         }
-        for person in &mut crew {
+        for person in crew.iter_mut().filter(|p| !p.known) {
             person.id = self.next_person;
             self.next_person += 1;
         }
+        let last = days.last().copied().unwrap_or(a);
         for day in days {
             let mode = if self.rng.random_bool(p.modes.persistence) {
                 usual_mode
@@ -1937,6 +1993,33 @@ impl<'a> Sim<'a> {
             let report = self.report(line, &mut crew, day, mode);
             self.out.push(report);
         }
+        let mut lead = crew.swap_remove(0);
+        lead.known = true;
+        self.reported.push((lead, last));
+    }
+
+    /// Someone already reported, taken on by a new crew starting on day `start` (so moved to
+    /// another line, often in other forces), with the share `rerecruited_share` when the one
+    /// drawn was last reported within the window before `start`; an adult may come back as a
+    /// line holder (`escalation_share`). Ages go up with the years between.
+    fn rerecruit(&mut self, start: usize) -> Option<Person> {
+        let pp = &self.p.persons;
+        if self.reported.is_empty() || !self.rng.random_bool(pp.rerecruited_share) {
+            return None;
+        }
+        let k = self.rng.random_range(0..self.reported.len());
+        let (p, last) = &self.reported[k];
+        if *last > start || (start - last) as f64 > pp.rerecruit_window_days {
+            return None;
+        }
+        let mut p = p.clone();
+        p.age = p.age.saturating_add(((start - last) / 365) as u8);
+        p.role = if p.age >= 18 && self.rng.random_bool(pp.escalation_share) {
+            Role::LineHolder
+        } else {
+            Role::Runner
+        };
+        Some(p)
     }
 
     fn person(&mut self, role: Role) -> Person {
@@ -1974,6 +2057,7 @@ impl<'a> Sim<'a> {
         }
         Person {
             id: 0,
+            known: false,
             age,
             sex,
             role,
@@ -2075,15 +2159,10 @@ impl<'a> Sim<'a> {
             .random_bool(t.departed_at_share)
             .then_some(Instant(midnight + dep));
 
-        // encounter and outcomes
+        // encounter: where, and which force records it (its practice shapes the outcomes)
         let encounter = self.rng.random_bool(cal.encounter[day]);
-        let mut tally = Tally::default();
-        let persons: Vec<PersonOut> = crew
-            .iter_mut()
-            .map(|person| self.person_in_report(person, encounter, &mut tally))
-            .collect();
         let mut latest = arr;
-        let (source_force, encounter) = if encounter {
+        let (source_force, place) = if encounter {
             let e = &p.encounters;
             let wv = if via.is_some() { e.at_via } else { 0.0 };
             let u = self.rng.random::<f64>() * (e.at_origin + wv + e.at_destination);
@@ -2104,15 +2183,6 @@ impl<'a> Sim<'a> {
             };
             let at = at.clamp(0, last_minute);
             latest = latest.max(at);
-            let kind = if tally.arrests > 0 {
-                "arrest"
-            } else if tally.stopped {
-                "stop_search"
-            } else if tally.safeguarded {
-                "safeguarding"
-            } else {
-                w.no_outcome.pick(&mut self.rng).as_str()
-            };
             let territorial = w.force_code(w.force(station));
             let joint = self.rng.random_bool(e.joint_share);
             let (source, joint_with_force, station) = if !rail {
@@ -2135,13 +2205,7 @@ impl<'a> Sim<'a> {
                 .rng
                 .random_bool(t.encounter_at_share)
                 .then_some(Instant(midnight + at));
-            let enc = EncounterOut {
-                at,
-                joint_with_force,
-                station,
-                kind,
-            };
-            (source, Some(enc))
+            (source, Some((joint_with_force, station, at)))
         } else {
             let is = &p.encounters.intelligence_source;
             let btp = if rail { is.btp_if_rail } else { 0.0 };
@@ -2154,6 +2218,33 @@ impl<'a> Sim<'a> {
                 ForceCode::BTP
             };
             (source, None)
+        };
+        // outcomes, by the recording force's practice
+        let odds = recording_odds(source_force, &p.outcomes);
+        let mut tally = Tally::default();
+        let persons: Vec<PersonOut> = crew
+            .iter_mut()
+            .map(|person| self.person_in_report(person, encounter, odds, &mut tally))
+            .collect();
+        let encounter = match place {
+            Some((joint_with_force, station, at)) => {
+                let kind = if tally.arrests > 0 {
+                    "arrest"
+                } else if tally.stopped {
+                    "stop_search"
+                } else if tally.safeguarded {
+                    "safeguarding"
+                } else {
+                    w.no_outcome.pick(&mut self.rng).as_str()
+                };
+                Some(EncounterOut {
+                    at,
+                    joint_with_force,
+                    station,
+                    kind,
+                })
+            }
+            None => None,
         };
 
         // reported after the journey (and encounter), within a few days, not after the period
@@ -2213,9 +2304,12 @@ impl<'a> Sim<'a> {
         &mut self,
         person: &mut Person,
         encounter: bool,
+        odds: f64,
         tally: &mut Tally,
     ) -> PersonOut {
         let o = &self.p.outcomes;
+        // the recording force's practice: its odds of recognising and referring
+        let by_force = |p: f64| p * odds / (1.0 - p + p * odds);
         let child = person.child();
         let vulnerable = !person.flags.is_empty();
         let (mut arrested, mut charged, mut stopped, mut nfa) = (false, false, false, false);
@@ -2236,19 +2330,22 @@ impl<'a> Sim<'a> {
                 } else {
                     o.charged_adult
                 });
-                nrm = self.rng.random_bool(if child {
+                nrm = self.rng.random_bool(by_force(if child {
                     o.nrm_per_arrest_child
                 } else {
                     o.nrm_per_arrest_adult
-                });
+                }));
             } else if self.rng.random_bool(o.stopped_share_not_arrested) {
                 stopped = true;
                 nfa = self.rng.random_bool(o.nfa_share_stopped);
             }
             safeguarded = if child {
-                self.rng.random_bool(o.safeguarding_child)
+                self.rng.random_bool(by_force(o.safeguarding_child))
             } else {
-                vulnerable && self.rng.random_bool(o.safeguarding_adult_vulnerable)
+                vulnerable
+                    && self
+                        .rng
+                        .random_bool(by_force(o.safeguarding_adult_vulnerable))
             };
             if victim == VictimStatus::None {
                 let pv = if child {
@@ -2258,13 +2355,15 @@ impl<'a> Sim<'a> {
                 } else {
                     0.0
                 };
-                if nrm || self.rng.random_bool(pv) {
+                if nrm || self.rng.random_bool(by_force(pv)) {
                     victim = VictimStatus::PotentialVictim;
                 }
             }
         } else if victim == VictimStatus::None
             && child
-            && self.rng.random_bool(o.intelligence_potential_victim_child)
+            && self
+                .rng
+                .random_bool(by_force(o.intelligence_potential_victim_child))
         {
             victim = VictimStatus::PotentialVictim;
         }
@@ -3120,42 +3219,136 @@ mod tests {
     }
 
     #[test]
-    fn people_recur_on_the_same_corridor() {
-        // person -> (age band, sex, line, unordered station pair) of each report
-        type Sighting<'a> = (&'a str, &'a str, Option<&'a str>, Option<[&'a str; 2]>);
+    fn people_recur_on_their_corridor_and_some_are_moved_to_other_lines_and_forces() {
+        // person -> (date, age band, sex, role, line, forces at both ends) of each report
+        type Sighting<'a> = (
+            &'a str,
+            &'a str,
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+            [String; 2],
+        );
         let mut seen: HashMap<&str, Vec<Sighting>> = HashMap::new();
+        let end_force = |e: &Value| e["station"].as_str().map(force_code_of).unwrap_or_default();
         for r in sample() {
             let j = &r["journey"];
-            let pair = match (
-                j["origin"]["station"].as_str(),
-                j["destination"]["station"].as_str(),
-            ) {
-                (Some(a), Some(b)) => Some(if a < b { [a, b] } else { [b, a] }),
-                _ => None,
-            };
             for person in r["persons"].as_array().unwrap() {
                 seen.entry(person["person_id"].as_str().unwrap())
                     .or_default()
                     .push((
+                        j["date"].as_str().unwrap(),
                         person["age_band"].as_str().unwrap(),
                         person["sex"].as_str().unwrap(),
+                        person["roles"][0].as_str().unwrap(),
                         r["line"]["line_id"].as_str(),
-                        pair,
+                        [end_force(&j["origin"]), end_force(&j["destination"])],
                     ));
             }
         }
         let repeaters = seen.values().filter(|v| v.len() > 1).count();
         assert!(repeaters > 200, "only {repeaters} people seen twice");
-        for (id, v) in &seen {
-            let first = v[0];
-            for x in v {
-                assert_eq!((x.0, x.1), (first.0, first.1), "{id} changed");
+        let band = |b: &str| {
+            crate::journey::report::AgeBand::ALL
+                .iter()
+                .position(|x| *x == b)
+                .unwrap()
+        };
+        let (mut moved, mut child_in_3_forces, mut escalated) = (0, 0, 0);
+        let mut journeys: Vec<usize> = Vec::new();
+        for (id, v) in &mut seen {
+            v.sort();
+            journeys.push(v.len());
+            for w in v.windows(2) {
+                // the same person: same sex; ages only go up
+                assert_eq!(w[0].2, w[1].2, "{id} changed sex");
+                assert!(band(w[0].1) <= band(w[1].1), "{id} got younger: {w:?}");
             }
-            let lines: BTreeSet<&str> = v.iter().filter_map(|x| x.2).collect();
-            assert!(lines.len() <= 1, "{id} on lines {lines:?}");
-            let pairs: BTreeSet<[&str; 2]> = v.iter().filter_map(|x| x.3).collect();
-            assert!(pairs.len() <= 1, "{id} on corridors {pairs:?}");
+            let lines: BTreeSet<&str> = v.iter().filter_map(|x| x.4).collect();
+            moved += usize::from(lines.len() > 1);
+            let forces: BTreeSet<&str> = v
+                .iter()
+                .flat_map(|x| x.5.iter().map(String::as_str))
+                .filter(|f| !f.is_empty())
+                .collect();
+            child_in_3_forces += usize::from(under_18(v[0].1) && forces.len() >= 3);
+            let first_runner = v.iter().position(|x| x.3 == "runner");
+            escalated += usize::from(
+                first_runner.is_some_and(|i| v[i..].iter().any(|x| x.3 == "line_holder")),
+            );
         }
+        // people moved between lines, children through three or more force areas, runners
+        // who come back as line holders
+        assert!(moved > 50, "{moved} people on more than one line");
+        assert!(
+            child_in_3_forces > 10,
+            "{child_in_3_forces} children in 3+ forces"
+        );
+        assert!(escalated > 5, "{escalated} escalations");
+        // skewed: most people on one or two journeys, a tail on many more
+        journeys.sort_unstable();
+        let median = journeys[journeys.len() / 2];
+        let p99 = journeys[journeys.len() * 99 / 100];
+        assert!(
+            median <= 2 && p99 >= 5 * median.max(1),
+            "median {median}, p99 {p99}"
+        );
+    }
+
+    #[test]
+    fn recording_forces_differ_in_how_they_recognise_children_as_victims() {
+        let p = GeneratorParams::builtin();
+        let odds: Vec<(f64, String)> = gb()
+            .forces
+            .forces()
+            .iter()
+            .map(|f| {
+                (
+                    recording_odds(f.code.as_str(), &p.outcomes),
+                    f.code.to_string(),
+                )
+            })
+            .collect();
+        let lo = odds.iter().map(|x| x.0).fold(f64::INFINITY, f64::min);
+        let hi = odds.iter().map(|x| x.0).fold(0.0, f64::max);
+        // 45 draws of exp(0.6 z): the extremes lie well beyond one sd (0.55, 1.82)
+        assert!(lo < 0.55 && hi > 1.82, "{lo} {hi}");
+        assert_eq!(recording_odds("BTP", &p.outcomes), 0.5f64.exp());
+        assert_eq!(
+            recording_odds("E23000001", &p.outcomes),
+            recording_odds("E23000001", &p.outcomes)
+        );
+        // in the sample, the share of encountered children recorded as potential victims is
+        // higher where a force's odds are higher: compare the forces above and below the median
+        let mut by_force: HashMap<String, (u32, u32)> = HashMap::new();
+        for r in sample() {
+            if r["journey"]["encounter"].is_null() {
+                continue;
+            }
+            for person in r["persons"].as_array().unwrap() {
+                if under_18(person["age_band"].as_str().unwrap()) {
+                    let e = by_force
+                        .entry(r["source_force"].as_str().unwrap().into())
+                        .or_default();
+                    e.0 += 1;
+                    e.1 += u32::from(person["victim_status"] != "none");
+                }
+            }
+        }
+        let mut sorted = odds.clone();
+        sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let half = |s: &[(f64, String)]| {
+            let (n, v) = s
+                .iter()
+                .filter_map(|x| by_force.get(&x.1))
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            f64::from(v) / f64::from(n.max(1))
+        };
+        let (low, high) = (half(&sorted[..22]), half(&sorted[23..]));
+        assert!(
+            high > low + 0.02,
+            "low-odds forces {low}, high-odds forces {high}"
+        );
     }
 
     #[test]

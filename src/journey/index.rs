@@ -49,6 +49,8 @@ pub struct JourneyIndex {
     journeys: Vec<Arc<MappedJourney>>,
     by_id: HashMap<String, u32>,
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    /// every person key seen, numbered in order of first appearance
+    people: HashMap<String, u32>,
 }
 
 impl JourneyIndex {
@@ -57,10 +59,11 @@ impl JourneyIndex {
     }
 
     /// Adds a journey; a report id already present is ignored (returns false).
-    pub fn insert(&mut self, j: MappedJourney) -> bool {
+    pub fn insert(&mut self, mut j: MappedJourney) -> bool {
         if self.by_id.contains_key(&j.report.report_id) {
             return false;
         }
+        self.number_people(&mut j);
         let i = self.journeys.len() as u32;
         let b = j.route.bbox;
         if !b.is_empty() {
@@ -76,10 +79,11 @@ impl JourneyIndex {
     pub fn from_journeys(list: Vec<MappedJourney>) -> Self {
         let mut idx = JourneyIndex::new();
         let mut items = Vec::with_capacity(list.len());
-        for j in list {
+        for mut j in list {
             if idx.by_id.contains_key(&j.report.report_id) {
                 continue;
             }
+            idx.number_people(&mut j);
             let i = idx.journeys.len() as u32;
             let b = j.route.bbox;
             if !b.is_empty() {
@@ -93,6 +97,26 @@ impl JourneyIndex {
         }
         idx.tree = RTree::bulk_load(items);
         idx
+    }
+
+    /// Fills in [`MappedJourney::person_keys`] from the index's numbering of person keys.
+    fn number_people(&mut self, j: &mut MappedJourney) {
+        j.person_keys = j
+            .report
+            .persons
+            .iter()
+            .map(|p| {
+                let next = self.people.len() as u32;
+                let id = match self.people.get(p.person_id.as_str()) {
+                    Some(&id) => id,
+                    None => {
+                        self.people.insert(p.person_id.clone(), next);
+                        next
+                    }
+                };
+                id << 1 | u32::from(p.age_band.is_child())
+            })
+            .collect();
     }
 
     pub fn len(&self) -> usize {

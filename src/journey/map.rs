@@ -117,6 +117,11 @@ pub struct MappedJourney {
     pub children: u16,
     /// the report's seizures and grading, summarised (none when it has neither)
     pub carried: Option<Box<super::carried::Carried>>,
+    /// the persons' keys as numbers, `(id << 1) | child` in the order of `report.persons`:
+    /// `id` numbers the distinct `person_id`s of the index that holds the journey (filled in
+    /// when it is inserted; empty before), `child` says under 18 on this journey. Distinct
+    /// counts read these instead of hashing strings per query.
+    pub person_keys: Vec<u32>,
 }
 
 /// Days since 1970-01-01.
@@ -251,6 +256,7 @@ impl Mapper {
         Ok(MappedJourney {
             carried,
             return_run,
+            person_keys: Vec::new(),
             day: day_number(j.date),
             report,
             origin,

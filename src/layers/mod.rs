@@ -5,10 +5,15 @@
 //! Every function takes the journeys a filter selected (see
 //! [`crate::journey::index::JourneyFilter`]) and counts each journey once per station, section,
 //! flow or period, whatever its route does. `persons` and `children` are summed over the persons
-//! of the counted journeys (a person on two journeys counts twice: reports are pseudonymised per
-//! report, so people cannot be de-duplicated across reports here).
+//! of the counted journeys (a person on two journeys counts twice); `distinct_persons` and
+//! `distinct_children` count distinct person keys (`person_id`, derived the same way by every
+//! force for the same person) over the same journeys, a child being a person under 18 on one of
+//! them ([`PersonKeys`], [`distinct`]). Distinct counts cannot be summed across parts, so each
+//! row's are counted from its own list of keys.
 
 pub mod hotspots;
+pub mod people;
+pub mod treatment;
 
 use crate::geography::Geography;
 use crate::journey::carried::Totals;
@@ -33,12 +38,136 @@ pub struct StationStats {
     pub persons: u32,
     /// children (under 18) on those journeys
     pub children: u32,
+    /// distinct person keys on those journeys
+    pub distinct_persons: u32,
+    /// distinct person keys under 18 on one of those journeys
+    pub distinct_children: u32,
+}
+
+/// The person keys of a selection of journeys as small numbers: for journey `k`,
+/// [`PersonKeys::of_journey`] lists `(id << 1) | child` for each person on it, where `id`
+/// numbers the distinct `person_id`s of the selection and `child` says the person is under 18
+/// on that journey.
+pub struct PersonKeys {
+    offsets: Vec<u32>,
+    codes: Vec<u32>,
+}
+
+impl PersonKeys {
+    /// The keys of `journeys` (in their order): those the journey index numbered
+    /// ([`MappedJourney::person_keys`]), or, for journeys not from one index, numbered here
+    /// with one hash map. O(persons).
+    pub fn of(journeys: &[&Arc<MappedJourney>]) -> PersonKeys {
+        let mut offsets = Vec::with_capacity(journeys.len() + 1);
+        let mut codes = Vec::with_capacity(journeys.len() * 2);
+        offsets.push(0);
+        if journeys
+            .iter()
+            .all(|j| j.person_keys.len() == j.report.persons.len())
+        {
+            for j in journeys {
+                codes.extend_from_slice(&j.person_keys);
+                offsets.push(codes.len() as u32);
+            }
+            return PersonKeys { offsets, codes };
+        }
+        let mut ids: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        for j in journeys {
+            for p in &j.report.persons {
+                let next = ids.len() as u32;
+                let id = *ids.entry(p.person_id.as_str()).or_insert(next);
+                codes.push(id << 1 | u32::from(p.age_band.is_child()));
+            }
+            offsets.push(codes.len() as u32);
+        }
+        PersonKeys { offsets, codes }
+    }
+
+    /// The codes of the persons on journey `k` of the selection.
+    pub fn of_journey(&self, k: usize) -> &[u32] {
+        &self.codes[self.offsets[k] as usize..self.offsets[k + 1] as usize]
+    }
+}
+
+/// Distinct persons and distinct children among `codes` (see [`PersonKeys`]); sorts `codes`.
+pub fn distinct(codes: &mut [u32]) -> (u32, u32) {
+    codes.sort_unstable();
+    let (mut persons, mut children) = (0, 0);
+    let mut i = 0;
+    while i < codes.len() {
+        let id = codes[i] >> 1;
+        let mut child = false;
+        while i < codes.len() && codes[i] >> 1 == id {
+            child |= codes[i] & 1 == 1;
+            i += 1;
+        }
+        persons += 1;
+        children += u32::from(child);
+    }
+    (persons, children)
+}
+
+/// Distinct persons and children of each row, from the journeys (indices into the selection)
+/// each row counts: `rows[r]` is every journey of row `r`, each once. Rows are counted on every
+/// core when the work is large.
+pub fn distinct_per_row(keys: &PersonKeys, rows: &[Vec<u32>]) -> Vec<(u32, u32)> {
+    let one = |r: &Vec<u32>| {
+        let mut codes: Vec<u32> = r
+            .iter()
+            .flat_map(|&k| keys.of_journey(k as usize).iter().copied())
+            .collect();
+        distinct(&mut codes)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let work: usize = rows.iter().map(Vec::len).sum();
+    if threads < 2 || work < 200_000 {
+        return rows.iter().map(one).collect();
+    }
+    let chunk = rows.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// Counts per station (indexed like the station index). Large selections are counted on
 /// every core, in chunks, and the chunks summed.
 pub fn station_stats(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Vec<StationStats> {
+    // (journeys, persons and children are summed over chunks; the distinct counts come from
+    // each station's own list of journeys)
     let n = geo.stations.len();
+    let mut out = station_counts_only(n, journeys);
+    let keys = PersonKeys::of(journeys);
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (k, j) in journeys.iter().enumerate() {
+        if j.report.persons.is_empty() {
+            continue;
+        }
+        let mut add = |s: u32| {
+            let r = &mut rows[s as usize];
+            if r.last() != Some(&(k as u32)) {
+                r.push(k as u32);
+            }
+        };
+        j.origin.station.into_iter().for_each(&mut add);
+        j.destination.station.into_iter().for_each(&mut add);
+        j.route.stations.iter().copied().for_each(&mut add);
+    }
+    for (o, (p, c)) in out.iter_mut().zip(distinct_per_row(&keys, &rows)) {
+        o.distinct_persons = p;
+        o.distinct_children = c;
+    }
+    out
+}
+
+/// Counts per station without the distinct ones.
+fn station_counts_only(n: usize, journeys: &[&Arc<MappedJourney>]) -> Vec<StationStats> {
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     if threads < 2 || journeys.len() < 20_000 {
         return station_stats_serial(n, journeys);
@@ -202,6 +331,9 @@ pub struct Counts {
     pub btp_joint: u32,
     pub persons: u32,
     pub children: u32,
+    /// distinct person keys on these journeys, and of them those under 18 on one
+    pub distinct_persons: u32,
+    pub distinct_children: u32,
     /// seizures and grading
     pub carried: Totals,
 }
@@ -267,14 +399,14 @@ pub struct Flows {
 /// Force × force counts by `direction` (see [`Direction`]), the diagonal included (journeys
 /// inside one force).
 pub fn flows(journeys: &[&Arc<MappedJourney>], direction: Direction) -> Flows {
-    let mut cells: BTreeMap<(u16, u16), (Flow, LineSets)> = BTreeMap::new();
+    let mut cells: BTreeMap<(u16, u16), (Flow, LineSets, Vec<u32>)> = BTreeMap::new();
     let mut unplaced = 0;
-    for j in journeys {
+    for (k, j) in journeys.iter().enumerate() {
         let Some((o, d)) = direction.forces(j) else {
             unplaced += 1;
             continue;
         };
-        let (f, sets) = cells.entry((o, d)).or_insert_with(|| {
+        let (f, sets, members) = cells.entry((o, d)).or_insert_with(|| {
             (
                 Flow {
                     origin: o,
@@ -282,14 +414,20 @@ pub fn flows(journeys: &[&Arc<MappedJourney>], direction: Direction) -> Flows {
                     ..Flow::default()
                 },
                 LineSets::default(),
+                Vec::new(),
             )
         });
         f.counts.add(j, sets);
+        members.push(k as u32);
     }
+    let keys = PersonKeys::of(journeys);
     let mut rows: Vec<Flow> = cells
         .into_values()
-        .map(|(mut f, sets)| {
+        .map(|(mut f, sets, members)| {
             f.counts.close(&sets);
+            let (p, c) = distinct_per_row(&keys, std::slice::from_ref(&members))[0];
+            f.counts.distinct_persons = p;
+            f.counts.distinct_children = c;
             f
         })
         .collect();
@@ -314,6 +452,21 @@ pub fn force_exchange(flows: &Flows, n: usize) -> Vec<[u32; 2]> {
         out[f.destination as usize][1] += f.counts.journeys;
     }
     out
+}
+
+/// Distinct persons and children per force (indexed like the forces) over the journeys its
+/// exports and imports count: the off-diagonal journeys by line direction, each once.
+pub fn force_distinct(journeys: &[&Arc<MappedJourney>], n: usize) -> Vec<(u32, u32)> {
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (k, j) in journeys.iter().enumerate() {
+        if let Some((o, d)) = Direction::Line.forces(j)
+            && o != d
+        {
+            members[o as usize].push(k as u32);
+            members[d as usize].push(k as u32);
+        }
+    }
+    distinct_per_row(&PersonKeys::of(journeys), &members)
 }
 
 /// Seizure and grading totals per force over the journeys whose line supplies it (indexed
@@ -356,15 +509,15 @@ pub fn corridors(
     journeys: &[&Arc<MappedJourney>],
     direction: Direction,
 ) -> Corridors {
-    type Cell<'a> = (Corridor, LineSets<'a>, BTreeMap<u32, u32>);
+    type Cell<'a> = (Corridor, LineSets<'a>, BTreeMap<u32, u32>, Vec<u32>);
     let mut cells: BTreeMap<(u32, u32), Cell> = BTreeMap::new();
     let mut unplaced = 0;
-    for j in journeys {
+    for (k, j) in journeys.iter().enumerate() {
         let Some((h, m)) = direction.stations(j) else {
             unplaced += 1;
             continue;
         };
-        let (c, sets, via) = cells.entry((h, m)).or_insert_with(|| {
+        let (c, sets, via, members) = cells.entry((h, m)).or_insert_with(|| {
             (
                 Corridor {
                     hub: h,
@@ -373,9 +526,11 @@ pub fn corridors(
                 },
                 LineSets::default(),
                 BTreeMap::new(),
+                Vec::new(),
             )
         });
         c.counts.add(j, sets);
+        members.push(k as u32);
         // each via station once per journey
         let mut named: Vec<u32> = j
             .report
@@ -391,10 +546,14 @@ pub fn corridors(
             *via.entry(s).or_default() += 1;
         }
     }
+    let keys = PersonKeys::of(journeys);
     let mut rows: Vec<Corridor> = cells
         .into_values()
-        .map(|(mut c, sets, via)| {
+        .map(|(mut c, sets, via, members)| {
             c.counts.close(&sets);
+            let (p, ch) = distinct_per_row(&keys, std::slice::from_ref(&members))[0];
+            c.counts.distinct_persons = p;
+            c.counts.distinct_children = ch;
             c.via = via.into_iter().collect();
             c.via.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             c
@@ -492,6 +651,9 @@ pub struct Bucket {
     /// persons referred to the National Referral Mechanism
     pub nrm_referrals: u32,
     pub safeguarding_referrals: u32,
+    /// distinct person keys on the period's journeys, and of them those under 18 on one
+    pub distinct_persons: u32,
+    pub distinct_children: u32,
     /// seizures and grading
     pub carried: Totals,
 }
@@ -522,12 +684,14 @@ pub fn trends(
     }
     let first = buckets[0].start;
     let mut lines: Vec<HashSet<&str>> = vec![HashSet::new(); buckets.len()];
-    for j in journeys {
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); buckets.len()];
+    for (k, j) in journeys.iter().enumerate() {
         if j.day < first || j.day > hi {
             continue;
         }
         // buckets are contiguous and sorted: find by binary search
         let i = buckets.partition_point(|b| b.end < j.day);
+        members[i].push(k as u32);
         let b = &mut buckets[i];
         b.journeys += 1;
         b.persons += u32::from(j.persons);
@@ -545,6 +709,11 @@ pub fn trends(
     }
     for (b, l) in buckets.iter_mut().zip(lines) {
         b.lines = l.len() as u32;
+    }
+    let keys = PersonKeys::of(journeys);
+    for (b, (p, c)) in buckets.iter_mut().zip(distinct_per_row(&keys, &members)) {
+        b.distinct_persons = p;
+        b.distinct_children = c;
     }
     buckets
 }

@@ -239,6 +239,18 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ("GET", "/api/stations/EUS", false, [401, 200, 200, 200, 200]),
         ("GET", "/api/whoami", false, [401, 200, 200, 200, 200]),
         ("GET", "/api/audit", false, [401, 403, 403, 403, 200]),
+        ("GET", "/api/treatment", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/treatment?by=origin_force&group=children&f=csv", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/treatment?by=area", false, [401, 400, 400, 400, 400]),
+        // person-level: analysts and admins, and only with a reason
+        ("GET", "/api/people", true, [401, 403, 403, 200, 200]),
+        ("GET", "/api/people?min_journeys=1&group=children", true, [401, 403, 403, 200, 200]),
+        ("GET", "/api/people", false, [401, 403, 403, 403, 403]),
+        ("GET", "/api/people/psn_0000000000000000", true, [401, 403, 403, 404, 404]),
+        ("GET", "/api/people/syn-acc-p1", true, [401, 403, 403, 400, 400]),
+        ("GET", "/api/people/psn_0000000000000000", false, [401, 403, 403, 403, 403]),
+        ("GET", "/api/people?min_journeys=0", true, [401, 403, 403, 400, 400]),
+        ("POST", "/api/people", true, [401, 403, 403, 405, 405]),
         ("GET", "/no/such/path", false, [401, 404, 404, 404, 404]),
         ("DELETE", "/api/journeys/syn-acc-1", false, [401, 403, 403, 403, 405]),
     ];
@@ -412,6 +424,11 @@ fn assert_all_disclosed(v: &Value, at: &str) {
     match v {
         Value::Object(o) => {
             for (k, x) in o {
+                // shares and funnel positions, computed from the published counts (checked
+                // where they are tested)
+                if matches!(k.as_str(), "rates" | "funnel" | "shares") {
+                    continue;
+                }
                 if linesmap::access::disclosure::COUNT_FIELDS.contains(&k.as_str())
                     && let Some(n) = x.as_f64()
                 {
@@ -752,6 +769,178 @@ async fn a_viewers_corridor_vias_are_published_counts_with_shares_from_them() {
     // the same published values through the CSV
     let (_, csv, _) = get_as(&f.st, "/api/corridors?f=csv", Role::Viewer).await;
     assert!(csv.contains(&format!(",CBG:{n},{total},")), "{csv}");
+}
+
+#[tokio::test]
+async fn a_person_seen_again_is_listed_for_an_analyst_under_a_pseudonym_and_the_read_is_audited() {
+    let f = fixture("people", 3, 0, vec![], false).await;
+    let st = &f.st;
+    // syn-acc-p1 is on journeys 0 and 1 (2024-01-02 and 01-03), both Liverpool Street (City of
+    // London) to Norwich (Norfolk); no one else is on two journeys
+    let (s, body, _) = call(st, "GET", "/api/people", Some(Role::Analyst), &[WHY], None).await;
+    assert_eq!(s, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let psn = Pseudonyms::new(b"access test key 1".to_vec()).person("syn-acc-p1");
+    assert_eq!(v["numberMatched"], json!(1));
+    let p = &v["people"][0];
+    assert_eq!(p["person"], json!(psn));
+    assert_eq!(p["journeys"], json!(2));
+    assert_eq!(p["forces"], json!(["E23000034", NORFOLK]));
+    assert_eq!(
+        (&p["first_seen"], &p["last_seen"]),
+        (&json!("2024-01-02"), &json!("2024-01-03"))
+    );
+    // a child: the referrals are there beside the arrests, even when zero
+    assert_eq!(p["child"], json!(true));
+    assert_eq!(
+        (
+            &p["safeguarding_referrals"],
+            &p["nrm_referrals"],
+            &p["arrests"]
+        ),
+        (&json!(0), &json!(0), &json!(0))
+    );
+    assert!(
+        !body.contains("syn-acc-p"),
+        "no person key leaves the server: {body}"
+    );
+    let (s, body, _) = call(
+        st,
+        "GET",
+        &format!("/api/people/{psn}"),
+        Some(Role::Admin),
+        &[WHY],
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let one: Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&str> = one["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["syn-acc-0", "syn-acc-1"]);
+    assert_eq!(one["person"], *p);
+    let log = std::fs::read_to_string(f.dir.join("audit.ndjson")).unwrap();
+    let reads: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| {
+            e["action"] == "read_persons" && e["path"].as_str().unwrap().starts_with("/api/people")
+        })
+        .collect();
+    assert_eq!(reads.len(), 2, "{log}");
+    assert_eq!(reads[0]["records"], json!(1));
+    assert_eq!(reads[1]["records"], json!(2));
+    assert_eq!(reads[1]["justification"], json!(WHY.1));
+}
+
+#[tokio::test]
+async fn a_viewers_treatment_table_and_distinct_counts_do_not_depend_on_a_suppressed_count() {
+    // Three or four under-10s from Liverpool (Merseyside) to Bangor (North Wales), each
+    // reported once by BTP: below k either way. The answers that hold only them must be the
+    // same for a viewer, byte for byte, and no list of rows may depend on them (totals that
+    // also hold the other twelve journeys may differ: they are not suppressed).
+    let three = fixture("tr3", 3, 0, vec![], false).await;
+    let four = fixture("tr4", 4, 0, vec![], false).await;
+    for p in [
+        "/api/flows?format=matrix",
+        "/api/flows?format=matrix&f=csv",
+        "/collections/forces/items?limit=100&f=json",
+        "/api/export?collection=forces&format=csv",
+        "/api/trends?interval=month&from=2024-02-01&to=2024-02-29&f=csv",
+    ] {
+        let (_, a, _) = get_as(&three.st, p, Role::Viewer).await;
+        let (_, b, _) = get_as(&four.st, p, Role::Viewer).await;
+        assert_eq!(a, b, "{p}");
+        if !p.contains("csv") {
+            assert_all_disclosed(&serde_json::from_str(&a).unwrap(), p);
+        }
+    }
+    for by in linesmap::layers::treatment::By::ALL {
+        for group in linesmap::layers::treatment::Group::ALL {
+            let p = format!("/api/treatment?by={by}&group={group}");
+            let a = json_of(&three.st, &p, Role::Viewer).await;
+            let b = json_of(&four.st, &p, Role::Viewer).await;
+            assert_all_disclosed(&a, &p);
+            let keys = |v: &Value| -> Vec<Value> {
+                v["rows"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["key"].clone())
+                    .collect()
+            };
+            assert_eq!(keys(&a), keys(&b), "{p}: the same rows");
+            for key in [MERSEYSIDE, NORTH_WALES] {
+                let row = |v: &Value| {
+                    v["rows"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|r| r["key"] == key)
+                        .unwrap()
+                        .clone()
+                };
+                assert_eq!(row(&a), row(&b), "{p} {key}");
+            }
+        }
+    }
+    // while an analyst sees the difference: BTP recorded 6 + 3 (or 4) encounters
+    let a = json_of(
+        &three.st,
+        "/api/treatment?by=source_force&group=all",
+        Role::Analyst,
+    )
+    .await;
+    let b = json_of(
+        &four.st,
+        "/api/treatment?by=source_force&group=all",
+        Role::Analyst,
+    )
+    .await;
+    let btp = |v: &Value| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == "BTP")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (btp(&a)["encounters"].clone(), btp(&b)["encounters"].clone()),
+        (json!(9), json!(10))
+    );
+    // Rates and funnel positions for a viewer are those of the published counts: BTP's
+    // children are 9 or 10 encounters (the 3 or 4 under-10s and the 6 BTP journeys of
+    // syn-acc-*, each a 15-17); none is recognised as a victim
+    let v = json_of(
+        &three.st,
+        "/api/treatment?by=source_force&group=children",
+        Role::Viewer,
+    )
+    .await;
+    for row in v["rows"].as_array().unwrap() {
+        let n = row["encounters"].as_f64();
+        for m in linesmap::layers::treatment::MEASURES {
+            let y = row[m].as_f64();
+            let want = match (y, n) {
+                (Some(y), Some(n)) if n > 0.0 => json!((y.min(n) / n * 1e6).round() / 1e6),
+                _ => Value::Null,
+            };
+            assert_eq!(row["rates"][m], want, "{row}");
+            if want.is_null() {
+                assert_eq!(row["funnel"][m]["position"], Value::Null, "{row}");
+            }
+        }
+    }
+    // No one in the fixture is recognised as a victim: the national count, 0, is suppressed
+    // (null), so the national rate is null too, and with it every row's position.
+    assert_eq!(v["national"]["recognised_as_victim"], Value::Null);
+    assert_eq!(v["national"]["rates"]["recognised_as_victim"], Value::Null);
 }
 
 #[tokio::test]

@@ -39,7 +39,7 @@ fn report(
 /// - J1 2024-03-04 (Mon) rail LST → NRW, line L1: a 15-17 runner (NRM) and an 18-24 runner;
 /// - J2 2024-03-06 rail LST → NRW, line L1: a 13-14 runner;
 /// - J3 2024-03-12 rail LIV → BNG, line L2: a 25-34 line holder;
-/// - J4 2024-04-02 coach LST → NRW, line L1: an 18-24 runner;
+/// - J4 2024-04-02 coach LST → NRW, line L1: J1's 18-24 runner again (the same person key);
 /// - J5 2024-04-15 rail NRW → LST, line L1: a 15-17 runner (NRM).
 async fn state() -> Arc<AppState> {
     let st = fresh_state();
@@ -81,7 +81,7 @@ async fn state() -> Arc<AppState> {
             "LST",
             "NRW",
             "syn-L1",
-            vec![person("syn-e", "18-24", "runner", false)]
+            vec![person("syn-b", "18-24", "runner", false)]
         ),
         report(
             "syn-l-5",
@@ -134,8 +134,13 @@ async fn flows_count_journeys_persons_children_and_rail_per_force_pair() {
     assert_eq!(s, 200, "{v}");
     let rows = &v["rows"];
     // City → Norfolk: J1, J2 (rail) and J4 (coach): 3 journeys, 2 + 1 + 1 persons, children
-    // 1 (15-17) + 1 (13-14), by rail 2
+    // 1 (15-17) + 1 (13-14), by rail 2; distinct persons 3 (syn-b is on J1 and J4), of them
+    // children 2 (syn-a, syn-c)
     let c = row(rows, CITY, NORFOLK);
+    assert_eq!(
+        (&c["distinct_persons"], &c["distinct_children"]),
+        (&json!(3), &json!(2))
+    );
     assert_eq!(
         (
             &c["journeys"],
@@ -210,14 +215,14 @@ async fn flows_count_journeys_persons_children_and_rail_per_force_pair() {
     let mut lines = text.lines();
     assert!(
         lines.next().unwrap().starts_with(
-            "origin_force,destination_force,origin_name,destination_name,journeys,lines,return_runs,internal_lines,external_lines,rail_journeys,btp_reported,btp_joint,persons,children,"
+            "origin_force,destination_force,origin_name,destination_name,journeys,lines,return_runs,internal_lines,external_lines,rail_journeys,btp_reported,btp_joint,persons,children,distinct_persons,distinct_children,"
         ),
         "{text}"
     );
     // journeys 3, one line (L1), no return run, no line type, 2 by rail, all three BTP's
     assert!(
         text.contains(&format!(
-            "{CITY},{NORFOLK},\"London, City of\",Norfolk,3,1,0,0,0,2,3,0,4,2,"
+            "{CITY},{NORFOLK},\"London, City of\",Norfolk,3,1,0,0,0,2,3,0,4,2,3,2,"
         )),
         "{text}"
     );
@@ -249,19 +254,60 @@ async fn trends_bucket_by_month_and_iso_week() {
         .collect();
     assert_eq!(b.len(), 2);
     // March: J1, J2, J3 — persons 2 + 1 + 1, children 2, three cross-border, three by rail,
-    // lines L1 and L2, one NRM referral (J1's 15-17)
+    // lines L1 and L2, one NRM referral (J1's 15-17); four distinct people, two of them children
     assert_eq!(
         b[0],
         json!({"period_start": "2024-03-01", "period_end": "2024-03-31", "journeys": 3,
                "persons": 4, "children": 2, "cross_border": 3, "rail": 3, "lines": 2,
-               "nrm_referrals": 1, "safeguarding_referrals": 0})
+               "nrm_referrals": 1, "safeguarding_referrals": 0,
+               "distinct_persons": 4, "distinct_children": 2})
     );
-    // April: J4 (coach) and J5 — one line (L1), one child, one NRM referral
+    // April: J4 (coach) and J5 — one line (L1), one child, one NRM referral; syn-b (seen in
+    // March too) and syn-f: two distinct people, one child
     assert_eq!(
         b[1],
         json!({"period_start": "2024-04-01", "period_end": "2024-04-30", "journeys": 2,
                "persons": 2, "children": 1, "cross_border": 2, "rail": 1, "lines": 1,
-               "nrm_referrals": 1, "safeguarding_referrals": 0})
+               "nrm_referrals": 1, "safeguarding_referrals": 0,
+               "distinct_persons": 2, "distinct_children": 1})
+    );
+    // over both months syn-b counts once: 5 distinct people of 6 person-journeys
+    let (_, all) = get(
+        &st,
+        "/api/trends?interval=month&from=2024-03-01&to=2024-04-30",
+    )
+    .await;
+    let sum: u64 = all["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["distinct_persons"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        sum, 6,
+        "distinct counts per bucket are not additive over the period"
+    );
+    // while over the period there are 5 (syn-a, -b, -c, -d, -f) in 6 encounters
+    let (_, t) = get(&st, "/api/treatment?from=2024-03-01&to=2024-04-30").await;
+    assert_eq!(
+        (&t["national"]["persons"], &t["national"]["encounters"]),
+        (&json!(5), &json!(6))
+    );
+    let (_, hs) = get(&st, "/api/hotspots?top=10000&sort=journeys").await;
+    let nrw = hs["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "NRW")
+        .unwrap();
+    // Norwich: J1, J2, J4 end there, J5 starts there: syn-a, syn-b (twice), syn-c, syn-f
+    assert_eq!(
+        (
+            &nrw["properties"]["persons"],
+            &nrw["properties"]["distinct_persons"],
+            &nrw["properties"]["distinct_children"]
+        ),
+        (&json!(5), &json!(4), &json!(3))
     );
     // weeks from Friday 1 March to Wednesday 20 March: the weeks of Mondays 26 Feb, 4, 11 and
     // 18 March, empty ones included: 0, 2 (J1, J2), 1 (J3), 0

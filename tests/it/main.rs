@@ -13,6 +13,7 @@ mod layers;
 mod leaks;
 mod loaders;
 mod ogc;
+mod people;
 mod pg;
 mod reference;
 mod reliability;

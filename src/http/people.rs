@@ -1,0 +1,529 @@
+//! Treatment and people over HTTP: `GET /api/treatment` (an aggregate: every role, viewers
+//! through disclosure control) and `GET /api/people`, `GET /api/people/{psn}` (person-level:
+//! analysts and admins with an `X-Justification`, audited as `read_persons`). The numbers come
+//! from [`crate::layers::treatment`] and [`crate::layers::people`]; this module selects the
+//! journeys, discloses and renders.
+
+use super::error::ApiError;
+use super::journeys::{JourneyFeature, filter_from, journey_params, record_count};
+use super::layers::{Format, blocking, csv_bytes, csv_reply, format_param, select};
+use super::params::Params;
+use super::{AppState, json_reply};
+use crate::geography::Geography;
+use crate::journey::map::MappedJourney;
+use crate::layers::people::{self, PersonSummary};
+use crate::layers::treatment::{self, By, Completeness, Counts, Group, MEASURES, RowKey, funnel};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use warp::reply::Response;
+
+const JSON: &str = "application/json";
+const GEOJSON: &str = "application/geo+json";
+
+/// Parameters of `/api/treatment`.
+pub const TREATMENT_PARAMS: &[&str] = journey_params!(["by", "group"], ["f"]);
+/// Parameters of `/api/people`.
+pub const PEOPLE_PARAMS: &[&str] =
+    journey_params!(["min_journeys", "min_forces", "group"], ["limit", "offset"]);
+/// Parameters of `/api/people/{psn}`.
+pub const PERSON_PARAMS: &[&str] = journey_params!([], []);
+/// Default and largest page of `/api/people`.
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 10_000;
+
+fn group_param(p: &Params) -> Result<Group, ApiError> {
+    p.get("group")
+        .map(|s| {
+            Group::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "group",
+                message: format!("\"{s}\" is not one of {}", Group::ALL.join(", ")),
+            })
+        })
+        .transpose()
+        .map(|g| g.unwrap_or(Group::All))
+}
+
+fn key_code(g: &Geography, k: RowKey) -> (String, String) {
+    match k {
+        RowKey::Force(i) => {
+            let f = g.forces.get(i as usize);
+            (f.code.to_string(), f.name.clone())
+        }
+        RowKey::Btp => ("BTP".into(), "British Transport Police".into()),
+    }
+}
+
+/// Counts as the caller may know them: true counts, or (for a viewer) the published ones.
+#[derive(Clone, Copy, Debug)]
+struct Shown {
+    encounters: Option<u64>,
+    persons: Option<u64>,
+    measures: [Option<u64>; 6],
+}
+
+/// Publishes `c` for a viewer under the cell `cell`; passes it through for everyone else.
+fn shown(state: &AppState, viewer: bool, cell: &str, c: &Counts) -> Shown {
+    let d = &state.security.disclosure;
+    let p = |column: &str, v: u64| {
+        if viewer {
+            d.publish(cell, column, v)
+        } else {
+            Some(v)
+        }
+    };
+    let mut measures = [None; 6];
+    for (k, m) in measures.iter_mut().enumerate() {
+        *m = p(MEASURES[k], c.measures[k]);
+    }
+    Shown {
+        encounters: p("encounters", c.encounters),
+        persons: p("persons", c.persons),
+        measures,
+    }
+}
+
+/// A share of encounters (at most 1: published counts are rounded independently).
+fn share(y: Option<u64>, n: Option<u64>) -> Option<f64> {
+    match (y, n) {
+        (Some(y), Some(n)) if n > 0 => Some(round6((y.min(n)) as f64 / n as f64)),
+        _ => None,
+    }
+}
+
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+fn rates(s: &Shown) -> [Option<f64>; 6] {
+    s.measures.map(|m| share(m, s.encounters))
+}
+
+/// Each measure placed on the funnel against the national rate: `None` where a count or the
+/// national rate is unknown (suppressed) or there are no encounters.
+fn placed(s: &Shown, national: &[Option<f64>; 6]) -> [Option<funnel::Placed>; 6] {
+    let mut out = [None; 6];
+    for (k, o) in out.iter_mut().enumerate() {
+        if let (Some(y), Some(n), Some(p0)) = (s.measures[k], s.encounters, national[k]) {
+            *o = funnel::place(y.min(n), n, p0);
+        }
+    }
+    out
+}
+
+fn counts_json(o: &mut Map<String, Value>, s: &Shown) {
+    o.insert("encounters".into(), json!(s.encounters));
+    o.insert("persons".into(), json!(s.persons));
+    for (k, m) in MEASURES.iter().enumerate() {
+        o.insert((*m).into(), json!(s.measures[k]));
+    }
+}
+
+fn rates_json(r: &[Option<f64>; 6]) -> Value {
+    Value::Object(
+        MEASURES
+            .iter()
+            .zip(r)
+            .map(|(m, v)| ((*m).to_string(), json!(v)))
+            .collect(),
+    )
+}
+
+fn funnel_json(f: &[Option<funnel::Placed>; 6], n: Option<u64>) -> Value {
+    Value::Object(
+        MEASURES
+            .iter()
+            .zip(f)
+            .map(|(m, p)| {
+                let v = match (p, n) {
+                    (Some(p), Some(n)) if n > 0 => {
+                        let r = |q: u64| round6(q as f64 / n as f64);
+                        json!({
+                            "position": p.position.as_str(),
+                            "limits_95": [r(p.limits[1]), r(p.limits[2])],
+                            "limits_99_8": [r(p.limits[0]), r(p.limits[3])],
+                        })
+                    }
+                    _ => json!({"position": null, "limits_95": null, "limits_99_8": null}),
+                };
+                ((*m).to_string(), v)
+            })
+            .collect(),
+    )
+}
+
+/// One row of the treatment table as the caller may see it.
+struct Row {
+    key: String,
+    name: String,
+    counts: Shown,
+    rates: [Option<f64>; 6],
+    funnel: [Option<funnel::Placed>; 6],
+}
+
+/// The treatment answer's parts, disclosed for viewers.
+struct Table {
+    national: Shown,
+    national_rates: [Option<f64>; 6],
+    rows: Vec<Row>,
+    completeness: Vec<(String, String, [Option<u64>; 4])>,
+}
+
+fn table(
+    state: &AppState,
+    sel: &[&Arc<MappedJourney>],
+    by: By,
+    group: Group,
+    viewer: bool,
+) -> Table {
+    let g = state.journeys.geography();
+    let t = treatment::treatment(g, sel, by, group);
+    // the cells of the rounding draw: national totals do not depend on `by`
+    let national = shown(
+        state,
+        viewer,
+        &format!("treatment:{}:national|", group.as_str()),
+        &t.national,
+    );
+    let national_rates = rates(&national);
+    let rows = t
+        .rows
+        .iter()
+        .map(|(k, c)| {
+            let (code, name) = key_code(g, *k);
+            let cell = format!("treatment:{}:{}:{code}|", by.as_str(), group.as_str());
+            let counts = shown(state, viewer, &cell, c);
+            let rates = rates(&counts);
+            let funnel = placed(&counts, &national_rates);
+            Row {
+                key: code,
+                name,
+                counts,
+                rates,
+                funnel,
+            }
+        })
+        .collect();
+    let d = &state.security.disclosure;
+    let completeness = treatment::completeness(g, sel)
+        .into_iter()
+        .map(|(k, c): (RowKey, Completeness)| {
+            let (code, name) = key_code(g, k);
+            // encounters here are those of the source-force row of group `all`: the same cell
+            let cell = format!("treatment:source_force:all:{code}|");
+            let p = |column: &str, v: u64| {
+                if viewer {
+                    d.publish(&cell, column, v)
+                } else {
+                    Some(v)
+                }
+            };
+            let v = [
+                p("encounters", c.encounters),
+                p("known_age_band", c.known_age_band),
+                p("victim_status_recorded", c.victim_status_recorded),
+                p("vulnerability_flagged", c.vulnerability_flagged),
+            ];
+            (code, name, v)
+        })
+        .collect();
+    Table {
+        national,
+        national_rates,
+        rows,
+        completeness,
+    }
+}
+
+const COMPLETENESS: [&str; 3] = [
+    "known_age_band",
+    "victim_status_recorded",
+    "vulnerability_flagged",
+];
+
+fn table_json(t: &Table, by: By, group: Group) -> Value {
+    let mut national = Map::new();
+    counts_json(&mut national, &t.national);
+    national.insert("rates".into(), rates_json(&t.national_rates));
+    let rows: Vec<Value> = t
+        .rows
+        .iter()
+        .map(|r| {
+            let mut o = Map::new();
+            o.insert("key".into(), json!(r.key));
+            o.insert("name".into(), json!(r.name));
+            counts_json(&mut o, &r.counts);
+            o.insert("rates".into(), rates_json(&r.rates));
+            o.insert("funnel".into(), funnel_json(&r.funnel, r.counts.encounters));
+            Value::Object(o)
+        })
+        .collect();
+    let completeness: Vec<Value> = t
+        .completeness
+        .iter()
+        .map(|(code, name, v)| {
+            let mut o = Map::new();
+            o.insert("key".into(), json!(code));
+            o.insert("name".into(), json!(name));
+            o.insert("encounters".into(), json!(v[0]));
+            let mut shares = Map::new();
+            for (k, c) in COMPLETENESS.iter().enumerate() {
+                o.insert((*c).into(), json!(v[k + 1]));
+                shares.insert((*c).into(), json!(share(v[k + 1], v[0])));
+            }
+            o.insert("shares".into(), Value::Object(shares));
+            Value::Object(o)
+        })
+        .collect();
+    json!({
+        "by": by.as_str(),
+        "group": group.as_str(),
+        "national": national,
+        "rows": rows,
+        "completeness": completeness,
+        "funnel": {
+            "method": "exact binomial: a row of n encounters of which y count is compared with Binomial(n, national rate); 95 % limits are its 0.025 and 0.975 quantiles, 99.8 % limits its 0.001 and 0.999 quantiles (min r with P(Y <= r) >= q), divided by n; above_95 when y exceeds the 0.975 quantile, above_99.8 the 0.999 one, below likewise",
+            "reference": "Spiegelhalter DJ. Funnel plots for comparing institutional performance. Statistics in Medicine 2005; 24:1185-1202",
+        },
+    })
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+fn table_csv(t: &Table) -> Result<Vec<u8>, ApiError> {
+    let mut header: Vec<String> = ["key", "name", "encounters", "persons"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    header.extend(MEASURES.iter().map(|m| m.to_string()));
+    header.extend(MEASURES.iter().map(|m| format!("{m}_rate")));
+    header.extend(MEASURES.iter().map(|m| format!("{m}_funnel")));
+    let head: Vec<&str> = header.iter().map(String::as_str).collect();
+    let national = Row {
+        key: "national".into(),
+        name: "all encounters".into(),
+        counts: t.national,
+        rates: t.national_rates,
+        funnel: [None; 6],
+    };
+    let rows = std::iter::once(&national).chain(t.rows.iter()).map(|r| {
+        let s = &r.counts;
+        let mut row = vec![
+            r.key.clone(),
+            r.name.clone(),
+            opt(s.encounters),
+            opt(s.persons),
+        ];
+        row.extend(s.measures.iter().map(|m| opt(*m)));
+        row.extend(r.rates.iter().map(|x| opt(*x)));
+        row.extend(r.funnel.iter().map(|p| opt(p.map(|p| p.position.as_str()))));
+        row
+    });
+    csv_bytes(&head, rows)
+}
+
+/// `GET /api/treatment?by=..&group=..&<journey filters>[&f=csv]`.
+pub async fn treatment_api(
+    raw: String,
+    accept: Option<String>,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
+    let parsed = (|| {
+        let p = Params::parse_table(&raw, TREATMENT_PARAMS)?;
+        let by = p
+            .get("by")
+            .map(|s| {
+                By::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                    name: "by",
+                    message: format!("\"{s}\" is not one of {}", By::ALL.join(", ")),
+                })
+            })
+            .transpose()?
+            .unwrap_or(By::SourceForce);
+        let group = group_param(&p)?;
+        let f = filter_from(&p, &state)?;
+        Ok::<_, ApiError>((by, group, f, format_param(&p, "f", accept.as_deref())?))
+    })();
+    let (by, group, f, fmt) = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    blocking(state.limits.clone(), move || {
+        let sel = select(&state, &f);
+        let sel: Vec<&Arc<MappedJourney>> = sel.iter().collect();
+        let t = table(&state, &sel, by, group, who.viewer());
+        if fmt == Format::Csv {
+            return Ok(csv_reply(table_csv(&t)?, None));
+        }
+        Ok(json_reply(&table_json(&t, by, group), JSON))
+    })
+    .await
+}
+
+// ---------------------------------------------------------------- people
+
+fn day_text(day: i32) -> String {
+    crate::layers::date_of(day).to_string()
+}
+
+/// A person as an analyst sees them: the pseudonym, never the key.
+fn person_json(state: &AppState, s: &PersonSummary<'_>) -> Value {
+    let g = state.journeys.geography();
+    json!({
+        "person": state.security.pseudonyms.person(s.key),
+        "child": s.child,
+        "journeys": s.journeys.len(),
+        "forces": s.forces.iter().map(|&f| g.forces.get(f as usize).code.to_string()).collect::<Vec<_>>(),
+        "first_seen": day_text(s.first_seen),
+        "last_seen": day_text(s.last_seen),
+        "age_bands": s.age_bands,
+        "roles": s.roles,
+        "victim_statuses": s.victim_statuses,
+        "safeguarding_referrals": s.safeguarding_referrals,
+        "nrm_referrals": s.nrm_referrals,
+        "arrests": s.arrests,
+        "missing_episodes": s.missing_episodes,
+        "signals": s.signals.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+/// "Today" for the new-force signal: the `to` of the filter, else the last selected journey.
+fn reference_day(f: &crate::journey::index::JourneyFilter, sel: &[&Arc<MappedJourney>]) -> i32 {
+    f.to_day
+        .or_else(|| sel.iter().map(|j| j.day).max())
+        .unwrap_or(0)
+}
+
+fn count_param(p: &Params, name: &'static str, default: i64) -> Result<usize, ApiError> {
+    Ok(p.int(name, 1, 1_000_000)?.unwrap_or(default) as usize)
+}
+
+/// `GET /api/people?min_journeys=2&min_forces=1&group=..&<journey filters>&limit=..&offset=..`.
+pub async fn people_api(raw: String, state: Arc<AppState>) -> Response {
+    let parsed = (|| {
+        let p = Params::parse(&raw, PEOPLE_PARAMS)?;
+        let min_journeys = count_param(&p, "min_journeys", 2)?;
+        let min_forces = count_param(&p, "min_forces", 1)?;
+        let group = group_param(&p)?;
+        let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
+        let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
+        let f = filter_from(&p, &state)?;
+        Ok::<_, ApiError>((min_journeys, min_forces, group, limit, offset, f))
+    })();
+    let (min_journeys, min_forces, group, limit, offset, f) = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    blocking(state.limits.clone(), move || {
+        let sel = select(&state, &f);
+        let sel: Vec<&Arc<MappedJourney>> = sel.iter().collect();
+        let list = people::people(
+            &sel,
+            group,
+            min_journeys,
+            min_forces,
+            reference_day(&f, &sel),
+        );
+        // ties broken by pseudonym, not by the key: the order says nothing of the keys
+        let mut named: Vec<(String, &PersonSummary<'_>)> = list
+            .iter()
+            .map(|s| (state.security.pseudonyms.person(s.key), s))
+            .collect();
+        named.sort_by(|(pa, a), (pb, b)| {
+            b.journeys
+                .len()
+                .cmp(&a.journeys.len())
+                .then(b.last_seen.cmp(&a.last_seen))
+                .then(pa.cmp(pb))
+        });
+        let matched = named.len();
+        let page: Vec<Value> = named
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, s)| person_json(&state, s))
+            .collect();
+        let n = page.len();
+        Ok(record_count(
+            json_reply(
+                &json!({"numberMatched": matched, "numberReturned": n, "people": page}),
+                JSON,
+            ),
+            n,
+        ))
+    })
+    .await
+}
+
+/// Whether `s` is a pseudonym as the server writes them (`psn_` and 16 hex digits).
+fn is_pseudonym(s: &str) -> bool {
+    s.len() == 20
+        && s.starts_with("psn_")
+        && s[4..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `GET /api/people/{psn}`: the person's selected journeys in date order as a
+/// FeatureCollection, with their summary as `person`.
+pub async fn person_api(psn: String, raw: String, state: Arc<AppState>) -> Response {
+    let psn = super::handlers::percent_decode(&psn);
+    let parsed = (|| {
+        if !is_pseudonym(&psn) {
+            return Err(ApiError::InvalidParameter {
+                name: "psn",
+                message: format!(
+                    "\"{psn}\" is not a person pseudonym (psn_ and 16 lower-case hex digits)"
+                ),
+            });
+        }
+        let p = Params::parse(&raw, PERSON_PARAMS)?;
+        filter_from(&p, &state)
+    })();
+    let f = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    blocking(state.limits.clone(), move || {
+        let sel = select(&state, &f);
+        let sel: Vec<&Arc<MappedJourney>> = sel.iter().collect();
+        let keys = &state.security.pseudonyms;
+        let mut tried = std::collections::HashSet::new();
+        let key = sel
+            .iter()
+            .flat_map(|j| j.report.persons.iter())
+            .map(|p| p.person_id.as_str())
+            .find(|k| tried.insert(*k) && keys.person(k) == psn)
+            .ok_or_else(|| ApiError::NotFound(format!("no person \"{psn}\" on the selected journeys")))?;
+        let mut js: Vec<&Arc<MappedJourney>> = sel
+            .iter()
+            .copied()
+            .filter(|j| j.report.persons.iter().any(|p| p.person_id == key))
+            .collect();
+        js.sort_by_key(|j| j.day);
+        let (summary, _) = people::summarise(key, js, reference_day(&f, &sel));
+        let features: Vec<JourneyFeature> = summary
+            .journeys
+            .iter()
+            .map(|j| JourneyFeature {
+                state: &state,
+                journey: j,
+                geometry: true,
+                crs: super::crs::Crs::Crs84,
+                persons: false,
+            })
+            .collect();
+        let n = features.len();
+        let body = json!({
+            "type": "FeatureCollection",
+            "numberMatched": n,
+            "numberReturned": n,
+            "person": person_json(&state, &summary),
+            "features": serde_json::to_value(&features).map_err(|e| ApiError::Internal(e.to_string()))?,
+        });
+        Ok(record_count(json_reply(&body, GEOJSON), n))
+    })
+    .await
+}
