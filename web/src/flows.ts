@@ -46,7 +46,7 @@ export interface FlowView {
 
 // Web Mercator in units of the world (0..1), for bending and for the arrow's screen angle.
 const merc = ([lon, lat]: number[]) => [(lon + 180) / 360, (1 - Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360)) / Math.PI) / 2];
-const unmerc = ([x, y]: number[]) => [x * 360 - 180, (Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) * 360) / Math.PI - 90];
+const unmerc = ([x, y]: number[]) => [x * 360 - 180, (Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) * 180) / Math.PI];
 
 /** The curve from a to b (lon/lat): a quadratic Bézier in Mercator whose control point is off
  * the chord's middle, to the right of the direction of travel, by a fifth of its length. */
@@ -131,8 +131,8 @@ export function styleFlows(map: maplibregl.Map, drawn: FC, v: FlowView): string 
 
 /** Colours the highlighted force's flows out and in; the rest fade. */
 export function highlight(map: maplibregl.Map, v: FlowView) {
-  const out = v.dir !== 'in' ? ['==', ['get', 'origin_force'], v.force] : false;
-  const inn = v.dir !== 'out' ? ['==', ['get', 'destination_force'], v.force] : false;
+  const out: any = v.dir !== 'in' ? ['==', ['get', 'origin_force'], v.force] : false;
+  const inn: any = v.dir !== 'out' ? ['==', ['get', 'destination_force'], v.force] : false;
   const color: any = v.force ? ['case', out, PAL.flows.out, inn, PAL.flows.in, PAL.flows.base] : PAL.flows.base;
   const opacity: any = v.force ? ['case', ['any', out, inn], 0.9, 0.12] : 0.6;
   map.setPaintProperty('flows-line', 'line-color', color);

@@ -12,7 +12,25 @@ export const LABEL_SOURCES = ['force-labels', 'station-labels-top'] as const;
 export const TOP_LABELS: [number, number][] = [[0, 15], [6, 30], [7, 60]];
 const HALO = { 'text-halo-color': 'rgba(255,255,255,0.9)', 'text-halo-width': 1.4 };
 
+// Later layers are placed first: station names by the current counts win over force names,
+// which win over station names by footfall.
 export const LABEL_LAYERS: maplibregl.LayerSpecification[] = [
+  {
+    id: 'force-labels',
+    type: 'symbol',
+    source: 'force-labels',
+    maxzoom: 10,
+    layout: {
+      'text-field': ['get', 'name'],
+      'text-font': FONT.bold,
+      'text-size': ['interpolate', ['linear'], ['zoom'], 5, 10, 9, 14],
+      'text-transform': 'uppercase',
+      'text-letter-spacing': 0.06,
+      'text-max-width': 7,
+      'symbol-sort-key': ['get', 'rank'],
+    },
+    paint: { 'text-color': '#55606e', 'text-halo-color': 'rgba(255,255,255,0.75)', 'text-halo-width': 1.2, 'text-opacity': ['interpolate', ['linear'], ['zoom'], 8, 1, 10, 0.4] },
+  },
   {
     id: 'station-labels',
     type: 'symbol',
@@ -44,22 +62,6 @@ export const LABEL_LAYERS: maplibregl.LayerSpecification[] = [
       'symbol-sort-key': ['get', 'rank'],
     },
     paint: { 'text-color': '#1a1a1a', ...HALO },
-  },
-  {
-    id: 'force-labels',
-    type: 'symbol',
-    source: 'force-labels',
-    maxzoom: 10,
-    layout: {
-      'text-field': ['get', 'name'],
-      'text-font': FONT.bold,
-      'text-size': ['interpolate', ['linear'], ['zoom'], 5, 10, 9, 14],
-      'text-transform': 'uppercase',
-      'text-letter-spacing': 0.06,
-      'text-max-width': 7,
-      'symbol-sort-key': ['get', 'rank'],
-    },
-    paint: { 'text-color': '#55606e', 'text-halo-color': 'rgba(255,255,255,0.75)', 'text-halo-width': 1.2, 'text-opacity': ['interpolate', ['linear'], ['zoom'], 8, 1, 10, 0.4] },
   },
 ];
 

@@ -160,8 +160,10 @@ export class Timeline {
       ? `<rect class="brush" x="${(PAD + i * bw).toFixed(2)}" y="0" width="${((j - i + 1) * bw).toFixed(2)}" height="${H}"/>`
       : '';
     // Year ticks.
+    const newYear = (k: number) => k > 0 && b[k].period_start.slice(0, 4) !== b[k - 1].period_start.slice(0, 4);
+    const firstTick = b.findIndex((_, k) => newYear(k));
     const ticks = b
-      .map((x, k) => (k === 0 || x.period_start.slice(0, 4) !== b[k - 1].period_start.slice(0, 4)
+      .map((x, k) => ((k === 0 && (firstTick < 0 || firstTick > 10)) || newYear(k)
         ? `<line x1="${PAD + k * bw}" x2="${PAD + k * bw}" y1="0" y2="${H}" class="tick"/><text x="${PAD + k * bw + 3}" y="10" class="tick">${x.period_start.slice(0, 4)}</text>` : ''))
       .join('');
     this.svg.innerHTML = ticks + bars + brush;

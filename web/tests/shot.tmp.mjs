@@ -1,0 +1,20 @@
+import { chromium } from 'playwright-core';
+const BASE = process.env.U || 'http://127.0.0.1:18418';
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true })).newPage();
+const errs = [];
+page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errs.push(m.type() + ': ' + m.text()); });
+page.on('pageerror', (e) => errs.push('pageerror ' + e.message));
+page.on('response', (r) => { if (r.status() >= 400) errs.push(`${r.status()} ${r.url()}`); });
+await page.goto(BASE + '/' + (process.env.Q || ''), { waitUntil: 'domcontentloaded' });
+await page.waitForFunction(() => window.__linesmap?.generation >= 1, null, { timeout: 60000 });
+await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
+await page.screenshot({ path: '/tmp/i18shot/a.png' });
+const info = await page.evaluate(() => {
+  const m = window.__linesmap.map;
+  const lab = m.queryRenderedFeatures({ layers: ['force-labels', 'station-labels-top', 'station-labels'] });
+  return { labels: lab.length, sample: lab.slice(0, 12).map((f) => f.properties.name), timings: window.__linesmap.timings, tl: window.__linesmap.timeline?.buckets.length };
+});
+console.log(JSON.stringify(info));
+console.log(errs.slice(0, 10).join('\n'));
+await browser.close();
