@@ -243,6 +243,12 @@ function fitToFiltered(map: maplibregl.Map) {
     (w = Math.min(w, x)), (e = Math.max(e, x)), (s = Math.min(s, y)), (n = Math.max(n, y));
   }
   if (w > e) return;
+  // Only when the extent is out of view or fills under a quarter of it: a filter that keeps the
+  // journeys all over the view does not move the map.
+  const v = map.getBounds();
+  const out = w < v.getWest() || e > v.getEast() || s < v.getSouth() || n > v.getNorth();
+  const share = ((e - w) * (n - s)) / ((v.getEast() - v.getWest()) * (v.getNorth() - v.getSouth()));
+  if (!out && share > 0.25) return;
   debug.fits++;
   map.fitBounds([[w, s], [e, n]], { padding: 60, maxZoom: 11, duration: 600 });
 }
@@ -377,13 +383,13 @@ async function main() {
   $('flow-min-out').textContent = String(flowView.min);
   for (const el of Object.values(flowInputs)) el.addEventListener('input', flowChanged);
   // Hovering a force highlights its flows (in, out or both, as chosen); leaving restores the choice.
-  map.on('mousemove', 'forces-fill', (e) => {
-    const code = String(e.features?.[0]?.properties?.code ?? '');
+  map.on('mousemove', (e) => {
+    const code = String(map.queryRenderedFeatures(e.point, { layers: ['forces-fill'] })[0]?.properties?.code ?? '');
     if (code === hoverForce) return;
     hoverForce = code;
     F.highlight(map, { ...flowView, force: code || flowView.force });
   });
-  map.on('mouseleave', 'forces-fill', () => {
+  map.getCanvas().addEventListener('mouseleave', () => {
     hoverForce = '';
     F.highlight(map, flowView);
   });

@@ -10,6 +10,7 @@ export interface Range { from: string; to: string }
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
 const W = 1000, H = 64, PAD = 2;
+export const STEP_DWELL_MS = 400;
 
 export class Timeline {
   buckets: Bucket[] = [];
@@ -121,11 +122,10 @@ export class Timeline {
     this.draw();
     for (let k = a; k <= b && this.playing; k++) {
       this.sel = [k, k];
-      const t = performance.now();
       await this.commit();
       await this.stepDone();
-      const rest = 500 - (performance.now() - t);
-      if (rest > 0) await new Promise((r) => setTimeout(r, rest));
+      // Each week stays on the map a moment once drawn.
+      await new Promise((r) => setTimeout(r, STEP_DWELL_MS));
     }
     this.playing = false;
     this.draw();
