@@ -338,6 +338,7 @@ async function main() {
   data.forces = forces;
   const form = bindForm(filters, forces.features.map((f) => ({ code: f.properties!.code, name: f.properties!.name })), (f) => {
     if (JSON.stringify(f) === JSON.stringify(filters)) return; // e.g. a second change event
+    if (f.from && f.to && f.from > f.to) return showError('"From" is after "To": change one of them');
     filters = f;
     timeline?.stop();
     reloadAll(map, { fit: true });
