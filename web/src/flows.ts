@@ -12,15 +12,15 @@ export const FLOW_LAYERS: maplibregl.LayerSpecification[] = [
     id: 'flows-line',
     type: 'line',
     source: 'flows',
-    filter: ['==', ['geometry-type'], 'LineString'],
-    layout: { 'line-cap': 'round', 'line-join': 'round', 'line-sort-key': ['get', 'journeys'] },
+    filter: ['==', ['get', 'kind'], 'flow'],
+    layout: { 'line-cap': 'round', 'line-join': 'round' },
     paint: { 'line-color': PAL.flows.base, 'line-opacity': 0.6, 'line-width': 1 },
   },
   {
     id: 'flows-arrow',
     type: 'symbol',
     source: 'flows',
-    filter: ['==', ['geometry-type'], 'Point'],
+    filter: ['==', ['get', 'kind'], 'arrow'],
     layout: {
       'icon-image': 'flow-arrow',
       'icon-rotate': ['get', 'angle'],
@@ -66,8 +66,11 @@ export function curve(a: number[], b: number[], n = 24): { line: number[][]; arr
   return { line, arrow: unmerc(at(t)), angle: (Math.atan2(ty, tx) * 180) / Math.PI };
 }
 
-/** The server's straight flows as curves and arrowheads, cross-border only, ranked by journeys
- * (rank 1 the largest; a viewer's suppressed pairs are not listed by the server at all). */
+/** The server's straight flows as curves (`kind: 'flow'`) and arrowheads (`kind: 'arrow'`),
+ * cross-border only, ranked by journeys (rank 1 the largest; a viewer's suppressed pairs are not
+ * listed by the server at all). The map's `flows` source also carries the station names by
+ * count (`kind: 'name'`, labels.ts): one source re-sent per filter means one re-tiling and one
+ * repaint, which in software WebGL is most of a redraw. */
 export function flowFeatures(fc: FC): FC {
   const cross = fc.features
     .filter((f) => f.properties?.origin_force !== f.properties?.destination_force && typeof f.properties?.journeys === 'number')
@@ -77,8 +80,9 @@ export function flowFeatures(fc: FC): FC {
     const [a, b] = (f.geometry as GeoJSON.LineString).coordinates;
     const c = curve(a, b);
     const properties = { ...f.properties, rank: i + 1 };
-    lines.push({ type: 'Feature', id: i + 1, geometry: { type: 'LineString', coordinates: c.line }, properties });
-    arrows.push({ type: 'Feature', geometry: { type: 'Point', coordinates: c.arrow }, properties: { ...properties, angle: c.angle } });
+    // Drawn smallest first, so the main corridors lie on top.
+    lines.unshift({ type: 'Feature', id: i + 1, geometry: { type: 'LineString', coordinates: c.line }, properties: { ...properties, kind: 'flow' } });
+    arrows.unshift({ type: 'Feature', geometry: { type: 'Point', coordinates: c.arrow }, properties: { ...properties, kind: 'arrow', angle: c.angle } });
   });
   return { type: 'FeatureCollection', features: [...lines, ...arrows] };
 }
@@ -109,7 +113,7 @@ export function arrowImage(size = 32): { width: number; height: number; data: Ui
 /** Width by journeys, the filters of the view, the highlight. Returns the legend's HTML. */
 export function styleFlows(map: maplibregl.Map, drawn: FC, v: FlowView): string {
   if (!map.hasImage('flow-arrow')) map.addImage('flow-arrow', arrowImage(), { sdf: true });
-  const m = Math.max(1, ...drawn.features.map((f) => f.properties?.journeys ?? 0));
+  const m = Math.max(1, ...drawn.features.filter((f) => f.properties?.kind === 'flow').map((f) => f.properties?.journeys ?? 0));
   const w: maplibregl.ExpressionSpecification = ['interpolate', ['linear'], ['get', 'journeys'], 0, 0.6, m, 11];
   map.setPaintProperty('flows-line', 'line-width', w);
   map.setLayoutProperty('flows-arrow', 'icon-size', ['interpolate', ['linear'], ['get', 'journeys'], 0, 0.35, m, 1.1]);
@@ -118,10 +122,10 @@ export function styleFlows(map: maplibregl.Map, drawn: FC, v: FlowView): string 
     ['>=', ['get', 'journeys'], v.min],
     ['<=', ['get', 'rank'], ['step', ['zoom'], v.top, ...ZOOM_STEPS.flatMap(([z, k]) => [z, v.top * k])]],
   ];
-  map.setFilter('flows-line', ['all', ['==', ['geometry-type'], 'LineString'], shown]);
-  map.setFilter('flows-arrow', ['all', ['==', ['geometry-type'], 'Point'], shown]);
+  map.setFilter('flows-line', ['all', ['==', ['get', 'kind'], 'flow'], shown]);
+  map.setFilter('flows-arrow', ['all', ['==', ['get', 'kind'], 'arrow'], shown]);
   highlight(map, v);
-  const n = drawn.features.filter((f) => f.geometry.type === 'LineString').length;
+  const n = drawn.features.filter((f) => f.properties?.kind === 'flow').length;
   return `<svg width="160" height="22" aria-hidden="true"><path d="M4 18 Q 60 0 120 14" fill="none" stroke="${PAL.flows.base}" stroke-width="4" opacity=".7"/>
     <path d="M112 8 L126 15 L112 20 Z" fill="${PAL.flows.base}"/></svg>
     <div class="ramp-l"><span>curves bend right, arrow to the destination</span></div>

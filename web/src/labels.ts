@@ -7,7 +7,7 @@ import * as maplibregl from 'maplibre-gl';
 import type { FC } from './api';
 
 export const FONT = { regular: ['NotoSans-Regular'], bold: ['NotoSans-Bold'] };
-export const LABEL_SOURCES = ['force-labels', 'station-labels-top'] as const;
+export const LABEL_SOURCES = ['force-labels'] as const;
 /** Stations labelled by the current counts: this many at zoom < 6, more as you zoom in. */
 export const TOP_LABELS: [number, number][] = [[0, 15], [6, 30], [7, 60]];
 const HALO = { 'text-halo-color': 'rgba(255,255,255,0.9)', 'text-halo-width': 1.4 };
@@ -50,8 +50,8 @@ export const LABEL_LAYERS: maplibregl.LayerSpecification[] = [
   {
     id: 'station-labels-top',
     type: 'symbol',
-    source: 'station-labels-top',
-    filter: ['<=', ['get', 'rank'], ['step', ['zoom'], TOP_LABELS[0][1], ...TOP_LABELS.slice(1).flat()]],
+    source: 'flows', // sent with the flows: see flows.ts
+    filter: ['all', ['==', ['get', 'kind'], 'name'], ['<=', ['get', 'rank'], ['step', ['zoom'], TOP_LABELS[0][1], ...TOP_LABELS.slice(1).flat()]]],
     layout: {
       'text-field': ['get', 'name'],
       'text-font': FONT.bold,
@@ -104,7 +104,8 @@ export function labelPoint(g: GeoJSON.Geometry): number[] {
   return inside || !widest ? c : [(widest[0] + widest[1]) / 2, c[1]];
 }
 
-/** Force name points, ranked by the journeys they import and export under the filter. */
+/** Force name points, ranked by the journeys they import and export (set once, at load: the
+ * names stay put while the filters change). */
 export function forceLabels(forces: FC): FC {
   const ranked = forces.features
     .map((f) => ({ f, n: (Number(f.properties?.imports) || 0) + (Number(f.properties?.exports) || 0) }))
@@ -129,6 +130,6 @@ export function topStationLabels(stations: FC, measure: string): FC {
     .slice(0, n);
   return {
     type: 'FeatureCollection',
-    features: top.map((f, i) => ({ type: 'Feature', geometry: f.geometry, properties: { crs: f.properties!.crs, name: f.properties!.name, rank: i + 1 } })),
+    features: top.map((f, i) => ({ type: 'Feature', geometry: f.geometry, properties: { kind: 'name', crs: f.properties!.crs, name: f.properties!.name, rank: i + 1 } })),
   };
 }

@@ -44,6 +44,7 @@ function viewParams(): Record<string, string> {
   return v;
 }
 let timeline: Timeline | null = null;
+let forceLabelsSet = false;
 let timelineKey = '';
 let lastIdle: Promise<void> = Promise.resolve();
 const data: Record<L.SourceId, FC> = Object.fromEntries(L.SOURCES.map((s) => [s, { type: 'FeatureCollection', features: [] }])) as any;
@@ -149,7 +150,6 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     data.flows = flows;
     const drawn = F.flowFeatures(flows);
     debug.drawnFlows = drawn;
-    L.setData(map, 'flows', drawn);
     L.applyCounts(map, 'forces', data.forces, forceRows);
     L.applyCounts(map, 'rail', data.rail, railRows);
     L.applyCounts(map, 'hotspots', data.hotspots, hotspotRows);
@@ -158,7 +158,10 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     legend('flows', F.styleFlows(map, drawn, flowView));
     setFlowMinRange(drawn);
     styleStations(map);
-    (map.getSource('force-labels') as maplibregl.GeoJSONSource).setData(N.forceLabels(data.forces) as any);
+    if (!forceLabelsSet) {
+      (map.getSource('force-labels') as maplibregl.GeoJSONSource).setData(N.forceLabels(data.forces) as any);
+      forceLabelsSet = true;
+    }
     P.renderHotspotTable(top, (f) => pickStation(map, f));
     if (weeks && timeline) {
       timelineKey = tKey;
@@ -218,19 +221,29 @@ async function loadJourneys(map: maplibregl.Map) {
   }
 }
 
-/** Station circles and their names for the chosen measure (feature state already applied). */
+/** Station circles and their names for the chosen measure (feature state already applied);
+ * the names go to the map with the flows, in one source (see flows.ts). */
 function styleStations(map: maplibregl.Map) {
   const m = L.styleStations(map, data.hotspots, measure);
   legend('hotspots', L.hotspotLegend(m, measure));
-  (map.getSource('station-labels-top') as maplibregl.GeoJSONSource).setData(N.topStationLabels(data.hotspots, measure) as any);
+  sendFlowsAndNames(map);
+}
+
+/** The flows source: the pairs that can show at any zoom for the current top N (the rest would
+ * only cost tiling time) and the station names by count. */
+let sentTop = 0;
+function sendFlowsAndNames(map: maplibregl.Map) {
+  const most = flowView.top * F.ZOOM_STEPS[F.ZOOM_STEPS.length - 1][1];
+  const flows = debug.drawnFlows?.features.filter((f) => f.properties!.rank <= most) ?? [];
+  sentTop = flowView.top;
+  L.setData(map, 'flows', { type: 'FeatureCollection', features: [...flows, ...N.topStationLabels(data.hotspots, measure).features] });
 }
 
 /** The minimum-count slider runs to the largest drawn pair. */
 function setFlowMinRange(drawn: FC) {
   const el = $('flow-min') as HTMLInputElement;
   const m = Math.max(1, ...drawn.features.map((f) => f.properties?.journeys ?? 0));
-  el.max = String(m);
-  el.step = String(Math.max(1, Math.round(m / 100)));
+  el.max = String(m); // step 1: any count can be the minimum (PageUp/PageDown move a tenth)
 }
 
 /** Zooms to the stations the filtered journeys start, end or pass at (their published counts:
@@ -378,6 +391,7 @@ async function main() {
     $('flow-top-out').textContent = String(flowView.top);
     $('flow-min-out').textContent = String(flowView.min);
     if (debug.drawnFlows) legend('flows', F.styleFlows(map, debug.drawnFlows, { ...flowView, force: hoverForce || flowView.force }));
+    if (flowView.top > sentTop) sendFlowsAndNames(map);
     toUrl(filters, viewParams());
   };
   $('flow-top-out').textContent = String(flowView.top);
