@@ -197,6 +197,8 @@ async fn web_asset(tail: warp::path::Tail, state: Arc<AppState>) -> Response {
                 Some("png") => "image/png",
                 Some("json") => "application/json",
                 Some("woff2") => "font/woff2",
+                // the map's label glyphs (web/scripts/glyphs.mjs)
+                Some("pbf") => "application/x-protobuf",
                 _ => "application/octet-stream",
             };
             let mut r = Response::new(bytes.into());

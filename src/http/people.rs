@@ -353,7 +353,7 @@ pub async fn treatment_api(
     blocking(state.limits.clone(), move || {
         let sel = select(&state, &f);
         let sel: Vec<&Arc<MappedJourney>> = sel.iter().collect();
-        let t = table(&state, &sel, by, group, who.viewer());
+        let t = table(&state, &sel, by, group, who.viewer() || who.disclose_non_btp());
         if fmt == Format::Csv {
             return Ok(csv_reply(table_csv(&t)?, None));
         }

@@ -770,6 +770,13 @@ async fn browsers_get_the_map_page_and_gis_clients_the_landing_page() {
     std::fs::create_dir_all(dir.join("assets")).unwrap();
     std::fs::write(dir.join("index.html"), "<!doctype html><title>map</title>").unwrap();
     std::fs::write(dir.join("assets/app-1234.js"), "console.log(1)").unwrap();
+    // a glyph range as the map's build writes it: assets/glyphs/{fontstack}/{range}.pbf
+    std::fs::create_dir_all(dir.join("assets/glyphs/NotoSans-Regular")).unwrap();
+    std::fs::write(
+        dir.join("assets/glyphs/NotoSans-Regular/0-255.pbf"),
+        [0x0a_u8, 0x00],
+    )
+    .unwrap();
     let store = linesmap::store::SqliteStore::in_memory().unwrap();
     let journeys =
         linesmap::ingest::Journeys::new(super::common::gb_arc().clone(), Arc::new(store));
@@ -801,6 +808,15 @@ async fn browsers_get_the_map_page_and_gis_clients_the_landing_page() {
             r.headers()["content-type"].to_str().unwrap()
         ),
         (200, "text/javascript; charset=utf-8")
+    );
+    let r = req("/assets/glyphs/NotoSans-Regular/0-255.pbf", "*/*").await;
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["content-type"].to_str().unwrap(),
+            r.body().as_ref()
+        ),
+        (200, "application/x-protobuf", &[0x0a_u8, 0x00][..])
     );
     for bad in [
         "/assets/../index.html",

@@ -1,24 +1,33 @@
-// The map: a style built only from our GeoJSON (no tiles, glyphs or sprites), the five
-// layers, their legends and toggles.
+// The map: a style built only from our GeoJSON (no tiles or sprites; label glyphs are built
+// from Noto Sans by scripts/glyphs.mjs and served from /assets/glyphs), the layers, their
+// legends and toggles.
 import * as maplibregl from 'maplibre-gl';
 import type { FC } from './api';
+import PAL from './palette.json';
+import { FLOW_LAYERS } from './flows';
+import { LABEL_LAYERS, LABEL_SOURCES } from './labels';
 
 const EMPTY: FC = { type: 'FeatureCollection', features: [] };
 export const SOURCES = ['forces', 'rail', 'flows', 'hotspots', 'journeys', 'corridors'] as const;
 export type SourceId = (typeof SOURCES)[number];
 export type ForceMetric = 'net' | 'imports' | 'exports';
+/** What sizes the station circles (`size` in the URL). */
+export const STATION_MEASURES = ['journeys', 'children', 'rate_per_million'] as const;
+export type StationMeasure = (typeof STATION_MEASURES)[number];
 
 export function createMap(container: string): maplibregl.Map {
   const style: maplibregl.StyleSpecification = {
     version: 8,
+    glyphs: `${location.origin}/assets/glyphs/{fontstack}/{range}.pbf`,
     transition: { duration: 0, delay: 0 }, // redraw at once on a filter change
     // Forces and rail keep their geometry for the session; filtered counts arrive as feature state.
-    sources: Object.fromEntries(
-      SOURCES.map((s) => [s, { type: 'geojson', data: EMPTY, ...(STATE_KEY[s] ? { promoteId: STATE_KEY[s] } : {}) }]),
-    ) as any,
+    sources: Object.fromEntries([
+      ...SOURCES.map((s) => [s, { type: 'geojson', data: EMPTY, ...(STATE_KEY[s] ? { promoteId: STATE_KEY[s] } : {}) }]),
+      ...LABEL_SOURCES.map((s) => [s, { type: 'geojson', data: EMPTY }]),
+    ]) as any,
     layers: [
-      { id: 'background', type: 'background', paint: { 'background-color': '#cfdde6' } },
-      { id: 'forces-fill', type: 'fill', source: 'forces', paint: { 'fill-color': '#eee', 'fill-opacity': ['interpolate', ['linear'], ['zoom'], 6, 0.85, 11, 0.4] } },
+      { id: 'background', type: 'background', paint: { 'background-color': PAL.sea } },
+      { id: 'forces-fill', type: 'fill', source: 'forces', paint: { 'fill-color': PAL.land, 'fill-opacity': ['interpolate', ['linear'], ['zoom'], 6, 0.85, 11, 0.4] } },
       { id: 'forces-line', type: 'line', source: 'forces', paint: { 'line-color': '#777', 'line-width': 0.6 } },
       {
         id: 'rail-line',
@@ -35,14 +44,7 @@ export function createMap(container: string): maplibregl.Map {
         layout: { 'line-cap': 'round', 'line-join': 'round', visibility: 'none' },
         paint: { 'line-color': '#01857a', 'line-opacity': 0.7, 'line-width': 1 },
       },
-      {
-        id: 'flows-line',
-        type: 'line',
-        source: 'flows',
-        filter: ['!=', ['get', 'origin_force'], ['get', 'destination_force']],
-        layout: { 'line-cap': 'round' },
-        paint: { 'line-color': '#7b3294', 'line-opacity': 0.55, 'line-width': 1 },
-      },
+      ...FLOW_LAYERS,
       {
         id: 'journeys-line',
         type: 'line',
@@ -54,19 +56,14 @@ export function createMap(container: string): maplibregl.Map {
         id: 'hotspots-circle',
         type: 'circle',
         source: 'hotspots',
-        // Counts are feature state (filters cannot read it): a station with no journeys has radius 0.
+        // Counts are feature state (filters cannot read it): a station with none has radius 0.
+        // Radius and colour are set by styleStations; the insignificant ones recede (paler, smaller).
         paint: {
-          'circle-color': [
-            'case',
-            ['all', ['==', st('significant'), 1], ['>', st('gi_z'), 0]], '#d7191c',
-            ['==', st('significant'), 1], '#2c7bb6',
-            ['>', st('gi_z'), 0], '#fdae61',
-            '#abd9e9',
-          ],
-          'circle-radius': ['case', ['>', st('journeys'), 0], ['interpolate', ['linear'], ['sqrt', st('journeys')], 0, 1.5, 30, 14], 0],
+          'circle-color': PAL.stations.insignificant,
+          'circle-radius': 0,
           'circle-stroke-color': '#222',
-          'circle-stroke-width': ['case', ['>', st('journeys'), 0], 0.5, 0],
-          'circle-opacity': 0.9,
+          'circle-stroke-width': ['case', ['==', st('significant'), 1], 0.6, 0],
+          'circle-opacity': ['case', ['==', st('significant'), 1], 0.9, 0.45],
         },
       },
       {
@@ -76,16 +73,21 @@ export function createMap(container: string): maplibregl.Map {
         filter: ['==', ['get', 'crs'], ''],
         paint: { 'circle-radius': 16, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#000', 'circle-stroke-width': 2.5 },
       },
+      ...LABEL_LAYERS,
     ],
   };
   return new maplibregl.Map({
     container,
     style,
     bounds: [[-8.2, 49.9], [1.8, 58.7]],
-    attributionControl: { compact: true, customAttribution: 'Force areas: ONS, OGL v3.0, contains OS data © Crown copyright 2020 · Stations: ORR, NaPTAN, OGL v3.0, contains OS data © Crown copyright 2022 · Track: Network Rail, OGL v3.0; geometry raileasyuk, CC-BY-SA-4.0 · Journeys: SYNTHETIC' },
+    attributionControl: { compact: true, customAttribution: ATTRIBUTION },
     maxZoom: 15,
+    // Labels appear at once: a fade keeps the map repainting (not idle) for 300 ms after each change.
+    fadeDuration: 0,
   });
 }
+
+export const ATTRIBUTION = 'Force areas: ONS, OGL v3.0, contains OS data © Crown copyright 2020 · Stations: ORR, NaPTAN, OGL v3.0, contains OS data © Crown copyright 2022 · Track: Network Rail, OGL v3.0; geometry raileasyuk, CC-BY-SA-4.0 · Journeys: SYNTHETIC · Labels: Noto Sans, SIL OFL 1.1';
 
 export const JOURNEY_MINZOOM = 9;
 export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', rail: 'section', hotspots: 'crs' };
@@ -110,14 +112,14 @@ export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspo
     map.setFeatureState({ source: id, id: k }, state);
   }
 }
-const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
+export const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
 export const JOURNEY_LIMIT = 300;
 
 export function setData(map: maplibregl.Map, id: SourceId, fc: FC) {
   (map.getSource(id) as maplibregl.GeoJSONSource).setData(fc as any);
 }
 
-const max = (fc: FC, k: string) => Math.max(1, ...fc.features.map((f) => Math.abs(Number(f.properties?.[k]) || 0)));
+export const max = (fc: FC, k: string) => Math.max(1, ...fc.features.map((f) => Math.abs(Number(f.properties?.[k]) || 0)));
 
 /** Choropleth of the forces by `metric`, scaled to the current data. */
 export function styleForces(map: maplibregl.Map, fc: FC, metric: ForceMetric): string {
@@ -125,13 +127,13 @@ export function styleForces(map: maplibregl.Map, fc: FC, metric: ForceMetric): s
   if (metric === 'net') {
     map.setPaintProperty('forces-fill', 'fill-color', [
       'interpolate', ['linear'], st('net'),
-      -m, '#2166ac', 0, '#f7f7f7', m, '#b2182b',
+      -m, PAL.forces_net[0], 0, PAL.forces_net[1], m, PAL.forces_net[2],
     ]);
     return `<div class="ramp net"></div>
       <div class="ramp-l"><span>${-m} (imports)</span><span>0</span><span>+${m} (exports)</span></div>`;
   }
-  const hi = metric === 'imports' ? '#2166ac' : '#b2182b';
-  map.setPaintProperty('forces-fill', 'fill-color', ['interpolate', ['linear'], st(metric), 0, '#f7f7f7', m, hi]);
+  const [lo, hi] = metric === 'imports' ? PAL.forces_imports : PAL.forces_exports;
+  map.setPaintProperty('forces-fill', 'fill-color', ['interpolate', ['linear'], st(metric), 0, lo, m, hi]);
   return `<div class="ramp ${metric}"></div>
     <div class="ramp-l"><span>0</span><span>${m} ${metric}</span></div>`;
 }
@@ -146,14 +148,23 @@ export function styleRail(map: maplibregl.Map, fc: FC): string {
     <div class="ramp-l"><span>0</span><span>${Math.round(m / 3)}</span><span>${m} journeys</span></div>`;
 }
 
-/** Force-to-force flows: width by journeys (internal flows not drawn). */
-export function styleFlows(map: maplibregl.Map, fc: FC): string {
-  const cross = { ...fc, features: fc.features.filter((f) => f.properties?.origin_force !== f.properties?.destination_force) };
-  const m = max(cross, 'journeys');
-  map.setPaintProperty('flows-line', 'line-width', ['interpolate', ['linear'], ['get', 'journeys'], 0, 0.3, m, 12]);
-  return `<svg width="160" height="18"><line x1="2" y1="9" x2="70" y2="9" stroke="#7b3294" stroke-width="1.5"/>
-    <line x1="86" y1="9" x2="156" y2="9" stroke="#7b3294" stroke-width="12" opacity=".55"/></svg>
-    <div class="ramp-l"><span>few</span><span>${m} journeys (cross-border)</span></div>`;
+/** Station circles: area by the chosen measure (as published), capped by zoom so that no
+ * circle is larger than it needs to be; colour by Gi* significance, the insignificant paler. */
+export function styleStations(map: maplibregl.Map, fc: FC, measure: StationMeasure) {
+  const m = max(fc, measure);
+  const frac: maplibregl.ExpressionSpecification = ['sqrt', ['/', st(measure), m]];
+  const r = (cap: number): maplibregl.ExpressionSpecification => [
+    'case', ['>', st(measure), 0],
+    ['max', 1.5, ['*', cap, frac, ['case', ['==', st('significant'), 1], 1, 0.7]]], 0,
+  ];
+  map.setPaintProperty('hotspots-circle', 'circle-radius', ['interpolate', ['linear'], ['zoom'], 5, r(7), 8, r(11), 11, r(16)]);
+  map.setPaintProperty('hotspots-circle', 'circle-color', [
+    'case',
+    ['all', ['==', st('significant'), 1], ['>', st('gi_z'), 0]], PAL.stations.hot,
+    ['==', st('significant'), 1], PAL.stations.cold,
+    PAL.stations.insignificant,
+  ]);
+  return m;
 }
 
 /** Corridors (hub station → market station by line direction): width by journeys. */
@@ -166,16 +177,16 @@ export function styleCorridors(map: maplibregl.Map, fc: FC): string {
     <div class="ramp-l"><span>few</span><span>${m} journeys (top ${fc.features.length} corridors)</span></div>`;
 }
 
-export function hotspotLegend(fc: FC): string {
-  const m = max(fc, 'journeys');
+export const MEASURE_LABEL: Record<StationMeasure, string> = { journeys: 'journeys', children: 'children', rate_per_million: 'journeys per million entries and exits' };
+
+export function hotspotLegend(m: number, measure: StationMeasure): string {
   // Colours come from classes: the page's CSP allows no inline styles.
   const dot = (c: string, t: string) => `<div><span class="dot ${c}"></span>${t}</div>`;
   return (
     dot('hot', 'hot spot (significant, Gi* z &gt; 0)') +
     dot('cold', 'cold spot (significant, z &lt; 0)') +
-    dot('warm', 'not significant, z &gt; 0') +
-    dot('cool', 'not significant, z ≤ 0') +
-    `<div class="ramp-l"><span>size: √journeys, max ${m}</span></div>`
+    dot('insig', 'not significant (paler, smaller)') +
+    `<div class="ramp-l"><span>area: ${MEASURE_LABEL[measure]}, max ${m.toLocaleString('en-GB')}</span></div>`
   );
 }
 
@@ -186,10 +197,10 @@ export function journeyLegend(zoom: number, shown: number, matched: number | und
 }
 
 export const LAYER_IDS: Record<SourceId, string[]> = {
-  forces: ['forces-fill', 'forces-line'],
+  forces: ['forces-fill', 'forces-line', 'force-labels'],
   rail: ['rail-line'],
-  flows: ['flows-line'],
-  hotspots: ['hotspots-circle', 'selected-station'],
+  flows: FLOW_LAYERS.map((l) => l.id),
+  hotspots: ['hotspots-circle', 'selected-station', 'station-labels', 'station-labels-top'],
   journeys: ['journeys-line'],
   corridors: ['corridors-line'],
 };

@@ -1,21 +1,52 @@
 import 'maplibre-gl/dist/maplibre-gl.css';
+import '@fontsource/noto-sans/400.css';
+import '@fontsource/noto-sans/700.css';
 import './style.css';
 import * as maplibregl from 'maplibre-gl';
 // MapLibre 6 loads its worker from a separate module: let Vite emit it as an asset.
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { download, dropped, getCsv, getJson, isAbort, loadOpenApi, onProgress, url, type FC } from './api';
 import * as A from './auth';
-import { apiParams, bindForm, fromUrl, toUrl, type Filters } from './filters';
+import { apiParams, bindForm, escapeHtml, fromUrl, toUrl, type Filters } from './filters';
 import * as L from './layers';
 import * as P from './panels';
+import * as F from './flows';
+import * as N from './labels';
+import * as B from './briefing';
+import { Timeline, type Bucket } from './timeline';
 
 const t0 = performance.now();
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
 
 let filters: Filters = fromUrl();
 let me: A.Me | null = null;
-const urlMetric = new URLSearchParams(location.search).get('metric') ?? '';
+const urlQ = new URLSearchParams(location.search);
+const urlMetric = urlQ.get('metric') ?? '';
 let metric: L.ForceMetric = ['imports', 'exports'].includes(urlMetric) ? (urlMetric as L.ForceMetric) : 'net';
+// View settings beside the filters, also in the URL: station size measure, flows shown.
+let measure: L.StationMeasure = (L.STATION_MEASURES as readonly string[]).includes(urlQ.get('size') ?? '') ? (urlQ.get('size') as L.StationMeasure) : 'journeys';
+const flowView: F.FlowView = {
+  top: Math.max(5, Math.min(200, Number(urlQ.get('flows_top')) || 25)),
+  min: Math.max(0, Number(urlQ.get('flows_min')) || 0),
+  force: urlQ.get('flows_force') ?? '',
+  dir: (['in', 'out'].includes(urlQ.get('flows_dir') ?? '') ? urlQ.get('flows_dir') : 'both') as F.FlowView['dir'],
+};
+let hoverForce = '';
+/** View settings for the URL (defaults left out). */
+function viewParams(): Record<string, string> {
+  const v: Record<string, string> = {};
+  if (metric !== 'net') v.metric = metric;
+  if (measure !== 'journeys') v.size = measure;
+  if (flowView.top !== 25) v.flows_top = String(flowView.top);
+  if (flowView.min) v.flows_min = String(flowView.min);
+  if (flowView.force) v.flows_force = flowView.force;
+  if (flowView.dir !== 'both') v.flows_dir = flowView.dir;
+  return v;
+}
+let timeline: Timeline | null = null;
+let forceLabelsSet = false;
+let timelineKey = '';
+let lastIdle: Promise<void> = Promise.resolve();
 const data: Record<L.SourceId, FC> = Object.fromEntries(L.SOURCES.map((s) => [s, { type: 'FeatureCollection', features: [] }])) as any;
 
 // Debug and test handle.
@@ -33,6 +64,16 @@ const debug = {
   journeysGeneration: 0,
   timings: { firstInteractiveMs: null as number | null, lastRedrawMs: null as number | null, lastFetchMs: null as number | null, lastApplyMs: null as number | null },
   errors: [] as string[],
+  /** What the map draws of the flows (curves and arrowheads) and the timeline's weeks. */
+  drawnFlows: null as FC | null,
+  get timeline() {
+    return timeline ? { buckets: timeline.buckets, sel: timeline.sel, range: timeline.range(), playing: timeline.playing } : null;
+  },
+  get flowView() {
+    return { ...flowView, hover: hoverForce };
+  },
+  fits: 0, // times the map zoomed to the filtered extent
+  briefing: null as null | B.Briefing,
   /** Features of a source as the map holds them in the current view. */
   rendered: (id: L.SourceId) => debug.map!.querySourceFeatures(id).length,
 };
@@ -58,14 +99,21 @@ function legend(id: string, html: string) {
 }
 
 let reloadSeq = 0;
-async function reloadAll(map: maplibregl.Map) {
+/** Fetches and draws every layer for the filters. `fit`: zoom to the filtered extent when the
+ * change narrowed the journeys (form changes, not the timeline). */
+async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
   const seq = ++reloadSeq;
   const start = performance.now();
+  const before = debug.count;
   performance.mark('reload-start');
   $('error').hidden = true;
   dropped.clear();
-  toUrl(filters, metric === 'net' ? {} : { metric });
+  toUrl(filters, viewParams());
   const ap = apiParams(filters);
+  // The timeline: weeks over every filter but the dates, refetched only when those change.
+  const { from: _f, to: _t, ...undated } = ap;
+  const tKey = JSON.stringify(undated);
+  const weekly = tKey === timelineKey ? null : getJson<{ buckets: Bucket[] }>('/api/trends', { ...undated, interval: 'week' }, 'timeline');
   // A viewer may not export journeys: its export is the station layer it sees.
   const exportCollection = me?.journeys === 'none' ? 'hotspots' : 'journeys';
   $('export').dataset.href = url('/api/export', { collection: exportCollection, format: 'geojson', ...ap });
@@ -75,7 +123,7 @@ async function reloadAll(map: maplibregl.Map) {
     // Stations likewise: their points once, each filter's counts and Gi* as CSV feature state.
     const railGeometry = data.rail.features.length ? null : getJson<FC>('/collections/rail/items', { limit: '10000' });
     const stationGeometry = data.hotspots.features.length ? null : getJson<FC>('/collections/stations/items', { limit: '10000' });
-    const [forceRows, railRows, rail, stations, flows, hotspotRows, top, trends, , corridors] = await Promise.all([
+    const [forceRows, railRows, rail, stations, flows, hotspotRows, top, trends, weeks, , corridors] = await Promise.all([
       getCsv('/api/export', { ...ap, collection: 'forces' }, 'forces'),
       getCsv('/api/export', { ...ap, collection: 'rail' }, 'rail'),
       railGeometry,
@@ -84,6 +132,7 @@ async function reloadAll(map: maplibregl.Map) {
       getCsv('/api/export', { ...ap, collection: 'hotspots' }, 'hotspots'),
       getJson<FC>('/api/hotspots', { ...ap, top: '20', sort: 'gi_z' }, 'top'),
       getJson<{ journeys: number | null }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
+      weekly,
       loadJourneys(map),
       // corridors only while their layer is on (off at first)
       ($('toggle-corridors') as HTMLInputElement).checked
@@ -103,7 +152,8 @@ async function reloadAll(map: maplibregl.Map) {
       L.setData(map, 'hotspots', stations);
     }
     data.flows = flows;
-    L.setData(map, 'flows', flows);
+    const drawn = F.flowFeatures(flows);
+    debug.drawnFlows = drawn;
     data.corridors = corridors;
     L.setData(map, 'corridors', corridors);
     L.applyCounts(map, 'forces', data.forces, forceRows);
@@ -111,10 +161,19 @@ async function reloadAll(map: maplibregl.Map) {
     L.applyCounts(map, 'hotspots', data.hotspots, hotspotRows);
     legend('forces', L.styleForces(map, data.forces, metric));
     legend('rail', L.styleRail(map, data.rail));
-    legend('flows', L.styleFlows(map, flows));
+    legend('flows', F.styleFlows(map, drawn, flowView));
     legend('corridors', L.styleCorridors(map, corridors));
-    legend('hotspots', L.hotspotLegend(data.hotspots));
+    setFlowMinRange(drawn);
+    styleStations(map);
+    if (!forceLabelsSet) {
+      (map.getSource('force-labels') as maplibregl.GeoJSONSource).setData(N.forceLabels(data.forces) as any);
+      forceLabelsSet = true;
+    }
     P.renderHotspotTable(top, (f) => pickStation(map, f));
+    if (weeks && timeline) {
+      timelineKey = tKey;
+      timeline.set(weeks.buckets, filters);
+    } else timeline?.select(filters);
     debug.count = trends.journeys;
     $('count').textContent = trends.journeys == null ? `fewer than ${me?.disclosure_control.suppressed_below ?? 5} (suppressed)` : trends.journeys.toLocaleString('en-GB');
     const ignored = [...dropped];
@@ -127,7 +186,11 @@ async function reloadAll(map: maplibregl.Map) {
     }
     debug.timings.lastApplyMs = Math.round(performance.now() - applyStart);
     performance.mark('reload-applied');
+    if (opts.fit && before != null && trends.journeys != null && trends.journeys < before) fitToFiltered(map);
+    let idled: () => void = () => {};
+    lastIdle = new Promise((r) => (idled = r));
     map.once('idle', () => {
+      idled();
       if (seq !== reloadSeq) return;
       performance.mark('reload-idle');
       const ms = Math.round(performance.now() - start);
@@ -163,6 +226,95 @@ async function loadJourneys(map: maplibregl.Map) {
   } catch (e) {
     showError(e);
   }
+}
+
+/** Station circles and their names for the chosen measure (feature state already applied);
+ * the names go to the map with the flows, in one source (see flows.ts). */
+function styleStations(map: maplibregl.Map) {
+  const m = L.styleStations(map, data.hotspots, measure);
+  legend('hotspots', L.hotspotLegend(m, measure));
+  sendFlowsAndNames(map);
+}
+
+/** The flows source: the pairs that can show at any zoom for the current top N (the rest would
+ * only cost tiling time) and the station names by count. */
+let sentTop = 0;
+function sendFlowsAndNames(map: maplibregl.Map) {
+  const most = flowView.top * F.ZOOM_STEPS[F.ZOOM_STEPS.length - 1][1];
+  const flows = debug.drawnFlows?.features.filter((f) => f.properties!.rank <= most) ?? [];
+  sentTop = flowView.top;
+  L.setData(map, 'flows', { type: 'FeatureCollection', features: [...flows, ...N.topStationLabels(data.hotspots, measure).features] });
+}
+
+/** The minimum-count slider runs to the largest drawn pair. */
+function setFlowMinRange(drawn: FC) {
+  const el = $('flow-min') as HTMLInputElement;
+  const m = Math.max(1, ...drawn.features.map((f) => f.properties?.journeys ?? 0));
+  el.max = String(m); // step 1: any count can be the minimum (PageUp/PageDown move a tenth)
+}
+
+/** Zooms to the stations the filtered journeys start, end or pass at (their published counts:
+ * for a viewer only stations with 5 or more). */
+function fitToFiltered(map: maplibregl.Map) {
+  let w = 180, s = 90, e = -180, n = -90;
+  for (const f of data.hotspots.features) {
+    if (!(Number(f.properties?.journeys) > 0)) continue;
+    const [x, y] = (f.geometry as GeoJSON.Point).coordinates;
+    (w = Math.min(w, x)), (e = Math.max(e, x)), (s = Math.min(s, y)), (n = Math.max(n, y));
+  }
+  if (w > e) return;
+  // Only when the extent is out of view or fills under a quarter of it: a filter that keeps the
+  // journeys all over the view does not move the map.
+  const v = map.getBounds();
+  const out = w < v.getWest() || e > v.getEast() || s < v.getSouth() || n > v.getNorth();
+  const share = ((e - w) * (n - s)) / ((v.getEast() - v.getWest()) * (v.getNorth() - v.getSouth()));
+  if (!out && share > 0.25) return;
+  debug.fits++;
+  map.fitBounds([[w, s], [e, n]], { padding: 60, maxZoom: 11, duration: 600 });
+}
+
+/** The briefing's facts from the page's current state. */
+function briefingFacts(title: string, marking: string): B.Briefing {
+  const forceName = (code: string) => data.forces.features.find((f) => f.properties?.code === code)?.properties?.name ?? code;
+  const parts: string[] = [];
+  if (filters.age_band.length) parts.push(`age band ${filters.age_band.join(', ')}`);
+  if (filters.role.length) parts.push(`role ${filters.role.join(', ')}`);
+  if (filters.mode.length) parts.push(`mode ${filters.mode.join(', ')}`);
+  if (filters.exporting_force) parts.push(`exporting force ${forceName(filters.exporting_force)}`);
+  if (filters.line) parts.push(`line ${filters.line}`);
+  const tl = debug.timeline?.buckets ?? [];
+  const dates = filters.from || filters.to
+    ? `${filters.from || 'the first journey'} to ${filters.to || 'the last journey'}`
+    : tl.length ? `whole period, ${tl[0].period_start} to ${tl[tl.length - 1].period_end}` : 'whole period';
+  const sup = me?.disclosure_control;
+  const pal = B.LEGEND_COLORS;
+  const metricColors = metric === 'net' ? pal.forces_net : metric === 'imports' ? pal.forces_imports : pal.forces_exports;
+  const legendItems: B.LegendItem[] = [
+    { kind: 'ramp', colors: metricColors, label: `Force areas: ${metric === 'net' ? 'net (exports − imports), blue imports more, red exports more' : metric}` },
+    { kind: 'line', colors: [pal.flows.base], label: `Force-to-force flows: curves bend right, arrow to the destination, width by journeys; top ${flowView.top} pairs at the national view${flowView.min ? `, at least ${flowView.min} journeys` : ''}` },
+  ];
+  const hf = hoverForce || flowView.force;
+  if (hf) {
+    legendItems.push({ kind: 'line', colors: [pal.flows.out], label: `flows out of ${forceName(hf)}` });
+    legendItems.push({ kind: 'line', colors: [pal.flows.in], label: `flows into ${forceName(hf)}` });
+  }
+  legendItems.push(
+    { kind: 'dot', colors: [pal.stations.hot], label: 'station hot spot (Gi* significant, z > 0)' },
+    { kind: 'dot', colors: [pal.stations.cold], label: 'station cold spot (significant, z < 0)' },
+    { kind: 'dot', colors: [pal.stations.insignificant], label: `not significant; circle area by ${L.MEASURE_LABEL[measure]}` },
+    { kind: 'line', colors: ['#1a1a1a'], label: 'rail network, width by journeys per section' },
+  );
+  return {
+    title,
+    marking,
+    dates,
+    filters: parts.length ? parts.join('; ') : 'none',
+    author: me?.name ? `${me.name} (${me.role})` : 'open demo (no sign-in)',
+    note: sup?.applied ? `Disclosure control: counts below ${sup.suppressed_below} are suppressed and the rest rounded to a multiple of ${sup.rounded_to_base}.` : '',
+    count: debug.count == null ? 'journeys: suppressed' : `${debug.count.toLocaleString('en-GB')} journeys`,
+    legend: legendItems,
+    attribution: L.ATTRIBUTION,
+  };
 }
 
 function pickStation(map: maplibregl.Map, f: GeoJSON.Feature) {
@@ -206,8 +358,10 @@ async function main() {
   data.forces = forces;
   const form = bindForm(filters, forces.features.map((f) => ({ code: f.properties!.code, name: f.properties!.name })), (f) => {
     if (JSON.stringify(f) === JSON.stringify(filters)) return; // e.g. a second change event
+    if (f.from && f.to && f.from > f.to) return showError('"From" is after "To": change one of them');
     filters = f;
-    reloadAll(map);
+    timeline?.stop();
+    reloadAll(map, { fit: true });
   });
 
   const metricSel = $('metric') as HTMLSelectElement;
@@ -215,7 +369,94 @@ async function main() {
   metricSel.addEventListener('change', () => {
     metric = metricSel.value as L.ForceMetric;
     legend('forces', L.styleForces(map, data.forces, metric));
-    toUrl(filters, metric === 'net' ? {} : { metric });
+    toUrl(filters, viewParams());
+  });
+  const sizeSel = $('station-size') as HTMLSelectElement;
+  sizeSel.value = measure;
+  sizeSel.addEventListener('change', () => {
+    measure = sizeSel.value as L.StationMeasure;
+    styleStations(map);
+    toUrl(filters, viewParams());
+  });
+
+  // Flows: top N, minimum count, the highlighted force and direction.
+  const flowInputs = { top: $('flow-top') as HTMLInputElement, min: $('flow-min') as HTMLInputElement, force: $('flow-force') as HTMLSelectElement, dir: $('flow-dir') as HTMLSelectElement };
+  flowInputs.force.innerHTML += forces.features
+    .map((f) => f.properties!)
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((p) => `<option value="${p.code}">${escapeHtml(p.name)}</option>`)
+    .join('');
+  flowInputs.top.value = String(flowView.top);
+  flowInputs.min.value = String(flowView.min);
+  flowInputs.force.value = flowView.force;
+  flowInputs.dir.value = flowView.dir;
+  const flowChanged = () => {
+    flowView.top = Number(flowInputs.top.value);
+    flowView.min = Number(flowInputs.min.value);
+    flowView.force = flowInputs.force.value;
+    flowView.dir = flowInputs.dir.value as F.FlowView['dir'];
+    $('flow-top-out').textContent = String(flowView.top);
+    $('flow-min-out').textContent = String(flowView.min);
+    if (debug.drawnFlows) legend('flows', F.styleFlows(map, debug.drawnFlows, { ...flowView, force: hoverForce || flowView.force }));
+    if (flowView.top > sentTop) sendFlowsAndNames(map);
+    toUrl(filters, viewParams());
+  };
+  $('flow-top-out').textContent = String(flowView.top);
+  $('flow-min-out').textContent = String(flowView.min);
+  for (const el of Object.values(flowInputs)) el.addEventListener('input', flowChanged);
+  // Hovering a force highlights its flows (in, out or both, as chosen); leaving restores the choice.
+  map.on('mousemove', (e) => {
+    const code = String(map.queryRenderedFeatures(e.point, { layers: ['forces-fill'] })[0]?.properties?.code ?? '');
+    if (code === hoverForce) return;
+    hoverForce = code;
+    F.highlight(map, { ...flowView, force: code || flowView.force });
+  });
+  map.getCanvas().addEventListener('mouseleave', () => {
+    hoverForce = '';
+    F.highlight(map, flowView);
+  });
+
+  // The timeline: a brush sets the dates; play steps the layers through the weeks.
+  timeline = new Timeline(
+    async (r) => {
+      filters = { ...filters, from: r?.from ?? '', to: r?.to ?? '' };
+      form.set(filters);
+      await reloadAll(map);
+    },
+    () => lastIdle,
+  );
+
+  // The briefing.
+  const dlg = $('briefing') as HTMLDialogElement;
+  const status = (t: string) => ($('briefing-status').textContent = t);
+  $('briefing-open').addEventListener('click', () => {
+    const t = $('briefing-title') as HTMLInputElement;
+    if (!t.value) t.value = 'County-lines journeys';
+    const mk = $('briefing-marking') as HTMLInputElement;
+    if (!mk.value) mk.value = localStorage.getItem('linesmap.marking') || B.DEFAULT_MARKING;
+    status('');
+    dlg.showModal();
+  });
+  $('briefing-png').addEventListener('click', async () => {
+    const title = ($('briefing-title') as HTMLInputElement).value.trim() || 'County-lines journeys';
+    const marking = ($('briefing-marking') as HTMLInputElement).value.trim() || B.DEFAULT_MARKING;
+    localStorage.setItem('linesmap.marking', marking);
+    status('making the image…');
+    try {
+      const facts = briefingFacts(title, marking);
+      debug.briefing = facts;
+      B.save(await B.briefingPng(map, facts), `linesmap-briefing-${new Date().toISOString().slice(0, 10)}.png`);
+      status('downloaded');
+    } catch (e) {
+      status((e as Error).message);
+    }
+  });
+  $('briefing-csv').addEventListener('click', () => {
+    const b = map.getBounds();
+    const bbox = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())].map((v) => v.toFixed(5)).join(',');
+    download('/api/export', { ...apiParams(filters), collection: 'hotspots', format: 'csv', bbox }, 'linesmap-view-stations.csv')
+      .then(() => status('downloaded'))
+      .catch((e) => status((e as Error).message));
   });
 
   for (const id of L.SOURCES) {
@@ -255,7 +496,7 @@ async function main() {
         filters = { ...filters, line: String(j.properties.line_id) };
         form.set(filters);
         popup.remove();
-        reloadAll(map);
+        reloadAll(map, { fit: true });
       });
       return;
     }
@@ -276,6 +517,9 @@ async function main() {
   }
 
   if (!map.loaded()) await new Promise((r) => map.once('load', r));
+  // The attribution starts folded (an ⓘ button) so it does not cover the map; the briefing prints it.
+  document.querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show');
+  map.addImage('flow-arrow', F.arrowImage(), { sdf: true });
   L.setData(map, 'forces', forces);
   await reloadAll(map);
 }

@@ -15,7 +15,14 @@ export function renderHotspotTable(fc: FC, onPick: (f: GeoJSON.Feature) => void)
     tr.className = p.significant ? 'sig' : '';
     tr.innerHTML = `<td>${i + 1}</td><td>${h(p.name)} <small>${h(p.crs)}</small></td><td class="n">${fmt(p.journeys)}</td>
       <td class="n">${fmt(p.children)}</td><td class="n">${Number(p.gi_z).toFixed(1)}</td>`;
+    tr.tabIndex = 0; // keyboard: Tab to a row, Enter or Space opens it
     tr.addEventListener('click', () => onPick(f));
+    tr.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        onPick(f);
+      }
+    });
     body.appendChild(tr);
   });
   if (!fc.features.length) body.innerHTML = '<tr><td colspan="5"><em>no stations</em></td></tr>';

@@ -4,6 +4,7 @@ import { chromium } from 'playwright-core';
 import { mkdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { checkPalette } from './palette.mjs';
 
 const BASE = (process.env.LINESMAP_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'output');
@@ -27,6 +28,31 @@ async function signIn(page, token, reason = '') {
 }
 await mkdir(OUT, { recursive: true });
 
+/** The text chunks (iTXt, tEXt) and size of a PNG file. */
+function pngInfo(buf) {
+  const sig = buf.subarray(0, 8).toString('hex') === '89504e470d0a1a0a';
+  const text = {};
+  let width = 0, height = 0;
+  for (let o = 8; sig && o + 8 <= buf.length;) {
+    const len = buf.readUInt32BE(o), type = buf.subarray(o + 4, o + 8).toString('latin1');
+    const body = buf.subarray(o + 8, o + 8 + len);
+    if (type === 'IHDR') (width = body.readUInt32BE(0)), (height = body.readUInt32BE(4));
+    if (type === 'iTXt') {
+      const k = body.indexOf(0);
+      let p = k + 3; // null, compression flag, method
+      p = body.indexOf(0, p) + 1; // language tag
+      p = body.indexOf(0, p) + 1; // translated keyword
+      text[body.subarray(0, k).toString('latin1')] = body.subarray(p).toString('utf8');
+    }
+    o += 12 + len;
+  }
+  return { png: sig, width, height, text };
+}
+/** RGB distance. */
+const rgbDist = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+const hexRgb = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+const PAL = JSON.parse(await readFile(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'palette.json'), 'utf8'));
+
 const failures = [];
 const results = {};
 function check(name, ok, detail = '') {
@@ -41,6 +67,8 @@ const browser = await chromium.launch({
 });
 let exitCode = 0;
 try {
+  // Colour scales that survive colour-blindness (computed, see palette.mjs).
+  for (const r of await checkPalette()) check(`palette: ${r.name}`, r.ok);
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
@@ -49,7 +77,11 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
   const badResponses = [];
-  page.on('response', (r) => { if (r.status() >= 400) badResponses.push(`${r.status()} ${r.url()}`); });
+  const glyphs = [];
+  page.on('response', (r) => {
+    if (r.status() >= 400) badResponses.push(`${r.status()} ${r.url()}`);
+    if (r.url().includes('/assets/glyphs/')) glyphs.push(`${r.status()} ${r.headers()['content-type']} ${r.url().slice(BASE.length)}`);
+  });
   page.on('request', (r) => {
     const u = r.url();
     if (!u.startsWith(BASE) && !u.startsWith('blob:') && !u.startsWith('data:')) foreign.push(u);
@@ -109,6 +141,110 @@ try {
   }
   check('legends drawn', (await page.$$eval('.legend', (ls) => ls.filter((l) => l.innerHTML.trim()).length)) === 5);
 
+  // 2b. Names at the national view: MapLibre's rendered label features, in glyphs the server
+  // itself served (Noto Sans SDF ranges as application/x-protobuf).
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
+  const labels = await page.evaluate(() => {
+    const m = window.__linesmap.map;
+    const names = (l) => [...new Set(m.queryRenderedFeatures({ layers: [l] }).map((f) => f.properties.name))];
+    return { forces: names('force-labels'), top: names('station-labels-top'), footfall: names('station-labels'), zoom: m.getZoom() };
+  });
+  results.labels_national = { forces: labels.forces.length, stations: labels.top.length, zoom: labels.zoom };
+  const forceNames = new Set((await api('/collections/forces/items?limit=100')).features.map((f) => f.properties.name));
+  check('force names are drawn on the areas at the national view', labels.forces.length >= 15 && labels.forces.every((n) => forceNames.has(n)), labels.forces.slice(0, 8).join(', '));
+  // The busiest stations by journeys (the server's ranking; ties all count) are named.
+  const byJourneys = (await api('/api/hotspots?sort=journeys&top=50')).features.map((f) => f.properties);
+  const busiest = byJourneys.filter((p) => p.journeys === byJourneys[0].journeys).map((p) => p.name);
+  check('the busiest station by journeys is named at the national view', busiest.some((n) => labels.top.includes(n)) && labels.top.length >= 5, `${busiest.join('/')} in ${labels.top.join(', ')}`);
+  check('every named station at the national view is among the 50 busiest', labels.top.every((n) => byJourneys.some((p) => p.name === n)), labels.top.join(', '));
+  check('station names by footfall wait for zoom 8', labels.footfall.length === 0, labels.footfall.slice(0, 3).join(', '));
+  check('label glyphs come from the server as protobuf', glyphs.length >= 2 && glyphs.every((g) => g.startsWith('200 application/x-protobuf /assets/glyphs/NotoSans-')), glyphs.slice(0, 3).join(' | '));
+  await page.screenshot({ path: path.join(OUT, '10-names-national.png') });
+
+  // 2c. Flows that read: the top pair by journeys (the server's straight line from origin to
+  // destination point) has an arrowhead that points from origin to destination (within the
+  // curve's 7.3° tangent offset at two thirds along), lies nearer the destination and to the
+  // right of travel; only the top 25 pairs show at the national view; the minimum count hides
+  // the smaller ones.
+  const serverFlows = (await api('/api/flows')).features
+    .filter((f) => f.properties.origin_force !== f.properties.destination_force)
+    .sort((a, b) => b.properties.journeys - a.properties.journeys);
+  const topFlow = serverFlows[0];
+  const fl = await page.evaluate(([a, b, o, d]) => {
+    const m = window.__linesmap.map;
+    const arrows = m.queryRenderedFeatures({ layers: ['flows-arrow'] });
+    const arrow = arrows.find((f) => f.properties.origin_force === o && f.properties.destination_force === d);
+    const lines = m.queryRenderedFeatures({ layers: ['flows-line'] });
+    return { A: m.project(a), B: m.project(b), P: arrow ? m.project(arrow.geometry.coordinates) : null, angle: arrow?.properties.angle,
+      pairs: [...new Set(lines.map((f) => `${f.properties.origin_force}>${f.properties.destination_force}`))], zoom: m.getZoom() };
+  }, [...topFlow.geometry.coordinates, topFlow.properties.origin_force, topFlow.properties.destination_force]);
+  if (fl.P) {
+    const chord = (Math.atan2(fl.B.y - fl.A.y, fl.B.x - fl.A.x) * 180) / Math.PI;
+    const off = Math.abs(((fl.angle - chord + 540) % 360) - 180);
+    const dA = Math.hypot(fl.P.x - fl.A.x, fl.P.y - fl.A.y), dB = Math.hypot(fl.P.x - fl.B.x, fl.P.y - fl.B.y);
+    const cross = (fl.B.x - fl.A.x) * (fl.P.y - fl.A.y) - (fl.B.y - fl.A.y) * (fl.P.x - fl.A.x);
+    check('a flow\'s arrow points from its origin to its destination', off < 10, `${topFlow.properties.origin_name} → ${topFlow.properties.destination_name}: arrow ${fl.angle.toFixed(1)}°, chord ${chord.toFixed(1)}°`);
+    check('the arrow sits nearer the destination, on the right of travel', dB < dA && cross > 0, `dA ${dA.toFixed(0)} dB ${dB.toFixed(0)} cross ${cross.toFixed(0)}`);
+  } else check('the top flow has an arrowhead drawn', false, `${topFlow.properties.origin_name} → ${topFlow.properties.destination_name}`);
+  const top25 = new Set(serverFlows.slice(0, 25).map((f) => `${f.properties.origin_force}>${f.properties.destination_force}`));
+  check('at the national view only the top 25 pairs are drawn', fl.zoom < 6 && fl.pairs.length > 0 && fl.pairs.every((p) => top25.has(p)), `${fl.pairs.length} pairs at zoom ${fl.zoom.toFixed(2)}`);
+  const minCount = serverFlows[9].properties.journeys;
+  await page.$eval('#flow-min', (el, v) => { el.value = String(v); el.dispatchEvent(new Event('input', { bubbles: true })); }, minCount);
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
+  const minShown = await page.evaluate(() => window.__linesmap.map.queryRenderedFeatures({ layers: ['flows-line'] }).map((f) => f.properties.journeys));
+  check('the minimum-count slider hides smaller flows', minShown.length > 0 && minShown.every((j) => j >= minCount) && page.url().includes(`flows_min=${minCount}`), `min ${minCount}: ${minShown.length} drawn`);
+  await page.$eval('#flow-min', (el) => { el.value = '0'; el.dispatchEvent(new Event('input', { bubbles: true })); });
+
+  // Hovering a force highlights its flows: the pixels of an arrow out of it take the "out"
+  // colour, of an arrow into it the "in" colour (read back from the drawn map).
+  const hoverForce = topFlow.properties.origin_force;
+  const hp = await page.evaluate((code) => {
+    const map = window.__linesmap.map;
+    const r = map.getCanvas().getBoundingClientRect();
+    for (let y = 20; y < r.height - 20; y += 3) {
+      for (let x = 20; x < r.width - 20; x += 3) {
+        if (document.elementFromPoint(r.left + x, r.top + y) !== map.getCanvas()) continue;
+        // well inside the area: the points 8 px around are in it too
+        const inside = [[0, 0], [-4, -4], [4, -4], [-4, 4], [4, 4]].every(([dx, dy]) =>
+          map.queryRenderedFeatures([x + dx, y + dy], { layers: ['forces-fill'] })[0]?.properties.code === code);
+        if (inside) return { x: Math.round(r.left + x), y: Math.round(r.top + y) };
+      }
+    }
+    return null;
+  }, hoverForce);
+  if (hp) {
+    await page.mouse.move(hp.x, hp.y);
+    await page.waitForFunction((c) => window.__linesmap.flowView.hover === c, hoverForce);
+    const px = await page.evaluate((code) => new Promise((resolve) => {
+      const m = window.__linesmap.map;
+      const clear = (f) => {
+        const p = m.project(f.geometry.coordinates);
+        const box = [[p.x - 3, p.y - 3], [p.x + 3, p.y + 3]];
+        const others = m.queryRenderedFeatures(box, { layers: ['flows-arrow', 'hotspots-circle', 'force-labels', 'station-labels-top', 'station-labels'] });
+        return others.length === 1 ? p : null;
+      };
+      const arrows = m.queryRenderedFeatures({ layers: ['flows-arrow'] });
+      const outA = arrows.filter((f) => f.properties.origin_force === code).map(clear).find(Boolean);
+      const inA = arrows.filter((f) => f.properties.destination_force === code).map(clear).find(Boolean);
+      m.once('render', () => {
+        const gl = m.getCanvas().getContext('webgl2') || m.getCanvas().getContext('webgl');
+        const read = (p) => {
+          if (!p) return null;
+          const b = new Uint8Array(4);
+          gl.readPixels(Math.round(p.x * devicePixelRatio), Math.round(gl.drawingBufferHeight - p.y * devicePixelRatio), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, b);
+          return [...b];
+        };
+        resolve({ out: read(outA), in: read(inA) });
+      });
+      m.triggerRepaint();
+    }), hoverForce);
+    const near = (c, want, other) => c && rgbDist(c, hexRgb(want)) < 60 && rgbDist(c, hexRgb(want)) < rgbDist(c, hexRgb(other));
+    check('hovering a force colours its flows out', near(px.out, PAL.flows.out, PAL.flows.base), `${topFlow.properties.origin_name}: ${JSON.stringify(px.out)}`);
+    check('hovering a force colours its flows in', px.in === null || near(px.in, PAL.flows.in, PAL.flows.base), JSON.stringify(px.in));
+    await page.screenshot({ path: path.join(OUT, '11-flows-hover.png') });
+    await page.mouse.move(5, 5);
+  } else check('found the top flow\'s origin force on the map', false, hoverForce);
+
   // 3. Date filter changes the count; measure the redraw.
   const gen = await page.evaluate(() => {
     const el = document.getElementById('loading');
@@ -132,6 +268,81 @@ try {
   check('URL holds the filter', page.url().includes('from=2024-01-01') && page.url().includes('to=2024-03-31'), page.url());
   await page.screenshot({ path: path.join(OUT, '02-filtered.png') });
 
+  // 3b. The timeline: weekly journeys over every filter but the dates (the server's own weeks).
+  const weeksAll = (await api('/api/trends?interval=week')).buckets;
+  const tl = await page.evaluate(() => window.__linesmap.timeline);
+  check('the timeline has the server\'s weeks', tl.buckets.length === weeksAll.length && tl.buckets.every((b, i) => b.period_start === weeksAll[i].period_start && b.journeys === weeksAll[i].journeys), `${tl.buckets.length} vs ${weeksAll.length}`);
+  check('the timeline shows the date filter as its selection', tl.range?.from <= '2024-01-01' && tl.range?.to >= '2024-03-31', JSON.stringify(tl.range));
+  // Brush: drag across a tenth of the chart; the dates become whole weeks (Monday to Sunday) and
+  // the count is the sum of the server's weekly counts over them.
+  const box = await page.$eval('#timeline-chart', (el) => { const r = el.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
+  let g = await page.evaluate(() => window.__linesmap.generation);
+  await page.mouse.move(box.x + box.w * 0.55, box.y + box.h / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.w * 0.6, box.y + box.h / 2, { steps: 4 });
+  await page.mouse.move(box.x + box.w * 0.65, box.y + box.h / 2, { steps: 4 });
+  await page.mouse.up();
+  await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, g);
+  const br = await page.evaluate(() => ({ f: window.__linesmap.filters, count: window.__linesmap.count, from: document.getElementById('f-from').value, to: document.getElementById('f-to').value }));
+  const dow = (d) => new Date(`${d}T00:00:00Z`).getUTCDay();
+  const sumWeeks = (from, to) => weeksAll.filter((b) => b.period_start >= from && b.period_end <= to).reduce((n, b) => n + b.journeys, 0);
+  check('the brush sets the date filter to whole weeks', dow(br.f.from) === 1 && dow(br.f.to) === 0 && br.f.from < br.f.to && br.from === br.f.from && br.to === br.f.to, `${br.f.from} to ${br.f.to}`);
+  check('the brush puts the dates in the URL', page.url().includes(`from=${br.f.from}`) && page.url().includes(`to=${br.f.to}`), page.url());
+  check('the brushed count is the server\'s weeks summed', br.count === sumWeeks(br.f.from, br.f.to) && br.count === (await api(`/api/trends?interval=month&from=${br.f.from}&to=${br.f.to}`)).journeys, `${br.count} vs ${sumWeeks(br.f.from, br.f.to)}`);
+  await page.screenshot({ path: path.join(OUT, '12-timeline-brush.png') });
+  // Keyboard: → moves the selection a week; Shift+← shortens it by a week.
+  const addDays = (d, n) => new Date(Date.parse(`${d}T00:00:00Z`) + n * 86400000).toISOString().slice(0, 10);
+  await page.focus('#timeline-chart');
+  g = await page.evaluate(() => window.__linesmap.generation);
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, g);
+  let kf = await page.evaluate(() => window.__linesmap.filters);
+  check('→ on the timeline moves the dates a week', kf.from === addDays(br.f.from, 7) && kf.to === addDays(br.f.to, 7), `${kf.from} to ${kf.to}`);
+  g = await page.evaluate(() => window.__linesmap.generation);
+  await page.keyboard.press('Shift+ArrowLeft');
+  await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, g);
+  kf = await page.evaluate(() => window.__linesmap.filters);
+  check('Shift+← on the timeline ends the dates a week earlier', kf.from === addDays(br.f.from, 7) && kf.to === br.f.to, `${kf.from} to ${kf.to}`);
+
+  // Playback over three weeks (set in the form): each step is one week, drawn before the next;
+  // its count and station counts are the server's for that week.
+  await page.fill('#f-from', '2024-01-01');
+  await page.fill('#f-to', '2024-01-21');
+  await page.dispatchEvent('#f-to', 'change');
+  await page.waitForFunction(() => window.__linesmap.filters.to === '2024-01-21' && window.__linesmap.timeline.range?.to === '2024-01-21' && !document.body.dataset.loading);
+  const steps = await page.evaluate(() => new Promise((resolve) => {
+    const d = window.__linesmap;
+    const seen = [];
+    let gen = d.generation, started = false;
+    document.getElementById('timeline-play').click();
+    const poll = () => {
+      if (d.generation !== gen) {
+        gen = d.generation;
+        seen.push({ from: d.filters.from, to: d.filters.to, count: d.count, stations: d.data.hotspots.features.reduce((n, f) => n + (f.properties.journeys || 0), 0) });
+      }
+      started ||= d.timeline.playing;
+      if (started && !d.timeline.playing && !document.body.dataset.loading) resolve(seen);
+      else setTimeout(poll, 20);
+    };
+    poll();
+  }));
+  const wantSteps = ['2024-01-01', '2024-01-08', '2024-01-15'];
+  check('play steps the layers through the weeks', JSON.stringify(steps.map((x) => x.from)) === JSON.stringify(wantSteps) && steps.every((x) => dow(x.from) === 1 && x.to === addDays(x.from, 6)), JSON.stringify(steps.map((x) => `${x.from}..${x.to}`)));
+  let stepsOk = steps.length === 3;
+  for (const x of steps) {
+    const week = weeksAll.find((b) => b.period_start === x.from);
+    const st = (await api(`/api/hotspots?top=10000&from=${x.from}&to=${x.to}`)).features.reduce((n, f) => n + f.properties.journeys, 0);
+    stepsOk &&= x.count === week?.journeys && x.stations === st;
+  }
+  check('each playback step shows the server\'s count and station counts for its week', stepsOk, JSON.stringify(steps));
+  await page.screenshot({ path: path.join(OUT, '13-playback.png') });
+  // Back to the quarter for what follows.
+  await page.fill('#f-from', '2024-01-01');
+  await page.fill('#f-to', '2024-03-31');
+  await page.dispatchEvent('#f-to', 'change');
+  await page.waitForFunction(() => window.__linesmap.filters.to === '2024-03-31' && !document.body.dataset.loading);
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
+
   // 4. Hotspot row → flies there and opens the station panel; journeys drawn at that zoom.
   const jg = await page.evaluate(() => window.__linesmap.journeysGeneration);
   const crs = await page.getAttribute('#hotspots-body tr:first-child', 'data-crs');
@@ -146,8 +357,24 @@ try {
   check('station panel shows weekly counts', (await page.$('#station-weekly svg.chart')) !== null,
     (await page.textContent('#station-weekly')).slice(0, 80));
   check('station panel lists the origin forces', (await page.$('#station-origins table')) !== null);
-  await page.evaluate(() => new Promise((r) => window.__linesmap.map.once('idle', r)));
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
   await page.screenshot({ path: path.join(OUT, '03-station.png') });
+  const zl = await page.evaluate(() => {
+    const m = window.__linesmap.map;
+    return { zoom: m.getZoom(), n: new Set(m.queryRenderedFeatures({ layers: ['station-labels', 'station-labels-top'] }).map((f) => f.properties.name)).size };
+  });
+  check('zoomed in, station names by footfall appear', zl.zoom >= 9 && zl.n >= 5, JSON.stringify(zl));
+  // Keyboard: Tab reaches a hot-spot row, Enter opens it.
+  const crs2 = await page.getAttribute('#hotspots-body tr:nth-child(2)', 'data-crs');
+  await page.focus('#hotspots-body tr:nth-child(2)');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((c) => document.getElementById('station').dataset.crs === c, crs2);
+  check('Enter on a hot-spot row opens its station', true, crs2);
+  const unreachable = await page.evaluate(() => Array.from(document.querySelectorAll('header button, aside input, aside select, aside button, #timeline button, #timeline-chart, #hotspots-body tr'))
+    .filter((el) => !el.hidden && el.offsetParent !== null)
+    .filter((el) => el.tabIndex < 0 || !(el.getAttribute('aria-label') || el.labels?.length || el.textContent.trim() || el.closest('label')))
+    .map((el) => el.id || el.outerHTML.slice(0, 60)));
+  check('every control is reachable by keyboard and named', unreachable.length === 0, unreachable.join(', '));
 
   // 5. Popups: a journey, then a force area (a map point where only that layer is hit).
   const pointOn = (layer, avoid) => page.evaluate(([layer, avoid]) => {
@@ -265,6 +492,12 @@ try {
   }
   const rail8 = await page.evaluate(() => window.__linesmap.data.hotspots.features.filter((f) => f.properties.journeys > 0).length);
   check('station circles follow the filter', rail8 > 0 && rail8 < results.features.hotspots.data, String(rail8));
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; if (!m.isMoving()) return r(); m.once('idle', r); }));
+  const ext = await page.evaluate(() => { const b = window.__linesmap.map.getBounds(); return { fits: window.__linesmap.fits, w: b.getWest(), e: b.getEast(), s: b.getSouth(), n: b.getNorth() }; });
+  const used = (await api(`/api/hotspots?top=10000&${q8}`)).features.filter((f) => f.properties.journeys > 0).map((f) => f.geometry.coordinates);
+  const inView = used.filter(([x, y]) => x >= ext.w && x <= ext.e && y >= ext.s && y <= ext.n).length;
+  const spanDeg = Math.max(...used.map((c) => c[1])) - Math.min(...used.map((c) => c[1]));
+  check('a narrowing filter zooms to the filtered extent', inView === used.length && ext.n - ext.s < spanDeg * 1.6 + 0.5, `${inView}/${used.length} stations in view, ${(ext.n - ext.s).toFixed(2)}° tall for ${spanDeg.toFixed(2)}°`);
   await page.screenshot({ path: path.join(OUT, '07-children-from-london.png') });
 
   // Norfolk: clear the filters, click inside Norfolk, read the forces whose journeys flow in.
@@ -304,6 +537,39 @@ try {
     await page.screenshot({ path: path.join(OUT, '08-norfolk.png') });
   }
 
+  // 8b. Export briefing: the PNG with title, dates, filters, marking and author in its text
+  // chunks (and drawn); the view's station table as CSV, every row inside the view.
+  await page.keyboard.press('Escape');
+  await page.evaluate(() => document.querySelector('.maplibregl-popup-close-button')?.click());
+  await page.click('#f-children');
+  await page.fill('#f-from', '2024-01-01');
+  await page.fill('#f-to', '2024-03-31');
+  await page.dispatchEvent('#f-to', 'change');
+  await page.waitForFunction(() => window.__linesmap.filters.to === '2024-03-31' && window.__linesmap.filters.age_band.length === 4 && !document.body.dataset.loading);
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; if (!m.isMoving()) return r(); m.once('idle', r); }));
+  await page.click('#briefing-open');
+  check('the briefing form offers OFFICIAL-SENSITIVE by default', (await page.inputValue('#briefing-marking')) === 'OFFICIAL-SENSITIVE');
+  const TITLE = 'Children on county lines: Q1 2024 (e2e)';
+  await page.fill('#briefing-title', TITLE);
+  const [pngDl] = await Promise.all([page.waitForEvent('download'), page.click('#briefing-png')]);
+  const pngFile = path.join(OUT, 'briefing.png');
+  await pngDl.saveAs(pngFile);
+  const info = pngInfo(await readFile(pngFile));
+  const canvasW = await page.evaluate(() => window.__linesmap.map.getCanvas().width);
+  check('the briefing is a PNG larger than the map', info.png && info.width > canvasW && info.height > 400, `${info.width}×${info.height}`);
+  check('the briefing has the title and the marking', info.text.Title === TITLE && info.text['Protective marking'] === 'OFFICIAL-SENSITIVE', JSON.stringify(info.text).slice(0, 200));
+  check('the briefing has the dates and filters', info.text.Description?.includes('2024-01-01 to 2024-03-31') && info.text.Description.includes('age band under_10, 10-12, 13-14, 15-17'), info.text.Description);
+  check('the briefing names its author', info.text.Author === 'e2e analyst (synthetic) (analyst)', info.text.Author);
+  const [csvDl] = await Promise.all([page.waitForEvent('download'), page.click('#briefing-csv')]);
+  const csvFile = path.join(OUT, 'view-stations.csv');
+  await csvDl.saveAs(csvFile);
+  const csv = (await readFile(csvFile, 'utf8')).trim().split('\n').map((l) => l.split(','));
+  const vb = await page.evaluate(() => { const b = window.__linesmap.map.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; });
+  const [hx, hy] = [csv[0].indexOf('lon'), csv[0].indexOf('lat')];
+  const outside = csv.slice(1).filter((r) => !(+r[hx] >= vb[0] - 1e-4 && +r[hx] <= vb[2] + 1e-4 && +r[hy] >= vb[1] - 1e-4 && +r[hy] <= vb[3] + 1e-4));
+  check('the view\'s table is a CSV of the stations in view', csv[0].includes('crs') && csv[0].includes('journeys') && csv.length > 1 && outside.length === 0, `${csv.length - 1} rows, ${outside.length} outside`);
+  await page.click('#briefing-close');
+
   // 9. The audit log has the analyst's person-level access (with the reason) and the export.
   const audit = await api('/api/audit?limit=10000');
   const mine = audit.events.filter((e) => e.actor === 'e2e analyst (synthetic)');
@@ -337,6 +603,11 @@ try {
   check('viewer: told about suppression, journeys off', v.note.includes('suppressed') && v.journeysOff, v.note);
   check('viewer: no request refused', vbad.length === 0, vbad.slice(0, 3).join(' | '));
   await vpage.screenshot({ path: path.join(OUT, '09-viewer.png') });
+  await vpage.click('#briefing-open');
+  const [vdl] = await Promise.all([vpage.waitForEvent('download'), vpage.click('#briefing-png')]);
+  await vdl.saveAs(path.join(OUT, 'briefing-viewer.png'));
+  const vinfo = pngInfo(await readFile(path.join(OUT, 'briefing-viewer.png')));
+  check('a viewer\'s briefing carries the disclosure note', vinfo.text.Disclaimer?.includes('counts below 5 are suppressed') && vinfo.text['Protective marking'] === 'OFFICIAL-SENSITIVE', vinfo.text.Disclaimer);
   await vctx.close();
 
   check('no requests outside the server', foreign.length === 0, foreign.slice(0, 3).join(' '));
