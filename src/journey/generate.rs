@@ -3468,8 +3468,12 @@ mod tests {
     }
 
     /// External lines by exporter: how many go to each importing force (one count per line).
+    /// A line's market is the force its reports' far ends fall in most often (an end given as a
+    /// point is placed at its nearest station, which near a border can be the neighbour's, so
+    /// one report alone does not decide it).
     fn external_lines_by_exporter() -> BTreeMap<String, BTreeMap<String, usize>> {
-        let mut market_of: BTreeMap<String, (String, String)> = BTreeMap::new();
+        type Ends = (String, BTreeMap<String, usize>);
+        let mut ends_of: BTreeMap<String, Ends> = BTreeMap::new();
         for r in big_sample() {
             let l = &r["line"];
             if l["line_type"] != "external" {
@@ -3478,13 +3482,22 @@ mod tests {
             let x = l["exporting_force"].as_str().unwrap().to_string();
             let j = &r["journey"];
             let ends = [end_force(&j["origin"]), end_force(&j["destination"])];
-            if let Some(m) = ends.iter().find(|f| **f != x) {
-                market_of.insert(l["line_id"].as_str().unwrap().to_string(), (x, m.clone()));
+            let e = ends_of
+                .entry(l["line_id"].as_str().unwrap().to_string())
+                .or_insert_with(|| (x.clone(), BTreeMap::new()));
+            for f in ends.iter().filter(|f| **f != x) {
+                *e.1.entry(f.clone()).or_default() += 1;
             }
         }
         let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-        for (x, m) in market_of.into_values() {
-            *out.entry(x).or_default().entry(m).or_default() += 1;
+        for (x, seen) in ends_of.into_values() {
+            // most often, ties to the smaller code
+            if let Some((m, _)) = seen
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            {
+                *out.entry(x).or_default().entry(m.clone()).or_default() += 1;
+            }
         }
         out
     }

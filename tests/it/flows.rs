@@ -306,13 +306,14 @@ async fn flows_count_lines_from_the_exporting_force_to_the_force_supplied() {
     let mut lines = csv.lines();
     assert!(
         lines.next().unwrap().starts_with(
-            "origin_force,destination_force,origin_name,destination_name,journeys,lines,return_runs,internal_lines,external_lines,rail_journeys,btp_reported,btp_joint,persons,children,seizure_journeys,cash_gbp,"
+            "origin_force,destination_force,origin_name,destination_name,journeys,lines,return_runs,internal_lines,external_lines,rail_journeys,btp_reported,btp_joint,persons,children,distinct_persons,distinct_children,seizure_journeys,cash_gbp,"
         ),
         "{csv}"
     );
     assert!(
         csv.contains(&format!(
-            "{MET},{NORFOLK},Metropolitan Police,Norfolk,3,2,1,0,2,2,1,1,4,2,1,"
+            // persons p1–p4 once each, children p1 and p2
+            "{MET},{NORFOLK},Metropolitan Police,Norfolk,3,2,1,0,2,2,1,1,4,2,4,2,1,"
         )),
         "{csv}"
     );
