@@ -379,7 +379,7 @@ pub fn get_one(id: String, raw: String, who: super::guard::Who, state: Arc<AppSt
         .journeys
         .index()
         .get(&id)
-        .filter(|j| !who.btp_only() || j.report.btp_sourced())
+        .filter(|j| who.may_see(j, &state))
         .cloned();
     match found {
         Some(j) => record_count(
@@ -538,6 +538,7 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
             })
             .transpose()?,
         btp_sourced: false,
+        within_force: None,
     })
 }
 
@@ -548,7 +549,7 @@ pub async fn list(raw: String, who: super::guard::Who, state: Arc<AppState>) -> 
     let parsed = (|| {
         let p = Params::parse(&raw, LIST_PARAMS)?;
         let mut f = filter_from(&p, &state)?;
-        f.btp_sourced = who.btp_only();
+        who.scope(&mut f, &state);
         let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
         let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
         let persons = bool_param(&p, "persons")?.unwrap_or(false);

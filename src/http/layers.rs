@@ -966,7 +966,7 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
     let ctype: &'static str = if csv { CSV } else { GEOJSON };
     if collection == "journeys" {
         let mut f = f;
-        f.btp_sourced = who.btp_only();
+        who.scope(&mut f, &state);
         let st = state.clone();
         let sel = match super::offload(state.limits.clone(), move || select(&st, &f)).await {
             Ok(s) => s,

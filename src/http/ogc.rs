@@ -713,7 +713,9 @@ pub async fn items(
     let prepared = collection(&id).and_then(|c| {
         let mut q = query(c, &raw, &state)?;
         q.viewer = who.viewer();
-        q.journeys.btp_sourced = c.id == "journeys" && who.btp_only();
+        if c.id == "journeys" {
+            who.scope(&mut q.journeys, &state);
+        }
         Ok((c, q))
     });
     let (c, q) = match prepared {
@@ -848,7 +850,7 @@ pub async fn item(
                         .journeys
                         .index()
                         .get(&fid)
-                        .filter(|j| !who.btp_only() || j.report.btp_sourced())
+                        .filter(|j| who.may_see(j, &state))
                         .cloned()
                         .ok_or_else(not_found)?;
                     serde_json::to_value(JourneyFeature {

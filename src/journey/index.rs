@@ -37,6 +37,16 @@ pub struct JourneyFilter {
     /// only journeys British Transport Police reported or joined (what a `btp_planner` sees
     /// at journey level)
     pub btp_sourced: bool,
+    /// only journeys that start, end or pass in this force (what a `force_analyst` sees at
+    /// journey level)
+    pub within_force: Option<u16>,
+}
+
+/// The journey starts, ends or passes in force `force` (index).
+pub fn touches(j: &MappedJourney, force: u16) -> bool {
+    j.origin.force == Some(force)
+        || j.destination.force == Some(force)
+        || j.route.forces.iter().any(|s| s.force == force as usize)
 }
 
 #[derive(Default)]
@@ -145,13 +155,10 @@ impl JourneyIndex {
         {
             return false;
         }
-        if let Some(force) = f.force {
-            let touches = j.origin.force == Some(force)
-                || j.destination.force == Some(force)
-                || j.route.forces.iter().any(|s| s.force == force as usize);
-            if !touches {
-                return false;
-            }
+        if f.force.is_some_and(|force| !touches(j, force))
+            || f.within_force.is_some_and(|force| !touches(j, force))
+        {
+            return false;
         }
         f.bbox.is_none_or(|b| j.route.intersects(geo, &b))
     }

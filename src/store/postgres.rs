@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
             remote text
         )",
     ),
+    (
+        3,
+        // the single sign-on identity of a caller signed in with a JWT
+        "ALTER TABLE audit_events ADD COLUMN sso_subject text, ADD COLUMN sso_issuer text",
+    ),
 ];
 
 /// Any 64-bit number, the same in every instance: the advisory lock of migrations.
