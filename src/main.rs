@@ -97,10 +97,6 @@ struct AccessArgs {
     /// The claim holding a force_analyst's force (a GSS code).
     #[arg(long, default_value = "force")]
     oidc_force_claim: String,
-    /// The page's sign-in through the provider (authorization code with PKCE): the client
-    /// id it uses. Default: --oidc-audience.
-    #[arg(long, requires = "oidc_issuer")]
-    oidc_client_id: Option<String>,
     /// Viewers see no count below this (suppressed), the rest rounded to base 5.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     suppress_below: u32,
@@ -159,10 +155,6 @@ impl AccessArgs {
                     role_claim: self.oidc_role_claim.clone(),
                     force_claim: self.oidc_force_claim.clone(),
                     refresh_every: linesmap::access::oidc::REFRESH_EVERY,
-                    client_id: self
-                        .oidc_client_id
-                        .clone()
-                        .unwrap_or_else(|| audience.clone()),
                 },
             )?),
             _ => None,
@@ -459,7 +451,10 @@ fn main() -> anyhow::Result<()> {
         } => {
             let now = time::OffsetDateTime::now_utc();
             let mut out = std::io::stdout().lock();
-            writeln!(out, "id\tstatus\trole\tforce\tcreated\texpires\trevoked\tname")?;
+            writeln!(
+                out,
+                "id\tstatus\trole\tforce\tcreated\texpires\trevoked\tname"
+            )?;
             for t in linesmap::access::tokens::list(&tokens)? {
                 writeln!(
                     out,

@@ -42,8 +42,6 @@ pub struct OidcConfig {
     pub force_claim: String,
     /// the least time between two reads of the keys (60 s; shorter in tests)
     pub refresh_every: Duration,
-    /// the client id the page signs in with (authorization code with PKCE)
-    pub client_id: String,
 }
 
 /// One usable key of the provider.
@@ -75,13 +73,16 @@ fn is_url(s: &str) -> bool {
 fn check_url(url: &str) -> anyhow::Result<()> {
     let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
     if url.starts_with("https://")
-        || local
-            .iter()
-            .any(|l| url.strip_prefix(l).is_some_and(|r| r.is_empty() || r.starts_with([':', '/'])))
+        || local.iter().any(|l| {
+            url.strip_prefix(l)
+                .is_some_and(|r| r.is_empty() || r.starts_with([':', '/']))
+        })
     {
         return Ok(());
     }
-    anyhow::bail!("{url}: the provider's keys must come over https:// (http:// only from this machine)")
+    anyhow::bail!(
+        "{url}: the provider's keys must come over https:// (http:// only from this machine)"
+    )
 }
 
 fn fetch(url: &str) -> anyhow::Result<String> {
@@ -207,8 +208,8 @@ impl Oidc {
         if is_url(&source) {
             check_url(&source)?;
         }
-        let keys = parse_keys(&read_source(&source)?)
-            .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+        let keys =
+            parse_keys(&read_source(&source)?).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
         anyhow::ensure!(
             !keys.is_empty(),
             "{source}: the JWKS holds no RS256 or ES256 signature key"
@@ -305,26 +306,34 @@ impl Oidc {
         v.set_issuer(&[&self.cfg.issuer]);
         v.set_audience(&[&self.cfg.audience]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &v).map_err(|e| {
-            match e.kind() {
-                ErrorKind::InvalidSignature => "the JWT's signature does not verify".to_string(),
-                ErrorKind::ExpiredSignature => "the JWT has expired (exp)".into(),
-                ErrorKind::ImmatureSignature => "the JWT is not valid yet (nbf)".into(),
-                ErrorKind::InvalidIssuer => {
-                    format!("the JWT's issuer is not {}", self.cfg.issuer)
+        let data =
+            jsonwebtoken::decode::<serde_json::Value>(token, &key, &v).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::InvalidSignature => {
+                        "the JWT's signature does not verify".to_string()
+                    }
+                    ErrorKind::ExpiredSignature => "the JWT has expired (exp)".into(),
+                    ErrorKind::ImmatureSignature => "the JWT is not valid yet (nbf)".into(),
+                    ErrorKind::InvalidIssuer => {
+                        format!("the JWT's issuer is not {}", self.cfg.issuer)
+                    }
+                    ErrorKind::InvalidAudience => {
+                        format!("the JWT is not for this audience ({})", self.cfg.audience)
+                    }
+                    ErrorKind::MissingRequiredClaim(c) => format!("the JWT has no \"{c}\" claim"),
+                    ErrorKind::InvalidClaimFormat(c) => {
+                        format!("the JWT's \"{c}\" claim has the wrong type")
+                    }
+                    _ => format!("the JWT is not valid: {e}"),
                 }
-                ErrorKind::InvalidAudience => {
-                    format!("the JWT is not for this audience ({})", self.cfg.audience)
-                }
-                ErrorKind::MissingRequiredClaim(c) => format!("the JWT has no \"{c}\" claim"),
-                ErrorKind::InvalidClaimFormat(c) => {
-                    format!("the JWT's \"{c}\" claim has the wrong type")
-                }
-                _ => format!("the JWT is not valid: {e}"),
-            }
-        })?;
+            })?;
         let claims = data.claims;
-        let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_string);
+        let text = |name: &str| {
+            claims
+                .get(name)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
         let subject = text("sub").ok_or("the JWT's \"sub\" claim is not a string")?;
         let issuer = text("iss").unwrap_or_default();
         let role = role_of(claim(&claims, &self.cfg.role_claim)).ok_or_else(|| {
@@ -366,8 +375,15 @@ mod tests {
         assert_eq!(role_of(claim(&c, "scope")), Some(Role::Admin));
         assert_eq!(role_of(claim(&c, "nothing")), None);
         let both = serde_json::json!({"roles": ["force_analyst", "analyst"]});
-        assert_eq!(role_of(claim(&both, "roles")), Some(Role::Analyst), "the broadest");
-        assert_eq!(role_of(Some(&serde_json::json!(["force_analyst"]))), Some(Role::ForceAnalyst));
+        assert_eq!(
+            role_of(claim(&both, "roles")),
+            Some(Role::Analyst),
+            "the broadest"
+        );
+        assert_eq!(
+            role_of(Some(&serde_json::json!(["force_analyst"]))),
+            Some(Role::ForceAnalyst)
+        );
     }
 
     #[test]
@@ -382,7 +398,10 @@ mod tests {
         assert!(check_url("http://localhost.evil.example/keys").is_err());
         assert!(check_url("http://idp.example/keys").is_err());
         // {"alg":"none"} in base64url
-        assert_eq!(header_alg("eyJhbGciOiJub25lIn0.e30.").as_deref(), Some("none"));
+        assert_eq!(
+            header_alg("eyJhbGciOiJub25lIn0.e30.").as_deref(),
+            Some("none")
+        );
     }
 
     #[test]

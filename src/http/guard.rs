@@ -329,10 +329,10 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let p = ctx
-            .principal
-            .clone()
-            .unwrap_or(Principal::plain("anonymous", "none", Role::Viewer));
+        let p =
+            ctx.principal
+                .clone()
+                .unwrap_or(Principal::plain("anonymous", "none", Role::Viewer));
         let event = AuditEvent {
             ts: access::audit::now(),
             actor: p.name,

@@ -482,7 +482,7 @@ fn build() -> Value {
         "paths": paths,
         "security": [{"bearer": []}],
         "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "a token from `linesmap token create`; roles viewer, btp_planner, analyst, admin"}},
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "a token from `linesmap token create`, or a JWT from the OpenID Connect provider the server is given (`--oidc-issuer`); roles viewer, btp_planner, analyst, force_analyst, admin"}},
         "schemas": {
             "Error": {"type": "object", "required": ["code", "message"], "properties": {
                 "code": {"type": "string"}, "message": {"type": "string"},

@@ -15,3 +15,4 @@ mod pg;
 mod reference;
 mod reliability;
 mod schemathesis;
+mod signin;

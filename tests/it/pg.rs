@@ -478,3 +478,41 @@ fn an_instance_killed_mid_write_loses_nothing_acknowledged() {
     drop(reader);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_shared_audit_log_keeps_a_jwt_callers_subject_and_issuer() {
+    use linesmap::access::audit::{AuditEvent, AuditLog};
+    let pg = PgCluster::start("sso-audit");
+    let url = pg.url("linesmap");
+    // the store migrates the schema (migration 3 adds the two columns)
+    drop(PostgresStore::open(&url).unwrap());
+    let log = AuditLog::database(&url).unwrap();
+    let event = |sso: bool| AuditEvent {
+        ts: linesmap::access::audit::now(),
+        actor: "SSO Analyst".into(),
+        token_id: if sso { "jwt" } else { "tok_1" }.into(),
+        role: linesmap::access::Role::ForceAnalyst,
+        action: "read_journeys".into(),
+        path: "/api/journeys".into(),
+        query: "limit=5".into(),
+        records: 1,
+        justification: None,
+        remote: Some("127.0.0.1".into()),
+        sso_subject: sso.then(|| "syn-user-1".into()),
+        sso_issuer: sso.then(|| "https://idp.syn-force.example/realms/syn".into()),
+    };
+    log.append(&event(true)).unwrap();
+    log.append(&event(false)).unwrap();
+    // read back by another connection, as another instance would
+    let (all, n) = AuditLog::database(&url)
+        .unwrap()
+        .read(|_| true, 0, 10)
+        .unwrap();
+    assert_eq!(n, 2);
+    let mut want = event(true);
+    want.ts = all[0].ts.clone();
+    assert_eq!(all[0], want, "every field, the SSO identity too");
+    assert_eq!(all[1].sso_subject, None);
+    assert_eq!(all[1].sso_issuer, None);
+    assert_eq!(all[0].sso_subject.as_deref(), Some("syn-user-1"));
+}
