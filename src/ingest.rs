@@ -100,6 +100,7 @@ impl Journeys {
                 .retain(|s, t| !seen.contains(s) && t.elapsed() < GAP_WAIT);
             f.max_seq = f.max_seq.max(new_max);
         }
+        self.follow_restrictions()?;
         let fresh: Vec<_> = {
             let index = self.index();
             rows.into_iter()
@@ -127,6 +128,39 @@ impl Journeys {
 
     pub fn geography(&self) -> &Arc<Geography> {
         self.mapper.geography()
+    }
+
+    /// Takes the store's restrictions into the index (any instance may have set or lifted
+    /// one); a write lock only when they changed.
+    fn follow_restrictions(&self) -> Result<(), StoreError> {
+        let ids: std::collections::HashSet<String> = self
+            .store
+            .restrictions()?
+            .into_iter()
+            .map(|r| r.report_id)
+            .collect();
+        if self.index().restricted() != &ids {
+            self.index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .set_restricted(ids);
+        }
+        Ok(())
+    }
+
+    /// Restricts a stored report, in the store (durably, for every instance) and at once in
+    /// this instance's index; false when no report has that id.
+    pub fn restrict(&self, r: &crate::store::Restriction) -> Result<bool, StoreError> {
+        let found = self.store.restrict(r)?;
+        self.follow_restrictions()?;
+        Ok(found)
+    }
+
+    /// Lifts a restriction; false when the report was not restricted.
+    pub fn unrestrict(&self, report_id: &str) -> Result<bool, StoreError> {
+        let was = self.store.unrestrict(report_id)?;
+        self.follow_restrictions()?;
+        Ok(was)
     }
 
     pub fn store(&self) -> &Arc<dyn JourneyStore> {
@@ -233,7 +267,10 @@ impl Journeys {
         for j in index.all() {
             fresh.insert((**j).clone());
         }
+        fresh.continue_from(&index);
         *index = fresh;
+        drop(index);
+        self.follow_restrictions()?;
         Ok(stats)
     }
 }

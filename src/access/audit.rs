@@ -18,7 +18,8 @@ pub struct AuditEvent {
     /// the token's public id (`open-demo` in open demo mode)
     pub token_id: String,
     pub role: super::Role,
-    /// `read_journeys`, `read_journey`, `read_persons`, `export`, `ingest`, `read_audit`
+    /// `read_journeys`, `read_journey`, `read_persons`, `export`, `ingest`, `read_audit`,
+    /// `restrict`, `unrestrict`
     pub action: String,
     /// the path asked for
     pub path: String,

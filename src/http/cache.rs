@@ -71,6 +71,11 @@ fn allowed_methods(path: &str) -> &'static str {
     match path {
         "/api/journeys" => "GET, POST",
         "/" | "/health" => "GET, HEAD",
+        p if p.starts_with("/api/journeys/")
+            && (p.ends_with("/restrict") || p.ends_with("/unrestrict")) =>
+        {
+            "POST"
+        }
         _ => "GET",
     }
 }

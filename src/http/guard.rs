@@ -58,10 +58,17 @@ impl Who {
     pub fn scope(&self, f: &mut crate::journey::index::JourneyFilter, state: &super::AppState) {
         f.btp_sourced = self.btp_only();
         f.within_force = self.force_scope(&state.geo);
+        f.include_restricted = self.role() == Some(Role::Admin);
     }
-    /// The caller may see this journey at journey level.
-    pub fn may_see(&self, j: &crate::journey::map::MappedJourney, state: &super::AppState) -> bool {
-        (!self.btp_only() || j.report.btp_sourced())
+    /// The caller may see this journey (`restricted` or not) at journey level.
+    pub fn may_see(
+        &self,
+        j: &crate::journey::map::MappedJourney,
+        restricted: bool,
+        state: &super::AppState,
+    ) -> bool {
+        (!restricted || self.role() == Some(Role::Admin))
+            && (!self.btp_only() || j.report.btp_sourced())
             && self
                 .force_scope(&state.geo)
                 .is_none_or(|f| crate::journey::index::touches(j, f))
@@ -289,6 +296,14 @@ fn audit_action(ctx: &Ctx) -> Option<&'static str> {
     let p = normalized.as_str();
     if m == "POST" && p == "/api/journeys" {
         return Some("ingest");
+    }
+    if m == "POST" && p.starts_with("/api/journeys/") {
+        if p.ends_with("/unrestrict") {
+            return Some("unrestrict");
+        }
+        if p.ends_with("/restrict") {
+            return Some("restrict");
+        }
     }
     if p == "/api/export" {
         return Some("export");

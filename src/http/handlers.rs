@@ -232,6 +232,8 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "export",
     "ingest",
     "read_audit",
+    "restrict",
+    "unrestrict",
 ];
 
 /// Most audit events one page lists.

@@ -375,12 +375,12 @@ pub fn get_one(id: String, raw: String, who: super::guard::Who, state: Arc<AppSt
     };
     let id = super::handlers::percent_decode(&id);
     // A journey the caller may not see is as absent as one that does not exist.
-    let found = state
-        .journeys
-        .index()
-        .get(&id)
-        .filter(|j| who.may_see(j, &state))
-        .cloned();
+    let found = {
+        let idx = state.journeys.index();
+        idx.get(&id)
+            .filter(|j| who.may_see(j, idx.is_restricted(&id), &state))
+            .cloned()
+    };
     match found {
         Some(j) => record_count(
             json_reply(
@@ -539,6 +539,7 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
             .transpose()?,
         btp_sourced: false,
         within_force: None,
+        include_restricted: false,
     })
 }
 
@@ -624,4 +625,66 @@ pub fn with_offset(raw: &str, offset: usize) -> String {
     }
     ser.append_pair("offset", &offset.to_string());
     ser.finish()
+}
+
+/// `POST /api/journeys/{id}/restrict` and `/unrestrict` (admin, the reason in
+/// `X-Justification`): withholds a stored report from every layer, list, export and read except
+/// an admin's, or lifts that; in the store, so every instance follows within a poll.
+pub async fn restriction(
+    id: String,
+    restrict: bool,
+    justification: Option<String>,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
+    let id = super::handlers::percent_decode(&id);
+    let Some(reason) = justification
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+    else {
+        return ApiError::JustificationRequired(format!(
+            "{} a report needs a reason: send it in an X-Justification header (it is kept with the restriction and written to the audit log)",
+            if restrict { "restricting" } else { "lifting the restriction of" }
+        ))
+        .into_response();
+    };
+    let actor = who
+        .0
+        .as_ref()
+        .map_or("unknown", |p| p.name.as_str())
+        .to_string();
+    let at = crate::access::audit::now();
+    let st = state.clone();
+    let rid = id.clone();
+    let (r, at2) = (reason.clone(), at.clone());
+    let done = super::offload(state.limits.clone(), move || {
+        if restrict {
+            st.journeys.restrict(&crate::store::Restriction {
+                report_id: rid,
+                reason: r,
+                actor,
+                at: at2,
+            })
+        } else {
+            st.journeys.unrestrict(&rid)
+        }
+    })
+    .await;
+    match done {
+        Ok(Ok(true)) => record_count(
+            json_reply(
+                &serde_json::json!({"report_id": id, "restricted": restrict, "reason": reason, "at": at}),
+                "application/json",
+            ),
+            1,
+        ),
+        Ok(Ok(false)) if restrict => {
+            ApiError::NotFound(format!("no report \"{id}\"")).into_response()
+        }
+        Ok(Ok(false)) => {
+            ApiError::Conflict(format!("the report \"{id}\" is not restricted")).into_response()
+        }
+        Ok(Err(e)) => ApiError::Unavailable(format!("the store: {e}")).into_response(),
+        Err(e) => e.into_response(),
+    }
 }

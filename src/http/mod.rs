@@ -260,6 +260,18 @@ pub fn routes(
         .and(with_state(state.clone()))
         .map(journeys::get_one)
         .boxed();
+    let restrict = warp::path!("api" / "journeys" / String / "restrict")
+        .and(warp::post())
+        .map(|id| (id, true))
+        .or(warp::path!("api" / "journeys" / String / "unrestrict")
+            .and(warp::post())
+            .map(|id| (id, false)))
+        .unify()
+        .and(warp::header::optional::<String>("x-justification"))
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(|(id, on), why, who, st| journeys::restriction(id, on, why, who, st))
+        .boxed();
     let hotspots = warp::path!("api" / "hotspots")
         .and(warp::get())
         .and(raw_query())
@@ -388,6 +400,7 @@ pub fn routes(
         post_journeys,
         list_journeys,
         one_journey,
+        restrict,
         locate,
         route,
         station,

@@ -218,7 +218,11 @@ fn extent(state: &AppState, id: &str) -> Value {
         }),
     }
     let idx = state.journeys.index();
-    let days = idx.all().iter().map(|j| j.report.journey.date);
+    let days = idx
+        .all()
+        .iter()
+        .filter(|j| !idx.is_restricted(&j.report.report_id))
+        .map(|j| j.report.journey.date);
     let (lo, hi) = days.fold(
         (None, None),
         |(lo, hi): (Option<time::Date>, Option<time::Date>), d| {
@@ -846,13 +850,13 @@ pub async fn item(
                     flow_feature(&state, f)
                 }
                 _ => {
-                    let j = state
-                        .journeys
-                        .index()
-                        .get(&fid)
-                        .filter(|j| who.may_see(j, &state))
-                        .cloned()
-                        .ok_or_else(not_found)?;
+                    let j = {
+                        let idx = state.journeys.index();
+                        idx.get(&fid)
+                            .filter(|j| who.may_see(j, idx.is_restricted(&fid), &state))
+                            .cloned()
+                    }
+                    .ok_or_else(not_found)?;
                     serde_json::to_value(JourneyFeature {
                         state: &state,
                         journey: &j,

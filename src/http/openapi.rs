@@ -168,7 +168,7 @@ fn describe(name: &str, context: &str) -> (String, Value) {
         ),
         "action" => (
             "events of this kind",
-            json!({"type": "string", "enum": ["read_journeys", "read_journey", "read_persons", "export", "ingest", "read_audit"]}),
+            json!({"type": "string", "enum": ["read_journeys", "read_journey", "read_persons", "export", "ingest", "read_audit", "restrict", "unrestrict"]}),
         ),
         "since" => (
             "events at or after this time (RFC 3339)",
@@ -389,6 +389,40 @@ fn build() -> Value {
         }
     });
     paths.insert("/api/journeys".into(), journeys);
+    for (verb, what) in [
+        (
+            "restrict",
+            "restricts a stored report: kept, but withheld from every layer, list, export and read except an admin's (admins; the reason in X-Justification)",
+        ),
+        (
+            "unrestrict",
+            "lifts a report's restriction (admins; the reason in X-Justification)",
+        ),
+    ] {
+        let err = json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        let with = |d: &str| {
+            let mut e = err.clone();
+            e["description"] = json!(d);
+            e
+        };
+        paths.insert(
+            format!("/api/journeys/{{report_id}}/{verb}"),
+            json!({"post": {
+                "summary": what,
+                "parameters": [
+                    param("report_id", "path", "the report id", json!({"type": "string"}), true),
+                    param("X-Justification", "header", "the reason, kept with the restriction and in the audit log", json!({"type": "string", "minLength": 1, "maxLength": 500}), true),
+                ],
+                "responses": {
+                    "200": {"description": "done: {report_id, restricted, reason, at}", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "403": with("not an admin, or no X-Justification"),
+                    "404": with("no report with that id"),
+                    "409": with("unrestrict: the report is not restricted"),
+                    "503": with("the store is unavailable"),
+                }
+            }}),
+        );
+    }
     paths.insert(
         "/api/journeys/{report_id}".into(),
         get(

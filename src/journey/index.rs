@@ -1,5 +1,8 @@
 //! The in-memory index of mapped journeys: an R-tree over route envelopes for bbox queries,
 //! and the per-journey columns the filters read. Appends only; readers share it behind a lock.
+//! Restricted reports stay in it but are passed over unless a filter asks for them (an admin's
+//! journey-level reads). Its [`JourneyIndex::version`] changes on every change (a journey added,
+//! a restriction set or lifted): the layer caches key on it.
 
 use super::map::MappedJourney;
 use super::report::{AgeBand, Mode, Role};
@@ -40,6 +43,8 @@ pub struct JourneyFilter {
     /// only journeys that start, end or pass in this force (what a `force_analyst` sees at
     /// journey level)
     pub within_force: Option<u16>,
+    /// restricted reports too (an admin's journey-level reads); layers never count them
+    pub include_restricted: bool,
 }
 
 /// The journey starts, ends or passes in force `force` (index).
@@ -54,6 +59,10 @@ pub struct JourneyIndex {
     journeys: Vec<Arc<MappedJourney>>,
     by_id: HashMap<String, u32>,
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    /// report ids under restriction
+    restricted: std::collections::HashSet<String>,
+    /// changes on every change of what a filter can select
+    version: u64,
 }
 
 impl JourneyIndex {
@@ -74,7 +83,35 @@ impl JourneyIndex {
         }
         self.by_id.insert(j.report.report_id.clone(), i);
         self.journeys.push(Arc::new(j));
+        self.version += 1;
         true
+    }
+
+    /// The data version: changes whenever a journey is added or a restriction set or lifted.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Carries on the numbering of an index this one replaces (versions never repeat).
+    pub fn continue_from(&mut self, earlier: &JourneyIndex) {
+        self.version += earlier.version + 1;
+    }
+
+    pub fn is_restricted(&self, report_id: &str) -> bool {
+        !self.restricted.is_empty() && self.restricted.contains(report_id)
+    }
+
+    /// Sets the restricted report ids (a new version only if they changed).
+    pub fn set_restricted(&mut self, ids: std::collections::HashSet<String>) {
+        if ids != self.restricted {
+            self.restricted = ids;
+            self.version += 1;
+        }
+    }
+
+    /// The restricted ids now.
+    pub fn restricted(&self) -> &std::collections::HashSet<String> {
+        &self.restricted
     }
 
     /// Builds an index from many journeys at once (bulk-loaded R-tree).
@@ -97,6 +134,7 @@ impl JourneyIndex {
             idx.journeys.push(Arc::new(j));
         }
         idx.tree = RTree::bulk_load(items);
+        idx.version = idx.journeys.len() as u64;
         idx
     }
 
@@ -120,6 +158,9 @@ impl JourneyIndex {
 
     fn passes(&self, geo: &Geography, j: &MappedJourney, f: &JourneyFilter) -> bool {
         if f.btp_sourced && !j.report.btp_sourced() {
+            return false;
+        }
+        if !f.include_restricted && self.is_restricted(&j.report.report_id) {
             return false;
         }
         if f.from_day.is_some_and(|d| j.day < d) || f.to_day.is_some_and(|d| j.day > d) {

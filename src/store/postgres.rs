@@ -13,7 +13,7 @@
 //! (rolled-back inserts, `ON CONFLICT` misses). [`crate::ingest::Journeys::catch_up`] allows for
 //! both.
 
-use super::{JourneyStore, NewReport, PutOutcome, StoreError, StoredReport};
+use super::{JourneyStore, NewReport, PutOutcome, Restriction, StoreError, StoredReport};
 use postgres::{Client, NoTls};
 use std::sync::{Mutex, MutexGuard};
 use time::OffsetDateTime;
@@ -51,6 +51,16 @@ const MIGRATIONS: &[(i32, &str)] = &[
         3,
         // the single sign-on identity of a caller signed in with a JWT
         "ALTER TABLE audit_events ADD COLUMN sso_subject text, ADD COLUMN sso_issuer text",
+    ),
+    (
+        4,
+        // reports kept but withheld (restriction of processing)
+        "CREATE TABLE restrictions (
+            report_id text PRIMARY KEY REFERENCES reports (report_id),
+            reason text NOT NULL,
+            actor text NOT NULL,
+            at text NOT NULL
+        )",
     ),
 ];
 
@@ -244,6 +254,46 @@ impl JourneyStore for PostgresStore {
                 body: r.get(2),
                 received_at: r.get(3),
             })
+        })
+    }
+
+    fn restrict(&self, r: &Restriction) -> Result<bool, StoreError> {
+        // an upsert: run again on a new connection if the first was lost, it changes nothing more
+        let sql = super::sqlite::RESTRICT
+            .replace("?1", "$1")
+            .replace("?2", "$2")
+            .replace("?3", "$3")
+            .replace("?4", "$4");
+        self.read(|c| c.execute(sql.as_str(), &[&r.report_id, &r.reason, &r.actor, &r.at]))
+            .map(|n| n > 0)
+    }
+
+    fn unrestrict(&self, report_id: &str) -> Result<bool, StoreError> {
+        self.read(|c| {
+            c.execute(
+                "DELETE FROM restrictions WHERE report_id = $1",
+                &[&report_id],
+            )
+        })
+        .map(|n| n > 0)
+    }
+
+    fn restrictions(&self) -> Result<Vec<Restriction>, StoreError> {
+        self.read(|c| {
+            c.query(
+                "SELECT report_id, reason, actor, at FROM restrictions ORDER BY report_id",
+                &[],
+            )
+        })
+        .map(|rows| {
+            rows.into_iter()
+                .map(|r| Restriction {
+                    report_id: r.get(0),
+                    reason: r.get(1),
+                    actor: r.get(2),
+                    at: r.get(3),
+                })
+                .collect()
         })
     }
 

@@ -3,7 +3,7 @@
 //! WAL journal with `synchronous = FULL`: a transaction's commit is fsynced before `put`
 //! returns, so an acknowledged write survives a crash of the process or the machine.
 
-use super::{JourneyStore, NewReport, PutOutcome, StoreError, StoredReport};
+use super::{JourneyStore, NewReport, PutOutcome, Restriction, StoreError, StoredReport};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::Mutex;
@@ -11,12 +11,25 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &["CREATE TABLE reports (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE reports (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         report_id TEXT NOT NULL UNIQUE,
         received_at TEXT NOT NULL,
         body TEXT NOT NULL
-    )"];
+    )",
+    "CREATE TABLE restrictions (
+        report_id TEXT PRIMARY KEY REFERENCES reports (report_id),
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    )",
+];
+
+/// Restricts a report if it is stored (the same statement on PostgreSQL).
+pub(super) const RESTRICT: &str = "INSERT INTO restrictions (report_id, reason, actor, at)
+     SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM reports WHERE report_id = ?1)
+     ON CONFLICT (report_id) DO UPDATE SET reason = excluded.reason, actor = excluded.actor, at = excluded.at";
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -108,6 +121,35 @@ impl JourneyStore for SqliteStore {
                 },
             )
             .optional()?)
+    }
+
+    fn restrict(&self, r: &Restriction) -> Result<bool, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        Ok(conn.execute(RESTRICT, params![r.report_id, r.reason, r.actor, r.at])? > 0)
+    }
+
+    fn unrestrict(&self, report_id: &str) -> Result<bool, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        Ok(conn.execute(
+            "DELETE FROM restrictions WHERE report_id = ?1",
+            params![report_id],
+        )? > 0)
+    }
+
+    fn restrictions(&self) -> Result<Vec<Restriction>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT report_id, reason, actor, at FROM restrictions ORDER BY report_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Restriction {
+                report_id: r.get(0)?,
+                reason: r.get(1)?,
+                actor: r.get(2)?,
+                at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn scan(&self, after: i64, f: &mut dyn FnMut(StoredReport)) -> Result<(), StoreError> {

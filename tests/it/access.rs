@@ -241,6 +241,11 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ("GET", "/api/whoami", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/audit", false, [401, 403, 403, 403, 403, 200]),
         ("GET", "/no/such/path", false, [401, 404, 404, 404, 404, 404]),
+        // restriction: admins only, with a reason (last: the admin's restricts, then lifts)
+        ("POST", "/api/journeys/syn-acc-small-2/restrict", false, [401, 403, 403, 403, 403, 403]),
+        ("POST", "/api/journeys/syn-acc-small-2/restrict", true, [401, 403, 403, 403, 403, 200]),
+        ("POST", "/api/journeys/syn-acc-small-2/unrestrict", true, [401, 403, 403, 403, 403, 200]),
+        ("POST", "/api/journeys/no-such-report/restrict", true, [401, 403, 403, 403, 403, 404]),
         ("DELETE", "/api/journeys/syn-acc-1", false, [401, 403, 403, 403, 403, 405]),
     ];
     for &(method, path, why, expected) in matrix {

@@ -14,5 +14,6 @@ mod ogc;
 mod pg;
 mod reference;
 mod reliability;
+mod restriction;
 mod schemathesis;
 mod signin;

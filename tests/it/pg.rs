@@ -225,7 +225,7 @@ fn the_store_contract_holds_on_sqlite_and_postgresql() {
     let store = PostgresStore::open(&pg.url("linesmap")).unwrap();
     contract(&store);
     // migrations are versioned and run once; a second instance finds the schema in place
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     let again = PostgresStore::open(&pg.url("linesmap")).unwrap();
     assert_eq!(again.count().unwrap(), store.count().unwrap());
     let mut c = postgres::Client::connect(&pg.url("linesmap"), postgres::NoTls).unwrap();
@@ -233,7 +233,7 @@ fn the_store_contract_holds_on_sqlite_and_postgresql() {
         .query_one("SELECT count(*) FROM schema_migrations", &[])
         .unwrap()
         .get(0);
-    assert_eq!(n, 3, "three migrations, each recorded once");
+    assert_eq!(n, 4, "four migrations, each recorded once");
     // A newer schema than the build knows is refused, not guessed at.
     c.execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
         .unwrap();
@@ -515,4 +515,87 @@ fn the_shared_audit_log_keeps_a_jwt_callers_subject_and_issuer() {
     assert_eq!(all[1].sso_subject, None);
     assert_eq!(all[1].sso_issuer, None);
     assert_eq!(all[0].sso_subject.as_deref(), Some("syn-user-1"));
+}
+
+/// A POST with no body and a reason, over a real socket; the status.
+fn post_why(addr: &str, token: &str, path: &str, why: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nX-Justification: {why}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.get(9..12).and_then(|x| x.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn a_restriction_set_on_one_instance_holds_on_the_other_within_a_second() {
+    let pg = PgCluster::start("restrict");
+    let url = pg.url("linesmap");
+    let dir = std::env::temp_dir().join(format!("linesmap-pgres-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tokens = dir.join("tokens.json");
+    let admin = create_token(&tokens, "admin", "restriction admin (synthetic)");
+    let analyst = create_token(&tokens, "analyst", "restriction analyst (synthetic)");
+    let a = instance(&url, &dir, &tokens);
+    let b = instance(&url, &dir, &tokens);
+    for i in 0..3 {
+        assert_eq!(
+            post(&a.1, &admin, &report(&format!("syn-pgr-{i}"), i)),
+            Some(201)
+        );
+    }
+    let total =
+        |addr: &str| get_json(addr, &analyst, "/api/trends?interval=month").1["journeys"].clone();
+    assert!(within(Duration::from_secs(1), || total(&b.1) == 3).is_some());
+    // Restricted on A: within 1 s B's analyst no longer reads it, lists it or counts it.
+    assert_eq!(
+        post_why(
+            &a.1,
+            &admin,
+            "/api/journeys/syn-pgr-1/restrict",
+            "synthetic test"
+        ),
+        200
+    );
+    let gone = within(Duration::from_secs(1), || {
+        get_json(&b.1, &analyst, "/api/journeys/syn-pgr-1").0 == 404
+            && get_json(&b.1, &analyst, "/api/journeys?limit=10").1["numberMatched"] == 2
+            && total(&b.1) == 2
+    });
+    assert!(
+        gone.is_some(),
+        "B still shows the restricted report after 1 s"
+    );
+    assert_eq!(
+        get_json(&b.1, &admin, "/api/journeys/syn-pgr-1").0,
+        200,
+        "admins still read it"
+    );
+    // A third instance started later loads the restriction with the reports.
+    let c = instance(&url, &dir, &tokens);
+    assert_eq!(get_json(&c.1, &analyst, "/api/journeys/syn-pgr-1").0, 404);
+    // Lifted on B: back on A within 1 s.
+    assert_eq!(
+        post_why(
+            &b.1,
+            &admin,
+            "/api/journeys/syn-pgr-1/unrestrict",
+            "synthetic test"
+        ),
+        200
+    );
+    let back = within(Duration::from_secs(1), || {
+        get_json(&a.1, &analyst, "/api/journeys/syn-pgr-1").0 == 200 && total(&a.1) == 3
+    });
+    assert!(
+        back.is_some(),
+        "A does not show the lifted report after 1 s"
+    );
+    drop((a, b, c));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -7,14 +7,13 @@
 //! verifies with); the refusals are forged by hand (`alg: none`, a changed payload, HS256 keyed
 //! with the public key).
 
-use super::common::{create_token, gb_arc, report, start_server_raw};
+use super::common::{create_token, gb_arc, report, start_server_raw, test_security, token_record};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use linesmap::access::audit::AuditLog;
-use linesmap::access::disclosure::Disclosure;
 use linesmap::access::oidc::{Oidc, OidcConfig};
-use linesmap::access::tokens::{TokenRecord, Tokens, sha256_hex};
-use linesmap::access::{Authentication, Pseudonyms, RateLimiter, Role, Security};
+use linesmap::access::tokens::sha256_hex;
+use linesmap::access::{Role, Security};
 use linesmap::http::{AppState, routes};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -149,26 +148,11 @@ fn sign(key: &Key, claims: &Value) -> String {
 }
 
 fn security(dir: &Path, oidc: Oidc) -> Security {
-    let admin = TokenRecord {
-        id: "tok_admin".into(),
-        name: "admin tester".into(),
-        role: Role::Admin,
-        sha256: sha256_hex(ADMIN.as_bytes()),
-        created: "2026-11-30T00:00:00Z".into(),
-        force: None,
-        expires: None,
-        revoked: None,
-    };
-    Security {
-        auth: Authentication::Tokens(Tokens::from_records(vec![admin])),
-        oidc: Some(oidc),
-        pseudonyms: Pseudonyms::new(b"signin test key 1".to_vec()),
-        disclosure: Disclosure::new(5, 5, Pseudonyms::new(b"signin test key 1".to_vec())),
-        audit: Some(AuditLog::open(&dir.join("audit.ndjson")).unwrap()),
-        rate: RateLimiter::new(0),
-        cors_origins: vec![],
-        tls: false,
-    }
+    test_security(
+        dir,
+        vec![token_record("tok_admin", Role::Admin, ADMIN)],
+        Some(oidc),
+    )
 }
 
 fn config(jwks: Option<String>, issuer: &str, refresh: Duration) -> OidcConfig {
