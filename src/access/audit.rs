@@ -19,7 +19,7 @@ pub struct AuditEvent {
     pub token_id: String,
     pub role: super::Role,
     /// `read_journeys`, `read_journey`, `read_persons`, `export`, `ingest`, `read_audit`,
-    /// `restrict`, `unrestrict`
+    /// `restrict`, `unrestrict`, `erase`
     pub action: String,
     /// the path asked for
     pub path: String,

@@ -76,6 +76,9 @@ fn allowed_methods(path: &str) -> &'static str {
         {
             "POST"
         }
+        p if p.starts_with("/api/journeys/") && !p["/api/journeys/".len()..].contains('/') => {
+            "GET, DELETE"
+        }
         _ => "GET",
     }
 }

@@ -297,6 +297,9 @@ fn audit_action(ctx: &Ctx) -> Option<&'static str> {
     if m == "POST" && p == "/api/journeys" {
         return Some("ingest");
     }
+    if m == "DELETE" && p.starts_with("/api/journeys/") {
+        return Some("erase");
+    }
     if m == "POST" && p.starts_with("/api/journeys/") {
         if p.ends_with("/unrestrict") {
             return Some("unrestrict");

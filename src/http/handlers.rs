@@ -234,6 +234,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "read_audit",
     "restrict",
     "unrestrict",
+    "erase",
 ];
 
 /// Most audit events one page lists.

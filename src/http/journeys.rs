@@ -328,6 +328,10 @@ pub async fn post(
             ))
             .into_response(),
             Some(Outcome::Rejected(errors)) => ApiError::InvalidReport(errors).into_response(),
+            Some(Outcome::Erased(id)) => ApiError::Gone(format!(
+                "report_id \"{id}\" was erased; an erased id is not taken again"
+            ))
+            .into_response(),
             None => ApiError::Internal("no outcome for a single report".into()).into_response(),
         };
     }
@@ -347,6 +351,10 @@ pub async fn post(
             Outcome::Conflict(id) => {
                 rejected += 1;
                 json!({"index": i, "report_id": id, "status": "conflict", "errors": [{"path": "report_id", "message": "already stored with different content"}]})
+            }
+            Outcome::Erased(id) => {
+                rejected += 1;
+                json!({"index": i, "report_id": id, "status": "erased", "errors": [{"path": "report_id", "message": "this id was erased"}]})
             }
             Outcome::Rejected(errors) => {
                 rejected += 1;
@@ -683,6 +691,56 @@ pub async fn restriction(
         }
         Ok(Ok(false)) => {
             ApiError::Conflict(format!("the report \"{id}\" is not restricted")).into_response()
+        }
+        Ok(Err(e)) => ApiError::Unavailable(format!("the store: {e}")).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `DELETE /api/journeys/{id}` (admin, the reason in `X-Justification`): erases a report. Its
+/// content leaves the store and every layer, list and export (other instances follow within a
+/// poll); a tombstone keeps the id, when, who and why, and a later POST of the id is 410.
+pub async fn erase(
+    id: String,
+    justification: Option<String>,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
+    let id = super::handlers::percent_decode(&id);
+    let Some(reason) = justification
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+    else {
+        return ApiError::JustificationRequired(
+            "erasing a report needs a reason: send it in an X-Justification header (it is kept in the tombstone and written to the audit log)".into(),
+        )
+        .into_response();
+    };
+    let t = crate::store::Tombstone {
+        report_id: id.clone(),
+        at: crate::access::audit::now(),
+        actor: who
+            .0
+            .as_ref()
+            .map_or("unknown", |p| p.name.as_str())
+            .to_string(),
+        reason,
+    };
+    let st = state.clone();
+    let tomb = t.clone();
+    match super::offload(state.limits.clone(), move || st.journeys.erase(&tomb)).await {
+        Ok(Ok(crate::store::Erased::Done)) => record_count(
+            json_reply(
+                &serde_json::json!({"report_id": t.report_id, "erased": true, "at": t.at, "reason": t.reason}),
+                "application/json",
+            ),
+            1,
+        ),
+        Ok(Ok(crate::store::Erased::NoSuchReport)) => {
+            ApiError::NotFound(format!("no report \"{id}\"")).into_response()
+        }
+        Ok(Ok(crate::store::Erased::Already)) => {
+            ApiError::Gone(format!("the report \"{id}\" was erased before")).into_response()
         }
         Ok(Err(e)) => ApiError::Unavailable(format!("the store: {e}")).into_response(),
         Err(e) => e.into_response(),

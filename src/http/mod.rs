@@ -260,6 +260,13 @@ pub fn routes(
         .and(with_state(state.clone()))
         .map(journeys::get_one)
         .boxed();
+    let erase = warp::path!("api" / "journeys" / String)
+        .and(warp::delete())
+        .and(warp::header::optional::<String>("x-justification"))
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(journeys::erase)
+        .boxed();
     let restrict = warp::path!("api" / "journeys" / String / "restrict")
         .and(warp::post())
         .map(|id| (id, true))
@@ -401,6 +408,7 @@ pub fn routes(
         list_journeys,
         one_journey,
         restrict,
+        erase,
         locate,
         route,
         station,

@@ -116,6 +116,35 @@ impl JourneyIndex {
 
     /// Builds an index from many journeys at once (bulk-loaded R-tree).
     pub fn from_journeys(list: Vec<MappedJourney>) -> Self {
+        Self::from_arcs(list.into_iter().map(Arc::new).collect())
+    }
+
+    /// Takes out the journeys of these report ids (erased): the index is rebuilt without them,
+    /// so nothing of theirs stays in memory. Returns how many it held.
+    pub fn remove(&mut self, ids: &std::collections::HashSet<String>) -> usize {
+        let n = ids.iter().filter(|id| self.by_id.contains_key(*id)).count();
+        if n == 0 {
+            return 0;
+        }
+        let keep: Vec<Arc<MappedJourney>> = self
+            .journeys
+            .iter()
+            .filter(|j| !ids.contains(&j.report.report_id))
+            .cloned()
+            .collect();
+        let mut fresh = JourneyIndex::from_arcs(keep);
+        fresh.restricted = self
+            .restricted
+            .iter()
+            .filter(|id| !ids.contains(*id))
+            .cloned()
+            .collect();
+        fresh.continue_from(self);
+        *self = fresh;
+        n
+    }
+
+    fn from_arcs(list: Vec<Arc<MappedJourney>>) -> Self {
         let mut idx = JourneyIndex::new();
         let mut items = Vec::with_capacity(list.len());
         for j in list {
@@ -131,7 +160,7 @@ impl JourneyIndex {
                 ));
             }
             idx.by_id.insert(j.report.report_id.clone(), i);
-            idx.journeys.push(Arc::new(j));
+            idx.journeys.push(j);
         }
         idx.tree = RTree::bulk_load(items);
         idx.version = idx.journeys.len() as u64;

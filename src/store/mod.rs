@@ -54,6 +54,27 @@ pub struct Restriction {
     pub at: String,
 }
 
+/// What is left of an erased report (DPA 2018 s.47): its id, when, who and why; never its
+/// content.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Tombstone {
+    pub report_id: String,
+    /// RFC 3339 UTC
+    pub at: String,
+    pub actor: String,
+    pub reason: String,
+}
+
+/// What an erasure did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Erased {
+    /// the report's content is gone; its tombstone is stored
+    Done,
+    NoSuchReport,
+    /// erased before
+    Already,
+}
+
 /// What happened to one record of a [`JourneyStore::put`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -63,6 +84,8 @@ pub enum PutOutcome {
     Exists { seq: i64 },
     /// Already stored with different content: refused, nothing changed.
     Conflict { seq: i64 },
+    /// The id was erased: refused, nothing stored.
+    Erased,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +117,13 @@ pub trait JourneyStore: Send + Sync {
     fn unrestrict(&self, report_id: &str) -> Result<bool, StoreError>;
     /// Every restriction in force (few: read by every instance on each poll).
     fn restrictions(&self) -> Result<Vec<Restriction>, StoreError>;
+    /// Erases a report in one transaction: its row (and restriction) deleted, a tombstone
+    /// stored in its place.
+    fn erase(&self, t: &Tombstone) -> Result<Erased, StoreError>;
+    /// How many tombstones there are (cheap: instances poll it, and read them when it changes).
+    fn tombstone_count(&self) -> Result<u64, StoreError>;
+    /// Every tombstone.
+    fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError>;
     /// Checks the store's own consistency (SQLite's `integrity_check`, unique ids).
     fn integrity_check(&self) -> Result<(), StoreError>;
     /// Makes everything committed durable in the main file before the process ends (SQLite:

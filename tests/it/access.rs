@@ -246,7 +246,12 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ("POST", "/api/journeys/syn-acc-small-2/restrict", true, [401, 403, 403, 403, 403, 200]),
         ("POST", "/api/journeys/syn-acc-small-2/unrestrict", true, [401, 403, 403, 403, 403, 200]),
         ("POST", "/api/journeys/no-such-report/restrict", true, [401, 403, 403, 403, 403, 404]),
-        ("DELETE", "/api/journeys/syn-acc-1", false, [401, 403, 403, 403, 403, 405]),
+        // erasure: admins only, with a reason (last: the admin's erases)
+        ("DELETE", "/api/journeys/syn-acc-1", false, [401, 403, 403, 403, 403, 403]),
+        ("DELETE", "/api/journeys/no-such-report", true, [401, 403, 403, 403, 403, 404]),
+        ("DELETE", "/api/journeys/syn-acc-small-1", true, [401, 403, 403, 403, 403, 200]),
+        ("DELETE", "/api/journeys/syn-acc-small-1", true, [401, 403, 403, 403, 403, 410]),
+        ("GET", "/api/journeys/syn-acc-small-1", false, [401, 403, 404, 404, 404, 404]),
     ];
     for &(method, path, why, expected) in matrix {
         for (caller, want) in who.iter().zip(expected) {

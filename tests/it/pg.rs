@@ -225,7 +225,7 @@ fn the_store_contract_holds_on_sqlite_and_postgresql() {
     let store = PostgresStore::open(&pg.url("linesmap")).unwrap();
     contract(&store);
     // migrations are versioned and run once; a second instance finds the schema in place
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     let again = PostgresStore::open(&pg.url("linesmap")).unwrap();
     assert_eq!(again.count().unwrap(), store.count().unwrap());
     let mut c = postgres::Client::connect(&pg.url("linesmap"), postgres::NoTls).unwrap();
@@ -233,7 +233,7 @@ fn the_store_contract_holds_on_sqlite_and_postgresql() {
         .query_one("SELECT count(*) FROM schema_migrations", &[])
         .unwrap()
         .get(0);
-    assert_eq!(n, 4, "four migrations, each recorded once");
+    assert_eq!(n, 5, "five migrations, each recorded once");
     // A newer schema than the build knows is refused, not guessed at.
     c.execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
         .unwrap();
@@ -596,6 +596,74 @@ fn a_restriction_set_on_one_instance_holds_on_the_other_within_a_second() {
         back.is_some(),
         "A does not show the lifted report after 1 s"
     );
+    drop((a, b, c));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_erasure_on_one_instance_reaches_the_other_within_a_second_and_outlives_a_restart() {
+    let pg = PgCluster::start("erase");
+    let url = pg.url("linesmap");
+    let dir = std::env::temp_dir().join(format!("linesmap-pgerase-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tokens = dir.join("tokens.json");
+    let admin = create_token(&tokens, "admin", "erasure admin (synthetic)");
+    let a = instance(&url, &dir, &tokens);
+    let b = instance(&url, &dir, &tokens);
+    for i in 0..3 {
+        assert_eq!(
+            post(&a.1, &admin, &report(&format!("syn-pge-{i}"), i)),
+            Some(201)
+        );
+    }
+    let total =
+        |addr: &str| get_json(addr, &admin, "/api/trends?interval=month").1["journeys"].clone();
+    assert!(within(Duration::from_secs(1), || total(&b.1) == 3).is_some());
+    let mut s = std::net::TcpStream::connect(&a.1).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "DELETE /api/journeys/syn-pge-1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nX-Justification: synthetic test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    // On B within 1 s: not even an admin reads it, lists it or counts it.
+    let gone = within(Duration::from_secs(1), || {
+        get_json(&b.1, &admin, "/api/journeys/syn-pge-1").0 == 404
+            && get_json(&b.1, &admin, "/api/journeys?limit=10").1["numberMatched"] == 2
+            && total(&b.1) == 2
+    });
+    assert!(gone.is_some(), "B still shows the erased report after 1 s");
+    // The id stays refused on either instance, and by one started later.
+    assert_eq!(post(&b.1, &admin, &report("syn-pge-1", 1)), Some(410));
+    let c = instance(&url, &dir, &tokens);
+    assert_eq!(get_json(&c.1, &admin, "/api/journeys/syn-pge-1").0, 404);
+    assert_eq!(
+        get_json(&c.1, &admin, "/api/journeys?limit=10").1["numberMatched"],
+        2
+    );
+    assert_eq!(post(&c.1, &admin, &report("syn-pge-1", 1)), Some(410));
+    // The row is gone from the database; the tombstone holds no content.
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let n: i64 = db
+        .query_one(
+            "SELECT count(*) FROM reports WHERE report_id = 'syn-pge-1'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    let who: String = db
+        .query_one(
+            "SELECT actor FROM tombstones WHERE report_id = 'syn-pge-1'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "erasure admin (synthetic)");
     drop((a, b, c));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,7 +1,8 @@
-//! Restriction of processing (DPA 2018 s.47): a restricted report is kept, but withheld from
-//! every layer, list, export and read except an admin's; set and lifted by admins with a
-//! reason, audited, and kept across a restart (SQLite here; across PostgreSQL instances in
-//! `pg.rs`).
+//! Restriction and erasure (DPA 2018 s.47): a restricted report is kept, but withheld from
+//! every layer, list, export and read except an admin's; an erased one is gone from the store
+//! and everything built on it, a tombstone keeping its id, when, who and why. Both are done by
+//! admins with a reason, audited, and kept across a restart (SQLite here; across PostgreSQL
+//! instances in `pg.rs`).
 //!
 //! The data: four synthetic BTP rail reports (`common::report`): Euston → Norwich, Liverpool
 //! Lime Street → Blackpool North, Birmingham New Street → Swansea, King's Cross → Skegness.
@@ -60,6 +61,22 @@ async fn call(
         r.status().as_u16(),
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
+}
+
+async fn post_batch(st: &Arc<AppState>, prefix: &str) {
+    let batch = format!(
+        "[{}]",
+        (0..4)
+            .map(|k| report(&format!("{prefix}-{k}"), k))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert_eq!(
+        call(st, "POST", "/api/journeys", ADMIN, None, Some(batch))
+            .await
+            .0,
+        201
+    );
 }
 
 async fn ids(st: &Arc<AppState>, bearer: &str) -> Vec<String> {
@@ -250,5 +267,145 @@ async fn a_restricted_report_is_withheld_from_all_but_admins_audited_and_kept_ac
         log["numberMatched"], 1,
         "the refused second lift is not an action taken: {log}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_erased_report_leaves_the_store_and_every_answer_and_its_id_stays_refused() {
+    let dir = std::env::temp_dir().join(format!("linesmap-erase-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let st = state(&dir);
+    post_batch(&st, "syn-era").await;
+    let p = "/api/journeys/syn-era-2";
+    assert_eq!(
+        call(&st, "DELETE", p, ANALYST, Some(WHY), None).await.0,
+        403
+    );
+    let (s, v) = call(&st, "DELETE", p, ADMIN, None, None).await;
+    assert_eq!(
+        (s, v["code"].clone()),
+        (403, json!("justification_required")),
+        "{v}"
+    );
+    let (s, v) = call(
+        &st,
+        "DELETE",
+        "/api/journeys/syn-era-9",
+        ADMIN,
+        Some(WHY),
+        None,
+    )
+    .await;
+    assert_eq!((s, v["code"].clone()), (404, json!("not_found")), "{v}");
+    let (s, v) = call(&st, "DELETE", p, ADMIN, Some(WHY), None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["report_id"].clone(), v["erased"].clone()),
+        (json!("syn-era-2"), json!(true))
+    );
+    // A restricted report can be erased too: its restriction goes with it.
+    let r = "/api/journeys/syn-era-1/restrict";
+    assert_eq!(call(&st, "POST", r, ADMIN, Some(WHY), None).await.0, 200);
+    assert_eq!(
+        call(
+            &st,
+            "DELETE",
+            "/api/journeys/syn-era-1",
+            ADMIN,
+            Some(WHY),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    let store = st.journeys.store().clone();
+    assert!(store.restrictions().unwrap().is_empty());
+
+    // Gone for everyone, admins included: reads, lists, exports, layers.
+    let left = ["syn-era-0", "syn-era-3"];
+    assert_eq!(ids(&st, ADMIN).await, left);
+    assert_eq!(call(&st, "GET", p, ADMIN, None, None).await.0, 404);
+    assert_eq!(export_rows(&st, ADMIN).await, 2);
+    assert_eq!(trend_total(&st, ADMIN).await, 2);
+    assert_eq!(
+        starts_at_liv(&st).await,
+        0,
+        "syn-era-1 started at Lime Street"
+    );
+    // Gone from the store: no row, and (secure_delete, WAL checkpointed) not a byte of the
+    // report left in the file; the person id below was only in the erased report.
+    assert!(store.get("syn-era-2").unwrap().is_none());
+    store.checkpoint().unwrap();
+    let bytes = std::fs::read(dir.join("s.sqlite")).unwrap();
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        !has(b"syn-syn-era-2") && !has(b"syn-syn-era-1"),
+        "erased content is in the file"
+    );
+    assert!(has(b"syn-syn-era-3"), "the search finds what is there");
+    // The tombstone: id, when, who, why.
+    let t = store.tombstones().unwrap();
+    assert_eq!(
+        t.iter().map(|t| t.report_id.as_str()).collect::<Vec<_>>(),
+        ["syn-era-2", "syn-era-1"]
+    );
+    assert_eq!(
+        (t[0].actor.as_str(), t[0].reason.as_str()),
+        ("admin tester", WHY)
+    );
+
+    // The id stays refused: a resend is 410, in a batch "erased"; a second erasure 410.
+    let (s, v) = call(
+        &st,
+        "POST",
+        "/api/journeys",
+        ADMIN,
+        None,
+        Some(report("syn-era-2", 2)),
+    )
+    .await;
+    assert_eq!((s, v["code"].clone()), (410, json!("erased")), "{v}");
+    let batch = format!("[{},{}]", report("syn-era-2", 2), report("syn-era-4", 0));
+    let (s, v) = call(&st, "POST", "/api/journeys", ADMIN, None, Some(batch)).await;
+    assert_eq!(s, 207, "{v}");
+    assert_eq!(
+        (
+            v["results"][0]["status"].clone(),
+            v["results"][1]["status"].clone()
+        ),
+        (json!("erased"), json!("created"))
+    );
+    let (s, v) = call(&st, "DELETE", p, ADMIN, Some(WHY), None).await;
+    assert_eq!((s, v["code"].clone()), (410, json!("erased")), "{v}");
+    // Audited: the two erasures that happened, with the reason.
+    let (_, log) = call(&st, "GET", "/api/audit?action=erase", ADMIN, None, None).await;
+    assert_eq!(log["numberMatched"], 2, "{log}");
+    assert_eq!(
+        (
+            log["events"][0]["path"].clone(),
+            log["events"][0]["justification"].clone()
+        ),
+        (json!(p), json!(WHY))
+    );
+
+    // A restart: still gone, still refused.
+    drop((st, store));
+    let st = state(&dir);
+    assert_eq!(
+        ids(&st, ADMIN).await,
+        ["syn-era-0", "syn-era-3", "syn-era-4"]
+    );
+    let (s, _) = call(
+        &st,
+        "POST",
+        "/api/journeys",
+        ADMIN,
+        None,
+        Some(report("syn-era-1", 1)),
+    )
+    .await;
+    assert_eq!(s, 410);
     let _ = std::fs::remove_dir_all(&dir);
 }
