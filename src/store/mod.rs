@@ -1,4 +1,5 @@
-//! Durable storage of journey reports (append only), and the restrictions on them.
+//! Durable storage of journey reports (never changed once stored; an admin may erase one, which
+//! leaves a tombstone), and the restrictions on them.
 //!
 //! A store keeps each accepted report's canonical JSON under its `report_id`, with a sequence
 //! number in order of acceptance. [`JourneyStore::put`] is atomic per call: when it returns,
