@@ -39,6 +39,7 @@ impl Tally {
                 Outcome::Conflict(id) => Some(format!(
                     "report_id \"{id}\" is stored with different content"
                 )),
+                Outcome::Erased(id) => Some(format!("report_id \"{id}\" was erased")),
                 Outcome::Rejected(errors) => Some(
                     errors
                         .iter()

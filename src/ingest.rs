@@ -22,6 +22,8 @@ pub enum Outcome {
     Exists(Arc<MappedJourney>),
     /// The id is stored with different content: refused.
     Conflict(String),
+    /// The id was erased: refused.
+    Erased(String),
     /// Invalid: every problem found.
     Rejected(Vec<FieldError>),
 }
@@ -40,6 +42,8 @@ pub struct Journeys {
     index: RwLock<JourneyIndex>,
     /// how far [`Journeys::catch_up`] has read the store
     follow: std::sync::Mutex<Follow>,
+    /// erased report ids (never indexed again) and how many tombstones the store had
+    erased: RwLock<(u64, std::collections::HashSet<String>)>,
 }
 
 /// The follower's place in the store: the highest sequence number read, and the numbers below
@@ -62,6 +66,7 @@ impl Journeys {
             store,
             index: RwLock::new(JourneyIndex::new()),
             follow: std::sync::Mutex::new(Follow::default()),
+            erased: RwLock::new((0, std::collections::HashSet::new())),
         }
     }
 
@@ -100,10 +105,14 @@ impl Journeys {
                 .retain(|s, t| !seen.contains(s) && t.elapsed() < GAP_WAIT);
             f.max_seq = f.max_seq.max(new_max);
         }
+        self.follow_restrictions()?;
+        self.follow_tombstones()?;
         let fresh: Vec<_> = {
+            // lock order everywhere: erased, then the index
+            let erased = self.erased.read().unwrap_or_else(|e| e.into_inner());
             let index = self.index();
             rows.into_iter()
-                .filter(|r| index.get(&r.report_id).is_none())
+                .filter(|r| index.get(&r.report_id).is_none() && !erased.1.contains(&r.report_id))
                 .collect()
         };
         if fresh.is_empty() {
@@ -115,9 +124,14 @@ impl Journeys {
             let report = parse_report(&v, self.geography(), now).ok()?;
             self.mapper.map(report).ok()
         });
+        let erased = self.erased.read().unwrap_or_else(|e| e.into_inner());
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         let mut added = 0;
         for j in mapped.into_iter().flatten() {
+            // erased while it was being mapped: not put back
+            if erased.1.contains(&j.report.report_id) {
+                continue;
+            }
             if index.insert(j) {
                 added += 1;
             }
@@ -127,6 +141,69 @@ impl Journeys {
 
     pub fn geography(&self) -> &Arc<Geography> {
         self.mapper.geography()
+    }
+
+    /// Takes the store's restrictions into the index (any instance may have set or lifted
+    /// one); a write lock only when they changed.
+    fn follow_restrictions(&self) -> Result<(), StoreError> {
+        let ids: std::collections::HashSet<String> = self
+            .store
+            .restrictions()?
+            .into_iter()
+            .map(|r| r.report_id)
+            .collect();
+        if self.index().restricted() != &ids {
+            self.index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .set_restricted(ids);
+        }
+        Ok(())
+    }
+
+    /// Takes the store's tombstones into account when their number changed (an erasure on any
+    /// instance): the erased journeys leave the index.
+    fn follow_tombstones(&self) -> Result<(), StoreError> {
+        let n = self.store.tombstone_count()?;
+        if self.erased.read().unwrap_or_else(|e| e.into_inner()).0 == n {
+            return Ok(());
+        }
+        let ids: std::collections::HashSet<String> = self
+            .store
+            .tombstones()?
+            .into_iter()
+            .map(|t| t.report_id)
+            .collect();
+        let mut erased = self.erased.write().unwrap_or_else(|e| e.into_inner());
+        self.index
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&ids);
+        *erased = (n, ids);
+        Ok(())
+    }
+
+    /// Erases a report: its content leaves the store (a tombstone keeps id, when, who and why)
+    /// and this instance's index at once; other instances follow within a poll.
+    pub fn erase(&self, t: &crate::store::Tombstone) -> Result<crate::store::Erased, StoreError> {
+        let done = self.store.erase(t)?;
+        self.follow_tombstones()?;
+        Ok(done)
+    }
+
+    /// Restricts a stored report, in the store (durably, for every instance) and at once in
+    /// this instance's index; false when no report has that id.
+    pub fn restrict(&self, r: &crate::store::Restriction) -> Result<bool, StoreError> {
+        let found = self.store.restrict(r)?;
+        self.follow_restrictions()?;
+        Ok(found)
+    }
+
+    /// Lifts a restriction; false when the report was not restricted.
+    pub fn unrestrict(&self, report_id: &str) -> Result<bool, StoreError> {
+        let was = self.store.unrestrict(report_id)?;
+        self.follow_restrictions()?;
+        Ok(was)
     }
 
     pub fn store(&self) -> &Arc<dyn JourneyStore> {
@@ -194,6 +271,7 @@ impl Journeys {
                         let known = index.get(&j.report.report_id).cloned();
                         out.push(Outcome::Exists(known.unwrap_or_else(|| Arc::new(j))));
                     }
+                    Some(PutOutcome::Erased) => out.push(Outcome::Erased(j.report.report_id)),
                     Some(PutOutcome::Conflict { .. }) | None => {
                         out.push(Outcome::Conflict(j.report.report_id))
                     }
@@ -233,7 +311,11 @@ impl Journeys {
         for j in index.all() {
             fresh.insert((**j).clone());
         }
+        fresh.continue_from(&index);
         *index = fresh;
+        drop(index);
+        self.follow_restrictions()?;
+        self.follow_tombstones()?;
         Ok(stats)
     }
 }

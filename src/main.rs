@@ -30,21 +30,43 @@ struct Cli {
 enum TokenCommand {
     /// Create a token: printed once, only its SHA-256 is stored (in --tokens).
     Create {
-        /// viewer, btp_planner, analyst or admin
+        /// viewer, btp_planner, analyst, force_analyst (with --force) or admin
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Who holds it (shown in the audit log).
         #[arg(long)]
         name: String,
+        /// The force (GSS code, e.g. E23000026) a force_analyst is scoped to.
+        #[arg(long)]
+        force: Option<String>,
+        /// Lifetime: a number and s, min, h, d, w or y (e.g. 90d); refused from then on.
+        /// Default: no expiry.
+        #[arg(long, value_parser = linesmap::access::tokens::parse_period)]
+        expires: Option<time::Duration>,
         /// The token file (created if missing, mode 0600).
+        #[arg(long, env = "LINESMAP_TOKENS", default_value = "linesmap-tokens.json")]
+        tokens: PathBuf,
+    },
+    /// List the tokens of a token file (ids, holders, roles, forces, expiry, status; never
+    /// the tokens).
+    List {
+        #[arg(long, env = "LINESMAP_TOKENS", default_value = "linesmap-tokens.json")]
+        tokens: PathBuf,
+    },
+    /// Revoke a token by its id (`tok_…`): running servers refuse it at once (they re-read
+    /// the file when it changes); its record stays, marked revoked.
+    Revoke {
+        /// the token's id, as `token list` shows it
+        id: String,
         #[arg(long, env = "LINESMAP_TOKENS", default_value = "linesmap-tokens.json")]
         tokens: PathBuf,
     },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s)
-        .ok_or_else(|| format!("\"{s}\" is not one of viewer, btp_planner, analyst, admin"))
+    Role::parse(s).ok_or_else(|| {
+        format!("\"{s}\" is not one of viewer, btp_planner, analyst, force_analyst, admin")
+    })
 }
 
 /// Who may see what, and how it is served.
@@ -57,6 +79,24 @@ struct AccessArgs {
     /// synthetic demo data only; said loudly at start-up and on the page.
     #[arg(long)]
     open_demo: bool,
+    /// Accept bearer JWTs from this OpenID Connect provider (its `iss`, exactly), beside the
+    /// token file.
+    #[arg(long, requires = "oidc_audience")]
+    oidc_issuer: Option<String>,
+    /// The audience (`aud`) the provider's tokens must name: this server's client id.
+    #[arg(long, requires = "oidc_issuer")]
+    oidc_audience: Option<String>,
+    /// The provider's keys (JWKS): a file or an https:// URL. Default: the `jwks_uri` of the
+    /// issuer's `/.well-known/openid-configuration`.
+    #[arg(long, requires = "oidc_issuer")]
+    oidc_jwks: Option<String>,
+    /// The claim holding the caller's role(s) (a dotted path reaches into objects, e.g.
+    /// realm_access.roles).
+    #[arg(long, default_value = "roles")]
+    oidc_role_claim: String,
+    /// The claim holding a force_analyst's force (a GSS code).
+    #[arg(long, default_value = "force")]
+    oidc_force_claim: String,
     /// Viewers see no count below this (suppressed), the rest rounded to base 5.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     suppress_below: u32,
@@ -125,11 +165,26 @@ impl AccessArgs {
             Some(p) => Tokens::load(p)?,
             None => Tokens::default(),
         };
+        let oidc = match (&self.oidc_issuer, &self.oidc_audience) {
+            (Some(issuer), Some(audience)) => Some(linesmap::access::oidc::Oidc::new(
+                linesmap::access::oidc::OidcConfig {
+                    issuer: issuer.clone(),
+                    audience: audience.clone(),
+                    jwks: self.oidc_jwks.clone(),
+                    role_claim: self.oidc_role_claim.clone(),
+                    force_claim: self.oidc_force_claim.clone(),
+                    refresh_every: linesmap::access::oidc::REFRESH_EVERY,
+                },
+            )?),
+            _ => None,
+        };
         let auth = match (self.open_demo, &self.tokens) {
             (true, _) => Authentication::OpenDemo(Role::Analyst, tokens),
             (false, Some(_)) => Authentication::Tokens(tokens),
+            // single sign-on alone: no token file
+            (false, None) if oidc.is_some() => Authentication::Tokens(Tokens::default()),
             (false, None) => anyhow::bail!(
-                "give --tokens FILE (create tokens with `linesmap token create --role ROLE --name NAME`) or, for synthetic demo data only, --open-demo"
+                "give --tokens FILE (create tokens with `linesmap token create --role ROLE --name NAME`), --oidc-issuer URL --oidc-audience AUD, or, for synthetic demo data only, --open-demo"
             ),
         };
         let with_suffix = |suffix: &str| {
@@ -154,6 +209,7 @@ impl AccessArgs {
         let rounding = pseudonyms.clone();
         Ok(Security {
             auth,
+            oidc,
             pseudonyms,
             disclosure: linesmap::access::disclosure::Disclosure::new(
                 self.suppress_below,
@@ -375,17 +431,77 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Token {
-            command: TokenCommand::Create { role, name, tokens },
+            command:
+                TokenCommand::Create {
+                    role,
+                    name,
+                    force,
+                    expires,
+                    tokens,
+                },
         } => {
-            let (token, rec) = linesmap::access::tokens::create(&tokens, role, &name)?;
+            let (token, rec) = linesmap::access::tokens::create_with(
+                &tokens,
+                role,
+                &name,
+                force.as_deref(),
+                expires,
+            )?;
             eprintln!(
-                "created token {} for {} (role {}) in {}; it is shown once, only its hash is kept:",
+                "created token {} for {} (role {}{}{}) in {}; it is shown once, only its hash is kept:",
                 rec.id,
                 rec.name,
                 rec.role,
+                rec.force
+                    .as_deref()
+                    .map(|f| format!(", force {f}"))
+                    .unwrap_or_default(),
+                rec.expires
+                    .as_deref()
+                    .map(|e| format!(", expires {e}"))
+                    .unwrap_or_default(),
                 tokens.display()
             );
             println!("{token}");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::List { tokens },
+        } => {
+            let now = time::OffsetDateTime::now_utc();
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "id\tstatus\trole\tforce\tcreated\texpires\trevoked\tname"
+            )?;
+            for t in linesmap::access::tokens::list(&tokens)? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.status(now),
+                    t.role,
+                    t.force.as_deref().unwrap_or("-"),
+                    t.created,
+                    t.expires.as_deref().unwrap_or("-"),
+                    t.revoked.as_deref().unwrap_or("-"),
+                    t.name
+                )?;
+            }
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { id, tokens },
+        } => {
+            let t = linesmap::access::tokens::revoke(&tokens, &id)?;
+            eprintln!(
+                "revoked token {} of {} (role {}) at {} in {}",
+                t.id,
+                t.name,
+                t.role,
+                t.revoked.as_deref().unwrap_or(""),
+                tokens.display()
+            );
             Ok(())
         }
         Command::CheckData { data } => {

@@ -18,7 +18,8 @@ pub struct AuditEvent {
     /// the token's public id (`open-demo` in open demo mode)
     pub token_id: String,
     pub role: super::Role,
-    /// `read_journeys`, `read_journey`, `read_persons`, `export`, `ingest`, `read_audit`
+    /// `read_journeys`, `read_journey`, `read_persons`, `export`, `ingest`, `read_audit`,
+    /// `restrict`, `unrestrict`, `erase`
     pub action: String,
     /// the path asked for
     pub path: String,
@@ -32,6 +33,12 @@ pub struct AuditEvent {
     /// the client's address
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub remote: Option<String>,
+    /// for a caller signed in with a JWT: the provider's `sub`
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sso_subject: Option<String>,
+    /// and its `iss`
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sso_issuer: Option<String>,
 }
 
 /// The append-only log: a file (one instance), or a table in the PostgreSQL database that
@@ -159,10 +166,10 @@ impl AuditLog {
             }
             Sink::Database { url, client } => Self::with_client(url, client, |c| {
                 c.execute(
-                    "INSERT INTO audit_events (ts, actor, token_id, role, action, path, query, records, justification, remote)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    "INSERT INTO audit_events (ts, actor, token_id, role, action, path, query, records, justification, remote, sso_subject, sso_issuer)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     &[&e.ts, &e.actor, &e.token_id, &e.role.as_str(), &e.action, &e.path, &e.query,
-                      &(e.records as i64), &e.justification, &e.remote],
+                      &(e.records as i64), &e.justification, &e.remote, &e.sso_subject, &e.sso_issuer],
                 )
                 .map(|_| ())
             }),
@@ -192,7 +199,7 @@ impl AuditLog {
             }
             Sink::Database { url, client } => Self::with_client(url, client, |c| {
                 c.query(
-                    "SELECT ts, actor, token_id, role, action, path, query, records, justification, remote
+                    "SELECT ts, actor, token_id, role, action, path, query, records, justification, remote, sso_subject, sso_issuer
                      FROM audit_events ORDER BY id",
                     &[],
                 )
@@ -210,6 +217,8 @@ impl AuditLog {
                     records: r.get::<_, i64>(7).max(0) as u64,
                     justification: r.get(8),
                     remote: r.get(9),
+                    sso_subject: r.get(10),
+                    sso_issuer: r.get(11),
                 })
             })
             .collect(),
@@ -253,6 +262,8 @@ mod tests {
             records: n,
             justification: Some("op X".into()),
             remote: None,
+            sso_subject: None,
+            sso_issuer: None,
         }
     }
 

@@ -4,11 +4,16 @@
 //! Roles, least to most: `viewer` sees suppressed aggregates only; `btp_planner` sees the
 //! aggregates unsuppressed and, at journey level, the journeys British Transport Police reported
 //! or joined, without person details; `analyst` sees every journey and, with an
-//! `X-Justification`, person summaries (pseudonymised); `admin` also ingests and reads the
-//! audit log.
+//! `X-Justification`, person summaries (pseudonymised); `force_analyst` is an analyst scoped to
+//! one force: at journey and person level only the journeys that start, end or pass in it,
+//! aggregates national and unsuppressed; `admin` also ingests and reads the audit log.
+//!
+//! Callers sign in with a token from the token file ([`tokens`]) or, when the server is given
+//! an OpenID Connect provider, with the provider's JWT ([`oidc`]).
 
 pub mod audit;
 pub mod disclosure;
+pub mod oidc;
 pub mod tokens;
 
 use hmac::{Hmac, Mac};
@@ -24,17 +29,27 @@ pub enum Role {
     Viewer,
     BtpPlanner,
     Analyst,
+    /// an analyst scoped to one force (the principal's `force`): it passes every check an
+    /// `analyst` passes, and the journeys it sees are narrowed to its force
+    ForceAnalyst,
     Admin,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::BtpPlanner, Role::Analyst, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::Viewer,
+        Role::BtpPlanner,
+        Role::Analyst,
+        Role::ForceAnalyst,
+        Role::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
             Role::BtpPlanner => "btp_planner",
             Role::Analyst => "analyst",
+            Role::ForceAnalyst => "force_analyst",
             Role::Admin => "admin",
         }
     }
@@ -54,9 +69,54 @@ impl std::fmt::Display for Role {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Principal {
     pub name: String,
-    /// the token's public id, or `open-demo`
+    /// the token's public id, `open-demo`, or `jwt` for a caller signed in through the
+    /// OpenID Connect provider
     pub token_id: String,
     pub role: Role,
+    /// the force (GSS code) a `force_analyst` is scoped to
+    pub force: Option<String>,
+    /// the provider's `sub` and `iss`, for a caller signed in with a JWT
+    pub sso: Option<Sso>,
+}
+
+/// The identity a JWT vouches for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sso {
+    pub subject: String,
+    pub issuer: String,
+}
+
+impl Principal {
+    /// A caller with a role and nothing else (no force, not signed in through the provider).
+    pub fn plain(name: &str, token_id: &str, role: Role) -> Principal {
+        Principal {
+            name: name.into(),
+            token_id: token_id.into(),
+            role,
+            force: None,
+            sso: None,
+        }
+    }
+}
+
+/// The force of a caller with `role`: required (a GSS force code, not BTP, which is
+/// `btp_planner`'s) for a `force_analyst`, refused for every other role.
+pub fn check_force(role: Role, force: Option<&str>) -> Result<Option<String>, String> {
+    match (role, force.map(str::trim)) {
+        (Role::ForceAnalyst, None | Some("")) => {
+            Err("a force_analyst needs a force (a GSS code such as E23000026)".into())
+        }
+        (Role::ForceAnalyst, Some(f)) => match crate::geography::ForceCode::parse(f) {
+            Ok(c) if !c.is_btp() => Ok(Some(c.to_string())),
+            _ => Err(format!(
+                "\"{f}\" is not a territorial force's GSS code (E23…, W15… or S32…)"
+            )),
+        },
+        (_, None) => Ok(None),
+        (r, Some(_)) => Err(format!(
+            "only a force_analyst has a force; the role \"{r}\" sees every force"
+        )),
+    }
 }
 
 /// How requests are authenticated.
@@ -177,7 +237,12 @@ pub fn is_aggregate(path: &str) -> bool {
     let path = path.as_str();
     matches!(
         path,
-        "/api/hotspots" | "/api/flows" | "/api/corridors" | "/api/trends" | "/api/export" | "/api/treatment"
+        "/api/hotspots"
+            | "/api/flows"
+            | "/api/corridors"
+            | "/api/trends"
+            | "/api/export"
+            | "/api/treatment"
     ) || path.starts_with("/collections/")
         || path.starts_with("/api/stations/")
 }
@@ -300,6 +365,8 @@ impl RateLimiter {
 /// The access settings of a server.
 pub struct Security {
     pub auth: Authentication,
+    /// bearer JWTs from an OpenID Connect provider, beside the token file
+    pub oidc: Option<oidc::Oidc>,
     pub pseudonyms: Pseudonyms,
     pub disclosure: disclosure::Disclosure,
     pub audit: Option<audit::AuditLog>,
@@ -317,6 +384,7 @@ impl Security {
         let key = b"linesmap-test-key-not-secret".to_vec();
         Security {
             auth: Authentication::OpenDemo(Role::Admin, tokens::Tokens::default()),
+            oidc: None,
             disclosure: disclosure::Disclosure::new(5, 5, Pseudonyms::new(key.clone())),
             pseudonyms: Pseudonyms::new(key),
             audit: None,
@@ -334,17 +402,15 @@ impl Security {
     }
 
     /// The caller of a request with this `Authorization` header: `Ok(None)` signed out,
-    /// `Err` for a header that is not a known bearer token.
+    /// `Err` (the reason) for a header that is not a valid bearer token: unknown, expired or
+    /// revoked, or a JWT the provider's keys and claims do not bear out.
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<Option<Principal>, String> {
         let tokens = match &self.auth {
             Authentication::Tokens(t) | Authentication::OpenDemo(_, t) => t,
         };
         let open = |()| {
-            self.open_demo().map(|role| Principal {
-                name: "open demo (no sign-in)".into(),
-                token_id: "open-demo".into(),
-                role,
-            })
+            self.open_demo()
+                .map(|role| Principal::plain("open demo (no sign-in)", "open-demo", role))
         };
         let Some(h) = authorization else {
             return Ok(open(()));
@@ -355,12 +421,23 @@ impl Security {
         else {
             return Err("the Authorization header must be \"Bearer <token>\"".into());
         };
-        match tokens.find(token.trim()) {
-            Some(r) => Ok(Some(Principal {
-                name: r.name.clone(),
-                token_id: r.id.clone(),
-                role: r.role,
-            })),
+        let token = token.trim();
+        if let Some(o) = &self.oidc
+            && oidc::looks_like_jwt(token)
+        {
+            return o.verify(token).map(Some);
+        }
+        match tokens.find(token) {
+            Some(r) => match r.refusal(time::OffsetDateTime::now_utc()) {
+                Some(why) => Err(why),
+                None => Ok(Some(Principal {
+                    name: r.name,
+                    token_id: r.id,
+                    role: r.role,
+                    force: r.force,
+                    sso: None,
+                })),
+            },
             None => Err("the bearer token is not valid".into()),
         }
     }

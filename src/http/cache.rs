@@ -70,6 +70,14 @@ fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
 fn allowed_methods(path: &str) -> &'static str {
     match path {
         "/api/journeys" => "GET, HEAD, POST",
+        p if p.starts_with("/api/journeys/")
+            && (p.ends_with("/restrict") || p.ends_with("/unrestrict")) =>
+        {
+            "POST"
+        }
+        p if p.starts_with("/api/journeys/") && !p["/api/journeys/".len()..].contains('/') => {
+            "GET, HEAD, DELETE"
+        }
         // every GET is answered to HEAD too (without the body, see `server`)
         _ => "GET, HEAD",
     }

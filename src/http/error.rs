@@ -33,6 +33,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Conflict(String),
+    /// the report was erased: its id stays refused
+    #[error("{0}")]
+    Gone(String),
     #[error("{first}", first = first_error(.0))]
     InvalidReport(Vec<crate::journey::report::FieldError>),
     #[error("{0}")]
@@ -92,6 +95,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::InvalidReport(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -123,6 +127,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Gone(_) => "erased",
             ApiError::InvalidReport(_) => "invalid_report",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",

@@ -68,13 +68,44 @@ impl Who {
             ))),
         }
     }
+    /// The force a `force_analyst` is scoped to, as a force index (`u16::MAX`, matching
+    /// nothing, for a code the geography does not have); `None` for every other caller.
+    pub fn force_scope(&self, geo: &crate::geography::Geography) -> Option<u16> {
+        let p = self.0.as_ref()?;
+        if p.role != Role::ForceAnalyst {
+            return None;
+        }
+        Some(
+            p.force
+                .as_deref()
+                .and_then(|f| crate::geography::ForceCode::parse(f).ok())
+                .and_then(|c| geo.forces.index_of(&c))
+                .and_then(|i| u16::try_from(i).ok())
+                .unwrap_or(u16::MAX),
+        )
+    }
+    /// Narrows a journey filter to what the caller may see at journey level.
+    pub fn scope(&self, f: &mut crate::journey::index::JourneyFilter, state: &super::AppState) {
+        f.btp_sourced = self.btp_only();
+        f.within_force = self.force_scope(&state.geo);
+        f.include_restricted = self.role() == Some(Role::Admin);
+    }
+    /// The caller may see this journey (`restricted` or not) at journey level.
+    pub fn may_see(
+        &self,
+        j: &crate::journey::map::MappedJourney,
+        restricted: bool,
+        state: &super::AppState,
+    ) -> bool {
+        (!restricted || self.role() == Some(Role::Admin))
+            && (!self.btp_only() || j.report.btp_sourced())
+            && self
+                .force_scope(&state.geo)
+                .is_none_or(|f| crate::journey::index::touches(j, f))
+    }
     /// Everyone, for in-process tests of handlers.
     pub fn admin() -> Who {
-        Who(Some(Principal {
-            name: "test".into(),
-            token_id: "test".into(),
-            role: Role::Admin,
-        }))
+        Who(Some(Principal::plain("test", "test", Role::Admin)))
     }
 }
 
@@ -298,6 +329,17 @@ fn audit_action(ctx: &Ctx) -> Option<&'static str> {
     if m == "POST" && p == "/api/journeys" {
         return Some("ingest");
     }
+    if m == "DELETE" && p.starts_with("/api/journeys/") {
+        return Some("erase");
+    }
+    if m == "POST" && p.starts_with("/api/journeys/") {
+        if p.ends_with("/unrestrict") {
+            return Some("unrestrict");
+        }
+        if p.ends_with("/restrict") {
+            return Some("restrict");
+        }
+    }
     if p == "/api/export" {
         return Some("export");
     }
@@ -364,11 +406,10 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
         };
-        let p = ctx.principal.clone().unwrap_or(Principal {
-            name: "anonymous".into(),
-            token_id: "none".into(),
-            role: Role::Viewer,
-        });
+        let p =
+            ctx.principal
+                .clone()
+                .unwrap_or(Principal::plain("anonymous", "none", Role::Viewer));
         let event = AuditEvent {
             ts: access::audit::now(),
             actor: p.name,
@@ -380,6 +421,8 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
             records,
             justification: ctx.justification.clone(),
             remote: ctx.remote.map(|a| a.ip().to_string()),
+            sso_subject: p.sso.as_ref().map(|s| s.subject.clone()),
+            sso_issuer: p.sso.map(|s| s.issuer),
         };
         if let Some(log) = &sec.audit {
             let st = state.clone();
@@ -486,7 +529,10 @@ pub fn whoami(who: Who, state: Arc<AppState>) -> Response {
             "open_demo": sec.open_demo().is_some(),
             "disclosure_control": if who.viewer() { sec.disclosure.notice() } else { serde_json::json!({"applied": false}) },
             "person_summaries": who.role().is_some_and(|r| r >= Role::Analyst),
+            "force": who.0.as_ref().and_then(|p| p.force.clone()),
+            "sso": who.0.as_ref().and_then(|p| p.sso.as_ref()).map(|s| serde_json::json!({"subject": s.subject, "issuer": s.issuer})),
             "journeys": match who.role() {
+                Some(Role::ForceAnalyst) => "force",
                 Some(r) if r >= Role::Analyst => "all",
                 Some(Role::BtpPlanner) => "btp_sourced",
                 _ => "none",

@@ -255,6 +255,9 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "export",
     "ingest",
     "read_audit",
+    "restrict",
+    "unrestrict",
+    "erase",
 ];
 
 /// Most audit events one page lists.

@@ -328,6 +328,10 @@ pub async fn post(
             ))
             .into_response(),
             Some(Outcome::Rejected(errors)) => ApiError::InvalidReport(errors).into_response(),
+            Some(Outcome::Erased(id)) => ApiError::Gone(format!(
+                "report_id \"{id}\" was erased; an erased id is not taken again"
+            ))
+            .into_response(),
             None => ApiError::Internal("no outcome for a single report".into()).into_response(),
         };
     }
@@ -347,6 +351,10 @@ pub async fn post(
             Outcome::Conflict(id) => {
                 rejected += 1;
                 json!({"index": i, "report_id": id, "status": "conflict", "errors": [{"path": "report_id", "message": "already stored with different content"}]})
+            }
+            Outcome::Erased(id) => {
+                rejected += 1;
+                json!({"index": i, "report_id": id, "status": "erased", "errors": [{"path": "report_id", "message": "this id was erased"}]})
             }
             Outcome::Rejected(errors) => {
                 rejected += 1;
@@ -378,12 +386,12 @@ pub fn get_one(id: String, raw: String, who: super::guard::Who, state: Arc<AppSt
     }
     let id = super::handlers::percent_decode(&id);
     // A journey the caller may not see is as absent as one that does not exist.
-    let found = state
-        .journeys
-        .index()
-        .get(&id)
-        .filter(|j| !who.btp_only() || j.report.btp_sourced())
-        .cloned();
+    let found = {
+        let idx = state.journeys.index();
+        idx.get(&id)
+            .filter(|j| who.may_see(j, idx.is_restricted(&id), &state))
+            .cloned()
+    };
     match found {
         Some(j) => record_count(
             json_reply(
@@ -563,6 +571,8 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
             .transpose()?,
         btp_sourced: false,
         disclose_non_btp: false,
+        within_force: None,
+        include_restricted: false,
     })
 }
 
@@ -573,7 +583,7 @@ pub async fn list(raw: String, who: super::guard::Who, state: Arc<AppState>) -> 
     let parsed = (|| {
         let p = Params::parse(&raw, LIST_PARAMS)?;
         let mut f = filter_from(&p, &state)?;
-        f.btp_sourced = who.btp_only();
+        who.scope(&mut f, &state);
         let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
         let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
         let persons = bool_param(&p, "persons")?.unwrap_or(false);
@@ -649,4 +659,116 @@ pub fn with_offset(raw: &str, offset: usize) -> String {
     }
     ser.append_pair("offset", &offset.to_string());
     ser.finish()
+}
+
+/// `POST /api/journeys/{id}/restrict` and `/unrestrict` (admin, the reason in
+/// `X-Justification`): withholds a stored report from every layer, list, export and read except
+/// an admin's, or lifts that; in the store, so every instance follows within a poll.
+pub async fn restriction(
+    id: String,
+    restrict: bool,
+    justification: Option<String>,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
+    let id = super::handlers::percent_decode(&id);
+    let Some(reason) = justification
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+    else {
+        return ApiError::JustificationRequired(format!(
+            "{} a report needs a reason: send it in an X-Justification header (it is kept with the restriction and written to the audit log)",
+            if restrict { "restricting" } else { "lifting the restriction of" }
+        ))
+        .into_response();
+    };
+    let actor = who
+        .0
+        .as_ref()
+        .map_or("unknown", |p| p.name.as_str())
+        .to_string();
+    let at = crate::access::audit::now();
+    let st = state.clone();
+    let rid = id.clone();
+    let (r, at2) = (reason.clone(), at.clone());
+    let done = super::offload(state.limits.clone(), move || {
+        if restrict {
+            st.journeys.restrict(&crate::store::Restriction {
+                report_id: rid,
+                reason: r,
+                actor,
+                at: at2,
+            })
+        } else {
+            st.journeys.unrestrict(&rid)
+        }
+    })
+    .await;
+    match done {
+        Ok(Ok(true)) => record_count(
+            json_reply(
+                &serde_json::json!({"report_id": id, "restricted": restrict, "reason": reason, "at": at}),
+                "application/json",
+            ),
+            1,
+        ),
+        Ok(Ok(false)) if restrict => {
+            ApiError::NotFound(format!("no report \"{id}\"")).into_response()
+        }
+        Ok(Ok(false)) => {
+            ApiError::Conflict(format!("the report \"{id}\" is not restricted")).into_response()
+        }
+        Ok(Err(e)) => ApiError::Unavailable(format!("the store: {e}")).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `DELETE /api/journeys/{id}` (admin, the reason in `X-Justification`): erases a report. Its
+/// content leaves the store and every layer, list and export (other instances follow within a
+/// poll); a tombstone keeps the id, when, who and why, and a later POST of the id is 410.
+pub async fn erase(
+    id: String,
+    justification: Option<String>,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
+    let id = super::handlers::percent_decode(&id);
+    let Some(reason) = justification
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+    else {
+        return ApiError::JustificationRequired(
+            "erasing a report needs a reason: send it in an X-Justification header (it is kept in the tombstone and written to the audit log)".into(),
+        )
+        .into_response();
+    };
+    let t = crate::store::Tombstone {
+        report_id: id.clone(),
+        at: crate::access::audit::now(),
+        actor: who
+            .0
+            .as_ref()
+            .map_or("unknown", |p| p.name.as_str())
+            .to_string(),
+        reason,
+    };
+    let st = state.clone();
+    let tomb = t.clone();
+    match super::offload(state.limits.clone(), move || st.journeys.erase(&tomb)).await {
+        Ok(Ok(crate::store::Erased::Done)) => record_count(
+            json_reply(
+                &serde_json::json!({"report_id": t.report_id, "erased": true, "at": t.at, "reason": t.reason}),
+                "application/json",
+            ),
+            1,
+        ),
+        Ok(Ok(crate::store::Erased::NoSuchReport)) => {
+            ApiError::NotFound(format!("no report \"{id}\"")).into_response()
+        }
+        Ok(Ok(crate::store::Erased::Already)) => {
+            ApiError::Gone(format!("the report \"{id}\" was erased before")).into_response()
+        }
+        Ok(Err(e)) => ApiError::Unavailable(format!("the store: {e}")).into_response(),
+        Err(e) => e.into_response(),
+    }
 }

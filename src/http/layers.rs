@@ -68,7 +68,7 @@ impl<T> Default for Memo<T> {
 }
 
 impl<T> Memo<T> {
-    /// The value for `key` at data `version` (the number of journeys: the index only grows),
+    /// The value for `key` at data `version` (the index's, changed by every change),
     /// or one computed at an older version less than `stale_ok` ago; computed by `make` when
     /// neither is there, one computation at a time (the others wait for it and then find it).
     pub fn get(
@@ -162,7 +162,7 @@ fn cached<T>(
     make: impl FnOnce() -> T,
 ) -> Arc<T> {
     memo.get(
-        state.journeys.index().len(),
+        state.journeys.index().version() as usize,
         state.limits.layer_staleness,
         f,
         make,
@@ -1821,7 +1821,7 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
             return e.into_response();
         }
         let mut f = f;
-        f.btp_sourced = who.btp_only();
+        who.scope(&mut f, &state);
         let st = state.clone();
         let sel = match super::offload(state.limits.clone(), move || select(&st, &f)).await {
             Ok(s) => s,

@@ -14,8 +14,8 @@ pub mod layers;
 pub mod ogc;
 pub mod openapi;
 pub mod params;
-pub mod server;
 pub mod people;
+pub mod server;
 
 use crate::geography::Geography;
 pub use error::ApiError;
@@ -267,6 +267,25 @@ pub fn routes(
         .and(with_state(state.clone()))
         .map(journeys::get_one)
         .boxed();
+    let erase = warp::path!("api" / "journeys" / String)
+        .and(warp::delete())
+        .and(warp::header::optional::<String>("x-justification"))
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(journeys::erase)
+        .boxed();
+    let restrict = warp::path!("api" / "journeys" / String / "restrict")
+        .and(warp::post())
+        .map(|id| (id, true))
+        .or(warp::path!("api" / "journeys" / String / "unrestrict")
+            .and(warp::post())
+            .map(|id| (id, false)))
+        .unify()
+        .and(warp::header::optional::<String>("x-justification"))
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(|(id, on), why, who, st| journeys::restriction(id, on, why, who, st))
+        .boxed();
     let hotspots = warp::path!("api" / "hotspots")
         .and(warp::get())
         .and(raw_query())
@@ -310,12 +329,14 @@ pub fn routes(
     let people_list = warp::path!("api" / "people")
         .and(warp::get())
         .and(raw_query())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .then(people::people_api)
         .boxed();
     let one_person = warp::path!("api" / "people" / String)
         .and(warp::get())
         .and(raw_query())
+        .and(guard::who(state.clone()))
         .and(with_state(state.clone()))
         .then(people::person_api)
         .boxed();
@@ -427,6 +448,8 @@ pub fn routes(
         post_journeys,
         list_journeys,
         one_journey,
+        restrict,
+        erase,
         locate,
         route,
         station,

@@ -231,7 +231,11 @@ fn extent(state: &AppState, id: &str, data: bool) -> Value {
         });
     }
     let idx = state.journeys.index();
-    let days = idx.all().iter().map(|j| j.report.journey.date);
+    let days = idx
+        .all()
+        .iter()
+        .filter(|j| !idx.is_restricted(&j.report.report_id))
+        .map(|j| j.report.journey.date);
     let (lo, hi) = days.fold(
         (None, None),
         |(lo, hi): (Option<time::Date>, Option<time::Date>), d| {
@@ -767,7 +771,9 @@ pub async fn items(
             who.check_journey_read(q.persons)?;
         }
         q.viewer = who.viewer();
-        q.journeys.btp_sourced = c.id == "journeys" && who.btp_only();
+        if c.id == "journeys" {
+            who.scope(&mut q.journeys, &state);
+        }
         q.journeys.disclose_non_btp = c.id != "journeys" && who.disclose_non_btp();
         Ok((c, q))
     });
@@ -907,13 +913,13 @@ pub async fn item(
                     flow_feature(&state, f, direction)
                 }
                 _ => {
-                    let j = state
-                        .journeys
-                        .index()
-                        .get(&fid)
-                        .filter(|j| !who.btp_only() || j.report.btp_sourced())
-                        .cloned()
-                        .ok_or_else(not_found)?;
+                    let j = {
+                        let idx = state.journeys.index();
+                        idx.get(&fid)
+                            .filter(|j| who.may_see(j, idx.is_restricted(&fid), &state))
+                            .cloned()
+                    }
+                    .ok_or_else(not_found)?;
                     serde_json::to_value(JourneyFeature {
                         state: &state,
                         journey: &j,

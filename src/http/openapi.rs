@@ -191,7 +191,7 @@ fn describe(name: &str, context: &str) -> (String, Value) {
         ),
         "action" => (
             "events of this kind",
-            json!({"type": "string", "enum": ["read_journeys", "read_journey", "read_persons", "export", "ingest", "read_audit"]}),
+            json!({"type": "string", "enum": ["read_journeys", "read_journey", "read_persons", "export", "ingest", "read_audit", "restrict", "unrestrict", "erase"]}),
         ),
         "since" => (
             "events at or after this time (RFC 3339)",
@@ -412,6 +412,56 @@ fn build() -> Value {
         }
     });
     paths.insert("/api/journeys".into(), journeys);
+    if let Some(one) = paths.get_mut("/api/journeys/{report_id}") {
+        one["delete"] = json!({
+            "summary": "erases a report (admins; the reason in X-Justification): its content leaves the store, every layer, list and export, on every instance; a tombstone keeps the id, when, who and why; a later POST of the id is 410",
+            "parameters": [
+                param("report_id", "path", "the report id", json!({"type": "string"}), true),
+                param("X-Justification", "header", "the reason, kept in the tombstone and in the audit log", json!({"type": "string", "minLength": 1, "maxLength": 500}), true),
+            ],
+            "responses": {
+                "200": {"description": "erased: {report_id, erased, at, reason}", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "403": {"description": "not an admin, or no X-Justification", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "404": {"description": "no report with that id", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "410": {"description": "erased before", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "503": {"description": "the store is unavailable", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        });
+    }
+    for (verb, what) in [
+        (
+            "restrict",
+            "restricts a stored report: kept, but withheld from every layer, list, export and read except an admin's (admins; the reason in X-Justification)",
+        ),
+        (
+            "unrestrict",
+            "lifts a report's restriction (admins; the reason in X-Justification)",
+        ),
+    ] {
+        let err = json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        let with = |d: &str| {
+            let mut e = err.clone();
+            e["description"] = json!(d);
+            e
+        };
+        paths.insert(
+            format!("/api/journeys/{{report_id}}/{verb}"),
+            json!({"post": {
+                "summary": what,
+                "parameters": [
+                    param("report_id", "path", "the report id", json!({"type": "string"}), true),
+                    param("X-Justification", "header", "the reason, kept with the restriction and in the audit log", json!({"type": "string", "minLength": 1, "maxLength": 500}), true),
+                ],
+                "responses": {
+                    "200": {"description": "done: {report_id, restricted, reason, at}", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "403": with("not an admin, or no X-Justification"),
+                    "404": with("no report with that id"),
+                    "409": with("unrestrict: the report is not restricted"),
+                    "503": with("the store is unavailable"),
+                }
+            }}),
+        );
+    }
     paths.insert(
         "/api/journeys/{report_id}".into(),
         get(
@@ -549,7 +599,7 @@ fn build() -> Value {
         "paths": paths,
         "security": [{"bearer": []}],
         "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "a token from `linesmap token create`; roles viewer, btp_planner, analyst, admin"}},
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "a token from `linesmap token create`, or a JWT from the OpenID Connect provider the server is given (`--oidc-issuer`); roles viewer, btp_planner, analyst, force_analyst, admin"}},
         "schemas": {
             "Error": {"type": "object", "required": ["code", "message"], "properties": {
                 "code": {"type": "string"}, "message": {"type": "string"},

@@ -353,7 +353,13 @@ pub async fn treatment_api(
     blocking(state.limits.clone(), move || {
         let sel = select(&state, &f);
         let sel: Vec<&Arc<MappedJourney>> = sel.iter().collect();
-        let t = table(&state, &sel, by, group, who.viewer() || who.disclose_non_btp());
+        let t = table(
+            &state,
+            &sel,
+            by,
+            group,
+            who.viewer() || who.disclose_non_btp(),
+        );
         if fmt == Format::Csv {
             return Ok(csv_reply(table_csv(&t)?, None));
         }
@@ -401,7 +407,7 @@ fn count_param(p: &Params, name: &'static str, default: i64) -> Result<usize, Ap
 }
 
 /// `GET /api/people?min_journeys=2&min_forces=1&group=..&<journey filters>&limit=..&offset=..`.
-pub async fn people_api(raw: String, state: Arc<AppState>) -> Response {
+pub async fn people_api(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
     let parsed = (|| {
         let p = Params::parse(&raw, PEOPLE_PARAMS)?;
         let min_journeys = count_param(&p, "min_journeys", 2)?;
@@ -409,7 +415,10 @@ pub async fn people_api(raw: String, state: Arc<AppState>) -> Response {
         let group = group_param(&p)?;
         let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
         let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
-        let f = filter_from(&p, &state)?;
+        let mut f = filter_from(&p, &state)?;
+        // person-level: only the journeys the caller may read (a force analyst's force)
+        who.check_journey_read(true)?;
+        who.scope(&mut f, &state);
         Ok::<_, ApiError>((min_journeys, min_forces, group, limit, offset, f))
     })();
     let (min_journeys, min_forces, group, limit, offset, f) = match parsed {
@@ -468,7 +477,12 @@ fn is_pseudonym(s: &str) -> bool {
 
 /// `GET /api/people/{psn}`: the person's selected journeys in date order as a
 /// FeatureCollection, with their summary as `person`.
-pub async fn person_api(psn: String, raw: String, state: Arc<AppState>) -> Response {
+pub async fn person_api(
+    psn: String,
+    raw: String,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Response {
     let psn = super::handlers::percent_decode(&psn);
     let parsed = (|| {
         if !is_pseudonym(&psn) {
@@ -480,7 +494,10 @@ pub async fn person_api(psn: String, raw: String, state: Arc<AppState>) -> Respo
             });
         }
         let p = Params::parse(&raw, PERSON_PARAMS)?;
-        filter_from(&p, &state)
+        let mut f = filter_from(&p, &state)?;
+        who.check_journey_read(true)?;
+        who.scope(&mut f, &state);
+        Ok(f)
     })();
     let f = match parsed {
         Ok(x) => x,

@@ -3492,10 +3492,7 @@ mod tests {
         let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
         for (x, seen) in ends_of.into_values() {
             // most often, ties to the smaller code
-            if let Some((m, _)) = seen
-                .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-            {
+            if let Some((m, _)) = seen.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))) {
                 *out.entry(x).or_default().entry(m.clone()).or_default() += 1;
             }
         }

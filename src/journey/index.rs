@@ -1,5 +1,8 @@
 //! The in-memory index of mapped journeys: an R-tree over route envelopes for bbox queries,
 //! and the per-journey columns the filters read. Appends only; readers share it behind a lock.
+//! Restricted reports stay in it but are passed over unless a filter asks for them (an admin's
+//! journey-level reads). Its [`JourneyIndex::version`] changes on every change (a journey added,
+//! a restriction set or lifted): the layer caches key on it.
 
 use super::map::MappedJourney;
 use super::report::{AgeBand, Mode, Role};
@@ -42,6 +45,18 @@ pub struct JourneyFilter {
     /// disclosure control (see `http::layers`). Part of the filter so that the layer caches
     /// keep such answers apart.
     pub disclose_non_btp: bool,
+    /// only journeys that start, end or pass in this force (what a `force_analyst` sees at
+    /// journey level)
+    pub within_force: Option<u16>,
+    /// restricted reports too (an admin's journey-level reads); layers never count them
+    pub include_restricted: bool,
+}
+
+/// The journey starts, ends or passes in force `force` (index).
+pub fn touches(j: &MappedJourney, force: u16) -> bool {
+    j.origin.force == Some(force)
+        || j.destination.force == Some(force)
+        || j.route.forces.iter().any(|s| s.force == force as usize)
 }
 
 #[derive(Default)]
@@ -51,6 +66,10 @@ pub struct JourneyIndex {
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
     /// every person key seen, numbered in order of first appearance
     people: HashMap<String, u32>,
+    /// report ids under restriction
+    restricted: std::collections::HashSet<String>,
+    /// changes on every change of what a filter can select
+    version: u64,
 }
 
 impl JourneyIndex {
@@ -72,18 +91,77 @@ impl JourneyIndex {
         }
         self.by_id.insert(j.report.report_id.clone(), i);
         self.journeys.push(Arc::new(j));
+        self.version += 1;
         true
+    }
+
+    /// The data version: changes whenever a journey is added or a restriction set or lifted.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Carries on the numbering of an index this one replaces (versions never repeat).
+    pub fn continue_from(&mut self, earlier: &JourneyIndex) {
+        self.version += earlier.version + 1;
+    }
+
+    pub fn is_restricted(&self, report_id: &str) -> bool {
+        !self.restricted.is_empty() && self.restricted.contains(report_id)
+    }
+
+    /// Sets the restricted report ids (a new version only if they changed).
+    pub fn set_restricted(&mut self, ids: std::collections::HashSet<String>) {
+        if ids != self.restricted {
+            self.restricted = ids;
+            self.version += 1;
+        }
+    }
+
+    /// The restricted ids now.
+    pub fn restricted(&self) -> &std::collections::HashSet<String> {
+        &self.restricted
     }
 
     /// Builds an index from many journeys at once (bulk-loaded R-tree).
     pub fn from_journeys(list: Vec<MappedJourney>) -> Self {
+        Self::from_arcs(list.into_iter().map(Arc::new).collect())
+    }
+
+    /// Takes out the journeys of these report ids (erased): the index is rebuilt without them,
+    /// so nothing of theirs stays in memory. Returns how many it held.
+    pub fn remove(&mut self, ids: &std::collections::HashSet<String>) -> usize {
+        let n = ids.iter().filter(|id| self.by_id.contains_key(*id)).count();
+        if n == 0 {
+            return 0;
+        }
+        let keep: Vec<Arc<MappedJourney>> = self
+            .journeys
+            .iter()
+            .filter(|j| !ids.contains(&j.report.report_id))
+            .cloned()
+            .collect();
+        let mut fresh = JourneyIndex::from_arcs(keep);
+        fresh.restricted = self
+            .restricted
+            .iter()
+            .filter(|id| !ids.contains(*id))
+            .cloned()
+            .collect();
+        fresh.continue_from(self);
+        *self = fresh;
+        n
+    }
+
+    fn from_arcs(list: Vec<Arc<MappedJourney>>) -> Self {
         let mut idx = JourneyIndex::new();
         let mut items = Vec::with_capacity(list.len());
         for mut j in list {
             if idx.by_id.contains_key(&j.report.report_id) {
                 continue;
             }
-            idx.number_people(&mut j);
+            // numbered by this index (a rebuild after an erasure numbers afresh; a journey still
+            // shared with the old index is copied first)
+            idx.number_people(Arc::make_mut(&mut j));
             let i = idx.journeys.len() as u32;
             let b = j.route.bbox;
             if !b.is_empty() {
@@ -93,9 +171,10 @@ impl JourneyIndex {
                 ));
             }
             idx.by_id.insert(j.report.report_id.clone(), i);
-            idx.journeys.push(Arc::new(j));
+            idx.journeys.push(j);
         }
         idx.tree = RTree::bulk_load(items);
+        idx.version = idx.journeys.len() as u64;
         idx
     }
 
@@ -141,6 +220,9 @@ impl JourneyIndex {
         if f.btp_sourced && !j.report.btp_sourced() {
             return false;
         }
+        if !f.include_restricted && self.is_restricted(&j.report.report_id) {
+            return false;
+        }
         if f.from_day.is_some_and(|d| j.day < d) || f.to_day.is_some_and(|d| j.day > d) {
             return false;
         }
@@ -174,13 +256,10 @@ impl JourneyIndex {
         {
             return false;
         }
-        if let Some(force) = f.force {
-            let touches = j.origin.force == Some(force)
-                || j.destination.force == Some(force)
-                || j.route.forces.iter().any(|s| s.force == force as usize);
-            if !touches {
-                return false;
-            }
+        if f.force.is_some_and(|force| !touches(j, force))
+            || f.within_force.is_some_and(|force| !touches(j, force))
+        {
+            return false;
         }
         f.bbox.is_none_or(|b| j.route.intersects(geo, &b))
     }

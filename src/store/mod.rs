@@ -1,4 +1,5 @@
-//! Durable storage of journey reports (append only).
+//! Durable storage of journey reports (never changed once stored; an admin may erase one, which
+//! leaves a tombstone), and the restrictions on them.
 //!
 //! A store keeps each accepted report's canonical JSON under its `report_id`, with a sequence
 //! number in order of acceptance. [`JourneyStore::put`] is atomic per call: when it returns,
@@ -72,6 +73,40 @@ pub struct StoredReport {
     pub received_at: String,
 }
 
+/// A report kept but withheld from every layer, list, export and read except an admin's
+/// (DPA 2018 s.47, restriction of processing).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Restriction {
+    pub report_id: String,
+    /// why (the admin's `X-Justification`)
+    pub reason: String,
+    /// who restricted it
+    pub actor: String,
+    /// RFC 3339 UTC
+    pub at: String,
+}
+
+/// What is left of an erased report (DPA 2018 s.47): its id, when, who and why; never its
+/// content.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Tombstone {
+    pub report_id: String,
+    /// RFC 3339 UTC
+    pub at: String,
+    pub actor: String,
+    pub reason: String,
+}
+
+/// What an erasure did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Erased {
+    /// the report's content is gone; its tombstone is stored
+    Done,
+    NoSuchReport,
+    /// erased before
+    Already,
+}
+
 /// What happened to one record of a [`JourneyStore::put`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -81,6 +116,8 @@ pub enum PutOutcome {
     Exists { seq: i64 },
     /// Already stored with different content: refused, nothing changed.
     Conflict { seq: i64 },
+    /// The id was erased: refused, nothing stored.
+    Erased,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +142,20 @@ pub trait JourneyStore: Send + Sync {
     /// Calls `f` for every report with `seq > after`, in sequence order.
     fn scan(&self, after: i64, f: &mut dyn FnMut(StoredReport)) -> Result<(), StoreError>;
     fn count(&self) -> Result<u64, StoreError>;
+    /// Restricts a stored report (replacing an earlier restriction's reason); false when no
+    /// report has that id.
+    fn restrict(&self, r: &Restriction) -> Result<bool, StoreError>;
+    /// Lifts a restriction; false when the report was not restricted.
+    fn unrestrict(&self, report_id: &str) -> Result<bool, StoreError>;
+    /// Every restriction in force (few: read by every instance on each poll).
+    fn restrictions(&self) -> Result<Vec<Restriction>, StoreError>;
+    /// Erases a report in one transaction: its row (and restriction) deleted, a tombstone
+    /// stored in its place.
+    fn erase(&self, t: &Tombstone) -> Result<Erased, StoreError>;
+    /// How many tombstones there are (cheap: instances poll it, and read them when it changes).
+    fn tombstone_count(&self) -> Result<u64, StoreError>;
+    /// Every tombstone.
+    fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError>;
     /// Checks the store's own consistency (SQLite's `integrity_check`, unique ids).
     fn integrity_check(&self) -> Result<(), StoreError>;
     /// Makes everything committed durable in the main file before the process ends (SQLite:

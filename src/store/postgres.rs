@@ -13,7 +13,9 @@
 //! (rolled-back inserts, `ON CONFLICT` misses). [`crate::ingest::Journeys::catch_up`] allows for
 //! both.
 
-use super::{JourneyStore, NewReport, PutOutcome, StoreError, StoredReport};
+use super::{
+    Erased, JourneyStore, NewReport, PutOutcome, Restriction, StoreError, StoredReport, Tombstone,
+};
 use postgres::{Client, NoTls};
 use std::sync::{Mutex, MutexGuard};
 use time::OffsetDateTime;
@@ -45,6 +47,32 @@ const MIGRATIONS: &[(i32, &str)] = &[
             records bigint NOT NULL,
             justification text,
             remote text
+        )",
+    ),
+    (
+        3,
+        // the single sign-on identity of a caller signed in with a JWT
+        "ALTER TABLE audit_events ADD COLUMN sso_subject text, ADD COLUMN sso_issuer text",
+    ),
+    (
+        4,
+        // reports kept but withheld (restriction of processing)
+        "CREATE TABLE restrictions (
+            report_id text PRIMARY KEY REFERENCES reports (report_id),
+            reason text NOT NULL,
+            actor text NOT NULL,
+            at text NOT NULL
+        )",
+    ),
+    (
+        5,
+        // what is left of erased reports
+        "CREATE TABLE tombstones (
+            seq bigserial PRIMARY KEY,
+            report_id text NOT NULL UNIQUE,
+            at text NOT NULL,
+            actor text NOT NULL,
+            reason text NOT NULL
         )",
     ),
 ];
@@ -154,8 +182,13 @@ fn put_on(c: &mut Client, records: &[NewReport]) -> Result<Vec<PutOutcome>, post
          ON CONFLICT (report_id) DO NOTHING RETURNING seq",
     )?;
     let find = tx.prepare("SELECT seq, body FROM reports WHERE report_id = $1")?;
+    let erased = tx.prepare("SELECT 1 FROM tombstones WHERE report_id = $1")?;
     let mut out = Vec::with_capacity(records.len());
     for r in records {
+        if tx.query_opt(&erased, &[&r.report_id])?.is_some() {
+            out.push(PutOutcome::Erased);
+            continue;
+        }
         if let Some(row) = tx.query_opt(&insert, &[&r.report_id, &now, &r.body])? {
             out.push(PutOutcome::Created { seq: row.get(0) });
             continue;
@@ -239,6 +272,98 @@ impl JourneyStore for PostgresStore {
                 body: r.get(2),
                 received_at: r.get(3),
             })
+        })
+    }
+
+    fn restrict(&self, r: &Restriction) -> Result<bool, StoreError> {
+        // an upsert: run again on a new connection if the first was lost, it changes nothing more
+        let sql = super::sqlite::RESTRICT
+            .replace("?1", "$1")
+            .replace("?2", "$2")
+            .replace("?3", "$3")
+            .replace("?4", "$4");
+        self.read(|c| c.execute(sql.as_str(), &[&r.report_id, &r.reason, &r.actor, &r.at]))
+            .map(|n| n > 0)
+    }
+
+    fn unrestrict(&self, report_id: &str) -> Result<bool, StoreError> {
+        self.read(|c| {
+            c.execute(
+                "DELETE FROM restrictions WHERE report_id = $1",
+                &[&report_id],
+            )
+        })
+        .map(|n| n > 0)
+    }
+
+    fn erase(&self, t: &Tombstone) -> Result<Erased, StoreError> {
+        self.read(|c| {
+            let mut tx = c.transaction()?;
+            if tx
+                .query_opt(
+                    "SELECT 1 FROM tombstones WHERE report_id = $1",
+                    &[&t.report_id],
+                )?
+                .is_some()
+            {
+                return Ok(Erased::Already);
+            }
+            tx.execute(
+                "DELETE FROM restrictions WHERE report_id = $1",
+                &[&t.report_id],
+            )?;
+            if tx.execute("DELETE FROM reports WHERE report_id = $1", &[&t.report_id])? == 0 {
+                return Ok(Erased::NoSuchReport);
+            }
+            tx.execute(
+                "INSERT INTO tombstones (report_id, at, actor, reason) VALUES ($1, $2, $3, $4)",
+                &[&t.report_id, &t.at, &t.actor, &t.reason],
+            )?;
+            tx.commit()?;
+            Ok(Erased::Done)
+        })
+    }
+
+    fn tombstone_count(&self) -> Result<u64, StoreError> {
+        self.read(|c| c.query_one("SELECT count(*) FROM tombstones", &[]))
+            .map(|r| r.get::<_, i64>(0).max(0) as u64)
+    }
+
+    fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
+        self.read(|c| {
+            c.query(
+                "SELECT report_id, at, actor, reason FROM tombstones ORDER BY seq",
+                &[],
+            )
+        })
+        .map(|rows| {
+            rows.into_iter()
+                .map(|r| Tombstone {
+                    report_id: r.get(0),
+                    at: r.get(1),
+                    actor: r.get(2),
+                    reason: r.get(3),
+                })
+                .collect()
+        })
+    }
+
+    fn restrictions(&self) -> Result<Vec<Restriction>, StoreError> {
+        self.read(|c| {
+            c.query(
+                "SELECT report_id, reason, actor, at FROM restrictions ORDER BY report_id",
+                &[],
+            )
+        })
+        .map(|rows| {
+            rows.into_iter()
+                .map(|r| Restriction {
+                    report_id: r.get(0),
+                    reason: r.get(1),
+                    actor: r.get(2),
+                    at: r.get(3),
+                })
+                .collect()
         })
     }
 

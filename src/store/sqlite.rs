@@ -3,7 +3,9 @@
 //! WAL journal with `synchronous = FULL`: a transaction's commit is fsynced before `put`
 //! returns, so an acknowledged write survives a crash of the process or the machine.
 
-use super::{JourneyStore, NewReport, PutOutcome, StoreError, StoredReport};
+use super::{
+    Erased, JourneyStore, NewReport, PutOutcome, Restriction, StoreError, StoredReport, Tombstone,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::Mutex;
@@ -11,12 +13,32 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &["CREATE TABLE reports (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE reports (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         report_id TEXT NOT NULL UNIQUE,
         received_at TEXT NOT NULL,
         body TEXT NOT NULL
-    )"];
+    )",
+    "CREATE TABLE restrictions (
+        report_id TEXT PRIMARY KEY REFERENCES reports (report_id),
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    )",
+    "CREATE TABLE tombstones (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        report_id TEXT NOT NULL UNIQUE,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL
+    )",
+];
+
+/// Restricts a report if it is stored (the same statement on PostgreSQL).
+pub(super) const RESTRICT: &str = "INSERT INTO restrictions (report_id, reason, actor, at)
+     SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM reports WHERE report_id = ?1)
+     ON CONFLICT (report_id) DO UPDATE SET reason = excluded.reason, actor = excluded.actor, at = excluded.at";
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -59,6 +81,8 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // deleted content (erasure) is overwritten with zeros, not left in free pages
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
             conn.execute_batch(&format!(
@@ -86,7 +110,12 @@ impl JourneyStore for SqliteStore {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO reports (report_id, received_at, body) VALUES (?1, ?2, ?3)",
             )?;
+            let mut erased = tx.prepare_cached("SELECT 1 FROM tombstones WHERE report_id = ?1")?;
             for r in records {
+                if erased.exists(params![r.report_id])? {
+                    out.push(PutOutcome::Erased);
+                    continue;
+                }
                 let existing: Option<(i64, String)> = find
                     .query_row(params![r.report_id], |row| Ok((row.get(0)?, row.get(1)?)))
                     .optional()?;
@@ -122,6 +151,85 @@ impl JourneyStore for SqliteStore {
                 },
             )
             .optional()?)
+    }
+
+    fn restrict(&self, r: &Restriction) -> Result<bool, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        Ok(conn.execute(RESTRICT, params![r.report_id, r.reason, r.actor, r.at])? > 0)
+    }
+
+    fn unrestrict(&self, report_id: &str) -> Result<bool, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        Ok(conn.execute(
+            "DELETE FROM restrictions WHERE report_id = ?1",
+            params![report_id],
+        )? > 0)
+    }
+
+    fn erase(&self, t: &Tombstone) -> Result<Erased, StoreError> {
+        let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let tx = conn.transaction()?;
+        if tx
+            .prepare_cached("SELECT 1 FROM tombstones WHERE report_id = ?1")?
+            .exists(params![t.report_id])?
+        {
+            return Ok(Erased::Already);
+        }
+        tx.execute(
+            "DELETE FROM restrictions WHERE report_id = ?1",
+            params![t.report_id],
+        )?;
+        if tx.execute(
+            "DELETE FROM reports WHERE report_id = ?1",
+            params![t.report_id],
+        )? == 0
+        {
+            return Ok(Erased::NoSuchReport);
+        }
+        tx.execute(
+            "INSERT INTO tombstones (report_id, at, actor, reason) VALUES (?1, ?2, ?3, ?4)",
+            params![t.report_id, t.at, t.actor, t.reason],
+        )?;
+        tx.commit()?;
+        Ok(Erased::Done)
+    }
+
+    fn tombstone_count(&self) -> Result<u64, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        Ok(conn.query_row("SELECT count(*) FROM tombstones", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64)
+    }
+
+    fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut stmt = conn
+            .prepare_cached("SELECT report_id, at, actor, reason FROM tombstones ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Tombstone {
+                report_id: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                reason: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn restrictions(&self) -> Result<Vec<Restriction>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT report_id, reason, actor, at FROM restrictions ORDER BY report_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Restriction {
+                report_id: r.get(0)?,
+                reason: r.get(1)?,
+                actor: r.get(2)?,
+                at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn scan(&self, after: i64, f: &mut dyn FnMut(StoredReport)) -> Result<(), StoreError> {

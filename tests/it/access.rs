@@ -27,6 +27,7 @@ pub(super) fn token(r: Role) -> String {
         Role::BtpPlanner => '2',
         Role::Analyst => '3',
         Role::Admin => '4',
+        Role::ForceAnalyst => '5',
     };
     format!("lm_{}", d.to_string().repeat(64))
 }
@@ -40,10 +41,15 @@ pub(super) fn security(audit: &Path, rate: u32, cors: Vec<String>) -> Security {
             role: r,
             sha256: sha256_hex(token(r).as_bytes()),
             created: "2026-11-29T00:00:00Z".into(),
+            // the force analyst is North Wales's: it sees the small LIV → BNG journeys only
+            force: (r == Role::ForceAnalyst).then(|| NORTH_WALES.into()),
+            expires: None,
+            revoked: None,
         })
         .collect();
     Security {
         auth: Authentication::Tokens(Tokens::from_records(records)),
+        oidc: None,
         pseudonyms: Pseudonyms::new(b"access test key 1".to_vec()),
         disclosure: Disclosure::new(5, 5, Pseudonyms::new(b"access test key 1".to_vec())),
         audit: Some(AuditLog::open(audit).unwrap()),
@@ -187,72 +193,87 @@ pub(super) const WHY: (&str, &str) = ("x-justification", "access test: synthetic
 #[tokio::test]
 async fn every_endpoint_answers_each_role_as_the_matrix_says() {
     let f = fixture("matrix", 3, 0, vec![], true).await;
-    // callers: signed out, viewer, btp_planner, analyst, admin
+    // callers: signed out, viewer, btp_planner, analyst, force_analyst (North Wales), admin
     let who = [
         None,
         Some(Role::Viewer),
         Some(Role::BtpPlanner),
         Some(Role::Analyst),
+        Some(Role::ForceAnalyst),
         Some(Role::Admin),
     ];
     #[rustfmt::skip]
-    let matrix: &[(&str, &str, bool, [u16; 5])] = &[
+    let matrix: &[(&str, &str, bool, [u16; 6])] = &[
         // method, path, with X-Justification, expected status per caller
-        ("GET", "/", false, [200, 200, 200, 200, 200]),
-        ("GET", "/health", false, [200, 200, 200, 200, 200]),
-        ("GET", "/conformance", false, [200, 200, 200, 200, 200]),
-        ("GET", "/openapi", false, [200, 200, 200, 200, 200]),
-        ("GET", "/assets/app.js", false, [200, 200, 200, 200, 200]),
-        ("GET", "/collections", false, [401, 200, 200, 200, 200]),
-        ("GET", "/collections/stations", false, [401, 200, 200, 200, 200]),
-        ("GET", "/collections/stations/items?limit=5", false, [401, 200, 200, 200, 200]),
-        ("GET", "/collections/stations/items/LST", false, [401, 200, 200, 200, 200]),
-        ("GET", "/collections/forces/items?limit=5", false, [401, 200, 200, 200, 200]),
-        ("GET", "/collections/rail/items?limit=5", false, [401, 200, 200, 200, 200]),
-        ("GET", "/collections/hotspots/items?limit=5", false, [401, 200, 200, 200, 200]),
-        ("GET", "/collections/flows/items", false, [401, 200, 200, 200, 200]),
-        ("GET", "/collections/journeys/items?limit=5", false, [401, 403, 200, 200, 200]),
-        ("GET", "/collections/journeys/items/syn-acc-1", false, [401, 403, 200, 200, 200]),
+        ("GET", "/", false, [200, 200, 200, 200, 200, 200]),
+        ("GET", "/health", false, [200, 200, 200, 200, 200, 200]),
+        ("GET", "/conformance", false, [200, 200, 200, 200, 200, 200]),
+        ("GET", "/openapi", false, [200, 200, 200, 200, 200, 200]),
+        ("GET", "/assets/app.js", false, [200, 200, 200, 200, 200, 200]),
+        ("GET", "/collections", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/stations", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/stations/items?limit=5", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/stations/items/LST", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/forces/items?limit=5", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/rail/items?limit=5", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/hotspots/items?limit=5", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/flows/items", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/journeys/items?limit=5", false, [401, 403, 200, 200, 200, 200]),
+        ("GET", "/collections/journeys/items/syn-acc-1", false, [401, 403, 200, 200, 404, 200]),
         // not reported by BTP: as absent to a BTP planner as a journey that does not exist
-        ("GET", "/collections/journeys/items/syn-acc-0", false, [401, 403, 404, 200, 200]),
-        ("GET", "/collections/journeys/items?persons=true", true, [401, 403, 403, 200, 200]),
-        ("GET", "/collections/journeys/items?persons=true", false, [401, 403, 403, 403, 403]),
-        ("GET", "/api/journeys?limit=5", false, [401, 403, 200, 200, 200]),
-        ("GET", "/api/journeys/syn-acc-1", false, [401, 403, 200, 200, 200]),
-        ("GET", "/api/journeys/syn-acc-0", false, [401, 403, 404, 200, 200]),
-        ("GET", "/api/journeys/syn-acc-1?persons=true", true, [401, 403, 403, 200, 200]),
-        ("GET", "/api/journeys?persons=true", false, [401, 403, 403, 403, 403]),
-        ("GET", "/api/hotspots?top=5", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/flows", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/flows?format=matrix", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/flows?direction=travel", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/corridors", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/corridors?direction=travel&f=csv", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/corridors?top=0", false, [401, 400, 400, 400, 400]),
-        ("GET", "/api/trends?interval=month", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/export?collection=journeys", false, [401, 403, 200, 200, 200]),
-        ("GET", "/api/export?collection=hotspots&format=csv", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/export?collection=forces", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/export?collection=trends&format=csv", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/locate?lon=-0.1335&lat=51.5282", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/route?from=EUS&to=NRW", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/stations/EUS", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/whoami", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/audit", false, [401, 403, 403, 403, 200]),
-        ("GET", "/api/treatment", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/treatment?by=origin_force&group=children&f=csv", false, [401, 200, 200, 200, 200]),
-        ("GET", "/api/treatment?by=area", false, [401, 400, 400, 400, 400]),
+        ("GET", "/collections/journeys/items/syn-acc-0", false, [401, 403, 404, 200, 404, 200]),
+        ("GET", "/collections/journeys/items?persons=true", true, [401, 403, 403, 200, 200, 200]),
+        ("GET", "/collections/journeys/items?persons=true", false, [401, 403, 403, 403, 403, 403]),
+        ("GET", "/api/journeys?limit=5", false, [401, 403, 200, 200, 200, 200]),
+        ("GET", "/api/journeys/syn-acc-1", false, [401, 403, 200, 200, 404, 200]),
+        ("GET", "/api/journeys/syn-acc-0", false, [401, 403, 404, 200, 404, 200]),
+        // a force analyst's own force's journeys (Liverpool → Bangor ends in North Wales)
+        ("GET", "/api/journeys/syn-acc-small-0", false, [401, 403, 200, 200, 200, 200]),
+        ("GET", "/collections/journeys/items/syn-acc-small-0", false, [401, 403, 200, 200, 200, 200]),
+        ("GET", "/api/journeys/syn-acc-small-0?persons=true", true, [401, 403, 403, 200, 200, 200]),
+        ("GET", "/api/journeys/syn-acc-1?persons=true", true, [401, 403, 403, 200, 404, 200]),
+        ("GET", "/api/journeys?persons=true", false, [401, 403, 403, 403, 403, 403]),
+        ("GET", "/api/hotspots?top=5", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/flows", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/flows?format=matrix", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/trends?interval=month", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/export?collection=journeys", false, [401, 403, 200, 200, 200, 200]),
+        ("GET", "/api/export?collection=hotspots&format=csv", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/export?collection=forces", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/export?collection=trends&format=csv", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/locate?lon=-0.1335&lat=51.5282", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/route?from=EUS&to=NRW", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/stations/EUS", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/whoami", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/audit", false, [401, 403, 403, 403, 403, 200]),
+        ("GET", "/api/flows?direction=travel", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/corridors", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/corridors?direction=travel&f=csv", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/corridors?top=0", false, [401, 400, 400, 400, 400, 400]),
+        ("GET", "/api/treatment", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/treatment?by=origin_force&group=children&f=csv", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/treatment?by=area", false, [401, 400, 400, 400, 400, 400]),
         // person-level: analysts and admins, and only with a reason
-        ("GET", "/api/people", true, [401, 403, 403, 200, 200]),
-        ("GET", "/api/people?min_journeys=1&group=children", true, [401, 403, 403, 200, 200]),
-        ("GET", "/api/people", false, [401, 403, 403, 403, 403]),
-        ("GET", "/api/people/psn_0000000000000000", true, [401, 403, 403, 404, 404]),
-        ("GET", "/api/people/syn-acc-p1", true, [401, 403, 403, 400, 400]),
-        ("GET", "/api/people/psn_0000000000000000", false, [401, 403, 403, 403, 403]),
-        ("GET", "/api/people?min_journeys=0", true, [401, 403, 403, 400, 400]),
-        ("POST", "/api/people", true, [401, 403, 403, 405, 405]),
-        ("GET", "/no/such/path", false, [401, 404, 404, 404, 404]),
-        ("DELETE", "/api/journeys/syn-acc-1", false, [401, 403, 403, 403, 405]),
+        ("GET", "/api/people", true, [401, 403, 403, 200, 200, 200]),
+        ("GET", "/api/people?min_journeys=1&group=children", true, [401, 403, 403, 200, 200, 200]),
+        ("GET", "/api/people", false, [401, 403, 403, 403, 403, 403]),
+        ("GET", "/api/people/psn_0000000000000000", true, [401, 403, 403, 404, 404, 404]),
+        ("GET", "/api/people/syn-acc-p1", true, [401, 403, 403, 400, 400, 400]),
+        ("GET", "/api/people/psn_0000000000000000", false, [401, 403, 403, 403, 403, 403]),
+        ("GET", "/api/people?min_journeys=0", true, [401, 403, 403, 400, 400, 400]),
+        ("POST", "/api/people", true, [401, 403, 403, 405, 405, 405]),
+        ("GET", "/no/such/path", false, [401, 404, 404, 404, 404, 404]),
+        // restriction: admins only, with a reason (last: the admin's restricts, then lifts)
+        ("POST", "/api/journeys/syn-acc-small-2/restrict", false, [401, 403, 403, 403, 403, 403]),
+        ("POST", "/api/journeys/syn-acc-small-2/restrict", true, [401, 403, 403, 403, 403, 200]),
+        ("POST", "/api/journeys/syn-acc-small-2/unrestrict", true, [401, 403, 403, 403, 403, 200]),
+        ("POST", "/api/journeys/no-such-report/restrict", true, [401, 403, 403, 403, 403, 404]),
+        // erasure: admins only, with a reason (last: the admin's erases)
+        ("DELETE", "/api/journeys/syn-acc-1", false, [401, 403, 403, 403, 403, 403]),
+        ("DELETE", "/api/journeys/no-such-report", true, [401, 403, 403, 403, 403, 404]),
+        ("DELETE", "/api/journeys/syn-acc-small-1", true, [401, 403, 403, 403, 403, 200]),
+        ("DELETE", "/api/journeys/syn-acc-small-1", true, [401, 403, 403, 403, 403, 410]),
+        ("GET", "/api/journeys/syn-acc-small-1", false, [401, 403, 404, 404, 404, 404]),
     ];
     for &(method, path, why, expected) in matrix {
         for (caller, want) in who.iter().zip(expected) {
@@ -294,7 +315,7 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
     // Ingest: admins only.
     let one = json!({"report_id": "syn-acc-new", "reported_at": "2024-03-01T10:00:00Z", "source_force": "BTP",
         "journey": {"date": "2024-03-01", "mode": "rail", "origin": {"station": "EUS"}, "destination": {"station": "BHM"}}});
-    for (caller, want) in who.iter().zip([401, 403, 403, 403, 201]) {
+    for (caller, want) in who.iter().zip([401, 403, 403, 403, 403, 201]) {
         let (got, body, _) = call(
             &f.st,
             "POST",
@@ -417,6 +438,79 @@ async fn each_role_sees_what_it_may_and_nothing_more() {
         json_of(&f.st, "/api/whoami", Role::BtpPlanner).await["journeys"],
         "btp_sourced"
     );
+}
+
+#[tokio::test]
+async fn a_force_analyst_sees_its_forces_journeys_and_national_aggregates() {
+    // The North Wales force analyst: of the 15 journeys, the 3 Liverpool → Bangor ones end in
+    // North Wales; the 12 Liverpool Street → Norwich ones never enter it.
+    let f = fixture("force", 3, 0, vec![], false).await;
+    let fa = Role::ForceAnalyst;
+    let mine = ["syn-acc-small-0", "syn-acc-small-1", "syn-acc-small-2"];
+    let ids = |v: &Value| -> Vec<String> {
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let list = json_of(&f.st, "/api/journeys?limit=100", fa).await;
+    assert_eq!(list["numberMatched"], 3);
+    assert_eq!(ids(&list), mine);
+    let ogc = json_of(&f.st, "/collections/journeys/items?limit=100", fa).await;
+    assert_eq!(ids(&ogc), mine);
+    // Its filters narrow within its force: Norfolk's journeys stay out of reach.
+    let norfolk = json_of(&f.st, &format!("/api/journeys?force={NORFOLK}"), fa).await;
+    assert_eq!(norfolk["numberMatched"], 0);
+    let (s, body, h) = get_as(&f.st, "/api/export?collection=journeys&format=csv", fa).await;
+    assert_eq!(s, 200);
+    assert_eq!(body.lines().count(), 1 + 3, "{body}");
+    assert_eq!(h["x-record-count"], "3");
+    // Persons of its own journeys, pseudonymised as for an analyst.
+    let (s, body, _) = call(
+        &f.st,
+        "GET",
+        "/api/journeys/syn-acc-small-1?persons=true",
+        Some(fa),
+        &[WHY],
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let keys = Pseudonyms::new(b"access test key 1".to_vec());
+    assert_eq!(
+        v["properties"]["persons_summary"][0]["pseudonym"],
+        keys.person("syn-acc-q1")
+    );
+    // Aggregates are national and unsuppressed: all 15 journeys, the 3 small ones exact.
+    let t = json_of(&f.st, "/api/trends?interval=month", fa).await;
+    assert_eq!(t["journeys"], 15);
+    assert!(t.get("disclosure").is_none());
+    assert_eq!(
+        t["buckets"][1]["journeys"], 3,
+        "February: the 3 small journeys"
+    );
+    let me = json_of(&f.st, "/api/whoami", fa).await;
+    assert_eq!(
+        (
+            me["role"].clone(),
+            me["force"].clone(),
+            me["journeys"].clone()
+        ),
+        (json!("force_analyst"), json!(NORTH_WALES), json!("force"))
+    );
+    // The audit entry of its list read counts what it got.
+    let log = AuditLog::open(&f.dir.join("audit.ndjson")).unwrap();
+    let (reads, _) = log
+        .read(
+            |e| e.role == Role::ForceAnalyst && e.action == "read_journeys",
+            0,
+            10,
+        )
+        .unwrap();
+    assert_eq!(reads.first().map(|e| e.records), Some(3));
 }
 
 /// Every count in a viewer's answer: a multiple of 5 and at least 5, or null.

@@ -165,3 +165,43 @@ pub fn report(id: &str, k: usize) -> String {
         r#"{{"report_id":"{id}","reported_at":"2024-03-06T10:42:00Z","source_force":"BTP","journey":{{"date":"2024-03-06","mode":"rail","origin":{{"station":"{from}"}},"destination":{{"station":"{to}"}}}},"persons":[{{"person_id":"syn-{id}","age_band":"15-17","roles":["runner"]}}]}}"#
     )
 }
+
+/// A token file record for `token` (the token itself is hashed, as the CLI does).
+pub fn token_record(
+    id: &str,
+    role: linesmap::access::Role,
+    token: &str,
+) -> linesmap::access::tokens::TokenRecord {
+    linesmap::access::tokens::TokenRecord {
+        id: id.into(),
+        name: format!("{role} tester"),
+        role,
+        sha256: linesmap::access::tokens::sha256_hex(token.as_bytes()),
+        created: "2026-11-30T00:00:00Z".into(),
+        force: None,
+        expires: None,
+        revoked: None,
+    }
+}
+
+/// Access settings for in-process tests: these token records, optionally a provider, the
+/// audit log at `dir/audit.ndjson`, no rate limit, CORS off.
+pub fn test_security(
+    dir: &std::path::Path,
+    records: Vec<linesmap::access::tokens::TokenRecord>,
+    oidc: Option<linesmap::access::oidc::Oidc>,
+) -> linesmap::access::Security {
+    use linesmap::access::{Pseudonyms, disclosure::Disclosure};
+    linesmap::access::Security {
+        auth: linesmap::access::Authentication::Tokens(
+            linesmap::access::tokens::Tokens::from_records(records),
+        ),
+        oidc,
+        pseudonyms: Pseudonyms::new(b"in-process test key".to_vec()),
+        disclosure: Disclosure::new(5, 5, Pseudonyms::new(b"in-process test key".to_vec())),
+        audit: Some(linesmap::access::audit::AuditLog::open(&dir.join("audit.ndjson")).unwrap()),
+        rate: linesmap::access::RateLimiter::new(0),
+        cors_origins: vec![],
+        tls: false,
+    }
+}

@@ -17,4 +17,6 @@ mod people;
 mod pg;
 mod reference;
 mod reliability;
+mod restriction;
 mod schemathesis;
+mod signin;

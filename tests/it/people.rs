@@ -243,7 +243,11 @@ async fn compare(f: &Fixture, filter: &[(&str, &str)]) {
     // 3. distinct persons and children: flows, months, forces, stations
     let dk = ["distinct_persons", "distinct_children"];
     // the script counts flows by travel (origin force → destination force)
-    let m = get(&f.st, &format!("/api/flows?format=matrix&direction=travel{q}")).await;
+    let m = get(
+        &f.st,
+        &format!("/api/flows?format=matrix&direction=travel{q}"),
+    )
+    .await;
     let rows = m["rows"].as_array().unwrap();
     assert_eq!(rows.len(), want["flows"].as_object().unwrap().len());
     for r in rows {

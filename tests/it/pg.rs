@@ -225,7 +225,7 @@ fn the_store_contract_holds_on_sqlite_and_postgresql() {
     let store = PostgresStore::open(&pg.url("linesmap")).unwrap();
     contract(&store);
     // migrations are versioned and run once; a second instance finds the schema in place
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 5);
     let again = PostgresStore::open(&pg.url("linesmap")).unwrap();
     assert_eq!(again.count().unwrap(), store.count().unwrap());
     let mut c = postgres::Client::connect(&pg.url("linesmap"), postgres::NoTls).unwrap();
@@ -233,7 +233,7 @@ fn the_store_contract_holds_on_sqlite_and_postgresql() {
         .query_one("SELECT count(*) FROM schema_migrations", &[])
         .unwrap()
         .get(0);
-    assert_eq!(n, 2, "two migrations, each recorded once");
+    assert_eq!(n, 5, "five migrations, each recorded once");
     // A newer schema than the build knows is refused, not guessed at.
     c.execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
         .unwrap();
@@ -476,5 +476,194 @@ fn an_instance_killed_mid_write_loses_nothing_acknowledged() {
         .is_some()
     );
     drop(reader);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_shared_audit_log_keeps_a_jwt_callers_subject_and_issuer() {
+    use linesmap::access::audit::{AuditEvent, AuditLog};
+    let pg = PgCluster::start("sso-audit");
+    let url = pg.url("linesmap");
+    // the store migrates the schema (migration 3 adds the two columns)
+    drop(PostgresStore::open(&url).unwrap());
+    let log = AuditLog::database(&url).unwrap();
+    let event = |sso: bool| AuditEvent {
+        ts: linesmap::access::audit::now(),
+        actor: "SSO Analyst".into(),
+        token_id: if sso { "jwt" } else { "tok_1" }.into(),
+        role: linesmap::access::Role::ForceAnalyst,
+        action: "read_journeys".into(),
+        path: "/api/journeys".into(),
+        query: "limit=5".into(),
+        records: 1,
+        justification: None,
+        remote: Some("127.0.0.1".into()),
+        sso_subject: sso.then(|| "syn-user-1".into()),
+        sso_issuer: sso.then(|| "https://idp.syn-force.example/realms/syn".into()),
+    };
+    log.append(&event(true)).unwrap();
+    log.append(&event(false)).unwrap();
+    // read back by another connection, as another instance would
+    let (all, n) = AuditLog::database(&url)
+        .unwrap()
+        .read(|_| true, 0, 10)
+        .unwrap();
+    assert_eq!(n, 2);
+    let mut want = event(true);
+    want.ts = all[0].ts.clone();
+    assert_eq!(all[0], want, "every field, the SSO identity too");
+    assert_eq!(all[1].sso_subject, None);
+    assert_eq!(all[1].sso_issuer, None);
+    assert_eq!(all[0].sso_subject.as_deref(), Some("syn-user-1"));
+}
+
+/// A POST with no body and a reason, over a real socket; the status.
+fn post_why(addr: &str, token: &str, path: &str, why: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nX-Justification: {why}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.get(9..12).and_then(|x| x.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn a_restriction_set_on_one_instance_holds_on_the_other_within_a_second() {
+    let pg = PgCluster::start("restrict");
+    let url = pg.url("linesmap");
+    let dir = std::env::temp_dir().join(format!("linesmap-pgres-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tokens = dir.join("tokens.json");
+    let admin = create_token(&tokens, "admin", "restriction admin (synthetic)");
+    let analyst = create_token(&tokens, "analyst", "restriction analyst (synthetic)");
+    let a = instance(&url, &dir, &tokens);
+    let b = instance(&url, &dir, &tokens);
+    for i in 0..3 {
+        assert_eq!(
+            post(&a.1, &admin, &report(&format!("syn-pgr-{i}"), i)),
+            Some(201)
+        );
+    }
+    let total =
+        |addr: &str| get_json(addr, &analyst, "/api/trends?interval=month").1["journeys"].clone();
+    assert!(within(Duration::from_secs(1), || total(&b.1) == 3).is_some());
+    // Restricted on A: within 1 s B's analyst no longer reads it, lists it or counts it.
+    assert_eq!(
+        post_why(
+            &a.1,
+            &admin,
+            "/api/journeys/syn-pgr-1/restrict",
+            "synthetic test"
+        ),
+        200
+    );
+    let gone = within(Duration::from_secs(1), || {
+        get_json(&b.1, &analyst, "/api/journeys/syn-pgr-1").0 == 404
+            && get_json(&b.1, &analyst, "/api/journeys?limit=10").1["numberMatched"] == 2
+            && total(&b.1) == 2
+    });
+    assert!(
+        gone.is_some(),
+        "B still shows the restricted report after 1 s"
+    );
+    assert_eq!(
+        get_json(&b.1, &admin, "/api/journeys/syn-pgr-1").0,
+        200,
+        "admins still read it"
+    );
+    // A third instance started later loads the restriction with the reports.
+    let c = instance(&url, &dir, &tokens);
+    assert_eq!(get_json(&c.1, &analyst, "/api/journeys/syn-pgr-1").0, 404);
+    // Lifted on B: back on A within 1 s.
+    assert_eq!(
+        post_why(
+            &b.1,
+            &admin,
+            "/api/journeys/syn-pgr-1/unrestrict",
+            "synthetic test"
+        ),
+        200
+    );
+    let back = within(Duration::from_secs(1), || {
+        get_json(&a.1, &analyst, "/api/journeys/syn-pgr-1").0 == 200 && total(&a.1) == 3
+    });
+    assert!(
+        back.is_some(),
+        "A does not show the lifted report after 1 s"
+    );
+    drop((a, b, c));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_erasure_on_one_instance_reaches_the_other_within_a_second_and_outlives_a_restart() {
+    let pg = PgCluster::start("erase");
+    let url = pg.url("linesmap");
+    let dir = std::env::temp_dir().join(format!("linesmap-pgerase-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tokens = dir.join("tokens.json");
+    let admin = create_token(&tokens, "admin", "erasure admin (synthetic)");
+    let a = instance(&url, &dir, &tokens);
+    let b = instance(&url, &dir, &tokens);
+    for i in 0..3 {
+        assert_eq!(
+            post(&a.1, &admin, &report(&format!("syn-pge-{i}"), i)),
+            Some(201)
+        );
+    }
+    let total =
+        |addr: &str| get_json(addr, &admin, "/api/trends?interval=month").1["journeys"].clone();
+    assert!(within(Duration::from_secs(1), || total(&b.1) == 3).is_some());
+    let mut s = std::net::TcpStream::connect(&a.1).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "DELETE /api/journeys/syn-pge-1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nX-Justification: synthetic test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    // On B within 1 s: not even an admin reads it, lists it or counts it.
+    let gone = within(Duration::from_secs(1), || {
+        get_json(&b.1, &admin, "/api/journeys/syn-pge-1").0 == 404
+            && get_json(&b.1, &admin, "/api/journeys?limit=10").1["numberMatched"] == 2
+            && total(&b.1) == 2
+    });
+    assert!(gone.is_some(), "B still shows the erased report after 1 s");
+    // The id stays refused on either instance, and by one started later.
+    assert_eq!(post(&b.1, &admin, &report("syn-pge-1", 1)), Some(410));
+    let c = instance(&url, &dir, &tokens);
+    assert_eq!(get_json(&c.1, &admin, "/api/journeys/syn-pge-1").0, 404);
+    assert_eq!(
+        get_json(&c.1, &admin, "/api/journeys?limit=10").1["numberMatched"],
+        2
+    );
+    assert_eq!(post(&c.1, &admin, &report("syn-pge-1", 1)), Some(410));
+    // The row is gone from the database; the tombstone holds no content.
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let n: i64 = db
+        .query_one(
+            "SELECT count(*) FROM reports WHERE report_id = 'syn-pge-1'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    let who: String = db
+        .query_one(
+            "SELECT actor FROM tombstones WHERE report_id = 'syn-pge-1'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "erasure admin (synthetic)");
+    drop((a, b, c));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -3,14 +3,16 @@
 const TOKEN = 'linesmap.token';
 const REASON = 'linesmap.reason';
 
-export type RoleName = 'viewer' | 'btp_planner' | 'analyst' | 'admin';
+export type RoleName = 'viewer' | 'btp_planner' | 'analyst' | 'force_analyst' | 'admin';
 export interface Me {
   name: string | null;
   role: RoleName | null;
   open_demo: boolean;
   disclosure_control: { applied: boolean; suppressed_below?: number; rounded_to_base?: number };
   person_summaries: boolean;
-  journeys: 'all' | 'btp_sourced' | 'none';
+  journeys: 'all' | 'force' | 'btp_sourced' | 'none';
+  /** a force analyst's force (GSS code) */
+  force?: string | null;
 }
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
@@ -101,6 +103,8 @@ export function describe(me: Me): void {
   const note = $('role-note');
   if (d.applied) {
     note.textContent = `Viewer: counts below ${d.suppressed_below} are suppressed and the rest rounded to a multiple of ${d.rounded_to_base}. Journeys are not shown.`;
+  } else if (me.journeys === 'force') {
+    note.textContent = `Force analyst (${me.force}): journeys shown are those that start, end or pass in this force; aggregates cover all journeys.`;
   } else if (me.journeys === 'btp_sourced') {
     note.textContent = 'BTP planner: journeys shown are those British Transport Police reported or joined; aggregates cover all journeys.';
   } else {
