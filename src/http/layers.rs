@@ -14,7 +14,8 @@ use super::{AppState, json_reply, round7};
 use crate::geography::{Bbox, Geography};
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
-use crate::layers::{self, Flows, Interval, SectionStats, StationStats, hotspots};
+use crate::layers::hotspots::{Inference, Spot};
+use crate::layers::{self, Flows, Interval, Measure, SectionStats, StationStats, hotspots};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use warp::reply::Response;
@@ -72,7 +73,7 @@ impl<T> Memo<T> {
         &self,
         version: usize,
         stale_ok: std::time::Duration,
-        key: &JourneyFilter,
+        key: &impl std::fmt::Debug,
         make: impl FnOnce() -> T,
     ) -> Arc<T> {
         let key = format!("{key:?}");
@@ -105,7 +106,7 @@ impl<T> Memo<T> {
 #[derive(Default)]
 pub struct Memos {
     stations: Memo<Vec<StationStats>>,
-    hotspots: Memo<Vec<(f64, f64, bool)>>,
+    hotspots: Memo<Vec<Spot>>,
     sections: Memo<Vec<SectionStats>>,
     forces: Memo<Vec<[u32; 2]>>,
     flows: Memo<Flows>,
@@ -115,7 +116,7 @@ impl Memos {
     /// Computes the unfiltered layers, so that the first map requests find them ready.
     pub fn warm(state: &AppState) {
         let all = JourneyFilter::default();
-        hotspot_statistics(state, &all);
+        hotspot_statistics(state, &all, HotspotQuery::default());
         force_counts(state, &all);
         section_stats(state, &all);
         flow_rows(state, &all, None, None, false);
@@ -126,7 +127,7 @@ impl Memos {
 fn cached<T>(
     state: &AppState,
     memo: &Memo<T>,
-    f: &JourneyFilter,
+    f: &impl std::fmt::Debug,
     make: impl FnOnce() -> T,
 ) -> Arc<T> {
     memo.get(
@@ -145,13 +146,19 @@ pub fn station_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<StationSta
     })
 }
 
-/// Gi* z, p-value and significance per station over the journeys `f` selects (cached).
-fn hotspot_statistics(state: &AppState, f: &JourneyFilter) -> Arc<Vec<(f64, f64, bool)>> {
-    cached(state, &state.memos.hotspots, f, || {
-        let stats = station_counts(state, f);
-        let x: Vec<f64> = stats.iter().map(|s| f64::from(s.journeys)).collect();
-        hotspots::statistics(&x, &state.neighbourhoods)
-    })
+/// Gi* z, p-values and significance per station over the journeys `f` selects, on the
+/// measure and with the inference of `q` (cached).
+fn hotspot_statistics(state: &AppState, f: &JourneyFilter, q: HotspotQuery) -> Arc<Vec<Spot>> {
+    cached(
+        state,
+        &state.memos.hotspots,
+        &(f, q.measure, q.inference),
+        || {
+            let stats = station_counts(state, f);
+            let x: Vec<f64> = stats.iter().map(|s| f64::from(s.get(q.measure))).collect();
+            hotspots::spots(&x, &state.neighbourhoods, q.inference)
+        },
+    )
 }
 
 /// Cross-border journeys exported (by the line's exporting force) and imported (by the
@@ -189,25 +196,148 @@ pub fn split_places(mut f: JourneyFilter) -> (JourneyFilter, PlaceFilter) {
 
 // ---------------------------------------------------------------- hotspots
 
-/// How hotspots are ordered (descending; ties: more journeys, then CRS).
+/// How hotspots are ordered (descending; ties: the chosen measure's count, then CRS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HotspotSort {
     GiZ,
-    Journeys,
+    /// the count of a measure (`journeys` is the measure `all`)
+    Count(Measure),
     RatePerMillion,
 }
 
 impl HotspotSort {
-    pub const ALL: &[&str] = &["gi_z", "journeys", "rate_per_million"];
+    pub const ALL: &[&str] = &[
+        "gi_z",
+        "rate_per_million",
+        "journeys",
+        "stops",
+        "boardings",
+        "alightings",
+        "interchanges",
+        "encounters",
+        "on_route",
+    ];
     fn parse(s: &str) -> Option<HotspotSort> {
         match s {
             "gi_z" => Some(HotspotSort::GiZ),
-            "journeys" => Some(HotspotSort::Journeys),
+            "journeys" => Some(HotspotSort::Count(Measure::All)),
             "rate_per_million" => Some(HotspotSort::RatePerMillion),
-            _ => None,
+            "all" => None,
+            m => Measure::parse(m).map(HotspotSort::Count),
         }
     }
 }
+
+/// Which significant stations `significant=` keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Significant {
+    Hot,
+    Cold,
+    Any,
+}
+
+impl Significant {
+    pub const ALL: &[&str] = &["hot", "cold", "any"];
+    fn parse(s: &str) -> Option<Significant> {
+        match s {
+            "hot" => Some(Significant::Hot),
+            "cold" => Some(Significant::Cold),
+            "any" => Some(Significant::Any),
+            _ => None,
+        }
+    }
+
+    pub fn keeps(self, s: &Spot) -> bool {
+        match self {
+            Significant::Hot => s.kind() == Some("hot"),
+            Significant::Cold => s.kind() == Some("cold"),
+            Significant::Any => s.significant,
+        }
+    }
+}
+
+/// What a hotspot layer counts and how it judges significance: `measure`, `inference`,
+/// `permutations`, `seed`, and the `significant` stations to keep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HotspotQuery {
+    pub measure: Measure,
+    pub inference: Inference,
+    pub significant: Option<Significant>,
+}
+
+/// The parameters [`hotspot_query`] reads.
+pub const HOTSPOT_QUERY_PARAMS: &[&str] = &[
+    "measure",
+    "inference",
+    "permutations",
+    "seed",
+    "significant",
+];
+
+/// Parses `measure`, `inference`, `permutations`, `seed` and `significant`.
+pub fn hotspot_query(p: &Params) -> Result<HotspotQuery, ApiError> {
+    let measure = match p.get("measure") {
+        None => Measure::default(),
+        Some(s) => Measure::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+            name: "measure",
+            message: format!("\"{s}\" is not one of {}", Measure::ALL.join(", ")),
+        })?,
+    };
+    let permutations = p
+        .int(
+            "permutations",
+            i64::from(hotspots::MIN_PERMUTATIONS),
+            i64::from(hotspots::MAX_PERMUTATIONS),
+        )?
+        .map_or(hotspots::DEFAULT_PERMUTATIONS, |v| v as u32);
+    let seed = p
+        .int("seed", 0, i64::MAX)?
+        .map_or(hotspots::DEFAULT_SEED, |v| v as u64);
+    let inference = match p.get("inference") {
+        None | Some("permutation") => Inference::Permutation { permutations, seed },
+        Some("analytic") => {
+            if let Some(name) = ["permutations", "seed"]
+                .into_iter()
+                .find(|n| p.get(n).is_some())
+            {
+                return Err(ApiError::InvalidParameter {
+                    name: if name == "seed" {
+                        "seed"
+                    } else {
+                        "permutations"
+                    },
+                    message: "applies to inference=permutation only".into(),
+                });
+            }
+            Inference::Analytic
+        }
+        Some(s) => {
+            return Err(ApiError::InvalidParameter {
+                name: "inference",
+                message: format!("\"{s}\" is not analytic or permutation"),
+            });
+        }
+    };
+    let significant = p
+        .get("significant")
+        .map(|s| {
+            Significant::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "significant",
+                message: format!("\"{s}\" is not one of {}", Significant::ALL.join(", ")),
+            })
+        })
+        .transpose()?;
+    Ok(HotspotQuery {
+        measure,
+        inference,
+        significant,
+    })
+}
+
+/// Footfall (ORR entries and exits a year) below which a station gets no `rate_per_million`
+/// (`low_footfall: true` instead): a few journeys at a halt of a few hundred passengers a year
+/// would otherwise top any ranking by rate.
+pub const RATE_FOOTFALL_FLOOR: u64 = 10_000;
 
 /// One station of the hotspot layer.
 #[derive(Clone, Debug)]
@@ -215,11 +345,21 @@ pub struct Hotspot {
     pub station: usize,
     pub force: Option<usize>,
     pub stats: StationStats,
-    /// journeys per million annual entries and exits (ORR 2019-20); none without footfall
+    /// what was counted, and its count at the station as the caller may know it (a viewer's:
+    /// published, suppressed as 0)
+    pub measure: Measure,
+    pub value: u32,
+    /// the measure per million annual entries and exits (ORR 2019-20); none without footfall
+    /// or below [`RATE_FOOTFALL_FLOOR`]
     pub rate_per_million: Option<f64>,
+    /// footfall below [`RATE_FOOTFALL_FLOOR`] (or unknown): no rate
+    pub low_footfall: bool,
     pub gi_z: f64,
     pub p_value: f64,
+    pub p_sim: Option<f64>,
     pub significant: bool,
+    /// `hot`, `cold` or neither
+    pub spot: Option<&'static str>,
 }
 
 /// Every station with its counts and statistic, over the journeys `f` selects; then the places
@@ -229,31 +369,46 @@ pub fn hotspot_rows(
     f: &JourneyFilter,
     places: PlaceFilter,
     sort: HotspotSort,
+    hq: HotspotQuery,
     viewer: bool,
 ) -> Vec<Hotspot> {
     let g = state.journeys.geography();
     let stats = station_counts(state, f);
-    // Journeys per station as the caller may know them: a viewer's are the published ones
-    // (suppressed as 0), and its statistic and order are computed from those alone.
-    let journeys: Vec<u32> = if viewer {
-        let d = &state.security.disclosure;
-        stats
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let cell = format!("crs={}|", g.stations.get(i).code);
-                d.publish(&cell, "journeys", u64::from(s.journeys))
-                    .map_or(0, |v| v as u32)
-            })
-            .collect()
+    let measure = hq.measure;
+    // The sorting count: the chosen measure unless another is asked for.
+    let sort_measure = match sort {
+        HotspotSort::Count(m) => m,
+        _ => measure,
+    };
+    // Counts per station as the caller may know them: a viewer's are the published ones
+    // (suppressed as 0), and its statistic, rates and order are computed from those alone.
+    let known = |m: Measure| -> Vec<u32> {
+        if viewer {
+            let d = &state.security.disclosure;
+            stats
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let cell = format!("crs={}|", g.stations.get(i).code);
+                    d.publish(&cell, m.field(), u64::from(s.get(m)))
+                        .map_or(0, |v| v as u32)
+                })
+                .collect()
+        } else {
+            stats.iter().map(|s| s.get(m)).collect()
+        }
+    };
+    let values = known(measure);
+    let order_values = if sort_measure == measure {
+        values.clone()
     } else {
-        stats.iter().map(|s| s.journeys).collect()
+        known(sort_measure)
     };
     let st = if viewer {
-        let x: Vec<f64> = journeys.iter().map(|&j| f64::from(j)).collect();
-        Arc::new(hotspots::statistics(&x, &state.neighbourhoods))
+        let x: Vec<f64> = values.iter().map(|&j| f64::from(j)).collect();
+        Arc::new(hotspots::spots(&x, &state.neighbourhoods, hq.inference))
     } else {
-        hotspot_statistics(state, f)
+        hotspot_statistics(state, f, hq)
     };
     let ids: Vec<usize> = match places.bbox {
         Some(b) => g.stations.in_bbox(&b),
@@ -266,31 +421,39 @@ pub fn hotspot_rows(
             if places.force.is_some_and(|p| force != Some(p as usize)) {
                 return None;
             }
+            let spot = st[i];
+            if hq.significant.is_some_and(|s| !s.keeps(&spot)) {
+                return None;
+            }
             let s = g.stations.get(i);
-            let (gi_z, p_value, significant) = st[i];
+            let footfall = s
+                .entries_exits_2019_20
+                .filter(|&n| n >= RATE_FOOTFALL_FLOOR);
             Some(Hotspot {
                 station: i,
                 force,
                 stats: stats[i],
-                rate_per_million: s
-                    .entries_exits_2019_20
-                    .filter(|&n| n > 0)
-                    .map(|n| f64::from(journeys[i]) * 1e6 / n as f64),
-                gi_z,
-                p_value,
-                significant,
+                measure,
+                value: values[i],
+                rate_per_million: footfall.map(|n| f64::from(values[i]) * 1e6 / n as f64),
+                low_footfall: footfall.is_none(),
+                gi_z: spot.gi_z,
+                p_value: spot.p_value,
+                p_sim: spot.p_sim,
+                significant: spot.significant,
+                spot: spot.kind(),
             })
         })
         .collect();
     let key = |h: &Hotspot| match sort {
         HotspotSort::GiZ => h.gi_z,
-        HotspotSort::Journeys => f64::from(journeys[h.station]),
+        HotspotSort::Count(_) => f64::from(order_values[h.station]),
         HotspotSort::RatePerMillion => h.rate_per_million.unwrap_or(f64::NEG_INFINITY),
     };
     rows.sort_by(|a, b| {
         key(b)
             .total_cmp(&key(a))
-            .then(journeys[b.station].cmp(&journeys[a.station]))
+            .then(order_values[b.station].cmp(&order_values[a.station]))
             .then_with(|| {
                 g.stations
                     .get(a.station)
@@ -311,6 +474,13 @@ pub fn hotspot_properties(g: &Geography, h: &Hotspot) -> Value {
         "crs": s.code,
         "name": s.name,
         "force": h.force.map(|f| g.forces.get(f).code.to_string()),
+        "measure": h.measure.as_str(),
+        "stops": h.stats.stops,
+        "boardings": h.stats.starts,
+        "alightings": h.stats.ends,
+        "interchanges": h.stats.interchanges,
+        "encounters": h.stats.encounters,
+        "on_route": h.stats.on_route,
         "starts": h.stats.starts,
         "ends": h.stats.ends,
         "passes": h.stats.passes,
@@ -319,9 +489,12 @@ pub fn hotspot_properties(g: &Geography, h: &Hotspot) -> Value {
         "children": h.stats.children,
         "entries_exits_2019_20": s.entries_exits_2019_20,
         "rate_per_million": h.rate_per_million.map(round6),
+        "low_footfall": h.low_footfall,
         "gi_z": round6(h.gi_z),
         "p_value": h.p_value,
+        "p_sim": h.p_sim,
         "significant": h.significant,
+        "spot": h.spot,
     })
 }
 
@@ -336,7 +509,19 @@ pub fn hotspot_feature(g: &Geography, h: &Hotspot) -> Value {
 }
 
 /// Parameters of `/api/hotspots`.
-pub const HOTSPOT_PARAMS: &[&str] = journey_params!([], ["top", "sort", "f"]);
+pub const HOTSPOT_PARAMS: &[&str] = journey_params!(
+    [],
+    [
+        "top",
+        "sort",
+        "f",
+        "measure",
+        "inference",
+        "permutations",
+        "seed",
+        "significant"
+    ]
+);
 
 fn sort_param(p: &Params) -> Result<HotspotSort, ApiError> {
     p.get("sort")
@@ -421,6 +606,13 @@ const HOTSPOT_COLUMNS: &[&str] = &[
     "force",
     "lon",
     "lat",
+    "measure",
+    "stops",
+    "boardings",
+    "alightings",
+    "interchanges",
+    "encounters",
+    "on_route",
     "starts",
     "ends",
     "passes",
@@ -429,9 +621,12 @@ const HOTSPOT_COLUMNS: &[&str] = &[
     "children",
     "entries_exits_2019_20",
     "rate_per_million",
+    "low_footfall",
     "gi_z",
     "p_value",
+    "p_sim",
     "significant",
+    "spot",
 ];
 
 pub fn hotspot_csv(g: &Geography, rows: &[Hotspot]) -> Result<Vec<u8>, ApiError> {
@@ -445,6 +640,13 @@ pub fn hotspot_csv(g: &Geography, rows: &[Hotspot]) -> Result<Vec<u8>, ApiError>
                 opt(h.force.map(|f| g.forces.get(f).code.to_string())),
                 s.lon.to_string(),
                 s.lat.to_string(),
+                h.measure.as_str().to_string(),
+                h.stats.stops.to_string(),
+                h.stats.starts.to_string(),
+                h.stats.ends.to_string(),
+                h.stats.interchanges.to_string(),
+                h.stats.encounters.to_string(),
+                h.stats.on_route.to_string(),
                 h.stats.starts.to_string(),
                 h.stats.ends.to_string(),
                 h.stats.passes.to_string(),
@@ -453,9 +655,12 @@ pub fn hotspot_csv(g: &Geography, rows: &[Hotspot]) -> Result<Vec<u8>, ApiError>
                 h.stats.children.to_string(),
                 opt(s.entries_exits_2019_20),
                 opt(h.rate_per_million.map(round6)),
+                h.low_footfall.to_string(),
                 round6(h.gi_z).to_string(),
                 h.p_value.to_string(),
+                opt(h.p_sim),
                 h.significant.to_string(),
+                opt(h.spot),
             ]
         }),
     )
@@ -477,16 +682,17 @@ pub async fn hotspots_api(
             places,
             top,
             sort_param(&p)?,
+            hotspot_query(&p)?,
             format_param(&p, "f", accept.as_deref())?,
         ))
     })();
-    let (f, places, top, sort, format) = match parsed {
+    let (f, places, top, sort, hq, format) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
     blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
-        let mut rows = hotspot_rows(&state, &f, places, sort, who.viewer());
+        let mut rows = hotspot_rows(&state, &f, places, sort, hq, who.viewer());
         let matched = rows.len();
         rows.truncate(top);
         if format == Format::Csv {
@@ -498,18 +704,38 @@ pub async fn hotspots_api(
                 "type": "FeatureCollection",
                 "numberMatched": matched,
                 "numberReturned": features.len(),
-                "statistic": {
-                    "method": "Getis-Ord Gi* on journeys per station",
-                    "weights": format!("binary: the station itself and the stations within {} m along the track", hotspots::NEIGHBOUR_TRACK_M),
-                    "p_value": "two-sided, normal approximation",
-                    "significance": format!("Benjamini-Hochberg false discovery rate {} over all {} stations", hotspots::FDR_Q, g.stations.len()),
-                },
+                "statistic": hotspot_statistic_notice(&g, hq),
                 "features": features,
             }),
             GEOJSON,
         ))
     })
     .await
+}
+
+/// How the statistic of a hotspot answer was computed.
+pub fn hotspot_statistic_notice(g: &Geography, hq: HotspotQuery) -> Value {
+    let (inference, on) = match hq.inference {
+        Inference::Analytic => (json!({"method": "analytic"}), "p_value"),
+        Inference::Permutation { permutations, seed } => (
+            json!({
+                "method": "permutation",
+                "permutations": permutations,
+                "seed": seed,
+                "p_sim": "conditional randomisation as esda.G_Local(star=True): the station's own value held, its neighbours' drawn without replacement from the other stations; (extreme + 1) / (permutations + 1), folded as esda",
+            }),
+            "p_sim",
+        ),
+    };
+    json!({
+        "method": format!("Getis-Ord Gi* on {} per station", hq.measure.field()),
+        "measure": hq.measure.as_str(),
+        "weights": format!("binary: the station itself and the stations within {} m along the track", hotspots::NEIGHBOUR_TRACK_M),
+        "p_value": "two-sided, normal approximation of gi_z",
+        "inference": inference,
+        "significance": format!("Benjamini-Hochberg false discovery rate {} on {on} over all {} stations", hotspots::FDR_Q, g.stations.len()),
+        "rate_per_million": format!("the measure per million ORR entries and exits 2019-20, for stations with at least {RATE_FOOTFALL_FLOOR} (others: low_footfall)"),
+    })
 }
 
 // ---------------------------------------------------------------- flows
@@ -802,7 +1028,16 @@ pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStat
 // ---------------------------------------------------------------- export
 
 /// Parameters of `/api/export`.
-pub const EXPORT_PARAMS: &[&str] = journey_params!(["collection", "format"], []);
+pub const EXPORT_PARAMS: &[&str] = journey_params!(
+    ["collection", "format"],
+    [
+        "measure",
+        "inference",
+        "permutations",
+        "seed",
+        "significant"
+    ]
+);
 
 /// Collections `/api/export` writes.
 pub const EXPORT_COLLECTIONS: &[&str] = &[
@@ -955,9 +1190,18 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
         }
         let csv = format_param(&p, "format", None)? == Format::Csv;
         let f = filter_from(&p, &state)?;
-        Ok::<_, ApiError>((collection, csv, f))
+        let hq = hotspot_query(&p)?;
+        if collection != "hotspots"
+            && let Some(name) = HOTSPOT_QUERY_PARAMS.iter().find(|n| p.get(n).is_some())
+        {
+            return Err(ApiError::InvalidParameter {
+                name,
+                message: "applies to collection=hotspots only".into(),
+            });
+        }
+        Ok::<_, ApiError>((collection, csv, f, hq))
     })();
-    let (collection, csv, f) = match parsed {
+    let (collection, csv, f, hq) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -979,7 +1223,7 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
         );
     }
     blocking(state.limits.clone(), move || {
-        let (body, n) = super::ogc::layer_download(&state, &collection, f, csv, who.viewer())?;
+        let (body, n) = super::ogc::layer_download(&state, &collection, f, hq, csv, who.viewer())?;
         Ok(super::journeys::record_count(
             download(ctype, &name, body.into()),
             n,

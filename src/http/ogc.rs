@@ -99,9 +99,23 @@ pub const COLLECTIONS: &[Collection] = &[
     Collection {
         id: "hotspots",
         title: "Station hotspots",
-        description: "Stations ranked by Getis-Ord Gi* of the selected journeys (rail-network neighbourhoods of 10 km along the track), with z-score, two-sided p-value and Benjamini-Hochberg significance (FDR 0.05), most significant hot spots first.",
-        filters: &["force", "significant"],
-        params: params!("force", "significant"),
+        description: "Stations ranked by Getis-Ord Gi* of a measure of the selected journeys (measure: stops by default, where people were known to be; rail-network neighbourhoods of 10 km along the track), with z-score, two-sided normal p-value, permutation pseudo p-value (p_sim, by default) and Benjamini-Hochberg significance (FDR 0.05), hot spots first.",
+        filters: &[
+            "force",
+            "significant",
+            "measure",
+            "inference",
+            "permutations",
+            "seed",
+        ],
+        params: params!(
+            "force",
+            "significant",
+            "measure",
+            "inference",
+            "permutations",
+            "seed"
+        ),
     },
     Collection {
         id: "flows",
@@ -331,7 +345,8 @@ struct Query {
     /// the place filter of stations and hotspots (`force` there is the station's force)
     place_force: Option<u16>,
     code: Option<String>,
-    significant: Option<bool>,
+    /// measure, inference and `significant` of hotspots
+    hotspot: lay::HotspotQuery,
     origin: Option<u16>,
     destination: Option<u16>,
     /// leave polygons and lines out (CSV tables of forces and track sections)
@@ -434,7 +449,7 @@ fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError>
         journeys,
         place_force,
         code: p.get("code").map(str::to_string),
-        significant: super::journeys::bool_param(&p, "significant")?,
+        hotspot: lay::hotspot_query(&p)?,
         origin: force_param(&p, "origin_force", state)?,
         destination: force_param(&p, "destination_force", state)?,
         no_geometry: false,
@@ -491,6 +506,8 @@ fn station_feature(g: &Geography, i: usize, c: StationStats) -> Value {
             "entries_exits_2019_20": s.entries_exits_2019_20,
             "starts": c.starts, "ends": c.ends, "passes": c.passes, "journeys": c.journeys,
             "persons": c.persons, "children": c.children,
+            "stops": c.stops, "boardings": c.starts, "alightings": c.ends,
+            "interchanges": c.interchanges, "encounters": c.encounters, "on_route": c.on_route,
         },
     })
 }
@@ -623,7 +640,7 @@ fn select_features(
             )
         }
         "hotspots" => {
-            let mut rows = hotspot_rows(
+            let rows = hotspot_rows(
                 state,
                 &q.journeys,
                 PlaceFilter {
@@ -631,11 +648,9 @@ fn select_features(
                     force: q.place_force,
                 },
                 HotspotSort::GiZ,
+                q.hotspot,
                 q.viewer,
             );
-            if let Some(s) = q.significant {
-                rows.retain(|h| h.significant == s);
-            }
             let r = page(rows.len());
             (
                 rows.len(),
@@ -829,6 +844,7 @@ pub async fn item(
                         &all,
                         PlaceFilter::default(),
                         HotspotSort::GiZ,
+                        lay::HotspotQuery::default(),
                         who.viewer(),
                     );
                     let h = rows.iter().find(|h| h.station == i).ok_or_else(not_found)?;
@@ -897,6 +913,7 @@ pub fn layer_download(
     state: &AppState,
     id: &str,
     f: JourneyFilter,
+    hotspot: lay::HotspotQuery,
     csv: bool,
     viewer: bool,
 ) -> Result<(Vec<u8>, usize), ApiError> {
@@ -933,7 +950,7 @@ pub fn layer_download(
         journeys,
         place_force,
         code: None,
-        significant: None,
+        hotspot,
         origin: None,
         destination: None,
         no_geometry: csv,
@@ -951,6 +968,7 @@ pub fn layer_download(
                         force: q.place_force,
                     },
                     HotspotSort::GiZ,
+                    hotspot,
                     viewer,
                 );
                 return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len()));

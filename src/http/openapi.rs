@@ -113,8 +113,24 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             json!({"type": "string", "enum": ["true", "false"]}),
         ),
         "significant" => (
-            "only hotspots that are (or are not) significant",
-            json!({"type": "string", "enum": ["true", "false"]}),
+            "only significant stations: hot (Gi* z > 0), cold (z < 0) or any",
+            json!({"type": "string", "enum": crate::http::layers::Significant::ALL}),
+        ),
+        "measure" => (
+            "what is counted per station: stops (boardings, alightings, interchanges and encounters, each journey once), boardings, alightings, interchanges (via), encounters, on_route (passed without a known stop) or all (every journey starting, ending or passing)",
+            json!({"type": "string", "enum": crate::layers::Measure::ALL, "default": "stops"}),
+        ),
+        "inference" => (
+            "significance from a permutation test (conditional randomisation, as esda.G_Local) or the normal approximation",
+            json!({"type": "string", "enum": ["permutation", "analytic"], "default": "permutation"}),
+        ),
+        "permutations" => (
+            "draws of the permutation test",
+            json!({"type": "integer", "minimum": crate::layers::hotspots::MIN_PERMUTATIONS, "maximum": crate::layers::hotspots::MAX_PERMUTATIONS, "default": crate::layers::hotspots::DEFAULT_PERMUTATIONS}),
+        ),
+        "seed" => (
+            "seed of the permutation test's draws: the same seed gives the same answer",
+            json!({"type": "integer", "minimum": 0, "default": crate::layers::hotspots::DEFAULT_SEED}),
         ),
         "mode" => (
             "journey modes, comma-separated",

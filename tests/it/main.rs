@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod fuzz;
 mod gis;
+mod hotspots;
 mod http_api;
 mod journeys;
 mod layers;
