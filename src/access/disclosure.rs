@@ -43,6 +43,10 @@ pub const COUNT_FIELDS: &[&str] = &[
     "interchanges",
     "encounters",
     "on_route",
+    // the clock and the hours/days filters
+    "timed",
+    "untimed",
+    "untimed_excluded",
 ];
 
 /// Columns that are another name for the same count: they share the rounding draw, so the two

@@ -166,7 +166,7 @@ pub fn is_aggregate(path: &str) -> bool {
     let path = path.as_str();
     matches!(
         path,
-        "/api/hotspots" | "/api/flows" | "/api/trends" | "/api/export"
+        "/api/hotspots" | "/api/flows" | "/api/trends" | "/api/export" | "/api/clock"
     ) || path.starts_with("/collections/")
         || path.starts_with("/api/stations/")
 }

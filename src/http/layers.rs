@@ -699,16 +699,15 @@ pub async fn hotspots_api(
             return Ok(csv_reply(hotspot_csv(&g, &rows)?, None));
         }
         let features: Vec<Value> = rows.iter().map(|h| hotspot_feature(&g, h)).collect();
-        Ok(json_reply(
-            &json!({
-                "type": "FeatureCollection",
-                "numberMatched": matched,
-                "numberReturned": features.len(),
-                "statistic": hotspot_statistic_notice(&g, hq),
-                "features": features,
-            }),
-            GEOJSON,
-        ))
+        let mut body = json!({
+            "type": "FeatureCollection",
+            "numberMatched": matched,
+            "numberReturned": features.len(),
+            "statistic": hotspot_statistic_notice(&g, hq),
+            "features": features,
+        });
+        untimed_field(&state, &f, &mut body);
+        Ok(json_reply(&body, GEOJSON))
     })
     .await
 }
@@ -736,6 +735,99 @@ pub fn hotspot_statistic_notice(g: &Geography, hq: HotspotQuery) -> Value {
         "significance": format!("Benjamini-Hochberg false discovery rate {} on {on} over all {} stations", hotspots::FDR_Q, g.stations.len()),
         "rate_per_million": format!("the measure per million ORR entries and exits 2019-20, for stations with at least {RATE_FOOTFALL_FLOOR} (others: low_footfall)"),
     })
+}
+
+// ---------------------------------------------------------------- clock
+
+/// Parameters of `/api/clock`.
+pub const CLOCK_PARAMS: &[&str] = journey_params!([], ["measure"]);
+
+/// How many journeys an `hours`/`days` filter left out for having no time, as a field of an
+/// answer (nothing without such a filter).
+pub fn untimed_field(state: &AppState, f: &JourneyFilter, body: &mut Value) {
+    if let (Some(n), Value::Object(o)) = (
+        state
+            .journeys
+            .index()
+            .untimed_excluded(state.journeys.geography(), f),
+        body,
+    ) {
+        o.insert("untimed_excluded".into(), json!(n));
+    }
+}
+
+/// `GET /api/clock`: the journeys `f` selects by local day of week and hour (Europe/London),
+/// Monday first; with `station`, only those that count there under `measure` (default stops).
+pub async fn clock_api(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
+    use crate::journey::clock;
+    let parsed = (|| {
+        let p = Params::parse(&raw, CLOCK_PARAMS)?;
+        let f = filter_from(&p, &state)?;
+        let measure = match p.get("measure") {
+            None => Measure::default(),
+            Some(_) if f.station.is_none() => {
+                return Err(ApiError::InvalidParameter {
+                    name: "measure",
+                    message: "applies with station=CRS (what the journeys did there)".into(),
+                });
+            }
+            Some(s) => Measure::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "measure",
+                message: format!("\"{s}\" is not one of {}", Measure::ALL.join(", ")),
+            })?,
+        };
+        Ok::<_, ApiError>((f, measure))
+    })();
+    let (f, measure) = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    blocking(state.limits.clone(), move || {
+        let g = state.journeys.geography();
+        let sel = select(&state, &f);
+        let at = |j: &&Arc<MappedJourney>| {
+            f.station
+                .is_none_or(|s| layers::counts_at(g, j, s, measure))
+        };
+        let (cells, timed, untimed) = clock::clock(sel.iter().filter(at).map(|j| &j.report));
+        let d = &state.security.disclosure;
+        let key = format!("clock|{f:?}|{measure:?}");
+        let rows: Vec<Value> = cells
+            .iter()
+            .enumerate()
+            .map(|(day, hours)| {
+                Value::Array(
+                    hours
+                        .iter()
+                        .enumerate()
+                        .map(|(h, &c)| {
+                            if who.viewer() {
+                                // a viewer's cells: whole journeys, suppressed and rounded
+                                let cell = format!("{key}|{day}|{h}");
+                                d.publish(&cell, "journeys", c.round() as u64)
+                                    .map_or(Value::Null, Value::from)
+                            } else {
+                                json!((c * 1e6).round() / 1e6)
+                            }
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let mut body = json!({
+            "timezone": clock::TIMEZONE,
+            "days": clock::DAYS,
+            "timed": timed,
+            "untimed": untimed,
+            "cells": rows,
+        });
+        if f.station.is_some() {
+            body["measure"] = json!(measure.as_str());
+        }
+        untimed_field(&state, &f, &mut body);
+        Ok(json_reply(&body, JSON))
+    })
+    .await
 }
 
 // ---------------------------------------------------------------- flows
@@ -880,22 +972,20 @@ pub async fn flows_api(
         }
         if matrix {
             let rows: Vec<Value> = flows.rows.iter().map(|r| flow_properties(&g, r)).collect();
-            return Ok(json_reply(
-                &json!({"rows": rows, "unplaced": flows.unplaced}),
-                JSON,
-            ));
+            let mut body = json!({"rows": rows, "unplaced": flows.unplaced});
+            untimed_field(&state, &f, &mut body);
+            return Ok(json_reply(&body, JSON));
         }
         let features: Vec<Value> = flows.rows.iter().map(|r| flow_feature(&state, r)).collect();
-        Ok(json_reply(
-            &json!({
-                "type": "FeatureCollection",
-                "numberMatched": features.len(),
-                "numberReturned": features.len(),
-                "unplaced": flows.unplaced,
-                "features": features,
-            }),
-            GEOJSON,
-        ))
+        let mut body = json!({
+            "type": "FeatureCollection",
+            "numberMatched": features.len(),
+            "numberReturned": features.len(),
+            "unplaced": flows.unplaced,
+            "features": features,
+        });
+        untimed_field(&state, &f, &mut body);
+        Ok(json_reply(&body, GEOJSON))
     })
     .await
 }
@@ -978,14 +1068,13 @@ pub async fn trends_api(raw: String, accept: Option<String>, state: Arc<AppState
                 Value::Object(o)
             })
             .collect();
-        Ok(json_reply(
-            &json!({
-                "interval": match interval { Interval::Week => "week", Interval::Month => "month" },
-                "journeys": sel.len(),
-                "buckets": list,
-            }),
-            JSON,
-        ))
+        let mut body = json!({
+            "interval": match interval { Interval::Week => "week", Interval::Month => "month" },
+            "journeys": sel.len(),
+            "buckets": list,
+        });
+        untimed_field(&state, &f, &mut body);
+        Ok(json_reply(&body, JSON))
     })
     .await
 }

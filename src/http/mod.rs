@@ -283,6 +283,13 @@ pub fn routes(
         .and(with_state(state.clone()))
         .then(layers::trends_api)
         .boxed();
+    let clock = warp::path!("api" / "clock")
+        .and(warp::get())
+        .and(raw_query())
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(layers::clock_api)
+        .boxed();
     let export = warp::path!("api" / "export")
         .and(warp::get())
         .and(raw_query())
@@ -394,6 +401,7 @@ pub fn routes(
         hotspots,
         flows,
         trends,
+        clock,
         export,
         whoami,
         audit,

@@ -62,7 +62,7 @@ macro_rules! params {
         &[
             "bbox", "bbox-crs", "datetime", "limit", "offset", "f", "crs",
             "cross_border", "exporting_force", "importing_force", "mode", "age_band", "role",
-            "line", "station", $($own),*
+            "line", "station", "hours", "days", $($own),*
         ]
     };
 }

@@ -116,6 +116,18 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             "only significant stations: hot (Gi* z > 0), cold (z < 0) or any",
             json!({"type": "string", "enum": crate::http::layers::Significant::ALL}),
         ),
+        "hours" => (
+            "local hours (Europe/London), H-H, both included, wrapping past midnight (22-02); journeys with no time are left out (untimed_excluded says how many)",
+            json!({"type": "string", "pattern": "^([01]?[0-9]|2[0-3])-([01]?[0-9]|2[0-3])$"}),
+        ),
+        "days" => (
+            "local days of the week, comma-separated; journeys with no time are left out",
+            json!({"type": "string", "pattern": format!("^({0})(,({0}))*$", crate::journey::clock::DAYS.join("|"))}),
+        ),
+        "measure" if context == "clock" => (
+            "with station: only the journeys that count there under this measure (default stops)",
+            json!({"type": "string", "enum": crate::layers::Measure::ALL, "default": "stops"}),
+        ),
         "measure" => (
             "what is counted per station: stops (boardings, alightings, interchanges and encounters, each journey once), boardings, alightings, interchanges (via), encounters, on_route (passed without a known stop) or all (every journey starting, ending or passing)",
             json!({"type": "string", "enum": crate::layers::Measure::ALL, "default": "stops"}),
@@ -453,6 +465,15 @@ fn build() -> Value {
             "counts per week or month",
             params_of(l::TREND_PARAMS, "table"),
             "buckets (or CSV)",
+            "application/json",
+        ),
+    );
+    paths.insert(
+        "/api/clock".into(),
+        get(
+            "the selected journeys by local day of week and hour (Europe/London, GMT or BST as the date requires), Monday first; a journey known only within a time window is spread over the hours it covers (aoristic weights)",
+            params_of(l::CLOCK_PARAMS, "clock"),
+            "{timezone, days, timed, untimed, cells: 7 rows x 24 hours}",
             "application/json",
         ),
     );

@@ -37,6 +37,8 @@ pub struct JourneyFilter {
     /// only journeys British Transport Police reported or joined (what a `btp_planner` sees
     /// at journey level)
     pub btp_sourced: bool,
+    /// local hours and days of the week (`hours`, `days`); untimed journeys never pass
+    pub time: Option<super::clock::TimeFilter>,
 }
 
 #[derive(Default)]
@@ -154,6 +156,23 @@ impl JourneyIndex {
             }
         }
         f.bbox.is_none_or(|b| j.route.intersects(geo, &b))
+            && f.time.is_none_or(|t| t.passes(&j.report))
+    }
+
+    /// With an `hours` or `days` filter: how many journeys it left out for having no time
+    /// (they pass every other filter); None without one.
+    pub fn untimed_excluded(&self, geo: &Geography, f: &JourneyFilter) -> Option<usize> {
+        f.time?;
+        let rest = JourneyFilter {
+            time: None,
+            ..f.clone()
+        };
+        Some(
+            self.matching(geo, &rest)
+                .iter()
+                .filter(|j| super::clock::when(&j.report).is_none())
+                .count(),
+        )
     }
 
     /// Every matching journey, in the order they were added.

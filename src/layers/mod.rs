@@ -195,6 +195,24 @@ fn known_stops(geo: &Geography, j: &MappedJourney, out: &mut Vec<u32>) -> (Vec<u
     (via, enc)
 }
 
+/// Whether a journey counts at station `s` under a measure (see [`StationStats`]).
+pub fn counts_at(geo: &Geography, j: &MappedJourney, s: u32, m: Measure) -> bool {
+    let mut stops = Vec::with_capacity(8);
+    let (via, enc) = known_stops(geo, j, &mut stops);
+    let touched = j.origin.station == Some(s)
+        || j.destination.station == Some(s)
+        || j.route.stations.contains(&s);
+    match m {
+        Measure::Stops => stops.contains(&s),
+        Measure::Boardings => j.origin.station == Some(s),
+        Measure::Alightings => j.destination.station == Some(s),
+        Measure::Interchanges => via.contains(&s),
+        Measure::Encounters => enc == Some(s),
+        Measure::OnRoute => touched && !stops.contains(&s),
+        Measure::All => touched,
+    }
+}
+
 fn station_stats_serial(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Vec<StationStats> {
     let n = geo.stations.len();
     let mut out = vec![StationStats::default(); n];

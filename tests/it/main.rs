@@ -3,6 +3,7 @@
 
 mod access;
 mod cli;
+mod clock;
 mod common;
 mod fuzz;
 mod gis;
