@@ -46,6 +46,9 @@ pub struct JourneyIndex {
     journeys: Vec<Arc<MappedJourney>>,
     by_id: HashMap<String, u32>,
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    /// per station, the journeys that start, end or pass there (ascending), for the `station`
+    /// filter: scanning every journey's route for one station is memory-bound
+    by_station: Vec<Vec<u32>>,
 }
 
 impl JourneyIndex {
@@ -65,8 +68,28 @@ impl JourneyIndex {
             self.tree.insert(GeomWithData::new(r, i));
         }
         self.by_id.insert(j.report.report_id.clone(), i);
+        self.index_stations(i, &j);
         self.journeys.push(Arc::new(j));
         true
+    }
+
+    fn index_stations(&mut self, i: u32, j: &MappedJourney) {
+        let stations = j
+            .origin
+            .station
+            .into_iter()
+            .chain(j.destination.station)
+            .chain(j.route.stations.iter().copied());
+        for s in stations {
+            let s = s as usize;
+            if s >= self.by_station.len() {
+                self.by_station.resize_with(s + 1, Vec::new);
+            }
+            let list = &mut self.by_station[s];
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
     }
 
     /// Builds an index from many journeys at once (bulk-loaded R-tree).
@@ -86,6 +109,7 @@ impl JourneyIndex {
                 ));
             }
             idx.by_id.insert(j.report.report_id.clone(), i);
+            idx.index_stations(i, &j);
             idx.journeys.push(Arc::new(j));
         }
         idx.tree = RTree::bulk_load(items);
@@ -195,6 +219,14 @@ impl JourneyIndex {
                     .filter(|j| self.passes(geo, j, f))
                     .collect()
             }
+            None if f.station.is_some() => f
+                .station
+                .and_then(|s| self.by_station.get(s as usize))
+                .into_iter()
+                .flatten()
+                .map(|&i| &self.journeys[i as usize])
+                .filter(|j| self.passes(geo, j, f))
+                .collect(),
             None => self
                 .journeys
                 .iter()

@@ -699,6 +699,29 @@ async fn at_scale_the_layers_equal_a_plain_recount() {
         any_via && any_enc,
         "the generator writes via and encounter stations"
     );
+    // the station filter (answered from the index's per-station lists) selects exactly the
+    // journeys starting, ending or passing there, in the order added
+    for s in (0..g.stations.len() as u32).step_by(97) {
+        let f = linesmap::journey::index::JourneyFilter {
+            station: Some(s),
+            ..Default::default()
+        };
+        let got: Vec<&str> = idx
+            .matching(g, &f)
+            .iter()
+            .map(|j| j.report.report_id.as_str())
+            .collect();
+        let want: Vec<&str> = all
+            .iter()
+            .filter(|j| {
+                j.origin.station == Some(s)
+                    || j.destination.station == Some(s)
+                    || j.route.stations.contains(&s)
+            })
+            .map(|j| j.report.report_id.as_str())
+            .collect();
+        assert_eq!(got, want, "station {s}");
+    }
     for i in 0..g.stations.len() {
         assert_eq!(
             (stats[i].journeys, stats[i].passes, stats[i].children),
