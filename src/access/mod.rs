@@ -166,7 +166,12 @@ pub fn is_aggregate(path: &str) -> bool {
     let path = path.as_str();
     matches!(
         path,
-        "/api/hotspots" | "/api/flows" | "/api/trends" | "/api/export" | "/api/clock"
+        "/api/hotspots"
+            | "/api/flows"
+            | "/api/trends"
+            | "/api/export"
+            | "/api/clock"
+            | "/api/hotspots/emerging"
     ) || path.starts_with("/collections/")
         || path.starts_with("/api/stations/")
 }

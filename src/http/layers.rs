@@ -737,6 +737,172 @@ pub fn hotspot_statistic_notice(g: &Geography, hq: HotspotQuery) -> Value {
     })
 }
 
+// ---------------------------------------------------------------- emerging hot spots
+
+/// Parameters of `/api/hotspots/emerging`.
+pub const EMERGING_PARAMS: &[&str] =
+    journey_params!(["interval"], ["measure", "time_lag", "category"]);
+/// Most periods an emerging hot spot analysis takes (five years of weeks).
+pub const MAX_PERIODS: usize = 260;
+
+/// `GET /api/hotspots/emerging?interval=week|month`: per station the space-time Gi* z of each
+/// period, the Mann-Kendall trend of that series and its emerging hot spot category (see
+/// [`crate::layers::emerging`]). `force` and `bbox` choose the stations listed.
+pub async fn emerging_api(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
+    use crate::layers::emerging;
+    let parsed = (|| {
+        let p = Params::parse(&raw, EMERGING_PARAMS)?;
+        let interval = match p.get("interval") {
+            None => Interval::Month,
+            Some(s) => Interval::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "interval",
+                message: format!("\"{s}\" is not week or month"),
+            })?,
+        };
+        let (f, places) = split_places(filter_from(&p, &state)?);
+        let measure = hotspot_query(&p.without(&["significant"]))?.measure;
+        let lag = p.int("time_lag", 0, 12)?.unwrap_or(1) as usize;
+        let category = p
+            .get("category")
+            .map(|c| {
+                emerging::CATEGORIES
+                    .iter()
+                    .find(|&&x| x == c)
+                    .copied()
+                    .ok_or_else(|| ApiError::InvalidParameter {
+                        name: "category",
+                        message: format!(
+                            "\"{c}\" is not one of {}",
+                            emerging::CATEGORIES.join(", ")
+                        ),
+                    })
+            })
+            .transpose()?;
+        Ok::<_, ApiError>((interval, f, places, measure, lag, category))
+    })();
+    let (interval, f, places, measure, lag, category) = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    blocking(state.limits.clone(), move || {
+        let g = state.journeys.geography().clone();
+        let sel = select(&state, &f);
+        let lo = f.from_day.or_else(|| sel.iter().map(|j| j.day).min());
+        let hi = f.to_day.or_else(|| sel.iter().map(|j| j.day).max());
+        let mut starts = Vec::new();
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            let mut s = interval.start_of(lo);
+            while s <= hi {
+                if starts.len() == MAX_PERIODS {
+                    return Err(ApiError::InvalidParameter {
+                        name: "interval",
+                        message: format!(
+                            "more than {MAX_PERIODS} periods: narrow from and to, or use interval=month"
+                        ),
+                    });
+                }
+                starts.push(s);
+                s = interval.next(s);
+            }
+        }
+        // the journeys of each period, then the measure's count per station and period
+        let mut groups: Vec<Vec<&Arc<MappedJourney>>> = vec![Vec::new(); starts.len()];
+        for j in &sel {
+            let k = starts.partition_point(|&s| s <= j.day);
+            if k > 0 && j.day <= hi.unwrap_or(i32::MIN) {
+                groups[k - 1].push(j);
+            }
+        }
+        let d = &state.security.disclosure;
+        let x: Vec<Vec<f64>> = groups
+            .iter()
+            .zip(&starts)
+            .map(|(js, &start)| {
+                let stats = layers::station_stats(&g, js);
+                stats
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let c = s.get(measure);
+                        let c = if who.viewer() {
+                            let cell = format!(
+                                "crs={}|period_start={}|",
+                                g.stations.get(i).code,
+                                layers::date_of(start)
+                            );
+                            d.publish(&cell, measure.field(), u64::from(c)).unwrap_or(0) as u32
+                        } else {
+                            c
+                        };
+                        f64::from(c)
+                    })
+                    .collect()
+            })
+            .collect();
+        let result = emerging::analyse(&x, &state.neighbourhoods, lag);
+        let ids: Vec<usize> = match places.bbox {
+            Some(b) => g.stations.in_bbox(&b),
+            None => (0..g.stations.len()).collect(),
+        };
+        let mut rows: Vec<usize> = ids
+            .into_iter()
+            .filter(|&i| {
+                places
+                    .force
+                    .is_none_or(|p| g.station_force(i).map(|h| h.force) == Some(p as usize))
+                    && category.is_none_or(|c| result[i].category == c)
+            })
+            .collect();
+        let rank = |c: &str| emerging::CATEGORIES.iter().position(|&x| x == c);
+        rows.sort_by(|&a, &b| {
+            rank(result[a].category)
+                .cmp(&rank(result[b].category))
+                .then_with(|| g.stations.get(a).code.cmp(&g.stations.get(b).code))
+        });
+        let features: Vec<Value> = rows
+            .iter()
+            .map(|&i| {
+                let s = g.stations.get(i);
+                let e = &result[i];
+                json!({
+                    "type": "Feature",
+                    "id": s.code,
+                    "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
+                    "properties": {
+                        "crs": s.code,
+                        "name": s.name,
+                        "force": g.station_force(i).map(|h| g.forces.get(h.force).code.to_string()),
+                        "category": e.category,
+                        "trend_z": round6(e.trend_z),
+                        "trend_p": e.trend_p,
+                        "gi_z": e.gi_z.iter().map(|&z| round6(z)).collect::<Vec<f64>>(),
+                        "bins": e.bins.iter().map(|&b| match b { 1 => json!("hot"), -1 => json!("cold"), _ => Value::Null }).collect::<Vec<Value>>(),
+                    },
+                })
+            })
+            .collect();
+        let mut body = json!({
+            "type": "FeatureCollection",
+            "interval": match interval { Interval::Week => "week", Interval::Month => "month" },
+            "measure": measure.as_str(),
+            "time_lag": lag,
+            "periods": starts.iter().map(|&s| layers::date_of(s).to_string()).collect::<Vec<String>>(),
+            "numberMatched": features.len(),
+            "numberReturned": features.len(),
+            "method": {
+                "gi_z": format!("space-time Getis-Ord Gi*: the station and its stations within {} m along the track, in the period and the {lag} before it, over all stations x periods", hotspots::NEIGHBOUR_TRACK_M),
+                "bins": format!("hot (z > 0) or cold (z < 0) where significant by Benjamini-Hochberg at {} over all bins (two-sided normal p)", hotspots::FDR_Q),
+                "trend": "Mann-Kendall on the station's gi_z series (ties corrected, continuity-corrected z, two-sided p); significant at 0.05",
+                "category": "after ESRI's emerging hot spot analysis: see the README",
+            },
+            "features": features,
+        });
+        untimed_field(&state, &f, &mut body);
+        Ok(json_reply(&body, GEOJSON))
+    })
+    .await
+}
+
 // ---------------------------------------------------------------- clock
 
 /// Parameters of `/api/clock`.

@@ -283,6 +283,13 @@ pub fn routes(
         .and(with_state(state.clone()))
         .then(layers::trends_api)
         .boxed();
+    let emerging = warp::path!("api" / "hotspots" / "emerging")
+        .and(warp::get())
+        .and(raw_query())
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(layers::emerging_api)
+        .boxed();
     let clock = warp::path!("api" / "clock")
         .and(warp::get())
         .and(raw_query())
@@ -402,6 +409,7 @@ pub fn routes(
         flows,
         trends,
         clock,
+        emerging,
         export,
         whoami,
         audit,

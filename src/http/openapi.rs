@@ -116,6 +116,14 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             "only significant stations: hot (Gi* z > 0), cold (z < 0) or any",
             json!({"type": "string", "enum": crate::http::layers::Significant::ALL}),
         ),
+        "time_lag" => (
+            "periods before each period in its space-time neighbourhood",
+            json!({"type": "integer", "minimum": 0, "maximum": 12, "default": 1}),
+        ),
+        "category" => (
+            "only stations of this emerging hot spot category",
+            json!({"type": "string", "enum": crate::layers::emerging::CATEGORIES}),
+        ),
         "hours" => (
             "local hours (Europe/London), H-H, both included, wrapping past midnight (22-02); journeys with no time are left out (untimed_excluded says how many)",
             json!({"type": "string", "pattern": "^([01]?[0-9]|2[0-3])-([01]?[0-9]|2[0-3])$"}),
@@ -466,6 +474,15 @@ fn build() -> Value {
             params_of(l::TREND_PARAMS, "table"),
             "buckets (or CSV)",
             "application/json",
+        ),
+    );
+    paths.insert(
+        "/api/hotspots/emerging".into(),
+        get(
+            "emerging hot spots: per station the space-time Gi* z of each period, the Mann-Kendall trend of that series and its category",
+            params_of(l::EMERGING_PARAMS, "places"),
+            "a GeoJSON FeatureCollection of stations with category, trend_z, trend_p, gi_z and bins per period",
+            "application/geo+json",
         ),
     );
     paths.insert(

@@ -8,6 +8,7 @@
 //! of the counted journeys (a person on two journeys counts twice: reports are pseudonymised per
 //! report, so people cannot be de-duplicated across reports here).
 
+pub mod emerging;
 pub mod hotspots;
 
 use crate::geography::Geography;

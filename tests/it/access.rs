@@ -221,6 +221,7 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ("GET", "/api/flows?format=matrix", false, [401, 200, 200, 200, 200]),
         ("GET", "/api/trends?interval=month", false, [401, 200, 200, 200, 200]),
         ("GET", "/api/clock", false, [401, 200, 200, 200, 200]),
+        ("GET", "/api/hotspots/emerging?interval=month", false, [401, 200, 200, 200, 200]),
         ("GET", "/api/clock?station=EUS&measure=all&hours=22-02", false, [401, 200, 200, 200, 200]),
         ("GET", "/api/export?collection=journeys", false, [401, 403, 200, 200, 200]),
         ("GET", "/api/export?collection=hotspots&format=csv", false, [401, 200, 200, 200, 200]),
@@ -445,6 +446,7 @@ async fn differencing_a_viewers_answers_never_yields_a_count_below_k() {
         "/collections/forces/items/W15000001",
         "/api/clock",
         "/api/clock?station=BNG&measure=all",
+        "/api/hotspots/emerging?interval=month",
         "/api/hotspots?top=10000&measure=boardings&hours=0-23",
     ];
     for p in paths {

@@ -447,3 +447,128 @@ async fn rates_are_given_only_above_the_footfall_floor_and_flagged_below_it() {
     .await;
     assert!((props(&v, "NRW")["rate_per_million"].as_f64().unwrap() - expect).abs() < 1e-6);
 }
+
+#[test]
+fn mann_kendall_agrees_with_pymannkendall() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/independent/mann_kendall.json");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for c in r["cases"].as_array().unwrap() {
+        let y: Vec<f64> = c["y"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let (s, var, z, p) = linesmap::layers::emerging::mann_kendall(&y);
+        let close = |a: f64, b: &Value| (a - b.as_f64().unwrap()).abs() < 1e-9;
+        assert!(
+            close(s, &c["s"]) && close(var, &c["var_s"]),
+            "{c}: s {s} var {var}"
+        );
+        assert!(close(z, &c["z"]) && close(p, &c["p"]), "{c}: z {z} p {p}");
+    }
+}
+
+#[tokio::test]
+async fn emerging_hot_spots_name_a_new_hot_spot_and_a_steady_one() {
+    // Jan-Jun 2024: three rail journeys LST -> NRW every month; in June alone, 20 journeys
+    // ending at Inverness (INV). With time_lag 1, INV's bins are not hot until June (its
+    // window Apr-May and before hold nothing), then hot: a new hot spot.
+    let st = fresh_state();
+    let mut batch = Vec::new();
+    for m in 1..=6 {
+        for k in 0..3 {
+            let mut r = journey(&format!("syn-e-{m}-{k}"), "rail", "LST", "NRW", json!({}));
+            r["journey"]["date"] = json!(format!("2024-{m:02}-1{k}"));
+            batch.push(r);
+        }
+    }
+    for k in 0..20 {
+        let mut r = journey(&format!("syn-e-inv-{k}"), "coach", "GLC", "INV", json!({}));
+        r["journey"]["date"] = json!(format!("2024-06-{:02}", k + 1));
+        batch.push(r);
+    }
+    post(&st, &Value::Array(batch)).await;
+    let (s, v) = get(
+        &st,
+        "/api/hotspots/emerging?interval=month&measure=alightings",
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["periods"],
+        json!([
+            "2024-01-01",
+            "2024-02-01",
+            "2024-03-01",
+            "2024-04-01",
+            "2024-05-01",
+            "2024-06-01"
+        ])
+    );
+    assert_eq!(
+        (&v["time_lag"], &v["measure"]),
+        (&json!(1), &json!("alightings"))
+    );
+    let inv = props(&v, "INV");
+    assert_eq!(inv["category"], "new_hot_spot", "{inv}");
+    assert_eq!(inv["bins"], json!([null, null, null, null, null, "hot"]));
+    assert_eq!(inv["gi_z"].as_array().unwrap().len(), 6);
+    // Norwich is hot in every month
+    let nrw = props(&v, "NRW");
+    assert_eq!(
+        nrw["bins"],
+        json!(["hot", "hot", "hot", "hot", "hot", "hot"]),
+        "{nrw}"
+    );
+    assert!(
+        [
+            "persistent_hot_spot",
+            "intensifying_hot_spot",
+            "diminishing_hot_spot"
+        ]
+        .contains(&nrw["category"].as_str().unwrap()),
+        "{nrw}"
+    );
+    // the trend is Mann-Kendall of the gi_z series
+    let z: Vec<f64> = nrw["gi_z"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let (_, _, tz, tp) = linesmap::layers::emerging::mann_kendall(&z);
+    assert!(
+        (nrw["trend_z"].as_f64().unwrap() - tz).abs() < 1e-6
+            && (nrw["trend_p"].as_f64().unwrap() - tp).abs() < 1e-6
+    );
+    // category selects, listed stations follow force
+    let (_, v) = get(
+        &st,
+        "/api/hotspots/emerging?interval=month&measure=alightings&category=new_hot_spot",
+    )
+    .await;
+    assert!(
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["properties"]["category"] == "new_hot_spot")
+    );
+    for bad in ["interval=day", "category=hot", "time_lag=13", "measure=x"] {
+        let (s, e) = get(&st, &format!("/api/hotspots/emerging?{bad}")).await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (400, Some("invalid_parameter")),
+            "{bad}: {e}"
+        );
+    }
+    // significance is per bin there: no significant filter
+    let (s, e) = get(&st, "/api/hotspots/emerging?significant=hot").await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (400, Some("unknown_parameter")),
+        "{e}"
+    );
+}
