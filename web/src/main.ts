@@ -5,7 +5,7 @@ import * as maplibregl from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { download, dropped, getCsv, getJson, isAbort, loadOpenApi, onProgress, url, type FC } from './api';
 import * as A from './auth';
-import { apiParams, bindForm, fromUrl, toUrl, type Filters } from './filters';
+import { apiParams, bindForm, fromUrl, hotspotParams, toUrl, type Filters } from './filters';
 import * as L from './layers';
 import * as P from './panels';
 
@@ -66,6 +66,7 @@ async function reloadAll(map: maplibregl.Map) {
   dropped.clear();
   toUrl(filters, metric === 'net' ? {} : { metric });
   const ap = apiParams(filters);
+  const hp = hotspotParams(filters);
   // A viewer may not export journeys: its export is the station layer it sees.
   const exportCollection = me?.journeys === 'none' ? 'hotspots' : 'journeys';
   $('export').dataset.href = url('/api/export', { collection: exportCollection, format: 'geojson', ...ap });
@@ -81,8 +82,8 @@ async function reloadAll(map: maplibregl.Map) {
       railGeometry,
       stationGeometry,
       getJson<FC>('/api/flows', ap, 'flows'),
-      getCsv('/api/export', { ...ap, collection: 'hotspots' }, 'hotspots'),
-      getJson<FC>('/api/hotspots', { ...ap, top: '20', sort: 'gi_z' }, 'top'),
+      getCsv('/api/export', { ...hp, collection: 'hotspots' }, 'hotspots'),
+      getJson<FC>('/api/hotspots', { ...hp, top: '20', sort: 'gi_z' }, 'top'),
       getJson<{ journeys: number | null }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
       loadJourneys(map),
     ]);
