@@ -274,15 +274,34 @@ pub const HOTSPOT_QUERY_PARAMS: &[&str] = &[
     "significant",
 ];
 
+/// `interval=week|month` (default month).
+fn interval_param(p: &Params) -> Result<Interval, ApiError> {
+    p.get("interval")
+        .map(|s| {
+            Interval::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "interval",
+                message: format!("\"{s}\" is not week or month"),
+            })
+        })
+        .transpose()
+        .map(|i| i.unwrap_or(Interval::Month))
+}
+
+/// `measure=stops|…`, when given.
+fn measure_param(p: &Params) -> Result<Option<Measure>, ApiError> {
+    p.get("measure")
+        .map(|s| {
+            Measure::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "measure",
+                message: format!("\"{s}\" is not one of {}", Measure::ALL.join(", ")),
+            })
+        })
+        .transpose()
+}
+
 /// Parses `measure`, `inference`, `permutations`, `seed` and `significant`.
 pub fn hotspot_query(p: &Params) -> Result<HotspotQuery, ApiError> {
-    let measure = match p.get("measure") {
-        None => Measure::default(),
-        Some(s) => Measure::parse(s).ok_or_else(|| ApiError::InvalidParameter {
-            name: "measure",
-            message: format!("\"{s}\" is not one of {}", Measure::ALL.join(", ")),
-        })?,
-    };
+    let measure = measure_param(p)?.unwrap_or_default();
     let permutations = p
         .int(
             "permutations",
@@ -752,15 +771,9 @@ pub async fn emerging_api(raw: String, who: super::guard::Who, state: Arc<AppSta
     use crate::layers::emerging;
     let parsed = (|| {
         let p = Params::parse(&raw, EMERGING_PARAMS)?;
-        let interval = match p.get("interval") {
-            None => Interval::Month,
-            Some(s) => Interval::parse(s).ok_or_else(|| ApiError::InvalidParameter {
-                name: "interval",
-                message: format!("\"{s}\" is not week or month"),
-            })?,
-        };
+        let interval = interval_param(&p)?;
         let (f, places) = split_places(filter_from(&p, &state)?);
-        let measure = hotspot_query(&p.without(&["significant"]))?.measure;
+        let measure = measure_param(&p)?.unwrap_or_default();
         let lag = p.int("time_lag", 0, 12)?.unwrap_or(1) as usize;
         let category = p
             .get("category")
@@ -929,19 +942,14 @@ pub async fn clock_api(raw: String, who: super::guard::Who, state: Arc<AppState>
     let parsed = (|| {
         let p = Params::parse(&raw, CLOCK_PARAMS)?;
         let f = filter_from(&p, &state)?;
-        let measure = match p.get("measure") {
-            None => Measure::default(),
-            Some(_) if f.station.is_none() => {
-                return Err(ApiError::InvalidParameter {
-                    name: "measure",
-                    message: "applies with station=CRS (what the journeys did there)".into(),
-                });
-            }
-            Some(s) => Measure::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+        let measure = measure_param(&p)?;
+        if measure.is_some() && f.station.is_none() {
+            return Err(ApiError::InvalidParameter {
                 name: "measure",
-                message: format!("\"{s}\" is not one of {}", Measure::ALL.join(", ")),
-            })?,
-        };
+                message: "applies with station=CRS (what the journeys did there)".into(),
+            });
+        }
+        let measure = measure.unwrap_or_default();
         Ok::<_, ApiError>((f, measure))
     })();
     let (f, measure) = match parsed {
@@ -1193,13 +1201,7 @@ fn trend_values(b: &layers::Bucket) -> Vec<String> {
 pub async fn trends_api(raw: String, accept: Option<String>, state: Arc<AppState>) -> Response {
     let parsed = (|| {
         let p = Params::parse_table(&raw, TREND_PARAMS)?;
-        let interval = match p.get("interval") {
-            None => Interval::Month,
-            Some(s) => Interval::parse(s).ok_or_else(|| ApiError::InvalidParameter {
-                name: "interval",
-                message: format!("\"{s}\" is not week or month"),
-            })?,
-        };
+        let interval = interval_param(&p)?;
         let f = filter_from(&p, &state)?;
         Ok::<_, ApiError>((interval, f, format_param(&p, "f", accept.as_deref())?))
     })();
