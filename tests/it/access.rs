@@ -614,6 +614,7 @@ async fn a_viewers_hotspots_do_not_depend_on_a_suppressed_count() {
         "/api/hotspots?top=20&sort=journeys",
         "/api/hotspots?top=10000&measure=alightings&inference=analytic",
         "/api/clock?station=BNG&measure=all",
+        "/api/hotspots/emerging?interval=month&measure=alightings",
     ] {
         let (_, a, _) = get_as(&three.st, p, Role::Viewer).await;
         let (_, b, _) = get_as(&four.st, p, Role::Viewer).await;
