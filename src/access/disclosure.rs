@@ -96,6 +96,16 @@ pub const COUNT_FIELDS: &[&str] = &[
     "known_age_band",
     "victim_status_recorded",
     "vulnerability_flagged",
+    // station measures (hotspots)
+    "stops",
+    "boardings",
+    "alightings",
+    "interchanges",
+    "on_route",
+    // the clock and the hours/days filters
+    "timed",
+    "untimed",
+    "untimed_excluded",
 ];
 
 /// Sums that are not counts (money): never published to viewers (`null`, an empty CSV cell),
@@ -105,6 +115,24 @@ pub const OMITTED_FIELDS: &[&str] = &["cash_gbp"];
 /// Objects of derived values (shares, funnel positions) that their endpoint has already
 /// computed from the published counts: not walked, as their keys repeat the count names.
 const DERIVED_OBJECTS: &[&str] = &["rates", "funnel", "shares"];
+
+/// Columns that are another name for the same count: they share the rounding draw, so the two
+/// always publish the same value (two independent roundings of one count would narrow it).
+fn draw_column(column: &str) -> &str {
+    match column {
+        "boardings" => "starts",
+        "alightings" => "ends",
+        c => c,
+    }
+}
+
+/// The count a row's `rate_per_million` is computed from: its `measure`'s field (hotspots),
+/// else `journeys`.
+fn rate_field(measure: Option<&str>) -> &'static str {
+    measure
+        .and_then(crate::layers::Measure::parse)
+        .map_or("journeys", crate::layers::Measure::field)
+}
 
 /// Fields naming the cell a row describes (its identity for the rounding draw).
 const ID_FIELDS: &[&str] = &[
@@ -145,6 +173,7 @@ impl Disclosure {
         if r == 0 {
             return Some(c);
         }
+        let column = draw_column(column);
         let u = self
             .keys
             .uniform(&[cell.as_bytes(), column.as_bytes(), c.to_string().as_bytes()]);
@@ -212,8 +241,10 @@ impl Disclosure {
                     o.insert("net".into(), net);
                 }
                 if o.contains_key("rate_per_million") {
+                    let field = rate_field(o.get("measure").and_then(Value::as_str));
+                    let low = o.get("low_footfall") == Some(&Value::Bool(true));
                     let rate = rate(
-                        o.get("journeys").and_then(Value::as_u64),
+                        o.get(field).and_then(Value::as_u64).filter(|_| !low),
                         o.get("entries_exits_2019_20").and_then(Value::as_u64),
                     );
                     o.insert(
@@ -273,7 +304,9 @@ impl Disclosure {
                 };
             }
             if let Some(i) = col("rate_per_million") {
-                let j = num(&row, "journeys").map(|x| x as u64);
+                let field = rate_field(col("measure").map(|m| row[m].as_str()));
+                let low = col("low_footfall").is_some_and(|l| row[l] == "true");
+                let j = num(&row, field).map(|x| x as u64).filter(|_| !low);
                 let n = num(&row, "entries_exits_2019_20").map(|x| x as u64);
                 row[i] = rate(j, n).map_or(String::new(), |x| x.to_string());
             }

@@ -243,6 +243,8 @@ pub fn is_aggregate(path: &str) -> bool {
             | "/api/trends"
             | "/api/export"
             | "/api/treatment"
+            | "/api/clock"
+            | "/api/hotspots/emerging"
     ) || path.starts_with("/collections/")
         || path.starts_with("/api/stations/")
 }

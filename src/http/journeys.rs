@@ -417,7 +417,7 @@ macro_rules! journey_params {
         &[
             $($before,)*
             "from", "to", "bbox", "force", "cross_border", "exporting_force", "importing_force",
-            "mode", "age_band", "role", "line", "station",
+            "mode", "age_band", "role", "line", "station", "hours", "days",
             $($after),*
         ]
     };
@@ -573,7 +573,36 @@ pub fn filter_from(p: &Params, state: &AppState) -> Result<JourneyFilter, ApiErr
         disclose_non_btp: false,
         within_force: None,
         include_restricted: false,
+        time: time_param(p)?,
     })
+}
+
+/// `hours=H-H` and `days=mon,…` (see [`crate::journey::clock`]).
+fn time_param(p: &Params) -> Result<Option<crate::journey::clock::TimeFilter>, ApiError> {
+    use crate::journey::clock::TimeFilter;
+    let (hours, days) = (p.get("hours"), p.get("days"));
+    if hours.is_none() && days.is_none() {
+        return Ok(None);
+    }
+    let hours = hours
+        .map(|s| {
+            TimeFilter::parse_hours(s).map_err(|message| ApiError::InvalidParameter {
+                name: "hours",
+                message,
+            })
+        })
+        .transpose()?
+        .unwrap_or(TimeFilter::ANY.hours);
+    let days = days
+        .map(|s| {
+            TimeFilter::parse_days(s).map_err(|message| ApiError::InvalidParameter {
+                name: "days",
+                message,
+            })
+        })
+        .transpose()?
+        .unwrap_or(TimeFilter::ANY.days);
+    Ok(Some(TimeFilter { hours, days }))
 }
 
 /// The query parameters of `GET /api/journeys`.
@@ -615,10 +644,9 @@ pub async fn list(raw: String, who: super::guard::Who, state: Arc<AppState>) -> 
             links.push(json!({"rel": "prev", "type": GEOJSON, "href": format!("/api/journeys?{}", with_offset(&raw, offset.saturating_sub(limit)))}));
         }
         let n = features.len();
-        record_count(
-            json_reply(&FeatureCollectionOut::new(features, matched, links), GEOJSON),
-            n,
-        )
+        let mut out = FeatureCollectionOut::new(features, matched, links);
+        out.untimed_excluded = st.journeys.index().untimed_excluded(st.journeys.geography(), &f);
+        record_count(json_reply(&out, GEOJSON), n)
     })
     .await;
     res.unwrap_or_else(ApiError::into_response)
@@ -635,6 +663,9 @@ pub struct FeatureCollectionOut<F: serde::Serialize> {
     pub number_returned: usize,
     pub features: Vec<F>,
     pub links: Vec<Value>,
+    /// with an `hours` or `days` filter: the journeys left out for having no time
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untimed_excluded: Option<usize>,
 }
 
 impl<F: serde::Serialize> FeatureCollectionOut<F> {
@@ -645,6 +676,7 @@ impl<F: serde::Serialize> FeatureCollectionOut<F> {
             number_returned: features.len(),
             features,
             links,
+            untimed_excluded: None,
         }
     }
 }

@@ -15,8 +15,9 @@ use crate::geography::{Bbox, Geography};
 use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
+use crate::layers::hotspots::{Inference, Spot};
 use crate::layers::{
-    self, Corridors, Direction, Flows, Interval, SectionStats, StationStats, hotspots,
+    self, Corridors, Direction, Flows, Interval, Measure, SectionStats, StationStats, hotspots,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -75,7 +76,7 @@ impl<T> Memo<T> {
         &self,
         version: usize,
         stale_ok: std::time::Duration,
-        key: &JourneyFilter,
+        key: &impl std::fmt::Debug,
         make: impl FnOnce() -> T,
     ) -> Arc<T> {
         let key = format!("{key:?}");
@@ -108,7 +109,7 @@ impl<T> Memo<T> {
 #[derive(Default)]
 pub struct Memos {
     stations: Memo<Vec<StationStats>>,
-    hotspots: Memo<Vec<(f64, f64, bool)>>,
+    hotspots: Memo<Vec<Spot>>,
     sections: Memo<Vec<SectionStats>>,
     forces: Memo<Vec<[u32; 4]>>,
     flows: Memo<Flows>,
@@ -147,7 +148,7 @@ impl Memos {
     /// Computes the unfiltered layers, so that the first map requests find them ready.
     pub fn warm(state: &AppState) {
         let all = JourneyFilter::default();
-        hotspot_statistics(state, &all);
+        hotspot_statistics(state, &all, HotspotQuery::default());
         force_counts(state, &all);
         section_stats(state, &all);
         flow_rows(state, &all, None, None, Direction::Line, false);
@@ -158,7 +159,7 @@ impl Memos {
 fn cached<T>(
     state: &AppState,
     memo: &Memo<T>,
-    f: &JourneyFilter,
+    f: &impl std::fmt::Debug,
     make: impl FnOnce() -> T,
 ) -> Arc<T> {
     memo.get(
@@ -351,13 +352,19 @@ pub fn station_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<StationSta
     })
 }
 
-/// Gi* z, p-value and significance per station over the journeys `f` selects (cached).
-fn hotspot_statistics(state: &AppState, f: &JourneyFilter) -> Arc<Vec<(f64, f64, bool)>> {
-    cached(state, &state.memos.hotspots, f, || {
-        let stats = station_counts(state, f);
-        let x: Vec<f64> = stats.iter().map(|s| f64::from(s.journeys)).collect();
-        hotspots::statistics(&x, &state.neighbourhoods)
-    })
+/// Gi* z, p-values and significance per station over the journeys `f` selects, on the
+/// measure and with the inference of `q` (cached).
+fn hotspot_statistics(state: &AppState, f: &JourneyFilter, q: HotspotQuery) -> Arc<Vec<Spot>> {
+    cached(
+        state,
+        &state.memos.hotspots,
+        &(f, q.measure, q.inference),
+        || {
+            let stats = station_counts(state, f);
+            let x: Vec<f64> = stats.iter().map(|s| f64::from(s.get(q.measure))).collect();
+            hotspots::spots(&x, &state.neighbourhoods, q.inference)
+        },
+    )
 }
 
 /// Journeys exported and imported per force by line direction, then the distinct persons and
@@ -412,25 +419,167 @@ pub fn split_places(mut f: JourneyFilter) -> (JourneyFilter, PlaceFilter) {
 
 // ---------------------------------------------------------------- hotspots
 
-/// How hotspots are ordered (descending; ties: more journeys, then CRS).
+/// How hotspots are ordered (descending; ties: the chosen measure's count, then CRS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HotspotSort {
     GiZ,
-    Journeys,
+    /// the count of a measure (`journeys` is the measure `all`)
+    Count(Measure),
     RatePerMillion,
 }
 
 impl HotspotSort {
-    pub const ALL: &[&str] = &["gi_z", "journeys", "rate_per_million"];
+    pub const ALL: &[&str] = &[
+        "gi_z",
+        "rate_per_million",
+        "journeys",
+        "stops",
+        "boardings",
+        "alightings",
+        "interchanges",
+        "encounters",
+        "on_route",
+    ];
     fn parse(s: &str) -> Option<HotspotSort> {
         match s {
             "gi_z" => Some(HotspotSort::GiZ),
-            "journeys" => Some(HotspotSort::Journeys),
+            "journeys" => Some(HotspotSort::Count(Measure::All)),
             "rate_per_million" => Some(HotspotSort::RatePerMillion),
-            _ => None,
+            "all" => None,
+            m => Measure::parse(m).map(HotspotSort::Count),
         }
     }
 }
+
+/// Which significant stations `significant=` keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Significant {
+    Hot,
+    Cold,
+    Any,
+}
+
+impl Significant {
+    pub const ALL: &[&str] = &["hot", "cold", "any"];
+    fn parse(s: &str) -> Option<Significant> {
+        match s {
+            "hot" => Some(Significant::Hot),
+            "cold" => Some(Significant::Cold),
+            "any" => Some(Significant::Any),
+            _ => None,
+        }
+    }
+
+    pub fn keeps(self, s: &Spot) -> bool {
+        match self {
+            Significant::Hot => s.kind() == Some("hot"),
+            Significant::Cold => s.kind() == Some("cold"),
+            Significant::Any => s.significant,
+        }
+    }
+}
+
+/// What a hotspot layer counts and how it judges significance: `measure`, `inference`,
+/// `permutations`, `seed`, and the `significant` stations to keep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HotspotQuery {
+    pub measure: Measure,
+    pub inference: Inference,
+    pub significant: Option<Significant>,
+}
+
+/// The parameters [`hotspot_query`] reads.
+pub const HOTSPOT_QUERY_PARAMS: &[&str] = &[
+    "measure",
+    "inference",
+    "permutations",
+    "seed",
+    "significant",
+];
+
+/// `interval=week|month` (default month).
+fn interval_param(p: &Params) -> Result<Interval, ApiError> {
+    p.get("interval")
+        .map(|s| {
+            Interval::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "interval",
+                message: format!("\"{s}\" is not week or month"),
+            })
+        })
+        .transpose()
+        .map(|i| i.unwrap_or(Interval::Month))
+}
+
+/// `measure=stops|…`, when given.
+fn measure_param(p: &Params) -> Result<Option<Measure>, ApiError> {
+    p.get("measure")
+        .map(|s| {
+            Measure::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "measure",
+                message: format!("\"{s}\" is not one of {}", Measure::ALL.join(", ")),
+            })
+        })
+        .transpose()
+}
+
+/// Parses `measure`, `inference`, `permutations`, `seed` and `significant`.
+pub fn hotspot_query(p: &Params) -> Result<HotspotQuery, ApiError> {
+    let measure = measure_param(p)?.unwrap_or_default();
+    let permutations = p
+        .int(
+            "permutations",
+            i64::from(hotspots::MIN_PERMUTATIONS),
+            i64::from(hotspots::MAX_PERMUTATIONS),
+        )?
+        .map_or(hotspots::DEFAULT_PERMUTATIONS, |v| v as u32);
+    let seed = p
+        .int("seed", 0, i64::MAX)?
+        .map_or(hotspots::DEFAULT_SEED, |v| v as u64);
+    let inference = match p.get("inference") {
+        None | Some("permutation") => Inference::Permutation { permutations, seed },
+        Some("analytic") => {
+            if let Some(name) = ["permutations", "seed"]
+                .into_iter()
+                .find(|n| p.get(n).is_some())
+            {
+                return Err(ApiError::InvalidParameter {
+                    name: if name == "seed" {
+                        "seed"
+                    } else {
+                        "permutations"
+                    },
+                    message: "applies to inference=permutation only".into(),
+                });
+            }
+            Inference::Analytic
+        }
+        Some(s) => {
+            return Err(ApiError::InvalidParameter {
+                name: "inference",
+                message: format!("\"{s}\" is not analytic or permutation"),
+            });
+        }
+    };
+    let significant = p
+        .get("significant")
+        .map(|s| {
+            Significant::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "significant",
+                message: format!("\"{s}\" is not one of {}", Significant::ALL.join(", ")),
+            })
+        })
+        .transpose()?;
+    Ok(HotspotQuery {
+        measure,
+        inference,
+        significant,
+    })
+}
+
+/// Footfall (ORR entries and exits a year) below which a station gets no `rate_per_million`
+/// (`low_footfall: true` instead): a few journeys at a halt of a few hundred passengers a year
+/// would otherwise top any ranking by rate.
+pub const RATE_FOOTFALL_FLOOR: u64 = 10_000;
 
 /// One station of the hotspot layer.
 #[derive(Clone, Debug)]
@@ -438,11 +587,21 @@ pub struct Hotspot {
     pub station: usize,
     pub force: Option<usize>,
     pub stats: StationStats,
-    /// journeys per million annual entries and exits (ORR 2019-20); none without footfall
+    /// what was counted, and its count at the station as the caller may know it (a viewer's:
+    /// published, suppressed as 0)
+    pub measure: Measure,
+    pub value: u32,
+    /// the measure per million annual entries and exits (ORR 2019-20); none without footfall
+    /// or below [`RATE_FOOTFALL_FLOOR`]
     pub rate_per_million: Option<f64>,
+    /// footfall below [`RATE_FOOTFALL_FLOOR`] (or unknown): no rate
+    pub low_footfall: bool,
     pub gi_z: f64,
     pub p_value: f64,
+    pub p_sim: Option<f64>,
     pub significant: bool,
+    /// `hot`, `cold` or neither
+    pub spot: Option<&'static str>,
 }
 
 /// Every station with its counts and statistic, over the journeys `f` selects; then the places
@@ -452,31 +611,46 @@ pub fn hotspot_rows(
     f: &JourneyFilter,
     places: PlaceFilter,
     sort: HotspotSort,
+    hq: HotspotQuery,
     viewer: bool,
 ) -> Vec<Hotspot> {
     let g = state.journeys.geography();
     let stats = station_counts(state, f);
-    // Journeys per station as the caller may know them: a viewer's are the published ones
-    // (suppressed as 0), and its statistic and order are computed from those alone.
-    let journeys: Vec<u32> = if viewer {
-        let d = &state.security.disclosure;
-        stats
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let cell = format!("crs={}|", g.stations.get(i).code);
-                d.publish(&cell, "journeys", u64::from(s.journeys))
-                    .map_or(0, |v| v as u32)
-            })
-            .collect()
+    let measure = hq.measure;
+    // The sorting count: the chosen measure unless another is asked for.
+    let sort_measure = match sort {
+        HotspotSort::Count(m) => m,
+        _ => measure,
+    };
+    // Counts per station as the caller may know them: a viewer's are the published ones
+    // (suppressed as 0), and its statistic, rates and order are computed from those alone.
+    let known = |m: Measure| -> Vec<u32> {
+        if viewer {
+            let d = &state.security.disclosure;
+            stats
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let cell = format!("crs={}|", g.stations.get(i).code);
+                    d.publish(&cell, m.field(), u64::from(s.get(m)))
+                        .map_or(0, |v| v as u32)
+                })
+                .collect()
+        } else {
+            stats.iter().map(|s| s.get(m)).collect()
+        }
+    };
+    let values = known(measure);
+    let order_values = if sort_measure == measure {
+        values.clone()
     } else {
-        stats.iter().map(|s| s.journeys).collect()
+        known(sort_measure)
     };
     let st = if viewer {
-        let x: Vec<f64> = journeys.iter().map(|&j| f64::from(j)).collect();
-        Arc::new(hotspots::statistics(&x, &state.neighbourhoods))
+        let x: Vec<f64> = values.iter().map(|&j| f64::from(j)).collect();
+        Arc::new(hotspots::spots(&x, &state.neighbourhoods, hq.inference))
     } else {
-        hotspot_statistics(state, f)
+        hotspot_statistics(state, f, hq)
     };
     let ids: Vec<usize> = match places.bbox {
         Some(b) => g.stations.in_bbox(&b),
@@ -489,31 +663,39 @@ pub fn hotspot_rows(
             if places.force.is_some_and(|p| force != Some(p as usize)) {
                 return None;
             }
+            let spot = st[i];
+            if hq.significant.is_some_and(|s| !s.keeps(&spot)) {
+                return None;
+            }
             let s = g.stations.get(i);
-            let (gi_z, p_value, significant) = st[i];
+            let footfall = s
+                .entries_exits_2019_20
+                .filter(|&n| n >= RATE_FOOTFALL_FLOOR);
             Some(Hotspot {
                 station: i,
                 force,
                 stats: stats[i],
-                rate_per_million: s
-                    .entries_exits_2019_20
-                    .filter(|&n| n > 0)
-                    .map(|n| f64::from(journeys[i]) * 1e6 / n as f64),
-                gi_z,
-                p_value,
-                significant,
+                measure,
+                value: values[i],
+                rate_per_million: footfall.map(|n| f64::from(values[i]) * 1e6 / n as f64),
+                low_footfall: footfall.is_none(),
+                gi_z: spot.gi_z,
+                p_value: spot.p_value,
+                p_sim: spot.p_sim,
+                significant: spot.significant,
+                spot: spot.kind(),
             })
         })
         .collect();
     let key = |h: &Hotspot| match sort {
         HotspotSort::GiZ => h.gi_z,
-        HotspotSort::Journeys => f64::from(journeys[h.station]),
+        HotspotSort::Count(_) => f64::from(order_values[h.station]),
         HotspotSort::RatePerMillion => h.rate_per_million.unwrap_or(f64::NEG_INFINITY),
     };
     rows.sort_by(|a, b| {
         key(b)
             .total_cmp(&key(a))
-            .then(journeys[b.station].cmp(&journeys[a.station]))
+            .then(order_values[b.station].cmp(&order_values[a.station]))
             .then_with(|| {
                 g.stations
                     .get(a.station)
@@ -534,6 +716,13 @@ pub fn hotspot_properties(g: &Geography, h: &Hotspot) -> Value {
         "crs": s.code,
         "name": s.name,
         "force": h.force.map(|f| g.forces.get(f).code.to_string()),
+        "measure": h.measure.as_str(),
+        "stops": h.stats.stops,
+        "boardings": h.stats.starts,
+        "alightings": h.stats.ends,
+        "interchanges": h.stats.interchanges,
+        "encounters": h.stats.encounters,
+        "on_route": h.stats.on_route,
         "starts": h.stats.starts,
         "ends": h.stats.ends,
         "passes": h.stats.passes,
@@ -544,9 +733,12 @@ pub fn hotspot_properties(g: &Geography, h: &Hotspot) -> Value {
         "distinct_children": h.stats.distinct_children,
         "entries_exits_2019_20": s.entries_exits_2019_20,
         "rate_per_million": h.rate_per_million.map(round6),
+        "low_footfall": h.low_footfall,
         "gi_z": round6(h.gi_z),
         "p_value": h.p_value,
+        "p_sim": h.p_sim,
         "significant": h.significant,
+        "spot": h.spot,
     })
 }
 
@@ -561,7 +753,19 @@ pub fn hotspot_feature(g: &Geography, h: &Hotspot) -> Value {
 }
 
 /// Parameters of `/api/hotspots`.
-pub const HOTSPOT_PARAMS: &[&str] = journey_params!([], ["top", "sort", "f"]);
+pub const HOTSPOT_PARAMS: &[&str] = journey_params!(
+    [],
+    [
+        "top",
+        "sort",
+        "f",
+        "measure",
+        "inference",
+        "permutations",
+        "seed",
+        "significant"
+    ]
+);
 
 fn sort_param(p: &Params) -> Result<HotspotSort, ApiError> {
     p.get("sort")
@@ -650,6 +854,13 @@ const HOTSPOT_COLUMNS: &[&str] = &[
     "force",
     "lon",
     "lat",
+    "measure",
+    "stops",
+    "boardings",
+    "alightings",
+    "interchanges",
+    "encounters",
+    "on_route",
     "starts",
     "ends",
     "passes",
@@ -660,9 +871,12 @@ const HOTSPOT_COLUMNS: &[&str] = &[
     "distinct_children",
     "entries_exits_2019_20",
     "rate_per_million",
+    "low_footfall",
     "gi_z",
     "p_value",
+    "p_sim",
     "significant",
+    "spot",
 ];
 
 pub fn hotspot_csv(g: &Geography, rows: &[Hotspot]) -> Result<Vec<u8>, ApiError> {
@@ -676,6 +890,13 @@ pub fn hotspot_csv(g: &Geography, rows: &[Hotspot]) -> Result<Vec<u8>, ApiError>
                 opt(h.force.map(|f| g.forces.get(f).code.to_string())),
                 s.lon.to_string(),
                 s.lat.to_string(),
+                h.measure.as_str().to_string(),
+                h.stats.stops.to_string(),
+                h.stats.starts.to_string(),
+                h.stats.ends.to_string(),
+                h.stats.interchanges.to_string(),
+                h.stats.encounters.to_string(),
+                h.stats.on_route.to_string(),
                 h.stats.starts.to_string(),
                 h.stats.ends.to_string(),
                 h.stats.passes.to_string(),
@@ -686,9 +907,12 @@ pub fn hotspot_csv(g: &Geography, rows: &[Hotspot]) -> Result<Vec<u8>, ApiError>
                 h.stats.distinct_children.to_string(),
                 opt(s.entries_exits_2019_20),
                 opt(h.rate_per_million.map(round6)),
+                h.low_footfall.to_string(),
                 round6(h.gi_z).to_string(),
                 h.p_value.to_string(),
+                opt(h.p_sim),
                 h.significant.to_string(),
+                opt(h.spot),
             ]
         }),
     )
@@ -711,16 +935,17 @@ pub async fn hotspots_api(
             places,
             top,
             sort_param(&p)?,
+            hotspot_query(&p)?,
             format_param(&p, "f", accept.as_deref())?,
         ))
     })();
-    let (f, places, top, sort, format) = match parsed {
+    let (f, places, top, sort, hq, format) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
     blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
-        let mut rows = hotspot_rows(&state, &f, places, sort, who.viewer());
+        let mut rows = hotspot_rows(&state, &f, places, sort, hq, who.viewer());
         let matched = rows.len();
         rows.truncate(top);
         let selected = selection_size(&state, &f);
@@ -731,22 +956,289 @@ pub async fn hotspots_api(
             ));
         }
         let features: Vec<Value> = rows.iter().map(|h| hotspot_feature(&g, h)).collect();
-        Ok(json_reply(
-            &json!({
-                "type": "FeatureCollection",
-                "numberMatched": matched,
-                "numberReturned": features.len(),
-                "statistic": {
-                    "method": "Getis-Ord Gi* on journeys per station",
-                    "weights": format!("binary: the station itself and the stations within {} m along the track", hotspots::NEIGHBOUR_TRACK_M),
-                    "p_value": "two-sided, normal approximation",
-                    "significance": format!("Benjamini-Hochberg false discovery rate {} over all {} stations", hotspots::FDR_Q, g.stations.len()),
-                },
-                "features": features,
+        let mut body = json!({
+            "type": "FeatureCollection",
+            "numberMatched": matched,
+            "numberReturned": features.len(),
+            "statistic": hotspot_statistic_notice(&g, hq),
+            "features": features,
+        });
+        untimed_field(&state, &f, &mut body);
+        Ok(with_selection(json_reply(&body, GEOJSON), selected))
+    })
+    .await
+}
+
+/// How the statistic of a hotspot answer was computed.
+pub fn hotspot_statistic_notice(g: &Geography, hq: HotspotQuery) -> Value {
+    let (inference, on) = match hq.inference {
+        Inference::Analytic => (json!({"method": "analytic"}), "p_value"),
+        Inference::Permutation { permutations, seed } => (
+            json!({
+                "method": "permutation",
+                "permutations": permutations,
+                "seed": seed,
+                "p_sim": "conditional randomisation as esda.G_Local(star=True): the station's own value held, its neighbours' drawn without replacement from the other stations; (extreme + 1) / (permutations + 1), folded as esda",
             }),
-            GEOJSON,
-        ))
-        .map(|r| with_selection(r, selected))
+            "p_sim",
+        ),
+    };
+    json!({
+        "method": format!("Getis-Ord Gi* on {} per station", hq.measure.field()),
+        "measure": hq.measure.as_str(),
+        "weights": format!("binary: the station itself and the stations within {} m along the track", hotspots::NEIGHBOUR_TRACK_M),
+        "p_value": "two-sided, normal approximation of gi_z",
+        "inference": inference,
+        "significance": format!("Benjamini-Hochberg false discovery rate {} on {on} over all {} stations", hotspots::FDR_Q, g.stations.len()),
+        "rate_per_million": format!("the measure per million ORR entries and exits 2019-20, for stations with at least {RATE_FOOTFALL_FLOOR} (others: low_footfall)"),
+    })
+}
+
+// ---------------------------------------------------------------- emerging hot spots
+
+/// Parameters of `/api/hotspots/emerging`.
+pub const EMERGING_PARAMS: &[&str] =
+    journey_params!(["interval"], ["measure", "time_lag", "category"]);
+/// Most periods an emerging hot spot analysis takes (five years of weeks).
+pub const MAX_PERIODS: usize = 260;
+
+/// `GET /api/hotspots/emerging?interval=week|month`: per station the space-time Gi* z of each
+/// period, the Mann-Kendall trend of that series and its emerging hot spot category (see
+/// [`crate::layers::emerging`]). `force` and `bbox` choose the stations listed.
+pub async fn emerging_api(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
+    use crate::layers::emerging;
+    let parsed = (|| {
+        let p = Params::parse(&raw, EMERGING_PARAMS)?;
+        let interval = interval_param(&p)?;
+        let (f, places) = split_places(filter_from(&p, &state)?);
+        let measure = measure_param(&p)?.unwrap_or_default();
+        let lag = p.int("time_lag", 0, 12)?.unwrap_or(1) as usize;
+        let category = p
+            .get("category")
+            .map(|c| {
+                emerging::CATEGORIES
+                    .iter()
+                    .find(|&&x| x == c)
+                    .copied()
+                    .ok_or_else(|| ApiError::InvalidParameter {
+                        name: "category",
+                        message: format!(
+                            "\"{c}\" is not one of {}",
+                            emerging::CATEGORIES.join(", ")
+                        ),
+                    })
+            })
+            .transpose()?;
+        Ok::<_, ApiError>((interval, f, places, measure, lag, category))
+    })();
+    let (interval, f, places, measure, lag, category) = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    blocking(state.limits.clone(), move || {
+        let g = state.journeys.geography().clone();
+        let sel = select(&state, &f);
+        let lo = f.from_day.or_else(|| sel.iter().map(|j| j.day).min());
+        let hi = f.to_day.or_else(|| sel.iter().map(|j| j.day).max());
+        let mut starts = Vec::new();
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            let mut s = interval.start_of(lo);
+            while s <= hi {
+                if starts.len() == MAX_PERIODS {
+                    return Err(ApiError::InvalidParameter {
+                        name: "interval",
+                        message: format!(
+                            "more than {MAX_PERIODS} periods: narrow from and to, or use interval=month"
+                        ),
+                    });
+                }
+                starts.push(s);
+                s = interval.next(s);
+            }
+        }
+        // the journeys of each period, then the measure's count per station and period
+        let mut groups: Vec<Vec<&Arc<MappedJourney>>> = vec![Vec::new(); starts.len()];
+        for j in &sel {
+            let k = starts.partition_point(|&s| s <= j.day);
+            if k > 0 && j.day <= hi.unwrap_or(i32::MIN) {
+                groups[k - 1].push(j);
+            }
+        }
+        let d = &state.security.disclosure;
+        let x: Vec<Vec<f64>> = groups
+            .iter()
+            .zip(&starts)
+            .map(|(js, &start)| {
+                let stats = layers::station_stats(&g, js);
+                stats
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let c = s.get(measure);
+                        let c = if who.viewer() || who.disclose_non_btp() {
+                            let cell = format!(
+                                "crs={}|period_start={}|",
+                                g.stations.get(i).code,
+                                layers::date_of(start)
+                            );
+                            d.publish(&cell, measure.field(), u64::from(c)).unwrap_or(0) as u32
+                        } else {
+                            c
+                        };
+                        f64::from(c)
+                    })
+                    .collect()
+            })
+            .collect();
+        let result = emerging::analyse(&x, &state.neighbourhoods, lag);
+        let ids: Vec<usize> = match places.bbox {
+            Some(b) => g.stations.in_bbox(&b),
+            None => (0..g.stations.len()).collect(),
+        };
+        let mut rows: Vec<usize> = ids
+            .into_iter()
+            .filter(|&i| {
+                places
+                    .force
+                    .is_none_or(|p| g.station_force(i).map(|h| h.force) == Some(p as usize))
+                    && category.is_none_or(|c| result[i].category == c)
+            })
+            .collect();
+        let rank = |c: &str| emerging::CATEGORIES.iter().position(|&x| x == c);
+        rows.sort_by(|&a, &b| {
+            rank(result[a].category)
+                .cmp(&rank(result[b].category))
+                .then_with(|| g.stations.get(a).code.cmp(&g.stations.get(b).code))
+        });
+        let features: Vec<Value> = rows
+            .iter()
+            .map(|&i| {
+                let s = g.stations.get(i);
+                let e = &result[i];
+                json!({
+                    "type": "Feature",
+                    "id": s.code,
+                    "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
+                    "properties": {
+                        "crs": s.code,
+                        "name": s.name,
+                        "force": g.station_force(i).map(|h| g.forces.get(h.force).code.to_string()),
+                        "category": e.category,
+                        "trend_z": round6(e.trend_z),
+                        "trend_p": e.trend_p,
+                        "gi_z": e.gi_z.iter().map(|&z| round6(z)).collect::<Vec<f64>>(),
+                        "bins": e.bins.iter().map(|&b| match b { 1 => json!("hot"), -1 => json!("cold"), _ => Value::Null }).collect::<Vec<Value>>(),
+                    },
+                })
+            })
+            .collect();
+        let mut body = json!({
+            "type": "FeatureCollection",
+            "interval": match interval { Interval::Week => "week", Interval::Month => "month" },
+            "measure": measure.as_str(),
+            "time_lag": lag,
+            "periods": starts.iter().map(|&s| layers::date_of(s).to_string()).collect::<Vec<String>>(),
+            "numberMatched": features.len(),
+            "numberReturned": features.len(),
+            "method": {
+                "gi_z": format!("space-time Getis-Ord Gi*: the station and its stations within {} m along the track, in the period and the {lag} before it, over all stations x periods", hotspots::NEIGHBOUR_TRACK_M),
+                "bins": format!("hot (z > 0) or cold (z < 0) where significant by Benjamini-Hochberg at {} over all bins (two-sided normal p)", hotspots::FDR_Q),
+                "trend": "Mann-Kendall on the station's gi_z series (ties corrected, continuity-corrected z, two-sided p); significant at 0.05",
+                "category": "after ESRI's emerging hot spot analysis: see the README",
+            },
+            "features": features,
+        });
+        untimed_field(&state, &f, &mut body);
+        Ok(json_reply(&body, GEOJSON))
+    })
+    .await
+}
+
+// ---------------------------------------------------------------- clock
+
+/// Parameters of `/api/clock`.
+pub const CLOCK_PARAMS: &[&str] = journey_params!([], ["measure"]);
+
+/// How many journeys an `hours`/`days` filter left out for having no time, as a field of an
+/// answer (nothing without such a filter).
+pub fn untimed_field(state: &AppState, f: &JourneyFilter, body: &mut Value) {
+    if let (Some(n), Value::Object(o)) = (
+        state
+            .journeys
+            .index()
+            .untimed_excluded(state.journeys.geography(), f),
+        body,
+    ) {
+        o.insert("untimed_excluded".into(), json!(n));
+    }
+}
+
+/// `GET /api/clock`: the journeys `f` selects by local day of week and hour (Europe/London),
+/// Monday first; with `station`, only those that count there under `measure` (default stops).
+pub async fn clock_api(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
+    use crate::journey::clock;
+    let parsed = (|| {
+        let p = Params::parse(&raw, CLOCK_PARAMS)?;
+        let f = filter_from(&p, &state)?;
+        let measure = measure_param(&p)?;
+        if measure.is_some() && f.station.is_none() {
+            return Err(ApiError::InvalidParameter {
+                name: "measure",
+                message: "applies with station=CRS (what the journeys did there)".into(),
+            });
+        }
+        let measure = measure.unwrap_or_default();
+        Ok::<_, ApiError>((f, measure))
+    })();
+    let (f, measure) = match parsed {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    blocking(state.limits.clone(), move || {
+        let g = state.journeys.geography();
+        let sel = select(&state, &f);
+        let at = |j: &&Arc<MappedJourney>| {
+            f.station
+                .is_none_or(|s| layers::counts_at(g, j, s, measure))
+        };
+        let (cells, timed, untimed) = clock::clock(sel.iter().filter(at).map(|j| &j.report));
+        let d = &state.security.disclosure;
+        let key = format!("clock|{f:?}|{measure:?}");
+        let rows: Vec<Value> = cells
+            .iter()
+            .enumerate()
+            .map(|(day, hours)| {
+                Value::Array(
+                    hours
+                        .iter()
+                        .enumerate()
+                        .map(|(h, &c)| {
+                            if who.viewer() || who.disclose_non_btp() {
+                                // a viewer's cells (and a BTP planner's, which hold journeys
+                                // it may not read): whole journeys, suppressed and rounded
+                                let cell = format!("{key}|{day}|{h}");
+                                d.publish(&cell, "journeys", c.round() as u64)
+                                    .map_or(Value::Null, Value::from)
+                            } else {
+                                json!((c * 1e6).round() / 1e6)
+                            }
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let mut body = json!({
+            "timezone": clock::TIMEZONE,
+            "days": clock::DAYS,
+            "timed": timed,
+            "untimed": untimed,
+            "cells": rows,
+        });
+        if f.station.is_some() {
+            body["measure"] = json!(measure.as_str());
+        }
+        untimed_field(&state, &f, &mut body);
+        Ok(json_reply(&body, JSON))
     })
     .await
 }
@@ -994,31 +1486,26 @@ pub async fn flows_api(
                 .iter()
                 .map(|r| flow_properties(&g, r, direction))
                 .collect();
-            return Ok(with_selection(
-                json_reply(
-                    &json!({"direction": direction.as_str(), "rows": rows, "unplaced": flows.unplaced}),
-                    JSON,
-                ),
-                selected,
-            ));
+            let mut body =
+                json!({"direction": direction.as_str(), "rows": rows, "unplaced": flows.unplaced});
+            untimed_field(&state, &f, &mut body);
+            return Ok(with_selection(json_reply(&body, JSON), selected));
         }
         let features: Vec<Value> = flows
             .rows
             .iter()
             .map(|r| flow_feature(&state, r, direction))
             .collect();
-        Ok(json_reply(
-            &json!({
-                "type": "FeatureCollection",
-                "numberMatched": features.len(),
-                "numberReturned": features.len(),
-                "direction": direction.as_str(),
-                "unplaced": flows.unplaced,
-                "features": features,
-            }),
-            GEOJSON,
-        ))
-        .map(|r| with_selection(r, selected))
+        let mut body = json!({
+            "type": "FeatureCollection",
+            "numberMatched": features.len(),
+            "numberReturned": features.len(),
+            "direction": direction.as_str(),
+            "unplaced": flows.unplaced,
+            "features": features,
+        });
+        untimed_field(&state, &f, &mut body);
+        Ok(with_selection(json_reply(&body, GEOJSON), selected))
     })
     .await
 }
@@ -1432,13 +1919,7 @@ pub async fn trends_api(
 ) -> Response {
     let parsed = (|| {
         let p = Params::parse_table(&raw, TREND_PARAMS)?;
-        let interval = match p.get("interval") {
-            None => Interval::Month,
-            Some(s) => Interval::parse(s).ok_or_else(|| ApiError::InvalidParameter {
-                name: "interval",
-                message: format!("\"{s}\" is not week or month"),
-            })?,
-        };
+        let interval = interval_param(&p)?;
         let mut f = filter_from(&p, &state)?;
         f.disclose_non_btp = who.disclose_non_btp();
         Ok::<_, ApiError>((interval, f, format_param(&p, "f", accept.as_deref())?))
@@ -1478,17 +1959,13 @@ pub async fn trends_api(
                 Value::Object(o)
             })
             .collect();
-        Ok(with_selection(
-            json_reply(
-                &json!({
-                    "interval": interval_name(interval),
-                    "journeys": n,
-                    "buckets": list,
-                }),
-                JSON,
-            ),
-            n as usize,
-        ))
+        let mut body = json!({
+            "interval": interval_name(interval),
+            "journeys": n,
+            "buckets": list,
+        });
+        untimed_field(&state, &f, &mut body);
+        Ok(with_selection(json_reply(&body, JSON), n as usize))
     })
     .await
 }
@@ -1534,7 +2011,17 @@ pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStat
 // ---------------------------------------------------------------- export
 
 /// Parameters of `/api/export`.
-pub const EXPORT_PARAMS: &[&str] = journey_params!(["collection", "format"], ["direction"]);
+pub const EXPORT_PARAMS: &[&str] = journey_params!(
+    ["collection", "format"],
+    [
+        "direction",
+        "measure",
+        "inference",
+        "permutations",
+        "seed",
+        "significant"
+    ]
+);
 
 /// Collections `/api/export` writes.
 pub const EXPORT_COLLECTIONS: &[&str] = &[
@@ -1806,10 +2293,19 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
         }
         let csv = format_param(&p, "format", None)? == Format::Csv;
         let f = filter_from(&p, &state)?;
+        let hq = hotspot_query(&p)?;
+        if collection != "hotspots"
+            && let Some(name) = HOTSPOT_QUERY_PARAMS.iter().find(|n| p.get(n).is_some())
+        {
+            return Err(ApiError::InvalidParameter {
+                name,
+                message: "applies to collection=hotspots only".into(),
+            });
+        }
         let direction = direction_param(&p)?;
-        Ok::<_, ApiError>((collection, csv, f, direction))
+        Ok::<_, ApiError>((collection, csv, f, direction, hq))
     })();
-    let (collection, csv, f, direction) = match parsed {
+    let (collection, csv, f, direction, hq) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -1835,7 +2331,7 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
     }
     blocking(state.limits.clone(), move || {
         let (body, rows, selected) =
-            super::ogc::layer_download(&state, &collection, f, csv, &who, direction)?;
+            super::ogc::layer_download(&state, &collection, f, hq, csv, &who, direction)?;
         Ok(with_selection(
             super::journeys::record_count(download(ctype, &name, body.into()), rows),
             selected,

@@ -340,6 +340,20 @@ pub fn routes(
         .and(with_state(state.clone()))
         .then(people::person_api)
         .boxed();
+    let emerging = warp::path!("api" / "hotspots" / "emerging")
+        .and(warp::get())
+        .and(raw_query())
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(layers::emerging_api)
+        .boxed();
+    let clock = warp::path!("api" / "clock")
+        .and(warp::get())
+        .and(raw_query())
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(layers::clock_api)
+        .boxed();
     let export = warp::path!("api" / "export")
         .and(warp::get())
         .and(raw_query())
@@ -460,6 +474,8 @@ pub fn routes(
         treatment,
         people_list,
         one_person,
+        clock,
+        emerging,
         export,
         whoami,
         audit,

@@ -62,7 +62,7 @@ macro_rules! params {
         &[
             "bbox", "bbox-crs", "datetime", "limit", "offset", "f", "crs",
             "cross_border", "exporting_force", "importing_force", "mode", "age_band", "role",
-            "line", "station", $($own),*
+            "line", "station", "hours", "days", $($own),*
         ]
     };
 }
@@ -99,9 +99,23 @@ pub const COLLECTIONS: &[Collection] = &[
     Collection {
         id: "hotspots",
         title: "Station hotspots",
-        description: "Stations ranked by Getis-Ord Gi* of the selected journeys (rail-network neighbourhoods of 10 km along the track), with z-score, two-sided p-value and Benjamini-Hochberg significance (FDR 0.05), most significant hot spots first.",
-        filters: &["force", "significant"],
-        params: params!("force", "significant"),
+        description: "Stations ranked by Getis-Ord Gi* of a measure of the selected journeys (measure: stops by default, where people were known to be; rail-network neighbourhoods of 10 km along the track), with z-score, two-sided normal p-value, permutation pseudo p-value (p_sim, by default) and Benjamini-Hochberg significance (FDR 0.05), hot spots first.",
+        filters: &[
+            "force",
+            "significant",
+            "measure",
+            "inference",
+            "permutations",
+            "seed",
+        ],
+        params: params!(
+            "force",
+            "significant",
+            "measure",
+            "inference",
+            "permutations",
+            "seed"
+        ),
     },
     Collection {
         id: "flows",
@@ -355,7 +369,8 @@ struct Query {
     /// the place filter of stations and hotspots (`force` there is the station's force)
     place_force: Option<u16>,
     code: Option<String>,
-    significant: Option<bool>,
+    /// measure, inference and `significant` of hotspots
+    hotspot: lay::HotspotQuery,
     origin: Option<u16>,
     destination: Option<u16>,
     /// how flows are placed between forces
@@ -460,7 +475,7 @@ fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError>
         journeys,
         place_force,
         code: p.get("code").map(str::to_string),
-        significant: super::journeys::bool_param(&p, "significant")?,
+        hotspot: lay::hotspot_query(&p)?,
         origin: force_param(&p, "origin_force", state)?,
         destination: force_param(&p, "destination_force", state)?,
         direction: lay::direction_param(&p)?,
@@ -519,6 +534,8 @@ fn station_feature(g: &Geography, i: usize, c: StationStats) -> Value {
             "starts": c.starts, "ends": c.ends, "passes": c.passes, "journeys": c.journeys,
             "persons": c.persons, "children": c.children,
             "distinct_persons": c.distinct_persons, "distinct_children": c.distinct_children,
+            "stops": c.stops, "boardings": c.starts, "alightings": c.ends,
+            "interchanges": c.interchanges, "encounters": c.encounters, "on_route": c.on_route,
         },
     })
 }
@@ -668,7 +685,7 @@ fn select_features(
             )
         }
         "hotspots" => {
-            let mut rows = hotspot_rows(
+            let rows = hotspot_rows(
                 state,
                 &q.journeys,
                 PlaceFilter {
@@ -676,11 +693,9 @@ fn select_features(
                     force: q.place_force,
                 },
                 HotspotSort::GiZ,
+                q.hotspot,
                 q.viewer,
             );
-            if let Some(s) = q.significant {
-                rows.retain(|h| h.significant == s);
-            }
             let r = page(rows.len());
             (
                 rows.len(),
@@ -897,6 +912,7 @@ pub async fn item(
                         &all,
                         PlaceFilter::default(),
                         HotspotSort::GiZ,
+                        lay::HotspotQuery::default(),
                         who.viewer(),
                     );
                     let h = rows.iter().find(|h| h.station == i).ok_or_else(not_found)?;
@@ -966,6 +982,7 @@ pub fn layer_download(
     state: &AppState,
     id: &str,
     f: JourneyFilter,
+    hotspot: lay::HotspotQuery,
     csv: bool,
     who: &super::guard::Who,
     direction: layers::Direction,
@@ -1005,7 +1022,7 @@ pub fn layer_download(
         journeys,
         place_force,
         code: None,
-        significant: None,
+        hotspot,
         origin: None,
         destination: None,
         direction,
@@ -1025,6 +1042,7 @@ pub fn layer_download(
                         force: q.place_force,
                     },
                     HotspotSort::GiZ,
+                    hotspot,
                     viewer,
                 );
                 return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len(), selected));

@@ -120,8 +120,44 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             json!({"type": "string", "enum": ["true", "false"]}),
         ),
         "significant" => (
-            "only hotspots that are (or are not) significant",
-            json!({"type": "string", "enum": ["true", "false"]}),
+            "only significant stations: hot (Gi* z > 0), cold (z < 0) or any",
+            json!({"type": "string", "enum": crate::http::layers::Significant::ALL}),
+        ),
+        "time_lag" => (
+            "periods before each period in its space-time neighbourhood",
+            json!({"type": "integer", "minimum": 0, "maximum": 12, "default": 1}),
+        ),
+        "category" => (
+            "only stations of this emerging hot spot category",
+            json!({"type": "string", "enum": crate::layers::emerging::CATEGORIES}),
+        ),
+        "hours" => (
+            "local hours (Europe/London), H-H, both included, wrapping past midnight (22-02); journeys with no time are left out (untimed_excluded says how many)",
+            json!({"type": "string", "pattern": "^([01]?[0-9]|2[0-3])-([01]?[0-9]|2[0-3])$"}),
+        ),
+        "days" => (
+            "local days of the week, comma-separated; journeys with no time are left out",
+            json!({"type": "string", "pattern": format!("^({0})(,({0}))*$", crate::journey::clock::DAYS.join("|"))}),
+        ),
+        "measure" if context == "clock" => (
+            "with station: only the journeys that count there under this measure (default stops)",
+            json!({"type": "string", "enum": crate::layers::Measure::ALL, "default": "stops"}),
+        ),
+        "measure" => (
+            "what is counted per station: stops (boardings, alightings, interchanges and encounters, each journey once), boardings, alightings, interchanges (via), encounters, on_route (passed without a known stop) or all (every journey starting, ending or passing)",
+            json!({"type": "string", "enum": crate::layers::Measure::ALL, "default": "stops"}),
+        ),
+        "inference" => (
+            "significance from a permutation test (conditional randomisation, as esda.G_Local) or the normal approximation",
+            json!({"type": "string", "enum": ["permutation", "analytic"], "default": "permutation"}),
+        ),
+        "permutations" => (
+            "draws of the permutation test",
+            json!({"type": "integer", "minimum": crate::layers::hotspots::MIN_PERMUTATIONS, "maximum": crate::layers::hotspots::MAX_PERMUTATIONS, "default": crate::layers::hotspots::DEFAULT_PERMUTATIONS}),
+        ),
+        "seed" => (
+            "seed of the permutation test's draws: the same seed gives the same answer",
+            json!({"type": "integer", "minimum": 0, "default": crate::layers::hotspots::DEFAULT_SEED}),
         ),
         "mode" => (
             "journey modes, comma-separated",
@@ -555,6 +591,24 @@ fn build() -> Value {
             person_params,
             "a GeoJSON FeatureCollection with the person's summary",
             "application/geo+json",
+        ),
+    );
+    paths.insert(
+        "/api/hotspots/emerging".into(),
+        get(
+            "emerging hot spots: per station the space-time Gi* z of each period, the Mann-Kendall trend of that series and its category",
+            params_of(l::EMERGING_PARAMS, "places"),
+            "a GeoJSON FeatureCollection of stations with category, trend_z, trend_p, gi_z and bins per period",
+            "application/geo+json",
+        ),
+    );
+    paths.insert(
+        "/api/clock".into(),
+        get(
+            "the selected journeys by local day of week and hour (Europe/London, GMT or BST as the date requires), Monday first; a journey known only within a time window is spread over the hours it covers (aoristic weights)",
+            params_of(l::CLOCK_PARAMS, "clock"),
+            "{timezone, days, timed, untimed, cells: 7 rows x 24 hours}",
+            "application/json",
         ),
     );
     paths.insert(

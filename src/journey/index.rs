@@ -50,6 +50,8 @@ pub struct JourneyFilter {
     pub within_force: Option<u16>,
     /// restricted reports too (an admin's journey-level reads); layers never count them
     pub include_restricted: bool,
+    /// local hours and days of the week (`hours`, `days`); untimed journeys never pass
+    pub time: Option<super::clock::TimeFilter>,
 }
 
 /// The journey starts, ends or passes in force `force` (index).
@@ -70,6 +72,9 @@ pub struct JourneyIndex {
     restricted: std::collections::HashSet<String>,
     /// changes on every change of what a filter can select
     version: u64,
+    /// per station, the journeys that start, end or pass there (ascending), for the `station`
+    /// filter: scanning every journey's route for one station is memory-bound
+    by_station: Vec<Vec<u32>>,
 }
 
 impl JourneyIndex {
@@ -90,6 +95,7 @@ impl JourneyIndex {
             self.tree.insert(GeomWithData::new(r, i));
         }
         self.by_id.insert(j.report.report_id.clone(), i);
+        self.index_stations(i, &j);
         self.journeys.push(Arc::new(j));
         self.version += 1;
         true
@@ -120,6 +126,25 @@ impl JourneyIndex {
     /// The restricted ids now.
     pub fn restricted(&self) -> &std::collections::HashSet<String> {
         &self.restricted
+    }
+
+    fn index_stations(&mut self, i: u32, j: &MappedJourney) {
+        let stations = j
+            .origin
+            .station
+            .into_iter()
+            .chain(j.destination.station)
+            .chain(j.route.stations.iter().copied());
+        for s in stations {
+            let s = s as usize;
+            if s >= self.by_station.len() {
+                self.by_station.resize_with(s + 1, Vec::new);
+            }
+            let list = &mut self.by_station[s];
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
     }
 
     /// Builds an index from many journeys at once (bulk-loaded R-tree).
@@ -171,6 +196,7 @@ impl JourneyIndex {
                 ));
             }
             idx.by_id.insert(j.report.report_id.clone(), i);
+            idx.index_stations(i, &j);
             idx.journeys.push(j);
         }
         idx.tree = RTree::bulk_load(items);
@@ -262,6 +288,23 @@ impl JourneyIndex {
             return false;
         }
         f.bbox.is_none_or(|b| j.route.intersects(geo, &b))
+            && f.time.is_none_or(|t| t.passes(&j.report))
+    }
+
+    /// With an `hours` or `days` filter: how many journeys it left out for having no time
+    /// (they pass every other filter); None without one.
+    pub fn untimed_excluded(&self, geo: &Geography, f: &JourneyFilter) -> Option<usize> {
+        f.time?;
+        let rest = JourneyFilter {
+            time: None,
+            ..f.clone()
+        };
+        Some(
+            self.matching(geo, &rest)
+                .iter()
+                .filter(|j| super::clock::when(&j.report).is_none())
+                .count(),
+        )
     }
 
     /// Every matching journey, in the order they were added.
@@ -284,6 +327,14 @@ impl JourneyIndex {
                     .filter(|j| self.passes(geo, j, f))
                     .collect()
             }
+            None if f.station.is_some() => f
+                .station
+                .and_then(|s| self.by_station.get(s as usize))
+                .into_iter()
+                .flatten()
+                .map(|&i| &self.journeys[i as usize])
+                .filter(|j| self.passes(geo, j, f))
+                .collect(),
             None => self
                 .journeys
                 .iter()

@@ -2,6 +2,7 @@
 //! the synthetic generator for demo and test data.
 
 pub mod carried;
+pub mod clock;
 pub mod csv;
 pub mod generate;
 pub mod index;

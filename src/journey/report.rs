@@ -128,6 +128,16 @@ pub struct Journey {
     pub via: Vec<StationCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encounter: Option<Encounter>,
+    /// schema v1.1: the journey's time known only within this window (RFC 3339, UTC)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_window: Option<TimeWindow>,
+}
+
+/// A time known only within a window, `from` to `to` (schema v1.1).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimeWindow {
+    pub from: String,
+    pub to: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -536,6 +546,7 @@ impl<'a> Ctx<'a> {
                 "destination",
                 "via",
                 "encounter",
+                "time_window",
             ],
         )?;
         let date = match self.string(m, "date", path, true) {
@@ -597,6 +608,7 @@ impl<'a> Ctx<'a> {
             None => None,
             Some(v) => self.encounter(v),
         };
+        let time_window = m.get("time_window").and_then(|v| self.time_window(v));
         Some(Journey {
             date: date?,
             departed_at,
@@ -605,6 +617,31 @@ impl<'a> Ctx<'a> {
             destination: destination?,
             via,
             encounter,
+            time_window,
+        })
+    }
+
+    fn time_window(&mut self, v: &Value) -> Option<TimeWindow> {
+        let path = "journey.time_window";
+        let m = self.object(v, path, &["from", "to"])?;
+        let from = self.timestamp(m, "from", path, true);
+        let to = self.timestamp(m, "to", path, true);
+        let (from, to) = (from?, to?);
+        let span = (to.1 - from.1).whole_seconds();
+        if span < 0 {
+            self.err("journey.time_window.to", "is before from");
+            return None;
+        }
+        if span > crate::journey::clock::MAX_WINDOW_S {
+            self.err(
+                "journey.time_window",
+                "is longer than 7 days: give the date alone",
+            );
+            return None;
+        }
+        Some(TimeWindow {
+            from: from.0,
+            to: to.0,
         })
     }
 
@@ -861,11 +898,11 @@ pub fn parse_report(
         return Err(c.errors);
     };
     if let Some(sv) = m.get("schema_version")
-        && sv.as_str() != Some("1")
+        && !matches!(sv.as_str(), Some("1" | "1.1"))
     {
         c.err(
             "schema_version",
-            format!("{sv} is not a supported schema version; expected \"1\""),
+            format!("{sv} is not a supported schema version; expected \"1\" or \"1.1\""),
         );
     }
     let report_id = c.report_id(m);

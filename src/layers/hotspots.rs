@@ -15,10 +15,23 @@
 //!   Where the denominator is 0 (no journeys anywhere, or a neighbourhood of every station),
 //!   `z = 0`.
 //! - **p-value.** Two-sided under the normal approximation: `p = erfc(|z| / √2)`.
+//! - **Permutation inference** ([`permutation_p`], the default over HTTP): conditional
+//!   randomisation as PySAL's `esda.G_Local(star=True)`: a station's own value is held and its
+//!   `k_i` neighbours' values are replaced by `k_i` values drawn without replacement from the
+//!   other `n − 1` stations, `permutations` times. As esda (`vec_permutations`, `crand`), one
+//!   table of draws (`permutations` rows of `max k` positions among the `n − 1` others) serves
+//!   every station, station `i` reading the first `k_i` of each row. `larger` counts the draws
+//!   whose sum is at least the observed one; folded as esda's default ("directed"):
+//!   `larger = min(larger, permutations − larger)`, `p_sim = (larger + 1) / (permutations + 1)`.
+//!   The draws come from ChaCha8 seeded with `seed`: the same seed gives the same answer. Two
+//!   consequences of esda's convention, kept: ties count as "larger", so a station whose
+//!   neighbourhood is all zeros in a mostly-zero network has every draw ≥ it and none below, and
+//!   comes out as an extreme cold spot; a station with no neighbours ("island") is given
+//!   `p_sim = 1` here (esda gives it `1 / (permutations + 1)`; nothing can be randomised).
 //! - **Significance.** Benjamini–Hochberg over all `n` stations at a false discovery rate of
-//!   [`FDR_Q`]: with the p-values sorted, `p_(1) ≤ … ≤ p_(n)`, the largest `k` with
-//!   `p_(k) ≤ k q / n`; stations with `p ≤ p_(k)` are `significant` (hot when `z > 0`, cold when
-//!   `z < 0`).
+//!   [`FDR_Q`], on `p_sim` (permutation) or the normal p-value (analytic): with the p-values
+//!   sorted, `p_(1) ≤ … ≤ p_(n)`, the largest `k` with `p_(k) ≤ k q / n`; stations with
+//!   `p ≤ p_(k)` are `significant` (hot when `z > 0`, cold when `z < 0`).
 
 /// Stations within this many metres of each other along the track are neighbours.
 pub const NEIGHBOUR_TRACK_M: f64 = 10_000.0;
@@ -101,6 +114,166 @@ pub fn benjamini_hochberg(p: &[f64], q: f64) -> Vec<bool> {
     p.iter().map(|&v| cutoff.is_some_and(|c| v <= c)).collect()
 }
 
+/// How a station's significance is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Inference {
+    /// the normal approximation of Gi* z
+    Analytic,
+    /// conditional randomisation with this many draws and this seed
+    Permutation { permutations: u32, seed: u64 },
+}
+
+/// Default and limits of `permutations`, and the default `seed`.
+pub const DEFAULT_PERMUTATIONS: u32 = 999;
+pub const MIN_PERMUTATIONS: u32 = 99;
+pub const MAX_PERMUTATIONS: u32 = 9_999;
+pub const DEFAULT_SEED: u64 = 12_345;
+
+impl Default for Inference {
+    fn default() -> Self {
+        Inference::Permutation {
+            permutations: DEFAULT_PERMUTATIONS,
+            seed: DEFAULT_SEED,
+        }
+    }
+}
+
+/// The statistic of one station.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spot {
+    /// Gi* z (analytic, Ord & Getis 1995)
+    pub gi_z: f64,
+    /// two-sided normal p-value of `gi_z`
+    pub p_value: f64,
+    /// the folded pseudo p-value of the permutation test, when it was run
+    pub p_sim: Option<f64>,
+    /// Benjamini–Hochberg discovery on `p_sim` (permutation) or `p_value` (analytic)
+    pub significant: bool,
+}
+
+impl Spot {
+    /// `hot`, `cold`, or neither.
+    pub fn kind(&self) -> Option<&'static str> {
+        match (self.significant, self.gi_z) {
+            (true, z) if z > 0.0 => Some("hot"),
+            (true, z) if z < 0.0 => Some("cold"),
+            _ => None,
+        }
+    }
+}
+
+/// Gi* z, p-values and significance per station under `inference`.
+pub fn spots(x: &[f64], nb: &Neighbourhoods, inference: Inference) -> Vec<Spot> {
+    let z = gi_star(x, nb);
+    let p: Vec<f64> = z.iter().map(|&v| p_two_sided(v)).collect();
+    let p_sim = match inference {
+        Inference::Analytic => None,
+        Inference::Permutation { permutations, seed } => {
+            Some(permutation_p(x, nb, permutations as usize, seed))
+        }
+    };
+    let sig = benjamini_hochberg(p_sim.as_deref().unwrap_or(&p), FDR_Q);
+    (0..x.len())
+        .map(|i| Spot {
+            gi_z: z[i],
+            p_value: p[i],
+            p_sim: p_sim.as_ref().map(|v| v[i]),
+            significant: sig[i],
+        })
+        .collect()
+}
+
+/// The draws of the conditional randomisation: `permutations` rows of `k` distinct positions
+/// among `0..others` (a partial Fisher–Yates shuffle per row), from ChaCha8 seeded by `seed`.
+pub fn draw_table(permutations: usize, k: usize, others: usize, seed: u64) -> Vec<u32> {
+    use rand::{Rng, SeedableRng};
+    let k = k.min(others);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut pool: Vec<u32> = (0..others as u32).collect();
+    let mut rows = Vec::with_capacity(permutations * k);
+    for _ in 0..permutations {
+        // the pool's order left by the last row does not matter: a uniform draw of positions
+        // from any arrangement is a uniform draw of values
+        for c in 0..k {
+            let r = rng.random_range(c..others);
+            pool.swap(c, r);
+            rows.push(pool[c]);
+        }
+    }
+    rows
+}
+
+/// The folded pseudo p-values of Gi* by conditional randomisation (see the module notes).
+pub fn permutation_p(x: &[f64], nb: &Neighbourhoods, permutations: usize, seed: u64) -> Vec<f64> {
+    let n = x.len();
+    if n < 2 || permutations == 0 {
+        return vec![1.0; n];
+    }
+    let k = nb
+        .neighbours
+        .iter()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0)
+        .min(n - 1);
+    let rows = draw_table(permutations, k, n - 1, seed);
+    // the observed sum over each neighbourhood (the station's own value is held on both sides)
+    let observed: Vec<f64> = nb
+        .neighbours
+        .iter()
+        .map(|l| l.iter().map(|&j| x[j as usize]).sum())
+        .collect();
+    let count = |lo: usize, hi: usize| -> Vec<u32> {
+        let mut larger = vec![0u32; hi - lo];
+        if k == 0 {
+            return larger;
+        }
+        for row in rows.chunks_exact(k) {
+            for i in lo..hi {
+                let ki = nb.neighbours[i].len();
+                let mut s = 0.0;
+                for &r in &row[..ki] {
+                    // position r among the others: the stations with station i left out
+                    s += x[r as usize + usize::from(r as usize >= i)];
+                }
+                larger[i - lo] += u32::from(s >= observed[i]);
+            }
+        }
+        larger
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let larger: Vec<u32> = if threads < 2 || n < 256 {
+        count(0, n)
+    } else {
+        let step = n.div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .step_by(step)
+                .map(|lo| {
+                    let count = &count;
+                    s.spawn(move || count(lo, (lo + step).min(n)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    let p = permutations as u32;
+    larger
+        .into_iter()
+        .zip(&nb.neighbours)
+        .map(|(l, list)| {
+            if list.is_empty() {
+                return 1.0;
+            }
+            let l = if p - l < l { p - l } else { l };
+            f64::from(l + 1) / f64::from(p + 1)
+        })
+        .collect()
+}
+
 /// Gi* z, p-value and significance per station.
 pub fn statistics(x: &[f64], nb: &Neighbourhoods) -> Vec<(f64, f64, bool)> {
     let z = gi_star(x, nb);
@@ -134,6 +307,27 @@ mod tests {
         assert!((z[4] + 4.0 / k).abs() < 1e-12, "{z:?}"); // W 2, sum 0, num -4
         // no variation: no statistic
         assert_eq!(gi_star(&[3.0; 5], &nb), vec![0.0; 5]);
+    }
+
+    #[test]
+    fn the_draw_table_samples_without_replacement() {
+        let rows = draw_table(500, 5, 7, 9);
+        assert_eq!(rows.len(), 2_500);
+        let mut seen = [0u32; 7];
+        for r in rows.chunks_exact(5) {
+            let mut v = r.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            assert_eq!(v.len(), 5, "distinct within a row: {r:?}");
+            r.iter().for_each(|&i| seen[i as usize] += 1);
+        }
+        // each of the 7 positions is in a row with probability 5/7: about 357 of 500 rows
+        assert!(seen.iter().all(|&c| (300..420).contains(&c)), "{seen:?}");
+        assert_eq!(
+            draw_table(500, 5, 7, 9),
+            rows,
+            "the same seed, the same draws"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! them ([`PersonKeys`], [`distinct`]). Distinct counts cannot be summed across parts, so each
 //! row's are counted from its own list of keys.
 
+pub mod emerging;
 pub mod hotspots;
 pub mod people;
 pub mod treatment;
@@ -23,6 +24,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// Journeys at one station.
+///
+/// What a journey does at a station (each journey counts at most once in each field):
+/// - `starts` / `boardings`: the station is its origin; `ends` / `alightings`: its destination;
+/// - `interchanges`: the station is one of the report's `via` stations;
+/// - `encounters`: the report's `journey.encounter.station` is the station;
+/// - `stops`: any of those four (each journey once): somebody is known to have stood there;
+/// - `on_route`: the route passes the station without a known stop there;
+/// - `journeys`: the journey starts, ends or passes there (its route or an end), each once;
+///   `passes`: of those, neither its origin nor its destination. An encounter off the route
+///   counts in `encounters` and `stops` only.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StationStats {
     /// journeys whose origin is the station
@@ -38,10 +49,108 @@ pub struct StationStats {
     pub persons: u32,
     /// children (under 18) on those journeys
     pub children: u32,
+    /// journeys with the station among the report's `via` stations
+    pub interchanges: u32,
+    /// journeys whose encounter was at the station
+    pub encounters: u32,
+    /// journeys with a known stop at the station: origin, destination, via or encounter
+    pub stops: u32,
+    /// journeys whose route passes the station without a known stop there
+    pub on_route: u32,
     /// distinct person keys on those journeys
     pub distinct_persons: u32,
     /// distinct person keys under 18 on one of those journeys
     pub distinct_children: u32,
+}
+
+impl StationStats {
+    fn add(&mut self, p: &StationStats) {
+        self.starts += p.starts;
+        self.ends += p.ends;
+        self.passes += p.passes;
+        self.journeys += p.journeys;
+        self.persons += p.persons;
+        self.children += p.children;
+        self.interchanges += p.interchanges;
+        self.encounters += p.encounters;
+        self.stops += p.stops;
+        self.on_route += p.on_route;
+    }
+
+    /// The count a measure reads.
+    pub fn get(&self, m: Measure) -> u32 {
+        match m {
+            Measure::Stops => self.stops,
+            Measure::Boardings => self.starts,
+            Measure::Alightings => self.ends,
+            Measure::Interchanges => self.interchanges,
+            Measure::Encounters => self.encounters,
+            Measure::OnRoute => self.on_route,
+            Measure::All => self.journeys,
+        }
+    }
+}
+
+/// What a station hotspot counts (see [`StationStats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Measure {
+    /// boardings, alightings, interchanges and encounters, each journey once: where people were
+    #[default]
+    Stops,
+    Boardings,
+    Alightings,
+    Interchanges,
+    Encounters,
+    /// passed without a known stop
+    OnRoute,
+    /// every journey that starts, ends or passes (`journeys`)
+    All,
+}
+
+impl Measure {
+    /// The names of the `measure` parameter, in order.
+    pub const ALL: &[&str] = &[
+        "stops",
+        "boardings",
+        "alightings",
+        "interchanges",
+        "encounters",
+        "on_route",
+        "all",
+    ];
+
+    pub fn parse(s: &str) -> Option<Measure> {
+        Some(match s {
+            "stops" => Measure::Stops,
+            "boardings" => Measure::Boardings,
+            "alightings" => Measure::Alightings,
+            "interchanges" => Measure::Interchanges,
+            "encounters" => Measure::Encounters,
+            "on_route" => Measure::OnRoute,
+            "all" => Measure::All,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::Stops => "stops",
+            Measure::Boardings => "boardings",
+            Measure::Alightings => "alightings",
+            Measure::Interchanges => "interchanges",
+            Measure::Encounters => "encounters",
+            Measure::OnRoute => "on_route",
+            Measure::All => "all",
+        }
+    }
+
+    /// The property (and count field) holding the measure.
+    pub fn field(self) -> &'static str {
+        match self {
+            Measure::All => "journeys",
+            m => m.as_str(),
+        }
+    }
 }
 
 /// The person keys of a selection of journeys as small numbers: for journey `k`,
@@ -142,7 +251,7 @@ pub fn station_stats(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Vec<S
     // (journeys, persons and children are summed over chunks; the distinct counts come from
     // each station's own list of journeys)
     let n = geo.stations.len();
-    let mut out = station_counts_only(n, journeys);
+    let mut out = station_counts_only(geo, journeys);
     let keys = PersonKeys::of(journeys);
     let mut rows: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (k, j) in journeys.iter().enumerate() {
@@ -167,16 +276,17 @@ pub fn station_stats(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Vec<S
 }
 
 /// Counts per station without the distinct ones.
-fn station_counts_only(n: usize, journeys: &[&Arc<MappedJourney>]) -> Vec<StationStats> {
+fn station_counts_only(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Vec<StationStats> {
+    let n = geo.stations.len();
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     if threads < 2 || journeys.len() < 20_000 {
-        return station_stats_serial(n, journeys);
+        return station_stats_serial(geo, journeys);
     }
     let chunk = journeys.len().div_ceil(threads);
     let parts: Vec<Vec<StationStats>> = std::thread::scope(|s| {
         let handles: Vec<_> = journeys
             .chunks(chunk)
-            .map(|c| s.spawn(move || station_stats_serial(n, c)))
+            .map(|c| s.spawn(move || station_stats_serial(geo, c)))
             .collect();
         handles
             .into_iter()
@@ -186,23 +296,76 @@ fn station_counts_only(n: usize, journeys: &[&Arc<MappedJourney>]) -> Vec<Statio
     let mut out = vec![StationStats::default(); n];
     for part in parts {
         for (o, p) in out.iter_mut().zip(part) {
-            o.starts += p.starts;
-            o.ends += p.ends;
-            o.passes += p.passes;
-            o.journeys += p.journeys;
-            o.persons += p.persons;
-            o.children += p.children;
+            o.add(&p);
         }
     }
     out
 }
 
-fn station_stats_serial(n: usize, journeys: &[&Arc<MappedJourney>]) -> Vec<StationStats> {
+/// The stations where a journey is known to have stopped: origin, destination, via stations
+/// and encounter station, each once (sorted), into `out`; returns its via and encounter
+/// stations (via sorted and deduplicated).
+fn known_stops(geo: &Geography, j: &MappedJourney, out: &mut Vec<u32>) -> (Vec<u32>, Option<u32>) {
+    out.clear();
+    let idx = |c| geo.stations.index_of(c).map(|i| i as u32);
+    let mut via: Vec<u32> = j.report.journey.via.iter().filter_map(idx).collect();
+    via.sort_unstable();
+    via.dedup();
+    let enc = j
+        .report
+        .journey
+        .encounter
+        .as_ref()
+        .and_then(|e| e.station.as_ref())
+        .and_then(idx);
+    out.extend(j.origin.station);
+    out.extend(j.destination.station);
+    out.extend(&via);
+    out.extend(enc);
+    out.sort_unstable();
+    out.dedup();
+    (via, enc)
+}
+
+/// Whether a journey counts at station `s` under a measure (see [`StationStats`]).
+pub fn counts_at(geo: &Geography, j: &MappedJourney, s: u32, m: Measure) -> bool {
+    let mut stops = Vec::with_capacity(8);
+    let (via, enc) = known_stops(geo, j, &mut stops);
+    let touched = j.origin.station == Some(s)
+        || j.destination.station == Some(s)
+        || j.route.stations.contains(&s);
+    match m {
+        Measure::Stops => stops.contains(&s),
+        Measure::Boardings => j.origin.station == Some(s),
+        Measure::Alightings => j.destination.station == Some(s),
+        Measure::Interchanges => via.contains(&s),
+        Measure::Encounters => enc == Some(s),
+        Measure::OnRoute => touched && !stops.contains(&s),
+        Measure::All => touched,
+    }
+}
+
+fn station_stats_serial(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Vec<StationStats> {
+    let n = geo.stations.len();
     let mut out = vec![StationStats::default(); n];
     // the journey that last touched each station, so each counts once per journey
     let mut seen = vec![usize::MAX; n];
+    // the journey that last stopped at each station
+    let mut stopped = vec![usize::MAX; n];
+    let mut stops = Vec::with_capacity(8);
     for (k, j) in journeys.iter().enumerate() {
         let (o, d) = (j.origin.station, j.destination.station);
+        let (via, enc) = known_stops(geo, j, &mut stops);
+        for &s in &via {
+            out[s as usize].interchanges += 1;
+        }
+        if let Some(s) = enc {
+            out[s as usize].encounters += 1;
+        }
+        for &s in &stops {
+            out[s as usize].stops += 1;
+            stopped[s as usize] = k;
+        }
         let mut touch = |s: u32, out: &mut Vec<StationStats>| {
             let s = s as usize;
             if seen[s] != k {
@@ -213,6 +376,9 @@ fn station_stats_serial(n: usize, journeys: &[&Arc<MappedJourney>]) -> Vec<Stati
                 c.children += u32::from(j.children);
                 if Some(s as u32) != o && Some(s as u32) != d {
                     c.passes += 1;
+                }
+                if stopped[s] != k {
+                    c.on_route += 1;
                 }
             }
         };

@@ -237,6 +237,9 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ("GET", "/api/flows", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/flows?format=matrix", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/trends?interval=month", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/clock", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/hotspots/emerging?interval=month", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/clock?station=EUS&measure=all&hours=22-02", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/export?collection=journeys", false, [401, 403, 200, 200, 200, 200]),
         ("GET", "/api/export?collection=hotspots&format=csv", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/export?collection=forces", false, [401, 200, 200, 200, 200, 200]),
@@ -567,11 +570,27 @@ async fn differencing_a_viewers_answers_never_yields_a_count_below_k() {
         "/collections/flows/items",
         "/collections/stations/items/BNG",
         "/collections/forces/items/W15000001",
+        "/api/clock",
+        "/api/clock?station=BNG&measure=all",
+        "/api/hotspots/emerging?interval=month",
+        "/api/hotspots?top=10000&measure=boardings&hours=0-23",
     ];
     for p in paths {
         let v = json_of(st, p, Role::Viewer).await;
         assert_all_disclosed(&v, p);
         assert_eq!(v["disclosure"]["suppressed_below"], 5, "{p}");
+        // the clock's cells: whole journeys, each null or a multiple of 5 from 5
+        for c in v["cells"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r.as_array().unwrap())
+        {
+            assert!(
+                c.is_null() || c.as_f64().is_some_and(|n| n >= 5.0 && n % 5.0 == 0.0),
+                "{p}: {c}"
+            );
+        }
     }
     // 2. Adjacent date ranges: total(Jan–Feb) − total(Jan) would be February's 3.
     let total = |v: Value| v["journeys"].clone();
@@ -722,6 +741,9 @@ async fn a_viewers_hotspots_do_not_depend_on_a_suppressed_count() {
         "/api/flows?format=matrix",
         "/api/corridors",
         "/api/corridors?direction=travel&f=csv",
+        "/api/hotspots?top=10000&measure=alightings&inference=analytic",
+        "/api/clock?station=BNG&measure=all",
+        "/api/hotspots/emerging?interval=month&measure=alightings",
     ] {
         let (_, a, _) = get_as(&three.st, p, Role::Viewer).await;
         let (_, b, _) = get_as(&four.st, p, Role::Viewer).await;

@@ -366,7 +366,8 @@ fn footfall(crs: &str) -> f64 {
 #[tokio::test]
 async fn hotspots_count_starts_ends_and_passes_separately() {
     let st = state().await;
-    let (s, v) = get(&st, "/api/hotspots?top=10000&sort=journeys").await;
+    // measure=all: every journey starting, ending or passing (the rate below is of it)
+    let (s, v) = get(&st, "/api/hotspots?top=10000&sort=journeys&measure=all").await;
     assert_eq!(s, 200, "{v}");
     let f = |crs: &str| -> Value {
         v["features"]
@@ -435,8 +436,13 @@ async fn hotspots_count_starts_ends_and_passes_separately() {
         .collect();
     assert_eq!(top, vec![4, 4, 3]);
 
-    // Gi*: the corridor is hot, p-values are two-sided normal, FDR marks only small p
-    let (_, v) = get(&st, "/api/hotspots?top=10000").await;
+    // Gi* of every journey (measure=all) with the normal approximation: the corridor is hot,
+    // p-values are two-sided normal, FDR marks only small p
+    let (_, v) = get(
+        &st,
+        "/api/hotspots?top=10000&measure=all&inference=analytic",
+    )
+    .await;
     let feats = v["features"].as_array().unwrap();
     assert_eq!(feats.len(), gb().stations.len());
     let z: Vec<f64> = feats
@@ -706,6 +712,80 @@ async fn at_scale_the_layers_equal_a_plain_recount() {
         }
         let date = j.report.journey.date;
         *months.entry((date.year(), date.month() as u8)).or_default() += 1;
+    }
+    // the measures, recounted from the report fields: origin, destination, via, encounter
+    let code_of = |c: &linesmap::geography::StationCode| g.stations.index_of(c).map(|i| i as u32);
+    let mut per = vec![[0u32; 5]; g.stations.len()]; // stops, interchanges, encounters, on_route, boardings
+    for j in &all {
+        let via: HashSet<u32> = j.report.journey.via.iter().filter_map(code_of).collect();
+        let enc = j
+            .report
+            .journey
+            .encounter
+            .as_ref()
+            .and_then(|e| e.station.as_ref())
+            .and_then(code_of);
+        let mut stops: HashSet<u32> = via.clone();
+        stops.extend(j.origin.station);
+        stops.extend(j.destination.station);
+        stops.extend(enc);
+        for &s in &stops {
+            per[s as usize][0] += 1;
+        }
+        for &s in &via {
+            per[s as usize][1] += 1;
+        }
+        if let Some(e) = enc {
+            per[e as usize][2] += 1;
+        }
+        let mut touched: HashSet<u32> = j.route.stations.iter().copied().collect();
+        touched.extend(j.origin.station);
+        touched.extend(j.destination.station);
+        for s in touched.difference(&stops) {
+            per[*s as usize][3] += 1;
+        }
+        if let Some(o) = j.origin.station {
+            per[o as usize][4] += 1;
+        }
+    }
+    let (mut any_via, mut any_enc) = (false, false);
+    for i in 0..g.stations.len() {
+        let s = &stats[i];
+        assert_eq!(
+            [s.stops, s.interchanges, s.encounters, s.on_route, s.starts],
+            per[i],
+            "station {}",
+            g.stations.get(i).code
+        );
+        any_via |= s.interchanges > 0;
+        any_enc |= s.encounters > 0;
+    }
+    assert!(
+        any_via && any_enc,
+        "the generator writes via and encounter stations"
+    );
+    // the station filter (answered from the index's per-station lists) selects exactly the
+    // journeys starting, ending or passing there, in the order added
+    for s in (0..g.stations.len() as u32).step_by(97) {
+        let f = linesmap::journey::index::JourneyFilter {
+            station: Some(s),
+            ..Default::default()
+        };
+        let got: Vec<&str> = idx
+            .matching(g, &f)
+            .iter()
+            .map(|j| j.report.report_id.as_str())
+            .collect();
+        let want: Vec<&str> = all
+            .iter()
+            .filter(|j| {
+                j.origin.station == Some(s)
+                    || j.destination.station == Some(s)
+                    || j.route.stations.contains(&s)
+            })
+            .map(|j| j.report.report_id.as_str())
+            .collect();
+        assert_eq!(got, want, "station {s}");
     }
     for i in 0..g.stations.len() {
         assert_eq!(

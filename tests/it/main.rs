@@ -3,10 +3,12 @@
 
 mod access;
 mod cli;
+mod clock;
 mod common;
 mod flows;
 mod fuzz;
 mod gis;
+mod hotspots;
 mod http_api;
 mod journeys;
 mod layers;

@@ -7,7 +7,7 @@ import * as maplibregl from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { download, dropped, getCsv, getJson, isAbort, loadOpenApi, onProgress, url, type FC } from './api';
 import * as A from './auth';
-import { apiParams, bindForm, escapeHtml, fromUrl, toUrl, type Filters } from './filters';
+import { apiParams, bindForm, escapeHtml, fromUrl, hotspotParams, toUrl, type Filters } from './filters';
 import * as L from './layers';
 import * as P from './panels';
 import * as F from './flows';
@@ -114,6 +114,7 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
   const { from: _f, to: _t, ...undated } = ap;
   const tKey = JSON.stringify(undated);
   const weekly = tKey === timelineKey ? null : getJson<{ buckets: Bucket[] }>('/api/trends', { ...undated, interval: 'week' }, 'timeline');
+  const hp = hotspotParams(filters);
   // A viewer may not export journeys: its export is the station layer it sees.
   const exportCollection = me?.journeys === 'none' ? 'hotspots' : 'journeys';
   $('export').dataset.href = url('/api/export', { collection: exportCollection, format: 'geojson', ...ap });
@@ -129,8 +130,8 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       railGeometry,
       stationGeometry,
       getJson<FC>('/api/flows', ap, 'flows'),
-      getCsv('/api/export', { ...ap, collection: 'hotspots' }, 'hotspots'),
-      getJson<FC>('/api/hotspots', { ...ap, top: '20', sort: 'gi_z' }, 'top'),
+      getCsv('/api/export', { ...hp, collection: 'hotspots' }, 'hotspots'),
+      getJson<FC>('/api/hotspots', { ...hp, top: '20', sort: 'gi_z' }, 'top'),
       getJson<{ journeys: number | null }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
       weekly,
       loadJourneys(map),

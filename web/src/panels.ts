@@ -47,6 +47,30 @@ function weeklyChart(buckets: { period_start: string; journeys: number; children
     <div class="key"><span class="dot journeys"></span>journeys <span class="dot children"></span>children</div>`;
 }
 
+/** The 7 x 24 clock of /api/clock (UK local time, Monday first): one cell per day and hour,
+ * darker for more journeys (cells may be fractional: aoristic weights of time windows). */
+function clockChart(c: { cells: (number | null)[][]; timed: number | null; untimed: number | null }): string {
+  const days = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+  const m = Math.max(1e-9, ...c.cells.flat().map(n0));
+  const cw = 12, ch = 10, left = 26, top = 10;
+  const cells = c.cells
+    .map((row, d) =>
+      row
+        .map((v, hr) => {
+          const o = (n0(v) / m).toFixed(3);
+          const label = `${days[d]} ${String(hr).padStart(2, '0')}:00–${String(hr).padStart(2, '0')}:59: ${v == null ? 'suppressed' : +n0(v).toFixed(2)}`;
+          return `<rect x="${left + hr * cw}" y="${top + d * ch}" width="${cw - 1}" height="${ch - 1}" fill="#b2182b" fill-opacity="${o}" stroke="#ddd" stroke-width="0.5"><title>${label}</title></rect>`;
+        })
+        .join(''),
+    )
+    .join('');
+  const dayLabels = days.map((d, i) => `<text x="0" y="${top + i * ch + 8}" font-size="8">${d}</text>`).join('');
+  const hourLabels = [0, 6, 12, 18].map((hr) => `<text x="${left + hr * cw}" y="8" font-size="8">${hr}:00</text>`).join('');
+  const W = left + 24 * cw, H = top + 7 * ch;
+  return `<svg class="clock" viewBox="0 0 ${W} ${H}">${dayLabels}${hourLabels}${cells}</svg>
+    <div class="ramp-l"><span>${fmt(c.timed)} journeys with a time, ${fmt(c.untimed)} without</span><span>darkest ${+m.toFixed(2)}</span></div>`;
+}
+
 /** A count that disclosure control may have suppressed (null) as a number for drawing. */
 const n0 = (x: unknown) => (typeof x === 'number' ? x : 0);
 
@@ -71,8 +95,10 @@ export async function showStation(f: GeoJSON.Feature, filters: Params) {
       <tr><th>Gi* z</th><td>${Number(p.gi_z).toFixed(2)}</td><th>significant</th><td>${p.significant ? 'yes' : 'no'}</td></tr>
     </table>
     <h4>Weekly journeys here</h4><div id="station-weekly">loading…</div>
-    <h4>Forces the journeys came from</h4><div id="station-origins">loading…</div>`;
+    <h4>Forces the journeys came from</h4><div id="station-origins">loading…</div>
+    <h4>When people stop here (UK local time)</h4><div id="station-clock">loading…</div>`;
   const crs = String(p.crs);
+  void stationClock(panel, crs, filters);
   const stationOk = supports('/api/trends', 'station') && supports('/api/flows', 'station');
   if (!stationOk) {
     const msg = '<em>this server does not take the <code>station</code> filter yet</em>';
@@ -108,6 +134,23 @@ export async function showStation(f: GeoJSON.Feature, filters: Params) {
     if (isAbort(e)) return;
     $('station-weekly').innerHTML = `<span class="err">${h((e as Error).message)}</span>`;
     $('station-origins').innerHTML = '';
+  }
+}
+
+/** The station's clock: the journeys with a known stop there by local day and hour. */
+async function stationClock(panel: HTMLElement, crs: string, filters: Params) {
+  const box = $('station-clock');
+  if (!supports('/api/clock', 'station')) {
+    box.innerHTML = '<em>this server has no clock yet</em>';
+    return;
+  }
+  try {
+    const c = await getJson('/api/clock', { ...filters, station: crs, measure: 'stops' }, 'station-clock');
+    if (panel.dataset.crs !== crs) return;
+    box.innerHTML = clockChart(c);
+  } catch (e) {
+    if (isAbort(e)) return;
+    box.innerHTML = `<span class="err">${h((e as Error).message)}</span>`;
   }
 }
 
