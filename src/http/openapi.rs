@@ -448,22 +448,6 @@ fn build() -> Value {
         }
     });
     paths.insert("/api/journeys".into(), journeys);
-    if let Some(one) = paths.get_mut("/api/journeys/{report_id}") {
-        one["delete"] = json!({
-            "summary": "erases a report (admins; the reason in X-Justification): its content leaves the store, every layer, list and export, on every instance; a tombstone keeps the id, when, who and why; a later POST of the id is 410",
-            "parameters": [
-                param("report_id", "path", "the report id", json!({"type": "string"}), true),
-                param("X-Justification", "header", "the reason, kept in the tombstone and in the audit log", json!({"type": "string", "minLength": 1, "maxLength": 500}), true),
-            ],
-            "responses": {
-                "200": {"description": "erased: {report_id, erased, at, reason}", "content": {"application/json": {"schema": {"type": "object"}}}},
-                "403": {"description": "not an admin, or no X-Justification", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "404": {"description": "no report with that id", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "410": {"description": "erased before", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "503": {"description": "the store is unavailable", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            }
-        });
-    }
     for (verb, what) in [
         (
             "restrict",
@@ -513,6 +497,22 @@ fn build() -> Value {
             "application/geo+json",
         ),
     );
+    if let Some(one) = paths.get_mut("/api/journeys/{report_id}") {
+        one["delete"] = json!({
+            "summary": "erases a report (admins; the reason in X-Justification): its content leaves the store, every layer, list and export, on every instance; a tombstone keeps the id, when, who and why; a later POST of the id is 410",
+            "parameters": [
+                param("report_id", "path", "the report id", json!({"type": "string"}), true),
+                param("X-Justification", "header", "the reason, kept in the tombstone and in the audit log", json!({"type": "string", "minLength": 1, "maxLength": 500}), true),
+            ],
+            "responses": {
+                "200": {"description": "erased: {report_id, erased, at, reason}", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "403": {"description": "not an admin, or no X-Justification", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "404": {"description": "no report with that id", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "410": {"description": "erased before", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "503": {"description": "the store is unavailable", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        });
+    }
     let mut hot = params_of(l::HOTSPOT_PARAMS, "table");
     for p in hot
         .iter_mut()
