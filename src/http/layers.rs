@@ -1149,7 +1149,10 @@ pub async fn emerging_api(raw: String, who: super::guard::Who, state: Arc<AppSta
             "features": features,
         });
         untimed_field(&state, &f, &mut body);
-        Ok(json_reply(&body, GEOJSON))
+        Ok(with_selection(
+            json_reply(&body, GEOJSON),
+            selection_size(&state, &f),
+        ))
     })
     .await
 }
@@ -1238,7 +1241,10 @@ pub async fn clock_api(raw: String, who: super::guard::Who, state: Arc<AppState>
             body["measure"] = json!(measure.as_str());
         }
         untimed_field(&state, &f, &mut body);
-        Ok(json_reply(&body, JSON))
+        Ok(with_selection(
+            json_reply(&body, JSON),
+            selection_size(&state, &f),
+        ))
     })
     .await
 }
@@ -1720,18 +1726,25 @@ pub async fn corridors_api(
             .iter()
             .map(|r| corridor_feature(&state, r, direction))
             .collect();
+        let selected = selection_size(&state, &f);
         if fmt == Format::Csv {
-            return Ok(csv_reply(corridor_csv(&features)?, None));
+            return Ok(with_selection(
+                csv_reply(corridor_csv(&features)?, None),
+                selected,
+            ));
         }
-        Ok(json_reply(
-            &json!({
-                "type": "FeatureCollection",
-                "numberReturned": features.len(),
-                "direction": direction.as_str(),
-                "unplaced": all.unplaced,
-                "features": features,
-            }),
-            GEOJSON,
+        Ok(with_selection(
+            json_reply(
+                &json!({
+                    "type": "FeatureCollection",
+                    "numberReturned": features.len(),
+                    "direction": direction.as_str(),
+                    "unplaced": all.unplaced,
+                    "features": features,
+                }),
+                GEOJSON,
+            ),
+            selected,
         ))
     })
     .await

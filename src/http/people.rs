@@ -361,9 +361,15 @@ pub async fn treatment_api(
             who.viewer() || who.disclose_non_btp(),
         );
         if fmt == Format::Csv {
-            return Ok(csv_reply(table_csv(&t)?, None));
+            return Ok(super::layers::with_selection(
+                csv_reply(table_csv(&t)?, None),
+                sel.len(),
+            ));
         }
-        Ok(json_reply(&table_json(&t, by, group), JSON))
+        Ok(super::layers::with_selection(
+            json_reply(&table_json(&t, by, group), JSON),
+            sel.len(),
+        ))
     })
     .await
 }
