@@ -393,12 +393,30 @@ try {
     }
     return null;
   }, [layer, avoid]);
-  const jp = await pointOn('journeys-line', ['hotspots-circle']);
-  check('found a journey to click', jp !== null);
-  if (jp) {
+  // The camera may still be moving (the hot-spot row above flies to its station): wait until
+  // the map is idle before looking for a journey, and look again if the click met another
+  // layer (a label or a flow drawn over the line since).
+  const idle = () => page.evaluate(() => new Promise((res) => {
+    const m = window.__linesmap.map;
+    if (!m.isMoving() && m.loaded() && !document.body.dataset.loading) res(); else m.once('idle', () => res());
+  }));
+  let jp = null;
+  let text = '';
+  for (let attempt = 0; attempt < 3 && !text.includes('SYNTHETIC'); attempt++) {
+    await idle();
+    jp = await pointOn('journeys-line', ['hotspots-circle', 'flows-line', 'corridors-line']);
+    if (!jp) break;
     await page.mouse.click(jp.x, jp.y);
     const pop = await page.waitForSelector('.maplibregl-popup .pop');
-    const text = await pop.textContent();
+    text = await pop.textContent();
+    if (!text.includes('SYNTHETIC')) {
+      const close = await page.$('.maplibregl-popup-close-button');
+      if (close) await close.click();
+      await page.waitForSelector('.maplibregl-popup', { state: 'detached', timeout: 5000 }).catch(() => {});
+    }
+  }
+  check('found a journey to click', jp !== null);
+  if (jp) {
     check('journey popup shows the journey', text.includes('SYNTHETIC') && text.includes('forces crossed'), text.slice(0, 80));
     const rid = text.match(/syn-[0-9a-z-]+/)?.[0];
     await page.click('.maplibregl-popup button.show-persons');
