@@ -42,47 +42,6 @@ pub const COUNT_FIELDS: &[&str] = &[
     "external_lines",
     "btp_reported",
     "btp_joint",
-    // seizures and grading (crate::journey::carried::Totals::COLUMNS but cash_gbp)
-    "seizure_journeys",
-    "phones",
-    "weapons",
-    "drug_seizures",
-    "wraps",
-    "drugs_class_a",
-    "wraps_class_a",
-    "drugs_class_b",
-    "wraps_class_b",
-    "drugs_class_c",
-    "wraps_class_c",
-    "drugs_heroin",
-    "wraps_heroin",
-    "drugs_crack_cocaine",
-    "wraps_crack_cocaine",
-    "drugs_cocaine",
-    "wraps_cocaine",
-    "drugs_cannabis",
-    "wraps_cannabis",
-    "drugs_ketamine",
-    "wraps_ketamine",
-    "drugs_mdma",
-    "wraps_mdma",
-    "drugs_spice",
-    "wraps_spice",
-    "drugs_nitazene",
-    "wraps_nitazene",
-    "drugs_other",
-    "wraps_other",
-    "graded",
-    "source_eval_1",
-    "source_eval_2",
-    "source_eval_3",
-    "intel_a",
-    "intel_b",
-    "intel_c",
-    "intel_d",
-    "intel_e",
-    "handling_p",
-    "handling_c",
     // distinct person keys (every layer) and the treatment table (issue 15)
     "distinct_persons",
     "distinct_children",
@@ -107,6 +66,25 @@ pub const COUNT_FIELDS: &[&str] = &[
     "untimed",
     "untimed_excluded",
 ];
+
+/// Whether `name` is a count column: one of [`COUNT_FIELDS`], or a seizure and grading total
+/// ([`crate::journey::carried::Totals::COLUMNS`]) other than money ([`OMITTED_FIELDS`]).
+pub fn is_count(name: &str) -> bool {
+    COUNT_FIELDS.contains(&name) || seizure_counts().any(|c| c == name)
+}
+
+/// The seizure and grading totals that are counts (all but the money).
+fn seizure_counts() -> impl Iterator<Item = &'static str> {
+    crate::journey::carried::Totals::COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !OMITTED_FIELDS.contains(c))
+}
+
+/// Every count column: [`COUNT_FIELDS`] and the seizure and grading counts.
+fn count_columns() -> impl Iterator<Item = &'static str> {
+    COUNT_FIELDS.iter().copied().chain(seizure_counts())
+}
 
 /// Sums that are not counts (money): never published to viewers (`null`, an empty CSV cell),
 /// since one seizure's amount would show through whatever the journey count.
@@ -216,7 +194,7 @@ impl Disclosure {
             Value::Array(a) => a.iter_mut().for_each(|x| self.walk(x)),
             Value::Object(o) => {
                 let cell = identity(|k| o.get(k).map(value_text));
-                for &f in COUNT_FIELDS {
+                for f in count_columns() {
                     if let Some(Value::Number(n)) = o.get(f) {
                         let c = n.as_u64().or_else(|| n.as_f64().map(|x| x.max(0.0) as u64));
                         let p = c.and_then(|c| self.publish(&cell, f, c));
@@ -281,7 +259,7 @@ impl Disclosure {
             let rec = rec.map_err(|e| e.to_string())?;
             let mut row: Vec<String> = rec.iter().map(str::to_string).collect();
             let cell = identity(|k| col(k).map(|i| row[i].clone()));
-            for &f in COUNT_FIELDS {
+            for f in count_columns() {
                 if let Some(i) = col(f)
                     && let Ok(c) = row[i].parse::<u64>()
                 {

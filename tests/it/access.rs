@@ -526,7 +526,7 @@ fn assert_all_disclosed(v: &Value, at: &str) {
                 if matches!(k.as_str(), "rates" | "funnel" | "shares") {
                     continue;
                 }
-                if linesmap::access::disclosure::COUNT_FIELDS.contains(&k.as_str())
+                if linesmap::access::disclosure::is_count(k)
                     && let Some(n) = x.as_f64()
                 {
                     assert!(n >= 5.0 && n % 5.0 == 0.0, "{at}: {k} = {n}");
@@ -792,8 +792,8 @@ fn numeric_fields(v: &Value, out: &mut std::collections::BTreeSet<String>) {
 #[tokio::test]
 async fn every_number_in_flows_corridors_forces_and_trends_is_a_disclosed_count_or_derived() {
     // What an analyst gets names every field; each number must be a count that disclosure
-    // control knows (COUNT_FIELDS), money it withholds (OMITTED_FIELDS) or not a count at all.
-    use linesmap::access::disclosure::{COUNT_FIELDS, OMITTED_FIELDS};
+    // control knows (`is_count`), money it withholds (OMITTED_FIELDS) or not a count at all.
+    use linesmap::access::disclosure::{OMITTED_FIELDS, is_count};
     let f = fixture("fields", 3, 0, vec![], false).await;
     for p in [
         "/api/flows?format=matrix",
@@ -806,7 +806,7 @@ async fn every_number_in_flows_corridors_forces_and_trends_is_a_disclosed_count_
         assert!(names.contains("seizure_journeys"), "{p}: {names:?}");
         for n in &names {
             assert!(
-                COUNT_FIELDS.contains(&n.as_str())
+                is_count(n)
                     || OMITTED_FIELDS.contains(&n.as_str())
                     || NOT_COUNTS.contains(&n.as_str()),
                 "{p}: {n} is a number disclosure control does not know"
