@@ -1,5 +1,12 @@
 //! The `linesmap` command line: `serve`, `import`, `generate` and `check-data`.
 
+/// mimalloc, made for multi-threaded servers: per-thread free lists without the lock waits of
+/// glibc's shared arenas, and freed pages returned to the system, so resident memory stays flat
+/// under load (benches/http/soak.sh) where glibc's per-thread arenas crept up and capping them
+/// made threads queue on their locks.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use linesmap::access::{Role, Security};
@@ -398,21 +405,6 @@ fn check_manifest(dir: &std::path::Path) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
-/// glibc gives each thread that allocates its own heap arena (up to 8 per core) and keeps
-/// what they free: under load the server's resident memory crept up by ~100 MiB over minutes
-/// with no leak (measured with benches/http/soak.sh). Two arenas keep it flat at a small cost
-/// in allocation contention. Set before any other thread exists. `MALLOC_ARENA_MAX` in the
-/// environment still wins.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter; M_ARENA_MAX is a valid one.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-        }
-    }
-}
-
 /// How often a server reads the store for reports other processes added.
 const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -421,7 +413,6 @@ fn is_postgres(store: &str) -> bool {
 }
 
 fn main() -> anyhow::Result<()> {
-    limit_malloc_arenas();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
