@@ -142,6 +142,10 @@ struct AccessArgs {
     /// stream of writes each layer is recomputed at most this often. 0: always current.
     #[arg(long, default_value_t = 500)]
     layer_staleness_ms: u64,
+    /// MiB of rendered aggregate pages (hotspots, flows, collection pages…) kept in memory
+    /// until the journeys change, so a repeated request is served from bytes. 0: none.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(0..=4096))]
+    page_cache_mib: u64,
     /// Seconds a client has to send a request's headers (from its first byte) and to finish a
     /// TLS handshake; slower connections are closed.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -642,6 +646,7 @@ fn main() -> anyhow::Result<()> {
                 std::time::Duration::from_secs(access.request_timeout.max(1)),
             );
             limits.layer_staleness = std::time::Duration::from_millis(access.layer_staleness_ms);
+            limits.page_cache_bytes = (access.page_cache_mib as usize) << 20;
             limits.conn = http::server::ConnLimits {
                 header_read_timeout: std::time::Duration::from_secs(access.header_timeout),
                 idle_timeout: std::time::Duration::from_secs(access.idle_timeout),

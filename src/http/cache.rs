@@ -56,7 +56,7 @@ fn accepts_gzip(req: &HeaderMap) -> bool {
     })
 }
 
-fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 4),
@@ -66,34 +66,54 @@ fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
     enc.finish().ok()
 }
 
-/// The methods a path answers, for the `Allow` header of a 405.
-fn allowed_methods(path: &str) -> &'static str {
-    match path {
-        "/api/journeys" => "GET, HEAD, POST",
-        p if p.starts_with("/api/journeys/")
-            && (p.ends_with("/restrict") || p.ends_with("/unrestrict")) =>
-        {
-            "POST"
-        }
-        p if p.starts_with("/api/journeys/") && !p["/api/journeys/".len()..].contains('/') => {
-            "GET, HEAD, DELETE"
-        }
-        // every GET is answered to HEAD too (without the body, see `server`)
-        _ => "GET, HEAD",
+/// A 304 for a representation whose tag the client holds.
+fn not_modified(tag: &str) -> Response {
+    let mut nm = Response::new(Vec::new().into());
+    *nm.status_mut() = StatusCode::NOT_MODIFIED;
+    if let Ok(v) = HeaderValue::from_str(tag) {
+        nm.headers_mut().insert(header::ETAG, v);
     }
+    nm.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    nm
 }
 
-pub async fn finish(
-    method: Method,
-    path: warp::path::FullPath,
-    req: HeaderMap,
+/// [`finish`] for a rendered page (see `pages`): its tag and gzip form were made once.
+fn from_page(
+    page: &super::pages::Page,
+    req: &HeaderMap,
+    cacheable: bool,
+    compress: bool,
     mut r: Response,
 ) -> Response {
+    let gz = if compress && page.body().len() >= GZIP_MIN {
+        page.gzipped()
+    } else {
+        None
+    };
+    let tag = match gz {
+        Some(_) => with_suffix(&page.etag, "-gzip"),
+        None => page.etag.clone(),
+    };
+    if cacheable && none_match(req, &[&page.etag, &with_suffix(&page.etag, "-gzip")]) {
+        return not_modified(&tag);
+    }
+    let h = r.headers_mut();
+    if cacheable && let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    h.remove(header::CONTENT_LENGTH);
+    if let Some(z) = gz {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        *r.body_mut() = z.clone().into();
+    }
+    r
+}
+
+pub async fn finish(method: Method, req: HeaderMap, mut r: Response) -> Response {
     if r.status() == StatusCode::METHOD_NOT_ALLOWED {
-        r.headers_mut().insert(
-            header::ALLOW,
-            HeaderValue::from_static(allowed_methods(path.as_str())),
-        );
+        // its `Allow` comes from the endpoint table (see `dispatch`)
         return r;
     }
     let cacheable =
@@ -102,6 +122,9 @@ pub async fn finish(
     let compress = accepts_gzip(&req);
     if streamed || (!cacheable && !compress) {
         return r;
+    }
+    if let Some(page) = super::pages::kept(&r) {
+        return from_page(&page, &req, cacheable, compress, r);
     }
     let bytes = match to_bytes(r.body_mut()).await {
         Ok(b) => b,
@@ -113,19 +136,12 @@ pub async fn finish(
         let tag = etag(&body);
         let gz_tag = with_suffix(&tag, "-gzip");
         if none_match(&req, &[&tag, &gz_tag]) {
-            let mut nm = Response::new(Vec::new().into());
-            *nm.status_mut() = StatusCode::NOT_MODIFIED;
             let use_tag = if compress && body.len() >= GZIP_MIN {
                 gz_tag
             } else {
                 tag
             };
-            if let Ok(v) = HeaderValue::from_str(&use_tag) {
-                nm.headers_mut().insert(header::ETAG, v);
-            }
-            nm.headers_mut()
-                .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-            return nm;
+            return not_modified(&use_tag);
         }
         if let Ok(v) = HeaderValue::from_str(&tag) {
             h.insert(header::ETAG, v);

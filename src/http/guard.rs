@@ -109,15 +109,6 @@ impl Who {
     }
 }
 
-/// The caller of a request (the gate has already refused bad tokens).
-pub fn who(
-    state: Arc<AppState>,
-) -> impl warp::Filter<Extract = (Who,), Error = warp::Rejection> + Clone {
-    use warp::Filter;
-    warp::header::optional::<String>("authorization")
-        .map(move |h: Option<String>| Who(state.security.authenticate(h.as_deref()).ok().flatten()))
-}
-
 /// One of the server's request slots, given back when the request ends (or is dropped).
 #[derive(Debug)]
 pub struct Slot(Arc<std::sync::atomic::AtomicUsize>);
@@ -138,6 +129,8 @@ pub struct Ctx {
     pub query: String,
     pub justification: Option<String>,
     pub remote: Option<SocketAddr>,
+    /// the operation the request names in the endpoint table, resolved once
+    pub route: super::endpoint::Resolved,
 }
 
 /// A request refused at the gate.
@@ -244,7 +237,8 @@ fn check(
                 ApiError::Unauthorized("the Authorization header is not ASCII".into())
             })?),
         };
-    let need = access::need(method.as_str(), path, query);
+    let route = super::endpoint::resolve(method.as_str(), path, query);
+    let need = route.need;
     let principal = match sec.authenticate(authorization) {
         Ok(p) => p,
         // A bad token is refused even on public paths: the client should know.
@@ -281,14 +275,14 @@ fn check(
                 "the role \"{}\" may not {} {path}{}; it needs \"{min}\" or above",
                 p.role,
                 method.as_str(),
-                if access::wants_persons(query) {
+                if super::endpoint::wants_persons(query) {
                     " with person summaries"
                 } else {
                     ""
                 },
             )));
         }
-        if (access::wants_persons(query) || access::is_person_level(path))
+        if (super::endpoint::wants_persons(query) || route.person_level())
             && justification.is_none()
         {
             return Err(ApiError::JustificationRequired(
@@ -317,48 +311,8 @@ fn check(
         query: query.to_string(),
         justification,
         remote,
+        route,
     })
-}
-
-/// The audit action of a successful request, if it is audited.
-fn audit_action(ctx: &Ctx) -> Option<&'static str> {
-    let m = ctx.method.as_str();
-    // as the policy sees it, however the request spelt it
-    let normalized = access::normalize(&ctx.path);
-    let p = normalized.as_str();
-    if m == "POST" && p == "/api/journeys" {
-        return Some("ingest");
-    }
-    if m == "DELETE" && p.starts_with("/api/journeys/") {
-        return Some("erase");
-    }
-    if m == "POST" && p.starts_with("/api/journeys/") {
-        if p.ends_with("/unrestrict") {
-            return Some("unrestrict");
-        }
-        if p.ends_with("/restrict") {
-            return Some("restrict");
-        }
-    }
-    if p == "/api/export" {
-        return Some("export");
-    }
-    if p == "/api/audit" {
-        return Some("read_audit");
-    }
-    if access::is_person_level(p) && (m == "GET" || m == "HEAD") {
-        return Some("read_persons");
-    }
-    if access::is_journey_level(m, p) {
-        return Some(if access::wants_persons(&ctx.query) {
-            "read_persons"
-        } else if p.starts_with("/api/journeys/") || p.starts_with("/collections/journeys/items/") {
-            "read_journey"
-        } else {
-            "read_journeys"
-        });
-    }
-    None
 }
 
 /// Records returned, exported or created (`X-Record-Count`, set by the handlers).
@@ -372,9 +326,9 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
         .principal
         .as_ref()
         .is_some_and(|p| p.role == Role::Viewer);
-    let aggregate = access::is_aggregate(&ctx.path);
+    let aggregate = ctx.route.aggregate();
     let role = ctx.principal.as_ref().map(|p| p.role);
-    let partial = access::partial_disclosure(&ctx.path, &ctx.query);
+    let partial = ctx.route.split();
     if ok && aggregate && (viewer || (role == Some(Role::BtpPlanner) && !partial)) {
         r = disclose(&state, r).await;
     }
@@ -395,7 +349,7 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
         .map(|s| s.0)
         .filter(|&n| n < sec.disclosure.k as usize)
         .filter(|_| aggregate && role.is_some_and(|r| r >= Role::BtpPlanner));
-    let action = audit_action(&ctx).or(small.map(|_| "read_journeys"));
+    let action = ctx.route.audit_action().or(small.map(|_| "read_journeys"));
     if ok && let Some(action) = action {
         let records = match small {
             Some(n) if action == "read_journeys" => n as u64,

@@ -204,9 +204,8 @@ pub fn station(code: String, raw: String, state: Arc<AppState>) -> Response {
     respond((|| {
         Params::parse(&raw, &[])?;
         let g = &state.geo;
-        let decoded = percent_decode(&code);
-        let c = StationCode::parse(&decoded)
-            .map_err(|m| ApiError::NotFound(format!("no station {decoded:?}: {m}")))?;
+        let c = StationCode::parse(&code)
+            .map_err(|m| ApiError::NotFound(format!("no station {code:?}: {m}")))?;
         let i = g
             .stations
             .index_of(&c)
@@ -238,13 +237,6 @@ pub fn station(code: String, raw: String, state: Arc<AppState>) -> Response {
         });
         Ok(json_reply(&body, GEOJSON))
     })())
-}
-
-pub(crate) fn percent_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 /// The kinds of audit event.

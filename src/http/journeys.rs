@@ -384,7 +384,6 @@ pub fn get_one(id: String, raw: String, who: super::guard::Who, state: Arc<AppSt
     if let Err(e) = who.check_journey_read(persons) {
         return e.into_response();
     }
-    let id = super::handlers::percent_decode(&id);
     // A journey the caller may not see is as absent as one that does not exist.
     let found = {
         let idx = state.journeys.index();
@@ -703,7 +702,6 @@ pub async fn restriction(
     who: super::guard::Who,
     state: Arc<AppState>,
 ) -> Response {
-    let id = super::handlers::percent_decode(&id);
     let Some(reason) = justification
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
@@ -764,7 +762,6 @@ pub async fn erase(
     who: super::guard::Who,
     state: Arc<AppState>,
 ) -> Response {
-    let id = super::handlers::percent_decode(&id);
     let Some(reason) = justification
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())

@@ -6,6 +6,7 @@
 
 mod cache;
 pub mod crs;
+pub mod endpoint;
 pub mod error;
 pub mod guard;
 mod handlers;
@@ -13,6 +14,7 @@ pub mod journeys;
 pub mod layers;
 pub mod ogc;
 pub mod openapi;
+pub mod pages;
 pub mod params;
 pub mod people;
 pub mod server;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub force_points: Vec<[f64; 2]>,
     /// layers cached per filter until new journeys arrive
     pub memos: layers::Memos,
+    /// rendered aggregate answers, until the journeys change
+    pub pages: pages::Pages,
     /// the built map page (`index.html` and `assets/`), if served
     pub web: Option<std::path::PathBuf>,
     /// sign-in, roles, disclosure control, audit, limits
@@ -59,6 +63,8 @@ pub struct Limits {
     pub layer_staleness: std::time::Duration,
     /// connections: how many, and how long one may dawdle (see [`server`])
     pub conn: server::ConnLimits,
+    /// most bytes of rendered pages kept (see [`pages`]); 0 keeps none
+    pub page_cache_bytes: usize,
 }
 
 impl Limits {
@@ -71,6 +77,7 @@ impl Limits {
             timeout,
             layer_staleness: std::time::Duration::ZERO,
             conn: server::ConnLimits::default(),
+            page_cache_bytes: 64 << 20,
         }
     }
 }
@@ -146,6 +153,7 @@ impl AppState {
         let geo = journeys.geography().clone();
         Arc::new(AppState {
             security,
+            pages: pages::Pages::new(limits.page_cache_bytes),
             limits: Arc::new(limits),
             neighbourhoods: crate::layers::hotspots::Neighbourhoods::build(&geo),
             force_points: crate::layers::force_points(&geo),
@@ -168,18 +176,13 @@ fn with_state(
     warp::any().map(move || state.clone())
 }
 
-fn accept() -> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clone {
-    warp::header::optional::<String>("accept")
-}
-
 /// A file of the built map page under `assets/` (hashed names from the bundler: cached for a
 /// year). Paths are resolved inside the folder only.
-async fn web_asset(tail: warp::path::Tail, state: Arc<AppState>) -> Response {
+async fn web_asset(rel: &str, state: Arc<AppState>) -> Response {
     let Some(dir) = &state.web else {
         return ApiError::NotFound("no map page is served (start with --web web/dist)".into())
             .into_response();
     };
-    let rel = tail.as_str();
     if rel.is_empty()
         || rel
             .split('/')
@@ -216,196 +219,51 @@ async fn web_asset(tail: warp::path::Tail, state: Arc<AppState>) -> Response {
     }
 }
 
-/// All routes of the server.
-pub fn routes(
+/// The answer of the operation the endpoint table resolved the request to (404 for a path it
+/// does not know, 405 with `Allow` for a method the path does not answer). The `match` is over
+/// every [`endpoint::Endpoint`], so a new entry in the table does not compile without its
+/// handler.
+async fn dispatch<S, B>(
+    ctx: &guard::Ctx,
+    headers: warp::http::HeaderMap,
+    body: S,
     state: Arc<AppState>,
-) -> impl Filter<Extract = (impl warp::Reply,), Error = Rejection> + Clone {
-    let health = warp::path!("health")
-        .and(warp::get().or(warp::head()).unify())
-        .and(raw_query())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .map(handlers::health)
-        .boxed();
-    let locate = warp::path!("api" / "locate")
-        .and(warp::get())
-        .and(raw_query())
-        .and(with_state(state.clone()))
-        .map(handlers::locate)
-        .boxed();
-    let route = warp::path!("api" / "route")
-        .and(warp::get())
-        .and(raw_query())
-        .and(with_state(state.clone()))
-        .then(handlers::route)
-        .boxed();
-    let station = warp::path!("api" / "stations" / String)
-        .and(warp::get())
-        .and(raw_query())
-        .and(with_state(state.clone()))
-        .map(handlers::station)
-        .boxed();
-    let post_journeys = warp::path!("api" / "journeys")
-        .and(warp::post())
-        .and(warp::header::headers_cloned())
-        .and(warp::body::stream())
-        .and(raw_query())
-        .and(with_state(state.clone()))
-        .then(journeys::post_stream)
-        .boxed();
-    let list_journeys = warp::path!("api" / "journeys")
-        .and(warp::get())
-        .and(raw_query())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(journeys::list)
-        .boxed();
-    let one_journey = warp::path!("api" / "journeys" / String)
-        .and(warp::get())
-        .and(raw_query())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .map(journeys::get_one)
-        .boxed();
-    let erase = warp::path!("api" / "journeys" / String)
-        .and(warp::delete())
-        .and(warp::header::optional::<String>("x-justification"))
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(journeys::erase)
-        .boxed();
-    let restrict = warp::path!("api" / "journeys" / String / "restrict")
-        .and(warp::post())
-        .map(|id| (id, true))
-        .or(warp::path!("api" / "journeys" / String / "unrestrict")
-            .and(warp::post())
-            .map(|id| (id, false)))
-        .unify()
-        .and(warp::header::optional::<String>("x-justification"))
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(|(id, on), why, who, st| journeys::restriction(id, on, why, who, st))
-        .boxed();
-    let hotspots = warp::path!("api" / "hotspots")
-        .and(warp::get())
-        .and(raw_query())
-        .and(accept())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(layers::hotspots_api)
-        .boxed();
-    let flows = warp::path!("api" / "flows")
-        .and(warp::get())
-        .and(raw_query())
-        .and(accept())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(layers::flows_api)
-        .boxed();
-    let corridors = warp::path!("api" / "corridors")
-        .and(warp::get())
-        .and(raw_query())
-        .and(accept())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(layers::corridors_api)
-        .boxed();
-    let trends = warp::path!("api" / "trends")
-        .and(warp::get())
-        .and(raw_query())
-        .and(accept())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(layers::trends_api)
-        .boxed();
-    let treatment = warp::path!("api" / "treatment")
-        .and(warp::get())
-        .and(raw_query())
-        .and(accept())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(people::treatment_api)
-        .boxed();
-    let people_list = warp::path!("api" / "people")
-        .and(warp::get())
-        .and(raw_query())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(people::people_api)
-        .boxed();
-    let one_person = warp::path!("api" / "people" / String)
-        .and(warp::get())
-        .and(raw_query())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(people::person_api)
-        .boxed();
-    let emerging = warp::path!("api" / "hotspots" / "emerging")
-        .and(warp::get())
-        .and(raw_query())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(layers::emerging_api)
-        .boxed();
-    let clock = warp::path!("api" / "clock")
-        .and(warp::get())
-        .and(raw_query())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(layers::clock_api)
-        .boxed();
-    let export = warp::path!("api" / "export")
-        .and(warp::get())
-        .and(raw_query())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(layers::export)
-        .boxed();
-    let whoami = warp::path!("api" / "whoami")
-        .and(warp::get())
-        .and(raw_query())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .map(
-            |raw: String, who, state| match params::Params::parse(&raw, &[]) {
-                Ok(_) => guard::whoami(who, state),
-                Err(e) => e.into_response(),
-            },
-        )
-        .boxed();
-    let audit = warp::path!("api" / "audit")
-        .and(warp::get())
-        .and(raw_query())
-        .and(with_state(state.clone()))
-        .then(handlers::audit)
-        .boxed();
-    let host = || warp::header::optional::<String>("host");
-    let landing = warp::path::end()
-        .and(warp::get().or(warp::head()).unify())
-        .and(raw_query())
-        .and(host())
-        .and(accept())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(ogc::landing)
-        .boxed();
-    let assets = warp::path("assets")
-        .and(warp::get())
-        .and(warp::path::tail())
-        .and(with_state(state.clone()))
-        .then(web_asset)
-        .boxed();
-    let conformance = warp::path!("conformance")
-        .and(warp::get())
-        .and(raw_query())
-        .map(ogc::conformance)
-        .boxed();
-    let api_doc = warp::path!("openapi")
-        .and(warp::get())
-        .and(raw_query())
-        .map(|raw: String| match params::Params::parse(&raw, &["f"]) {
+) -> Response
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: warp::hyper::body::Buf,
+{
+    use endpoint::Endpoint as E;
+    let route = &ctx.route;
+    let Some(entry) = route.entry else {
+        return match &route.allow {
+            Some(allow) => {
+                let mut r = ApiError::MethodNotAllowed.into_response();
+                if let Ok(v) = warp::http::HeaderValue::from_str(allow) {
+                    r.headers_mut().insert(warp::http::header::ALLOW, v);
+                }
+                r
+            }
+            None => ApiError::NotFound("no such resource".into()).into_response(),
+        };
+    };
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let raw = ctx.query.clone();
+    let who = guard::Who(ctx.principal.clone());
+    let param = |i: usize| route.param(i).to_string();
+    let st = state;
+    match entry.endpoint {
+        E::Landing => ogc::landing(raw, text("host"), text("accept"), who, st).await,
+        E::Asset => web_asset(route.param(0), st).await,
+        E::Conformance => ogc::conformance(raw),
+        E::OpenApi => match params::Params::parse(&raw, &["f"]) {
             Ok(_) => {
-                let mut r = warp::reply::Response::new(openapi::document().into());
+                let mut r = Response::new(openapi::document().into());
                 r.headers_mut().insert(
                     warp::http::header::CONTENT_TYPE,
                     warp::http::HeaderValue::from_static(ogc::OPENAPI_TYPE),
@@ -413,79 +271,47 @@ pub fn routes(
                 r
             }
             Err(e) => e.into_response(),
-        })
-        .boxed();
-    let collections = warp::path!("collections")
-        .and(warp::get())
-        .and(raw_query())
-        .and(host())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .map(ogc::collections)
-        .boxed();
-    let collection = warp::path!("collections" / String)
-        .and(warp::get())
-        .and(raw_query())
-        .and(host())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .map(ogc::one_collection)
-        .boxed();
-    let items = warp::path!("collections" / String / "items")
-        .and(warp::get())
-        .and(raw_query())
-        .and(host())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(ogc::items)
-        .boxed();
-    let item = warp::path!("collections" / String / "items" / String)
-        .and(warp::get())
-        .and(raw_query())
-        .and(host())
-        .and(guard::who(state.clone()))
-        .and(with_state(state.clone()))
-        .then(ogc::item)
-        .boxed();
-    // Each route is boxed and the chain is folded one box at a time: warp's nested `Or` types
-    // otherwise grow with every route and compile times explode.
-    let all: Vec<BoxedFilter<(Response,)>> = vec![
-        landing,
-        assets,
-        conformance,
-        api_doc,
-        collections,
-        collection,
-        items,
-        item,
-        health,
-        post_journeys,
-        list_journeys,
-        one_journey,
-        restrict,
-        erase,
-        locate,
-        route,
-        station,
-        hotspots,
-        flows,
-        corridors,
-        trends,
-        treatment,
-        people_list,
-        one_person,
-        clock,
-        emerging,
-        export,
-        whoami,
-        audit,
-    ];
-    let mut it = all.into_iter();
-    let first = it.next().expect("at least one route");
-    let api = it.fold(first, |acc, r| acc.or(r).unify().boxed());
-    let api = api.recover(handle_rejection).unify();
-    // The gate first (sign-in, role, limits), then the route, then disclosure control and the
-    // audit entry; refusals at the gate become JSON errors like any other.
+        },
+        E::Health => handlers::health(raw, who, st),
+        E::Collections => ogc::collections(raw, text("host"), who, st),
+        E::Collection => ogc::one_collection(param(0), raw, text("host"), who, st),
+        E::Items => ogc::items(param(0), raw, text("host"), who, st).await,
+        E::Item => ogc::item(param(0), param(1), raw, text("host"), who, st).await,
+        E::Ingest => journeys::post_stream(headers, body, raw, st).await,
+        E::Journeys => journeys::list(raw, who, st).await,
+        E::Journey => journeys::get_one(param(0), raw, who, st),
+        E::Erase => journeys::erase(param(0), text("x-justification"), who, st).await,
+        E::Restrict | E::Unrestrict => {
+            let on = entry.endpoint == E::Restrict;
+            journeys::restriction(param(0), on, text("x-justification"), who, st).await
+        }
+        E::Locate => handlers::locate(raw, st),
+        E::Route => handlers::route(raw, st).await,
+        E::Station => handlers::station(param(0), raw, st),
+        E::Hotspots => layers::hotspots_api(raw, text("accept"), who, st).await,
+        E::Emerging => layers::emerging_api(raw, who, st).await,
+        E::Flows => layers::flows_api(raw, text("accept"), who, st).await,
+        E::Corridors => layers::corridors_api(raw, text("accept"), who, st).await,
+        E::Trends => layers::trends_api(raw, text("accept"), who, st).await,
+        E::Treatment => people::treatment_api(raw, text("accept"), who, st).await,
+        E::Clock => layers::clock_api(raw, who, st).await,
+        E::People => people::people_api(raw, who, st).await,
+        E::Person => people::person_api(param(0), raw, who, st).await,
+        E::Export => layers::export(raw, who, st).await,
+        E::WhoAmI => match params::Params::parse(&raw, &[]) {
+            Ok(_) => guard::whoami(who, st),
+            Err(e) => e.into_response(),
+        },
+        E::Audit => handlers::audit(raw, st).await,
+    }
+}
+
+/// All routes of the server: the gate (sign-in, role, limits), then the operation the
+/// endpoint table names, then disclosure control and the audit entry; refusals at the gate
+/// become JSON errors like any other.
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = Rejection> + Clone {
     let guarded = warp::method()
         .and(warp::path::full())
         .and(warp::header::headers_cloned())
@@ -493,9 +319,40 @@ pub fn routes(
         .and(server::remote())
         .and(with_state(state.clone()))
         .and_then(guard::gate)
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
         .and(with_state(state.clone()))
-        .and(api)
-        .then(guard::after)
+        .then(
+            |ctx: guard::Ctx, headers, body, state: Arc<AppState>| async move {
+                // a rendered aggregate the same caller class asked for since the journeys
+                // last changed (never an audited answer: see `pages`)
+                let version = state.journeys.index().version();
+                let key = state
+                    .pages
+                    .key(&ctx.route, ctx.principal.as_ref(), &ctx.query, &headers);
+                if let Some(k) = &key
+                    && let Some(r) = state.pages.get(k, version, state.limits.layer_staleness)
+                {
+                    return r;
+                }
+                let reads_journeys = ctx
+                    .principal
+                    .as_ref()
+                    .is_some_and(|p| p.role >= crate::access::Role::BtpPlanner);
+                let r = dispatch(&ctx, headers, body, state.clone()).await;
+                // an aggregate over fewer than k journeys is audited for a role that may read
+                // journeys (`guard::after`): computed and logged every time, never kept
+                let small = r
+                    .extensions()
+                    .get::<layers::Selection>()
+                    .is_some_and(|s| s.0 < state.security.disclosure.k as usize);
+                let r = guard::after(ctx, state.clone(), r).await;
+                match key {
+                    Some(k) if !(small && reads_journeys) => state.pages.keep(k, version, r).await,
+                    _ => r,
+                }
+            },
+        )
         .recover(|err: Rejection| async move {
             match err.find::<guard::Denied>() {
                 Some(d) => Ok::<_, Infallible>(d.response()),
@@ -510,9 +367,8 @@ pub fn routes(
         .and(guarded)
         .then(
             move |m: warp::http::Method, path: warp::path::FullPath, h, r| async move {
-                let public = crate::access::need(m.as_str(), path.as_str(), "")
-                    == crate::access::Need::Public;
-                let mut r = cache::finish(m, path, h, r).await;
+                let public = endpoint::is_public(m.as_str(), path.as_str());
+                let mut r = cache::finish(m, h, r).await;
                 guard::security_headers(&mut r, public, tls);
                 r
             },

@@ -873,7 +873,6 @@ pub async fn item(
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    let fid = super::handlers::percent_decode(&fid);
     let b = base(&host);
     let res = super::offload(
         state.limits.clone(),

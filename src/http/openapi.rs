@@ -669,9 +669,11 @@ fn build() -> Value {
     })
 }
 
-/// Public operations need no sign-in (`security: []`); the others list the answers of the gate:
-/// 401 signed out, 403 wrong role (or no justification), 414/431 oversized, 429 rate limited,
-/// 503 when the audit log cannot be written.
+/// What each operation needs comes from the endpoint table (`http::endpoint`): public
+/// operations need no sign-in (`security: []`); the others list the answers of the gate: 401
+/// signed out, 403 wrong role (or no justification), 414/431 oversized, 429 rate limited, 503
+/// when the audit log cannot be written; journey- and person-level reads take the
+/// `X-Justification` header.
 fn secure(paths: &mut serde_json::Map<String, Value>) {
     let err = json!({"description": "a JSON error naming the problem", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     for (path, item) in paths.iter_mut() {
@@ -679,20 +681,20 @@ fn secure(paths: &mut serde_json::Map<String, Value>) {
             continue;
         };
         for (method, op) in ops.iter_mut() {
-            // a path template stands for itself here: only the prefix matters to the policy
-            let need = crate::access::need(&method.to_ascii_uppercase(), path, "");
-            if need == crate::access::Need::Public {
+            // a path template resolves as a path whose parameters are the `{names}`
+            let route = super::endpoint::resolve(&method.to_ascii_uppercase(), path, "");
+            if route.need == crate::access::Need::Public {
                 op["security"] = json!([]);
                 continue;
             }
             for code in ["401", "403", "414", "429", "503"] {
                 op["responses"][code] = err.clone();
             }
-            if (path.starts_with("/api/journeys")
-                || path.starts_with("/collections/journeys/items")
-                || path.starts_with("/api/people"))
-                && let Some(ps) = op.get_mut("parameters").and_then(Value::as_array_mut)
-            {
+            let Some(ps) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            let has = ps.iter().any(|p| p["name"] == "X-Justification");
+            if (route.journey_level() || route.person_level()) && !has {
                 ps.push(json!({"name": "X-Justification", "in": "header", "required": false,
                         "description": "why you need person-level data (required with persons=true and on /api/people); written to the audit log",
                         "schema": {"type": "string", "maxLength": 500}}));

@@ -489,7 +489,6 @@ pub async fn person_api(
     who: super::guard::Who,
     state: Arc<AppState>,
 ) -> Response {
-    let psn = super::handlers::percent_decode(&psn);
     let parsed = (|| {
         if !is_pseudonym(&psn) {
             return Err(ApiError::InvalidParameter {
