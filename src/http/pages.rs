@@ -180,3 +180,31 @@ impl Pages {
 pub fn kept(r: &Response) -> Option<Arc<Page>> {
     r.extensions().get::<Arc<Page>>().cloned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_oldest_pages_go_first_and_the_bytes_kept_stay_within_the_capacity() {
+        // each page weighs its 1,000 bytes and 512 for its key and headers
+        let pages = Pages::new(3 * 1512);
+        for i in 0..5 {
+            let r = Response::new(vec![b'x'; 1000].into());
+            let out = pages.keep(format!("k{i}"), 7, r).await;
+            assert_eq!(to_bytes(out.into_body()).await.unwrap().len(), 1000);
+        }
+        assert_eq!(pages.usage(), (3, 3 * 1512));
+        let at = |k: &str, v: u64, stale: Duration| pages.get(k, v, stale).is_some();
+        assert!(!at("k0", 7, Duration::ZERO) && !at("k1", 7, Duration::ZERO));
+        assert!(at("k2", 7, Duration::ZERO) && at("k4", 7, Duration::ZERO));
+        // another data version: not served, unless staleness is allowed
+        assert!(!at("k4", 8, Duration::ZERO));
+        assert!(at("k4", 8, Duration::from_secs(60)));
+        // a page over the capacity is passed through, not kept
+        let big = Response::new(vec![b'y'; 5000].into());
+        pages.keep("big".into(), 7, big).await;
+        assert_eq!(pages.usage().0, 3);
+        assert!(!at("big", 7, Duration::ZERO));
+    }
+}

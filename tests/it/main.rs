@@ -15,6 +15,7 @@ mod layers;
 mod leaks;
 mod loaders;
 mod ogc;
+mod pages;
 mod people;
 mod pg;
 mod reference;
