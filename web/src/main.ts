@@ -295,7 +295,10 @@ function sendFlowsAndNames(map: maplibregl.Map) {
   const most = flowView.top * F.ZOOM_STEPS[F.ZOOM_STEPS.length - 1][1];
   const flows = debug.drawnFlows?.features.filter((f) => f.properties!.rank <= most) ?? [];
   sentTop = flowView.top;
-  L.setData(map, 'flows', { type: 'FeatureCollection', features: [...flows, ...N.topStationLabels(data.hotspots, L.sizeField(measure, filters.measure)).features] });
+  // Names stay by journeys under the `count` size: by the measure (stops by default) they
+  // spread over the country and crowd out the force names at the national view.
+  const names = measure === 'count' ? 'journeys' : measure;
+  L.setData(map, 'flows', { type: 'FeatureCollection', features: [...flows, ...N.topStationLabels(data.hotspots, names).features] });
 }
 
 /** The minimum-count slider runs to the largest drawn pair. */
