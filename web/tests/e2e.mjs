@@ -643,7 +643,9 @@ try {
     : `${cat.includes('_hot_') ? 'hot' : 'cold'}_${/^(new|consecutive|intensifying)/.test(cat) ? 'growing' : /^(persistent|diminishing)/.test(cat) ? 'lasting' : 'intermittent'}`;
   const sizes = Object.fromEntries(hsAll.map((p) => [p.crs, p.stops]));
   const candidates = emApi.filter((p) => sizes[p.crs] > 0).sort((a, b) => (a.category === 'no_pattern') - (b.category === 'no_pattern') || sizes[b.crs] - sizes[a.crs]);
-  await page.uncheck('#toggle-flows');
+  // nothing over or under the circles but the land: flows, rail, journeys and names off
+  for (const id of ['flows', 'rail', 'journeys']) await page.uncheck(`#toggle-${id}`);
+  await page.evaluate(() => ['force-labels', 'station-labels', 'station-labels-top'].forEach((l) => window.__linesmap.map.setLayoutProperty(l, 'visibility', 'none')));
   const drawn = [];
   for (const p of candidates) {
     if (drawn.length === 2) break;
@@ -651,11 +653,11 @@ try {
     const st = hsAll.find((x) => x.crs === p.crs);
     const px = await page.evaluate((s) => new Promise((resolve) => {
       const m = window.__linesmap.map;
-      m.jumpTo({ center: [s.lon, s.lat], zoom: 9 });
+      m.jumpTo({ center: [s.lon, s.lat], zoom: 8 });
       m.once('idle', () => {
         const c = m.project([s.lon, s.lat]);
-        const box = [[c.x - 4, c.y - 4], [c.x + 4, c.y + 4]];
-        const here = m.queryRenderedFeatures(box, { layers: ['hotspots-circle', 'station-labels', 'station-labels-top', 'force-labels', 'journeys-line'] });
+        const box = [[c.x - 2, c.y - 2], [c.x + 2, c.y + 2]];
+        const here = m.queryRenderedFeatures(box, { layers: ['hotspots-circle'] });
         if (here.length !== 1 || here[0].properties.crs !== s.crs) return resolve(null);
         m.once('render', () => {
           const gl = m.getCanvas().getContext('webgl2') || m.getCanvas().getContext('webgl');
@@ -677,7 +679,7 @@ try {
   await page.evaluate((crs) => {
     const f = window.__linesmap.data.hotspots.features.find((x) => x.properties.crs === crs);
     const m = window.__linesmap.map;
-    m.jumpTo({ center: f.geometry.coordinates, zoom: 9 });
+    m.jumpTo({ center: f.geometry.coordinates, zoom: 8 });
   }, pick.crs);
   await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
   const at = await page.evaluate((crs) => {
@@ -693,7 +695,8 @@ try {
   const panel = await page.evaluate(() => ({ category: document.querySelector('#station .em-category').textContent, z: document.querySelector('#station .em-trend-z').textContent, p: document.querySelector('#station .em-trend-p').textContent }));
   check('the station panel names the emerging category and its trend', panel.category === want.category && panel.z === want.trend_z.toFixed(2) && panel.p === want.trend_p.toFixed(4), `${pick.crs}: ${JSON.stringify(panel)} vs ${want.category} ${want.trend_z} ${want.trend_p}`);
   await page.screenshot({ path: path.join(OUT, '13-emerging.png') });
-  await page.check('#toggle-flows');
+  for (const id of ['flows', 'rail', 'journeys']) await page.check(`#toggle-${id}`);
+  await page.evaluate(() => ['force-labels', 'station-labels', 'station-labels-top'].forEach((l) => window.__linesmap.map.setLayoutProperty(l, 'visibility', 'visible')));
 
   // 9. The audit log has the analyst's person-level access (with the reason) and the export.
   const audit = await api('/api/audit?limit=10000');
