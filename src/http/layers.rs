@@ -1163,18 +1163,58 @@ pub async fn emerging_api(raw: String, who: super::guard::Who, state: Arc<AppSta
 pub const CLOCK_PARAMS: &[&str] = journey_params!([], ["measure"]);
 
 /// How many journeys an `hours`/`days` filter left out for having no time, as a field of an
-/// answer (nothing without such a filter).
+/// answer (nothing without such a filter). For a `btp_planner` (`f.disclose_non_btp`) the
+/// BTP part exactly plus the rest published ([`untimed_excluded`]); a viewer's answer is
+/// published by disclosure control, which finds the field by name.
 pub fn untimed_field(state: &AppState, f: &JourneyFilter, body: &mut Value) {
-    if let (Some(n), Value::Object(o)) = (
-        state
-            .journeys
-            .index()
-            .untimed_excluded(state.journeys.geography(), f),
-        body,
-    ) {
+    if let (Some(n), Value::Object(o)) = (untimed_excluded(state, f, false), body) {
         o.insert("untimed_excluded".into(), json!(n));
     }
 }
+
+/// The cell of the untimed count's keyed rounding: the same in every answer (JSON fields at
+/// the top of an answer have no identifying fields, so disclosure control rounds them in this
+/// cell too), so no two answers publish one count two ways.
+const UNTIMED_CELL: &str = "";
+
+/// With an `hours` or `days` filter, the journeys it left out for having no time, as the
+/// caller may see it: `viewer`, published (`Some(None)` when suppressed); for a
+/// `btp_planner` (`f.disclose_non_btp`) the BTP part exactly plus the rest published (a
+/// suppressed rest counting 0), as [`combine_parts`] does for every other count; else
+/// exactly. `None` without such a filter.
+pub fn untimed_excluded(state: &AppState, f: &JourneyFilter, viewer: bool) -> Option<Option<u64>> {
+    let idx = state.journeys.index();
+    let g = state.journeys.geography();
+    let d = &state.security.disclosure;
+    let column = "untimed_excluded";
+    if let Some((all, readable)) = btp_parts(f) {
+        let total = idx.untimed_excluded(g, &all)? as u64;
+        let mine = idx.untimed_excluded(g, &readable).unwrap_or(0) as u64;
+        let rest = d
+            .publish(UNTIMED_CELL, column, total.saturating_sub(mine))
+            .unwrap_or(0);
+        return Some(Some(mine + rest));
+    }
+    let n = idx.untimed_excluded(g, f)? as u64;
+    Some(if viewer {
+        d.publish(UNTIMED_CELL, column, n)
+    } else {
+        Some(n)
+    })
+}
+
+/// `X-Untimed-Excluded` on an answer whose body has no place for the count (CSV): the
+/// number, or `suppressed` for a viewer's count below k.
+pub fn untimed_header(r: &mut Response, n: Option<Option<u64>>) {
+    let Some(n) = n else { return };
+    let text = n.map_or_else(|| "suppressed".to_string(), |n| n.to_string());
+    if let Ok(v) = warp::http::HeaderValue::from_str(&text) {
+        r.headers_mut().insert(UNTIMED_HEADER, v);
+    }
+}
+
+/// The response header of [`untimed_header`].
+pub const UNTIMED_HEADER: &str = "x-untimed-excluded";
 
 /// `GET /api/clock`: the journeys `f` selects by local day of week and hour (Europe/London),
 /// Monday first; with `station`, only those that count there under `measure` (default stops).
@@ -2227,6 +2267,7 @@ fn stream_journeys(
     state: Arc<AppState>,
     sel: Vec<Arc<MappedJourney>>,
     csv: bool,
+    untimed_excluded: Option<u64>,
 ) -> warp::hyper::Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
@@ -2234,7 +2275,13 @@ fn stream_journeys(
         let head = if csv {
             csv_bytes(JOURNEY_COLUMNS, std::iter::empty()).unwrap_or_default()
         } else {
-            br#"{"type":"FeatureCollection","features":["#.to_vec()
+            match untimed_excluded {
+                Some(n) => {
+                    format!(r#"{{"type":"FeatureCollection","untimed_excluded":{n},"features":["#)
+                        .into_bytes()
+                }
+                None => br#"{"type":"FeatureCollection","features":["#.to_vec(),
+            }
         };
         if tx.blocking_send(Ok(head)).is_err() {
             return;
@@ -2332,23 +2379,38 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
         let mut f = f;
         who.scope(&mut f, &state);
         let st = state.clone();
-        let sel = match super::offload(state.limits.clone(), move || select(&st, &f)).await {
+        let sel = match super::offload(state.limits.clone(), move || {
+            // journey level: the caller reads every journey counted, so the count is exact
+            (select(&st, &f), untimed_excluded(&st, &f, false))
+        })
+        .await
+        {
             Ok(s) => s,
             Err(e) => return e.into_response(),
         };
+        let (sel, untimed) = sel;
         let n = sel.len();
-        return super::journeys::record_count(
-            download(ctype, &name, stream_journeys(state, sel, csv)),
+        let untimed_member = untimed.flatten();
+        let mut r = super::journeys::record_count(
+            download(
+                ctype,
+                &name,
+                stream_journeys(state, sel, csv, untimed_member),
+            ),
             n,
         );
+        untimed_header(&mut r, untimed);
+        return r;
     }
     blocking(state.limits.clone(), move || {
-        let (body, rows, selected) =
+        let (body, rows, selected, untimed) =
             super::ogc::layer_download(&state, &collection, f, hq, csv, &who, direction)?;
-        Ok(with_selection(
+        let mut r = with_selection(
             super::journeys::record_count(download(ctype, &name, body.into()), rows),
             selected,
-        ))
+        );
+        untimed_header(&mut r, untimed);
+        Ok(r)
     })
     .await
 }

@@ -820,13 +820,10 @@ pub async fn items(
                     })
                     .collect();
                 let n = features.len();
-                let mut r = super::journeys::record_count(
-                    json_reply(
-                        &FeatureCollectionOut::new(features, matched, links),
-                        GEOJSON,
-                    ),
-                    n,
-                );
+                let mut out = FeatureCollectionOut::new(features, matched, links);
+                // journey level: the caller reads every journey counted, so the count is exact
+                out.untimed_excluded = state.journeys.index().untimed_excluded(&g, &q.journeys);
+                let mut r = super::journeys::record_count(json_reply(&out, GEOJSON), n);
                 if let Ok(v) = warp::http::HeaderValue::from_str(&q.crs.header()) {
                     r.headers_mut().insert("content-crs", v);
                 }
@@ -834,8 +831,10 @@ pub async fn items(
             }
             let (matched, features) = select_features(&state, c.id, &q, q.offset, q.limit)?;
             let links = page_links(&b, c.id, &raw, &q, matched, features.len());
+            let mut body = feature_collection(features, matched, links);
+            lay::untimed_field(&state, &q.journeys, &mut body);
             Ok(lay::with_selection(
-                geojson_in(feature_collection(features, matched, links), q.crs),
+                geojson_in(body, q.crs),
                 lay::selection_size(&state, &q.journeys),
             ))
         },
@@ -974,6 +973,10 @@ pub async fn item(
     }
 }
 
+/// A layer's export: (the bytes, the rows, the journeys selected, the untimed journeys an
+/// `hours`/`days` filter left out as the caller may see them, [`lay::untimed_excluded`]).
+pub type LayerDownload = (Vec<u8>, usize, usize, Option<Option<u64>>);
+
 /// A whole collection under a filter, for `/api/export` (not streamed: every collection but
 /// journeys is at most a few thousand features; journeys stream in [`super::layers`]).
 /// `bbox` and `force` follow the items' rules.
@@ -985,7 +988,7 @@ pub fn layer_download(
     csv: bool,
     who: &super::guard::Who,
     direction: layers::Direction,
-) -> Result<(Vec<u8>, usize, usize), ApiError> {
+) -> Result<LayerDownload, ApiError> {
     let g = state.journeys.geography().clone();
     let viewer = who.viewer();
     let mut f = f;
@@ -993,7 +996,8 @@ pub fn layer_download(
     let to_bytes = |v: &Value| serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.to_string()));
     if id == "trends" {
         return if csv {
-            lay::trends_csv(state, &f, who.sees_all_journeys())
+            let untimed = lay::untimed_excluded(state, &f, viewer);
+            lay::trends_csv(state, &f, who.sees_all_journeys()).map(|(b, r, s)| (b, r, s, untimed))
         } else {
             Err(ApiError::InvalidParameter {
                 name: "format",
@@ -1030,6 +1034,7 @@ pub fn layer_download(
         persons: false,
     };
     let selected = lay::selection_size(state, &q.journeys);
+    let untimed = lay::untimed_excluded(state, &q.journeys, viewer);
     if csv {
         match id {
             "hotspots" => {
@@ -1044,26 +1049,29 @@ pub fn layer_download(
                     hotspot,
                     viewer,
                 );
-                return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len(), selected));
+                return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len(), selected, untimed));
             }
             "flows" => {
                 let flows = lay::flow_rows(state, &q.journeys, None, None, direction, viewer);
-                return lay::flow_csv(&g, &flows).map(|b| (b, flows.rows.len(), selected));
+                return lay::flow_csv(&g, &flows).map(|b| (b, flows.rows.len(), selected, untimed));
             }
             _ => {}
         }
     }
     let (matched, features) = select_features(state, id, &q, 0, usize::MAX)?;
     if csv {
-        return lay::table_csv(&features).map(|b| (b, features.len(), selected));
+        return lay::table_csv(&features).map(|b| (b, features.len(), selected, untimed));
     }
-    to_bytes(&json!({
+    let mut body = json!({
         "type": "FeatureCollection",
         "numberMatched": matched,
         "numberReturned": features.len(),
         "features": features,
-    }))
-    .map(|b| (b, features.len(), selected))
+    });
+    if let (Some(n), Some(o)) = (untimed, body.as_object_mut()) {
+        o.insert("untimed_excluded".into(), json!(n));
+    }
+    to_bytes(&body).map(|b| (b, features.len(), selected, untimed))
 }
 
 #[cfg(test)]

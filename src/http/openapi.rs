@@ -36,6 +36,17 @@ fn get_table(summary: &str, params: Vec<Value>, ok: &str, media: &str) -> Value 
     op
 }
 
+/// The `untimed_excluded` member of an answer in `media` (an aggregate's is a count like any
+/// other: null for a viewer below k).
+fn untimed_member(op: &mut Value, media: &str) {
+    op["get"]["responses"]["200"]["content"][media]["schema"]["properties"]["untimed_excluded"] = json!({
+        "type": "integer",
+        "minimum": 0,
+        "nullable": true,
+        "description": "with hours or days: the journeys left out for having no time (they pass every other filter); absent without them. In an aggregate it is a count like the others: for a viewer null below 5 and rounded to a multiple of 5, for a btp_planner the BTP part exactly plus the rest published",
+    });
+}
+
 /// The OpenAPI document as JSON bytes.
 pub fn document() -> &'static [u8] {
     static DOC: OnceLock<Vec<u8>> = OnceLock::new();
@@ -315,15 +326,14 @@ fn build() -> Value {
                 "application/json",
             ),
         );
-        paths.insert(
-            format!("/collections/{}/items", c.id),
-            get(
-                c.description,
-                params,
-                "a GeoJSON FeatureCollection",
-                "application/geo+json",
-            ),
+        let mut items = get(
+            c.description,
+            params,
+            "a GeoJSON FeatureCollection",
+            "application/geo+json",
         );
+        untimed_member(&mut items, "application/geo+json");
+        paths.insert(format!("/collections/{}/items", c.id), items);
         let mut item_params = vec![param(
             "featureId",
             "path",
@@ -611,15 +621,20 @@ fn build() -> Value {
             "application/json",
         ),
     );
-    paths.insert(
-        "/api/export".into(),
-        get_table(
-            "download a collection under a filter (streamed)",
-            params_of(l::EXPORT_PARAMS, "export"),
-            "an attachment: GeoJSON or CSV",
-            "application/geo+json",
-        ),
+    let mut export = get_table(
+        "download a collection under a filter (streamed)",
+        params_of(l::EXPORT_PARAMS, "export"),
+        "an attachment: GeoJSON or CSV",
+        "application/geo+json",
     );
+    untimed_member(&mut export, "application/geo+json");
+    export["get"]["responses"]["200"]["headers"] = json!({
+        "X-Untimed-Excluded": {
+            "description": "with hours or days, in every format: the journeys left out for having no time, published as the untimed_excluded member is (suppressed for a viewer's count below 5); absent without them",
+            "schema": {"type": "string", "pattern": "^([0-9]+|suppressed)$"},
+        },
+    });
+    paths.insert("/api/export".into(), export);
     paths.insert(
         "/api/whoami".into(),
         get(
@@ -641,6 +656,19 @@ fn build() -> Value {
             "application/json",
         ),
     );
+    for (path, media) in [
+        ("/api/journeys", "application/geo+json"),
+        ("/api/hotspots", "application/geo+json"),
+        ("/api/flows", "application/geo+json"),
+        ("/api/flows", "application/json"),
+        ("/api/trends", "application/json"),
+        ("/api/clock", "application/json"),
+        ("/api/hotspots/emerging", "application/geo+json"),
+    ] {
+        if let Some(op) = paths.get_mut(path) {
+            untimed_member(op, media);
+        }
+    }
     secure(&mut paths);
     json!({
         "openapi": "3.0.3",

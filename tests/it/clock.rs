@@ -224,3 +224,65 @@ async fn a_time_window_must_be_ordered_and_at_most_a_week() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_ogc_items_and_every_export_say_how_many_journeys_had_no_time() {
+    // clock.json's 14 journeys hold one with no time (syn-c-14), so every hours/days filter
+    // leaves out exactly 1 journey for having none; the caller here sees every journey (no
+    // disclosure control), so the count is the exact 1 in every answer.
+    let r = reference();
+    let st = state(&r).await;
+    let call = |path: String| {
+        let st = st.clone();
+        async move {
+            let res = warp::test::request().path(&path).reply(&routes(st)).await;
+            assert_eq!(res.status(), 200, "{path}");
+            let header = res
+                .headers()
+                .get("x-untimed-excluded")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body = String::from_utf8_lossy(res.body()).into_owned();
+            (header, body)
+        }
+    };
+    for filter in ["hours=22-02", "days=sat,sun", "hours=0-23"] {
+        for c in ["journeys", "hotspots", "flows", "stations"] {
+            let (_, b) = call(format!("/collections/{c}/items?limit=5000&{filter}")).await;
+            let v: Value = serde_json::from_str(&b).unwrap();
+            assert_eq!(v["untimed_excluded"], 1, "{c} {filter}");
+        }
+        for (collection, format) in [
+            ("journeys", "geojson"),
+            ("hotspots", "geojson"),
+            ("flows", "geojson"),
+            ("forces", "geojson"),
+        ] {
+            let (h, b) = call(format!(
+                "/api/export?collection={collection}&format={format}&{filter}"
+            ))
+            .await;
+            assert_eq!(h.as_deref(), Some("1"), "{collection} {filter}");
+            let v: Value = serde_json::from_str(&b).unwrap();
+            assert_eq!(v["untimed_excluded"], 1, "{collection} {filter}");
+        }
+        for collection in ["journeys", "hotspots", "flows", "rail", "trends"] {
+            let (h, b) = call(format!(
+                "/api/export?collection={collection}&format=csv&{filter}"
+            ))
+            .await;
+            assert_eq!(h.as_deref(), Some("1"), "{collection} csv {filter}");
+            // a CSV has no place for it: the table is unchanged
+            assert!(!b.contains("untimed"), "{collection} csv {filter}");
+        }
+    }
+    // without a time filter nothing is said
+    for p in [
+        "/collections/hotspots/items?limit=5",
+        "/api/export?collection=journeys&format=geojson",
+        "/api/export?collection=hotspots&format=csv",
+    ] {
+        let (h, b) = call(p.to_string()).await;
+        assert_eq!(h, None, "{p}");
+        assert!(!b.contains("untimed_excluded"), "{p}");
+    }
+}

@@ -627,3 +627,119 @@ fn the_store_is_private_and_a_readable_store_is_refused() {
     stop(child, dir);
     let _ = token;
 }
+
+/// Aggregate paths whose answers carry `untimed_excluded` (a body member or the export's
+/// `X-Untimed-Excluded` header) when `hours` or `days` is used.
+const UNTIMED_PATHS: &[&str] = &[
+    "/api/hotspots?top=10000",
+    "/api/flows?format=geojson",
+    "/api/trends?interval=month",
+    "/api/export?collection=hotspots&format=csv",
+    "/api/export?collection=hotspots",
+    "/api/export?collection=flows",
+    "/api/export?collection=trends&format=csv",
+    "/api/export?collection=rail&format=csv",
+    "/collections/hotspots/items?limit=10000",
+    "/collections/flows/items?limit=10000",
+    "/collections/stations/items?limit=10000",
+];
+
+#[tokio::test]
+async fn a_viewers_untimed_count_headers_included_is_the_same_whether_a_suppressed_cell_holds_0_or_1_untimed_journeys()
+ {
+    // The fixture's reports have no time at all: with `hours=0-23` every journey is left out
+    // as untimed, and under-10s select only the suppressed cell (Liverpool → Bangor), whose
+    // untimed count is 0 in one store and 1 in the other.
+    let x = fixture("untimed0", 0, 0, vec![], false).await;
+    let y = fixture("untimed1", 1, 0, vec![], false).await;
+    let mut told_analyst = 0;
+    for base in UNTIMED_PATHS {
+        for filter in [
+            "age_band=under_10&hours=0-23",
+            "station=BNG&days=mon,tue,wed,thu,fri,sat,sun",
+        ] {
+            let p = format!("{base}&{filter}");
+            let (sx, bx, hx) = get_as(&x.st, &p, Role::Viewer).await;
+            let (sy, by, hy) = get_as(&y.st, &p, Role::Viewer).await;
+            assert_eq!((sx, sy), (200, 200), "{p}: {bx}");
+            assert_eq!(bx, by, "{p}: body");
+            assert_eq!(hx, hy, "{p}: headers");
+            if p.starts_with("/api/export") {
+                assert_eq!(hx["x-untimed-excluded"], "suppressed", "{p}");
+            } else if !p.contains("csv") {
+                let v: Value = serde_json::from_str(&bx).unwrap();
+                assert_eq!(v["untimed_excluded"], Value::Null, "{p}");
+                assert!(
+                    v.as_object().unwrap().contains_key("untimed_excluded"),
+                    "{p}"
+                );
+            }
+            // an analyst is told 0 and 1: the stores do differ there
+            let (_, ax, hax) = get_as(&x.st, &p, Role::Analyst).await;
+            let (_, ay, hay) = get_as(&y.st, &p, Role::Analyst).await;
+            if let (Some(a), Some(b)) =
+                (hax.get("x-untimed-excluded"), hay.get("x-untimed-excluded"))
+            {
+                assert_eq!(
+                    (a.to_str().unwrap(), b.to_str().unwrap()),
+                    ("0", "1"),
+                    "{p}"
+                );
+                told_analyst += 1;
+            } else {
+                let n =
+                    |s: &str| serde_json::from_str::<Value>(s).unwrap()["untimed_excluded"].clone();
+                assert_eq!((n(&ax), n(&ay)), (json!(0), json!(1)), "{p}");
+                told_analyst += 1;
+            }
+        }
+    }
+    assert_eq!(told_analyst, 2 * UNTIMED_PATHS.len());
+}
+
+#[tokio::test]
+async fn a_btp_planners_untimed_count_is_the_btp_part_exactly_plus_the_rest_published() {
+    // 12 London → Norwich reports, the odd ones BTP's (6) and the even ones Norfolk's (6),
+    // plus `small` BTP reports Liverpool → Bangor; none has a time. With `hours=0-23` all are
+    // left out as untimed: the BTP part is 6 + small, exactly; Norfolk's 6 are published
+    // (5 or 10, the same draw in both stores: the same cell and count).
+    let mut seen = Vec::new();
+    for small in [0u64, 1] {
+        let f = fixture(
+            &format!("untimedbtp{small}"),
+            small as usize,
+            0,
+            vec![],
+            false,
+        )
+        .await;
+        let mut values = Vec::new();
+        for base in UNTIMED_PATHS {
+            let p = format!("{base}&hours=0-23");
+            let (s, b, h) = get_as(&f.st, &p, Role::BtpPlanner).await;
+            assert_eq!(s, 200, "{p}: {b}");
+            let n = match h.get("x-untimed-excluded") {
+                Some(v) => v.to_str().unwrap().parse::<u64>().unwrap(),
+                None => serde_json::from_str::<Value>(&b).unwrap()["untimed_excluded"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{p}: {b}")),
+            };
+            values.push(n);
+            // an analyst gets the exact 12 + small
+            let (_, ab, ah) = get_as(&f.st, &p, Role::Analyst).await;
+            let exact = match ah.get("x-untimed-excluded") {
+                Some(v) => v.to_str().unwrap().parse::<u64>().unwrap(),
+                None => serde_json::from_str::<Value>(&ab).unwrap()["untimed_excluded"]
+                    .as_u64()
+                    .unwrap(),
+            };
+            assert_eq!(exact, 12 + small, "{p}");
+        }
+        // every answer says the same
+        assert!(values.iter().all(|&v| v == values[0]), "{values:?}");
+        let rest = values[0] - (6 + small);
+        assert!(rest == 5 || rest == 10, "published rest {rest}");
+        seen.push(values[0]);
+    }
+    assert_eq!(seen[1] - seen[0], 1, "{seen:?}");
+}

@@ -504,3 +504,30 @@ async fn responses_carry_etags_compress_and_refuse_other_methods() {
         assert_eq!(v["code"], "method_not_allowed");
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_untimed_excluded_in_the_items_and_the_export() {
+    let st = fresh_state();
+    let (s, doc, _) = get(&st, "/openapi").await;
+    assert_eq!(s, 200);
+    let member = |path: &str, media: &str| {
+        doc["paths"][path]["get"]["responses"]["200"]["content"][media]["schema"]["properties"]
+            ["untimed_excluded"]
+            .clone()
+    };
+    for id in ["journeys", "hotspots", "flows"] {
+        let m = member(&format!("/collections/{id}/items"), "application/geo+json");
+        assert_eq!(
+            (&m["type"], &m["nullable"]),
+            (&json!("integer"), &json!(true)),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        member("/api/export", "application/geo+json")["type"],
+        "integer"
+    );
+    let header = &doc["paths"]["/api/export"]["get"]["responses"]["200"]["headers"]["X-Untimed-Excluded"]
+        ["schema"];
+    assert_eq!(header["pattern"], "^([0-9]+|suppressed)$");
+}

@@ -11,9 +11,14 @@ const EMPTY: FC = { type: 'FeatureCollection', features: [] };
 export const SOURCES = ['forces', 'rail', 'flows', 'hotspots', 'journeys', 'corridors'] as const;
 export type SourceId = (typeof SOURCES)[number];
 export type ForceMetric = 'net' | 'imports' | 'exports';
-/** What sizes the station circles (`size` in the URL). */
-export const STATION_MEASURES = ['journeys', 'children', 'rate_per_million'] as const;
+/** What sizes the station circles (`size` in the URL): `count` is the hotspot measure's
+ * count (stops by default; `journeys` in older links means it too). */
+export const STATION_MEASURES = ['count', 'children', 'rate_per_million'] as const;
 export type StationMeasure = (typeof STATION_MEASURES)[number];
+/** The hotspot CSV column holding a measure's count (`all` is `journeys`). */
+export const measureField = (measure: string): string => (!measure ? 'stops' : measure === 'all' ? 'journeys' : measure);
+/** The station property a size choice draws, for the hotspot measure. */
+export const sizeField = (size: StationMeasure, measure: string): string => (size === 'count' ? measureField(measure) : size);
 
 export function createMap(container: string): maplibregl.Map {
   const style: maplibregl.StyleSpecification = {
@@ -148,16 +153,18 @@ export function styleRail(map: maplibregl.Map, fc: FC): string {
     <div class="ramp-l"><span>0</span><span>${Math.round(m / 3)}</span><span>${m} journeys</span></div>`;
 }
 
-/** Station circles: area by the chosen measure (as published), capped by zoom so that no
- * circle is larger than it needs to be; colour by Gi* significance, the insignificant paler. */
-export function styleStations(map: maplibregl.Map, fc: FC, measure: StationMeasure) {
-  const m = max(fc, measure);
-  const frac: maplibregl.ExpressionSpecification = ['sqrt', ['/', st(measure), m]];
+/** Station circles: area by `field` (a count as published, or the rate), capped by zoom so
+ * that no circle is larger than it needs to be; colour by Gi* significance, the insignificant
+ * paler and smaller (`gi`; the emerging style colours them itself, see emerging.ts). */
+export function styleStations(map: maplibregl.Map, fc: FC, field: string, gi = true) {
+  const m = max(fc, field);
+  const frac: maplibregl.ExpressionSpecification = ['sqrt', ['/', st(field), m]];
   const r = (cap: number): maplibregl.ExpressionSpecification => [
-    'case', ['>', st(measure), 0],
-    ['max', 1.5, ['*', cap, frac, ['case', ['==', st('significant'), 1], 1, 0.7]]], 0,
+    'case', ['>', st(field), 0],
+    ['max', 1.5, ['*', cap, frac, gi ? ['case', ['==', st('significant'), 1], 1, 0.7] : 1]], 0,
   ];
   map.setPaintProperty('hotspots-circle', 'circle-radius', ['interpolate', ['linear'], ['zoom'], 5, r(7), 8, r(11), 11, r(16)]);
+  if (!gi) return m;
   map.setPaintProperty('hotspots-circle', 'circle-color', [
     'case',
     ['all', ['==', st('significant'), 1], ['>', st('gi_z'), 0]], PAL.stations.hot,
@@ -177,16 +184,25 @@ export function styleCorridors(map: maplibregl.Map, fc: FC): string {
     <div class="ramp-l"><span>few</span><span>${m} journeys (top ${fc.features.length} corridors)</span></div>`;
 }
 
-export const MEASURE_LABEL: Record<StationMeasure, string> = { journeys: 'journeys', children: 'children', rate_per_million: 'journeys per million entries and exits' };
+/** What a size choice draws, in words, for the hotspot measure. */
+export function measureLabel(size: StationMeasure, measure: string): string {
+  const f = measureField(measure);
+  if (size === 'children') return 'children';
+  if (size === 'rate_per_million') return `${f === 'journeys' ? 'journeys' : f} per million entries and exits`;
+  return f === 'journeys' ? 'journeys (all)' : f;
+}
 
-export function hotspotLegend(m: number, measure: StationMeasure): string {
+/** The size part of the station legend. */
+export const sizeLegend = (m: number, label: string) => `<div class="ramp-l"><span>area: ${label}, max ${m.toLocaleString('en-GB')}</span></div>`;
+
+export function hotspotLegend(m: number, label: string): string {
   // Colours come from classes: the page's CSP allows no inline styles.
   const dot = (c: string, t: string) => `<div><span class="dot ${c}"></span>${t}</div>`;
   return (
     dot('hot', 'hot spot (significant, Gi* z &gt; 0)') +
     dot('cold', 'cold spot (significant, z &lt; 0)') +
     dot('insig', 'not significant (paler, smaller)') +
-    `<div class="ramp-l"><span>area: ${MEASURE_LABEL[measure]}, max ${m.toLocaleString('en-GB')}</span></div>`
+    sizeLegend(m, label)
   );
 }
 

@@ -13,6 +13,7 @@ import * as P from './panels';
 import * as F from './flows';
 import * as N from './labels';
 import * as B from './briefing';
+import * as E from './emerging';
 import { Timeline, type Bucket } from './timeline';
 
 const t0 = performance.now();
@@ -24,7 +25,12 @@ const urlQ = new URLSearchParams(location.search);
 const urlMetric = urlQ.get('metric') ?? '';
 let metric: L.ForceMetric = ['imports', 'exports'].includes(urlMetric) ? (urlMetric as L.ForceMetric) : 'net';
 // View settings beside the filters, also in the URL: station size measure, flows shown.
-let measure: L.StationMeasure = (L.STATION_MEASURES as readonly string[]).includes(urlQ.get('size') ?? '') ? (urlQ.get('size') as L.StationMeasure) : 'journeys';
+let measure: L.StationMeasure = (L.STATION_MEASURES as readonly string[]).includes(urlQ.get('size') ?? '') ? (urlQ.get('size') as L.StationMeasure) : 'count';
+// Station colour: Gi* significance, or the emerging pattern by month or week (`style`, `emerging_interval`).
+let stationStyle: E.StationStyle = urlQ.get('style') === 'emerging' ? 'emerging' : 'gi';
+let emInterval: E.Interval = urlQ.get('emerging_interval') === 'week' ? 'week' : 'month';
+let emerging: E.EmergingAnswer | null = null;
+let emergingKey = '';
 const flowView: F.FlowView = {
   top: Math.max(5, Math.min(200, Number(urlQ.get('flows_top')) || 25)),
   min: Math.max(0, Number(urlQ.get('flows_min')) || 0),
@@ -36,7 +42,9 @@ let hoverForce = '';
 function viewParams(): Record<string, string> {
   const v: Record<string, string> = {};
   if (metric !== 'net') v.metric = metric;
-  if (measure !== 'journeys') v.size = measure;
+  if (measure !== 'count') v.size = measure;
+  if (stationStyle === 'emerging') v.style = 'emerging';
+  if (emInterval !== 'month') v.emerging_interval = emInterval;
   if (flowView.top !== 25) v.flows_top = String(flowView.top);
   if (flowView.min) v.flows_min = String(flowView.min);
   if (flowView.force) v.flows_force = flowView.force;
@@ -76,6 +84,10 @@ const debug = {
   briefing: null as null | B.Briefing,
   /** Features of a source as the map holds them in the current view. */
   rendered: (id: L.SourceId) => debug.map!.querySourceFeatures(id).length,
+  /** The station style, and the emerging answer it draws (category, trend by CRS). */
+  get stationStyle() {
+    return { style: stationStyle, interval: emInterval, field: L.sizeField(measure, filters.measure), emerging: emerging ? Object.fromEntries(emerging.byCrs) : null };
+  },
 };
 (window as any).__linesmap = debug;
 
@@ -124,7 +136,8 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     // Stations likewise: their points once, each filter's counts and Gi* as CSV feature state.
     const railGeometry = data.rail.features.length ? null : getJson<FC>('/collections/rail/items', { limit: '10000' });
     const stationGeometry = data.hotspots.features.length ? null : getJson<FC>('/collections/stations/items', { limit: '10000' });
-    const [forceRows, railRows, rail, stations, flows, hotspotRows, top, trends, weeks, , corridors] = await Promise.all([
+    const emKey = JSON.stringify([hp, emInterval]);
+    const [forceRows, railRows, rail, stations, flows, hotspotRows, top, trends, weeks, , corridors, em] = await Promise.all([
       getCsv('/api/export', { ...ap, collection: 'forces' }, 'forces'),
       getCsv('/api/export', { ...ap, collection: 'rail' }, 'rail'),
       railGeometry,
@@ -139,6 +152,8 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       ($('toggle-corridors') as HTMLInputElement).checked
         ? getJson<FC>('/api/corridors', { ...ap, top: '50' }, 'corridors')
         : Promise.resolve({ type: 'FeatureCollection', features: [] } as FC),
+      // emerging categories only while that station style is on
+      stationStyle === 'emerging' ? E.fetchEmerging(hp, emInterval) : Promise.resolve(null),
     ]);
     if (seq !== reloadSeq) return;
     performance.mark('reload-fetched');
@@ -160,6 +175,8 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     L.applyCounts(map, 'forces', data.forces, forceRows);
     L.applyCounts(map, 'rail', data.rail, railRows);
     L.applyCounts(map, 'hotspots', data.hotspots, hotspotRows);
+    emerging = em;
+    emergingKey = em ? emKey : '';
     legend('forces', L.styleForces(map, data.forces, metric));
     legend('rail', L.styleRail(map, data.rail));
     legend('flows', F.styleFlows(map, drawn, flowView));
@@ -183,7 +200,7 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     const sel = $('station');
     if (!sel.hidden && sel.dataset.crs) {
       const f = data.hotspots.features.find((x) => x.properties?.crs === sel.dataset.crs);
-      if (f) P.showStation(f, ap);
+      if (f) P.showStation(f, ap, E.panelRows(emerging, sel.dataset.crs));
     }
     debug.timings.lastApplyMs = Math.round(performance.now() - applyStart);
     performance.mark('reload-applied');
@@ -229,12 +246,46 @@ async function loadJourneys(map: maplibregl.Map) {
   }
 }
 
-/** Station circles and their names for the chosen measure (feature state already applied);
- * the names go to the map with the flows, in one source (see flows.ts). */
+/** Station circles and their names for the chosen size and hotspot measure (feature state
+ * already applied), coloured by Gi* or the emerging pattern; the names go to the map with the
+ * flows, in one source (see flows.ts). */
 function styleStations(map: maplibregl.Map) {
-  const m = L.styleStations(map, data.hotspots, measure);
-  legend('hotspots', L.hotspotLegend(m, measure));
+  const field = L.sizeField(measure, filters.measure);
+  const label = L.measureLabel(measure, filters.measure);
+  if (stationStyle === 'emerging' && emerging) {
+    E.applyEmerging(map, data.hotspots, emerging);
+    E.paint(map);
+    const m = L.styleStations(map, data.hotspots, field, false);
+    legend('hotspots', E.legend(emerging) + L.sizeLegend(m, label));
+  } else {
+    E.unpaint(map, L.st);
+    legend('hotspots', L.hotspotLegend(L.styleStations(map, data.hotspots, field), label));
+  }
   sendFlowsAndNames(map);
+}
+
+/** Switches the station colour (and the emerging interval): fetches the emerging answer when
+ * that style is on and the one held is for other filters. */
+async function setStationStyle(map: maplibregl.Map) {
+  toUrl(filters, viewParams());
+  const hp = hotspotParams(filters);
+  const key = JSON.stringify([hp, emInterval]);
+  if (stationStyle === 'emerging' && emergingKey !== key) {
+    try {
+      const e = await E.fetchEmerging(hp, emInterval);
+      if (JSON.stringify([hotspotParams(filters), emInterval]) !== key) return;
+      emerging = e;
+      emergingKey = key;
+    } catch (e) {
+      return showError(e);
+    }
+  }
+  styleStations(map);
+  const sel = $('station');
+  const f = !sel.hidden && sel.dataset.crs ? data.hotspots.features.find((x) => x.properties?.crs === sel.dataset.crs) : undefined;
+  if (f) P.showStation(f, apiParams(filters), E.panelRows(stationStyle === 'emerging' ? emerging : null, sel.dataset.crs!));
+  await new Promise((r) => map.once('idle', r));
+  debug.generation++;
 }
 
 /** The flows source: the pairs that can show at any zoom for the current top N (the rest would
@@ -244,7 +295,10 @@ function sendFlowsAndNames(map: maplibregl.Map) {
   const most = flowView.top * F.ZOOM_STEPS[F.ZOOM_STEPS.length - 1][1];
   const flows = debug.drawnFlows?.features.filter((f) => f.properties!.rank <= most) ?? [];
   sentTop = flowView.top;
-  L.setData(map, 'flows', { type: 'FeatureCollection', features: [...flows, ...N.topStationLabels(data.hotspots, measure).features] });
+  // Names stay by journeys under the `count` size: by the measure (stops by default) they
+  // spread over the country and crowd out the force names at the national view.
+  const names = measure === 'count' ? 'journeys' : measure;
+  L.setData(map, 'flows', { type: 'FeatureCollection', features: [...flows, ...N.topStationLabels(data.hotspots, names).features] });
 }
 
 /** The minimum-count slider runs to the largest drawn pair. */
@@ -299,12 +353,17 @@ function briefingFacts(title: string, marking: string): B.Briefing {
     legendItems.push({ kind: 'line', colors: [pal.flows.out], label: `flows out of ${forceName(hf)}` });
     legendItems.push({ kind: 'line', colors: [pal.flows.in], label: `flows into ${forceName(hf)}` });
   }
-  legendItems.push(
-    { kind: 'dot', colors: [pal.stations.hot], label: 'station hot spot (Gi* significant, z > 0)' },
-    { kind: 'dot', colors: [pal.stations.cold], label: 'station cold spot (significant, z < 0)' },
-    { kind: 'dot', colors: [pal.stations.insignificant], label: `not significant; circle area by ${L.MEASURE_LABEL[measure]}` },
-    { kind: 'line', colors: ['#1a1a1a'], label: 'rail network, width by journeys per section' },
-  );
+  const sizeLabel = L.measureLabel(measure, filters.measure);
+  if (stationStyle === 'emerging' && emerging) {
+    for (const c of E.CLASSES) legendItems.push({ kind: 'dot', colors: [pal.emerging[c.id]], label: `stations ${c.label}: ${c.categories.join(', ')}` });
+    legendItems.push({ kind: 'dot', colors: [pal.stations.insignificant], label: `emerging pattern by ${emInterval}; circle area by ${sizeLabel}` });
+  } else
+    legendItems.push(
+      { kind: 'dot', colors: [pal.stations.hot], label: 'station hot spot (Gi* significant, z > 0)' },
+      { kind: 'dot', colors: [pal.stations.cold], label: 'station cold spot (significant, z < 0)' },
+      { kind: 'dot', colors: [pal.stations.insignificant], label: `not significant; circle area by ${sizeLabel}` },
+    );
+  legendItems.push({ kind: 'line', colors: ['#1a1a1a'], label: 'rail network, width by journeys per section' });
   return {
     title,
     marking,
@@ -324,7 +383,7 @@ function pickStation(map: maplibregl.Map, f: GeoJSON.Feature) {
   document.querySelectorAll('#hotspots-body tr').forEach((tr) => tr.classList.toggle('on', (tr as HTMLElement).dataset.crs === p.crs));
   const full = data.hotspots.features.find((x) => x.properties?.crs === p.crs) ?? f;
   map.flyTo({ center: (f.geometry as GeoJSON.Point).coordinates as [number, number], zoom: 11, duration: 800 });
-  P.showStation(full, apiParams(filters));
+  P.showStation(full, apiParams(filters), E.panelRows(stationStyle === 'emerging' ? emerging : null, String(p.crs)));
 }
 
 async function main() {
@@ -379,6 +438,19 @@ async function main() {
     styleStations(map);
     toUrl(filters, viewParams());
   });
+  const colourSel = $('station-colour') as HTMLSelectElement;
+  const intervalSel = $('emerging-interval') as HTMLSelectElement;
+  colourSel.value = stationStyle;
+  intervalSel.value = emInterval;
+  intervalSel.hidden = stationStyle !== 'emerging';
+  const styleChanged = () => {
+    stationStyle = colourSel.value as E.StationStyle;
+    emInterval = intervalSel.value as E.Interval;
+    intervalSel.hidden = stationStyle !== 'emerging';
+    void setStationStyle(map);
+  };
+  colourSel.addEventListener('change', styleChanged);
+  intervalSel.addEventListener('change', styleChanged);
 
   // Flows: top N, minimum count, the highlighted force and direction.
   const flowInputs = { top: $('flow-top') as HTMLInputElement, min: $('flow-min') as HTMLInputElement, force: $('flow-force') as HTMLSelectElement, dir: $('flow-dir') as HTMLSelectElement };

@@ -82,7 +82,8 @@ function seizureLine(rows: any[]): string {
     ${fmt(sum('graded'))} graded</div>`;
 }
 
-export async function showStation(f: GeoJSON.Feature, filters: Params) {
+/** `extra`: more rows of the station's table (the emerging pattern while that style is on). */
+export async function showStation(f: GeoJSON.Feature, filters: Params, extra = '') {
   const p = f.properties ?? {};
   const panel = $('station');
   panel.hidden = false;
@@ -92,7 +93,7 @@ export async function showStation(f: GeoJSON.Feature, filters: Params) {
       <tr><th>journeys</th><td>${fmt(p.journeys)}</td><th>children</th><td>${fmt(p.children)}</td></tr>
       <tr><th>starts / ends / passes</th><td colspan="3">${fmt(p.starts)} / ${fmt(p.ends)} / ${fmt(p.passes)}</td></tr>
       <tr><th>persons</th><td>${fmt(p.persons)}</td><th>per million</th><td>${fmt(p.rate_per_million)}</td></tr>
-      <tr><th>Gi* z</th><td>${Number(p.gi_z).toFixed(2)}</td><th>significant</th><td>${p.significant ? 'yes' : 'no'}</td></tr>
+      <tr><th>Gi* z</th><td>${Number(p.gi_z).toFixed(2)}</td><th>significant</th><td>${p.significant ? 'yes' : 'no'}</td></tr>${extra}
     </table>
     <h4>Weekly journeys here</h4><div id="station-weekly">loading…</div>
     <h4>Forces the journeys came from</h4><div id="station-origins">loading…</div>

@@ -590,6 +590,114 @@ try {
   check('the view\'s table is a CSV of the stations in view', csv[0].includes('crs') && csv[0].includes('journeys') && csv.length > 1 && outside.length === 0, `${csv.length - 1} rows, ${outside.length} outside`);
   await page.click('#briefing-close');
 
+  // 8c. Issue 16: the station circles follow the hotspot measure, and the emerging pattern is
+  // a station style with its legend, the station panel's category and trend, and the URL.
+  await page.goto(`${BASE}/`, { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => window.__linesmap?.generation >= 1 && !document.body.dataset.loading);
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; if (!m.isMoving()) return r(); m.once('idle', r); }));
+  const setMeasure = async (m) => {
+    const g0 = await page.evaluate(() => window.__linesmap.generation);
+    await page.selectOption('#f-measure', m);
+    await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, g0);
+  };
+  // the server's counts per measure (exact for the analyst): a station only passed through
+  // (journeys, no stops) and the station with the most stops
+  const hsAll = (await api('/api/hotspots?top=10000&sort=journeys&measure=all')).features.map((f) => ({ ...f.properties, lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1] }));
+  const passed = hsAll.find((p) => p.stops === 0 && p.journeys > 0);
+  const stopped = hsAll.slice().sort((a, b) => b.stops - a.stops)[0];
+  const sizeOf = (crs) => page.evaluate((c) => {
+    const d = window.__linesmap;
+    const field = d.stationStyle.field;
+    return { field, value: d.map.getFeatureState({ source: 'hotspots', id: c })[field], radius: JSON.stringify(d.map.getPaintProperty('hotspots-circle', 'circle-radius')) };
+  }, crs);
+  await setMeasure('all');
+  const allPassed = await sizeOf(passed.crs);
+  const allStopped = await sizeOf(stopped.crs);
+  await setMeasure('stops');
+  const stopsPassed = await sizeOf(passed.crs);
+  const stopsStopped = await sizeOf(stopped.crs);
+  check('measure all: circles are sized by journeys as the server counts them', allPassed.field === 'journeys' && allPassed.value === passed.journeys && allStopped.value === stopped.journeys && allPassed.radius.includes('"journeys"'), `${passed.crs} ${JSON.stringify(allPassed.value)} vs ${passed.journeys}; ${stopped.crs} ${allStopped.value} vs ${stopped.journeys}`);
+  check('measure stops: a station only passed through shrinks to nothing, a stop keeps its count', stopsPassed.field === 'stops' && stopsPassed.value === 0 && stopsStopped.value === stopped.stops && stopsPassed.radius.includes('"stops"') && !stopsPassed.radius.includes('"journeys"'), `${passed.crs}: ${stopsPassed.value}; ${stopped.crs}: ${stopsStopped.value} vs ${stopped.stops}`);
+
+  // the emerging style, switched on through the selector
+  const g1 = await page.evaluate(() => window.__linesmap.generation);
+  await page.selectOption('#station-colour', 'emerging');
+  await page.waitForFunction((g) => window.__linesmap.generation > g && window.__linesmap.stationStyle.emerging && !document.body.dataset.loading, g1);
+  check('the URL remembers the emerging style', new URL(page.url()).searchParams.get('style') === 'emerging', page.url());
+  const CATEGORIES = ['new', 'consecutive', 'intensifying', 'persistent', 'diminishing', 'sporadic', 'oscillating', 'historical']
+    .flatMap((k) => [`${k}_hot_spot`, `${k}_cold_spot`]).concat(['no_pattern']);
+  const leg = await page.evaluate(() => ({
+    classes: [...document.querySelectorAll('#legend-hotspots .em-class')].map((e) => e.dataset.class),
+    categories: [...document.querySelectorAll('#legend-hotspots .em-cat')].map((e) => [e.dataset.category, Number(e.textContent.split(' ').pop().replace(/\D/g, ''))]),
+    fills: [...document.querySelectorAll('#legend-hotspots .em-class circle')].map((c) => c.getAttribute('fill')),
+  }));
+  const emApi = (await api('/api/hotspots/emerging?interval=month&measure=stops')).features.map((f) => f.properties);
+  const perCat = Object.fromEntries(CATEGORIES.map((c) => [c, emApi.filter((p) => p.category === c).length]));
+  check('the emerging legend has the palette\'s classes in their colours', JSON.stringify(leg.classes) === JSON.stringify(Object.keys(PAL.emerging)) && JSON.stringify(leg.fills) === JSON.stringify(Object.values(PAL.emerging)), leg.classes.join(','));
+  check('the emerging legend names all 17 categories with the server\'s station counts', leg.categories.length === 17 && CATEGORIES.every((c) => leg.categories.some(([k, n]) => k === c && n === perCat[c])), JSON.stringify(leg.categories.filter(([, n]) => n > 0)));
+  const pageCats = await page.evaluate(() => window.__linesmap.stationStyle.emerging);
+  check('the page holds the server\'s category for every station', emApi.length > 0 && emApi.every((p) => pageCats[p.crs]?.category === p.category), `${emApi.length} stations`);
+  // two stations' drawn colours: the circle's centre pixel (opacity 0.9 over the land) is
+  // nearest its category's class colour among the seven
+  const classOf = (cat) => cat === 'no_pattern' ? 'no_pattern'
+    : `${cat.includes('_hot_') ? 'hot' : 'cold'}_${/^(new|consecutive|intensifying)/.test(cat) ? 'growing' : /^(persistent|diminishing)/.test(cat) ? 'lasting' : 'intermittent'}`;
+  const sizes = Object.fromEntries(hsAll.map((p) => [p.crs, p.stops]));
+  const candidates = emApi.filter((p) => sizes[p.crs] > 0).sort((a, b) => (a.category === 'no_pattern') - (b.category === 'no_pattern') || sizes[b.crs] - sizes[a.crs]);
+  // nothing over or under the circles but the land: flows, rail, journeys and names off
+  for (const id of ['flows', 'rail', 'journeys']) await page.uncheck(`#toggle-${id}`);
+  await page.evaluate(() => ['force-labels', 'station-labels', 'station-labels-top'].forEach((l) => window.__linesmap.map.setLayoutProperty(l, 'visibility', 'none')));
+  const drawn = [];
+  for (const p of candidates) {
+    if (drawn.length === 2) break;
+    if (drawn.length === 1 && classOf(drawn[0].category) === classOf(p.category) && candidates.some((q) => classOf(q.category) !== classOf(drawn[0].category))) continue;
+    const st = hsAll.find((x) => x.crs === p.crs);
+    const px = await page.evaluate((s) => new Promise((resolve) => {
+      const m = window.__linesmap.map;
+      m.jumpTo({ center: [s.lon, s.lat], zoom: 8 });
+      m.once('idle', () => {
+        const c = m.project([s.lon, s.lat]);
+        const box = [[c.x - 2, c.y - 2], [c.x + 2, c.y + 2]];
+        const here = m.queryRenderedFeatures(box, { layers: ['hotspots-circle'] });
+        if (here.length !== 1 || here[0].properties.crs !== s.crs) return resolve(null);
+        m.once('render', () => {
+          const gl = m.getCanvas().getContext('webgl2') || m.getCanvas().getContext('webgl');
+          const b = new Uint8Array(4);
+          gl.readPixels(Math.round(c.x * devicePixelRatio), Math.round(gl.drawingBufferHeight - c.y * devicePixelRatio), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, b);
+          resolve([...b]);
+        });
+        m.triggerRepaint();
+      });
+    }), { lon: st.lon, lat: st.lat, crs: st.crs });
+    if (px) drawn.push({ crs: p.crs, category: p.category, px });
+  }
+  const land = hexRgb(PAL.land);
+  const over = (hex, a) => hexRgb(hex).map((v, i) => v * a + land[i] * (1 - a));
+  const nearestClass = (px) => Object.entries(PAL.emerging).map(([k, hex]) => [k, rgbDist(px, over(hex, k === 'no_pattern' ? 0.45 : 0.9))]).sort((a, b) => a[1] - b[1])[0][0];
+  check('two stations are drawn in their categories\' colours', drawn.length === 2 && drawn.every((d) => nearestClass(d.px) === classOf(d.category)), JSON.stringify(drawn));
+  // the station panel names the category and the trend
+  const pick = drawn[0] ?? candidates[0];
+  await page.evaluate((crs) => {
+    const f = window.__linesmap.data.hotspots.features.find((x) => x.properties.crs === crs);
+    const m = window.__linesmap.map;
+    m.jumpTo({ center: f.geometry.coordinates, zoom: 8 });
+  }, pick.crs);
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
+  const at = await page.evaluate((crs) => {
+    const m = window.__linesmap.map;
+    const f = window.__linesmap.data.hotspots.features.find((x) => x.properties.crs === crs);
+    const p = m.project(f.geometry.coordinates);
+    const r = m.getCanvas().getBoundingClientRect();
+    return { x: r.left + p.x, y: r.top + p.y };
+  }, pick.crs);
+  await page.mouse.click(at.x, at.y);
+  await page.waitForFunction((crs) => document.getElementById('station').dataset.crs === crs && document.querySelector('#station .em-category'), pick.crs);
+  const want = emApi.find((p) => p.crs === pick.crs);
+  const panel = await page.evaluate(() => ({ category: document.querySelector('#station .em-category').textContent, z: document.querySelector('#station .em-trend-z').textContent, p: document.querySelector('#station .em-trend-p').textContent }));
+  check('the station panel names the emerging category and its trend', panel.category === want.category && panel.z === want.trend_z.toFixed(2) && panel.p === want.trend_p.toFixed(4), `${pick.crs}: ${JSON.stringify(panel)} vs ${want.category} ${want.trend_z} ${want.trend_p}`);
+  await page.screenshot({ path: path.join(OUT, '13-emerging.png') });
+  for (const id of ['flows', 'rail', 'journeys']) await page.check(`#toggle-${id}`);
+  await page.evaluate(() => ['force-labels', 'station-labels', 'station-labels-top'].forEach((l) => window.__linesmap.map.setLayoutProperty(l, 'visibility', 'visible')));
+
   // 9. The audit log has the analyst's person-level access (with the reason) and the export.
   const audit = await api('/api/audit?limit=10000');
   const mine = audit.events.filter((e) => e.actor === 'e2e analyst (synthetic)');

@@ -51,7 +51,7 @@ export async function checkPalette() {
   function lin3(h) {
     return hex(h).map(lin);
   }
-  for (const [scale, classes] of [['stations', PAL.stations], ['flows', PAL.flows], ['timeline', PAL.timeline]]) {
+  for (const [scale, classes] of [['stations', PAL.stations], ['emerging', PAL.emerging], ['flows', PAL.flows], ['timeline', PAL.timeline]]) {
     const names = Object.keys(classes);
     for (const [vision, m] of Object.entries(visions)) {
       let worst = Infinity, pair = '';
