@@ -146,8 +146,10 @@ pub fn need(method: &str, path: &str, query: &str) -> Need {
     let path = normalized.as_str();
     let get = method == "GET" || method == "HEAD";
     if get
-        && (matches!(path, "/" | "/health" | "/conformance" | "/openapi")
-            || path.starts_with("/assets/"))
+        && (matches!(
+            path,
+            "/" | "/health" | "/conformance" | "/openapi" | "/api/auth/config"
+        ) || path.starts_with("/assets/"))
     {
         return Need::Public;
     }
@@ -454,6 +456,13 @@ mod tests {
     fn policy_by_path_and_role() {
         assert_eq!(need("GET", "/", ""), Need::Public);
         assert_eq!(need("GET", "/health", ""), Need::Public);
+        assert_eq!(need("GET", "/api/auth/config", ""), Need::Public);
+        assert_eq!(
+            need("POST", "/api/auth/config", ""),
+            Need::Role(Role::Viewer)
+        );
+        assert!(!is_aggregate("/api/auth/config"));
+        assert!(!is_journey_level("GET", "/api/auth/config"));
         assert_eq!(need("GET", "/assets/index.js", ""), Need::Public);
         assert_eq!(need("POST", "/health", ""), Need::Role(Role::Viewer));
         assert_eq!(need("GET", "/collections", ""), Need::Role(Role::Viewer));

@@ -70,6 +70,7 @@ fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
 fn allowed_methods(path: &str) -> &'static str {
     match path {
         "/api/journeys" => "GET, HEAD, POST",
+        "/api/auth/config" => "GET, HEAD",
         p if p.starts_with("/api/journeys/")
             && (p.ends_with("/restrict") || p.ends_with("/unrestrict")) =>
         {

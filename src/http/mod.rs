@@ -373,6 +373,17 @@ pub fn routes(
             },
         )
         .boxed();
+    let auth_config = warp::path!("api" / "auth" / "config")
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .map(
+            |raw: String, state| match params::Params::parse(&raw, &[]) {
+                Ok(_) => guard::auth_config(state),
+                Err(e) => e.into_response(),
+            },
+        )
+        .boxed();
     let audit = warp::path!("api" / "audit")
         .and(warp::get())
         .and(raw_query())
@@ -478,6 +489,7 @@ pub fn routes(
         emerging,
         export,
         whoami,
+        auth_config,
         audit,
     ];
     let mut it = all.into_iter();
@@ -504,17 +516,27 @@ pub fn routes(
         })
         .unify();
     let tls = state.security.tls;
+    let sso_origin = state
+        .security
+        .oidc
+        .as_ref()
+        .and_then(|o| o.page())
+        .and_then(|p| crate::access::oidc::origin(&p.token_endpoint).ok());
+    let csp = guard::content_security_policy(sso_origin.as_deref());
     let base: BoxedFilter<(Response,)> = warp::method()
         .and(warp::path::full())
         .and(warp::header::headers_cloned())
         .and(guarded)
         .then(
-            move |m: warp::http::Method, path: warp::path::FullPath, h, r| async move {
-                let public = crate::access::need(m.as_str(), path.as_str(), "")
-                    == crate::access::Need::Public;
-                let mut r = cache::finish(m, path, h, r).await;
-                guard::security_headers(&mut r, public, tls);
-                r
+            move |m: warp::http::Method, path: warp::path::FullPath, h, r| {
+                let csp = csp.clone();
+                async move {
+                    let public = crate::access::need(m.as_str(), path.as_str(), "")
+                        == crate::access::Need::Public;
+                    let mut r = cache::finish(m, path, h, r).await;
+                    guard::security_headers(&mut r, public, tls, &csp);
+                    r
+                }
             },
         )
         .boxed();
