@@ -22,12 +22,14 @@ const CLIENT = 'linesmap-page-syn';
 const AUDIENCE = 'linesmap-api-syn';
 const SUB = 'syn-sso-analyst-1';
 
+const T0 = Date.now();
 const failures = [];
 function check(name, ok, detail = '') {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} sso: ${name}${detail ? ` (${String(detail).replace(/\s+/g, ' ').slice(0, 300)})` : ''}`);
+  console.log(`${ok ? "ok  " : "FAIL"} [${((Date.now() - T0) / 1000).toFixed(1)} s] sso: ${name}${detail ? ` (${String(detail).replace(/\s+/g, ' ').slice(0, 300)})` : ''}`);
   if (!ok) failures.push(name);
 }
 
+const t0 = Date.now();
 const provider = await startProvider({ clientId: CLIENT, audience: AUDIENCE, sub: SUB, name: 'SSO Analyst (synthetic)', roles: ['analyst'] });
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'linesmap-sso-'));
 const server = spawn(BIN, ['serve', '--data', DATA, '--store', path.join(tmp, 'sso.sqlite'), '--web', path.join(WEB, 'dist'),
@@ -41,7 +43,8 @@ const BASE = await new Promise((ok, fail) => {
   server.on('exit', (c) => fail(new Error(`linesmap serve exited (${c}) before listening`)));
 });
 provider.pageOrigin = BASE;
-console.log(`== sign-in through the test provider ${provider.base}, server ${BASE}`);
+const tReady = Date.now();
+console.log(`== sign-in through the test provider ${provider.base}, server ${BASE} (ready in ${((tReady - t0) / 1000).toFixed(1)} s)`);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -54,23 +57,20 @@ try {
   const consoleErrors = [];
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
   page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
-  const bearers = new Set();
-  page.on('request', (r) => {
-    const a = r.headers().authorization;
-    if (r.url().startsWith(`${BASE}/api/hotspots`) && a) bearers.add(a);
-  });
   const stored = () => page.evaluate(() => sessionStorage.getItem('linesmap.token'));
-  /** Waits for the map to be drawn after the page's own trips to the provider and back. */
-  const drawn = async () => {
+  /** Waits until the page has signed in (the header names the caller), across the page's own
+   * trips to the provider and back; the map need not be drawn (that is e2e.mjs's). */
+  const signedIn = async () => {
     for (let i = 0; ; i++) {
       try {
-        return await page.waitForFunction(() => window.__linesmap?.generation >= 1);
+        return await page.waitForFunction(() => document.getElementById('signin')?.hidden && /·/.test(document.getElementById('who')?.textContent ?? ''));
       } catch (e) {
         // the page navigated (to the provider and back) while it was being watched
         if (i > 5 || !/context was destroyed|navigat/i.test(e.message)) throw e;
       }
     }
   };
+  const hotspotsAnswer = () => page.waitForResponse((r) => r.url().startsWith(`${BASE}/api/hotspots`) && r.status() === 200);
 
   // The page with a view in its URL: the CSP lets it reach the provider's origin and no other.
   const first = await page.goto(`${BASE}/?from=2024-01-01`, { waitUntil: 'domcontentloaded' });
@@ -80,8 +80,9 @@ try {
   check('the sign-in offers the provider', await page.isVisible('#signin-sso-button'));
 
   // Sign in: to the provider and straight back with a code; the page exchanges it.
+  const layer = hotspotsAnswer();
   await Promise.all([page.waitForNavigation(), page.click('#signin-sso-button')]);
-  await drawn();
+  await signedIn();
   const auth = provider.log.authorizations.at(-1) ?? {};
   const ex = provider.log.exchanges.at(-1) ?? {};
   check('the authorization request is a code request with PKCE S256 back to the page',
@@ -102,8 +103,9 @@ try {
   const me = await page.evaluate(async () => (await fetch('/api/whoami', { headers: { Authorization: `Bearer ${sessionStorage.getItem('linesmap.token')}` } })).json());
   check("whoami is the provider's subject with its role", me.role === 'analyst' && me.sso?.subject === SUB && me.sso?.issuer === provider.base, JSON.stringify(me));
   check('the header names the provider\'s user', (await page.textContent('#who')).includes('SSO Analyst (synthetic) · analyst'));
-  const hot = await page.evaluate(() => window.__linesmap.data.hotspots.features.length);
-  check('a layer loaded with the bearer token', hot > 0 && bearers.has(`Bearer ${issued?.access_token}`), `${hot} hot spots, ${bearers.size} bearers`);
+  const answer = await layer;
+  const hot = (await answer.json()).features?.length ?? 0;
+  check('a layer loaded with the bearer token', hot > 0 && answer.request().headers().authorization === `Bearer ${issued?.access_token}`, `${hot} hot spots`);
   check('no console errors (no CSP violation)', consoleErrors.length === 0, consoleErrors.join(' | '));
 
   // The provider refuses a verifier that is not the one behind the challenge (so the
@@ -118,7 +120,7 @@ try {
   await page.evaluate((t) => sessionStorage.setItem('linesmap.token', t), expired);
   const exchanges = provider.log.exchanges.length;
   await page.reload({ waitUntil: 'domcontentloaded' });
-  await drawn();
+  await signedIn();
   const renewed = await stored();
   check('an expired token brings a new sign-in and a new token', provider.log.exchanges.length === exchanges + 1 && renewed && renewed !== expired && renewed === provider.log.issued.at(-1).access_token);
 
@@ -132,7 +134,7 @@ try {
   const before = provider.log.exchanges.length;
   await page.fill('#f-to', '2024-06-30');
   await Promise.all([page.waitForNavigation(), page.dispatchEvent('#f-to', 'change')]);
-  await drawn();
+  await signedIn();
   const again = await stored();
   check('a token that expires while the map is open is renewed and the view kept', provider.log.exchanges.length === before + 1 && again === provider.log.issued.at(-1).access_token &&
     (await page.inputValue('#f-to')) === '2024-06-30' && new URL(page.url()).searchParams.get('to') === '2024-06-30', page.url());
@@ -168,5 +170,6 @@ try {
   await provider.close();
   await rm(tmp, { recursive: true, force: true });
 }
+console.log(`browser checks took ${((Date.now() - tReady) / 1000).toFixed(1)} s`);
 console.log(failures.length ? `${failures.length} sign-in check(s) FAILED: ${failures.join('; ')}` : 'sign-in through the provider: all checks passed');
 process.exit(failures.length ? 1 : 0);
