@@ -49,8 +49,11 @@ export function signOut() {
 /** The server answered 401 to an API request: a provider's token that has expired (or was
  * revoked there) is renewed by signing in again, the view kept; a token from the token file
  * is left as it is (the error shows). */
+let renewing = false;
 export function unauthorized(): void {
-  if (!S.signedInThroughProvider()) return;
+  // the layers are fetched in parallel: only the first 401 acts
+  if (renewing || !S.signedInThroughProvider()) return;
+  renewing = true;
   sessionStorage.removeItem(TOKEN);
   void S.signInAgain().then((went) => {
     if (!went) location.reload();
@@ -107,6 +110,8 @@ function signInForm(cfg: S.AuthConfig, failure = ''): Promise<Me> {
   err.textContent = failure;
   err.hidden = !failure;
   if (cfg.sso) {
+    $('signin-intro').textContent =
+      'This server holds journeys of exploited children and vulnerable adults. Sign in with your organisation\'s account. What you see depends on your role, and access to journeys is recorded in the audit log.';
     $('signin-sso').hidden = false;
     $('signin-sso-button').addEventListener('click', () => {
       setReason(($('signin-reason') as HTMLInputElement).value);
