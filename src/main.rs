@@ -104,6 +104,14 @@ struct AccessArgs {
     /// The claim holding a force_analyst's force (a GSS code).
     #[arg(long, default_value = "force")]
     oidc_force_claim: String,
+    /// The page's public client id at the provider: the page then signs in through the
+    /// provider (authorization code with PKCE), its endpoints read from the issuer's
+    /// discovery document at start-up.
+    #[arg(long, requires = "oidc_issuer")]
+    oidc_client_id: Option<String>,
+    /// The scopes the page asks the provider for (space-separated; must include openid).
+    #[arg(long, requires = "oidc_client_id", default_value = "openid profile")]
+    oidc_scopes: String,
     /// Viewers see no count below this (suppressed), the rest rounded to base 5.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     suppress_below: u32,
@@ -188,6 +196,10 @@ impl AccessArgs {
                 },
             )?),
             _ => None,
+        };
+        let oidc = match (oidc, &self.oidc_client_id) {
+            (Some(o), Some(client)) => Some(o.with_page_sign_in(client, &self.oidc_scopes)?),
+            (o, _) => o,
         };
         let auth = match (self.open_demo, &self.tokens) {
             (true, _) => Authentication::OpenDemo(Role::Analyst, tokens),

@@ -10,6 +10,11 @@
 //! start-up (from the file, the URL, or the URL the issuer's discovery document names) and again
 //! when a token names a `kid` they lack, at most once a minute. The signature checks are
 //! jsonwebtoken's (RustCrypto), not ours.
+//!
+//! With `--oidc-client-id` the page signs in through the provider itself (authorization code
+//! with PKCE, a public client): [`PageSignIn`] holds what the page needs, read from the
+//! provider's discovery document at start-up, served by `GET /api/auth/config`, and the origin
+//! of its token endpoint widens the page's CSP `connect-src`.
 
 use super::{Principal, Role, Sso};
 use base64::Engine;
@@ -58,6 +63,137 @@ pub struct Oidc {
     source: String,
     keys: RwLock<Vec<Key>>,
     last_read: Mutex<Instant>,
+    /// the discovery document, when it was read at start-up
+    discovery: Option<serde_json::Value>,
+    /// the page's sign-in through the provider (`--oidc-client-id`)
+    page: Option<PageSignIn>,
+}
+
+/// What the page needs to sign in through the provider (authorization code with PKCE, a public
+/// client): `GET /api/auth/config`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PageSignIn {
+    /// the page's public client id at the provider (`--oidc-client-id`)
+    pub client_id: String,
+    /// the scopes asked for, space-separated (`--oidc-scopes`)
+    pub scopes: String,
+    /// from the discovery document
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub end_session_endpoint: Option<String>,
+    /// which of the provider's tokens the page sends as its bearer: `id_token` when the
+    /// server's audience is the client id (an ID token's `aud` is always the client id), else
+    /// `access_token` (the provider must put the server's audience in it)
+    pub bearer: &'static str,
+}
+
+/// The origin (`scheme://host[:port]`) of an `https://` URL (`http://` only to this machine),
+/// or why there is none. The host may hold only letters, digits, `.`, `-` (or be an IPv6
+/// literal in brackets), so the origin is safe to write into a header.
+pub fn origin(url: &str) -> anyhow::Result<String> {
+    check_url(url)?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| anyhow::anyhow!("{url} is not an absolute URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    anyhow::ensure!(
+        !authority.contains('@'),
+        "{url}: a URL with user information is not accepted"
+    );
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        !v6.is_empty()
+            && v6
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    };
+    anyhow::ensure!(host_ok, "{url}: \"{host}\" is not a host name");
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok());
+    anyhow::ensure!(port_ok, "{url}: the port is not a number");
+    let host = host.to_ascii_lowercase();
+    Ok(match port {
+        Some(p) => format!("{scheme}://{host}:{p}"),
+        None => format!("{scheme}://{host}"),
+    })
+}
+
+/// The URL of an issuer's discovery document.
+fn discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
+}
+
+/// The issuer's discovery document, fetched.
+fn discover(issuer: &str) -> anyhow::Result<serde_json::Value> {
+    let url = discovery_url(issuer);
+    serde_json::from_str(&fetch(&url)?).map_err(|e| anyhow::anyhow!("{url} is not JSON: {e}"))
+}
+
+/// The page's sign-in from a discovery document: the authorization and token endpoints must be
+/// there (`https://`, or `http://` to this machine), and a provider that lists its PKCE
+/// methods must list S256.
+fn page_sign_in(
+    doc: &serde_json::Value,
+    issuer: &str,
+    audience: &str,
+    client_id: &str,
+    scopes: &str,
+) -> anyhow::Result<PageSignIn> {
+    let url = discovery_url(issuer);
+    anyhow::ensure!(!client_id.trim().is_empty(), "--oidc-client-id is empty");
+    let scopes = scopes.split_whitespace().collect::<Vec<_>>().join(" ");
+    anyhow::ensure!(
+        scopes.split(' ').any(|s| s == "openid"),
+        "--oidc-scopes must include \"openid\" (the page checks the ID token's nonce)"
+    );
+    let endpoint = |name: &str| -> anyhow::Result<Option<String>> {
+        match doc.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(u)) => {
+                origin(u).map_err(|e| anyhow::anyhow!("{url}: {name}: {e}"))?;
+                Ok(Some(u.clone()))
+            }
+            Some(_) => anyhow::bail!("{url}: {name} is not a string"),
+        }
+    };
+    let need = |name: &str| -> anyhow::Result<String> {
+        endpoint(name)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "{url} names no {name}, which the page's sign-in (--oidc-client-id) needs"
+            )
+        })
+    };
+    if let Some(m) = doc
+        .get("code_challenge_methods_supported")
+        .and_then(|m| m.as_array())
+    {
+        anyhow::ensure!(
+            m.iter().any(|x| x.as_str() == Some("S256")),
+            "{url}: the provider does not offer PKCE with S256 (code_challenge_methods_supported)"
+        );
+    }
+    Ok(PageSignIn {
+        client_id: client_id.trim().to_string(),
+        scopes,
+        authorization_endpoint: need("authorization_endpoint")?,
+        token_endpoint: need("token_endpoint")?,
+        end_session_endpoint: endpoint("end_session_endpoint")?,
+        bearer: if client_id.trim() == audience {
+            "id_token"
+        } else {
+            "access_token"
+        },
+    })
 }
 
 /// A bearer credential shaped like a JWT (three dot-separated parts), not a linesmap token.
@@ -190,19 +326,20 @@ impl Oidc {
     pub fn new(cfg: OidcConfig) -> anyhow::Result<Oidc> {
         anyhow::ensure!(!cfg.issuer.is_empty(), "--oidc-issuer is empty");
         anyhow::ensure!(!cfg.audience.is_empty(), "--oidc-audience is empty");
+        let mut discovery = None;
         let source = match &cfg.jwks {
             Some(s) => s.clone(),
             None => {
-                let url = format!(
-                    "{}/.well-known/openid-configuration",
-                    cfg.issuer.trim_end_matches('/')
-                );
-                let doc: serde_json::Value = serde_json::from_str(&fetch(&url)?)
-                    .map_err(|e| anyhow::anyhow!("{url} is not JSON: {e}"))?;
-                doc.get("jwks_uri")
+                let doc = discover(&cfg.issuer)?;
+                let uri = doc
+                    .get("jwks_uri")
                     .and_then(|u| u.as_str())
-                    .ok_or_else(|| anyhow::anyhow!("{url} names no jwks_uri"))?
-                    .to_string()
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("{} names no jwks_uri", discovery_url(&cfg.issuer))
+                    })?
+                    .to_string();
+                discovery = Some(doc);
+                uri
             }
         };
         if is_url(&source) {
@@ -219,11 +356,38 @@ impl Oidc {
             source,
             keys: RwLock::new(keys),
             last_read: Mutex::new(Instant::now()),
+            discovery,
+            page: None,
         })
+    }
+
+    /// Lets the page sign in through the provider as the public client `client_id` asking for
+    /// `scopes`: the endpoints come from the issuer's discovery document (read at start-up;
+    /// the server does not start when it cannot be read or lacks them).
+    pub fn with_page_sign_in(mut self, client_id: &str, scopes: &str) -> anyhow::Result<Oidc> {
+        let doc = match self.discovery.take() {
+            Some(d) => d,
+            None => discover(&self.cfg.issuer).map_err(|e| {
+                anyhow::anyhow!("{e:#} (--oidc-client-id needs the provider's discovery document)")
+            })?,
+        };
+        self.page = Some(page_sign_in(
+            &doc,
+            &self.cfg.issuer,
+            &self.cfg.audience,
+            client_id,
+            scopes,
+        )?);
+        Ok(self)
     }
 
     pub fn config(&self) -> &OidcConfig {
         &self.cfg
+    }
+
+    /// The page's sign-in through the provider, if configured.
+    pub fn page(&self) -> Option<&PageSignIn> {
+        self.page.as_ref()
     }
 
     /// Re-reads the keys if the last read was at least `refresh_every` ago; true if it did.
@@ -402,6 +566,75 @@ mod tests {
             header_alg("eyJhbGciOiJub25lIn0.e30.").as_deref(),
             Some("none")
         );
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port_only_and_safe_in_a_header() {
+        assert_eq!(
+            origin("https://IdP.syn-force.example/realms/x/token").unwrap(),
+            "https://idp.syn-force.example"
+        );
+        assert_eq!(
+            origin("https://idp.example:8443/t?x=1").unwrap(),
+            "https://idp.example:8443"
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:18711/token").unwrap(),
+            "http://127.0.0.1:18711"
+        );
+        assert_eq!(origin("http://[::1]:9/t").unwrap(), "http://[::1]:9");
+        for bad in [
+            "http://idp.example/token",
+            "https://idp.example;script-src */t",
+            "https://user@idp.example/t",
+            "https://idp.example:99999/t",
+            "https://idp.example:/t",
+            "https:///t",
+            "https://idp example/t",
+        ] {
+            assert!(origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_pages_sign_in_comes_from_the_discovery_document() {
+        let doc = serde_json::json!({
+            "authorization_endpoint": "https://idp.example/auth",
+            "token_endpoint": "https://idp.example/token",
+            "end_session_endpoint": "https://idp.example/logout",
+            "code_challenge_methods_supported": ["plain", "S256"],
+        });
+        let p = page_sign_in(
+            &doc,
+            "https://idp.example",
+            "linesmap",
+            "page",
+            " openid  profile ",
+        )
+        .unwrap();
+        assert_eq!(p.scopes, "openid profile");
+        assert_eq!(p.bearer, "access_token");
+        assert_eq!(
+            p.end_session_endpoint.as_deref(),
+            Some("https://idp.example/logout")
+        );
+        let same = page_sign_in(&doc, "https://idp.example", "page", "page", "openid").unwrap();
+        assert_eq!(same.bearer, "id_token", "the audience is the client id");
+        let err = |doc: serde_json::Value, scopes: &str| {
+            page_sign_in(&doc, "https://idp.example", "a", "page", scopes)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(doc.clone(), "profile").contains("openid"));
+        assert!(
+            err(
+                serde_json::json!({"token_endpoint": "https://idp.example/t"}),
+                "openid"
+            )
+            .contains("authorization_endpoint")
+        );
+        assert!(err(serde_json::json!({"authorization_endpoint": "https://idp.example/a", "token_endpoint": "http://idp.example/t"}), "openid").contains("https://"));
+        assert!(err(serde_json::json!({"authorization_endpoint": "https://idp.example/a", "token_endpoint": "https://idp.example/t", "code_challenge_methods_supported": ["plain"]}), "openid").contains("S256"));
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub enum Endpoint {
     Person,
     Export,
     WhoAmI,
+    AuthConfig,
     Audit,
 }
 
@@ -202,6 +203,8 @@ pub static TABLE: &[Entry] = &[
     person(E::Person, "/api/people/{psn}"),
     e(E::Export, Get, "/api/export", ExportRead, Audit::Action("export"), ByExportCollection),
     e(E::WhoAmI, Get, "/api/whoami", ANY, NO, Counts::No),
+    // how the page signs in: nothing about the data or the caller
+    e(E::AuthConfig, Get, "/api/auth/config", Public, NO, Counts::No),
     e(E::Audit, Get, "/api/audit", ADMIN, Audit::Action("read_audit"), Counts::No),
 ];
 
@@ -467,6 +470,13 @@ mod tests {
         let need = |m: &str, p: &str, q: &str| resolve(m, p, q).need;
         assert_eq!(need("GET", "/", ""), Need::Public);
         assert_eq!(need("GET", "/health", ""), Need::Public);
+        assert_eq!(need("GET", "/api/auth/config", ""), Need::Public);
+        assert_eq!(
+            need("POST", "/api/auth/config", ""),
+            Need::Role(Role::Viewer)
+        );
+        let auth = resolve("GET", "/api/auth/config", "");
+        assert!(!auth.aggregate() && !auth.journey_level() && auth.audit_action().is_none());
         assert_eq!(need("GET", "/assets/index.js", ""), Need::Public);
         assert_eq!(need("POST", "/health", ""), Need::Role(Role::Viewer));
         assert_eq!(need("GET", "/collections", ""), Need::Role(Role::Viewer));

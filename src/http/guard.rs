@@ -441,8 +441,48 @@ async fn disclose(state: &AppState, mut r: Response) -> Response {
     }
 }
 
-/// Security headers on every answer; a strict CSP (no inline script or style) for the page.
-pub fn security_headers(r: &mut Response, public: bool, tls: bool) {
+/// The page's CSP: a strict one (no inline script or style, nothing from elsewhere); with the
+/// page's sign-in through an identity provider, `connect-src` also allows the origin of its
+/// token endpoint (the page posts the code there) and nothing else. The origin comes from
+/// [`access::oidc::origin`], so it cannot break out of the header.
+pub fn content_security_policy(sso_origin: Option<&str>) -> HeaderValue {
+    let connect = match sso_origin {
+        Some(o) => format!("'self' {o}"),
+        None => "'self'".into(),
+    };
+    let csp = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         worker-src 'self' blob:; connect-src {connect}; font-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+        // unreachable with an origin from oidc::origin; the strict policy if it ever were
+        HeaderValue::from_static("default-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    })
+}
+
+/// How the page signs in (`GET /api/auth/config`, public): `{"sso": false}`, or the provider's
+/// endpoints and the page's client.
+pub fn auth_config(state: Arc<AppState>) -> Response {
+    let oidc = state.security.oidc.as_ref();
+    let body = match oidc.and_then(|o| o.page().map(|p| (o, p))) {
+        Some((o, p)) => serde_json::json!({
+            "sso": true,
+            "issuer": o.config().issuer,
+            "client_id": p.client_id,
+            "authorization_endpoint": p.authorization_endpoint,
+            "token_endpoint": p.token_endpoint,
+            "end_session_endpoint": p.end_session_endpoint,
+            "scopes": p.scopes,
+            "bearer": p.bearer,
+        }),
+        None => serde_json::json!({"sso": false}),
+    };
+    super::json_reply(&body, "application/json")
+}
+
+/// Security headers on every answer; `csp` (from [`content_security_policy`]) for the page.
+pub fn security_headers(r: &mut Response, public: bool, tls: bool, csp: &HeaderValue) {
     let h = r.headers_mut();
     let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
         h.insert(k, HeaderValue::from_static(v));
@@ -451,13 +491,7 @@ pub fn security_headers(r: &mut Response, public: bool, tls: bool) {
     set(h, "referrer-policy", "no-referrer");
     set(h, "x-frame-options", "DENY");
     set(h, "cross-origin-opener-policy", "same-origin");
-    set(
-        h,
-        "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
-         worker-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    );
+    h.insert("content-security-policy", csp.clone());
     if tls {
         set(h, "strict-transport-security", "max-age=31536000");
     }

@@ -302,6 +302,10 @@ where
             Ok(_) => guard::whoami(who, st),
             Err(e) => e.into_response(),
         },
+        E::AuthConfig => match params::Params::parse(&raw, &[]) {
+            Ok(_) => guard::auth_config(st),
+            Err(e) => e.into_response(),
+        },
         E::Audit => handlers::audit(raw, st).await,
     }
 }
@@ -361,6 +365,13 @@ pub fn routes(
         })
         .unify();
     let tls = state.security.tls;
+    let sso_origin = state
+        .security
+        .oidc
+        .as_ref()
+        .and_then(|o| o.page())
+        .and_then(|p| crate::access::oidc::origin(&p.token_endpoint).ok());
+    let csp = guard::content_security_policy(sso_origin.as_deref());
     let base: BoxedFilter<(Response,)> = warp::method()
         .and(warp::path::full())
         .and(warp::header::headers_cloned())

@@ -636,6 +636,15 @@ fn build() -> Value {
     });
     paths.insert("/api/export".into(), export);
     paths.insert(
+        "/api/auth/config".into(),
+        get(
+            "how the page signs in (no sign-in needed): {sso: false}, or with single sign-on {sso: true, issuer, client_id, authorization_endpoint, token_endpoint, end_session_endpoint, scopes, bearer: id_token|access_token}",
+            vec![],
+            "the page's sign-in",
+            "application/json",
+        ),
+    );
+    paths.insert(
         "/api/whoami".into(),
         get(
             "the caller: name, role, and what the role sees (disclosure control, journeys, person summaries)",

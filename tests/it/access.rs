@@ -248,6 +248,10 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ("GET", "/api/route?from=EUS&to=NRW", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/stations/EUS", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/whoami", false, [401, 200, 200, 200, 200, 200]),
+        // how the page signs in: public (the page asks before anyone has signed in)
+        ("GET", "/api/auth/config", false, [200, 200, 200, 200, 200, 200]),
+        ("GET", "/api/auth/config?x=1", false, [400, 400, 400, 400, 400, 400]),
+        ("POST", "/api/auth/config", false, [401, 405, 405, 405, 405, 405]),
         ("GET", "/api/audit", false, [401, 403, 403, 403, 403, 200]),
         ("GET", "/api/flows?direction=travel", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/corridors", false, [401, 200, 200, 200, 200, 200]),

@@ -570,6 +570,7 @@ fn fuzz_query_parameter_parsers_over_http() {
         "/openapi",
         "/health",
         "/api/whoami",
+        "/api/auth/config",
     ]);
     runner(10, 9)
         .run(&(paths, query()), |(path, q)| {

@@ -453,7 +453,12 @@ fn provider(initial: String) -> Provider {
                 .unwrap_or("")
                 .to_string();
             let body = if line.starts_with("GET /.well-known/openid-configuration ") {
-                json!({"issuer": b, "jwks_uri": format!("{b}/jwks")}).to_string()
+                json!({"issuer": b, "jwks_uri": format!("{b}/jwks"),
+                    "authorization_endpoint": format!("{b}/authorize"),
+                    "token_endpoint": format!("{b}/token"),
+                    "end_session_endpoint": format!("{b}/logout"),
+                    "code_challenge_methods_supported": ["S256"]})
+                .to_string()
             } else {
                 n.fetch_add(1, Ordering::SeqCst);
                 j.lock().unwrap().clone()
@@ -545,6 +550,191 @@ async fn a_new_signing_key_is_fetched_when_its_kid_arrives_at_most_once_per_inte
     .err()
     .expect("refused");
     assert!(e.to_string().contains("https://"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The CSP of the page with `connect-src` as given: every other directive is the strict one.
+fn csp_with_connect(connect: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         worker-src 'self' blob:; connect-src {connect}; font-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// (status, CSP header, body) of a GET signed out, or with a bearer.
+async fn get_csp(st: &Arc<AppState>, path: &str, bearer: Option<&str>) -> (u16, String, Value) {
+    let mut req = warp::test::request().path(path);
+    if let Some(b) = bearer {
+        req = req.header("authorization", format!("Bearer {b}"));
+    }
+    let r = req.reply(&routes(st.clone())).await;
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (
+        r.status().as_u16(),
+        csp,
+        serde_json::from_slice(r.body()).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_pages_sign_in_config_names_the_provider_and_the_csp_widens_to_its_origin_only_when_on()
+{
+    let dir = temp("pagecfg");
+    let key = rsa_key(&dir, "rsa-page");
+    let p = provider(jwks(&[&key]));
+    let strict = csp_with_connect("'self'");
+    // SSO for bearers only (no --oidc-client-id): the page signs in with a token as before, and
+    // the CSP is the strict one, unchanged.
+    let off = state(
+        &dir,
+        Oidc::new(config(None, &p.base, Duration::from_secs(60))).unwrap(),
+    )
+    .await;
+    let (s, csp, body) = get_csp(&off, "/api/auth/config", None).await;
+    assert_eq!((s, body), (200, json!({"sso": false})));
+    assert_eq!(csp, strict);
+    assert_eq!(get_csp(&off, "/", None).await.1, strict);
+    // With the page's client: the endpoints the provider's discovery document names (the test
+    // provider's own, written out here), the scopes, and the access token as the bearer, since
+    // the server's audience is not the client id.
+    let oidc = Oidc::new(config(None, &p.base, Duration::from_secs(60)))
+        .unwrap()
+        .with_page_sign_in("linesmap-page-syn", "openid   profile")
+        .unwrap();
+    let audit_before = std::fs::read_to_string(dir.join("audit.ndjson")).unwrap_or_default();
+    let on = state(&dir, oidc).await;
+    let (s, csp, body) = get_csp(&on, "/api/auth/config", None).await;
+    let b = &p.base;
+    assert_eq!(
+        (s, body),
+        (
+            200,
+            json!({"sso": true, "issuer": b, "client_id": "linesmap-page-syn",
+                "authorization_endpoint": format!("{b}/authorize"),
+                "token_endpoint": format!("{b}/token"),
+                "end_session_endpoint": format!("{b}/logout"),
+                "scopes": "openid profile", "bearer": "access_token"})
+        )
+    );
+    // connect-src: 'self' and the provider's origin (scheme, host and port of its token
+    // endpoint), nothing more; every other directive unchanged; on the page, on public and on
+    // signed-in answers alike.
+    assert!(b.starts_with("http://127.0.0.1:"), "{b}");
+    let widened = csp_with_connect(&format!("'self' {b}"));
+    assert_eq!(csp, widened);
+    assert_eq!(get_csp(&on, "/", None).await.1, widened);
+    let (s, csp, _) = get_csp(&on, "/api/whoami", Some(ADMIN)).await;
+    assert_eq!((s, csp), (200, widened));
+    // Reading how to sign in is not an audited access (the admin's whoami above is not either;
+    // the only entries are the fixture's ingests).
+    let audit_after = std::fs::read_to_string(dir.join("audit.ndjson")).unwrap_or_default();
+    let new_lines: Vec<&str> = audit_after[audit_before.len().min(audit_after.len())..]
+        .lines()
+        .collect();
+    assert!(
+        new_lines.iter().all(|l| l.contains("\"ingest\"")),
+        "{new_lines:?}"
+    );
+    // The audience equal to the client id: the page sends the ID token (its aud is the client
+    // id by definition).
+    let mut same = config(None, &p.base, Duration::from_secs(60));
+    same.audience = "linesmap-page-syn".into();
+    let same = Oidc::new(same)
+        .unwrap()
+        .with_page_sign_in("linesmap-page-syn", "openid")
+        .unwrap();
+    assert_eq!(same.page().unwrap().bearer, "id_token");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_reads_the_pages_sign_in_from_the_provider_at_start_up_or_does_not_start() {
+    let dir = temp("pagecli");
+    let key = rsa_key(&dir, "rsa-pagecli");
+    let jwks_file = dir.join("jwks.json");
+    std::fs::write(&jwks_file, jwks(&[&key])).unwrap();
+    let tokens = dir.join("tokens.json");
+    create_token(&tokens, "admin", "pagecli admin");
+    let p = provider(jwks(&[&key]));
+    let (mut child, addr) = start_server_raw(
+        &dir.join("s.sqlite"),
+        &tokens,
+        &[
+            "--oidc-issuer",
+            &p.base,
+            "--oidc-audience",
+            AUD,
+            "--oidc-jwks",
+            jwks_file.to_str().unwrap(),
+            "--oidc-client-id",
+            "linesmap-page-syn",
+            "--oidc-scopes",
+            "openid email",
+        ],
+    );
+    let resp = super::cli::http_get(&addr, "", "/api/auth/config");
+    let body: Value = serde_json::from_str(resp.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(
+        (
+            body["sso"].clone(),
+            body["token_endpoint"].clone(),
+            body["scopes"].clone()
+        ),
+        (
+            json!(true),
+            json!(format!("{}/token", p.base)),
+            json!("openid email")
+        ),
+        "{body}"
+    );
+    assert!(
+        resp.to_ascii_lowercase()
+            .contains(&format!("connect-src 'self' {};", p.base)),
+        "{resp}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    // A provider that cannot be reached: the server does not start, and says why.
+    let out = linesmap(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        super::common::data_dir().to_str().unwrap(),
+        "--store",
+        dir.join("t.sqlite").to_str().unwrap(),
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--oidc-issuer",
+        "http://127.0.0.1:9",
+        "--oidc-audience",
+        AUD,
+        "--oidc-jwks",
+        jwks_file.to_str().unwrap(),
+        "--oidc-client-id",
+        "linesmap-page-syn",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("http://127.0.0.1:9/.well-known/openid-configuration")
+            && err.contains("--oidc-client-id needs the provider's discovery document"),
+        "{err}"
+    );
+    // --oidc-scopes means nothing without the page's client.
+    let out = linesmap(&["serve", "--oidc-scopes", "openid"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--oidc-client-id"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,6 +1,6 @@
 // Fetching from the linesmap server (same origin): the sign-in token, progress indicator,
 // stale-request cancellation and parameter feature detection against /openapi.
-import { authHeaders } from './auth';
+import { authHeaders, unauthorized } from './auth';
 
 export type Params = Record<string, string>;
 export interface FC {
@@ -109,6 +109,7 @@ async function get(path: string, params: Params, key: string | undefined, text: 
   bump(1);
   try {
     const r = await fetch(u, { signal: ctl?.signal, headers: { Accept: text ? 'text/csv' : 'application/json', ...authHeaders(), ...headers } });
+    if (r.status === 401) unauthorized();
     if (!r.ok) {
       const body = await r.json().catch(() => null);
       throw new Error(body?.message ? `${body.code}: ${body.message}` : `HTTP ${r.status} for ${u}`);
@@ -130,6 +131,7 @@ export async function download(path: string, params: Params, filename: string): 
   bump(1);
   try {
     const r = await fetch(u, { headers: authHeaders() });
+    if (r.status === 401) unauthorized();
     if (!r.ok) {
       const body = await r.json().catch(() => null);
       throw new Error(body?.message ? `${body.code}: ${body.message}` : `HTTP ${r.status} for ${u}`);

@@ -1,5 +1,9 @@
 // Sign-in: the bearer token (kept for this browser tab only, in sessionStorage), the reason for
-// access sent as X-Justification with person-level queries, and what the role may see.
+// access sent as X-Justification with person-level queries, and what the role may see. With
+// single sign-on (GET /api/auth/config says `sso: true`), "Sign in" goes to the identity
+// provider (authorization code with PKCE, see sso.ts); otherwise the page takes a token.
+import * as S from './sso';
+
 const TOKEN = 'linesmap.token';
 const REASON = 'linesmap.reason';
 
@@ -35,36 +39,89 @@ export function authHeaders(): Record<string, string> {
 }
 
 export function signOut() {
+  const viaSso = S.signedInThroughProvider();
   sessionStorage.removeItem(TOKEN);
   sessionStorage.removeItem(REASON);
+  if (viaSso && S.signOutAtProvider()) return;
   location.reload();
 }
 
+/** The server answered 401 to an API request: a provider's token that has expired (or was
+ * revoked there) is renewed by signing in again, the view kept; a token from the token file
+ * is left as it is (the error shows). */
+let renewing = false;
+export function unauthorized(): void {
+  // the layers are fetched in parallel: only the first 401 acts
+  if (renewing || !S.signedInThroughProvider()) return;
+  renewing = true;
+  sessionStorage.removeItem(TOKEN);
+  void S.signInAgain().then((went) => {
+    if (!went) location.reload();
+  });
+}
+
+let lastRefusal = '';
+
 async function whoami(): Promise<Me | null> {
   const r = await fetch('/api/whoami', { headers: { Accept: 'application/json', ...authHeaders() } });
-  if (r.status === 401) return null;
+  if (r.status === 401) {
+    lastRefusal = (await r.json().catch(() => null))?.message ?? 'HTTP 401';
+    return null;
+  }
   if (!r.ok) throw new Error(`GET /api/whoami: HTTP ${r.status}`);
   return r.json();
 }
 
 /** Who the page acts for: in open demo mode nobody signs in; otherwise the sign-in form
- * until a token the server accepts is given. */
+ * until a token the server accepts is given (through the identity provider when the server
+ * has single sign-on). */
 export async function establish(): Promise<Me> {
-  const health = await (await fetch('/health', { headers: { Accept: 'application/json' } })).json();
+  const [health, cfg] = await Promise.all([
+    fetch('/health', { headers: { Accept: 'application/json' } }).then((r) => r.json()),
+    S.loadConfig(),
+  ]);
+  let failure = '';
+  const returned = cfg.sso && S.hasReturn();
+  if (returned) {
+    try {
+      sessionStorage.setItem(TOKEN, await S.finishSignIn(cfg));
+    } catch (x) {
+      failure = (x as Error).message;
+    }
+  }
   if (health.auth === 'open_demo' || token()) {
     const me = await whoami();
     if (me) return me;
     sessionStorage.removeItem(TOKEN);
+    if (returned && !failure) failure = `The server did not accept the identity provider's token: ${lastRefusal}`;
+    // a provider's token that has expired: sign in again (at most once a minute, so a token
+    // the server keeps refusing cannot send the page round in circles)
+    else if (S.signedInThroughProvider() && (await S.signInAgain())) return new Promise(() => {});
   }
-  return signInForm();
+  S.forget();
+  return signInForm(cfg, failure);
 }
 
-function signInForm(): Promise<Me> {
+function signInForm(cfg: S.AuthConfig, failure = ''): Promise<Me> {
   const box = $('signin');
   const form = $('signin-form') as HTMLFormElement;
   const err = $('signin-error');
   box.hidden = false;
-  ($('signin-token') as HTMLInputElement).focus();
+  err.textContent = failure;
+  err.hidden = !failure;
+  if (cfg.sso) {
+    $('signin-intro').textContent =
+      'This server holds journeys of exploited children and vulnerable adults. Sign in with your organisation\'s account. What you see depends on your role, and access to journeys is recorded in the audit log.';
+    $('signin-sso').hidden = false;
+    $('signin-sso-button').addEventListener('click', () => {
+      setReason(($('signin-reason') as HTMLInputElement).value);
+      S.goToProvider(cfg).catch((x) => {
+        err.textContent = (x as Error).message;
+        err.hidden = false;
+      });
+    });
+    $('signin-sso-button').focus();
+  } else ($('signin-token') as HTMLInputElement).focus();
   return new Promise((resolve) => {
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -75,6 +132,7 @@ function signInForm(): Promise<Me> {
         return;
       }
       sessionStorage.setItem(TOKEN, t);
+      S.forget();
       setReason(($('signin-reason') as HTMLInputElement).value);
       try {
         const me = await whoami();
