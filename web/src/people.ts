@@ -68,6 +68,8 @@ export const debug = {
   get person() {
     return person;
   },
+  /** the query of the list shown */
+  listFor: '',
   generation: 0,
 };
 
@@ -207,6 +209,7 @@ export async function refresh(p: Params) {
     const l = await getJson<List>('/api/people', { ...p, group: query.group, min_journeys: String(query.min_journeys), min_forces: String(query.min_forces), limit: String(PAGE), offset: String(query.offset) }, 'people', { 'X-Justification': reason() });
     if (s !== seq || !open) return;
     list = l;
+    debug.listFor = `group=${query.group}&min_journeys=${query.min_journeys}&min_forces=${query.min_forces}&offset=${query.offset}`;
     renderList();
   } catch (e) {
     if (!isAbort(e)) $('pp-status').textContent = (e as Error).message;

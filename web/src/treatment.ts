@@ -273,17 +273,11 @@ function niceStep(max: number): number {
   return [1, 2, 5, 10].map((k) => k * p).find((s) => s >= raw)!;
 }
 
-/** Four breaks (five classes) of round steps over the drawn rates: from the step below the
- * smallest rate, the smallest step of 1, 2 or 5 × 10^k that covers the largest in five classes. */
+/** Four breaks (five classes of equal width) between the smallest and the largest drawn
+ * rate, rounded to a tenth of a percent. */
 export function classBreaks(rates: number[]): number[] {
   const lo = rates.length ? Math.min(...rates) : 0, hi = rates.length ? Math.max(...rates) : 1;
-  let step = niceStep(Math.max(hi - lo, 1e-3));
-  let start = Math.floor(lo / step + 1e-9) * step;
-  for (let i = 0; i < 8 && start + 5 * step <= hi + 1e-9; i++) {
-    step = niceStep(step * 5 * 1.0001);
-    start = Math.floor(lo / step + 1e-9) * step;
-  }
-  return [1, 2, 3, 4].map((k) => Math.round((start + k * step) * 1e6) / 1e6);
+  return [1, 2, 3, 4].map((k) => Math.round((lo + (k * (hi - lo)) / 5) * 1000) / 1000);
 }
 
 /** The rate class (0..4) of a rate for the current breaks; -1 for a suppressed rate. */
@@ -402,7 +396,8 @@ function plot(a: Answer) {
         const shape = onMap(r) ? `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="4.5"/>` : `<rect x="${(x - 5).toFixed(1)}" y="${(y - 5).toFixed(1)}" width="10" height="10"/><text class="btp" x="${(x + 7).toFixed(1)}" y="${(y + 3).toFixed(1)}">BTP</text>`;
         return `<g class="pt ${cls(r)}" data-code="${h(r.key)}" data-position="${h(r.funnel[rate]?.position ?? '')}" fill="${FILL[cls(r)]}" stroke="#333" tabindex="0" role="button" aria-label="${h(label)}"><title>${h(label)}</title>${shape}</g>`;
       })
-      .join('')}`;
+      .join('')}
+    <circle id="tr-ring" r="9" fill="none" stroke="${PAL.treatment_funnel.hover}" stroke-width="3" pointer-events="none" visibility="hidden"/>`;
   const kl = (c: string) => `<svg width="22" height="8" aria-hidden="true"><line class="${c}" x1="0" y1="4" x2="22" y2="4"/></svg>`;
   const kp = (c: string) => `<svg width="10" height="10" aria-hidden="true"><circle cx="5" cy="5" r="4" fill="${c}" stroke="#333"/></svg>`;
   $('tr-key').innerHTML = `${kl('nat')} national ${pct(p0)} ${kl('l95')} 95 % ${kl('l998')} 99.8 % limits (exact binomial, Spiegelhalter 2005);
@@ -433,8 +428,15 @@ export function setHover(code: string) {
     g.classList.toggle('hl', on);
     g.setAttribute('stroke', on ? PAL.treatment_funnel.hover : '#333');
   }
-  const g = document.querySelector<SVGGElement>(`#tr-plot g.pt.hl`);
-  g?.parentNode?.appendChild(g); // drawn last, on top
+  // a ring over every point (moving the point itself would take the keyboard focus from it)
+  const g = document.querySelector<SVGGElement>('#tr-plot g.pt.hl');
+  const ring = document.getElementById('tr-ring');
+  if (ring) {
+    const c = g?.querySelector('circle, rect') as SVGGraphicsElement | null;
+    const b = c?.getBBox();
+    ring.setAttribute('visibility', b ? 'visible' : 'hidden');
+    if (b) (ring.setAttribute('cx', String(b.x + b.width / 2)), ring.setAttribute('cy', String(b.y + b.height / 2)));
+  }
   if (map.getLayer('treatment-hover')) map.setFilter('treatment-hover', ['==', ['get', 'code'], code]);
 }
 
