@@ -693,7 +693,7 @@ try {
   await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
   const hovered = await page.evaluate(() => ({ hover: window.__linesmap.treatment.hover, outlined: [...new Set(window.__linesmap.map.queryRenderedFeatures({ layers: ['treatment-hover'] }).map((f) => f.properties.code))] }));
   check('treatment: hovering a point outlines that force on the map', hovered.hover === hv.key && hovered.outlined.length === 1 && hovered.outlined[0] === hv.key, JSON.stringify(hovered));
-  await page.screenshot({ path: path.join(OUT, '13-treatment-hover-point.png') });
+  await page.screenshot({ path: path.join(OUT, '20-treatment-hover-point.png') });
   const other = two.find((r) => r.key !== hv.key);
   if (other) {
     await page.mouse.move(forcePoints[other.key].px, forcePoints[other.key].py);
@@ -709,7 +709,7 @@ try {
   const pos = hv.funnel.recognised_as_victim.position;
   const posWords = { 'above_99.8': 'above the 99.8 %', above_95: 'above the 95 %', within: 'within the limits', below_95: 'below the 95 %', 'below_99.8': 'below the 99.8 %' }[pos];
   check('treatment: Enter on a point opens the force with its rate and funnel position', popText.includes(`${(hv.rates.recognised_as_victim * 100).toFixed(1)} %`) && popText.includes(posWords), popText.slice(0, 160));
-  await page.screenshot({ path: path.join(OUT, '14-treatment-popup.png') });
+  await page.screenshot({ path: path.join(OUT, '21-treatment-popup.png') });
   await page.evaluate(() => document.querySelector('.maplibregl-popup-close-button')?.click());
   for (const id of ['rail', 'flows', 'hotspots']) await page.check(`#toggle-${id}`);
   // Another rate and group: the URL remembers them; the points follow the server's rows.
@@ -723,7 +723,7 @@ try {
   const ptsAll = await page.evaluate(() => window.__linesmap.treatment.points);
   check('treatment: group all, arrested: the points are the server\'s rows', JSON.stringify(ptsAll) === JSON.stringify(trAll.rows.filter((r) => r.encounters > 0 && r.rates.arrested != null).map((r) => r.key)), `${ptsAll.length}`);
   check('treatment: the URL remembers rate and group', page.url().includes('rate=arrested') && page.url().includes('group=all'), page.url());
-  await page.screenshot({ path: path.join(OUT, '15-treatment-arrested-all.png') });
+  await page.screenshot({ path: path.join(OUT, '22-treatment-arrested-all.png') });
   await page.click('#treatment-close');
 
   // 9c. Issue 15: the people list (analyst, with the reason given at sign-in): the preset for
@@ -750,7 +750,7 @@ try {
     await page.click('#pp-prev');
     await page.waitForFunction((g) => window.__linesmap.people.generation > g, g1);
   }
-  await page.screenshot({ path: path.join(OUT, '16-people-list.png') });
+  await page.screenshot({ path: path.join(OUT, '23-people-list.png') });
   // Keyboard: Tab to the first row, Enter opens the person.
   const psn = ppRows[0];
   await page.focus(`#pp-body tr[data-psn="${psn}"]`);
@@ -768,7 +768,7 @@ try {
   check('people: the person\'s journeys drawn are the server\'s, in its order, numbered from 1', JSON.stringify(drawnP.ids) === JSON.stringify(wantIds) && wantIds.length >= 2 && drawnP.order.every((o, i) => o === i + 1) && drawnP.listed === wantIds.length, `${drawnP.ids.length} vs ${wantIds.length}`);
   check('people: the journeys are on the map with arrows and numbers', drawnP.lines > 0 && drawnP.arrows > 0 && drawnP.numbers > 0, JSON.stringify(drawnP));
   check('people: the summary is the server\'s', (await page.textContent('#pp-summary')).includes(`safeguarding referrals${onePerson.person.safeguarding_referrals}`), (await page.textContent('#pp-summary')).slice(0, 120));
-  await page.screenshot({ path: path.join(OUT, '17-person-journeys.png') });
+  await page.screenshot({ path: path.join(OUT, '24-person-journeys.png') });
   await page.click('#pp-back');
   check('people: back returns to the list', await page.isVisible('#pp-list') && !(await page.isVisible('#pp-person')));
   await page.click('#people-close');
@@ -813,7 +813,7 @@ try {
   const vNull = vtr.rows.filter((r) => r.rates.recognised_as_victim == null);
   check('viewer: treatment points only where the server publishes a rate', JSON.stringify(vt.points) === JSON.stringify(vtr.rows.filter((r) => r.encounters > 0 && r.rates.recognised_as_victim != null).map((r) => r.key)), `${vt.points.length} of ${vtr.rows.length}`);
   check('viewer: suppressed forces are hatched and named', vNull.length > 0 && vt.hatched.every((c) => c === -1) && vNull.every((r) => vt.status.includes(r.name)), `${vNull.length} suppressed: ${vt.status.slice(0, 120)}`);
-  await vpage.screenshot({ path: path.join(OUT, '18-viewer-treatment.png') });
+  await vpage.screenshot({ path: path.join(OUT, '25-viewer-treatment.png') });
   await vpage.click('#briefing-open');
   const [vdl] = await Promise.all([vpage.waitForEvent('download'), vpage.click('#briefing-png')]);
   await vdl.saveAs(path.join(OUT, 'briefing-viewer.png'));
