@@ -24,6 +24,8 @@ let filters: Filters = fromUrl();
 let me: A.Me | null = null;
 const urlQ = new URLSearchParams(location.search);
 const urlMetric = urlQ.get('metric') ?? '';
+// issue 15: a link may open the treatment view or the people list (read before their controls are set)
+const urlView = T.fromUrl(urlQ) ? 'treatment' : PP.fromUrl(urlQ) ? 'people' : '';
 let metric: L.ForceMetric = ['imports', 'exports'].includes(urlMetric) ? (urlMetric as L.ForceMetric) : 'net';
 // View settings beside the filters, also in the URL: station size measure, flows shown.
 let measure: L.StationMeasure = (L.STATION_MEASURES as readonly string[]).includes(urlQ.get('size') ?? '') ? (urlQ.get('size') as L.StationMeasure) : 'journeys';
@@ -534,8 +536,7 @@ async function main() {
   L.setData(map, 'forces', forces);
   initIssue15(map, popup);
   // a shared link may open the treatment view or the people list (their data comes with reloadAll)
-  if (T.fromUrl(urlQ)) openView('treatment', false);
-  else if (PP.fromUrl(urlQ) && me.person_summaries) openView('people', false);
+  if (urlView === 'treatment' || (urlView === 'people' && me.person_summaries)) openView(urlView, false);
   await reloadAll(map);
 }
 

@@ -724,6 +724,11 @@ try {
   check('treatment: group all, arrested: the points are the server\'s rows', JSON.stringify(ptsAll) === JSON.stringify(trAll.rows.filter((r) => r.encounters > 0 && r.rates.arrested != null).map((r) => r.key)), `${ptsAll.length}`);
   check('treatment: the URL remembers rate and group', page.url().includes('rate=arrested') && page.url().includes('group=all'), page.url());
   await page.screenshot({ path: path.join(OUT, '22-treatment-arrested-all.png') });
+  // The link restores the view: reloaded, the page opens the treatment view with that rate and group.
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => window.__linesmap?.generation >= 1 && window.__linesmap.treatment.generation >= 1);
+  const restoredTr = await page.evaluate(() => ({ rate: document.getElementById('tr-rate').value, group: document.getElementById('tr-group').value, answer: window.__linesmap.treatment.answer.group, points: window.__linesmap.treatment.points.length }));
+  check('treatment: a shared link reopens the view with its rate and group', restoredTr.rate === 'arrested' && restoredTr.group === 'all' && restoredTr.answer === 'all' && restoredTr.points === ptsAll.length, JSON.stringify(restoredTr));
   await page.click('#treatment-close');
 
   // 9c. Issue 15: the people list (analyst, with the reason given at sign-in): the preset for
