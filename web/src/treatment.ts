@@ -366,11 +366,14 @@ function plot(a: Answer) {
   // curves: the limits at about 90 sizes from the smallest force to the largest axis value
   const sizes = [...new Set(Array.from({ length: 90 }, (_, i) => Math.round(10 ** (Math.log10(x0) + (i / 89) * (Math.log10(x1) - Math.log10(x0))))))].filter((n) => n >= 1);
   const curves = sizes.map((n) => ({ n, q: quantiles(n, p0).map((r) => r / n) }));
-  const ymax = Math.min(1, Math.max(...pts.map((r) => r.rates[rate]!), ...curves.filter((c) => c.n >= Math.min(...ns)).map((c) => c.q[3])) * 1.05 + 1e-9);
-  const ly = (v: number) => MT + (1 - v / ymax) * (H - MT - MB);
-  const line = (k: number) => curves.map((c) => `${lx(c.n).toFixed(1)},${ly(Math.min(ymax, c.q[k])).toFixed(1)}`).join(' ');
-  const yt = niceStep(ymax * 1.0);
-  const yticks = Array.from({ length: Math.floor(ymax / yt) + 1 }, (_, i) => i * yt);
+  // y: the points' range and a tenth either side, in tenths (the curves are clipped to it)
+  const rs = pts.map((r) => r.rates[rate]!).concat(p0);
+  const ymin = Math.max(0, Math.floor((Math.min(...rs) - 0.1) * 10 + 1e-9) / 10);
+  const ymax = Math.min(1, Math.ceil((Math.max(...rs) + 0.1) * 10 - 1e-9) / 10);
+  const ly = (v: number) => MT + (1 - (v - ymin) / (ymax - ymin)) * (H - MT - MB);
+  const line = (k: number) => curves.map((c) => `${lx(c.n).toFixed(1)},${ly(Math.max(ymin - 0.05, Math.min(ymax + 0.05, c.q[k]))).toFixed(1)}`).join(' ');
+  const yt = niceStep(ymax - ymin);
+  const yticks = Array.from({ length: Math.floor((ymax - ymin) / yt + 1e-9) + 1 }, (_, i) => ymin + i * yt);
   const xticks: number[] = [];
   for (let d = 10 ** Math.floor(Math.log10(x0)); d <= x1; d *= 10) for (const k of [1, 2, 5]) if (k * d >= x0 && k * d <= x1) xticks.push(k * d);
   const cls = (r: Row) => {
