@@ -15,6 +15,8 @@ import * as N from './labels';
 import * as B from './briefing';
 import * as E from './emerging';
 import { Timeline, type Bucket } from './timeline';
+import * as T from './treatment';
+import * as PP from './people';
 
 const t0 = performance.now();
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
@@ -23,6 +25,8 @@ let filters: Filters = fromUrl();
 let me: A.Me | null = null;
 const urlQ = new URLSearchParams(location.search);
 const urlMetric = urlQ.get('metric') ?? '';
+// issue 15: a link may open the treatment view or the people list (read before their controls are set)
+const urlView = T.fromUrl(urlQ) ? 'treatment' : PP.fromUrl(urlQ) ? 'people' : '';
 let metric: L.ForceMetric = ['imports', 'exports'].includes(urlMetric) ? (urlMetric as L.ForceMetric) : 'net';
 // View settings beside the filters, also in the URL: station size measure, flows shown.
 let measure: L.StationMeasure = (L.STATION_MEASURES as readonly string[]).includes(urlQ.get('size') ?? '') ? (urlQ.get('size') as L.StationMeasure) : 'count';
@@ -49,7 +53,7 @@ function viewParams(): Record<string, string> {
   if (flowView.min) v.flows_min = String(flowView.min);
   if (flowView.force) v.flows_force = flowView.force;
   if (flowView.dir !== 'both') v.flows_dir = flowView.dir;
-  return v;
+  return { ...v, ...T.urlParams(), ...PP.urlParams() };
 }
 let timeline: Timeline | null = null;
 let forceLabelsSet = false;
@@ -88,6 +92,9 @@ const debug = {
   get stationStyle() {
     return { style: stationStyle, interval: emInterval, field: L.sizeField(measure, filters.measure), emerging: emerging ? Object.fromEntries(emerging.byCrs) : null };
   },
+  /** issue 15: the treatment view and the people list */
+  treatment: T.debug,
+  people: PP.debug,
 };
 (window as any).__linesmap = debug;
 
@@ -122,6 +129,9 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
   dropped.clear();
   toUrl(filters, viewParams());
   const ap = apiParams(filters);
+  // Treatment and people: fetched only while their panel is open.
+  T.refresh(ap);
+  PP.refresh(ap);
   // The timeline: weeks over every filter but the dates, refetched only when those change.
   const { from: _f, to: _t, ...undated } = ap;
   const tKey = JSON.stringify(undated);
@@ -177,7 +187,7 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     L.applyCounts(map, 'hotspots', data.hotspots, hotspotRows);
     emerging = em;
     emergingKey = em ? emKey : '';
-    legend('forces', L.styleForces(map, data.forces, metric));
+    if (!T.active()) legend('forces', L.styleForces(map, data.forces, metric));
     legend('rail', L.styleRail(map, data.rail));
     legend('flows', F.styleFlows(map, drawn, flowView));
     legend('corridors', L.styleCorridors(map, corridors));
@@ -428,7 +438,7 @@ async function main() {
   metricSel.value = metric;
   metricSel.addEventListener('change', () => {
     metric = metricSel.value as L.ForceMetric;
-    legend('forces', L.styleForces(map, data.forces, metric));
+    if (!T.active()) legend('forces', L.styleForces(map, data.forces, metric));
     toUrl(filters, viewParams());
   });
   const sizeSel = $('station-size') as HTMLSelectElement;
@@ -480,11 +490,13 @@ async function main() {
   // Hovering a force highlights its flows (in, out or both, as chosen); leaving restores the choice.
   map.on('mousemove', (e) => {
     const code = String(map.queryRenderedFeatures(e.point, { layers: ['forces-fill'] })[0]?.properties?.code ?? '');
+    T.hoverFromMap(code);
     if (code === hoverForce) return;
     hoverForce = code;
     F.highlight(map, { ...flowView, force: code || flowView.force });
   });
   map.getCanvas().addEventListener('mouseleave', () => {
+    T.hoverFromMap('');
     hoverForce = '';
     F.highlight(map, flowView);
   });
@@ -579,9 +591,9 @@ async function main() {
     if (fl) return popup.setLngLat(e.lngLat).setHTML(P.flowPopup(fl.properties)).addTo(map);
     const fo = hit('forces-fill');
     if (fo) {
-      popup.setLngLat(e.lngLat).setHTML('loading…').addTo(map);
+      popup.setLngLat(e.lngLat).setHTML(T.popupSection(fo.properties.code) + 'loading…').addTo(map);
       const props = data.forces.features.find((f) => f.properties?.code === fo.properties.code)?.properties ?? fo.properties;
-      P.forcePopup(props, apiParams(filters), (html) => popup.setHTML(html));
+      P.forcePopup(props, apiParams(filters), (html) => popup.setHTML(T.popupSection(fo.properties.code) + html));
     }
   });
   for (const l of ['hotspots-circle', 'journeys-line', 'flows-line', 'corridors-line']) {
@@ -594,7 +606,58 @@ async function main() {
   document.querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show');
   map.addImage('flow-arrow', F.arrowImage(), { sdf: true });
   L.setData(map, 'forces', forces);
+  initIssue15(map, popup);
+  // a shared link may open the treatment view or the people list (their data comes with reloadAll)
+  if (urlView === 'treatment' || (urlView === 'people' && me.person_summaries)) openView(urlView, false);
   await reloadAll(map);
+}
+
+/** Issue 15: the treatment view and the people list (one open at a time), their buttons and
+ * what they do to the map. */
+function openView(v: 'treatment' | 'people' | '', fetchNow = true) {
+  const ap = fetchNow ? apiParams(filters) : undefined;
+  if (v !== 'treatment' && T.active()) T.setOpen(false);
+  if (v !== 'people' && PP.active()) PP.setOpen(false);
+  if (v === 'treatment') {
+    T.setOpen(true, ap);
+    legend('forces', '<em>coloured by the treatment view (see its panel)</em>');
+  }
+  if (v === 'people') {
+    $('station').hidden = true;
+    PP.setOpen(true, ap);
+  }
+  toUrl(filters, viewParams());
+}
+
+function initIssue15(map: maplibregl.Map, popup: maplibregl.Popup) {
+  const forceName = (code: string) => data.forces.features.find((f) => f.properties?.code === code)?.properties?.name ?? code;
+  T.setForces(data.forces.features.map((f) => String(f.properties?.code)));
+  T.init(map, {
+    // a force picked in the plot: fly to its area and open its popup (BTP has no area)
+    select: (code) => {
+      const f = data.forces.features.find((x) => x.properties?.code === code);
+      if (!f) return;
+      const at = N.labelPoint(f.geometry) as [number, number];
+      let w = 180, s = 90, e = -180, n = -90;
+      const visit = (c: any): void => {
+        if (typeof c[0] === 'number') (w = Math.min(w, c[0])), (e = Math.max(e, c[0])), (s = Math.min(s, c[1])), (n = Math.max(n, c[1]));
+        else c.forEach(visit);
+      };
+      visit((f.geometry as any).coordinates);
+      map.fitBounds([[w, s], [e, n]], { padding: { top: 40, bottom: 130, left: 40, right: 480 }, maxZoom: 10, duration: 600 });
+      popup.setLngLat(at).setHTML(T.popupSection(code) + 'loading…').addTo(map);
+      P.forcePopup(f.properties!, apiParams(filters), (html) => popup.setHTML(T.popupSection(code) + html));
+    },
+    close: () => {
+      legend('forces', L.styleForces(map, data.forces, metric));
+      toUrl(filters, viewParams());
+    },
+    changed: () => toUrl(filters, viewParams()),
+  });
+  PP.init(map, { reason: A.reason, setReason: A.setReason, changed: () => toUrl(filters, viewParams()), forceName });
+  $('treatment-open').addEventListener('click', () => openView(T.active() ? '' : 'treatment'));
+  $('people-open').hidden = !me?.person_summaries;
+  $('people-open').addEventListener('click', () => openView(PP.active() ? '' : 'people'));
 }
 
 main().catch((e) => {

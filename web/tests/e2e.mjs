@@ -74,6 +74,7 @@ try {
   page.setDefaultTimeout(TIMEOUT);
   const consoleErrors = [];
   const foreign = [];
+  const issue15Requests = []; // treatment and people are fetched only when their views open
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
   const badResponses = [];
@@ -84,6 +85,7 @@ try {
   });
   page.on('request', (r) => {
     const u = r.url();
+    if (/\/api\/(treatment|people)/.test(u)) issue15Requests.push(u);
     if (!u.startsWith(BASE) && !u.startsWith('blob:') && !u.startsWith('data:')) foreign.push(u);
   });
 
@@ -707,6 +709,185 @@ try {
   check('audit: the export with its filter and record count', exp?.records === filtered && exp.query.includes('from=2024-01-01'), JSON.stringify(exp));
   check('audit: journey reads of the map', mine.some((e) => e.action === 'read_journeys' && e.records > 0));
 
+  // 9b. Issue 15: the treatment view. Its data is fetched only when it opens (none on the first
+  // loads above); the funnel points are the server's rows with a rate (BTP included: a recording
+  // force, drawn in the plot as a square, not on the map); the page's exact binomial limits
+  // equal the server's at every force's n; a force's fill is the colour of the class its
+  // server rate falls in (read back from the drawn map); hovering links plot and map.
+  check('issue 15: no treatment or people request before their views open', issue15Requests.length === 0, issue15Requests.slice(0, 3).join(' '));
+  await page.goto(`${BASE}/`, { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => window.__linesmap?.generation >= 1 && !document.body.dataset.loading);
+  await page.click('#treatment-open');
+  await page.waitForFunction(() => window.__linesmap.treatment.generation >= 1);
+  const trApi = await api('/api/treatment?by=source_force&group=children', TOKEN.analyst);
+  const trPage = await page.evaluate(() => ({ points: window.__linesmap.treatment.points, svg: document.querySelectorAll('#tr-plot g.pt').length, breaks: window.__linesmap.treatment.breaks }));
+  const drawable = trApi.rows.filter((r) => r.encounters > 0 && r.rates.recognised_as_victim != null).map((r) => r.key);
+  check('treatment: one funnel point per server row with a rate (BTP in the plot only)', JSON.stringify(trPage.points) === JSON.stringify(drawable) && trPage.svg === drawable.length && drawable.includes('BTP'), `${trPage.points.length} points, ${drawable.length} rows with a rate of ${trApi.rows.length}`);
+  check('treatment: the URL says the view', page.url().includes('view=treatment'), page.url());
+  // The page's limits (its own exact binomial from the national rate) against the server's, every measure.
+  const limitDiff = await page.evaluate((a) => {
+    const bad = [];
+    for (const r of a.rows) for (const [m, f] of Object.entries(r.funnel)) {
+      if (!f.limits_95) continue;
+      const mine = window.__linesmap.treatment.limits(r.encounters, a.national.rates[m]);
+      const same = [...mine.limits_95, ...mine.limits_99_8].every((v, i) => Math.abs(v - [...f.limits_95, ...f.limits_99_8][i]) < 1e-9);
+      if (!same) bad.push(`${r.key} ${m}: ${JSON.stringify(mine)} vs ${JSON.stringify(f)}`);
+    }
+    return bad;
+  }, trApi);
+  const nLimits = trApi.rows.reduce((n, r) => n + Object.values(r.funnel).filter((f) => f.limits_95).length, 0);
+  check('treatment: the plot\'s 95 % and 99.8 % limits equal the server\'s at every force\'s encounters', limitDiff.length === 0 && nLimits > 40, limitDiff.slice(0, 2).join(' | ') || `${nLimits} limits`);
+  // Fill by class: two forces whose server rates fall in different classes; the marks over
+  // them (rail, flows, stations) are turned off while the pixels are read.
+  const classOf = (v) => trPage.breaks.filter((b) => v >= b).length;
+  const onMap = trApi.rows.filter((r) => r.key !== 'BTP' && r.rates.recognised_as_victim != null);
+  for (const id of ['rail', 'flows', 'hotspots']) await page.uncheck(`#toggle-${id}`);
+  await page.mouse.move(5, 5);
+  const inside = (code) => page.evaluate((code) => {
+    const map = window.__linesmap.map;
+    const r = map.getCanvas().getBoundingClientRect();
+    for (let y = 20; y < r.height - 20; y += 4) {
+      for (let x = 20; x < r.width - 20; x += 4) {
+        if (document.elementFromPoint(r.left + x, r.top + y) !== map.getCanvas()) continue;
+        const ok = [[0, 0], [-6, -6], [6, -6], [-6, 6], [6, 6]].every(([dx, dy]) => map.queryRenderedFeatures([x + dx, y + dy], { layers: ['forces-fill'] })[0]?.properties.code === code);
+        if (!ok || map.queryRenderedFeatures([[x - 8, y - 8], [x + 8, y + 8]], { layers: ['force-labels', 'treatment-outline'] }).length) continue;
+        return { x, y, px: Math.round(r.left + x), py: Math.round(r.top + y) };
+      }
+    }
+    return null;
+  }, code);
+  const pixel = (p) => page.evaluate((p) => new Promise((resolve) => {
+    const m = window.__linesmap.map;
+    m.once('render', () => {
+      const gl = m.getCanvas().getContext('webgl2') || m.getCanvas().getContext('webgl');
+      const b = new Uint8Array(4);
+      gl.readPixels(Math.round(p.x * devicePixelRatio), Math.round(gl.drawingBufferHeight - p.y * devicePixelRatio), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, b);
+      resolve({ rgb: [...b].slice(0, 3), zoom: m.getZoom() });
+    });
+    m.triggerRepaint();
+  }), p);
+  // the largest force of each of two classes that shows beside the panel (three tried a class)
+  const forcePoints = {};
+  const two = [];
+  const classes = [...new Set(onMap.map((r) => classOf(r.rates.recognised_as_victim)))];
+  for (const k of classes) {
+    for (const r of onMap.filter((x) => classOf(x.rates.recognised_as_victim) === k).sort((a, b) => b.encounters - a.encounters).slice(0, 3)) {
+      const p = two.length < 2 ? await inside(r.key) : null;
+      if (p) {
+        (forcePoints[r.key] = p), two.push(r);
+        break;
+      }
+    }
+  }
+  check('treatment: two forces of different rate classes found on the map', two.length === 2, two.map((r) => r.name).join(', '));
+  for (const r of two) {
+    const p = forcePoints[r.key];
+    const { rgb, zoom } = await pixel(p);
+    // the fill over the sea-coloured background at the layer's opacity (0.85 up to zoom 6)
+    const a = zoom <= 6 ? 0.85 : zoom >= 11 ? 0.4 : 0.85 - ((zoom - 6) / 5) * 0.45;
+    const blends = PAL.treatment_rate.map((c) => hexRgb(c).map((v, i) => a * v + (1 - a) * hexRgb(PAL.sea)[i]));
+    const nearest = blends.map((c, k) => [rgbDist(rgb, c), k]).sort((x, y) => x[0] - y[0])[0];
+    const want = classOf(r.rates.recognised_as_victim);
+    check(`treatment: ${r.name}'s fill is its rate's class (${(r.rates.recognised_as_victim * 100).toFixed(1)} % → class ${want})`, nearest[1] === want && nearest[0] < 25, `pixel ${rgb} nearest class ${nearest[1]} at ${nearest[0].toFixed(1)}`);
+  }
+  // Hover a point: the force is outlined on the map; hover the map: the point is highlighted.
+  // a point no other point covers (the pointer must reach it)
+  const free = await page.evaluate(() => Array.from(document.querySelectorAll('#tr-plot g.pt')).filter((g) => {
+    const b = g.getBoundingClientRect();
+    return document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2)?.closest('g.pt') === g;
+  }).map((g) => g.dataset.code));
+  const hv = two.find((r) => free.includes(r.key)) ?? onMap.find((r) => free.includes(r.key));
+  await page.hover(`#tr-plot g.pt[data-code="${hv.key}"]`);
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
+  const hovered = await page.evaluate(() => ({ hover: window.__linesmap.treatment.hover, outlined: [...new Set(window.__linesmap.map.queryRenderedFeatures({ layers: ['treatment-hover'] }).map((f) => f.properties.code))] }));
+  check('treatment: hovering a point outlines that force on the map', hovered.hover === hv.key && hovered.outlined.length === 1 && hovered.outlined[0] === hv.key, JSON.stringify(hovered));
+  await page.screenshot({ path: path.join(OUT, '20-treatment-hover-point.png') });
+  const other = two.find((r) => r.key !== hv.key);
+  if (other) {
+    await page.mouse.move(forcePoints[other.key].px, forcePoints[other.key].py);
+    await page.waitForFunction((c) => document.querySelector('#tr-plot g.pt.hl')?.dataset.code === c, other.key);
+    check('treatment: hovering a force on the map highlights its point', true, other.name);
+    await page.mouse.move(5, 5);
+  }
+  // Keyboard: Tab to a point, Enter opens the force (its popup with the rate and funnel position).
+  await page.focus(`#tr-plot g.pt[data-code="${hv.key}"]`);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((n) => { const t = document.querySelector('.maplibregl-popup')?.textContent ?? ''; return t.includes(n) && t.includes('funnel') && !t.includes('loading'); }, hv.name);
+  const popText = await page.textContent('.maplibregl-popup');
+  const pos = hv.funnel.recognised_as_victim.position;
+  const posWords = { 'above_99.8': 'above the 99.8 %', above_95: 'above the 95 %', within: 'within the limits', below_95: 'below the 95 %', 'below_99.8': 'below the 99.8 %' }[pos];
+  check('treatment: Enter on a point opens the force with its rate and funnel position', popText.includes(`${(hv.rates.recognised_as_victim * 100).toFixed(1)} %`) && popText.includes(posWords), popText.slice(0, 160));
+  await page.screenshot({ path: path.join(OUT, '21-treatment-popup.png') });
+  await page.evaluate(() => document.querySelector('.maplibregl-popup-close-button')?.click());
+  for (const id of ['rail', 'flows', 'hotspots']) await page.check(`#toggle-${id}`);
+  // Another rate and group: the URL remembers them; the points follow the server's rows.
+  let tg = await page.evaluate(() => window.__linesmap.treatment.generation);
+  await page.selectOption('#tr-group', 'all');
+  await page.waitForFunction((g) => window.__linesmap.treatment.generation > g && window.__linesmap.treatment.answer?.group === 'all', tg);
+  tg = await page.evaluate(() => window.__linesmap.treatment.generation);
+  await page.selectOption('#tr-rate', 'arrested');
+  await page.waitForFunction((g) => window.__linesmap.treatment.generation > g, tg);
+  const trAll = await api('/api/treatment?by=source_force&group=all', TOKEN.analyst);
+  const ptsAll = await page.evaluate(() => window.__linesmap.treatment.points);
+  check('treatment: group all, arrested: the points are the server\'s rows', JSON.stringify(ptsAll) === JSON.stringify(trAll.rows.filter((r) => r.encounters > 0 && r.rates.arrested != null).map((r) => r.key)), `${ptsAll.length}`);
+  check('treatment: the URL remembers rate and group', page.url().includes('rate=arrested') && page.url().includes('group=all'), page.url());
+  await page.screenshot({ path: path.join(OUT, '22-treatment-arrested-all.png') });
+  // The link restores the view: reloaded, the page opens the treatment view with that rate and group.
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => window.__linesmap?.generation >= 1 && window.__linesmap.treatment.generation >= 1);
+  const restoredTr = await page.evaluate(() => ({ rate: document.getElementById('tr-rate').value, group: document.getElementById('tr-group').value, answer: window.__linesmap.treatment.answer.group, points: window.__linesmap.treatment.points.length }));
+  check('treatment: a shared link reopens the view with its rate and group', restoredTr.rate === 'arrested' && restoredTr.group === 'all' && restoredTr.answer === 'all' && restoredTr.points === ptsAll.length, JSON.stringify(restoredTr));
+  await page.click('#treatment-close');
+
+  // 9c. Issue 15: the people list (analyst, with the reason given at sign-in): the preset for
+  // children moved through several forces, the server's first page in its order, paging, and a
+  // person's journeys drawn in the server's order.
+  await page.click('#people-open');
+  await page.click('#pp-preset');
+  await page.waitForFunction(() => window.__linesmap.people.listFor === 'group=children&min_journeys=2&min_forces=2&offset=0');
+  const ppQ = 'group=children&min_journeys=2&min_forces=2';
+  const ppApi = await api(`/api/people?${ppQ}&limit=25&offset=0`, TOKEN.analyst, { 'X-Justification': REASON });
+  const ppRows = await page.$$eval('#pp-body tr[data-psn]', (rs) => rs.map((r) => r.dataset.psn));
+  check('people: the preset lists the server\'s first page of children in several forces, in its order', ppApi.numberMatched > 0 && JSON.stringify(ppRows) === JSON.stringify(ppApi.people.map((p) => p.person)) && ppRows.length === Math.min(25, ppApi.numberMatched), `${ppRows.length} rows of ${ppApi.numberMatched}`);
+  check('people: the count shown is numberMatched', (await page.textContent('#pp-status')).includes(`of ${ppApi.numberMatched.toLocaleString('en-GB')} people`), await page.textContent('#pp-status'));
+  check('people: every listed person is a child seen in two or more forces, referrals beside arrests', ppApi.people.every((p) => p.child && p.forces.length >= 2) && (await page.$$eval('#pp-table th', (t) => t.map((x) => x.textContent).join('|'))).includes('safeg.|NRM|arrests'));
+  check('people: the URL remembers the preset', page.url().includes('view=people') && page.url().includes('people_group=children') && page.url().includes('min_forces=2'), page.url());
+  if (ppApi.numberMatched > 25) {
+    const g0 = await page.evaluate(() => window.__linesmap.people.generation);
+    await page.click('#pp-next');
+    await page.waitForFunction((g) => window.__linesmap.people.generation > g, g0);
+    const p2 = await api(`/api/people?${ppQ}&limit=25&offset=25`, TOKEN.analyst, { 'X-Justification': REASON });
+    const rows2 = await page.$$eval('#pp-body tr[data-psn]', (rs) => rs.map((r) => r.dataset.psn));
+    check('people: next shows the server\'s second page', JSON.stringify(rows2) === JSON.stringify(p2.people.map((p) => p.person)), `${rows2[0]} vs ${p2.people[0]?.person}`);
+    const g1 = await page.evaluate(() => window.__linesmap.people.generation);
+    await page.click('#pp-prev');
+    await page.waitForFunction((g) => window.__linesmap.people.generation > g, g1);
+  }
+  await page.screenshot({ path: path.join(OUT, '23-people-list.png') });
+  // Keyboard: Tab to the first row, Enter opens the person.
+  const psn = ppRows[0];
+  await page.focus(`#pp-body tr[data-psn="${psn}"]`);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((p) => window.__linesmap.people.person?.person.person === p, psn);
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; if (!m.isMoving()) return r(); m.once('moveend', r); }));
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
+  const onePerson = await api(`/api/people/${psn}`, TOKEN.analyst, { 'X-Justification': REASON });
+  const drawnP = await page.evaluate(async () => {
+    const m = window.__linesmap.map;
+    const fc = await m.getSource('person').getData();
+    return { ids: fc.features.map((f) => f.properties.report_id), order: fc.features.map((f) => f.properties.order), lines: m.queryRenderedFeatures({ layers: ['person-line'] }).length, arrows: m.queryRenderedFeatures({ layers: ['person-arrow'] }).length, numbers: m.queryRenderedFeatures({ layers: ['person-number'] }).length, listed: document.querySelectorAll('#pp-summary ol li').length };
+  });
+  const wantIds = onePerson.features.map((f) => f.properties.report_id);
+  check('people: the person\'s journeys drawn are the server\'s, in its order, numbered from 1', JSON.stringify(drawnP.ids) === JSON.stringify(wantIds) && wantIds.length >= 2 && drawnP.order.every((o, i) => o === i + 1) && drawnP.listed === wantIds.length, `${drawnP.ids.length} vs ${wantIds.length}`);
+  check('people: the journeys are on the map with arrows and numbers', drawnP.lines > 0 && drawnP.arrows > 0 && drawnP.numbers > 0, JSON.stringify(drawnP));
+  check('people: the summary is the server\'s', (await page.textContent('#pp-summary')).includes(`safeguarding referrals${onePerson.person.safeguarding_referrals}`), (await page.textContent('#pp-summary')).slice(0, 120));
+  await page.screenshot({ path: path.join(OUT, '24-person-journeys.png') });
+  await page.click('#pp-back');
+  check('people: back returns to the list', await page.isVisible('#pp-list') && !(await page.isVisible('#pp-person')));
+  await page.click('#people-close');
+  const audit15 = (await api('/api/audit?limit=10000')).events.filter((e) => e.actor === 'e2e analyst (synthetic)' && e.action === 'read_persons');
+  check('audit: the people list and the person read, with the reason', audit15.some((e) => e.path === '/api/people' && e.justification === REASON) && audit15.some((e) => e.path === `/api/people/${psn}` && e.justification === REASON && e.records === wantIds.length), audit15.length);
+
   // 10. A viewer (a fresh tab): suppressed, rounded aggregates only; no journeys.
   const vctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
   const vpage = await vctx.newPage();
@@ -731,6 +912,21 @@ try {
   check('viewer: told about suppression, journeys off', v.note.includes('suppressed') && v.journeysOff, v.note);
   check('viewer: no request refused', vbad.length === 0, vbad.slice(0, 3).join(' | '));
   await vpage.screenshot({ path: path.join(OUT, '09-viewer.png') });
+  // Issue 15 as a viewer: no people list; the treatment view draws the published rates only,
+  // every suppressed force hatched (its class -1), and says which forces it leaves out.
+  check('viewer: no people list', !(await vpage.isVisible('#people-open')));
+  await vpage.click('#treatment-open');
+  await vpage.waitForFunction(() => window.__linesmap.treatment.generation >= 1);
+  const vtr = await api('/api/treatment?by=source_force&group=children&from=2024-01-01&to=2024-03-31', TOKEN.viewer);
+  const vt = await vpage.evaluate((rows) => ({
+    points: window.__linesmap.treatment.points,
+    hatched: rows.filter((r) => r.key !== 'BTP' && r.rates.recognised_as_victim == null).map((r) => window.__linesmap.map.getFeatureState({ source: 'forces', id: r.key }).tr_class),
+    status: document.getElementById('tr-status').textContent,
+  }), vtr.rows);
+  const vNull = vtr.rows.filter((r) => r.rates.recognised_as_victim == null);
+  check('viewer: treatment points only where the server publishes a rate', JSON.stringify(vt.points) === JSON.stringify(vtr.rows.filter((r) => r.encounters > 0 && r.rates.recognised_as_victim != null).map((r) => r.key)), `${vt.points.length} of ${vtr.rows.length}`);
+  check('viewer: suppressed forces are hatched and named', vNull.length > 0 && vt.hatched.every((c) => c === -1) && vNull.every((r) => vt.status.includes(r.name)), `${vNull.length} suppressed: ${vt.status.slice(0, 120)}`);
+  await vpage.screenshot({ path: path.join(OUT, '25-viewer-treatment.png') });
   await vpage.click('#briefing-open');
   const [vdl] = await Promise.all([vpage.waitForEvent('download'), vpage.click('#briefing-png')]);
   await vdl.saveAs(path.join(OUT, 'briefing-viewer.png'));

@@ -51,7 +51,7 @@ export async function checkPalette() {
   function lin3(h) {
     return hex(h).map(lin);
   }
-  for (const [scale, classes] of [['stations', PAL.stations], ['emerging', PAL.emerging], ['flows', PAL.flows], ['timeline', PAL.timeline]]) {
+  for (const [scale, classes] of [['stations', PAL.stations], ['emerging', PAL.emerging], ['flows', PAL.flows], ['timeline', PAL.timeline], ['treatment_funnel', PAL.treatment_funnel]]) {
     const names = Object.keys(classes);
     for (const [vision, m] of Object.entries(visions)) {
       let worst = Infinity, pair = '';
@@ -69,7 +69,26 @@ export async function checkPalette() {
       results.push({ name: `${scale}.${n} contrast with the land ${c.toFixed(2)} ≥ 3`, ok: c >= 3 });
     }
   }
-  for (const key of ['forces_net', 'forces_imports', 'forces_exports']) {
+  // Issue 15: the funnel outlines stand apart from every rate class they are drawn on; the
+  // person's journeys from the other marks beside them (journeys, flows, stations).
+  const apart = (name, a, others) => {
+    for (const [vision, m] of Object.entries(visions)) {
+      let worst = Infinity, which = '';
+      for (const [n, c] of Object.entries(others)) {
+        const d = dE(lab(simulate(lin3(a), m)), lab(simulate(lin3(c), m)));
+        if (d < worst) (worst = d), (which = n);
+      }
+      results.push({ name: `${name} apart from the marks around it in ${vision} vision (min ΔE ${worst.toFixed(1)}, ${which})`, ok: worst >= 15 });
+    }
+  };
+  const rateClasses = Object.fromEntries(PAL.treatment_rate.map((c, k) => [`rate class ${k}`, c]));
+  for (const n of ['above', 'below']) apart(`treatment_funnel.${n}`, PAL.treatment_funnel[n], rateClasses);
+  apart('person.line', PAL.person.line, { journeys: PAL.timeline.selected, ...Object.fromEntries(Object.entries(PAL.flows).map(([k, v]) => [`flows.${k}`, v])), ...PAL.stations });
+  const pc = contrast(lin3(PAL.person.line), land);
+  results.push({ name: `person.line contrast with the land ${pc.toFixed(2)} ≥ 3`, ok: pc >= 3 });
+  const hc = contrast(lin3(PAL.treatment_nodata), land);
+  results.push({ name: `treatment_nodata hatch contrast with the land ${hc.toFixed(2)} ≥ 3`, ok: hc >= 3 });
+  for (const key of ['forces_net', 'forces_imports', 'forces_exports', 'treatment_rate']) {
     for (const [vision, m] of Object.entries(visions)) {
       const L = ramp(PAL[key]).map((l) => lab(simulate(l, m))[0]);
       // Diverging: lightness rises to the middle and falls after it; sequential: one direction.
