@@ -377,11 +377,14 @@ pub fn routes(
         .and(warp::header::headers_cloned())
         .and(guarded)
         .then(
-            move |m: warp::http::Method, path: warp::path::FullPath, h, r| async move {
-                let public = endpoint::is_public(m.as_str(), path.as_str());
-                let mut r = cache::finish(m, h, r).await;
-                guard::security_headers(&mut r, public, tls);
-                r
+            move |m: warp::http::Method, path: warp::path::FullPath, h, r| {
+                let csp = csp.clone();
+                async move {
+                    let public = endpoint::is_public(m.as_str(), path.as_str());
+                    let mut r = cache::finish(m, h, r).await;
+                    guard::security_headers(&mut r, public, tls, &csp);
+                    r
+                }
             },
         )
         .boxed();
