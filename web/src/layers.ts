@@ -27,14 +27,14 @@ export function createMap(container: string): maplibregl.Map {
     ]) as any,
     layers: [
       { id: 'background', type: 'background', paint: { 'background-color': PAL.sea } },
-      { id: 'forces-fill', type: 'fill', source: 'forces', paint: { 'fill-color': PAL.land, 'fill-opacity': ['interpolate', ['linear'], ['zoom'], 6, 0.85, 11, 0.4] } },
+      { id: 'forces-fill', type: 'fill', source: 'forces', paint: { 'fill-color': forceColor('net'), 'fill-opacity': ['interpolate', ['linear'], ['zoom'], 6, 0.85, 11, 0.4] } },
       { id: 'forces-line', type: 'line', source: 'forces', paint: { 'line-color': '#777', 'line-width': 0.6 } },
       {
         id: 'rail-line',
         type: 'line',
         source: 'rail',
         layout: { 'line-cap': 'round', 'line-join': 'round' },
-        paint: { 'line-color': '#4b4b4b', 'line-width': 0.6, 'line-opacity': 0.8 },
+        paint: { 'line-color': RAIL_COLOR, 'line-width': RAIL_WIDTH, 'line-opacity': 0.8 },
       },
       {
         // station-to-station corridors by line direction (hub → market), along the track; off at first
@@ -59,8 +59,8 @@ export function createMap(container: string): maplibregl.Map {
         // Counts are feature state (filters cannot read it): a station with none has radius 0.
         // Radius and colour are set by styleStations; the insignificant ones recede (paler, smaller).
         paint: {
-          'circle-color': PAL.stations.insignificant,
-          'circle-radius': 0,
+          'circle-color': STATION_COLOR,
+          'circle-radius': stationRadius('journeys'),
           'circle-stroke-color': '#222',
           'circle-stroke-width': ['case', ['==', st('significant'), 1], 0.6, 0],
           'circle-opacity': ['case', ['==', st('significant'), 1], 0.9, 0.45],
@@ -113,6 +113,41 @@ export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspo
   }
 }
 export const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
+
+/** Sets each feature's `key` over the largest (absolute, at least 1) as feature state `<key>_s`
+ * and returns that largest. Paint scaled to the current data reads `<key>_s`, so its expression
+ * never changes with the filters: a changed data-driven paint expression makes MapLibre re-tile
+ * the whole source in its worker (the track's thousands of sections on every filter change),
+ * while feature state only repaints. */
+export function setScaled(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspots', fc: FC, key: string): number {
+  const m = max(fc, key);
+  const k = STATE_KEY[id]!;
+  for (const f of fc.features) map.setFeatureState({ source: id, id: f.properties![k] }, { [`${key}_s`]: (Number(f.properties?.[key]) || 0) / m });
+  return m;
+}
+
+/** Force areas by `metric` (scaled state: −1..1 for net, 0..1 for imports or exports). */
+function forceColor(metric: ForceMetric): maplibregl.ExpressionSpecification {
+  if (metric === 'net') return ['interpolate', ['linear'], st('net_s'), -1, PAL.forces_net[0], 0, PAL.forces_net[1], 1, PAL.forces_net[2]];
+  const [lo, hi] = metric === 'imports' ? PAL.forces_imports : PAL.forces_exports;
+  return ['interpolate', ['linear'], st(`${metric}_s`), 0, lo, 1, hi];
+}
+const RAIL_WIDTH: maplibregl.ExpressionSpecification = ['interpolate', ['linear'], st('journeys_s'), 0, 0.5, 1, 9];
+const RAIL_COLOR: maplibregl.ExpressionSpecification = ['case', ['>', st('journeys'), 0], '#1a1a1a', '#8a8a8a'];
+/** Circle area by the measure (scaled state), capped by zoom; the insignificant smaller. */
+function stationRadius(measure: StationMeasure): maplibregl.ExpressionSpecification {
+  const r = (cap: number): maplibregl.ExpressionSpecification => [
+    'case', ['>', st(measure), 0],
+    ['max', 1.5, ['*', cap, ['sqrt', st(`${measure}_s`)], ['case', ['==', st('significant'), 1], 1, 0.7]]], 0,
+  ];
+  return ['interpolate', ['linear'], ['zoom'], 5, r(7), 8, r(11), 11, r(16)];
+}
+const STATION_COLOR: maplibregl.ExpressionSpecification = [
+  'case',
+  ['all', ['==', st('significant'), 1], ['>', st('gi_z'), 0]], PAL.stations.hot,
+  ['==', st('significant'), 1], PAL.stations.cold,
+  PAL.stations.insignificant,
+];
 export const JOURNEY_LIMIT = 300;
 
 export function setData(map: maplibregl.Map, id: SourceId, fc: FC) {
@@ -123,26 +158,19 @@ export const max = (fc: FC, k: string) => Math.max(1, ...fc.features.map((f) => 
 
 /** Choropleth of the forces by `metric`, scaled to the current data. */
 export function styleForces(map: maplibregl.Map, fc: FC, metric: ForceMetric): string {
-  const m = max(fc, metric);
+  const m = setScaled(map, 'forces', fc, metric);
+  map.setPaintProperty('forces-fill', 'fill-color', forceColor(metric));
   if (metric === 'net') {
-    map.setPaintProperty('forces-fill', 'fill-color', [
-      'interpolate', ['linear'], st('net'),
-      -m, PAL.forces_net[0], 0, PAL.forces_net[1], m, PAL.forces_net[2],
-    ]);
     return `<div class="ramp net"></div>
       <div class="ramp-l"><span>${-m} (imports)</span><span>0</span><span>+${m} (exports)</span></div>`;
   }
-  const [lo, hi] = metric === 'imports' ? PAL.forces_imports : PAL.forces_exports;
-  map.setPaintProperty('forces-fill', 'fill-color', ['interpolate', ['linear'], st(metric), 0, lo, m, hi]);
   return `<div class="ramp ${metric}"></div>
     <div class="ramp-l"><span>0</span><span>${m} ${metric}</span></div>`;
 }
 
 /** Rail sections: width by journeys. */
 export function styleRail(map: maplibregl.Map, fc: FC): string {
-  const m = max(fc, 'journeys');
-  map.setPaintProperty('rail-line', 'line-width', ['interpolate', ['linear'], st('journeys'), 0, 0.5, m, 9]);
-  map.setPaintProperty('rail-line', 'line-color', ['case', ['>', st('journeys'), 0], '#1a1a1a', '#8a8a8a']);
+  const m = setScaled(map, 'rail', fc, 'journeys');
   return `<svg width="160" height="18"><line x1="2" y1="9" x2="50" y2="9" stroke="#8a8a8a" stroke-width="0.5"/>
     <line x1="58" y1="9" x2="100" y2="9" stroke="#1a1a1a" stroke-width="3"/><line x1="108" y1="9" x2="156" y2="9" stroke="#1a1a1a" stroke-width="9"/></svg>
     <div class="ramp-l"><span>0</span><span>${Math.round(m / 3)}</span><span>${m} journeys</span></div>`;
@@ -151,19 +179,8 @@ export function styleRail(map: maplibregl.Map, fc: FC): string {
 /** Station circles: area by the chosen measure (as published), capped by zoom so that no
  * circle is larger than it needs to be; colour by Gi* significance, the insignificant paler. */
 export function styleStations(map: maplibregl.Map, fc: FC, measure: StationMeasure) {
-  const m = max(fc, measure);
-  const frac: maplibregl.ExpressionSpecification = ['sqrt', ['/', st(measure), m]];
-  const r = (cap: number): maplibregl.ExpressionSpecification => [
-    'case', ['>', st(measure), 0],
-    ['max', 1.5, ['*', cap, frac, ['case', ['==', st('significant'), 1], 1, 0.7]]], 0,
-  ];
-  map.setPaintProperty('hotspots-circle', 'circle-radius', ['interpolate', ['linear'], ['zoom'], 5, r(7), 8, r(11), 11, r(16)]);
-  map.setPaintProperty('hotspots-circle', 'circle-color', [
-    'case',
-    ['all', ['==', st('significant'), 1], ['>', st('gi_z'), 0]], PAL.stations.hot,
-    ['==', st('significant'), 1], PAL.stations.cold,
-    PAL.stations.insignificant,
-  ]);
+  const m = setScaled(map, 'hotspots', fc, measure);
+  map.setPaintProperty('hotspots-circle', 'circle-radius', stationRadius(measure));
   return m;
 }
 

@@ -44,8 +44,10 @@ function viewParams(): Record<string, string> {
   return v;
 }
 let timeline: Timeline | null = null;
-let forceLabelsSet = false;
 let timelineKey = '';
+/** Resolves when the map has loaded and holds the force areas: the first load fetches its data
+ * meanwhile and waits for this only to apply it. */
+let mapReady: Promise<void> = Promise.resolve();
 let lastIdle: Promise<void> = Promise.resolve();
 const data: Record<L.SourceId, FC> = Object.fromEntries(L.SOURCES.map((s) => [s, { type: 'FeatureCollection', features: [] }])) as any;
 
@@ -129,7 +131,8 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       getCsv('/api/export', { ...ap, collection: 'rail' }, 'rail'),
       railGeometry,
       stationGeometry,
-      getJson<FC>('/api/flows', ap, 'flows'),
+      // only what the map draws (the pair, names, journeys); a popup fetches the rest
+      getJson<FC>('/api/flows', { ...ap, properties: FLOW_DRAWN }, 'flows'),
       getCsv('/api/export', { ...hp, collection: 'hotspots' }, 'hotspots'),
       getJson<FC>('/api/hotspots', { ...hp, top: '20', sort: 'gi_z' }, 'top'),
       getJson<{ journeys: number | null }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
@@ -143,6 +146,8 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     if (seq !== reloadSeq) return;
     performance.mark('reload-fetched');
     debug.timings.lastFetchMs = Math.round(performance.now() - start);
+    await mapReady;
+    if (seq !== reloadSeq) return;
     const applyStart = performance.now();
     if (rail) {
       data.rail = rail;
@@ -155,8 +160,9 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     data.flows = flows;
     const drawn = F.flowFeatures(flows);
     debug.drawnFlows = drawn;
+    // An empty layer that stays empty is not sent again (a worker round trip and a repaint).
+    if (corridors.features.length || data.corridors.features.length) L.setData(map, 'corridors', corridors);
     data.corridors = corridors;
-    L.setData(map, 'corridors', corridors);
     L.applyCounts(map, 'forces', data.forces, forceRows);
     L.applyCounts(map, 'rail', data.rail, railRows);
     L.applyCounts(map, 'hotspots', data.hotspots, hotspotRows);
@@ -166,10 +172,6 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     legend('corridors', L.styleCorridors(map, corridors));
     setFlowMinRange(drawn);
     styleStations(map);
-    if (!forceLabelsSet) {
-      (map.getSource('force-labels') as maplibregl.GeoJSONSource).setData(N.forceLabels(data.forces) as any);
-      forceLabelsSet = true;
-    }
     P.renderHotspotTable(top, (f) => pickStation(map, f));
     if (weeks && timeline) {
       timelineKey = tKey;
@@ -229,22 +231,33 @@ async function loadJourneys(map: maplibregl.Map) {
   }
 }
 
-/** Station circles and their names for the chosen measure (feature state already applied);
- * the names go to the map with the flows, in one source (see flows.ts). */
+/** Station circles and their names for the chosen measure (feature state already applied). */
 function styleStations(map: maplibregl.Map) {
   const m = L.styleStations(map, data.hotspots, measure);
   legend('hotspots', L.hotspotLegend(m, measure));
-  sendFlowsAndNames(map);
+  sendFlows(map);
+  sendNames(map);
 }
 
 /** The flows source: the pairs that can show at any zoom for the current top N (the rest would
- * only cost tiling time) and the station names by count. */
+ * only cost tiling time), curves and arrowheads. */
 let sentTop = 0;
-function sendFlowsAndNames(map: maplibregl.Map) {
+function sendFlows(map: maplibregl.Map) {
   const most = flowView.top * F.ZOOM_STEPS[F.ZOOM_STEPS.length - 1][1];
   const flows = debug.drawnFlows?.features.filter((f) => f.properties!.rank <= most) ?? [];
   sentTop = flowView.top;
-  L.setData(map, 'flows', { type: 'FeatureCollection', features: [...flows, ...N.topStationLabels(data.hotspots, measure).features] });
+  L.setData(map, 'flows', { type: 'FeatureCollection', features: flows });
+}
+
+/** The station names by the current counts: a source of their own, re-sent only when the
+ * ranked list changes (each re-send is a worker round trip, symbol layout and a repaint). */
+let sentNames = '';
+function sendNames(map: maplibregl.Map) {
+  const names = N.topStationLabels(data.hotspots, measure);
+  const key = names.features.map((f) => f.properties!.crs).join();
+  if (key === sentNames) return;
+  sentNames = key;
+  (map.getSource('station-names') as maplibregl.GeoJSONSource).setData(names as any);
 }
 
 /** The minimum-count slider runs to the largest drawn pair. */
@@ -273,6 +286,12 @@ function fitToFiltered(map: maplibregl.Map) {
   debug.fits++;
   map.fitBounds([[w, s], [e, n]], { padding: 60, maxZoom: 11, duration: 600 });
 }
+
+/** The properties of a flow the map draws and hovers (the pair comes with any selection). */
+const FLOW_DRAWN = 'origin_name,destination_name,journeys';
+
+/** The protective marking: the server's (`serve --marking`, in /api/whoami). */
+const marking = () => me?.marking || B.DEFAULT_MARKING;
 
 /** The briefing's facts from the page's current state. */
 function briefingFacts(title: string, marking: string): B.Briefing {
@@ -346,6 +365,7 @@ async function main() {
   });
   const map = L.createMap('map');
   debug.map = map;
+  const loaded = new Promise<void>((r) => map.once('load', () => r()));
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
 
@@ -399,7 +419,7 @@ async function main() {
     $('flow-top-out').textContent = String(flowView.top);
     $('flow-min-out').textContent = String(flowView.min);
     if (debug.drawnFlows) legend('flows', F.styleFlows(map, debug.drawnFlows, { ...flowView, force: hoverForce || flowView.force }));
-    if (flowView.top > sentTop) sendFlowsAndNames(map);
+    if (flowView.top > sentTop) sendFlows(map);
     toUrl(filters, viewParams());
   };
   $('flow-top-out').textContent = String(flowView.top);
@@ -433,18 +453,16 @@ async function main() {
   $('briefing-open').addEventListener('click', () => {
     const t = $('briefing-title') as HTMLInputElement;
     if (!t.value) t.value = 'County-lines journeys';
-    const mk = $('briefing-marking') as HTMLInputElement;
-    if (!mk.value) mk.value = localStorage.getItem('linesmap.marking') || B.DEFAULT_MARKING;
+    // The server's protective marking (`serve --marking`), shown read-only: not the user's to weaken.
+    ($('briefing-marking') as HTMLInputElement).value = marking();
     status('');
     dlg.showModal();
   });
   $('briefing-png').addEventListener('click', async () => {
     const title = ($('briefing-title') as HTMLInputElement).value.trim() || 'County-lines journeys';
-    const marking = ($('briefing-marking') as HTMLInputElement).value.trim() || B.DEFAULT_MARKING;
-    localStorage.setItem('linesmap.marking', marking);
     status('making the image…');
     try {
-      const facts = briefingFacts(title, marking);
+      const facts = briefingFacts(title, marking());
       debug.briefing = facts;
       B.save(await B.briefingPng(map, facts), `linesmap-briefing-${new Date().toISOString().slice(0, 10)}.png`);
       status('downloaded');
@@ -504,7 +522,15 @@ async function main() {
     const co = hit('corridors-line');
     if (co) return popup.setLngLat(e.lngLat).setHTML(P.corridorPopup(co.properties)).addTo(map);
     const fl = hit('flows-line');
-    if (fl) return popup.setLngLat(e.lngLat).setHTML(P.flowPopup(fl.properties)).addTo(map);
+    if (fl) {
+      // The map holds only what it draws of a flow: the popup's counts come with it.
+      const p = fl.properties;
+      popup.setLngLat(e.lngLat).setHTML(P.flowPopup(p, true)).addTo(map);
+      getJson<{ rows: Record<string, any>[] }>('/api/flows', { ...apiParams(filters), origin_force: p.origin_force, destination_force: p.destination_force, format: 'matrix' }, 'flow-popup')
+        .then((m) => popup.setHTML(P.flowPopup(m.rows[0] ?? p)))
+        .catch(showError);
+      return;
+    }
     const fo = hit('forces-fill');
     if (fo) {
       popup.setLngLat(e.lngLat).setHTML('loading…').addTo(map);
@@ -517,11 +543,15 @@ async function main() {
     map.on('mouseleave', l, () => (map.getCanvas().style.cursor = ''));
   }
 
-  if (!map.loaded()) await new Promise((r) => map.once('load', r));
-  // The attribution starts folded (an ⓘ button) so it does not cover the map; the briefing prints it.
-  document.querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show');
-  map.addImage('flow-arrow', F.arrowImage(), { sdf: true });
-  L.setData(map, 'forces', forces);
+  // The first load's requests go out while the map loads its style and worker; the force areas
+  // and their names (so the glyphs are fetched meanwhile too) as soon as it has.
+  mapReady = loaded.then(() => {
+    // The attribution starts folded (an ⓘ button) so it does not cover the map; the briefing prints it.
+    document.querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show');
+    L.setData(map, 'forces', forces);
+    // ranked by the journeys the areas import and export (the items' own, unfiltered counts)
+    (map.getSource('force-labels') as maplibregl.GeoJSONSource).setData(N.forceLabels(forces) as any);
+  });
   await reloadAll(map);
 }
 
