@@ -1,13 +1,13 @@
 // Names on the map, in glyphs built from Noto Sans (scripts/glyphs.mjs) and served by the
 // server. Force names on the areas (bold, the busiest first); station names in two layers:
-// the stations with the most of the current measure first (a source of its own, at most 60
-// points, re-sent only when that list changes), then by ORR footfall from zoom 8. MapLibre drops labels that would collide, in
+// the stations with the most of the current measure first (at most 60 points, sent with the
+// flows: one source re-sent per filter, so one batch of tiles), then by ORR footfall from zoom 8. MapLibre drops labels that would collide, in
 // priority order (`symbol-sort-key`: lower first), so more names appear as you zoom in.
 import * as maplibregl from 'maplibre-gl';
 import type { FC } from './api';
 
 export const FONT = { regular: ['NotoSans-Regular'], bold: ['NotoSans-Bold'] };
-export const LABEL_SOURCES = ['force-labels', 'station-names'] as const;
+export const LABEL_SOURCES = ['force-labels'] as const;
 /** Stations labelled by the current counts: this many at zoom < 6, more as you zoom in. */
 export const TOP_LABELS: [number, number][] = [[0, 15], [6, 30], [7, 60]];
 const HALO = { 'text-halo-color': 'rgba(255,255,255,0.9)', 'text-halo-width': 1.4 };
@@ -50,8 +50,8 @@ export const LABEL_LAYERS: maplibregl.LayerSpecification[] = [
   {
     id: 'station-labels-top',
     type: 'symbol',
-    source: 'station-names',
-    filter: ['<=', ['get', 'rank'], ['step', ['zoom'], TOP_LABELS[0][1], ...TOP_LABELS.slice(1).flat()]],
+    source: 'flows', // sent with the flows (main.ts sendFlows)
+    filter: ['all', ['==', ['get', 'kind'], 'name'], ['<=', ['get', 'rank'], ['step', ['zoom'], TOP_LABELS[0][1], ...TOP_LABELS.slice(1).flat()]]],
     layout: {
       'text-field': ['get', 'name'],
       'text-font': FONT.bold,
@@ -130,6 +130,6 @@ export function topStationLabels(stations: FC, measure: string): FC {
     .slice(0, n);
   return {
     type: 'FeatureCollection',
-    features: top.map((f, i) => ({ type: 'Feature', geometry: f.geometry, properties: { crs: f.properties!.crs, name: f.properties!.name, rank: i + 1 } })),
+    features: top.map((f, i) => ({ type: 'Feature', geometry: f.geometry, properties: { kind: 'name', crs: f.properties!.crs, name: f.properties!.name, rank: i + 1 } })),
   };
 }

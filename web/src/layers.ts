@@ -93,8 +93,9 @@ export const JOURNEY_MINZOOM = 9;
 export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', rail: 'section', hotspots: 'crs' };
 
 /** Filtered counts (CSV rows) onto features whose geometry is already on the map: numbers as
- * they are, `true`/`false` as 1/0, both as feature state and into the features' properties. */
-export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Record<string, any>[]) {
+ * they are, `true`/`false` as 1/0, into the features' properties at once and as feature state
+ * by the function returned (so the page can push the state in the frame that draws the rest). */
+export function applyCounts(id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Record<string, any>[]): (map: maplibregl.Map) => void {
   const key = STATE_KEY[id]!;
   const byKey = new Map(rows.map((r) => [String(r[key]), r]));
   // A column is numeric if any row has a number there (a viewer's suppressed counts are empty
@@ -102,6 +103,7 @@ export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspo
   const cols = Object.keys(rows[0] ?? {}).filter((k) => k !== key);
   const bools = cols.filter((k) => rows.some((r) => r[k] === 'true' || r[k] === 'false'));
   const numeric = cols.filter((k) => rows.some((r) => typeof r[k] === 'number'));
+  const states: [unknown, Record<string, number>][] = [];
   for (const f of fc.features) {
     const k = f.properties![key];
     const r = byKey.get(String(k)) ?? {};
@@ -109,8 +111,11 @@ export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspo
     for (const n of numeric) state[n] = typeof r[n] === 'number' ? r[n] : 0;
     for (const b of bools) state[b] = r[b] === 'true' ? 1 : 0;
     Object.assign(f.properties!, state);
-    map.setFeatureState({ source: id, id: k }, state);
+    states.push([k, state]);
   }
+  return (map) => {
+    for (const [k, state] of states) map.setFeatureState({ source: id, id: k as string }, state);
+  };
 }
 export const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
 

@@ -163,15 +163,24 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     // An empty layer that stays empty is not sent again (a worker round trip and a repaint).
     if (corridors.features.length || data.corridors.features.length) L.setData(map, 'corridors', corridors);
     data.corridors = corridors;
-    L.applyCounts(map, 'forces', data.forces, forceRows);
-    L.applyCounts(map, 'rail', data.rail, railRows);
-    L.applyCounts(map, 'hotspots', data.hotspots, hotspotRows);
+    const counts = [
+      L.applyCounts('forces', data.forces, forceRows),
+      L.applyCounts('rail', data.rail, railRows),
+      L.applyCounts('hotspots', data.hotspots, hotspotRows),
+    ];
+    // The flows and the station names by count (from the counts just read) go to the worker
+    // first; the counts, colours and sizes follow when it has tiled them, so that one frame
+    // draws the whole change (each frame is a full repaint: about 0.1 s in software WebGL).
+    sendFlows(map);
+    await tiled(map, 'flows');
+    if (seq !== reloadSeq) return;
+    for (const push of counts) push(map);
     legend('forces', L.styleForces(map, data.forces, metric));
     legend('rail', L.styleRail(map, data.rail));
     legend('flows', F.styleFlows(map, drawn, flowView));
     legend('corridors', L.styleCorridors(map, corridors));
     setFlowMinRange(drawn);
-    styleStations(map);
+    styleStations(map, false);
     P.renderHotspotTable(top, (f) => pickStation(map, f));
     if (weeks && timeline) {
       timelineKey = tKey;
@@ -231,33 +240,42 @@ async function loadJourneys(map: maplibregl.Map) {
   }
 }
 
-/** Station circles and their names for the chosen measure (feature state already applied). */
-function styleStations(map: maplibregl.Map) {
+/** Station circles for the chosen measure (feature state already applied), and their names
+ * (re-sent with the flows unless `send` is false: reloadAll has sent them). */
+function styleStations(map: maplibregl.Map, send = true) {
   const m = L.styleStations(map, data.hotspots, measure);
   legend('hotspots', L.hotspotLegend(m, measure));
-  sendFlows(map);
-  sendNames(map);
+  if (send) sendFlows(map);
 }
 
 /** The flows source: the pairs that can show at any zoom for the current top N (the rest would
- * only cost tiling time), curves and arrowheads. */
+ * only cost tiling time), curves and arrowheads, and the station names by count. One source
+ * re-sent per filter: one batch of tiles from the worker, so one frame draws them. */
 let sentTop = 0;
 function sendFlows(map: maplibregl.Map) {
   const most = flowView.top * F.ZOOM_STEPS[F.ZOOM_STEPS.length - 1][1];
   const flows = debug.drawnFlows?.features.filter((f) => f.properties!.rank <= most) ?? [];
   sentTop = flowView.top;
-  L.setData(map, 'flows', { type: 'FeatureCollection', features: flows });
+  L.setData(map, 'flows', { type: 'FeatureCollection', features: [...flows, ...N.topStationLabels(data.hotspots, measure).features] });
 }
 
-/** The station names by the current counts: a source of their own, re-sent only when the
- * ranked list changes (each re-send is a worker round trip, symbol layout and a repaint). */
-let sentNames = '';
-function sendNames(map: maplibregl.Map) {
-  const names = N.topStationLabels(data.hotspots, measure);
-  const key = names.features.map((f) => f.properties!.crs).join();
-  if (key === sentNames) return;
-  sentNames = key;
-  (map.getSource('station-names') as maplibregl.GeoJSONSource).setData(names as any);
+/** Resolves when the worker has tiled a source just sent (every tile in view loaded), or after
+ * `cap` ms; at once when none of its layers is shown (then it loads no tiles). */
+function tiled(map: maplibregl.Map, id: L.SourceId, cap = 1500): Promise<void> {
+  const shown = ['flows', 'hotspots'].some((t) => ($(`toggle-${t}`) as HTMLInputElement).checked);
+  if (id === 'flows' && !shown) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      map.off('sourcedata', on);
+      clearTimeout(timer);
+      resolve();
+    };
+    const on = (e: maplibregl.MapSourceDataEvent) => {
+      if (e.sourceId === id && e.tile && map.isSourceLoaded(id)) done();
+    };
+    const timer = setTimeout(done, cap);
+    map.on('sourcedata', on);
+  });
 }
 
 /** The minimum-count slider runs to the largest drawn pair. */
