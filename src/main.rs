@@ -276,6 +276,10 @@ enum Command {
         /// browsers; without it `/` is only the OGC landing page.
         #[arg(long, env = "LINESMAP_WEB")]
         web: Option<PathBuf>,
+        /// The protective marking the map page prints on its briefing (top, bottom and the
+        /// image's text chunks) and shows read-only: 1 to 64 printable characters.
+        #[arg(long, default_value = linesmap::access::marking::DEFAULT_MARKING, value_parser = linesmap::access::marking::Marking::parse)]
+        marking: linesmap::access::marking::Marking,
         #[command(flatten)]
         access: AccessArgs,
     },
@@ -583,6 +587,7 @@ fn main() -> anyhow::Result<()> {
             demo_seed,
             generator_params: gp,
             web,
+            marking,
             access,
         } => {
             let (geo, t) = data.load()?;
@@ -696,7 +701,7 @@ fn main() -> anyhow::Result<()> {
                     .context("cannot start the store follower")?;
             }
             let closing = journeys.clone();
-            let state = AppState::with_limits(journeys, web, security, limits);
+            let state = AppState::with_marking(journeys, web, security, limits, marking);
             let t0 = std::time::Instant::now();
             http::layers::Memos::warm(&state);
             tracing::info!(

@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod disclosure;
+pub mod marking;
 pub mod oidc;
 pub mod tokens;
 

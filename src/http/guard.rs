@@ -515,6 +515,7 @@ pub fn whoami(who: Who, state: Arc<AppState>) -> Response {
             "token_id": who.0.as_ref().map(|p| p.token_id.clone()),
             "role": who.role(),
             "open_demo": sec.open_demo().is_some(),
+            "marking": state.marking.as_str(),
             "disclosure_control": if who.viewer() { sec.disclosure.notice() } else { serde_json::json!({"applied": false}) },
             "person_summaries": who.role().is_some_and(|r| r >= Role::Analyst),
             "force": who.0.as_ref().and_then(|p| p.force.clone()),

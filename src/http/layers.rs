@@ -1421,9 +1421,67 @@ pub const FLOW_PARAMS: &[&str] = journey_params!(
         "destination_force",
         "direction",
         "format",
+        "properties",
         "f"
     ]
 );
+
+/// Properties a flow keeps whatever `properties=` asks for: the pair, its identity (also the
+/// cell disclosure control keys a viewer's rounding on, so a selection publishes the same
+/// numbers as the whole row).
+pub const FLOW_IDENTITY: &[&str] = &["origin_force", "destination_force"];
+
+/// Every property of a flow (GeoJSON feature or matrix row), in the order they are written.
+pub fn flow_property_names() -> impl Iterator<Item = &'static str> {
+    [
+        "origin_force",
+        "destination_force",
+        "origin_name",
+        "destination_name",
+        "direction",
+    ]
+    .into_iter()
+    .chain(COUNT_COLUMNS.iter().copied())
+    .chain(crate::journey::carried::Totals::COLUMNS.iter().copied())
+    .chain(["cross_border"])
+}
+
+/// `properties=a,b,...` (OGC API – Features' convention): the flow properties to return beside
+/// the pair ([`FLOW_IDENTITY`]); `None` when absent (all of them). Only for the JSON answers.
+pub fn flow_selection(p: &Params, fmt: Format) -> Result<Option<Vec<&'static str>>, ApiError> {
+    let Some(list) = p.get("properties") else {
+        return Ok(None);
+    };
+    let bad = |message: String| ApiError::InvalidParameter {
+        name: "properties",
+        message,
+    };
+    if fmt == Format::Csv {
+        return Err(bad(
+            "selects the properties of the JSON answers (GeoJSON or format=matrix), not of CSV"
+                .into(),
+        ));
+    }
+    list.split(',')
+        .map(|name| {
+            flow_property_names()
+                .find(|k| *k == name)
+                .ok_or_else(|| match name {
+                    "" => bad(format!("\"{list}\" has an empty name")),
+                    _ => bad(format!("\"{name}\" is not a property of a flow")),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// A flow's properties cut to the selection (and the pair), when there is one.
+fn select_flow_properties(mut v: Value, keep: Option<&[&str]>) -> Value {
+    if let (Some(keep), Value::Object(o)) = (keep, &mut v) {
+        o.retain(|k, _| FLOW_IDENTITY.contains(&k.as_str()) || keep.contains(&k.as_str()));
+    }
+    v
+}
 
 /// `direction=line|travel` (default `line`).
 pub fn direction_param(p: &Params) -> Result<Direction, ApiError> {
@@ -1510,9 +1568,10 @@ pub async fn flows_api(
             }
         };
         let fmt = format_param(&p, "f", accept.as_deref())?;
-        Ok::<_, ApiError>((f, o, d, direction, matrix, fmt))
+        let keep = flow_selection(&p, fmt)?;
+        Ok::<_, ApiError>((f, o, d, direction, matrix, fmt, keep))
     })();
-    let (f, o, d, direction, matrix, fmt) = match parsed {
+    let (f, o, d, direction, matrix, fmt, keep) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -1530,7 +1589,7 @@ pub async fn flows_api(
             let rows: Vec<Value> = flows
                 .rows
                 .iter()
-                .map(|r| flow_properties(&g, r, direction))
+                .map(|r| select_flow_properties(flow_properties(&g, r, direction), keep.as_deref()))
                 .collect();
             let mut body =
                 json!({"direction": direction.as_str(), "rows": rows, "unplaced": flows.unplaced});
@@ -1540,7 +1599,14 @@ pub async fn flows_api(
         let features: Vec<Value> = flows
             .rows
             .iter()
-            .map(|r| flow_feature(&state, r, direction))
+            .map(|r| {
+                let mut feature = flow_feature(&state, r, direction);
+                if keep.is_some() {
+                    feature["properties"] =
+                        select_flow_properties(feature["properties"].take(), keep.as_deref());
+                }
+                feature
+            })
             .collect();
         let mut body = json!({
             "type": "FeatureCollection",

@@ -46,6 +46,8 @@ pub struct AppState {
     pub security: crate::access::Security,
     /// back-pressure and timeouts
     pub limits: Arc<Limits>,
+    /// the protective marking of what the page prints (`serve --marking`), in `/api/whoami`
+    pub marking: crate::access::marking::Marking,
 }
 
 /// Back-pressure: at most `max_in_flight` requests at once (more get 503 at the door), at most
@@ -143,12 +145,23 @@ impl AppState {
         Self::with_limits(journeys, web, security, Limits::default())
     }
 
-    /// The state with access settings and limits: what `serve` uses.
+    /// The state with access settings and limits, and the default protective marking.
     pub fn with_limits(
         journeys: Arc<crate::ingest::Journeys>,
         web: Option<std::path::PathBuf>,
         security: crate::access::Security,
         limits: Limits,
+    ) -> Arc<AppState> {
+        Self::with_marking(journeys, web, security, limits, Default::default())
+    }
+
+    /// The state with access settings, limits and the protective marking: what `serve` uses.
+    pub fn with_marking(
+        journeys: Arc<crate::ingest::Journeys>,
+        web: Option<std::path::PathBuf>,
+        security: crate::access::Security,
+        limits: Limits,
+        marking: crate::access::marking::Marking,
     ) -> Arc<AppState> {
         let geo = journeys.geography().clone();
         Arc::new(AppState {
@@ -159,6 +172,7 @@ impl AppState {
             force_points: crate::layers::force_points(&geo),
             memos: layers::Memos::default(),
             web,
+            marking,
             geo,
             journeys,
         })

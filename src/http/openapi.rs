@@ -248,6 +248,10 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             "events at or before this time (RFC 3339)",
             json!({"type": "string", "format": "date-time"}),
         ),
+        "properties" if context == "table" => (
+            "only these properties of each flow (comma-separated; OGC API - Features' convention), beside origin_force and destination_force, which every flow keeps; the JSON answers only (400 with f=csv)",
+            json!({"type": "array", "minItems": 1, "items": {"type": "string", "enum": crate::http::layers::flow_property_names().collect::<Vec<_>>()}}),
+        ),
         _ => ("", json!({"type": "string"})),
     };
     let mut schema = schema;
@@ -264,7 +268,7 @@ fn params_of(names: &[&str], context: &str) -> Vec<Value> {
         .map(|&n| {
             let (d, schema) = describe(n, context);
             let mut p = query(n, &d, schema);
-            if n == "bbox" && context == "ogc" {
+            if (n == "bbox" && context == "ogc") || n == "properties" {
                 p["style"] = json!("form");
                 p["explode"] = json!(false);
             }
@@ -647,7 +651,7 @@ fn build() -> Value {
     paths.insert(
         "/api/whoami".into(),
         get(
-            "the caller: name, role, and what the role sees (disclosure control, journeys, person summaries)",
+            "the caller: name, role, and what the role sees (disclosure control, journeys, person summaries); and the server's protective marking (`marking`, `serve --marking`) for what the page prints",
             vec![],
             "who is asking",
             "application/json",

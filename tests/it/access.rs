@@ -441,6 +441,7 @@ async fn each_role_sees_what_it_may_and_nothing_more() {
     assert_eq!(me["role"], "viewer");
     assert_eq!(me["disclosure_control"]["suppressed_below"], 5);
     assert_eq!(me["journeys"], "none");
+    assert_eq!(me["marking"], "OFFICIAL-SENSITIVE", "the default marking");
     assert_eq!(
         json_of(&f.st, "/api/whoami", Role::BtpPlanner).await["journeys"],
         "btp_sourced"
@@ -1394,4 +1395,41 @@ fn serves_https_with_rustls_and_tokens_from_the_cli() {
     child.kill().unwrap();
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_flow_selection_publishes_the_same_numbers_as_the_whole_flow_for_every_role() {
+    // The pair stays in a selection: it is the cell a viewer's rounding is keyed on, so a
+    // selected count is the same published number as the whole row's (two roundings of one
+    // count would narrow it), and a btp_planner's BTP part and published rest add up alike.
+    let f = fixture("flow-selection", 3, 0, vec![], false).await;
+    for role in [Role::Viewer, Role::BtpPlanner, Role::Analyst] {
+        let whole = json_of(&f.st, "/api/flows?format=matrix", role).await;
+        let some = json_of(
+            &f.st,
+            "/api/flows?format=matrix&properties=journeys,children",
+            role,
+        )
+        .await;
+        let (w, s) = (
+            whole["rows"].as_array().unwrap(),
+            some["rows"].as_array().unwrap(),
+        );
+        assert!(
+            !w.is_empty() && w.len() == s.len(),
+            "{role}: {whole} / {some}"
+        );
+        for (a, b) in w.iter().zip(s) {
+            let pick = |r: &Value| {
+                json!({"origin_force": r["origin_force"], "destination_force": r["destination_force"],
+                    "journeys": r["journeys"], "children": r["children"]})
+            };
+            assert_eq!(b, &pick(a), "{role}");
+        }
+        if role == Role::Viewer {
+            // 12 journeys Liverpool Street → Norwich, all children: published as 10 or 15
+            let j = s[0]["journeys"].as_u64().unwrap();
+            assert!(j == 10 || j == 15, "{some}");
+        }
+    }
 }

@@ -237,3 +237,50 @@ pub fn http_get_body(addr: &str, token: &str, path: &str) -> String {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default()
 }
+
+#[test]
+fn serve_hands_its_protective_marking_to_the_page_and_refuses_a_bad_one() {
+    let store =
+        std::env::temp_dir().join(format!("linesmap-marking-{}.sqlite", std::process::id()));
+    let (mut child, addr, token) =
+        super::common::start_server(&store, &["--marking", "SECRET – UK EYES ONLY (test)"]);
+    let resp = http_get(&addr, &token, "/api/whoami");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(
+        resp.contains("\"marking\":\"SECRET – UK EYES ONLY (test)\""),
+        "{resp}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Too long, a line break, empty: refused before anything starts, saying why.
+    for (bad, says) in [
+        ("X".repeat(65), "has 65 characters; at most 64"),
+        (
+            "OFFICIAL\nSENSITIVE".to_string(),
+            "control character (U+000A)",
+        ),
+        (String::new(), "is empty"),
+    ] {
+        let out = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--open-demo",
+                "--marking",
+                &bad,
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
+        assert!(
+            err.contains("--marking") && err.contains(says),
+            "{bad:?}: {err}"
+        );
+    }
+    let _ = std::fs::remove_file(store.with_extension("tokens.json"));
+    for suffix in ["", "-wal", "-shm", ".key", ".audit.ndjson"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", store.display()));
+    }
+}

@@ -808,3 +808,103 @@ async fn line_flows_and_corridors_of_generated_reports_match_a_separate_count() 
         assert_eq!((&p["exports"], &p["imports"]), (&e, &i), "{}", p["code"]);
     }
 }
+
+#[tokio::test]
+async fn properties_selects_what_each_flow_carries_beside_its_pair() {
+    let st = state().await;
+    // Met → Norfolk, worked out above: 3 journeys, 2 children (R1's and R2's 13-14).
+    let v = get(&st, "/api/flows?format=matrix&properties=journeys,children").await;
+    let r = row(&v["rows"], MET, NORFOLK);
+    assert_eq!(
+        r,
+        &json!({"origin_force": MET, "destination_force": NORFOLK, "journeys": 3, "children": 2})
+    );
+    // The same in the GeoJSON form, which keeps its geometry: Merseyside → North Wales, R6 and
+    // R7, 2 journeys (its lines, names and seizures left out).
+    let fc = get(&st, "/api/flows?properties=journeys").await;
+    let whole = get(&st, "/api/flows").await;
+    let pick_feature = |fc: &Value| {
+        fc["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| {
+                f["properties"]["origin_force"] == MERSEYSIDE
+                    && f["properties"]["destination_force"] == NORTH_WALES
+            })
+            .cloned()
+            .unwrap()
+    };
+    let (f, w) = (pick_feature(&fc), pick_feature(&whole));
+    assert_eq!(
+        f["properties"],
+        json!({"origin_force": MERSEYSIDE, "destination_force": NORTH_WALES, "journeys": 2})
+    );
+    assert_eq!((&f["geometry"], &f["id"]), (&w["geometry"], &w["id"]));
+    assert!(w["properties"].as_object().unwrap().len() > 40, "{w}");
+    assert_eq!(fc["numberMatched"], 4);
+    // Asking for the pair itself, or a name twice, is allowed.
+    let v = get(
+        &st,
+        "/api/flows?format=matrix&properties=origin_force,journeys,journeys",
+    )
+    .await;
+    assert_eq!(row(&v["rows"], NORFOLK, MET)["journeys"], 1);
+}
+
+#[tokio::test]
+async fn an_unknown_or_empty_property_name_or_a_csv_selection_is_a_400_naming_it() {
+    let st = state().await;
+    for (q, says) in [
+        (
+            "properties=journeys,sizes",
+            "\\\"sizes\\\" is not a property of a flow",
+        ),
+        ("properties=", "\\\"\\\" has an empty name"),
+        ("properties=journeys,,children", "has an empty name"),
+        ("properties=Journeys", "\\\"Journeys\\\" is not a property"),
+        ("properties=journeys&f=csv", "not of CSV"),
+    ] {
+        let (s, b) = get_text(&st, &format!("/api/flows?{q}")).await;
+        assert_eq!(s, 400, "{q}: {b}");
+        assert!(
+            b.contains("\"invalid_parameter\"") && b.contains("properties") && b.contains(says),
+            "{q}: {b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_flow_properties_that_can_be_selected() {
+    let st = state().await;
+    let doc = get(&st, "/openapi").await;
+    let p = doc["paths"]["/api/flows"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "properties")
+        .cloned()
+        .expect("a properties parameter");
+    assert_eq!(
+        (p["style"].as_str(), p["explode"].as_bool()),
+        (Some("form"), Some(false))
+    );
+    let names: Vec<&str> = p["schema"]["items"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // every property a whole flow carries can be named, and nothing else
+    let whole = get(&st, "/api/flows?format=matrix").await;
+    let mut carried: Vec<&str> = row(&whole["rows"], MET, NORFOLK)
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut listed = names.clone();
+    carried.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(listed, carried);
+}

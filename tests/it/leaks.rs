@@ -57,6 +57,8 @@ fn viewer_paths(filters: &[String]) -> Vec<String> {
         "/api/flows",
         "/api/flows?format=matrix",
         "/api/flows?f=csv",
+        // the map's lighter request (only what the flows layer draws)
+        "/api/flows?properties=origin_name,destination_name,journeys",
         "/api/trends",
         "/api/trends?interval=week",
         "/api/trends?f=csv",

@@ -17,6 +17,8 @@ export interface Me {
   journeys: 'all' | 'force' | 'btp_sourced' | 'none';
   /** a force analyst's force (GSS code) */
   force?: string | null;
+  /** the protective marking of what the page prints (`serve --marking`) */
+  marking?: string;
 }
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;

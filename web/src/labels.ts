@@ -1,7 +1,7 @@
 // Names on the map, in glyphs built from Noto Sans (scripts/glyphs.mjs) and served by the
 // server. Force names on the areas (bold, the busiest first); station names in two layers:
-// the stations with the most of the current measure first (re-sent per filter, a few dozen
-// points), then by ORR footfall from zoom 8. MapLibre drops labels that would collide, in
+// the stations with the most of the current measure first (at most 60 points, sent with the
+// flows: one source re-sent per filter, so one batch of tiles), then by ORR footfall from zoom 8. MapLibre drops labels that would collide, in
 // priority order (`symbol-sort-key`: lower first), so more names appear as you zoom in.
 import * as maplibregl from 'maplibre-gl';
 import type { FC } from './api';
@@ -50,7 +50,7 @@ export const LABEL_LAYERS: maplibregl.LayerSpecification[] = [
   {
     id: 'station-labels-top',
     type: 'symbol',
-    source: 'flows', // sent with the flows: see flows.ts
+    source: 'flows', // sent with the flows (main.ts sendFlows)
     filter: ['all', ['==', ['get', 'kind'], 'name'], ['<=', ['get', 'rank'], ['step', ['zoom'], TOP_LABELS[0][1], ...TOP_LABELS.slice(1).flat()]]],
     layout: {
       'text-field': ['get', 'name'],

@@ -32,14 +32,14 @@ export function createMap(container: string): maplibregl.Map {
     ]) as any,
     layers: [
       { id: 'background', type: 'background', paint: { 'background-color': PAL.sea } },
-      { id: 'forces-fill', type: 'fill', source: 'forces', paint: { 'fill-color': PAL.land, 'fill-opacity': ['interpolate', ['linear'], ['zoom'], 6, 0.85, 11, 0.4] } },
+      { id: 'forces-fill', type: 'fill', source: 'forces', paint: { 'fill-color': forceColor('net'), 'fill-opacity': ['interpolate', ['linear'], ['zoom'], 6, 0.85, 11, 0.4] } },
       { id: 'forces-line', type: 'line', source: 'forces', paint: { 'line-color': '#777', 'line-width': 0.6 } },
       {
         id: 'rail-line',
         type: 'line',
         source: 'rail',
         layout: { 'line-cap': 'round', 'line-join': 'round' },
-        paint: { 'line-color': '#4b4b4b', 'line-width': 0.6, 'line-opacity': 0.8 },
+        paint: { 'line-color': RAIL_COLOR, 'line-width': RAIL_WIDTH, 'line-opacity': 0.8 },
       },
       {
         // station-to-station corridors by line direction (hub → market), along the track; off at first
@@ -64,8 +64,8 @@ export function createMap(container: string): maplibregl.Map {
         // Counts are feature state (filters cannot read it): a station with none has radius 0.
         // Radius and colour are set by styleStations; the insignificant ones recede (paler, smaller).
         paint: {
-          'circle-color': PAL.stations.insignificant,
-          'circle-radius': 0,
+          'circle-color': STATION_COLOR,
+          'circle-radius': stationRadius('stops'),
           'circle-stroke-color': '#222',
           'circle-stroke-width': ['case', ['==', st('significant'), 1], 0.6, 0],
           'circle-opacity': ['case', ['==', st('significant'), 1], 0.9, 0.45],
@@ -98,8 +98,9 @@ export const JOURNEY_MINZOOM = 9;
 export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', rail: 'section', hotspots: 'crs' };
 
 /** Filtered counts (CSV rows) onto features whose geometry is already on the map: numbers as
- * they are, `true`/`false` as 1/0, both as feature state and into the features' properties. */
-export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Record<string, any>[]) {
+ * they are, `true`/`false` as 1/0, into the features' properties at once and as feature state
+ * by the function returned (so the page can push the state in the frame that draws the rest). */
+export function applyCounts(id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Record<string, any>[]): (map: maplibregl.Map) => void {
   const key = STATE_KEY[id]!;
   const byKey = new Map(rows.map((r) => [String(r[key]), r]));
   // A column is numeric if any row has a number there (a viewer's suppressed counts are empty
@@ -107,6 +108,7 @@ export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspo
   const cols = Object.keys(rows[0] ?? {}).filter((k) => k !== key);
   const bools = cols.filter((k) => rows.some((r) => r[k] === 'true' || r[k] === 'false'));
   const numeric = cols.filter((k) => rows.some((r) => typeof r[k] === 'number'));
+  const states: [unknown, Record<string, number>][] = [];
   for (const f of fc.features) {
     const k = f.properties![key];
     const r = byKey.get(String(k)) ?? {};
@@ -114,10 +116,48 @@ export function applyCounts(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspo
     for (const n of numeric) state[n] = typeof r[n] === 'number' ? r[n] : 0;
     for (const b of bools) state[b] = r[b] === 'true' ? 1 : 0;
     Object.assign(f.properties!, state);
-    map.setFeatureState({ source: id, id: k }, state);
+    states.push([k, state]);
   }
+  return (map) => {
+    for (const [k, state] of states) map.setFeatureState({ source: id, id: k as string }, state);
+  };
 }
 export const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
+
+/** Sets each feature's `key` over the largest (absolute, at least 1) as feature state `<key>_s`
+ * and returns that largest. Paint scaled to the current data reads `<key>_s`, so its expression
+ * never changes with the filters: a changed data-driven paint expression makes MapLibre re-tile
+ * the whole source in its worker (the track's thousands of sections on every filter change),
+ * while feature state only repaints. */
+export function setScaled(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspots', fc: FC, key: string): number {
+  const m = max(fc, key);
+  const k = STATE_KEY[id]!;
+  for (const f of fc.features) map.setFeatureState({ source: id, id: f.properties![k] }, { [`${key}_s`]: (Number(f.properties?.[key]) || 0) / m });
+  return m;
+}
+
+/** Force areas by `metric` (scaled state: −1..1 for net, 0..1 for imports or exports). */
+function forceColor(metric: ForceMetric): maplibregl.ExpressionSpecification {
+  if (metric === 'net') return ['interpolate', ['linear'], st('net_s'), -1, PAL.forces_net[0], 0, PAL.forces_net[1], 1, PAL.forces_net[2]];
+  const [lo, hi] = metric === 'imports' ? PAL.forces_imports : PAL.forces_exports;
+  return ['interpolate', ['linear'], st(`${metric}_s`), 0, lo, 1, hi];
+}
+const RAIL_WIDTH: maplibregl.ExpressionSpecification = ['interpolate', ['linear'], st('journeys_s'), 0, 0.5, 1, 9];
+const RAIL_COLOR: maplibregl.ExpressionSpecification = ['case', ['>', st('journeys'), 0], '#1a1a1a', '#8a8a8a'];
+/** Circle area by `field` (scaled state), capped by zoom; with `gi`, the insignificant smaller. */
+function stationRadius(field: string, gi = true): maplibregl.ExpressionSpecification {
+  const r = (cap: number): maplibregl.ExpressionSpecification => [
+    'case', ['>', st(field), 0],
+    ['max', 1.5, ['*', cap, ['sqrt', st(`${field}_s`)], gi ? ['case', ['==', st('significant'), 1], 1, 0.7] : 1]], 0,
+  ];
+  return ['interpolate', ['linear'], ['zoom'], 5, r(7), 8, r(11), 11, r(16)];
+}
+const STATION_COLOR: maplibregl.ExpressionSpecification = [
+  'case',
+  ['all', ['==', st('significant'), 1], ['>', st('gi_z'), 0]], PAL.stations.hot,
+  ['==', st('significant'), 1], PAL.stations.cold,
+  PAL.stations.insignificant,
+];
 export const JOURNEY_LIMIT = 300;
 
 export function setData(map: maplibregl.Map, id: SourceId, fc: FC) {
@@ -128,49 +168,32 @@ export const max = (fc: FC, k: string) => Math.max(1, ...fc.features.map((f) => 
 
 /** Choropleth of the forces by `metric`, scaled to the current data. */
 export function styleForces(map: maplibregl.Map, fc: FC, metric: ForceMetric): string {
-  const m = max(fc, metric);
+  const m = setScaled(map, 'forces', fc, metric);
+  map.setPaintProperty('forces-fill', 'fill-color', forceColor(metric));
   if (metric === 'net') {
-    map.setPaintProperty('forces-fill', 'fill-color', [
-      'interpolate', ['linear'], st('net'),
-      -m, PAL.forces_net[0], 0, PAL.forces_net[1], m, PAL.forces_net[2],
-    ]);
     return `<div class="ramp net"></div>
       <div class="ramp-l"><span>${-m} (imports)</span><span>0</span><span>+${m} (exports)</span></div>`;
   }
-  const [lo, hi] = metric === 'imports' ? PAL.forces_imports : PAL.forces_exports;
-  map.setPaintProperty('forces-fill', 'fill-color', ['interpolate', ['linear'], st(metric), 0, lo, m, hi]);
   return `<div class="ramp ${metric}"></div>
     <div class="ramp-l"><span>0</span><span>${m} ${metric}</span></div>`;
 }
 
 /** Rail sections: width by journeys. */
 export function styleRail(map: maplibregl.Map, fc: FC): string {
-  const m = max(fc, 'journeys');
-  map.setPaintProperty('rail-line', 'line-width', ['interpolate', ['linear'], st('journeys'), 0, 0.5, m, 9]);
-  map.setPaintProperty('rail-line', 'line-color', ['case', ['>', st('journeys'), 0], '#1a1a1a', '#8a8a8a']);
+  const m = setScaled(map, 'rail', fc, 'journeys');
   return `<svg width="160" height="18"><line x1="2" y1="9" x2="50" y2="9" stroke="#8a8a8a" stroke-width="0.5"/>
     <line x1="58" y1="9" x2="100" y2="9" stroke="#1a1a1a" stroke-width="3"/><line x1="108" y1="9" x2="156" y2="9" stroke="#1a1a1a" stroke-width="9"/></svg>
     <div class="ramp-l"><span>0</span><span>${Math.round(m / 3)}</span><span>${m} journeys</span></div>`;
 }
 
-/** Station circles: area by `field` (a count as published, or the rate), capped by zoom so
- * that no circle is larger than it needs to be; colour by Gi* significance, the insignificant
- * paler and smaller (`gi`; the emerging style colours them itself, see emerging.ts). */
+/** Station circles: area by `field` (a count of the hotspot measure as published, children, or
+ * the rate; scaled state, see `setScaled`), capped by zoom so that no circle is larger than it
+ * needs to be; colour by Gi* significance, the insignificant paler and smaller (`gi`; the
+ * emerging style colours them itself, see emerging.ts). */
 export function styleStations(map: maplibregl.Map, fc: FC, field: string, gi = true) {
-  const m = max(fc, field);
-  const frac: maplibregl.ExpressionSpecification = ['sqrt', ['/', st(field), m]];
-  const r = (cap: number): maplibregl.ExpressionSpecification => [
-    'case', ['>', st(field), 0],
-    ['max', 1.5, ['*', cap, frac, gi ? ['case', ['==', st('significant'), 1], 1, 0.7] : 1]], 0,
-  ];
-  map.setPaintProperty('hotspots-circle', 'circle-radius', ['interpolate', ['linear'], ['zoom'], 5, r(7), 8, r(11), 11, r(16)]);
-  if (!gi) return m;
-  map.setPaintProperty('hotspots-circle', 'circle-color', [
-    'case',
-    ['all', ['==', st('significant'), 1], ['>', st('gi_z'), 0]], PAL.stations.hot,
-    ['==', st('significant'), 1], PAL.stations.cold,
-    PAL.stations.insignificant,
-  ]);
+  const m = setScaled(map, 'hotspots', fc, field);
+  map.setPaintProperty('hotspots-circle', 'circle-radius', stationRadius(field, gi));
+  if (gi) map.setPaintProperty('hotspots-circle', 'circle-color', STATION_COLOR);
   return m;
 }
 

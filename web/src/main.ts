@@ -56,8 +56,10 @@ function viewParams(): Record<string, string> {
   return { ...v, ...T.urlParams(), ...PP.urlParams() };
 }
 let timeline: Timeline | null = null;
-let forceLabelsSet = false;
 let timelineKey = '';
+/** Resolves when the map has loaded and holds the force areas: the first load fetches its data
+ * meanwhile and waits for this only to apply it. */
+let mapReady: Promise<void> = Promise.resolve();
 let lastIdle: Promise<void> = Promise.resolve();
 const data: Record<L.SourceId, FC> = Object.fromEntries(L.SOURCES.map((s) => [s, { type: 'FeatureCollection', features: [] }])) as any;
 
@@ -152,7 +154,8 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       getCsv('/api/export', { ...ap, collection: 'rail' }, 'rail'),
       railGeometry,
       stationGeometry,
-      getJson<FC>('/api/flows', ap, 'flows'),
+      // only what the map draws (the pair, names, journeys); a popup fetches the rest
+      getJson<FC>('/api/flows', { ...ap, properties: FLOW_DRAWN }, 'flows'),
       getCsv('/api/export', { ...hp, collection: 'hotspots' }, 'hotspots'),
       getJson<FC>('/api/hotspots', { ...hp, top: '20', sort: 'gi_z' }, 'top'),
       getJson<{ journeys: number | null }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
@@ -168,6 +171,8 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     if (seq !== reloadSeq) return;
     performance.mark('reload-fetched');
     debug.timings.lastFetchMs = Math.round(performance.now() - start);
+    await mapReady;
+    if (seq !== reloadSeq) return;
     const applyStart = performance.now();
     if (rail) {
       data.rail = rail;
@@ -180,23 +185,29 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     data.flows = flows;
     const drawn = F.flowFeatures(flows);
     debug.drawnFlows = drawn;
+    // An empty layer that stays empty is not sent again (a worker round trip and a repaint).
+    if (corridors.features.length || data.corridors.features.length) L.setData(map, 'corridors', corridors);
     data.corridors = corridors;
-    L.setData(map, 'corridors', corridors);
-    L.applyCounts(map, 'forces', data.forces, forceRows);
-    L.applyCounts(map, 'rail', data.rail, railRows);
-    L.applyCounts(map, 'hotspots', data.hotspots, hotspotRows);
+    const counts = [
+      L.applyCounts('forces', data.forces, forceRows),
+      L.applyCounts('rail', data.rail, railRows),
+      L.applyCounts('hotspots', data.hotspots, hotspotRows),
+    ];
     emerging = em;
     emergingKey = em ? emKey : '';
+    // The flows and the station names by count (from the counts just read) go to the worker
+    // first; the counts, colours and sizes follow when it has tiled them, so that one frame
+    // draws the whole change (each frame is a full repaint: about 0.1 s in software WebGL).
+    sendFlows(map);
+    await tiled(map, 'flows');
+    if (seq !== reloadSeq) return;
+    for (const push of counts) push(map);
     if (!T.active()) legend('forces', L.styleForces(map, data.forces, metric));
     legend('rail', L.styleRail(map, data.rail));
     legend('flows', F.styleFlows(map, drawn, flowView));
     legend('corridors', L.styleCorridors(map, corridors));
     setFlowMinRange(drawn);
-    styleStations(map);
-    if (!forceLabelsSet) {
-      (map.getSource('force-labels') as maplibregl.GeoJSONSource).setData(N.forceLabels(data.forces) as any);
-      forceLabelsSet = true;
-    }
+    styleStations(map, false);
     P.renderHotspotTable(top, (f) => pickStation(map, f));
     if (weeks && timeline) {
       timelineKey = tKey;
@@ -256,10 +267,10 @@ async function loadJourneys(map: maplibregl.Map) {
   }
 }
 
-/** Station circles and their names for the chosen size and hotspot measure (feature state
- * already applied), coloured by Gi* or the emerging pattern; the names go to the map with the
- * flows, in one source (see flows.ts). */
-function styleStations(map: maplibregl.Map) {
+/** Station circles for the chosen size and hotspot measure (feature state already applied),
+ * coloured by Gi* or the emerging pattern, and their names (re-sent with the flows unless
+ * `send` is false: reloadAll has sent them; see flows.ts). */
+function styleStations(map: maplibregl.Map, send = true) {
   const field = L.sizeField(measure, filters.measure);
   const label = L.measureLabel(measure, filters.measure);
   if (stationStyle === 'emerging' && emerging) {
@@ -271,7 +282,7 @@ function styleStations(map: maplibregl.Map) {
     E.unpaint(map, L.st);
     legend('hotspots', L.hotspotLegend(L.styleStations(map, data.hotspots, field), label));
   }
-  sendFlowsAndNames(map);
+  if (send) sendFlows(map);
 }
 
 /** Switches the station colour (and the emerging interval): fetches the emerging answer when
@@ -299,9 +310,10 @@ async function setStationStyle(map: maplibregl.Map) {
 }
 
 /** The flows source: the pairs that can show at any zoom for the current top N (the rest would
- * only cost tiling time) and the station names by count. */
+ * only cost tiling time), curves and arrowheads, and the station names by count. One source
+ * re-sent per filter: one batch of tiles from the worker, so one frame draws them. */
 let sentTop = 0;
-function sendFlowsAndNames(map: maplibregl.Map) {
+function sendFlows(map: maplibregl.Map) {
   const most = flowView.top * F.ZOOM_STEPS[F.ZOOM_STEPS.length - 1][1];
   const flows = debug.drawnFlows?.features.filter((f) => f.properties!.rank <= most) ?? [];
   sentTop = flowView.top;
@@ -309,6 +321,25 @@ function sendFlowsAndNames(map: maplibregl.Map) {
   // spread over the country and crowd out the force names at the national view.
   const names = measure === 'count' ? 'journeys' : measure;
   L.setData(map, 'flows', { type: 'FeatureCollection', features: [...flows, ...N.topStationLabels(data.hotspots, names).features] });
+}
+
+/** Resolves when the worker has tiled a source just sent (every tile in view loaded), or after
+ * `cap` ms; at once when none of its layers is shown (then it loads no tiles). */
+function tiled(map: maplibregl.Map, id: L.SourceId, cap = 1500): Promise<void> {
+  const shown = ['flows', 'hotspots'].some((t) => ($(`toggle-${t}`) as HTMLInputElement).checked);
+  if (id === 'flows' && !shown) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      map.off('sourcedata', on);
+      clearTimeout(timer);
+      resolve();
+    };
+    const on = (e: maplibregl.MapSourceDataEvent) => {
+      if (e.sourceId === id && e.tile && map.isSourceLoaded(id)) done();
+    };
+    const timer = setTimeout(done, cap);
+    map.on('sourcedata', on);
+  });
 }
 
 /** The minimum-count slider runs to the largest drawn pair. */
@@ -337,6 +368,12 @@ function fitToFiltered(map: maplibregl.Map) {
   debug.fits++;
   map.fitBounds([[w, s], [e, n]], { padding: 60, maxZoom: 11, duration: 600 });
 }
+
+/** The properties of a flow the map draws and hovers (the pair comes with any selection). */
+const FLOW_DRAWN = 'origin_name,destination_name,journeys';
+
+/** The protective marking: the server's (`serve --marking`, in /api/whoami). */
+const marking = () => me?.marking || B.DEFAULT_MARKING;
 
 /** The briefing's facts from the page's current state. */
 function briefingFacts(title: string, marking: string): B.Briefing {
@@ -415,6 +452,7 @@ async function main() {
   });
   const map = L.createMap('map');
   debug.map = map;
+  const loaded = new Promise<void>((r) => map.once('load', () => r()));
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
 
@@ -481,7 +519,7 @@ async function main() {
     $('flow-top-out').textContent = String(flowView.top);
     $('flow-min-out').textContent = String(flowView.min);
     if (debug.drawnFlows) legend('flows', F.styleFlows(map, debug.drawnFlows, { ...flowView, force: hoverForce || flowView.force }));
-    if (flowView.top > sentTop) sendFlowsAndNames(map);
+    if (flowView.top > sentTop) sendFlows(map);
     toUrl(filters, viewParams());
   };
   $('flow-top-out').textContent = String(flowView.top);
@@ -517,18 +555,16 @@ async function main() {
   $('briefing-open').addEventListener('click', () => {
     const t = $('briefing-title') as HTMLInputElement;
     if (!t.value) t.value = 'County-lines journeys';
-    const mk = $('briefing-marking') as HTMLInputElement;
-    if (!mk.value) mk.value = localStorage.getItem('linesmap.marking') || B.DEFAULT_MARKING;
+    // The server's protective marking (`serve --marking`), shown read-only: not the user's to weaken.
+    ($('briefing-marking') as HTMLInputElement).value = marking();
     status('');
     dlg.showModal();
   });
   $('briefing-png').addEventListener('click', async () => {
     const title = ($('briefing-title') as HTMLInputElement).value.trim() || 'County-lines journeys';
-    const marking = ($('briefing-marking') as HTMLInputElement).value.trim() || B.DEFAULT_MARKING;
-    localStorage.setItem('linesmap.marking', marking);
     status('making the image…');
     try {
-      const facts = briefingFacts(title, marking);
+      const facts = briefingFacts(title, marking());
       debug.briefing = facts;
       B.save(await B.briefingPng(map, facts), `linesmap-briefing-${new Date().toISOString().slice(0, 10)}.png`);
       status('downloaded');
@@ -588,7 +624,15 @@ async function main() {
     const co = hit('corridors-line');
     if (co) return popup.setLngLat(e.lngLat).setHTML(P.corridorPopup(co.properties)).addTo(map);
     const fl = hit('flows-line');
-    if (fl) return popup.setLngLat(e.lngLat).setHTML(P.flowPopup(fl.properties)).addTo(map);
+    if (fl) {
+      // The map holds only what it draws of a flow: the popup's counts come with it.
+      const p = fl.properties;
+      popup.setLngLat(e.lngLat).setHTML(P.flowPopup(p, true)).addTo(map);
+      getJson<{ rows: Record<string, any>[] }>('/api/flows', { ...apiParams(filters), origin_force: p.origin_force, destination_force: p.destination_force, format: 'matrix' }, 'flow-popup')
+        .then((m) => popup.setHTML(P.flowPopup(m.rows[0] ?? p)))
+        .catch(showError);
+      return;
+    }
     const fo = hit('forces-fill');
     if (fo) {
       popup.setLngLat(e.lngLat).setHTML(T.popupSection(fo.properties.code) + 'loading…').addTo(map);
@@ -601,14 +645,19 @@ async function main() {
     map.on('mouseleave', l, () => (map.getCanvas().style.cursor = ''));
   }
 
-  if (!map.loaded()) await new Promise((r) => map.once('load', r));
-  // The attribution starts folded (an ⓘ button) so it does not cover the map; the briefing prints it.
-  document.querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show');
-  map.addImage('flow-arrow', F.arrowImage(), { sdf: true });
-  L.setData(map, 'forces', forces);
-  initIssue15(map, popup);
-  // a shared link may open the treatment view or the people list (their data comes with reloadAll)
-  if (urlView === 'treatment' || (urlView === 'people' && me.person_summaries)) openView(urlView, false);
+  // The first load's requests go out while the map loads its style and worker; the force areas
+  // and their names (so the glyphs are fetched meanwhile too) as soon as it has.
+  mapReady = loaded.then(() => {
+    // The attribution starts folded (an ⓘ button) so it does not cover the map; the briefing prints it.
+    document.querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show');
+    L.setData(map, 'forces', forces);
+    // ranked by the journeys the areas import and export (the items' own, unfiltered counts)
+    (map.getSource('force-labels') as maplibregl.GeoJSONSource).setData(N.forceLabels(forces) as any);
+    initIssue15(map, popup);
+    // a shared link may open the treatment view or the people list (fetching their data: the
+    // first reloadAll has asked before the map was ready, while they were closed)
+    if (urlView === 'treatment' || (urlView === 'people' && me?.person_summaries)) openView(urlView);
+  });
   await reloadAll(map);
 }
 

@@ -202,7 +202,8 @@ export async function showPersons(root: HTMLElement, reportId: string, reason: (
   }
 }
 
-export function flowPopup(p: Record<string, any>): string {
+export function flowPopup(p: Record<string, any>, loading = false): string {
+  if (loading) return `<div class="pop"><b>${h(p.origin_name)} → ${h(p.destination_name)}</b><p>loading…</p></div>`;
   return `<div class="pop"><b>${h(p.origin_name)} → ${h(p.destination_name)}</b>
     <table class="kv"><tr><th>journeys</th><td>${fmt(p.journeys)}</td></tr><tr><th>by rail</th><td>${fmt(p.rail_journeys)}</td></tr>
     <tr><th>lines</th><td>${fmt(p.lines)}</td></tr><tr><th>return runs</th><td>${fmt(p.return_runs)}</td></tr>

@@ -13,6 +13,9 @@ const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS || 60000);
 const TOKEN = { analyst: process.env.E2E_TOKEN_ANALYST, viewer: process.env.E2E_TOKEN_VIEWER, admin: process.env.E2E_TOKEN_ADMIN };
 if (!TOKEN.analyst || !TOKEN.viewer || !TOKEN.admin) throw new Error('set E2E_TOKEN_ANALYST, E2E_TOKEN_VIEWER and E2E_TOKEN_ADMIN (scripts/e2e does)');
 const REASON = 'e2e test: synthetic data, checking the map';
+// The protective marking the server was started with (`serve --marking`; scripts/e2e sets a
+// non-default one, so the briefing's marking is seen to come from the server).
+const MARKING = process.env.E2E_MARKING || 'OFFICIAL-SENSITIVE';
 const api = async (pathq, token = TOKEN.admin, headers = {}) => {
   const r = await fetch(`${BASE}${pathq}`, { headers: { Authorization: `Bearer ${token}`, ...headers } });
   if (!r.ok) throw new Error(`${r.status} ${pathq}: ${await r.text()}`);
@@ -179,7 +182,8 @@ try {
     const arrows = m.queryRenderedFeatures({ layers: ['flows-arrow'] });
     const arrow = arrows.find((f) => f.properties.origin_force === o && f.properties.destination_force === d);
     const lines = m.queryRenderedFeatures({ layers: ['flows-line'] });
-    return { A: m.project(a), B: m.project(b), P: arrow ? m.project(arrow.geometry.coordinates) : null, angle: arrow?.properties.angle,
+    // an arrowhead is a filled triangle; its centre (on the curve) is in its properties
+    return { A: m.project(a), B: m.project(b), P: arrow ? m.project([arrow.properties.lon, arrow.properties.lat]) : null, angle: arrow?.properties.angle,
       pairs: [...new Set(lines.map((f) => `${f.properties.origin_force}>${f.properties.destination_force}`))], zoom: m.getZoom() };
   }, [...topFlow.geometry.coordinates, topFlow.properties.origin_force, topFlow.properties.destination_force]);
   if (fl.P) {
@@ -222,7 +226,7 @@ try {
     const px = await page.evaluate((code) => new Promise((resolve) => {
       const m = window.__linesmap.map;
       const clear = (f) => {
-        const p = m.project(f.geometry.coordinates);
+        const p = m.project([f.properties.lon, f.properties.lat]);
         const box = [[p.x - 3, p.y - 3], [p.x + 3, p.y + 3]];
         const others = m.queryRenderedFeatures(box, { layers: ['flows-arrow', 'hotspots-circle', 'force-labels', 'station-labels-top', 'station-labels'] });
         return others.length === 1 ? p : null;
@@ -570,7 +574,10 @@ try {
   await page.waitForFunction(() => window.__linesmap.filters.to === '2024-03-31' && window.__linesmap.filters.age_band.length === 4 && !document.body.dataset.loading);
   await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; if (!m.isMoving()) return r(); m.once('idle', r); }));
   await page.click('#briefing-open');
-  check('the briefing form offers OFFICIAL-SENSITIVE by default', (await page.inputValue('#briefing-marking')) === 'OFFICIAL-SENSITIVE');
+  check('the server gives its protective marking', (await api('/api/whoami', TOKEN.analyst)).marking === MARKING, MARKING);
+  check('the briefing form shows the server\'s marking, read-only', (await page.inputValue('#briefing-marking')) === MARKING && (await page.$eval('#briefing-marking', (el) => el.readOnly)), await page.inputValue('#briefing-marking'));
+  // Even a field changed behind the page's back does not weaken the image's marking.
+  await page.$eval('#briefing-marking', (el) => { el.value = 'OFFICIAL'; });
   const TITLE = 'Children on county lines: Q1 2024 (e2e)';
   await page.fill('#briefing-title', TITLE);
   const [pngDl] = await Promise.all([page.waitForEvent('download'), page.click('#briefing-png')]);
@@ -579,7 +586,7 @@ try {
   const info = pngInfo(await readFile(pngFile));
   const canvasW = await page.evaluate(() => window.__linesmap.map.getCanvas().width);
   check('the briefing is a PNG larger than the map', info.png && info.width > canvasW && info.height > 400, `${info.width}×${info.height}`);
-  check('the briefing has the title and the marking', info.text.Title === TITLE && info.text['Protective marking'] === 'OFFICIAL-SENSITIVE', JSON.stringify(info.text).slice(0, 200));
+  check('the briefing has the title and the marking', info.text.Title === TITLE && info.text['Protective marking'] === MARKING, JSON.stringify(info.text).slice(0, 200));
   check('the briefing has the dates and filters', info.text.Description?.includes('2024-01-01 to 2024-03-31') && info.text.Description.includes('age band under_10, 10-12, 13-14, 15-17'), info.text.Description);
   check('the briefing names its author', info.text.Author === 'e2e analyst (synthetic) (analyst)', info.text.Author);
   const [csvDl] = await Promise.all([page.waitForEvent('download'), page.click('#briefing-csv')]);
@@ -931,7 +938,7 @@ try {
   const [vdl] = await Promise.all([vpage.waitForEvent('download'), vpage.click('#briefing-png')]);
   await vdl.saveAs(path.join(OUT, 'briefing-viewer.png'));
   const vinfo = pngInfo(await readFile(path.join(OUT, 'briefing-viewer.png')));
-  check('a viewer\'s briefing carries the disclosure note', vinfo.text.Disclaimer?.includes('counts below 5 are suppressed') && vinfo.text['Protective marking'] === 'OFFICIAL-SENSITIVE', vinfo.text.Disclaimer);
+  check('a viewer\'s briefing carries the disclosure note', vinfo.text.Disclaimer?.includes('counts below 5 are suppressed') && vinfo.text['Protective marking'] === MARKING, vinfo.text.Disclaimer);
   await vctx.close();
 
   check('no requests outside the server', foreign.length === 0, foreign.slice(0, 3).join(' '));
