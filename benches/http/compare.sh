@@ -361,7 +361,7 @@ servers=(linesmap pygeoapi-OGR pygeoapi-SpatiaLite)
 
 sanity="$work/sanity.md"
 log "checking that the three servers serve the same features"
-run "$py" "$here/sanity.py" --linesmap "$linesmap_url" --bbox "$bbox" \
+run "$py" "$here/sanity.py" --linesmap "$linesmap_url" --bbox="$bbox" \
   --peer pygeoapi-OGR "${url[pygeoapi-OGR]}" "$gpkg" envelopes \
   --peer pygeoapi-SpatiaLite "${url[pygeoapi-SpatiaLite]}" "$spatialite" exact \
   "${pygeoapi_paths[@]:0:3}" >"$sanity" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check that linesmap and the pygeoapi peers serve the same features before they are load-tested.
 
-Usage: sanity.py --linesmap URL --bbox BBOX --peer NAME URL DATASET HITS [--peer ...] PATH...
+Usage: sanity.py --linesmap URL --bbox=BBOX --peer NAME URL DATASET HITS [--peer ...] PATH...
 
 Each peer is a pygeoapi serving the copy DATASET (a GeoPackage or a SpatiaLite database, read here
 through GDAL). For the stations and journeys collections, in all and inside BBOX
