@@ -22,7 +22,7 @@
 #       R-tree and then tests the geometries exactly, and reads only the page asked for.
 #     - pygeoapi-SpatiaLite: the SQLiteGPKG provider (pygeoapi 0.21's name for it) on the
 #       SpatiaLite database, the stronger peer on this data (issue 14): it runs
-#       `Intersects(geometry, BuildMbr(bbox))` in SpatiaLite, exact but not through the R-tree
+#       `Intersects(geom, BuildMbr(bbox))` in SpatiaLite, exact but not through the R-tree
 #       (SpatiaLite only uses its index when a query names it), and loads mod_spatialite on each
 #       request.
 #     The GeoJSON provider would parse the whole file (here 2 GB) on every request;
@@ -43,8 +43,7 @@
 #   the shipped data/gb) LINESMAP_BENCH_CACHE=dir PYTHON=/usr/bin/python3
 #   KEEP_WORK=1 (keep the temporary directory, printed at the end).
 # Needs: wrk, gdal-bin, python3-gdal, python3-venv, libsqlite3-mod-spatialite, curl (Debian;
-# installed when run as root),
-# PyPI for the virtualenv the first time, and ~4 GB free in TMPDIR.
+# installed when run as root), PyPI for the virtualenv the first time, and ~4 GB free in TMPDIR.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
