@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # HTTP load comparison: linesmap against pygeoapi (the OGC API - Features reference server,
-# from PyPI) serving the same stations and the same synthetic journeys, in one run; prints
+# from PyPI) on two of its providers, OGR and SpatiaLite, all three serving the same stations
+# and the same synthetic journeys, in one run; prints
 # Markdown tables on stdout (progress goes to stderr). See benches/http/README.md.
 #
 #   benches/http/compare.sh > results.md
@@ -10,21 +11,25 @@
 #  2. Generates REPORTS synthetic journeys (seed SEED), imports them into a fresh SQLite store in
 #     a temporary directory and serves them on 127.0.0.1 (a free port).
 #  3. Copies the stations and journeys out of linesmap's own OGC endpoints (paging, 10,000 a
-#     page) into GeoJSON, and converts that into one GeoPackage with ogr2ogr (R-tree index).
-#  4. Serves the GeoPackage with pygeoapi's OGR provider, pygeoapi's Flask app under gunicorn
-#     (PYGEOAPI_WORKERS sync workers, default 2: one per core), from a virtualenv it keeps in
-#     ${XDG_CACHE_HOME:-~/.cache}/linesmap-bench (requirements.txt; Debian's python3 and
-#     python3-gdal).
-#     Provider: OGR on a GeoPackage, because it is what a pygeoapi deployment without a database
-#     server would use for 100,000 lines: GDAL answers a bbox from the GeoPackage's R-tree and
-#     then tests the geometries exactly, and reads only the page asked for. The alternatives are
-#     worse for pygeoapi: the GeoJSON provider parses the whole file (here 2 GB) on every
-#     request; the SQLiteGPKG provider has no spatial index (it runs Intersects() over every
-#     row) and needs a Python whose sqlite3 can load extensions (pyenv's cannot).
+#     page) into GeoJSON, and converts that into one GeoPackage with ogr2ogr (R-tree index), and
+#     the GeoPackage into a SpatiaLite database with ogr2ogr (SpatiaLite's R-tree index too).
+#  4. Serves each copy with its own pygeoapi, pygeoapi's Flask app under gunicorn
+#     (PYGEOAPI_WORKERS sync workers each, default 2: one per core), from a virtualenv it keeps
+#     in ${XDG_CACHE_HOME:-~/.cache}/linesmap-bench (requirements.txt; Debian's python3, whose
+#     sqlite3 can load extensions, python3-gdal and libsqlite3-mod-spatialite):
+#     - pygeoapi-OGR: the OGR provider on the GeoPackage, what a pygeoapi deployment without a
+#       database server would use for 100,000 lines: GDAL answers a bbox from the GeoPackage's
+#       R-tree and then tests the geometries exactly, and reads only the page asked for.
+#     - pygeoapi-SpatiaLite: the SQLiteGPKG provider (pygeoapi 0.21's name for it) on the
+#       SpatiaLite database, the stronger peer on this data (issue 14): it runs
+#       `Intersects(geom, BuildMbr(bbox))` in SpatiaLite, exact but not through the R-tree
+#       (SpatiaLite only uses its index when a query names it), and loads mod_spatialite on each
+#       request.
+#     The GeoJSON provider would parse the whole file (here 2 GB) on every request;
 #     PostgreSQL/PostGIS would need a database server and is not what linesmap (one process,
 #     SQLite) is either.
-#  5. Checks that both servers serve the same data (sanity.py), then loads each query with wrk
-#     (THREADS threads, CONNECTIONS connections), one server at a time (both stay up): one
+#  5. Checks that all three serve the same data (sanity.py), then loads each query with wrk
+#     (THREADS threads, CONNECTIONS connections), one server at a time (all stay up): one
 #     request alone (a non-2xx there flags the query, which is then not loaded), WARMUP seconds
 #     of warm-up (skipped when that one request took over a second: it is the warm-up), a wait
 #     until the server is idle again (it may still be working through requests wrk gave up
@@ -37,8 +42,8 @@
 #   square around Charing Cross) LINESMAP_BIN=path (skip the build) LINESMAP_DATA=dir (default
 #   the shipped data/gb) LINESMAP_BENCH_CACHE=dir PYTHON=/usr/bin/python3
 #   KEEP_WORK=1 (keep the temporary directory, printed at the end).
-# Needs: wrk, gdal-bin, python3-gdal, python3-venv, curl (Debian; installed when run as root),
-# PyPI for the virtualenv the first time, and ~4 GB free in TMPDIR.
+# Needs: wrk, gdal-bin, python3-gdal, python3-venv, libsqlite3-mod-spatialite, curl (Debian;
+# installed when run as root), PyPI for the virtualenv the first time, and ~4 GB free in TMPDIR.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -81,12 +86,16 @@ command -v curl >/dev/null || missing+=(curl)
 [ -x "$python_sys" ] || die "no Python at $python_sys (set PYTHON to Debian's python3)"
 "$python_sys" -c 'from osgeo import ogr' 2>/dev/null || missing+=(python3-gdal)
 "$python_sys" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# pygeoapi's SQLiteGPKG provider loads SpatiaLite into Python's sqlite3 (mod_spatialite.so).
+load_spatialite="import sqlite3; c = sqlite3.connect(':memory:'); c.enable_load_extension(True); c.execute(\"SELECT load_extension('mod_spatialite.so')\")"
+"$python_sys" -c "$load_spatialite" 2>/dev/null || missing+=(libsqlite3-mod-spatialite)
 if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || die "missing Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})"
   log "installing ${missing[*]} (apt)"
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   "$python_sys" -c 'from osgeo import ogr' || die "$python_sys still cannot import osgeo: python3-gdal is built for Debian's python3; set PYTHON to it"
+  "$python_sys" -c "$load_spatialite" || die "$python_sys cannot load mod_spatialite into sqlite3 (its sqlite3 must allow extensions, as Debian's does): set PYTHON to Debian's python3"
 fi
 
 # The virtualenv: rebuilt when requirements.txt or the interpreter changes.
@@ -223,9 +232,14 @@ for collection in stations journeys; do
     -oo ARRAY_AS_STRING=YES -oo DATE_AS_STRING=YES -gt 65536 >&2 || die "ogr2ogr could not convert $collection"
   rm -f "$work/$collection.geojson"
 done
+spatialite="$work/bench-spatialite.sqlite"
+log "converting the GeoPackage to SpatiaLite"
+# The same features, fields and geometries, with SpatiaLite's R-tree (SPATIAL_INDEX, the default).
+run ogr2ogr -f SQLite -dsco SPATIALITE=YES -lco SPATIAL_INDEX=YES "$spatialite" "$gpkg" stations journeys \
+  -gt 65536 >&2 || die "ogr2ogr could not convert $gpkg to SpatiaLite"
 
-export PYGEOAPI_CONFIG="$work/pygeoapi-config.yml" PYGEOAPI_OPENAPI="$work/pygeoapi-openapi.yml"
-provider() { # layer id_field
+# pygeoapi providers: LAYER ID_FIELD
+ogr_provider() {
   cat <<EOF
     providers:
       - type: feature
@@ -238,7 +252,21 @@ provider() { # layer id_field
         layer: $1
 EOF
 }
-cat >"$PYGEOAPI_CONFIG" <<EOF
+spatialite_provider() {
+  cat <<EOF
+    providers:
+      - type: feature
+        name: SQLiteGPKG
+        data: $spatialite
+        id_field: $2
+        table: $1
+EOF
+}
+
+# pygeoapi_config PROVIDER_FUNCTION: the configuration of one pygeoapi, both collections on it.
+pygeoapi_config() {
+  local provider="$1"
+  cat <<EOF
 # Written by benches/http/compare.sh. server.url only appears in links (gunicorn picks the port).
 server:
   bind: {host: 127.0.0.1, port: 5000}
@@ -272,7 +300,7 @@ resources:
     keywords: [stations]
     extents:
       spatial: {bbox: [-8.7, 49.8, 1.9, 60.9], crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'}
-$(provider stations crs)
+$("$provider" stations crs)
   journeys:
     type: collection
     title: journeys
@@ -280,26 +308,38 @@ $(provider stations crs)
     keywords: [journeys]
     extents:
       spatial: {bbox: [-8.7, 49.8, 1.9, 60.9], crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'}
-$(provider journeys report_id)
+$("$provider" journeys report_id)
 EOF
-"$venv/bin/pygeoapi" config validate -c "$PYGEOAPI_CONFIG" >"$work/pygeoapi-validate.log" 2>&1 \
-  || { cat "$work/pygeoapi-validate.log" >&2; die "pygeoapi rejected $PYGEOAPI_CONFIG"; }
-"$venv/bin/pygeoapi" openapi generate "$PYGEOAPI_CONFIG" --output-file "$PYGEOAPI_OPENAPI" >"$work/pygeoapi-openapi.log" 2>&1 \
-  || { cat "$work/pygeoapi-openapi.log" >&2; die "pygeoapi openapi generate failed"; }
+}
 
-log "starting pygeoapi (gunicorn, $workers sync workers)"
-"$venv/bin/gunicorn" --workers "$workers" --timeout 600 --no-control-socket --bind 127.0.0.1:0 \
-  pygeoapi.flask_app:APP >"$work/pygeoapi.out" 2>"$work/pygeoapi.err" &
-pygeoapi_pid=$!
-pids+=("$pygeoapi_pid")
-wait_for "$work/pygeoapi.err" 'Listening at: http://' "$pygeoapi_pid" 120 pygeoapi
-pygeoapi_url="$(grep -o 'Listening at: http://[0-9.:]*' "$work/pygeoapi.err" | head -n 1 | sed 's|^Listening at: ||')"
-for ((i = 0; i < 600; i++)); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "$pygeoapi_url/collections")" = 200 ] && break
-  kill -0 "$pygeoapi_pid" 2>/dev/null || { tail -n 20 "$work/pygeoapi.err" >&2; die "pygeoapi exited"; }
-  sleep 0.1
-done
-log "pygeoapi at $pygeoapi_url"
+# start_pygeoapi NAME PROVIDER_FUNCTION: writes NAME's configuration and OpenAPI document, starts
+# it under gunicorn and sets url[NAME] and pid[NAME] once it answers /collections.
+declare -A url pid
+start_pygeoapi() {
+  local name="$1" config="$work/$1-config.yml" openapi="$work/$1-openapi.yml" i
+  pygeoapi_config "$2" >"$config"
+  PYGEOAPI_CONFIG="$config" PYGEOAPI_OPENAPI="$openapi" "$venv/bin/pygeoapi" config validate -c "$config" \
+    >"$work/$name-validate.log" 2>&1 || { cat "$work/$name-validate.log" >&2; die "pygeoapi rejected $config"; }
+  PYGEOAPI_CONFIG="$config" PYGEOAPI_OPENAPI="$openapi" "$venv/bin/pygeoapi" openapi generate "$config" \
+    --output-file "$openapi" >"$work/$name-openapi.log" 2>&1 \
+    || { cat "$work/$name-openapi.log" >&2; die "pygeoapi openapi generate failed for $name"; }
+  log "starting $name (gunicorn, $workers sync workers)"
+  PYGEOAPI_CONFIG="$config" PYGEOAPI_OPENAPI="$openapi" "$venv/bin/gunicorn" --workers "$workers" --timeout 600 \
+    --no-control-socket --bind 127.0.0.1:0 pygeoapi.flask_app:APP >"$work/$name.out" 2>"$work/$name.err" &
+  pid[$name]=$!
+  pids+=("${pid[$name]}")
+  wait_for "$work/$name.err" 'Listening at: http://' "${pid[$name]}" 120 "$name"
+  url[$name]="$(grep -o 'Listening at: http://[0-9.:]*' "$work/$name.err" | head -n 1 | sed 's|^Listening at: ||')"
+  for ((i = 0; i < 600; i++)); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "${url[$name]}/collections")" = 200 ] && break
+    kill -0 "${pid[$name]}" 2>/dev/null || { tail -n 20 "$work/$name.err" >&2; die "$name exited"; }
+    sleep 0.1
+  done
+  log "$name at ${url[$name]}"
+}
+url[linesmap]="$linesmap_url" pid[linesmap]="$linesmap_pid"
+start_pygeoapi pygeoapi-OGR ogr_provider
+start_pygeoapi pygeoapi-SpatiaLite spatialite_provider
 
 # --- cases -------------------------------------------------------------------------------------
 titles=(
@@ -316,22 +356,23 @@ paths=(
 )
 # pygeoapi's path for each case; empty: it has no equivalent (reported as n/a, not faked).
 pygeoapi_paths=("${paths[0]}" "${paths[1]}" "${paths[2]}" "")
+servers=(linesmap pygeoapi-OGR pygeoapi-SpatiaLite)
 
 sanity="$work/sanity.md"
-log "checking that both servers serve the same features"
-run "$py" "$here/sanity.py" "$linesmap_url" "$pygeoapi_url" "$gpkg" "$bbox" "${pygeoapi_paths[@]:0:3}" >"$sanity" \
-  || { cat "$sanity"; die "the two servers do not serve the same data (see above)"; }
+log "checking that the three servers serve the same features"
+run "$py" "$here/sanity.py" --linesmap "$linesmap_url" --bbox="$bbox" \
+  --peer pygeoapi-OGR "${url[pygeoapi-OGR]}" "$gpkg" envelopes \
+  --peer pygeoapi-SpatiaLite "${url[pygeoapi-SpatiaLite]}" "$spatialite" exact \
+  "${pygeoapi_paths[@]:0:3}" >"$sanity" \
+  || { cat "$sanity"; die "the servers do not serve the same data (see above)"; }
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 results="$work/results.jsonl"
 : >"$results"
 for i in "${!paths[@]}"; do
-  for server in linesmap pygeoapi; do
-    if [ "$server" = linesmap ]; then
-      base="$linesmap_url" path="${paths[$i]}" pid="$linesmap_pid"
-    else
-      base="$pygeoapi_url" path="${pygeoapi_paths[$i]}" pid="$pygeoapi_pid"
-    fi
+  for server in "${servers[@]}"; do
+    base="${url[$server]}" server_pid="${pid[$server]}"
+    if [ "$server" = linesmap ]; then path="${paths[$i]}"; else path="${pygeoapi_paths[$i]}"; fi
     if [ -z "$path" ]; then
       echo "{\"case\": $((i + 1)), \"title\": \"${titles[$i]}\", \"server\": \"$server\", \"status\": null, \"wrk\": null}" >>"$results"
       continue
@@ -355,14 +396,14 @@ for i in "${!paths[@]}"; do
       else
         log "case $((i + 1)) $server: $path (one request ${single_s} s, the warm-up; then ${run_s} s)"
       fi
-      wait_idle "$pid" "$server"
+      wait_idle "$server_pid" "$server"
       busy="$(busy_pct)"
       out="$work/wrk-$((i + 1))-$server.txt"
       run wrk -t"$threads" -c"$connections" -d"${run_s}s" --timeout "${wrk_timeout}s" -H "$accept" \
         -s "$here/report.lua" "$url" >"$out" || die "wrk failed on $url (see $out)"
       wrk_json="$(sed -n 's/^WRK_RESULT //p' "$out")"
       [ -n "$wrk_json" ] || die "wrk printed no result for $url (see $out)"
-      wait_idle "$pid" "$server"
+      wait_idle "$server_pid" "$server"
     else
       log "case $((i + 1)) $server: $path answered HTTP $status: flagged, not loaded"
     fi
@@ -377,7 +418,12 @@ import importlib.metadata as m
 import sys
 from osgeo import gdal
 names = ("pygeoapi", "gunicorn", "Flask")
-print(", ".join(f"{n} {m.version(n)}" for n in names) + f", GDAL {gdal.__version__}, Python {sys.version.split()[0]}")
+import sqlite3
+c = sqlite3.connect(":memory:")
+c.enable_load_extension(True)
+c.execute("SELECT load_extension('mod_spatialite.so')")
+spatialite = c.execute("SELECT spatialite_version()").fetchone()[0]
+print(", ".join(f"{n} {m.version(n)}" for n in names) + f", GDAL {gdal.__version__}, SpatiaLite {spatialite}, SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}")
 PY
 )"
 cat <<EOF
@@ -386,16 +432,16 @@ cat <<EOF
 $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load average (1, 5, 15 min) $load_before before the load, $load_after after. The servers and wrk share these cores with anything else running: "other load" in the last table is the share of all cores busy during the 2 s before each run, both servers idle.
 
 - linesmap: $bin_note; $(thousands "$reports") synthetic journeys (seed $seed) and the stations of \`$data\`.
-- pygeoapi: $versions; Flask app under gunicorn, $workers sync workers; OGR provider on a GeoPackage (R-tree) holding linesmap's own collections, copied through its OGC API.
+- pygeoapi: $versions; two servers, each its Flask app under gunicorn with $workers sync workers, on linesmap's own collections copied through its OGC API: **pygeoapi-OGR**, the OGR provider on a GeoPackage (R-tree), and **pygeoapi-SpatiaLite**, the SQLiteGPKG provider on a SpatiaLite database made from that GeoPackage (R-tree present; the provider's \`Intersects()\` does not use it).
 - wrk: $threads threads, $connections connections, ${warmup} s warm-up (for a query taking over 1 s alone, that one request) then a wait until the server is idle, ${duration} s measured or longer for about $min_responses responses (at most ${max_duration} s), \`$accept\`; bbox $bbox (20 km around Charing Cross unless BBOX was set).
 
 $(for i in "${!paths[@]}"; do echo "$((i + 1)). \`GET ${paths[$i]}\`$([ -z "${pygeoapi_paths[$i]}" ] && echo ' (linesmap only: pygeoapi has no equivalent)')"; done)
 
-### Same data on both
+### Same data on all three
 
 $(cat "$sanity")
 
-pygeoapi's \`resulttype=hits\` counts R-tree envelopes that meet the box (GDAL's GeoPackage count); the features it returns are tested exactly, as the GeoPackage column shows.
+pygeoapi-OGR's \`resulttype=hits\` counts R-tree envelopes that meet the box (GDAL's GeoPackage count); the features it returns are tested exactly, as the GeoPackage column shows. pygeoapi-SpatiaLite's counts with the same exact \`Intersects()\` it filters pages with, so it must equal linesmap's.
 
 ### Throughput and latency
 

@@ -3,6 +3,9 @@
 
 Usage: table.py RESULTS.jsonl
 
+One column group per server (linesmap first, then each peer in the order it ran, e.g.
+pygeoapi-OGR and pygeoapi-SpatiaLite) and the ratio of linesmap's req/s to each peer's.
+
 Each line: {"case", "title", "server", "status" (the HTTP status of one request before the load,
 null when the server has no such query), "busy_before" (percent of all cores busy just before
 the run, servers idle), "wrk" (the figures of report.lua, null when not loaded)}. A run with any non-2xx response, timeout or socket error is flagged, never shown as
@@ -84,15 +87,27 @@ def main():
         if r["case"] not in [c["case"] for c in cases]:
             cases.append(r)
     by = {(r["case"], r["server"]): r for r in results}
+    peers = []  # the servers linesmap is compared with, in the order they ran
+    for r in results:
+        if r["server"] != "linesmap" and r["server"] not in peers:
+            peers.append(r["server"])
 
-    print("| # | case | linesmap req/s | p50 | p99 | pygeoapi req/s | p50 | p99 | linesmap / pygeoapi, req/s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    head = ["#", "case", "linesmap req/s", "p50", "p99"]
+    for peer in peers:
+        head += [f"{peer} req/s", "p50", "p99"]
+    head += [f"linesmap / {peer}, req/s" for peer in peers]
+    print("| " + " | ".join(head) + " |")
+    print("|---|---|" + "---:|" * (len(head) - 2))
     for c in cases:
-        ours, theirs = by.get((c["case"], "linesmap")), by.get((c["case"], "pygeoapi"))
-        a, b = throughput(ours), throughput(theirs)
-        ratio = f"**{a / b:.1f}×**" if a and b else "n/a"
-        row = [str(c["case"]), c["title"]] + cells(ours) + cells(theirs) + [ratio]
-        print("| " + " | ".join(row) + " |")
+        ours = by.get((c["case"], "linesmap"))
+        row = [str(c["case"]), c["title"]] + cells(ours)
+        ratios = []
+        for peer in peers:
+            theirs = by.get((c["case"], peer))
+            row += cells(theirs)
+            a, b = throughput(ours), throughput(theirs)
+            ratios.append(f"**{a / b:.1f}×**" if a and b else "n/a")
+        print("| " + " | ".join(row + ratios) + " |")
     print()
     print(f"† fewer than {FEW} responses in the run: the percentiles are rough.")
     print()
