@@ -151,7 +151,12 @@ pub fn need(method: &str, path: &str, query: &str) -> Need {
     {
         return Need::Public;
     }
-    if path == "/api/audit" {
+    // the audit log, a report's versions (rectification) and the review queue and decisions
+    if path == "/api/audit"
+        || path == "/api/review"
+        || path.starts_with("/api/review/")
+        || (path.starts_with("/api/journeys/") && path.ends_with("/versions"))
+    {
         return Need::Role(Role::Admin);
     }
     if is_person_level(path) {
@@ -488,6 +493,16 @@ mod tests {
             Need::Role(Role::Viewer)
         );
         assert_eq!(need("GET", "/api/audit", ""), Need::Role(Role::Admin));
+        assert_eq!(need("PUT", "/api/journeys/x", ""), Need::Role(Role::Admin));
+        assert_eq!(
+            need("GET", "/api/journeys/x/versions", ""),
+            Need::Role(Role::Admin)
+        );
+        assert_eq!(
+            need("GET", "/api/review", "due_before=2026-01-01"),
+            Need::Role(Role::Admin)
+        );
+        assert_eq!(need("POST", "/api/review/x", ""), Need::Role(Role::Admin));
         assert_eq!(need("GET", "/nowhere", ""), Need::Role(Role::Viewer));
         assert!(Role::Viewer < Role::BtpPlanner && Role::Analyst < Role::Admin);
         assert_eq!(normalize("//api/./x/../journeys/"), "/api/journeys");

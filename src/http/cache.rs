@@ -76,8 +76,9 @@ fn allowed_methods(path: &str) -> &'static str {
             "POST"
         }
         p if p.starts_with("/api/journeys/") && !p["/api/journeys/".len()..].contains('/') => {
-            "GET, HEAD, DELETE"
+            "GET, HEAD, PUT, DELETE"
         }
+        p if p.starts_with("/api/review/") => "POST",
         // every GET is answered to HEAD too (without the body, see `server`)
         _ => "GET, HEAD",
     }

@@ -332,6 +332,20 @@ fn audit_action(ctx: &Ctx) -> Option<&'static str> {
     if m == "DELETE" && p.starts_with("/api/journeys/") {
         return Some("erase");
     }
+    if m == "PUT" && p.starts_with("/api/journeys/") {
+        return Some("rectify");
+    }
+    if (m == "GET" || m == "HEAD") && p.starts_with("/api/journeys/") && p.ends_with("/versions")
+    {
+        return Some("read_versions");
+    }
+    if (m == "GET" || m == "HEAD") && p == "/api/review" {
+        return Some("read_review");
+    }
+    if m == "POST" && p.starts_with("/api/review/") {
+        // `review_retain` or `review_dispose`: the handler says which (see `after`)
+        return Some("review");
+    }
     if m == "POST" && p.starts_with("/api/journeys/") {
         if p.ends_with("/unrestrict") {
             return Some("unrestrict");
@@ -395,7 +409,17 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
         .map(|s| s.0)
         .filter(|&n| n < sec.disclosure.k as usize)
         .filter(|_| aggregate && role.is_some_and(|r| r >= Role::BtpPlanner));
-    let action = audit_action(&ctx).or(small.map(|_| "read_journeys"));
+    let decided = r
+        .headers_mut()
+        .remove(super::records::REVIEW_DECISION)
+        .and_then(|v| match v.to_str() {
+            Ok("retain") => Some("review_retain"),
+            Ok("dispose") => Some("review_dispose"),
+            _ => None,
+        });
+    let action = audit_action(&ctx)
+        .map(|a| if a == "review" { decided.unwrap_or(a) } else { a })
+        .or(small.map(|_| "read_journeys"));
     if ok && let Some(action) = action {
         let records = match small {
             Some(n) if action == "read_journeys" => n as u64,

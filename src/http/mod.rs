@@ -15,6 +15,7 @@ pub mod ogc;
 pub mod openapi;
 pub mod params;
 pub mod people;
+pub mod records;
 pub mod server;
 
 use crate::geography::Geography;
@@ -274,6 +275,36 @@ pub fn routes(
         .and(with_state(state.clone()))
         .then(journeys::erase)
         .boxed();
+    let rectify = warp::path!("api" / "journeys" / String)
+        .and(warp::put())
+        .and(warp::header::optional::<String>("x-justification"))
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(records::rectify)
+        .boxed();
+    let versions = warp::path!("api" / "journeys" / String / "versions")
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .then(records::versions)
+        .boxed();
+    let review_list = warp::path!("api" / "review")
+        .and(warp::get())
+        .and(raw_query())
+        .and(with_state(state.clone()))
+        .then(records::review_list)
+        .boxed();
+    let review_decide = warp::path!("api" / "review" / String)
+        .and(warp::post())
+        .and(warp::header::optional::<String>("x-justification"))
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .and(guard::who(state.clone()))
+        .and(with_state(state.clone()))
+        .then(records::review_decide)
+        .boxed();
     let restrict = warp::path!("api" / "journeys" / String / "restrict")
         .and(warp::post())
         .map(|id| (id, true))
@@ -464,6 +495,10 @@ pub fn routes(
         one_journey,
         restrict,
         erase,
+        rectify,
+        versions,
+        review_list,
+        review_decide,
         locate,
         route,
         station,
