@@ -383,9 +383,7 @@ fn review_due(
             )?;
             for d in &due {
                 let last = d.last_decision.as_ref();
-                let f = |g: fn(&linesmap::store::Decision) -> &str| {
-                    csv_field(last.map_or("", g))
-                };
+                let f = |g: fn(&linesmap::store::Decision) -> &str| csv_field(last.map_or("", g));
                 writeln!(
                     out,
                     "{},{},{},{},{},{},{},{}",
@@ -719,7 +717,8 @@ fn main() -> anyhow::Result<()> {
             }
             let audit_log = security.audit.as_ref().map(|a| a.describe());
             tracing::info!(audit = ?audit_log, suppress_below = access.suppress_below, rate_limit = access.rate_limit, "access control ready");
-            let journeys = Arc::new(Journeys::new(geo.clone(), store).with_review_after(review_after));
+            let journeys =
+                Arc::new(Journeys::new(geo.clone(), store).with_review_after(review_after));
             let t0 = std::time::Instant::now();
             let stats = journeys.load()?;
             tracing::info!(

@@ -335,8 +335,7 @@ fn audit_action(ctx: &Ctx) -> Option<&'static str> {
     if m == "PUT" && p.starts_with("/api/journeys/") {
         return Some("rectify");
     }
-    if (m == "GET" || m == "HEAD") && p.starts_with("/api/journeys/") && p.ends_with("/versions")
-    {
+    if (m == "GET" || m == "HEAD") && p.starts_with("/api/journeys/") && p.ends_with("/versions") {
         return Some("read_versions");
     }
     if (m == "GET" || m == "HEAD") && p == "/api/review" {
@@ -418,7 +417,13 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
             _ => None,
         });
     let action = audit_action(&ctx)
-        .map(|a| if a == "review" { decided.unwrap_or(a) } else { a })
+        .map(|a| {
+            if a == "review" {
+                decided.unwrap_or(a)
+            } else {
+                a
+            }
+        })
         .or(small.map(|_| "read_journeys"));
     if ok && let Some(action) = action {
         let records = match small {

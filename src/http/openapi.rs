@@ -515,8 +515,24 @@ fn build() -> Value {
     }
     // rectification, versions and review (issue 17): admins
     let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-    let id_param = || param("report_id", "path", "the report id", json!({"type": "string"}), true);
-    let why = |d: &str| param("X-Justification", "header", d, json!({"type": "string", "minLength": 1, "maxLength": 500}), true);
+    let id_param = || {
+        param(
+            "report_id",
+            "path",
+            "the report id",
+            json!({"type": "string"}),
+            true,
+        )
+    };
+    let why = |d: &str| {
+        param(
+            "X-Justification",
+            "header",
+            d,
+            json!({"type": "string", "minLength": 1, "maxLength": 500}),
+            true,
+        )
+    };
     if let Some(one) = paths.get_mut("/api/journeys/{report_id}") {
         one["put"] = json!({
             "summary": "rectifies a report (admins; the reason in X-Justification): the body is the corrected report, validated as a POSTed one, its report_id the path's or left out; every layer, list and export uses it at once (other instances within a second); the earlier version stays readable at /versions; a restricted report stays restricted",

@@ -4,7 +4,7 @@
 //! `POST /api/review/{id}`). Each is an audit action (see `guard::audit_action`).
 
 use super::error::ApiError;
-use super::journeys::{feature, read_limited, record_count, MAX_BODY};
+use super::journeys::{MAX_BODY, feature, read_limited, record_count};
 use super::params::Params;
 use super::{AppState, json_reply};
 use crate::ingest::RectifyOutcome;
@@ -46,7 +46,12 @@ where
         .get(warp::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
-    let base = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let base = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if base != "application/json" {
         return Err(ApiError::UnsupportedMediaType(format!(
             "content type \"{base}\" is not accepted: send application/json"
@@ -158,11 +163,7 @@ fn pseudonymised(body: &str, keys: &crate::access::Pseudonyms) -> Value {
 /// `GET /api/journeys/{id}/versions` (admins): every version of a report, newest first: its
 /// number, when, who and why (none for the version as posted), whether it is current, and the
 /// report as it was (person ids as pseudonyms).
-pub async fn versions(
-    id: String,
-    raw: String,
-    state: Arc<AppState>,
-) -> Response {
+pub async fn versions(id: String, raw: String, state: Arc<AppState>) -> Response {
     let id = super::handlers::percent_decode(&id);
     if let Err(e) = Params::parse(&raw, &[]) {
         return e.into_response();
@@ -279,10 +280,10 @@ pub async fn review_list(raw: String, state: Arc<AppState>) -> Response {
 /// (a date after today) or `{"decision": "dispose", "reason"}`.
 fn decision(v: &Value) -> Result<(bool, Option<time::Date>, String), ApiError> {
     let field = |name: &str| v.get(name).filter(|x| !x.is_null());
-    if let Some(extra) = v
-        .as_object()
-        .and_then(|m| m.keys().find(|k| !matches!(k.as_str(), "decision" | "review_date" | "reason")))
-    {
+    if let Some(extra) = v.as_object().and_then(|m| {
+        m.keys()
+            .find(|k| !matches!(k.as_str(), "decision" | "review_date" | "reason"))
+    }) {
         return Err(ApiError::BadRequest(format!(
             "unknown field \"{extra}\": a decision has decision, review_date and reason"
         )));
@@ -297,9 +298,13 @@ fn decision(v: &Value) -> Result<(bool, Option<time::Date>, String), ApiError> {
         None => return Err(ApiError::BadRequest("a decision needs a reason".into())),
     };
     let date = match field("review_date") {
-        Some(Value::String(s)) => Some(parse_date(s).filter(|d| d.year() <= 2200).ok_or_else(
-            || ApiError::BadRequest(format!("review_date \"{s}\" is not a date YYYY-MM-DD up to 2200")),
-        )?),
+        Some(Value::String(s)) => {
+            Some(parse_date(s).filter(|d| d.year() <= 2200).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "review_date \"{s}\" is not a date YYYY-MM-DD up to 2200"
+                ))
+            })?)
+        }
         Some(_) => {
             return Err(ApiError::BadRequest(
                 "review_date must be a date YYYY-MM-DD".into(),
@@ -397,10 +402,8 @@ where
                 None => body["erased"] = json!(true),
             }
             let mut r = record_count(json_reply(&body, "application/json"), 1);
-            r.headers_mut().insert(
-                REVIEW_DECISION,
-                warp::http::HeaderValue::from_static(label),
-            );
+            r.headers_mut()
+                .insert(REVIEW_DECISION, warp::http::HeaderValue::from_static(label));
             r
         }
         Ok(Ok(crate::store::Erased::NoSuchReport)) => {

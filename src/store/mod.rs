@@ -92,9 +92,13 @@ pub struct Rectification {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rectified {
     /// stored as this version; the one before is kept in the report's versions
-    Done { version: i64 },
+    Done {
+        version: i64,
+    },
     /// the report is already this content (a resend): nothing changed
-    Unchanged { version: i64 },
+    Unchanged {
+        version: i64,
+    },
     NoSuchReport,
     Erased,
 }
@@ -179,9 +183,7 @@ pub fn review_queue(
             })
         })
         .collect();
-    due.sort_by(|a, b| {
-        (&a.review_date, &a.report_id).cmp(&(&b.review_date, &b.report_id))
-    });
+    due.sort_by(|a, b| (&a.review_date, &a.report_id).cmp(&(&b.review_date, &b.report_id)));
     Ok(due)
 }
 

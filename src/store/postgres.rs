@@ -118,9 +118,9 @@ const MIGRATIONS: &[(i32, &str)] = &[
 
 /// A statement written for SQLite (`?1` …) with PostgreSQL's placeholders (`$1` …).
 fn pg(sql: &str) -> String {
-    (1..=9)
-        .rev()
-        .fold(sql.to_string(), |s, i| s.replace(&format!("?{i}"), &format!("${i}")))
+    (1..=9).rev().fold(sql.to_string(), |s, i| {
+        s.replace(&format!("?{i}"), &format!("${i}"))
+    })
 }
 
 fn stored(r: &postgres::Row) -> StoredReport {

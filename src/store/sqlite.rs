@@ -81,7 +81,8 @@ pub(super) const REVIEW_CANDIDATES: &str = "SELECT r.report_id, r.journey_date, 
      ORDER BY r.report_id, d.seq DESC";
 
 /// Every version of a report, the current one first (the same statement on PostgreSQL).
-pub(super) const VERSIONS: &str = "SELECT version, coalesce(version_at, received_at), version_actor, version_reason, body, 1
+pub(super) const VERSIONS: &str =
+    "SELECT version, coalesce(version_at, received_at), version_actor, version_reason, body, 1
      FROM reports WHERE report_id = ?1
      UNION ALL
      SELECT version, at, actor, reason, body, 0 FROM report_versions WHERE report_id = ?1
@@ -476,7 +477,14 @@ impl JourneyStore for SqliteStore {
         tx.execute(
             "INSERT INTO review_decisions (report_id, decision, review_date, reason, actor, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![report_id, d.decision, d.review_date, d.reason, d.actor, d.at],
+            params![
+                report_id,
+                d.decision,
+                d.review_date,
+                d.reason,
+                d.actor,
+                d.at
+            ],
         )?;
         tx.commit()?;
         Ok(true)

@@ -17,6 +17,7 @@ mod loaders;
 mod ogc;
 mod people;
 mod pg;
+mod records;
 mod reference;
 mod reliability;
 mod restriction;
