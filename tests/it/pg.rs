@@ -845,8 +845,9 @@ fn rectification_and_review_reach_every_instance_within_a_second_and_outlive_a_r
             })
             .unwrap_or(u64::MAX)
     };
+    // (the setting-up, not what is measured: generous, for a machine running other tests)
     assert!(
-        within(Duration::from_secs(1), || ends(&b.1, "BPN") == 1
+        within(Duration::from_secs(10), || ends(&b.1, "BPN") == 1
             && ends(&b.1, "NRW") == 1)
         .is_some()
     );
