@@ -557,6 +557,7 @@ fn build() -> Value {
             "parameters": [id_param()],
             "responses": {
                 "200": {"description": "{report_id, versions: [{version, current, at, actor, reason, report}]}", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": err("a query parameter (none is taken)"),
                 "403": err("not an admin"),
                 "404": err("no report with that id"),
                 "410": err("the report was erased"),
@@ -591,6 +592,7 @@ fn build() -> Value {
                 "403": err("not an admin, or no X-Justification"),
                 "404": err("no report with that id"),
                 "410": err("the report was erased"),
+                "413": err("body over 16 MiB"),
                 "415": err("not application/json"),
                 "503": err("the store is unavailable"),
             }

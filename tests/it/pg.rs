@@ -867,6 +867,9 @@ fn rectification_and_review_reach_every_instance_within_a_second_and_outlive_a_r
                 == "NRW"
     });
     assert!(moved.is_some(), "B still counts the old version after 1 s");
+    eprintln!(
+        "rectification: the second instance read and counted the new version after {moved:?}"
+    );
     let (s, v) = get_json(&b.1, &admin, "/api/journeys/syn-pgv-1/versions");
     assert_eq!(s, 200);
     let versions: Vec<_> = v["versions"]
