@@ -44,6 +44,21 @@ pub struct Journeys {
     follow: std::sync::Mutex<Follow>,
     /// erased report ids (never indexed again) and how many tombstones the store had
     erased: RwLock<(u64, std::collections::HashSet<String>)>,
+    /// when reports come up for review (MoPI), from the journey date
+    review_after: crate::journey::review::ReviewAfter,
+}
+
+/// What a rectification did.
+#[derive(Clone, Debug)]
+pub enum RectifyOutcome {
+    /// the corrected report is this version, in the index at once
+    Done(Arc<MappedJourney>, i64),
+    /// the report already had this content: nothing changed
+    Unchanged(Arc<MappedJourney>, i64),
+    NoSuchReport,
+    Erased,
+    /// the corrected report is invalid: every problem found
+    Rejected(Vec<FieldError>),
 }
 
 /// The follower's place in the store: the highest sequence number read, and the numbers below
@@ -67,7 +82,59 @@ impl Journeys {
             index: RwLock::new(JourneyIndex::new()),
             follow: std::sync::Mutex::new(Follow::default()),
             erased: RwLock::new((0, std::collections::HashSet::new())),
+            review_after: crate::journey::review::ReviewAfter::default(),
         }
+    }
+
+    /// The same, with reports coming up for review `review_after` their journey date.
+    pub fn with_review_after(mut self, review_after: crate::journey::review::ReviewAfter) -> Self {
+        self.review_after = review_after;
+        self
+    }
+
+    pub fn review_after(&self) -> crate::journey::review::ReviewAfter {
+        self.review_after
+    }
+
+    /// Replaces a stored report with a corrected version (validated and mapped as a new report
+    /// is, its `report_id` the same): durably in the store, the earlier version kept, and at
+    /// once in the index (the old version's counts gone, the new one's in); other instances
+    /// follow within a poll. A restricted report stays restricted.
+    pub fn rectify(
+        &self,
+        value: &Value,
+        at: String,
+        actor: String,
+        reason: String,
+        now: OffsetDateTime,
+    ) -> Result<RectifyOutcome, StoreError> {
+        let j = match self.prepare(value, now) {
+            Ok(j) => j,
+            Err(errors) => return Ok(RectifyOutcome::Rejected(errors)),
+        };
+        let id = j.report.report_id.clone();
+        let done = self.store.rectify(&crate::store::Rectification {
+            report_id: id.clone(),
+            body: j.report.canonical_json(),
+            at,
+            actor,
+            reason,
+        })?;
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        let current = |index: &JourneyIndex, j: MappedJourney| {
+            index.get(&id).cloned().unwrap_or_else(|| Arc::new(j))
+        };
+        Ok(match done {
+            crate::store::Rectified::Done { version } => {
+                index.replace(vec![(j.clone(), version)]);
+                RectifyOutcome::Done(current(&index, j), version)
+            }
+            crate::store::Rectified::Unchanged { version } => {
+                RectifyOutcome::Unchanged(current(&index, j), version)
+            }
+            crate::store::Rectified::NoSuchReport => RectifyOutcome::NoSuchReport,
+            crate::store::Rectified::Erased => RectifyOutcome::Erased,
+        })
     }
 
     /// Adds to the index the reports other processes (other server instances on the same
@@ -111,8 +178,13 @@ impl Journeys {
             // lock order everywhere: erased, then the index
             let erased = self.erased.read().unwrap_or_else(|e| e.into_inner());
             let index = self.index();
+            // new ids, and reports rectified since this instance read them
             rows.into_iter()
-                .filter(|r| index.get(&r.report_id).is_none() && !erased.1.contains(&r.report_id))
+                .filter(|r| {
+                    !erased.1.contains(&r.report_id)
+                        && (index.get(&r.report_id).is_none()
+                            || r.version > index.version_of(&r.report_id))
+                })
                 .collect()
         };
         if fresh.is_empty() {
@@ -122,20 +194,28 @@ impl Journeys {
         let mapped = par_map(&fresh, |r| {
             let v: Value = serde_json::from_str(&r.body).ok()?;
             let report = parse_report(&v, self.geography(), now).ok()?;
-            self.mapper.map(report).ok()
+            Some((self.mapper.map(report).ok()?, r.version))
         });
         let erased = self.erased.read().unwrap_or_else(|e| e.into_inner());
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         let mut added = 0;
-        for j in mapped.into_iter().flatten() {
+        let mut rectified = Vec::new();
+        for (j, version) in mapped.into_iter().flatten() {
             // erased while it was being mapped: not put back
             if erased.1.contains(&j.report.report_id) {
                 continue;
             }
+            if index.get(&j.report.report_id).is_some() {
+                rectified.push((j, version));
+                continue;
+            }
+            let id = j.report.report_id.clone();
             if index.insert(j) {
+                index.set_version(&id, version);
                 added += 1;
             }
         }
+        added += index.replace(rectified);
         Ok(added)
     }
 
@@ -204,6 +284,15 @@ impl Journeys {
         let was = self.store.unrestrict(report_id)?;
         self.follow_restrictions()?;
         Ok(was)
+    }
+
+    /// The id was erased (as this instance knows: within a poll of any instance's erasure).
+    pub fn is_erased(&self, report_id: &str) -> bool {
+        self.erased
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .contains(report_id)
     }
 
     pub fn store(&self) -> &Arc<dyn JourneyStore> {
@@ -293,6 +382,11 @@ impl Journeys {
         }
         // stored reports were valid when accepted: allow for a clock that has moved back
         let now = OffsetDateTime::now_utc() + time::Duration::days(2);
+        let versions: Vec<(String, i64)> = stored
+            .iter()
+            .filter(|r| r.version > 1)
+            .map(|r| (r.report_id.clone(), r.version))
+            .collect();
         let mapped = par_map(&stored, |r| {
             let v: Value = serde_json::from_str(&r.body).map_err(|e| tracing::warn!(report_id = %r.report_id, error = %e, "stored report is not JSON"))?;
             let report: Report = parse_report(&v, self.geography(), now).map_err(|e| {
@@ -308,6 +402,9 @@ impl Journeys {
         };
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         let mut fresh = JourneyIndex::from_journeys(ok);
+        for (id, v) in &versions {
+            fresh.set_version(id, *v);
+        }
         for j in index.all() {
             fresh.insert((**j).clone());
         }

@@ -1,4 +1,4 @@
-//! The `linesmap` command line: `serve`, `import`, `generate` and `check-data`.
+//! The `linesmap` command line: `serve`, `import`, `generate`, `check-data` and `review`.
 
 /// mimalloc, made for multi-threaded servers: per-thread free lists without the lock waits of
 /// glibc's shared arenas, and freed pages returned to the system, so resident memory stays flat
@@ -280,8 +280,32 @@ enum Command {
         /// image's text chunks) and shows read-only: 1 to 64 printable characters.
         #[arg(long, default_value = linesmap::access::marking::DEFAULT_MARKING, value_parser = linesmap::access::marking::Marking::parse)]
         marking: linesmap::access::marking::Marking,
+        /// When reports come up for review (MoPI): this long after the journey date (`6y`,
+        /// `18m`, `90d`), unless an admin set a date (`POST /api/review/{id}`).
+        #[arg(long, default_value = "6y", value_parser = linesmap::journey::review::ReviewAfter::parse)]
+        review_after: linesmap::journey::review::ReviewAfter,
         #[command(flatten)]
         access: AccessArgs,
+    },
+    /// Print the reports due for review (MoPI) from the store, oldest first, for scheduled jobs.
+    Review {
+        /// List the reports due for review (required: the one listing there is).
+        #[arg(long, required = true)]
+        due: bool,
+        /// Review dates before this day (YYYY-MM-DD); default: tomorrow, so every report due
+        /// today or earlier.
+        #[arg(long, value_parser = parse_day)]
+        before: Option<time::Date>,
+        /// The journey store: an SQLite file or a PostgreSQL URL (as `serve --store`).
+        #[arg(long, env = "LINESMAP_STORE", default_value = "linesmap.sqlite")]
+        store: String,
+        /// `csv` (a header line, then one line per report) or `json` (one document, as
+        /// `GET /api/review` answers).
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ReviewFormat,
+        /// The review period the servers run with (`serve --review-after`).
+        #[arg(long, default_value = "6y", value_parser = linesmap::journey::review::ReviewAfter::parse)]
+        review_after: linesmap::journey::review::ReviewAfter,
     },
     /// Bearer tokens for `serve --tokens`.
     Token {
@@ -323,6 +347,87 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReviewFormat {
+    Csv,
+    Json,
+}
+
+/// A day, YYYY-MM-DD (from 2000 to 2200).
+fn parse_day(s: &str) -> Result<time::Date, String> {
+    linesmap::journey::report::parse_date(s.trim())
+        .filter(|d| (2000..=2200).contains(&d.year()))
+        .ok_or_else(|| format!("\"{s}\" is not a date YYYY-MM-DD from 2000 to 2200"))
+}
+
+/// One CSV field, quoted when it must be.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `linesmap review --due`: the queue, as CSV or JSON, on standard output.
+fn review_due(
+    store: &str,
+    before: Option<time::Date>,
+    format: ReviewFormat,
+    rule: linesmap::journey::review::ReviewAfter,
+) -> anyhow::Result<()> {
+    if !is_postgres(store) && !Path::new(store).is_file() {
+        anyhow::bail!("--store {store}: no such store (an SQLite file or a postgres:// URL)");
+    }
+    let before = before.unwrap_or_else(|| {
+        time::OffsetDateTime::now_utc()
+            .date()
+            .next_day()
+            .unwrap_or(time::Date::MAX)
+    });
+    let s = linesmap::store::open(store)?;
+    let due = linesmap::store::review_queue(s.as_ref(), rule, before)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match format {
+        ReviewFormat::Json => {
+            serde_json::to_writer(
+                &mut out,
+                &serde_json::json!({
+                    "due_before": linesmap::journey::report::format_date(before),
+                    "review_after": rule.to_string(),
+                    "numberMatched": due.len(),
+                    "reports": due,
+                }),
+            )?;
+            writeln!(out)?;
+        }
+        ReviewFormat::Csv => {
+            writeln!(
+                out,
+                "report_id,journey_date,review_date,review_date_set,last_decision,last_decision_at,last_decision_by,last_reason"
+            )?;
+            for d in &due {
+                let last = d.last_decision.as_ref();
+                let f = |g: fn(&linesmap::store::Decision) -> &str| csv_field(last.map_or("", g));
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},{}",
+                    csv_field(&d.report_id),
+                    d.journey_date,
+                    d.review_date,
+                    d.review_date_set,
+                    f(|x| &x.decision),
+                    f(|x| &x.at),
+                    f(|x| &x.actor),
+                    f(|x| &x.reason),
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[derive(Args)]
@@ -515,6 +620,13 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Review {
+            due: _,
+            before,
+            store,
+            format,
+            review_after,
+        } => review_due(&store, before, format, review_after),
         Command::CheckData { data } => {
             let manifest_ok = match data.dir() {
                 Some(dir) => check_manifest(&dir)?,
@@ -588,6 +700,7 @@ fn main() -> anyhow::Result<()> {
             generator_params: gp,
             web,
             marking,
+            review_after,
             access,
         } => {
             let (geo, t) = data.load()?;
@@ -616,7 +729,8 @@ fn main() -> anyhow::Result<()> {
             }
             let audit_log = security.audit.as_ref().map(|a| a.describe());
             tracing::info!(audit = ?audit_log, suppress_below = access.suppress_below, rate_limit = access.rate_limit, "access control ready");
-            let journeys = Arc::new(Journeys::new(geo.clone(), store));
+            let journeys =
+                Arc::new(Journeys::new(geo.clone(), store).with_review_after(review_after));
             let t0 = std::time::Instant::now();
             let stats = journeys.load()?;
             tracing::info!(

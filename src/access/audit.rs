@@ -19,7 +19,8 @@ pub struct AuditEvent {
     pub token_id: String,
     pub role: super::Role,
     /// `read_journeys`, `read_journey`, `read_persons`, `export`, `ingest`, `read_audit`,
-    /// `restrict`, `unrestrict`, `erase`
+    /// `restrict`, `unrestrict`, `erase`, `rectify`, `read_versions`, `read_review`,
+    /// `review_retain`, `review_dispose`
     pub action: String,
     /// the path asked for
     pub path: String,

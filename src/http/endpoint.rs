@@ -54,6 +54,8 @@ pub enum Endpoint {
     Journeys,
     Journey,
     Erase,
+    Rectify,
+    Versions,
     Restrict,
     Unrestrict,
     Locate,
@@ -71,6 +73,8 @@ pub enum Endpoint {
     Export,
     WhoAmI,
     AuthConfig,
+    Review,
+    ReviewDecision,
     Audit,
 }
 
@@ -187,6 +191,8 @@ pub static TABLE: &[Entry] = &[
     e(E::Journeys, Get, "/api/journeys", JourneyRead, Audit::JourneyRead { one: false }, Counts::No),
     e(E::Journey, Get, "/api/journeys/{id}", JourneyRead, Audit::JourneyRead { one: true }, Counts::No),
     e(E::Erase, Delete, "/api/journeys/{id}", ADMIN, Audit::Action("erase"), Counts::No),
+    e(E::Rectify, Put, "/api/journeys/{id}", ADMIN, Audit::Action("rectify"), Counts::No),
+    e(E::Versions, Get, "/api/journeys/{id}/versions", ADMIN, Audit::Action("read_versions"), Counts::No),
     e(E::Restrict, Post, "/api/journeys/{id}/restrict", ADMIN, Audit::Action("restrict"), Counts::No),
     e(E::Unrestrict, Post, "/api/journeys/{id}/unrestrict", ADMIN, Audit::Action("unrestrict"), Counts::No),
     e(E::Locate, Get, "/api/locate", ANY, NO, Counts::No),
@@ -206,6 +212,10 @@ pub static TABLE: &[Entry] = &[
     // how the page signs in: nothing about the data or the caller
     e(E::AuthConfig, Get, "/api/auth/config", Public, NO, Counts::No),
     e(E::Audit, Get, "/api/audit", ADMIN, Audit::Action("read_audit"), Counts::No),
+    // MoPI review: the queue, and a decision (audited as `review_retain` or `review_dispose`:
+    // the handler says which, see `guard::after`)
+    e(E::Review, Get, "/api/review", ADMIN, Audit::Action("read_review"), Counts::No),
+    e(E::ReviewDecision, Post, "/api/review/{id}", ADMIN, Audit::Action("review"), Counts::No),
 ];
 
 /// The export collections whose rows split into BTP's part and the rest.

@@ -38,6 +38,10 @@ pub enum ApiError {
     Gone(String),
     #[error("{first}", first = first_error(.0))]
     InvalidReport(Vec<crate::journey::report::FieldError>),
+    /// a corrected report (rectification, `PUT /api/journeys/{id}`) that does not validate: a
+    /// bad request body, so 400 (a POSTed batch's invalid report is 422)
+    #[error("{first}", first = first_error(.0))]
+    InvalidCorrection(Vec<crate::journey::report::FieldError>),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -91,7 +95,8 @@ impl ApiError {
             | ApiError::InvalidParameter { .. }
             | ApiError::UnknownStation { .. }
             | ApiError::BadRequest(_)
-            | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            | ApiError::InvalidJson(_)
+            | ApiError::InvalidCorrection(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -128,7 +133,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Conflict(_) => "conflict",
             ApiError::Gone(_) => "erased",
-            ApiError::InvalidReport(_) => "invalid_report",
+            ApiError::InvalidReport(_) | ApiError::InvalidCorrection(_) => "invalid_report",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::JustificationRequired(_) => "justification_required",
@@ -149,7 +154,7 @@ impl ApiError {
             _ => {}
         }
         let errors = match &self {
-            ApiError::InvalidReport(e) => Some(e.as_slice()),
+            ApiError::InvalidReport(e) | ApiError::InvalidCorrection(e) => Some(e.as_slice()),
             _ => None,
         };
         let body = Body {

@@ -349,7 +349,26 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
         .map(|s| s.0)
         .filter(|&n| n < sec.disclosure.k as usize)
         .filter(|_| aggregate && role.is_some_and(|r| r >= Role::BtpPlanner));
-    let action = ctx.route.audit_action().or(small.map(|_| "read_journeys"));
+    // a review decision's action is the decision the handler took (`x-review-decision`)
+    let decided = r
+        .headers_mut()
+        .remove(super::records::REVIEW_DECISION)
+        .and_then(|v| match v.to_str() {
+            Ok("retain") => Some("review_retain"),
+            Ok("dispose") => Some("review_dispose"),
+            _ => None,
+        });
+    let action = ctx
+        .route
+        .audit_action()
+        .map(|a| {
+            if a == "review" {
+                decided.unwrap_or(a)
+            } else {
+                a
+            }
+        })
+        .or(small.map(|_| "read_journeys"));
     if ok && let Some(action) = action {
         let records = match small {
             Some(n) if action == "read_journeys" => n as u64,

@@ -250,6 +250,11 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "restrict",
     "unrestrict",
     "erase",
+    "rectify",
+    "read_versions",
+    "read_review",
+    "review_retain",
+    "review_dispose",
 ];
 
 /// Most audit events one page lists.

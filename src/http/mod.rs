@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod people;
+pub mod records;
 pub mod server;
 
 use crate::geography::Geography;
@@ -295,6 +296,11 @@ where
         E::Journeys => journeys::list(raw, who, st).await,
         E::Journey => journeys::get_one(param(0), raw, who, st),
         E::Erase => journeys::erase(param(0), text("x-justification"), who, st).await,
+        E::Rectify => {
+            let why = text("x-justification");
+            records::rectify(param(0), why, headers, body, who, st).await
+        }
+        E::Versions => records::versions(param(0), raw, st).await,
         E::Restrict | E::Unrestrict => {
             let on = entry.endpoint == E::Restrict;
             journeys::restriction(param(0), on, text("x-justification"), who, st).await
@@ -320,6 +326,11 @@ where
             Ok(_) => guard::auth_config(st),
             Err(e) => e.into_response(),
         },
+        E::Review => records::review_list(raw, st).await,
+        E::ReviewDecision => {
+            let why = text("x-justification");
+            records::review_decide(param(0), why, headers, body, who, st).await
+        }
         E::Audit => handlers::audit(raw, st).await,
     }
 }

@@ -238,7 +238,7 @@ fn describe(name: &str, context: &str) -> (String, Value) {
         ),
         "action" => (
             "events of this kind",
-            json!({"type": "string", "enum": ["read_journeys", "read_journey", "read_persons", "export", "ingest", "read_audit", "restrict", "unrestrict", "erase"]}),
+            json!({"type": "string", "enum": ["read_journeys", "read_journey", "read_persons", "export", "ingest", "read_audit", "restrict", "unrestrict", "erase", "rectify", "read_versions", "read_review", "review_retain", "review_dispose"]}),
         ),
         "since" => (
             "events at or after this time (RFC 3339)",
@@ -527,6 +527,91 @@ fn build() -> Value {
             }
         });
     }
+    // rectification, versions and review (issue 17): admins
+    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let id_param = || {
+        param(
+            "report_id",
+            "path",
+            "the report id",
+            json!({"type": "string"}),
+            true,
+        )
+    };
+    let why = |d: &str| {
+        param(
+            "X-Justification",
+            "header",
+            d,
+            json!({"type": "string", "minLength": 1, "maxLength": 500}),
+            true,
+        )
+    };
+    if let Some(one) = paths.get_mut("/api/journeys/{report_id}") {
+        one["put"] = json!({
+            "summary": "rectifies a report (admins; the reason in X-Justification): the body is the corrected report, validated as a POSTed one, its report_id the path's or left out; every layer, list and export uses it at once (other instances within a second); the earlier version stays readable at /versions; a restricted report stays restricted",
+            "parameters": [id_param(), why("the reason, kept with the version and in the audit log")],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "description": "a journey report, schema v1 (as POST /api/journeys takes one)"}}}},
+            "responses": {
+                "200": {"description": "{report_id, version, changed (false: the report already had this content), at, journey}", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": err("not JSON, another report_id than the path's, or an invalid report (errors lists each problem)"),
+                "403": err("not an admin, or no X-Justification"),
+                "404": err("no report with that id"),
+                "410": err("the report was erased"),
+                "413": err("body over 16 MiB"),
+                "415": err("not application/json"),
+                "503": err("the store is unavailable"),
+            }
+        });
+    }
+    paths.insert(
+        "/api/journeys/{report_id}/versions".into(),
+        json!({"get": {
+            "summary": "every version of a report, newest first (admins): version, current, at, actor and reason (null for the version as posted), and the report as it was, person ids as pseudonyms",
+            "parameters": [id_param()],
+            "responses": {
+                "200": {"description": "{report_id, versions: [{version, current, at, actor, reason, report}]}", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": err("a query parameter (none is taken)"),
+                "403": err("not an admin"),
+                "404": err("no report with that id"),
+                "410": err("the report was erased"),
+            }
+        }}),
+    );
+    paths.insert(
+        "/api/review".into(),
+        json!({"get": {
+            "summary": "the reports due for review (MoPI; admins), oldest review date first: report_id, journey_date, review_date (journey date + serve --review-after, or the date a retain decision set), review_date_set, last_decision and decisions (newest first)",
+            "parameters": [
+                param("due_before", "query", "review dates before this day (default: tomorrow)", json!({"type": "string", "format": "date"}), false),
+                param("limit", "query", "page size (1-10000, default 100)", json!({"type": "integer", "minimum": 1, "maximum": 10000}), false),
+                param("offset", "query", "reports to skip", json!({"type": "integer", "minimum": 0}), false),
+            ],
+            "responses": {
+                "200": {"description": "{due_before, review_after, numberMatched, numberReturned, reports}", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": err("a bad parameter"),
+                "403": err("not an admin"),
+            }
+        }}),
+    );
+    paths.insert(
+        "/api/review/{report_id}".into(),
+        json!({"post": {
+            "summary": "records a review decision (admins; X-Justification): {\"decision\": \"retain\", \"review_date\": \"YYYY-MM-DD\" (after today), \"reason\"} sets the next review date; {\"decision\": \"dispose\", \"reason\"} erases the report as DELETE does",
+            "parameters": [id_param(), why("the caller's justification, in the audit log")],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["decision", "reason"], "properties": {"decision": {"type": "string", "enum": ["retain", "dispose"]}, "review_date": {"type": "string", "format": "date"}, "reason": {"type": "string", "minLength": 1, "maxLength": 2000}}, "additionalProperties": false}}}},
+            "responses": {
+                "200": {"description": "{report_id, decision, reason, at, and review_date (retain) or erased (dispose)}", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": err("not a decision: its problem named"),
+                "403": err("not an admin, or no X-Justification"),
+                "404": err("no report with that id"),
+                "410": err("the report was erased"),
+                "413": err("body over 16 MiB"),
+                "415": err("not application/json"),
+                "503": err("the store is unavailable"),
+            }
+        }}),
+    );
     let mut hot = params_of(l::HOTSPOT_PARAMS, "table");
     for p in hot
         .iter_mut()

@@ -70,6 +70,8 @@ pub struct JourneyIndex {
     people: HashMap<String, u32>,
     /// report ids under restriction
     restricted: std::collections::HashSet<String>,
+    /// the version of each rectified report held (absent: 1, as posted)
+    versions: HashMap<String, i64>,
     /// changes on every change of what a filter can select
     version: u64,
     /// per station, the journeys that start, end or pass there (ascending), for the `station`
@@ -172,6 +174,61 @@ impl JourneyIndex {
             .filter(|id| !ids.contains(*id))
             .cloned()
             .collect();
+        fresh.versions = self
+            .versions
+            .iter()
+            .filter(|(id, _)| !ids.contains(*id))
+            .map(|(id, v)| (id.clone(), *v))
+            .collect();
+        fresh.continue_from(self);
+        *self = fresh;
+        n
+    }
+
+    /// The version of a report held (1 unless it was rectified).
+    pub fn version_of(&self, report_id: &str) -> i64 {
+        self.versions.get(report_id).copied().unwrap_or(1)
+    }
+
+    /// Records the version of a journey held (after [`JourneyIndex::insert`] of a rectified
+    /// report, or a load).
+    pub fn set_version(&mut self, report_id: &str, version: i64) {
+        if version > 1 {
+            self.versions.insert(report_id.to_string(), version);
+        }
+    }
+
+    /// Puts rectified versions in place of the journeys they correct (each only if newer than
+    /// the one held; ids not held are passed over): the index is rebuilt, in the same order,
+    /// so that no count of an old version stays; restrictions are kept. Returns how many.
+    pub fn replace(&mut self, list: Vec<(MappedJourney, i64)>) -> usize {
+        let mut subs: HashMap<String, (MappedJourney, i64)> = list
+            .into_iter()
+            .filter(|(j, v)| {
+                self.by_id.contains_key(&j.report.report_id)
+                    && *v > self.version_of(&j.report.report_id)
+            })
+            .map(|(j, v)| (j.report.report_id.clone(), (j, v)))
+            .collect();
+        let n = subs.len();
+        if n == 0 {
+            return 0;
+        }
+        let mut versions = self.versions.clone();
+        let all: Vec<Arc<MappedJourney>> = self
+            .journeys
+            .iter()
+            .map(|j| match subs.remove(&j.report.report_id) {
+                Some((new, v)) => {
+                    versions.insert(new.report.report_id.clone(), v);
+                    Arc::new(new)
+                }
+                None => j.clone(),
+            })
+            .collect();
+        let mut fresh = JourneyIndex::from_arcs(all);
+        fresh.restricted = self.restricted.clone();
+        fresh.versions = versions;
         fresh.continue_from(self);
         *self = fresh;
         n

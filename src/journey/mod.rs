@@ -8,3 +8,4 @@ pub mod generate;
 pub mod index;
 pub mod map;
 pub mod report;
+pub mod review;

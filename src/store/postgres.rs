@@ -13,8 +13,12 @@
 //! (rolled-back inserts, `ON CONFLICT` misses). [`crate::ingest::Journeys::catch_up`] allows for
 //! both.
 
+use super::sqlite::{
+    ERASE, KEEP_VERSION, RECTIFY, REPORT_COLUMNS, REVIEW_CANDIDATES, VERSIONS, review_rows,
+};
 use super::{
-    Erased, JourneyStore, NewReport, PutOutcome, Restriction, StoreError, StoredReport, Tombstone,
+    Decision, Erased, JourneyStore, NewReport, PutOutcome, Rectification, Rectified, Restriction,
+    ReviewRow, StoreError, StoredReport, Tombstone, Version,
 };
 use postgres::{Client, NoTls};
 use std::sync::{Mutex, MutexGuard};
@@ -75,7 +79,59 @@ const MIGRATIONS: &[(i32, &str)] = &[
             reason text NOT NULL
         )",
     ),
+    (
+        6,
+        // rectification: the current version's number, when, who and why on the report; the
+        // versions it replaced
+        "ALTER TABLE reports ADD COLUMN version bigint NOT NULL DEFAULT 1,
+            ADD COLUMN version_at text, ADD COLUMN version_actor text, ADD COLUMN version_reason text;
+        CREATE TABLE report_versions (
+            seq bigserial PRIMARY KEY,
+            report_id text NOT NULL,
+            version bigint NOT NULL,
+            body text NOT NULL,
+            at text NOT NULL,
+            actor text,
+            reason text,
+            UNIQUE (report_id, version)
+        )",
+    ),
+    (
+        7,
+        // review (MoPI): the journey date (filled in for stored reports at start-up), a review
+        // date an admin set, and the decisions
+        "ALTER TABLE reports ADD COLUMN journey_date text, ADD COLUMN review_date text;
+        CREATE INDEX reports_journey_date ON reports (journey_date);
+        CREATE INDEX reports_review_date ON reports (review_date);
+        CREATE TABLE review_decisions (
+            seq bigserial PRIMARY KEY,
+            report_id text NOT NULL,
+            decision text NOT NULL,
+            review_date text,
+            reason text NOT NULL,
+            actor text NOT NULL,
+            at text NOT NULL
+        );
+        CREATE INDEX review_decisions_report ON review_decisions (report_id)",
+    ),
 ];
+
+/// A statement written for SQLite (`?1` …) with PostgreSQL's placeholders (`$1` …).
+fn pg(sql: &str) -> String {
+    (1..=9).rev().fold(sql.to_string(), |s, i| {
+        s.replace(&format!("?{i}"), &format!("${i}"))
+    })
+}
+
+fn stored(r: &postgres::Row) -> StoredReport {
+    StoredReport {
+        seq: r.get(0),
+        report_id: r.get(1),
+        body: r.get(2),
+        received_at: r.get(3),
+        version: r.get(4),
+    }
+}
 
 /// Any 64-bit number, the same in every instance: the advisory lock of migrations.
 const MIGRATION_LOCK: i64 = 0x6c69_6e65_736d_6170; // "linesmap"
@@ -178,7 +234,7 @@ fn put_on(c: &mut Client, records: &[NewReport]) -> Result<Vec<PutOutcome>, post
         .unwrap_or_default();
     let mut tx = c.transaction()?;
     let insert = tx.prepare(
-        "INSERT INTO reports (report_id, received_at, body) VALUES ($1, $2, $3)
+        "INSERT INTO reports (report_id, received_at, body, journey_date) VALUES ($1, $2, $3, $4)
          ON CONFLICT (report_id) DO NOTHING RETURNING seq",
     )?;
     let find = tx.prepare("SELECT seq, body FROM reports WHERE report_id = $1")?;
@@ -189,7 +245,8 @@ fn put_on(c: &mut Client, records: &[NewReport]) -> Result<Vec<PutOutcome>, post
             out.push(PutOutcome::Erased);
             continue;
         }
-        if let Some(row) = tx.query_opt(&insert, &[&r.report_id, &now, &r.body])? {
+        let date = super::journey_date(&r.body);
+        if let Some(row) = tx.query_opt(&insert, &[&r.report_id, &now, &r.body, &date])? {
             out.push(PutOutcome::Created { seq: row.get(0) });
             continue;
         }
@@ -238,7 +295,34 @@ fn migrate(c: &mut Client) -> Result<(), StoreError> {
             .map_err(err)?;
         tracing::info!(version = v, "database schema migrated");
     }
-    tx.commit().map_err(err)
+    tx.commit().map_err(err)?;
+    backfill_journey_dates(c).map_err(err)
+}
+
+/// Fills in the journey date of reports stored before migration 7 (once: reports stored since
+/// have it; a body that is not a report is left without one). In pages; several instances
+/// doing it at once write the same values.
+fn backfill_journey_dates(c: &mut Client) -> Result<(), postgres::Error> {
+    let mut after = 0i64;
+    loop {
+        let rows = c.query(
+            "SELECT seq, body FROM reports WHERE journey_date IS NULL AND seq > $1
+             ORDER BY seq LIMIT 5000",
+            &[&after],
+        )?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.get(0);
+        let mut tx = c.transaction()?;
+        let set = tx.prepare("UPDATE reports SET journey_date = $2 WHERE seq = $1")?;
+        for r in &rows {
+            if let Some(d) = super::journey_date(r.get(1)) {
+                tx.execute(&set, &[&r.get::<_, i64>(0), &d])?;
+            }
+        }
+        tx.commit()?;
+    }
 }
 
 impl JourneyStore for PostgresStore {
@@ -259,20 +343,9 @@ impl JourneyStore for PostgresStore {
     }
 
     fn get(&self, report_id: &str) -> Result<Option<StoredReport>, StoreError> {
-        self.read(|c| {
-            c.query_opt(
-                "SELECT seq, report_id, body, received_at FROM reports WHERE report_id = $1",
-                &[&report_id],
-            )
-        })
-        .map(|row| {
-            row.map(|r| StoredReport {
-                seq: r.get(0),
-                report_id: r.get(1),
-                body: r.get(2),
-                received_at: r.get(3),
-            })
-        })
+        let sql = format!("SELECT {REPORT_COLUMNS} FROM reports WHERE report_id = $1");
+        self.read(|c| c.query_opt(sql.as_str(), &[&report_id]))
+            .map(|row| row.as_ref().map(stored))
     }
 
     fn restrict(&self, r: &Restriction) -> Result<bool, StoreError> {
@@ -308,11 +381,11 @@ impl JourneyStore for PostgresStore {
             {
                 return Ok(Erased::Already);
             }
-            tx.execute(
-                "DELETE FROM restrictions WHERE report_id = $1",
-                &[&t.report_id],
-            )?;
-            if tx.execute("DELETE FROM reports WHERE report_id = $1", &[&t.report_id])? == 0 {
+            let mut deleted = 0;
+            for sql in ERASE {
+                deleted = tx.execute(pg(sql).as_str(), &[&t.report_id])?;
+            }
+            if deleted == 0 {
                 return Ok(Erased::NoSuchReport);
             }
             tx.execute(
@@ -370,28 +443,142 @@ impl JourneyStore for PostgresStore {
     fn scan(&self, after: i64, f: &mut dyn FnMut(StoredReport)) -> Result<(), StoreError> {
         // in pages, so that a large store is not held in memory twice
         let mut last = after;
+        let sql =
+            format!("SELECT {REPORT_COLUMNS} FROM reports WHERE seq > $1 ORDER BY seq LIMIT 10000");
         loop {
-            let rows = self.read(|c| {
-                c.query(
-                    "SELECT seq, report_id, body, received_at FROM reports
-                     WHERE seq > $1 ORDER BY seq LIMIT 10000",
-                    &[&last],
-                )
-            })?;
+            let rows = self.read(|c| c.query(sql.as_str(), &[&last]))?;
             let n = rows.len();
             for r in rows {
-                last = r.get(0);
-                f(StoredReport {
-                    seq: last,
-                    report_id: r.get(1),
-                    body: r.get(2),
-                    received_at: r.get(3),
-                });
+                let s = stored(&r);
+                last = s.seq;
+                f(s);
             }
             if n < 10000 {
                 return Ok(());
             }
         }
+    }
+
+    fn rectify(&self, r: &Rectification) -> Result<Rectified, StoreError> {
+        // one transaction; if the connection is lost before the commit nothing was stored, and
+        // if after, the retry finds the content current ("unchanged")
+        let (keep, rectify) = (pg(KEEP_VERSION), pg(RECTIFY));
+        self.read(|c| {
+            let mut tx = c.transaction()?;
+            if tx
+                .query_opt(
+                    "SELECT 1 FROM tombstones WHERE report_id = $1",
+                    &[&r.report_id],
+                )?
+                .is_some()
+            {
+                return Ok(Rectified::Erased);
+            }
+            let Some(row) = tx.query_opt(
+                "SELECT body, version FROM reports WHERE report_id = $1 FOR UPDATE",
+                &[&r.report_id],
+            )?
+            else {
+                return Ok(Rectified::NoSuchReport);
+            };
+            let (body, version): (String, i64) = (row.get(0), row.get(1));
+            if body == r.body {
+                return Ok(Rectified::Unchanged { version });
+            }
+            tx.execute(keep.as_str(), &[&r.report_id])?;
+            // a new sequence number, so that every instance's follower reads the report again
+            let seq: i64 = tx
+                .query_one(
+                    "SELECT nextval(pg_get_serial_sequence('reports', 'seq'))",
+                    &[],
+                )?
+                .get(0);
+            let date = super::journey_date(&r.body);
+            tx.execute(
+                rectify.as_str(),
+                &[
+                    &r.report_id,
+                    &seq,
+                    &r.body,
+                    &r.at,
+                    &r.actor,
+                    &r.reason,
+                    &date,
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Rectified::Done {
+                version: version + 1,
+            })
+        })
+    }
+
+    fn versions(&self, report_id: &str) -> Result<Option<Vec<Version>>, StoreError> {
+        let sql = pg(VERSIONS);
+        let rows = self.read(|c| c.query(sql.as_str(), &[&report_id]))?;
+        let list: Vec<Version> = rows
+            .iter()
+            .map(|r| Version {
+                version: r.get(0),
+                at: r.get(1),
+                actor: r.get(2),
+                reason: r.get(3),
+                body: r.get(4),
+                current: r.get::<_, i32>(5) == 1,
+            })
+            .collect();
+        Ok(list.iter().any(|v| v.current).then_some(list))
+    }
+
+    fn review_candidates(
+        &self,
+        review_before: &str,
+        journey_before: &str,
+    ) -> Result<Vec<ReviewRow>, StoreError> {
+        let sql = pg(REVIEW_CANDIDATES);
+        let rows = self.read(|c| c.query(sql.as_str(), &[&review_before, &journey_before]))?;
+        Ok(review_rows(rows.iter().map(|r| {
+            let decision: Option<String> = r.get(3);
+            (
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                decision.map(|decision| Decision {
+                    decision,
+                    review_date: r.get(4),
+                    reason: r.get(5),
+                    actor: r.get(6),
+                    at: r.get(7),
+                }),
+            )
+        })))
+    }
+
+    fn retain(&self, report_id: &str, d: &Decision) -> Result<bool, StoreError> {
+        self.read(|c| {
+            let mut tx = c.transaction()?;
+            if tx.execute(
+                "UPDATE reports SET review_date = $2 WHERE report_id = $1",
+                &[&report_id, &d.review_date],
+            )? == 0
+            {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO review_decisions (report_id, decision, review_date, reason, actor, at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &report_id,
+                    &d.decision,
+                    &d.review_date,
+                    &d.reason,
+                    &d.actor,
+                    &d.at,
+                ],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
     }
 
     fn count(&self) -> Result<u64, StoreError> {

@@ -4,7 +4,8 @@
 //! returns, so an acknowledged write survives a crash of the process or the machine.
 
 use super::{
-    Erased, JourneyStore, NewReport, PutOutcome, Restriction, StoreError, StoredReport, Tombstone,
+    Decision, Erased, JourneyStore, NewReport, PutOutcome, Rectification, Rectified, Restriction,
+    ReviewRow, StoreError, StoredReport, Tombstone, Version,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -33,7 +34,101 @@ const MIGRATIONS: &[&str] = &[
         actor TEXT NOT NULL,
         reason TEXT NOT NULL
     )",
+    // 4: rectification: the current version's number, when, who and why on the report; the
+    // versions it replaced in `report_versions`
+    "ALTER TABLE reports ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE reports ADD COLUMN version_at TEXT;
+    ALTER TABLE reports ADD COLUMN version_actor TEXT;
+    ALTER TABLE reports ADD COLUMN version_reason TEXT;
+    CREATE TABLE report_versions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        report_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        at TEXT NOT NULL,
+        actor TEXT,
+        reason TEXT,
+        UNIQUE (report_id, version)
+    )",
+    // 5: review (MoPI): the journey date (filled in for stored reports at start-up), a review
+    // date an admin set, and the decisions
+    "ALTER TABLE reports ADD COLUMN journey_date TEXT;
+    ALTER TABLE reports ADD COLUMN review_date TEXT;
+    CREATE INDEX reports_journey_date ON reports (journey_date);
+    CREATE INDEX reports_review_date ON reports (review_date);
+    CREATE TABLE review_decisions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        report_id TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        review_date TEXT,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX review_decisions_report ON review_decisions (report_id)",
 ];
+
+/// The columns of a [`StoredReport`], in its order (the same on PostgreSQL).
+pub(super) const REPORT_COLUMNS: &str = "seq, report_id, body, received_at, version";
+
+/// The reports that may be due for review, with their decisions newest first (the same
+/// statement on PostgreSQL): `?1` the due date, `?2` the journey-date bound.
+pub(super) const REVIEW_CANDIDATES: &str = "SELECT r.report_id, r.journey_date, r.review_date,
+        d.decision, d.review_date, d.reason, d.actor, d.at
+     FROM reports r LEFT JOIN review_decisions d ON d.report_id = r.report_id
+     WHERE (r.review_date IS NOT NULL AND r.review_date < ?1)
+        OR (r.review_date IS NULL AND r.journey_date < ?2)
+     ORDER BY r.report_id, d.seq DESC";
+
+/// Every version of a report, the current one first (the same statement on PostgreSQL).
+pub(super) const VERSIONS: &str =
+    "SELECT version, coalesce(version_at, received_at), version_actor, version_reason, body, 1
+     FROM reports WHERE report_id = ?1
+     UNION ALL
+     SELECT version, at, actor, reason, body, 0 FROM report_versions WHERE report_id = ?1
+     ORDER BY 1 DESC";
+
+/// Keeps a report's current version among its versions, before a rectification replaces it.
+pub(super) const KEEP_VERSION: &str = "INSERT INTO report_versions (report_id, version, body, at, actor, reason)
+     SELECT report_id, version, body, coalesce(version_at, received_at), version_actor, version_reason
+     FROM reports WHERE report_id = ?1";
+
+/// Sets a rectified report's content, version and journey date (`?1` the id, `?2` the new
+/// sequence number); the same statement on PostgreSQL.
+pub(super) const RECTIFY: &str = "UPDATE reports SET seq = ?2, body = ?3, version = version + 1,
+        version_at = ?4, version_actor = ?5, version_reason = ?6, journey_date = ?7
+     WHERE report_id = ?1";
+
+/// Deletes everything of an erased report but its tombstone (the same statements on
+/// PostgreSQL, in this order).
+pub(super) const ERASE: [&str; 4] = [
+    "DELETE FROM restrictions WHERE report_id = ?1",
+    "DELETE FROM report_versions WHERE report_id = ?1",
+    "DELETE FROM review_decisions WHERE report_id = ?1",
+    "DELETE FROM reports WHERE report_id = ?1",
+];
+
+/// Groups [`REVIEW_CANDIDATES`] rows (id, journey date, set review date, then a decision's
+/// five columns or nulls) by report.
+pub(super) fn review_rows(
+    rows: impl IntoIterator<Item = (String, String, Option<String>, Option<Decision>)>,
+) -> Vec<ReviewRow> {
+    let mut out: Vec<ReviewRow> = Vec::new();
+    for (id, journey_date, review_date, d) in rows {
+        if out.last().is_none_or(|r| r.report_id != id) {
+            out.push(ReviewRow {
+                report_id: id,
+                journey_date,
+                review_date,
+                decisions: Vec::new(),
+            });
+        }
+        if let (Some(d), Some(last)) = (d, out.last_mut()) {
+            last.decisions.push(d);
+        }
+    }
+    out
+}
 
 /// Restricts a report if it is stored (the same statement on PostgreSQL).
 pub(super) const RESTRICT: &str = "INSERT INTO restrictions (report_id, reason, actor, at)
@@ -90,10 +185,44 @@ impl SqliteStore {
                 i + 1
             ))?;
         }
+        backfill_journey_dates(&conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
     }
+}
+
+/// Fills in the journey date of reports stored before migration 5 (once: reports stored since
+/// have it; a body that is not a report is left without one).
+fn backfill_journey_dates(conn: &Connection) -> Result<(), StoreError> {
+    let todo: Vec<(i64, String)> = conn
+        .prepare("SELECT seq, body FROM reports WHERE journey_date IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    if todo.is_empty() {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN")?;
+    {
+        let mut set = conn.prepare("UPDATE reports SET journey_date = ?2 WHERE seq = ?1")?;
+        for (seq, body) in &todo {
+            if let Some(d) = super::journey_date(body) {
+                set.execute(params![seq, d])?;
+            }
+        }
+    }
+    conn.execute_batch("COMMIT")?;
+    Ok(())
+}
+
+fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredReport> {
+    Ok(StoredReport {
+        seq: r.get(0)?,
+        report_id: r.get(1)?,
+        body: r.get(2)?,
+        received_at: r.get(3)?,
+        version: r.get(4)?,
+    })
 }
 
 impl JourneyStore for SqliteStore {
@@ -108,7 +237,7 @@ impl JourneyStore for SqliteStore {
             let mut find =
                 tx.prepare_cached("SELECT seq, body FROM reports WHERE report_id = ?1")?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO reports (report_id, received_at, body) VALUES (?1, ?2, ?3)",
+                "INSERT INTO reports (report_id, received_at, body, journey_date) VALUES (?1, ?2, ?3, ?4)",
             )?;
             let mut erased = tx.prepare_cached("SELECT 1 FROM tombstones WHERE report_id = ?1")?;
             for r in records {
@@ -123,7 +252,12 @@ impl JourneyStore for SqliteStore {
                     Some((seq, body)) if body == r.body => PutOutcome::Exists { seq },
                     Some((seq, _)) => PutOutcome::Conflict { seq },
                     None => {
-                        insert.execute(params![r.report_id, now, r.body])?;
+                        insert.execute(params![
+                            r.report_id,
+                            now,
+                            r.body,
+                            super::journey_date(&r.body)
+                        ])?;
                         PutOutcome::Created {
                             seq: tx.last_insert_rowid(),
                         }
@@ -139,16 +273,9 @@ impl JourneyStore for SqliteStore {
         let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
         Ok(conn
             .query_row(
-                "SELECT seq, report_id, body, received_at FROM reports WHERE report_id = ?1",
+                &format!("SELECT {REPORT_COLUMNS} FROM reports WHERE report_id = ?1"),
                 params![report_id],
-                |r| {
-                    Ok(StoredReport {
-                        seq: r.get(0)?,
-                        report_id: r.get(1)?,
-                        body: r.get(2)?,
-                        received_at: r.get(3)?,
-                    })
-                },
+                stored,
             )
             .optional()?)
     }
@@ -175,15 +302,11 @@ impl JourneyStore for SqliteStore {
         {
             return Ok(Erased::Already);
         }
-        tx.execute(
-            "DELETE FROM restrictions WHERE report_id = ?1",
-            params![t.report_id],
-        )?;
-        if tx.execute(
-            "DELETE FROM reports WHERE report_id = ?1",
-            params![t.report_id],
-        )? == 0
-        {
+        let mut deleted = 0;
+        for sql in ERASE {
+            deleted = tx.execute(sql, params![t.report_id])?;
+        }
+        if deleted == 0 {
             return Ok(Erased::NoSuchReport);
         }
         tx.execute(
@@ -234,21 +357,137 @@ impl JourneyStore for SqliteStore {
 
     fn scan(&self, after: i64, f: &mut dyn FnMut(StoredReport)) -> Result<(), StoreError> {
         let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
-        let mut stmt = conn.prepare(
-            "SELECT seq, report_id, body, received_at FROM reports WHERE seq > ?1 ORDER BY seq",
-        )?;
-        let rows = stmt.query_map(params![after], |r| {
-            Ok(StoredReport {
-                seq: r.get(0)?,
-                report_id: r.get(1)?,
-                body: r.get(2)?,
-                received_at: r.get(3)?,
-            })
-        })?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {REPORT_COLUMNS} FROM reports WHERE seq > ?1 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map(params![after], stored)?;
         for row in rows {
             f(row?);
         }
         Ok(())
+    }
+
+    fn rectify(&self, r: &Rectification) -> Result<Rectified, StoreError> {
+        let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let tx = conn.transaction()?;
+        if tx
+            .prepare_cached("SELECT 1 FROM tombstones WHERE report_id = ?1")?
+            .exists(params![r.report_id])?
+        {
+            return Ok(Rectified::Erased);
+        }
+        let Some((body, version)): Option<(String, i64)> = tx
+            .query_row(
+                "SELECT body, version FROM reports WHERE report_id = ?1",
+                params![r.report_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?
+        else {
+            return Ok(Rectified::NoSuchReport);
+        };
+        if body == r.body {
+            return Ok(Rectified::Unchanged { version });
+        }
+        tx.execute(KEEP_VERSION, params![r.report_id])?;
+        // a new sequence number past every one given (AUTOINCREMENT's own counter moves too),
+        // so that a follower reading `seq > last` reads the report again
+        let seq: i64 = tx.query_row(
+            "UPDATE sqlite_sequence SET seq = max(seq, (SELECT max(seq) FROM reports)) + 1
+             WHERE name = 'reports' RETURNING seq",
+            [],
+            |row| row.get(0),
+        )?;
+        tx.execute(
+            RECTIFY,
+            params![
+                r.report_id,
+                seq,
+                r.body,
+                r.at,
+                r.actor,
+                r.reason,
+                super::journey_date(&r.body)
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Rectified::Done {
+            version: version + 1,
+        })
+    }
+
+    fn versions(&self, report_id: &str) -> Result<Option<Vec<Version>>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut stmt = conn.prepare_cached(VERSIONS)?;
+        let list: Vec<Version> = stmt
+            .query_map(params![report_id], |r| {
+                Ok(Version {
+                    version: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    reason: r.get(3)?,
+                    body: r.get(4)?,
+                    current: r.get::<_, i64>(5)? == 1,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(list.iter().any(|v| v.current).then_some(list))
+    }
+
+    fn review_candidates(
+        &self,
+        review_before: &str,
+        journey_before: &str,
+    ) -> Result<Vec<ReviewRow>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut stmt = conn.prepare_cached(REVIEW_CANDIDATES)?;
+        let rows = stmt
+            .query_map(params![review_before, journey_before], |r| {
+                let decision: Option<String> = r.get(3)?;
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    match decision {
+                        Some(decision) => Some(Decision {
+                            decision,
+                            review_date: r.get(4)?,
+                            reason: r.get(5)?,
+                            actor: r.get(6)?,
+                            at: r.get(7)?,
+                        }),
+                        None => None,
+                    },
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(review_rows(rows))
+    }
+
+    fn retain(&self, report_id: &str, d: &Decision) -> Result<bool, StoreError> {
+        let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let tx = conn.transaction()?;
+        if tx.execute(
+            "UPDATE reports SET review_date = ?2 WHERE report_id = ?1",
+            params![report_id, d.review_date],
+        )? == 0
+        {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO review_decisions (report_id, decision, review_date, reason, actor, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                report_id,
+                d.decision,
+                d.review_date,
+                d.reason,
+                d.actor,
+                d.at
+            ],
+        )?;
+        tx.commit()?;
+        Ok(true)
     }
 
     fn checkpoint(&self) -> Result<(), StoreError> {

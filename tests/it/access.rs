@@ -281,6 +281,19 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ("DELETE", "/api/journeys/syn-acc-small-1", true, [401, 403, 403, 403, 403, 200]),
         ("DELETE", "/api/journeys/syn-acc-small-1", true, [401, 403, 403, 403, 403, 410]),
         ("GET", "/api/journeys/syn-acc-small-1", false, [401, 403, 404, 404, 404, 404]),
+        // rectification and versions: admins only, with a reason (a PUT with no body is a 400)
+        ("PUT", "/api/journeys/syn-acc-2", false, [401, 403, 403, 403, 403, 403]),
+        ("PUT", "/api/journeys/syn-acc-2", true, [401, 403, 403, 403, 403, 400]),
+        ("GET", "/api/journeys/syn-acc-2/versions", false, [401, 403, 403, 403, 403, 200]),
+        ("GET", "/api/journeys/no-such-report/versions", false, [401, 403, 403, 403, 403, 404]),
+        ("GET", "/api/journeys/syn-acc-small-1/versions", false, [401, 403, 403, 403, 403, 410]),
+        ("POST", "/api/journeys/syn-acc-2/versions", true, [401, 403, 403, 403, 403, 405]),
+        // review (MoPI): admins only; decisions with a reason (no body: 400)
+        ("GET", "/api/review?due_before=2031-01-01", false, [401, 403, 403, 403, 403, 200]),
+        ("GET", "/api/review?due_before=soon", false, [401, 403, 403, 403, 403, 400]),
+        ("POST", "/api/review/syn-acc-2", false, [401, 403, 403, 403, 403, 403]),
+        ("POST", "/api/review/syn-acc-2", true, [401, 403, 403, 403, 403, 400]),
+        ("GET", "/api/review/syn-acc-2", false, [401, 403, 403, 403, 403, 405]),
     ];
     for &(method, path, why, expected) in matrix {
         for (caller, want) in who.iter().zip(expected) {
@@ -333,6 +346,19 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         )
         .await;
         assert_eq!(got, want, "POST as {caller:?}: {body}");
+    }
+    // Rectification and review decisions with a body: admins only.
+    let mut fixed = reports(0)[3].clone();
+    fixed["journey"]["destination"]["station"] = json!("IPS");
+    let retain = json!({"decision": "retain", "review_date": "2040-01-01", "reason": "access test (synthetic)"});
+    for (method, path, body) in [
+        ("PUT", "/api/journeys/syn-acc-3", fixed),
+        ("POST", "/api/review/syn-acc-3", retain),
+    ] {
+        for (caller, want) in who.iter().zip([401, 403, 403, 403, 403, 200]) {
+            let (got, b, _) = call(&f.st, method, path, *caller, &[WHY], Some(body.clone())).await;
+            assert_eq!(got, want, "{method} {path} as {caller:?}: {b}");
+        }
     }
     // A token that is not ours is refused even where signed-out callers are welcome.
     let (s, b, _) = call(

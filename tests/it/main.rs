@@ -18,6 +18,7 @@ mod ogc;
 mod pages;
 mod people;
 mod pg;
+mod records;
 mod reference;
 mod reliability;
 mod restriction;

@@ -215,17 +215,144 @@ fn contract(s: &dyn JourneyStore) {
     s.integrity_check().unwrap();
 }
 
+/// What every store must do to rectify, keep versions, review and erase them (after
+/// [`contract`]: five reports stored, the last sequence number the big one's).
+fn rectify_contract(s: &dyn JourneyStore) {
+    use linesmap::store::{Decision, Erased, Rectification, Rectified, Tombstone};
+    let body = |date: &str, to: &str| {
+        format!(r#"{{"report_id":"r","journey":{{"date":"{date}","destination":"{to}"}}}}"#)
+    };
+    let fix = |body: String, reason: &str| Rectification {
+        report_id: "r".into(),
+        body,
+        at: format!("2026-11-30T10:00:0{}Z", reason.len() % 10),
+        actor: "admin (synthetic)".into(),
+        reason: reason.into(),
+    };
+    let first = s.put(&[rec("r", &body("2019-01-15", "BPN"))]).unwrap();
+    let PutOutcome::Created { seq: s1 } = first[0] else {
+        panic!("{first:?}")
+    };
+    assert_eq!(
+        s.rectify(&fix(body("2019-01-15", "NRW"), "wrong destination"))
+            .unwrap(),
+        Rectified::Done { version: 2 }
+    );
+    let now = s.get("r").unwrap().unwrap();
+    assert_eq!(
+        (now.version, now.body.clone()),
+        (2, body("2019-01-15", "NRW"))
+    );
+    assert!(
+        now.seq > s1,
+        "a rectified report takes a new sequence number: {} after {s1}",
+        now.seq
+    );
+    let mut after = Vec::new();
+    s.scan(s1, &mut |r| after.push((r.report_id, r.version)))
+        .unwrap();
+    assert_eq!(
+        after,
+        [("r".to_string(), 2)],
+        "a follower past the old number reads it again"
+    );
+    // the same content: nothing changes
+    assert_eq!(
+        s.rectify(&fix(body("2019-01-15", "NRW"), "again")).unwrap(),
+        Rectified::Unchanged { version: 2 }
+    );
+    assert_eq!(
+        s.rectify(&fix(body("2020-02-29", "NRW"), "wrong date"))
+            .unwrap(),
+        Rectified::Done { version: 3 }
+    );
+    let v = s.versions("r").unwrap().unwrap();
+    let summary: Vec<(i64, bool, Option<&str>, &str)> = v
+        .iter()
+        .map(|v| (v.version, v.current, v.reason.as_deref(), v.body.as_str()))
+        .collect();
+    let (b1, b2, b3) = (
+        body("2019-01-15", "BPN"),
+        body("2019-01-15", "NRW"),
+        body("2020-02-29", "NRW"),
+    );
+    assert_eq!(
+        summary,
+        [
+            (3, true, Some("wrong date"), b3.as_str()),
+            (2, false, Some("wrong destination"), b2.as_str()),
+            (1, false, None, b1.as_str())
+        ]
+    );
+    assert_eq!(
+        v[2].at,
+        s.get("r").unwrap().unwrap().received_at,
+        "version 1 is as received"
+    );
+    assert!(s.versions("nobody").unwrap().is_none());
+    let mut nobody = fix(b1.clone(), "x");
+    nobody.report_id = "nobody".into();
+    assert_eq!(s.rectify(&nobody).unwrap(), Rectified::NoSuchReport);
+    // review: the journey date follows the current version (2020-02-29); a retain sets a date
+    let rows = s.review_candidates("2027-01-01", "2020-03-01").unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.report_id.as_str(), r.journey_date.as_str()))
+            .collect::<Vec<_>>(),
+        [("r", "2020-02-29")]
+    );
+    let d = |date: &str| Decision {
+        decision: "retain".into(),
+        review_date: Some(date.into()),
+        reason: format!("until {date}"),
+        actor: "admin (synthetic)".into(),
+        at: "2026-11-30T11:00:00Z".into(),
+    };
+    assert!(s.retain("r", &d("2031-01-01")).unwrap());
+    assert!(s.retain("r", &d("2032-01-01")).unwrap());
+    assert!(!s.retain("nobody", &d("2031-01-01")).unwrap());
+    assert!(
+        s.review_candidates("2027-01-01", "2020-03-01")
+            .unwrap()
+            .is_empty(),
+        "a set date overrides the journey date"
+    );
+    let rows = s.review_candidates("2033-01-01", "2000-01-01").unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].review_date.as_deref(), Some("2032-01-01"));
+    assert_eq!(rows[0].decisions, [d("2032-01-01"), d("2031-01-01")]);
+    // erasure takes every version and decision; a rectification after it is refused
+    let t = Tombstone {
+        report_id: "r".into(),
+        at: "2026-11-30T12:00:00Z".into(),
+        actor: "admin".into(),
+        reason: "erase".into(),
+    };
+    assert_eq!(s.erase(&t).unwrap(), Erased::Done);
+    assert!(s.versions("r").unwrap().is_none());
+    assert!(
+        s.review_candidates("2100-01-01", "2100-01-01")
+            .unwrap()
+            .iter()
+            .all(|r| r.report_id != "r")
+    );
+    assert_eq!(s.rectify(&fix(b1, "x")).unwrap(), Rectified::Erased);
+}
+
 #[test]
 fn the_store_contract_holds_on_sqlite_and_postgresql() {
     let dir = std::env::temp_dir().join(format!("linesmap-contract-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    contract(&SqliteStore::open(&dir.join("s.sqlite")).unwrap());
+    let lite = SqliteStore::open(&dir.join("s.sqlite")).unwrap();
+    contract(&lite);
+    rectify_contract(&lite);
     let pg = PgCluster::start("contract");
     let store = PostgresStore::open(&pg.url("linesmap")).unwrap();
     contract(&store);
+    rectify_contract(&store);
     // migrations are versioned and run once; a second instance finds the schema in place
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 7);
     let again = PostgresStore::open(&pg.url("linesmap")).unwrap();
     assert_eq!(again.count().unwrap(), store.count().unwrap());
     let mut c = postgres::Client::connect(&pg.url("linesmap"), postgres::NoTls).unwrap();
@@ -233,7 +360,7 @@ fn the_store_contract_holds_on_sqlite_and_postgresql() {
         .query_one("SELECT count(*) FROM schema_migrations", &[])
         .unwrap()
         .get(0);
-    assert_eq!(n, 5, "five migrations, each recorded once");
+    assert_eq!(n, 7, "seven migrations, each recorded once");
     // A newer schema than the build knows is refused, not guessed at.
     c.execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
         .unwrap();
@@ -664,6 +791,225 @@ fn an_erasure_on_one_instance_reaches_the_other_within_a_second_and_outlives_a_r
         .unwrap()
         .get(0);
     assert_eq!(who, "erasure admin (synthetic)");
+    drop((a, b, c));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A request over a real socket with a reason and a JSON body; (status, JSON body or Null).
+fn send(addr: &str, token: &str, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nX-Justification: synthetic test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.get(9..12).and_then(|x| x.parse().ok()).unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn rectification_and_review_reach_every_instance_within_a_second_and_outlive_a_restart() {
+    let pg = PgCluster::start("records");
+    let url = pg.url("linesmap");
+    let dir = std::env::temp_dir().join(format!("linesmap-pgrec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tokens = dir.join("tokens.json");
+    let admin = create_token(&tokens, "admin", "records admin (synthetic)");
+    let analyst = create_token(&tokens, "analyst", "records analyst (synthetic)");
+    let a = instance(&url, &dir, &tokens);
+    let b = instance(&url, &dir, &tokens);
+    // k = 0 Euston → Norwich, 1 Lime Street → Blackpool North, 2 New Street → Swansea, 3 King's
+    // Cross → Skegness; journey dates 2018-05-01, 2019-01-15, 2020-02-29, 2023-07-01
+    let dates = ["2018-05-01", "2019-01-15", "2020-02-29", "2023-07-01"];
+    for (k, d) in dates.iter().enumerate() {
+        let body = super::records::report_on(&format!("syn-pgv-{k}"), k, d);
+        assert_eq!(post(&a.1, &admin, &body), Some(201));
+    }
+    let ends = |addr: &str, crs: &str| -> u64 {
+        let (_, v) = get_json(addr, &admin, "/api/hotspots?top=10000");
+        v["features"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .find(|f| f["properties"]["crs"] == crs)
+                    .map_or(0, |f| f["properties"]["ends"].as_u64().unwrap_or(0))
+            })
+            .unwrap_or(u64::MAX)
+    };
+    // (the setting-up, not what is measured: generous, for a machine running other tests)
+    assert!(
+        within(Duration::from_secs(10), || ends(&b.1, "BPN") == 1
+            && ends(&b.1, "NRW") == 1)
+        .is_some()
+    );
+    // Rectified on A (Lime Street → Norwich, not Blackpool North): on B within 1 s one count
+    // has moved from Blackpool North to Norwich.
+    let fixed = super::records::report_on("syn-pgv-1", 1, dates[1]).replace("\"BPN\"", "\"NRW\"");
+    let (s, v) = send(&a.1, &admin, "PUT", "/api/journeys/syn-pgv-1", &fixed);
+    assert_eq!(
+        (s, v["version"].clone()),
+        (200, serde_json::json!(2)),
+        "{v}"
+    );
+    let moved = within(Duration::from_secs(1), || {
+        ends(&b.1, "BPN") == 0
+            && ends(&b.1, "NRW") == 2
+            && get_json(&b.1, &analyst, "/api/journeys/syn-pgv-1").1["properties"]["destination_station"]
+                == "NRW"
+    });
+    assert!(moved.is_some(), "B still counts the old version after 1 s");
+    eprintln!(
+        "rectification: the second instance read and counted the new version after {moved:?}"
+    );
+    let (s, v) = get_json(&b.1, &admin, "/api/journeys/syn-pgv-1/versions");
+    assert_eq!(s, 200);
+    let versions: Vec<_> = v["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_i64().unwrap(),
+                v["report"]["journey"]["destination"]["station"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(versions, [(2, "NRW".to_string()), (1, "BPN".to_string())]);
+    assert_eq!(
+        get_json(&b.1, &analyst, "/api/journeys/syn-pgv-1/versions").0,
+        403
+    );
+    // A third instance, started later (a restart), loads the current version.
+    let c = instance(&url, &dir, &tokens);
+    assert_eq!((ends(&c.1, "BPN"), ends(&c.1, "NRW")), (0, 2));
+
+    // Review: six years on, 2024-05-01, 2025-01-15, 2026-02-28 and 2029-07-01. Retained on B,
+    // listed so on A; disposed on A, gone from B within 1 s and refused from then on.
+    let q = |addr: &str, before: &str| -> Vec<(String, String)> {
+        let (s, v) = get_json(addr, &admin, &format!("/api/review?due_before={before}"));
+        assert_eq!(s, 200, "{v}");
+        v["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["report_id"].as_str().unwrap().to_string(),
+                    r["review_date"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let own = |l: &[(&str, &str)]| {
+        l.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        q(&a.1, "2026-03-01"),
+        own(&[
+            ("syn-pgv-0", "2024-05-01"),
+            ("syn-pgv-1", "2025-01-15"),
+            ("syn-pgv-2", "2026-02-28")
+        ])
+    );
+    let (s, v) = send(
+        &b.1,
+        &admin,
+        "POST",
+        "/api/review/syn-pgv-1",
+        r#"{"decision":"retain","review_date":"2030-01-01","reason":"still linked (synthetic)"}"#,
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        q(&a.1, "2031-01-01"),
+        own(&[
+            ("syn-pgv-0", "2024-05-01"),
+            ("syn-pgv-2", "2026-02-28"),
+            ("syn-pgv-3", "2029-07-01"),
+            ("syn-pgv-1", "2030-01-01")
+        ])
+    );
+    let (s, v) = send(
+        &a.1,
+        &admin,
+        "POST",
+        "/api/review/syn-pgv-0",
+        r#"{"decision":"dispose","reason":"no longer necessary (synthetic)"}"#,
+    );
+    assert_eq!(
+        (s, v["erased"].clone()),
+        (200, serde_json::json!(true)),
+        "{v}"
+    );
+    let gone = within(Duration::from_secs(1), || {
+        get_json(&b.1, &admin, "/api/journeys/syn-pgv-0").0 == 404 && ends(&b.1, "NRW") == 1
+    });
+    assert!(
+        gone.is_some(),
+        "B still shows the disposed report after 1 s"
+    );
+    assert_eq!(
+        post(
+            &b.1,
+            &admin,
+            &super::records::report_on("syn-pgv-0", 0, dates[0])
+        ),
+        Some(410)
+    );
+    assert_eq!(q(&b.1, "2026-03-01"), own(&[("syn-pgv-2", "2026-02-28")]));
+    // The command line reads the same queue from the database.
+    let out = super::records::review_cli(&[
+        "--before",
+        "2031-01-01",
+        "--format",
+        "json",
+        "--store",
+        &url,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = v["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["report_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["syn-pgv-2", "syn-pgv-3", "syn-pgv-1"]);
+    assert_eq!(
+        v["reports"][2]["last_decision"]["reason"],
+        "still linked (synthetic)"
+    );
+    // Every action in the shared audit log, whichever instance took it (the versions were
+    // read without a reason: none is asked of a read).
+    for (action, why) in [
+        ("rectify", "synthetic test"),
+        ("read_versions", ""),
+        ("review_retain", "synthetic test"),
+        ("review_dispose", "synthetic test"),
+    ] {
+        let (_, log) = get_json(&c.1, &admin, &format!("/api/audit?action={action}"));
+        assert_eq!(log["numberMatched"], 1, "{action}: {log}");
+        assert_eq!(log["events"][0]["actor"], "records admin (synthetic)");
+        let got = log["events"][0]["justification"].as_str().unwrap_or("");
+        assert_eq!(got, why, "{action}: {log}");
+    }
     drop((a, b, c));
     std::fs::remove_dir_all(&dir).unwrap();
 }
