@@ -245,7 +245,7 @@ pub fn is_aggregate(path: &str) -> bool {
             | "/api/treatment"
             | "/api/clock"
             | "/api/hotspots/emerging"
-    ) || path.starts_with("/collections/")
+    ) || (path.starts_with("/collections/") && !path.ends_with("/queryables"))
         || path.starts_with("/api/stations/")
 }
 

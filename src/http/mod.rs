@@ -5,6 +5,7 @@
 //! `{"code", "message"}` (see [`error::ApiError`]).
 
 mod cache;
+pub mod cql2;
 pub mod crs;
 pub mod error;
 pub mod guard;
@@ -15,6 +16,7 @@ pub mod ogc;
 pub mod openapi;
 pub mod params;
 pub mod people;
+pub mod queryables;
 pub mod server;
 
 use crate::geography::Geography;
@@ -439,6 +441,13 @@ pub fn routes(
         .and(with_state(state.clone()))
         .then(ogc::items)
         .boxed();
+    let queryables = warp::path!("collections" / String / "queryables")
+        .and(warp::get())
+        .and(raw_query())
+        .and(host())
+        .and(with_state(state.clone()))
+        .map(ogc::queryables)
+        .boxed();
     let item = warp::path!("collections" / String / "items" / String)
         .and(warp::get())
         .and(raw_query())
@@ -458,6 +467,7 @@ pub fn routes(
         collection,
         items,
         item,
+        queryables,
         health,
         post_journeys,
         list_journeys,
