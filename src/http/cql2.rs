@@ -24,7 +24,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 /// The longest filter read, in characters (bytes of the text, or of the JSON).
-pub const MAX_LEN: usize = 8_192;
+pub const MAX_LEN: usize = 4_096;
 /// The deepest nesting of expressions read (parentheses, NOT, AND/OR, JSON objects).
 pub const MAX_DEPTH: usize = 64;
 
