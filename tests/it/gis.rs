@@ -130,11 +130,13 @@ fn gdal_pushes_a_where_clause_to_the_server_as_a_cql_filter_and_gets_exactly_its
     let _stop = Stop(child);
     let url = format!("OAPIF:http://{addr}");
     let enc = |s: &str| -> String { form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+    // GDAL 3.6 (Debian 12) pushes a comparison only on a property that the OpenAPI document
+    // lists as a query parameter of the items (it reads no /queryables); newer GDAL reads the
+    // queryables too
     let cases = [
         ("journeys", "mode = 'rail' AND persons >= 2"),
-        ("stations", "entries_exits_2019_20 > 10000000"),
-        ("stations", "name LIKE 'Liverpool%'"),
-        ("flows", "journeys >= 3"),
+        ("stations", "force = 'E23000001'"),
+        ("flows", "origin_force <> 'E23000001'"),
     ];
     for (layer, filter) in cases {
         let out = dir.join(format!("{layer}.geojson"));
