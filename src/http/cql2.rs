@@ -1660,6 +1660,19 @@ pub fn eval(e: &Expr, row: &dyn Row) -> Option<bool> {
     }
 }
 
+/// The lon/lat envelope of a geometry every selected row must intersect (an `S_INTERSECTS` at
+/// the top of the filter or in a top-level AND), so that an index can narrow the candidates.
+pub fn required_envelope(e: &Expr) -> Option<[f64; 4]> {
+    use geo::BoundingRect;
+    match e {
+        Expr::Intersects(_, g) => g
+            .bounding_rect()
+            .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]),
+        Expr::And(v) => v.iter().find_map(required_envelope),
+        _ => None,
+    }
+}
+
 /// Whether a row passes: only true selects.
 pub fn selects(e: &Expr, row: &dyn Row) -> bool {
     eval(e, row) == Some(true)

@@ -948,8 +948,15 @@ pub async fn items(
                         .query(&g, &q.journeys, q.offset, q.limit),
                     Some(e) => {
                         let idx = state.journeys.index();
+                        // a spatial filter every journey must meet narrows the candidates
+                        // through the route index first (the box holds the geometry)
+                        let mut candidates = q.journeys.clone();
+                        if candidates.bbox.is_none() {
+                            candidates.bbox = cql2::required_envelope(e)
+                                .and_then(|b| Bbox::new(b[0], b[1], b[2], b[3]).ok());
+                        }
                         let passing: Vec<_> = idx
-                            .matching(&g, &q.journeys)
+                            .matching(&g, &candidates)
                             .into_iter()
                             .filter(|j| {
                                 cql2::selects(
