@@ -189,6 +189,12 @@ impl Disclosure {
         }
     }
 
+    /// Applies disclosure control to one row or feature in place (what [`Self::json`] does to
+    /// each, without the notice): a filter on a viewer's features compares published counts.
+    pub fn row(&self, v: &mut Value) {
+        self.walk(v);
+    }
+
     fn walk(&self, v: &mut Value) {
         match v {
             Value::Array(a) => a.iter_mut().for_each(|x| self.walk(x)),

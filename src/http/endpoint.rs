@@ -48,6 +48,7 @@ pub enum Endpoint {
     Health,
     Collections,
     Collection,
+    Queryables,
     Items,
     Item,
     Ingest,
@@ -185,6 +186,8 @@ pub static TABLE: &[Entry] = &[
     e(E::Health, Get, "/health", Public, NO, Counts::No),
     e(E::Collections, Get, "/collections", ANY, NO, Counts::No),
     e(E::Collection, Get, "/collections/{collectionId}", ANY, NO, Split),
+    // the properties a filter may name: a schema, no counts
+    e(E::Queryables, Get, "/collections/{collectionId}/queryables", ANY, NO, Counts::No),
     e(E::Items, Get, "/collections/{collectionId}/items", CollectionRead, Audit::JourneyRead { one: false }, Split),
     e(E::Item, Get, "/collections/{collectionId}/items/{featureId}", CollectionRead, Audit::JourneyRead { one: true }, Split),
     e(E::Ingest, Post, "/api/journeys", ADMIN, Audit::Action("ingest"), Counts::No),

@@ -1293,7 +1293,7 @@ pub async fn clock_api(raw: String, who: super::guard::Who, state: Arc<AppState>
 
 /// The count columns of flows and corridors, in order (JSON fields and CSV columns), before
 /// the seizure and grading totals ([`crate::journey::carried::Totals::COLUMNS`]).
-const COUNT_COLUMNS: &[&str] = &[
+pub(crate) const COUNT_COLUMNS: &[&str] = &[
     "journeys",
     "lines",
     "return_runs",

@@ -5,6 +5,7 @@
 //! `{"code", "message"}` (see [`error::ApiError`]).
 
 mod cache;
+pub mod cql2;
 pub mod crs;
 pub mod endpoint;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod people;
+pub mod queryables;
 pub mod records;
 pub mod server;
 
@@ -290,6 +292,7 @@ where
         E::Health => handlers::health(raw, who, st),
         E::Collections => ogc::collections(raw, text("host"), who, st),
         E::Collection => ogc::one_collection(param(0), raw, text("host"), who, st),
+        E::Queryables => ogc::queryables(param(0), raw, text("host"), st),
         E::Items => ogc::items(param(0), raw, text("host"), who, st).await,
         E::Item => ogc::item(param(0), param(1), raw, text("host"), who, st).await,
         E::Ingest => journeys::post_stream(headers, body, raw, st).await,

@@ -13,6 +13,7 @@
 //! `age_band`, `role`); `force` is the station's force for stations and hotspots and a force
 //! the journey touches elsewhere. Any other query parameter is a 400, as the standard requires.
 
+use super::cql2::{self, Expr};
 use super::crs::{self, Crs};
 use super::error::ApiError;
 use super::journeys::{
@@ -37,6 +38,7 @@ pub use super::crs::CRS84;
 pub const OPENAPI_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";
 const GEOJSON: &str = "application/geo+json";
 const JSON: &str = "application/json";
+const SCHEMA_JSON: &str = "application/schema+json";
 pub const DEFAULT_LIMIT: i64 = 10;
 pub const MAX_LIMIT: i64 = 10_000;
 
@@ -45,7 +47,24 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    // Part 3 filtering and CQL2 (see `cql2` for what is read)
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
 ];
+
+/// The rel of a collection's link to its queryables (Part 3).
+pub const QUERYABLES_REL: &str = "http://www.opengis.net/def/rel/ogc/1.0/queryables";
+/// `filter-lang` values: CQL2 text (the default) and JSON, and the older names GDAL's OAPIF
+/// driver looks for (read with the CQL2 grammars).
+pub const FILTER_LANGS: &[&str] = &["cql2-text", "cql2-json", "cql-text", "cql-json"];
 
 /// A collection: id, title, description, its own filters and every query parameter its items
 /// take.
@@ -61,6 +80,7 @@ macro_rules! params {
     ($($own:literal),*) => {
         &[
             "bbox", "bbox-crs", "datetime", "limit", "offset", "f", "crs",
+            "filter", "filter-lang", "filter-crs",
             "cross_border", "exporting_force", "importing_force", "mode", "age_band", "role",
             "line", "station", "hours", "days", $($own),*
         ]
@@ -277,6 +297,7 @@ fn collection_json(state: &AppState, c: &Collection, b: &str, data: bool) -> Val
         "links": [
             link(format!("{b}/collections/{}", c.id), "self", JSON, c.title),
             link(format!("{b}/collections/{}/items", c.id), "items", GEOJSON, "the features"),
+            link(format!("{b}/collections/{}/queryables", c.id), QUERYABLES_REL, SCHEMA_JSON, "the properties a filter may name"),
             link(format!("{b}/api/export?collection={}", c.id), "enclosure", GEOJSON, "download all (GeoJSON)"),
         ],
     })
@@ -321,6 +342,96 @@ pub fn one_collection(
             JSON,
         ))
     })())
+}
+
+/// `/collections/{id}/queryables`: the properties a `filter` may name (Part 3), as JSON Schema.
+pub fn queryables(id: String, raw: String, host: Option<String>, state: Arc<AppState>) -> Response {
+    respond((|| {
+        Params::parse(&raw, &["f"])?;
+        let c = collection(&id)?;
+        let list = super::queryables::of(c.id, state.journeys.geography());
+        let href = format!("{}/collections/{}/queryables", base(&host), c.id);
+        Ok(json_reply(
+            &super::queryables::schema(c.id, c.title, &list, &href),
+            SCHEMA_JSON,
+        ))
+    })())
+}
+
+/// `filter`, `filter-lang` and `filter-crs`, parsed and checked against the collection's
+/// queryables.
+fn filter_param(c: &Collection, p: &Params, state: &AppState) -> Result<Option<Expr>, ApiError> {
+    let lang = p.get("filter-lang").unwrap_or("cql2-text");
+    if !FILTER_LANGS.contains(&lang) {
+        return Err(ApiError::InvalidParameter {
+            name: "filter-lang",
+            message: format!("\"{lang}\" is not one of {}", FILTER_LANGS.join(", ")),
+        });
+    }
+    let crs = p
+        .get("filter-crs")
+        .map(|s| {
+            Crs::parse(s).map_err(|message| ApiError::InvalidParameter {
+                name: "filter-crs",
+                message,
+            })
+        })
+        .transpose()?
+        .unwrap_or(Crs::Crs84);
+    let Some(text) = p.get("filter") else {
+        return Ok(None);
+    };
+    let invalid = |e: cql2::CqlError| ApiError::InvalidParameter {
+        name: "filter",
+        message: e.to_string(),
+    };
+    let e = if lang.ends_with("json") {
+        cql2::parse_json(text, crs)
+    } else {
+        cql2::parse_text(text, crs)
+    }
+    .map_err(invalid)?;
+    cql2::check(&e, &super::queryables::of(c.id, state.journeys.geography())).map_err(invalid)?;
+    Ok(Some(e))
+}
+
+/// A GeoJSON feature as a filter sees it.
+struct FeatureRow<'a>(&'a Value);
+
+impl cql2::Row for FeatureRow<'_> {
+    fn property(&self, name: &str) -> Value {
+        self.0["properties"]
+            .get(name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+    fn geometry(&self) -> Option<geo::Geometry<f64>> {
+        cql2::geojson_geometry(&self.0["geometry"])
+    }
+}
+
+/// A journey as a filter sees it: its feature's properties (built once, when first asked) and
+/// its route.
+struct JourneyRow<'a> {
+    journey: &'a crate::journey::map::MappedJourney,
+    geo: &'a Geography,
+    props: std::cell::OnceCell<serde_json::Map<String, Value>>,
+}
+
+impl cql2::Row for JourneyRow<'_> {
+    fn property(&self, name: &str) -> Value {
+        self.props
+            .get_or_init(|| self.journey.properties(self.geo))
+            .get(name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+    fn geometry(&self) -> Option<geo::Geometry<f64>> {
+        let coords = self.journey.route.coords(self.geo);
+        Some(geo::Geometry::LineString(geo::LineString::from(
+            coords.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>(),
+        )))
+    }
 }
 
 /// Parses an OGC `datetime`: an instant (date or RFC 3339 date-time) or `start/end` with `..`
@@ -381,6 +492,8 @@ struct Query {
     viewer: bool,
     /// journeys with their persons' summaries
     persons: bool,
+    /// the CQL2 `filter`, checked against the collection's queryables
+    filter: Option<Expr>,
 }
 
 fn bbox_param(p: &Params) -> Result<Option<Bbox>, ApiError> {
@@ -482,6 +595,7 @@ fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError>
         no_geometry: false,
         viewer: false,
         persons: super::journeys::bool_param(&p, "persons")?.unwrap_or(false),
+        filter: filter_param(c, &p, state)?,
     })
 }
 
@@ -592,6 +706,30 @@ fn feature_collection(features: Vec<Value>, matched: usize, links: Vec<Value>) -
         "features": features,
         "links": links,
     })
+}
+
+/// [`select_features`] under the query's `filter`: every feature is built, passed through
+/// disclosure control first when `disclosure` is given (a viewer's filter compares the counts
+/// a viewer is shown, never the true ones), kept when the filter holds, and then paged.
+fn select_filtered(
+    state: &AppState,
+    id: &str,
+    q: &Query,
+    offset: usize,
+    limit: usize,
+    disclosure: Option<&crate::access::disclosure::Disclosure>,
+) -> Result<(usize, Vec<Value>), ApiError> {
+    let Some(e) = &q.filter else {
+        return select_features(state, id, q, offset, limit);
+    };
+    let (_, mut all) = select_features(state, id, q, 0, usize::MAX)?;
+    if let Some(d) = disclosure {
+        all.iter_mut().for_each(|f| d.row(f));
+    }
+    all.retain(|f| cql2::selects(e, &FeatureRow(f)));
+    let n = all.len();
+    let page = all.into_iter().skip(offset).take(limit).collect::<Vec<_>>();
+    Ok((n, page))
 }
 
 /// Which features of a collection a query selects, in order: (matched, the page `[offset,
@@ -803,11 +941,43 @@ pub async fn items(
             if c.id == "journeys" {
                 // journeys go straight to bytes: no JSON tree for a million positions
                 let g = state.journeys.geography().clone();
-                let (matched, list) =
-                    state
+                let (matched, list) = match &q.filter {
+                    None => state
                         .journeys
                         .index()
-                        .query(&g, &q.journeys, q.offset, q.limit);
+                        .query(&g, &q.journeys, q.offset, q.limit),
+                    Some(e) => {
+                        let idx = state.journeys.index();
+                        // a spatial filter every journey must meet narrows the candidates
+                        // through the route index first (the box holds the geometry)
+                        let mut candidates = q.journeys.clone();
+                        if candidates.bbox.is_none() {
+                            candidates.bbox = cql2::required_envelope(e)
+                                .and_then(|b| Bbox::new(b[0], b[1], b[2], b[3]).ok());
+                        }
+                        let passing: Vec<_> = idx
+                            .matching(&g, &candidates)
+                            .into_iter()
+                            .filter(|j| {
+                                cql2::selects(
+                                    e,
+                                    &JourneyRow {
+                                        journey: j,
+                                        geo: &g,
+                                        props: Default::default(),
+                                    },
+                                )
+                            })
+                            .collect();
+                        let page = passing
+                            .iter()
+                            .skip(q.offset)
+                            .take(q.limit)
+                            .map(|j| Arc::clone(j))
+                            .collect();
+                        (passing.len(), page)
+                    }
+                };
                 let links = page_links(&b, c.id, &raw, &q, matched, list.len());
                 let features: Vec<JourneyFeature> = list
                     .iter()
@@ -829,7 +999,9 @@ pub async fn items(
                 }
                 return Ok(r);
             }
-            let (matched, features) = select_features(&state, c.id, &q, q.offset, q.limit)?;
+            let disclosure = q.viewer.then_some(&state.security.disclosure);
+            let (matched, features) =
+                select_filtered(&state, c.id, &q, q.offset, q.limit, disclosure)?;
             let links = page_links(&b, c.id, &raw, &q, matched, features.len());
             let mut body = feature_collection(features, matched, links);
             lay::untimed_field(&state, &q.journeys, &mut body);
@@ -1032,6 +1204,7 @@ pub fn layer_download(
         no_geometry: csv,
         viewer,
         persons: false,
+        filter: None,
     };
     let selected = lay::selection_size(state, &q.journeys);
     let untimed = lay::untimed_excluded(state, &q.journeys, viewer);

@@ -81,6 +81,18 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             "the CRS of the geometries in the response (EPSG:4326 is latitude, longitude; EPSG:27700 easting, northing)",
             json!({"type": "string", "format": "uri", "enum": crate::http::crs::SUPPORTED, "default": crate::http::crs::CRS84}),
         ),
+        "filter" => (
+            "a CQL2 expression (OGC 21-065r2) over the collection's queryables, ANDed with the other parameters: comparisons (= <> < > <= >=), AND, OR, NOT, IS NULL, LIKE, BETWEEN, IN, CASEI and S_INTERSECTS(geometry, BBOX(...) or a WKT POINT, LINESTRING, POLYGON or MULTI* geometry in filter-crs)",
+            json!({"type": "string", "maxLength": crate::http::cql2::MAX_LEN}),
+        ),
+        "filter-lang" => (
+            "the encoding of filter: CQL2 text (default) or JSON; cql-text and cql-json are read as cql2-text and cql2-json",
+            json!({"type": "string", "enum": crate::http::ogc::FILTER_LANGS, "default": "cql2-text"}),
+        ),
+        "filter-crs" => (
+            "the CRS of the geometries in filter",
+            json!({"type": "string", "format": "uri", "enum": crate::http::crs::SUPPORTED, "default": crate::http::crs::CRS84}),
+        ),
         "datetime" => (
             "an instant (date or RFC 3339 date-time) or an interval start/end with .. for an open end; matched against journey dates",
             json!({"type": "string"}),
@@ -338,6 +350,15 @@ fn build() -> Value {
         );
         untimed_member(&mut items, "application/geo+json");
         paths.insert(format!("/collections/{}/items", c.id), items);
+        paths.insert(
+            format!("/collections/{}/queryables", c.id),
+            get(
+                "the properties a filter may name (JSON Schema 2020-12)",
+                vec![f.clone()],
+                "the queryables",
+                "application/schema+json",
+            ),
+        );
         let mut item_params = vec![param(
             "featureId",
             "path",

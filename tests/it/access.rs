@@ -219,6 +219,13 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ("GET", "/collections/hotspots/items?limit=5", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/collections/flows/items", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/collections/journeys/items?limit=5", false, [401, 403, 200, 200, 200, 200]),
+        // Part 3 filtering (issue 19): queryables for every signed-in role, a filter as the items
+        ("GET", "/collections/stations/queryables", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/journeys/queryables", false, [401, 200, 200, 200, 200, 200]),
+        ("POST", "/collections/stations/queryables", false, [401, 405, 405, 405, 405, 405]),
+        ("GET", "/collections/stations/items?filter=journeys%20%3E%203", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/journeys/items?filter=mode%20%3D%20%27rail%27", false, [401, 403, 200, 200, 200, 200]),
+        ("GET", "/collections/stations/items?filter=nosuch%20%3D%201", false, [401, 400, 400, 400, 400, 400]),
         ("GET", "/collections/journeys/items/syn-acc-1", false, [401, 403, 200, 200, 404, 200]),
         // not reported by BTP: as absent to a BTP planner as a journey that does not exist
         ("GET", "/collections/journeys/items/syn-acc-0", false, [401, 403, 404, 200, 404, 200]),

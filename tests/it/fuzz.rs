@@ -661,3 +661,136 @@ fn regressions_stay_fixed() {
         let _ = linesmap::load::stations::parse_stations_csv(&text, p);
     }
 }
+
+/// CQL2 text: words of the grammar, literals and stray characters in random order.
+fn cql2_text() -> impl Strategy<Value = String> {
+    let word = prop::sample::select(vec![
+        "crs",
+        "name",
+        "journeys",
+        "\"entries_exits_2019_20\"",
+        "geometry",
+        "date",
+        "=",
+        "<>",
+        "<",
+        ">",
+        "<=",
+        ">=",
+        "AND",
+        "or",
+        "NOT",
+        "LIKE",
+        "BETWEEN",
+        "IN",
+        "IS",
+        "NULL",
+        "TRUE",
+        "false",
+        "CASEI",
+        "DATE",
+        "TIMESTAMP",
+        "S_INTERSECTS",
+        "BBOX",
+        "POINT",
+        "LINESTRING",
+        "POLYGON",
+        "MULTIPOINT",
+        "MULTIPOLYGON",
+        "(",
+        ")",
+        ",",
+        "'BNG'",
+        "'Liv%'",
+        "'it''s'",
+        "'2024-01-01'",
+        "'2024-01-01T00:00:00Z'",
+        "1",
+        "-2.5",
+        "53.1",
+        "1e309",
+        "'",
+        "\"",
+        "%",
+        "é",
+        "\\",
+        "((",
+        "))",
+    ]);
+    prop::collection::vec(word, 0..40).prop_map(|w| w.join(" "))
+}
+
+#[test]
+fn fuzz_cql2_text_parser_never_panics_names_a_position_and_prints_back_what_it_read() {
+    use linesmap::http::cql2;
+    use linesmap::http::crs::Crs;
+    runner(10, 11)
+        .run(&cql2_text(), |s| {
+            match cql2::parse_text(&s, Crs::Crs84) {
+                Ok(e) => {
+                    // the printer writes CQL2 text that reads back as the same expression
+                    let printed = e.to_string();
+                    let again = cql2::parse_text(&printed, Crs::Crs84)
+                        .map_err(|err| TestCaseError::fail(format!("{s} -> {printed}: {err}")))?;
+                    prop_assert_eq!(&again, &e, "{} -> {}", s, printed);
+                }
+                Err(err) => {
+                    let n: usize = err
+                        .at
+                        .strip_prefix("character ")
+                        .and_then(|n| n.parse().ok())
+                        .ok_or_else(|| TestCaseError::fail(format!("{s}: no position: {err}")))?;
+                    prop_assert!(n >= 1 && n <= s.len() + 1, "{}: {}", s, err);
+                    prop_assert!(!err.message.is_empty());
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn fuzz_cql2_json_and_text_filters_over_http_are_200_or_a_400_json_error() {
+    let st = fresh_state();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let seeds: Vec<Vec<u8>> = [
+        r#"{"op": "and", "args": [{"op": "like", "args": [{"property": "name"}, "Liv%"]}, {"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [-3, 53, -2, 54]}]}]}"#,
+        r#"{"op": "in", "args": [{"op": "casei", "args": [{"property": "crs"}]}, ["bng", "liv"]]}"#,
+        r#"{"op": "s_intersects", "args": [{"property": "geometry"}, {"type": "Polygon", "coordinates": [[[-3, 53], [-2, 53], [-2, 54], [-3, 53]]]}]}"#,
+        r#"{"op": "between", "args": [{"property": "entries_exits_2019_20"}, 1, 1000]}"#,
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    let langs = prop::sample::select(vec!["cql2-json", "cql2-text"]);
+    // each case builds the stations layer: a fiftieth of the cases
+    runner(50, 12)
+        .run(
+            &(mutated(seeds), cql2_text(), langs),
+            |(json, text, lang)| {
+                let f = if lang == "cql2-json" {
+                    String::from_utf8_lossy(&json).into_owned()
+                } else {
+                    text
+                };
+                let enc: String = form_urlencoded::byte_serialize(f.as_bytes()).collect();
+                let uri = format!("/collections/stations/items?filter-lang={lang}&filter={enc}");
+                let r = rt.block_on(warp::test::request().path(&uri).reply(&routes(st.clone())));
+                let s = r.status().as_u16();
+                prop_assert!(s == 200 || s == 400, "{uri}: {s}");
+                if s == 400 {
+                    let v: Value = serde_json::from_slice(r.body())
+                        .map_err(|e| TestCaseError::fail(format!("{uri}: {e}")))?;
+                    prop_assert!(
+                        v["message"].as_str().is_some_and(|m| m.contains("filter")),
+                        "{v}"
+                    );
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+}

@@ -5,6 +5,7 @@ mod access;
 mod cli;
 mod clock;
 mod common;
+mod filter;
 mod flows;
 mod fuzz;
 mod gis;

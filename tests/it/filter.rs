@@ -1,0 +1,691 @@
+//! OGC API – Features Part 3 (filtering, CQL2), requirements of its abstract test suite that
+//! the server implements: conformance, queryables (JSON Schema naming every property the
+//! features carry, with its type), `filter`/`filter-lang`/`filter-crs` on items combined with
+//! the other parameters and paged, each operator, 400 for a bad filter; and the viewer's
+//! filters seeing only published counts. Expected stations are counted straight from
+//! `data/gb/stations.csv` (an independent reading of the data), expected journeys by hand from
+//! the access fixture's reports (`tests/it/access.rs::reports`).
+
+use super::access::{fixture, get_as, json_of};
+use super::common::{data_dir, fresh_state};
+use linesmap::access::Role;
+use linesmap::http::{AppState, routes};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn get(st: &Arc<AppState>, path: &str) -> (u16, Value) {
+    let r = warp::test::request()
+        .path(path)
+        .header("host", "example.test")
+        .reply(&routes(st.clone()))
+        .await;
+    (
+        r.status().as_u16(),
+        serde_json::from_slice(r.body()).unwrap_or(Value::Null),
+    )
+}
+
+/// Every station's features followed through `next` links: the crs codes and numberMatched.
+async fn all_pages(st: &Arc<AppState>, first: &str) -> (BTreeSet<String>, u64) {
+    let (s, v) = get(st, first).await;
+    assert_eq!(s, 200, "{first}: {v}");
+    let matched = v["numberMatched"].as_u64().unwrap();
+    let mut codes = BTreeSet::new();
+    let mut page = v;
+    loop {
+        for f in page["features"].as_array().unwrap() {
+            codes.insert(f["id"].as_str().unwrap_or_default().to_string());
+        }
+        let next = page["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .map(|l| l["href"].as_str().unwrap().to_string());
+        let Some(href) = next else { break };
+        let path = href
+            .strip_prefix("http://example.test")
+            .unwrap()
+            .to_string();
+        assert!(
+            path.contains("filter="),
+            "the next link keeps the filter: {path}"
+        );
+        let (s, v) = get(st, &path).await;
+        assert_eq!(s, 200, "{path}");
+        page = v;
+    }
+    (codes, matched)
+}
+
+struct CsvStation {
+    crs: String,
+    name: String,
+    lon: f64,
+    lat: f64,
+    entries: Option<u64>,
+}
+
+fn csv_stations() -> Vec<CsvStation> {
+    let mut rdr = csv::Reader::from_path(data_dir().join("stations.csv")).unwrap();
+    let h = rdr.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (c, n, lo, la, e) = (
+        col("crs"),
+        col("name"),
+        col("lon"),
+        col("lat"),
+        col("entries_exits_2019_20"),
+    );
+    rdr.records()
+        .map(|r| {
+            let r = r.unwrap();
+            CsvStation {
+                crs: r[c].to_string(),
+                name: r[n].to_string(),
+                lon: r[lo].parse().unwrap(),
+                lat: r[la].parse().unwrap(),
+                entries: r[e].parse().ok(),
+            }
+        })
+        .collect()
+}
+
+/// Inside the triangle a, b, c (same side of each edge).
+fn in_triangle(p: (f64, f64), a: (f64, f64), b: (f64, f64), c: (f64, f64)) -> bool {
+    let side = |u: (f64, f64), v: (f64, f64)| (v.0 - u.0) * (p.1 - u.1) - (v.1 - u.1) * (p.0 - u.0);
+    let (x, y, z) = (side(a, b), side(b, c), side(c, a));
+    (x >= 0.0 && y >= 0.0 && z >= 0.0) || (x <= 0.0 && y <= 0.0 && z <= 0.0)
+}
+
+#[tokio::test]
+async fn conformance_declares_part_3_and_cql2_and_every_collection_links_its_queryables() {
+    let st = fresh_state();
+    let (_, c) = get(&st, "/conformance").await;
+    let classes: Vec<&str> = c["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    for want in [
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+        "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+        "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+        "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+        "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+        "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+        "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+        "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    ] {
+        assert!(classes.contains(&want), "{want}");
+    }
+    let (_, cs) = get(&st, "/collections").await;
+    for c in cs["collections"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let link = c["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/queryables")
+            .unwrap_or_else(|| panic!("{id} links no queryables"));
+        assert_eq!(
+            link["href"],
+            format!("http://example.test/collections/{id}/queryables")
+        );
+        assert_eq!(link["type"], "application/schema+json");
+    }
+    // the OpenAPI document declares the parameters (filter-lang with GDAL's older value) and
+    // the queryables path
+    let (_, doc) = get(&st, "/openapi").await;
+    assert!(doc["paths"]["/collections/flows/queryables"]["get"].is_object());
+    let ps = doc["paths"]["/collections/stations/items"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let lang = ps.iter().find(|p| p["name"] == "filter-lang").unwrap();
+    assert_eq!(lang["schema"]["default"], "cql2-text");
+    assert!(
+        lang["schema"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&"cql-text".into())
+    );
+    assert!(ps.iter().any(|p| p["name"] == "filter"));
+    assert!(ps.iter().any(|p| p["name"] == "filter-crs"));
+}
+
+/// The JSON Schema type a value fits.
+fn fits(schema: &Value, v: &Value) -> bool {
+    if v.is_null() {
+        return true;
+    }
+    let ok = match schema["type"].as_str() {
+        Some("integer") => v.is_i64() || v.is_u64(),
+        Some("number") => v.is_number(),
+        Some("boolean") => v.is_boolean(),
+        Some("string") => v.as_str().is_some_and(|s| match schema["format"].as_str() {
+            Some("date") => s.len() == 10 && s.as_bytes()[4] == b'-',
+            Some("date-time") => s.contains('T'),
+            _ => true,
+        }),
+        _ => false,
+    };
+    ok && schema["enum"].as_array().is_none_or(|e| e.contains(v))
+}
+
+#[tokio::test]
+async fn queryables_are_a_json_schema_naming_every_property_the_features_carry_with_its_type() {
+    let f = fixture("queryables", 3, 0, vec![], false).await;
+    for id in [
+        "stations", "forces", "rail", "journeys", "hotspots", "flows",
+    ] {
+        let r = warp::test::request()
+            .path(&format!("/collections/{id}/queryables"))
+            .header("host", "example.test")
+            .header(
+                "authorization",
+                format!("Bearer {}", super::access::token(Role::Admin)),
+            )
+            .reply(&routes(f.st.clone()))
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/schema+json");
+        let q: Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(q["$schema"], "https://json-schema.org/draft/2020-12/schema");
+        assert_eq!(
+            q["$id"],
+            format!("http://example.test/collections/{id}/queryables")
+        );
+        assert_eq!(q["type"], "object");
+        assert_eq!(q["additionalProperties"], false);
+        let props = q["properties"].as_object().unwrap();
+        assert_eq!(props["geometry"]["x-ogc-role"], "primary-geometry");
+        assert!(
+            props["geometry"]["format"]
+                .as_str()
+                .unwrap()
+                .starts_with("geometry-")
+        );
+        let items = json_of(
+            &f.st,
+            &format!("/collections/{id}/items?limit=10000"),
+            Role::Admin,
+        )
+        .await;
+        let features = items["features"].as_array().unwrap();
+        assert!(!features.is_empty(), "{id}");
+        let mut seen = BTreeSet::new();
+        for feat in features {
+            for (k, v) in feat["properties"].as_object().unwrap() {
+                if v.is_array() || v.is_object() {
+                    continue; // lists (stations, forces, via) are not queryable
+                }
+                let s = props
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{id}: property {k} is not a queryable"));
+                assert!(fits(s, v), "{id}.{k}: {v} does not fit {s}");
+                seen.insert(k.clone());
+            }
+        }
+        for k in props.keys().filter(|k| *k != "geometry") {
+            assert!(seen.contains(k), "{id}: queryable {k} is no property");
+        }
+    }
+    // closed vocabularies list their values
+    let q = json_of(&f.st, "/collections/journeys/queryables", Role::Viewer).await;
+    assert_eq!(
+        q["properties"]["mode"]["enum"],
+        serde_json::json!([
+            "rail",
+            "coach",
+            "bus",
+            "car",
+            "private_hire",
+            "taxi",
+            "on_foot",
+            "unknown"
+        ])
+    );
+    assert_eq!(q["properties"]["date"]["format"], "date");
+    assert_eq!(q["properties"]["reported_at"]["format"], "date-time");
+    assert_eq!(
+        q["properties"]["exporting_force"]["enum"]
+            .as_array()
+            .unwrap()
+            .len(),
+        45
+    );
+}
+
+#[tokio::test]
+async fn each_operator_selects_exactly_the_stations_counted_straight_from_stations_csv() {
+    let st = fresh_state();
+    let csv = csv_stations();
+    let bng = csv.iter().find(|s| s.crs == "BNG").unwrap();
+    let tri = ((-3.0, 53.0), (-2.0, 53.0), (-2.5, 54.0));
+    let e = |s: &CsvStation| s.entries;
+    let point = format!("S_INTERSECTS(geometry, POINT({} {}))", bng.lon, bng.lat);
+    type Pred = Box<dyn Fn(&CsvStation) -> bool>;
+    let cases: Vec<(&str, Pred)> = vec![
+        ("crs = 'BNG'", Box::new(|s| s.crs == "BNG")),
+        ("crs <> 'BNG'", Box::new(|s| s.crs != "BNG")),
+        (
+            "name LIKE 'Liverpool%'",
+            Box::new(|s| s.name.starts_with("Liverpool")),
+        ),
+        (
+            "name NOT LIKE '%Road%'",
+            Box::new(|s| !s.name.contains("Road")),
+        ),
+        (
+            "CASEI(name) LIKE CASEI('LIVERPOOL%')",
+            Box::new(|s| s.name.to_lowercase().starts_with("liverpool")),
+        ),
+        (
+            "name LIKE '_ork'",
+            Box::new(|s| s.name.chars().count() == 4 && s.name.ends_with("ork")),
+        ),
+        (
+            "crs IN ('LIV', 'BNG', 'EUS', 'ZZZ')",
+            Box::new(|s| ["LIV", "BNG", "EUS"].contains(&s.crs.as_str())),
+        ),
+        ("crs NOT IN ('LIV')", Box::new(|s| s.crs != "LIV")),
+        (
+            "entries_exits_2019_20 BETWEEN 1000000 AND 2000000",
+            Box::new(move |s| e(s).is_some_and(|n| (1_000_000..=2_000_000).contains(&n))),
+        ),
+        (
+            "entries_exits_2019_20 NOT BETWEEN 1000000 AND 2000000",
+            Box::new(move |s| e(s).is_some_and(|n| !(1_000_000..=2_000_000).contains(&n))),
+        ),
+        (
+            "entries_exits_2019_20 > 50000000 OR crs = 'BNG'",
+            Box::new(move |s| e(s).is_some_and(|n| n > 50_000_000) || s.crs == "BNG"),
+        ),
+        (
+            "entries_exits_2019_20 >= 10000000 AND NOT entries_exits_2019_20 > 20000000",
+            Box::new(move |s| e(s).is_some_and(|n| (10_000_000..=20_000_000).contains(&n))),
+        ),
+        (
+            "entries_exits_2019_20 < 100",
+            Box::new(move |s| e(s).is_some_and(|n| n < 100)),
+        ),
+        (
+            "entries_exits_2019_20 <= 100",
+            Box::new(move |s| e(s).is_some_and(|n| n <= 100)),
+        ),
+        (
+            "entries_exits_2019_20 IS NULL",
+            Box::new(move |s| e(s).is_none()),
+        ),
+        (
+            "entries_exits_2019_20 IS NOT NULL",
+            Box::new(move |s| e(s).is_some()),
+        ),
+        // every station's count is 0 in an empty store
+        ("journeys = 0 AND crs = 'BNG'", Box::new(|s| s.crs == "BNG")),
+        ("FALSE", Box::new(|_| false)),
+        (
+            "S_INTERSECTS(geometry, BBOX(-1.5, 50, 1.5, 53))",
+            Box::new(|s| s.lon >= -1.5 && s.lon <= 1.5 && s.lat >= 50.0 && s.lat <= 53.0),
+        ),
+        (
+            "S_INTERSECTS(geometry, POLYGON((-3 53, -2 53, -2.5 54, -3 53)))",
+            Box::new(move |s| in_triangle((s.lon, s.lat), tri.0, tri.1, tri.2)),
+        ),
+        (&point, Box::new(|s| s.crs == "BNG")),
+    ];
+    for (filter, pred) in &cases {
+        let want: BTreeSet<String> = csv
+            .iter()
+            .filter(|s| pred(s))
+            .map(|s| s.crs.clone())
+            .collect();
+        let path = format!(
+            "/collections/stations/items?limit=10000&filter={}",
+            enc(filter)
+        );
+        let (got, matched) = all_pages(&st, &path).await;
+        assert_eq!(got, want, "{filter}");
+        assert_eq!(matched as usize, want.len(), "{filter}");
+    }
+    // the same in CQL2 JSON, and in GDAL's older filter-lang names
+    let json_cases = [
+        (
+            r#"{"op": "like", "args": [{"property": "name"}, "Liverpool%"]}"#,
+            "name LIKE 'Liverpool%'",
+        ),
+        (
+            r#"{"op": "and", "args": [{"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [-1.5, 50, 1.5, 53]}]}, {"op": "not", "args": [{"op": "isNull", "args": [{"property": "entries_exits_2019_20"}]}]}]}"#,
+            "S_INTERSECTS(geometry, BBOX(-1.5, 50, 1.5, 53)) AND entries_exits_2019_20 IS NOT NULL",
+        ),
+        (
+            r#"{"op": "in", "args": [{"property": "crs"}, ["LIV", "BNG"]]}"#,
+            "crs IN ('LIV', 'BNG')",
+        ),
+    ];
+    for (j, t) in json_cases {
+        for (lang, text_lang) in [("cql2-json", "cql2-text"), ("cql-json", "cql-text")] {
+            let a = format!(
+                "/collections/stations/items?limit=10000&filter-lang={lang}&filter={}",
+                enc(j)
+            );
+            let b = format!(
+                "/collections/stations/items?limit=10000&filter-lang={text_lang}&filter={}",
+                enc(t)
+            );
+            let (x, y) = (all_pages(&st, &a).await, all_pages(&st, &b).await);
+            assert_eq!(x, y, "{j}");
+            assert!(x.1 > 0, "{j}");
+        }
+    }
+    // filter-crs: a National Grid box selects what the same box selects as bbox-crs
+    let nat = "http://www.opengis.net/def/crs/EPSG/0/27700";
+    let a = format!(
+        "/collections/stations/items?limit=10000&filter-crs={}&filter={}",
+        enc(nat),
+        enc("S_INTERSECTS(geometry, BBOX(500000, 150000, 560000, 200000))")
+    );
+    let b = format!(
+        "/collections/stations/items?limit=10000&bbox-crs={}&bbox=500000,150000,560000,200000",
+        enc(nat)
+    );
+    let (x, _) = all_pages(&st, &a).await;
+    let (_, vb) = get(&st, &b).await;
+    let y: BTreeSet<String> = vb["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(x.len() > 100, "{}", x.len());
+    assert_eq!(x, y);
+}
+
+#[tokio::test]
+async fn the_filter_is_anded_with_bbox_and_paged_with_next_links_that_carry_it() {
+    let st = fresh_state();
+    let want: BTreeSet<String> = csv_stations()
+        .into_iter()
+        .filter(|s| s.lon >= -1.5 && s.lon <= 1.5 && s.lat >= 50.0 && s.lat <= 53.0)
+        .filter(|s| s.name.starts_with("London"))
+        .map(|s| s.crs)
+        .collect();
+    assert!(want.len() > 10, "{}", want.len());
+    let path = format!(
+        "/collections/stations/items?bbox=-1.5,50,1.5,53&limit=5&filter={}",
+        enc("name LIKE 'London%'")
+    );
+    let (got, matched) = all_pages(&st, &path).await;
+    assert_eq!(matched as usize, want.len());
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn journeys_filter_on_text_dates_timestamps_nulls_and_routes_as_counted_by_hand() {
+    // 12 London Liverpool Street → Norwich journeys, 2024-01-02 .. 2024-01-13 (i + 2), odd i
+    // reported by BTP, all on line syn-acc-line; 3 Liverpool Lime Street → Bangor journeys,
+    // 2024-02-05 .. 07, reported by BTP, with no line.
+    let f = fixture("filter-journeys", 3, 0, vec![], false).await;
+    let cases = [
+        ("source_force = 'BTP'", 6 + 3),
+        ("origin_station = 'LIV'", 3),
+        ("line_id IS NULL", 3),
+        ("line_id = 'syn-acc-line' AND source_force <> 'BTP'", 6),
+        ("line_name LIKE 'SYN-%'", 12),
+        ("mode IN ('rail', 'coach') AND NOT source_force = 'BTP'", 6),
+        // days 5, 6, 7, 8 of January: i = 3..6
+        ("date BETWEEN DATE('2024-01-05') AND DATE('2024-01-08')", 4),
+        ("date >= DATE('2024-02-01')", 3),
+        // reported 2024-01-02T20:00Z and 2024-01-03T20:00Z; the offset is honoured
+        ("reported_at < TIMESTAMP('2024-01-04T00:00:00Z')", 2),
+        ("reported_at < TIMESTAMP('2024-01-03T21:00:00+02:00')", 1),
+        // a box around Bangor: the three routes that end there
+        ("S_INTERSECTS(geometry, BBOX(-4.3, 53.1, -4.0, 53.3))", 3),
+        (
+            "NOT S_INTERSECTS(geometry, BBOX(-4.3, 53.1, -4.0, 53.3))",
+            12,
+        ),
+        ("persons = 1 AND children = 1 AND origin_station = 'LIV'", 3),
+    ];
+    for (filter, want) in cases {
+        let v = json_of(
+            &f.st,
+            &format!(
+                "/collections/journeys/items?limit=100&filter={}",
+                enc(filter)
+            ),
+            Role::Admin,
+        )
+        .await;
+        assert_eq!(v["numberMatched"], want, "{filter}");
+        assert_eq!(v["features"].as_array().unwrap().len(), want, "{filter}");
+    }
+    // ANDed with datetime and the journey filters, paged: BTP journeys in January are i = 1,
+    // 3, .., 11 (6), pages of 4
+    let v = json_of(
+        &f.st,
+        &format!(
+            "/collections/journeys/items?limit=4&datetime=2024-01-01/2024-01-31&mode=rail&filter={}",
+            enc("source_force = 'BTP'")
+        ),
+        Role::Admin,
+    )
+    .await;
+    assert_eq!(v["numberMatched"], 6);
+    assert_eq!(v["numberReturned"], 4);
+    let next = v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "next")
+        .unwrap()["href"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = &next[next.find("/collections").unwrap()..];
+    let w = json_of(&f.st, path, Role::Admin).await;
+    assert_eq!(w["numberReturned"], 2, "{path}");
+    let ids: Vec<&str> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(w["features"].as_array().unwrap())
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "syn-acc-1",
+            "syn-acc-3",
+            "syn-acc-5",
+            "syn-acc-7",
+            "syn-acc-9",
+            "syn-acc-11"
+        ]
+    );
+    // a BTP planner's filter runs over the journeys it may read (BTP's): 9, of which LIV 3
+    let v = json_of(
+        &f.st,
+        &format!(
+            "/collections/journeys/items?limit=100&filter={}",
+            enc("source_force <> 'nobody'")
+        ),
+        Role::BtpPlanner,
+    )
+    .await;
+    assert_eq!(v["numberMatched"], 9);
+}
+
+#[tokio::test]
+async fn a_malformed_unknown_or_mistyped_filter_is_a_400_naming_the_position_and_the_problem() {
+    let st = fresh_state();
+    let deep = format!("{}crs = 'BNG'{}", "(".repeat(100), ")".repeat(100));
+    let long = format!("crs = '{}'", "x".repeat(5000));
+    let cases: Vec<(String, &str, &[&str])> = vec![
+        (
+            "crs ==".into(),
+            "",
+            &["at character 6", "expected a property or a literal"],
+        ),
+        (
+            "crs = 'BNG' AND".into(),
+            "",
+            &["at character 16", "found the end"],
+        ),
+        ("name = 'open".into(), "", &["at character 8", "not closed"]),
+        (
+            "nosuch = 1".into(),
+            "",
+            &["\"nosuch\" is not a queryable", "entries_exits_2019_20"],
+        ),
+        (
+            "journeys = 'many'".into(),
+            "",
+            &["is a number", "is a string"],
+        ),
+        ("name > 3".into(), "", &["is a string", "is a number"]),
+        (
+            "force = 'X99'".into(),
+            "",
+            &["'X99' is not one of", "E23000004"],
+        ),
+        ("name LIKE 3".into(), "", &["LIKE compares strings"]),
+        (
+            "S_CONTAINS(geometry, POINT(0 0))".into(),
+            "",
+            &["at character 1", "only S_INTERSECTS"],
+        ),
+        (
+            "S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1)))".into(),
+            "",
+            &["ring is closed"],
+        ),
+        (
+            "S_INTERSECTS(name, POINT(0 0))".into(),
+            "",
+            &["not a geometry"],
+        ),
+        ("date > DATE('2024-13-01')".into(), "", &["not a date"]),
+        (deep, "", &["deeper than 64"]),
+        (long, "", &["longer than 4096"]),
+        (
+            "{\"op\": \"=\", \"args\": [1]}".into(),
+            "cql2-json",
+            &["/args", "takes 2 arguments"],
+        ),
+        (
+            "{\"op\": \"t_after\", \"args\": []}".into(),
+            "cql2-json",
+            &["/op", "not supported"],
+        ),
+        (
+            "{\"op\": \"and\"".into(),
+            "cql2-json",
+            &["line 1 column", "not JSON"],
+        ),
+        ("crs = 'BNG'".into(), "sql", &["filter-lang", "cql2-text"]),
+    ];
+    for (filter, lang, wants) in cases {
+        let lang_q = if lang.is_empty() {
+            String::new()
+        } else {
+            format!("&filter-lang={lang}")
+        };
+        let path = format!(
+            "/collections/stations/items?filter={}{lang_q}",
+            enc(&filter)
+        );
+        let (s, v) = get(&st, &path).await;
+        assert_eq!(s, 400, "{filter}: {v}");
+        let m = v["message"].as_str().unwrap();
+        for w in wants {
+            assert!(m.contains(w), "{filter}: {m:?} lacks {w:?}");
+        }
+    }
+    let (s, v) = get(&st, "/collections/stations/items?filter-crs=EPSG:9999").await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("filter-crs"));
+}
+
+#[tokio::test]
+async fn a_viewers_filter_compares_published_counts_so_a_suppressed_cell_of_0_1_3_or_4_looks_the_same()
+ {
+    // Two stores that differ by one journey in a suppressed cell (Liverpool Lime Street →
+    // Bangor: 0 against 1, and 3 against 4). A filter on a count must not tell them apart: a
+    // viewer's filter compares the published values (null below 5), so `journeys > 3` is
+    // unknown on a suppressed cell, whatever it holds.
+    let filters = [
+        ("stations", "journeys > 3"),
+        ("stations", "journeys >= 1 AND crs IN ('LIV', 'BNG')"),
+        ("stations", "journeys IS NULL AND crs = 'BNG'"),
+        ("stations", "starts BETWEEN 1 AND 4"),
+        ("stations", "NOT journeys < 1"),
+        ("hotspots", "journeys > 3"),
+        ("hotspots", "crs = 'BNG' AND stops IS NOT NULL"),
+        ("forces", "imports > 2"),
+        ("forces", "exports IS NULL"),
+        ("rail", "journeys > 0"),
+        ("flows", "journeys > 0"),
+        ("flows", "journeys IS NOT NULL"),
+        ("flows", "persons BETWEEN 1 AND 4"),
+    ];
+    let mut paths = Vec::new();
+    for (c, fl) in filters {
+        for extra in ["", "&datetime=2024-02-01/2024-02-29"] {
+            paths.push(format!(
+                "/collections/{c}/items?limit=10000&filter={}{extra}",
+                enc(fl)
+            ));
+        }
+    }
+    for (a, b) in [(0, 1), (3, 4)] {
+        let x = fixture(&format!("filt{a}"), a, 0, vec![], false).await;
+        let y = fixture(&format!("filt{b}"), b, 0, vec![], false).await;
+        let mut differs_for_analyst = 0;
+        for p in &paths {
+            let (sx, bx, hx) = get_as(&x.st, p, Role::Viewer).await;
+            let (sy, by, hy) = get_as(&y.st, p, Role::Viewer).await;
+            assert_eq!((sx, sx), (200, sy), "{p}: {bx}");
+            assert_eq!(bx, by, "{p}: body with {a} vs {b} journeys");
+            assert_eq!(hx, hy, "{p}: headers with {a} vs {b} journeys");
+            let (_, ax, _) = get_as(&x.st, p, Role::Analyst).await;
+            let (_, ay, _) = get_as(&y.st, p, Role::Analyst).await;
+            differs_for_analyst += usize::from(ax != ay);
+        }
+        assert!(
+            differs_for_analyst >= 10,
+            "only {differs_for_analyst} of {} filtered answers differ for an analyst",
+            paths.len()
+        );
+    }
+    // and the filtered answer holds the values a viewer is shown: every count a multiple of 5
+    // and at least 5, or null
+    let x = fixture("filt-shown", 3, 0, vec![], false).await;
+    let v = json_of(
+        &x.st,
+        &format!(
+            "/collections/stations/items?limit=10000&filter={}",
+            enc("journeys >= 5")
+        ),
+        Role::Viewer,
+    )
+    .await;
+    let fs = v["features"].as_array().unwrap();
+    // London Liverpool Street and Norwich see the 12 journeys; Bangor and Lime Street 3
+    // (suppressed) and are left out
+    let ids: BTreeSet<&str> = fs.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert!(ids.contains("LST") && ids.contains("NRW"), "{ids:?}");
+    assert!(!ids.contains("BNG") && !ids.contains("LIV"), "{ids:?}");
+    for f in fs {
+        let n = f["properties"]["journeys"].as_u64().unwrap();
+        assert!(n >= 5 && n % 5 == 0, "{n}");
+    }
+}
