@@ -263,7 +263,7 @@ where
         E::Conformance => ogc::conformance(raw),
         E::OpenApi => match params::Params::parse(&raw, &["f"]) {
             Ok(_) => {
-                let mut r = Response::new(openapi::document().into());
+                let mut r = Response::new(openapi::served(&st.geo).into());
                 r.headers_mut().insert(
                     warp::http::header::CONTENT_TYPE,
                     warp::http::HeaderValue::from_static(ogc::OPENAPI_TYPE),
@@ -377,11 +377,14 @@ pub fn routes(
         .and(warp::header::headers_cloned())
         .and(guarded)
         .then(
-            move |m: warp::http::Method, path: warp::path::FullPath, h, r| async move {
-                let public = endpoint::is_public(m.as_str(), path.as_str());
-                let mut r = cache::finish(m, h, r).await;
-                guard::security_headers(&mut r, public, tls);
-                r
+            move |m: warp::http::Method, path: warp::path::FullPath, h, r| {
+                let csp = csp.clone();
+                async move {
+                    let public = endpoint::is_public(m.as_str(), path.as_str());
+                    let mut r = cache::finish(m, h, r).await;
+                    guard::security_headers(&mut r, public, tls, &csp);
+                    r
+                }
             },
         )
         .boxed();
