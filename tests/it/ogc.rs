@@ -557,7 +557,7 @@ async fn the_served_openapi_document_takes_exactly_the_codes_dates_and_boxes_the
             .as_array()
             .unwrap()
             .iter()
-            .map(|f| f["properties"]["code"].as_str().unwrap())
+            .map(|f| f["id"].as_str().unwrap())
             .collect();
         served.sort_unstable();
         let listed: Vec<&str> = codes.iter().map(|c| c.as_str().unwrap()).collect();
