@@ -331,16 +331,17 @@ fn build(geo: Option<&Geography>) -> Value {
                 p["description"] = json!(describe("force", "places").0);
             }
         }
-        // `code` selects a station by its CRS code or a force by its GSS code: a code of the
-        // other kind is refused (400), so each collection's `code` is its own enumeration
+        // `code` filters a station by its CRS code or a force by its GSS code (or BTP): a
+        // code of the other shape is refused (400), one of the right shape that names nothing
+        // selects nothing (200), so each collection's `code` is the shape of its codes
         let code = match c.id {
-            "forces" => Some("ForceCode"),
-            "stations" | "hotspots" => Some("StationCode"),
+            "forces" => Some("^([A-Za-z][0-9]{8}|[Bb][Tt][Pp])$"),
+            "stations" | "hotspots" => Some(STATION_CODE),
             _ => None,
         };
         for p in params.iter_mut().filter(|p| p["name"] == "code") {
             if let Some(code) = code {
-                p["schema"] = json!({"$ref": format!("#/components/schemas/{code}")});
+                p["schema"] = json!({"type": "string", "pattern": code});
             }
         }
         paths.insert(
@@ -497,6 +498,7 @@ fn build(geo: Option<&Geography>) -> Value {
             "207": {"description": "a batch of which some records were refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}}},
             "400": {"description": "not JSON", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             "409": {"description": "report_id stored with different content", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            "410": {"description": "report_id was erased: an erased id is not taken again", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             "413": {"description": "body over 16 MiB", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             "415": {"description": "unsupported content type", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             "422": {"description": "invalid report(s), each problem with its field path: an Error for one report, the batch result when every record of a batch was refused", "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/BatchResult"}]}}}},
