@@ -383,16 +383,16 @@ fn stricter(a: Need, b: Need) -> Need {
     }
 }
 
-/// What the path needs when spelt as `segs`, and the operation if `verb` names one.
-fn judge(
-    verb: Option<Verb>,
-    segs: &[String],
-    query: &str,
-) -> (
+/// The operation a request names with its path parameters, the operations on its path, and
+/// what the path needs.
+type Judged = (
     Option<(&'static Entry, Vec<String>)>,
     Vec<&'static Entry>,
     Need,
-) {
+);
+
+/// What the path needs when spelt as `segs`, and the operation if `verb` names one.
+fn judge(verb: Option<Verb>, segs: &[String], query: &str) -> Judged {
     let mut found = None;
     let mut on_path = Vec::new();
     for e in TABLE {

@@ -280,7 +280,7 @@ where
         E::Conformance => ogc::conformance(raw),
         E::OpenApi => match params::Params::parse(&raw, &["f"]) {
             Ok(_) => {
-                let mut r = Response::new(openapi::document().into());
+                let mut r = Response::new(openapi::served(&st.geo).into());
                 r.headers_mut().insert(
                     warp::http::header::CONTENT_TYPE,
                     warp::http::HeaderValue::from_static(ogc::OPENAPI_TYPE),

@@ -2,6 +2,7 @@
 //! conformance suite cannot read). Built once and served at `/openapi`.
 
 use super::ogc::{COLLECTIONS, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::geography::Geography;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
@@ -47,10 +48,19 @@ fn untimed_member(op: &mut Value, media: &str) {
     });
 }
 
-/// The OpenAPI document as JSON bytes.
+/// The OpenAPI document as JSON bytes, without a geography: station and force codes are
+/// described by their shape only (the operations and parameters are the same as served).
 pub fn document() -> &'static [u8] {
     static DOC: OnceLock<Vec<u8>> = OnceLock::new();
-    DOC.get_or_init(|| serde_json::to_vec(&build()).unwrap_or_default())
+    DOC.get_or_init(|| serde_json::to_vec(&build(None)).unwrap_or_default())
+}
+
+/// The document the server serves: station and force codes are enumerations of the codes of
+/// `geo`, the geography it was started with (a code of the right shape that is not in it is
+/// refused with a 400, so the schema says which codes exist). Built once per process.
+pub fn served(geo: &Geography) -> &'static [u8] {
+    static DOC: OnceLock<Vec<u8>> = OnceLock::new();
+    DOC.get_or_init(|| serde_json::to_vec(&build(Some(geo))).unwrap_or_default())
 }
 
 /// The description and schema of every query parameter the API takes, by name: one
@@ -58,20 +68,24 @@ pub fn document() -> &'static [u8] {
 /// handler accepts (the handlers' lists are the constants used below).
 fn describe(name: &str, context: &str) -> (String, Value) {
     use crate::journey::report::{AgeBand, Mode, Role};
-    let force = json!({"type": "string", "pattern": "^[EWSNewsn][0-9]{8}$"});
-    let date = json!({"type": "string", "format": "date"});
+    let force = json!({"$ref": "#/components/schemas/ForceCode"});
+    let date = json!({"type": "string", "format": "date", "pattern": format!("^{}$", dates::filter_dates())});
     let (d, schema): (&str, Value) = match name {
         "bbox" if context == "ogc" => (
             "only features whose geometry intersects this box: min x, min y, max x, max y in bbox-crs (default CRS84: lon, lat); 6 numbers are accepted and the heights ignored",
+            // 4 or 6 numbers; a 5-number box is refused (400). "4 or 6" as a oneOf of two
+            // arrays is not serialised with explode false by schemathesis (it repeats bbox=),
+            // so the schema says 4 to 6 and the 5-number box is one of the cases no schema
+            // here can say
             json!({"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
         ),
         "bbox" if context == "places" => (
             "only places inside this box: min lon, min lat, max lon, max lat",
-            json!({"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+,-?[0-9.]+,-?[0-9.]+$"}),
+            json!({"type": "string", "pattern": lonlat_box()}),
         ),
         "bbox" => (
             "only journeys whose route intersects this box: min lon, min lat, max lon, max lat",
-            json!({"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+,-?[0-9.]+,-?[0-9.]+$"}),
+            json!({"type": "string", "pattern": lonlat_box()}),
         ),
         "bbox-crs" => (
             "the CRS of bbox",
@@ -94,20 +108,24 @@ fn describe(name: &str, context: &str) -> (String, Value) {
             json!({"type": "string", "format": "uri", "enum": crate::http::crs::SUPPORTED, "default": crate::http::crs::CRS84}),
         ),
         "datetime" => (
-            "an instant (date or RFC 3339 date-time) or an interval start/end with .. for an open end; matched against journey dates",
-            json!({"type": "string"}),
+            "an instant (date or RFC 3339 date-time) or an interval start/end with .. (or nothing) for an open end; matched against journey dates",
+            json!({"type": "string", "pattern": dates::datetime_pattern()}),
         ),
         "limit" if context == "ogc" => (
             "most features in the response",
             json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
         ),
+        "limit" if context == "audit" => (
+            "page size",
+            json!({"type": "integer", "minimum": 1, "maximum": crate::http::handlers::MAX_AUDIT_LIMIT, "default": 1000}),
+        ),
         "limit" => (
             "page size",
-            json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}),
+            json!({"type": "integer", "minimum": 1, "maximum": crate::http::journeys::MAX_LIMIT, "default": crate::http::journeys::DEFAULT_LIMIT}),
         ),
         "offset" => (
             "features to skip",
-            json!({"type": "integer", "minimum": 0, "default": 0}),
+            json!({"type": "integer", "minimum": 0, "maximum": i64::MAX, "default": 0}),
         ),
         "f" if context == "table" => (
             "output format",
@@ -198,7 +216,7 @@ fn describe(name: &str, context: &str) -> (String, Value) {
         "line" => ("the report's line_id", json!({"type": "string"})),
         "station" => (
             "CRS code of a station the journey starts, ends or passes at",
-            json!({"type": "string"}),
+            json!({"$ref": "#/components/schemas/StationCode"}),
         ),
         "top" => (
             "how many rows (stations or corridors), most first",
@@ -266,10 +284,6 @@ fn describe(name: &str, context: &str) -> (String, Value) {
         ),
         _ => ("", json!({"type": "string"})),
     };
-    let mut schema = schema;
-    if name == "bbox" && context != "ogc" {
-        schema = json!({"type": "string"});
-    }
     (d.to_string(), schema)
 }
 
@@ -292,7 +306,7 @@ fn params_of(names: &[&str], context: &str) -> Vec<Value> {
         .collect()
 }
 
-fn build() -> Value {
+fn build(geo: Option<&Geography>) -> Value {
     use crate::http::{journeys as j, layers as l};
     let f = params_of(&["f"], "ogc").remove(0);
     let mut paths = serde_json::Map::new();
@@ -331,6 +345,19 @@ fn build() -> Value {
         if matches!(c.id, "stations" | "hotspots") {
             for p in params.iter_mut().filter(|p| p["name"] == "force") {
                 p["description"] = json!(describe("force", "places").0);
+            }
+        }
+        // `code` filters a station by its CRS code or a force by its GSS code (or BTP): a
+        // code of the other shape is refused (400), one of the right shape that names nothing
+        // selects nothing (200), so each collection's `code` is the shape of its codes
+        let code = match c.id {
+            "forces" => Some("^([A-Za-z][0-9]{8}|[Bb][Tt][Pp])$"),
+            "stations" | "hotspots" => Some(STATION_CODE),
+            _ => None,
+        };
+        for p in params.iter_mut().filter(|p| p["name"] == "code") {
+            if let Some(code) = code {
+                p["schema"] = json!({"type": "string", "pattern": code});
             }
         }
         paths.insert(
@@ -422,21 +449,39 @@ fn build() -> Value {
                 "from",
                 "query",
                 "origin CRS",
-                json!({"type": "string"}),
+                json!({"$ref": "#/components/schemas/StationCode"}),
                 true,
             ),
             param(
                 "to",
                 "query",
                 "destination CRS",
-                json!({"type": "string"}),
+                json!({"$ref": "#/components/schemas/StationCode"}),
                 true,
             ),
-            query(
-                "via",
-                "CRS codes, comma-separated",
-                json!({"type": "string"}),
-            ),
+            {
+                // a string, not an array with explode false: an empty `via` is no via
+                // stations, where schemathesis reads it as one empty code
+                let code = match geo {
+                    Some(g) => {
+                        let mut c: Vec<&str> = g
+                            .stations
+                            .stations()
+                            .iter()
+                            .map(|s| s.code.as_str())
+                            .collect();
+                        c.sort_unstable();
+                        c.join("|")
+                    }
+                    None => STATION_CODE[2..STATION_CODE.len() - 2].to_string(),
+                };
+                let more = crate::http::handlers::MAX_VIA - 1;
+                query(
+                    "via",
+                    "CRS codes, comma-separated (at most 20)",
+                    json!({"type": "string", "pattern": format!("^(({code})(,({code})){{0,{more}}})?$")}),
+                )
+            },
         ],
         "a GeoJSON Feature",
         "application/geo+json",
@@ -447,11 +492,12 @@ fn build() -> Value {
         "/api/stations/{crs}".into(),
         get(
             "one station",
+            // the shape of a code: one of that shape that is not a station is a 404
             vec![param(
                 "crs",
                 "path",
                 "station CRS",
-                json!({"type": "string"}),
+                json!({"type": "string", "pattern": STATION_CODE}),
                 true,
             )],
             "a GeoJSON Feature",
@@ -468,7 +514,8 @@ fn build() -> Value {
         "summary": "add journey reports: one (object), a batch (array) or NDJSON",
         "requestBody": {"required": true, "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/ReportOrBatch"}},
-            "application/x-ndjson": {"schema": {"type": "string"}}
+            "application/x-ndjson": {"schema": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/JourneyReport"}},
+                "description": "one report per line (the items of this array, each a line)"}
         }},
         "responses": {
             "200": {"description": "already stored (identical): the mapped journey, or the batch result", "content": {"application/geo+json": {"schema": {"type": "object"}}, "application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}}},
@@ -476,6 +523,7 @@ fn build() -> Value {
             "207": {"description": "a batch of which some records were refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}}},
             "400": {"description": "not JSON", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             "409": {"description": "report_id stored with different content", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            "410": {"description": "report_id was erased: an erased id is not taken again", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             "413": {"description": "body over 16 MiB", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             "415": {"description": "unsupported content type", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             "422": {"description": "invalid report(s), each problem with its field path: an Error for one report, the batch result when every record of a batch was refused", "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/BatchResult"}]}}}},
@@ -504,7 +552,7 @@ fn build() -> Value {
             json!({"post": {
                 "summary": what,
                 "parameters": [
-                    param("report_id", "path", "the report id", json!({"type": "string"}), true),
+                    param("report_id", "path", "the report id", report_id(), true),
                     param("X-Justification", "header", "the reason, kept with the restriction and in the audit log", json!({"type": "string", "minLength": 1, "maxLength": 500}), true),
                 ],
                 "responses": {
@@ -525,7 +573,7 @@ fn build() -> Value {
                 "report_id",
                 "path",
                 "the report id",
-                json!({"type": "string"}),
+                report_id(),
                 true,
             )],
             "a GeoJSON Feature",
@@ -536,7 +584,7 @@ fn build() -> Value {
         one["delete"] = json!({
             "summary": "erases a report (admins; the reason in X-Justification): its content leaves the store, every layer, list and export, on every instance; a tombstone keeps the id, when, who and why; a later POST of the id is 410",
             "parameters": [
-                param("report_id", "path", "the report id", json!({"type": "string"}), true),
+                param("report_id", "path", "the report id", report_id(), true),
                 param("X-Justification", "header", "the reason, kept in the tombstone and in the audit log", json!({"type": "string", "minLength": 1, "maxLength": 500}), true),
             ],
             "responses": {
@@ -789,7 +837,7 @@ fn build() -> Value {
         }
     }
     secure(&mut paths);
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "linesmap",
@@ -810,10 +858,61 @@ fn build() -> Value {
                 "created": {"type": "integer"}, "existing": {"type": "integer"}, "rejected": {"type": "integer"},
                 "results": {"type": "array", "items": {"type": "object"}}
             }},
-            "ReportOrBatch": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
-                "description": "a journey report (see data/journey-report.schema.json) or an array of them"}
+            "ReportOrBatch": {"oneOf": [{"$ref": "#/components/schemas/JourneyReport"}, {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/JourneyReport"}}],
+                "description": "a journey report (data/journey-report.schema.json) or a non-empty array of them"}
         }}
-    })
+    });
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["StationCode"] = codes(
+        geo.map(|g| {
+            g.stations
+                .stations()
+                .iter()
+                .map(|s| s.code.as_str())
+                .collect()
+        }),
+        STATION_CODE,
+        "a station's code: its three-letter CRS code (or osm:<node id> for a station without one)",
+    );
+    schemas["ForceCode"] = codes(
+        geo.map(|g| g.forces.forces().iter().map(|f| f.code.as_str()).collect()),
+        "^[EWSNewsn][0-9]{8}$",
+        "a police force area's GSS code",
+    );
+    for (name, schema) in report::schemas() {
+        schemas[name] = schema;
+    }
+    doc
+}
+
+/// A number from -180 to 180 and one from -90 to 90, as the server reads them.
+const LON: &str = r"-?(180(\.0+)?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]+)?)";
+const LAT: &str = r"-?(90(\.0+)?|[1-8]?[0-9](\.[0-9]+)?)";
+
+/// A lon/lat box: four numbers within the world, min lon, min lat, max lon, max lat. That the
+/// minimum comes first no schema can say: a box whose south edge is north of its north edge
+/// stays a 400 naming the problem.
+fn lonlat_box() -> String {
+    format!("^{LON},{LAT},{LON},{LAT}$")
+}
+
+/// The shape of a station code (`StationCode::parse`).
+const STATION_CODE: &str = "^([A-Za-z]{3}|osm:[0-9]+)$";
+
+/// A report id: the journey-report schema's pattern.
+fn report_id() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]*$"})
+}
+
+/// The enumeration of the known codes when a geography is given, else their shape.
+fn codes(known: Option<Vec<&str>>, pattern: &str, description: &str) -> Value {
+    match known {
+        Some(mut known) => {
+            known.sort_unstable();
+            json!({"type": "string", "enum": known, "description": description})
+        }
+        None => json!({"type": "string", "pattern": pattern, "description": description}),
+    }
 }
 
 /// What each operation needs comes from the endpoint table (`http::endpoint`): public
@@ -847,5 +946,238 @@ fn secure(paths: &mut serde_json::Map<String, Value>) {
                         "schema": {"type": "string", "maxLength": 500}}));
             }
         }
+    }
+}
+
+/// Patterns for dates within the server's bounds: reports and filters take dates from
+/// 2000-01-01 (`EARLIEST_DATE`) to 366 days after today (`MAX_DAYS_AHEAD`), real calendar
+/// dates only (2024-02-30 is refused). The bound moves with the day; the document is built
+/// when the server starts, so after midnight it is a day stricter than the server, never looser.
+mod dates {
+    use time::{Date, Duration, Month};
+
+    fn latest() -> Date {
+        crate::layers::date_of(crate::http::layers::today() + crate::http::journeys::MAX_DAYS_AHEAD)
+    }
+
+    /// The journey-date filters (`from`, `to`, `datetime`'s dates).
+    pub fn filter_dates() -> String {
+        range(crate::journey::report::EARLIEST_DATE, latest())
+    }
+
+    /// The days of a month, `01` to `n`, as a group.
+    fn whole_month(n: u8) -> &'static str {
+        match n {
+            28 => "(0[1-9]|1[0-9]|2[0-8])",
+            29 => "(0[1-9]|1[0-9]|2[0-9])",
+            30 => "(0[1-9]|[12][0-9]|30)",
+            _ => "(0[1-9]|[12][0-9]|3[01])",
+        }
+    }
+
+    /// Every calendar date from `lo` to `hi`, both included, as YYYY-MM-DD: a group without
+    /// anchors. Whole years share one alternative per leap-ness; the first and last years
+    /// are written month by month.
+    pub fn range(lo: Date, hi: Date) -> String {
+        if lo > hi {
+            return "(?!)".into();
+        }
+        const COMMON: &str =
+            "(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31";
+        let (mut leap, mut common) = (Vec::new(), Vec::new());
+        let mut parts = Vec::new();
+        for y in lo.year()..=hi.year() {
+            let first = Date::from_calendar_date(y, Month::January, 1).ok();
+            let last = Date::from_calendar_date(y, Month::December, 31).ok();
+            if first.is_some_and(|f| f >= lo) && last.is_some_and(|l| l <= hi) {
+                if time::util::is_leap_year(y) {
+                    leap.push(format!("{y:04}"));
+                } else {
+                    common.push(format!("{y:04}"));
+                }
+                continue;
+            }
+            let mut months = Vec::new();
+            for m in 1..=12u8 {
+                let Ok(month) = Month::try_from(m) else {
+                    continue;
+                };
+                let n = time::util::days_in_month(month, y);
+                let from = if (y, m) == (lo.year(), lo.month() as u8) {
+                    lo.day()
+                } else if (y, m) < (lo.year(), lo.month() as u8) {
+                    continue;
+                } else {
+                    1
+                };
+                let to = if (y, m) == (hi.year(), hi.month() as u8) {
+                    hi.day()
+                } else if (y, m) > (hi.year(), hi.month() as u8) {
+                    continue;
+                } else {
+                    n
+                };
+                let days = if from == 1 && to == n {
+                    whole_month(n).to_string()
+                } else {
+                    let d: Vec<String> = (from..=to).map(|d| format!("{d:02}")).collect();
+                    format!("({})", d.join("|"))
+                };
+                months.push(format!("{m:02}-{days}"));
+            }
+            parts.push(format!("{y:04}-({})", months.join("|")));
+        }
+        if !leap.is_empty() {
+            parts.push(format!("({})-({COMMON}|02-29)", leap.join("|")));
+        }
+        if !common.is_empty() {
+            parts.push(format!("({})-({COMMON})", common.join("|")));
+        }
+        format!("({})", parts.join("|"))
+    }
+
+    /// An RFC 3339 time of day with its offset, as the server reads it.
+    const TIME: &str = r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+
+    /// A date-time whose date is from `lo` to `hi` in any offset: the date written may be a
+    /// day either side of the UTC date the server checks, so the dates are a day narrower.
+    pub fn date_time(lo: Date, hi: Date) -> String {
+        let lo = lo.saturating_add(Duration::days(1));
+        let hi = hi.saturating_sub(Duration::days(1));
+        format!("{}{TIME}", range(lo, hi))
+    }
+
+    /// `datetime`: empty (no filter), an instant (a date or a date-time), or an interval
+    /// `start/end` whose ends are dates, date-times, `..` or nothing (open). That the end is
+    /// not before the start no schema can say: that stays a 400 naming the problem.
+    pub fn datetime_pattern() -> String {
+        let d = filter_dates();
+        let dt = date_time(crate::journey::report::EARLIEST_DATE, latest());
+        let instant = format!("({d}|{dt})");
+        let end = format!("({d}|{dt}|\\.\\.)?");
+        format!("^({instant}|{end}/{end})?$")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use time::macros::date;
+
+        fn matches(lo: time::Date, hi: time::Date, s: &str) -> bool {
+            regex::Regex::new(&format!("^{}$", super::range(lo, hi)))
+                .unwrap()
+                .is_match(s)
+        }
+
+        #[test]
+        fn a_date_range_pattern_takes_exactly_the_calendar_dates_between_its_bounds() {
+            // bounds picked by hand: a leap year whole, partial first and last years
+            let (lo, hi) = (date!(2023 - 11 - 29), date!(2025 - 03 - 02));
+            for ok in [
+                "2023-11-29",
+                "2023-12-31",
+                "2024-02-29",
+                "2024-12-31",
+                "2025-02-28",
+                "2025-03-02",
+            ] {
+                assert!(matches(lo, hi, ok), "{ok}");
+            }
+            for no in [
+                "2023-11-28",
+                "2023-11-31",
+                "2025-02-29",
+                "2025-03-03",
+                "2024-02-30",
+                "2024-13-01",
+                "2024-00-10",
+                "2026-01-01",
+            ] {
+                assert!(!matches(lo, hi, no), "{no}");
+            }
+            // 2000 is a leap year (divisible by 400), 2100 is not
+            assert!(matches(
+                date!(2000 - 01 - 01),
+                date!(2101 - 01 - 01),
+                "2000-02-29"
+            ));
+            assert!(!matches(
+                date!(2000 - 01 - 01),
+                date!(2101 - 01 - 01),
+                "2100-02-29"
+            ));
+        }
+    }
+}
+
+/// The journey-report schema (data/journey-report.schema.json, JSON Schema 2020-12) as
+/// OpenAPI 3.0 schema objects: `$defs` become components (`JourneyReport.place`, …), `const`
+/// becomes a one-value `enum`, and a station or force code refers to the enumerations of the
+/// known codes (`StationCode`, `ForceCode`), as the server refuses unknown ones (422). The
+/// report's date is a real date from 2000-01-01 to today and `reported_at` a time before now,
+/// as the server checks.
+mod report {
+    use serde_json::{Value, json};
+
+    const SCHEMA: &str = include_str!("../../data/journey-report.schema.json");
+
+    fn rewrite(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    let to = match r.strip_prefix("#/$defs/") {
+                        Some("crs") => "#/components/schemas/StationCode".to_string(),
+                        Some("force") => "#/components/schemas/ForceCode".to_string(),
+                        Some(name) => format!("#/components/schemas/JourneyReport.{name}"),
+                        None => r.clone(),
+                    };
+                    // a reference's siblings are ignored in OpenAPI 3.0: keep only the reference
+                    *v = json!({"$ref": to});
+                    return;
+                }
+                if let Some(c) = m.remove("const") {
+                    m.insert("enum".into(), json!([c]));
+                }
+                for (_, x) in m.iter_mut() {
+                    rewrite(x);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(rewrite),
+            _ => {}
+        }
+    }
+
+    /// `(name, schema)` of the report and of its definitions.
+    pub fn schemas() -> Vec<(String, Value)> {
+        let Ok(mut root) = serde_json::from_str::<Value>(SCHEMA) else {
+            return Vec::new();
+        };
+        let defs = root
+            .as_object_mut()
+            .and_then(|m| {
+                m.remove("$schema");
+                m.remove("$id");
+                m.remove("$defs")
+            })
+            .unwrap_or_default();
+        let today = crate::layers::date_of(crate::http::layers::today());
+        let earliest = crate::journey::report::EARLIEST_DATE;
+        root["properties"]["journey"]["properties"]["date"]["pattern"] =
+            json!(format!("^{}$", super::dates::range(earliest, today)));
+        root["properties"]["reported_at"]["pattern"] = json!(format!(
+            "^{}$",
+            super::dates::date_time(earliest, today.saturating_sub(time::Duration::days(1)))
+        ));
+        rewrite(&mut root);
+        let mut out = vec![("JourneyReport".to_string(), root)];
+        if let Value::Object(defs) = defs {
+            for (name, mut schema) in defs {
+                if name == "crs" || name == "force" {
+                    continue;
+                }
+                rewrite(&mut schema);
+                out.push((format!("JourneyReport.{name}"), schema));
+            }
+        }
+        out
     }
 }

@@ -531,3 +531,119 @@ async fn the_openapi_document_describes_untimed_excluded_in_the_items_and_the_ex
         ["schema"];
     assert_eq!(header["pattern"], "^([0-9]+|suppressed)$");
 }
+
+/// Whether `pattern` (an OpenAPI pattern, anchored) takes `s`.
+fn takes(pattern: &Value, s: &str) -> bool {
+    regex::Regex::new(pattern.as_str().unwrap())
+        .unwrap()
+        .is_match(s)
+}
+
+/// The served OpenAPI document against the server itself (the independent method is the
+/// server's own answer to each value): the station and force enumerations are exactly the
+/// features of the stations and forces collections, a code of the right shape outside them is
+/// refused, and the `datetime` and `bbox` patterns take exactly the values the server takes
+/// (values whose order is wrong, which no pattern can say, are left out of the comparison).
+#[tokio::test]
+async fn the_served_openapi_document_takes_exactly_the_codes_dates_and_boxes_the_server_takes() {
+    let st = fresh_state();
+    let (s, doc, _) = get(&st, "/openapi").await;
+    assert_eq!(s, 200);
+    let schemas = &doc["components"]["schemas"];
+    for (schema, collection) in [("StationCode", "stations"), ("ForceCode", "forces")] {
+        let codes = schemas[schema]["enum"].as_array().unwrap();
+        let (_, fc, _) = get(&st, &format!("/collections/{collection}/items?limit=10000")).await;
+        let mut served: Vec<&str> = fc["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        served.sort_unstable();
+        let listed: Vec<&str> = codes.iter().map(|c| c.as_str().unwrap()).collect();
+        assert_eq!(listed, served, "{schema}");
+    }
+    let stations = &schemas["StationCode"]["enum"];
+    assert!(stations.as_array().unwrap().contains(&json!("EUS")));
+    assert!(!stations.as_array().unwrap().contains(&json!("XQZ")));
+    assert_eq!(get(&st, "/api/trends?station=XQZ").await.0, 400);
+    assert_eq!(get(&st, "/api/trends?force=E23000099").await.0, 400);
+
+    // POST bodies: one report, a non-empty array of them, or NDJSON lines of them
+    let post = &doc["paths"]["/api/journeys"]["post"]["requestBody"]["content"];
+    assert_eq!(schemas["ReportOrBatch"]["oneOf"][1]["minItems"], 1);
+    assert_eq!(post["application/x-ndjson"]["schema"]["minItems"], 1);
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("data/journey-report.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(schemas["JourneyReport"]["required"], file["required"]);
+    assert_eq!(
+        schemas["JourneyReport"]["additionalProperties"],
+        json!(false)
+    );
+
+    let params = doc["paths"]["/collections/journeys/items"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let datetime = &params.iter().find(|p| p["name"] == "datetime").unwrap()["schema"]["pattern"];
+    for v in [
+        "",
+        "2024-01-01",
+        "2024-02-29",
+        "2023-02-29",
+        "2024-02-30",
+        "2024-13-01",
+        "1999-12-31",
+        "2000-01-01",
+        "2999-01-01",
+        "2024-1-1",
+        "yesterday",
+        "..",
+        "/",
+        "../..",
+        "2024-01-01/..",
+        "../2024-01-01",
+        "/2024-01-01",
+        "2024-01-01/2024-03-01",
+        "2024-01-01/2024-03-01/2024-04-01",
+        "2024-01-01T10:00:00Z",
+        "2024-01-01T10:00:00.5+01:00",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01T10:00:00Z/..",
+    ] {
+        let q: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
+        let (s, body, _) = get(
+            &st,
+            &format!("/collections/journeys/items?limit=1&datetime={q}"),
+        )
+        .await;
+        assert_eq!(takes(datetime, v), s == 200, "datetime={v:?}: {s} {body}");
+    }
+    let params = doc["paths"]["/api/trends"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let bbox = &params.iter().find(|p| p["name"] == "bbox").unwrap()["schema"]["pattern"];
+    for v in [
+        "",
+        "-1,50,1,52",
+        "-1.5,50.25,1.5,53",
+        "-180,-90,180,90",
+        "-180.0,-90.00,180.0,90.0",
+        "-181,0,0,1",
+        "0,0,180.5,1",
+        "0,-90.5,1,1",
+        "1,2,3",
+        "1,2,3,4,5",
+        "a,b,c,d",
+        "1,,3,4",
+    ] {
+        let q: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
+        let (s, body, _) = get(&st, &format!("/api/trends?bbox={q}")).await;
+        assert_eq!(takes(bbox, v), s == 200, "bbox={v:?}: {s} {body}");
+    }
+}

@@ -3,7 +3,8 @@
 //! codes, content types and schemas, schema-violating requests are refused, undeclared methods
 //! get 405 with `Allow`, …), 50 examples per operation, fixed seed. Its exit code is the
 //! verdict. The one setting is in tests/schemathesis/schemathesis.toml (what "accepted" means for
-//! semantically wrong but schema-valid values: a 400/422 naming the problem).
+//! schema-valid values wrong in ways OpenAPI 3.0 cannot say: a 400/410/422 naming the problem;
+//! the file lists those cases).
 //! `scripts/setup --test` installs schemathesis into a virtualenv (`LINESMAP_VENV`).
 
 use super::common::start_server;
