@@ -746,7 +746,7 @@ try {
   check('treatment: the plot\'s 95 % and 99.8 % limits equal the server\'s at every force\'s encounters', limitDiff.length === 0 && nLimits > 40, limitDiff.slice(0, 2).join(' | ') || `${nLimits} limits`);
   // Fill by class: two forces whose server rates fall in different classes; the marks over
   // them (rail, flows, stations) are turned off while the pixels are read.
-  const classOf = (v) => trPage.breaks.filter((b) => v >= b).length;
+  const rateClassOf = (v) => trPage.breaks.filter((b) => v >= b).length;
   const onMap = trApi.rows.filter((r) => r.key !== 'BTP' && r.rates.recognised_as_victim != null);
   for (const id of ['rail', 'flows', 'hotspots']) await page.uncheck(`#toggle-${id}`);
   await page.mouse.move(5, 5);
@@ -776,9 +776,9 @@ try {
   // the largest force of each of two classes that shows beside the panel (three tried a class)
   const forcePoints = {};
   const two = [];
-  const classes = [...new Set(onMap.map((r) => classOf(r.rates.recognised_as_victim)))];
+  const classes = [...new Set(onMap.map((r) => rateClassOf(r.rates.recognised_as_victim)))];
   for (const k of classes) {
-    for (const r of onMap.filter((x) => classOf(x.rates.recognised_as_victim) === k).sort((a, b) => b.encounters - a.encounters).slice(0, 3)) {
+    for (const r of onMap.filter((x) => rateClassOf(x.rates.recognised_as_victim) === k).sort((a, b) => b.encounters - a.encounters).slice(0, 3)) {
       const p = two.length < 2 ? await inside(r.key) : null;
       if (p) {
         (forcePoints[r.key] = p), two.push(r);
@@ -794,7 +794,7 @@ try {
     const a = zoom <= 6 ? 0.85 : zoom >= 11 ? 0.4 : 0.85 - ((zoom - 6) / 5) * 0.45;
     const blends = PAL.treatment_rate.map((c) => hexRgb(c).map((v, i) => a * v + (1 - a) * hexRgb(PAL.sea)[i]));
     const nearest = blends.map((c, k) => [rgbDist(rgb, c), k]).sort((x, y) => x[0] - y[0])[0];
-    const want = classOf(r.rates.recognised_as_victim);
+    const want = rateClassOf(r.rates.recognised_as_victim);
     check(`treatment: ${r.name}'s fill is its rate's class (${(r.rates.recognised_as_victim * 100).toFixed(1)} % → class ${want})`, nearest[1] === want && nearest[0] < 25, `pixel ${rgb} nearest class ${nearest[1]} at ${nearest[0].toFixed(1)}`);
   }
   // Hover a point: the force is outlined on the map; hover the map: the point is highlighted.
