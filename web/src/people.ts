@@ -169,8 +169,32 @@ export function setOpen(on: boolean, p?: Params) {
   changed();
 }
 
+/** An arrowhead as a signed-distance-field image (tinted by `icon-color`), pointing along +x. */
+function arrowImage(size = 32): { width: number; height: number; data: Uint8Array } {
+  const tri = [[size * 0.2, size * 0.15], [size * 0.88, size / 2], [size * 0.2, size * 0.85]];
+  const data = new Uint8Array(size * size * 4);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const px = x + 0.5, py = y + 0.5;
+      let d = Infinity, inside = true;
+      for (let k = 0; k < 3; k++) {
+        const [ax, ay] = tri[k], [bx, by] = tri[(k + 1) % 3];
+        const ex = bx - ax, ey = by - ay;
+        const t = Math.max(0, Math.min(1, ((px - ax) * ex + (py - ay) * ey) / (ex * ex + ey * ey)));
+        d = Math.min(d, Math.hypot(ax + t * ex - px, ay + t * ey - py));
+        if (ex * (py - ay) - ey * (px - ax) < 0) inside = false;
+      }
+      const v = Math.max(0, Math.min(255, Math.round(255 - 255 * ((inside ? -d : d) / 8 + 0.25))));
+      data.set([0, 0, 0, v], (y * size + x) * 4);
+    }
+  }
+  return { width: size, height: size, data };
+}
+
 function addLayers() {
   if (map.getSource('person')) return;
+  // the flows draw their arrowheads as fills now: the person's route arrows bring their own image
+  if (!map.hasImage('person-arrow')) map.addImage('person-arrow', arrowImage(), { sdf: true });
   map.addSource('person', { type: 'geojson', data: EMPTY });
   map.addSource('person-labels', { type: 'geojson', data: EMPTY });
   const before = map.getLayer('force-labels') ? 'force-labels' : undefined;
@@ -180,7 +204,7 @@ function addLayers() {
     id: 'person-arrow',
     type: 'symbol',
     source: 'person',
-    layout: { 'symbol-placement': 'line', 'symbol-spacing': 90, 'icon-image': 'flow-arrow', 'icon-size': 0.55, 'icon-allow-overlap': true, 'icon-rotation-alignment': 'map' },
+    layout: { 'symbol-placement': 'line', 'symbol-spacing': 90, 'icon-image': 'person-arrow', 'icon-size': 0.55, 'icon-allow-overlap': true, 'icon-rotation-alignment': 'map' },
     paint: { 'icon-color': PAL.person.line, 'icon-halo-color': '#fff', 'icon-halo-width': 1 },
   }, before);
   map.addLayer({
