@@ -156,18 +156,19 @@ impl Memos {
 }
 
 /// `memo`'s value for `f` at the current data version (or as stale as the limits allow).
+///
+/// The index's read guard is let go before the memo is asked: `make` takes it again, and a
+/// read lock held across the wait for the memo (or taken twice by one thread) deadlocks as
+/// soon as a writer queues between the two (the lock lets a waiting writer go first), which is
+/// what a stream of reports did to every reader (`benches/http/soak.sh`, 2026-11-30).
 fn cached<T>(
     state: &AppState,
     memo: &Memo<T>,
     f: &impl std::fmt::Debug,
     make: impl FnOnce() -> T,
 ) -> Arc<T> {
-    memo.get(
-        state.journeys.index().version() as usize,
-        state.limits.layer_staleness,
-        f,
-        make,
-    )
+    let version = state.journeys.index().version() as usize;
+    memo.get(version, state.limits.layer_staleness, f, make)
 }
 
 /// The two parts of a filter whose aggregates a `btp_planner` sees: all the journeys it

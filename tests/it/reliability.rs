@@ -219,3 +219,62 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly() {
     s.integrity_check().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Readers computing layers for ever-new filters while a writer adds reports one at a time: a
+/// read guard held while a layer waits for its memo, or taken twice by one thread, deadlocks
+/// once the writer queues between (the soak of 2026-11-30 stopped dead within a second at 64
+/// connections). Every thread must finish its rounds; a deadlock fails the test at the
+/// watchdog instead of hanging it.
+#[test]
+fn readers_computing_layers_and_a_writer_never_deadlock() {
+    use linesmap::http::layers::{force_counts, section_stats, station_counts};
+    use linesmap::journey::index::JourneyFilter;
+    let st = fresh_state();
+    let now = time::OffsetDateTime::now_utc();
+    let seed: Vec<Result<serde_json::Value, _>> = (0..200)
+        .map(|i| Ok(serde_json::from_str(&report(&format!("syn-dl-{i}"), i)).unwrap()))
+        .collect();
+    st.journeys.ingest(&seed, now).unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<&'static str>();
+    let rounds = 300;
+    let mut threads = Vec::new();
+    for t in 0..6 {
+        let (st, done) = (st.clone(), done_tx.clone());
+        threads.push(std::thread::spawn(move || {
+            for r in 0..rounds {
+                // a filter no other call used: every call computes (a memo miss)
+                let f = JourneyFilter {
+                    from_day: Some(19_000 + (t * rounds + r) as i32),
+                    ..JourneyFilter::default()
+                };
+                match r % 3 {
+                    0 => drop(force_counts(&st, &f)),
+                    1 => drop(station_counts(&st, &f)),
+                    _ => drop(section_stats(&st, &f)),
+                }
+            }
+            done.send("reader").unwrap();
+        }));
+    }
+    {
+        let (st, done) = (st.clone(), done_tx.clone());
+        threads.push(std::thread::spawn(move || {
+            for i in 0..rounds {
+                let v = serde_json::from_str(&report(&format!("syn-dl-w{i}"), i)).unwrap();
+                st.journeys.ingest(&[Ok(v)], now).unwrap();
+            }
+            done.send("writer").unwrap();
+        }));
+    }
+    drop(done_tx);
+    for n in 0..threads.len() {
+        let who = done_rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("deadlock: {n} of 7 threads finished in 120 s"));
+        assert!(who == "reader" || who == "writer");
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(st.journeys.index().len(), 200 + rounds);
+}
