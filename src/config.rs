@@ -8,7 +8,7 @@
 //! A data folder may hold a `MANIFEST.json` (file, bytes, SHA-256, source, licence, vintage);
 //! [`verify_manifest`] checks the folder against it, for `linesmap check-data`.
 
-use crate::geography::{Geography, GeographyOptions};
+use crate::geography::{DEFAULT_TOLERANCE_M, Geography, GeographyOptions, RailOptions};
 use crate::load::{self, LoadError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -237,6 +237,64 @@ pub fn load_geography(
             index: t1.elapsed(),
         },
     ))
+}
+
+/// Where the reference data comes from (every command that loads it).
+#[derive(clap::Args, Debug)]
+pub struct DataArgs {
+    /// Folder with forces.geojson, stations.csv and rail_tracks.geojson (or one *.osm.pbf);
+    /// default: the data/gb the project ships.
+    #[arg(long, env = "LINESMAP_DATA")]
+    pub data: Option<PathBuf>,
+    /// Force areas GeoJSON (overrides the one in --data).
+    #[arg(long)]
+    pub forces: Option<PathBuf>,
+    /// Stations: ORR-style CSV or OSM PBF (overrides the one in --data).
+    #[arg(long)]
+    pub stations: Option<PathBuf>,
+    /// Rail network: track GeoJSON or OSM PBF (overrides the one in --data).
+    #[arg(long)]
+    pub rail: Option<PathBuf>,
+    /// Metres within which a point outside every force polygon goes to the nearest force.
+    #[arg(long, default_value_t = DEFAULT_TOLERANCE_M)]
+    pub force_tolerance_m: f64,
+    /// Metres within which dead ends of disconnected track pieces are joined (0: never).
+    #[arg(long, default_value_t = RailOptions::default().bridge_gaps_m)]
+    pub bridge_gaps_m: f64,
+}
+
+impl DataArgs {
+    /// The data folder: `--data`, `LINESMAP_DATA`, else the shipped `data/gb`.
+    pub fn dir(&self) -> Option<std::path::PathBuf> {
+        self.data.clone().or_else(default_data_dir)
+    }
+
+    pub fn load(&self) -> anyhow::Result<(crate::Geography, LoadTimings)> {
+        let dir = self.dir();
+        let paths = DataPaths::resolve(
+            dir.as_deref(),
+            self.forces.as_deref(),
+            self.stations.as_deref(),
+            self.rail.as_deref(),
+        )?;
+        anyhow::ensure!(
+            self.force_tolerance_m.is_finite() && self.force_tolerance_m >= 0.0,
+            "--force-tolerance-m must be a non-negative number of metres"
+        );
+        anyhow::ensure!(
+            self.bridge_gaps_m.is_finite() && self.bridge_gaps_m >= 0.0,
+            "--bridge-gaps-m must be a non-negative number of metres"
+        );
+        let options = GeographyOptions {
+            force_tolerance_m: self.force_tolerance_m,
+            rail: RailOptions {
+                bridge_gaps_m: self.bridge_gaps_m,
+                ..RailOptions::default()
+            },
+        };
+        tracing::info!(forces = %paths.forces.display(), stations = %paths.stations.display(), rail = %paths.rail.display(), "loading reference data");
+        Ok(load_geography(&paths, options)?)
+    }
 }
 
 #[cfg(test)]

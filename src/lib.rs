@@ -9,6 +9,8 @@
 //! - [`journey`] validates, maps and indexes journey reports; [`layers`] turns a selection of
 //!   them into station hotspots, track usage, force flows and trends;
 //! - [`http`] serves it over HTTP (warp), with JSON errors for every bad input;
+//! - [`serve`] is the `serve` command (data, store, access, limits, then the server);
+//! - [`vocab`] holds every closed vocabulary (report enumerations, audit actions) once;
 //! - [`config`] resolves where the data lives; [`check`] writes the data-quality report.
 //!
 //! Coordinates are `(lon, lat)` WGS84 on the outside; distances are metres on the ellipsoid.
@@ -22,6 +24,8 @@ pub mod ingest;
 pub mod journey;
 pub mod layers;
 pub mod load;
+pub mod serve;
 pub mod store;
+pub mod vocab;
 
 pub use geography::{Geography, GeographyOptions};

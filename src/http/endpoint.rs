@@ -74,6 +74,7 @@ pub enum Endpoint {
     Export,
     WhoAmI,
     AuthConfig,
+    Vocabulary,
     Review,
     ReviewDecision,
     Audit,
@@ -214,6 +215,8 @@ pub static TABLE: &[Entry] = &[
     e(E::WhoAmI, Get, "/api/whoami", ANY, NO, Counts::No),
     // how the page signs in: nothing about the data or the caller
     e(E::AuthConfig, Get, "/api/auth/config", Public, NO, Counts::No),
+    // the closed vocabularies (the words of the public report schema), for the page's forms
+    e(E::Vocabulary, Get, "/api/vocabulary", Public, NO, Counts::No),
     e(E::Audit, Get, "/api/audit", ADMIN, Audit::Action("read_audit"), Counts::No),
     // MoPI review: the queue, and a decision (audited as `review_retain` or `review_dispose`:
     // the handler says which, see `guard::after`)

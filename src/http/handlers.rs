@@ -37,6 +37,11 @@ pub(crate) fn total_journeys(who: &super::guard::Who, state: &AppState) -> Optio
     }
 }
 
+/// `GET /api/vocabulary`: every closed vocabulary ([`crate::vocab::document`]), public.
+pub fn vocabulary() -> Response {
+    json_reply(&crate::vocab::document(), "application/json")
+}
+
 /// `GET /health`: `{"status": "ok"}` for load balancers; signed-in callers also get the data's
 /// counts and the access mode.
 pub fn health(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
@@ -240,22 +245,7 @@ pub fn station(code: String, raw: String, state: Arc<AppState>) -> Response {
 }
 
 /// The kinds of audit event.
-pub const AUDIT_ACTIONS: &[&str] = &[
-    "read_journeys",
-    "read_journey",
-    "read_persons",
-    "export",
-    "ingest",
-    "read_audit",
-    "restrict",
-    "unrestrict",
-    "erase",
-    "rectify",
-    "read_versions",
-    "read_review",
-    "review_retain",
-    "review_dispose",
-];
+pub const AUDIT_ACTIONS: &[&str] = crate::vocab::AuditAction::ALL;
 
 /// Most audit events one page lists.
 pub const MAX_AUDIT_LIMIT: i64 = 10_000;

@@ -325,6 +325,10 @@ where
             Ok(_) => guard::whoami(who, st),
             Err(e) => e.into_response(),
         },
+        E::Vocabulary => match params::Params::parse(&raw, &[]) {
+            Ok(_) => handlers::vocabulary(),
+            Err(e) => e.into_response(),
+        },
         E::AuthConfig => match params::Params::parse(&raw, &[]) {
             Ok(_) => guard::auth_config(st),
             Err(e) => e.into_response(),

@@ -268,7 +268,7 @@ fn describe(name: &str, context: &str) -> (String, Value) {
         ),
         "action" => (
             "events of this kind",
-            json!({"type": "string", "enum": ["read_journeys", "read_journey", "read_persons", "export", "ingest", "read_audit", "restrict", "unrestrict", "erase", "rectify", "read_versions", "read_review", "review_retain", "review_dispose"]}),
+            json!({"type": "string", "enum": crate::vocab::AuditAction::ALL}),
         ),
         "since" => (
             "events at or after this time (RFC 3339)",
@@ -799,6 +799,15 @@ fn build(geo: Option<&Geography>) -> Value {
             "how the page signs in (no sign-in needed): {sso: false}, or with single sign-on {sso: true, issuer, client_id, authorization_endpoint, token_endpoint, end_session_endpoint, scopes, bearer: id_token|access_token}",
             vec![],
             "the page's sign-in",
+            "application/json",
+        ),
+    );
+    paths.insert(
+        "/api/vocabulary".into(),
+        get(
+            "every closed vocabulary (no sign-in needed): the journey report's enumerations (mode, age_band, role, statuses, flags, encounter and line types, drugs, concealment, weapons, grading), child_age_band (the bands under 18), the audit actions, and the words of the measure and day parameters; each an array of words in order",
+            vec![],
+            "the vocabularies",
             "application/json",
         ),
     );

@@ -8,24 +8,22 @@
 //! viewers like any other count; `cash_gbp` is a sum of money and is not published to viewers.
 
 use super::report::Report;
+use crate::vocab::{DrugClass, DrugType, Handling, IntelAssessment, SourceEval};
 use serde_json::Value;
 
-/// Drug classes and types of the v1 schema, in its order.
-pub const DRUG_CLASSES: [&str; 3] = ["A", "B", "C"];
-pub const DRUG_TYPES: [&str; 9] = [
-    "heroin",
-    "crack_cocaine",
-    "cocaine",
-    "cannabis",
-    "ketamine",
-    "mdma",
-    "spice",
-    "nitazene",
-    "other",
-];
-const SOURCE_EVALS: [&str; 3] = ["1", "2", "3"];
-const INTEL: [&str; 5] = ["A", "B", "C", "D", "E"];
-const HANDLING: [&str; 2] = ["P", "C"];
+/// Drug classes and types of the v1 schema, in its order (the sizes of the count arrays below).
+const DRUG_CLASSES: &[&str] = DrugClass::ALL;
+const DRUG_TYPES: &[&str] = DrugType::ALL;
+const SOURCE_EVALS: &[&str] = SourceEval::ALL;
+const INTEL: &[&str] = IntelAssessment::ALL;
+const HANDLING: &[&str] = Handling::ALL;
+const _: () = assert!(
+    DRUG_CLASSES.len() == 3
+        && DRUG_TYPES.len() == 9
+        && SOURCE_EVALS.len() == 3
+        && INTEL.len() == 5
+        && HANDLING.len() == 2
+);
 
 /// One report's seizures and grading.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -68,11 +66,11 @@ impl Carried {
             c.weapons = s["weapons"].as_array().map_or(0, Vec::len) as u32;
             for d in s["drugs"].as_array().into_iter().flatten() {
                 let wraps = d["wraps"].as_u64().unwrap_or(0) as u32;
-                if let Some(k) = index_of(&DRUG_CLASSES, d.get("class")) {
+                if let Some(k) = index_of(DRUG_CLASSES, d.get("class")) {
                     c.by_class[k as usize][0] += 1;
                     c.by_class[k as usize][1] += wraps;
                 }
-                if let Some(k) = index_of(&DRUG_TYPES, d.get("type")) {
+                if let Some(k) = index_of(DRUG_TYPES, d.get("type")) {
                     c.by_type[k as usize][0] += 1;
                     c.by_type[k as usize][1] += wraps;
                 }
@@ -82,9 +80,9 @@ impl Carried {
             && let Ok(g) = serde_json::from_str::<Value>(raw.get())
         {
             c.graded = true;
-            c.source_eval = index_of(&SOURCE_EVALS, g.get("source_eval"));
-            c.intel_assessment = index_of(&INTEL, g.get("intel_assessment"));
-            c.handling = index_of(&HANDLING, g.get("handling"));
+            c.source_eval = index_of(SOURCE_EVALS, g.get("source_eval"));
+            c.intel_assessment = index_of(INTEL, g.get("intel_assessment"));
+            c.handling = index_of(HANDLING, g.get("handling"));
         }
         Some(Box::new(c))
     }

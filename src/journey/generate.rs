@@ -52,95 +52,16 @@ use time::Date;
 // Vocabularies (the schema's enumerations that parameters refer to)
 // ------------------------------------------------------------------------------------------
 
-/// Declares a closed vocabulary: a serde enum whose JSON spellings are given, with `as_str`.
-macro_rules! vocabulary {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
-        }
-        impl $name {
-            /// Every word, in declaration order.
-            #[allow(dead_code)]
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// The JSON spelling.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-    };
-}
+pub use crate::vocab::VulnerabilityFlag as Flag;
+pub use crate::vocab::{
+    Concealment, DrugType, IntelAssessment, Mode, Role, SourceEval, VictimStatus, Weapon,
+};
 
-vocabulary!(
-    /// Journey mode (schema `journey.mode`).
-    Mode { Rail = "rail", Coach = "coach", Bus = "bus", Car = "car", PrivateHire = "private_hire",
-           Taxi = "taxi", OnFoot = "on_foot", Unknown = "unknown" }
-);
-vocabulary!(
-    /// A person's role (schema `persons[].roles`).
-    Role { Runner = "runner", LineHolder = "line_holder", Controller = "controller",
-           CuckooedOccupant = "cuckooed_occupant", Customer = "customer",
-           Facilitator = "facilitator", Associate = "associate" }
-);
-vocabulary!(
-    /// Vulnerability flag (schema `persons[].vulnerability_flags`).
-    Flag { MissingEpisode = "missing_episode", LookedAfterChild = "looked_after_child",
-           ExcludedFromSchool = "excluded_from_school", FamilyBreakdown = "family_breakdown",
-           Poverty = "poverty", LearningDifficulty = "learning_difficulty",
-           Neurodivergence = "neurodivergence", DrugDependency = "drug_dependency",
-           MentalHealth = "mental_health", PhysicalHealth = "physical_health",
-           DebtBondage = "debt_bondage", SexualExploitation = "sexual_exploitation",
-           UnexplainedCashOrPhones = "unexplained_cash_or_phones", CleanSkin = "clean_skin" }
-);
-vocabulary!(
-    /// Victim status (schema `persons[].victim_status`).
-    VictimStatus { None = "none", PotentialVictim = "potential_victim",
-                   NrmPositiveRg = "nrm_positive_rg", NrmPositiveCg = "nrm_positive_cg",
-                   NrmNegative = "nrm_negative" }
-);
-vocabulary!(
-    /// Encounter types that record no arrest, search or safeguarding.
+crate::vocab::vocabulary!(
+    /// Encounter types that record no arrest, search or safeguarding (a part of
+    /// [`crate::vocab::EncounterType`], for the generator's weights).
     QuietEncounter { Intelligence = "intelligence", WelfareCheck = "welfare_check", Other = "other" }
 );
-vocabulary!(
-    /// Drug type (schema `seizures.drugs[].type`).
-    DrugType { Heroin = "heroin", CrackCocaine = "crack_cocaine", Cocaine = "cocaine",
-               Cannabis = "cannabis", Ketamine = "ketamine", Mdma = "mdma", Spice = "spice",
-               Nitazene = "nitazene", Other = "other" }
-);
-vocabulary!(
-    /// Where drugs were hidden (schema `seizures.drugs[].concealment`).
-    Concealment { Internal = "internal", Clothing = "clothing", Bag = "bag", Vehicle = "vehicle",
-                  Address = "address", Other = "other" }
-);
-vocabulary!(
-    /// Weapon type (schema `seizures.weapons[]`).
-    Weapon { Knife = "knife", Firearm = "firearm", Corrosive = "corrosive", Other = "other" }
-);
-vocabulary!(
-    /// Source evaluation of the 3x5x2 grading.
-    SourceEval { Reliable = "1", Untested = "2", NotReliable = "3" }
-);
-vocabulary!(
-    /// Intelligence assessment of the 3x5x2 grading.
-    IntelAssessment { A = "A", B = "B", C = "C", D = "D", E = "E" }
-);
-
-impl DrugType {
-    /// Misuse of Drugs Act 1971 class (ketamine has been class B since 2014; "other" taken as C).
-    pub fn class(self) -> &'static str {
-        match self {
-            DrugType::Heroin
-            | DrugType::CrackCocaine
-            | DrugType::Cocaine
-            | DrugType::Mdma
-            | DrugType::Nitazene => "A",
-            DrugType::Cannabis | DrugType::Ketamine | DrugType::Spice => "B",
-            DrugType::Other => "C",
-        }
-    }
-}
 
 // ------------------------------------------------------------------------------------------
 // Parameters
@@ -1604,13 +1525,13 @@ macro_rules! serialize_as_string {
 }
 serialize_as_string!(Instant, Day, SynId, ReportId, Brand);
 
-/// A set of vulnerability flags (bit i: `Flag::ALL[i]`), written as an array in that order.
+/// A set of vulnerability flags (bit i: `Flag::VARIANTS[i]`), written as an array in that order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Flags(u16);
 
 impl Flags {
     fn insert(&mut self, f: Flag) {
-        if let Some(i) = Flag::ALL.iter().position(|&g| g == f) {
+        if let Some(i) = Flag::VARIANTS.iter().position(|&g| g == f) {
             self.0 |= 1 << i;
         }
     }
@@ -1623,7 +1544,7 @@ impl Serialize for Flags {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
         let mut seq = s.serialize_seq(Some(self.0.count_ones() as usize))?;
-        for (i, f) in Flag::ALL.iter().enumerate() {
+        for (i, f) in Flag::VARIANTS.iter().enumerate() {
             if self.0 & (1 << i) != 0 {
                 seq.serialize_element(f.as_str())?;
             }
@@ -1817,15 +1738,17 @@ fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u64 {
 }
 
 fn age_band(age: u8) -> &'static str {
+    use crate::vocab::AgeBand as B;
     match age {
-        0..=9 => "under_10",
-        10..=12 => "10-12",
-        13..=14 => "13-14",
-        15..=17 => "15-17",
-        18..=24 => "18-24",
-        25..=34 => "25-34",
-        _ => "35_plus",
+        0..=9 => B::Under10,
+        10..=12 => B::A10to12,
+        13..=14 => B::A13to14,
+        15..=17 => B::A15to17,
+        18..=24 => B::A18to24,
+        25..=34 => B::A25to34,
+        _ => B::A35Plus,
     }
+    .as_str()
 }
 
 /// One stop of a journey, for encounters.
@@ -2417,7 +2340,7 @@ impl<'a> Sim<'a> {
                     c = Concealment::Bag;
                 }
                 out.drugs.push(DrugOut {
-                    class: d.class(),
+                    class: d.class().as_str(),
                     concealment: c.as_str(),
                     kind: d.as_str(),
                     wraps,

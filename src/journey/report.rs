@@ -41,58 +41,13 @@ impl fmt::Display for FieldError {
     }
 }
 
-macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($var:ident = $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-        pub enum $name { $(#[serde(rename = $s)] $var),+ }
-        impl $name {
-            pub const ALL: &'static [&'static str] = &[$($s),+];
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some($name::$var),)+ _ => None }
-            }
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$var => $s),+ }
-            }
-        }
-    };
-}
-
-string_enum!(
-    /// How the journey was made (DOMAIN.md §3.4).
-    Mode { Rail = "rail", Coach = "coach", Bus = "bus", Car = "car", PrivateHire = "private_hire", Taxi = "taxi", OnFoot = "on_foot", Unknown = "unknown" }
-);
-string_enum!(
-    AgeBand { Under10 = "under_10", A10to12 = "10-12", A13to14 = "13-14", A15to17 = "15-17", A18to24 = "18-24", A25to34 = "25-34", A35Plus = "35_plus", Unknown = "unknown" }
-);
-string_enum!(Sex { Male = "male", Female = "female", Other = "other", Unknown = "unknown" });
-string_enum!(
-    Role { Runner = "runner", LineHolder = "line_holder", Controller = "controller", CuckooedOccupant = "cuckooed_occupant", Customer = "customer", Facilitator = "facilitator", Associate = "associate" }
-);
-string_enum!(
-    VictimStatus { None = "none", PotentialVictim = "potential_victim", NrmPositiveRg = "nrm_positive_rg", NrmPositiveCg = "nrm_positive_cg", NrmNegative = "nrm_negative" }
-);
-string_enum!(
-    SuspectStatus { None = "none", Stopped = "stopped", Arrested = "arrested", Charged = "charged", Convicted = "convicted", Nfa = "nfa" }
-);
-string_enum!(
-    /// One controlled vocabulary for every force (the HMICFRS finding on inconsistent recording).
-    VulnerabilityFlag { MissingEpisode = "missing_episode", LookedAfterChild = "looked_after_child", ExcludedFromSchool = "excluded_from_school", FamilyBreakdown = "family_breakdown", Poverty = "poverty", LearningDifficulty = "learning_difficulty", Neurodivergence = "neurodivergence", DrugDependency = "drug_dependency", MentalHealth = "mental_health", PhysicalHealth = "physical_health", DebtBondage = "debt_bondage", SexualExploitation = "sexual_exploitation", UnexplainedCashOrPhones = "unexplained_cash_or_phones", CleanSkin = "clean_skin" }
-);
-string_enum!(
-    EncounterType { StopSearch = "stop_search", Arrest = "arrest", Safeguarding = "safeguarding", Intelligence = "intelligence", WelfareCheck = "welfare_check", Other = "other" }
-);
-string_enum!(LineType { External = "external", Internal = "internal" });
-
-impl AgeBand {
-    /// Under 18.
-    pub fn is_child(self) -> bool {
-        matches!(
-            self,
-            AgeBand::Under10 | AgeBand::A10to12 | AgeBand::A13to14 | AgeBand::A15to17
-        )
-    }
-}
+pub use crate::vocab::{
+    AgeBand, EncounterType, LineType, Mode, Role, Sex, SuspectStatus, VictimStatus,
+    VulnerabilityFlag,
+};
+use crate::vocab::{
+    Concealment, DrugClass, DrugType, Handling, IntelAssessment, SourceEval, Weapon,
+};
 
 /// Where a journey starts or ends.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -847,26 +802,10 @@ enum Check {
 }
 
 const DRUG_FIELDS: &[(&str, Check)] = &[
-    ("class!", Check::Enum(&["A", "B", "C"])),
-    (
-        "type!",
-        Check::Enum(&[
-            "heroin",
-            "crack_cocaine",
-            "cocaine",
-            "cannabis",
-            "ketamine",
-            "mdma",
-            "spice",
-            "nitazene",
-            "other",
-        ]),
-    ),
+    ("class!", Check::Enum(DrugClass::ALL)),
+    ("type!", Check::Enum(DrugType::ALL)),
     ("wraps", Check::Int(100_000)),
-    (
-        "concealment",
-        Check::Enum(&["internal", "clothing", "bag", "vehicle", "address", "other"]),
-    ),
+    ("concealment", Check::Enum(Concealment::ALL)),
 ];
 
 /// Validates one report (the JSON of one object) against schema v1 and the geography.
@@ -938,10 +877,7 @@ pub fn parse_report(
                 ("drugs", Check::Objects(DRUG_FIELDS, 50)),
                 ("cash_gbp", Check::Number(100_000_000.0)),
                 ("phones", Check::Int(1000)),
-                (
-                    "weapons",
-                    Check::EnumList(&["knife", "firearm", "corrosive", "other"], 50),
-                ),
+                ("weapons", Check::EnumList(Weapon::ALL, 50)),
             ],
         )
     });
@@ -950,9 +886,9 @@ pub fn parse_report(
             v,
             "grading",
             &[
-                ("source_eval", Check::Enum(&["1", "2", "3"])),
-                ("intel_assessment", Check::Enum(&["A", "B", "C", "D", "E"])),
-                ("handling", Check::Enum(&["P", "C"])),
+                ("source_eval", Check::Enum(SourceEval::ALL)),
+                ("intel_assessment", Check::Enum(IntelAssessment::ALL)),
+                ("handling", Check::Enum(Handling::ALL)),
                 ("handling_conditions", Check::Text(500)),
             ],
         )

@@ -14,10 +14,16 @@ mod sqlite;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+/// Whether `spec` names a PostgreSQL database (a `postgres://` or `postgresql://` URL) rather
+/// than an SQLite file.
+pub fn is_postgres(spec: &str) -> bool {
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+}
+
 /// Opens the store `spec` names: a `postgres://` or `postgresql://` URL, or an SQLite file
 /// (created if missing).
 pub fn open(spec: &str) -> Result<std::sync::Arc<dyn JourneyStore>, StoreError> {
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+    if is_postgres(spec) {
         Ok(std::sync::Arc::new(PostgresStore::open(spec)?))
     } else {
         Ok(std::sync::Arc::new(SqliteStore::open(

@@ -259,6 +259,9 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ("GET", "/api/auth/config", false, [200, 200, 200, 200, 200, 200]),
         ("GET", "/api/auth/config?x=1", false, [400, 400, 400, 400, 400, 400]),
         ("POST", "/api/auth/config", false, [401, 405, 405, 405, 405, 405]),
+        // the words of the public report schema: public too
+        ("GET", "/api/vocabulary", false, [200, 200, 200, 200, 200, 200]),
+        ("GET", "/api/vocabulary?x=1", false, [400, 400, 400, 400, 400, 400]),
         ("GET", "/api/audit", false, [401, 403, 403, 403, 403, 200]),
         ("GET", "/api/flows?direction=travel", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/corridors", false, [401, 200, 200, 200, 200, 200]),
@@ -479,6 +482,47 @@ async fn each_role_sees_what_it_may_and_nothing_more() {
         json_of(&f.st, "/api/whoami", Role::BtpPlanner).await["journeys"],
         "btp_sourced"
     );
+}
+
+#[tokio::test]
+async fn the_vocabulary_endpoint_serves_the_report_schemas_words_to_anyone() {
+    let f = fixture("vocabulary", 1, 0, vec![], true).await;
+    // signed out (`None`): public, as the schema itself is
+    let (s, b, _) = call(&f.st, "GET", "/api/vocabulary", None, &[], None).await;
+    assert_eq!(s, 200, "{b}");
+    let v: Value = serde_json::from_str(&b).unwrap();
+    // the words written out from data/journey-report.schema.json by hand
+    assert_eq!(
+        v["age_band"],
+        serde_json::json!([
+            "under_10", "10-12", "13-14", "15-17", "18-24", "25-34", "35_plus", "unknown"
+        ])
+    );
+    assert_eq!(
+        v["child_age_band"],
+        serde_json::json!(["under_10", "10-12", "13-14", "15-17"])
+    );
+    assert_eq!(
+        v["mode"],
+        serde_json::json!([
+            "rail",
+            "coach",
+            "bus",
+            "car",
+            "private_hire",
+            "taxi",
+            "on_foot",
+            "unknown"
+        ])
+    );
+    assert_eq!(v["drug_class"], serde_json::json!(["A", "B", "C"]));
+    assert_eq!(v["handling"], serde_json::json!(["P", "C"]));
+    assert_eq!(v["day"][0], "mon");
+    assert_eq!(v["measure"][0], "stops");
+    // the audit's own list, which GET /api/audit?action= checks against
+    let actions = v["audit_action"].as_array().unwrap();
+    assert_eq!(actions.len(), 14);
+    assert!(actions.iter().any(|a| a == "review_dispose"));
 }
 
 #[tokio::test]

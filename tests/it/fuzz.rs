@@ -571,6 +571,7 @@ fn fuzz_query_parameter_parsers_over_http() {
         "/health",
         "/api/whoami",
         "/api/auth/config",
+        "/api/vocabulary",
     ]);
     runner(10, 9)
         .run(&(paths, query()), |(path, q)| {

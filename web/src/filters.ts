@@ -2,13 +2,37 @@
 // query parameters of /api/*.
 import type { Params } from './api';
 
-export const AGE_BANDS = ['under_10', '10-12', '13-14', '15-17', '18-24', '25-34', '35_plus', 'unknown'];
-export const CHILD_BANDS = ['under_10', '10-12', '13-14', '15-17'];
-export const ROLES = ['runner', 'line_holder', 'controller', 'cuckooed_occupant', 'customer', 'facilitator', 'associate'];
-export const MODES = ['rail', 'coach', 'bus', 'car', 'private_hire', 'taxi', 'on_foot', 'unknown'];
-/** What the station hotspots count (`measure`; the server's default is stops). */
-export const MEASURES = ['stops', 'boardings', 'alightings', 'interchanges', 'encounters', 'on_route', 'all'];
-export const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+/**
+ * The server's closed vocabularies (`GET /api/vocabulary`, the words of its report schema and
+ * parameters): the form's choices. Set once at start-up, before the form is bound.
+ */
+export interface Vocabulary {
+  age_band: string[];
+  child_age_band: string[];
+  role: string[];
+  mode: string[];
+  /** What the station hotspots count (`measure`; the server's default is stops). */
+  measure: string[];
+  day: string[];
+}
+let vocab: Vocabulary = { age_band: [], child_age_band: [], role: [], mode: [], measure: [], day: [] };
+
+export function setVocabulary(v: Vocabulary) {
+  vocab = v;
+}
+
+/** `f` without words the server does not know (a hand-edited link). */
+export function known(f: Filters): Filters {
+  const keep = (xs: string[], all: string[]) => xs.filter((x) => all.includes(x));
+  return {
+    ...f,
+    age_band: keep(f.age_band, vocab.age_band),
+    role: keep(f.role, vocab.role),
+    mode: keep(f.mode, vocab.mode),
+    days: keep(f.days, vocab.day),
+    measure: vocab.measure.includes(f.measure) ? f.measure : '',
+  };
+}
 
 export interface Filters {
   from: string;
@@ -37,7 +61,7 @@ export function fromUrl(search = location.search): Filters {
   const f = empty();
   for (const k of SCALARS) f[k] = q.get(k) ?? '';
   for (const k of LISTS) f[k] = (q.get(k) ?? '').split(',').filter(Boolean);
-  f.measure = MEASURES.includes(q.get('measure') ?? '') ? (q.get('measure') as string) : '';
+  f.measure = q.get('measure') ?? '';
   return f;
 }
 
@@ -66,11 +90,11 @@ export function bindForm(initial: Filters, forces: { code: string; name: string 
   const fill = (sel: HTMLSelectElement, values: string[]) => {
     sel.innerHTML = values.map((v) => `<option value="${v}">${v}</option>`).join('');
   };
-  fill($('f-age'), AGE_BANDS);
-  fill($('f-role'), ROLES);
-  fill($('f-mode'), MODES);
-  fill($('f-days'), DAYS);
-  fill($('f-measure'), MEASURES);
+  fill($('f-age'), vocab.age_band);
+  fill($('f-role'), vocab.role);
+  fill($('f-mode'), vocab.mode);
+  fill($('f-days'), vocab.day);
+  fill($('f-measure'), vocab.measure);
   const exp = $<HTMLSelectElement>('f-export');
   exp.innerHTML =
     '<option value="">any force</option>' +
@@ -123,7 +147,7 @@ export function bindForm(initial: Filters, forces: { code: string; name: string 
   });
   $('f-children').addEventListener('click', () => {
     const f = read();
-    f.age_band = CHILD_BANDS.slice();
+    f.age_band = vocab.child_age_band.slice();
     set(f);
     changed(f);
   });

@@ -7,7 +7,7 @@ import * as maplibregl from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { download, dropped, getCsv, getJson, isAbort, loadOpenApi, onProgress, url, type FC } from './api';
 import * as A from './auth';
-import { apiParams, bindForm, escapeHtml, fromUrl, hotspotParams, toUrl, type Filters } from './filters';
+import { apiParams, bindForm, escapeHtml, fromUrl, hotspotParams, known, setVocabulary, toUrl, type Filters, type Vocabulary } from './filters';
 import * as L from './layers';
 import * as P from './panels';
 import * as F from './flows';
@@ -435,7 +435,10 @@ function pickStation(map: maplibregl.Map, f: GeoJSON.Feature) {
 
 async function main() {
   maplibregl.setWorkerUrl(workerUrl);
-  await loadOpenApi();
+  // the form's words come from the server (its vocabularies), fetched beside the OpenAPI document
+  const [, vocabulary] = await Promise.all([loadOpenApi(), fetch('/api/vocabulary').then((r) => (r.ok ? (r.json() as Promise<Vocabulary>) : Promise.reject(new Error(`/api/vocabulary: HTTP ${r.status}`))))]);
+  setVocabulary(vocabulary);
+  filters = known(filters);
   me = await A.establish();
   A.describe(me);
   P.allowPersons(me.person_summaries);

@@ -487,6 +487,13 @@ try {
     const restored = await page.evaluate(() => ({ count: window.__linesmap.count, line: document.querySelector('#f-line').value,
       ages: Array.from(document.querySelector('#f-age').selectedOptions).map((o) => o.value).join(',') }));
     check('a shared link restores line and age filters', restored.line === lineId && restored.ages === 'under_10,10-12,13-14,15-17', JSON.stringify(restored));
+    // issue 14: the form's words are the server's (GET /api/vocabulary), not the page's own copies
+    const vocabAnswer = await api('/api/vocabulary');
+    const formWords = await page.evaluate(() => Object.fromEntries(['f-age', 'f-role', 'f-mode', 'f-days', 'f-measure']
+      .map((id) => [id, Array.from(document.getElementById(id).options).map((o) => o.value)])));
+    check('the form offers exactly the server\'s vocabularies, in its order',
+      JSON.stringify(formWords) === JSON.stringify({ 'f-age': vocabAnswer.age_band, 'f-role': vocabAnswer.role, 'f-mode': vocabAnswer.mode, 'f-days': vocabAnswer.day, 'f-measure': vocabAnswer.measure })
+      && vocabAnswer.age_band.length === 8 && vocabAnswer.mode.includes('rail'), JSON.stringify(formWords).slice(0, 200));
     check('line filter gives the server count', restored.count === expected && expected < total, `${restored.count} vs ${expected}`);
     await page.screenshot({ path: path.join(OUT, '06-line.png') });
   }
