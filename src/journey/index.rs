@@ -370,6 +370,26 @@ impl JourneyIndex {
         geo: &'a Geography,
         f: &'a JourneyFilter,
     ) -> Vec<&'a Arc<MappedJourney>> {
+        self.positions(geo, f, |_| true)
+            .into_iter()
+            .map(|i| &self.journeys[i as usize])
+            .collect()
+    }
+
+    /// The positions (in the order journeys were added) of the journeys that match `f` and
+    /// pass `keep`: the candidates are narrowed through the route R-tree (`bbox`) or the
+    /// station lists (`station`) first. Positions are of this version of the index
+    /// ([`JourneyIndex::version`]): read them with [`JourneyIndex::at`] on the same version.
+    pub fn positions(
+        &self,
+        geo: &Geography,
+        f: &JourneyFilter,
+        keep: impl Fn(&MappedJourney) -> bool,
+    ) -> Vec<u32> {
+        let ok = |i: u32| {
+            let j = &self.journeys[i as usize];
+            self.passes(geo, j, f) && keep(j)
+        };
         match f.bbox {
             Some(b) => {
                 let env = AABB::from_corners([b.min_lon, b.min_lat], [b.max_lon, b.max_lat]);
@@ -379,25 +399,24 @@ impl JourneyIndex {
                     .map(|it| it.data)
                     .collect();
                 ids.sort_unstable();
-                ids.into_iter()
-                    .map(|i| &self.journeys[i as usize])
-                    .filter(|j| self.passes(geo, j, f))
-                    .collect()
+                ids.retain(|&i| ok(i));
+                ids
             }
             None if f.station.is_some() => f
                 .station
                 .and_then(|s| self.by_station.get(s as usize))
                 .into_iter()
                 .flatten()
-                .map(|&i| &self.journeys[i as usize])
-                .filter(|j| self.passes(geo, j, f))
+                .copied()
+                .filter(|&i| ok(i))
                 .collect(),
-            None => self
-                .journeys
-                .iter()
-                .filter(|j| self.passes(geo, j, f))
-                .collect(),
+            None => (0..self.journeys.len() as u32).filter(|&i| ok(i)).collect(),
         }
+    }
+
+    /// The journey at a position [`JourneyIndex::positions`] gave.
+    pub fn at(&self, i: u32) -> Option<&Arc<MappedJourney>> {
+        self.journeys.get(i as usize)
     }
 
     /// The number matching and the page `[offset, offset + limit)` of them.
