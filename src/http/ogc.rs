@@ -872,11 +872,11 @@ pub fn filtered_journeys(
         std::time::Duration::ZERO,
         &key,
         || {
+            // a box the filter's geometry must meet narrows the candidates through the route
+            // R-tree (the filter tests the route exactly, once)
+            let envelope =
+                cql2::required_envelope(e).and_then(|b| Bbox::new(b[0], b[1], b[2], b[3]).ok());
             let mut candidates = f.clone();
-            if candidates.bbox.is_none() {
-                candidates.bbox =
-                    cql2::required_envelope(e).and_then(|b| Bbox::new(b[0], b[1], b[2], b[3]).ok());
-            }
             if candidates.station.is_none() {
                 candidates.station = ["origin_station", "destination_station"]
                     .iter()
@@ -885,8 +885,12 @@ pub fn filtered_journeys(
                     .and_then(|c| g.stations.index_of(&c))
                     .map(|i| i as u32);
             }
-            idx.positions(g, &candidates, |j| {
-                plan.selects(&JourneyRow { journey: j, geo: g })
+            idx.positions_within(g, &candidates, envelope, |j, h| {
+                plan.selects(&JourneyRow {
+                    journey: j,
+                    hot: *h,
+                    geo: g,
+                })
             })
         },
     ))

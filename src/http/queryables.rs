@@ -6,6 +6,7 @@
 use super::cql2::{self, QType, Queryables, Val};
 use crate::geography::{Bbox, Geography};
 use crate::journey::carried::Totals;
+use crate::journey::index::Hot;
 use crate::journey::map::MappedJourney;
 use crate::journey::report::{LineType, Mode, format_date};
 use geo::{Coord, Geometry, Intersects, LineString, Rect};
@@ -342,9 +343,11 @@ impl JourneyProp {
 
 /// A journey as a filter sees it: each property read from the mapped journey as the feature's
 /// properties give it ([`MappedJourney::properties`]: the same values, rounded the same way),
-/// without building them; the route's box tested before its line.
+/// without building them; the commonest from the index's side-by-side copy of them (`hot`,
+/// so that a scan need not visit the journey); the route's box tested before its line.
 pub struct JourneyRow<'a> {
     pub journey: &'a MappedJourney,
+    pub hot: Hot,
     pub geo: &'a Geography,
 }
 
@@ -353,41 +356,42 @@ impl cql2::Row for JourneyRow<'_> {
 
     fn get(&self, p: JourneyProp) -> Val<'_> {
         use JourneyProp::*;
-        let (j, g) = (self.journey, self.geo);
+        let (j, g, h) = (self.journey, self.geo, &self.hot);
         let r = &j.report;
         let station =
             |s: Option<u32>| Val::opt_str(s.map(|i| g.stations.get(i as usize).code.as_str()));
         let force =
             |f: Option<u16>| Val::opt_str(f.map(|i| g.forces.get(i as usize).code.as_str()));
         let round = |v: f64| (v * 100.0).round() / 100.0;
-        let line = r.line.as_ref();
+        // read in the arms that need it: the hot fields never visit the journey
+        let line = || r.line.as_ref();
         match p {
             ReportId => Val::str(&r.report_id),
             ReportedAt => Val::str(&r.reported_at),
             SourceForce => Val::str(r.source_force.as_str()),
             Date => Val::Str(format_date(r.journey.date).into()),
-            Mode => Val::str(r.journey.mode.as_str()),
+            Mode => Val::str(h.mode.as_str()),
             OriginStation => station(j.origin.station),
             DestinationStation => station(j.destination.station),
-            OriginForce => force(j.origin.force),
-            DestinationForce => force(j.destination.force),
-            ExportingForce => force(j.exporting_force),
-            ImportingForce => force(j.importing_force),
-            ReturnRun => Val::Bool(j.return_run),
-            CrossBorder => Val::Bool(j.cross_border),
-            UrbanToRural => Val::Bool(j.urban_to_rural),
+            OriginForce => force(h.origin_force),
+            DestinationForce => force(h.destination_force),
+            ExportingForce => force(h.exporting_force),
+            ImportingForce => force(h.importing_force),
+            ReturnRun => Val::Bool(h.return_run),
+            CrossBorder => Val::Bool(h.cross_border),
+            UrbanToRural => Val::Bool(h.urban_to_rural),
             OriginClass => Val::str(j.origin.class.as_str()),
             DestinationClass => Val::str(j.destination.class.as_str()),
             OriginSnappedM => Val::opt_num(j.origin.snapped_m.map(round)),
             DestinationSnappedM => Val::opt_num(j.destination.snapped_m.map(round)),
             RouteMethod => Val::str(j.route.method.as_str()),
             DistanceM => Val::Num(round(j.route.distance_m)),
-            LineId => Val::opt_str(line.map(|l| l.line_id.as_str())),
-            LineName => Val::opt_str(line.and_then(|l| l.name.as_deref())),
-            LineType => Val::opt_str(line.and_then(|l| l.line_type).map(|t| t.as_str())),
+            LineId => Val::opt_str(line().map(|l| l.line_id.as_str())),
+            LineName => Val::opt_str(line().and_then(|l| l.name.as_deref())),
+            LineType => Val::opt_str(line().and_then(|l| l.line_type).map(|t| t.as_str())),
             ReportingLagDays => Val::opt_num(j.reporting_lag_days().map(f64::from)),
-            Persons => Val::Num(f64::from(j.persons)),
-            Children => Val::Num(f64::from(j.children)),
+            Persons => Val::Num(f64::from(h.persons)),
+            Children => Val::Num(f64::from(h.children)),
         }
     }
 

@@ -730,7 +730,11 @@ fn the_typed_journey_accessor_reads_each_queryable_as_the_journeys_properties_ca
     for j in idx.all() {
         // the independent reading: the feature's properties as JSON
         let props = j.properties(g);
-        let row = JourneyRow { journey: j, geo: g };
+        let row = JourneyRow {
+            journey: j,
+            hot: linesmap::journey::index::Hot::of(j),
+            geo: g,
+        };
         for n in &names {
             let p = JourneyProp::of(n).unwrap_or_else(|| panic!("{n} has no accessor"));
             let want = props.get(*n).map_or(Val::Null, Val::of_json);
