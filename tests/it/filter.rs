@@ -1049,8 +1049,12 @@ async fn queryables_as_query_parameters_select_the_places_flows_and_sections_the
             .unwrap()
             .iter()
             .filter(|f| {
-                let v = &f["properties"][param];
-                v.as_str() == Some(value) || v.to_string() == value
+                // the value as the query string spells it
+                let text = match &f["properties"][param] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                text == value
             })
             .map(|f| f["id"].to_string())
             .collect();
