@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || state.memos.filtered_journeys.0.clear(),
                 |_| black_box(get(&first)),
-                BatchSize::SmallInput,
+                BatchSize::PerIteration,
             )
         });
         get(&first);
@@ -120,7 +120,7 @@ fn bench(c: &mut Criterion) {
                             .map(|v| v.len()),
                     )
                 },
-                BatchSize::SmallInput,
+                BatchSize::PerIteration,
             )
         });
     }
