@@ -17,9 +17,10 @@
 //! Rule names in comments are those of the BNF in OGC 21-065r2 Annex A (normative), `cql2.bnf`.
 
 use super::crs::Crs;
-use geo::{Coord, Geometry, Intersects, LineString, MultiLineString, MultiPoint, MultiPolygon};
+use geo::{Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon};
 use geo::{Point, Polygon, Rect};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -1481,36 +1482,155 @@ pub fn check(e: &Expr, q: &dyn Queryables) -> Result<(), CqlError> {
 
 // ------------------------------------------------------------------------------ evaluation
 
-/// A feature as a filter sees it: property values (`Null` when absent) and its geometry.
-pub trait Row {
-    fn property(&self, name: &str) -> Value;
-    fn geometry(&self) -> Option<Geometry<f64>>;
-}
-
+/// A property value as a filter reads it, borrowed from the row where it can be.
 #[derive(Clone, Debug, PartialEq)]
-enum Val {
-    Str(String),
+pub enum Val<'a> {
+    Str(Cow<'a, str>),
     Num(f64),
     Bool(bool),
     Null,
 }
 
-fn value_of(s: &Scalar, row: &dyn Row) -> Val {
-    match s {
-        Scalar::Property(p) => match row.property(p) {
-            Value::String(s) => Val::Str(s),
-            Value::Number(n) => n.as_f64().map_or(Val::Null, Val::Num),
-            Value::Bool(b) => Val::Bool(b),
-            _ => Val::Null,
-        },
-        Scalar::Str(s) | Scalar::Date(s) | Scalar::Timestamp(s) => Val::Str(s.clone()),
-        Scalar::Num(n) => Val::Num(*n),
-        Scalar::Bool(b) => Val::Bool(*b),
-        Scalar::Casei(inner) => match value_of(inner, row) {
-            Val::Str(s) => Val::Str(s.to_lowercase()),
-            v => v,
-        },
+impl<'a> Val<'a> {
+    pub fn str(s: &'a str) -> Val<'a> {
+        Val::Str(Cow::Borrowed(s))
     }
+    /// A string, or null.
+    pub fn opt_str(s: Option<&'a str>) -> Val<'a> {
+        s.map_or(Val::Null, Val::str)
+    }
+    /// A number, or null.
+    pub fn opt_num(n: Option<f64>) -> Val<'a> {
+        n.map_or(Val::Null, Val::Num)
+    }
+    /// A JSON value as a filter reads it: arrays and objects are null.
+    pub fn of_json(v: &'a Value) -> Val<'a> {
+        match v {
+            Value::String(s) => Val::str(s),
+            Value::Number(n) => n.as_f64().map_or(Val::Null, Val::Num),
+            Value::Bool(b) => Val::Bool(*b),
+            _ => Val::Null,
+        }
+    }
+}
+
+/// A feature as a filter sees it: a typed value per property, the property resolved once to a
+/// `Prop` (an accessor of the collection's rows) when the filter is compiled, so that no name is
+/// looked up and no properties map is built per row; and its geometry, tested against its
+/// envelope first.
+pub trait Row {
+    type Prop: Copy;
+    /// The property's value (`Null` when absent).
+    fn get(&self, p: Self::Prop) -> Val<'_>;
+    /// The lon/lat envelope of the geometry; None when the feature has none.
+    fn envelope(&self) -> Option<Rect<f64>>;
+    /// Whether the geometry intersects `g` (asked only when the envelopes meet).
+    fn intersects(&self, g: &Geometry<f64>) -> bool;
+}
+
+/// An operand of a compiled filter.
+#[derive(Clone, Debug)]
+enum Operand<P> {
+    /// a property; lower-cased when under CASEI
+    Prop(P, bool),
+    Str(String),
+    Num(f64),
+    Bool(bool),
+}
+
+/// A LIKE pattern, read once.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Pat {
+    Any,
+    One,
+    Ch(char),
+}
+
+fn like_pattern(pattern: &str) -> Vec<Pat> {
+    let mut pat = Vec::new();
+    let mut it = pattern.chars();
+    while let Some(c) = it.next() {
+        pat.push(match c {
+            '%' => Pat::Any,
+            '_' => Pat::One,
+            '\\' => Pat::Ch(it.next().unwrap_or('\\')),
+            c => Pat::Ch(c),
+        });
+    }
+    pat
+}
+
+/// The classic two-pointer match with one backtrack point: linear in practice, never
+/// exponential; the whole string must match.
+fn like_match<T: Copy + PartialEq>(s: &[T], pat: &[Pat], ch: impl Fn(T) -> char) -> bool {
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        if j < pat.len() && (pat[j] == Pat::One || pat[j] == Pat::Ch(ch(s[i]))) {
+            i += 1;
+            j += 1;
+        } else if j < pat.len() && pat[j] == Pat::Any {
+            star = Some((j, i));
+            j += 1;
+        } else if let Some((sj, si)) = star {
+            j = sj + 1;
+            i = si + 1;
+            star = Some((sj, si + 1));
+        } else {
+            return false;
+        }
+    }
+    while j < pat.len() && pat[j] == Pat::Any {
+        j += 1;
+    }
+    j == pat.len()
+}
+
+fn like_compiled(s: &str, pat: &[Pat]) -> bool {
+    if s.is_ascii() {
+        // one byte per character: no copy of the string
+        like_match(s.as_bytes(), pat, char::from)
+    } else {
+        let cs: Vec<char> = s.chars().collect();
+        like_match(&cs, pat, |c| c)
+    }
+}
+
+/// `%` any run, `_` one character, `\` escapes the next; the whole string must match.
+pub fn like(s: &str, pattern: &str) -> bool {
+    like_compiled(s, &like_pattern(pattern))
+}
+
+/// A node of a compiled filter. `instants` says a pair compares as timestamps (one side is a
+/// `TIMESTAMP` literal).
+#[derive(Clone, Debug)]
+enum Node<P> {
+    And(Vec<Node<P>>),
+    Or(Vec<Node<P>>),
+    Not(Box<Node<P>>),
+    Lit(bool),
+    Cmp(CmpOp, Operand<P>, Operand<P>, bool),
+    /// LIKE with a literal pattern, read once
+    LikeLit(Operand<P>, Vec<Pat>, bool),
+    Like(Operand<P>, Operand<P>, bool),
+    Between {
+        value: Operand<P>,
+        low: (Operand<P>, bool),
+        high: (Operand<P>, bool),
+        negated: bool,
+    },
+    In(Operand<P>, Vec<(Operand<P>, bool)>, bool),
+    IsNull(Operand<P>, bool),
+    /// S_INTERSECTS: the literal's envelope, tested first, and the literal
+    Intersects(Rect<f64>, Box<Geometry<f64>>),
+}
+
+/// A filter compiled for one collection's rows: properties resolved to accessors, literal
+/// patterns read, and every AND and OR ordered cheap tests first, spatial ones last (the
+/// three-valued AND and OR do not depend on the order of their terms).
+#[derive(Clone, Debug)]
+pub struct Plan<P> {
+    node: Node<P>,
 }
 
 fn is_timestamp(s: &Scalar) -> bool {
@@ -1518,6 +1638,123 @@ fn is_timestamp(s: &Scalar) -> bool {
         Scalar::Timestamp(_) => true,
         Scalar::Casei(i) => is_timestamp(i),
         _ => false,
+    }
+}
+
+fn operand<P>(
+    s: &Scalar,
+    resolve: &impl Fn(&str) -> Option<P>,
+    lower: bool,
+) -> Result<Operand<P>, CqlError> {
+    let lit = |v: &str| {
+        if lower {
+            v.to_lowercase()
+        } else {
+            v.to_string()
+        }
+    };
+    Ok(match s {
+        Scalar::Property(p) => Operand::Prop(
+            resolve(p)
+                .ok_or_else(|| fail(format!("\"{p}\" is not a queryable of this collection")))?,
+            lower,
+        ),
+        Scalar::Str(v) | Scalar::Date(v) | Scalar::Timestamp(v) => Operand::Str(lit(v)),
+        Scalar::Num(n) => Operand::Num(*n),
+        Scalar::Bool(b) => Operand::Bool(*b),
+        Scalar::Casei(inner) => operand(inner, resolve, true)?,
+    })
+}
+
+/// The relative cost of evaluating a node on a row: spatial tests last.
+fn cost<P>(n: &Node<P>) -> u32 {
+    match n {
+        Node::And(v) | Node::Or(v) => v.iter().map(cost).sum(),
+        Node::Not(x) => cost(x),
+        Node::Lit(_) => 0,
+        Node::Like(..) | Node::LikeLit(..) => 3,
+        Node::In(_, l, _) => 1 + l.len() as u32 / 4,
+        Node::Intersects(..) => 1_000,
+        _ => 1,
+    }
+}
+
+fn compile_node<P>(e: &Expr, resolve: &impl Fn(&str) -> Option<P>) -> Result<Node<P>, CqlError> {
+    let op = |s: &Scalar| operand(s, resolve, false);
+    Ok(match e {
+        Expr::And(v) | Expr::Or(v) => {
+            let mut nodes = v
+                .iter()
+                .map(|x| compile_node(x, resolve))
+                .collect::<Result<Vec<_>, _>>()?;
+            nodes.sort_by_key(cost);
+            if matches!(e, Expr::And(_)) {
+                Node::And(nodes)
+            } else {
+                Node::Or(nodes)
+            }
+        }
+        Expr::Not(x) => Node::Not(Box::new(compile_node(x, resolve)?)),
+        Expr::Literal(b) => Node::Lit(*b),
+        Expr::Compare(o, a, b) => Node::Cmp(*o, op(a)?, op(b)?, is_timestamp(a) || is_timestamp(b)),
+        Expr::Like {
+            value,
+            pattern,
+            negated,
+        } => match operand(pattern, resolve, false)? {
+            Operand::Str(p) => Node::LikeLit(op(value)?, like_pattern(&p), *negated),
+            p => Node::Like(op(value)?, p, *negated),
+        },
+        Expr::Between {
+            value,
+            low,
+            high,
+            negated,
+        } => Node::Between {
+            value: op(value)?,
+            low: (op(low)?, is_timestamp(value) || is_timestamp(low)),
+            high: (op(high)?, is_timestamp(value) || is_timestamp(high)),
+            negated: *negated,
+        },
+        Expr::In {
+            value,
+            list,
+            negated,
+        } => Node::In(
+            op(value)?,
+            list.iter()
+                .map(|x| Ok((op(x)?, is_timestamp(value) || is_timestamp(x))))
+                .collect::<Result<_, CqlError>>()?,
+            *negated,
+        ),
+        Expr::IsNull { value, negated } => Node::IsNull(op(value)?, *negated),
+        Expr::Intersects(_, g) => {
+            use geo::BoundingRect;
+            let env = g
+                .bounding_rect()
+                .ok_or_else(|| fail("an empty geometry".into()))?;
+            Node::Intersects(env, Box::new(g.clone()))
+        }
+    })
+}
+
+/// Compiles a checked expression for rows whose properties `resolve` names.
+pub fn compile<P>(e: &Expr, resolve: impl Fn(&str) -> Option<P>) -> Result<Plan<P>, CqlError> {
+    Ok(Plan {
+        node: compile_node(e, &resolve)?,
+    })
+}
+
+fn value<'a, R: Row>(o: &'a Operand<R::Prop>, row: &'a R) -> Val<'a> {
+    match o {
+        Operand::Prop(p, false) => row.get(*p),
+        Operand::Prop(p, true) => match row.get(*p) {
+            Val::Str(s) => Val::Str(Cow::Owned(s.to_lowercase())),
+            v => v,
+        },
+        Operand::Str(s) => Val::str(s),
+        Operand::Num(n) => Val::Num(*n),
+        Operand::Bool(b) => Val::Bool(*b),
     }
 }
 
@@ -1529,63 +1766,20 @@ fn order(a: &Val, b: &Val, instants: bool) -> Option<Ordering> {
             let (x, y) = (timestamp_literal(x).ok()?, timestamp_literal(y).ok()?);
             Some(x.cmp(&y))
         }
-        (Val::Str(x), Val::Str(y)) => Some(x.cmp(y)),
+        (Val::Str(x), Val::Str(y)) => Some(x.as_ref().cmp(y.as_ref())),
         (Val::Num(x), Val::Num(y)) => x.partial_cmp(y),
         (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
         _ => None,
     }
 }
 
-fn compare(a: &Scalar, b: &Scalar, row: &dyn Row) -> Option<Ordering> {
-    order(
-        &value_of(a, row),
-        &value_of(b, row),
-        is_timestamp(a) || is_timestamp(b),
-    )
-}
-
-/// `%` any run, `_` one character, `\` escapes the next; the whole string must match.
-pub fn like(s: &str, pattern: &str) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
-    enum P {
-        Any,
-        One,
-        Ch(char),
-    }
-    let mut pat = Vec::new();
-    let mut it = pattern.chars();
-    while let Some(c) = it.next() {
-        pat.push(match c {
-            '%' => P::Any,
-            '_' => P::One,
-            '\\' => P::Ch(it.next().unwrap_or('\\')),
-            c => P::Ch(c),
-        });
-    }
-    let s: Vec<char> = s.chars().collect();
-    // the classic two-pointer match with one backtrack point: linear in practice, never
-    // exponential
-    let (mut i, mut j) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while i < s.len() {
-        if j < pat.len() && (pat[j] == P::One || pat[j] == P::Ch(s[i])) {
-            i += 1;
-            j += 1;
-        } else if j < pat.len() && pat[j] == P::Any {
-            star = Some((j, i));
-            j += 1;
-        } else if let Some((sj, si)) = star {
-            j = sj + 1;
-            i = si + 1;
-            star = Some((sj, si + 1));
-        } else {
-            return false;
-        }
-    }
-    while j < pat.len() && pat[j] == P::Any {
-        j += 1;
-    }
-    j == pat.len()
+fn compare<R: Row>(
+    a: &Operand<R::Prop>,
+    b: &Operand<R::Prop>,
+    instants: bool,
+    row: &R,
+) -> Option<Ordering> {
+    order(&value(a, row), &value(b, row), instants)
 }
 
 fn and(v: impl Iterator<Item = Option<bool>>) -> Option<bool> {
@@ -1616,47 +1810,68 @@ fn flip(negated: bool, v: Option<bool>) -> Option<bool> {
     v.map(|b| b != negated)
 }
 
-/// The expression on a row: Some(true), Some(false), or None (unknown: a null was compared).
-pub fn eval(e: &Expr, row: &dyn Row) -> Option<bool> {
-    match e {
-        Expr::And(v) => and(v.iter().map(|x| eval(x, row))),
-        Expr::Or(v) => or(v.iter().map(|x| eval(x, row))),
-        Expr::Not(x) => eval(x, row).map(|b| !b),
-        Expr::Literal(b) => Some(*b),
-        Expr::Compare(op, a, b) => compare(a, b, row).map(|o| op.holds(o)),
-        Expr::Like {
-            value,
-            pattern,
-            negated,
-        } => {
-            let v = match (value_of(value, row), value_of(pattern, row)) {
+fn rects_meet(a: &Rect<f64>, b: &Rect<f64>) -> bool {
+    a.min().x <= b.max().x
+        && b.min().x <= a.max().x
+        && a.min().y <= b.max().y
+        && b.min().y <= a.max().y
+}
+
+/// A node on a row: Some(true), Some(false), or None (unknown: a null was compared).
+fn eval<R: Row>(n: &Node<R::Prop>, row: &R) -> Option<bool> {
+    match n {
+        Node::And(v) => and(v.iter().map(|x| eval(x, row))),
+        Node::Or(v) => or(v.iter().map(|x| eval(x, row))),
+        Node::Not(x) => eval(x, row).map(|b| !b),
+        Node::Lit(b) => Some(*b),
+        Node::Cmp(op, a, b, instants) => compare(a, b, *instants, row).map(|o| op.holds(o)),
+        Node::LikeLit(v, pat, negated) => {
+            let r = match value(v, row) {
+                Val::Str(s) => Some(like_compiled(&s, pat)),
+                _ => None,
+            };
+            flip(*negated, r)
+        }
+        Node::Like(v, p, negated) => {
+            let r = match (value(v, row), value(p, row)) {
                 (Val::Str(s), Val::Str(p)) => Some(like(&s, &p)),
                 _ => None,
             };
-            flip(*negated, v)
+            flip(*negated, r)
         }
-        Expr::Between {
-            value,
+        Node::Between {
+            value: v,
             low,
             high,
             negated,
         } => {
-            let lo = compare(value, low, row).map(|o| o != Ordering::Less);
-            let hi = compare(value, high, row).map(|o| o != Ordering::Greater);
+            let lo = compare(v, &low.0, low.1, row).map(|o| o != Ordering::Less);
+            let hi = compare(v, &high.0, high.1, row).map(|o| o != Ordering::Greater);
             flip(*negated, and([lo, hi].into_iter()))
         }
-        Expr::In {
-            value,
-            list,
-            negated,
-        } => flip(
+        Node::In(v, list, negated) => flip(
             *negated,
             or(list
                 .iter()
-                .map(|x| compare(value, x, row).map(|o| o == Ordering::Equal))),
+                .map(|(x, instants)| compare(v, x, *instants, row).map(|o| o == Ordering::Equal))),
         ),
-        Expr::IsNull { value, negated } => Some((value_of(value, row) == Val::Null) != *negated),
-        Expr::Intersects(_, g) => row.geometry().map(|f| f.intersects(g)),
+        Node::IsNull(v, negated) => Some((value(v, row) == Val::Null) != *negated),
+        Node::Intersects(env, g) => {
+            let e = row.envelope()?;
+            Some(rects_meet(&e, env) && row.intersects(g))
+        }
+    }
+}
+
+impl<P: Copy> Plan<P> {
+    /// The filter on a row: Some(true), Some(false), or None (unknown: a null was compared).
+    pub fn eval<R: Row<Prop = P>>(&self, row: &R) -> Option<bool> {
+        eval(&self.node, row)
+    }
+
+    /// Whether a row passes: only true selects.
+    pub fn selects<R: Row<Prop = P>>(&self, row: &R) -> bool {
+        self.eval(row) == Some(true)
     }
 }
 
@@ -1673,9 +1888,19 @@ pub fn required_envelope(e: &Expr) -> Option<[f64; 4]> {
     }
 }
 
-/// Whether a row passes: only true selects.
-pub fn selects(e: &Expr, row: &dyn Row) -> bool {
-    eval(e, row) == Some(true)
+/// The string every selected row's `name` equals (a `name = 'literal'` at the top of the filter
+/// or in a top-level AND), so that an index can narrow the candidates.
+pub fn required_equal<'a>(e: &'a Expr, name: &str) -> Option<&'a str> {
+    match e {
+        Expr::Compare(CmpOp::Eq, Scalar::Property(p), Scalar::Str(v))
+        | Expr::Compare(CmpOp::Eq, Scalar::Str(v), Scalar::Property(p))
+            if p == name =>
+        {
+            Some(v)
+        }
+        Expr::And(v) => v.iter().find_map(|x| required_equal(x, name)),
+        _ => None,
+    }
 }
 
 /// A GeoJSON geometry (CRS84) as a geo geometry; None for null or an unknown type.
@@ -1684,6 +1909,26 @@ pub fn geojson_geometry(v: &Value) -> Option<Geometry<f64>> {
         return None;
     }
     json_geometry(v, "", Crs::Crs84).ok()
+}
+
+/// The lon/lat envelope of a GeoJSON geometry's coordinates, read without building it; None
+/// for null or no coordinates.
+pub fn geojson_envelope(v: &Value) -> Option<Rect<f64>> {
+    fn walk(v: &Value, b: &mut Option<[f64; 4]>) {
+        let Some(a) = v.as_array() else { return };
+        if let (Some(x), Some(y)) = (
+            a.first().and_then(Value::as_f64),
+            a.get(1).and_then(Value::as_f64),
+        ) {
+            let e = b.get_or_insert([x, y, x, y]);
+            *e = [e[0].min(x), e[1].min(y), e[2].max(x), e[3].max(y)];
+            return;
+        }
+        a.iter().for_each(|x| walk(x, b));
+    }
+    let mut b = None;
+    walk(v.get("coordinates")?, &mut b);
+    b.map(|b| Rect::new(Coord { x: b[0], y: b[1] }, Coord { x: b[2], y: b[3] }))
 }
 
 #[cfg(test)]

@@ -54,6 +54,8 @@ pub struct Memo<T> {
     inner: std::sync::Mutex<std::collections::HashMap<String, Cached<T>>>,
     /// held while computing, so that a burst of identical requests computes once
     computing: std::sync::Mutex<()>,
+    /// entries kept before the cache starts again
+    cap: usize,
 }
 
 /// Entries kept per layer before the cache starts again.
@@ -61,14 +63,39 @@ const MEMO_MAX: usize = 256;
 
 impl<T> Default for Memo<T> {
     fn default() -> Self {
-        Memo {
-            inner: std::sync::Mutex::new(std::collections::HashMap::new()),
-            computing: std::sync::Mutex::new(()),
-        }
+        Memo::with_cap(MEMO_MAX)
+    }
+}
+
+/// Filtered selections kept per kind (each up to a list of every journey's position).
+const FILTERED_MAX: usize = 32;
+
+/// A [`Memo`] of filtered selections ([`FILTERED_MAX`] entries).
+pub struct Filtered<T>(pub Memo<T>);
+
+impl<T> Default for Filtered<T> {
+    fn default() -> Self {
+        Filtered(Memo::with_cap(FILTERED_MAX))
     }
 }
 
 impl<T> Memo<T> {
+    /// Forgets every value (benchmarks measure the uncached path with it).
+    pub fn clear(&self) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.clear();
+        }
+    }
+
+    /// A memo keeping up to `cap` entries.
+    pub fn with_cap(cap: usize) -> Self {
+        Memo {
+            inner: std::sync::Mutex::new(std::collections::HashMap::new()),
+            computing: std::sync::Mutex::new(()),
+            cap,
+        }
+    }
+
     /// The value for `key` at data `version` (the index's, changed by every change),
     /// or one computed at an older version less than `stale_ok` ago; computed by `make` when
     /// neither is there, one computation at a time (the others wait for it and then find it).
@@ -96,7 +123,7 @@ impl<T> Memo<T> {
         }
         let v = Arc::new(make());
         if let Ok(mut g) = self.inner.lock() {
-            if g.len() >= MEMO_MAX {
+            if g.len() >= self.cap {
                 g.clear();
             }
             g.insert(key, (version, std::time::Instant::now(), v.clone()));
@@ -118,6 +145,11 @@ pub struct Memos {
     corridors: Memo<Corridors>,
     travel_corridors: Memo<Corridors>,
     sizes: Memo<usize>,
+    /// CQL2-filtered selections per (collection, normalised filter, the other parameters):
+    /// the journeys' positions in the index at its version (no journey is held, so an erased
+    /// one leaves nothing here), and the other collections' features as served
+    pub filtered_journeys: Filtered<Vec<u32>>,
+    pub filtered_features: Filtered<Vec<Value>>,
     /// rail routes between corridor ends, by (from, to) station: they depend on the
     /// geography alone, so are kept for the server's life (bounded)
     corridor_routes: std::sync::Mutex<std::collections::HashMap<(u32, u32), Arc<CorridorRoute>>>,
@@ -2134,6 +2166,9 @@ pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStat
 pub const EXPORT_PARAMS: &[&str] = journey_params!(
     ["collection", "format"],
     [
+        "filter",
+        "filter-lang",
+        "filter-crs",
         "direction",
         "measure",
         "inference",
@@ -2430,9 +2465,24 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
             });
         }
         let direction = direction_param(&p)?;
-        Ok::<_, ApiError>((collection, csv, f, direction, hq))
+        // the CQL2 filter of the collection's items: the same parser, checks and errors
+        let filter = if collection == "trends" {
+            if let Some(name) = ["filter", "filter-lang", "filter-crs"]
+                .into_iter()
+                .find(|n| p.get(n).is_some())
+            {
+                return Err(ApiError::InvalidParameter {
+                    name,
+                    message: "applies to the OGC collections (journeys, stations, forces, rail, hotspots, flows), not to trends".into(),
+                });
+            }
+            None
+        } else {
+            super::ogc::filter_param(&collection, EXPORT_PARAMS, &p, &state)?
+        };
+        Ok::<_, ApiError>((collection, csv, f, direction, hq, filter))
     })();
-    let (collection, csv, f, direction, hq) = match parsed {
+    let (collection, csv, f, direction, hq, filter) = match parsed {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -2447,13 +2497,22 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
         who.scope(&mut f, &state);
         let st = state.clone();
         let sel = match super::offload(state.limits.clone(), move || {
+            let sel = match &filter {
+                None => select(&st, &f),
+                // the journeys the same items request keeps, in the same order
+                Some(e) => {
+                    let idx = st.journeys.index();
+                    let ids = super::ogc::filtered_journeys(&idx, &st, &f, e)?;
+                    ids.iter().filter_map(|&i| idx.at(i).cloned()).collect()
+                }
+            };
             // journey level: the caller reads every journey counted, so the count is exact
-            (select(&st, &f), untimed_excluded(&st, &f, false))
+            Ok::<_, ApiError>((sel, untimed_excluded(&st, &f, false)))
         })
         .await
         {
-            Ok(s) => s,
-            Err(e) => return e.into_response(),
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) | Err(e) => return e.into_response(),
         };
         let (sel, untimed) = sel;
         let n = sel.len();
@@ -2471,7 +2530,7 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
     }
     blocking(state.limits.clone(), move || {
         let (body, rows, selected, untimed) =
-            super::ogc::layer_download(&state, &collection, f, hq, csv, &who, direction)?;
+            super::ogc::layer_download(&state, &collection, f, hq, csv, &who, direction, filter)?;
         let mut r = with_selection(
             super::journeys::record_count(download(ctype, &name, body.into()), rows),
             selected,

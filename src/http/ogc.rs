@@ -13,7 +13,7 @@
 //! `age_band`, `role`); `force` is the station's force for stations and hotspots and a force
 //! the journey touches elsewhere. Any other query parameter is a 400, as the standard requires.
 
-use super::cql2::{self, Expr};
+use super::cql2::{self, Expr, QType, Queryables, Scalar};
 use super::crs::{self, Crs};
 use super::error::ApiError;
 use super::journeys::{
@@ -49,6 +49,7 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     // Part 3 filtering and CQL2 (see `cql2` for what is read)
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
@@ -382,9 +383,87 @@ pub fn queryables(id: String, raw: String, host: Option<String>, state: Arc<AppS
     })())
 }
 
-/// `filter`, `filter-lang` and `filter-crs`, parsed and checked against the collection's
-/// queryables.
-fn filter_param(c: &Collection, p: &Params, state: &AppState) -> Result<Option<Expr>, ApiError> {
+/// Every query parameter a collection's items take: its own ([`Collection::params`]) and each
+/// of its queryables with a simple value that is not already one of those
+/// (`queryables-query-parameters`), kept for the server's life.
+pub fn item_params(c: &Collection) -> &'static [&'static str] {
+    static ALL: std::sync::LazyLock<Vec<(&'static str, &'static [&'static str])>> =
+        std::sync::LazyLock::new(|| {
+            COLLECTIONS
+                .iter()
+                .map(|c| {
+                    let mut v: Vec<&'static str> = c.params.to_vec();
+                    v.extend(query_queryables(c.id, c.params));
+                    (c.id, &*Box::leak(v.into_boxed_slice()))
+                })
+                .collect()
+        });
+    ALL.iter()
+        .find(|(id, _)| *id == c.id)
+        .map_or(c.params, |(_, v)| *v)
+}
+
+/// The queryables of collection `id` that are query parameters of their own: all but the
+/// geometry and those whose name is already a parameter in `own` (which keep their meaning).
+pub fn query_queryables(id: &str, own: &[&str]) -> Vec<&'static str> {
+    super::queryables::names(id)
+        .iter()
+        .copied()
+        .filter(|n| *n != "geometry" && !own.contains(n))
+        .collect()
+}
+
+/// A queryable given as a query parameter (`?mode=rail`), as the CQL2 term it stands for
+/// (`mode = 'rail'`): the value read as the queryable's type.
+fn query_term(name: &'static str, t: QType, v: &str) -> Result<Expr, ApiError> {
+    let invalid = |message: String| ApiError::InvalidParameter { name, message };
+    let value = match t {
+        QType::String => Scalar::Str(v.to_string()),
+        QType::Date => {
+            // bounded as the date filters are (`from`, `to`)
+            let d = crate::journey::report::parse_date(v)
+                .ok_or_else(|| invalid(format!("\"{v}\" is not a date YYYY-MM-DD")))?;
+            super::journeys::bounded_day(d).map_err(invalid)?;
+            Scalar::Date(v.to_string())
+        }
+        QType::DateTime => {
+            time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| invalid(format!("\"{v}\" is not an RFC 3339 date-time")))?;
+            Scalar::Timestamp(v.to_string())
+        }
+        QType::Integer => Scalar::Num(
+            v.parse::<i64>()
+                .map_err(|_| invalid(format!("\"{v}\" is not a whole number")))? as f64,
+        ),
+        QType::Number => Scalar::Num(
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| invalid(format!("\"{v}\" is not a number")))?,
+        ),
+        QType::Boolean => Scalar::Bool(match v {
+            "true" => true,
+            "false" => false,
+            _ => return Err(invalid(format!("\"{v}\" is not true or false"))),
+        }),
+        QType::Geometry => return Err(invalid("a geometry is filtered with S_INTERSECTS".into())),
+    };
+    Ok(Expr::Compare(
+        cql2::CmpOp::Eq,
+        Scalar::Property(name.to_string()),
+        value,
+    ))
+}
+
+/// `filter`, `filter-lang` and `filter-crs`, parsed and checked against collection `id`'s
+/// queryables, ANDed with the queryables given as query parameters (those not in `own`, the
+/// parameters with a meaning of their own); None when there is neither.
+pub fn filter_param(
+    id: &str,
+    own: &[&str],
+    p: &Params,
+    state: &AppState,
+) -> Result<Option<Expr>, ApiError> {
     let lang = p.get("filter-lang").unwrap_or("cql2-text");
     if !FILTER_LANGS.contains(&lang) {
         return Err(ApiError::InvalidParameter {
@@ -402,59 +481,57 @@ fn filter_param(c: &Collection, p: &Params, state: &AppState) -> Result<Option<E
         })
         .transpose()?
         .unwrap_or(Crs::Crs84);
-    let Some(text) = p.get("filter") else {
-        return Ok(None);
-    };
-    let invalid = |e: cql2::CqlError| ApiError::InvalidParameter {
-        name: "filter",
-        message: e.to_string(),
-    };
-    let e = if lang.ends_with("json") {
-        cql2::parse_json(text, crs)
-    } else {
-        cql2::parse_text(text, crs)
+    let list = super::queryables::of(id, state.journeys.geography());
+    let mut terms = Vec::new();
+    if let Some(text) = p.get("filter") {
+        let invalid = |e: cql2::CqlError| ApiError::InvalidParameter {
+            name: "filter",
+            message: e.to_string(),
+        };
+        let e = if lang.ends_with("json") {
+            cql2::parse_json(text, crs)
+        } else {
+            cql2::parse_text(text, crs)
+        }
+        .map_err(invalid)?;
+        cql2::check(&e, &list).map_err(invalid)?;
+        terms.push(e);
     }
-    .map_err(invalid)?;
-    cql2::check(&e, &super::queryables::of(c.id, state.journeys.geography())).map_err(invalid)?;
-    Ok(Some(e))
+    for name in query_queryables(id, own) {
+        let (Some(v), Some((t, _))) = (p.get(name), list.get(name)) else {
+            continue;
+        };
+        let term = query_term(name, t, v)?;
+        cql2::check(&term, &list).map_err(|e| ApiError::InvalidParameter {
+            name,
+            message: e.message,
+        })?;
+        terms.push(term);
+    }
+    Ok(match terms.len() {
+        0 => None,
+        1 => terms.pop(),
+        _ => Some(Expr::And(terms)),
+    })
 }
 
-/// A GeoJSON feature as a filter sees it.
+/// A GeoJSON feature as a filter sees it: a property is named by the queryable it was resolved
+/// to ([`super::queryables::names`]), its value borrowed from the feature.
 struct FeatureRow<'a>(&'a Value);
 
 impl cql2::Row for FeatureRow<'_> {
-    fn property(&self, name: &str) -> Value {
+    type Prop = &'static str;
+    fn get(&self, name: &'static str) -> cql2::Val<'_> {
         self.0["properties"]
             .get(name)
-            .cloned()
-            .unwrap_or(Value::Null)
+            .map_or(cql2::Val::Null, cql2::Val::of_json)
     }
-    fn geometry(&self) -> Option<geo::Geometry<f64>> {
-        cql2::geojson_geometry(&self.0["geometry"])
+    fn envelope(&self) -> Option<geo::Rect<f64>> {
+        cql2::geojson_envelope(&self.0["geometry"])
     }
-}
-
-/// A journey as a filter sees it: its feature's properties (built once, when first asked) and
-/// its route.
-struct JourneyRow<'a> {
-    journey: &'a crate::journey::map::MappedJourney,
-    geo: &'a Geography,
-    props: std::cell::OnceCell<serde_json::Map<String, Value>>,
-}
-
-impl cql2::Row for JourneyRow<'_> {
-    fn property(&self, name: &str) -> Value {
-        self.props
-            .get_or_init(|| self.journey.properties(self.geo))
-            .get(name)
-            .cloned()
-            .unwrap_or(Value::Null)
-    }
-    fn geometry(&self) -> Option<geo::Geometry<f64>> {
-        let coords = self.journey.route.coords(self.geo);
-        Some(geo::Geometry::LineString(geo::LineString::from(
-            coords.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>(),
-        )))
+    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
+        use geo::Intersects;
+        cql2::geojson_geometry(&self.0["geometry"]).is_some_and(|f| f.intersects(g))
     }
 }
 
@@ -583,7 +660,7 @@ fn crs_param(p: &Params) -> Result<Crs, ApiError> {
 }
 
 fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError> {
-    let p = Params::parse(raw, c.params)?;
+    let p = Params::parse(raw, item_params(c))?;
     let days = match p.get("datetime") {
         Some(s) => parse_datetime(s).map_err(|message| ApiError::InvalidParameter {
             name: "datetime",
@@ -618,8 +695,10 @@ fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError>
         direction: lay::direction_param(&p)?,
         no_geometry: false,
         viewer: false,
-        persons: super::journeys::bool_param(&p, "persons")?.unwrap_or(false),
-        filter: filter_param(c, &p, state)?,
+        // journeys' own `persons` (their summaries); elsewhere `persons` is a queryable
+        persons: c.params.contains(&"persons")
+            && super::journeys::bool_param(&p, "persons")?.unwrap_or(false),
+        filter: filter_param(c.id, c.params, &p, state)?,
     })
 }
 
@@ -734,7 +813,9 @@ fn feature_collection(features: Vec<Value>, matched: usize, links: Vec<Value>) -
 
 /// [`select_features`] under the query's `filter`: every feature is built, passed through
 /// disclosure control first when `disclosure` is given (a viewer's filter compares the counts
-/// a viewer is shown, never the true ones), kept when the filter holds, and then paged.
+/// a viewer is shown, never the true ones), kept when the filter holds, and then paged. The
+/// features kept are memoised per (collection, normalised filter, the other parameters) until
+/// the journeys change, so that the next page is a slice.
 fn select_filtered(
     state: &AppState,
     id: &str,
@@ -746,14 +827,97 @@ fn select_filtered(
     let Some(e) = &q.filter else {
         return select_features(state, id, q, offset, limit);
     };
-    let (_, mut all) = select_features(state, id, q, 0, usize::MAX)?;
-    if let Some(d) = disclosure {
-        all.iter_mut().for_each(|f| d.row(f));
-    }
-    all.retain(|f| cql2::selects(e, &FeatureRow(f)));
-    let n = all.len();
-    let page = all.into_iter().skip(offset).take(limit).collect::<Vec<_>>();
+    let key = format!(
+        "{id}|{e}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
+        q.bbox,
+        q.journeys,
+        q.place_force,
+        q.code,
+        q.hotspot,
+        q.origin,
+        q.destination,
+        q.direction,
+        q.no_geometry,
+        disclosure.is_some(),
+    );
+    let names = super::queryables::names(id);
+    let plan = cql2::compile(e, |n| names.iter().find(|x| **x == n).copied()).map_err(|err| {
+        ApiError::InvalidParameter {
+            name: "filter",
+            message: err.to_string(),
+        }
+    })?;
+    // the parameters' own errors (a malformed `code`) before anything is kept
+    select_features(state, id, q, 0, 0)?;
+    let version = state.journeys.index().version() as usize;
+    let kept =
+        state
+            .memos
+            .filtered_features
+            .0
+            .get(version, std::time::Duration::ZERO, &key, || {
+                let mut all = select_features(state, id, q, 0, usize::MAX)
+                    .map(|(_, all)| all)
+                    .unwrap_or_default();
+                if let Some(d) = disclosure {
+                    all.iter_mut().for_each(|f| d.row(f));
+                }
+                all.retain(|f| plan.selects(&FeatureRow(f)));
+                all
+            });
+    let n = kept.len();
+    let page = kept.iter().skip(offset).take(limit).cloned().collect();
     Ok((n, page))
+}
+
+/// The journeys `f` selects that pass the filter `e`, as positions in the index at its current
+/// version (read them with the same guard): the candidates are narrowed through the route
+/// R-tree when the filter requires an `S_INTERSECTS` and through a station's list when it
+/// requires `origin_station` or `destination_station` to equal one (the journey filters'
+/// own indexes), then each is tested with the filter compiled to the journeys' typed
+/// accessor (no properties map per journey; cheap tests first, the route's box before its
+/// line). Memoised per (normalised filter, journey filter) until the journeys change, so that
+/// the next page of the same filter is a slice.
+pub fn filtered_journeys(
+    idx: &crate::journey::index::JourneyIndex,
+    state: &AppState,
+    f: &JourneyFilter,
+    e: &Expr,
+) -> Result<Arc<Vec<u32>>, ApiError> {
+    use super::queryables::{JourneyProp, JourneyRow};
+    let g = state.journeys.geography();
+    let plan = cql2::compile(e, JourneyProp::of).map_err(|err| ApiError::InvalidParameter {
+        name: "filter",
+        message: err.to_string(),
+    })?;
+    let key = format!("{e}|{f:?}");
+    Ok(state.memos.filtered_journeys.0.get(
+        idx.version() as usize,
+        std::time::Duration::ZERO,
+        &key,
+        || {
+            // a box the filter's geometry must meet narrows the candidates through the route
+            // R-tree (the filter tests the route exactly, once)
+            let envelope =
+                cql2::required_envelope(e).and_then(|b| Bbox::new(b[0], b[1], b[2], b[3]).ok());
+            let mut candidates = f.clone();
+            if candidates.station.is_none() {
+                candidates.station = ["origin_station", "destination_station"]
+                    .iter()
+                    .find_map(|n| cql2::required_equal(e, n))
+                    .and_then(|c| StationCode::parse(c).ok())
+                    .and_then(|c| g.stations.index_of(&c))
+                    .map(|i| i as u32);
+            }
+            idx.positions_within(g, &candidates, envelope, |j, h| {
+                plan.selects(&JourneyRow {
+                    journey: j,
+                    hot: *h,
+                    geo: g,
+                })
+            })
+        },
+    ))
 }
 
 /// Which features of a collection a query selects, in order: (matched, the page `[offset,
@@ -1005,34 +1169,14 @@ pub async fn items(
                         .query(&g, &q.journeys, q.offset, q.limit),
                     Some(e) => {
                         let idx = state.journeys.index();
-                        // a spatial filter every journey must meet narrows the candidates
-                        // through the route index first (the box holds the geometry)
-                        let mut candidates = q.journeys.clone();
-                        if candidates.bbox.is_none() {
-                            candidates.bbox = cql2::required_envelope(e)
-                                .and_then(|b| Bbox::new(b[0], b[1], b[2], b[3]).ok());
-                        }
-                        let passing: Vec<_> = idx
-                            .matching(&g, &candidates)
-                            .into_iter()
-                            .filter(|j| {
-                                cql2::selects(
-                                    e,
-                                    &JourneyRow {
-                                        journey: j,
-                                        geo: &g,
-                                        props: Default::default(),
-                                    },
-                                )
-                            })
-                            .collect();
-                        let page = passing
+                        let ids = filtered_journeys(&idx, &state, &q.journeys, e)?;
+                        let page = ids
                             .iter()
                             .skip(q.offset)
                             .take(q.limit)
-                            .map(|j| Arc::clone(j))
+                            .filter_map(|&i| idx.at(i).cloned())
                             .collect();
-                        (passing.len(), page)
+                        (ids.len(), page)
                     }
                 };
                 let links = page_links(&b, c.id, &raw, &q, matched, list.len());
@@ -1208,7 +1352,9 @@ pub type LayerDownload = (Vec<u8>, usize, usize, Option<Option<u64>>);
 
 /// A whole collection under a filter, for `/api/export` (not streamed: every collection but
 /// journeys is at most a few thousand features; journeys stream in [`super::layers`]).
-/// `bbox` and `force` follow the items' rules.
+/// `bbox` and `force` follow the items' rules; the CQL2 `filter` keeps the features the same
+/// items request keeps (a viewer's compared after disclosure control, as there).
+#[allow(clippy::too_many_arguments)]
 pub fn layer_download(
     state: &AppState,
     id: &str,
@@ -1217,6 +1363,7 @@ pub fn layer_download(
     csv: bool,
     who: &super::guard::Who,
     direction: layers::Direction,
+    filter: Option<Expr>,
 ) -> Result<LayerDownload, ApiError> {
     let g = state.journeys.geography().clone();
     let viewer = who.viewer();
@@ -1261,14 +1408,28 @@ pub fn layer_download(
         no_geometry: csv,
         viewer,
         persons: false,
-        filter: None,
+        filter,
     };
     let selected = lay::selection_size(state, &q.journeys);
     let untimed = lay::untimed_excluded(state, &q.journeys, viewer);
+    let disclosure = viewer.then_some(&state.security.disclosure);
+    // under a filter, the ids of the features it keeps (the CSV tables below are of rows)
+    let kept: Option<std::collections::HashSet<String>> = match &q.filter {
+        Some(_) if csv && matches!(id, "hotspots" | "flows") => {
+            let (_, fs) = select_filtered(state, id, &q, 0, usize::MAX, disclosure)?;
+            Some(
+                fs.iter()
+                    .filter_map(|f| f["id"].as_str().map(str::to_string))
+                    .collect(),
+            )
+        }
+        _ => None,
+    };
+    let keeps = |fid: &str| kept.as_ref().is_none_or(|k| k.contains(fid));
     if csv {
         match id {
             "hotspots" => {
-                let rows = hotspot_rows(
+                let mut rows = hotspot_rows(
                     state,
                     &q.journeys,
                     PlaceFilter {
@@ -1279,16 +1440,18 @@ pub fn layer_download(
                     hotspot,
                     viewer,
                 );
+                rows.retain(|h| keeps(g.stations.get(h.station).code.as_str()));
                 return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len(), selected, untimed));
             }
             "flows" => {
-                let flows = lay::flow_rows(state, &q.journeys, None, None, direction, viewer);
+                let mut flows = lay::flow_rows(state, &q.journeys, None, None, direction, viewer);
+                flows.rows.retain(|f| keeps(&flow_id(&g, f)));
                 return lay::flow_csv(&g, &flows).map(|b| (b, flows.rows.len(), selected, untimed));
             }
             _ => {}
         }
     }
-    let (matched, features) = select_features(state, id, &q, 0, usize::MAX)?;
+    let (matched, features) = select_filtered(state, id, &q, 0, usize::MAX, disclosure)?;
     if csv {
         return lay::table_csv(&features).map(|b| (b, features.len(), selected, untimed));
     }

@@ -306,6 +306,45 @@ fn params_of(names: &[&str], context: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The collection's queryables that are query parameters of its items
+/// (`queryables-query-parameters`), each with its queryable's schema.
+fn queryable_params(c: &crate::http::ogc::Collection, geo: Option<&Geography>) -> Vec<Value> {
+    use crate::http::cql2::QType;
+    let list = match geo {
+        Some(g) => crate::http::queryables::of(c.id, g),
+        None => crate::http::queryables::build(c.id, Vec::new()),
+    };
+    crate::http::ogc::query_queryables(c.id, c.params)
+        .into_iter()
+        .filter_map(|n| list.0.iter().find(|q| q.name == n))
+        .map(|q| {
+            let mut schema = match q.qtype {
+                QType::String => json!({"type": "string"}),
+                QType::Integer => json!({"type": "integer"}),
+                QType::Number => json!({"type": "number"}),
+                QType::Boolean => json!({"type": "boolean"}),
+                QType::Date => json!({"type": "string", "format": "date", "pattern": format!("^{}$", dates::filter_dates())}),
+                QType::DateTime => json!({"type": "string", "format": "date-time"}),
+                QType::Geometry => json!({}),
+            };
+            if let Some(v) = q.values.as_ref().filter(|v| !v.is_empty()) {
+                schema["enum"] = json!(v);
+            }
+            let mut p = query(
+                &q.name,
+                &format!(
+                    "only features whose {} equals this value (the queryable as a query parameter: the same as filter={} = <value>)",
+                    q.name, q.name
+                ),
+                schema,
+            );
+            p["style"] = json!("form");
+            p["explode"] = json!(false);
+            p
+        })
+        .collect()
+}
+
 fn build(geo: Option<&Geography>) -> Value {
     use crate::http::{journeys as j, layers as l};
     let f = params_of(&["f"], "ogc").remove(0);
@@ -369,6 +408,7 @@ fn build(geo: Option<&Geography>) -> Value {
                 "application/json",
             ),
         );
+        params.extend(queryable_params(c, geo));
         let mut items = get(
             c.description,
             params,

@@ -3,10 +3,13 @@
 //! measures, force codes…); served as a JSON Schema (2020-12) and used to check a filter before
 //! it runs.
 
-use super::cql2::{QType, Queryables};
-use crate::geography::Geography;
+use super::cql2::{self, QType, Queryables, Val};
+use crate::geography::{Bbox, Geography};
 use crate::journey::carried::Totals;
-use crate::journey::report::{LineType, Mode};
+use crate::journey::index::Hot;
+use crate::journey::map::MappedJourney;
+use crate::journey::report::{LineType, Mode, format_date};
+use geo::{Coord, Geometry, Intersects, LineString, Rect};
 use serde_json::{Map, Value, json};
 
 /// One queryable.
@@ -101,15 +104,45 @@ impl Builder {
 
 /// The queryables of collection `id` (one of [`super::ogc::COLLECTIONS`]).
 pub fn of(id: &str, g: &Geography) -> List {
+    let forces = g
+        .forces
+        .forces()
+        .iter()
+        .map(|f| f.code.to_string())
+        .collect();
+    build(id, forces)
+}
+
+/// The names of collection `id`'s queryables (the same whatever the geography), kept for the
+/// server's life: the items query parameters they add
+/// (`queryables-query-parameters`).
+pub fn names(id: &str) -> &'static [&'static str] {
+    static NAMES: std::sync::LazyLock<Vec<(&'static str, &'static [&'static str])>> =
+        std::sync::LazyLock::new(|| {
+            super::ogc::COLLECTIONS
+                .iter()
+                .map(|c| {
+                    let names: Vec<&'static str> = build(c.id, Vec::new())
+                        .0
+                        .into_iter()
+                        .map(|q| &*Box::leak(q.name.into_boxed_str()))
+                        .collect();
+                    (c.id, &*Box::leak(names.into_boxed_slice()))
+                })
+                .collect()
+        });
+    NAMES
+        .iter()
+        .find(|(c, _)| *c == id)
+        .map_or(&[], |(_, n)| *n)
+}
+
+/// The queryables of collection `id`, a force vocabulary given (empty: none known).
+pub fn build(id: &str, forces: Vec<String>) -> List {
     use QType::*;
     let mut b = Builder {
         list: Vec::new(),
-        forces: g
-            .forces
-            .forces()
-            .iter()
-            .map(|f| f.code.to_string())
-            .collect(),
+        forces,
     };
     match id {
         "stations" => {
@@ -238,4 +271,155 @@ pub fn schema(id: &str, title: &str, list: &List, href: &str) -> Value {
         "properties": props,
         "additionalProperties": false,
     })
+}
+
+/// A property of the `journeys` collection a filter names, resolved once per filter: the
+/// typed accessor of [`JourneyRow`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JourneyProp {
+    ReportId,
+    ReportedAt,
+    SourceForce,
+    Date,
+    Mode,
+    OriginStation,
+    DestinationStation,
+    OriginForce,
+    DestinationForce,
+    ExportingForce,
+    ImportingForce,
+    ReturnRun,
+    CrossBorder,
+    UrbanToRural,
+    OriginClass,
+    DestinationClass,
+    OriginSnappedM,
+    DestinationSnappedM,
+    RouteMethod,
+    DistanceM,
+    LineId,
+    LineName,
+    LineType,
+    ReportingLagDays,
+    Persons,
+    Children,
+}
+
+impl JourneyProp {
+    /// The accessor of a journeys queryable (not `geometry`); None for any other name.
+    pub fn of(name: &str) -> Option<JourneyProp> {
+        use JourneyProp::*;
+        Some(match name {
+            "report_id" => ReportId,
+            "reported_at" => ReportedAt,
+            "source_force" => SourceForce,
+            "date" => Date,
+            "mode" => Mode,
+            "origin_station" => OriginStation,
+            "destination_station" => DestinationStation,
+            "origin_force" => OriginForce,
+            "destination_force" => DestinationForce,
+            "exporting_force" => ExportingForce,
+            "importing_force" => ImportingForce,
+            "return_run" => ReturnRun,
+            "cross_border" => CrossBorder,
+            "urban_to_rural" => UrbanToRural,
+            "origin_class" => OriginClass,
+            "destination_class" => DestinationClass,
+            "origin_snapped_m" => OriginSnappedM,
+            "destination_snapped_m" => DestinationSnappedM,
+            "route_method" => RouteMethod,
+            "distance_m" => DistanceM,
+            "line_id" => LineId,
+            "line_name" => LineName,
+            "line_type" => LineType,
+            "reporting_lag_days" => ReportingLagDays,
+            "persons" => Persons,
+            "children" => Children,
+            _ => return None,
+        })
+    }
+}
+
+/// A journey as a filter sees it: each property read from the mapped journey as the feature's
+/// properties give it ([`MappedJourney::properties`]: the same values, rounded the same way),
+/// without building them; the commonest from the index's side-by-side copy of them (`hot`,
+/// so that a scan need not visit the journey); the route's box tested before its line.
+pub struct JourneyRow<'a> {
+    pub journey: &'a MappedJourney,
+    pub hot: Hot,
+    pub geo: &'a Geography,
+}
+
+impl cql2::Row for JourneyRow<'_> {
+    type Prop = JourneyProp;
+
+    fn get(&self, p: JourneyProp) -> Val<'_> {
+        use JourneyProp::*;
+        let (j, g, h) = (self.journey, self.geo, &self.hot);
+        let r = &j.report;
+        let station =
+            |s: Option<u32>| Val::opt_str(s.map(|i| g.stations.get(i as usize).code.as_str()));
+        let force =
+            |f: Option<u16>| Val::opt_str(f.map(|i| g.forces.get(i as usize).code.as_str()));
+        let round = |v: f64| (v * 100.0).round() / 100.0;
+        // read in the arms that need it: the hot fields never visit the journey
+        let line = || r.line.as_ref();
+        match p {
+            ReportId => Val::str(&r.report_id),
+            ReportedAt => Val::str(&r.reported_at),
+            SourceForce => Val::str(r.source_force.as_str()),
+            Date => Val::Str(format_date(r.journey.date).into()),
+            Mode => Val::str(h.mode.as_str()),
+            OriginStation => station(j.origin.station),
+            DestinationStation => station(j.destination.station),
+            OriginForce => force(h.origin_force),
+            DestinationForce => force(h.destination_force),
+            ExportingForce => force(h.exporting_force),
+            ImportingForce => force(h.importing_force),
+            ReturnRun => Val::Bool(h.return_run),
+            CrossBorder => Val::Bool(h.cross_border),
+            UrbanToRural => Val::Bool(h.urban_to_rural),
+            OriginClass => Val::str(j.origin.class.as_str()),
+            DestinationClass => Val::str(j.destination.class.as_str()),
+            OriginSnappedM => Val::opt_num(j.origin.snapped_m.map(round)),
+            DestinationSnappedM => Val::opt_num(j.destination.snapped_m.map(round)),
+            RouteMethod => Val::str(j.route.method.as_str()),
+            DistanceM => Val::Num(round(j.route.distance_m)),
+            LineId => Val::opt_str(line().map(|l| l.line_id.as_str())),
+            LineName => Val::opt_str(line().and_then(|l| l.name.as_deref())),
+            LineType => Val::opt_str(line().and_then(|l| l.line_type).map(|t| t.as_str())),
+            ReportingLagDays => Val::opt_num(j.reporting_lag_days().map(f64::from)),
+            Persons => Val::Num(f64::from(h.persons)),
+            Children => Val::Num(f64::from(h.children)),
+        }
+    }
+
+    fn envelope(&self) -> Option<Rect<f64>> {
+        let b = self.journey.route.bbox;
+        (b.min_lon <= b.max_lon && b.min_lat <= b.max_lat).then(|| {
+            Rect::new(
+                Coord {
+                    x: b.min_lon,
+                    y: b.min_lat,
+                },
+                Coord {
+                    x: b.max_lon,
+                    y: b.max_lat,
+                },
+            )
+        })
+    }
+
+    fn intersects(&self, g: &Geometry<f64>) -> bool {
+        let route = &self.journey.route;
+        if let Geometry::Rect(r) = g
+            && let Ok(b) = Bbox::new(r.min().x, r.min().y, r.max().x, r.max().y)
+        {
+            // a box: the route's own test, chain by chain, with no copy of its line
+            return route.intersects(self.geo, &b);
+        }
+        let coords = route.coords(self.geo);
+        LineString::from(coords.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>()).intersects(g)
+    }
 }

@@ -77,6 +77,44 @@ pub struct JourneyIndex {
     /// per station, the journeys that start, end or pass there (ascending), for the `station`
     /// filter: scanning every journey's route for one station is memory-bound
     by_station: Vec<Vec<u32>>,
+    /// per journey (in the order added), the fields filters read most, side by side
+    hot: Vec<Hot>,
+}
+
+/// The fields of a journey that filters read most, kept side by side in one array of the
+/// index, so that a scan over every journey reads them in order rather than visiting each
+/// journey where it lies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hot {
+    pub day: i32,
+    pub mode: Mode,
+    pub cross_border: bool,
+    pub return_run: bool,
+    pub urban_to_rural: bool,
+    pub persons: u16,
+    pub children: u16,
+    pub origin_force: Option<u16>,
+    pub destination_force: Option<u16>,
+    pub exporting_force: Option<u16>,
+    pub importing_force: Option<u16>,
+}
+
+impl Hot {
+    pub fn of(j: &MappedJourney) -> Hot {
+        Hot {
+            day: j.day,
+            mode: j.report.journey.mode,
+            cross_border: j.cross_border,
+            return_run: j.return_run,
+            urban_to_rural: j.urban_to_rural,
+            persons: j.persons,
+            children: j.children,
+            origin_force: j.origin.force,
+            destination_force: j.destination.force,
+            exporting_force: j.exporting_force,
+            importing_force: j.importing_force,
+        }
+    }
 }
 
 impl JourneyIndex {
@@ -98,6 +136,7 @@ impl JourneyIndex {
         }
         self.by_id.insert(j.report.report_id.clone(), i);
         self.index_stations(i, &j);
+        self.hot.push(Hot::of(&j));
         self.journeys.push(Arc::new(j));
         self.version += 1;
         true
@@ -254,6 +293,7 @@ impl JourneyIndex {
             }
             idx.by_id.insert(j.report.report_id.clone(), i);
             idx.index_stations(i, &j);
+            idx.hot.push(Hot::of(&j));
             idx.journeys.push(j);
         }
         idx.tree = RTree::bulk_load(items);
@@ -299,22 +339,25 @@ impl JourneyIndex {
         &self.journeys
     }
 
-    fn passes(&self, geo: &Geography, j: &MappedJourney, f: &JourneyFilter) -> bool {
+    fn passes(&self, geo: &Geography, i: u32, f: &JourneyFilter) -> bool {
+        // the journey itself is read only where a filter needs more than its hot fields
+        let j = &self.journeys[i as usize];
+        let h = &self.hot[i as usize];
         if f.btp_sourced && !j.report.btp_sourced() {
             return false;
         }
         if !f.include_restricted && self.is_restricted(&j.report.report_id) {
             return false;
         }
-        if f.from_day.is_some_and(|d| j.day < d) || f.to_day.is_some_and(|d| j.day > d) {
+        if f.from_day.is_some_and(|d| h.day < d) || f.to_day.is_some_and(|d| h.day > d) {
             return false;
         }
-        if f.cross_border.is_some_and(|c| c != j.cross_border)
+        if f.cross_border.is_some_and(|c| c != h.cross_border)
             || f.exporting_force
-                .is_some_and(|e| j.exporting_force != Some(e))
+                .is_some_and(|e| h.exporting_force != Some(e))
             || f.importing_force
-                .is_some_and(|e| j.importing_force != Some(e))
-            || (!f.modes.is_empty() && !f.modes.contains(&j.report.journey.mode))
+                .is_some_and(|e| h.importing_force != Some(e))
+            || (!f.modes.is_empty() && !f.modes.contains(&h.mode))
         {
             return false;
         }
@@ -376,7 +419,38 @@ impl JourneyIndex {
         geo: &'a Geography,
         f: &'a JourneyFilter,
     ) -> Vec<&'a Arc<MappedJourney>> {
-        match f.bbox {
+        self.positions(geo, f, |_, _| true)
+            .into_iter()
+            .map(|i| &self.journeys[i as usize])
+            .collect()
+    }
+
+    /// The positions (in the order journeys were added) of the journeys that match `f` and
+    /// pass `keep`: the candidates are narrowed through the route R-tree (`bbox`) or the
+    /// station lists (`station`) first. Positions are of this version of the index
+    /// ([`JourneyIndex::version`]): read them with [`JourneyIndex::at`] on the same version.
+    pub fn positions(
+        &self,
+        geo: &Geography,
+        f: &JourneyFilter,
+        keep: impl Fn(&MappedJourney, &Hot) -> bool,
+    ) -> Vec<u32> {
+        self.positions_within(geo, f, None, keep)
+    }
+
+    /// [`JourneyIndex::positions`], the candidates also narrowed to the journeys whose route's
+    /// box meets `envelope` (through the R-tree only: `keep` makes the exact test).
+    pub fn positions_within(
+        &self,
+        geo: &Geography,
+        f: &JourneyFilter,
+        envelope: Option<Bbox>,
+        keep: impl Fn(&MappedJourney, &Hot) -> bool,
+    ) -> Vec<u32> {
+        let ok = |i: u32| {
+            self.passes(geo, i, f) && keep(&self.journeys[i as usize], &self.hot[i as usize])
+        };
+        match f.bbox.or(envelope) {
             Some(b) => {
                 let env = AABB::from_corners([b.min_lon, b.min_lat], [b.max_lon, b.max_lat]);
                 let mut ids: Vec<u32> = self
@@ -385,25 +459,24 @@ impl JourneyIndex {
                     .map(|it| it.data)
                     .collect();
                 ids.sort_unstable();
-                ids.into_iter()
-                    .map(|i| &self.journeys[i as usize])
-                    .filter(|j| self.passes(geo, j, f))
-                    .collect()
+                ids.retain(|&i| ok(i));
+                ids
             }
             None if f.station.is_some() => f
                 .station
                 .and_then(|s| self.by_station.get(s as usize))
                 .into_iter()
                 .flatten()
-                .map(|&i| &self.journeys[i as usize])
-                .filter(|j| self.passes(geo, j, f))
+                .copied()
+                .filter(|&i| ok(i))
                 .collect(),
-            None => self
-                .journeys
-                .iter()
-                .filter(|j| self.passes(geo, j, f))
-                .collect(),
+            None => (0..self.journeys.len() as u32).filter(|&i| ok(i)).collect(),
         }
+    }
+
+    /// The journey at a position [`JourneyIndex::positions`] gave.
+    pub fn at(&self, i: u32) -> Option<&Arc<MappedJourney>> {
+        self.journeys.get(i as usize)
     }
 
     /// The number matching and the page `[offset, offset + limit)` of them.

@@ -46,6 +46,16 @@ pub enum StationClass {
 }
 
 impl StationClass {
+    /// The name in the journey's properties.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StationClass::Urban => "urban",
+            StationClass::Town => "town",
+            StationClass::Rural => "rural",
+            StationClass::Unknown => "unknown",
+        }
+    }
+
     pub fn of(s: &Station) -> StationClass {
         if s.london_travelcard == Some(true) || s.pte_urban_area.is_some() {
             StationClass::Urban
@@ -63,6 +73,17 @@ pub enum RouteMethod {
     Rail,
     Geodesic,
     GeodesicFallback,
+}
+
+impl RouteMethod {
+    /// The name in the journey's properties.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteMethod::Rail => "rail",
+            RouteMethod::Geodesic => "geodesic",
+            RouteMethod::GeodesicFallback => "geodesic_fallback",
+        }
+    }
 }
 
 /// One end of a mapped journey.

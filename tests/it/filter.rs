@@ -689,3 +689,792 @@ async fn a_viewers_filter_compares_published_counts_so_a_suppressed_cell_of_0_1_
         assert!(n >= 5 && n % 5 == 0, "{n}");
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// The typed accessor, queryables as query parameters, and the filtered export
+
+/// A state holding `n` generated journeys (seed 7).
+fn generated_state(n: usize) -> Arc<AppState> {
+    let st = fresh_state();
+    let reports = linesmap::journey::generate::generate(
+        super::common::gb(),
+        &linesmap::journey::generate::GeneratorParams::builtin(),
+        n,
+        7,
+    );
+    let values: Vec<_> = reports.into_iter().map(Ok).collect();
+    st.journeys
+        .ingest(&values, time::OffsetDateTime::now_utc())
+        .unwrap();
+    assert_eq!(st.journeys.index().len(), n);
+    st
+}
+
+#[test]
+fn the_typed_journey_accessor_reads_each_queryable_as_the_journeys_properties_carry_it() {
+    use linesmap::http::cql2::{Row, Val};
+    use linesmap::http::queryables::{JourneyProp, JourneyRow};
+    let st = generated_state(2_000);
+    let g = super::common::gb();
+    let names: Vec<&str> = linesmap::http::queryables::names("journeys")
+        .iter()
+        .copied()
+        .filter(|n| *n != "geometry")
+        .collect();
+    assert_eq!(names.len(), 26);
+    for n in ["geometry", "stations", "forces", "via", "age_band"] {
+        assert_eq!(JourneyProp::of(n), None, "{n}");
+    }
+    let idx = st.journeys.index();
+    let mut nulls = 0;
+    for j in idx.all() {
+        // the independent reading: the feature's properties as JSON
+        let props = j.properties(g);
+        let row = JourneyRow {
+            journey: j,
+            hot: linesmap::journey::index::Hot::of(j),
+            geo: g,
+        };
+        for n in &names {
+            let p = JourneyProp::of(n).unwrap_or_else(|| panic!("{n} has no accessor"));
+            let want = props.get(*n).map_or(Val::Null, Val::of_json);
+            nulls += usize::from(want == Val::Null);
+            assert_eq!(row.get(p), want, "{n} of {}", j.report.report_id);
+        }
+    }
+    // some properties are null on some journeys (no line, no snap), so both kinds were seen
+    assert!(nulls > 0);
+}
+
+/// Whether the segment a–b meets the box (Liang–Barsky clipping; edges included).
+fn segment_meets_box(a: [f64; 2], b: [f64; 2], bx: [f64; 4]) -> bool {
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    let d = [b[0] - a[0], b[1] - a[1]];
+    for (p, q) in [
+        (-d[0], a[0] - bx[0]),
+        (d[0], bx[2] - a[0]),
+        (-d[1], a[1] - bx[1]),
+        (d[1], bx[3] - a[1]),
+    ] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return false;
+            }
+        } else {
+            let t = q / p;
+            if p < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+            if t0 > t1 {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+#[tokio::test]
+async fn filtered_journey_pages_over_generated_journeys_hold_the_journeys_whose_properties_pass_it_in_the_test()
+ {
+    let st = generated_state(1_500);
+    // every journey as a feature, unfiltered
+    let (s, all) = get(&st, "/collections/journeys/items?limit=10000").await;
+    assert_eq!(s, 200);
+    let all = all["features"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 1_500);
+    let p = |f: &Value, k: &str| f["properties"][k].clone();
+    let num = |f: &Value, k: &str| f["properties"][k].as_f64();
+    let london = [-0.272, 51.417, 0.017, 51.597];
+    type Pred = Box<dyn Fn(&Value) -> bool>;
+    let cases: Vec<(&str, Pred)> = vec![
+        (
+            "mode = 'rail' AND children >= 1",
+            Box::new(move |f| p(f, "mode") == "rail" && num(f, "children").unwrap() >= 1.0),
+        ),
+        (
+            "cross_border = TRUE AND distance_m > 100000",
+            Box::new(move |f| {
+                p(f, "cross_border") == true && num(f, "distance_m").unwrap() > 100_000.0
+            }),
+        ),
+        (
+            "line_type = 'external' OR origin_class = 'urban'",
+            Box::new(move |f| p(f, "line_type") == "external" || p(f, "origin_class") == "urban"),
+        ),
+        (
+            // null line names are unknown, so NOT LIKE keeps only named lines
+            "NOT line_name LIKE 'SYN-%' OR CASEI(origin_station) = 'eus'",
+            Box::new(move |f| {
+                f["properties"]["line_name"]
+                    .as_str()
+                    .is_some_and(|s| !s.starts_with("SYN-"))
+                    || p(f, "origin_station") == "EUS"
+            }),
+        ),
+        (
+            "S_INTERSECTS(geometry, BBOX(-0.272, 51.417, 0.017, 51.597)) AND persons >= 2",
+            Box::new(move |f| {
+                let c = f["geometry"]["coordinates"].as_array().unwrap();
+                let pts: Vec<[f64; 2]> = c
+                    .iter()
+                    .map(|x| [x[0].as_f64().unwrap(), x[1].as_f64().unwrap()])
+                    .collect();
+                num(f, "persons").unwrap() >= 2.0
+                    && pts
+                        .windows(2)
+                        .any(|w| segment_meets_box(w[0], w[1], london))
+            }),
+        ),
+    ];
+    for (filter, pred) in cases {
+        let want: Vec<&str> = all
+            .iter()
+            .filter(|f| pred(f))
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        assert!(!want.is_empty(), "{filter} selects something");
+        let path = format!(
+            "/collections/journeys/items?limit=10000&filter={}",
+            enc(filter)
+        );
+        let (s, v) = get(&st, &path).await;
+        assert_eq!(s, 200, "{filter}: {v}");
+        let got: Vec<&str> = v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, want, "{filter}");
+        assert_eq!(v["numberMatched"], want.len(), "{filter}");
+        // a later page of the same filter (its selection kept) is the same slice
+        let (_, w) = get(
+            &st,
+            &format!(
+                "/collections/journeys/items?limit=3&offset=2&filter={}",
+                enc(filter)
+            ),
+        )
+        .await;
+        let page: Vec<&str> = w["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        let slice: Vec<&str> = want.iter().skip(2).take(3).copied().collect();
+        assert_eq!(page, slice, "{filter}, offset 2");
+    }
+}
+
+/// The ids of a filtered answer followed through its `next` links, as `role`.
+async fn ids_as(st: &Arc<AppState>, first: &str, role: Role) -> (Vec<String>, u64) {
+    let v = json_of(st, first, role).await;
+    let matched = v["numberMatched"].as_u64().unwrap();
+    let mut ids = Vec::new();
+    let mut page = v;
+    loop {
+        for f in page["features"].as_array().unwrap() {
+            ids.push(f["id"].as_str().unwrap().to_string());
+        }
+        let next = page["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .map(|l| l["href"].as_str().unwrap().to_string());
+        let Some(href) = next else { break };
+        let path = href[href.find("/collections").unwrap()..].to_string();
+        page = json_of(st, &path, role).await;
+    }
+    (ids, matched)
+}
+
+#[tokio::test]
+async fn queryables_as_query_parameters_select_the_journeys_counted_by_hand_anded_with_the_rest() {
+    // the access fixture (see journeys_filter_on_text_dates_…): 12 LST → NRW journeys on
+    // 2024-01-02 .. 13 (syn-acc-0 .. 11, the odd ones reported by BTP, the rest by Norfolk,
+    // line syn-acc-line named SYN-ACC, one person aged 15-17 each), then 3 LIV → BNG on
+    // 2024-02-05 .. 07 (syn-acc-small-0 .. 2, BTP, no line, one child under 10 each)
+    let f = fixture("filter-params", 3, 0, vec![], false).await;
+    let n = |q: String| {
+        let st = f.st.clone();
+        async move {
+            let v = json_of(
+                &st,
+                &format!("/collections/journeys/items?limit=100&{q}"),
+                Role::Admin,
+            )
+            .await;
+            let ids: Vec<String> = v["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["id"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(v["numberMatched"], ids.len(), "{q}");
+            ids
+        }
+    };
+    let small: Vec<String> = (0..3).map(|i| format!("syn-acc-small-{i}")).collect();
+    assert_eq!(n("origin_station=LIV".into()).await, small);
+    assert_eq!(n("destination_station=BNG".into()).await, small);
+    assert_eq!(n("source_force=BTP".into()).await.len(), 6 + 3);
+    assert_eq!(
+        n("source_force=BTP&origin_station=LST".into()).await.len(),
+        6
+    );
+    assert_eq!(
+        n(format!("source_force={}", super::access::NORFOLK))
+            .await
+            .len(),
+        6
+    );
+    assert_eq!(n("date=2024-01-05".into()).await, ["syn-acc-3"]);
+    assert_eq!(n("line_id=syn-acc-line".into()).await.len(), 12);
+    assert_eq!(n("line_name=SYN-ACC".into()).await.len(), 12);
+    assert_eq!(n("children=1".into()).await.len(), 15);
+    assert!(n("children=2".into()).await.is_empty());
+    assert_eq!(
+        n("route_method=rail&cross_border=true".into()).await.len(),
+        15
+    );
+    // an instant with an offset: 2024-01-03T22:00+02:00 is 20:00Z, when syn-acc-1 was reported
+    assert_eq!(
+        n(format!("reported_at={}", enc("2024-01-03T22:00:00+02:00"))).await,
+        ["syn-acc-1"]
+    );
+    // ANDed with filter, datetime and bbox
+    assert_eq!(
+        n(format!(
+            "source_force=BTP&filter={}",
+            enc("line_id IS NULL")
+        ))
+        .await,
+        small
+    );
+    assert_eq!(
+        n("destination_station=BNG&datetime=2024-02-06".into()).await,
+        ["syn-acc-small-1"]
+    );
+    assert!(
+        n("origin_station=LIV&bbox=1.2,52.5,1.4,52.7".into())
+            .await
+            .is_empty()
+    );
+    // a parameter that was a journey filter already keeps its meaning, which is the
+    // queryable's: the same rows as the filter
+    for (param, filter) in [
+        ("mode=rail", "mode = 'rail'"),
+        ("cross_border=true", "cross_border = TRUE"),
+        ("exporting_force=E23000004", "exporting_force = 'E23000004'"),
+        ("importing_force=W15000001", "importing_force = 'W15000001'"),
+        ("exporting_force=E23000024", "exporting_force = 'E23000024'"),
+    ] {
+        let a = n(param.into()).await;
+        let b = n(format!("filter={}", enc(filter))).await;
+        assert_eq!(a, b, "{param} against {filter}");
+    }
+    // Merseyside exports the three LIV journeys (no line: the origin's force)
+    assert_eq!(n("exporting_force=E23000004".into()).await, small);
+    // paged: next links carry the parameter; BTP's in the order they were added
+    let (ids, matched) = ids_as(
+        &f.st,
+        "/collections/journeys/items?limit=4&source_force=BTP",
+        Role::Admin,
+    )
+    .await;
+    assert_eq!(matched, 9);
+    let mut want: Vec<String> = [1, 3, 5, 7, 9, 11]
+        .iter()
+        .map(|i| format!("syn-acc-{i}"))
+        .collect();
+    want.extend(small.iter().cloned());
+    assert_eq!(ids, want);
+    // `persons` keeps its meaning on journeys (the persons' summaries, true or false): a
+    // count is filtered with filter=persons = 1
+    let (s, b, _) = get_as(&f.st, "/collections/journeys/items?persons=1", Role::Admin).await;
+    assert_eq!(s, 400, "{b}");
+    assert!(
+        b.contains("persons") && b.contains("not true or false"),
+        "{b}"
+    );
+}
+
+#[tokio::test]
+async fn queryables_as_query_parameters_select_the_places_flows_and_sections_the_data_holds() {
+    let st = fresh_state();
+    // stations: by name, as counted in stations.csv
+    for name in ["Norwich", "London Euston", "Bangor (Gwynedd)"] {
+        let want: BTreeSet<String> = csv_stations()
+            .into_iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.crs)
+            .collect();
+        let (got, matched) = all_pages_any(
+            &st,
+            &format!("/collections/stations/items?limit=5&name={}", enc(name)),
+        )
+        .await;
+        assert_eq!(got, want, "{name}");
+        assert_eq!(matched as usize, want.len());
+    }
+    // entries and exits, a number: the stations with exactly Norwich's
+    let nrw = csv_stations().into_iter().find(|s| s.crs == "NRW").unwrap();
+    let e = nrw.entries.unwrap();
+    let want: BTreeSet<String> = csv_stations()
+        .into_iter()
+        .filter(|s| s.entries == Some(e))
+        .map(|s| s.crs)
+        .collect();
+    let (got, _) = all_pages_any(
+        &st,
+        &format!("/collections/stations/items?entries_exits_2019_20={e}"),
+    )
+    .await;
+    assert_eq!(got, want);
+    // forces by name, sections by number, flows by name: each the rows of the unfiltered
+    // answer with that value (the unfiltered answer read in the test)
+    for (c, param, value) in [
+        ("forces", "name", "Norfolk"),
+        ("rail", "section", "5"),
+        ("flows", "origin_name", "Norfolk"),
+        ("hotspots", "low_footfall", "true"),
+    ] {
+        let (_, all) = get(&st, &format!("/collections/{c}/items?limit=10000")).await;
+        let want: BTreeSet<String> = all["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                // the value as the query string spells it
+                let text = match &f["properties"][param] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                text == value
+            })
+            .map(|f| f["id"].to_string())
+            .collect();
+        let (s, v) = get(
+            &st,
+            &format!("/collections/{c}/items?limit=10000&{param}={}", enc(value)),
+        )
+        .await;
+        assert_eq!(s, 200, "{c} {param}: {v}");
+        let got: BTreeSet<String> = v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].to_string())
+            .collect();
+        assert_eq!(got, want, "{c} {param}={value}");
+        if c != "flows" {
+            assert!(!want.is_empty(), "{c} {param}={value}");
+        }
+    }
+}
+
+/// Every feature id of a filtered answer followed through its `next` links (any collection).
+async fn all_pages_any(st: &Arc<AppState>, first: &str) -> (BTreeSet<String>, u64) {
+    let (s, v) = get(st, first).await;
+    assert_eq!(s, 200, "{first}: {v}");
+    let matched = v["numberMatched"].as_u64().unwrap();
+    let mut codes = BTreeSet::new();
+    let mut page = v;
+    loop {
+        for f in page["features"].as_array().unwrap() {
+            codes.insert(f["id"].as_str().unwrap_or_default().to_string());
+        }
+        let next = page["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .map(|l| l["href"].as_str().unwrap().to_string());
+        let Some(href) = next else { break };
+        let path = href[href.find("/collections").unwrap()..].to_string();
+        let (s, v) = get(st, &path).await;
+        assert_eq!(s, 200, "{path}");
+        page = v;
+    }
+    (codes, matched)
+}
+
+#[tokio::test]
+async fn a_queryable_parameter_with_a_bad_value_is_a_400_naming_it_and_unknown_parameters_still_are()
+ {
+    let st = fresh_state();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "journeys/items?date=2024-13-01",
+            &["\"date\"", "not a date"],
+        ),
+        (
+            "journeys/items?date=1999-12-31",
+            &["\"date\"", "outside the dates"],
+        ),
+        (
+            "journeys/items?distance_m=far",
+            &["\"distance_m\"", "not a number"],
+        ),
+        (
+            "journeys/items?children=1.5",
+            &["\"children\"", "not a whole number"],
+        ),
+        (
+            "journeys/items?urban_to_rural=yes",
+            &["\"urban_to_rural\"", "not true or false"],
+        ),
+        (
+            "journeys/items?origin_class=big",
+            &["\"origin_class\"", "'big' is not one of", "rural"],
+        ),
+        (
+            "journeys/items?origin_force=X99",
+            &["\"origin_force\"", "not a force code"],
+        ),
+        (
+            "journeys/items?origin_force=E23000099",
+            &["\"origin_force\""],
+        ),
+        (
+            "journeys/items?reported_at=yesterday",
+            &["\"reported_at\"", "RFC 3339"],
+        ),
+        ("journeys/items?geometry=POINT(0%200)", &["geometry"]),
+        ("journeys/items?nosuch=1", &["nosuch"]),
+        (
+            "stations/items?journeys=many",
+            &["\"journeys\"", "not a whole number"],
+        ),
+        (
+            "hotspots/items?spot=warm",
+            &["\"spot\"", "'warm' is not one of"],
+        ),
+        ("rail/items?age_band=15-17&section=x", &["\"section\""]),
+    ];
+    for (path, wants) in cases {
+        let (s, v) = get(&st, &format!("/collections/{path}")).await;
+        assert_eq!(s, 400, "{path}: {v}");
+        let m = v["message"].as_str().unwrap();
+        for w in *wants {
+            assert!(m.contains(w), "{path}: {m:?} lacks {w:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_viewers_queryable_parameters_compare_published_counts_so_suppressed_cells_look_the_same()
+{
+    // as the filter test: the stores differ by one journey in a suppressed cell (3 against 4
+    // LIV → BNG journeys); a count given as a parameter compares the published value
+    let paths = [
+        "/collections/stations/items?limit=10000&journeys=5",
+        "/collections/stations/items?limit=10000&starts=3",
+        "/collections/hotspots/items?limit=10000&journeys=4",
+        "/collections/forces/items?limit=10000&imports=5",
+        "/collections/rail/items?limit=10000&journeys=3",
+        "/collections/flows/items?limit=10000&persons=3",
+        "/collections/flows/items?limit=10000&journeys=10",
+    ];
+    let x = fixture("filtp3", 3, 0, vec![], false).await;
+    let y = fixture("filtp4", 4, 0, vec![], false).await;
+    for p in paths {
+        let (sx, bx, hx) = get_as(&x.st, p, Role::Viewer).await;
+        let (sy, by, hy) = get_as(&y.st, p, Role::Viewer).await;
+        assert_eq!((sx, sy), (200, 200), "{p}: {bx}");
+        assert_eq!(bx, by, "{p}");
+        assert_eq!(hx, hy, "{p}");
+    }
+    // and a parameter is the filter `name = value`: the same features
+    for (c, param, filter) in [
+        ("stations", "journeys=10", "journeys = 10"),
+        ("flows", "journeys=10", "journeys = 10"),
+    ] {
+        let a = json_of(
+            &x.st,
+            &format!("/collections/{c}/items?limit=10000&{param}"),
+            Role::Viewer,
+        )
+        .await;
+        let b = json_of(
+            &x.st,
+            &format!("/collections/{c}/items?limit=10000&filter={}", enc(filter)),
+            Role::Viewer,
+        )
+        .await;
+        assert_eq!(a["features"], b["features"], "{c} {param}");
+        assert_eq!(a["numberMatched"], b["numberMatched"], "{c} {param}");
+    }
+    // the stations whose published count is 10, as the viewer's unfiltered answer shows them
+    // (12 journeys on the LST → NRW route round to 10 or 15 by the cell's key)
+    let all = json_of(
+        &x.st,
+        "/collections/stations/items?limit=10000",
+        Role::Viewer,
+    )
+    .await;
+    let want: BTreeSet<&str> = all["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["properties"]["journeys"] == 10)
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(!want.is_empty());
+    let a = json_of(
+        &x.st,
+        "/collections/stations/items?limit=10000&journeys=10",
+        Role::Viewer,
+    )
+    .await;
+    let ids: BTreeSet<&str> = a["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, want);
+}
+
+#[tokio::test]
+async fn the_export_under_a_filter_holds_exactly_the_rows_of_the_items_under_it() {
+    let f = fixture("filter-export", 3, 0, vec![], false).await;
+    // journeys: BTP's before 6 February, by hand syn-acc-1, 3, 5, 7, 9, 11 and small-0
+    let filter = "source_force = 'BTP' AND date < DATE('2024-02-06')";
+    let (items, matched) = ids_as(
+        &f.st,
+        &format!("/collections/journeys/items?limit=3&filter={}", enc(filter)),
+        Role::Analyst,
+    )
+    .await;
+    assert_eq!(matched, 7);
+    assert_eq!(
+        items,
+        [
+            "syn-acc-1",
+            "syn-acc-3",
+            "syn-acc-5",
+            "syn-acc-7",
+            "syn-acc-9",
+            "syn-acc-11",
+            "syn-acc-small-0"
+        ]
+    );
+    let ex = json_of(
+        &f.st,
+        &format!("/api/export?collection=journeys&filter={}", enc(filter)),
+        Role::Analyst,
+    )
+    .await;
+    let ids: Vec<&str> = ex["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, items);
+    assert_eq!(ex["numberMatched"], 7);
+    // CSV: the same rows, in the same order; CQL2 JSON reads the same
+    let json_filter = r#"{"op": "and", "args": [{"op": "=", "args": [{"property": "source_force"}, "BTP"]}, {"op": "<", "args": [{"property": "date"}, {"date": "2024-02-06"}]}]}"#;
+    let (s, csv, h) = get_as(
+        &f.st,
+        &format!(
+            "/api/export?collection=journeys&format=csv&filter-lang=cql2-json&filter={}",
+            enc(json_filter)
+        ),
+        Role::Analyst,
+    )
+    .await;
+    assert_eq!(s, 200, "{csv}");
+    let rows: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(rows, items);
+    assert_eq!(h["x-record-count"], "7");
+    // a btp_planner's export under a filter: the BTP journeys it may read, as its items
+    let (items, _) = ids_as(
+        &f.st,
+        &format!(
+            "/collections/journeys/items?limit=100&filter={}",
+            enc("date >= DATE('2024-01-10')")
+        ),
+        Role::BtpPlanner,
+    )
+    .await;
+    let ex = json_of(
+        &f.st,
+        &format!(
+            "/api/export?collection=journeys&filter={}",
+            enc("date >= DATE('2024-01-10')")
+        ),
+        Role::BtpPlanner,
+    )
+    .await;
+    let ids: Vec<&str> = ex["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    // BTP's on or after 10 January: syn-acc-9, 11 and the three LIV → BNG
+    assert_eq!(ids, items);
+    assert_eq!(
+        ids,
+        [
+            "syn-acc-9",
+            "syn-acc-11",
+            "syn-acc-small-0",
+            "syn-acc-small-1",
+            "syn-acc-small-2"
+        ]
+    );
+    // the place layers: the export's features are the items' features, for an analyst and
+    // for a viewer (published counts compared)
+    for (role, c, filter) in [
+        (
+            Role::Analyst,
+            "stations",
+            "journeys >= 3 AND name LIKE 'L%'",
+        ),
+        (Role::Analyst, "forces", "imports > 0"),
+        (Role::Analyst, "rail", "journeys >= 12"),
+        (Role::Analyst, "flows", "journeys >= 3"),
+        (Role::Analyst, "hotspots", "journeys >= 3"),
+        (Role::Viewer, "stations", "journeys >= 5"),
+        (Role::Viewer, "hotspots", "journeys >= 5"),
+        (Role::Viewer, "flows", "journeys > 0"),
+    ] {
+        let items = json_of(
+            &f.st,
+            &format!("/collections/{c}/items?limit=10000&filter={}", enc(filter)),
+            role,
+        )
+        .await;
+        let want: Vec<String> = items["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].to_string())
+            .collect();
+        assert!(!want.is_empty(), "{c} {filter} as {role}");
+        let ex = json_of(
+            &f.st,
+            &format!("/api/export?collection={c}&filter={}", enc(filter)),
+            role,
+        )
+        .await;
+        let got: Vec<String> = ex["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].to_string())
+            .collect();
+        assert_eq!(got, want, "{c} {filter} as {role}");
+        assert_eq!(ex["numberMatched"], want.len(), "{c} {filter} as {role}");
+        assert_eq!(
+            ex["features"], items["features"],
+            "{c} {filter} as {role}: the same values"
+        );
+        // CSV: as many rows
+        let (s, csv, _) = get_as(
+            &f.st,
+            &format!(
+                "/api/export?collection={c}&format=csv&filter={}",
+                enc(filter)
+            ),
+            role,
+        )
+        .await;
+        assert_eq!(s, 200, "{csv}");
+        assert_eq!(
+            csv.lines().count() - 1,
+            want.len(),
+            "{c} {filter} as {role}: {csv}"
+        );
+    }
+    // the same errors as items
+    let (_, items_err, _) = get_as(
+        &f.st,
+        &format!("/collections/stations/items?filter={}", enc("crs ==")),
+        Role::Analyst,
+    )
+    .await;
+    let items_err: Value = serde_json::from_str(&items_err).unwrap();
+    let (s, b, _) = get_as(
+        &f.st,
+        &format!("/api/export?collection=stations&filter={}", enc("crs ==")),
+        Role::Analyst,
+    )
+    .await;
+    assert_eq!(s, 400, "{b}");
+    let v: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["message"], items_err["message"]);
+    for q in [
+        format!("collection=journeys&filter={}", enc("nosuch = 1")),
+        "collection=journeys&filter-lang=sql".to_string(),
+        "collection=stations&filter-crs=EPSG:9999".to_string(),
+        format!(
+            "collection=trends&format=csv&filter={}",
+            enc("journeys > 1")
+        ),
+    ] {
+        let (s, b, _) = get_as(&f.st, &format!("/api/export?{q}"), Role::Analyst).await;
+        assert_eq!(s, 400, "{q}: {b}");
+        assert!(b.contains("filter"), "{q}: {b}");
+    }
+}
+
+#[tokio::test]
+async fn conformance_and_openapi_declare_the_queryables_as_parameters_and_the_exports_filter() {
+    let st = fresh_state();
+    let (_, c) = get(&st, "/conformance").await;
+    assert!(c["conformsTo"].as_array().unwrap().iter().any(|x| x
+        == "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters"));
+    let (s, doc) = get(&st, "/openapi").await;
+    assert_eq!(s, 200);
+    let params = |path: &str| -> Vec<Value> {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path}"))
+            .clone()
+    };
+    let find = |ps: &[Value], n: &str| ps.iter().find(|p| p["name"] == n).cloned();
+    let j = params("/collections/journeys/items");
+    for (n, t) in [
+        ("origin_station", "string"),
+        ("date", "string"),
+        ("distance_m", "number"),
+        ("children", "integer"),
+        ("urban_to_rural", "boolean"),
+    ] {
+        let p = find(&j, n).unwrap_or_else(|| panic!("{n}"));
+        assert_eq!(p["schema"]["type"], t, "{n}");
+    }
+    assert!(find(&j, "geometry").is_none());
+    // the closed vocabularies are enumerations; each queryable once
+    let oc = find(&j, "origin_class").unwrap();
+    assert_eq!(
+        oc["schema"]["enum"],
+        serde_json::json!(["urban", "town", "rural", "unknown"])
+    );
+    assert_eq!(j.iter().filter(|p| p["name"] == "mode").count(), 1);
+    let s = params("/collections/stations/items");
+    assert!(find(&s, "name").is_some() && find(&s, "entries_exits_2019_20").is_some());
+    let e = params("/api/export");
+    for n in ["filter", "filter-lang", "filter-crs"] {
+        assert!(find(&e, n).is_some(), "{n}");
+    }
+    assert!(
+        find(&e, "filter-lang").unwrap()["schema"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "cql-text")
+    );
+}
