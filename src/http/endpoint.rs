@@ -77,6 +77,11 @@ pub enum Endpoint {
     Review,
     ReviewDecision,
     Audit,
+    TileMatrixSets,
+    TileMatrixSet,
+    Tilesets,
+    Tileset,
+    Tile,
 }
 
 /// Who may call an operation.
@@ -219,6 +224,13 @@ pub static TABLE: &[Entry] = &[
     // the handler says which, see `guard::after`)
     e(E::Review, Get, "/api/review", ADMIN, Audit::Action("read_review"), Counts::No),
     e(E::ReviewDecision, Post, "/api/review/{id}", ADMIN, Audit::Action("review"), Counts::No),
+    // OGC API - Tiles (issue 19): metadata for every role; a tile is read as the collection's
+    // items are (journeys: journey-level, audited; the others aggregates, split for BTP)
+    e(E::TileMatrixSets, Get, "/tileMatrixSets", ANY, NO, Counts::No),
+    e(E::TileMatrixSet, Get, "/tileMatrixSets/WebMercatorQuad", ANY, NO, Counts::No),
+    e(E::Tilesets, Get, "/collections/{collectionId}/tiles", ANY, NO, Counts::No),
+    e(E::Tileset, Get, "/collections/{collectionId}/tiles/WebMercatorQuad", ANY, NO, Counts::No),
+    e(E::Tile, Get, "/collections/{collectionId}/tiles/WebMercatorQuad/{z}/{x}/{y}", CollectionRead, Audit::JourneyRead { one: false }, Split),
 ];
 
 /// The export collections whose rows split into BTP's part and the rest.
@@ -262,8 +274,10 @@ impl Resolved {
             Audit::No => None,
             Audit::Action(a) => Some(a),
             Audit::JourneyRead { one } => {
-                if matches!(e.endpoint, Endpoint::Items | Endpoint::Item)
-                    && self.param(0) != "journeys"
+                if matches!(
+                    e.endpoint,
+                    Endpoint::Items | Endpoint::Item | Endpoint::Tile
+                ) && self.param(0) != "journeys"
                 {
                     return None;
                 }
@@ -300,8 +314,10 @@ impl Resolved {
         self.entry.is_some_and(|e| {
             e.person_level
                 || (matches!(e.audit, Audit::JourneyRead { .. })
-                    && !(matches!(e.endpoint, Endpoint::Items | Endpoint::Item)
-                        && self.param(0) != "journeys"))
+                    && !(matches!(
+                        e.endpoint,
+                        Endpoint::Items | Endpoint::Item | Endpoint::Tile
+                    ) && self.param(0) != "journeys"))
         })
     }
 }

@@ -21,6 +21,7 @@ pub mod people;
 pub mod queryables;
 pub mod records;
 pub mod server;
+pub mod tiles;
 
 use crate::geography::Geography;
 pub use error::ApiError;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// the protective marking of what the page prints (`serve --marking`), in `/api/whoami`
     pub marking: crate::access::marking::Marking,
+    /// the journeys grouped by route for vector tiles, rebuilt when the journeys change
+    pub tiles: tiles::RouteCache,
 }
 
 /// Back-pressure: at most `max_in_flight` requests at once (more get 503 at the door), at most
@@ -174,6 +177,7 @@ impl AppState {
             neighbourhoods: crate::layers::hotspots::Neighbourhoods::build(&geo),
             force_points: crate::layers::force_points(&geo),
             memos: layers::Memos::default(),
+            tiles: tiles::RouteCache::default(),
             web,
             marking,
             geo,
@@ -335,6 +339,14 @@ where
             records::review_decide(param(0), why, headers, body, who, st).await
         }
         E::Audit => handlers::audit(raw, st).await,
+        E::TileMatrixSets => tiles::tile_matrix_sets(raw, text("host")),
+        E::TileMatrixSet => tiles::tile_matrix_set(raw, text("host")),
+        E::Tilesets => tiles::tilesets(param(0), raw, text("host"), st),
+        E::Tileset => tiles::tileset(param(0), raw, text("host"), st),
+        E::Tile => {
+            let zxy = [param(1), param(2), param(3)];
+            tiles::tile(param(0), zxy, raw, who, st).await
+        }
     }
 }
 

@@ -58,6 +58,14 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    // OGC API - Tiles (OGC 20-057), vector tiles of the collections (see `tiles`)
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/datetime",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ];
 
 /// The rel of a collection's link to its queryables (Part 3).
@@ -217,6 +225,7 @@ fn landing_json(host: &Option<String>, who: &super::guard::Who, state: &AppState
                 link(format!("{b}/openapi"), "service-desc", OPENAPI_TYPE, "the API definition (OpenAPI 3.0)"),
                 link(format!("{b}/conformance"), "conformance", JSON, "conformance classes"),
                 link(format!("{b}/collections"), "data", JSON, "the collections"),
+                link(format!("{b}/tileMatrixSets"), super::tiles::TILING_SCHEMES_REL, JSON, "the tile matrix sets of the vector tiles"),
                 link(format!("{b}/health"), "related", JSON, "health and data counts"),
                 link(format!("{b}/api/locate?lon=-0.1335&lat=51.5282"), "related", JSON, "force and nearest stations of a point"),
                 link(format!("{b}/api/route?from=LIV&to=BPN"), "related", GEOJSON, "rail route between stations"),
@@ -286,6 +295,21 @@ fn extent(state: &AppState, id: &str, data: bool) -> Value {
 }
 
 fn collection_json(state: &AppState, c: &Collection, b: &str, data: bool) -> Value {
+    let mut v = collection_base(state, c, b, data);
+    if super::tiles::TILE_COLLECTIONS.contains(&c.id)
+        && let Some(links) = v["links"].as_array_mut()
+    {
+        links.push(link(
+            format!("{b}/collections/{}/tiles", c.id),
+            super::tiles::TILESETS_VECTOR_REL,
+            JSON,
+            "vector tiles (Mapbox Vector Tiles in WebMercatorQuad)",
+        ));
+    }
+    v
+}
+
+fn collection_base(state: &AppState, c: &Collection, b: &str, data: bool) -> Value {
     json!({
         "id": c.id,
         "title": c.title,
@@ -892,6 +916,39 @@ fn select_features(
             )
         }
     })
+}
+
+/// The features of a collection other than journeys whose geometry meets `bbox`, as the items
+/// answer gives them (every one, in the items' order, before disclosure control: the caller
+/// applies it to a viewer's), over the journeys `journeys` selects; `place_force` is the
+/// station's force of `stations`. For vector tiles.
+pub(crate) fn tile_rows(
+    state: &AppState,
+    id: &str,
+    journeys: JourneyFilter,
+    place_force: Option<u16>,
+    bbox: Bbox,
+    direction: layers::Direction,
+    viewer: bool,
+) -> Result<Vec<Value>, ApiError> {
+    let q = Query {
+        bbox: Some(bbox),
+        limit: usize::MAX,
+        offset: 0,
+        crs: Crs::Crs84,
+        journeys,
+        place_force,
+        code: None,
+        hotspot: lay::HotspotQuery::default(),
+        origin: None,
+        destination: None,
+        direction,
+        no_geometry: false,
+        viewer,
+        persons: false,
+        filter: None,
+    };
+    select_features(state, id, &q, 0, usize::MAX).map(|(_, f)| f)
 }
 
 /// A GeoJSON reply in a CRS: the geometries rewritten, and the `Content-Crs` header.

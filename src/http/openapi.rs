@@ -836,6 +836,7 @@ fn build(geo: Option<&Geography>) -> Value {
             untimed_member(op, media);
         }
     }
+    tile_paths(&mut paths, &f);
     secure(&mut paths);
     let mut doc = json!({
         "openapi": "3.0.3",
@@ -883,6 +884,95 @@ fn build(geo: Option<&Geography>) -> Value {
         schemas[name] = schema;
     }
     doc
+}
+
+/// OGC API - Tiles: the tile matrix sets, and each tiled collection's tilesets and tiles.
+fn tile_paths(paths: &mut serde_json::Map<String, Value>, f: &Value) {
+    use super::tiles::{FLOW_TILE_PARAMS, MVT, TILE_COLLECTIONS, TILE_PARAMS};
+    use crate::layers::tiles::MAX_ZOOM;
+    let plain = |summary: &str, ok: &str| get(summary, vec![f.clone()], ok, "application/json");
+    paths.insert(
+        "/tileMatrixSets".into(),
+        plain("the tile matrix sets (WebMercatorQuad)", "the list"),
+    );
+    paths.insert(
+        "/tileMatrixSets/WebMercatorQuad".into(),
+        plain(
+            "the WebMercatorQuad tile matrix set (OGC 2D TMS)",
+            "the definition",
+        ),
+    );
+    for id in TILE_COLLECTIONS {
+        paths.insert(
+            format!("/collections/{id}/tiles"),
+            plain("the collection's vector tilesets", "the tilesets"),
+        );
+        paths.insert(
+            format!("/collections/{id}/tiles/WebMercatorQuad"),
+            plain(
+                "the tileset's metadata: layer, properties, zoom limits, the tile URL template",
+                "the tileset",
+            ),
+        );
+        let n = |name: &str, d: &str, max: Option<u64>| {
+            let mut schema = json!({"type": "integer", "minimum": 0});
+            if let Some(m) = max {
+                schema["maximum"] = json!(m);
+            }
+            param(name, "path", d, schema, true)
+        };
+        let mut params = vec![
+            n("z", "zoom (OGC tileMatrix)", Some(u64::from(MAX_ZOOM))),
+            n(
+                "x",
+                "column from the west, 0 to 2^z - 1 (OGC tileCol; our path is {z}/{x}/{y})",
+                Some((1u64 << MAX_ZOOM) - 1),
+            ),
+            n(
+                "y",
+                "row from the north, 0 to 2^z - 1 (OGC tileRow)",
+                Some((1u64 << MAX_ZOOM) - 1),
+            ),
+        ];
+        let names = if *id == "flows" {
+            FLOW_TILE_PARAMS
+        } else {
+            TILE_PARAMS
+        };
+        let context = if *id == "stations" { "places" } else { "tiles" };
+        for mut p in params_of(names, context) {
+            if p["name"] == "f" {
+                p["description"] = json!("mvt: a Mapbox Vector Tile (the only format)");
+                p["schema"] = json!({"type": "string", "enum": ["mvt"]});
+            }
+            if p["name"] == "datetime" {
+                p["description"] = json!(
+                    "journey dates: an instant or an interval (`..` open); instead of from and to"
+                );
+            }
+            params.push(p);
+        }
+        let mut op = get(
+            "a vector tile (Mapbox Vector Tile, one layer named after the collection)",
+            params,
+            "the tile (an empty tile with its layer where nothing is)",
+            MVT,
+        );
+        op["get"]["responses"]["200"]["content"] =
+            json!({MVT: {"schema": {"type": "string", "format": "binary"}}});
+        op["get"]["description"] = json!(format!(
+            "The path is {{z}}/{{x}}/{{y}}: zoom, then column (x, OGC tileCol), then row (y, OGC tileRow), as XYZ clients fill it. {}",
+            if *id == "journeys" {
+                "Journey-level (btp_planner and above, audited); below zoom 12 one feature per route geometry with journeys and children, from zoom 12 one per journey with id."
+            } else {
+                "Built from the features the items give the caller over the tile's box (a viewer's after disclosure control)."
+            }
+        ));
+        paths.insert(
+            format!("/collections/{id}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"),
+            op,
+        );
+    }
 }
 
 /// A number from -180 to 180 and one from -90 to 90, as the server reads them.

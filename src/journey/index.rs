@@ -348,6 +348,12 @@ impl JourneyIndex {
             && f.time.is_none_or(|t| t.passes(&j.report))
     }
 
+    /// Whether journey `j` (of this index) passes `f`, as [`Self::matching`] decides (its box
+    /// included): for callers that walk their own grouping of the journeys (vector tiles).
+    pub fn selects(&self, geo: &Geography, j: &MappedJourney, f: &JourneyFilter) -> bool {
+        self.passes(geo, j, f)
+    }
+
     /// With an `hours` or `days` filter: how many journeys it left out for having no time
     /// (they pass every other filter); None without one.
     pub fn untimed_excluded(&self, geo: &Geography, f: &JourneyFilter) -> Option<usize> {

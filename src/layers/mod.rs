@@ -14,6 +14,7 @@
 pub mod emerging;
 pub mod hotspots;
 pub mod people;
+pub mod tiles;
 pub mod treatment;
 
 use crate::geography::Geography;

@@ -226,6 +226,16 @@ async fn every_endpoint_answers_each_role_as_the_matrix_says() {
         ("GET", "/collections/stations/items?filter=journeys%20%3E%203", false, [401, 200, 200, 200, 200, 200]),
         ("GET", "/collections/journeys/items?filter=mode%20%3D%20%27rail%27", false, [401, 403, 200, 200, 200, 200]),
         ("GET", "/collections/stations/items?filter=nosuch%20%3D%201", false, [401, 400, 400, 400, 400, 400]),
+        // vector tiles (issue 19): metadata for every signed-in role; a tile as its items
+        ("GET", "/tileMatrixSets", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/tileMatrixSets/WebMercatorQuad", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/journeys/tiles", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/rail/tiles/WebMercatorQuad", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/stations/tiles/WebMercatorQuad/0/0/0", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/flows/tiles/WebMercatorQuad/5/15/10?mode=rail", false, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/collections/journeys/tiles/WebMercatorQuad/0/0/0", false, [401, 403, 200, 200, 200, 200]),
+        ("GET", "/collections/journeys/tiles/WebMercatorQuad/0/0/9", false, [401, 403, 400, 400, 400, 400]),
+        ("POST", "/collections/stations/tiles/WebMercatorQuad/0/0/0", false, [401, 405, 405, 405, 405, 405]),
         ("GET", "/collections/journeys/items/syn-acc-1", false, [401, 403, 200, 200, 404, 200]),
         // not reported by BTP: as absent to a BTP planner as a journey that does not exist
         ("GET", "/collections/journeys/items/syn-acc-0", false, [401, 403, 404, 200, 404, 200]),

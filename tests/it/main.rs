@@ -25,3 +25,4 @@ mod reliability;
 mod restriction;
 mod schemathesis;
 mod signin;
+mod tiles;

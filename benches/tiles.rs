@@ -1,0 +1,109 @@
+//! A journeys vector tile over 1,000,000 synthetic journeys on the real GB data (issue 19's
+//! target: a z8 tile in under 50 ms, not from a tile cache). The journeys are
+//! `generate --seed 19..` in chunks of 50,000, validated and mapped (not stored), then indexed
+//! and grouped by route once ([`RouteIndex::build`], as the server does at start and after
+//! ingest); what is measured is one tile request's work: selecting the routes in the tile,
+//! counting their journeys under the filter, building and encoding the drawn features.
+//!
+//! `LINESMAP_DATA` names the data folder (default the shipped `data/gb`); `TILE_JOURNEYS` the
+//! number of journeys (default 1,000,000). Run: `cargo bench --bench tiles`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use linesmap::config::{DataPaths, load_geography};
+use linesmap::journey::index::{JourneyFilter, JourneyIndex};
+use linesmap::layers::tiles::{RouteIndex, TileId, world};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn bench(c: &mut Criterion) {
+    let dir = std::env::var_os("LINESMAP_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/gb"));
+    let n: usize = std::env::var("TILE_JOURNEYS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let paths = DataPaths::resolve(Some(&dir), None, None, None).expect("LINESMAP_DATA");
+    let geo = Arc::new(
+        load_geography(&paths, Default::default())
+            .expect("data loads")
+            .0,
+    );
+    let store = linesmap::store::SqliteStore::in_memory().expect("store");
+    let journeys = linesmap::ingest::Journeys::new(geo.clone(), Arc::new(store));
+    let params = linesmap::journey::generate::GeneratorParams::builtin();
+    let now = time::OffsetDateTime::now_utc();
+    let t0 = std::time::Instant::now();
+    let mut mapped = Vec::with_capacity(n);
+    let chunk = 50_000;
+    for k in 0..n.div_ceil(chunk) {
+        let m = chunk.min(n - k * chunk);
+        let reports = linesmap::journey::generate::generate(&geo, &params, m, 19 + k as u64);
+        let out = linesmap::ingest::par_map(&reports, |v| journeys.prepare(v, now));
+        mapped.extend(out.into_iter().filter_map(Result::ok));
+    }
+    let idx = JourneyIndex::from_journeys(mapped);
+    eprintln!(
+        "{} journeys mapped in {:.1} s",
+        idx.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let t1 = std::time::Instant::now();
+    let routes = RouteIndex::build(&idx);
+    eprintln!(
+        "{} route geometries grouped in {:.2} s",
+        routes.len(),
+        t1.elapsed().as_secs_f64()
+    );
+    // the z8 tile holding London Euston, the busiest; and Manchester Piccadilly's
+    let at = |lon: f64, lat: f64, z: u32| {
+        let w = world([lon, lat]);
+        let n = f64::from(1u32 << z);
+        TileId::new(z, (w[0] * n) as u32, (w[1] * n) as u32).expect("a tile")
+    };
+    let london = at(-0.1335, 51.5282, 8);
+    let manchester = at(-2.2309, 53.4774, 8);
+    let all = JourneyFilter::default();
+    let rail_2024 = JourneyFilter {
+        modes: vec![linesmap::journey::report::Mode::Rail],
+        from_day: Some(linesmap::journey::map::day_number(time::macros::date!(
+            2024 - 01 - 01
+        ))),
+        ..JourneyFilter::default()
+    };
+    for (name, t) in [("London", london), ("Manchester", manchester)] {
+        let out = routes.tile(&idx, &geo, t, &all).expect("tile");
+        eprintln!(
+            "z8 {name} {}/{}: {} bytes, {} features, {} journeys drawn, {} dropped ({} features)",
+            t.x,
+            t.y,
+            out.encoded.bytes.len(),
+            out.encoded.features,
+            out.journeys,
+            out.dropped_journeys,
+            out.encoded.dropped
+        );
+    }
+    let mut g = c.benchmark_group("journeys tile");
+    g.sample_size(20);
+    g.bench_function("z8 London, every journey", |b| {
+        b.iter(|| black_box(routes.tile(&idx, &geo, london, &all)))
+    });
+    g.bench_function("z8 Manchester, every journey", |b| {
+        b.iter(|| black_box(routes.tile(&idx, &geo, manchester, &all)))
+    });
+    g.bench_function("z8 London, rail from 2024", |b| {
+        b.iter(|| black_box(routes.tile(&idx, &geo, london, &rail_2024)))
+    });
+    g.bench_function("z0, every journey", |b| {
+        b.iter(|| black_box(routes.tile(&idx, &geo, at(0.0, 0.0, 0), &all)))
+    });
+    g.bench_function("z12 London, every journey", |b| {
+        b.iter(|| black_box(routes.tile(&idx, &geo, at(-0.1335, 51.5282, 12), &all)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
