@@ -78,7 +78,7 @@ export function add(map: maplibregl.Map, ts: Tileset, params: Params, visible: b
       type: 'line',
       source: SOURCE,
       'source-layer': 'journeys',
-      layout: { 'line-cap': 'round', 'line-join': 'round', visibility: visible ? 'visible' : 'none' },
+      layout: { visibility: visible ? 'visible' : 'none' },
       paint: { 'line-color': COLOR, 'line-width': WIDTH, 'line-opacity': OPACITY },
     },
     beforeId && map.getLayer(beforeId) ? beforeId : undefined,

@@ -147,8 +147,6 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
   dropped.clear();
   toUrl(filters, viewParams());
   const ap = apiParams(filters);
-  // The journeys' tiles for the filters: their requests go out now, beside the others.
-  if (tileset) J.setFilters(map, tileset, ap);
   // Treatment and people: fetched only while their panel is open.
   T.refresh(ap);
   PP.refresh(ap);
@@ -189,6 +187,11 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     ]);
     if (seq !== reloadSeq) return;
     performance.mark('reload-fetched');
+    // The journeys' tiles for the filters: asked for now, so that the server computes them
+    // while the page applies the rest, and not for a change superseded meanwhile (form fields
+    // changed one after another: each tile over a long period costs the server far more than
+    // the other requests, and it would still be computing them when the next change asks).
+    if (tileset) J.setFilters(map, tileset, ap);
     debug.timings.lastFetchMs = Math.round(performance.now() - start);
     await mapReady;
     if (seq !== reloadSeq) return;
