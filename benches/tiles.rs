@@ -11,7 +11,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use linesmap::config::{DataPaths, load_geography};
 use linesmap::journey::index::{JourneyFilter, JourneyIndex};
-use linesmap::layers::tiles::{RouteIndex, TileId, world};
+use linesmap::layers::tiles::{ChainShapes, RouteIndex, TileId, world};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,6 +56,12 @@ fn bench(c: &mut Criterion) {
         routes.len(),
         t1.elapsed().as_secs_f64()
     );
+    let t2 = std::time::Instant::now();
+    let shapes = ChainShapes::build(&geo);
+    eprintln!(
+        "rail chains simplified per zoom band in {:.2} s",
+        t2.elapsed().as_secs_f64()
+    );
     // the z8 tile holding London Euston, the busiest; and Manchester Piccadilly's
     let at = |lon: f64, lat: f64, z: u32| {
         let w = world([lon, lat]);
@@ -73,7 +79,7 @@ fn bench(c: &mut Criterion) {
         ..JourneyFilter::default()
     };
     for (name, t) in [("London", london), ("Manchester", manchester)] {
-        let out = routes.tile(&idx, &geo, t, &all).expect("tile");
+        let out = routes.tile(&idx, &geo, &shapes, t, &all).expect("tile");
         eprintln!(
             "z8 {name} {}/{}: {} bytes, {} features, {} journeys drawn, {} dropped ({} features)",
             t.x,
@@ -88,19 +94,19 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("journeys tile");
     g.sample_size(20);
     g.bench_function("z8 London, every journey", |b| {
-        b.iter(|| black_box(routes.tile(&idx, &geo, london, &all)))
+        b.iter(|| black_box(routes.tile(&idx, &geo, &shapes, london, &all)))
     });
     g.bench_function("z8 Manchester, every journey", |b| {
-        b.iter(|| black_box(routes.tile(&idx, &geo, manchester, &all)))
+        b.iter(|| black_box(routes.tile(&idx, &geo, &shapes, manchester, &all)))
     });
     g.bench_function("z8 London, rail from 2024", |b| {
-        b.iter(|| black_box(routes.tile(&idx, &geo, london, &rail_2024)))
+        b.iter(|| black_box(routes.tile(&idx, &geo, &shapes, london, &rail_2024)))
     });
     g.bench_function("z0, every journey", |b| {
-        b.iter(|| black_box(routes.tile(&idx, &geo, at(0.0, 0.0, 0), &all)))
+        b.iter(|| black_box(routes.tile(&idx, &geo, &shapes, at(0.0, 0.0, 0), &all)))
     });
     g.bench_function("z12 London, every journey", |b| {
-        b.iter(|| black_box(routes.tile(&idx, &geo, at(-0.1335, 51.5282, 12), &all)))
+        b.iter(|| black_box(routes.tile(&idx, &geo, &shapes, at(-0.1335, 51.5282, 12), &all)))
     });
     g.finish();
 }

@@ -818,8 +818,9 @@ fn main() -> anyhow::Result<()> {
             let state = AppState::with_marking(journeys, web, security, limits, marking);
             let t0 = std::time::Instant::now();
             http::layers::Memos::warm(&state);
-            // the journeys' route index for vector tiles
+            // the journeys' route index and the rail chains per zoom band, for vector tiles
             state.tiles.get(&state.journeys.index());
+            state.tiles.shapes(state.journeys.geography());
             tracing::info!(
                 seconds = t0.elapsed().as_secs_f64(),
                 "layers computed (station counts, hotspots, flows, track usage)"

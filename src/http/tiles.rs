@@ -24,7 +24,8 @@ use super::journeys::{filter_from, force_param};
 use super::params::Params;
 use super::{AppState, json_reply};
 use crate::layers::tiles::{
-    self as t, Geom, MAX_BYTES, MAX_FEATURES, MAX_ZOOM, Prop, RouteIndex, TileFeature, TileId,
+    self as t, ChainShapes, Geom, MAX_BYTES, MAX_FEATURES, MAX_ZOOM, Prop, RouteIndex, TileFeature,
+    TileId,
 };
 use serde_json::{Value, json};
 use std::borrow::Cow;
@@ -87,15 +88,22 @@ pub const FLOW_TILE_PARAMS: &[&str] = &[
     "direction",
 ];
 
-/// The journeys' route index, rebuilt when the journeys change (see [`RouteIndex`]).
+/// The journeys' route index, rebuilt when the journeys change (see [`RouteIndex`]), and the
+/// rail chains simplified per zoom band (built once).
 #[derive(Default)]
 pub struct RouteCache {
+    shapes: std::sync::OnceLock<ChainShapes>,
     current: Mutex<Option<Arc<RouteIndex>>>,
     /// held while building, so that a burst of tile requests builds once
     building: Mutex<()>,
 }
 
 impl RouteCache {
+    /// The rail chains per zoom band (built on first use).
+    pub fn shapes(&self, geo: &crate::geography::Geography) -> &ChainShapes {
+        self.shapes.get_or_init(|| ChainShapes::build(geo))
+    }
+
     /// The index for `idx` (its version), built now if the one kept is older.
     pub fn get(&self, idx: &crate::journey::index::JourneyIndex) -> Arc<RouteIndex> {
         let kept = || {
@@ -530,8 +538,9 @@ fn journeys_tile(
 ) -> Result<Response, ApiError> {
     let idx = state.journeys.index();
     let routes = state.tiles.get(&idx);
+    let geo = state.journeys.geography();
     let out = routes
-        .tile(&idx, state.journeys.geography(), tile, f)
+        .tile(&idx, geo, state.tiles.shapes(geo), tile, f)
         .map_err(|e| ApiError::Internal(format!("encoding a tile: {e}")))?;
     drop(idx);
     let mut r = mvt_reply(out.encoded.bytes, out.encoded.dropped);

@@ -48,6 +48,8 @@ pub const JOURNEY_ZOOM: u8 = 12;
 pub const MAX_BYTES: usize = 500 * 1024;
 /// Most features in a tile (tippecanoe's default).
 pub const MAX_FEATURES: usize = 200_000;
+/// Route groups sorted at first for a journeys tile (more than a tile can hold).
+const SORTED_HEAD: usize = 65_536;
 /// The latitude limit of Web Mercator (the square's edge).
 pub const MAX_LAT: f64 = 85.051_128_779_806_59;
 
@@ -146,15 +148,6 @@ pub enum Geom {
     Lines(Vec<Vec<[i32; 2]>>),
 }
 
-impl Geom {
-    fn vertices(&self) -> usize {
-        match self {
-            Geom::Points(p) => p.len(),
-            Geom::Lines(l) => l.iter().map(Vec::len).sum(),
-        }
-    }
-}
-
 /// A property value (MVT has no null: a null property is left out).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Prop {
@@ -176,7 +169,38 @@ impl TileFeature {
     /// A guess of the feature's encoded bytes (geometry about two bytes a coordinate, tags
     /// two a pair plus their values), used to stop building features past the cap.
     fn estimate(&self) -> usize {
-        8 + 4 * self.geom.vertices() + 12 * self.props.len()
+        let varint = |v: i32| {
+            let z = ((v << 1) ^ (v >> 31)) as u32;
+            (32 - z.leading_zeros()).div_ceil(7).max(1) as usize
+        };
+        let geometry: usize = match &self.geom {
+            Geom::Points(ps) => 1 + ps.len() * 4,
+            Geom::Lines(parts) => parts
+                .iter()
+                .map(|p| {
+                    let mut last = [0, 0];
+                    2 + p
+                        .iter()
+                        .map(|q| {
+                            let n = varint(q[0] - last[0]) + varint(q[1] - last[1]);
+                            last = *q;
+                            n
+                        })
+                        .sum::<usize>()
+                })
+                .sum(),
+        };
+        // the feature's framing, id and type; per tag its two indices and (at worst) a value
+        // of its own in the layer's table
+        let tags: usize = self
+            .props
+            .iter()
+            .map(|(_, v)| match v {
+                Prop::Str(s) => 6 + s.len(),
+                _ => 8,
+            })
+            .sum();
+        12 + geometry + tags
     }
 }
 
@@ -259,35 +283,222 @@ fn simplify(part: &[[f64; 2]]) -> Vec<[i32; 2]> {
 /// A lon/lat polyline in the tile: clipped to the tile and its buffer, quantised and
 /// simplified (see the module's notes); empty when it does not reach the tile.
 pub fn project_line(tile: TileId, coords: &[[f64; 2]]) -> Vec<Vec<[i32; 2]>> {
+    let w: Vec<[f64; 2]> = coords.iter().map(|&p| world(p)).collect();
+    project_runs(tile, &[w])
+}
+
+/// Runs of a line in the Web Mercator unit square (a gap between runs is a part of the line
+/// left out, away from the tile) in the tile: clipped, quantised and simplified.
+pub fn project_runs(tile: TileId, runs: &[Vec<[f64; 2]>]) -> Vec<Vec<[i32; 2]>> {
     let (lo, hi) = (-f64::from(BUFFER), f64::from(EXTENT as i32 + BUFFER));
-    let pts: Vec<[f64; 2]> = coords.iter().map(|&p| tile.units(world(p))).collect();
     let mut parts: Vec<Vec<[f64; 2]>> = Vec::new();
-    let mut cur: Vec<[f64; 2]> = Vec::new();
-    if pts.len() == 1 {
-        cur.extend(clip(pts[0], pts[0], lo, hi).map(|(a, _)| a));
-    }
-    for w in pts.windows(2) {
-        match clip(w[0], w[1], lo, hi) {
-            Some((a, b)) => {
-                if cur.last() != Some(&a) {
+    for run in runs {
+        let pts: Vec<[f64; 2]> = run.iter().map(|&p| tile.units(p)).collect();
+        let mut cur: Vec<[f64; 2]> = Vec::new();
+        if pts.len() == 1 {
+            cur.extend(clip(pts[0], pts[0], lo, hi).map(|(a, _)| a));
+        }
+        for w in pts.windows(2) {
+            match clip(w[0], w[1], lo, hi) {
+                Some((a, b)) => {
+                    if cur.last() != Some(&a) {
+                        if !cur.is_empty() {
+                            parts.push(std::mem::take(&mut cur));
+                        }
+                        cur.push(a);
+                    }
+                    cur.push(b);
+                }
+                None => {
                     if !cur.is_empty() {
                         parts.push(std::mem::take(&mut cur));
                     }
-                    cur.push(a);
-                }
-                cur.push(b);
-            }
-            None => {
-                if !cur.is_empty() {
-                    parts.push(std::mem::take(&mut cur));
                 }
             }
         }
-    }
-    if !cur.is_empty() {
-        parts.push(cur);
+        if !cur.is_empty() {
+            parts.push(cur);
+        }
     }
     parts.iter().map(|p| simplify(p)).collect()
+}
+
+/// The rail chains in the Web Mercator unit square, each simplified once per band of zooms
+/// (Douglas–Peucker at half a pixel of the band's deepest zoom: bands of three zooms from 0,
+/// the full chain from zoom [`FULL_CHAIN_ZOOM`]), so that a tile's routes are sliced from
+/// geometry of about the tile's resolution instead of every surveyed vertex.
+pub struct ChainShapes {
+    /// per band, per chain: the kept vertices and their offsets along the chain (metres)
+    bands: Vec<Vec<Shape>>,
+    /// per chain, its envelope in the unit square
+    envelopes: Vec<[f64; 4]>,
+}
+
+struct Shape {
+    pts: Vec<[f64; 2]>,
+    cum: Vec<f64>,
+}
+
+/// From this zoom routes are cut from the full chains.
+pub const FULL_CHAIN_ZOOM: u8 = 15;
+const BAND_ZOOMS: u8 = 3;
+
+impl Shape {
+    fn segment_at(&self, offset: f64) -> usize {
+        let n = self.pts.len();
+        if n < 2 {
+            return 0;
+        }
+        self.cum
+            .partition_point(|&c| c <= offset)
+            .saturating_sub(1)
+            .min(n - 2)
+    }
+
+    fn point_at(&self, offset: f64) -> [f64; 2] {
+        if self.pts.len() < 2 {
+            return self.pts.first().copied().unwrap_or([0.0, 0.0]);
+        }
+        let i = self.segment_at(offset);
+        let (a, b) = (self.cum[i], self.cum[i + 1]);
+        let t = if b > a {
+            ((offset - a) / (b - a)).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let (p, q) = (self.pts[i], self.pts[i + 1]);
+        [p[0] + (q[0] - p[0]) * t, p[1] + (q[1] - p[1]) * t]
+    }
+
+    /// As `Chain::append_slice`: from offset `from` to `to`, either direction.
+    fn append_slice(&self, from: f64, to: f64, out: &mut Vec<[f64; 2]>) {
+        let mut push = |p: [f64; 2]| {
+            if out.last() != Some(&p) {
+                out.push(p);
+            }
+        };
+        push(self.point_at(from));
+        let (i, j) = (self.segment_at(from), self.segment_at(to));
+        if from <= to {
+            for k in i + 1..=j {
+                push(self.pts[k]);
+            }
+        } else {
+            for k in (j + 1..=i).rev() {
+                push(self.pts[k]);
+            }
+        }
+        push(self.point_at(to));
+    }
+}
+
+/// Douglas–Peucker: the indices of `pts` kept at `tolerance` (same units), first and last
+/// always.
+fn douglas_peucker(pts: &[[f64; 2]], tolerance: f64) -> Vec<usize> {
+    let n = pts.len();
+    if n <= 2 {
+        return (0..n).collect();
+    }
+    let mut keep = vec![false; n];
+    keep[0] = true;
+    keep[n - 1] = true;
+    let mut stack = vec![(0usize, n - 1)];
+    while let Some((a, b)) = stack.pop() {
+        let (p, q) = (pts[a], pts[b]);
+        let (dx, dy) = (q[0] - p[0], q[1] - p[1]);
+        let len = dx.hypot(dy);
+        let mut far = (0.0f64, 0usize);
+        for (k, r) in pts.iter().enumerate().take(b).skip(a + 1) {
+            let d = if len > 0.0 {
+                ((r[0] - p[0]) * dy - (r[1] - p[1]) * dx).abs() / len
+            } else {
+                (r[0] - p[0]).hypot(r[1] - p[1])
+            };
+            if d > far.0 {
+                far = (d, k);
+            }
+        }
+        if far.0 > tolerance {
+            keep[far.1] = true;
+            stack.push((a, far.1));
+            stack.push((far.1, b));
+        }
+    }
+    (0..n).filter(|&i| keep[i]).collect()
+}
+
+impl ChainShapes {
+    /// Every chain of `geo`'s rail graph, projected and simplified per band.
+    pub fn build(geo: &Geography) -> ChainShapes {
+        let chains = geo.rail.chains();
+        let full: Vec<Vec<[f64; 2]>> = chains
+            .iter()
+            .map(|c| c.coords.iter().map(|&p| world(p)).collect())
+            .collect();
+        let bands = (0..=FULL_CHAIN_ZOOM / BAND_ZOOMS)
+            .map(|b| {
+                let deepest = (b + 1) * BAND_ZOOMS - 1;
+                let full_band = b * BAND_ZOOMS >= FULL_CHAIN_ZOOM;
+                // half a pixel of a 256-pixel tile at the band's deepest zoom
+                let tolerance = 0.5 / 256.0 / (1u64 << deepest) as f64;
+                chains
+                    .iter()
+                    .zip(&full)
+                    .map(|(c, w)| {
+                        let keep = if full_band {
+                            (0..w.len()).collect()
+                        } else {
+                            douglas_peucker(w, tolerance)
+                        };
+                        Shape {
+                            pts: keep.iter().map(|&i| w[i]).collect(),
+                            cum: keep.iter().map(|&i| c.cum[i]).collect(),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let envelopes = chains
+            .iter()
+            .map(|c| {
+                let a = world([c.bbox.min_lon, c.bbox.max_lat]);
+                let b = world([c.bbox.max_lon, c.bbox.min_lat]);
+                [a[0], a[1], b[0], b[1]]
+            })
+            .collect();
+        ChainShapes { bands, envelopes }
+    }
+
+    /// A route's line in the unit square at `tile`'s resolution, as runs: the rail pieces
+    /// whose chain does not come near the tile are left out (a gap).
+    pub fn route(&self, route: &MappedRoute, tile: TileId) -> Vec<Vec<[f64; 2]>> {
+        let [x0, y0, x1, y1] = tile.world_bounds();
+        let pad = (x1 - x0) * f64::from(BUFFER) / f64::from(EXTENT);
+        let (x0, y0, x1, y1) = (x0 - pad, y0 - pad, x1 + pad, y1 + pad);
+        match &route.geometry {
+            RouteGeometry::Line(c) => vec![c.iter().map(|&p| world(p)).collect()],
+            RouteGeometry::Pieces(pieces) => {
+                let band = usize::from(tile.z / BAND_ZOOMS).min(self.bands.len() - 1);
+                let shapes = &self.bands[band];
+                let mut runs: Vec<Vec<[f64; 2]>> = Vec::new();
+                let mut cur: Vec<[f64; 2]> = Vec::new();
+                for &(c, from, to) in pieces {
+                    let e = self.envelopes[c as usize];
+                    if e[2] < x0 || e[0] > x1 || e[3] < y0 || e[1] > y1 {
+                        if !cur.is_empty() {
+                            runs.push(std::mem::take(&mut cur));
+                        }
+                        continue;
+                    }
+                    shapes[c as usize].append_slice(from, to, &mut cur);
+                }
+                if !cur.is_empty() {
+                    runs.push(cur);
+                }
+                runs
+            }
+        }
+    }
 }
 
 /// An encoded tile: its bytes, the features in it and the features dropped by the caps.
@@ -360,19 +571,6 @@ fn encode_some(layer: &str, features: &[TileFeature]) -> Result<Vec<u8>, mvt::Er
     }
     tile.add_layer(l)?;
     tile.to_bytes()
-}
-
-/// Keeps features from the front while their estimated size stays under the cap (with room
-/// to spare: [`encode`] checks the real size); how many.
-pub fn within_budget(features: &[TileFeature]) -> usize {
-    let mut bytes = 0usize;
-    for (i, f) in features.iter().enumerate() {
-        bytes += f.estimate();
-        if bytes > MAX_BYTES * 3 / 2 || i >= MAX_FEATURES {
-            return i;
-        }
-    }
-    features.len()
 }
 
 // ---------------------------------------------------------------- journeys
@@ -491,6 +689,7 @@ impl RouteIndex {
         &self,
         idx: &JourneyIndex,
         geo: &Geography,
+        shapes: &ChainShapes,
         tile: TileId,
         f: &JourneyFilter,
     ) -> Result<JourneyTile, mvt::Error> {
@@ -521,18 +720,30 @@ impl RouteIndex {
                 (n > 0).then_some((it.data, n, c))
             })
             .collect();
-        groups.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        // most journeys first; only the head that can fit is sorted (then the rest, if needed)
+        let order = |a: &(u32, u32, u64), b: &(u32, u32, u64)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
+        let head = groups.len().min(SORTED_HEAD);
+        if head < groups.len() {
+            groups.select_nth_unstable_by(head, order);
+        }
+        groups[..head].sort_unstable_by(order);
+        let mut sorted = head;
         let single = tile.z >= JOURNEY_ZOOM;
         let mut features: Vec<TileFeature> = Vec::new();
         let mut budget = 0usize;
         let mut drawn = 0usize;
-        for &(r, n, c) in &groups {
-            if budget > MAX_BYTES * 3 / 2 || features.len() >= MAX_FEATURES {
+        for k in 0..groups.len() {
+            if budget > MAX_BYTES || features.len() >= MAX_FEATURES {
                 break;
             }
+            if k == sorted {
+                groups[k..].sort_unstable_by(order);
+                sorted = groups.len();
+            }
+            let (r, n, c) = groups[k];
             drawn += 1;
             let route = &self.routes[r as usize];
-            let parts = project_line(tile, &route.route.coords(geo));
+            let parts = project_runs(tile, &shapes.route(&route.route, tile));
             if parts.is_empty() {
                 continue;
             }
