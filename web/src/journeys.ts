@@ -1,6 +1,6 @@
 // The journeys layer (issue 19): Mapbox Vector Tiles from the server's OGC API – Tiles
 // endpoint for the journeys collection, drawn at every zoom. The server applies the filters
-// (the tile URL carries them as query parameters, as /collections/journeys/items takes them)
+// (the tile URL carries them as query parameters, named as the page's other requests name them)
 // and aggregates: at low zoom the journeys that follow the same route are one feature with
 // `journeys` and `children` counts; at high zoom each journey is a feature with its `id`.
 // A role that may not read journeys (viewer) gets no source at all.
@@ -51,7 +51,7 @@ export async function fetchTileset(): Promise<Tileset> {
   return { template: location.origin + template, fixed: Object.fromEntries(new URLSearchParams(query)), minzoom, maxzoom, apiPath };
 }
 
-/** The tile URL for the filters (the API parameters of the form, as the items take them). */
+/** The tile URL for the filters (the form's API parameters: from, to, age_band, …). */
 export function tileUrl(ts: Tileset, params: Params): string {
   const q = url(ts.apiPath, { ...ts.fixed, ...params }).split('?')[1];
   return q ? `${ts.template}?${q}` : ts.template;
