@@ -91,6 +91,26 @@ fn bench(c: &mut Criterion) {
             out.encoded.dropped
         );
     }
+    // On a shared machine wall time includes waiting for a core: the CPU time of this thread
+    // per tile is the cost itself (a tile is computed on one thread)
+    let rail_from_2024 = rail_2024.clone();
+    for (name, t, f) in [
+        ("z8 London, every journey", london, &all),
+        ("z8 Manchester, every journey", manchester, &all),
+        ("z8 London, rail from 2024", london, &rail_from_2024),
+        ("z0, every journey", at(0.0, 0.0, 0), &all),
+        ("z12 London, every journey", at(-0.1335, 51.5282, 12), &all),
+    ] {
+        let reps = 10;
+        let t0 = thread_cpu_s();
+        for _ in 0..reps {
+            black_box(routes.tile(&idx, &geo, &shapes, t, f).expect("tile"));
+        }
+        eprintln!(
+            "{name}: {:.1} ms of CPU per tile",
+            (thread_cpu_s() - t0) * 1e3 / f64::from(reps)
+        );
+    }
     let mut g = c.benchmark_group("journeys tile");
     g.sample_size(20);
     g.bench_function("z8 London, every journey", |b| {
@@ -109,6 +129,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(routes.tile(&idx, &geo, &shapes, at(-0.1335, 51.5282, 12), &all)))
     });
     g.finish();
+}
+
+fn thread_cpu_s() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
+    t(u.ru_utime) + t(u.ru_stime)
 }
 
 criterion_group!(benches, bench);

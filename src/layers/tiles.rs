@@ -48,8 +48,8 @@ pub const JOURNEY_ZOOM: u8 = 12;
 pub const MAX_BYTES: usize = 500 * 1024;
 /// Most features in a tile (tippecanoe's default).
 pub const MAX_FEATURES: usize = 200_000;
-/// Route groups sorted at first for a journeys tile (more than a tile can hold).
-const SORTED_HEAD: usize = 65_536;
+/// Route groups ranked at a time for a journeys tile (a z8 tile holds a few thousand).
+const SORTED_HEAD: usize = 8_192;
 /// The latitude limit of Web Mercator (the square's edge).
 pub const MAX_LAT: f64 = 85.051_128_779_806_59;
 
@@ -722,12 +722,7 @@ impl RouteIndex {
             .collect();
         // most journeys first; only the head that can fit is sorted (then the rest, if needed)
         let order = |a: &(u32, u32, u64), b: &(u32, u32, u64)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
-        let head = groups.len().min(SORTED_HEAD);
-        if head < groups.len() {
-            groups.select_nth_unstable_by(head, order);
-        }
-        groups[..head].sort_unstable_by(order);
-        let mut sorted = head;
+        let mut sorted = 0;
         let single = tile.z >= JOURNEY_ZOOM;
         let mut features: Vec<TileFeature> = Vec::new();
         let mut budget = 0usize;
@@ -737,8 +732,14 @@ impl RouteIndex {
                 break;
             }
             if k == sorted {
-                groups[k..].sort_unstable_by(order);
-                sorted = groups.len();
+                // the next head of the rest
+                let rest = &mut groups[k..];
+                let head = rest.len().min(SORTED_HEAD);
+                if head < rest.len() {
+                    rest.select_nth_unstable_by(head, order);
+                }
+                rest[..head].sort_unstable_by(order);
+                sorted = k + head;
             }
             let (r, n, c) = groups[k];
             drawn += 1;
