@@ -53,6 +53,11 @@ export function supports(path: string, name: string): boolean {
   return !set || set.has(name);
 }
 
+/** The first path the server's /openapi declares that `test` accepts (e.g. a path template). */
+export function declaredPath(test: (path: string) => boolean): string | undefined {
+  return declared ? [...declared.keys()].find(test) : undefined;
+}
+
 export function url(path: string, params: Params): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {

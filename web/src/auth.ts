@@ -40,6 +40,19 @@ export function authHeaders(): Record<string, string> {
   return t ? { Authorization: `Bearer ${t}` } : {};
 }
 
+/** MapLibre's `transformRequest`: the sign-in goes with the map's own requests (the journeys'
+ * vector tiles, the glyphs) to this page's origin, and never to another. */
+export function sameOriginAuth(url: string): { url: string; headers?: Record<string, string> } {
+  let same = false;
+  try {
+    same = new URL(url, location.href).origin === location.origin;
+  } catch {
+    same = false;
+  }
+  const h = same ? authHeaders() : {};
+  return Object.keys(h).length ? { url, headers: h } : { url };
+}
+
 export function signOut() {
   const viaSso = S.signedInThroughProvider();
   sessionStorage.removeItem(TOKEN);

@@ -1,15 +1,19 @@
-// The map: a style built only from our GeoJSON (no tiles or sprites; label glyphs are built
-// from Noto Sans by scripts/glyphs.mjs and served from /assets/glyphs), the layers, their
-// legends and toggles.
+// The map: a style built from our GeoJSON and the journeys' vector tiles (journeys.ts), all
+// from the server (no sprites; label glyphs are built from Noto Sans by scripts/glyphs.mjs and
+// served from /assets/glyphs), the layers, their legends and toggles.
 import * as maplibregl from 'maplibre-gl';
 import type { FC } from './api';
 import PAL from './palette.json';
 import { FLOW_LAYERS } from './flows';
 import { LABEL_LAYERS, LABEL_SOURCES } from './labels';
+import { sameOriginAuth } from './auth';
 
 const EMPTY: FC = { type: 'FeatureCollection', features: [] };
 export const SOURCES = ['forces', 'rail', 'flows', 'hotspots', 'journeys', 'corridors'] as const;
 export type SourceId = (typeof SOURCES)[number];
+/** The GeoJSON sources: the journeys are vector tiles, added for the roles that may read them
+ * (see journeys.ts). */
+const GEOJSON_SOURCES = SOURCES.filter((s) => s !== 'journeys');
 export type ForceMetric = 'net' | 'imports' | 'exports';
 /** What sizes the station circles (`size` in the URL): `count` is the hotspot measure's
  * count (stops by default; `journeys` in older links means it too). */
@@ -27,7 +31,7 @@ export function createMap(container: string): maplibregl.Map {
     transition: { duration: 0, delay: 0 }, // redraw at once on a filter change
     // Forces and rail keep their geometry for the session; filtered counts arrive as feature state.
     sources: Object.fromEntries([
-      ...SOURCES.map((s) => [s, { type: 'geojson', data: EMPTY, ...(STATE_KEY[s] ? { promoteId: STATE_KEY[s] } : {}) }]),
+      ...GEOJSON_SOURCES.map((s) => [s, { type: 'geojson', data: EMPTY, ...(STATE_KEY[s] ? { promoteId: STATE_KEY[s] } : {}) }]),
       ...LABEL_SOURCES.map((s) => [s, { type: 'geojson', data: EMPTY }]),
     ]) as any,
     layers: [
@@ -49,14 +53,8 @@ export function createMap(container: string): maplibregl.Map {
         layout: { 'line-cap': 'round', 'line-join': 'round', visibility: 'none' },
         paint: { 'line-color': '#01857a', 'line-opacity': 0.7, 'line-width': 1 },
       },
+      // the journeys' line layer goes here (journeys.ts adds it under the flows)
       ...FLOW_LAYERS,
-      {
-        id: 'journeys-line',
-        type: 'line',
-        source: 'journeys',
-        minzoom: JOURNEY_MINZOOM,
-        paint: { 'line-color': '#e66101', 'line-opacity': 0.5, 'line-width': ['case', ['>', ['get', 'children'], 0], 2, 1.2] },
-      },
       {
         id: 'hotspots-circle',
         type: 'circle',
@@ -89,12 +87,13 @@ export function createMap(container: string): maplibregl.Map {
     maxZoom: 15,
     // Labels appear at once: a fade keeps the map repainting (not idle) for 300 ms after each change.
     fadeDuration: 0,
+    // the sign-in with the map's own requests (the journeys' tiles), to this origin only
+    transformRequest: sameOriginAuth,
   });
 }
 
 export const ATTRIBUTION = 'Force areas: ONS, OGL v3.0, contains OS data © Crown copyright 2020 · Stations: ORR, NaPTAN, OGL v3.0, contains OS data © Crown copyright 2022 · Track: Network Rail, OGL v3.0; geometry raileasyuk, CC-BY-SA-4.0 · Journeys: SYNTHETIC · Labels: Noto Sans, SIL OFL 1.1';
 
-export const JOURNEY_MINZOOM = 9;
 export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', rail: 'section', hotspots: 'crs' };
 
 /** Filtered counts (CSV rows) onto features whose geometry is already on the map: numbers as
@@ -158,8 +157,6 @@ const STATION_COLOR: maplibregl.ExpressionSpecification = [
   ['==', st('significant'), 1], PAL.stations.cold,
   PAL.stations.insignificant,
 ];
-export const JOURNEY_LIMIT = 300;
-
 export function setData(map: maplibregl.Map, id: SourceId, fc: FC) {
   (map.getSource(id) as maplibregl.GeoJSONSource).setData(fc as any);
 }
@@ -229,12 +226,6 @@ export function hotspotLegend(m: number, label: string): string {
   );
 }
 
-export function journeyLegend(zoom: number, shown: number, matched: number | undefined): string {
-  if (zoom < JOURNEY_MINZOOM) return `<em>zoom in (≥ ${JOURNEY_MINZOOM}) to draw routes</em>`;
-  return `<svg width="160" height="12"><line x1="2" y1="6" x2="70" y2="6" stroke="#e66101" stroke-width="2"/></svg>
-    <div>${shown} of ${matched ?? '?'} in view${matched && matched > shown ? ` (first ${shown})` : ''}; thicker with children</div>`;
-}
-
 export const LAYER_IDS: Record<SourceId, string[]> = {
   forces: ['forces-fill', 'forces-line', 'force-labels'],
   rail: ['rail-line'],
@@ -245,5 +236,6 @@ export const LAYER_IDS: Record<SourceId, string[]> = {
 };
 
 export function setVisible(map: maplibregl.Map, id: SourceId, on: boolean) {
-  for (const l of LAYER_IDS[id]) map.setLayoutProperty(l, 'visibility', on ? 'visible' : 'none');
+  // (a viewer's map has no journeys layer)
+  for (const l of LAYER_IDS[id]) if (map.getLayer(l)) map.setLayoutProperty(l, 'visibility', on ? 'visible' : 'none');
 }

@@ -17,6 +17,7 @@ import * as E from './emerging';
 import { Timeline, type Bucket } from './timeline';
 import * as T from './treatment';
 import * as PP from './people';
+import * as J from './journeys';
 
 const t0 = performance.now();
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
@@ -60,6 +61,11 @@ let timelineKey = '';
 /** Resolves when the map has loaded and holds the force areas: the first load fetches its data
  * meanwhile and waits for this only to apply it. */
 let mapReady: Promise<void> = Promise.resolve();
+/** The journeys' vector tiles (issue 19): their tileset (tile URL template, zoom range), read
+ * at start for the roles that may read journeys, and a promise that resolves when the source
+ * is on the map (at once for a viewer, who has none). */
+let tileset: J.Tileset | null = null;
+let journeysReady: Promise<void> = Promise.resolve();
 let lastIdle: Promise<void> = Promise.resolve();
 const data: Record<L.SourceId, FC> = Object.fromEntries(L.SOURCES.map((s) => [s, { type: 'FeatureCollection', features: [] }])) as any;
 
@@ -75,7 +81,17 @@ const debug = {
     return me;
   },
   generation: 0, // increments when a full reload has been drawn (map idle)
-  journeysGeneration: 0,
+  journeysGeneration: 0, // increments when the journeys' tiles in view have loaded
+  /** issue 19: the journeys' tile source (URL with the filters, zoom range) and what it draws */
+  journeys: {
+    get tiles() {
+      return (debug.map?.getSource(J.SOURCE) as maplibregl.VectorTileSource | undefined)?.tiles ?? null;
+    },
+    get tileset() {
+      return tileset;
+    },
+    rendered: () => J.rendered(debug.map!),
+  },
   timings: { firstInteractiveMs: null as number | null, lastRedrawMs: null as number | null, lastFetchMs: null as number | null, lastApplyMs: null as number | null },
   errors: [] as string[],
   /** What the map draws of the flows (curves and arrowheads) and the timeline's weeks. */
@@ -160,7 +176,8 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       getJson<FC>('/api/hotspots', { ...hp, top: '20', sort: 'gi_z' }, 'top'),
       getJson<{ journeys: number | null }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
       weekly,
-      loadJourneys(map),
+      // the journeys' source on the map (first load), so the first idle includes its tiles
+      journeysReady,
       // corridors only while their layer is on (off at first)
       ($('toggle-corridors') as HTMLInputElement).checked
         ? getJson<FC>('/api/corridors', { ...ap, top: '50' }, 'corridors')
@@ -170,6 +187,11 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     ]);
     if (seq !== reloadSeq) return;
     performance.mark('reload-fetched');
+    // The journeys' tiles for the filters: asked for now, so that the server computes them
+    // while the page applies the rest, and not for a change superseded meanwhile (form fields
+    // changed one after another: each tile over a long period costs the server far more than
+    // the other requests, and it would still be computing them when the next change asks).
+    if (tileset) J.setFilters(map, tileset, ap);
     debug.timings.lastFetchMs = Math.round(performance.now() - start);
     await mapReady;
     if (seq !== reloadSeq) return;
@@ -239,29 +261,6 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       document.body.dataset.ready = '1';
     });
     map.triggerRepaint();
-  } catch (e) {
-    showError(e);
-  }
-}
-
-let journeysSeq = 0;
-async function loadJourneys(map: maplibregl.Map) {
-  const seq = ++journeysSeq;
-  const on = ($('toggle-journeys') as HTMLInputElement).checked;
-  const z = map.getZoom();
-  let fc: FC = { type: 'FeatureCollection', features: [] };
-  try {
-    if (on && z >= L.JOURNEY_MINZOOM && me?.journeys !== 'none') {
-      const b = map.getBounds();
-      const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(',');
-      fc = await getJson<FC>('/api/journeys', { ...apiParams(filters), bbox, limit: String(L.JOURNEY_LIMIT) }, 'journeys');
-    }
-    if (seq !== journeysSeq) return;
-    // An empty layer that stays empty is not sent again: each setData costs a worker round trip and a repaint.
-    if (fc.features.length || data.journeys.features.length) L.setData(map, 'journeys', fc);
-    data.journeys = fc;
-    if (me?.journeys !== 'none') legend('journeys', L.journeyLegend(z, fc.features.length, fc.numberMatched) + (me?.journeys === 'btp_sourced' ? '<div>BTP-sourced journeys only</div>' : ''));
-    debug.journeysGeneration++;
   } catch (e) {
     showError(e);
   }
@@ -411,6 +410,8 @@ function briefingFacts(title: string, marking: string): B.Briefing {
       { kind: 'dot', colors: [pal.stations.insignificant], label: `not significant; circle area by ${sizeLabel}` },
     );
   legendItems.push({ kind: 'line', colors: ['#1a1a1a'], label: 'rail network, width by journeys per section' });
+  if (me?.journeys !== 'none' && ($('toggle-journeys') as HTMLInputElement).checked)
+    legendItems.push({ kind: 'line', colors: [J.COLOR], label: `journeys along their routes, width by the journeys per route${me?.journeys === 'btp_sourced' ? ' (BTP-sourced only)' : ''}` });
   return {
     title,
     marking,
@@ -448,7 +449,17 @@ async function main() {
     cb.checked = false;
     cb.disabled = true;
     $('legend-journeys').textContent = 'not shown to the viewer role';
+  } else {
+    legend('journeys', J.legend(me.journeys === 'btp_sourced'));
   }
+  // The journeys' tileset, read while the map loads (not for a viewer: no journeys source).
+  const tilesetRead =
+    me.journeys === 'none'
+      ? null
+      : J.fetchTileset().catch((e) => {
+          showError(e);
+          return null;
+        });
   $('export').addEventListener('click', () => {
     const b = $('export');
     download(b.dataset.href!, {}, `linesmap-${b.dataset.collection}.geojson`).catch(showError);
@@ -587,7 +598,6 @@ async function main() {
     const cb = $(`toggle-${id}`) as HTMLInputElement;
     cb.addEventListener('change', () => {
       L.setVisible(map, id, cb.checked);
-      if (id === 'journeys') loadJourneys(map);
       if (id === 'corridors' && cb.checked) reloadAll(map);
     });
   }
@@ -596,10 +606,16 @@ async function main() {
     map.setFilter('selected-station', ['==', ['get', 'crs'], '']);
   });
 
-  let moveTimer: number | undefined;
-  map.on('moveend', () => {
-    clearTimeout(moveTimer);
-    moveTimer = window.setTimeout(() => loadJourneys(map), 250);
+  // The journeys' tiles follow the view by themselves; count when those in view have loaded.
+  map.on('sourcedata', (e: maplibregl.MapSourceDataEvent) => {
+    if (e.sourceId === J.SOURCE && e.tile && map.isSourceLoaded(J.SOURCE)) debug.journeysGeneration++;
+  });
+  // Map errors (MapLibre logs them only while nobody listens): a journeys tile refused for an
+  // expired sign-in renews it, as the page's own requests do; the rest as before.
+  map.on('error', (e: any) => {
+    if (e.sourceId === J.SOURCE && e.error?.status === 401) return A.unauthorized();
+    console.error(e.error ?? e);
+    if (e.sourceId === J.SOURCE) showError(e.error ?? e);
   });
 
   const popup = new maplibregl.Popup({ maxWidth: '340px' });
@@ -610,18 +626,28 @@ async function main() {
       ? map.queryRenderedFeatures(layer === 'forces-fill' ? e.point : box, { layers: [layer] })[0] : undefined);
     const st = hit('hotspots-circle');
     if (st) return pickStation(map, st);
-    const j = hit('journeys-line');
+    const j = hit(J.LAYER);
     if (j) {
-      popup.setLngLat(e.lngLat).setHTML(P.journeyPopup(j.properties)).addTo(map);
-      popup.getElement()?.querySelector<HTMLButtonElement>('button.show-persons')?.addEventListener('click', () => {
-        P.showPersons(popup.getElement()!, String(j.properties.report_id), A.reason, A.setReason);
-      });
-      popup.getElement()?.querySelector<HTMLButtonElement>('button.only-line')?.addEventListener('click', () => {
-        filters = { ...filters, line: String(j.properties.line_id) };
-        form.set(filters);
-        popup.remove();
-        reloadAll(map, { fit: true });
-      });
+      // an aggregate (routes drawn as one at this zoom): how many follow it
+      if (!J.isSingle(j.properties)) return popup.setLngLat(e.lngLat).setHTML(J.aggregatePopup(j.properties)).addTo(map);
+      // a single journey: its tile feature has its id; the details come from the server
+      const id = String(j.properties.id);
+      popup.setLngLat(e.lngLat).setHTML('<div class="pop">loading…</div>').addTo(map);
+      getJson<GeoJSON.Feature>(`/api/journeys/${encodeURIComponent(id)}`, {}, 'journey-popup')
+        .then((f) => {
+          const p = f.properties ?? {};
+          popup.setHTML(P.journeyPopup(p));
+          popup.getElement()?.querySelector<HTMLButtonElement>('button.show-persons')?.addEventListener('click', () => {
+            P.showPersons(popup.getElement()!, String(p.report_id), A.reason, A.setReason);
+          });
+          popup.getElement()?.querySelector<HTMLButtonElement>('button.only-line')?.addEventListener('click', () => {
+            filters = { ...filters, line: String(p.line_id) };
+            form.set(filters);
+            popup.remove();
+            reloadAll(map, { fit: true });
+          });
+        })
+        .catch(showError);
       return;
     }
     const co = hit('corridors-line');
@@ -643,7 +669,7 @@ async function main() {
       P.forcePopup(props, apiParams(filters), (html) => popup.setHTML(T.popupSection(fo.properties.code) + html));
     }
   });
-  for (const l of ['hotspots-circle', 'journeys-line', 'flows-line', 'corridors-line']) {
+  for (const l of ['hotspots-circle', J.LAYER, 'flows-line', 'corridors-line']) {
     map.on('mouseenter', l, () => (map.getCanvas().style.cursor = 'pointer'));
     map.on('mouseleave', l, () => (map.getCanvas().style.cursor = ''));
   }
@@ -661,6 +687,16 @@ async function main() {
     // first reloadAll has asked before the map was ready, while they were closed)
     if (urlView === 'treatment' || (urlView === 'people' && me?.person_summaries)) openView(urlView);
   });
+  // The journeys' source, once the map has loaded and the tileset is read, with the filters
+  // of that moment (reloadAll points it at later ones); its layer under the flows.
+  if (tilesetRead)
+    journeysReady = Promise.all([loaded, tilesetRead])
+      .then(([, ts]) => {
+        if (!ts) return;
+        tileset = ts;
+        J.add(map, ts, apiParams(filters), ($('toggle-journeys') as HTMLInputElement).checked, F.FLOW_LAYERS[0]?.id);
+      })
+      .catch(showError);
   await reloadAll(map);
 }
 

@@ -86,6 +86,23 @@ try {
     if (r.status() >= 400) badResponses.push(`${r.status()} ${r.url()}`);
     if (r.url().includes('/assets/glyphs/')) glyphs.push(`${r.status()} ${r.headers()['content-type']} ${r.url().slice(BASE.length)}`);
   });
+  // issue 19: the journeys' vector tile requests (MapLibre's worker fetches them), with the
+  // sign-in header each carried
+  const jtReqs = [];
+  const jtPath = '/collections/journeys/tiles/WebMercatorQuad/';
+  const jtForeign = []; // any request of the context (the map's worker included) leaving the server
+  context.on('request', (r) => {
+    const u = r.url();
+    if (u.startsWith(BASE + jtPath)) jtReqs.push({ url: u, auth: r.headers().authorization ?? '' });
+    if (!u.startsWith(BASE) && !u.startsWith('blob:') && !u.startsWith('data:')) jtForeign.push(u);
+  });
+  const jtBad = [];
+  const jtDroppedBy = new Map(); // tile URL → journeys the server's size cap left out of it
+  context.on('response', (r) => {
+    if (!r.url().startsWith(BASE + jtPath)) return;
+    if (r.status() >= 400) jtBad.push(`${r.status()} ${r.url()}`);
+    jtDroppedBy.set(r.url(), Number(r.headers()['x-tile-journeys-dropped'] ?? 0));
+  });
   page.on('request', (r) => {
     const u = r.url();
     if (/\/api\/(treatment|people)/.test(u)) issue15Requests.push(u);
@@ -351,6 +368,67 @@ try {
   await page.waitForFunction(() => window.__linesmap.filters.to === '2024-03-31' && !document.body.dataset.loading);
   await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
 
+  // 3c. Issue 19: the journeys are vector tiles, drawn at every zoom and filtered on the server.
+  // With the journeys' whole extent in view (the collection's spatial extent: every force area),
+  // the routes drawn, each counted once (a route clipped into several tiles keeps its feature
+  // id, the server's route number; a single journey its id), sum to the server's numberMatched
+  // for the same filter: every matching journey lies on exactly one route and every route in
+  // the extent meets the view. Exact when no tile in view dropped features for its size cap
+  // (500 KiB; X-Tile-Journeys-Dropped says how many journeys each left out: none for this
+  // quarter of the 100,000); if some did, the drawn sum must fall short by at most their total.
+  const jtExtent = (await api('/collections/journeys')).extent.spatial.bbox[0];
+  const jtMatched = async (q) => (await api(`/collections/journeys/items?limit=1&${q}`, TOKEN.analyst)).numberMatched;
+  // journeys the tiles in view (those of the source's current URL) left out
+  const jtDroppedNow = (src, z) => [...jtDroppedBy].filter(([u]) => u.includes(`${jtPath}${z}/`) && u.split('?')[1] === src.split('?')[1]).reduce((n, [, d]) => n + d, 0);
+  const jtSumOk = (drawn, want, dropped) => (dropped === 0 ? drawn === want : drawn <= want && drawn >= want - dropped);
+  const jtDrawn = () => page.evaluate((b) => new Promise((resolve) => {
+    const m = window.__linesmap.map;
+    m.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 10, animate: false });
+    const done = () => {
+      const v = m.getBounds();
+      resolve({ ...window.__linesmap.journeys.rendered(), zoom: m.getZoom(), covers: v.getWest() <= b[0] && v.getSouth() <= b[1] && v.getEast() >= b[2] && v.getNorth() >= b[3] });
+    };
+    m.once('idle', done);
+    m.triggerRepaint();
+  }), jtExtent);
+  const jtSrc1 = await page.evaluate(() => window.__linesmap.journeys.tiles?.[0] ?? '');
+  const jtQ = (u) => Object.fromEntries(new URL(u.replace(/[{}]/g, '')).searchParams);
+  check('the journeys\' tile source carries the filter', jtQ(jtSrc1).from === '2024-01-01' && jtQ(jtSrc1).to === '2024-03-31' && jtSrc1.startsWith(BASE + jtPath), jtSrc1.slice(BASE.length));
+  const jt1 = await jtDrawn();
+  // the items take the dates as `datetime` (from/to are the page's and the tiles' names)
+  const jtItemsQ1 = 'datetime=2024-01-01/2024-03-31';
+  const jtWant1 = await jtMatched(jtItemsQ1);
+  results.journey_tiles_q1 = { ...jt1, numberMatched: jtWant1 };
+  const jtDrop1 = jtDroppedNow(jtSrc1, Math.floor(jt1.zoom));
+  check('at the national view the drawn routes sum to the server\'s journeys for the filter', jt1.covers && jtSumOk(jt1.journeys, jtWant1, jtDrop1) && jtWant1 > 0, `${jt1.journeys} in ${jt1.routes} routes (${jt1.features} tile features) at zoom ${jt1.zoom.toFixed(2)} vs numberMatched ${jtWant1}; ${jtDrop1} dropped by the size cap`);
+  const jtReqQ1 = jtReqs.filter((r) => jtQ(r.url).from === '2024-01-01' && jtQ(r.url).to === '2024-03-31' && !jtQ(r.url).mode);
+  check('journey tile requests carry the filter and the sign-in', jtReqQ1.length > 0 && jtReqs.every((r) => r.auth === `Bearer ${TOKEN.analyst}`), `${jtReqQ1.length} of ${jtReqs.length} with the quarter; auth ${[...new Set(jtReqs.map((r) => r.auth.slice(0, 10)))].join(',')}`);
+  // A filter change (mode rail) changes the tile URL, and the drawn sum follows the server's.
+  let jtGen = await page.evaluate(() => window.__linesmap.generation);
+  let jtSeen = jtReqs.length;
+  await page.selectOption('#f-mode', ['rail']);
+  await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading && window.__linesmap.filters.mode.join() === 'rail', jtGen);
+  const jtSrc2 = await page.evaluate(() => window.__linesmap.journeys.tiles?.[0] ?? '');
+  const jt2 = await jtDrawn();
+  const jtWant2 = await jtMatched(`${jtItemsQ1}&mode=rail`);
+  const jtReq2 = jtReqs.slice(jtSeen);
+  check('a filter change points the journeys\' tiles at the new filter', jtQ(jtSrc2).mode === 'rail' && jtQ(jtSrc2).from === '2024-01-01' && jtReq2.length > 0 && jtReq2.every((r) => jtQ(r.url).mode === 'rail' && jtQ(r.url).from === '2024-01-01'), `${jtSrc2.slice(BASE.length)}; ${jtReq2.length} requests`);
+  const jtDrop2 = jtDroppedNow(jtSrc2, Math.floor(jt2.zoom));
+  check('after the filter change the drawn routes sum to the server\'s journeys', jt2.covers && jtSumOk(jt2.journeys, jtWant2, jtDrop2) && jtWant2 > 0 && jtWant2 !== jtWant1, `${jt2.journeys} in ${jt2.routes} routes vs numberMatched ${jtWant2} (was ${jtWant1}); ${jtDrop2} dropped`);
+  await page.screenshot({ path: path.join(OUT, '26-journey-tiles-national.png') });
+  // A hidden layer loads no tiles, even when the filters change; shown again, it loads them.
+  await page.uncheck('#toggle-journeys');
+  jtGen = await page.evaluate(() => window.__linesmap.generation);
+  jtSeen = jtReqs.length;
+  await page.selectOption('#f-mode', []);
+  await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading && window.__linesmap.filters.mode.length === 0, jtGen);
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
+  const jtHidden = jtReqs.length - jtSeen;
+  await page.check('#toggle-journeys');
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.once('idle', r); m.triggerRepaint(); }));
+  const jtShown = jtReqs.slice(jtSeen);
+  check('a hidden journeys layer loads no tiles; shown again it loads the current filter\'s', jtHidden === 0 && jtShown.length > 0 && jtShown.every((r) => !jtQ(r.url).mode && jtQ(r.url).from === '2024-01-01'), `${jtHidden} while hidden, ${jtShown.length} after`);
+
   // 4. Hotspot row → flies there and opens the station panel; journeys drawn at that zoom.
   const jg = await page.evaluate(() => window.__linesmap.journeysGeneration);
   const crs = await page.getAttribute('#hotspots-body tr:first-child', 'data-crs');
@@ -358,8 +436,9 @@ try {
   await page.waitForSelector('#station:not([hidden])');
   check('hotspot row opens the station panel', (await page.getAttribute('#station', 'data-crs')) === crs, crs);
   await page.waitForFunction(() => !document.querySelector('#station-weekly')?.textContent?.includes('loading'));
-  await page.waitForFunction((g) => window.__linesmap.journeysGeneration > g && window.__linesmap.map.getZoom() >= 9 && !document.body.dataset.loading, jg);
-  const jn = await page.evaluate(() => window.__linesmap.data.journeys.features.length);
+  await page.waitForFunction((g) => { const m = window.__linesmap.map; return window.__linesmap.journeysGeneration > g && m.getZoom() >= 9 && !m.isMoving() && !document.body.dataset.loading; }, jg);
+  await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; if (m.loaded()) r(); else m.once('idle', r); }));
+  const jn = await page.evaluate(() => window.__linesmap.journeys.rendered().features);
   results.features.journeys = jn;
   check('journeys layer has features when zoomed in', jn > 0, String(jn));
   check('station panel shows weekly counts', (await page.$('#station-weekly svg.chart')) !== null,
@@ -406,6 +485,32 @@ try {
     const m = window.__linesmap.map;
     if (!m.isMoving() && m.loaded() && !document.body.dataset.loading) res(); else m.once('idle', () => res());
   }));
+  // An aggregate route (below the tiles' single-journey zoom): its popup says how many journeys
+  // and children follow it, as the tile feature under the click has them.
+  await idle();
+  const aggAt = await page.evaluate(() => {
+    const m = window.__linesmap.map;
+    const r = m.getCanvas().getBoundingClientRect();
+    for (let y = 20; y < r.height - 20; y += 7) for (let x = 20; x < r.width - 20; x += 7) {
+      if (document.elementFromPoint(r.left + x, r.top + y) !== m.getCanvas()) continue;
+      const box = [[x - 4, y - 4], [x + 4, y + 4]];
+      if (['hotspots-circle', 'flows-line', 'corridors-line'].some((l) => m.queryRenderedFeatures(box, { layers: [l] }).length)) continue;
+      const f = m.queryRenderedFeatures(box, { layers: ['journeys-line'] })[0];
+      if (f && f.properties.id == null) return { x: r.left + x, y: r.top + y, journeys: f.properties.journeys, children: f.properties.children, zoom: m.getZoom() };
+    }
+    return null;
+  });
+  if (aggAt) {
+    await page.mouse.click(aggAt.x, aggAt.y);
+    const aggText = await (await page.waitForSelector('.maplibregl-popup .pop')).textContent();
+    const nb = (n) => Number(n).toLocaleString('en-GB');
+    check('an aggregate route\'s popup says how many journeys and children follow it', aggText.includes(`${nb(aggAt.journeys)} journey`) && aggText.includes(`(${nb(aggAt.children)} child`) && aggText.includes('follow this route'), `${aggText.slice(0, 90)} (zoom ${aggAt.zoom.toFixed(1)})`);
+    await page.click('.maplibregl-popup-close-button');
+  } else check('found an aggregate route to click', false);
+  // Single journeys (features with an id) from the tileset's deepest zoom.
+  const jmax = await page.evaluate(() => window.__linesmap.journeys.tileset.maxzoom);
+  const zAggregate = await page.evaluate(() => window.__linesmap.map.getZoom());
+  await page.evaluate((z) => window.__linesmap.map.jumpTo({ zoom: Math.min(z, 14) }), jmax);
   let jp = null;
   let text = '';
   for (let attempt = 0; attempt < 3 && !text.includes('SYNTHETIC'); attempt++) {
@@ -413,8 +518,10 @@ try {
     jp = await pointOn('journeys-line', ['hotspots-circle', 'flows-line', 'corridors-line']);
     if (!jp) break;
     await page.mouse.click(jp.x, jp.y);
-    const pop = await page.waitForSelector('.maplibregl-popup .pop');
-    text = await pop.textContent();
+    await page.waitForSelector('.maplibregl-popup .pop');
+    // a journey's details come from the server after the click (the tile has its id)
+    await page.waitForFunction(() => !(document.querySelector('.maplibregl-popup .pop')?.textContent ?? '').includes('loading'));
+    text = await page.textContent('.maplibregl-popup .pop');
     if (!text.includes('SYNTHETIC')) {
       const close = await page.$('.maplibregl-popup-close-button');
       if (close) await close.click();
@@ -449,6 +556,11 @@ try {
       await page.click('.maplibregl-popup-close-button');
     }
   }
+  // back to the zoom of the aggregate routes; the journeys (drawn at every zoom since issue 19,
+  // over much of a city) hidden while looking for a bare force area
+  await page.evaluate((z) => window.__linesmap.map.jumpTo({ zoom: z }), zAggregate);
+  await page.uncheck('#toggle-journeys');
+  await idle();
   const fp = await pointOn('forces-fill', ['hotspots-circle', 'journeys-line', 'flows-line']);
   check('found a force area to click', fp !== null);
   if (fp) {
@@ -461,6 +573,7 @@ try {
     check('force popup shows imports, exports, net and flows in', /imports.*exports.*net/s.test(text) && (await page.$('.maplibregl-popup table.list')) !== null, text.slice(0, 80));
     await page.screenshot({ path: path.join(OUT, '05-force-popup.png') });
   }
+  await page.check('#toggle-journeys');
 
   // 6. Export link downloads GeoJSON of the filtered view.
   const href = await page.getAttribute('#export', 'data-href');
@@ -537,6 +650,7 @@ try {
   g8 = await page.evaluate(() => window.__linesmap.generation);
   await page.click('#f-reset');
   await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, g8);
+  await page.uncheck('#toggle-journeys'); // routes over Norfolk at every zoom since issue 19
   await page.evaluate(() => new Promise((r) => { const m = window.__linesmap.map; m.jumpTo({ center: [1.0, 52.65], zoom: 7.5 }); m.once('idle', r); }));
   const np = await page.evaluate(() => {
     const map = window.__linesmap.map;
@@ -569,6 +683,7 @@ try {
     check('which forces export into Norfolk: the top one as the server ranks it', rows.length > 0 && firstIn === rows[0].origin_name, `${firstIn} vs ${rows[0]?.origin_name}`);
     await page.screenshot({ path: path.join(OUT, '08-norfolk.png') });
   }
+  await page.check('#toggle-journeys');
 
   // 8b. Export briefing: the PNG with title, dates, filters, marking and author in its text
   // chunks (and drawn); the view's station table as CSV, every row inside the view.
@@ -755,7 +870,7 @@ try {
   // them (rail, flows, stations) are turned off while the pixels are read.
   const rateClassOf = (v) => trPage.breaks.filter((b) => v >= b).length;
   const onMap = trApi.rows.filter((r) => r.key !== 'BTP' && r.rates.recognised_as_victim != null);
-  for (const id of ['rail', 'flows', 'hotspots']) await page.uncheck(`#toggle-${id}`);
+  for (const id of ['rail', 'flows', 'hotspots', 'journeys']) await page.uncheck(`#toggle-${id}`);
   await page.mouse.move(5, 5);
   const inside = (code) => page.evaluate((code) => {
     const map = window.__linesmap.map;
@@ -833,7 +948,7 @@ try {
   check('treatment: Enter on a point opens the force with its rate and funnel position', popText.includes(`${(hv.rates.recognised_as_victim * 100).toFixed(1)} %`) && popText.includes(posWords), popText.slice(0, 160));
   await page.screenshot({ path: path.join(OUT, '21-treatment-popup.png') });
   await page.evaluate(() => document.querySelector('.maplibregl-popup-close-button')?.click());
-  for (const id of ['rail', 'flows', 'hotspots']) await page.check(`#toggle-${id}`);
+  for (const id of ['rail', 'flows', 'hotspots', 'journeys']) await page.check(`#toggle-${id}`);
   // Another rate and group: the URL remembers them; the points follow the server's rows.
   let tg = await page.evaluate(() => window.__linesmap.treatment.generation);
   await page.selectOption('#tr-group', 'all');
@@ -908,6 +1023,13 @@ try {
   vpage.setDefaultTimeout(TIMEOUT);
   const vbad = [];
   vpage.on('response', (r) => { if (r.status() >= 400) vbad.push(`${r.status()} ${r.url()}`); });
+  const vjt = []; // issue 19: a viewer's map asks for no journey tiles (nor their tileset)
+  const vForeign = [];
+  vctx.on('request', (r) => {
+    const u = r.url();
+    if (u.startsWith(`${BASE}/collections/journeys/tiles`)) vjt.push(u);
+    if (!u.startsWith(BASE) && !u.startsWith('blob:') && !u.startsWith('data:')) vForeign.push(u);
+  });
   vpage.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`viewer: ${m.text()}`); });
   await vpage.goto(`${BASE}/?from=2024-01-01&to=2024-03-31`, { waitUntil: 'domcontentloaded' });
   await signIn(vpage, TOKEN.viewer);
@@ -925,6 +1047,8 @@ try {
   check('viewer: the hot-spot table shows rounded counts', v.rows.length > 0 && v.rows.every((n) => n === '' || Number(n) % 5 === 0), v.rows.join(','));
   check('viewer: told about suppression, journeys off', v.note.includes('suppressed') && v.journeysOff, v.note);
   check('viewer: no request refused', vbad.length === 0, vbad.slice(0, 3).join(' | '));
+  const vj = await vpage.evaluate(() => ({ source: !!window.__linesmap.map.getSource('journeys'), layer: !!window.__linesmap.map.getLayer('journeys-line'), style: Object.keys(window.__linesmap.map.getStyle().sources) }));
+  check('viewer: no journeys source, layer or tile request', !vj.source && !vj.layer && vjt.length === 0, `${vj.style.join(',')}; ${vjt.length} tile requests`);
   await vpage.screenshot({ path: path.join(OUT, '09-viewer.png') });
   // Issue 15 as a viewer: no people list; the treatment view draws the published rates only,
   // every suppressed force hatched (its class -1), and says which forces it leaves out.
@@ -949,8 +1073,10 @@ try {
   await vctx.close();
 
   check('no requests outside the server', foreign.length === 0, foreign.slice(0, 3).join(' '));
+  check('no request of the map\'s worker (the journeys\' tiles) or a viewer\'s page outside the server', jtForeign.length === 0 && vForeign.length === 0, [...jtForeign, ...vForeign].slice(0, 3).join(' '));
   check('no console errors', consoleErrors.length === 0, consoleErrors.slice(0, 5).join(' | '));
   check('no failed responses', badResponses.length === 0, badResponses.slice(0, 5).join(' | '));
+  check('no journey tile refused or failed', jtBad.length === 0 && jtReqs.length > 0, `${jtBad.length} of ${jtReqs.length}: ${jtBad.slice(0, 3).join(' | ')}`);
 } catch (e) {
   console.log(`FAIL ${e.stack || e}`);
   failures.push('exception');
