@@ -26,9 +26,9 @@ import { escapeHtml } from './filters';
  * filters see the tile's zoom (floor of the map's). */
 export const LEVEL_ZOOMS = [6, 7, 8];
 /** The complete-linkage diameter (km between member forces' anchors, at most) of a group at
- * levels 0, 1 and 2. Between merge heights of the 45 GB force areas (89 | 103, 57 | 62, 40 |
- * 42 km), so 45 forces make 19, 31 and 37 groups. */
-export const CLUSTER_KM = [96, 60, 41];
+ * levels 0, 1 and 2. Between merge heights of the 45 GB force areas (89 | 103, 57 | 62, 31 |
+ * 37 km), so 45 forces make 19, 31 and 42 groups (London's: 4, 3, 2 forces). */
+export const CLUSTER_KM = [96, 60, 34];
 /** The top N at the national view (level 0); times these at levels 1, 2 and 3. */
 export const TOP_MULT = [1, 2, 4, 4];
 export const FORCE_LEVEL = LEVEL_ZOOMS.length;
