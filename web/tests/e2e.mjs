@@ -262,8 +262,18 @@ try {
   const insideForce = (code) => page.evaluate((code) => {
     const map = window.__linesmap.map;
     const r = map.getCanvas().getBoundingClientRect();
-    for (let y = 20; y < r.height - 20; y += 3) {
-      for (let x = 20; x < r.width - 20; x += 3) {
+    // only inside the area's bounding box on the screen
+    const area = window.__linesmap.data.forces.features.find((f) => f.properties.code === code);
+    const xs = [], ys = [];
+    JSON.stringify(area.geometry.coordinates).replace(/\[(-?[\d.]+),(-?[\d.]+)\]/g, (_, lon, lat) => {
+      const p = map.project([Number(lon), Number(lat)]);
+      xs.push(p.x), ys.push(p.y);
+      return '';
+    });
+    const [x0, x1] = [Math.max(20, Math.min(...xs)), Math.min(r.width - 20, Math.max(...xs))];
+    const [y0, y1] = [Math.max(20, Math.min(...ys)), Math.min(r.height - 20, Math.max(...ys))];
+    for (let y = Math.round(y0); y < y1; y += 3) {
+      for (let x = Math.round(x0); x < x1; x += 3) {
         if (document.elementFromPoint(r.left + x, r.top + y) !== map.getCanvas()) continue;
         // well inside the area: the points 8 px around are in it too, and no group node there
         const inside = [[0, 0], [-4, -4], [4, -4], [-4, 4], [4, 4]].every(([dx, dy]) =>
@@ -309,7 +319,7 @@ try {
   // the origin groups of the drawn flows, largest first: the first with a force found on the
   // map and an arrow out of it clear of other marks
   let flowHover = null;
-  for (const g of [...new Set(nat.flows.map((f) => f.o.join(',')))].map((k) => k.split(','))) {
+  for (const g of [...new Set(nat.flows.map((f) => f.o.join(',')))].slice(0, 6).map((k) => k.split(','))) {
     for (const code of g) {
       const at = await insideForce(code);
       if (!at) continue;
