@@ -316,22 +316,23 @@ try {
       m.triggerRepaint();
     }), code);
   };
-  // the origin groups of the drawn flows, largest first: the first with a force found on the
-  // map and an arrow out of it clear of other marks
-  let flowHover = null;
-  for (const g of [...new Set(nat.flows.map((f) => f.o.join(',')))].slice(0, 6).map((k) => k.split(','))) {
+  // the groups at the ends of the drawn flows, largest flow first: the first with a force found
+  // on the map and an arrow out of it clear of other marks, and the first with one into it
+  let hoverOut = null, hoverIn = null;
+  for (const g of [...new Set(nat.flows.flatMap((f) => [f.o.join(','), f.d.join(',')]))].map((k) => k.split(','))) {
     for (const code of g) {
       const at = await insideForce(code);
       if (!at) continue;
       const px = await hoverColours(code, at);
-      if (px.out) flowHover = { code, px };
+      if (px.out && !hoverOut) hoverOut = { code, px: px.out };
+      if (px.in && !hoverIn) hoverIn = { code, px: px.in };
       break;
     }
-    if (flowHover) break;
+    if (hoverOut && hoverIn) break;
   }
   const near = (c, want, other) => c && rgbDist(c, hexRgb(want)) < 60 && rgbDist(c, hexRgb(want)) < rgbDist(c, hexRgb(other));
-  check('hovering a force colours its group\'s flows out', flowHover && near(flowHover.px.out, PAL.flows.out, PAL.flows.base), flowHover ? `${forceName.get(flowHover.code)}: ${JSON.stringify(flowHover.px.out)}` : 'no group with a clear arrow out');
-  check('hovering a force colours its group\'s flows in', flowHover && (flowHover.px.in === null || near(flowHover.px.in, PAL.flows.in, PAL.flows.base)), JSON.stringify(flowHover?.px.in));
+  check('hovering a force colours its group\'s flows out', hoverOut && near(hoverOut.px, PAL.flows.out, PAL.flows.base), hoverOut ? `${forceName.get(hoverOut.code)}: ${JSON.stringify(hoverOut.px)}` : 'no group with a clear arrow out');
+  check('hovering a force colours its group\'s flows in', hoverIn && near(hoverIn.px, PAL.flows.in, PAL.flows.base), hoverIn ? `${forceName.get(hoverIn.code)}: ${JSON.stringify(hoverIn.px)}` : 'no group with a clear arrow in');
   await page.screenshot({ path: path.join(OUT, '11-flows-hover.png') });
   await page.mouse.move(5, 5);
 
