@@ -203,9 +203,9 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     }
     flowRowsNow = flows.rows;
     flowCountsNow = F.flowCounts(flows.rows, flowCl!);
-    // The flows' geometry goes once (every pair seen so far, at every level); a pair it lacks
-    // (a filter only narrows the journeys, so only after new journeys or a first load that was
-    // filtered) sends it again.
+    // The flows' geometry goes once (every pair seen so far, at the levels sent: see
+    // flowLevelsSent); a pair it lacks (a filter only narrows the journeys, so only after new
+    // journeys or a first load that was filtered) sends it again.
     const keys = F.missingKeys(flowGeo, flowCountsNow, flowLevelsSent);
     if (keys) {
       flowGeo = F.flowGeometry(flowCl!, keys);
