@@ -87,7 +87,19 @@ export async function getCsv(path: string, params: Params = {}, key?: string): P
 export function parseCsv(text: string): Record<string, any>[] {
   const rows: string[][] = [];
   let row: string[] = [], cell = '', q = false;
+  // Lines without quotes (nearly all) are split whole; a quoted cell is read character by
+  // character (it may hold commas, doubled quotes or line breaks).
   for (let i = 0; i < text.length; i++) {
+    if (!q && !cell && !row.length) {
+      let end = text.indexOf('\n', i);
+      if (end < 0) end = text.length;
+      const line = text.slice(i, end > i && text[end - 1] === '\r' ? end - 1 : end);
+      if (!line.includes('"')) {
+        rows.push(line.split(','));
+        i = end;
+        continue;
+      }
+    }
     const c = text[i];
     if (q) {
       if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
@@ -100,7 +112,15 @@ export function parseCsv(text: string): Record<string, any>[] {
   }
   if (cell || row.length) row.push(cell), rows.push(row);
   const [head, ...body] = rows;
-  return body.map((r) => Object.fromEntries(head.map((k, i) => [k, r[i] !== '' && !isNaN(Number(r[i])) ? Number(r[i]) : r[i]])));
+  return body.map((r) => {
+    const o: Record<string, any> = {};
+    head.forEach((k, i) => {
+      const v = r[i];
+      const n = v === '' || v === undefined ? NaN : Number(v);
+      o[k] = Number.isNaN(n) ? v : n;
+    });
+    return o;
+  });
 }
 
 async function get(path: string, params: Params, key: string | undefined, text: boolean, headers: Record<string, string> = {}): Promise<unknown> {

@@ -1,13 +1,14 @@
 // Names on the map, in glyphs built from Noto Sans (scripts/glyphs.mjs) and served by the
 // server. Force names on the areas (bold, the busiest first); station names in two layers:
-// the stations with the most of the current measure first (at most 60 points, sent with the
-// flows: one source re-sent per filter, so one batch of tiles), then by ORR footfall from zoom 8. MapLibre drops labels that would collide, in
+// the stations with the most of the current measure first (at most 60 points in their own
+// source, the only one re-sent on a filter change, and only when they change), then by ORR
+// footfall from zoom 8. MapLibre drops labels that would collide, in
 // priority order (`symbol-sort-key`: lower first), so more names appear as you zoom in.
 import * as maplibregl from 'maplibre-gl';
 import type { FC } from './api';
 
 export const FONT = { regular: ['NotoSans-Regular'], bold: ['NotoSans-Bold'] };
-export const LABEL_SOURCES = ['force-labels'] as const;
+export const LABEL_SOURCES = ['force-labels', 'top-names'] as const;
 /** Stations labelled by the current counts: this many at zoom < 6, more as you zoom in. */
 export const TOP_LABELS: [number, number][] = [[0, 15], [6, 30], [7, 60]];
 const HALO = { 'text-halo-color': 'rgba(255,255,255,0.9)', 'text-halo-width': 1.4 };
@@ -50,7 +51,7 @@ export const LABEL_LAYERS: maplibregl.LayerSpecification[] = [
   {
     id: 'station-labels-top',
     type: 'symbol',
-    source: 'flows', // sent with the flows (main.ts sendFlows)
+    source: 'top-names', // main.ts sendNames
     filter: ['all', ['==', ['get', 'kind'], 'name'], ['<=', ['get', 'rank'], ['step', ['zoom'], TOP_LABELS[0][1], ...TOP_LABELS.slice(1).flat()]]],
     layout: {
       'text-field': ['get', 'name'],

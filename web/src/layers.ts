@@ -98,7 +98,9 @@ export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', ra
 
 /** Filtered counts (CSV rows) onto features whose geometry is already on the map: numbers as
  * they are, `true`/`false` as 1/0, into the features' properties at once and as feature state
- * by the function returned (so the page can push the state in the frame that draws the rest). */
+ * by the function returned (so the page can push the state in the frame that draws the rest).
+ * Only what changed is pushed (a station with no journeys before and after costs nothing: each
+ * feature whose state changes has its paint recomputed on the next frame). */
 export function applyCounts(id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Record<string, any>[]): (map: maplibregl.Map) => void {
   const key = STATE_KEY[id]!;
   const byKey = new Map(rows.map((r) => [String(r[key]), r]));
@@ -109,19 +111,29 @@ export function applyCounts(id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Re
   const numeric = cols.filter((k) => rows.some((r) => typeof r[k] === 'number'));
   const states: [unknown, Record<string, number>][] = [];
   for (const f of fc.features) {
-    const k = f.properties![key];
+    const p = f.properties!;
+    const k = p[key];
     const r = byKey.get(String(k)) ?? {};
-    const state: Record<string, number> = {};
-    for (const n of numeric) state[n] = typeof r[n] === 'number' ? r[n] : 0;
-    for (const b of bools) state[b] = r[b] === 'true' ? 1 : 0;
-    Object.assign(f.properties!, state);
-    states.push([k, state]);
+    const changed: Record<string, number> = {};
+    let any = false;
+    const put = (n: string, v: number) => {
+      if (p[n] !== v || !pushed.has(`${id}/${n}`)) (changed[n] = v), (p[n] = v), (any = true);
+    };
+    for (const n of numeric) put(n, typeof r[n] === 'number' ? r[n] : 0);
+    for (const b of bools) put(b, r[b] === 'true' ? 1 : 0);
+    if (any) states.push([k, changed]);
   }
+  for (const n of [...numeric, ...bools]) pushed.add(`${id}/${n}`);
   return (map) => {
     for (const [k, state] of states) map.setFeatureState({ source: id, id: k as string }, state);
   };
 }
 export const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
+/** `source/column` pairs already pushed as feature state (a column's first push sends every
+ * feature, even those whose property held the value already). */
+const pushed = new Set<string>();
+/** The scaled states last pushed, by source and feature (setScaled pushes only changes). */
+const scaledPushed = new Map<string, number>();
 
 /** Sets each feature's `key` over the largest (absolute, at least 1) as feature state `<key>_s`
  * and returns that largest. Paint scaled to the current data reads `<key>_s`, so its expression
@@ -131,7 +143,13 @@ export const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce'
 export function setScaled(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspots', fc: FC, key: string): number {
   const m = max(fc, key);
   const k = STATE_KEY[id]!;
-  for (const f of fc.features) map.setFeatureState({ source: id, id: f.properties![k] }, { [`${key}_s`]: (Number(f.properties?.[key]) || 0) / m });
+  for (const f of fc.features) {
+    const v = (Number(f.properties?.[key]) || 0) / m;
+    const at = `${id}/${f.properties![k]}/${key}`;
+    if (scaledPushed.get(at) === v) continue;
+    scaledPushed.set(at, v);
+    map.setFeatureState({ source: id, id: f.properties![k] }, { [`${key}_s`]: v });
+  }
   return m;
 }
 

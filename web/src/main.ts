@@ -43,6 +43,18 @@ const flowView: F.FlowView = {
   dir: (['in', 'out'].includes(urlQ.get('flows_dir') ?? '') ? urlQ.get('flows_dir') : 'both') as F.FlowView['dir'],
 };
 let hoverForce = '';
+// Flows by zoom (flows.ts): the forces' groups per level (from the geography, at start), the
+// geometry the map holds (sent once, re-sent only when a pair it lacks appears), this filter's
+// counts and states, and the states last pushed to the map.
+let flowCl: F.Clustering | null = null;
+let flowGeo: F.FlowGeometry | null = null;
+let flowCountsNow: F.FlowCounts | null = null;
+let flowStatesNow = new Map<number, F.FlowState>();
+const flowPushed = new Map<number, Partial<F.FlowState>>();
+let flowRowsNow: F.FlowRow[] = [];
+/** Levels below this are in the flows' geometry: the force level (most of it: 20 arrowheads a
+ * pair) joins when the map first reaches its zoom, so the first load does not tile it. */
+let flowLevelsSent = F.FORCE_LEVEL;
 /** View settings for the URL (defaults left out). */
 function viewParams(): Record<string, string> {
   const v: Record<string, string> = {};
@@ -94,8 +106,14 @@ const debug = {
   },
   timings: { firstInteractiveMs: null as number | null, lastRedrawMs: null as number | null, lastFetchMs: null as number | null, lastApplyMs: null as number | null },
   errors: [] as string[],
-  /** What the map draws of the flows (curves and arrowheads) and the timeline's weeks. */
-  drawnFlows: null as FC | null,
+  /** The flows by zoom: the groups of forces per level, this filter's group-pair counts and
+   * each drawn pair's state (flows.ts), the level drawn now. */
+  get flows() {
+    const m = debug.map;
+    return flowCl && flowCountsNow && flowGeo
+      ? { levels: flowCl.levels, anchors: Object.fromEntries(flowCl.anchors), pairs: Object.fromEntries(flowCountsNow.pairs), within: Object.fromEntries(flowCountsNow.within), level: m ? F.levelAt(m.getZoom()) : 0, shown: [...flowStatesNow].filter(([, s]) => s.shown).length }
+      : null;
+  },
   get timeline() {
     return timeline ? { buckets: timeline.buckets, sel: timeline.sel, range: timeline.range(), playing: timeline.playing } : null;
   },
@@ -165,19 +183,18 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     const railGeometry = data.rail.features.length ? null : getJson<FC>('/collections/rail/items', { limit: '10000' });
     const stationGeometry = data.hotspots.features.length ? null : getJson<FC>('/collections/stations/items', { limit: '10000' });
     const emKey = JSON.stringify([hp, emInterval]);
-    const [forceRows, railRows, rail, stations, flows, hotspotRows, top, trends, weeks, , corridors, em] = await Promise.all([
+    const [forceRows, railRows, rail, stations, flows, hotspotRows, top, trends, weeks, corridors, em] = await Promise.all([
       getCsv('/api/export', { ...ap, collection: 'forces' }, 'forces'),
       getCsv('/api/export', { ...ap, collection: 'rail' }, 'rail'),
       railGeometry,
       stationGeometry,
-      // only what the map draws (the pair, names, journeys); a popup fetches the rest
-      getJson<FC>('/api/flows', { ...ap, properties: FLOW_DRAWN }, 'flows'),
+      // only what the map draws (the pair and its journeys, no geometry: the page has it); a
+      // popup fetches the rest
+      getJson<{ rows: F.FlowRow[] }>('/api/flows', { ...ap, format: 'matrix', properties: 'journeys' }, 'flows'),
       getCsv('/api/export', { ...hp, collection: 'hotspots' }, 'hotspots'),
       getJson<FC>('/api/hotspots', { ...hp, top: '20', sort: 'gi_z' }, 'top'),
       getJson<{ journeys: number | null }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
       weekly,
-      // the journeys' source on the map (first load), so the first idle includes its tiles
-      journeysReady,
       // corridors only while their layer is on (off at first)
       ($('toggle-corridors') as HTMLInputElement).checked
         ? getJson<FC>('/api/corridors', { ...ap, top: '50' }, 'corridors')
@@ -187,11 +204,6 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     ]);
     if (seq !== reloadSeq) return;
     performance.mark('reload-fetched');
-    // The journeys' tiles for the filters: asked for now, so that the server computes them
-    // while the page applies the rest, and not for a change superseded meanwhile (form fields
-    // changed one after another: each tile over a long period costs the server far more than
-    // the other requests, and it would still be computing them when the next change asks).
-    if (tileset) J.setFilters(map, tileset, ap);
     debug.timings.lastFetchMs = Math.round(performance.now() - start);
     await mapReady;
     if (seq !== reloadSeq) return;
@@ -204,31 +216,42 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       data.hotspots = stations;
       L.setData(map, 'hotspots', stations);
     }
-    data.flows = flows;
-    const drawn = F.flowFeatures(flows);
-    debug.drawnFlows = drawn;
+    flowRowsNow = flows.rows;
+    flowCountsNow = F.flowCounts(flows.rows, flowCl!);
+    // The flows' geometry goes once (every pair seen so far, at the levels sent: see
+    // flowLevelsSent); a pair it lacks (a filter only narrows the journeys, so only after new
+    // journeys or a first load that was filtered) sends it again.
+    const keys = F.missingKeys(flowGeo, flowCountsNow, flowLevelsSent);
+    if (keys) {
+      flowGeo = F.flowGeometry(flowCl!, keys);
+      data.flows = flowGeo.fc;
+      flowPushed.clear();
+      L.setData(map, 'flows', flowGeo.fc);
+    }
     // An empty layer that stays empty is not sent again (a worker round trip and a repaint).
     if (corridors.features.length || data.corridors.features.length) L.setData(map, 'corridors', corridors);
     data.corridors = corridors;
     const counts = [
+      // the stations first: their names by count go to the worker as soon as they are known
+      L.applyCounts('hotspots', data.hotspots, hotspotRows),
       L.applyCounts('forces', data.forces, forceRows),
       L.applyCounts('rail', data.rail, railRows),
-      L.applyCounts('hotspots', data.hotspots, hotspotRows),
     ];
     emerging = em;
     emergingKey = em ? emKey : '';
-    // The flows and the station names by count (from the counts just read) go to the worker
-    // first; the counts, colours and sizes follow when it has tiled them, so that one frame
-    // draws the whole change (each frame is a full repaint: about 0.1 s in software WebGL).
-    sendFlows(map);
-    await tiled(map, 'flows');
-    if (seq !== reloadSeq) return;
+    // The station names by count (from the counts just read) go to the worker first (the only
+    // source re-sent on a filter change, and only when the names change); every count, colour
+    // and size is feature state, pushed at once; and the frames wait for the names' tiles, so
+    // that one frame draws the whole change (see holdFrames).
+    const geometrySent = !!(rail || stations || keys);
+    if (!geometrySent) holdFrames(map, true);
+    const namesSent = sendNames(map);
     for (const push of counts) push(map);
     if (!T.active()) legend('forces', L.styleForces(map, data.forces, metric));
     legend('rail', L.styleRail(map, data.rail));
-    legend('flows', F.styleFlows(map, drawn, flowView));
+    styleFlowStates(map);
     legend('corridors', L.styleCorridors(map, corridors));
-    setFlowMinRange(drawn);
+    setFlowMinRange();
     styleStations(map, false);
     P.renderHotspotTable(top, (f) => pickStation(map, f));
     if (weeks && timeline) {
@@ -247,6 +270,12 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     }
     debug.timings.lastApplyMs = Math.round(performance.now() - applyStart);
     performance.mark('reload-applied');
+    if (!geometrySent) {
+      if (namesSent) await tiled(map, 'top-names', 800);
+      // superseded meanwhile: the newer change draws (a frame now would only delay it)
+      holdFrames(map, false, seq === reloadSeq);
+      if (seq !== reloadSeq) return;
+    }
     if (opts.fit && before != null && trends.journeys != null && trends.journeys < before) fitToFiltered(map);
     let idled: () => void = () => {};
     lastIdle = new Promise((r) => (idled = r));
@@ -257,18 +286,31 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       const ms = Math.round(performance.now() - start);
       if (debug.timings.firstInteractiveMs == null) debug.timings.firstInteractiveMs = Math.round(performance.now() - t0);
       else debug.timings.lastRedrawMs = ms;
+      // The journeys' tiles for these filters once the rest is drawn: the aggregates first (a
+      // national tile set of the journeys is about 1 MB that MapLibre's worker would tile
+      // ahead of the flows and the names), the routes a moment later; never for a change
+      // superseded meanwhile (each tile over a long period costs the server far more than the
+      // other requests).
+      const journeysNow = () => {
+        if (seq !== reloadSeq || !tileset) return;
+        if (!map.getSource(J.SOURCE)) J.add(map, tileset, ap, ($('toggle-journeys') as HTMLInputElement).checked, F.FLOW_LAYERS[0]?.id);
+        else J.setFilters(map, tileset, ap);
+      };
+      if (tileset) journeysNow();
+      else journeysReady.then(journeysNow);
       debug.generation++;
       document.body.dataset.ready = '1';
     });
     map.triggerRepaint();
   } catch (e) {
+    holdFrames(map, false);
     showError(e);
   }
 }
 
 /** Station circles for the chosen size and hotspot measure (feature state already applied),
- * coloured by Gi* or the emerging pattern, and their names (re-sent with the flows unless
- * `send` is false: reloadAll has sent them; see flows.ts). */
+ * coloured by Gi* or the emerging pattern, and their names (re-sent unless `send` is false:
+ * reloadAll has sent them). */
 function styleStations(map: maplibregl.Map, send = true) {
   const field = L.sizeField(measure, filters.measure);
   const label = L.measureLabel(measure, filters.measure);
@@ -281,7 +323,7 @@ function styleStations(map: maplibregl.Map, send = true) {
     E.unpaint(map, L.st);
     legend('hotspots', L.hotspotLegend(L.styleStations(map, data.hotspots, field), label));
   }
-  if (send) sendFlows(map);
+  if (send) sendNames(map);
 }
 
 /** Switches the station colour (and the emerging interval): fetches the emerging answer when
@@ -308,25 +350,24 @@ async function setStationStyle(map: maplibregl.Map) {
   debug.generation++;
 }
 
-/** The flows source: the pairs that can show at any zoom for the current top N (the rest would
- * only cost tiling time), curves and arrowheads, and the station names by count. One source
- * re-sent per filter: one batch of tiles from the worker, so one frame draws them. */
-let sentTop = 0;
-function sendFlows(map: maplibregl.Map) {
-  const most = flowView.top * F.ZOOM_STEPS[F.ZOOM_STEPS.length - 1][1];
-  const flows = debug.drawnFlows?.features.filter((f) => f.properties!.rank <= most) ?? [];
-  sentTop = flowView.top;
+/** The station names by count (at most 60 points, their own source): sent when they change;
+ * returns whether they were. */
+let namesKey = '';
+function sendNames(map: maplibregl.Map): boolean {
   // Names stay by journeys under the `count` size: by the measure (stops by default) they
   // spread over the country and crowd out the force names at the national view.
-  const names = measure === 'count' ? 'journeys' : measure;
-  L.setData(map, 'flows', { type: 'FeatureCollection', features: [...flows, ...N.topStationLabels(data.hotspots, names).features] });
+  const fc = N.topStationLabels(data.hotspots, measure === 'count' ? 'journeys' : measure);
+  const key = JSON.stringify(fc.features.map((f) => f.properties?.crs));
+  if (key === namesKey) return false;
+  namesKey = key;
+  (map.getSource('top-names') as maplibregl.GeoJSONSource).setData(fc as any);
+  return true;
 }
 
 /** Resolves when the worker has tiled a source just sent (every tile in view loaded), or after
- * `cap` ms; at once when none of its layers is shown (then it loads no tiles). */
-function tiled(map: maplibregl.Map, id: L.SourceId, cap = 1500): Promise<void> {
-  const shown = ['flows', 'hotspots'].some((t) => ($(`toggle-${t}`) as HTMLInputElement).checked);
-  if (id === 'flows' && !shown) return Promise.resolve();
+ * `cap` ms; at once when its layers are hidden (then it loads no tiles). */
+function tiled(map: maplibregl.Map, id: 'top-names', cap: number): Promise<void> {
+  if (map.getLayoutProperty('station-labels-top', 'visibility') === 'none') return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       map.off('sourcedata', on);
@@ -341,11 +382,74 @@ function tiled(map: maplibregl.Map, id: L.SourceId, cap = 1500): Promise<void> {
   });
 }
 
-/** The minimum-count slider runs to the largest drawn pair. */
-function setFlowMinRange(drawn: FC) {
+/** Holds MapLibre's frames (`on`) until released (`!on`), then draws one if any was asked for.
+ * Each frame repaints the whole map (0.1–0.25 s in software WebGL on the test machine), and
+ * MapLibre asks for one on every source event: a filter change drew one for the feature state,
+ * one when the names' new data reached the worker and one per batch of their tiles, the first
+ * ones showing half of the change. Tiles load without frames, so holding them while the names
+ * are tiled leaves one frame to draw it all. */
+let heldFrames: { trigger: () => void; wanted: boolean } | null = null;
+function holdFrames(map: maplibregl.Map, on: boolean, draw = true) {
+  if (on && !heldFrames) {
+    const trigger = map.triggerRepaint.bind(map);
+    const held = { trigger, wanted: false };
+    heldFrames = held;
+    map.triggerRepaint = () => {
+      held.wanted = true;
+      return map;
+    };
+  } else if (!on && heldFrames) {
+    const { trigger, wanted } = heldFrames;
+    heldFrames = null;
+    delete (map as any).triggerRepaint; // the prototype's again
+    if (wanted && draw) trigger();
+  }
+}
+
+/** The flows' feature state for this filter and view (width, arrow size, shown, highlight) and
+ * their legend. */
+function styleFlowStates(map: maplibregl.Map) {
+  if (!flowGeo || !flowCountsNow || !flowCl) return;
+  flowStatesNow = F.flowStates(flowGeo, flowCountsNow, { ...flowView, force: hoverForce || flowView.force }, flowCl);
+  F.pushStates(map, flowStatesNow, flowPushed);
+  F.pushStates(map, nodeStates(), flowPushed);
+  flowLegendNow(map);
+}
+/** The group nodes' highlight (the pairs' is in flowStatesNow). */
+function nodeStates(): Map<number, Partial<F.FlowState>> {
+  const hl = F.highlightStates(flowGeo!, { ...flowView, force: hoverForce || flowView.force }, flowCl!);
+  return new Map([...hl].filter(([id]) => !flowGeo!.pairs.has(id)).map(([id, h]) => [id, { hl: h }]));
+}
+/** Colours the highlighted force's group's flows out and in (every level); the rest fade. */
+function highlightFlows(map: maplibregl.Map) {
+  if (!flowGeo || !flowCl) return;
+  const hl = F.highlightStates(flowGeo, { ...flowView, force: hoverForce || flowView.force }, flowCl);
+  for (const [id, h] of hl) {
+    const s = flowStatesNow.get(id);
+    if (s) s.hl = h;
+  }
+  F.pushStates(map, new Map([...hl].map(([id, h]) => [id, { hl: h }])), flowPushed);
+}
+let flowLegendKey = '';
+/** The flows legend for the level drawn at this zoom (redrawn when the level changes). */
+function flowLegendNow(map: maplibregl.Map, onlyIfLevelChanged = false) {
+  if (!flowGeo || !flowCountsNow || !flowCl) return;
+  const level = F.levelAt(map.getZoom());
+  if (onlyIfLevelChanged && flowLegendKey === String(level)) return;
+  flowLegendKey = String(level);
+  legend('flows', F.flowLegend(flowCl, flowCountsNow, flowStatesNow, flowGeo, flowView, map.getZoom(), !!me?.disclosure_control.applied));
+}
+/** Force names and weights (the items' own imports and exports: which member names a group). */
+const forceName = (code: string) => data.forces.features.find((f) => f.properties?.code === code)?.properties?.name ?? code;
+const forceWeight = (code: string) => {
+  const p = data.forces.features.find((f) => f.properties?.code === code)?.properties;
+  return (Number(p?.imports) || 0) + (Number(p?.exports) || 0);
+};
+
+/** The minimum-count slider runs to the largest pair drawn at any level. */
+function setFlowMinRange() {
   const el = $('flow-min') as HTMLInputElement;
-  const m = Math.max(1, ...drawn.features.map((f) => f.properties?.journeys ?? 0));
-  el.max = String(m); // step 1: any count can be the minimum (PageUp/PageDown move a tenth)
+  el.max = String(Math.max(1, ...(flowCountsNow?.max ?? []))); // step 1: any count can be the minimum (PageUp/PageDown move a tenth)
 }
 
 /** Zooms to the stations the filtered journeys start, end or pass at (their published counts:
@@ -368,15 +472,11 @@ function fitToFiltered(map: maplibregl.Map) {
   map.fitBounds([[w, s], [e, n]], { padding: 60, maxZoom: 11, duration: 600 });
 }
 
-/** The properties of a flow the map draws and hovers (the pair comes with any selection). */
-const FLOW_DRAWN = 'origin_name,destination_name,journeys';
-
 /** The protective marking: the server's (`serve --marking`, in /api/whoami). */
 const marking = () => me?.marking || B.DEFAULT_MARKING;
 
 /** The briefing's facts from the page's current state. */
 function briefingFacts(title: string, marking: string): B.Briefing {
-  const forceName = (code: string) => data.forces.features.find((f) => f.properties?.code === code)?.properties?.name ?? code;
   const parts: string[] = [];
   if (filters.age_band.length) parts.push(`age band ${filters.age_band.join(', ')}`);
   if (filters.role.length) parts.push(`role ${filters.role.join(', ')}`);
@@ -393,6 +493,9 @@ function briefingFacts(title: string, marking: string): B.Briefing {
   const legendItems: B.LegendItem[] = [
     { kind: 'ramp', colors: metricColors, label: `Force areas: ${metric === 'net' ? 'net (exports − imports), blue imports more, red exports more' : metric}` },
     { kind: 'line', colors: [pal.flows.base], label: `Force-to-force flows: curves bend right, arrow to the destination, width by journeys; top ${flowView.top} pairs at the national view${flowView.min ? `, at least ${flowView.min} journeys` : ''}` },
+    ...(flowCl && F.levelAt(debug.map!.getZoom()) < F.FORCE_LEVEL
+      ? [{ kind: 'dot', colors: [pal.flows.base], label: `at this zoom forces are joined into ${flowCl.levels[F.levelAt(debug.map!.getZoom())].length} groups (dots); flows within a group are not drawn${me?.disclosure_control.applied ? '; group flows sum the published force-to-force counts' : ''}` } as B.LegendItem]
+      : []),
   ];
   const hf = hoverForce || flowView.force;
   if (hf) {
@@ -478,6 +581,8 @@ async function main() {
     return;
   }
   data.forces = forces;
+  // The flows' groups of forces per zoom level, from the areas' anchor points (geography only).
+  flowCl = F.clusterForces(new Map(forces.features.map((f) => [String(f.properties!.code), N.labelPoint(f.geometry)])));
   const form = bindForm(filters, forces.features.map((f) => ({ code: f.properties!.code, name: f.properties!.name })), (f) => {
     if (JSON.stringify(f) === JSON.stringify(filters)) return; // e.g. a second change event
     if (f.from && f.to && f.from > f.to) return showError('"From" is after "To": change one of them');
@@ -532,8 +637,7 @@ async function main() {
     flowView.dir = flowInputs.dir.value as F.FlowView['dir'];
     $('flow-top-out').textContent = String(flowView.top);
     $('flow-min-out').textContent = String(flowView.min);
-    if (debug.drawnFlows) legend('flows', F.styleFlows(map, debug.drawnFlows, { ...flowView, force: hoverForce || flowView.force }));
-    if (flowView.top > sentTop) sendFlows(map);
+    styleFlowStates(map);
     toUrl(filters, viewParams());
   };
   $('flow-top-out').textContent = String(flowView.top);
@@ -541,16 +645,18 @@ async function main() {
   for (const el of Object.values(flowInputs)) el.addEventListener('input', flowChanged);
   // Hovering a force highlights its flows (in, out or both, as chosen); leaving restores the choice.
   map.on('mousemove', (e) => {
-    const code = String(map.queryRenderedFeatures(e.point, { layers: ['forces-fill'] })[0]?.properties?.code ?? '');
+    // a group's node stands for its group (it may lie over a force outside it)
+    const node = map.getLayoutProperty('flows-node', 'visibility') !== 'none' ? map.queryRenderedFeatures(e.point, { layers: ['flows-node'] })[0] : undefined;
+    const code = node ? String(node.properties.members).split(',')[0] : String(map.queryRenderedFeatures(e.point, { layers: ['forces-fill'] })[0]?.properties?.code ?? '');
     T.hoverFromMap(code);
     if (code === hoverForce) return;
     hoverForce = code;
-    F.highlight(map, { ...flowView, force: code || flowView.force });
+    highlightFlows(map);
   });
   map.getCanvas().addEventListener('mouseleave', () => {
     T.hoverFromMap('');
     hoverForce = '';
-    F.highlight(map, flowView);
+    highlightFlows(map);
   });
 
   // The timeline: a brush sets the dates; play steps the layers through the weeks.
@@ -606,6 +712,22 @@ async function main() {
     map.setFilter('selected-station', ['==', ['get', 'crs'], '']);
   });
 
+  // the flows legend names the level drawn at the zoom; the force level's geometry is sent when
+  // first needed
+  map.on('zoomend', () => {
+    if (flowLevelsSent <= F.FORCE_LEVEL && F.levelAt(map.getZoom()) === F.FORCE_LEVEL && flowCl && flowCountsNow) {
+      flowLevelsSent = F.FORCE_LEVEL + 1;
+      const keys = F.missingKeys(flowGeo, flowCountsNow, flowLevelsSent);
+      if (keys) {
+        flowGeo = F.flowGeometry(flowCl, keys);
+        data.flows = flowGeo.fc;
+        flowPushed.clear();
+        L.setData(map, 'flows', flowGeo.fc);
+        styleFlowStates(map);
+      }
+    }
+    flowLegendNow(map, true);
+  });
   // The journeys' tiles follow the view by themselves; count when those in view have loaded.
   map.on('sourcedata', (e: maplibregl.MapSourceDataEvent) => {
     if (e.sourceId === J.SOURCE && e.tile && map.isSourceLoaded(J.SOURCE)) debug.journeysGeneration++;
@@ -652,10 +774,17 @@ async function main() {
     }
     const co = hit('corridors-line');
     if (co) return popup.setLngLat(e.lngLat).setHTML(P.corridorPopup(co.properties)).addTo(map);
-    const fl = hit('flows-line');
+    const names = { name: forceName, weight: forceWeight };
+    const published = !!me?.disclosure_control.applied;
+    const node = hit('flows-node');
+    if (node && flowCl && flowCountsNow) return popup.setLngLat(e.lngLat).setHTML(F.groupPopup(flowCl, flowCountsNow, node.properties.level, node.properties.group, names, published)).addTo(map);
+    // the flows' layers hold every pair seen: those not shown are transparent (state `shown`)
+    const fl = map.getLayoutProperty('flows-line', 'visibility') !== 'none' ? map.queryRenderedFeatures(box, { layers: ['flows-line'] }).find((f) => f.state?.shown === 1) : undefined;
+    if (fl && (!fl.properties.origin_force || !fl.properties.destination_force) && flowCl && flowCountsNow)
+      return popup.setLngLat(e.lngLat).setHTML(F.groupFlowPopup(flowCl, flowRowsNow, fl.properties.key, flowCountsNow, names, published)).addTo(map);
     if (fl) {
       // The map holds only what it draws of a flow: the popup's counts come with it.
-      const p = fl.properties;
+      const p: Record<string, any> = { ...fl.properties, origin_name: forceName(fl.properties.origin_force), destination_name: forceName(fl.properties.destination_force) };
       popup.setLngLat(e.lngLat).setHTML(P.flowPopup(p, true)).addTo(map);
       getJson<{ rows: Record<string, any>[] }>('/api/flows', { ...apiParams(filters), origin_force: p.origin_force, destination_force: p.destination_force, format: 'matrix' }, 'flow-popup')
         .then((m) => popup.setHTML(P.flowPopup(m.rows[0] ?? p)))
@@ -669,7 +798,7 @@ async function main() {
       P.forcePopup(props, apiParams(filters), (html) => popup.setHTML(T.popupSection(fo.properties.code) + html));
     }
   });
-  for (const l of ['hotspots-circle', J.LAYER, 'flows-line', 'corridors-line']) {
+  for (const l of ['hotspots-circle', J.LAYER, 'flows-line', 'flows-node', 'corridors-line']) {
     map.on('mouseenter', l, () => (map.getCanvas().style.cursor = 'pointer'));
     map.on('mouseleave', l, () => (map.getCanvas().style.cursor = ''));
   }
@@ -687,14 +816,13 @@ async function main() {
     // first reloadAll has asked before the map was ready, while they were closed)
     if (urlView === 'treatment' || (urlView === 'people' && me?.person_summaries)) openView(urlView);
   });
-  // The journeys' source, once the map has loaded and the tileset is read, with the filters
-  // of that moment (reloadAll points it at later ones); its layer under the flows.
+  // The journeys' tileset, once the map has loaded and it is read: reloadAll adds their source
+  // (its layer under the flows) when the first load has drawn the rest, and points it at each
+  // later filter.
   if (tilesetRead)
     journeysReady = Promise.all([loaded, tilesetRead])
       .then(([, ts]) => {
-        if (!ts) return;
-        tileset = ts;
-        J.add(map, ts, apiParams(filters), ($('toggle-journeys') as HTMLInputElement).checked, F.FLOW_LAYERS[0]?.id);
+        if (ts) tileset = ts;
       })
       .catch(showError);
   await reloadAll(map);
@@ -718,7 +846,6 @@ function openView(v: 'treatment' | 'people' | '', fetchNow = true) {
 }
 
 function initIssue15(map: maplibregl.Map, popup: maplibregl.Popup) {
-  const forceName = (code: string) => data.forces.features.find((f) => f.properties?.code === code)?.properties?.name ?? code;
   T.setForces(data.forces.features.map((f) => String(f.properties?.code)));
   T.init(map, {
     // a force picked in the plot: fly to its area and open its popup (BTP has no area)

@@ -136,29 +136,55 @@ export class Timeline {
     this.draw();
   }
 
+  /** The weeks the chart's bars were built for: while they stay, a new selection only recolours
+   * the bars (a date filter change used to rebuild hundreds of SVG elements). */
+  private drawn: Bucket[] | null = null;
+
   draw() {
     const b = this.buckets;
     $('timeline-play').textContent = this.playing ? '❚❚ Pause' : '▶ Play';
     $('timeline-play').setAttribute('aria-pressed', String(this.playing));
     if (!b.length) {
       this.svg.innerHTML = '';
+      this.drawn = null;
       $('timeline-label').textContent = 'no journeys';
       return;
     }
     const m = Math.max(1, ...b.map((x) => x.journeys ?? 0));
     const bw = (W - 2 * PAD) / b.length;
     const [i, j] = this.sel ?? [0, b.length - 1];
+    const brush = this.sel
+      ? `<rect class="brush" x="${(PAD + i * bw).toFixed(2)}" y="0" width="${((j - i + 1) * bw).toFixed(2)}" height="${H}"/>`
+      : '';
+    if (b === this.drawn) this.recolour(i, j, brush);
+    else this.build(b, m, bw, i, j, brush);
+    const r = this.range();
+    const label = r ? `${r.from} to ${r.to} (${j - i + 1} week${j > i ? 's' : ''})` : `whole period, ${b[0].period_start} to ${b[b.length - 1].period_end}`;
+    $('timeline-label').textContent = `${label} · max ${m.toLocaleString('en-GB')} journeys a week`;
+    this.svg.setAttribute('aria-valuetext', label);
+  }
+
+  /** The bars' colours for the selection i..j, and the brush. */
+  private recolour(i: number, j: number, brush: string) {
+    this.svg.querySelectorAll<SVGRectElement>('rect.bar').forEach((el, k) => {
+      const on = k >= i && k <= j;
+      const fill = on && this.sel ? PAL.timeline.selected : PAL.timeline.bar;
+      if (el.getAttribute('fill') !== fill) el.setAttribute('fill', fill);
+      if (el.getAttribute('opacity') !== (on ? '1' : '0.35')) el.setAttribute('opacity', on ? '1' : '0.35');
+    });
+    this.svg.querySelector('rect.brush')?.remove();
+    if (brush) this.svg.insertAdjacentHTML('beforeend', brush);
+  }
+
+  private build(b: Bucket[], m: number, bw: number, i: number, j: number, brush: string) {
     const bars = b
       .map((x, k) => {
         const v = x.journeys ?? 0;
         const y = H - (v / m) * (H - 4);
         const on = k >= i && k <= j;
-        return `<rect x="${(PAD + k * bw).toFixed(2)}" y="${y.toFixed(2)}" width="${Math.max(bw - 0.4, 0.6).toFixed(2)}" height="${(H - y).toFixed(2)}" fill="${on && this.sel ? PAL.timeline.selected : PAL.timeline.bar}" opacity="${on ? 1 : 0.35}"><title>${h(x.period_start)}: ${x.journeys ?? 'suppressed'} journeys</title></rect>`;
+        return `<rect class="bar" x="${(PAD + k * bw).toFixed(2)}" y="${y.toFixed(2)}" width="${Math.max(bw - 0.4, 0.6).toFixed(2)}" height="${(H - y).toFixed(2)}" fill="${on && this.sel ? PAL.timeline.selected : PAL.timeline.bar}" opacity="${on ? 1 : 0.35}"><title>${h(x.period_start)}: ${x.journeys ?? 'suppressed'} journeys</title></rect>`;
       })
       .join('');
-    const brush = this.sel
-      ? `<rect class="brush" x="${(PAD + i * bw).toFixed(2)}" y="0" width="${((j - i + 1) * bw).toFixed(2)}" height="${H}"/>`
-      : '';
     // Year ticks.
     const newYear = (k: number) => k > 0 && b[k].period_start.slice(0, 4) !== b[k - 1].period_start.slice(0, 4);
     const firstTick = b.findIndex((_, k) => newYear(k));
@@ -167,9 +193,6 @@ export class Timeline {
         ? `<line x1="${PAD + k * bw}" x2="${PAD + k * bw}" y1="0" y2="${H}" class="tick"/><text x="${PAD + k * bw + 3}" y="10" class="tick">${x.period_start.slice(0, 4)}</text>` : ''))
       .join('');
     this.svg.innerHTML = ticks + bars + brush;
-    const r = this.range();
-    const label = r ? `${r.from} to ${r.to} (${j - i + 1} week${j > i ? 's' : ''})` : `whole period, ${b[0].period_start} to ${b[b.length - 1].period_end}`;
-    $('timeline-label').textContent = `${label} · max ${m.toLocaleString('en-GB')} journeys a week`;
-    this.svg.setAttribute('aria-valuetext', label);
+    this.drawn = b;
   }
 }
