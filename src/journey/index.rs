@@ -391,10 +391,11 @@ impl JourneyIndex {
             && f.time.is_none_or(|t| t.passes(&j.report))
     }
 
-    /// Whether journey `j` (of this index) passes `f`, as [`Self::matching`] decides (its box
-    /// included): for callers that walk their own grouping of the journeys (vector tiles).
-    pub fn selects(&self, geo: &Geography, j: &MappedJourney, f: &JourneyFilter) -> bool {
-        self.passes(geo, j, f)
+    /// Whether the journey at position `i` of this index (in the order added, as
+    /// [`Self::all`]) passes `f`, as [`Self::matching`] decides (its box included): for callers
+    /// that walk their own grouping of the journeys (vector tiles).
+    pub fn selects(&self, geo: &Geography, i: u32, f: &JourneyFilter) -> bool {
+        self.passes(geo, i, f)
     }
 
     /// With an `hours` or `days` filter: how many journeys it left out for having no time

@@ -701,7 +701,7 @@ impl RouteIndex {
         let pad = (x1 - x0) * f64::from(BUFFER) / f64::from(EXTENT);
         let env = AABB::from_corners([x0 - pad, y0 - pad], [x1 + pad, y1 + pad]);
         let all = idx.all();
-        let selected = |j: &MappedJourney| idx.selects(geo, j, &f);
+        let selected = |i: u32| idx.selects(geo, i, &f);
         // (route, journeys, children) of every route meeting the tile with any journey
         let mut groups: Vec<(u32, u32, u64)> = self
             .tree
@@ -713,8 +713,8 @@ impl RouteIndex {
                 } else {
                     r.journeys
                         .iter()
+                        .filter(|&&i| selected(i))
                         .map(|&i| &*all[i as usize])
-                        .filter(|j| selected(j))
                         .fold((0u32, 0u64), |(n, c), j| (n + 1, c + u64::from(j.children)))
                 };
                 (n > 0).then_some((it.data, n, c))
@@ -755,7 +755,7 @@ impl RouteIndex {
                     if !(if everything {
                         !idx.is_restricted(&j.report.report_id)
                     } else {
-                        selected(j)
+                        selected(i)
                     }) {
                         continue;
                     }
