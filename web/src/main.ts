@@ -748,6 +748,26 @@ async function main() {
       ? map.queryRenderedFeatures(layer === 'forces-fill' ? e.point : box, { layers: [layer] })[0] : undefined);
     const st = hit('hotspots-circle');
     if (st) return pickStation(map, st);
+    const co = hit('corridors-line');
+    if (co) return popup.setLngLat(e.lngLat).setHTML(P.corridorPopup(co.properties)).addTo(map);
+    const names = { name: forceName, weight: forceWeight };
+    const published = !!me?.disclosure_control.applied;
+    const node = hit('flows-node');
+    if (node && flowCl && flowCountsNow) return popup.setLngLat(e.lngLat).setHTML(F.groupPopup(flowCl, flowCountsNow, node.properties.level, node.properties.group, names, published)).addTo(map);
+    // the flows' layers hold every pair seen: those not shown are transparent (state `shown`)
+    const fl = map.getLayoutProperty('flows-line', 'visibility') !== 'none' ? map.queryRenderedFeatures(box, { layers: ['flows-line'] }).find((f) => f.state?.shown === 1) : undefined;
+    if (fl && (!fl.properties.origin_force || !fl.properties.destination_force) && flowCl && flowCountsNow)
+      return popup.setLngLat(e.lngLat).setHTML(F.groupFlowPopup(flowCl, flowRowsNow, fl.properties.key, flowCountsNow, names, published)).addTo(map);
+    if (fl) {
+      // The map holds only what it draws of a flow: the popup's counts come with it.
+      const p: Record<string, any> = { ...fl.properties, origin_name: forceName(fl.properties.origin_force), destination_name: forceName(fl.properties.destination_force) };
+      popup.setLngLat(e.lngLat).setHTML(P.flowPopup(p, true)).addTo(map);
+      getJson<{ rows: Record<string, any>[] }>('/api/flows', { ...apiParams(filters), origin_force: p.origin_force, destination_force: p.destination_force, format: 'matrix' }, 'flow-popup')
+        .then((m) => popup.setHTML(P.flowPopup(m.rows[0] ?? p)))
+        .catch(showError);
+      return;
+    }
+    // the journeys are drawn under the flows and their group nodes: those take a click first
     const j = hit(J.LAYER);
     if (j) {
       // an aggregate (routes drawn as one at this zoom): how many follow it
@@ -769,25 +789,6 @@ async function main() {
             reloadAll(map, { fit: true });
           });
         })
-        .catch(showError);
-      return;
-    }
-    const co = hit('corridors-line');
-    if (co) return popup.setLngLat(e.lngLat).setHTML(P.corridorPopup(co.properties)).addTo(map);
-    const names = { name: forceName, weight: forceWeight };
-    const published = !!me?.disclosure_control.applied;
-    const node = hit('flows-node');
-    if (node && flowCl && flowCountsNow) return popup.setLngLat(e.lngLat).setHTML(F.groupPopup(flowCl, flowCountsNow, node.properties.level, node.properties.group, names, published)).addTo(map);
-    // the flows' layers hold every pair seen: those not shown are transparent (state `shown`)
-    const fl = map.getLayoutProperty('flows-line', 'visibility') !== 'none' ? map.queryRenderedFeatures(box, { layers: ['flows-line'] }).find((f) => f.state?.shown === 1) : undefined;
-    if (fl && (!fl.properties.origin_force || !fl.properties.destination_force) && flowCl && flowCountsNow)
-      return popup.setLngLat(e.lngLat).setHTML(F.groupFlowPopup(flowCl, flowRowsNow, fl.properties.key, flowCountsNow, names, published)).addTo(map);
-    if (fl) {
-      // The map holds only what it draws of a flow: the popup's counts come with it.
-      const p: Record<string, any> = { ...fl.properties, origin_name: forceName(fl.properties.origin_force), destination_name: forceName(fl.properties.destination_force) };
-      popup.setLngLat(e.lngLat).setHTML(P.flowPopup(p, true)).addTo(map);
-      getJson<{ rows: Record<string, any>[] }>('/api/flows', { ...apiParams(filters), origin_force: p.origin_force, destination_force: p.destination_force, format: 'matrix' }, 'flow-popup')
-        .then((m) => popup.setHTML(P.flowPopup(m.rows[0] ?? p)))
         .catch(showError);
       return;
     }

@@ -362,7 +362,8 @@ try {
       const p = m.project(f.geometry.coordinates);
       const box = [[p.x - 6, p.y - 6], [p.x + 6, p.y + 6]];
       if (p.x < 20 || p.y < 20 || p.x > r.width - 20 || p.y > r.height - 20) continue;
-      if (m.queryRenderedFeatures(box, { layers: ['hotspots-circle', 'journeys-line', 'corridors-line'] }).length) continue;
+      // (the journeys' routes are drawn under the nodes, which take the click)
+      if (m.queryRenderedFeatures(box, { layers: ['hotspots-circle', 'corridors-line'] }).length) continue;
       if (document.elementFromPoint(r.left + p.x, r.top + p.y) !== m.getCanvas()) continue;
       return { x: r.left + p.x, y: r.top + p.y, members: f.properties.members.split(',') };
     }
@@ -617,7 +618,7 @@ try {
     for (let y = 20; y < r.height - 20; y += 7) for (let x = 20; x < r.width - 20; x += 7) {
       if (document.elementFromPoint(r.left + x, r.top + y) !== m.getCanvas()) continue;
       const box = [[x - 4, y - 4], [x + 4, y + 4]];
-      if (['hotspots-circle', 'flows-line', 'corridors-line'].some((l) => m.queryRenderedFeatures(box, { layers: [l] }).length)) continue;
+      if (['hotspots-circle', 'flows-line', 'flows-node', 'corridors-line'].some((l) => m.queryRenderedFeatures(box, { layers: [l] }).length)) continue;
       const f = m.queryRenderedFeatures(box, { layers: ['journeys-line'] })[0];
       if (f && f.properties.id == null) return { x: r.left + x, y: r.top + y, journeys: f.properties.journeys, children: f.properties.children, zoom: m.getZoom() };
     }
@@ -638,7 +639,7 @@ try {
   let text = '';
   for (let attempt = 0; attempt < 3 && !text.includes('SYNTHETIC'); attempt++) {
     await idle();
-    jp = await pointOn('journeys-line', ['hotspots-circle', 'flows-line', 'corridors-line']);
+    jp = await pointOn('journeys-line', ['hotspots-circle', 'flows-line', 'flows-node', 'corridors-line']);
     if (!jp) break;
     await page.mouse.click(jp.x, jp.y);
     await page.waitForSelector('.maplibregl-popup .pop');
@@ -684,7 +685,7 @@ try {
   await page.evaluate((z) => window.__linesmap.map.jumpTo({ zoom: z }), zAggregate);
   await page.uncheck('#toggle-journeys');
   await idle();
-  const fp = await pointOn('forces-fill', ['hotspots-circle', 'journeys-line', 'flows-line']);
+  const fp = await pointOn('forces-fill', ['hotspots-circle', 'journeys-line', 'flows-line', 'flows-node']);
   check('found a force area to click', fp !== null);
   if (fp) {
     await page.mouse.click(fp.x, fp.y);
@@ -778,7 +779,7 @@ try {
   const np = await page.evaluate(() => {
     const map = window.__linesmap.map;
     const r = map.getCanvas().getBoundingClientRect();
-    const others = ['hotspots-circle', 'journeys-line', 'flows-line'];
+    const others = ['hotspots-circle', 'journeys-line', 'flows-line', 'flows-node'];
     for (let y = 20; y < r.height - 20; y += 7) {
       for (let x = 20; x < r.width - 20; x += 7) {
         if (document.elementFromPoint(r.left + x, r.top + y) !== map.getCanvas()) continue;
