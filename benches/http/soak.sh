@@ -8,6 +8,7 @@
 #   benches/http/soak.sh            # CONNECTIONS=64 DURATION=60 REPORTS=100000 WRITE_SHARE=0.1
 #
 # STORE=postgres://user@host:port/db runs it on PostgreSQL (an empty database) instead of SQLite.
+# SERVE_ARGS adds flags to `serve` (e.g. SERVE_ARGS="--workers 8").
 # Needs wrk (Debian package; installed when run as root) and the reference data in data/gb.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,12 +32,12 @@ store="${STORE:-$work/s.sqlite}"   # STORE=postgres://… measures the PostgreSQ
 LINESMAP_LOG=warn "$bin" import "$work/r.ndjson" --data "$data" --store "$store" >/dev/null
 token="$("$bin" token create --role admin --name "soak (synthetic)" --tokens "$work/t.json" 2>/dev/null)"
 LINESMAP_LOG=warn "$bin" serve --data "$data" --store "$store" --tokens "$work/t.json" --key "$work/k" --audit "$work/audit" \
-  --rate-limit 0 --listen 127.0.0.1:0 >"$work/out" 2>"$work/err" &
+  --rate-limit 0 --listen 127.0.0.1:0 ${SERVE_ARGS:-} >"$work/out" 2>"$work/err" &
 server=$!
 for _ in $(seq 1 240); do grep -q '^listening on ' "$work/out" 2>/dev/null && break; sleep 0.5; done
 addr="$(sed -n 's/^listening on //p' "$work/out")"
 [ -n "$addr" ] || { cat "$work/err" >&2; echo "the server did not start" >&2; exit 1; }
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
+rss() { awk '/^VmRSS/ {r=$2} /^Threads/ {t=$2} END {print r, t}' "/proc/$server/status"; }
 ( while kill -0 "$server" 2>/dev/null; do echo "$(date +%s.%N) $(rss)"; sleep 1; done ) >"$work/rss" &
 sampler=$!
 before=$(curl -s -H "Authorization: Bearer $token" "$addr/api/journeys?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["numberMatched"])')
@@ -55,7 +56,9 @@ lat = dict(zip(["p50", "p99", "max"], map(float, re.search(r"latency_ms p50 ([\d
 req = re.search(r"requests (\d+) errors connect (\d+) read (\d+) write (\d+) timeout (\d+) status (\d+)", text)
 total, *errs = map(int, req.groups())
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-rss = [(float(t), int(k)) for t, k in (l.split() for l in open(rssf) if len(l.split()) == 2)]
+rows = [l.split() for l in open(rssf) if len(l.split()) == 3]
+rss = [(float(t), int(k)) for t, k, _ in rows]
+threads = max((int(n) for _, _, n in rows), default=0)
 t0 = float(start)
 warm_rss = [k for t, k in rss if t >= t0 + float(warm)]
 created = status.get(201, 0)
@@ -67,6 +70,7 @@ if warm_rss:
     n = len(warm_rss)
     marks = [warm_rss[min(n - 1, (n - 1) * q // 4)] / 1024 for q in range(5)]
     print(f"| resident memory from {warm} s (warm) to the end, in quarters | {' → '.join(f'{m:.0f}' for m in marks)} MiB (max {max(warm_rss)/1024:.0f}) |")
+    print(f"| server threads (most at once) | {threads} |")
 print(f"| journeys before → after | {int(before):,} → {int(after):,} (+{int(after)-int(before):,}; writes acknowledged: {created:,}) |")
 # every acknowledged write is stored; a write in flight when wrk stopped may be stored without
 # its acknowledgement being counted (at most one per connection)

@@ -146,14 +146,21 @@ impl ApiError {
         }
     }
 
+    /// The JSON error answer (status, body and the headers its status calls for).
     pub fn into_response(self) -> Response {
-        match &self {
+        self.response()
+    }
+
+    /// [`ApiError::into_response`] from a borrowed error (a rejection holds its error behind a
+    /// reference).
+    pub fn response(&self) -> Response {
+        match self {
             ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
             ApiError::Unavailable(detail) => tracing::error!(%detail, "store unavailable"),
             ApiError::Busy(detail) => tracing::warn!(%detail, "busy"),
             _ => {}
         }
-        let errors = match &self {
+        let errors = match self {
             ApiError::InvalidReport(e) | ApiError::InvalidCorrection(e) => Some(e.as_slice()),
             _ => None,
         };
@@ -178,6 +185,12 @@ impl ApiError {
             _ => {}
         }
         r
+    }
+}
+
+impl warp::Reply for ApiError {
+    fn into_response(self) -> Response {
+        ApiError::into_response(self)
     }
 }
 

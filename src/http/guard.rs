@@ -9,7 +9,7 @@ use super::error::ApiError;
 use crate::access::{self, Need, Principal, Role, audit::AuditEvent};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use warp::http::{HeaderMap, HeaderValue, Method, header};
 use warp::hyper::body::to_bytes;
 use warp::reply::Response;
 
@@ -133,47 +133,12 @@ pub struct Ctx {
     pub route: super::endpoint::Resolved,
 }
 
-/// A request refused at the gate.
+/// A request refused at the gate: the [`ApiError`] that says why, carried through warp's
+/// rejection to the recovery, which answers it as any other error.
 #[derive(Debug)]
-pub struct Denied {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
+pub struct Denied(pub ApiError);
 
 impl warp::reject::Reject for Denied {}
-
-impl Denied {
-    fn from(e: ApiError) -> Denied {
-        Denied {
-            status: e.status(),
-            code: e.code(),
-            message: e.to_string(),
-        }
-    }
-
-    pub fn response(&self) -> Response {
-        let mut r = super::json_reply(
-            &serde_json::json!({"code": self.code, "message": self.message}),
-            "application/json",
-        );
-        *r.status_mut() = self.status;
-        match self.status {
-            StatusCode::UNAUTHORIZED => {
-                r.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"linesmap\""),
-                );
-            }
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            }
-            _ => {}
-        }
-        r
-    }
-}
 
 /// The gate. Order: sizes, then who is asking, then the policy, then the rate limit.
 pub async fn gate(
@@ -185,7 +150,7 @@ pub async fn gate(
     state: Arc<AppState>,
 ) -> Result<Ctx, warp::Rejection> {
     check(&method, path.as_str(), &headers, &query, remote, &state)
-        .map_err(|e| warp::reject::custom(Denied::from(e)))
+        .map_err(|e| warp::reject::custom(Denied(e)))
 }
 
 fn check(

@@ -15,10 +15,6 @@ pub const MAX_K: i64 = 50;
 /// Most via stations one route may pass through.
 pub const MAX_VIA: usize = 20;
 
-fn respond(r: Result<Response, ApiError>) -> Response {
-    r.unwrap_or_else(ApiError::into_response)
-}
-
 /// The number of journeys held, as the caller may know it: nothing signed out (a public count
 /// would show every single ingest), through disclosure control for a viewer, exact for
 /// everyone else. JSON `null` when suppressed.
@@ -44,26 +40,28 @@ pub fn vocabulary() -> Response {
 
 /// `GET /health`: `{"status": "ok"}` for load balancers; signed-in callers also get the data's
 /// counts and the access mode.
-pub fn health(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
-    respond((|| {
-        Params::parse(&raw, &[])?;
-        let Some(journeys) = total_journeys(&who, &state) else {
-            return Ok(json_reply(&json!({"status": "ok"}), JSON));
-        };
-        let g = &state.geo;
-        Ok(json_reply(
-            &json!({
-                "status": "ok",
-                "forces": g.forces.forces().len(),
-                "stations": g.stations.len(),
-                "rail_km": (g.rail.length_m() / 1000.0).round(),
-                "journeys": journeys,
-                "auth": if state.security.open_demo().is_some() { "open_demo" } else { "tokens" },
-                "open_demo_role": state.security.open_demo(),
-            }),
-            JSON,
-        ))
-    })())
+pub fn health(
+    raw: String,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Result<Response, ApiError> {
+    Params::parse(&raw, &[])?;
+    let Some(journeys) = total_journeys(&who, &state) else {
+        return Ok(json_reply(&json!({"status": "ok"}), JSON));
+    };
+    let g = &state.geo;
+    Ok(json_reply(
+        &json!({
+            "status": "ok",
+            "forces": g.forces.forces().len(),
+            "stations": g.stations.len(),
+            "rail_km": (g.rail.length_m() / 1000.0).round(),
+            "journeys": journeys,
+            "auth": if state.security.open_demo().is_some() { "open_demo" } else { "tokens" },
+            "open_demo_role": state.security.open_demo(),
+        }),
+        JSON,
+    ))
 }
 
 pub(crate) fn force_json(geo: &Geography, hit: Option<ForceHit>) -> Value {
@@ -81,43 +79,41 @@ pub(crate) fn force_json(geo: &Geography, hit: Option<ForceHit>) -> Value {
     }
 }
 
-pub fn locate(raw: String, state: Arc<AppState>) -> Response {
-    respond((|| {
-        let p = Params::parse(&raw, &["lon", "lat", "k"])?;
-        let lon = p.f64("lon")?.ok_or(ApiError::MissingParameter("lon"))?;
-        let lat = p.f64("lat")?.ok_or(ApiError::MissingParameter("lat"))?;
-        if !(-180.0..=180.0).contains(&lon) {
-            return Err(ApiError::InvalidParameter {
-                name: "lon",
-                message: format!("{lon} is outside [-180, 180]"),
-            });
-        }
-        if !(-90.0..=90.0).contains(&lat) {
-            return Err(ApiError::InvalidParameter {
-                name: "lat",
-                message: format!("{lat} is outside [-90, 90]"),
-            });
-        }
-        let k = p.int("k", 1, MAX_K)?.unwrap_or(3) as usize;
-        let g = &state.geo;
-        let nearest: Vec<Value> = g
-            .stations
-            .k_nearest([lon, lat], k)
-            .into_iter()
-            .map(|sd| {
-                let s = g.stations.get(sd.station);
-                json!({"crs": s.code, "name": s.name, "distance_m": round_m(sd.distance_m)})
-            })
-            .collect();
-        Ok(json_reply(
-            &json!({
-                "point": [lon, lat],
-                "force": force_json(g, g.forces.locate([lon, lat])),
-                "nearest_stations": nearest,
-            }),
-            JSON,
-        ))
-    })())
+pub fn locate(raw: String, state: Arc<AppState>) -> Result<Response, ApiError> {
+    let p = Params::parse(&raw, &["lon", "lat", "k"])?;
+    let lon = p.f64("lon")?.ok_or(ApiError::MissingParameter("lon"))?;
+    let lat = p.f64("lat")?.ok_or(ApiError::MissingParameter("lat"))?;
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(ApiError::InvalidParameter {
+            name: "lon",
+            message: format!("{lon} is outside [-180, 180]"),
+        });
+    }
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(ApiError::InvalidParameter {
+            name: "lat",
+            message: format!("{lat} is outside [-90, 90]"),
+        });
+    }
+    let k = p.int("k", 1, MAX_K)?.unwrap_or(3) as usize;
+    let g = &state.geo;
+    let nearest: Vec<Value> = g
+        .stations
+        .k_nearest([lon, lat], k)
+        .into_iter()
+        .map(|sd| {
+            let s = g.stations.get(sd.station);
+            json!({"crs": s.code, "name": s.name, "distance_m": round_m(sd.distance_m)})
+        })
+        .collect();
+    Ok(json_reply(
+        &json!({
+            "point": [lon, lat],
+            "force": force_json(g, g.forces.locate([lon, lat])),
+            "nearest_stations": nearest,
+        }),
+        JSON,
+    ))
 }
 
 fn station_index(g: &Geography, param: &'static str, code: &str) -> Result<usize, ApiError> {
@@ -131,36 +127,28 @@ fn station_index(g: &Geography, param: &'static str, code: &str) -> Result<usize
     })
 }
 
-pub async fn route(raw: String, state: Arc<AppState>) -> Response {
-    let parsed = (|| {
-        let p = Params::parse(&raw, &["from", "to", "via"])?;
-        let g = &state.geo;
-        let from = station_index(g, "from", p.require("from")?)?;
-        let to = station_index(g, "to", p.require("to")?)?;
-        let mut stops = vec![from];
-        if let Some(v) = p.get("via").filter(|v| !v.trim().is_empty()) {
-            let vias: Vec<&str> = v.split(',').collect();
-            if vias.len() > MAX_VIA {
-                return Err(ApiError::InvalidParameter {
-                    name: "via",
-                    message: format!("at most {MAX_VIA} via stations"),
-                });
-            }
-            for code in vias {
-                stops.push(station_index(g, "via", code)?);
-            }
+pub async fn route(raw: String, state: Arc<AppState>) -> Result<Response, ApiError> {
+    let p = Params::parse(&raw, &["from", "to", "via"])?;
+    let g = &state.geo;
+    let from = station_index(g, "from", p.require("from")?)?;
+    let to = station_index(g, "to", p.require("to")?)?;
+    let mut stops = vec![from];
+    if let Some(v) = p.get("via").filter(|v| !v.trim().is_empty()) {
+        let vias: Vec<&str> = v.split(',').collect();
+        if vias.len() > MAX_VIA {
+            return Err(ApiError::InvalidParameter {
+                name: "via",
+                message: format!("at most {MAX_VIA} via stations"),
+            });
         }
-        stops.push(to);
-        Ok(stops)
-    })();
-    let stops = match parsed {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
+        for code in vias {
+            stops.push(station_index(g, "via", code)?);
+        }
+    }
+    stops.push(to);
     let geo = state.geo.clone();
     // routing is CPU work: keep it off the async workers
-    let out = super::offload(state.limits.clone(), move || render_route(&geo, &stops)).await;
-    respond(out.and_then(|r| r))
+    super::offload(state.limits.clone(), move || render_route(&geo, &stops)).await?
 }
 
 fn render_route(g: &Geography, stops: &[usize]) -> Result<Response, ApiError> {
@@ -205,43 +193,41 @@ fn render_route(g: &Geography, stops: &[usize]) -> Result<Response, ApiError> {
     Ok(json_reply(&body, GEOJSON))
 }
 
-pub fn station(code: String, raw: String, state: Arc<AppState>) -> Response {
-    respond((|| {
-        Params::parse(&raw, &[])?;
-        let g = &state.geo;
-        let c = StationCode::parse(&code)
-            .map_err(|m| ApiError::NotFound(format!("no station {code:?}: {m}")))?;
-        let i = g
-            .stations
-            .index_of(&c)
-            .ok_or_else(|| ApiError::NotFound(format!("no station with code {c}")))?;
-        let s = g.stations.get(i);
-        let att = g.rail.attachment(i);
-        let body = json!({
-            "type": "Feature",
-            "id": s.code,
-            "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
-            "properties": {
-                "crs": s.code,
-                "name": s.name,
-                "tiploc": s.tiploc,
-                "operator": s.operator,
-                "force": force_json(g, g.station_force(i)),
-                "policing": ["BTP"],
-                "footfall": {
-                    "entries_exits_2019_20": s.entries_exits_2019_20,
-                    "entries_exits_2021_22": s.entries_exits_2021_22,
-                    "interchanges_2021_22": s.interchanges_2021_22,
-                },
-                "pte_urban_area": s.pte_urban_area,
-                "london_travelcard": s.london_travelcard,
-                "interchange": s.interchange,
-                "rail_attachment_m": att.map(|a| round_m(a.distance_m)),
-                "osm_id": s.osm_id,
-            }
-        });
-        Ok(json_reply(&body, GEOJSON))
-    })())
+pub fn station(code: String, raw: String, state: Arc<AppState>) -> Result<Response, ApiError> {
+    Params::parse(&raw, &[])?;
+    let g = &state.geo;
+    let c = StationCode::parse(&code)
+        .map_err(|m| ApiError::NotFound(format!("no station {code:?}: {m}")))?;
+    let i = g
+        .stations
+        .index_of(&c)
+        .ok_or_else(|| ApiError::NotFound(format!("no station with code {c}")))?;
+    let s = g.stations.get(i);
+    let att = g.rail.attachment(i);
+    let body = json!({
+        "type": "Feature",
+        "id": s.code,
+        "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
+        "properties": {
+            "crs": s.code,
+            "name": s.name,
+            "tiploc": s.tiploc,
+            "operator": s.operator,
+            "force": force_json(g, g.station_force(i)),
+            "policing": ["BTP"],
+            "footfall": {
+                "entries_exits_2019_20": s.entries_exits_2019_20,
+                "entries_exits_2021_22": s.entries_exits_2021_22,
+                "interchanges_2021_22": s.interchanges_2021_22,
+            },
+            "pte_urban_area": s.pte_urban_area,
+            "london_travelcard": s.london_travelcard,
+            "interchange": s.interchange,
+            "rail_attachment_m": att.map(|a| round_m(a.distance_m)),
+            "osm_id": s.osm_id,
+        }
+    });
+    Ok(json_reply(&body, GEOJSON))
 }
 
 /// The kinds of audit event.
@@ -253,45 +239,39 @@ pub const MAX_AUDIT_LIMIT: i64 = 10_000;
 /// `GET /api/audit` (admins): the audit log, oldest first, filtered by `actor` (name or token
 /// id), `action`, `since` and `until` (RFC 3339, compared as UTC text), paged by
 /// `limit`/`offset`.
-pub async fn audit(raw: String, state: Arc<AppState>) -> Response {
-    let parsed = (|| {
-        let p = Params::parse(
-            &raw,
-            &["actor", "action", "since", "until", "limit", "offset"],
-        )?;
-        let text = |k: &'static str| p.get(k).map(str::to_string);
-        if let Some(a) = p.get("action")
-            && !AUDIT_ACTIONS.contains(&a)
-        {
-            return Err(ApiError::InvalidParameter {
-                name: "action",
-                message: format!("\"{a}\" is not one of {}", AUDIT_ACTIONS.join(", ")),
-            });
+pub async fn audit(raw: String, state: Arc<AppState>) -> Result<Response, ApiError> {
+    let p = Params::parse(
+        &raw,
+        &["actor", "action", "since", "until", "limit", "offset"],
+    )?;
+    let text = |k: &'static str| p.get(k).map(str::to_string);
+    if let Some(a) = p.get("action")
+        && !AUDIT_ACTIONS.contains(&a)
+    {
+        return Err(ApiError::InvalidParameter {
+            name: "action",
+            message: format!("\"{a}\" is not one of {}", AUDIT_ACTIONS.join(", ")),
+        });
+    }
+    for k in ["since", "until"] {
+        if let Some(v) = p.get(k) {
+            time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| ApiError::InvalidParameter {
+                    name: if k == "since" { "since" } else { "until" },
+                    message: format!("\"{v}\" is not an RFC 3339 time ({e})"),
+                })?;
         }
-        for k in ["since", "until"] {
-            if let Some(v) = p.get(k) {
-                time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-                    .map_err(|e| ApiError::InvalidParameter {
-                        name: if k == "since" { "since" } else { "until" },
-                        message: format!("\"{v}\" is not an RFC 3339 time ({e})"),
-                    })?;
-            }
-        }
-        Ok::<_, ApiError>((
-            text("actor"),
-            text("action"),
-            text("since"),
-            text("until"),
-            p.int("limit", 1, MAX_AUDIT_LIMIT)?.unwrap_or(1000) as usize,
-            p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize,
-        ))
-    })();
-    let (actor, action, since, until, limit, offset) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+    }
+    let (actor, action, since, until, limit, offset) = (
+        text("actor"),
+        text("action"),
+        text("since"),
+        text("until"),
+        p.int("limit", 1, MAX_AUDIT_LIMIT)?.unwrap_or(1000) as usize,
+        p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize,
+    );
     let st = state.clone();
-    let res = super::offload(state.limits.clone(), move || {
+    let (events, matched) = super::offload(state.limits.clone(), move || {
         let Some(log) = &st.security.audit else {
             return Err(ApiError::NotFound(
                 "this server keeps no audit log (start it with --audit FILE)".into(),
@@ -321,19 +301,14 @@ pub async fn audit(raw: String, state: Arc<AppState>) -> Response {
         )
         .map_err(|e| ApiError::Unavailable(format!("reading the audit log: {e}")))
     })
-    .await;
-    match res {
-        Ok(Ok((events, matched))) => {
-            let mut r = json_reply(
-                &json!({"numberMatched": matched, "numberReturned": events.len(), "events": events}),
-                JSON,
-            );
-            r.headers_mut().insert(
-                super::guard::RECORD_COUNT,
-                warp::http::HeaderValue::from(events.len()),
-            );
-            r
-        }
-        Ok(Err(e)) | Err(e) => e.into_response(),
-    }
+    .await??;
+    let mut r = json_reply(
+        &json!({"numberMatched": matched, "numberReturned": events.len(), "events": events}),
+        JSON,
+    );
+    r.headers_mut().insert(
+        super::guard::RECORD_COUNT,
+        warp::http::HeaderValue::from(events.len()),
+    );
+    Ok(r)
 }

@@ -274,7 +274,7 @@ pub async fn post_stream<S, B>(
     body: S,
     raw: String,
     state: Arc<AppState>,
-) -> Response
+) -> Result<Response, ApiError>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>>,
     B: warp::hyper::body::Buf,
@@ -283,13 +283,10 @@ where
         .get(warp::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if let Err(e) = Params::parse(&raw, &[]).and_then(|_| body_kind(content_type.as_deref())) {
-        return e.into_response();
-    }
-    match read_limited(&headers, body, MAX_BODY).await {
-        Ok(bytes) => post(content_type, bytes, raw, state).await,
-        Err(e) => e.into_response(),
-    }
+    Params::parse(&raw, &[])?;
+    body_kind(content_type.as_deref())?;
+    let bytes = read_limited(&headers, body, MAX_BODY).await?;
+    post(content_type, bytes, raw, state).await
 }
 
 pub async fn post(
@@ -297,42 +294,34 @@ pub async fn post(
     body: Vec<u8>,
     raw: String,
     state: Arc<AppState>,
-) -> Response {
-    let parsed = Params::parse(&raw, &[])
-        .and_then(|_| body_kind(content_type.as_deref()))
-        .and_then(|k| records(k, &body));
-    let (values, batch) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    Params::parse(&raw, &[])?;
+    let (values, batch) = records(body_kind(content_type.as_deref())?, &body)?;
     let st = state.clone();
     let now = time::OffsetDateTime::now_utc();
-    let res = super::offload(state.limits.clone(), move || {
+    let outcomes = super::offload(state.limits.clone(), move || {
         st.journeys.ingest(&values, now)
     })
-    .await;
-    let outcomes = match res {
-        Ok(Ok(o)) => o,
-        Ok(Err(e)) => return ApiError::Unavailable(e.to_string()).into_response(),
-        Err(e) => return e.into_response(),
-    };
+    .await?
+    .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     if !batch {
         return match outcomes.into_iter().next() {
-            Some(Outcome::Created(j)) => record_count(
-                with_status(json_reply(&feature(&state, &j, true), GEOJSON), StatusCode::CREATED),
+            Some(Outcome::Created(j)) => Ok(record_count(
+                with_status(
+                    json_reply(&feature(&state, &j, true), GEOJSON),
+                    StatusCode::CREATED,
+                ),
                 1,
-            ),
-            Some(Outcome::Exists(j)) => json_reply(&feature(&state, &j, true), GEOJSON),
-            Some(Outcome::Conflict(id)) => ApiError::Conflict(format!(
+            )),
+            Some(Outcome::Exists(j)) => Ok(json_reply(&feature(&state, &j, true), GEOJSON)),
+            Some(Outcome::Conflict(id)) => Err(ApiError::Conflict(format!(
                 "report_id \"{id}\" is already stored with different content; reports are append-only"
-            ))
-            .into_response(),
-            Some(Outcome::Rejected(errors)) => ApiError::InvalidReport(errors).into_response(),
-            Some(Outcome::Erased(id)) => ApiError::Gone(format!(
+            ))),
+            Some(Outcome::Rejected(errors)) => Err(ApiError::InvalidReport(errors)),
+            Some(Outcome::Erased(id)) => Err(ApiError::Gone(format!(
                 "report_id \"{id}\" was erased; an erased id is not taken again"
-            ))
-            .into_response(),
-            None => ApiError::Internal("no outcome for a single report".into()).into_response(),
+            ))),
+            None => Err(ApiError::Internal("no outcome for a single report".into())),
         };
     }
     let (mut created, mut existing, mut rejected) = (0, 0, 0);
@@ -370,20 +359,21 @@ pub async fn post(
     };
     let body =
         json!({"created": created, "existing": existing, "rejected": rejected, "results": results});
-    record_count(
+    Ok(record_count(
         with_status(json_reply(&body, "application/json"), status),
         created,
-    )
+    ))
 }
 
-pub fn get_one(id: String, raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
-    let persons = match Params::parse(&raw, &["persons"]).and_then(|p| bool_param(&p, "persons")) {
-        Ok(p) => p.unwrap_or(false),
-        Err(e) => return e.into_response(),
-    };
-    if let Err(e) = who.check_journey_read(persons) {
-        return e.into_response();
-    }
+pub fn get_one(
+    id: String,
+    raw: String,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(&raw, &["persons"])?;
+    let persons = bool_param(&p, "persons")?.unwrap_or(false);
+    who.check_journey_read(persons)?;
     // A journey the caller may not see is as absent as one that does not exist.
     let found = {
         let idx = state.journeys.index();
@@ -391,22 +381,21 @@ pub fn get_one(id: String, raw: String, who: super::guard::Who, state: Arc<AppSt
             .filter(|j| who.may_see(j, idx.is_restricted(&id), &state))
             .cloned()
     };
-    match found {
-        Some(j) => record_count(
-            json_reply(
-                &JourneyFeature {
-                    state: &state,
-                    journey: &j,
-                    geometry: true,
-                    crs: super::crs::Crs::Crs84,
-                    persons,
-                },
-                GEOJSON,
-            ),
-            1,
+    let j =
+        found.ok_or_else(|| ApiError::NotFound(format!("no journey with report_id \"{id}\"")))?;
+    Ok(record_count(
+        json_reply(
+            &JourneyFeature {
+                state: &state,
+                journey: &j,
+                geometry: true,
+                crs: super::crs::Crs::Crs84,
+                persons,
+            },
+            GEOJSON,
         ),
-        None => ApiError::NotFound(format!("no journey with report_id \"{id}\"")).into_response(),
-    }
+        1,
+    ))
 }
 
 /// A parameter list: `before`, the journey filters (every name [`filter_from`] reads), `after`.
@@ -607,23 +596,20 @@ fn time_param(p: &Params) -> Result<Option<crate::journey::clock::TimeFilter>, A
 /// The query parameters of `GET /api/journeys`.
 pub const LIST_PARAMS: &[&str] = journey_params!([], ["limit", "offset", "persons"]);
 
-pub async fn list(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
-    let parsed = (|| {
-        let p = Params::parse(&raw, LIST_PARAMS)?;
-        let mut f = filter_from(&p, &state)?;
-        who.scope(&mut f, &state);
-        let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
-        let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
-        let persons = bool_param(&p, "persons")?.unwrap_or(false);
-        who.check_journey_read(persons)?;
-        Ok::<_, ApiError>((f, limit, offset, persons))
-    })();
-    let (f, limit, offset, persons) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+pub async fn list(
+    raw: String,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(&raw, LIST_PARAMS)?;
+    let mut f = filter_from(&p, &state)?;
+    who.scope(&mut f, &state);
+    let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
+    let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
+    let persons = bool_param(&p, "persons")?.unwrap_or(false);
+    who.check_journey_read(persons)?;
     let st = state.clone();
-    let res = super::offload(state.limits.clone(), move || {
+    super::offload(state.limits.clone(), move || {
         let (matched, page) = st.journeys.index().query(st.journeys.geography(), &f, offset, limit);
         let features: Vec<JourneyFeature> = page
             .iter()
@@ -647,8 +633,7 @@ pub async fn list(raw: String, who: super::guard::Who, state: Arc<AppState>) -> 
         out.untimed_excluded = st.journeys.index().untimed_excluded(st.journeys.geography(), &f);
         record_count(json_reply(&out, GEOJSON), n)
     })
-    .await;
-    res.unwrap_or_else(ApiError::into_response)
+    .await
 }
 
 /// A FeatureCollection written without an intermediate JSON tree.
@@ -701,16 +686,19 @@ pub async fn restriction(
     justification: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let Some(reason) = justification
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
     else {
-        return ApiError::JustificationRequired(format!(
+        return Err(ApiError::JustificationRequired(format!(
             "{} a report needs a reason: send it in an X-Justification header (it is kept with the restriction and written to the audit log)",
-            if restrict { "restricting" } else { "lifting the restriction of" }
-        ))
-        .into_response();
+            if restrict {
+                "restricting"
+            } else {
+                "lifting the restriction of"
+            }
+        )));
     };
     let actor = who
         .0
@@ -735,21 +723,19 @@ pub async fn restriction(
     })
     .await;
     match done {
-        Ok(Ok(true)) => record_count(
+        Ok(Ok(true)) => Ok(record_count(
             json_reply(
                 &serde_json::json!({"report_id": id, "restricted": restrict, "reason": reason, "at": at}),
                 "application/json",
             ),
             1,
-        ),
-        Ok(Ok(false)) if restrict => {
-            ApiError::NotFound(format!("no report \"{id}\"")).into_response()
-        }
-        Ok(Ok(false)) => {
-            ApiError::Conflict(format!("the report \"{id}\" is not restricted")).into_response()
-        }
-        Ok(Err(e)) => ApiError::Unavailable(format!("the store: {e}")).into_response(),
-        Err(e) => e.into_response(),
+        )),
+        Ok(Ok(false)) if restrict => Err(ApiError::NotFound(format!("no report \"{id}\""))),
+        Ok(Ok(false)) => Err(ApiError::Conflict(format!(
+            "the report \"{id}\" is not restricted"
+        ))),
+        Ok(Err(e)) => Err(ApiError::Unavailable(format!("the store: {e}"))),
+        Err(e) => Err(e),
     }
 }
 
@@ -761,15 +747,14 @@ pub async fn erase(
     justification: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let Some(reason) = justification
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
     else {
-        return ApiError::JustificationRequired(
+        return Err(ApiError::JustificationRequired(
             "erasing a report needs a reason: send it in an X-Justification header (it is kept in the tombstone and written to the audit log)".into(),
-        )
-        .into_response();
+        ));
     };
     let t = crate::store::Tombstone {
         report_id: id.clone(),
@@ -784,20 +769,20 @@ pub async fn erase(
     let st = state.clone();
     let tomb = t.clone();
     match super::offload(state.limits.clone(), move || st.journeys.erase(&tomb)).await {
-        Ok(Ok(crate::store::Erased::Done)) => record_count(
+        Ok(Ok(crate::store::Erased::Done)) => Ok(record_count(
             json_reply(
                 &serde_json::json!({"report_id": t.report_id, "erased": true, "at": t.at, "reason": t.reason}),
                 "application/json",
             ),
             1,
-        ),
+        )),
         Ok(Ok(crate::store::Erased::NoSuchReport)) => {
-            ApiError::NotFound(format!("no report \"{id}\"")).into_response()
+            Err(ApiError::NotFound(format!("no report \"{id}\"")))
         }
-        Ok(Ok(crate::store::Erased::Already)) => {
-            ApiError::Gone(format!("the report \"{id}\" was erased before")).into_response()
-        }
-        Ok(Err(e)) => ApiError::Unavailable(format!("the store: {e}")).into_response(),
-        Err(e) => e.into_response(),
+        Ok(Ok(crate::store::Erased::Already)) => Err(ApiError::Gone(format!(
+            "the report \"{id}\" was erased before"
+        ))),
+        Ok(Err(e)) => Err(ApiError::Unavailable(format!("the store: {e}"))),
+        Err(e) => Err(e),
     }
 }

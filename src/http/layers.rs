@@ -840,11 +840,8 @@ pub(crate) fn format_param(
 pub(crate) async fn blocking(
     limits: Arc<super::Limits>,
     f: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
-) -> Response {
-    match super::offload(limits, f).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) | Err(e) => e.into_response(),
-    }
+) -> Result<Response, ApiError> {
+    super::offload(limits, f).await?
 }
 
 pub(crate) fn csv_reply(body: Vec<u8>, filename: Option<&str>) -> Response {
@@ -957,25 +954,19 @@ pub async fn hotspots_api(
     accept: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
-    let parsed = (|| {
-        let p = Params::parse_table(&raw, HOTSPOT_PARAMS)?;
-        let (mut f, places) = split_places(filter_from(&p, &state)?);
-        f.disclose_non_btp = who.disclose_non_btp();
-        let top = p.int("top", 1, MAX_TOP)?.unwrap_or(DEFAULT_TOP) as usize;
-        Ok::<_, ApiError>((
-            f,
-            places,
-            top,
-            sort_param(&p)?,
-            hotspot_query(&p)?,
-            format_param(&p, "f", accept.as_deref())?,
-        ))
-    })();
-    let (f, places, top, sort, hq, format) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let p = Params::parse_table(&raw, HOTSPOT_PARAMS)?;
+    let (mut f, places) = split_places(filter_from(&p, &state)?);
+    f.disclose_non_btp = who.disclose_non_btp();
+    let top = p.int("top", 1, MAX_TOP)?.unwrap_or(DEFAULT_TOP) as usize;
+    let (f, places, top, sort, hq, format) = (
+        f,
+        places,
+        top,
+        sort_param(&p)?,
+        hotspot_query(&p)?,
+        format_param(&p, "f", accept.as_deref())?,
+    );
     blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
         let mut rows = hotspot_rows(&state, &f, places, sort, hq, who.viewer());
@@ -1038,36 +1029,30 @@ pub const MAX_PERIODS: usize = 260;
 /// `GET /api/hotspots/emerging?interval=week|month`: per station the space-time Gi* z of each
 /// period, the Mann-Kendall trend of that series and its emerging hot spot category (see
 /// [`crate::layers::emerging`]). `force` and `bbox` choose the stations listed.
-pub async fn emerging_api(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
+pub async fn emerging_api(
+    raw: String,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Result<Response, ApiError> {
     use crate::layers::emerging;
-    let parsed = (|| {
-        let p = Params::parse(&raw, EMERGING_PARAMS)?;
-        let interval = interval_param(&p)?;
-        let (f, places) = split_places(filter_from(&p, &state)?);
-        let measure = measure_param(&p)?.unwrap_or_default();
-        let lag = p.int("time_lag", 0, 12)?.unwrap_or(1) as usize;
-        let category = p
-            .get("category")
-            .map(|c| {
-                emerging::CATEGORIES
-                    .iter()
-                    .find(|&&x| x == c)
-                    .copied()
-                    .ok_or_else(|| ApiError::InvalidParameter {
-                        name: "category",
-                        message: format!(
-                            "\"{c}\" is not one of {}",
-                            emerging::CATEGORIES.join(", ")
-                        ),
-                    })
-            })
-            .transpose()?;
-        Ok::<_, ApiError>((interval, f, places, measure, lag, category))
-    })();
-    let (interval, f, places, measure, lag, category) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+    let p = Params::parse(&raw, EMERGING_PARAMS)?;
+    let interval = interval_param(&p)?;
+    let (f, places) = split_places(filter_from(&p, &state)?);
+    let measure = measure_param(&p)?.unwrap_or_default();
+    let lag = p.int("time_lag", 0, 12)?.unwrap_or(1) as usize;
+    let category = p
+        .get("category")
+        .map(|c| {
+            emerging::CATEGORIES
+                .iter()
+                .find(|&&x| x == c)
+                .copied()
+                .ok_or_else(|| ApiError::InvalidParameter {
+                    name: "category",
+                    message: format!("\"{c}\" is not one of {}", emerging::CATEGORIES.join(", ")),
+                })
+        })
+        .transpose()?;
     blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
         let sel = select(&state, &f);
@@ -1251,25 +1236,22 @@ pub const UNTIMED_HEADER: &str = "x-untimed-excluded";
 
 /// `GET /api/clock`: the journeys `f` selects by local day of week and hour (Europe/London),
 /// Monday first; with `station`, only those that count there under `measure` (default stops).
-pub async fn clock_api(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
+pub async fn clock_api(
+    raw: String,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Result<Response, ApiError> {
     use crate::journey::clock;
-    let parsed = (|| {
-        let p = Params::parse(&raw, CLOCK_PARAMS)?;
-        let f = filter_from(&p, &state)?;
-        let measure = measure_param(&p)?;
-        if measure.is_some() && f.station.is_none() {
-            return Err(ApiError::InvalidParameter {
-                name: "measure",
-                message: "applies with station=CRS (what the journeys did there)".into(),
-            });
-        }
-        let measure = measure.unwrap_or_default();
-        Ok::<_, ApiError>((f, measure))
-    })();
-    let (f, measure) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+    let p = Params::parse(&raw, CLOCK_PARAMS)?;
+    let f = filter_from(&p, &state)?;
+    let measure = measure_param(&p)?;
+    if measure.is_some() && f.station.is_none() {
+        return Err(ApiError::InvalidParameter {
+            name: "measure",
+            message: "applies with station=CRS (what the journeys did there)".into(),
+        });
+    }
+    let measure = measure.unwrap_or_default();
     blocking(state.limits.clone(), move || {
         let g = state.journeys.geography();
         let sel = select(&state, &f);
@@ -1582,32 +1564,25 @@ pub async fn flows_api(
     accept: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
-    let parsed = (|| {
-        let p = Params::parse_table(&raw, FLOW_PARAMS)?;
-        let mut f = filter_from(&p, &state)?;
-        f.disclose_non_btp = who.disclose_non_btp();
-        let o = force_param(&p, "origin_force", &state)?;
-        let d = force_param(&p, "destination_force", &state)?;
-        let direction = direction_param(&p)?;
-        let matrix = match p.get("format") {
-            None | Some("geojson") => false,
-            Some("matrix") => true,
-            Some(other) => {
-                return Err(ApiError::InvalidParameter {
-                    name: "format",
-                    message: format!("\"{other}\" is not geojson or matrix"),
-                });
-            }
-        };
-        let fmt = format_param(&p, "f", accept.as_deref())?;
-        let keep = flow_selection(&p, fmt)?;
-        Ok::<_, ApiError>((f, o, d, direction, matrix, fmt, keep))
-    })();
-    let (f, o, d, direction, matrix, fmt, keep) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
+) -> Result<Response, ApiError> {
+    let p = Params::parse_table(&raw, FLOW_PARAMS)?;
+    let mut f = filter_from(&p, &state)?;
+    f.disclose_non_btp = who.disclose_non_btp();
+    let o = force_param(&p, "origin_force", &state)?;
+    let d = force_param(&p, "destination_force", &state)?;
+    let direction = direction_param(&p)?;
+    let matrix = match p.get("format") {
+        None | Some("geojson") => false,
+        Some("matrix") => true,
+        Some(other) => {
+            return Err(ApiError::InvalidParameter {
+                name: "format",
+                message: format!("\"{other}\" is not geojson or matrix"),
+            });
+        }
     };
+    let fmt = format_param(&p, "f", accept.as_deref())?;
+    let keep = flow_selection(&p, fmt)?;
     blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
         let flows = flow_rows(&state, &f, o, d, direction, who.viewer());
@@ -1845,19 +1820,12 @@ pub async fn corridors_api(
     accept: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
-    let parsed = (|| {
-        let p = Params::parse_table(&raw, CORRIDOR_PARAMS)?;
-        let f = filter_from(&p, &state)?;
-        let direction = direction_param(&p)?;
-        let top = p.int("top", 1, MAX_TOP)?.unwrap_or(DEFAULT_CORRIDORS) as usize;
-        let fmt = format_param(&p, "f", accept.as_deref())?;
-        Ok::<_, ApiError>((f, direction, top, fmt))
-    })();
-    let (f, direction, top, fmt) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let p = Params::parse_table(&raw, CORRIDOR_PARAMS)?;
+    let f = filter_from(&p, &state)?;
+    let direction = direction_param(&p)?;
+    let top = p.int("top", 1, MAX_TOP)?.unwrap_or(DEFAULT_CORRIDORS) as usize;
+    let fmt = format_param(&p, "f", accept.as_deref())?;
     blocking(state.limits.clone(), move || {
         let all = all_corridors(&state, &f, direction);
         let rows = corridor_rows(&state, &all, who.viewer() || who.disclose_non_btp(), top);
@@ -2068,18 +2036,12 @@ pub async fn trends_api(
     accept: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
-    let parsed = (|| {
-        let p = Params::parse_table(&raw, TREND_PARAMS)?;
-        let interval = interval_param(&p)?;
-        let mut f = filter_from(&p, &state)?;
-        f.disclose_non_btp = who.disclose_non_btp();
-        Ok::<_, ApiError>((interval, f, format_param(&p, "f", accept.as_deref())?))
-    })();
-    let (interval, f, fmt) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let p = Params::parse_table(&raw, TREND_PARAMS)?;
+    let interval = interval_param(&p)?;
+    let mut f = filter_from(&p, &state)?;
+    f.disclose_non_btp = who.disclose_non_btp();
+    let (interval, f, fmt) = (interval, f, format_param(&p, "f", accept.as_deref())?);
     blocking(state.limits.clone(), move || {
         let (buckets, n) = trend_rows(&state, &f, interval, who.sees_all_journeys())?;
         if fmt == Format::Csv {
@@ -2440,63 +2402,58 @@ fn stream_journeys(
 
 /// `GET /api/export?collection=..`: a download of any collection under any filter, GeoJSON
 /// (`format=geojson`, the default) or CSV (`format=csv`).
-pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
-    let parsed = (|| {
-        let p = Params::parse(&raw, EXPORT_PARAMS)?;
-        let collection = p.require("collection")?.to_string();
-        if !EXPORT_COLLECTIONS.contains(&collection.as_str()) {
-            return Err(ApiError::InvalidParameter {
-                name: "collection",
-                message: format!(
-                    "\"{collection}\" is not one of {}",
-                    EXPORT_COLLECTIONS.join(", ")
-                ),
-            });
-        }
-        let csv = format_param(&p, "format", None)? == Format::Csv;
-        let f = filter_from(&p, &state)?;
-        let hq = hotspot_query(&p)?;
-        if collection != "hotspots"
-            && let Some(name) = HOTSPOT_QUERY_PARAMS.iter().find(|n| p.get(n).is_some())
+pub async fn export(
+    raw: String,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(&raw, EXPORT_PARAMS)?;
+    let collection = p.require("collection")?.to_string();
+    if !EXPORT_COLLECTIONS.contains(&collection.as_str()) {
+        return Err(ApiError::InvalidParameter {
+            name: "collection",
+            message: format!(
+                "\"{collection}\" is not one of {}",
+                EXPORT_COLLECTIONS.join(", ")
+            ),
+        });
+    }
+    let csv = format_param(&p, "format", None)? == Format::Csv;
+    let f = filter_from(&p, &state)?;
+    let hq = hotspot_query(&p)?;
+    if collection != "hotspots"
+        && let Some(name) = HOTSPOT_QUERY_PARAMS.iter().find(|n| p.get(n).is_some())
+    {
+        return Err(ApiError::InvalidParameter {
+            name,
+            message: "applies to collection=hotspots only".into(),
+        });
+    }
+    let direction = direction_param(&p)?;
+    // the CQL2 filter of the collection's items: the same parser, checks and errors
+    let filter = if collection == "trends" {
+        if let Some(name) = ["filter", "filter-lang", "filter-crs"]
+            .into_iter()
+            .find(|n| p.get(n).is_some())
         {
             return Err(ApiError::InvalidParameter {
                 name,
-                message: "applies to collection=hotspots only".into(),
+                message: "applies to the OGC collections (journeys, stations, forces, rail, hotspots, flows), not to trends".into(),
             });
         }
-        let direction = direction_param(&p)?;
-        // the CQL2 filter of the collection's items: the same parser, checks and errors
-        let filter = if collection == "trends" {
-            if let Some(name) = ["filter", "filter-lang", "filter-crs"]
-                .into_iter()
-                .find(|n| p.get(n).is_some())
-            {
-                return Err(ApiError::InvalidParameter {
-                    name,
-                    message: "applies to the OGC collections (journeys, stations, forces, rail, hotspots, flows), not to trends".into(),
-                });
-            }
-            None
-        } else {
-            super::ogc::filter_param(&collection, EXPORT_PARAMS, &p, &state)?
-        };
-        Ok::<_, ApiError>((collection, csv, f, direction, hq, filter))
-    })();
-    let (collection, csv, f, direction, hq, filter) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
+        None
+    } else {
+        super::ogc::filter_param(&collection, EXPORT_PARAMS, &p, &state)?
     };
     let ext = if csv { "csv" } else { "geojson" };
     let name = format!("linesmap-{collection}.{ext}");
     let ctype: &'static str = if csv { CSV } else { GEOJSON };
     if collection == "journeys" {
-        if let Err(e) = who.check_journey_read(false) {
-            return e.into_response();
-        }
+        who.check_journey_read(false)?;
         let mut f = f;
         who.scope(&mut f, &state);
         let st = state.clone();
-        let sel = match super::offload(state.limits.clone(), move || {
+        let (sel, untimed) = super::offload(state.limits.clone(), move || {
             let sel = match &filter {
                 None => select(&st, &f),
                 // the journeys the same items request keeps, in the same order
@@ -2509,12 +2466,7 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
             // journey level: the caller reads every journey counted, so the count is exact
             Ok::<_, ApiError>((sel, untimed_excluded(&st, &f, false)))
         })
-        .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) | Err(e) => return e.into_response(),
-        };
-        let (sel, untimed) = sel;
+        .await??;
         let n = sel.len();
         let untimed_member = untimed.flatten();
         let mut r = super::journeys::record_count(
@@ -2526,7 +2478,7 @@ pub async fn export(raw: String, who: super::guard::Who, state: Arc<AppState>) -
             n,
         );
         untimed_header(&mut r, untimed);
-        return r;
+        return Ok(r);
     }
     blocking(state.limits.clone(), move || {
         let (body, rows, selected, untimed) =

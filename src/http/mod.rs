@@ -278,27 +278,24 @@ where
     let who = guard::Who(ctx.principal.clone());
     let param = |i: usize| route.param(i).to_string();
     let st = state;
-    match entry.endpoint {
-        E::Landing => ogc::landing(raw, text("host"), text("accept"), who, st).await,
-        E::Asset => web_asset(route.param(0), st).await,
-        E::Conformance => ogc::conformance(raw),
-        E::OpenApi => match params::Params::parse(&raw, &["f"]) {
-            Ok(_) => {
-                let mut r = Response::new(openapi::served(&st.geo).into());
-                r.headers_mut().insert(
-                    warp::http::header::CONTENT_TYPE,
-                    warp::http::HeaderValue::from_static(ogc::OPENAPI_TYPE),
-                );
-                r
-            }
-            Err(e) => e.into_response(),
-        },
+    let answer: Result<Response, ApiError> = match entry.endpoint {
+        E::Landing => Ok(ogc::landing(raw, text("host"), text("accept"), who, st).await),
+        E::Asset => Ok(web_asset(route.param(0), st).await),
+        E::Conformance => Ok(ogc::conformance(raw)),
+        E::OpenApi => params::Params::parse(&raw, &["f"]).map(|_| {
+            let mut r = Response::new(openapi::served(&st.geo).into());
+            r.headers_mut().insert(
+                warp::http::header::CONTENT_TYPE,
+                warp::http::HeaderValue::from_static(ogc::OPENAPI_TYPE),
+            );
+            r
+        }),
         E::Health => handlers::health(raw, who, st),
-        E::Collections => ogc::collections(raw, text("host"), who, st),
-        E::Collection => ogc::one_collection(param(0), raw, text("host"), who, st),
-        E::Queryables => ogc::queryables(param(0), raw, text("host"), st),
-        E::Items => ogc::items(param(0), raw, text("host"), who, st).await,
-        E::Item => ogc::item(param(0), param(1), raw, text("host"), who, st).await,
+        E::Collections => Ok(ogc::collections(raw, text("host"), who, st)),
+        E::Collection => Ok(ogc::one_collection(param(0), raw, text("host"), who, st)),
+        E::Queryables => Ok(ogc::queryables(param(0), raw, text("host"), st)),
+        E::Items => Ok(ogc::items(param(0), raw, text("host"), who, st).await),
+        E::Item => Ok(ogc::item(param(0), param(1), raw, text("host"), who, st).await),
         E::Ingest => journeys::post_stream(headers, body, raw, st).await,
         E::Journeys => journeys::list(raw, who, st).await,
         E::Journey => journeys::get_one(param(0), raw, who, st),
@@ -325,33 +322,25 @@ where
         E::People => people::people_api(raw, who, st).await,
         E::Person => people::person_api(param(0), raw, who, st).await,
         E::Export => layers::export(raw, who, st).await,
-        E::WhoAmI => match params::Params::parse(&raw, &[]) {
-            Ok(_) => guard::whoami(who, st),
-            Err(e) => e.into_response(),
-        },
-        E::Vocabulary => match params::Params::parse(&raw, &[]) {
-            Ok(_) => handlers::vocabulary(),
-            Err(e) => e.into_response(),
-        },
-        E::AuthConfig => match params::Params::parse(&raw, &[]) {
-            Ok(_) => guard::auth_config(st),
-            Err(e) => e.into_response(),
-        },
+        E::WhoAmI => params::Params::parse(&raw, &[]).map(|_| guard::whoami(who, st)),
+        E::Vocabulary => params::Params::parse(&raw, &[]).map(|_| handlers::vocabulary()),
+        E::AuthConfig => params::Params::parse(&raw, &[]).map(|_| guard::auth_config(st)),
         E::Review => records::review_list(raw, st).await,
         E::ReviewDecision => {
             let why = text("x-justification");
             records::review_decide(param(0), why, headers, body, who, st).await
         }
         E::Audit => handlers::audit(raw, st).await,
-        E::TileMatrixSets => tiles::tile_matrix_sets(raw, text("host")),
-        E::TileMatrixSet => tiles::tile_matrix_set(raw, text("host")),
-        E::Tilesets => tiles::tilesets(param(0), raw, text("host"), st),
-        E::Tileset => tiles::tileset(param(0), raw, text("host"), st),
+        E::TileMatrixSets => Ok(tiles::tile_matrix_sets(raw, text("host"))),
+        E::TileMatrixSet => Ok(tiles::tile_matrix_set(raw, text("host"))),
+        E::Tilesets => Ok(tiles::tilesets(param(0), raw, text("host"), st)),
+        E::Tileset => Ok(tiles::tileset(param(0), raw, text("host"), st)),
         E::Tile => {
             let zxy = [param(1), param(2), param(3)];
-            tiles::tile(param(0), zxy, raw, who, st).await
+            Ok(tiles::tile(param(0), zxy, raw, who, st).await)
         }
-    }
+    };
+    answer.unwrap_or_else(ApiError::into_response)
 }
 
 /// All routes of the server: the gate (sign-in, role, limits), then the operation the
@@ -403,7 +392,7 @@ pub fn routes(
         )
         .recover(|err: Rejection| async move {
             match err.find::<guard::Denied>() {
-                Some(d) => Ok::<_, Infallible>(d.response()),
+                Some(guard::Denied(e)) => Ok::<_, Infallible>(e.response()),
                 None => handle_rejection(err).await,
             }
         })

@@ -329,27 +329,21 @@ pub async fn treatment_api(
     accept: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
-    let parsed = (|| {
-        let p = Params::parse_table(&raw, TREATMENT_PARAMS)?;
-        let by = p
-            .get("by")
-            .map(|s| {
-                By::parse(s).ok_or_else(|| ApiError::InvalidParameter {
-                    name: "by",
-                    message: format!("\"{s}\" is not one of {}", By::ALL.join(", ")),
-                })
+) -> Result<Response, ApiError> {
+    let p = Params::parse_table(&raw, TREATMENT_PARAMS)?;
+    let by = p
+        .get("by")
+        .map(|s| {
+            By::parse(s).ok_or_else(|| ApiError::InvalidParameter {
+                name: "by",
+                message: format!("\"{s}\" is not one of {}", By::ALL.join(", ")),
             })
-            .transpose()?
-            .unwrap_or(By::SourceForce);
-        let group = group_param(&p)?;
-        let f = filter_from(&p, &state)?;
-        Ok::<_, ApiError>((by, group, f, format_param(&p, "f", accept.as_deref())?))
-    })();
-    let (by, group, f, fmt) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+        })
+        .transpose()?
+        .unwrap_or(By::SourceForce);
+    let group = group_param(&p)?;
+    let f = filter_from(&p, &state)?;
+    let (by, group, f, fmt) = (by, group, f, format_param(&p, "f", accept.as_deref())?);
     blocking(state.limits.clone(), move || {
         let sel = select(&state, &f);
         let sel: Vec<&Arc<MappedJourney>> = sel.iter().collect();
@@ -413,24 +407,21 @@ fn count_param(p: &Params, name: &'static str, default: i64) -> Result<usize, Ap
 }
 
 /// `GET /api/people?min_journeys=2&min_forces=1&group=..&<journey filters>&limit=..&offset=..`.
-pub async fn people_api(raw: String, who: super::guard::Who, state: Arc<AppState>) -> Response {
-    let parsed = (|| {
-        let p = Params::parse(&raw, PEOPLE_PARAMS)?;
-        let min_journeys = count_param(&p, "min_journeys", 2)?;
-        let min_forces = count_param(&p, "min_forces", 1)?;
-        let group = group_param(&p)?;
-        let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
-        let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
-        let mut f = filter_from(&p, &state)?;
-        // person-level: only the journeys the caller may read (a force analyst's force)
-        who.check_journey_read(true)?;
-        who.scope(&mut f, &state);
-        Ok::<_, ApiError>((min_journeys, min_forces, group, limit, offset, f))
-    })();
-    let (min_journeys, min_forces, group, limit, offset, f) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+pub async fn people_api(
+    raw: String,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(&raw, PEOPLE_PARAMS)?;
+    let min_journeys = count_param(&p, "min_journeys", 2)?;
+    let min_forces = count_param(&p, "min_forces", 1)?;
+    let group = group_param(&p)?;
+    let limit = p.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
+    let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
+    let mut f = filter_from(&p, &state)?;
+    // person-level: only the journeys the caller may read (a force analyst's force)
+    who.check_journey_read(true)?;
+    who.scope(&mut f, &state);
     blocking(state.limits.clone(), move || {
         let sel = select(&state, &f);
         let sel: Vec<&Arc<MappedJourney>> = sel.iter().collect();
@@ -488,26 +479,19 @@ pub async fn person_api(
     raw: String,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
-    let parsed = (|| {
-        if !is_pseudonym(&psn) {
-            return Err(ApiError::InvalidParameter {
-                name: "psn",
-                message: format!(
-                    "\"{psn}\" is not a person pseudonym (psn_ and 16 lower-case hex digits)"
-                ),
-            });
-        }
-        let p = Params::parse(&raw, PERSON_PARAMS)?;
-        let mut f = filter_from(&p, &state)?;
-        who.check_journey_read(true)?;
-        who.scope(&mut f, &state);
-        Ok(f)
-    })();
-    let f = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    if !is_pseudonym(&psn) {
+        return Err(ApiError::InvalidParameter {
+            name: "psn",
+            message: format!(
+                "\"{psn}\" is not a person pseudonym (psn_ and 16 lower-case hex digits)"
+            ),
+        });
+    }
+    let p = Params::parse(&raw, PERSON_PARAMS)?;
+    let mut f = filter_from(&p, &state)?;
+    who.check_journey_read(true)?;
+    who.scope(&mut f, &state);
     blocking(state.limits.clone(), move || {
         let sel = select(&state, &f);
         let sel: Vec<&Arc<MappedJourney>> = sel.iter().collect();

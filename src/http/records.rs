@@ -80,32 +80,24 @@ pub async fn rectify<S, B>(
     body: S,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response
+) -> Result<Response, ApiError>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>>,
     B: warp::hyper::body::Buf,
 {
-    let parsed = async {
-        let why = reason(justification, "rectifying a report")?;
-        let mut v = json_body(&headers, body).await?;
-        match v.get("report_id") {
-            None => {
-                v["report_id"] = Value::String(id.clone());
-            }
-            Some(Value::String(s)) if *s == id => {}
-            Some(other) => {
-                return Err(ApiError::BadRequest(format!(
-                    "the body's report_id {other} is not the path's \"{id}\": a rectification keeps the report's id (leave report_id out, or give the same)"
-                )));
-            }
+    let why = reason(justification, "rectifying a report")?;
+    let mut v = json_body(&headers, body).await?;
+    match v.get("report_id") {
+        None => {
+            v["report_id"] = Value::String(id.clone());
         }
-        Ok((why, v))
+        Some(Value::String(s)) if *s == id => {}
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "the body's report_id {other} is not the path's \"{id}\": a rectification keeps the report's id (leave report_id out, or give the same)"
+            )));
+        }
     }
-    .await;
-    let (why, v) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
     let (at, who_name) = (crate::access::audit::now(), actor(&who));
     let st = state.clone();
     let at2 = at.clone();
@@ -130,19 +122,17 @@ where
         )
     };
     match done {
-        Ok(Ok(RectifyOutcome::Done(j, version))) => answer(&j, version, true),
-        Ok(Ok(RectifyOutcome::Unchanged(j, version))) => answer(&j, version, false),
+        Ok(Ok(RectifyOutcome::Done(j, version))) => Ok(answer(&j, version, true)),
+        Ok(Ok(RectifyOutcome::Unchanged(j, version))) => Ok(answer(&j, version, false)),
         Ok(Ok(RectifyOutcome::NoSuchReport)) => {
-            ApiError::NotFound(format!("no report \"{id}\"")).into_response()
+            Err(ApiError::NotFound(format!("no report \"{id}\"")))
         }
         Ok(Ok(RectifyOutcome::Erased)) => {
-            ApiError::Gone(format!("the report \"{id}\" was erased")).into_response()
+            Err(ApiError::Gone(format!("the report \"{id}\" was erased")))
         }
-        Ok(Ok(RectifyOutcome::Rejected(errors))) => {
-            ApiError::InvalidCorrection(errors).into_response()
-        }
-        Ok(Err(e)) => ApiError::Unavailable(format!("the store: {e}")).into_response(),
-        Err(e) => e.into_response(),
+        Ok(Ok(RectifyOutcome::Rejected(errors))) => Err(ApiError::InvalidCorrection(errors)),
+        Ok(Err(e)) => Err(ApiError::Unavailable(format!("the store: {e}"))),
+        Err(e) => Err(e),
     }
 }
 
@@ -162,10 +152,8 @@ fn pseudonymised(body: &str, keys: &crate::access::Pseudonyms) -> Value {
 /// `GET /api/journeys/{id}/versions` (admins): every version of a report, newest first: its
 /// number, when, who and why (none for the version as posted), whether it is current, and the
 /// report as it was (person ids as pseudonyms).
-pub async fn versions(id: String, raw: String, state: Arc<AppState>) -> Response {
-    if let Err(e) = Params::parse(&raw, &[]) {
-        return e.into_response();
-    }
+pub async fn versions(id: String, raw: String, state: Arc<AppState>) -> Result<Response, ApiError> {
+    Params::parse(&raw, &[])?;
     let st = state.clone();
     let rid = id.clone();
     let found = super::offload(state.limits.clone(), move || {
@@ -189,20 +177,20 @@ pub async fn versions(id: String, raw: String, state: Arc<AppState>) -> Response
                 })
                 .collect();
             let n = out.len();
-            record_count(
+            Ok(record_count(
                 json_reply(
                     &json!({"report_id": id, "versions": out}),
                     "application/json",
                 ),
                 n,
-            )
+            ))
         }
         Ok(Ok(None)) if state.journeys.is_erased(&id) => {
-            ApiError::Gone(format!("the report \"{id}\" was erased")).into_response()
+            Err(ApiError::Gone(format!("the report \"{id}\" was erased")))
         }
-        Ok(Ok(None)) => ApiError::NotFound(format!("no report \"{id}\"")).into_response(),
-        Ok(Err(e)) => ApiError::Unavailable(format!("the store: {e}")).into_response(),
-        Err(e) => e.into_response(),
+        Ok(Ok(None)) => Err(ApiError::NotFound(format!("no report \"{id}\""))),
+        Ok(Err(e)) => Err(ApiError::Unavailable(format!("the store: {e}"))),
+        Err(e) => Err(e),
     }
 }
 
@@ -221,26 +209,19 @@ fn date_value(name: &'static str, s: &str) -> Result<time::Date, ApiError> {
 
 /// `GET /api/review?due_before=YYYY-MM-DD[&limit&offset]` (admins): the reports whose review
 /// date is before `due_before` (default: tomorrow, so those due today too), oldest first.
-pub async fn review_list(raw: String, state: Arc<AppState>) -> Response {
-    let parsed = (|| {
-        let p = Params::parse(&raw, REVIEW_PARAMS)?;
-        let due = match p.get("due_before") {
-            Some(s) => date_value("due_before", s)?,
-            None => time::OffsetDateTime::now_utc()
-                .date()
-                .next_day()
-                .unwrap_or(time::Date::MAX),
-        };
-        let limit = p
-            .int("limit", 1, super::journeys::MAX_LIMIT)?
-            .unwrap_or(super::journeys::DEFAULT_LIMIT) as usize;
-        let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
-        Ok::<_, ApiError>((due, limit, offset))
-    })();
-    let (due, limit, offset) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
+pub async fn review_list(raw: String, state: Arc<AppState>) -> Result<Response, ApiError> {
+    let p = Params::parse(&raw, REVIEW_PARAMS)?;
+    let due = match p.get("due_before") {
+        Some(s) => date_value("due_before", s)?,
+        None => time::OffsetDateTime::now_utc()
+            .date()
+            .next_day()
+            .unwrap_or(time::Date::MAX),
     };
+    let limit = p
+        .int("limit", 1, super::journeys::MAX_LIMIT)?
+        .unwrap_or(super::journeys::DEFAULT_LIMIT) as usize;
+    let offset = p.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
     let st = state.clone();
     let res = super::offload(state.limits.clone(), move || {
         crate::store::review_queue(
@@ -255,7 +236,7 @@ pub async fn review_list(raw: String, state: Arc<AppState>) -> Response {
             let matched = all.len();
             let page: Vec<_> = all.into_iter().skip(offset).take(limit).collect();
             let n = page.len();
-            record_count(
+            Ok(record_count(
                 json_reply(
                     &json!({
                         "due_before": format_date(due),
@@ -267,10 +248,10 @@ pub async fn review_list(raw: String, state: Arc<AppState>) -> Response {
                     "application/json",
                 ),
                 n,
-            )
+            ))
         }
-        Ok(Err(e)) => ApiError::Unavailable(format!("the store: {e}")).into_response(),
-        Err(e) => e.into_response(),
+        Ok(Err(e)) => Err(ApiError::Unavailable(format!("the store: {e}"))),
+        Err(e) => Err(e),
     }
 }
 
@@ -345,20 +326,13 @@ pub async fn review_decide<S, B>(
     body: S,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response
+) -> Result<Response, ApiError>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>>,
     B: warp::hyper::body::Buf,
 {
-    let parsed = async {
-        reason(justification, "a review decision")?;
-        decision(&json_body(&headers, body).await?)
-    }
-    .await;
-    let (retain, date, why) = match parsed {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+    reason(justification, "a review decision")?;
+    let (retain, date, why) = decision(&json_body(&headers, body).await?)?;
     let at = crate::access::audit::now();
     let actor = actor(&who);
     let st = state.clone();
@@ -401,15 +375,15 @@ where
             let mut r = record_count(json_reply(&body, "application/json"), 1);
             r.headers_mut()
                 .insert(REVIEW_DECISION, warp::http::HeaderValue::from_static(label));
-            r
+            Ok(r)
         }
         Ok(Ok(crate::store::Erased::NoSuchReport)) => {
-            ApiError::NotFound(format!("no report \"{id}\"")).into_response()
+            Err(ApiError::NotFound(format!("no report \"{id}\"")))
         }
         Ok(Ok(crate::store::Erased::Already)) => {
-            ApiError::Gone(format!("the report \"{id}\" was erased")).into_response()
+            Err(ApiError::Gone(format!("the report \"{id}\" was erased")))
         }
-        Ok(Err(e)) => ApiError::Unavailable(format!("the store: {e}")).into_response(),
-        Err(e) => e.into_response(),
+        Ok(Err(e)) => Err(ApiError::Unavailable(format!("the store: {e}"))),
+        Err(e) => Err(e),
     }
 }
