@@ -52,9 +52,11 @@ let flowCountsNow: F.FlowCounts | null = null;
 let flowStatesNow = new Map<number, F.FlowState>();
 const flowPushed = new Map<number, Partial<F.FlowState>>();
 let flowRowsNow: F.FlowRow[] = [];
-/** Levels below this are in the flows' geometry: the force level (most of it: 20 arrowheads a
- * pair) joins when the map first reaches its zoom, so the first load does not tile it. */
-let flowLevelsSent = F.FORCE_LEVEL;
+/** Levels below this are in the flows' geometry. The first load sends the level its view draws
+ * (at the national view level 0: about 1,500 of the 7,400 features of levels 0–2), the other
+ * levels below the force level follow once the first load's routes are drawn, and the force
+ * level (most of it: 20 arrowheads a pair) when the map first reaches its zoom (sendFlowLevels). */
+let flowLevelsSent = 0;
 /** View settings for the URL (defaults left out). */
 function viewParams(): Record<string, string> {
   const v: Record<string, string> = {};
@@ -230,6 +232,7 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     // The flows' geometry goes once (every pair seen so far, at the levels sent: see
     // flowLevelsSent); a pair it lacks (a filter only narrows the journeys, so only after new
     // journeys or a first load that was filtered) sends it again.
+    if (!flowGeo) flowLevelsSent = Math.max(flowLevelsSent, F.levelAt(map.getZoom()) + 1);
     const keys = F.missingKeys(flowGeo, flowCountsNow, flowLevelsSent);
     if (keys) {
       flowGeo = F.flowGeometry(flowCl!, keys);
@@ -308,8 +311,15 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       // superseded meanwhile (each tile over a long period costs the server far more than the
       // other requests).
       const journeysNow = () => {
-        if (seq !== reloadSeq || !tileset) return idled();
-        routesFollow(map, tileset, ap, first ? t0 : start, first, seq).then(idled);
+        if (seq !== reloadSeq || !tileset) {
+          if (first && seq === reloadSeq) sendFlowLevels(map, F.FORCE_LEVEL);
+          return idled();
+        }
+        routesFollow(map, tileset, ap, first ? t0 : start, first, seq).then(() => {
+          // the flows' other levels below the force level, before the map zooms to them
+          if (first && seq === reloadSeq) sendFlowLevels(map, F.FORCE_LEVEL);
+          idled();
+        });
       };
       if (tileset) journeysNow();
       else journeysReady.then(journeysNow);
@@ -320,6 +330,20 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     if (routesStale && seq === reloadSeq) routesFollow(map, tileset, null, start, false, -1);
     showError(e);
   }
+}
+
+/** Sends the flows' geometry for the levels below `upTo` (with every pair seen so far) if the
+ * map lacks some of them, and their feature state. */
+function sendFlowLevels(map: maplibregl.Map, upTo: number) {
+  if (upTo <= flowLevelsSent || !flowCl || !flowCountsNow) return;
+  flowLevelsSent = upTo;
+  const keys = F.missingKeys(flowGeo, flowCountsNow, flowLevelsSent);
+  if (!keys) return;
+  flowGeo = F.flowGeometry(flowCl, keys);
+  data.flows = flowGeo.fc;
+  flowPushed.clear();
+  L.setData(map, 'flows', flowGeo.fc);
+  styleFlowStates(map);
 }
 
 /** Whether the routes on the map are hidden as another filter's (reloadAll). */
@@ -766,17 +790,7 @@ async function main() {
   // the flows legend names the level drawn at the zoom; the force level's geometry is sent when
   // first needed
   map.on('zoomend', () => {
-    if (flowLevelsSent <= F.FORCE_LEVEL && F.levelAt(map.getZoom()) === F.FORCE_LEVEL && flowCl && flowCountsNow) {
-      flowLevelsSent = F.FORCE_LEVEL + 1;
-      const keys = F.missingKeys(flowGeo, flowCountsNow, flowLevelsSent);
-      if (keys) {
-        flowGeo = F.flowGeometry(flowCl, keys);
-        data.flows = flowGeo.fc;
-        flowPushed.clear();
-        L.setData(map, 'flows', flowGeo.fc);
-        styleFlowStates(map);
-      }
-    }
+    sendFlowLevels(map, F.levelAt(map.getZoom()) + 1);
     flowLegendNow(map, true);
   });
   // The journeys' tiles follow the view by themselves; count when those in view have loaded.

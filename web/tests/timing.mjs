@@ -28,24 +28,30 @@ try {
       await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
       await page.waitForFunction(() => window.__linesmap?.generation >= 1 && !document.body.dataset.loading);
       const first = await page.evaluate(() => window.__linesmap.timings.firstInteractiveMs);
-      // The journeys' routes drawn (the map idle with the journeys' tiles in view loaded for
-      // `want` in their URL), timed here the same way for every page: ms since page start.
-      const routesDrawn = (want) => page.evaluate((want) => new Promise((resolve) => {
+      // The journeys' routes drawn (the map idle with the journeys' tiles in view loaded, the
+      // layer shown), timed here the same way for every page: each such idle is recorded with
+      // the tile URL (ms since page start), and `routesDrawn(want, after)` waits for the first
+      // with `want` in its URL after `after`.
+      await page.evaluate(() => {
         const m = window.__linesmap.map;
-        const done = () => (m.getSource('journeys')?.tiles?.[0] ?? '').includes(want) && m.getLayoutProperty('journeys-line', 'visibility') !== 'none' && m.isSourceLoaded('journeys') && m.loaded();
-        if (done()) return resolve(performance.now());
-        const on = () => { if (done()) { m.off('idle', on); resolve(performance.now()); } };
-        m.on('idle', on);
-      }), want);
+        window.__routes = [];
+        const rec = () => {
+          if (m.getSource('journeys') && m.getLayoutProperty('journeys-line', 'visibility') !== 'none' && m.isSourceLoaded('journeys'))
+            window.__routes.push([performance.now(), m.getSource('journeys').tiles?.[0] ?? '']);
+        };
+        m.on('idle', rec);
+        if (m.loaded()) rec();
+      });
+      const routesDrawn = async (want, after) =>
+        (await page.waitForFunction(([w, a]) => window.__routes.find(([t, u]) => t >= a && u.includes(w))?.[0], [want, after])).jsonValue();
       // as in the browser test, the first load's routes are drawn before the filter changes
-      const firstRoutes = Math.round(await routesDrawn('/journeys/tiles/'));
+      const firstRoutes = Math.round(await routesDrawn('/journeys/tiles/', 0));
       const gen = await page.evaluate(() => {
         const m = window.__linesmap.map;
         window.__frames = 0;
         m.on('render', () => window.__frames++);
         return window.__linesmap.generation;
       });
-      const routesQ1 = routesDrawn('to=2024-03-31');
       const changed = await page.evaluate(() => performance.now());
       await page.fill('#f-from', '2024-01-01');
       await page.fill('#f-to', '2024-03-31');
@@ -53,7 +59,7 @@ try {
       await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, gen);
       const t = await page.evaluate(() => ({ ...window.__linesmap.timings, frames: window.__frames, start: performance.getEntriesByName('reload-start').pop().startTime }));
       // the routes follow the redraw: from the "To" change (as the redraw is timed) to them drawn
-      const routes = Math.round((await routesQ1) - t.start);
+      const routes = Math.round((await routesDrawn('to=2024-03-31', t.start)) - t.start);
       console.log(JSON.stringify({ base, run, first_interactive: first, first_routes: firstRoutes, filter_redraw: t.lastRedrawMs, fetch: t.lastFetchMs, apply: t.lastApplyMs, frames: t.frames, routes_follow: routes, from_fill_ms: Math.round(t.start - changed) }));
       await context.close();
     }
