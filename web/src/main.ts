@@ -53,9 +53,10 @@ let flowStatesNow = new Map<number, F.FlowState>();
 const flowPushed = new Map<number, Partial<F.FlowState>>();
 let flowRowsNow: F.FlowRow[] = [];
 /** Levels below this are in the flows' geometry. The first load sends the level its view draws
- * (at the national view level 0: about 1,500 of the 7,400 features of levels 0–2), the other
- * levels below the force level follow once the first load's routes are drawn, and the force
- * level (most of it: 20 arrowheads a pair) when the map first reaches its zoom (sendFlowLevels). */
+ * (at the national view level 0: 1,215 of the 7,730 features of levels 0–2 for the 100,000 demo
+ * journeys), the other levels below the force level follow once the first load's routes are
+ * drawn, and the force level (most of it: 20 arrowheads a pair) when the map first reaches its
+ * zoom (sendFlowLevels). */
 let flowLevelsSent = 0;
 /** View settings for the URL (defaults left out). */
 function viewParams(): Record<string, string> {
