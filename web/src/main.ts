@@ -788,8 +788,8 @@ async function main() {
     map.setFilter('selected-station', ['==', ['get', 'crs'], '']);
   });
 
-  // the flows legend names the level drawn at the zoom; the force level's geometry is sent when
-  // first needed
+  // the flows legend names the level drawn at the zoom; a level's geometry the map lacks is sent
+  // when first needed
   map.on('zoomend', () => {
     sendFlowLevels(map, F.levelAt(map.getZoom()) + 1);
     flowLegendNow(map, true);
