@@ -96,6 +96,17 @@ export function setFilters(map: maplibregl.Map, ts: Tileset, params: Params): bo
   return true;
 }
 
+/** Hides the routes drawn when the filters (`params`) select other journeys than the source's
+ * tiles: they are another filter's until the new tiles are in (setFilters, then the layer shown
+ * again). A hidden layer keeps no tiles and loads none, so the map is idle without them. True if
+ * it hid them. */
+export function hideStale(map: maplibregl.Map, ts: Tileset, params: Params): boolean {
+  const src = map.getSource(SOURCE) as maplibregl.VectorTileSource | undefined;
+  if (!src || map.getLayoutProperty(LAYER, 'visibility') === 'none' || src.tiles?.[0] === tileUrl(ts, params)) return false;
+  map.setLayoutProperty(LAYER, 'visibility', 'none');
+  return true;
+}
+
 /** A rendered feature's route key: the journey's id (a single journey) or the feature id the
  * server gives an aggregate (its route), so that a route clipped into several tiles counts once. */
 export function routeKey(f: maplibregl.MapGeoJSONFeature): string {

@@ -52,9 +52,12 @@ let flowCountsNow: F.FlowCounts | null = null;
 let flowStatesNow = new Map<number, F.FlowState>();
 const flowPushed = new Map<number, Partial<F.FlowState>>();
 let flowRowsNow: F.FlowRow[] = [];
-/** Levels below this are in the flows' geometry: the force level (most of it: 20 arrowheads a
- * pair) joins when the map first reaches its zoom, so the first load does not tile it. */
-let flowLevelsSent = F.FORCE_LEVEL;
+/** Levels below this are in the flows' geometry. The first load sends the level its view draws
+ * (at the national view level 0: 1,215 of the 7,730 features of levels 0–2 for the 100,000 demo
+ * journeys), the other levels below the force level follow once the first load's routes are
+ * drawn, and the force level (most of it: 20 arrowheads a pair) when the map first reaches its
+ * zoom (sendFlowLevels). */
+let flowLevelsSent = 0;
 /** View settings for the URL (defaults left out). */
 function viewParams(): Record<string, string> {
   const v: Record<string, string> = {};
@@ -104,7 +107,16 @@ const debug = {
     },
     rendered: () => J.rendered(debug.map!),
   },
-  timings: { firstInteractiveMs: null as number | null, lastRedrawMs: null as number | null, lastFetchMs: null as number | null, lastApplyMs: null as number | null },
+  timings: {
+    firstInteractiveMs: null as number | null,
+    lastRedrawMs: null as number | null,
+    lastFetchMs: null as number | null,
+    lastApplyMs: null as number | null,
+    /** the journeys' routes drawn after the rest: from the page's start (first load) or the change */
+    firstJourneysMs: null as number | null,
+    lastJourneysMs: null as number | null,
+  },
+  routesGeneration: 0, // increments when the routes of a change (or the first load) are drawn
   errors: [] as string[],
   /** The flows by zoom: the groups of forces per level, this filter's group-pair counts and
    * each drawn pair's state (flows.ts), the level drawn now. */
@@ -221,6 +233,7 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     // The flows' geometry goes once (every pair seen so far, at the levels sent: see
     // flowLevelsSent); a pair it lacks (a filter only narrows the journeys, so only after new
     // journeys or a first load that was filtered) sends it again.
+    if (!flowGeo) flowLevelsSent = Math.max(flowLevelsSent, F.levelAt(map.getZoom()) + 1);
     const keys = F.missingKeys(flowGeo, flowCountsNow, flowLevelsSent);
     if (keys) {
       flowGeo = F.flowGeometry(flowCl!, keys);
@@ -246,6 +259,11 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     const geometrySent = !!(rail || stations || keys);
     if (!geometrySent) holdFrames(map, true);
     const namesSent = sendNames(map);
+    // The routes drawn are the previous filter's: hidden in the frame that draws the change (they
+    // would misstate the new filter, and at the national view their 19,000 tile features, 220,000
+    // points, cost each full repaint about 0.3 s in software WebGL: the redraw repaints twice), and
+    // shown with the new filter's tiles once the rest is drawn (routesFollow).
+    if (tileset && J.hideStale(map, tileset, ap)) routesStale = true;
     for (const push of counts) push(map);
     if (!T.active()) legend('forces', L.styleForces(map, data.forces, metric));
     legend('rail', L.styleRail(map, data.rail));
@@ -280,32 +298,90 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     let idled: () => void = () => {};
     lastIdle = new Promise((r) => (idled = r));
     map.once('idle', () => {
-      idled();
-      if (seq !== reloadSeq) return;
+      if (seq !== reloadSeq) return idled();
       performance.mark('reload-idle');
       const ms = Math.round(performance.now() - start);
-      if (debug.timings.firstInteractiveMs == null) debug.timings.firstInteractiveMs = Math.round(performance.now() - t0);
+      const first = debug.timings.firstInteractiveMs == null;
+      if (first) debug.timings.firstInteractiveMs = Math.round(performance.now() - t0);
       else debug.timings.lastRedrawMs = ms;
+      debug.generation++;
+      document.body.dataset.ready = '1';
       // The journeys' tiles for these filters once the rest is drawn: the aggregates first (a
       // national tile set of the journeys is about 1 MB that MapLibre's worker would tile
       // ahead of the flows and the names), the routes a moment later; never for a change
       // superseded meanwhile (each tile over a long period costs the server far more than the
       // other requests).
       const journeysNow = () => {
-        if (seq !== reloadSeq || !tileset) return;
-        if (!map.getSource(J.SOURCE)) J.add(map, tileset, ap, ($('toggle-journeys') as HTMLInputElement).checked, F.FLOW_LAYERS[0]?.id);
-        else J.setFilters(map, tileset, ap);
+        if (seq !== reloadSeq || !tileset) {
+          if (first && seq === reloadSeq) sendFlowLevels(map, F.FORCE_LEVEL);
+          return idled();
+        }
+        routesFollow(map, tileset, ap, first ? t0 : start, first, seq).then(() => {
+          // the flows' other levels below the force level, before the map zooms to them
+          if (first && seq === reloadSeq) sendFlowLevels(map, F.FORCE_LEVEL);
+          idled();
+        });
       };
       if (tileset) journeysNow();
       else journeysReady.then(journeysNow);
-      debug.generation++;
-      document.body.dataset.ready = '1';
     });
     map.triggerRepaint();
   } catch (e) {
     holdFrames(map, false);
+    if (routesStale && seq === reloadSeq) routesFollow(map, tileset, null, start, false, -1);
     showError(e);
   }
+}
+
+/** Sends the flows' geometry for the levels below `upTo` (with every pair seen so far) if the
+ * map lacks some of them, and their feature state. */
+function sendFlowLevels(map: maplibregl.Map, upTo: number) {
+  if (upTo <= flowLevelsSent || !flowCl || !flowCountsNow) return;
+  flowLevelsSent = upTo;
+  const keys = F.missingKeys(flowGeo, flowCountsNow, flowLevelsSent);
+  if (!keys) return;
+  flowGeo = F.flowGeometry(flowCl, keys);
+  data.flows = flowGeo.fc;
+  flowPushed.clear();
+  L.setData(map, 'flows', flowGeo.fc);
+  styleFlowStates(map);
+}
+
+/** Whether the routes on the map are hidden as another filter's (reloadAll). */
+let routesStale = false;
+/** Draws the journeys' routes for the filters (`ap`; null: those the source has) once the rest
+ * of a change is drawn: adds their source at the first load, points it at the filters' tiles and
+ * shows the routes hidden as stale. Resolves when the routes in view are drawn (the map idle with
+ * their tiles in), then records the time from `since` (`firstJourneysMs` for the first load,
+ * `lastJourneysMs` after a filter change); at once when no routes are to be drawn (layer off,
+ * tiles unchanged). */
+function routesFollow(map: maplibregl.Map, ts: J.Tileset | null, ap: Record<string, string> | null, since: number, first: boolean, seq: number): Promise<void> {
+  const on = ($('toggle-journeys') as HTMLInputElement).checked;
+  let load = false;
+  if (ts && ap && !map.getSource(J.SOURCE)) {
+    J.add(map, ts, ap, on, F.FLOW_LAYERS[0]?.id);
+    load = on;
+  } else if (ts && ap) load = J.setFilters(map, ts, ap) && on;
+  if (routesStale) {
+    routesStale = false;
+    if (on) {
+      map.setLayoutProperty(J.LAYER, 'visibility', 'visible');
+      load = true;
+    }
+  }
+  if (!load) return Promise.resolve();
+  return new Promise((resolve) =>
+    map.once('idle', () => {
+      // (a newer change may have hidden them again meanwhile: it times its own)
+      if (seq === reloadSeq) {
+        const ms = Math.round(performance.now() - since);
+        if (first) debug.timings.firstJourneysMs = ms;
+        else debug.timings.lastJourneysMs = ms;
+        debug.routesGeneration++;
+      }
+      resolve();
+    }),
+  );
 }
 
 /** Station circles for the chosen size and hotspot measure (feature state already applied),
@@ -712,20 +788,10 @@ async function main() {
     map.setFilter('selected-station', ['==', ['get', 'crs'], '']);
   });
 
-  // the flows legend names the level drawn at the zoom; the force level's geometry is sent when
-  // first needed
+  // the flows legend names the level drawn at the zoom; a level's geometry the map lacks is sent
+  // when first needed
   map.on('zoomend', () => {
-    if (flowLevelsSent <= F.FORCE_LEVEL && F.levelAt(map.getZoom()) === F.FORCE_LEVEL && flowCl && flowCountsNow) {
-      flowLevelsSent = F.FORCE_LEVEL + 1;
-      const keys = F.missingKeys(flowGeo, flowCountsNow, flowLevelsSent);
-      if (keys) {
-        flowGeo = F.flowGeometry(flowCl, keys);
-        data.flows = flowGeo.fc;
-        flowPushed.clear();
-        L.setData(map, 'flows', flowGeo.fc);
-        styleFlowStates(map);
-      }
-    }
+    sendFlowLevels(map, F.levelAt(map.getZoom()) + 1);
     flowLegendNow(map, true);
   });
   // The journeys' tiles follow the view by themselves; count when those in view have loaded.

@@ -138,6 +138,9 @@ try {
   const firstInteractiveMs = await page.evaluate(() => window.__linesmap.timings.firstInteractiveMs);
   results.first_interactive_ms = firstInteractiveMs;
   results.first_interactive_wall_ms = wallFirst;
+  // the journeys' routes follow the first drawn map: page start to them drawn
+  await page.waitForFunction(() => window.__linesmap.routesGeneration >= 1);
+  results.first_routes_ms = await page.evaluate(() => window.__linesmap.timings.firstJourneysMs);
   await page.screenshot({ path: path.join(OUT, '01-loaded.png') });
   check('header says SYNTHETIC', (await page.textContent('header')).includes('SYNTHETIC'));
 
@@ -399,8 +402,13 @@ try {
     const el = document.getElementById('loading');
     window.__sawLoading = false;
     new MutationObserver(() => { if (!el.hidden) window.__sawLoading = true; }).observe(el, { attributes: true });
+    // every frame's journeys layer: shown, and the filter of its tiles
+    const m = window.__linesmap.map;
+    window.__routeFrames = [];
+    m.on('render', () => window.__routeFrames.push([m.getLayoutProperty('journeys-line', 'visibility') !== 'none', m.getSource('journeys')?.tiles?.[0] ?? '']));
     return window.__linesmap.generation;
   });
+  const routesGen = await page.evaluate(() => window.__linesmap.routesGeneration);
   const tf = Date.now();
   await page.fill('#f-from', '2024-01-01');
   await page.fill('#f-to', '2024-03-31');
@@ -412,6 +420,13 @@ try {
   results.filter_fetch_ms = await page.evaluate(() => window.__linesmap.timings.lastFetchMs);
   results.filter_apply_ms = await page.evaluate(() => window.__linesmap.timings.lastApplyMs);
   results.journeys_2024q1 = filtered;
+  // The routes follow the redraw: no frame draws the previous filter's (they are hidden until
+  // the new filter's tiles are in), and they are drawn with the quarter's tiles a moment later.
+  await page.waitForFunction((g) => window.__linesmap.routesGeneration > g, routesGen);
+  results.filter_routes_ms = await page.evaluate(() => window.__linesmap.timings.lastJourneysMs);
+  const routeFrames = await page.evaluate(() => window.__routeFrames);
+  const staleFrames = routeFrames.filter(([shown, u]) => shown && !(u.includes('from=2024-01-01') && u.includes('to=2024-03-31')));
+  check('no frame of the filter change draws the previous filter\'s routes; the new ones follow', staleFrames.length === 0 && routeFrames.some(([shown, u]) => shown && u.includes('to=2024-03-31')), `${staleFrames.length} of ${routeFrames.length} frames with other routes; routes drawn ${results.filter_routes_ms} ms after the change`);
   check('date filter changes the journey count', filtered !== total && filtered >= 0, `${total} -> ${filtered}`);
   check('a loading indicator shows while requests are in flight', await page.evaluate(() => window.__sawLoading));
   check('URL holds the filter', page.url().includes('from=2024-01-01') && page.url().includes('to=2024-03-31'), page.url());

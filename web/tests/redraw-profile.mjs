@@ -1,7 +1,7 @@
 // Where a filter redraw's time goes, step by step, for the speed work of issue 18:
 //   node tests/redraw-profile.mjs http://127.0.0.1:18801 [URL…] [--runs 3] [--trace out.json]
 // Against open-demo servers (no sign-in). For each run and page in turn (interleaved): a fresh
-// tab loads the page, then the dates are set to 2024 Q1 as the browser test does, and the page's
+// tab loads the page and draws the journeys' routes, then the dates are set to 2024 Q1 as the browser test does, and the page's
 // own marks (reload-start, -fetched, -applied, -idle), the requests' resource timings, every
 // frame MapLibre rendered (its main-thread time and when it ended), every tile that arrived
 // (by source) and the long tasks are printed relative to the change. `--trace FILE` also saves a
@@ -39,6 +39,11 @@ try {
       await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
       await page.waitForFunction(() => window.__linesmap?.generation >= 1 && !document.body.dataset.loading);
       const first = await page.evaluate(() => window.__linesmap.timings.firstInteractiveMs);
+      // as in the browser test, the first load's journey routes are drawn before the change
+      await page.waitForFunction(() => {
+        const d = window.__linesmap;
+        return d.routesGeneration >= 1 || (d.routesGeneration === undefined && d.journeysGeneration > 0 && d.map.loaded());
+      });
       const gen = await page.evaluate(() => {
         const m = window.__linesmap.map;
         const P = window.__prof;

@@ -5,6 +5,9 @@
 // (page start to the first drawn, idle map, as the page measures it), then sets the dates to
 // 2024 Q1 as the browser test does and reports `filter_redraw` (change to the redrawn, idle map)
 // and the frames MapLibre drew meanwhile. Prints one JSON line per page and run.
+// `first_routes`: page start to the first load's journey routes drawn (the map idle with the
+// journeys' tiles in view loaded; the filter changes only then, as in the browser test);
+// `routes_follow`: the "To" change to the quarter's routes drawn (the same test for every page).
 import { chromium } from 'playwright-core';
 
 const args = process.argv.slice(2);
@@ -25,18 +28,39 @@ try {
       await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
       await page.waitForFunction(() => window.__linesmap?.generation >= 1 && !document.body.dataset.loading);
       const first = await page.evaluate(() => window.__linesmap.timings.firstInteractiveMs);
+      // The journeys' routes drawn (the map idle with the journeys' tiles in view loaded, the
+      // layer shown), timed here the same way for every page: each such idle is recorded with
+      // the tile URL (ms since page start), and `routesDrawn(want, after)` waits for the first
+      // with `want` in its URL after `after`.
+      await page.evaluate(() => {
+        const m = window.__linesmap.map;
+        window.__routes = [];
+        const rec = () => {
+          if (m.getSource('journeys') && m.getLayoutProperty('journeys-line', 'visibility') !== 'none' && m.isSourceLoaded('journeys'))
+            window.__routes.push([performance.now(), m.getSource('journeys').tiles?.[0] ?? '']);
+        };
+        m.on('idle', rec);
+        if (m.loaded()) rec();
+      });
+      const routesDrawn = async (want, after) =>
+        (await page.waitForFunction(([w, a]) => window.__routes.find(([t, u]) => t >= a && u.includes(w))?.[0], [want, after])).jsonValue();
+      // as in the browser test, the first load's routes are drawn before the filter changes
+      const firstRoutes = Math.round(await routesDrawn('/journeys/tiles/', 0));
       const gen = await page.evaluate(() => {
         const m = window.__linesmap.map;
         window.__frames = 0;
         m.on('render', () => window.__frames++);
         return window.__linesmap.generation;
       });
+      const changed = await page.evaluate(() => performance.now());
       await page.fill('#f-from', '2024-01-01');
       await page.fill('#f-to', '2024-03-31');
       await page.dispatchEvent('#f-to', 'change');
       await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, gen);
-      const t = await page.evaluate(() => ({ ...window.__linesmap.timings, frames: window.__frames }));
-      console.log(JSON.stringify({ base, run, first_interactive: first, filter_redraw: t.lastRedrawMs, fetch: t.lastFetchMs, apply: t.lastApplyMs, frames: t.frames }));
+      const t = await page.evaluate(() => ({ ...window.__linesmap.timings, frames: window.__frames, start: performance.getEntriesByName('reload-start').pop().startTime }));
+      // the routes follow the redraw: from the "To" change (as the redraw is timed) to them drawn
+      const routes = Math.round((await routesDrawn('to=2024-03-31', t.start)) - t.start);
+      console.log(JSON.stringify({ base, run, first_interactive: first, first_routes: firstRoutes, filter_redraw: t.lastRedrawMs, fetch: t.lastFetchMs, apply: t.lastApplyMs, frames: t.frames, routes_follow: routes, from_fill_ms: Math.round(t.start - changed) }));
       await context.close();
     }
   }
