@@ -473,6 +473,9 @@ impl ChainShapes {
     }
 }
 
+/// A rail piece: its chain and the bits of its two offsets.
+type PieceKey = (u32, u64, u64);
+
 /// Routes drawn in one tile: each rail piece (a chain from one offset to another) is cut,
 /// clipped, quantised and thinned once per tile and shared by every route along it (routes
 /// share track: a busy tile draws thousands of routes from a few hundred pieces); a route is
@@ -483,7 +486,7 @@ struct TileLines<'a> {
     envelopes: &'a [[f64; 4]],
     /// the tile and its buffer in the unit square
     bounds: [f64; 4],
-    pieces: HashMap<(u32, u64, u64), Vec<Vec<[i32; 2]>>, std::hash::BuildHasherDefault<Fx>>,
+    pieces: HashMap<PieceKey, Vec<Vec<[i32; 2]>>, std::hash::BuildHasherDefault<Fx>>,
     run: Vec<[f64; 2]>,
 }
 
