@@ -626,6 +626,14 @@ struct Packed {
     flags: u8,
 }
 
+// the packed masks have a bit per age band (u8), per (age band, role) pair at 8 · band + role
+// (u64) and per mode (u32)
+const _: () = assert!(
+    crate::journey::report::AgeBand::VARIANTS.len() <= 8
+        && crate::journey::report::Role::VARIANTS.len() <= 8
+        && crate::journey::report::Mode::VARIANTS.len() <= 32
+);
+
 const CROSS_BORDER: u8 = 1;
 const RESTRICTED: u8 = 2;
 const BTP_SOURCED: u8 = 4;
