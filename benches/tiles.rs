@@ -16,6 +16,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+// the server's allocator (src/main.rs), so that the bench measures the server's costs
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench(c: &mut Criterion) {
     let dir = std::env::var_os("LINESMAP_DATA")
         .map(PathBuf::from)
@@ -78,8 +82,48 @@ fn bench(c: &mut Criterion) {
         ))),
         ..JourneyFilter::default()
     };
+    let children_by_rail = JourneyFilter {
+        modes: vec![linesmap::journey::report::Mode::Rail],
+        age_bands: linesmap::journey::report::AgeBand::children().collect(),
+        ..JourneyFilter::default()
+    };
+    // the national view: every z5 and z6 tile over GB (the force areas' extent), the largest
+    // and the journeys the cap leaves out of each
+    for z in [5u32, 6] {
+        let (a, b) = (at(-8.65, 60.85, z), at(1.76, 49.88, z));
+        let (mut most, mut biggest, mut dropped, mut drawn) = (0usize, (0, 0), 0u64, 0u64);
+        let t0 = std::time::Instant::now();
+        for x in a.x..=b.x {
+            for y in a.y..=b.y {
+                let t = TileId::new(z, x, y).expect("a tile");
+                let out = routes.tile(&idx, &geo, &shapes, t, &all);
+                dropped += out.dropped_journeys;
+                drawn += out.journeys;
+                if out.encoded.bytes.len() > most {
+                    most = out.encoded.bytes.len();
+                    biggest = (x, y);
+                }
+                if out.dropped_journeys > 0 || out.encoded.bytes.len() > 100_000 {
+                    eprintln!(
+                        "z{z} {x}/{y}: {} bytes, {} features, {} journeys drawn, {} dropped ({} features)",
+                        out.encoded.bytes.len(),
+                        out.encoded.features,
+                        out.journeys,
+                        out.dropped_journeys,
+                        out.encoded.dropped
+                    );
+                }
+            }
+        }
+        eprintln!(
+            "z{z}: largest tile {}/{} ({most} bytes); over all its tiles {drawn} journeys drawn, {dropped} dropped ({:.2} s, the zoom's groups made on its first tile)",
+            biggest.0,
+            biggest.1,
+            t0.elapsed().as_secs_f64()
+        );
+    }
     for (name, t) in [("London", london), ("Manchester", manchester)] {
-        let out = routes.tile(&idx, &geo, &shapes, t, &all).expect("tile");
+        let out = routes.tile(&idx, &geo, &shapes, t, &all);
         eprintln!(
             "z8 {name} {}/{}: {} bytes, {} features, {} journeys drawn, {} dropped ({} features)",
             t.x,
@@ -98,13 +142,14 @@ fn bench(c: &mut Criterion) {
         ("z8 London, every journey", london, &all),
         ("z8 Manchester, every journey", manchester, &all),
         ("z8 London, rail from 2024", london, &rail_from_2024),
+        ("z8 London, children by rail", london, &children_by_rail),
         ("z0, every journey", at(0.0, 0.0, 0), &all),
         ("z12 London, every journey", at(-0.1335, 51.5282, 12), &all),
     ] {
         let reps = 10;
         let t0 = thread_cpu_s();
         for _ in 0..reps {
-            black_box(routes.tile(&idx, &geo, &shapes, t, f).expect("tile"));
+            black_box(routes.tile(&idx, &geo, &shapes, t, f));
         }
         eprintln!(
             "{name}: {:.1} ms of CPU per tile",
@@ -121,6 +166,9 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("z8 London, rail from 2024", |b| {
         b.iter(|| black_box(routes.tile(&idx, &geo, &shapes, london, &rail_2024)))
+    });
+    g.bench_function("z8 London, children by rail", |b| {
+        b.iter(|| black_box(routes.tile(&idx, &geo, &shapes, london, &children_by_rail)))
     });
     g.bench_function("z0, every journey", |b| {
         b.iter(|| black_box(routes.tile(&idx, &geo, &shapes, at(0.0, 0.0, 0), &all)))

@@ -222,7 +222,7 @@ fn layer_properties(id: &str) -> Value {
     let text = |d: &str| json!({"type": "string", "description": d});
     match id {
         "journeys" => json!({
-            "journeys": int("journeys in the feature: 1 for one journey (from zoom 12), else the filter's journeys on this route geometry"),
+            "journeys": int("journeys in the feature: 1 for one journey (from zoom 12), else the filter's journeys on this route geometry (below zoom 9: on the routes drawn alike at the zoom, one feature whose id is the same in every tile)"),
             "children": int("children on those journeys"),
             "id": text("the report id (one journey, from zoom 12)"),
             "persons": int("persons on the journey (from zoom 12)"),
@@ -263,7 +263,7 @@ fn layer_properties(id: &str) -> Value {
 /// The rule that drops features, said in the tileset metadata.
 fn drop_rule(id: &str) -> String {
     let order = if id == "journeys" {
-        "route features with the most journeys first (from zoom 12 a journey ranks with its route)"
+        "route features with the most journeys first (below zoom 9 the routes whose lines pass the same cells of 8 pixels are one feature, their journeys summed; from zoom 12 a journey ranks with its route)"
     } else {
         "the features with the most journeys first (a viewer's published count; suppressed as 0), then in the items' order"
     };
@@ -539,9 +539,7 @@ fn journeys_tile(
     let idx = state.journeys.index();
     let routes = state.tiles.get(&idx);
     let geo = state.journeys.geography();
-    let out = routes
-        .tile(&idx, geo, state.tiles.shapes(geo), tile, f)
-        .map_err(|e| ApiError::Internal(format!("encoding a tile: {e}")))?;
+    let out = routes.tile(&idx, geo, state.tiles.shapes(geo), tile, f);
     drop(idx);
     let mut r = mvt_reply(out.encoded.bytes, out.encoded.dropped);
     r.headers_mut()
@@ -582,8 +580,7 @@ fn layer_tile(
         .iter()
         .filter_map(|v| feature_in_tile(tile, v))
         .collect();
-    let out = t::encode(id, &features)
-        .map_err(|e| ApiError::Internal(format!("encoding a tile: {e}")))?;
+    let out = t::encode(id, &features);
     Ok(super::layers::with_selection(
         mvt_reply(out.bytes, out.dropped),
         selected,

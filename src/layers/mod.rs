@@ -13,6 +13,7 @@
 
 pub mod emerging;
 pub mod hotspots;
+pub mod mvt;
 pub mod people;
 pub mod tiles;
 pub mod treatment;

@@ -18,12 +18,15 @@
 //!   dropped from the end until it fits, and [`Encoded::dropped`] says how many.
 //! - **Journeys** ([`RouteIndex`]): the journeys on one route geometry (the same rail pieces, or
 //!   the same line) share one entry, with an R-tree of the routes' envelopes in Web Mercator.
-//!   Below [`JOURNEY_ZOOM`] a tile has one feature per route with `journeys` and `children`
+//!   Below [`COALESCE_BELOW`] a tile has one feature per group of routes drawn alike at its
+//!   zoom, from there to [`JOURNEY_ZOOM`] one per route, each with `journeys` and `children`
 //!   (the filter's journeys on it and the children on them); from [`JOURNEY_ZOOM`] one feature
 //!   per journey (`id`, `journeys` = 1 and its properties). Only the features that are drawn
 //!   have their geometry built, so a tile's cost is counting plus at most a cap's worth of
-//!   geometry.
+//!   geometry. Lines are also straightened (Douglas–Peucker at half a pixel) after thinning.
+//! - **Encoding**: [`super::mvt::LayerWriter`], written here (see its notes).
 
+use super::mvt::LayerWriter;
 use crate::geography::{Bbox, Geography};
 use crate::journey::index::{JourneyFilter, JourneyIndex};
 use crate::journey::map::{MappedJourney, MappedRoute, RouteGeometry};
@@ -165,45 +168,6 @@ pub struct TileFeature {
     pub props: Vec<(Cow<'static, str>, Prop)>,
 }
 
-impl TileFeature {
-    /// A guess of the feature's encoded bytes (geometry about two bytes a coordinate, tags
-    /// two a pair plus their values), used to stop building features past the cap.
-    fn estimate(&self) -> usize {
-        let varint = |v: i32| {
-            let z = ((v << 1) ^ (v >> 31)) as u32;
-            (32 - z.leading_zeros()).div_ceil(7).max(1) as usize
-        };
-        let geometry: usize = match &self.geom {
-            Geom::Points(ps) => 1 + ps.len() * 4,
-            Geom::Lines(parts) => parts
-                .iter()
-                .map(|p| {
-                    let mut last = [0, 0];
-                    2 + p
-                        .iter()
-                        .map(|q| {
-                            let n = varint(q[0] - last[0]) + varint(q[1] - last[1]);
-                            last = *q;
-                            n
-                        })
-                        .sum::<usize>()
-                })
-                .sum(),
-        };
-        // the feature's framing, id and type; per tag its two indices and (at worst) a value
-        // of its own in the layer's table
-        let tags: usize = self
-            .props
-            .iter()
-            .map(|(_, v)| match v {
-                Prop::Str(s) => 6 + s.len(),
-                _ => 8,
-            })
-            .sum();
-        12 + geometry + tags
-    }
-}
-
 /// The point in the tile (with its buffer), if it is there.
 pub fn project_point(tile: TileId, p: [f64; 2]) -> Option<[i32; 2]> {
     let u = tile.units(world(p));
@@ -251,19 +215,23 @@ fn clip(a: [f64; 2], b: [f64; 2], lo: f64, hi: f64) -> Option<([f64; 2], [f64; 2
 /// in place of a kept one too close to it); a part that collapses to one unit is drawn one
 /// unit long.
 fn simplify(part: &[[f64; 2]]) -> Vec<[i32; 2]> {
-    let q = |p: [f64; 2]| [p[0].round() as i32, p[1].round() as i32];
+    let q = |p: &[f64; 2]| [p[0].round() as i32, p[1].round() as i32];
+    thin(&part.iter().map(q).collect::<Vec<_>>())
+}
+
+/// [`simplify`] of a part already in whole units (thinning a thinned part changes nothing;
+/// thinning parts joined end to end thins their joins).
+fn thin(part: &[[i32; 2]]) -> Vec<[i32; 2]> {
     let mut out: Vec<[i32; 2]> = Vec::with_capacity(part.len().min(64));
-    let Some((&last, rest)) = part.split_last() else {
+    let Some((&end, rest)) = part.split_last() else {
         return out;
     };
-    for &p in rest {
-        let v = q(p);
+    for &v in rest {
         match out.last() {
             Some(k) if (v[0] - k[0]).abs().max((v[1] - k[1]).abs()) < TOLERANCE => {}
             _ => out.push(v),
         }
     }
-    let end = q(last);
     if out.len() >= 2
         && out
             .last()
@@ -320,7 +288,24 @@ pub fn project_runs(tile: TileId, runs: &[Vec<[f64; 2]>]) -> Vec<Vec<[i32; 2]>> 
             parts.push(cur);
         }
     }
-    parts.iter().map(|p| simplify(p)).collect()
+    parts.iter().map(|p| straighten(&simplify(p))).collect()
+}
+
+/// Douglas–Peucker at half a pixel ([`TOLERANCE`] / 2 units) of a thinned part: a line that
+/// is straight to the pixel keeps its two ends instead of a vertex a pixel (a geodesic route
+/// is surveyed every few hundred metres).
+fn straighten(part: &[[i32; 2]]) -> Vec<[i32; 2]> {
+    if part.len() <= 2 {
+        return part.to_vec();
+    }
+    let pts: Vec<[f64; 2]> = part
+        .iter()
+        .map(|p| [f64::from(p[0]), f64::from(p[1])])
+        .collect();
+    douglas_peucker(&pts, f64::from(TOLERANCE) / 2.0)
+        .into_iter()
+        .map(|i| part[i])
+        .collect()
 }
 
 /// The rail chains in the Web Mercator unit square, each simplified once per band of zooms
@@ -469,35 +454,117 @@ impl ChainShapes {
         ChainShapes { bands, envelopes }
     }
 
-    /// A route's line in the unit square at `tile`'s resolution, as runs: the rail pieces
-    /// whose chain does not come near the tile are left out (a gap).
-    pub fn route(&self, route: &MappedRoute, tile: TileId) -> Vec<Vec<[f64; 2]>> {
-        let [x0, y0, x1, y1] = tile.world_bounds();
-        let pad = (x1 - x0) * f64::from(BUFFER) / f64::from(EXTENT);
-        let (x0, y0, x1, y1) = (x0 - pad, y0 - pad, x1 + pad, y1 + pad);
+    /// The chains simplified for zoom `z`.
+    fn band(&self, z: u8) -> &[Shape] {
+        &self.bands[usize::from(z / BAND_ZOOMS).min(self.bands.len() - 1)]
+    }
+
+    /// A route's whole line in the unit square at zoom `z`'s resolution, appended to `out`.
+    fn line(&self, route: &MappedRoute, z: u8, out: &mut Vec<[f64; 2]>) {
         match &route.geometry {
-            RouteGeometry::Line(c) => vec![c.iter().map(|&p| world(p)).collect()],
+            RouteGeometry::Line(c) => out.extend(c.iter().map(|&p| world(p))),
             RouteGeometry::Pieces(pieces) => {
-                let band = usize::from(tile.z / BAND_ZOOMS).min(self.bands.len() - 1);
-                let shapes = &self.bands[band];
-                let mut runs: Vec<Vec<[f64; 2]>> = Vec::new();
-                let mut cur: Vec<[f64; 2]> = Vec::new();
+                let shapes = self.band(z);
                 for &(c, from, to) in pieces {
-                    let e = self.envelopes[c as usize];
-                    if e[2] < x0 || e[0] > x1 || e[3] < y0 || e[1] > y1 {
-                        if !cur.is_empty() {
-                            runs.push(std::mem::take(&mut cur));
-                        }
-                        continue;
-                    }
-                    shapes[c as usize].append_slice(from, to, &mut cur);
+                    shapes[c as usize].append_slice(from, to, out);
                 }
-                if !cur.is_empty() {
-                    runs.push(cur);
-                }
-                runs
             }
         }
+    }
+}
+
+/// A rail piece: its chain and the bits of its two offsets.
+type PieceKey = (u32, u64, u64);
+
+/// Routes drawn in one tile: each rail piece (a chain from one offset to another) is cut,
+/// clipped, quantised and thinned once per tile and shared by every route along it (routes
+/// share track: a busy tile draws thousands of routes from a few hundred pieces); a route is
+/// its pieces joined end to end and thinned again at the joins.
+struct TileLines<'a> {
+    tile: TileId,
+    shapes: &'a [Shape],
+    envelopes: &'a [[f64; 4]],
+    /// the tile and its buffer in the unit square
+    bounds: [f64; 4],
+    pieces: HashMap<PieceKey, Vec<Vec<[i32; 2]>>, std::hash::BuildHasherDefault<Fx>>,
+    run: Vec<[f64; 2]>,
+}
+
+impl<'a> TileLines<'a> {
+    fn new(shapes: &'a ChainShapes, tile: TileId) -> TileLines<'a> {
+        let [x0, y0, x1, y1] = tile.world_bounds();
+        let pad = (x1 - x0) * f64::from(BUFFER) / f64::from(EXTENT);
+        TileLines {
+            tile,
+            shapes: shapes.band(tile.z),
+            envelopes: &shapes.envelopes,
+            bounds: [x0 - pad, y0 - pad, x1 + pad, y1 + pad],
+            pieces: HashMap::default(),
+            run: Vec::new(),
+        }
+    }
+
+    /// The route in the tile: clipped, quantised and thinned parts (empty when it does not
+    /// reach the tile).
+    fn route(&mut self, route: &MappedRoute) -> Vec<Vec<[i32; 2]>> {
+        let pieces = match &route.geometry {
+            RouteGeometry::Line(c) => {
+                return project_runs(self.tile, &[c.iter().map(|&p| world(p)).collect()]);
+            }
+            RouteGeometry::Pieces(pieces) => pieces,
+        };
+        let [x0, y0, x1, y1] = self.bounds;
+        let mut parts: Vec<Vec<[i32; 2]>> = Vec::new();
+        let mut joined = false;
+        for &(c, from, to) in pieces {
+            let e = self.envelopes[c as usize];
+            if e[2] < x0 || e[0] > x1 || e[3] < y0 || e[1] > y1 {
+                joined = false;
+                continue;
+            }
+            let (tile, shapes, run) = (self.tile, self.shapes, &mut self.run);
+            let cut = self
+                .pieces
+                .entry((c, from.to_bits(), to.to_bits()))
+                .or_insert_with(|| {
+                    run.clear();
+                    shapes[c as usize].append_slice(from, to, run);
+                    project_runs(tile, std::slice::from_ref(run))
+                });
+            for (i, part) in cut.iter().enumerate() {
+                // a piece that goes on from where the last one ended continues its part
+                match parts.last_mut() {
+                    Some(last) if i == 0 && joined && last.last() == part.first() => {
+                        last.extend_from_slice(&part[1..])
+                    }
+                    _ => parts.push(part.clone()),
+                }
+            }
+            joined = !cut.is_empty();
+        }
+        parts.iter().map(|p| thin(p)).collect()
+    }
+}
+
+/// A small fast hasher for the tile's piece cache (keys are a chain number and two offsets'
+/// bits; the map lives for one tile, so no flooding concern).
+#[derive(Default)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
@@ -509,90 +576,231 @@ pub struct Encoded {
     pub dropped: usize,
 }
 
-/// Encodes the features (most significant first) as one layer named `layer`; drops the least
-/// significant while the tile is over [`MAX_FEATURES`] or [`MAX_BYTES`]. A tile without
-/// features still has its (empty) layer.
-pub fn encode(layer: &str, features: &[TileFeature]) -> Result<Encoded, mvt::Error> {
-    let total = features.len();
-    let mut n = total.min(MAX_FEATURES);
-    loop {
-        let bytes = encode_some(layer, &features[..n])?;
-        if bytes.len() <= MAX_BYTES || n == 0 {
-            return Ok(Encoded {
-                bytes,
-                features: n,
-                dropped: total - n,
-            });
-        }
-        // shrink in proportion, a little more than needed, then check again
-        let ratio = MAX_BYTES as f64 / bytes.len() as f64;
-        n = ((n as f64 * ratio * 0.97) as usize).min(n - 1);
-    }
-}
-
-fn encode_some(layer: &str, features: &[TileFeature]) -> Result<Vec<u8>, mvt::Error> {
-    use mvt::{GeomEncoder, GeomType, Tile};
-    let mut tile = Tile::new(EXTENT);
-    let mut l = tile.create_layer(layer);
+/// Encodes the features (most significant first) as one layer named `layer`: the longest
+/// run of them from the first that fits [`MAX_FEATURES`] and [`MAX_BYTES`] (the rest are
+/// dropped). A tile without features still has its (empty) layer.
+pub fn encode(layer: &str, features: &[TileFeature]) -> Encoded {
+    let mut w = LayerWriter::new(layer, MAX_BYTES, MAX_FEATURES);
+    let mut n = 0;
     for f in features {
-        let data = match &f.geom {
-            Geom::Points(ps) => {
-                let mut e = GeomEncoder::new(GeomType::Point);
-                for p in ps {
-                    e.add_point(p[0], p[1])?;
-                }
-                e.encode()?
-            }
-            Geom::Lines(parts) => {
-                let mut e = GeomEncoder::new(GeomType::Linestring);
-                for part in parts {
-                    for p in part {
-                        e.add_point(p[0], p[1])?;
-                    }
-                    e.complete_geom()?;
-                }
-                e.encode()?
-            }
-        };
-        let mut feature = l.into_feature(data);
-        if let Some(id) = f.id {
-            feature.set_id(id);
+        if !w.add(f.id, &f.geom, &f.props) {
+            break;
         }
-        for (k, v) in &f.props {
-            match v {
-                Prop::Str(s) => feature.add_tag_string(k, s),
-                Prop::Int(i) if *i >= 0 => feature.add_tag_uint(k, *i as u64),
-                Prop::Int(i) => feature.add_tag_sint(k, *i),
-                Prop::Double(d) => feature.add_tag_double(k, *d),
-                Prop::Bool(b) => feature.add_tag_bool(k, *b),
-            }
-        }
-        l = feature.into_layer();
+        n += 1;
     }
-    tile.add_layer(l)?;
-    tile.to_bytes()
+    Encoded {
+        features: w.len(),
+        dropped: features.len() - n,
+        bytes: w.finish(),
+    }
 }
 
 // ---------------------------------------------------------------- journeys
 
-/// The journeys on one route geometry.
+/// The journeys on one route geometry: `len` positions from `start` in the index's
+/// route-ordered arrays.
 struct Route {
     /// one of the routes with this geometry (its coordinates are built when drawn)
     route: Arc<MappedRoute>,
-    /// the journeys on it, as positions in the index, ascending
-    journeys: Vec<u32>,
+    start: u32,
+    len: u32,
     /// of them, those no filter's default leaves out (not restricted), and their children
     open: u32,
     open_children: u64,
 }
 
+/// The fields of a journey the common tile filters read, packed and laid out route by route,
+/// so that counting a route's journeys under a filter reads one short run of memory instead
+/// of each journey where it lies.
+#[derive(Clone, Copy, Debug)]
+struct Packed {
+    /// bit `8 · age band + role` for each role of each person
+    pairs: u64,
+    day: i32,
+    children: u16,
+    exporting: u16,
+    importing: u16,
+    mode: u8,
+    /// bit `age band` for each person
+    ages: u8,
+    flags: u8,
+}
+
+// the packed masks have a bit per age band (u8), per (age band, role) pair at 8 · band + role
+// (u64) and per mode (u32)
+const _: () = assert!(
+    crate::journey::report::AgeBand::VARIANTS.len() <= 8
+        && crate::journey::report::Role::VARIANTS.len() <= 8
+        && crate::journey::report::Mode::VARIANTS.len() <= 32
+);
+
+const CROSS_BORDER: u8 = 1;
+const RESTRICTED: u8 = 2;
+const BTP_SOURCED: u8 = 4;
+const NO_FORCE: u16 = u16::MAX;
+
+impl Packed {
+    fn of(idx: &JourneyIndex, j: &MappedJourney) -> Packed {
+        let (mut pairs, mut ages) = (0u64, 0u8);
+        for p in &j.report.persons {
+            let a = p.age_band as u32;
+            ages |= 1 << a;
+            for &r in &p.roles {
+                pairs |= 1 << (8 * a + r as u32);
+            }
+        }
+        let flag = |on: bool, bit: u8| if on { bit } else { 0 };
+        Packed {
+            pairs,
+            day: j.day,
+            children: j.children,
+            exporting: j.exporting_force.unwrap_or(NO_FORCE),
+            importing: j.importing_force.unwrap_or(NO_FORCE),
+            mode: j.report.journey.mode as u8,
+            ages,
+            flags: flag(j.cross_border, CROSS_BORDER)
+                | flag(idx.is_restricted(&j.report.report_id), RESTRICTED)
+                | flag(j.report.btp_sourced(), BTP_SOURCED),
+        }
+    }
+}
+
+/// A journey filter compiled against [`Packed`]: exact for the fields it reads; `rest` when
+/// the filter also sets a field it does not read (the journey is then also asked of
+/// [`JourneyIndex::selects`]).
+struct Compiled {
+    from: i32,
+    to: i32,
+    cross_border: Option<bool>,
+    exporting: Option<u16>,
+    importing: Option<u16>,
+    /// bit per mode (0: any)
+    modes: u32,
+    /// bit per age band, when only age bands are asked (0: any)
+    ages: u8,
+    /// bit per (age band, role) pair, when roles are asked (0: any)
+    pairs: u64,
+    /// the flags that must be clear, and those that must be set
+    clear: u8,
+    set: u8,
+    rest: bool,
+}
+
+impl Compiled {
+    fn new(f: &JourneyFilter) -> Compiled {
+        use crate::journey::report::AgeBand;
+        let bands: Vec<u32> = if f.age_bands.is_empty() {
+            AgeBand::VARIANTS.iter().map(|&b| b as u32).collect()
+        } else {
+            f.age_bands.iter().map(|&b| b as u32).collect()
+        };
+        let pairs = f
+            .roles
+            .iter()
+            .flat_map(|&r| bands.iter().map(move |&a| 1u64 << (8 * a + r as u32)))
+            .fold(0, |m, b| m | b);
+        let ages = if f.roles.is_empty() {
+            f.age_bands.iter().fold(0u8, |m, &b| m | 1 << (b as u32))
+        } else {
+            0
+        };
+        // the fields read here, reset: anything left is for `selects` (so that a field added to
+        // the filter later is never ignored)
+        let rest = JourneyFilter {
+            bbox: None,
+            from_day: None,
+            to_day: None,
+            cross_border: None,
+            exporting_force: None,
+            importing_force: None,
+            modes: Vec::new(),
+            age_bands: Vec::new(),
+            roles: Vec::new(),
+            btp_sourced: false,
+            disclose_non_btp: false,
+            include_restricted: false,
+            ..f.clone()
+        };
+        Compiled {
+            from: f.from_day.unwrap_or(i32::MIN),
+            to: f.to_day.unwrap_or(i32::MAX),
+            cross_border: f.cross_border,
+            exporting: f.exporting_force,
+            importing: f.importing_force,
+            modes: f.modes.iter().fold(0, |m, &x| m | 1 << (x as u32)),
+            ages,
+            pairs,
+            clear: if f.include_restricted { 0 } else { RESTRICTED },
+            set: if f.btp_sourced { BTP_SOURCED } else { 0 },
+            rest: format!("{rest:?}") != format!("{:?}", JourneyFilter::default()),
+        }
+    }
+
+    fn passes(&self, p: &Packed) -> bool {
+        p.flags & self.clear == 0
+            && p.flags & self.set == self.set
+            && p.day >= self.from
+            && p.day <= self.to
+            && self
+                .cross_border
+                .is_none_or(|c| c == (p.flags & CROSS_BORDER != 0))
+            && self.exporting.is_none_or(|e| e == p.exporting)
+            && self.importing.is_none_or(|e| e == p.importing)
+            && (self.modes == 0 || self.modes & 1 << p.mode != 0)
+            && (self.ages == 0 || self.ages & p.ages != 0)
+            && (self.pairs == 0 || self.pairs & p.pairs != 0)
+    }
+}
+
+/// The routes drawn alike at one zoom below [`COALESCE_BELOW`], grouped: one feature each,
+/// its `journeys` and `children` summed over its routes (see [`RouteIndex`]).
+struct Level {
+    /// route numbers by group, ascending within each
+    members: Vec<u32>,
+    groups: Vec<Group>,
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+}
+
+struct Group {
+    start: u32,
+    len: u32,
+    open: u32,
+    open_children: u64,
+}
+
+/// Below this zoom a journeys tile coalesces the routes drawn alike (see [`RouteIndex`]).
+pub const COALESCE_BELOW: u8 = 9;
+/// The side, in pixels of a 256-pixel tile, of the cells whose sequence along a route's line
+/// is its key at a coalescing zoom (8: 24 km at zoom 5, 3 km at zoom 8). Measured at 100,000
+/// journeys: cells of 1, 2, 4 and 8 pixels left 39,454, 34,779, 23,911 and 10,163 journeys out
+/// of the largest zoom-5 tile (before lines were straightened to the half pixel).
+pub const COALESCE_CELL_PX: f64 = 8.0;
+
 /// The journeys grouped by route geometry, with an R-tree of the routes' envelopes in the
 /// Web Mercator unit square; built for one version of the journey index (see
 /// [`RouteIndex::version`]) in one pass over the journeys.
+///
+/// What a feature of a journeys tile is, by zoom:
+/// - below [`COALESCE_BELOW`] (the national and regional views), the routes whose whole line
+///   is alike at that zoom (its vertices in the same sequence of cells of
+///   [`COALESCE_CELL_PX`] pixels, repeats dropped) are one feature, drawn as the line of its
+///   first route, with their journeys and children summed (as tippecanoe's coalescing), so
+///   that a national tile carries far more of the journeys before the cap. The groups are of the
+///   zoom, not of the tile, so a group is the same in every tile it crosses; its feature id is
+///   1 + the smallest route number among its members (stable across the tiles of a zoom, for
+///   counting each once). The groups of a zoom are made on its first tile after a change.
+/// - from [`COALESCE_BELOW`] to [`JOURNEY_ZOOM`], one feature per route geometry (id 1 + its
+///   number);
+/// - from [`JOURNEY_ZOOM`], one feature per journey.
 pub struct RouteIndex {
     version: u64,
     routes: Vec<Route>,
+    /// positions in the journey index, route by route
+    positions: Vec<u32>,
+    /// their filter fields, in the same order
+    packed: Vec<Packed>,
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    levels: Vec<std::sync::OnceLock<Level>>,
 }
 
 /// What identifies a route's geometry: its rail pieces, or its line's coordinates.
@@ -610,6 +818,16 @@ fn geometry_key(r: &MappedRoute) -> Vec<u64> {
     }
 }
 
+/// A route's envelope in the unit square (None for a route without geometry).
+fn envelope(r: &MappedRoute) -> Option<[f64; 4]> {
+    let b = r.bbox;
+    (!b.is_empty()).then(|| {
+        let a = world([b.min_lon, b.max_lat]);
+        let c = world([b.max_lon, b.min_lat]);
+        [a[0], a[1], c[0], c[1]]
+    })
+}
+
 /// A journey tile: the encoded tile, the journeys in its features and those dropped by the
 /// caps (on routes whose envelope meets the tile).
 #[derive(Clone, Debug, Default)]
@@ -625,7 +843,9 @@ impl RouteIndex {
         let mut by_ptr: HashMap<*const MappedRoute, u32> = HashMap::new();
         let mut by_key: HashMap<Vec<u64>, u32> = HashMap::new();
         let mut routes: Vec<Route> = Vec::new();
-        for (i, j) in idx.all().iter().enumerate() {
+        let all = idx.all();
+        let mut route_of: Vec<u32> = Vec::with_capacity(all.len());
+        for j in all {
             let ptr = Arc::as_ptr(&j.route);
             let r = match by_ptr.get(&ptr) {
                 Some(&r) => r,
@@ -634,7 +854,8 @@ impl RouteIndex {
                     let r = *by_key.entry(key).or_insert_with(|| {
                         routes.push(Route {
                             route: j.route.clone(),
-                            journeys: Vec::new(),
+                            start: 0,
+                            len: 0,
                             open: 0,
                             open_children: 0,
                         });
@@ -644,9 +865,37 @@ impl RouteIndex {
                     r
                 }
             };
-            let route = &mut routes[r as usize];
-            route.journeys.push(i as u32);
-            if !idx.is_restricted(&j.report.report_id) {
+            route_of.push(r);
+            routes[r as usize].len += 1;
+        }
+        // the journeys laid out route by route (a counting sort: positions ascend per route)
+        let mut next = 0u32;
+        for r in &mut routes {
+            r.start = next;
+            next += r.len;
+        }
+        let mut fill: Vec<u32> = routes.iter().map(|r| r.start).collect();
+        let mut positions = vec![0u32; all.len()];
+        let mut packed = vec![
+            Packed {
+                pairs: 0,
+                day: 0,
+                children: 0,
+                exporting: NO_FORCE,
+                importing: NO_FORCE,
+                mode: 0,
+                ages: 0,
+                flags: 0,
+            };
+            all.len()
+        ];
+        for (i, (j, &r)) in all.iter().zip(&route_of).enumerate() {
+            let k = fill[r as usize] as usize;
+            fill[r as usize] += 1;
+            positions[k] = i as u32;
+            packed[k] = Packed::of(idx, j);
+            if packed[k].flags & RESTRICTED == 0 {
+                let route = &mut routes[r as usize];
                 route.open += 1;
                 route.open_children += u64::from(j.children);
             }
@@ -654,18 +903,21 @@ impl RouteIndex {
         let items = routes
             .iter()
             .enumerate()
-            .filter(|(_, r)| !r.route.bbox.is_empty())
-            .map(|(i, r)| {
-                let b = r.route.bbox;
-                let a = world([b.min_lon, b.max_lat]);
-                let c = world([b.max_lon, b.min_lat]);
-                GeomWithData::new(Rectangle::from_corners(a, c), i as u32)
+            .filter_map(|(i, r)| {
+                let e = envelope(&r.route)?;
+                Some(GeomWithData::new(
+                    Rectangle::from_corners([e[0], e[1]], [e[2], e[3]]),
+                    i as u32,
+                ))
             })
             .collect();
         RouteIndex {
             version: idx.version(),
             routes,
+            positions,
+            packed,
             tree: RTree::bulk_load(items),
+            levels: (0..COALESCE_BELOW).map(|_| Default::default()).collect(),
         }
     }
 
@@ -683,6 +935,95 @@ impl RouteIndex {
         self.routes.is_empty()
     }
 
+    /// The groups of routes drawn alike at zoom `z` (made on first use), or None from
+    /// [`COALESCE_BELOW`].
+    fn level(&self, shapes: &ChainShapes, z: u8) -> Option<&Level> {
+        let cell = self.levels.get(usize::from(z))?;
+        Some(cell.get_or_init(|| self.coalesce(shapes, z)))
+    }
+
+    /// Groups of routes at zoom `z`: a route's key is the cells of [`COALESCE_CELL_PX`]
+    /// pixels (of that zoom's 256-pixel tiles) its whole line's vertices are in, in order,
+    /// repeats dropped.
+    fn coalesce(&self, shapes: &ChainShapes, z: u8) -> Level {
+        use std::hash::{Hash, Hasher};
+        let scale = 256.0 * (1u64 << z) as f64 / COALESCE_CELL_PX;
+        let mut by_key: HashMap<(u64, u64), u32> = HashMap::with_capacity(self.routes.len() / 2);
+        let mut group_of: Vec<u32> = Vec::with_capacity(self.routes.len());
+        let mut sizes: Vec<u32> = Vec::new();
+        let mut line: Vec<[f64; 2]> = Vec::new();
+        for r in &self.routes {
+            line.clear();
+            shapes.line(&r.route, z, &mut line);
+            let (mut h1, mut h2) = (
+                std::collections::hash_map::DefaultHasher::new(),
+                std::collections::hash_map::DefaultHasher::new(),
+            );
+            h2.write_u8(0x5a);
+            let mut last: Option<[i64; 2]> = None;
+            for p in &line {
+                let px = [(p[0] * scale).round() as i64, (p[1] * scale).round() as i64];
+                if last != Some(px) {
+                    px.hash(&mut h1);
+                    px.hash(&mut h2);
+                    last = Some(px);
+                }
+            }
+            let k = (h1.finish(), h2.finish());
+            let g = *by_key.entry(k).or_insert_with(|| {
+                sizes.push(0);
+                (sizes.len() - 1) as u32
+            });
+            sizes[g as usize] += 1;
+            group_of.push(g);
+        }
+        let mut groups: Vec<Group> = Vec::with_capacity(sizes.len());
+        let mut next = 0u32;
+        for &n in &sizes {
+            groups.push(Group {
+                start: next,
+                len: 0,
+                open: 0,
+                open_children: 0,
+            });
+            next += n;
+        }
+        let mut members = vec![0u32; self.routes.len()];
+        let mut boxes: Vec<Option<[f64; 4]>> = vec![None; groups.len()];
+        for (r, &g) in group_of.iter().enumerate() {
+            let (route, group) = (&self.routes[r], &mut groups[g as usize]);
+            members[(group.start + group.len) as usize] = r as u32;
+            group.len += 1;
+            group.open += route.open;
+            group.open_children += route.open_children;
+            if let Some(e) = envelope(&route.route) {
+                let b = boxes[g as usize].get_or_insert(e);
+                *b = [
+                    b[0].min(e[0]),
+                    b[1].min(e[1]),
+                    b[2].max(e[2]),
+                    b[3].max(e[3]),
+                ];
+            }
+        }
+        let items = boxes
+            .iter()
+            .enumerate()
+            .filter_map(|(g, b)| {
+                let e = (*b)?;
+                Some(GeomWithData::new(
+                    Rectangle::from_corners([e[0], e[1]], [e[2], e[3]]),
+                    g as u32,
+                ))
+            })
+            .collect();
+        Level {
+            members,
+            groups,
+            tree: RTree::bulk_load(items),
+        }
+    }
+
     /// The journeys tile `tile` for the journeys of `idx` (the index this was built from)
     /// that `f` selects (its `bbox` is ignored: the tile is the box), layer `journeys`.
     pub fn tile(
@@ -692,48 +1033,90 @@ impl RouteIndex {
         shapes: &ChainShapes,
         tile: TileId,
         f: &JourneyFilter,
-    ) -> Result<JourneyTile, mvt::Error> {
+    ) -> JourneyTile {
         let mut f = f.clone();
         f.bbox = None;
         // the default filter selects every journey not restricted: counted in advance
         let everything = format!("{f:?}") == format!("{:?}", JourneyFilter::default());
+        let test = Compiled::new(&f);
         let [x0, y0, x1, y1] = tile.world_bounds();
         let pad = (x1 - x0) * f64::from(BUFFER) / f64::from(EXTENT);
         let env = AABB::from_corners([x0 - pad, y0 - pad], [x1 + pad, y1 + pad]);
-        let all = idx.all();
-        let selected = |i: u32| idx.selects(geo, i, &f);
-        // (route, journeys, children) of every route meeting the tile with any journey
-        let mut groups: Vec<(u32, u32, u64)> = self
-            .tree
-            .locate_in_envelope_intersecting(env)
-            .filter_map(|it| {
-                let r = &self.routes[it.data as usize];
-                let (n, c) = if everything {
-                    (r.open, r.open_children)
-                } else {
-                    r.journeys
+        let selected = |k: usize| {
+            test.passes(&self.packed[k]) && (!test.rest || idx.selects(geo, self.positions[k], &f))
+        };
+        // a route's journeys and children under the filter
+        let count = |r: u32| -> (u32, u64) {
+            let route = &self.routes[r as usize];
+            if everything {
+                return (route.open, route.open_children);
+            }
+            let s = route.start as usize;
+            (s..s + route.len as usize)
+                .filter(|&k| selected(k))
+                .fold((0, 0), |(n, c), k| {
+                    (n + 1, c + u64::from(self.packed[k].children))
+                })
+        };
+        let level = if tile.z < JOURNEY_ZOOM {
+            self.level(shapes, tile.z)
+        } else {
+            None
+        };
+        // a unit is a group of routes of the zoom, or one route: its journeys and children
+        // under the filter, and its first route (whose line is drawn)
+        let count_unit = |u: u32| -> (u32, u64) {
+            match level {
+                Some(l) => {
+                    let g = &l.groups[u as usize];
+                    if everything {
+                        return (g.open, g.open_children);
+                    }
+                    l.members[g.start as usize..(g.start + g.len) as usize]
                         .iter()
-                        .filter(|&&i| selected(i))
-                        .map(|&i| &*all[i as usize])
-                        .fold((0u32, 0u64), |(n, c), j| (n + 1, c + u64::from(j.children)))
-                };
-                (n > 0).then_some((it.data, n, c))
+                        .map(|&r| count(r))
+                        .fold((0, 0), |(n, c), (a, b)| (n + a, c + b))
+                }
+                None => count(u),
+            }
+        };
+        let first_route = |u: u32| -> u32 {
+            match level {
+                Some(l) => l.members[l.groups[u as usize].start as usize],
+                None => u,
+            }
+        };
+        // (unit, journeys, children) of every unit meeting the tile with any journey
+        // (counted in the order of their numbers, which is the order of their routes and of the
+        // journeys' packed fields in memory: a busy tile reads much of the index, and in order
+        // the reads stream instead of each waiting on memory)
+        let tree = level.map_or(&self.tree, |l| &l.tree);
+        let mut ids: Vec<u32> = tree
+            .locate_in_envelope_intersecting(env)
+            .map(|it| it.data)
+            .collect();
+        ids.sort_unstable();
+        let mut units: Vec<(u32, u32, u64)> = ids
+            .into_iter()
+            .filter_map(|u| {
+                let (n, c) = count_unit(u);
+                (n > 0).then_some((u, n, c))
             })
             .collect();
+        let total: u64 = units.iter().map(|u| u64::from(u.1)).sum();
         // most journeys first; only the head that can fit is sorted (then the rest, if needed)
         let order = |a: &(u32, u32, u64), b: &(u32, u32, u64)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
         let mut sorted = 0;
         let single = tile.z >= JOURNEY_ZOOM;
-        let mut features: Vec<TileFeature> = Vec::new();
-        let mut budget = 0usize;
-        let mut drawn = 0usize;
-        for k in 0..groups.len() {
-            if budget > MAX_BYTES || features.len() >= MAX_FEATURES {
-                break;
-            }
+        let mut w = LayerWriter::new("journeys", MAX_BYTES, MAX_FEATURES);
+        let mut lines = TileLines::new(shapes, tile);
+        let all = idx.all();
+        let (mut kept, mut outside, mut dropped_features) = (0u64, 0u64, 0usize);
+        let mut full = false;
+        for k in 0..units.len() {
             if k == sorted {
                 // the next head of the rest
-                let rest = &mut groups[k..];
+                let rest = &mut units[k..];
                 let head = rest.len().min(SORTED_HEAD);
                 if head < rest.len() {
                     rest.select_nth_unstable_by(head, order);
@@ -741,65 +1124,54 @@ impl RouteIndex {
                 rest[..head].sort_unstable_by(order);
                 sorted = k + head;
             }
-            let (r, n, c) = groups[k];
-            drawn += 1;
-            let route = &self.routes[r as usize];
-            let parts = project_runs(tile, &shapes.route(&route.route, tile));
+            let (u, n, c) = units[k];
+            if full {
+                dropped_features += if single { n as usize } else { 1 };
+                continue;
+            }
+            let first = first_route(u);
+            let route = &self.routes[first as usize];
+            let parts = lines.route(&route.route);
             if parts.is_empty() {
+                outside += u64::from(n);
                 continue;
             }
             let geom = Geom::Lines(parts);
             if single {
-                for &i in &route.journeys {
+                let s = route.start as usize;
+                for k in (s..s + route.len as usize).filter(|&k| selected(k)) {
+                    let i = self.positions[k];
                     let j: &MappedJourney = &all[i as usize];
-                    if !(if everything {
-                        !idx.is_restricted(&j.report.report_id)
-                    } else {
-                        selected(i)
-                    }) {
+                    if full || !w.add(Some(u64::from(i) + 1), &geom, &journey_props(geo, j)) {
+                        full = true;
+                        dropped_features += 1;
                         continue;
                     }
-                    let feature = TileFeature {
-                        id: Some(u64::from(i) + 1),
-                        geom: geom.clone(),
-                        props: journey_props(geo, j),
-                    };
-                    budget += feature.estimate();
-                    features.push(feature);
+                    kept += 1;
                 }
             } else {
-                let feature = TileFeature {
-                    id: Some(u64::from(r) + 1),
-                    geom,
-                    props: vec![
-                        ("journeys".into(), Prop::Int(i64::from(n))),
-                        ("children".into(), Prop::Int(c as i64)),
-                    ],
-                };
-                budget += feature.estimate();
-                features.push(feature);
+                let props = [
+                    ("journeys".into(), Prop::Int(i64::from(n))),
+                    ("children".into(), Prop::Int(c as i64)),
+                ];
+                if w.add(Some(u64::from(first) + 1), &geom, &props) {
+                    kept += u64::from(n);
+                } else {
+                    full = true;
+                    dropped_features += 1;
+                }
             }
         }
-        let encoded = encode("journeys", &features)?;
-        let count = |fs: &[TileFeature]| -> u64 {
-            fs.iter()
-                .map(|f| match f.props.iter().find(|(k, _)| k == "journeys") {
-                    Some((_, Prop::Int(n))) => *n as u64,
-                    _ => 0,
-                })
-                .sum()
-        };
-        let kept = count(&features[..encoded.features]);
-        let in_groups = count(&features);
-        let undrawn: u64 = groups[drawn..].iter().map(|g| u64::from(g.1)).sum();
-        Ok(JourneyTile {
+        let features = w.len();
+        JourneyTile {
             journeys: kept,
-            dropped_journeys: in_groups - kept + undrawn,
+            dropped_journeys: total - kept - outside,
             encoded: Encoded {
-                dropped: encoded.dropped + (groups.len() - drawn),
-                ..encoded
+                bytes: w.finish(),
+                features,
+                dropped: dropped_features,
             },
-        })
+        }
     }
 }
 
@@ -912,12 +1284,12 @@ mod tests {
                 props: vec![("journeys".into(), Prop::Int(20_000 - i as i64))],
             })
             .collect();
-        let e = encode("t", &features).unwrap();
+        let e = encode("t", &features);
         assert!(e.bytes.len() <= MAX_BYTES, "{}", e.bytes.len());
         assert!(e.features > 1000 && e.dropped > 0);
         assert_eq!(e.features + e.dropped, 20_000);
         // an empty tile still names its layer
-        let empty = encode("journeys", &[]).unwrap();
+        let empty = encode("journeys", &[]);
         assert!(!empty.bytes.is_empty() && empty.features == 0);
     }
 }

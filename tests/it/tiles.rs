@@ -491,6 +491,197 @@ async fn journey_tiles_follow_journey_level_access_and_are_audited() {
     assert_eq!(reads[0]["records"], 9);
 }
 
+#[tokio::test]
+async fn the_journeys_of_a_gb_tile_equal_the_items_matched_under_each_filter() {
+    // the world tile holds every route, so its features' journeys sum to the items'
+    // numberMatched for the same filter: the tile counts through its packed filter fields (and
+    // the index's own test for the rest), the items through the index's test alone
+    let st = shared();
+    for (tile_q, items_q) in [
+        ("age_band=under_10,10-12,13-14,15-17&mode=rail", None),
+        ("role=runner", None),
+        ("age_band=18-24&role=runner,line_holder", None),
+        (
+            "age_band=35_plus&from=2024-02-01&to=2024-04-30",
+            Some("age_band=35_plus&datetime=2024-02-01/2024-04-30"),
+        ),
+        ("cross_border=true", None),
+        ("cross_border=false&mode=coach,car", None),
+        ("exporting_force=E23000001", None),
+        ("importing_force=E23000001&mode=rail", None),
+        ("station=EUS", None),
+        ("force=E23000004&role=runner", None),
+        ("hours=22-02", None),
+    ] {
+        let l = layer(st, &format!("{J}/0/0/0?{tile_q}"), None).await;
+        let items = json(
+            st,
+            &format!(
+                "/collections/journeys/items?limit=1&{}",
+                items_q.unwrap_or(tile_q)
+            ),
+            None,
+        )
+        .await;
+        let matched = items["numberMatched"].as_u64().unwrap();
+        assert!(matched > 0, "{tile_q}");
+        assert_eq!(sum_journeys(&l), matched, "{tile_q}");
+    }
+}
+
+/// Posts reports (JSON values) into a fresh state, open as an admin.
+fn with_reports(reports: Vec<Value>) -> Arc<AppState> {
+    let st = fresh_state();
+    let values: Vec<_> = reports.into_iter().map(Ok).collect();
+    st.journeys
+        .ingest(&values, time::OffsetDateTime::now_utc())
+        .unwrap();
+    st
+}
+
+fn small_report(id: &str, mode: &str, from: &str, to: &str, age: &str) -> Value {
+    serde_json::json!({
+        "report_id": id,
+        "reported_at": "2024-03-06T10:42:00Z",
+        "source_force": "BTP",
+        "journey": {"date": "2024-03-06", "mode": mode,
+            "origin": {"station": from}, "destination": {"station": to}},
+        "persons": [{"person_id": format!("syn-p-{id}"), "age_band": age, "roles": ["runner"]}],
+    })
+}
+
+/// (feature id, journeys, children) of each feature, sorted.
+fn features_of(l: &Layer) -> Vec<(u64, u64, u64)> {
+    let mut v: Vec<_> = l
+        .features
+        .iter()
+        .map(|f| {
+            (
+                f.id.expect("a feature id"),
+                f.props["journeys"].count().unwrap(),
+                f.props["children"].count().unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn at_low_zoom_routes_drawn_alike_are_one_feature_with_their_journeys_summed() {
+    // 12 rail journeys London Liverpool Street → Norwich, 3 rail Liverpool Lime Street → Bangor
+    // (children) and 2 coach Liverpool → Bangor (adults): three routes.
+    let mut reports = Vec::new();
+    for i in 0..12 {
+        reports.push(small_report(
+            &format!("syn-co-n{i}"),
+            "rail",
+            "LST",
+            "NRW",
+            "15-17",
+        ));
+    }
+    for i in 0..3 {
+        reports.push(small_report(
+            &format!("syn-co-b{i}"),
+            "rail",
+            "LIV",
+            "BNG",
+            "under_10",
+        ));
+    }
+    for i in 0..2 {
+        reports.push(small_report(
+            &format!("syn-co-c{i}"),
+            "coach",
+            "LIV",
+            "BNG",
+            "18-24",
+        ));
+    }
+    let st = with_reports(reports);
+    // A route's key at a coalescing zoom is the sequence of cells of 8 pixels its vertices are
+    // in (cell = round(Web Mercator x or y · 256 · 2^z / 8)). At zoom 5 (a cell 24 km) the rail
+    // line by Chester (cell row round(332.64) = 333) and the coach's straight line from
+    // Liverpool (331.64, row 332) to Bangor (332.52, row 333 only at its end) differ: three
+    // features, 12, 3 and 2 journeys (children 12, 3, 0). Tile 5/15/10 holds Liverpool
+    // (x = (−2.98 + 180) / 360 · 32 = 15.7; y = 10.4) and London (15.99, 10.6).
+    let z5 = features_of(&layer(&st, &format!("{J}/5/15/10"), None).await);
+    let mut counts: Vec<(u64, u64)> = z5.iter().map(|f| (f.1, f.2)).collect();
+    counts.sort();
+    assert_eq!(counts, vec![(2, 0), (3, 3), (12, 12)], "{z5:?}");
+    // At zoom 0 (a cell 1,250 km) both Bangor lines are in one cell, (16, 10): every vertex
+    // between Liverpool and Bangor is at x 125.0 to 126.1 pixels (cell 15.6 to 15.8) and
+    // y 82.9 to 83.3 (cell 10.36 to 10.41); London Liverpool Street → Norwich goes from cell row
+    // round(85.1 / 8) = 11 to round(83.8 / 8) = 10. So two features: the Norwich route, and
+    // the Bangor group of 5 journeys and 3 children, whose id is the smaller of its routes'.
+    let z0 = features_of(&layer(&st, &format!("{J}/0/0/0"), None).await);
+    let bangor: Vec<u64> = z5.iter().filter(|f| f.1 < 12).map(|f| f.0).collect();
+    let norwich = z5.iter().find(|f| f.1 == 12).unwrap().0;
+    assert_eq!(
+        z0,
+        vec![(norwich, 12, 12), (*bangor.iter().min().unwrap(), 5, 3)]
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+    // a filter counts only the group's journeys it selects (the coach's 2)
+    let coach = features_of(&layer(&st, &format!("{J}/0/0/0?mode=coach"), None).await);
+    assert_eq!(coach, vec![(*bangor.iter().min().unwrap(), 2, 0)]);
+    // from zoom 9 a route is a feature again: tile 9/251/166 holds Rhyl (x = 251.04,
+    // y = 166.03), which both Bangor routes pass (the coach's straight line from Liverpool,
+    // x 251.77, y 165.82, to Bangor, x 250.12, y 166.26, is at y 166.03 at x 251), and no part of
+    // the Norwich route (x from 255.9)
+    let z9 = features_of(&layer(&st, &format!("{J}/9/251/166"), None).await);
+    let mut counts: Vec<u64> = z9.iter().map(|f| f.1).collect();
+    counts.sort();
+    assert_eq!(counts, vec![2, 3], "{z9:?}");
+}
+
+#[tokio::test]
+async fn a_coalesced_feature_has_the_same_id_and_counts_in_every_tile_it_crosses() {
+    // every z5 and z7 tile over GB (the force areas: 8.65°W to 1.76°E, 49.88°N to 60.85°N are
+    // columns floor((lon + 180) / 360 · 2^z) and rows floor((1 − ln(tan φ + sec φ)/π)/2 · 2^z):
+    // at z5 columns 15–16, rows 9–10; at z7 columns 60–64, rows 36–43): the features, each
+    // counted once by its id, sum to the items' numberMatched, and a feature in several tiles
+    // carries the same counts in each
+    let st = shared();
+    for (z, cols, rows) in [(5, 15..=16, 9..=10), (7, 60..=64, 36..=43)] {
+        for filter in ["", "age_band=under_10,10-12,13-14,15-17&mode=rail"] {
+            let mut seen: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+            let mut pieces = 0;
+            for x in cols.clone() {
+                for y in rows.clone() {
+                    let l = layer(st, &format!("{J}/{z}/{x}/{y}?{filter}"), None).await;
+                    for f in features_of(&l) {
+                        pieces += 1;
+                        let before = seen.insert(f.0, (f.1, f.2));
+                        assert!(before.is_none_or(|b| b == (f.1, f.2)), "z{z} id {}", f.0);
+                    }
+                }
+            }
+            let items = json(
+                st,
+                &format!("/collections/journeys/items?limit=1&{filter}"),
+                None,
+            )
+            .await;
+            let sum: u64 = seen.values().map(|v| v.0).sum();
+            assert_eq!(
+                sum,
+                items["numberMatched"].as_u64().unwrap(),
+                "z{z} {filter}"
+            );
+            assert!(
+                pieces > seen.len(),
+                "some features cross tiles: {pieces} vs {}",
+                seen.len()
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------- aggregate layers
 
 #[tokio::test]

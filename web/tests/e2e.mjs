@@ -510,7 +510,9 @@ try {
   // 3c. Issue 19: the journeys are vector tiles, drawn at every zoom and filtered on the server.
   // With the journeys' whole extent in view (the collection's spatial extent: every force area),
   // the routes drawn, each counted once (a route clipped into several tiles keeps its feature
-  // id, the server's route number; a single journey its id), sum to the server's numberMatched
+  // id, the server's route number, or below zoom 9 its group's: the routes drawn alike at that
+  // zoom are one feature, the same group with the same id in every tile; a single journey its
+  // id), sum to the server's numberMatched
   // for the same filter: every matching journey lies on exactly one route and every route in
   // the extent meets the view. Exact when no tile in view dropped features for its size cap
   // (500 KiB; X-Tile-Journeys-Dropped says how many journeys each left out: none for this
