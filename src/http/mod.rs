@@ -331,13 +331,13 @@ where
             records::review_decide(param(0), why, headers, body, who, st).await
         }
         E::Audit => handlers::audit(raw, st).await,
-        E::TileMatrixSets => Ok(tiles::tile_matrix_sets(raw, text("host"))),
-        E::TileMatrixSet => Ok(tiles::tile_matrix_set(raw, text("host"))),
-        E::Tilesets => Ok(tiles::tilesets(param(0), raw, text("host"), st)),
-        E::Tileset => Ok(tiles::tileset(param(0), raw, text("host"), st)),
+        E::TileMatrixSets => tiles::tile_matrix_sets(raw, text("host")),
+        E::TileMatrixSet => tiles::tile_matrix_set(raw, text("host")),
+        E::Tilesets => tiles::tilesets(param(0), raw, text("host"), st),
+        E::Tileset => tiles::tileset(param(0), raw, text("host"), st),
         E::Tile => {
             let zxy = [param(1), param(2), param(3)];
-            Ok(tiles::tile(param(0), zxy, raw, who, st).await)
+            tiles::tile(param(0), zxy, raw, who, st).await
         }
     };
     answer.unwrap_or_else(ApiError::into_response)

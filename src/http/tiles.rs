@@ -149,71 +149,63 @@ fn tile_collection(id: &str) -> Result<&'static str, ApiError> {
         })
 }
 
-fn respond(r: Result<Response, ApiError>) -> Response {
-    r.unwrap_or_else(ApiError::into_response)
-}
-
 /// `GET /tileMatrixSets`.
-pub fn tile_matrix_sets(raw: String, host: Option<String>) -> Response {
-    respond((|| {
-        Params::parse(&raw, &["f"])?;
-        let b = base(&host);
-        Ok(json_reply(
-            &json!({
-                "tileMatrixSets": [{
-                    "id": TMS_ID,
-                    "title": "Google Maps Compatible for the World",
-                    "uri": TMS_URI,
-                    "crs": EPSG_3857,
-                    "links": [link(format!("{b}/tileMatrixSets/{TMS_ID}"), "self", JSON, "WebMercatorQuad")],
-                }],
-                "links": [link(format!("{b}/tileMatrixSets"), "self", JSON, "the tile matrix sets")],
-            }),
-            JSON,
-        ))
-    })())
+pub fn tile_matrix_sets(raw: String, host: Option<String>) -> Result<Response, ApiError> {
+    Params::parse(&raw, &["f"])?;
+    let b = base(&host);
+    Ok(json_reply(
+        &json!({
+            "tileMatrixSets": [{
+                "id": TMS_ID,
+                "title": "Google Maps Compatible for the World",
+                "uri": TMS_URI,
+                "crs": EPSG_3857,
+                "links": [link(format!("{b}/tileMatrixSets/{TMS_ID}"), "self", JSON, "WebMercatorQuad")],
+            }],
+            "links": [link(format!("{b}/tileMatrixSets"), "self", JSON, "the tile matrix sets")],
+        }),
+        JSON,
+    ))
 }
 
 /// Half the side of the Web Mercator square, metres.
 const HALF_SIDE_M: f64 = 20_037_508.342_789_244;
 
 /// `GET /tileMatrixSets/WebMercatorQuad`: the OGC 2D Tile Matrix Set (17-083r4) definition.
-pub fn tile_matrix_set(raw: String, host: Option<String>) -> Response {
-    respond((|| {
-        Params::parse(&raw, &["f"])?;
-        let b = base(&host);
-        let matrices: Vec<Value> = (0..=MAX_ZOOM)
-            .map(|z| {
-                let n = 1u64 << z;
-                // metres a pixel of a 256-pixel tile, and the scale at 0.28 mm a pixel
-                let cell = 2.0 * HALF_SIDE_M / 256.0 / n as f64;
-                json!({
-                    "id": z.to_string(),
-                    "scaleDenominator": cell / 0.00028,
-                    "cellSize": cell,
-                    "cornerOfOrigin": "topLeft",
-                    "pointOfOrigin": [-HALF_SIDE_M, HALF_SIDE_M],
-                    "tileWidth": 256,
-                    "tileHeight": 256,
-                    "matrixWidth": n,
-                    "matrixHeight": n,
-                })
+pub fn tile_matrix_set(raw: String, host: Option<String>) -> Result<Response, ApiError> {
+    Params::parse(&raw, &["f"])?;
+    let b = base(&host);
+    let matrices: Vec<Value> = (0..=MAX_ZOOM)
+        .map(|z| {
+            let n = 1u64 << z;
+            // metres a pixel of a 256-pixel tile, and the scale at 0.28 mm a pixel
+            let cell = 2.0 * HALF_SIDE_M / 256.0 / n as f64;
+            json!({
+                "id": z.to_string(),
+                "scaleDenominator": cell / 0.00028,
+                "cellSize": cell,
+                "cornerOfOrigin": "topLeft",
+                "pointOfOrigin": [-HALF_SIDE_M, HALF_SIDE_M],
+                "tileWidth": 256,
+                "tileHeight": 256,
+                "matrixWidth": n,
+                "matrixHeight": n,
             })
-            .collect();
-        Ok(json_reply(
-            &json!({
-                "id": TMS_ID,
-                "title": "Google Maps Compatible for the World",
-                "uri": TMS_URI,
-                "crs": EPSG_3857,
-                "orderedAxes": ["X", "Y"],
-                "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
-                "tileMatrices": matrices,
-                "links": [link(format!("{b}/tileMatrixSets/{TMS_ID}"), "self", JSON, "this tile matrix set")],
-            }),
-            JSON,
-        ))
-    })())
+        })
+        .collect();
+    Ok(json_reply(
+        &json!({
+            "id": TMS_ID,
+            "title": "Google Maps Compatible for the World",
+            "uri": TMS_URI,
+            "crs": EPSG_3857,
+            "orderedAxes": ["X", "Y"],
+            "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+            "tileMatrices": matrices,
+            "links": [link(format!("{b}/tileMatrixSets/{TMS_ID}"), "self", JSON, "this tile matrix set")],
+        }),
+        JSON,
+    ))
 }
 
 /// The layer's properties, as JSON Schema (for the tileset's `layers`).
@@ -339,37 +331,43 @@ fn tileset_json(id: &str, b: &str, state: &AppState) -> Value {
 }
 
 /// `GET /collections/{id}/tiles`: the collection's tilesets (one, WebMercatorQuad).
-pub fn tilesets(id: String, raw: String, host: Option<String>, state: Arc<AppState>) -> Response {
-    respond((|| {
-        Params::parse(&raw, &["f"])?;
-        let id = tile_collection(&id)?;
-        let b = base(&host);
-        let mut ts = tileset_json(id, &b, &state);
-        if let Some(o) = ts.as_object_mut() {
-            o.retain(|k, _| {
-                matches!(
-                    k.as_str(),
-                    "title" | "dataType" | "crs" | "tileMatrixSetURI" | "links"
-                )
-            });
-        }
-        Ok(json_reply(
-            &json!({
-                "tilesets": [ts],
-                "links": [link(format!("{b}/collections/{id}/tiles"), "self", JSON, "the tilesets")],
-            }),
-            JSON,
-        ))
-    })())
+pub fn tilesets(
+    id: String,
+    raw: String,
+    host: Option<String>,
+    state: Arc<AppState>,
+) -> Result<Response, ApiError> {
+    Params::parse(&raw, &["f"])?;
+    let id = tile_collection(&id)?;
+    let b = base(&host);
+    let mut ts = tileset_json(id, &b, &state);
+    if let Some(o) = ts.as_object_mut() {
+        o.retain(|k, _| {
+            matches!(
+                k.as_str(),
+                "title" | "dataType" | "crs" | "tileMatrixSetURI" | "links"
+            )
+        });
+    }
+    Ok(json_reply(
+        &json!({
+            "tilesets": [ts],
+            "links": [link(format!("{b}/collections/{id}/tiles"), "self", JSON, "the tilesets")],
+        }),
+        JSON,
+    ))
 }
 
 /// `GET /collections/{id}/tiles/WebMercatorQuad`: the tileset's metadata.
-pub fn tileset(id: String, raw: String, host: Option<String>, state: Arc<AppState>) -> Response {
-    respond((|| {
-        Params::parse(&raw, &["f"])?;
-        let id = tile_collection(&id)?;
-        Ok(json_reply(&tileset_json(id, &base(&host), &state), JSON))
-    })())
+pub fn tileset(
+    id: String,
+    raw: String,
+    host: Option<String>,
+    state: Arc<AppState>,
+) -> Result<Response, ApiError> {
+    Params::parse(&raw, &["f"])?;
+    let id = tile_collection(&id)?;
+    Ok(json_reply(&tileset_json(id, &base(&host), &state), JSON))
 }
 
 /// `z`, `x`, `y` of the path, checked against the tile matrix set (a 400 names the one that
@@ -493,42 +491,31 @@ pub async fn tile(
     raw: String,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
-    let prepared = (|| {
-        let id = tile_collection(&id)?;
-        let tile = tile_id(&zxy)?;
-        let names = if id == "flows" {
-            FLOW_TILE_PARAMS
-        } else {
-            TILE_PARAMS
-        };
-        let p = Params::parse_formats(&raw, names, &["mvt"])?;
-        let (mut f, place_force) = tile_filter(id, &p, &state)?;
-        let direction = super::layers::direction_param(&p)?;
-        if id == "journeys" {
-            who.check_journey_read(false)?;
-            who.scope(&mut f, &state);
-        } else {
-            f.disclose_non_btp = who.disclose_non_btp();
-        }
-        Ok::<_, ApiError>((id, tile, f, place_force, direction))
-    })();
-    let (id, tile, f, place_force, direction) = match prepared {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
+) -> Result<Response, ApiError> {
+    let id = tile_collection(&id)?;
+    let tile = tile_id(&zxy)?;
+    let names = if id == "flows" {
+        FLOW_TILE_PARAMS
+    } else {
+        TILE_PARAMS
     };
-    let res = super::offload(state.limits.clone(), move || {
+    let p = Params::parse_formats(&raw, names, &["mvt"])?;
+    let (mut f, place_force) = tile_filter(id, &p, &state)?;
+    let direction = super::layers::direction_param(&p)?;
+    if id == "journeys" {
+        who.check_journey_read(false)?;
+        who.scope(&mut f, &state);
+    } else {
+        f.disclose_non_btp = who.disclose_non_btp();
+    }
+    super::offload(state.limits.clone(), move || {
         if id == "journeys" {
             journeys_tile(&state, tile, &f)
         } else {
             layer_tile(&state, id, tile, f, place_force, direction, &who)
         }
     })
-    .await;
-    match res {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) | Err(e) => e.into_response(),
-    }
+    .await?
 }
 
 fn journeys_tile(
