@@ -57,16 +57,6 @@ fn bench(c: &mut Criterion) {
         journeys.ingest(&values, now).expect("ingest");
     }
     assert_eq!(journeys.index().len(), 100_000);
-    {
-        let idx = journeys.index();
-        let ptrs: std::collections::HashSet<_> =
-            idx.all().iter().map(|j| Arc::as_ptr(&j.route)).collect();
-        eprintln!(
-            "TEMP distinct route arcs {} geometries {}",
-            ptrs.len(),
-            linesmap::layers::tiles::RouteIndex::build(&idx).len()
-        );
-    }
     let state = AppState::new(Arc::new(journeys));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -931,7 +931,7 @@ pub fn filtered_journeys(
                 candidates.to_day = Some(candidates.to_day.map_or(d, |x| x.min(d)));
             }
             // journeys on one route share the answer of its spatial tests
-            let answers = RouteAnswers::new(idx.routes());
+            let answers = RouteAnswers::new(idx);
             idx.positions_within(g, &candidates, envelope, |j, h| {
                 split.tests.iter().all(|t| t(h))
                     && rest.as_ref().is_none_or(|plan| {

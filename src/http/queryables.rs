@@ -601,19 +601,26 @@ pub fn hot_split(e: &cql2::Expr, geo: &Geography) -> HotSplit {
 /// Spatial answers kept per route while one filter runs: journeys on one mapped route (the
 /// index's route numbers) share the answer of each `S_INTERSECTS` geometry, so each route is
 /// tested once per geometry.
-pub struct RouteAnswers {
+pub struct RouteAnswers<'a> {
     /// per geometry of the filter (by its address in the compiled filter), per route number:
-    /// 0 not yet tested, 1 misses, 2 meets
-    answers: std::cell::RefCell<Vec<(usize, Vec<u8>)>>,
+    /// 0 not yet tested, 1 misses, 2 meets; and what its test learnt of the rail chains
+    #[allow(clippy::type_complexity)]
+    answers: std::cell::RefCell<Vec<(usize, Vec<u8>, crate::journey::map::ChainMemo)>>,
+    /// the index's route boxes and routes by route number
+    boxes: &'a [crate::geography::Bbox],
+    list: &'a [std::sync::Arc<crate::journey::map::MappedRoute>],
     routes: usize,
 }
 
-impl RouteAnswers {
-    /// For an index numbering `routes` routes.
-    pub fn new(routes: usize) -> RouteAnswers {
+impl<'a> RouteAnswers<'a> {
+    /// For the routes of an index.
+    pub fn new(idx: &'a crate::journey::index::JourneyIndex) -> RouteAnswers<'a> {
+        let (boxes, list) = (idx.route_boxes(), idx.route_list());
         RouteAnswers {
             answers: Default::default(),
-            routes,
+            boxes,
+            list,
+            routes: boxes.len().min(list.len()),
         }
     }
 }
@@ -621,9 +628,9 @@ impl RouteAnswers {
 /// A [`JourneyRow`] whose spatial tests are answered once per route (see [`RouteAnswers`]).
 pub struct SharedRouteRow<'a> {
     pub row: JourneyRow<'a>,
-    /// the journey's route number ([`crate::journey::index::JourneyIndex::route_number`])
+    /// the journey's route number ([`Hot::route`])
     pub route: u32,
-    pub answers: &'a RouteAnswers,
+    pub answers: &'a RouteAnswers<'a>,
 }
 
 impl cql2::Row for SharedRouteRow<'_> {
@@ -634,7 +641,21 @@ impl cql2::Row for SharedRouteRow<'_> {
     }
 
     fn envelope(&self) -> Option<Rect<f64>> {
-        self.row.envelope()
+        // the route's box from the index's side-by-side copy (the same value)
+        match self.answers.boxes.get(self.route as usize) {
+            Some(b) if b.min_lon <= b.max_lon && b.min_lat <= b.max_lat => Some(Rect::new(
+                Coord {
+                    x: b.min_lon,
+                    y: b.min_lat,
+                },
+                Coord {
+                    x: b.max_lon,
+                    y: b.max_lat,
+                },
+            )),
+            Some(_) => None,
+            None => self.row.envelope(),
+        }
     }
 
     fn intersects(&self, g: &Geometry<f64>) -> bool {
@@ -648,21 +669,26 @@ impl cql2::Row for SharedRouteRow<'_> {
             .answers
             .borrow()
             .iter()
-            .find(|(k, _)| *k == key)
-            .map_or(0, |(_, v)| v[r]);
+            .find(|(k, ..)| *k == key)
+            .map_or(0, |(_, v, _)| v[r]);
         if known != 0 {
             return known == 2;
         }
-        let meets = self.row.intersects(g);
         let mut all = self.answers.answers.borrow_mut();
-        let i = match all.iter().position(|(k, _)| *k == key) {
+        let i = match all.iter().position(|(k, ..)| *k == key) {
             Some(i) => i,
             None => {
-                all.push((key, vec![0; self.answers.routes]));
+                all.push((
+                    key,
+                    vec![0; self.answers.routes],
+                    crate::journey::map::ChainMemo::new(self.row.geo),
+                ));
                 all.len() - 1
             }
         };
-        all[i].1[r] = if meets { 2 } else { 1 };
+        let (_, routes, chains) = &mut all[i];
+        let meets = self.answers.list[r].intersects_geometry_with(self.row.geo, g, Some(chains));
+        routes[r] = if meets { 2 } else { 1 };
         meets
     }
 }

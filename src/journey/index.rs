@@ -4,7 +4,7 @@
 //! journey-level reads). Its [`JourneyIndex::version`] changes on every change (a journey added,
 //! a restriction set or lifted): the layer caches key on it.
 
-use super::map::MappedJourney;
+use super::map::{MappedJourney, MappedRoute};
 use super::report::{AgeBand, Mode, Role};
 use crate::geography::{Bbox, Geography};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
@@ -84,6 +84,12 @@ pub struct JourneyIndex {
     /// route numbers (each journey's is [`Hot::route`]) by the address of the shared route (every route numbered is held by a
     /// journey of this index, so no address is reused while it is here)
     route_numbers: HashMap<usize, u32>,
+    /// per route number, the route's box (side by side, so that a filter's envelope test does
+    /// not visit the journey and its route)
+    route_boxes: Vec<Bbox>,
+    /// per route number, the route (side by side, so that testing a route does not visit a
+    /// journey on it first)
+    route_list: Vec<Arc<MappedRoute>>,
 }
 
 /// The fields of a journey that filters read most, kept side by side in one array of the
@@ -206,10 +212,25 @@ impl JourneyIndex {
     fn index_day_and_route(&mut self, i: u32, j: &MappedJourney) -> u32 {
         self.by_day.entry(j.day).or_default().push(i);
         let next = self.route_numbers.len() as u32;
-        *self
+        let r = *self
             .route_numbers
             .entry(Arc::as_ptr(&j.route) as usize)
-            .or_insert(next)
+            .or_insert(next);
+        if r == next {
+            self.route_boxes.push(j.route.bbox);
+            self.route_list.push(j.route.clone());
+        }
+        r
+    }
+
+    /// Each numbered route, by route number ([`Hot::route`]).
+    pub fn route_list(&self) -> &[Arc<MappedRoute>] {
+        &self.route_list
+    }
+
+    /// Each numbered route's box, by route number ([`Hot::route`]).
+    pub fn route_boxes(&self) -> &[Bbox] {
+        &self.route_boxes
     }
 
     /// How many routes are numbered (every [`Hot::route`] of this index is below it).

@@ -436,17 +436,25 @@ impl MappedRoute {
     /// whose box lies outside `b` is passed over and one inside it meets it; a segment is
     /// tested only when its own box meets `b`.
     pub fn intersects(&self, geo: &Geography, b: &Bbox) -> bool {
-        if !grown(&self.bbox, CHAIN_MARGIN).intersects(b) {
-            return false;
-        }
-        if !self.bbox.is_empty() && within(&self.bbox, b) {
-            return true;
+        self.meets_box(geo, b, None)
+    }
+
+    /// The box test; with a memo the route's own box is not read (the caller keeps a copy
+    /// and has compared it: reading it is a cache miss per route), each chain's still is.
+    fn meets_box(&self, geo: &Geography, b: &Bbox, memo: Option<&mut ChainMemo>) -> bool {
+        if memo.is_none() {
+            if !grown(&self.bbox, CHAIN_MARGIN).intersects(b) {
+                return false;
+            }
+            if !self.bbox.is_empty() && within(&self.bbox, b) {
+                return true;
+            }
         }
         let r = geo::Rect::new(
             geo::coord! { x: b.min_lon, y: b.min_lat },
             geo::coord! { x: b.max_lon, y: b.max_lat },
         );
-        self.any_segment(geo, b, true, |p, q| segment_meets_rect(p, q, &r))
+        self.any_segment(geo, b, true, memo, |p, q| segment_meets_rect(p, q, &r))
     }
 
     /// Whether the route intersects geometry `g` (lon/lat): geo's predicate on the route's line
@@ -455,6 +463,18 @@ impl MappedRoute {
     /// (for a polygon: its first point inside, or a segment meeting an edge, as geo decides a
     /// line against an area). A rectangle is the rectangle's test above.
     pub fn intersects_geometry(&self, geo: &Geography, g: &geo::Geometry<f64>) -> bool {
+        self.intersects_geometry_with(geo, g, None)
+    }
+
+    /// [`MappedRoute::intersects_geometry`], keeping in `memo` what it learns of each rail
+    /// chain against `g` for the next route tested against the same `g` (a chain's box
+    /// outside or inside, and whether the whole chain meets it).
+    pub fn intersects_geometry_with(
+        &self,
+        geo: &Geography,
+        g: &geo::Geometry<f64>,
+        memo: Option<&mut ChainMemo>,
+    ) -> bool {
         use geo::{BoundingRect, Intersects};
         let Some(e) = g.bounding_rect() else {
             return false;
@@ -466,7 +486,7 @@ impl MappedRoute {
             max_lat: e.max().y,
         };
         if let geo::Geometry::Rect(_) = g {
-            return self.intersects(geo, &env);
+            return self.meets_box(geo, &env, memo);
         }
         if !grown(&self.bbox, CHAIN_MARGIN).intersects(&env) {
             return false;
@@ -491,13 +511,15 @@ impl MappedRoute {
                 if let Some(p) = self.single_point(geo) {
                     return g.intersects(&geo::Point::new(p[0], p[1]));
                 }
-                return self.any_segment(geo, &env, false, |p, q| {
+                return self.any_segment(geo, &env, false, memo, |p, q| {
                     meets_env(p, q) && g.intersects(&line(p, q))
                 });
             }
         };
         // geo on a line and a polygon: the line's first point inside (or on) it, or a segment
         // meeting one of its rings (then the rest of the line cannot be inside without one)
+        // one polygon's segment test may keep what it learns of chains; several may not
+        let mut memo = memo.filter(|_| polygons.len() == 1);
         polygons.into_iter().any(|poly| {
             let Some(pe) = poly.bounding_rect() else {
                 return false;
@@ -513,7 +535,7 @@ impl MappedRoute {
             }
             let first = self.first_point(geo);
             first.is_some_and(|p| pb.contains(p) && poly.intersects(&geo::Point::new(p[0], p[1])))
-                || self.any_segment(geo, &pb, false, |p, q| {
+                || self.any_segment(geo, &pb, false, memo.as_deref_mut(), |p, q| {
                     p[0].min(q[0]) <= pb.max_lon
                         && p[0].max(q[0]) >= pb.min_lon
                         && p[1].min(q[1]) <= pb.max_lat
@@ -558,6 +580,7 @@ impl MappedRoute {
         geo: &Geography,
         env: &Bbox,
         inside_meets: bool,
+        mut memo: Option<&mut ChainMemo>,
         mut seg: impl FnMut([f64; 2], [f64; 2]) -> bool,
     ) -> bool {
         match &self.geometry {
@@ -569,32 +592,101 @@ impl MappedRoute {
             }
             RouteGeometry::Pieces(pieces) => {
                 let chains = geo.rail.chains();
-                pieces.iter().any(|&(c, from, to)| {
+                // the two ends first: a route meets a box about a city mostly where it starts
+                // or ends there
+                let n = pieces.len();
+                let order = [n.wrapping_sub(1), 0]
+                    .into_iter()
+                    .filter(move |&k| k < n)
+                    .take(n.min(2))
+                    .chain(1..n.saturating_sub(1));
+                order.map(|k| pieces[k]).any(|(c, from, to)| {
                     let chain = &chains[c as usize];
-                    if !grown(&chain.bbox, CHAIN_MARGIN).intersects(env) {
-                        return false;
-                    }
-                    if inside_meets && within(&chain.bbox, env) {
-                        return true;
+                    // the piece is the whole chain (as routes are built: 0 and its length)
+                    let whole = from.min(to) == 0.0 && from.max(to) == chain.length_m();
+                    let known = memo
+                        .as_deref()
+                        .and_then(|m| m.0.get(c as usize).copied())
+                        .unwrap_or(chain_state::UNKNOWN);
+                    match known {
+                        chain_state::OUTSIDE => return false,
+                        chain_state::INSIDE => return true,
+                        chain_state::MEETS if whole => return true,
+                        chain_state::MISSES if whole => return false,
+                        chain_state::UNKNOWN => {
+                            let state = if !grown(&chain.bbox, CHAIN_MARGIN).intersects(env) {
+                                chain_state::OUTSIDE
+                            } else if inside_meets && within(&chain.bbox, env) {
+                                chain_state::INSIDE
+                            } else {
+                                chain_state::NEAR
+                            };
+                            if let Some(m) = memo.as_deref_mut()
+                                && let Some(x) = m.0.get_mut(c as usize)
+                            {
+                                *x = state;
+                            }
+                            match state {
+                                chain_state::OUTSIDE => return false,
+                                chain_state::INSIDE => return true,
+                                _ => {}
+                            }
+                        }
+                        _ => {}
                     }
                     let mut points = chain.slice_points(from, to);
                     let Some(mut prev) = points.next() else {
                         return false;
                     };
                     let mut any = false;
+                    let mut hit = false;
                     for p in points {
                         if seg(prev, p) {
-                            return true;
+                            hit = true;
+                            break;
                         }
                         any = true;
                         prev = p;
                     }
                     // a slice of one point
-                    !any && seg(prev, prev)
+                    hit = hit || (!any && seg(prev, prev));
+                    if whole
+                        && let Some(m) = memo.as_deref_mut()
+                        && let Some(x) = m.0.get_mut(c as usize)
+                    {
+                        *x = if hit {
+                            chain_state::MEETS
+                        } else {
+                            chain_state::MISSES
+                        };
+                    }
+                    hit
                 })
             }
         }
     }
+}
+
+/// What one spatial test has learnt of each rail chain (see [`chain_state`]), kept across the
+/// routes it tests: many routes run along the same chains.
+pub struct ChainMemo(Vec<u8>);
+
+impl ChainMemo {
+    /// Nothing known yet of any chain of `geo`.
+    pub fn new(geo: &Geography) -> ChainMemo {
+        ChainMemo(vec![chain_state::UNKNOWN; geo.rail.chains().len()])
+    }
+}
+
+/// A chain against one geometry's test: its box outside the geometry's, inside it (a box
+/// test: every point meets it), or near it, and then whether the whole chain meets it.
+mod chain_state {
+    pub const UNKNOWN: u8 = 0;
+    pub const OUTSIDE: u8 = 1;
+    pub const INSIDE: u8 = 2;
+    pub const NEAR: u8 = 3;
+    pub const MEETS: u8 = 4;
+    pub const MISSES: u8 = 5;
 }
 
 /// Degrees (about 0.1 mm) by which whole chains are passed over or taken as inside: a slice's
