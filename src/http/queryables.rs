@@ -418,13 +418,16 @@ impl cql2::Row for JourneyRow<'_> {
     }
 }
 
+/// A test of a journey's side-by-side fields.
+pub type HotTest = Box<dyn Fn(&Hot) -> bool + Send + Sync>;
+
 /// A journeys filter split for the scan: its top-level AND terms that read only the index's
 /// side-by-side fields, as typed tests of [`Hot`] (a mode, a count, a flag, a force; `date`
 /// comparisons as a day range, for the index's day lists), and the rest, evaluated as CQL2.
 /// A journey the filter selects passes every part, and one that passes every part is selected
 /// (each hot test holds exactly where its term is true: none of these fields is ever null).
 pub struct HotSplit {
-    pub tests: Vec<Box<dyn Fn(&Hot) -> bool + Send + Sync>>,
+    pub tests: Vec<HotTest>,
     /// the day range every selected journey is in (days since 1970-01-01, inclusive)
     pub from_day: Option<i32>,
     pub to_day: Option<i32>,
@@ -481,7 +484,7 @@ pub fn hot_split(e: &cql2::Expr, geo: &Geography) -> HotSplit {
                 split.to_day = Some(split.to_day.map_or(d, |x: i32| x.min(d)));
             }
         };
-        let read: Option<Box<dyn Fn(&Hot) -> bool + Send + Sync>> = match (t, cmp) {
+        let read: Option<HotTest> = match (t, cmp) {
             (_, Some((op, "date", lit))) if op != CmpOp::Ne && day(lit).is_some() => {
                 let d = day(lit).unwrap_or_default();
                 match op {
@@ -506,7 +509,7 @@ pub fn hot_split(e: &cql2::Expr, geo: &Geography) -> HotSplit {
                 continue;
             }
             (_, Some((op, "mode", Scalar::Str(m)))) if matches!(op, CmpOp::Eq | CmpOp::Ne) => {
-                Mode::parse(m).map(|m| -> Box<dyn Fn(&Hot) -> bool + Send + Sync> {
+                Mode::parse(m).map(|m| -> HotTest {
                     if op == CmpOp::Eq {
                         Box::new(move |h: &Hot| h.mode == m)
                     } else {
@@ -528,9 +531,7 @@ pub fn hot_split(e: &cql2::Expr, geo: &Geography) -> HotSplit {
                     _ => None,
                 })
                 .collect::<Option<Vec<Mode>>>()
-                .map(|ms| -> Box<dyn Fn(&Hot) -> bool + Send + Sync> {
-                    Box::new(move |h: &Hot| ms.contains(&h.mode))
-                }),
+                .map(|ms| -> HotTest { Box::new(move |h: &Hot| ms.contains(&h.mode)) }),
             (_, Some((op, p @ ("persons" | "children"), Scalar::Num(n)))) => {
                 let (n, children) = (*n, p == "children");
                 Some(Box::new(move |h: &Hot| {
@@ -571,7 +572,7 @@ pub fn hot_split(e: &cql2::Expr, geo: &Geography) -> HotSplit {
                     .filter(|&i| geo.forces.get(i).code.as_str() == code.as_str())
                     .and_then(|i| u16::try_from(i).ok());
                 let p = p.to_string();
-                i.map(|i| -> Box<dyn Fn(&Hot) -> bool + Send + Sync> {
+                i.map(|i| -> HotTest {
                     Box::new(move |h: &Hot| {
                         let v = match p.as_str() {
                             "origin_force" => h.origin_force,
@@ -604,7 +605,6 @@ pub fn hot_split(e: &cql2::Expr, geo: &Geography) -> HotSplit {
 pub struct RouteAnswers<'a> {
     /// per geometry of the filter (by its address in the compiled filter), per route number:
     /// 0 not yet tested, 1 misses, 2 meets; and what its test learnt of the rail chains
-    #[allow(clippy::type_complexity)]
     answers: std::cell::RefCell<Vec<(usize, Vec<u8>, crate::journey::map::ChainMemo)>>,
     /// the index's route boxes and routes by route number
     boxes: &'a [crate::geography::Bbox],
