@@ -99,6 +99,33 @@ impl Chain {
         })
     }
 
+    /// The points of the slice from offset `from` to offset `to` (either direction), as
+    /// [`Chain::append_slice`] appends them (a point equal to the one before it may repeat),
+    /// without building them.
+    pub fn slice_points(&self, from: f64, to: f64) -> impl Iterator<Item = [f64; 2]> + '_ {
+        let short = self.coords.len() < 2;
+        let ends = |o: f64| {
+            if short {
+                self.coords.first().copied()
+            } else {
+                Some(self.point_at(o))
+            }
+        };
+        let (i, j) = (self.segment_at(from), self.segment_at(to));
+        // the chain's own vertices between the two ends: i+1..=j forward, i down to j+1 back
+        let (start, count, forward) = match (short, from <= to) {
+            (true, _) => (0, 0, true),
+            (false, true) => (i + 1, j.saturating_sub(i), true),
+            (false, false) => (i, i.saturating_sub(j), false),
+        };
+        ends(from)
+            .into_iter()
+            .chain(
+                (0..count).map(move |t| self.coords[if forward { start + t } else { start - t }]),
+            )
+            .chain(ends(to))
+    }
+
     fn segment_at(&self, offset: f64) -> usize {
         let n = self.coords.len();
         if n < 2 {

@@ -85,7 +85,8 @@ impl CmpOp {
         })
     }
 
-    fn holds(self, o: Ordering) -> bool {
+    /// Whether the operator holds between two values so ordered.
+    pub fn holds(self, o: Ordering) -> bool {
         match self {
             CmpOp::Eq => o == Ordering::Equal,
             CmpOp::Ne => o != Ordering::Equal,

@@ -884,12 +884,27 @@ pub fn filtered_journeys(
     f: &JourneyFilter,
     e: &Expr,
 ) -> Result<Arc<Vec<u32>>, ApiError> {
-    use super::queryables::{JourneyProp, JourneyRow};
+    use super::queryables::{JourneyProp, JourneyRow, RouteAnswers, SharedRouteRow};
     let g = state.journeys.geography();
     let plan = cql2::compile(e, JourneyProp::of).map_err(|err| ApiError::InvalidParameter {
         name: "filter",
         message: err.to_string(),
     })?;
+    // the terms on the side-by-side fields as typed tests, `date` bounds as a day range (the
+    // index's day lists), the rest compiled as CQL2 (the whole filter was compiled above, so
+    // the errors are the whole filter's)
+    let split = super::queryables::hot_split(e, g);
+    let rest =
+        match &split.rest {
+            Some(r) => Some(cql2::compile(r, JourneyProp::of).map_err(|err| {
+                ApiError::InvalidParameter {
+                    name: "filter",
+                    message: err.to_string(),
+                }
+            })?),
+            None => None,
+        };
+    drop(plan);
     let key = format!("{e}|{f:?}");
     Ok(state.memos.filtered_journeys.0.get(
         idx.version() as usize,
@@ -897,7 +912,7 @@ pub fn filtered_journeys(
         &key,
         || {
             // a box the filter's geometry must meet narrows the candidates through the route
-            // R-tree (the filter tests the route exactly, once)
+            // R-tree (the filter tests each route exactly, once)
             let envelope =
                 cql2::required_envelope(e).and_then(|b| Bbox::new(b[0], b[1], b[2], b[3]).ok());
             let mut candidates = f.clone();
@@ -909,12 +924,27 @@ pub fn filtered_journeys(
                     .and_then(|c| g.stations.index_of(&c))
                     .map(|i| i as u32);
             }
+            if let Some(d) = split.from_day {
+                candidates.from_day = Some(candidates.from_day.map_or(d, |x| x.max(d)));
+            }
+            if let Some(d) = split.to_day {
+                candidates.to_day = Some(candidates.to_day.map_or(d, |x| x.min(d)));
+            }
+            // journeys on one route share the answer of its spatial tests
+            let answers = RouteAnswers::new(idx);
             idx.positions_within(g, &candidates, envelope, |j, h| {
-                plan.selects(&JourneyRow {
-                    journey: j,
-                    hot: *h,
-                    geo: g,
-                })
+                split.tests.iter().all(|t| t(h))
+                    && rest.as_ref().is_none_or(|plan| {
+                        plan.selects(&SharedRouteRow {
+                            row: JourneyRow {
+                                journey: j,
+                                hot: *h,
+                                geo: g,
+                            },
+                            route: h.route,
+                            answers: &answers,
+                        })
+                    })
             })
         },
     ))

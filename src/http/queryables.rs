@@ -4,12 +4,12 @@
 //! it runs.
 
 use super::cql2::{self, QType, Queryables, Val};
-use crate::geography::{Bbox, Geography};
+use crate::geography::Geography;
 use crate::journey::carried::Totals;
 use crate::journey::index::Hot;
 use crate::journey::map::MappedJourney;
 use crate::journey::report::{LineType, Mode, format_date};
-use geo::{Coord, Geometry, Intersects, LineString, Rect};
+use geo::{Coord, Geometry, Rect};
 use serde_json::{Map, Value, json};
 
 /// One queryable.
@@ -412,14 +412,283 @@ impl cql2::Row for JourneyRow<'_> {
     }
 
     fn intersects(&self, g: &Geometry<f64>) -> bool {
-        let route = &self.journey.route;
-        if let Geometry::Rect(r) = g
-            && let Ok(b) = Bbox::new(r.min().x, r.min().y, r.max().x, r.max().y)
-        {
-            // a box: the route's own test, chain by chain, with no copy of its line
-            return route.intersects(self.geo, &b);
+        // geo's predicate on the route's line, tested segment by segment where the boxes meet,
+        // with no copy of the line
+        self.journey.route.intersects_geometry(self.geo, g)
+    }
+}
+
+/// A test of a journey's side-by-side fields.
+pub type HotTest = Box<dyn Fn(&Hot) -> bool + Send + Sync>;
+
+/// A journeys filter split for the scan: its top-level AND terms that read only the index's
+/// side-by-side fields, as typed tests of [`Hot`] (a mode, a count, a flag, a force; `date`
+/// comparisons as a day range, for the index's day lists), and the rest, evaluated as CQL2.
+/// A journey the filter selects passes every part, and one that passes every part is selected
+/// (each hot test holds exactly where its term is true: none of these fields is ever null).
+pub struct HotSplit {
+    pub tests: Vec<HotTest>,
+    /// the day range every selected journey is in (days since 1970-01-01, inclusive)
+    pub from_day: Option<i32>,
+    pub to_day: Option<i32>,
+    /// the other terms (None: every term was read as a hot test or a day bound)
+    pub rest: Option<cql2::Expr>,
+}
+
+/// Splits a journeys filter (checked against the queryables) as [`HotSplit`] says.
+pub fn hot_split(e: &cql2::Expr, geo: &Geography) -> HotSplit {
+    use cql2::{CmpOp, Expr, Scalar};
+    fn terms<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+        match e {
+            Expr::And(v) => v.iter().for_each(|x| terms(x, out)),
+            x => out.push(x),
         }
-        let coords = route.coords(self.geo);
-        LineString::from(coords.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>()).intersects(g)
+    }
+    let mut all = Vec::new();
+    terms(e, &mut all);
+    let mut split = HotSplit {
+        tests: Vec::new(),
+        from_day: None,
+        to_day: None,
+        rest: None,
+    };
+    let mut rest = Vec::new();
+    // the day of a date literal whose text is the date's own (so text order is day order)
+    let day = |s: &Scalar| match s {
+        Scalar::Str(t) | Scalar::Date(t) => crate::journey::report::parse_date(t)
+            .filter(|d| format_date(*d) == *t)
+            .map(crate::journey::map::day_number),
+        _ => None,
+    };
+    for t in all {
+        // (operator, property, literal) with the property on the left
+        let cmp = match t {
+            Expr::Compare(op, Scalar::Property(p), lit) => Some((*op, p.as_str(), lit)),
+            Expr::Compare(op, lit, Scalar::Property(p)) => {
+                let flipped = match op {
+                    CmpOp::Lt => CmpOp::Gt,
+                    CmpOp::Gt => CmpOp::Lt,
+                    CmpOp::Le => CmpOp::Ge,
+                    CmpOp::Ge => CmpOp::Le,
+                    o => *o,
+                };
+                Some((flipped, p.as_str(), lit))
+            }
+            _ => None,
+        };
+        let mut bound = |lo: Option<i32>, hi: Option<i32>| {
+            if let Some(d) = lo {
+                split.from_day = Some(split.from_day.map_or(d, |x: i32| x.max(d)));
+            }
+            if let Some(d) = hi {
+                split.to_day = Some(split.to_day.map_or(d, |x: i32| x.min(d)));
+            }
+        };
+        let read: Option<HotTest> = match (t, cmp) {
+            (_, Some((op, "date", lit))) if op != CmpOp::Ne && day(lit).is_some() => {
+                let d = day(lit).unwrap_or_default();
+                match op {
+                    CmpOp::Eq => bound(Some(d), Some(d)),
+                    CmpOp::Lt => bound(None, Some(d - 1)),
+                    CmpOp::Le => bound(None, Some(d)),
+                    CmpOp::Gt => bound(Some(d + 1), None),
+                    _ => bound(Some(d), None),
+                }
+                continue;
+            }
+            (
+                Expr::Between {
+                    value: Scalar::Property(p),
+                    low,
+                    high,
+                    negated: false,
+                },
+                _,
+            ) if p == "date" && day(low).is_some() && day(high).is_some() => {
+                bound(day(low), day(high));
+                continue;
+            }
+            (_, Some((op, "mode", Scalar::Str(m)))) if matches!(op, CmpOp::Eq | CmpOp::Ne) => {
+                Mode::parse(m).map(|m| -> HotTest {
+                    if op == CmpOp::Eq {
+                        Box::new(move |h: &Hot| h.mode == m)
+                    } else {
+                        Box::new(move |h: &Hot| h.mode != m)
+                    }
+                })
+            }
+            (
+                Expr::In {
+                    value: Scalar::Property(p),
+                    list,
+                    negated: false,
+                },
+                _,
+            ) if p == "mode" => list
+                .iter()
+                .map(|x| match x {
+                    Scalar::Str(m) => Mode::parse(m),
+                    _ => None,
+                })
+                .collect::<Option<Vec<Mode>>>()
+                .map(|ms| -> HotTest { Box::new(move |h: &Hot| ms.contains(&h.mode)) }),
+            (_, Some((op, p @ ("persons" | "children"), Scalar::Num(n)))) => {
+                let (n, children) = (*n, p == "children");
+                Some(Box::new(move |h: &Hot| {
+                    let v = f64::from(if children { h.children } else { h.persons });
+                    v.partial_cmp(&n).is_some_and(|o| op.holds(o))
+                }))
+            }
+            (
+                _,
+                Some((
+                    op @ (CmpOp::Eq | CmpOp::Ne),
+                    p @ ("cross_border" | "return_run" | "urban_to_rural"),
+                    Scalar::Bool(b),
+                )),
+            ) => {
+                let (want, p) = ((op == CmpOp::Eq) == *b, p.to_string());
+                Some(Box::new(move |h: &Hot| {
+                    let v = match p.as_str() {
+                        "cross_border" => h.cross_border,
+                        "return_run" => h.return_run,
+                        _ => h.urban_to_rural,
+                    };
+                    v == want
+                }))
+            }
+            (
+                _,
+                Some((
+                    CmpOp::Eq,
+                    p @ ("origin_force" | "destination_force" | "exporting_force"
+                    | "importing_force"),
+                    Scalar::Str(code),
+                )),
+            ) => {
+                let i = crate::geography::ForceCode::parse(code)
+                    .ok()
+                    .and_then(|c| geo.forces.index_of(&c))
+                    .filter(|&i| geo.forces.get(i).code.as_str() == code.as_str())
+                    .and_then(|i| u16::try_from(i).ok());
+                let p = p.to_string();
+                i.map(|i| -> HotTest {
+                    Box::new(move |h: &Hot| {
+                        let v = match p.as_str() {
+                            "origin_force" => h.origin_force,
+                            "destination_force" => h.destination_force,
+                            "exporting_force" => h.exporting_force,
+                            _ => h.importing_force,
+                        };
+                        v == Some(i)
+                    })
+                })
+            }
+            _ => None,
+        };
+        match read {
+            Some(test) => split.tests.push(test),
+            None => rest.push(t.clone()),
+        }
+    }
+    split.rest = match rest.len() {
+        0 => None,
+        1 => rest.pop(),
+        _ => Some(Expr::And(rest)),
+    };
+    split
+}
+
+/// Spatial answers kept per route while one filter runs: journeys on one mapped route (the
+/// index's route numbers) share the answer of each `S_INTERSECTS` geometry, so each route is
+/// tested once per geometry.
+pub struct RouteAnswers<'a> {
+    /// per geometry of the filter (by its address in the compiled filter), per route number:
+    /// 0 not yet tested, 1 misses, 2 meets; and what its test learnt of the rail chains
+    answers: std::cell::RefCell<Vec<(usize, Vec<u8>, crate::journey::map::ChainMemo)>>,
+    /// the index's route boxes and routes by route number
+    boxes: &'a [crate::geography::Bbox],
+    list: &'a [std::sync::Arc<crate::journey::map::MappedRoute>],
+    routes: usize,
+}
+
+impl<'a> RouteAnswers<'a> {
+    /// For the routes of an index.
+    pub fn new(idx: &'a crate::journey::index::JourneyIndex) -> RouteAnswers<'a> {
+        let (boxes, list) = (idx.route_boxes(), idx.route_list());
+        RouteAnswers {
+            answers: Default::default(),
+            boxes,
+            list,
+            routes: boxes.len().min(list.len()),
+        }
+    }
+}
+
+/// A [`JourneyRow`] whose spatial tests are answered once per route (see [`RouteAnswers`]).
+pub struct SharedRouteRow<'a> {
+    pub row: JourneyRow<'a>,
+    /// the journey's route number ([`Hot::route`])
+    pub route: u32,
+    pub answers: &'a RouteAnswers<'a>,
+}
+
+impl cql2::Row for SharedRouteRow<'_> {
+    type Prop = JourneyProp;
+
+    fn get(&self, p: JourneyProp) -> Val<'_> {
+        self.row.get(p)
+    }
+
+    fn envelope(&self) -> Option<Rect<f64>> {
+        // the route's box from the index's side-by-side copy (the same value)
+        match self.answers.boxes.get(self.route as usize) {
+            Some(b) if b.min_lon <= b.max_lon && b.min_lat <= b.max_lat => Some(Rect::new(
+                Coord {
+                    x: b.min_lon,
+                    y: b.min_lat,
+                },
+                Coord {
+                    x: b.max_lon,
+                    y: b.max_lat,
+                },
+            )),
+            Some(_) => None,
+            None => self.row.envelope(),
+        }
+    }
+
+    fn intersects(&self, g: &Geometry<f64>) -> bool {
+        let r = self.route as usize;
+        if r >= self.answers.routes {
+            return self.row.intersects(g);
+        }
+        let key = g as *const Geometry<f64> as usize;
+        let known = self
+            .answers
+            .answers
+            .borrow()
+            .iter()
+            .find(|(k, ..)| *k == key)
+            .map_or(0, |(_, v, _)| v[r]);
+        if known != 0 {
+            return known == 2;
+        }
+        let mut all = self.answers.answers.borrow_mut();
+        let i = match all.iter().position(|(k, ..)| *k == key) {
+            Some(i) => i,
+            None => {
+                all.push((
+                    key,
+                    vec![0; self.answers.routes],
+                    crate::journey::map::ChainMemo::new(self.row.geo),
+                ));
+                all.len() - 1
+            }
+        };
+        let (_, routes, chains) = &mut all[i];
+        let meets = self.answers.list[r].intersects_geometry_with(self.row.geo, g, Some(chains));
+        routes[r] = if meets { 2 } else { 1 };
+        meets
     }
 }

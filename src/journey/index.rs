@@ -4,7 +4,7 @@
 //! journey-level reads). Its [`JourneyIndex::version`] changes on every change (a journey added,
 //! a restriction set or lifted): the layer caches key on it.
 
-use super::map::MappedJourney;
+use super::map::{MappedJourney, MappedRoute};
 use super::report::{AgeBand, Mode, Role};
 use crate::geography::{Bbox, Geography};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
@@ -79,6 +79,17 @@ pub struct JourneyIndex {
     by_station: Vec<Vec<u32>>,
     /// per journey (in the order added), the fields filters read most, side by side
     hot: Vec<Hot>,
+    /// per journey day, the journeys of that day (ascending), for date ranges
+    by_day: std::collections::BTreeMap<i32, Vec<u32>>,
+    /// route numbers (each journey's is [`Hot::route`]) by the address of the shared route (every route numbered is held by a
+    /// journey of this index, so no address is reused while it is here)
+    route_numbers: HashMap<usize, u32>,
+    /// per route number, the route's box (side by side, so that a filter's envelope test does
+    /// not visit the journey and its route)
+    route_boxes: Vec<Bbox>,
+    /// per route number, the route (side by side, so that testing a route does not visit a
+    /// journey on it first)
+    route_list: Vec<Arc<MappedRoute>>,
 }
 
 /// The fields of a journey that filters read most, kept side by side in one array of the
@@ -97,6 +108,10 @@ pub struct Hot {
     pub destination_force: Option<u16>,
     pub exporting_force: Option<u16>,
     pub importing_force: Option<u16>,
+    /// the number of the journey's route in its index (journeys sharing one mapped route share
+    /// it, so that a test of the route's geometry is made once per route; `u32::MAX` outside
+    /// an index)
+    pub route: u32,
 }
 
 impl Hot {
@@ -113,6 +128,7 @@ impl Hot {
             destination_force: j.destination.force,
             exporting_force: j.exporting_force,
             importing_force: j.importing_force,
+            route: u32::MAX,
         }
     }
 }
@@ -136,7 +152,11 @@ impl JourneyIndex {
         }
         self.by_id.insert(j.report.report_id.clone(), i);
         self.index_stations(i, &j);
-        self.hot.push(Hot::of(&j));
+        let route = self.index_day_and_route(i, &j);
+        self.hot.push(Hot {
+            route,
+            ..Hot::of(&j)
+        });
         self.journeys.push(Arc::new(j));
         self.version += 1;
         true
@@ -186,6 +206,36 @@ impl JourneyIndex {
                 list.push(i);
             }
         }
+    }
+
+    /// Files the journey at position `i` under its day; returns its route's number.
+    fn index_day_and_route(&mut self, i: u32, j: &MappedJourney) -> u32 {
+        self.by_day.entry(j.day).or_default().push(i);
+        let next = self.route_numbers.len() as u32;
+        let r = *self
+            .route_numbers
+            .entry(Arc::as_ptr(&j.route) as usize)
+            .or_insert(next);
+        if r == next {
+            self.route_boxes.push(j.route.bbox);
+            self.route_list.push(j.route.clone());
+        }
+        r
+    }
+
+    /// Each numbered route, by route number ([`Hot::route`]).
+    pub fn route_list(&self) -> &[Arc<MappedRoute>] {
+        &self.route_list
+    }
+
+    /// Each numbered route's box, by route number ([`Hot::route`]).
+    pub fn route_boxes(&self) -> &[Bbox] {
+        &self.route_boxes
+    }
+
+    /// How many routes are numbered (every [`Hot::route`] of this index is below it).
+    pub fn routes(&self) -> usize {
+        self.route_numbers.len()
     }
 
     /// Builds an index from many journeys at once (bulk-loaded R-tree).
@@ -293,7 +343,11 @@ impl JourneyIndex {
             }
             idx.by_id.insert(j.report.report_id.clone(), i);
             idx.index_stations(i, &j);
-            idx.hot.push(Hot::of(&j));
+            let route = idx.index_day_and_route(i, &j);
+            idx.hot.push(Hot {
+                route,
+                ..Hot::of(&j)
+            });
             idx.journeys.push(j);
         }
         idx.tree = RTree::bulk_load(items);
@@ -440,7 +494,9 @@ impl JourneyIndex {
     }
 
     /// [`JourneyIndex::positions`], the candidates also narrowed to the journeys whose route's
-    /// box meets `envelope` (through the R-tree only: `keep` makes the exact test).
+    /// box meets `envelope` (through the R-tree only: `keep` makes the exact test). Without a
+    /// box or a station, a date range (`from_day`, `to_day`) that holds under half the journeys
+    /// is read from the day lists.
     pub fn positions_within(
         &self,
         geo: &Geography,
@@ -471,6 +527,22 @@ impl JourneyIndex {
                 .copied()
                 .filter(|&i| ok(i))
                 .collect(),
+            None if f.from_day.is_some() || f.to_day.is_some() => {
+                let (from, to) = (f.from_day.unwrap_or(i32::MIN), f.to_day.unwrap_or(i32::MAX));
+                if from > to {
+                    return Vec::new();
+                }
+                let days = self.by_day.range(from..=to);
+                let n: usize = days.clone().map(|(_, v)| v.len()).sum();
+                if n > self.journeys.len() / 2 {
+                    // most journeys: a scan in order costs less than gathering and sorting
+                    return (0..self.journeys.len() as u32).filter(|&i| ok(i)).collect();
+                }
+                let mut ids: Vec<u32> = Vec::with_capacity(n);
+                days.for_each(|(_, v)| ids.extend(v.iter().copied().filter(|&i| ok(i))));
+                ids.sort_unstable();
+                ids
+            }
             None => (0..self.journeys.len() as u32).filter(|&i| ok(i)).collect(),
         }
     }

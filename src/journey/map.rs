@@ -430,19 +430,307 @@ impl MappedRoute {
         }
     }
 
-    /// Whether any part of the route intersects `b` (edges included).
+    /// Whether any part of the route intersects `b` (edges included): geo's predicate on the
+    /// route's line as [`MappedRoute::coords`] gives it (each segment against the rectangle),
+    /// without building the line. A route whose box lies inside `b` meets it at once; a chain
+    /// whose box lies outside `b` is passed over and one inside it meets it; a segment is
+    /// tested only when its own box meets `b`.
     pub fn intersects(&self, geo: &Geography, b: &Bbox) -> bool {
-        if !self.bbox.intersects(b) {
+        self.meets_box(geo, b, None)
+    }
+
+    /// The box test; with a memo the route's own box is not read (the caller keeps a copy
+    /// and has compared it: reading it is a cache miss per route), each chain's still is.
+    fn meets_box(&self, geo: &Geography, b: &Bbox, memo: Option<&mut ChainMemo>) -> bool {
+        if memo.is_none() {
+            if !grown(&self.bbox, CHAIN_MARGIN).intersects(b) {
+                return false;
+            }
+            if !self.bbox.is_empty() && within(&self.bbox, b) {
+                return true;
+            }
+        }
+        let r = geo::Rect::new(
+            geo::coord! { x: b.min_lon, y: b.min_lat },
+            geo::coord! { x: b.max_lon, y: b.max_lat },
+        );
+        self.any_segment(geo, b, true, memo, |p, q| segment_meets_rect(p, q, &r))
+    }
+
+    /// Whether the route intersects geometry `g` (lon/lat): geo's predicate on the route's line
+    /// as [`MappedRoute::coords`] gives it, without building the line: chains whose box misses
+    /// `g`'s are passed over, and of the rest only segments whose box meets `g`'s are tested
+    /// (for a polygon: its first point inside, or a segment meeting an edge, as geo decides a
+    /// line against an area). A rectangle is the rectangle's test above.
+    pub fn intersects_geometry(&self, geo: &Geography, g: &geo::Geometry<f64>) -> bool {
+        self.intersects_geometry_with(geo, g, None)
+    }
+
+    /// [`MappedRoute::intersects_geometry`], keeping in `memo` what it learns of each rail
+    /// chain against `g` for the next route tested against the same `g` (a chain's box
+    /// outside or inside, and whether the whole chain meets it).
+    pub fn intersects_geometry_with(
+        &self,
+        geo: &Geography,
+        g: &geo::Geometry<f64>,
+        memo: Option<&mut ChainMemo>,
+    ) -> bool {
+        use geo::{BoundingRect, Intersects};
+        let Some(e) = g.bounding_rect() else {
+            return false;
+        };
+        let env = Bbox {
+            min_lon: e.min().x,
+            min_lat: e.min().y,
+            max_lon: e.max().x,
+            max_lat: e.max().y,
+        };
+        if let geo::Geometry::Rect(_) = g {
+            return self.meets_box(geo, &env, memo);
+        }
+        if !grown(&self.bbox, CHAIN_MARGIN).intersects(&env) {
             return false;
         }
+        let line = |p: [f64; 2], q: [f64; 2]| {
+            geo::Line::new(
+                geo::coord! { x: p[0], y: p[1] },
+                geo::coord! { x: q[0], y: q[1] },
+            )
+        };
+        let meets_env = |p: [f64; 2], q: [f64; 2]| {
+            p[0].min(q[0]) <= env.max_lon
+                && p[0].max(q[0]) >= env.min_lon
+                && p[1].min(q[1]) <= env.max_lat
+                && p[1].max(q[1]) >= env.min_lat
+        };
+        let polygons: Vec<&geo::Polygon<f64>> = match g {
+            geo::Geometry::Polygon(p) => vec![p],
+            geo::Geometry::MultiPolygon(m) => m.0.iter().collect(),
+            _ => {
+                // points and lines: any segment meeting it (a one-point route is that point)
+                if let Some(p) = self.single_point(geo) {
+                    return g.intersects(&geo::Point::new(p[0], p[1]));
+                }
+                return self.any_segment(geo, &env, false, memo, |p, q| {
+                    meets_env(p, q) && g.intersects(&line(p, q))
+                });
+            }
+        };
+        // geo on a line and a polygon: the line's first point inside (or on) it, or a segment
+        // meeting one of its rings (then the rest of the line cannot be inside without one)
+        // one polygon's segment test may keep what it learns of chains; several may not
+        let mut memo = memo.filter(|_| polygons.len() == 1);
+        polygons.into_iter().any(|poly| {
+            let Some(pe) = poly.bounding_rect() else {
+                return false;
+            };
+            let pb = Bbox {
+                min_lon: pe.min().x,
+                min_lat: pe.min().y,
+                max_lon: pe.max().x,
+                max_lat: pe.max().y,
+            };
+            if !grown(&self.bbox, CHAIN_MARGIN).intersects(&pb) {
+                return false;
+            }
+            let first = self.first_point(geo);
+            first.is_some_and(|p| pb.contains(p) && poly.intersects(&geo::Point::new(p[0], p[1])))
+                || self.any_segment(geo, &pb, false, memo.as_deref_mut(), |p, q| {
+                    p[0].min(q[0]) <= pb.max_lon
+                        && p[0].max(q[0]) >= pb.min_lon
+                        && p[1].min(q[1]) <= pb.max_lat
+                        && p[1].max(q[1]) >= pb.min_lat
+                        && {
+                            let l = line(p, q);
+                            std::iter::once(poly.exterior())
+                                .chain(poly.interiors())
+                                .any(|ring| ring.intersects(&l))
+                        }
+                })
+        })
+    }
+
+    /// The route's first point (that of [`MappedRoute::coords`]).
+    fn first_point(&self, geo: &Geography) -> Option<[f64; 2]> {
         match &self.geometry {
-            RouteGeometry::Line(c) => polyline_intersects(c, b),
-            RouteGeometry::Pieces(pieces) => pieces.iter().any(|&(c, from, to)| {
-                let chain = &geo.rail.chains()[c as usize];
-                chain.bbox.intersects(b) && chain.slice_intersects(from.min(to), from.max(to), b)
+            RouteGeometry::Line(c) => c.first().copied(),
+            RouteGeometry::Pieces(pieces) => pieces.first().and_then(|&(c, from, to)| {
+                geo.rail.chains()[c as usize].slice_points(from, to).next()
             }),
         }
     }
+
+    /// The point of a geodesic route of one point (a line of one point, which geo reads as
+    /// that point); None for any other route.
+    fn single_point(&self, _geo: &Geography) -> Option<[f64; 2]> {
+        match &self.geometry {
+            RouteGeometry::Line(c) if c.len() == 1 => c.first().copied(),
+            _ => None,
+        }
+    }
+
+    /// Whether `seg` holds for a segment of the route's line (those of
+    /// [`MappedRoute::coords`], a point repeated as a segment of no length), passing over the
+    /// rail pieces on chains whose box lies more than [`CHAIN_MARGIN`] outside `env` (their
+    /// segments cannot meet it) and, when `inside_meets`, answering true for a piece on a chain
+    /// whose box lies that much inside `env` (each of its points is in `env`). Pieces join end
+    /// to start (at a junction or a stop), so the step between two pieces is no segment.
+    fn any_segment(
+        &self,
+        geo: &Geography,
+        env: &Bbox,
+        inside_meets: bool,
+        mut memo: Option<&mut ChainMemo>,
+        mut seg: impl FnMut([f64; 2], [f64; 2]) -> bool,
+    ) -> bool {
+        match &self.geometry {
+            RouteGeometry::Line(c) => {
+                if let [p] = c.as_slice() {
+                    return seg(*p, *p);
+                }
+                c.windows(2).any(|w| seg(w[0], w[1]))
+            }
+            RouteGeometry::Pieces(pieces) => {
+                let chains = geo.rail.chains();
+                // the two ends first: a route meets a box about a city mostly where it starts
+                // or ends there
+                let n = pieces.len();
+                let order = [n.wrapping_sub(1), 0]
+                    .into_iter()
+                    .filter(move |&k| k < n)
+                    .take(n.min(2))
+                    .chain(1..n.saturating_sub(1));
+                order.map(|k| pieces[k]).any(|(c, from, to)| {
+                    let chain = &chains[c as usize];
+                    // the piece is the whole chain (as routes are built: 0 and its length)
+                    let whole = from.min(to) == 0.0 && from.max(to) == chain.length_m();
+                    let known = memo
+                        .as_deref()
+                        .and_then(|m| m.0.get(c as usize).copied())
+                        .unwrap_or(chain_state::UNKNOWN);
+                    match known {
+                        chain_state::OUTSIDE => return false,
+                        chain_state::INSIDE => return true,
+                        chain_state::MEETS if whole => return true,
+                        chain_state::MISSES if whole => return false,
+                        chain_state::UNKNOWN => {
+                            let state = if !grown(&chain.bbox, CHAIN_MARGIN).intersects(env) {
+                                chain_state::OUTSIDE
+                            } else if inside_meets && within(&chain.bbox, env) {
+                                chain_state::INSIDE
+                            } else {
+                                chain_state::NEAR
+                            };
+                            if let Some(m) = memo.as_deref_mut()
+                                && let Some(x) = m.0.get_mut(c as usize)
+                            {
+                                *x = state;
+                            }
+                            match state {
+                                chain_state::OUTSIDE => return false,
+                                chain_state::INSIDE => return true,
+                                _ => {}
+                            }
+                        }
+                        _ => {}
+                    }
+                    let mut points = chain.slice_points(from, to);
+                    let Some(mut prev) = points.next() else {
+                        return false;
+                    };
+                    let mut any = false;
+                    let mut hit = false;
+                    for p in points {
+                        if seg(prev, p) {
+                            hit = true;
+                            break;
+                        }
+                        any = true;
+                        prev = p;
+                    }
+                    // a slice of one point
+                    hit = hit || (!any && seg(prev, prev));
+                    if whole
+                        && let Some(m) = memo.as_deref_mut()
+                        && let Some(x) = m.0.get_mut(c as usize)
+                    {
+                        *x = if hit {
+                            chain_state::MEETS
+                        } else {
+                            chain_state::MISSES
+                        };
+                    }
+                    hit
+                })
+            }
+        }
+    }
+}
+
+/// What one spatial test has learnt of each rail chain (see [`chain_state`]), kept across the
+/// routes it tests: many routes run along the same chains.
+pub struct ChainMemo(Vec<u8>);
+
+impl ChainMemo {
+    /// Nothing known yet of any chain of `geo`.
+    pub fn new(geo: &Geography) -> ChainMemo {
+        ChainMemo(vec![chain_state::UNKNOWN; geo.rail.chains().len()])
+    }
+}
+
+/// A chain against one geometry's test: its box outside the geometry's, inside it (a box
+/// test: every point meets it), or near it, and then whether the whole chain meets it.
+mod chain_state {
+    pub const UNKNOWN: u8 = 0;
+    pub const OUTSIDE: u8 = 1;
+    pub const INSIDE: u8 = 2;
+    pub const NEAR: u8 = 3;
+    pub const MEETS: u8 = 4;
+    pub const MISSES: u8 = 5;
+}
+
+/// Degrees (about 0.1 mm) by which whole chains are passed over or taken as inside: a slice's
+/// end points are interpolated along a segment, so they may lie an ulp outside the chain's box.
+const CHAIN_MARGIN: f64 = 1e-9;
+
+/// `b` grown by `m` on every side (an empty box stays empty).
+fn grown(b: &Bbox, m: f64) -> Bbox {
+    Bbox {
+        min_lon: b.min_lon - m,
+        min_lat: b.min_lat - m,
+        max_lon: b.max_lon + m,
+        max_lat: b.max_lat + m,
+    }
+}
+
+/// `inner` lies inside `outer` shrunk by [`CHAIN_MARGIN`].
+fn within(inner: &Bbox, outer: &Bbox) -> bool {
+    inner.min_lon >= outer.min_lon + CHAIN_MARGIN
+        && inner.max_lon <= outer.max_lon - CHAIN_MARGIN
+        && inner.min_lat >= outer.min_lat + CHAIN_MARGIN
+        && inner.max_lat <= outer.max_lat - CHAIN_MARGIN
+}
+
+/// Whether segment `p`-`q` meets rectangle `r` (edges included), exactly as geo's `Line`
+/// against `Rect`: a few comparisons first (the segment's box, an end inside).
+fn segment_meets_rect(p: [f64; 2], q: [f64; 2], r: &geo::Rect<f64>) -> bool {
+    use geo::Intersects;
+    let (lo, hi) = (r.min(), r.max());
+    if p[0].max(q[0]) < lo.x
+        || p[0].min(q[0]) > hi.x
+        || p[1].max(q[1]) < lo.y
+        || p[1].min(q[1]) > hi.y
+    {
+        return false;
+    }
+    let inside = |a: [f64; 2]| a[0] >= lo.x && a[0] <= hi.x && a[1] >= lo.y && a[1] <= hi.y;
+    inside(p)
+        || inside(q)
+        || geo::Line::new(
+            geo::coord! { x: p[0], y: p[1] },
+            geo::coord! { x: q[0], y: q[1] },
+        )
+        .intersects(r)
 }
 
 /// Whether a polyline touches a box (edges included).

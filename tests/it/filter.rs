@@ -1478,3 +1478,397 @@ async fn conformance_and_openapi_declare_the_queryables_as_parameters_and_the_ex
             .any(|x| x == "cql-text")
     );
 }
+
+// ------------------------------------------------------------------ the spatial test's fast path
+
+/// geo's own predicate on the route's line as it is drawn (`coords`), built whole: what the
+/// route test without the line must answer.
+fn geo_predicate(route: &linesmap::journey::map::MappedRoute, g: &geo::Geometry<f64>) -> bool {
+    use geo::Intersects;
+    let c = route.coords(super::common::gb());
+    geo::LineString::from(c.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>()).intersects(g)
+}
+
+fn line_route(coords: &[[f64; 2]]) -> linesmap::journey::map::MappedRoute {
+    use linesmap::journey::map::{MappedRoute, RouteGeometry, RouteMethod};
+    let mut bbox = linesmap::geography::Bbox::EMPTY;
+    coords.iter().for_each(|p| bbox.extend(*p));
+    MappedRoute {
+        geometry: RouteGeometry::Line(coords.to_vec()),
+        method: RouteMethod::Geodesic,
+        distance_m: 0.0,
+        stations: vec![],
+        forces: vec![],
+        bbox,
+    }
+}
+
+fn rect(b: [f64; 4]) -> geo::Geometry<f64> {
+    geo::Geometry::Rect(geo::Rect::new((b[0], b[1]), (b[2], b[3])))
+}
+
+fn polygon(outer: &[(f64, f64)], holes: &[&[(f64, f64)]]) -> geo::Geometry<f64> {
+    geo::Geometry::Polygon(geo::Polygon::new(
+        outer.to_vec().into(),
+        holes.iter().map(|h| h.to_vec().into()).collect(),
+    ))
+}
+
+#[test]
+fn the_route_test_without_the_line_answers_as_geos_predicate_on_hand_made_edge_cases() {
+    let g = super::common::gb();
+    // a line up from (0,0) to (2,2) and down to (4,0): every answer below follows from y = x
+    // on the first segment and y = 4 - x on the second, exactly representable
+    let up_down = line_route(&[[0.0, 0.0], [2.0, 2.0], [4.0, 0.0]]);
+    let cases: Vec<(&str, geo::Geometry<f64>, bool)> = vec![
+        (
+            "box touching the apex with its corner",
+            rect([2.0, 2.0, 3.0, 3.0]),
+            true,
+        ),
+        (
+            "box whose lower edge holds the apex",
+            rect([1.5, 2.0, 2.5, 3.0]),
+            true,
+        ),
+        (
+            "box whose upper corners (1,1) and (3,1) are on the line, no vertex inside",
+            rect([1.0, -1.0, 3.0, 1.0]),
+            true,
+        ),
+        (
+            "box met only at its corner (1,1)",
+            rect([1.0, 0.0, 2.0, 1.0]),
+            true,
+        ),
+        (
+            "box the first segment crosses, no vertex inside",
+            rect([0.5, 0.0, 1.5, 0.7]),
+            true,
+        ),
+        (
+            "box holding the whole route",
+            rect([-1.0, -1.0, 5.0, 3.0]),
+            true,
+        ),
+        (
+            "box inside the route's envelope, above the first segment",
+            rect([0.5, 1.5, 1.0, 3.0]),
+            false,
+        ),
+        (
+            "box just off the corner (1,1)",
+            rect([1.000001, 0.0, 2.0, 0.999999]),
+            false,
+        ),
+        (
+            "box under the apex, between the segments",
+            rect([1.5, 0.0, 2.5, 1.4]),
+            false,
+        ),
+        (
+            "triangle holding the whole route",
+            polygon(&[(-1.0, -1.0), (5.0, -1.0), (2.0, 5.0)], &[]),
+            true,
+        ),
+        (
+            "triangle whose vertex is the apex",
+            polygon(&[(2.0, 2.0), (3.0, 4.0), (1.0, 4.0)], &[]),
+            true,
+        ),
+        (
+            "triangle in the route's envelope between the segments",
+            polygon(&[(1.5, 0.0), (2.5, 0.0), (2.0, 1.5)], &[]),
+            false,
+        ),
+        (
+            "the route inside a polygon's hole",
+            polygon(
+                &[(-5.0, -5.0), (9.0, -5.0), (9.0, 9.0), (-5.0, 9.0)],
+                &[&[(-1.0, -1.0), (5.0, -1.0), (5.0, 3.0), (-1.0, 3.0)]],
+            ),
+            false,
+        ),
+        (
+            "a hole the route crosses out of",
+            polygon(
+                &[(-5.0, -5.0), (9.0, -5.0), (9.0, 9.0), (-5.0, 9.0)],
+                &[&[(-1.0, -1.0), (3.0, -1.0), (3.0, 3.0), (-1.0, 3.0)]],
+            ),
+            true,
+        ),
+        (
+            "the apex as a point",
+            geo::Geometry::Point((2.0, 2.0).into()),
+            true,
+        ),
+        (
+            "a point beside the line",
+            geo::Geometry::Point((2.0, 1.0).into()),
+            false,
+        ),
+        (
+            "a line crossing the second segment",
+            geo::Geometry::LineString(vec![(3.0, 0.0), (3.0, 5.0)].into()),
+            true,
+        ),
+    ];
+    for (name, geom, want) in &cases {
+        assert_eq!(geo_predicate(&up_down, geom), *want, "geo: {name}");
+        assert_eq!(up_down.intersects_geometry(g, geom), *want, "fast: {name}");
+    }
+
+    // rail pieces: a real chain, whole and a slice either way, against boxes built on its own
+    // vertices (a box with a vertex on its corner or edge meets the line there)
+    let chains = g.rail.chains();
+    let (c, chain) = chains
+        .iter()
+        .enumerate()
+        .filter(|(_, ch)| ch.coords.len() >= 12)
+        .max_by(|a, b| a.1.length_m().total_cmp(&b.1.length_m()))
+        .expect("a long chain");
+    let len = chain.length_m();
+    let pieces = |from: f64, to: f64| {
+        use linesmap::journey::map::{MappedRoute, RouteGeometry, RouteMethod};
+        let b = chain.bbox;
+        MappedRoute {
+            geometry: RouteGeometry::Pieces(vec![(c as u32, from, to)]),
+            method: RouteMethod::Rail,
+            distance_m: 0.0,
+            stations: vec![],
+            forces: vec![],
+            bbox: b,
+        }
+    };
+    let v = chain.coords[chain.coords.len() / 2];
+    let b = chain.bbox;
+    let mut n = [0, 0];
+    for route in [
+        pieces(0.0, len),
+        pieces(len, 0.0),
+        pieces(0.3 * len, 0.7 * len),
+        pieces(0.7 * len, 0.3 * len),
+    ] {
+        let mut boxes = vec![
+            ([v[0], v[1], v[0] + 0.01, v[1] + 0.01], None),
+            ([v[0] - 0.01, v[1] - 0.01, v[0], v[1]], None),
+            ([v[0] - 0.01, v[1], v[0] + 0.01, v[1] + 0.01], None),
+            (
+                [
+                    b.min_lon - 0.1,
+                    b.min_lat - 0.1,
+                    b.max_lon + 0.1,
+                    b.max_lat + 0.1,
+                ],
+                Some(true),
+            ),
+            (
+                [
+                    b.max_lon + 0.1,
+                    b.max_lat + 0.1,
+                    b.max_lon + 0.2,
+                    b.max_lat + 0.2,
+                ],
+                Some(false),
+            ),
+        ];
+        // small boxes on a grid over the chain's envelope: some meet the line, some do not
+        let (w, h) = (
+            (b.max_lon - b.min_lon) / 10.0,
+            (b.max_lat - b.min_lat) / 10.0,
+        );
+        for i in 0..10 {
+            for k in 0..10 {
+                let (x, y) = (b.min_lon + w * i as f64, b.min_lat + h * k as f64);
+                boxes.push(([x, y, x + w / 3.0, y + h / 3.0], None));
+            }
+        }
+        for (bx, want) in boxes {
+            let geom = rect(bx);
+            let exact = geo_predicate(&route, &geom);
+            if let Some(w) = want {
+                assert_eq!(exact, w, "geo on {bx:?}");
+            }
+            assert_eq!(route.intersects_geometry(g, &geom), exact, "box {bx:?}");
+            n[usize::from(exact)] += 1;
+            // the same box as a polygon goes through the polygon test
+            let poly = polygon(
+                &[
+                    (bx[0], bx[1]),
+                    (bx[2], bx[1]),
+                    (bx[2], bx[3]),
+                    (bx[0], bx[3]),
+                ],
+                &[],
+            );
+            assert_eq!(
+                route.intersects_geometry(g, &poly),
+                geo_predicate(&route, &poly),
+                "polygon {bx:?}"
+            );
+        }
+    }
+    // the boxes on the chain's own vertices meet it, and the grid has both answers
+    assert!(n[0] > 20 && n[1] > 20, "{n:?}");
+}
+
+#[test]
+fn the_route_test_without_the_line_answers_as_geos_predicate_for_3000_generated_journeys() {
+    use rand::{Rng, SeedableRng};
+    let st = generated_state(3_000);
+    let g = super::common::gb();
+    let idx = st.journeys.index();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(19);
+    let mut geoms = Vec::new();
+    for k in 0..48 {
+        // about a point of a random journey's route, 2 to 60 km across
+        let j = &idx.all()[rng.random_range(0..idx.len())];
+        let c = j.route.coords(g);
+        let p = c[rng.random_range(0..c.len())];
+        let r = rng.random_range(0.01..0.5);
+        let (dx, dy) = (rng.random_range(-r..r), rng.random_range(-r..r));
+        let (x, y) = (p[0] + dx, p[1] + dy);
+        geoms.push(match k % 4 {
+            0 | 1 => rect([x - r, y - r * 0.6, x + r, y + r * 0.6]),
+            2 => polygon(
+                &(0..7)
+                    .map(|i| {
+                        let a = i as f64 * std::f64::consts::TAU / 7.0;
+                        let s = rng.random_range(0.3..1.0) * r;
+                        (x + s * a.cos(), y + s * a.sin() * 0.6)
+                    })
+                    .collect::<Vec<_>>(),
+                &[],
+            ),
+            _ => polygon(
+                &[
+                    (x - r, y - r),
+                    (x + r, y - r),
+                    (x + r, y + r),
+                    (x - r, y + r),
+                ],
+                &[&[
+                    (x - r / 2.0, y - r / 2.0),
+                    (x + r / 2.0, y - r / 2.0),
+                    (x + r / 2.0, y + r / 2.0),
+                    (x - r / 2.0, y + r / 2.0),
+                ]],
+            ),
+        });
+    }
+    let mut seen = [0usize; 2];
+    for geom in &geoms {
+        for j in idx.all() {
+            let exact = geo_predicate(&j.route, geom);
+            assert_eq!(
+                j.route.intersects_geometry(g, geom),
+                exact,
+                "{} against {geom:?}",
+                j.report.report_id
+            );
+            seen[usize::from(exact)] += 1;
+        }
+    }
+    assert!(seen[0] > 10_000 && seen[1] > 10_000, "{seen:?}");
+    // and through the filter (the R-tree's candidates, each route's answer shared): the
+    // journeys geo's predicate keeps, in order
+    for geom in geoms.iter().take(8) {
+        let text = format!(
+            "S_INTERSECTS(geometry, {})",
+            linesmap::http::cql2::wkt(geom)
+        );
+        let e = linesmap::http::cql2::parse_text(&text, linesmap::http::crs::Crs::Crs84).unwrap();
+        let got =
+            linesmap::http::ogc::filtered_journeys(&idx, &st, &Default::default(), &e).unwrap();
+        let want: Vec<u32> = (0..idx.len() as u32)
+            .filter(|&i| geo_predicate(&idx.at(i).unwrap().route, geom))
+            .collect();
+        assert_eq!(*got, want, "{text}");
+    }
+}
+
+/// A journey's JSON properties as a filter row: the generic CQL2 evaluation, with no typed
+/// accessor, side-by-side fields or day lists (the independent reading).
+struct PropsRow(serde_json::Map<String, Value>);
+
+impl linesmap::http::cql2::Row for PropsRow {
+    type Prop = &'static str;
+    fn get(&self, p: &'static str) -> linesmap::http::cql2::Val<'_> {
+        self.0.get(p).map_or(
+            linesmap::http::cql2::Val::Null,
+            linesmap::http::cql2::Val::of_json,
+        )
+    }
+    fn envelope(&self) -> Option<geo::Rect<f64>> {
+        None
+    }
+    fn intersects(&self, _: &geo::Geometry<f64>) -> bool {
+        false
+    }
+}
+
+#[test]
+fn filters_read_from_the_side_by_side_fields_and_day_lists_select_what_the_properties_pass() {
+    let st = generated_state(3_000);
+    let g = super::common::gb();
+    let idx = st.journeys.index();
+    let props: Vec<_> = idx.all().iter().map(|j| j.properties(g)).collect();
+    // the exporting force of the first journey that has one, so that one filter names a force
+    let force = props
+        .iter()
+        .find_map(|p| p["exporting_force"].as_str())
+        .unwrap()
+        .to_string();
+    let day = |y: i32, m: u8, d: u8| {
+        let date = time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d).unwrap();
+        linesmap::journey::map::day_number(date)
+    };
+    let filters = [
+        "mode = 'rail' AND children >= 1".to_string(),
+        "mode = 'rail' AND children >= 1 AND date >= '2024-01-01' AND date < DATE('2024-04-01')"
+            .into(),
+        "'2024-02-01' <= date AND cross_border = TRUE AND 2 < persons".into(),
+        "date BETWEEN '2024-01-10' AND '2024-03-05' AND mode IN ('road', 'rail')".into(),
+        "date = '2024-02-14' OR date = '2024-02-15'".into(),
+        "date > '2024-02-14' AND date <= '2024-02-15'".into(),
+        format!("exporting_force = '{force}' AND return_run = FALSE AND persons > 1"),
+        "mode <> 'rail' AND urban_to_rural = TRUE AND date <> '2024-03-01'".into(),
+        "date > '2023-12-31' AND line_type = 'external' AND children < 2".into(),
+        "date >= '2024-03-01' AND date < '2024-02-01'".into(),
+    ];
+    // with and without the `datetime` bounds of the request (2024-01-15/2024-06-30)
+    let bounds = [
+        linesmap::journey::index::JourneyFilter::default(),
+        linesmap::journey::index::JourneyFilter {
+            from_day: Some(day(2024, 1, 15)),
+            to_day: Some(day(2024, 6, 30)),
+            ..Default::default()
+        },
+    ];
+    let names = linesmap::http::queryables::names("journeys");
+    let mut sizes = Vec::new();
+    for text in &filters {
+        let e = linesmap::http::cql2::parse_text(text, linesmap::http::crs::Crs::Crs84).unwrap();
+        let plan = linesmap::http::cql2::compile(&e, |n| names.iter().find(|x| **x == n).copied())
+            .unwrap();
+        for (k, f) in bounds.iter().enumerate() {
+            let want: Vec<u32> = (0..idx.len() as u32)
+                .filter(|&i| {
+                    let p = &props[i as usize];
+                    let date = p["date"].as_str().unwrap();
+                    (k == 0 || ("2024-01-15"..="2024-06-30").contains(&date))
+                        && plan.selects(&PropsRow(p.clone()))
+                })
+                .collect();
+            st.memos.filtered_journeys.0.clear();
+            let got = linesmap::http::ogc::filtered_journeys(&idx, &st, f, &e).unwrap();
+            assert_eq!(*got, want, "{text} (bounds {k})");
+            sizes.push(want.len());
+        }
+    }
+    // the filters select some journeys and not all (one selects none by its dates)
+    assert!(
+        sizes.iter().filter(|&&n| n > 0 && n < 3_000).count() >= 15,
+        "{sizes:?}"
+    );
+}
