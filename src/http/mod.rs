@@ -279,9 +279,9 @@ where
     let param = |i: usize| route.param(i).to_string();
     let st = state;
     let answer: Result<Response, ApiError> = match entry.endpoint {
-        E::Landing => Ok(ogc::landing(raw, text("host"), text("accept"), who, st).await),
+        E::Landing => ogc::landing(raw, text("host"), text("accept"), who, st).await,
         E::Asset => Ok(web_asset(route.param(0), st).await),
-        E::Conformance => Ok(ogc::conformance(raw)),
+        E::Conformance => ogc::conformance(raw),
         E::OpenApi => params::Params::parse(&raw, &["f"]).map(|_| {
             let mut r = Response::new(openapi::served(&st.geo).into());
             r.headers_mut().insert(
@@ -291,11 +291,11 @@ where
             r
         }),
         E::Health => handlers::health(raw, who, st),
-        E::Collections => Ok(ogc::collections(raw, text("host"), who, st)),
-        E::Collection => Ok(ogc::one_collection(param(0), raw, text("host"), who, st)),
-        E::Queryables => Ok(ogc::queryables(param(0), raw, text("host"), st)),
-        E::Items => Ok(ogc::items(param(0), raw, text("host"), who, st).await),
-        E::Item => Ok(ogc::item(param(0), param(1), raw, text("host"), who, st).await),
+        E::Collections => ogc::collections(raw, text("host"), who, st),
+        E::Collection => ogc::one_collection(param(0), raw, text("host"), who, st),
+        E::Queryables => ogc::queryables(param(0), raw, text("host"), st),
+        E::Items => ogc::items(param(0), raw, text("host"), who, st).await,
+        E::Item => ogc::item(param(0), param(1), raw, text("host"), who, st).await,
         E::Ingest => journeys::post_stream(headers, body, raw, st).await,
         E::Journeys => journeys::list(raw, who, st).await,
         E::Journey => journeys::get_one(param(0), raw, who, st),

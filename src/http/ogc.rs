@@ -177,10 +177,6 @@ fn link(href: String, rel: &str, typ: &str, title: &str) -> Value {
     json!({"href": href, "rel": rel, "type": typ, "title": title})
 }
 
-fn respond(r: Result<Response, ApiError>) -> Response {
-    r.unwrap_or_else(ApiError::into_response)
-}
-
 /// `/`: the map page for a browser (`Accept: text/html`, or `f=html`) when one is served, else
 /// the OGC landing page (JSON; `f=json` forces it).
 pub async fn landing(
@@ -189,7 +185,7 @@ pub async fn landing(
     accept: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
+) -> Result<Response, ApiError> {
     // the map page keeps its state in the query string: a shared link opens the page whatever
     // its parameters; only the JSON landing page checks them
     let f = form_urlencoded::parse(raw.as_bytes())
@@ -208,12 +204,10 @@ pub async fn landing(
             warp::http::header::CONTENT_TYPE,
             warp::http::HeaderValue::from_static("text/html; charset=utf-8"),
         );
-        return r;
+        return Ok(r);
     }
-    if let Err(e) = Params::parse_formats(&raw, &["f"], &["json", "html"]) {
-        return e.into_response();
-    }
-    landing_json(&host, &who, &state)
+    Params::parse_formats(&raw, &["f"], &["json", "html"])?;
+    Ok(landing_json(&host, &who, &state))
 }
 
 fn landing_json(host: &Option<String>, who: &super::guard::Who, state: &AppState) -> Response {
@@ -242,10 +236,8 @@ fn landing_json(host: &Option<String>, who: &super::guard::Who, state: &AppState
     json_reply(&body, JSON)
 }
 
-pub fn conformance(raw: String) -> Response {
-    respond(
-        Params::parse(&raw, &["f"]).map(|_| json_reply(&json!({"conformsTo": CONFORMANCE}), JSON)),
-    )
+pub fn conformance(raw: String) -> Result<Response, ApiError> {
+    Params::parse(&raw, &["f"]).map(|_| json_reply(&json!({"conformsTo": CONFORMANCE}), JSON))
 }
 
 /// A collection's extent. The temporal extent follows the journeys for callers who may read
@@ -333,23 +325,21 @@ pub fn collections(
     host: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
-    respond((|| {
-        Params::parse(&raw, &["f"])?;
-        let b = base(&host);
-        let list: Vec<Value> = COLLECTIONS
-            .iter()
-            .map(|c| collection_json(&state, c, &b, who.sees_all_journeys()))
-            .collect();
-        Ok(json_reply(
-            &json!({
-                "links": [link(format!("{b}/collections"), "self", JSON, "the collections")],
-                "crs": crs::SUPPORTED,
-                "collections": list,
-            }),
-            JSON,
-        ))
-    })())
+) -> Result<Response, ApiError> {
+    Params::parse(&raw, &["f"])?;
+    let b = base(&host);
+    let list: Vec<Value> = COLLECTIONS
+        .iter()
+        .map(|c| collection_json(&state, c, &b, who.sees_all_journeys()))
+        .collect();
+    Ok(json_reply(
+        &json!({
+            "links": [link(format!("{b}/collections"), "self", JSON, "the collections")],
+            "crs": crs::SUPPORTED,
+            "collections": list,
+        }),
+        JSON,
+    ))
 }
 
 pub fn one_collection(
@@ -358,29 +348,30 @@ pub fn one_collection(
     host: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
-    respond((|| {
-        Params::parse(&raw, &["f"])?;
-        let c = collection(&id)?;
-        Ok(json_reply(
-            &collection_json(&state, c, &base(&host), who.sees_all_journeys()),
-            JSON,
-        ))
-    })())
+) -> Result<Response, ApiError> {
+    Params::parse(&raw, &["f"])?;
+    let c = collection(&id)?;
+    Ok(json_reply(
+        &collection_json(&state, c, &base(&host), who.sees_all_journeys()),
+        JSON,
+    ))
 }
 
 /// `/collections/{id}/queryables`: the properties a `filter` may name (Part 3), as JSON Schema.
-pub fn queryables(id: String, raw: String, host: Option<String>, state: Arc<AppState>) -> Response {
-    respond((|| {
-        Params::parse(&raw, &["f"])?;
-        let c = collection(&id)?;
-        let list = super::queryables::of(c.id, state.journeys.geography());
-        let href = format!("{}/collections/{}/queryables", base(&host), c.id);
-        Ok(json_reply(
-            &super::queryables::schema(c.id, c.title, &list, &href),
-            SCHEMA_JSON,
-        ))
-    })())
+pub fn queryables(
+    id: String,
+    raw: String,
+    host: Option<String>,
+    state: Arc<AppState>,
+) -> Result<Response, ApiError> {
+    Params::parse(&raw, &["f"])?;
+    let c = collection(&id)?;
+    let list = super::queryables::of(c.id, state.journeys.geography());
+    let href = format!("{}/collections/{}/queryables", base(&host), c.id);
+    Ok(json_reply(
+        &super::queryables::schema(c.id, c.title, &list, &href),
+        SCHEMA_JSON,
+    ))
 }
 
 /// Every query parameter a collection's items take: its own ([`Collection::params`]) and each
@@ -1168,8 +1159,8 @@ pub async fn items(
     host: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
-    let prepared = collection(&id).and_then(|c| {
+) -> Result<Response, ApiError> {
+    let (c, q) = collection(&id).and_then(|c| {
         let mut q = query(c, &raw, &state)?;
         if c.id == "journeys" {
             who.check_journey_read(q.persons)?;
@@ -1180,13 +1171,9 @@ pub async fn items(
         }
         q.journeys.disclose_non_btp = c.id != "journeys" && who.disclose_non_btp();
         Ok((c, q))
-    });
-    let (c, q) = match prepared {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+    })?;
     let b = base(&host);
-    let res = super::offload(
+    super::offload(
         state.limits.clone(),
         move || -> Result<Response, ApiError> {
             if c.id == "journeys" {
@@ -1242,11 +1229,7 @@ pub async fn items(
             ))
         },
     )
-    .await;
-    match res {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) | Err(e) => e.into_response(),
-    }
+    .await?
 }
 
 pub async fn item(
@@ -1256,8 +1239,8 @@ pub async fn item(
     host: Option<String>,
     who: super::guard::Who,
     state: Arc<AppState>,
-) -> Response {
-    let prepared = (|| {
+) -> Result<Response, ApiError> {
+    let (c, crs, persons) = (|| {
         let c = collection(&id)?;
         let names: &[&str] = if c.id == "journeys" {
             &["f", "crs", "persons"]
@@ -1270,13 +1253,9 @@ pub async fn item(
             who.check_journey_read(persons)?;
         }
         Ok::<_, ApiError>((c, crs_param(&p)?, persons))
-    })();
-    let (c, crs, persons) = match prepared {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+    })()?;
     let b = base(&host);
-    let res = super::offload(
+    super::offload(
         state.limits.clone(),
         move || -> Result<Response, ApiError> {
             let g = state.journeys.geography().clone();
@@ -1369,11 +1348,7 @@ pub async fn item(
             })
         },
     )
-    .await;
-    match res {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) | Err(e) => e.into_response(),
-    }
+    .await?
 }
 
 /// A layer's export: (the bytes, the rows, the journeys selected, the untimed journeys an
