@@ -34,16 +34,20 @@ export function oneFramePerChange(map: maplibregl.Map): OneFrame {
   if (typeof update === 'function') {
     style.update = function (this: any, ...args: unknown[]) {
       const changed = this._changed;
+      const asked = m._frameRequest;
       const result = update.apply(this, args);
       // Changes applied, and none made meanwhile by a listener of the `data` event (it would
-      // need the next frame): this frame draws them, so the frame the event asked for (the
-      // only one asked for during this frame so far: MapLibre clears its request as a frame
-      // starts) would draw the same picture. Another frame still follows if anything is left
-      // dirty at this frame's end (sources, placement, a transition).
-      if (changed && !this._changed) {
+      // need the next frame): this frame draws them, so a frame asked for by that event would
+      // draw the same picture. Only such a frame is withdrawn: not one asked for earlier in this
+      // frame, nor while the camera moves or a task waits for the next frame (an animation's
+      // next step); and another frame still follows if anything is left dirty at this frame's
+      // end (sources, placement, a transition).
+      if (changed && !this._changed && !m.isMoving?.() && !m._renderTaskQueue?._queue?.length) {
         m._styleDirty = false;
-        m._frameRequest?.abort();
-        m._frameRequest = null;
+        if (m._frameRequest && m._frameRequest !== asked) {
+          m._frameRequest.abort();
+          m._frameRequest = null;
+        }
       }
       return result;
     };
