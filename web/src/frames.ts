@@ -14,8 +14,8 @@
 // `oneFramePerChange` takes the second frame out in both cases. It wraps two private methods of
 // the map's style (`update`, `_updatePlacement`); where one is missing (another MapLibre) it
 // leaves it alone and the map draws the extra frame as before. The frames it removes drew what
-// the frame before them drew: the browser test checks that the names and routes a forced
-// repaint draws after a filter change are those drawn in its one frame.
+// the frame before them drew: the browser test checks that a filter change is one frame and
+// that the names it drew are those a forced repaint places.
 import type * as maplibregl from 'maplibre-gl';
 
 export interface OneFrame {
