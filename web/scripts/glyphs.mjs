@@ -8,7 +8,7 @@
 // signed distance in px from the outline (negative inside), so the outline sits at 191.
 import opentype from 'opentype.js';
 import { PbfWriter } from 'pbf';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -132,10 +132,12 @@ export function encodeRange(name, start, glyphs) {
 }
 
 async function main() {
-  // Built once per version of this script and the font: a stamp records what made them.
+  // Built once per version of this script and the font: a stamp records what made them (and
+  // they must still be there: node_modules copied from another checkout brings its stamp alone).
   const stamp = path.join(here, '..', 'node_modules', '.glyphs-stamp');
   const made = `${await readFile(fileURLToPath(import.meta.url), 'utf8')}\n${await readFile(path.join(FILES, '..', 'package.json'), 'utf8')}`;
-  if ((await readFile(stamp, 'utf8').catch(() => '')) === made) return;
+  const last = path.join(OUT, Object.keys(STACKS).at(-1), '65280-65535.pbf');
+  if ((await readFile(stamp, 'utf8').catch(() => '')) === made && (await stat(last).catch(() => null))) return;
   await rm(OUT, { recursive: true, force: true });
   let total = 0;
   for (const [stack, weight] of Object.entries(STACKS)) {

@@ -18,6 +18,7 @@ import { Timeline, type Bucket } from './timeline';
 import * as T from './treatment';
 import * as PP from './people';
 import * as J from './journeys';
+import { oneFramePerChange, type OneFrame } from './frames';
 
 const t0 = performance.now();
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
@@ -133,6 +134,8 @@ const debug = {
     return { ...flowView, hover: hoverForce };
   },
   fits: 0, // times the map zoomed to the filtered extent
+  /** whether the map draws a change in one frame (frames.ts) */
+  oneFrame: null as OneFrame | null,
   briefing: null as null | B.Briefing,
   /** Features of a source as the map holds them in the current view. */
   rendered: (id: L.SourceId) => debug.map!.querySourceFeatures(id).length,
@@ -261,8 +264,8 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     const namesSent = sendNames(map);
     // The routes drawn are the previous filter's: hidden in the frame that draws the change (they
     // would misstate the new filter, and at the national view their 19,000 tile features, 220,000
-    // points, cost each full repaint about 0.3 s in software WebGL: the redraw repaints twice), and
-    // shown with the new filter's tiles once the rest is drawn (routesFollow).
+    // points, cost each full repaint about 0.3 s in software WebGL), and shown with the new
+    // filter's tiles once the rest is drawn (routesFollow).
     if (tileset && J.hideStale(map, tileset, ap)) routesStale = true;
     for (const push of counts) push(map);
     if (!T.active()) legend('forces', L.styleForces(map, data.forces, metric));
@@ -645,6 +648,7 @@ async function main() {
   });
   const map = L.createMap('map');
   debug.map = map;
+  debug.oneFrame = oneFramePerChange(map);
   const loaded = new Promise<void>((r) => map.once('load', () => r()));
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');

@@ -406,6 +406,14 @@ try {
     const m = window.__linesmap.map;
     window.__routeFrames = [];
     m.on('render', () => window.__routeFrames.push([m.getLayoutProperty('journeys-line', 'visibility') !== 'none', m.getSource('journeys')?.tiles?.[0] ?? '']));
+    // every frame's time and the station names by count it placed (queried in a task after the
+    // frame's, before the next frame: not in the timed redraw)
+    window.__nameFrames = [];
+    m.on('render', () => {
+      const e = [performance.now(), null];
+      window.__nameFrames.push(e);
+      setTimeout(() => (e[1] = [...new Set(m.queryRenderedFeatures({ layers: ['station-labels-top'] }).map((f) => f.properties.name))].sort()));
+    });
     return window.__linesmap.generation;
   });
   const routesGen = await page.evaluate(() => window.__linesmap.routesGeneration);
@@ -427,6 +435,23 @@ try {
   const routeFrames = await page.evaluate(() => window.__routeFrames);
   const staleFrames = routeFrames.filter(([shown, u]) => shown && !(u.includes('from=2024-01-01') && u.includes('to=2024-03-31')));
   check('no frame of the filter change draws the previous filter\'s routes; the new ones follow', staleFrames.length === 0 && routeFrames.some(([shown, u]) => shown && u.includes('to=2024-03-31')), `${staleFrames.length} of ${routeFrames.length} frames with other routes; routes drawn ${results.filter_routes_ms} ms after the change`);
+  // One frame draws the change (frames.ts: MapLibre's repeat frame after a style change and
+  // after new names is not drawn), with the names placed: the frames between the change applied
+  // (its counts read, its names sent) and the map idle are one, and the names it drew are those
+  // a forced repaint (which places every name afresh) draws, the quarter's busiest among them.
+  const oneFrame = await page.evaluate(async () => {
+    const m = window.__linesmap.map;
+    const applied = performance.getEntriesByName('reload-applied').pop().startTime;
+    const idle = performance.getEntriesByName('reload-idle').pop().startTime;
+    const frames = window.__nameFrames.filter(([t]) => t > applied && t <= idle + 1);
+    await new Promise((r) => { m.once('idle', r); m.triggerRepaint(); });
+    const forced = [...new Set(m.queryRenderedFeatures({ layers: ['station-labels-top'] }).map((f) => f.properties.name))].sort();
+    return { frames: frames.length, drawn: frames.at(-1)?.[1] ?? [], forced, patched: window.__linesmap.oneFrame };
+  });
+  const q1Busiest = (await api('/api/hotspots?sort=journeys&top=50&from=2024-01-01&to=2024-03-31')).features.map((f) => f.properties);
+  const q1Top = q1Busiest.filter((p) => p.journeys === q1Busiest[0].journeys).map((p) => p.name);
+  check('the date change is drawn in one frame', oneFrame.frames === 1 && oneFrame.patched?.style && oneFrame.patched?.placement, JSON.stringify({ frames: oneFrame.frames, patched: oneFrame.patched }));
+  check('the names the change drew in its frame are those a forced repaint places, among the quarter\'s busiest', oneFrame.drawn.length >= 5 && JSON.stringify(oneFrame.drawn) === JSON.stringify(oneFrame.forced) && oneFrame.drawn.every((n) => q1Busiest.some((p) => p.name === n)) && q1Top.some((n) => oneFrame.drawn.includes(n)), `${oneFrame.drawn.join(', ')} | forced: ${oneFrame.forced.join(', ')}`);
   check('date filter changes the journey count', filtered !== total && filtered >= 0, `${total} -> ${filtered}`);
   check('a loading indicator shows while requests are in flight', await page.evaluate(() => window.__sawLoading));
   check('URL holds the filter', page.url().includes('from=2024-01-01') && page.url().includes('to=2024-03-31'), page.url());

@@ -6,7 +6,9 @@
 // frame MapLibre rendered (its main-thread time and when it ended), every tile that arrived
 // (by source) and the long tasks are printed relative to the change. `--trace FILE` also saves a
 // Chrome performance trace of the first run's redraw (open it in chrome://tracing or Perfetto).
+// `--cold N`: each run a filter the servers have not computed, as timing.mjs's `--cold N`.
 import { chromium } from 'playwright-core';
+import { quarter } from './dates.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -15,6 +17,9 @@ const opt = (name, dflt) => {
 };
 const runs = Number(opt('--runs', 3));
 const tracePath = opt('--trace', '');
+const coldArg = opt('--cold', null);
+const cold = coldArg == null ? null : Number(coldArg);
+if (cold != null && !(Number.isInteger(cold) && cold >= 0)) throw new Error('--cold takes a whole number of days (the first run\'s shift)');
 // `--cpu N`: also print the N functions with most self time on the page's main thread during
 // the redraw (V8's sampling profiler; build the page unminified to read the names:
 // `npx vite build --minify false`)
@@ -28,6 +33,7 @@ const browser = await chromium.launch({
 const r0 = (x) => Math.round(x);
 try {
   for (let run = 1; run <= runs; run++) {
+    const { from, to } = quarter(cold == null ? 0 : cold + run - 1);
     for (const base of bases) {
       const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
       const page = await context.newPage();
@@ -69,8 +75,8 @@ try {
         await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
         await cdp.send('Profiler.start');
       }
-      await page.fill('#f-from', '2024-01-01');
-      await page.fill('#f-to', '2024-03-31');
+      await page.fill('#f-from', from);
+      await page.fill('#f-to', to);
       await page.dispatchEvent('#f-to', 'change');
       await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, gen);
       if (tracePath && run === 1 && base === bases[0]) await browser.stopTracing();
@@ -100,7 +106,7 @@ try {
           long: window.__prof.long.filter(([s]) => s >= t0).map(([s, d]) => [rel(s), d]),
         };
       });
-      console.log(`== ${base} run ${run}: first interactive ${first} ms, filter redraw ${p.redraw} ms`);
+      console.log(`== ${base} run ${run}${cold == null ? '' : ` (${from} to ${to})`}: first interactive ${first} ms, filter redraw ${p.redraw} ms`);
       console.log(`   marks: ${Object.entries(p.marks).filter(([k]) => k.startsWith('reload')).map(([k, v]) => `${k} ${r0(v)}`).join(', ')}`);
       for (const q of p.requests) console.log(`   request ${r0(q.start)}–${r0(q.end)} ms (${r0(q.end - q.start)}) ${q.kb.toFixed(1)} KB ${q.url}`);
       console.log(`   frames (start ms: main-thread ms, dirty before>after): ${p.frames.map(([s, d, why]) => `${r0(s)}:${r0(d)} ${why}`).join(', ')}`);

@@ -8,11 +8,25 @@
 // `first_routes`: page start to the first load's journey routes drawn (the map idle with the
 // journeys' tiles in view loaded; the filter changes only then, as in the browser test);
 // `routes_follow`: the "To" change to the quarter's routes drawn (the same test for every page).
+// `--cold N`: each run a filter the servers have not computed (their rendered pages are kept
+// until the journeys change, so a repeated filter is served from bytes): run k sets the quarter
+// shifted by N + k - 1 days (from 2024-01-01 + s to 2024-03-31 + s, both the "From"-only and the
+// whole change new); every page of a run gets the same dates, so give each page its own server,
+// and each invocation against the same servers a new N (runs use N, N + 1, …). The first load
+// is cold only in a server's first run.
 import { chromium } from 'playwright-core';
+import { quarter } from './dates.mjs';
 
 const args = process.argv.slice(2);
 const ri = args.indexOf('--runs');
 const runs = ri >= 0 ? Number(args.splice(ri, 2)[1]) : 3;
+const ci = args.indexOf('--cold');
+const cold = ci >= 0 ? Number(args.splice(ci, 2)[1]) : null;
+// `--single`: one change of both dates (the "From" field set without an event, then "To"
+// filled), not the browser test's "From" change superseded by the "To" change
+const si = args.indexOf('--single');
+const single = si >= 0 && !!args.splice(si, 1);
+if (cold != null && !(Number.isInteger(cold) && cold >= 0)) throw new Error('--cold takes a whole number of days (the first run\'s shift)');
 const bases = args.length ? args : ['http://127.0.0.1:8080'];
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -21,6 +35,7 @@ const browser = await chromium.launch({
 });
 try {
   for (let run = 1; run <= runs; run++) {
+    const { from, to, shift } = quarter(cold == null ? 0 : cold + run - 1);
     for (const base of bases) {
       const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
       const page = await context.newPage();
@@ -49,18 +64,43 @@ try {
       const gen = await page.evaluate(() => {
         const m = window.__linesmap.map;
         window.__frames = 0;
+        // each frame and idle (ms since page start) with the next animation frame after it (the
+        // main thread waits in Chromium's Commit while a frame is rasterised: by then it is)
+        window.__renders = [];
+        window.__idles = [];
+        const rec = (list) => () => {
+          const e = [performance.now(), null];
+          list.push(e);
+          requestAnimationFrame(() => (e[1] = performance.now()));
+        };
         m.on('render', () => window.__frames++);
+        m.on('render', rec(window.__renders));
+        m.on('idle', rec(window.__idles));
         return window.__linesmap.generation;
       });
       const changed = await page.evaluate(() => performance.now());
-      await page.fill('#f-from', '2024-01-01');
-      await page.fill('#f-to', '2024-03-31');
+      if (single) await page.$eval('#f-from', (el, v) => (el.value = v), from);
+      else await page.fill('#f-from', from);
+      await page.fill('#f-to', to);
       await page.dispatchEvent('#f-to', 'change');
       await page.waitForFunction((g) => window.__linesmap.generation > g && !document.body.dataset.loading, gen);
-      const t = await page.evaluate(() => ({ ...window.__linesmap.timings, frames: window.__frames, start: performance.getEntriesByName('reload-start').pop().startTime }));
+      const t = await page.evaluate(() => ({ ...window.__linesmap.timings, frames: window.__frames, start: performance.getEntriesByName('reload-start').pop().startTime, applied: performance.getEntriesByName('reload-applied').pop().startTime }));
+      // MapLibre fires idle in the last frame's JavaScript, before Chromium rasterises that
+      // frame: `painted` is the change to the animation frame after the redraw's idle (the last
+      // frame rasterised); `visible` the change to the animation frame after the first frame
+      // drawn once the change was applied (the page holds frames until its names are tiled, so
+      // that frame draws the whole change): when an analyst sees it, whatever frames follow.
+      const after = (list, pick, at) =>
+        page.waitForFunction(([list, pick, at]) => {
+          const es = window[list].filter(([i]) => (pick === 'last' ? i <= at : i > at));
+          const e = pick === 'last' ? es.pop() : es[0];
+          return e?.[1] ?? false;
+        }, [list, pick, at]).then((h) => h.jsonValue()).then((v) => Math.round(v - t.start));
+      const painted = await after('__idles', 'last', t.start + t.lastRedrawMs + 1);
+      const visible = await after('__renders', 'first', t.applied);
       // the routes follow the redraw: from the "To" change (as the redraw is timed) to them drawn
-      const routes = Math.round((await routesDrawn('to=2024-03-31', t.start)) - t.start);
-      console.log(JSON.stringify({ base, run, first_interactive: first, first_routes: firstRoutes, filter_redraw: t.lastRedrawMs, fetch: t.lastFetchMs, apply: t.lastApplyMs, frames: t.frames, routes_follow: routes, from_fill_ms: Math.round(t.start - changed) }));
+      const routes = Math.round((await routesDrawn(`to=${to}`, t.start)) - t.start);
+      console.log(JSON.stringify({ base, run, ...(cold == null ? {} : { shift }), first_interactive: first, first_routes: firstRoutes, filter_redraw: t.lastRedrawMs, painted, visible, fetch: t.lastFetchMs, apply: t.lastApplyMs, frames: t.frames, routes_follow: routes, from_fill_ms: Math.round(t.start - changed) }));
       await context.close();
     }
   }
