@@ -923,7 +923,11 @@ pub fn filtered_journeys(
             }
             // journeys on one route share the answer of its spatial tests
             let answers = RouteAnswers::new(idx);
-            idx.positions_within(g, &candidates, envelope, |j, h| {
+            // with a geometry every match must meet, each candidate route (of the route
+            // R-tree) is tested once and its journeys visited only when it meets it
+            let required = rest.as_ref().and_then(|p| p.required_geometry());
+            let route_meets = |r: u32| required.is_none_or(|geom| answers.meets(r, g, geom));
+            idx.positions_on_routes(g, &candidates, envelope, route_meets, |j, h| {
                 split.tests.iter().all(|t| t(h))
                     && rest.as_ref().is_none_or(|plan| {
                         plan.selects(&SharedRouteRow {
@@ -1211,7 +1215,7 @@ pub async fn items(
                 let mut out = FeatureCollectionOut::new(features, matched, links);
                 // journey level: the caller reads every journey counted, so the count is exact
                 out.untimed_excluded = state.journeys.index().untimed_excluded(&g, &q.journeys);
-                let mut r = super::journeys::record_count(json_reply(&out, GEOJSON), n);
+                let mut r = super::journeys::record_count(out.reply(GEOJSON), n);
                 if let Ok(v) = warp::http::HeaderValue::from_str(&q.crs.header()) {
                     r.headers_mut().insert("content-crs", v);
                 }

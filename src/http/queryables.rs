@@ -659,13 +659,27 @@ impl cql2::Row for SharedRouteRow<'_> {
     }
 
     fn intersects(&self, g: &Geometry<f64>) -> bool {
-        let r = self.route as usize;
-        if r >= self.answers.routes {
+        if self.route as usize >= self.answers.routes {
             return self.row.intersects(g);
+        }
+        self.answers.meets(self.route, self.row.geo, g)
+    }
+}
+
+impl RouteAnswers<'_> {
+    /// Whether route number `r` (below the index's [`JourneyIndex::routes`]) meets `g`, a
+    /// geometry of the filter being run (answers are kept by its address): tested once, the
+    /// answer kept for every journey on the route.
+    ///
+    /// [`JourneyIndex::routes`]: crate::journey::index::JourneyIndex::routes
+    pub fn meets(&self, r: u32, geo: &Geography, g: &Geometry<f64>) -> bool {
+        let r = r as usize;
+        if r >= self.routes {
+            // not a route of this index: no answer to keep (a shortcut may not exclude it)
+            return true;
         }
         let key = g as *const Geometry<f64> as usize;
         let known = self
-            .answers
             .answers
             .borrow()
             .iter()
@@ -674,20 +688,20 @@ impl cql2::Row for SharedRouteRow<'_> {
         if known != 0 {
             return known == 2;
         }
-        let mut all = self.answers.answers.borrow_mut();
+        let mut all = self.answers.borrow_mut();
         let i = match all.iter().position(|(k, ..)| *k == key) {
             Some(i) => i,
             None => {
                 all.push((
                     key,
-                    vec![0; self.answers.routes],
-                    crate::journey::map::ChainMemo::new(self.row.geo),
+                    vec![0; self.routes],
+                    crate::journey::map::ChainMemo::new(geo),
                 ));
                 all.len() - 1
             }
         };
         let (_, routes, chains) = &mut all[i];
-        let meets = self.answers.list[r].intersects_geometry_with(self.row.geo, g, Some(chains));
+        let meets = self.list[r].intersects_geometry_with(geo, g, Some(chains));
         routes[r] = if meets { 2 } else { 1 };
         meets
     }
