@@ -1874,19 +1874,6 @@ impl<P: Copy> Plan<P> {
     pub fn selects<R: Row<Prop = P>>(&self, row: &R) -> bool {
         self.eval(row) == Some(true)
     }
-
-    /// A geometry every selected row must intersect (an `S_INTERSECTS` at the top of the
-    /// compiled filter or in its top-level AND): the one [`Row::intersects`] is then given.
-    pub fn required_geometry(&self) -> Option<&Geometry<f64>> {
-        fn find<P>(n: &Node<P>) -> Option<&Geometry<f64>> {
-            match n {
-                Node::Intersects(_, g) => Some(g),
-                Node::And(v) => v.iter().find_map(find),
-                _ => None,
-            }
-        }
-        find(&self.node)
-    }
 }
 
 /// The lon/lat envelope of a geometry every selected row must intersect (an `S_INTERSECTS` at

@@ -902,10 +902,19 @@ pub fn filtered_journeys(
         std::time::Duration::ZERO,
         &key,
         || {
-            // a box the filter's geometry must meet narrows the candidates through the route
-            // R-tree (the filter tests each route exactly, once)
-            let envelope =
-                cql2::required_envelope(e).and_then(|b| Bbox::new(b[0], b[1], b[2], b[3]).ok());
+            // the first top-level S_INTERSECTS: its box narrows the candidates to the routes
+            // of the route R-tree whose box meets it, and each of them is tested once, its
+            // journeys visited only when it meets the geometry (not tested again per journey)
+            let envelope = split
+                .route_geometry
+                .as_ref()
+                .and_then(geo::BoundingRect::bounding_rect)
+                .map(|r| Bbox {
+                    min_lon: r.min().x,
+                    min_lat: r.min().y,
+                    max_lon: r.max().x,
+                    max_lat: r.max().y,
+                });
             let mut candidates = f.clone();
             if candidates.station.is_none() {
                 candidates.station = ["origin_station", "destination_station"]
@@ -923,10 +932,12 @@ pub fn filtered_journeys(
             }
             // journeys on one route share the answer of its spatial tests
             let answers = RouteAnswers::new(idx);
-            // with a geometry every match must meet, each candidate route (of the route
-            // R-tree) is tested once and its journeys visited only when it meets it
-            let required = rest.as_ref().and_then(|p| p.required_geometry());
-            let route_meets = |r: u32| required.is_none_or(|geom| answers.meets(r, g, geom));
+            let route_meets = |r: u32| {
+                split
+                    .route_geometry
+                    .as_ref()
+                    .is_none_or(|geom| answers.meets(r, g, geom))
+            };
             idx.positions_on_routes(g, &candidates, envelope, route_meets, |j, h| {
                 split.tests.iter().all(|t| t(h))
                     && rest.as_ref().is_none_or(|plan| {

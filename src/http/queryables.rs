@@ -423,7 +423,8 @@ pub type HotTest = Box<dyn Fn(&Hot) -> bool + Send + Sync>;
 
 /// A journeys filter split for the scan: its top-level AND terms that read only the index's
 /// side-by-side fields, as typed tests of [`Hot`] (a mode, a count, a flag, a force; `date`
-/// comparisons as a day range, for the index's day lists), and the rest, evaluated as CQL2.
+/// comparisons as a day range, for the index's day lists), the first top-level
+/// `S_INTERSECTS` as a test of each route, and the rest, evaluated as CQL2.
 /// A journey the filter selects passes every part, and one that passes every part is selected
 /// (each hot test holds exactly where its term is true: none of these fields is ever null).
 pub struct HotSplit {
@@ -431,6 +432,9 @@ pub struct HotSplit {
     /// the day range every selected journey is in (days since 1970-01-01, inclusive)
     pub from_day: Option<i32>,
     pub to_day: Option<i32>,
+    /// the geometry of the first top-level `S_INTERSECTS` (the route R-tree's box and each
+    /// candidate route's exact test; the caller must apply it: it is not in `rest`)
+    pub route_geometry: Option<Geometry<f64>>,
     /// the other terms (None: every term was read as a hot test or a day bound)
     pub rest: Option<cql2::Expr>,
 }
@@ -450,6 +454,7 @@ pub fn hot_split(e: &cql2::Expr, geo: &Geography) -> HotSplit {
         tests: Vec::new(),
         from_day: None,
         to_day: None,
+        route_geometry: None,
         rest: None,
     };
     let mut rest = Vec::new();
@@ -461,6 +466,13 @@ pub fn hot_split(e: &cql2::Expr, geo: &Geography) -> HotSplit {
         _ => None,
     };
     for t in all {
+        if split.route_geometry.is_none()
+            && let Expr::Intersects(_, g) = t
+            && geo::BoundingRect::bounding_rect(g).is_some()
+        {
+            split.route_geometry = Some(g.clone());
+            continue;
+        }
         // (operator, property, literal) with the property on the left
         let cmp = match t {
             Expr::Compare(op, Scalar::Property(p), lit) => Some((*op, p.as_str(), lit)),

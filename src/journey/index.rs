@@ -71,7 +71,7 @@ pub struct JourneyIndex {
     route_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
     /// per route number, the positions of the journeys on it (ascending: journeys are only
     /// appended, and a rebuild numbers them in order)
-    route_journeys: Vec<Vec<u32>>,
+    route_journeys: Vec<OnRoute>,
     /// every person key seen, numbered in order of first appearance
     people: HashMap<String, u32>,
     /// report ids under restriction
@@ -96,6 +96,38 @@ pub struct JourneyIndex {
     /// per route number, the route (side by side, so that testing a route does not visit a
     /// journey on it first)
     route_list: Vec<Arc<MappedRoute>>,
+}
+
+/// The journeys on one route (positions, ascending): most routes have one to three, kept in
+/// place so that gathering them reads no second block of memory.
+#[derive(Clone, Debug)]
+enum OnRoute {
+    Few(u8, [u32; 3]),
+    Many(Vec<u32>),
+}
+
+impl OnRoute {
+    fn push(&mut self, i: u32) {
+        match self {
+            OnRoute::Few(n, a) if usize::from(*n) < a.len() => {
+                a[usize::from(*n)] = i;
+                *n += 1;
+            }
+            OnRoute::Few(n, a) => {
+                let mut v = a[..usize::from(*n)].to_vec();
+                v.push(i);
+                *self = OnRoute::Many(v);
+            }
+            OnRoute::Many(v) => v.push(i),
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            OnRoute::Few(n, a) => &a[..usize::from(*n).min(a.len())],
+            OnRoute::Many(v) => v,
+        }
+    }
 }
 
 /// A route's box as an R-tree rectangle; None for an empty box (a route with no points, which
@@ -232,15 +264,18 @@ impl JourneyIndex {
         if r == next {
             self.route_boxes.push(j.route.bbox);
             self.route_list.push(j.route.clone());
-            self.route_journeys.push(Vec::new());
+            self.route_journeys.push(OnRoute::Few(0, [0; 3]));
         }
         self.route_journeys[r as usize].push(i);
         r
     }
 
-    /// The positions of the journeys on each numbered route (ascending), by route number.
-    pub fn route_journeys(&self) -> &[Vec<u32>] {
-        &self.route_journeys
+    /// The positions of the journeys on route number `r` (ascending; none for a number not
+    /// given).
+    pub fn journeys_on_route(&self, r: u32) -> &[u32] {
+        self.route_journeys
+            .get(r as usize)
+            .map_or(&[], OnRoute::as_slice)
     }
 
     /// Each numbered route, by route number ([`Hot::route`]).
@@ -559,7 +594,7 @@ impl JourneyIndex {
                     {
                         continue;
                     }
-                    for &i in &self.route_journeys[r as usize] {
+                    for &i in self.route_journeys[r as usize].as_slice() {
                         marks[i as usize / 64] |= 1 << (i % 64);
                     }
                 }

@@ -454,7 +454,9 @@ impl MappedRoute {
             geo::coord! { x: b.min_lon, y: b.min_lat },
             geo::coord! { x: b.max_lon, y: b.max_lat },
         );
-        self.any_segment(geo, b, true, memo, |p, q| segment_meets_rect(p, q, &r))
+        self.any_segment(geo, b, Inside::Box, memo, |p, q| {
+            segment_meets_rect(p, q, &r)
+        })
     }
 
     /// Whether the route intersects geometry `g` (lon/lat): geo's predicate on the route's line
@@ -511,7 +513,7 @@ impl MappedRoute {
                 if let Some(p) = self.single_point(geo) {
                     return g.intersects(&geo::Point::new(p[0], p[1]));
                 }
-                return self.any_segment(geo, &env, false, memo, |p, q| {
+                return self.any_segment(geo, &env, Inside::Never, memo, |p, q| {
                     meets_env(p, q) && g.intersects(&line(p, q))
                 });
             }
@@ -535,18 +537,24 @@ impl MappedRoute {
             }
             let first = self.first_point(geo);
             first.is_some_and(|p| pb.contains(p) && poly.intersects(&geo::Point::new(p[0], p[1])))
-                || self.any_segment(geo, &pb, false, memo.as_deref_mut(), |p, q| {
-                    p[0].min(q[0]) <= pb.max_lon
-                        && p[0].max(q[0]) >= pb.min_lon
-                        && p[1].min(q[1]) <= pb.max_lat
-                        && p[1].max(q[1]) >= pb.min_lat
-                        && {
-                            let l = line(p, q);
-                            std::iter::once(poly.exterior())
-                                .chain(poly.interiors())
-                                .any(|ring| ring.intersects(&l))
-                        }
-                })
+                || self.any_segment(
+                    geo,
+                    &pb,
+                    Inside::Polygon(poly),
+                    memo.as_deref_mut(),
+                    |p, q| {
+                        p[0].min(q[0]) <= pb.max_lon
+                            && p[0].max(q[0]) >= pb.min_lon
+                            && p[1].min(q[1]) <= pb.max_lat
+                            && p[1].max(q[1]) >= pb.min_lat
+                            && {
+                                let l = line(p, q);
+                                std::iter::once(poly.exterior())
+                                    .chain(poly.interiors())
+                                    .any(|ring| ring.intersects(&l))
+                            }
+                    },
+                )
         })
     }
 
@@ -572,14 +580,16 @@ impl MappedRoute {
     /// Whether `seg` holds for a segment of the route's line (those of
     /// [`MappedRoute::coords`], a point repeated as a segment of no length), passing over the
     /// rail pieces on chains whose box lies more than [`CHAIN_MARGIN`] outside `env` (their
-    /// segments cannot meet it) and, when `inside_meets`, answering true for a piece on a chain
-    /// whose box lies that much inside `env` (each of its points is in `env`). Pieces join end
+    /// segments cannot meet it), and answering from a chain's box alone where `inside` allows:
+    /// true for a piece on a chain whose box lies that much inside the box `env` or, grown by
+    /// it, inside the polygon (each of its points is in it), false (the piece passed over) for
+    /// one whose grown box lies outside the polygon and meets none of its rings. Pieces join end
     /// to start (at a junction or a stop), so the step between two pieces is no segment.
     fn any_segment(
         &self,
         geo: &Geography,
         env: &Bbox,
-        inside_meets: bool,
+        inside: Inside<'_>,
         mut memo: Option<&mut ChainMemo>,
         mut seg: impl FnMut([f64; 2], [f64; 2]) -> bool,
     ) -> bool {
@@ -601,9 +611,8 @@ impl MappedRoute {
                     .take(n.min(2))
                     .chain(1..n.saturating_sub(1));
                 order.map(|k| pieces[k]).any(|(c, from, to)| {
-                    let chain = &chains[c as usize];
-                    // the piece is the whole chain (as routes are built: 0 and its length)
-                    let whole = from.min(to) == 0.0 && from.max(to) == chain.length_m();
+                    // what the memo knows first: a chain whose box lies outside or inside
+                    // needs no read of the chain
                     let known = memo
                         .as_deref()
                         .and_then(|m| m.0.get(c as usize).copied())
@@ -611,15 +620,25 @@ impl MappedRoute {
                     match known {
                         chain_state::OUTSIDE => return false,
                         chain_state::INSIDE => return true,
+                        _ => {}
+                    }
+                    let chain = &chains[c as usize];
+                    // the piece is the whole chain (as routes are built: 0 and its length)
+                    let whole = from.min(to) == 0.0 && from.max(to) == chain.length_m();
+                    match known {
                         chain_state::MEETS if whole => return true,
                         chain_state::MISSES if whole => return false,
                         chain_state::UNKNOWN => {
                             let state = if !grown(&chain.bbox, CHAIN_MARGIN).intersects(env) {
                                 chain_state::OUTSIDE
-                            } else if inside_meets && within(&chain.bbox, env) {
-                                chain_state::INSIDE
                             } else {
-                                chain_state::NEAR
+                                match inside {
+                                    Inside::Box if within(&chain.bbox, env) => chain_state::INSIDE,
+                                    Inside::Polygon(poly) => {
+                                        polygon_state(poly, &grown(&chain.bbox, CHAIN_MARGIN))
+                                    }
+                                    _ => chain_state::NEAR,
+                                }
                             };
                             if let Some(m) = memo.as_deref_mut()
                                 && let Some(x) = m.0.get_mut(c as usize)
@@ -664,6 +683,43 @@ impl MappedRoute {
                 })
             }
         }
+    }
+}
+
+/// Which rail chains a route's segment test may take as meeting the geometry (or, for a
+/// polygon, as missing it) from their box alone.
+#[derive(Clone, Copy)]
+enum Inside<'a> {
+    /// the geometry is the box `env`: a chain whose box lies inside it meets it
+    Box,
+    /// a chain whose box no ring of the polygon meets lies wholly inside it (meets it) or
+    /// wholly outside it (none of its segments meets a ring)
+    Polygon(&'a geo::Polygon<f64>),
+    /// none: every chain near the geometry is tested segment by segment
+    Never,
+}
+
+/// A chain whose (grown) box is `b` against a polygon: NEAR when a segment of one of the
+/// polygon's rings meets the box (geo's `Line` against `Rect`); otherwise the box lies in one
+/// face of the rings, inside the polygon (INSIDE: every point of the chain is in it, so a route
+/// along it meets the polygon, as geo decides a line against an area) or outside it (OUTSIDE:
+/// no segment of the chain can meet a ring), as one of its corners does.
+fn polygon_state(poly: &geo::Polygon<f64>, b: &Bbox) -> u8 {
+    use geo::Intersects;
+    let r = geo::Rect::new(
+        geo::coord! { x: b.min_lon, y: b.min_lat },
+        geo::coord! { x: b.max_lon, y: b.max_lat },
+    );
+    let touches = std::iter::once(poly.exterior())
+        .chain(poly.interiors())
+        .flat_map(|ring| ring.lines())
+        .any(|l| segment_meets_rect([l.start.x, l.start.y], [l.end.x, l.end.y], &r));
+    if touches {
+        chain_state::NEAR
+    } else if poly.intersects(&geo::Point::new(b.min_lon, b.min_lat)) {
+        chain_state::INSIDE
+    } else {
+        chain_state::OUTSIDE
     }
 }
 
