@@ -518,8 +518,8 @@ impl MappedRoute {
                 });
             }
         };
-        // geo on a line and a polygon: the line's first point inside (or on) it, or a segment
-        // meeting one of its rings (then the rest of the line cannot be inside without one)
+        // geo on a line and a polygon: a segment meeting one of its rings, or the line's first
+        // point inside (or on) it (then the rest of the line cannot be inside without one)
         // one polygon's segment test may keep what it learns of chains; several may not
         let mut memo = memo.filter(|_| polygons.len() == 1);
         polygons.into_iter().any(|poly| {
@@ -555,6 +555,21 @@ impl MappedRoute {
                             }
                     },
                 )
+                || {
+                    // the first point, unless the memo says the first piece's chain lies
+                    // outside the polygon (every piece was classified when no segment met it)
+                    let outside = match (&self.geometry, memo.as_deref()) {
+                        (RouteGeometry::Pieces(pieces), Some(m)) => pieces
+                            .first()
+                            .and_then(|&(c, ..)| m.0.get(c as usize))
+                            .is_some_and(|&x| x == chain_state::OUTSIDE),
+                        _ => false,
+                    };
+                    !outside
+                        && self.first_point(geo).is_some_and(|p| {
+                            pb.contains(p) && poly.intersects(&geo::Point::new(p[0], p[1]))
+                        })
+                }
         })
     }
 
