@@ -622,6 +622,7 @@ pub struct RouteAnswers<'a> {
     boxes: &'a [crate::geography::Bbox],
     list: &'a [std::sync::Arc<crate::journey::map::MappedRoute>],
     routes: usize,
+    index: &'a crate::journey::index::JourneyIndex,
 }
 
 impl<'a> RouteAnswers<'a> {
@@ -633,6 +634,7 @@ impl<'a> RouteAnswers<'a> {
             boxes,
             list,
             routes: boxes.len().min(list.len()),
+            index: idx,
         }
     }
 }
@@ -713,7 +715,11 @@ impl RouteAnswers<'_> {
             }
         };
         let (_, routes, chains) = &mut all[i];
-        let meets = self.list[r].intersects_geometry_with(geo, g, Some(chains));
+        // the route's pieces from the index's side-by-side copy
+        let meets = match self.index.route_view(r as u32) {
+            Some(v) => v.intersects_geometry_with(geo, g, Some(chains)),
+            None => self.list[r].intersects_geometry_with(geo, g, Some(chains)),
+        };
         routes[r] = if meets { 2 } else { 1 };
         meets
     }

@@ -5,9 +5,9 @@
 //! journey-level reads). Its [`JourneyIndex::version`] changes on every change (a journey added,
 //! a restriction set or lifted): the layer caches key on it.
 
-use super::map::{MappedJourney, MappedRoute};
+use super::map::{MappedJourney, MappedRoute, RouteGeometry, RouteView, Shape};
 use super::report::{AgeBand, Mode, Role};
-use crate::geography::{Bbox, Geography};
+use crate::geography::{Bbox, Geography, Piece};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -96,6 +96,10 @@ pub struct JourneyIndex {
     /// per route number, the route (side by side, so that testing a route does not visit a
     /// journey on it first)
     route_list: Vec<Arc<MappedRoute>>,
+    /// per route number, where its rail pieces lie in `route_pieces` (a line route has none
+    /// there): a route's test reads them side by side rather than visiting the route
+    route_spans: Vec<(u32, u32)>,
+    route_pieces: Vec<Piece>,
 }
 
 /// The journeys on one route (positions, ascending): most routes have one to three, kept in
@@ -265,6 +269,12 @@ impl JourneyIndex {
             self.route_boxes.push(j.route.bbox);
             self.route_list.push(j.route.clone());
             self.route_journeys.push(OnRoute::Few(0, [0; 3]));
+            let start = self.route_pieces.len() as u32;
+            if let RouteGeometry::Pieces(p) = &j.route.geometry {
+                self.route_pieces.extend_from_slice(p);
+            }
+            self.route_spans
+                .push((start, self.route_pieces.len() as u32));
         }
         self.route_journeys[r as usize].push(i);
         r
@@ -281,6 +291,19 @@ impl JourneyIndex {
     /// Each numbered route, by route number ([`Hot::route`]).
     pub fn route_list(&self) -> &[Arc<MappedRoute>] {
         &self.route_list
+    }
+
+    /// Route number `r`'s geometry and box for a spatial test: its rail pieces and box from the
+    /// index's side-by-side copies (the route itself is visited only for a line route).
+    pub fn route_view(&self, r: u32) -> Option<RouteView<'_>> {
+        let r = r as usize;
+        match (self.route_spans.get(r), self.route_boxes.get(r)) {
+            (Some(&(from, to)), Some(&bbox)) if from < to => Some(RouteView {
+                geometry: Shape::Pieces(self.route_pieces.get(from as usize..to as usize)?),
+                bbox,
+            }),
+            _ => self.route_list.get(r).map(|route| route.view()),
+        }
     }
 
     /// Each numbered route's box, by route number ([`Hot::route`]).

@@ -430,12 +430,60 @@ impl MappedRoute {
         }
     }
 
+    /// Whether any part of the route intersects `b` (edges included): [`RouteView::intersects`].
+    pub fn intersects(&self, geo: &Geography, b: &Bbox) -> bool {
+        self.view().intersects(geo, b)
+    }
+
+    /// Whether the route intersects geometry `g` (lon/lat): [`RouteView::intersects_geometry`].
+    pub fn intersects_geometry(&self, geo: &Geography, g: &geo::Geometry<f64>) -> bool {
+        self.view().intersects_geometry_with(geo, g, None)
+    }
+
+    /// [`RouteView::intersects_geometry_with`].
+    pub fn intersects_geometry_with(
+        &self,
+        geo: &Geography,
+        g: &geo::Geometry<f64>,
+        memo: Option<&mut ChainMemo>,
+    ) -> bool {
+        self.view().intersects_geometry_with(geo, g, memo)
+    }
+
+    /// The route's geometry and box as the spatial tests read them.
+    pub fn view(&self) -> RouteView<'_> {
+        RouteView {
+            geometry: match &self.geometry {
+                RouteGeometry::Pieces(p) => Shape::Pieces(p),
+                RouteGeometry::Line(c) => Shape::Line(c),
+            },
+            bbox: self.bbox,
+        }
+    }
+}
+
+/// A route's geometry and box as a spatial test reads them, borrowed from a [`MappedRoute`]
+/// or from a copy kept side by side in an index (so that the test need not visit the route).
+#[derive(Clone, Copy, Debug)]
+pub struct RouteView<'a> {
+    pub geometry: Shape<'a>,
+    pub bbox: Bbox,
+}
+
+/// A route's geometry, borrowed: parts of rail chains, or explicit points.
+#[derive(Clone, Copy, Debug)]
+pub enum Shape<'a> {
+    Pieces(&'a [Piece]),
+    Line(&'a [[f64; 2]]),
+}
+
+impl RouteView<'_> {
     /// Whether any part of the route intersects `b` (edges included): geo's predicate on the
     /// route's line as [`MappedRoute::coords`] gives it (each segment against the rectangle),
     /// without building the line. A route whose box lies inside `b` meets it at once; a chain
     /// whose box lies outside `b` is passed over and one inside it meets it; a segment is
     /// tested only when its own box meets `b`.
-    pub fn intersects(&self, geo: &Geography, b: &Bbox) -> bool {
+    pub fn intersects(self, geo: &Geography, b: &Bbox) -> bool {
         self.meets_box(geo, b, None)
     }
 
@@ -535,49 +583,46 @@ impl MappedRoute {
             if !grown(&self.bbox, CHAIN_MARGIN).intersects(&pb) {
                 return false;
             }
-            let first = self.first_point(geo);
-            first.is_some_and(|p| pb.contains(p) && poly.intersects(&geo::Point::new(p[0], p[1])))
-                || self.any_segment(
-                    geo,
-                    &pb,
-                    Inside::Polygon(poly),
-                    memo.as_deref_mut(),
-                    |p, q| {
-                        p[0].min(q[0]) <= pb.max_lon
-                            && p[0].max(q[0]) >= pb.min_lon
-                            && p[1].min(q[1]) <= pb.max_lat
-                            && p[1].max(q[1]) >= pb.min_lat
-                            && {
-                                let l = line(p, q);
-                                std::iter::once(poly.exterior())
-                                    .chain(poly.interiors())
-                                    .any(|ring| ring.intersects(&l))
-                            }
-                    },
-                )
-                || {
-                    // the first point, unless the memo says the first piece's chain lies
-                    // outside the polygon (every piece was classified when no segment met it)
-                    let outside = match (&self.geometry, memo.as_deref()) {
-                        (RouteGeometry::Pieces(pieces), Some(m)) => pieces
-                            .first()
-                            .and_then(|&(c, ..)| m.0.get(c as usize))
-                            .is_some_and(|&x| x == chain_state::OUTSIDE),
-                        _ => false,
-                    };
-                    !outside
-                        && self.first_point(geo).is_some_and(|p| {
-                            pb.contains(p) && poly.intersects(&geo::Point::new(p[0], p[1]))
-                        })
-                }
+            self.any_segment(
+                geo,
+                &pb,
+                Inside::Polygon(poly),
+                memo.as_deref_mut(),
+                |p, q| {
+                    p[0].min(q[0]) <= pb.max_lon
+                        && p[0].max(q[0]) >= pb.min_lon
+                        && p[1].min(q[1]) <= pb.max_lat
+                        && p[1].max(q[1]) >= pb.min_lat
+                        && {
+                            let l = line(p, q);
+                            std::iter::once(poly.exterior())
+                                .chain(poly.interiors())
+                                .any(|ring| ring.intersects(&l))
+                        }
+                },
+            ) || {
+                // the first point, unless the memo says the first piece's chain lies
+                // outside the polygon (every piece was classified when no segment met it)
+                let outside = match (self.geometry, memo.as_deref()) {
+                    (Shape::Pieces(pieces), Some(m)) => pieces
+                        .first()
+                        .and_then(|&(c, ..)| m.0.get(c as usize))
+                        .is_some_and(|&x| x == chain_state::OUTSIDE),
+                    _ => false,
+                };
+                !outside
+                    && self.first_point(geo).is_some_and(|p| {
+                        pb.contains(p) && poly.intersects(&geo::Point::new(p[0], p[1]))
+                    })
+            }
         })
     }
 
     /// The route's first point (that of [`MappedRoute::coords`]).
     fn first_point(&self, geo: &Geography) -> Option<[f64; 2]> {
-        match &self.geometry {
-            RouteGeometry::Line(c) => c.first().copied(),
-            RouteGeometry::Pieces(pieces) => pieces.first().and_then(|&(c, from, to)| {
+        match self.geometry {
+            Shape::Line(c) => c.first().copied(),
+            Shape::Pieces(pieces) => pieces.first().and_then(|&(c, from, to)| {
                 geo.rail.chains()[c as usize].slice_points(from, to).next()
             }),
         }
@@ -586,8 +631,8 @@ impl MappedRoute {
     /// The point of a geodesic route of one point (a line of one point, which geo reads as
     /// that point); None for any other route.
     fn single_point(&self, _geo: &Geography) -> Option<[f64; 2]> {
-        match &self.geometry {
-            RouteGeometry::Line(c) if c.len() == 1 => c.first().copied(),
+        match self.geometry {
+            Shape::Line(c) if c.len() == 1 => c.first().copied(),
             _ => None,
         }
     }
@@ -608,14 +653,14 @@ impl MappedRoute {
         mut memo: Option<&mut ChainMemo>,
         mut seg: impl FnMut([f64; 2], [f64; 2]) -> bool,
     ) -> bool {
-        match &self.geometry {
-            RouteGeometry::Line(c) => {
-                if let [p] = c.as_slice() {
+        match self.geometry {
+            Shape::Line(c) => {
+                if let [p] = c {
                     return seg(*p, *p);
                 }
                 c.windows(2).any(|w| seg(w[0], w[1]))
             }
-            RouteGeometry::Pieces(pieces) => {
+            Shape::Pieces(pieces) => {
                 let chains = geo.rail.chains();
                 // the two ends first: a route meets a box about a city mostly where it starts
                 // or ends there
