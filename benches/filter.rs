@@ -57,6 +57,30 @@ fn bench(c: &mut Criterion) {
         journeys.ingest(&values, now).expect("ingest");
     }
     assert_eq!(journeys.index().len(), 100_000);
+    // how long the index's updates take (its route R-tree and lists with it): a rebuild of
+    // 100,000 journeys (what an erasure or a rectification does) and inserts one by one
+    {
+        let all: Vec<_> = journeys
+            .index()
+            .all()
+            .iter()
+            .map(|j| (**j).clone())
+            .collect();
+        let t = std::time::Instant::now();
+        let mut idx = linesmap::journey::index::JourneyIndex::from_journeys(all[..99_000].to_vec());
+        eprintln!(
+            "index rebuilt from 99,000 journeys in {:.0} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        let t = std::time::Instant::now();
+        for j in &all[99_000..] {
+            idx.insert(j.clone());
+        }
+        eprintln!(
+            "index insert: {:.1} µs per journey (1,000 inserted one by one)",
+            t.elapsed().as_secs_f64() * 1e6 / 1e3
+        );
+    }
     let state = AppState::new(Arc::new(journeys));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

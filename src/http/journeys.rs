@@ -86,6 +86,88 @@ impl serde::Serialize for JourneyFeature<'_> {
     }
 }
 
+impl JourneyFeature<'_> {
+    /// Writes the feature as its `Serialize` does, byte for byte, with the route's coordinates
+    /// written straight to bytes ([`super::coords`]) and, for a route already written into
+    /// `out` (journeys on one route, keyed in `routes` by its address), copied from there.
+    pub fn write_json(
+        &self,
+        out: &mut Vec<u8>,
+        routes: &mut std::collections::HashMap<usize, (usize, usize)>,
+    ) {
+        let geo = self.state.journeys.geography();
+        let j = self.journey;
+        out.extend_from_slice(br#"{"type":"Feature","id":"#);
+        let _ = serde_json::to_writer(&mut *out, &j.report.report_id);
+        if self.geometry {
+            out.extend_from_slice(br#","geometry":{"type":"LineString","coordinates":"#);
+            let key = Arc::as_ptr(&j.route) as usize;
+            match routes.get(&key) {
+                Some(&(from, to)) => out.extend_from_within(from..to),
+                None => {
+                    let from = out.len();
+                    let coords = j.route.coords(geo);
+                    // about 24 bytes a position: one allocation rather than several copies
+                    out.reserve(coords.len() * 24 + 2);
+                    super::coords::write_positions(out, &coords, self.crs);
+                    routes.insert(key, (from, out.len()));
+                }
+            }
+            out.push(b'}');
+        } else {
+            out.extend_from_slice(br#","geometry":null"#);
+        }
+        let mut props = j.properties(geo);
+        if self.persons {
+            props.insert(
+                "persons_summary".into(),
+                persons_summary(&self.state.security.pseudonyms, &j.report.persons),
+            );
+        }
+        out.extend_from_slice(br#","properties":"#);
+        let _ = serde_json::to_writer(&mut *out, &props);
+        out.push(b'}');
+    }
+}
+
+impl FeatureCollectionOut<JourneyFeature<'_>> {
+    /// The collection as serde_json writes it, byte for byte, its features written by
+    /// [`JourneyFeature::write_json`] (each distinct route's coordinates once).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4096 + self.features.len() * 8192);
+        out.extend_from_slice(br#"{"type":"FeatureCollection","numberMatched":"#);
+        let _ = serde_json::to_writer(&mut out, &self.number_matched);
+        out.extend_from_slice(br#","numberReturned":"#);
+        let _ = serde_json::to_writer(&mut out, &self.number_returned);
+        out.extend_from_slice(br#","features":["#);
+        let mut routes = std::collections::HashMap::new();
+        for (k, f) in self.features.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            f.write_json(&mut out, &mut routes);
+        }
+        out.extend_from_slice(br#"],"links":"#);
+        let _ = serde_json::to_writer(&mut out, &self.links);
+        if let Some(n) = self.untimed_excluded {
+            out.extend_from_slice(br#","untimed_excluded":"#);
+            let _ = serde_json::to_writer(&mut out, &n);
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// The collection as a response of `content_type` ([`Self::to_bytes`]).
+    pub fn reply(&self, content_type: &'static str) -> Response {
+        let mut r = Response::new(self.to_bytes().into());
+        r.headers_mut().insert(
+            warp::http::header::CONTENT_TYPE,
+            warp::http::HeaderValue::from_static(content_type),
+        );
+        r
+    }
+}
+
 /// The persons of a report as an analyst may see them: person ids only as keyed pseudonyms;
 /// age band, roles, victim status and referrals; no sex, suspect status or vulnerability flags
 /// (sensitive processing, DPA 2018 s.35).
@@ -631,7 +713,7 @@ pub async fn list(
         let n = features.len();
         let mut out = FeatureCollectionOut::new(features, matched, links);
         out.untimed_excluded = st.journeys.index().untimed_excluded(st.journeys.geography(), &f);
-        record_count(json_reply(&out, GEOJSON), n)
+        record_count(out.reply(GEOJSON), n)
     })
     .await
 }

@@ -5,6 +5,7 @@
 //! `{"code", "message"}` (see [`error::ApiError`]).
 
 mod cache;
+pub mod coords;
 pub mod cql2;
 pub mod crs;
 pub mod endpoint;

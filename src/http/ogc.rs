@@ -902,10 +902,19 @@ pub fn filtered_journeys(
         std::time::Duration::ZERO,
         &key,
         || {
-            // a box the filter's geometry must meet narrows the candidates through the route
-            // R-tree (the filter tests each route exactly, once)
-            let envelope =
-                cql2::required_envelope(e).and_then(|b| Bbox::new(b[0], b[1], b[2], b[3]).ok());
+            // the first top-level S_INTERSECTS: its box narrows the candidates to the routes
+            // of the route R-tree whose box meets it, and each of them is tested once, its
+            // journeys visited only when it meets the geometry (not tested again per journey)
+            let envelope = split
+                .route_geometry
+                .as_ref()
+                .and_then(geo::BoundingRect::bounding_rect)
+                .map(|r| Bbox {
+                    min_lon: r.min().x,
+                    min_lat: r.min().y,
+                    max_lon: r.max().x,
+                    max_lat: r.max().y,
+                });
             let mut candidates = f.clone();
             if candidates.station.is_none() {
                 candidates.station = ["origin_station", "destination_station"]
@@ -923,7 +932,13 @@ pub fn filtered_journeys(
             }
             // journeys on one route share the answer of its spatial tests
             let answers = RouteAnswers::new(idx);
-            idx.positions_within(g, &candidates, envelope, |j, h| {
+            let route_meets = |r: u32| {
+                split
+                    .route_geometry
+                    .as_ref()
+                    .is_none_or(|geom| answers.meets(r, g, geom))
+            };
+            idx.positions_on_routes(g, &candidates, envelope, route_meets, |j, h| {
                 split.tests.iter().all(|t| t(h))
                     && rest.as_ref().is_none_or(|plan| {
                         plan.selects(&SharedRouteRow {
@@ -1211,7 +1226,7 @@ pub async fn items(
                 let mut out = FeatureCollectionOut::new(features, matched, links);
                 // journey level: the caller reads every journey counted, so the count is exact
                 out.untimed_excluded = state.journeys.index().untimed_excluded(&g, &q.journeys);
-                let mut r = super::journeys::record_count(json_reply(&out, GEOJSON), n);
+                let mut r = super::journeys::record_count(out.reply(GEOJSON), n);
                 if let Ok(v) = warp::http::HeaderValue::from_str(&q.crs.header()) {
                     r.headers_mut().insert("content-crs", v);
                 }

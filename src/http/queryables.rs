@@ -423,7 +423,8 @@ pub type HotTest = Box<dyn Fn(&Hot) -> bool + Send + Sync>;
 
 /// A journeys filter split for the scan: its top-level AND terms that read only the index's
 /// side-by-side fields, as typed tests of [`Hot`] (a mode, a count, a flag, a force; `date`
-/// comparisons as a day range, for the index's day lists), and the rest, evaluated as CQL2.
+/// comparisons as a day range, for the index's day lists), the first top-level
+/// `S_INTERSECTS` as a test of each route, and the rest, evaluated as CQL2.
 /// A journey the filter selects passes every part, and one that passes every part is selected
 /// (each hot test holds exactly where its term is true: none of these fields is ever null).
 pub struct HotSplit {
@@ -431,6 +432,9 @@ pub struct HotSplit {
     /// the day range every selected journey is in (days since 1970-01-01, inclusive)
     pub from_day: Option<i32>,
     pub to_day: Option<i32>,
+    /// the geometry of the first top-level `S_INTERSECTS` (the route R-tree's box and each
+    /// candidate route's exact test; the caller must apply it: it is not in `rest`)
+    pub route_geometry: Option<Geometry<f64>>,
     /// the other terms (None: every term was read as a hot test or a day bound)
     pub rest: Option<cql2::Expr>,
 }
@@ -450,6 +454,7 @@ pub fn hot_split(e: &cql2::Expr, geo: &Geography) -> HotSplit {
         tests: Vec::new(),
         from_day: None,
         to_day: None,
+        route_geometry: None,
         rest: None,
     };
     let mut rest = Vec::new();
@@ -461,6 +466,13 @@ pub fn hot_split(e: &cql2::Expr, geo: &Geography) -> HotSplit {
         _ => None,
     };
     for t in all {
+        if split.route_geometry.is_none()
+            && let Expr::Intersects(_, g) = t
+            && geo::BoundingRect::bounding_rect(g).is_some()
+        {
+            split.route_geometry = Some(g.clone());
+            continue;
+        }
         // (operator, property, literal) with the property on the left
         let cmp = match t {
             Expr::Compare(op, Scalar::Property(p), lit) => Some((*op, p.as_str(), lit)),
@@ -610,6 +622,7 @@ pub struct RouteAnswers<'a> {
     boxes: &'a [crate::geography::Bbox],
     list: &'a [std::sync::Arc<crate::journey::map::MappedRoute>],
     routes: usize,
+    index: &'a crate::journey::index::JourneyIndex,
 }
 
 impl<'a> RouteAnswers<'a> {
@@ -621,6 +634,7 @@ impl<'a> RouteAnswers<'a> {
             boxes,
             list,
             routes: boxes.len().min(list.len()),
+            index: idx,
         }
     }
 }
@@ -659,13 +673,27 @@ impl cql2::Row for SharedRouteRow<'_> {
     }
 
     fn intersects(&self, g: &Geometry<f64>) -> bool {
-        let r = self.route as usize;
-        if r >= self.answers.routes {
+        if self.route as usize >= self.answers.routes {
             return self.row.intersects(g);
+        }
+        self.answers.meets(self.route, self.row.geo, g)
+    }
+}
+
+impl RouteAnswers<'_> {
+    /// Whether route number `r` (below the index's [`JourneyIndex::routes`]) meets `g`, a
+    /// geometry of the filter being run (answers are kept by its address): tested once, the
+    /// answer kept for every journey on the route.
+    ///
+    /// [`JourneyIndex::routes`]: crate::journey::index::JourneyIndex::routes
+    pub fn meets(&self, r: u32, geo: &Geography, g: &Geometry<f64>) -> bool {
+        let r = r as usize;
+        if r >= self.routes {
+            // not a route of this index: no answer to keep (a shortcut may not exclude it)
+            return true;
         }
         let key = g as *const Geometry<f64> as usize;
         let known = self
-            .answers
             .answers
             .borrow()
             .iter()
@@ -674,20 +702,24 @@ impl cql2::Row for SharedRouteRow<'_> {
         if known != 0 {
             return known == 2;
         }
-        let mut all = self.answers.answers.borrow_mut();
+        let mut all = self.answers.borrow_mut();
         let i = match all.iter().position(|(k, ..)| *k == key) {
             Some(i) => i,
             None => {
                 all.push((
                     key,
-                    vec![0; self.answers.routes],
-                    crate::journey::map::ChainMemo::new(self.row.geo),
+                    vec![0; self.routes],
+                    crate::journey::map::ChainMemo::new(geo),
                 ));
                 all.len() - 1
             }
         };
         let (_, routes, chains) = &mut all[i];
-        let meets = self.answers.list[r].intersects_geometry_with(self.row.geo, g, Some(chains));
+        // the route's pieces from the index's side-by-side copy
+        let meets = match self.index.route_view(r as u32) {
+            Some(v) => v.intersects_geometry_with(geo, g, Some(chains)),
+            None => self.list[r].intersects_geometry_with(geo, g, Some(chains)),
+        };
         routes[r] = if meets { 2 } else { 1 };
         meets
     }

@@ -1,12 +1,13 @@
-//! The in-memory index of mapped journeys: an R-tree over route envelopes for bbox queries,
-//! and the per-journey columns the filters read. Appends only; readers share it behind a lock.
+//! The in-memory index of mapped journeys: an R-tree over the distinct routes' envelopes (each
+//! route with its journeys listed) for bbox and spatial-filter queries, and the per-journey
+//! columns the filters read. Appends only; readers share it behind a lock.
 //! Restricted reports stay in it but are passed over unless a filter asks for them (an admin's
 //! journey-level reads). Its [`JourneyIndex::version`] changes on every change (a journey added,
 //! a restriction set or lifted): the layer caches key on it.
 
-use super::map::{MappedJourney, MappedRoute};
+use super::map::{MappedJourney, MappedRoute, RouteGeometry, RouteView, Shape};
 use super::report::{AgeBand, Mode, Role};
-use crate::geography::{Bbox, Geography};
+use crate::geography::{Bbox, Geography, Piece};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -65,7 +66,12 @@ pub fn touches(j: &MappedJourney, force: u16) -> bool {
 pub struct JourneyIndex {
     journeys: Vec<Arc<MappedJourney>>,
     by_id: HashMap<String, u32>,
-    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    /// the numbered routes with a box, by route number ([`Hot::route`]): a box query visits
+    /// routes (47,604 for 100,000 generated journeys), not journeys
+    route_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    /// per route number, the positions of the journeys on it (ascending: journeys are only
+    /// appended, and a rebuild numbers them in order)
+    route_journeys: Vec<OnRoute>,
     /// every person key seen, numbered in order of first appearance
     people: HashMap<String, u32>,
     /// report ids under restriction
@@ -90,6 +96,48 @@ pub struct JourneyIndex {
     /// per route number, the route (side by side, so that testing a route does not visit a
     /// journey on it first)
     route_list: Vec<Arc<MappedRoute>>,
+    /// per route number, where its rail pieces lie in `route_pieces` (a line route has none
+    /// there): a route's test reads them side by side rather than visiting the route
+    route_spans: Vec<(u32, u32)>,
+    route_pieces: Vec<Piece>,
+}
+
+/// The journeys on one route (positions, ascending): most routes have one to three, kept in
+/// place so that gathering them reads no second block of memory.
+#[derive(Clone, Debug)]
+enum OnRoute {
+    Few(u8, [u32; 3]),
+    Many(Vec<u32>),
+}
+
+impl OnRoute {
+    fn push(&mut self, i: u32) {
+        match self {
+            OnRoute::Few(n, a) if usize::from(*n) < a.len() => {
+                a[usize::from(*n)] = i;
+                *n += 1;
+            }
+            OnRoute::Few(n, a) => {
+                let mut v = a[..usize::from(*n)].to_vec();
+                v.push(i);
+                *self = OnRoute::Many(v);
+            }
+            OnRoute::Many(v) => v.push(i),
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            OnRoute::Few(n, a) => &a[..usize::from(*n).min(a.len())],
+            OnRoute::Many(v) => v,
+        }
+    }
+}
+
+/// A route's box as an R-tree rectangle; None for an empty box (a route with no points, which
+/// no box meets).
+fn route_rect(b: &Bbox) -> Option<Rectangle<[f64; 2]>> {
+    (!b.is_empty()).then(|| Rectangle::from_corners([b.min_lon, b.min_lat], [b.max_lon, b.max_lat]))
 }
 
 /// The fields of a journey that filters read most, kept side by side in one array of the
@@ -145,14 +193,15 @@ impl JourneyIndex {
         }
         self.number_people(&mut j);
         let i = self.journeys.len() as u32;
-        let b = j.route.bbox;
-        if !b.is_empty() {
-            let r = Rectangle::from_corners([b.min_lon, b.min_lat], [b.max_lon, b.max_lat]);
-            self.tree.insert(GeomWithData::new(r, i));
-        }
         self.by_id.insert(j.report.report_id.clone(), i);
         self.index_stations(i, &j);
+        let routes = self.route_list.len();
         let route = self.index_day_and_route(i, &j);
+        if self.route_list.len() > routes
+            && let Some(r) = route_rect(&j.route.bbox)
+        {
+            self.route_tree.insert(GeomWithData::new(r, route));
+        }
         self.hot.push(Hot {
             route,
             ..Hot::of(&j)
@@ -219,13 +268,42 @@ impl JourneyIndex {
         if r == next {
             self.route_boxes.push(j.route.bbox);
             self.route_list.push(j.route.clone());
+            self.route_journeys.push(OnRoute::Few(0, [0; 3]));
+            let start = self.route_pieces.len() as u32;
+            if let RouteGeometry::Pieces(p) = &j.route.geometry {
+                self.route_pieces.extend_from_slice(p);
+            }
+            self.route_spans
+                .push((start, self.route_pieces.len() as u32));
         }
+        self.route_journeys[r as usize].push(i);
         r
+    }
+
+    /// The positions of the journeys on route number `r` (ascending; none for a number not
+    /// given).
+    pub fn journeys_on_route(&self, r: u32) -> &[u32] {
+        self.route_journeys
+            .get(r as usize)
+            .map_or(&[], OnRoute::as_slice)
     }
 
     /// Each numbered route, by route number ([`Hot::route`]).
     pub fn route_list(&self) -> &[Arc<MappedRoute>] {
         &self.route_list
+    }
+
+    /// Route number `r`'s geometry and box for a spatial test: its rail pieces and box from the
+    /// index's side-by-side copies (the route itself is visited only for a line route).
+    pub fn route_view(&self, r: u32) -> Option<RouteView<'_>> {
+        let r = r as usize;
+        match (self.route_spans.get(r), self.route_boxes.get(r)) {
+            (Some(&(from, to)), Some(&bbox)) if from < to => Some(RouteView {
+                geometry: Shape::Pieces(self.route_pieces.get(from as usize..to as usize)?),
+                bbox,
+            }),
+            _ => self.route_list.get(r).map(|route| route.view()),
+        }
     }
 
     /// Each numbered route's box, by route number ([`Hot::route`]).
@@ -325,7 +403,7 @@ impl JourneyIndex {
 
     fn from_arcs(list: Vec<Arc<MappedJourney>>) -> Self {
         let mut idx = JourneyIndex::new();
-        let mut items = Vec::with_capacity(list.len());
+        let mut items = Vec::new();
         for mut j in list {
             if idx.by_id.contains_key(&j.report.report_id) {
                 continue;
@@ -334,23 +412,22 @@ impl JourneyIndex {
             // shared with the old index is copied first)
             idx.number_people(Arc::make_mut(&mut j));
             let i = idx.journeys.len() as u32;
-            let b = j.route.bbox;
-            if !b.is_empty() {
-                items.push(GeomWithData::new(
-                    Rectangle::from_corners([b.min_lon, b.min_lat], [b.max_lon, b.max_lat]),
-                    i,
-                ));
-            }
             idx.by_id.insert(j.report.report_id.clone(), i);
             idx.index_stations(i, &j);
+            let routes = idx.route_list.len();
             let route = idx.index_day_and_route(i, &j);
+            if idx.route_list.len() > routes
+                && let Some(r) = route_rect(&j.route.bbox)
+            {
+                items.push(GeomWithData::new(r, route));
+            }
             idx.hot.push(Hot {
                 route,
                 ..Hot::of(&j)
             });
             idx.journeys.push(j);
         }
-        idx.tree = RTree::bulk_load(items);
+        idx.route_tree = RTree::bulk_load(items);
         idx.version = idx.journeys.len() as u64;
         idx
     }
@@ -504,19 +581,57 @@ impl JourneyIndex {
         envelope: Option<Bbox>,
         keep: impl Fn(&MappedJourney, &Hot) -> bool,
     ) -> Vec<u32> {
+        self.positions_on_routes(geo, f, envelope, |_| true, keep)
+    }
+
+    /// [`JourneyIndex::positions_within`], and with a box (`f.bbox` or `envelope`) only the
+    /// journeys on routes that pass `route` (given a route number, [`Hot::route`]; each
+    /// candidate route is asked once, and its journeys are not visited when it fails): with a
+    /// box the candidates are the routes of the route R-tree whose box meets it (and the other
+    /// box when both are given), their journeys gathered in order (a bit per journey) before
+    /// `f` and `keep` are tested on each. `route` must hold for every route of a journey `keep`
+    /// passes (it is a shortcut, not a further filter); it is asked nothing without a box.
+    pub fn positions_on_routes(
+        &self,
+        geo: &Geography,
+        f: &JourneyFilter,
+        envelope: Option<Bbox>,
+        mut route: impl FnMut(u32) -> bool,
+        keep: impl Fn(&MappedJourney, &Hot) -> bool,
+    ) -> Vec<u32> {
         let ok = |i: u32| {
             self.passes(geo, i, f) && keep(&self.journeys[i as usize], &self.hot[i as usize])
         };
-        match f.bbox.or(envelope) {
+        let (first, second) = match (f.bbox, envelope) {
+            (Some(a), b) => (Some(a), b),
+            (None, b) => (b, None),
+        };
+        match first {
             Some(b) => {
                 let env = AABB::from_corners([b.min_lon, b.min_lat], [b.max_lon, b.max_lat]);
-                let mut ids: Vec<u32> = self
-                    .tree
-                    .locate_in_envelope_intersecting(env)
-                    .map(|it| it.data)
-                    .collect();
-                ids.sort_unstable();
-                ids.retain(|&i| ok(i));
+                let mut marks = vec![0u64; self.journeys.len().div_ceil(64)];
+                for it in self.route_tree.locate_in_envelope_intersecting(env) {
+                    let r = it.data;
+                    if second.is_some_and(|o| !self.route_boxes[r as usize].intersects(&o))
+                        || !route(r)
+                    {
+                        continue;
+                    }
+                    for &i in self.route_journeys[r as usize].as_slice() {
+                        marks[i as usize / 64] |= 1 << (i % 64);
+                    }
+                }
+                let mut ids = Vec::new();
+                for (w, &word) in marks.iter().enumerate() {
+                    let mut m = word;
+                    while m != 0 {
+                        let i = (w * 64) as u32 + m.trailing_zeros();
+                        m &= m - 1;
+                        if ok(i) {
+                            ids.push(i);
+                        }
+                    }
+                }
                 ids
             }
             None if f.station.is_some() => f

@@ -430,12 +430,60 @@ impl MappedRoute {
         }
     }
 
+    /// Whether any part of the route intersects `b` (edges included): [`RouteView::intersects`].
+    pub fn intersects(&self, geo: &Geography, b: &Bbox) -> bool {
+        self.view().intersects(geo, b)
+    }
+
+    /// Whether the route intersects geometry `g` (lon/lat): [`RouteView::intersects_geometry`].
+    pub fn intersects_geometry(&self, geo: &Geography, g: &geo::Geometry<f64>) -> bool {
+        self.view().intersects_geometry_with(geo, g, None)
+    }
+
+    /// [`RouteView::intersects_geometry_with`].
+    pub fn intersects_geometry_with(
+        &self,
+        geo: &Geography,
+        g: &geo::Geometry<f64>,
+        memo: Option<&mut ChainMemo>,
+    ) -> bool {
+        self.view().intersects_geometry_with(geo, g, memo)
+    }
+
+    /// The route's geometry and box as the spatial tests read them.
+    pub fn view(&self) -> RouteView<'_> {
+        RouteView {
+            geometry: match &self.geometry {
+                RouteGeometry::Pieces(p) => Shape::Pieces(p),
+                RouteGeometry::Line(c) => Shape::Line(c),
+            },
+            bbox: self.bbox,
+        }
+    }
+}
+
+/// A route's geometry and box as a spatial test reads them, borrowed from a [`MappedRoute`]
+/// or from a copy kept side by side in an index (so that the test need not visit the route).
+#[derive(Clone, Copy, Debug)]
+pub struct RouteView<'a> {
+    pub geometry: Shape<'a>,
+    pub bbox: Bbox,
+}
+
+/// A route's geometry, borrowed: parts of rail chains, or explicit points.
+#[derive(Clone, Copy, Debug)]
+pub enum Shape<'a> {
+    Pieces(&'a [Piece]),
+    Line(&'a [[f64; 2]]),
+}
+
+impl RouteView<'_> {
     /// Whether any part of the route intersects `b` (edges included): geo's predicate on the
     /// route's line as [`MappedRoute::coords`] gives it (each segment against the rectangle),
     /// without building the line. A route whose box lies inside `b` meets it at once; a chain
     /// whose box lies outside `b` is passed over and one inside it meets it; a segment is
     /// tested only when its own box meets `b`.
-    pub fn intersects(&self, geo: &Geography, b: &Bbox) -> bool {
+    pub fn intersects(self, geo: &Geography, b: &Bbox) -> bool {
         self.meets_box(geo, b, None)
     }
 
@@ -454,7 +502,9 @@ impl MappedRoute {
             geo::coord! { x: b.min_lon, y: b.min_lat },
             geo::coord! { x: b.max_lon, y: b.max_lat },
         );
-        self.any_segment(geo, b, true, memo, |p, q| segment_meets_rect(p, q, &r))
+        self.any_segment(geo, b, Inside::Box, memo, |p, q| {
+            segment_meets_rect(p, q, &r)
+        })
     }
 
     /// Whether the route intersects geometry `g` (lon/lat): geo's predicate on the route's line
@@ -511,13 +561,13 @@ impl MappedRoute {
                 if let Some(p) = self.single_point(geo) {
                     return g.intersects(&geo::Point::new(p[0], p[1]));
                 }
-                return self.any_segment(geo, &env, false, memo, |p, q| {
+                return self.any_segment(geo, &env, Inside::Never, memo, |p, q| {
                     meets_env(p, q) && g.intersects(&line(p, q))
                 });
             }
         };
-        // geo on a line and a polygon: the line's first point inside (or on) it, or a segment
-        // meeting one of its rings (then the rest of the line cannot be inside without one)
+        // geo on a line and a polygon: a segment meeting one of its rings, or the line's first
+        // point inside (or on) it (then the rest of the line cannot be inside without one)
         // one polygon's segment test may keep what it learns of chains; several may not
         let mut memo = memo.filter(|_| polygons.len() == 1);
         polygons.into_iter().any(|poly| {
@@ -533,9 +583,12 @@ impl MappedRoute {
             if !grown(&self.bbox, CHAIN_MARGIN).intersects(&pb) {
                 return false;
             }
-            let first = self.first_point(geo);
-            first.is_some_and(|p| pb.contains(p) && poly.intersects(&geo::Point::new(p[0], p[1])))
-                || self.any_segment(geo, &pb, false, memo.as_deref_mut(), |p, q| {
+            self.any_segment(
+                geo,
+                &pb,
+                Inside::Polygon(poly),
+                memo.as_deref_mut(),
+                |p, q| {
                     p[0].min(q[0]) <= pb.max_lon
                         && p[0].max(q[0]) >= pb.min_lon
                         && p[1].min(q[1]) <= pb.max_lat
@@ -546,15 +599,30 @@ impl MappedRoute {
                                 .chain(poly.interiors())
                                 .any(|ring| ring.intersects(&l))
                         }
-                })
+                },
+            ) || {
+                // the first point, unless the memo says the first piece's chain lies
+                // outside the polygon (every piece was classified when no segment met it)
+                let outside = match (self.geometry, memo.as_deref()) {
+                    (Shape::Pieces(pieces), Some(m)) => pieces
+                        .first()
+                        .and_then(|&(c, ..)| m.0.get(c as usize))
+                        .is_some_and(|&x| x == chain_state::OUTSIDE),
+                    _ => false,
+                };
+                !outside
+                    && self.first_point(geo).is_some_and(|p| {
+                        pb.contains(p) && poly.intersects(&geo::Point::new(p[0], p[1]))
+                    })
+            }
         })
     }
 
     /// The route's first point (that of [`MappedRoute::coords`]).
     fn first_point(&self, geo: &Geography) -> Option<[f64; 2]> {
-        match &self.geometry {
-            RouteGeometry::Line(c) => c.first().copied(),
-            RouteGeometry::Pieces(pieces) => pieces.first().and_then(|&(c, from, to)| {
+        match self.geometry {
+            Shape::Line(c) => c.first().copied(),
+            Shape::Pieces(pieces) => pieces.first().and_then(|&(c, from, to)| {
                 geo.rail.chains()[c as usize].slice_points(from, to).next()
             }),
         }
@@ -563,8 +631,8 @@ impl MappedRoute {
     /// The point of a geodesic route of one point (a line of one point, which geo reads as
     /// that point); None for any other route.
     fn single_point(&self, _geo: &Geography) -> Option<[f64; 2]> {
-        match &self.geometry {
-            RouteGeometry::Line(c) if c.len() == 1 => c.first().copied(),
+        match self.geometry {
+            Shape::Line(c) if c.len() == 1 => c.first().copied(),
             _ => None,
         }
     }
@@ -572,25 +640,27 @@ impl MappedRoute {
     /// Whether `seg` holds for a segment of the route's line (those of
     /// [`MappedRoute::coords`], a point repeated as a segment of no length), passing over the
     /// rail pieces on chains whose box lies more than [`CHAIN_MARGIN`] outside `env` (their
-    /// segments cannot meet it) and, when `inside_meets`, answering true for a piece on a chain
-    /// whose box lies that much inside `env` (each of its points is in `env`). Pieces join end
+    /// segments cannot meet it), and answering from a chain's box alone where `inside` allows:
+    /// true for a piece on a chain whose box lies that much inside the box `env` or, grown by
+    /// it, inside the polygon (each of its points is in it), false (the piece passed over) for
+    /// one whose grown box lies outside the polygon and meets none of its rings. Pieces join end
     /// to start (at a junction or a stop), so the step between two pieces is no segment.
     fn any_segment(
         &self,
         geo: &Geography,
         env: &Bbox,
-        inside_meets: bool,
+        inside: Inside<'_>,
         mut memo: Option<&mut ChainMemo>,
         mut seg: impl FnMut([f64; 2], [f64; 2]) -> bool,
     ) -> bool {
-        match &self.geometry {
-            RouteGeometry::Line(c) => {
-                if let [p] = c.as_slice() {
+        match self.geometry {
+            Shape::Line(c) => {
+                if let [p] = c {
                     return seg(*p, *p);
                 }
                 c.windows(2).any(|w| seg(w[0], w[1]))
             }
-            RouteGeometry::Pieces(pieces) => {
+            Shape::Pieces(pieces) => {
                 let chains = geo.rail.chains();
                 // the two ends first: a route meets a box about a city mostly where it starts
                 // or ends there
@@ -601,9 +671,8 @@ impl MappedRoute {
                     .take(n.min(2))
                     .chain(1..n.saturating_sub(1));
                 order.map(|k| pieces[k]).any(|(c, from, to)| {
-                    let chain = &chains[c as usize];
-                    // the piece is the whole chain (as routes are built: 0 and its length)
-                    let whole = from.min(to) == 0.0 && from.max(to) == chain.length_m();
+                    // what the memo knows first: a chain whose box lies outside or inside
+                    // needs no read of the chain
                     let known = memo
                         .as_deref()
                         .and_then(|m| m.0.get(c as usize).copied())
@@ -611,15 +680,25 @@ impl MappedRoute {
                     match known {
                         chain_state::OUTSIDE => return false,
                         chain_state::INSIDE => return true,
+                        _ => {}
+                    }
+                    let chain = &chains[c as usize];
+                    // the piece is the whole chain (as routes are built: 0 and its length)
+                    let whole = from.min(to) == 0.0 && from.max(to) == chain.length_m();
+                    match known {
                         chain_state::MEETS if whole => return true,
                         chain_state::MISSES if whole => return false,
                         chain_state::UNKNOWN => {
                             let state = if !grown(&chain.bbox, CHAIN_MARGIN).intersects(env) {
                                 chain_state::OUTSIDE
-                            } else if inside_meets && within(&chain.bbox, env) {
-                                chain_state::INSIDE
                             } else {
-                                chain_state::NEAR
+                                match inside {
+                                    Inside::Box if within(&chain.bbox, env) => chain_state::INSIDE,
+                                    Inside::Polygon(poly) => {
+                                        polygon_state(poly, &grown(&chain.bbox, CHAIN_MARGIN))
+                                    }
+                                    _ => chain_state::NEAR,
+                                }
                             };
                             if let Some(m) = memo.as_deref_mut()
                                 && let Some(x) = m.0.get_mut(c as usize)
@@ -664,6 +743,43 @@ impl MappedRoute {
                 })
             }
         }
+    }
+}
+
+/// Which rail chains a route's segment test may take as meeting the geometry (or, for a
+/// polygon, as missing it) from their box alone.
+#[derive(Clone, Copy)]
+enum Inside<'a> {
+    /// the geometry is the box `env`: a chain whose box lies inside it meets it
+    Box,
+    /// a chain whose box no ring of the polygon meets lies wholly inside it (meets it) or
+    /// wholly outside it (none of its segments meets a ring)
+    Polygon(&'a geo::Polygon<f64>),
+    /// none: every chain near the geometry is tested segment by segment
+    Never,
+}
+
+/// A chain whose (grown) box is `b` against a polygon: NEAR when a segment of one of the
+/// polygon's rings meets the box (geo's `Line` against `Rect`); otherwise the box lies in one
+/// face of the rings, inside the polygon (INSIDE: every point of the chain is in it, so a route
+/// along it meets the polygon, as geo decides a line against an area) or outside it (OUTSIDE:
+/// no segment of the chain can meet a ring), as one of its corners does.
+fn polygon_state(poly: &geo::Polygon<f64>, b: &Bbox) -> u8 {
+    use geo::Intersects;
+    let r = geo::Rect::new(
+        geo::coord! { x: b.min_lon, y: b.min_lat },
+        geo::coord! { x: b.max_lon, y: b.max_lat },
+    );
+    let touches = std::iter::once(poly.exterior())
+        .chain(poly.interiors())
+        .flat_map(|ring| ring.lines())
+        .any(|l| segment_meets_rect([l.start.x, l.start.y], [l.end.x, l.end.y], &r));
+    if touches {
+        chain_state::NEAR
+    } else if poly.intersects(&geo::Point::new(b.min_lon, b.min_lat)) {
+        chain_state::INSIDE
+    } else {
+        chain_state::OUTSIDE
     }
 }
 

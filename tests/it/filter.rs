@@ -1872,3 +1872,409 @@ fn filters_read_from_the_side_by_side_fields_and_day_lists_select_what_the_prope
         "{sizes:?}"
     );
 }
+
+// ------------------------------------------- the route R-tree and the page written to bytes
+
+/// Random shapes about points of random journeys' routes, 2 to 60 km across: boxes, heptagons
+/// and boxes with a square hole (as the test above draws them).
+fn random_shapes(
+    rng: &mut rand::rngs::StdRng,
+    idx: &linesmap::journey::index::JourneyIndex,
+    n: usize,
+) -> Vec<geo::Geometry<f64>> {
+    use rand::Rng;
+    let g = super::common::gb();
+    (0..n)
+        .map(|k| {
+            let j = &idx.all()[rng.random_range(0..idx.len())];
+            let c = j.route.coords(g);
+            let p = c[rng.random_range(0..c.len())];
+            let r = rng.random_range(0.01..0.5);
+            let (x, y) = (
+                p[0] + rng.random_range(-r..r),
+                p[1] + rng.random_range(-r..r),
+            );
+            match k % 3 {
+                0 => rect([x - r, y - r * 0.6, x + r, y + r * 0.6]),
+                1 => polygon(
+                    &(0..7)
+                        .map(|i| {
+                            let a = i as f64 * std::f64::consts::TAU / 7.0;
+                            let s = rng.random_range(0.3..1.0) * r;
+                            (x + s * a.cos(), y + s * a.sin() * 0.6)
+                        })
+                        .collect::<Vec<_>>(),
+                    &[],
+                ),
+                _ => {
+                    let h = r / 2.0;
+                    polygon(
+                        &[
+                            (x - r, y - r),
+                            (x + r, y - r),
+                            (x + r, y + r),
+                            (x - r, y + r),
+                        ],
+                        &[&[
+                            (x - h, y - h),
+                            (x + h, y - h),
+                            (x + h, y + h),
+                            (x - h, y + h),
+                        ]],
+                    )
+                }
+            }
+        })
+        .collect()
+}
+
+/// The journeys a spatial filter selects through the route R-tree, as `filtered_journeys` runs
+/// it (each candidate route tested once, shared by its journeys), with an optional `bbox`.
+fn through_route_tree(
+    idx: &linesmap::journey::index::JourneyIndex,
+    geom: &geo::Geometry<f64>,
+    bbox: Option<linesmap::geography::Bbox>,
+) -> Vec<u32> {
+    use geo::BoundingRect;
+    let g = super::common::gb();
+    let e = geom.bounding_rect().unwrap();
+    let envelope = linesmap::geography::Bbox::new(e.min().x, e.min().y, e.max().x, e.max().y).ok();
+    let answers = linesmap::http::queryables::RouteAnswers::new(idx);
+    let f = linesmap::journey::index::JourneyFilter {
+        bbox,
+        ..Default::default()
+    };
+    idx.positions_on_routes(
+        g,
+        &f,
+        envelope,
+        |r| answers.meets(r, g, geom),
+        |_, h| answers.meets(h.route, g, geom),
+    )
+}
+
+/// The unindexed answer: every journey in order, geo's predicate on its drawn line (and on the
+/// `bbox`, edges included, by Liang–Barsky clipping of each segment).
+fn every_journey(
+    idx: &linesmap::journey::index::JourneyIndex,
+    geom: &geo::Geometry<f64>,
+    bbox: Option<linesmap::geography::Bbox>,
+) -> Vec<u32> {
+    let g = super::common::gb();
+    (0..idx.len() as u32)
+        .filter(|&i| {
+            let route = &idx.at(i).unwrap().route;
+            geo_predicate(route, geom)
+                && bbox.is_none_or(|b| {
+                    let c = route.coords(g);
+                    c.windows(2).any(|w| {
+                        segment_meets_box(w[0], w[1], [b.min_lon, b.min_lat, b.max_lon, b.max_lat])
+                    })
+                })
+        })
+        .collect()
+}
+
+#[test]
+fn the_route_r_tree_selects_what_geos_predicate_selects_on_hand_made_routes() {
+    use linesmap::journey::index::JourneyIndex;
+    let g = super::common::gb();
+    let st = generated_state(20);
+    let base: Vec<_> = st
+        .journeys
+        .index()
+        .all()
+        .iter()
+        .map(|j| (**j).clone())
+        .collect();
+    // the box [1, 1, 3, 3] (degrees; line routes need no rail) and routes drawn against it;
+    // whether each meets it follows from the coordinates, exactly representable
+    let routes: Vec<(&str, Vec<[f64; 2]>, bool)> = vec![
+        (
+            "touching the left edge with its end",
+            vec![[0.0, 2.0], [1.0, 2.0]],
+            true,
+        ),
+        (
+            "touching the top edge mid-segment",
+            vec![[0.0, 3.0], [4.0, 3.0]],
+            true,
+        ),
+        (
+            "through the corner (1, 1) only: y = 2 - x",
+            vec![[0.0, 2.0], [2.0, 0.0]],
+            true,
+        ),
+        (
+            "cutting the corner with no vertex inside: x + y = 2.5",
+            vec![[0.0, 2.5], [2.5, 0.0]],
+            true,
+        ),
+        (
+            "wholly inside",
+            vec![[1.5, 1.5], [2.5, 2.5], [2.0, 1.2]],
+            true,
+        ),
+        (
+            "touching the corner (3, 3) with its end",
+            vec![[3.0, 3.0], [3.5, 3.5]],
+            true,
+        ),
+        (
+            "envelope overlapping, the line outside: below then right",
+            vec![[0.0, 0.5], [3.5, 0.5], [3.5, 4.0]],
+            false,
+        ),
+        (
+            "envelope overlapping, short of the corner: x + y = 1.9",
+            vec![[0.0, 1.9], [1.9, 0.0]],
+            false,
+        ),
+        (
+            "round the box, never in it",
+            vec![[0.0, 0.0], [4.0, 0.0], [4.0, 4.0], [0.0, 4.0], [0.0, 0.0]],
+            false,
+        ),
+        ("far off", vec![[10.0, 10.0], [11.0, 11.0]], false),
+    ];
+    // two journeys on each route (one shared route each), in turn
+    let mut list = Vec::new();
+    for (k, (_, c, _)) in routes.iter().enumerate() {
+        let route = Arc::new(line_route(c));
+        for m in 0..2 {
+            let mut j = base[2 * k + m].clone();
+            j.route = route.clone();
+            list.push(j);
+        }
+    }
+    let idx = JourneyIndex::from_journeys(list);
+    assert_eq!(idx.routes(), routes.len());
+    let _ = g;
+    let want: Vec<u32> = routes
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, _, meets))| *meets)
+        .flat_map(|(k, _)| [2 * k as u32, 2 * k as u32 + 1])
+        .collect();
+    let square = [(1.0, 1.0), (3.0, 1.0), (3.0, 3.0), (1.0, 3.0)];
+    for geom in [rect([1.0, 1.0, 3.0, 3.0]), polygon(&square, &[])] {
+        // the hand answers are geo's, route by route
+        for (name, c, meets) in &routes {
+            assert_eq!(geo_predicate(&line_route(c), &geom), *meets, "{name}");
+        }
+        assert_eq!(through_route_tree(&idx, &geom, None), want, "{geom:?}");
+        assert_eq!(every_journey(&idx, &geom, None), want);
+        // with a `bbox` too: the left half of the box keeps the routes meeting x <= 2 inside it
+        let left = linesmap::geography::Bbox::new(1.0, 1.0, 2.0, 3.0).ok();
+        let halves = every_journey(&idx, &geom, left);
+        assert_eq!(halves, vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "{geom:?}");
+        assert_eq!(through_route_tree(&idx, &geom, left), halves);
+    }
+}
+
+#[test]
+fn the_route_r_tree_selects_what_every_journey_scanned_selects_through_ingest_rectify_and_erase() {
+    use linesmap::journey::index::JourneyIndex;
+    use rand::{Rng, SeedableRng};
+    let st = generated_state(3_000);
+    let all: Vec<_> = st
+        .journeys
+        .index()
+        .all()
+        .iter()
+        .map(|j| (**j).clone())
+        .collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+    // bulk-loaded with 2,000, then 1,000 inserted one by one (the R-tree's incremental path)
+    let mut idx = JourneyIndex::from_journeys(all[..2_000].to_vec());
+    for j in &all[2_000..] {
+        assert!(idx.insert(j.clone()));
+    }
+    let shapes = random_shapes(&mut rng, &idx, 36);
+    let mut seen = [0usize; 2];
+    let mut check = |idx: &JourneyIndex, stage: &str, rng: &mut rand::rngs::StdRng| {
+        for (k, geom) in shapes.iter().enumerate() {
+            // every third shape also with a `bbox` about a random journey's first point
+            let bbox = (k % 3 == 2).then(|| {
+                let j = &idx.all()[rng.random_range(0..idx.len())];
+                let p = j.route.coords(super::common::gb())[0];
+                linesmap::geography::Bbox::new(p[0] - 0.3, p[1] - 0.2, p[0] + 0.3, p[1] + 0.2)
+                    .unwrap()
+            });
+            let want = every_journey(idx, geom, bbox);
+            assert_eq!(
+                through_route_tree(idx, geom, bbox),
+                want,
+                "{stage}: {geom:?} {bbox:?}"
+            );
+            seen[usize::from(want.is_empty())] += 1;
+        }
+    };
+    check(&idx, "inserted", &mut rng);
+    // rectified: 300 journeys moved onto another journey's route or a copy of one (a new route)
+    let subs: Vec<_> = (0..300)
+        .map(|k| {
+            let mut j = all[rng.random_range(0..3_000)].clone();
+            let other = &all[rng.random_range(0..3_000)].route;
+            j.route = if k % 2 == 0 {
+                other.clone()
+            } else {
+                Arc::new((**other).clone())
+            };
+            (j, 2)
+        })
+        .collect();
+    assert!(idx.replace(subs) > 250);
+    check(&idx, "rectified", &mut rng);
+    // erased: 700 journeys
+    let gone: std::collections::HashSet<String> = (0..700)
+        .map(|_| all[rng.random_range(0..3_000)].report.report_id.clone())
+        .collect();
+    assert_eq!(idx.remove(&gone), gone.len());
+    check(&idx, "erased", &mut rng);
+    // and journeys inserted after the erasure (new routes among them)
+    for j in all
+        .iter()
+        .filter(|j| gone.contains(&j.report.report_id))
+        .take(300)
+    {
+        let mut j = j.clone();
+        j.route = Arc::new((*j.route).clone());
+        assert!(idx.insert(j));
+    }
+    check(&idx, "re-inserted", &mut rng);
+    // the shapes select some journeys, and not every shape selects none
+    assert!(seen[0] > 100, "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_spatially_filtered_page_holds_the_journeys_geo_selects_in_order_written_as_serde_writes_it()
+ {
+    use rand::SeedableRng;
+    let st = generated_state(3_000);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1921);
+    let shapes = {
+        let idx = st.journeys.index();
+        random_shapes(&mut rng, &idx, 9)
+    };
+    let crs_names = [
+        "",
+        "&crs=http://www.opengis.net/def/crs/EPSG/0/4326",
+        "&crs=http://www.opengis.net/def/crs/EPSG/0/27700",
+    ];
+    let mut pages = 0;
+    for (k, geom) in shapes.iter().enumerate() {
+        let text = format!(
+            "S_INTERSECTS(geometry, {})",
+            linesmap::http::cql2::wkt(geom)
+        );
+        let want = {
+            let idx = st.journeys.index();
+            every_journey(&idx, geom, None)
+                .into_iter()
+                .map(|i| idx.at(i).unwrap().report.report_id.clone())
+                .collect::<Vec<_>>()
+        };
+        for offset in [0, 40] {
+            let path = format!(
+                "/collections/journeys/items?limit=40&offset={offset}&filter={}{}",
+                enc(&text),
+                crs_names[k % 3]
+            );
+            let r = warp::test::request()
+                .path(&path)
+                .header("host", "example.test")
+                .reply(&routes(st.clone()))
+                .await;
+            assert_eq!(r.status(), 200, "{path}");
+            let v: Value = serde_json::from_slice(r.body()).unwrap();
+            assert_eq!(v["numberMatched"], want.len(), "{text}");
+            let ids: Vec<String> = v["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["id"].as_str().unwrap().to_string())
+                .collect();
+            let slice: Vec<String> = want.iter().skip(offset).take(40).cloned().collect();
+            assert_eq!(ids, slice, "{text} at {offset}");
+            // the bytes are serde_json's for the same features and links
+            let idx = st.journeys.index();
+            let list: Vec<_> = ids.iter().map(|id| idx.get(id).unwrap().clone()).collect();
+            let crs = match k % 3 {
+                0 => linesmap::http::crs::Crs::Crs84,
+                1 => linesmap::http::crs::Crs::Epsg4326,
+                _ => linesmap::http::crs::Crs::Epsg27700,
+            };
+            let features = list
+                .iter()
+                .map(|j| linesmap::http::journeys::JourneyFeature {
+                    state: &st,
+                    journey: j,
+                    geometry: true,
+                    crs,
+                    persons: false,
+                })
+                .collect();
+            let links = v["links"].as_array().unwrap().clone();
+            let out =
+                linesmap::http::journeys::FeatureCollectionOut::new(features, want.len(), links);
+            assert_eq!(
+                String::from_utf8_lossy(r.body()),
+                String::from_utf8(serde_json::to_vec(&out).unwrap()).unwrap(),
+                "{path}"
+            );
+            pages += usize::from(!ids.is_empty());
+        }
+    }
+    assert!(pages >= 6, "{pages}");
+}
+
+#[test]
+fn a_journeys_page_written_to_bytes_is_serde_jsons_with_shared_routes_persons_and_no_geometry() {
+    let st = generated_state(400);
+    let idx = st.journeys.index();
+    // journeys in an order that repeats routes: every journey, then the first 50 again
+    let list: Vec<_> = idx
+        .all()
+        .iter()
+        .chain(idx.all().iter().take(50))
+        .cloned()
+        .collect();
+    let shared = {
+        let mut seen = std::collections::HashSet::new();
+        list.iter()
+            .filter(|j| !seen.insert(Arc::as_ptr(&j.route)))
+            .count()
+    };
+    assert!(shared >= 50, "{shared}");
+    for crs in [
+        linesmap::http::crs::Crs::Crs84,
+        linesmap::http::crs::Crs::Epsg4326,
+        linesmap::http::crs::Crs::Epsg27700,
+    ] {
+        for (geometry, persons, untimed) in [
+            (true, false, None),
+            (true, true, Some(7)),
+            (false, false, None),
+        ] {
+            let features = list
+                .iter()
+                .map(|j| linesmap::http::journeys::JourneyFeature {
+                    state: &st,
+                    journey: j,
+                    geometry,
+                    crs,
+                    persons,
+                })
+                .collect();
+            let links = vec![serde_json::json!({"rel": "next", "href": "/x?a=\"b\"&offset=2"})];
+            let mut out =
+                linesmap::http::journeys::FeatureCollectionOut::new(features, 1234, links);
+            out.untimed_excluded = untimed;
+            assert!(
+                out.to_bytes() == serde_json::to_vec(&out).unwrap(),
+                "{crs:?} geometry {geometry} persons {persons}"
+            );
+        }
+    }
+}
