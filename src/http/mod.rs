@@ -9,6 +9,7 @@ pub mod cql2;
 pub mod crs;
 pub mod endpoint;
 pub mod error;
+pub mod export;
 pub mod guard;
 mod handlers;
 pub mod journeys;
@@ -321,7 +322,7 @@ where
         E::Clock => layers::clock_api(raw, who, st).await,
         E::People => people::people_api(raw, who, st).await,
         E::Person => people::person_api(param(0), raw, who, st).await,
-        E::Export => layers::export(raw, who, st).await,
+        E::Export => export::export(raw, who, st).await,
         E::WhoAmI => params::Params::parse(&raw, &[]).map(|_| guard::whoami(who, st)),
         E::Vocabulary => params::Params::parse(&raw, &[]).map(|_| handlers::vocabulary()),
         E::AuthConfig => params::Params::parse(&raw, &[]).map(|_| guard::auth_config(st)),

@@ -11,6 +11,7 @@
 //! them ([`PersonKeys`], [`distinct`]). Distinct counts cannot be summed across parts, so each
 //! row's are counted from its own list of keys.
 
+pub mod collection;
 pub mod emerging;
 pub mod hotspots;
 pub mod mvt;
