@@ -1,5 +1,5 @@
-//! The analysts' layers over HTTP: `/api/hotspots`, `/api/flows`, `/api/trends` and the
-//! streamed `/api/export`, and the features the OGC collections `rail`, `hotspots` and `flows`
+//! The analysts' layers over HTTP: `/api/hotspots`, `/api/flows`, `/api/trends` (and the
+//! tables `/api/export` writes, see [`super::export`]), and the features the OGC collections `rail`, `hotspots` and `flows`
 //! serve. The numbers come from [`crate::layers`]; this module selects the journeys, sorts and
 //! renders.
 //!
@@ -16,6 +16,8 @@ use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
 use crate::layers::hotspots::{Inference, Spot};
+use crate::layers::key::{BboxKey, FilterKey};
+use crate::layers::memo::{Filtered, Memo};
 use crate::layers::{
     self, Corridors, Direction, Flows, Interval, Measure, SectionStats, StationStats, hotspots,
 };
@@ -43,117 +45,47 @@ fn refs(v: &[Arc<MappedJourney>]) -> Vec<&Arc<MappedJourney>> {
     v.iter().collect()
 }
 
-/// Results cached per journey filter until the next journeys arrive (or, when the server
-/// allows layers to lag writes by `stale_ok`, until the cached value is that old): the place
-/// layers count over every selected journey, and a map pages through them with the same filter.
-/// A cached value: the data version it was computed at, when, and the value.
-type Cached<T> = (usize, std::time::Instant, Arc<T>);
-
-pub struct Memo<T> {
-    /// per filter
-    inner: std::sync::Mutex<std::collections::HashMap<String, Cached<T>>>,
-    /// held while computing, so that a burst of identical requests computes once
-    computing: std::sync::Mutex<()>,
-    /// entries kept before the cache starts again
-    cap: usize,
-}
-
-/// Entries kept per layer before the cache starts again.
-const MEMO_MAX: usize = 256;
-
-impl<T> Default for Memo<T> {
-    fn default() -> Self {
-        Memo::with_cap(MEMO_MAX)
-    }
-}
-
-/// Filtered selections kept per kind (each up to a list of every journey's position).
-const FILTERED_MAX: usize = 32;
-
-/// A [`Memo`] of filtered selections ([`FILTERED_MAX`] entries).
-pub struct Filtered<T>(pub Memo<T>);
-
-impl<T> Default for Filtered<T> {
-    fn default() -> Self {
-        Filtered(Memo::with_cap(FILTERED_MAX))
-    }
-}
-
-impl<T> Memo<T> {
-    /// Forgets every value (benchmarks measure the uncached path with it).
-    pub fn clear(&self) {
-        if let Ok(mut g) = self.inner.lock() {
-            g.clear();
-        }
-    }
-
-    /// A memo keeping up to `cap` entries.
-    pub fn with_cap(cap: usize) -> Self {
-        Memo {
-            inner: std::sync::Mutex::new(std::collections::HashMap::new()),
-            computing: std::sync::Mutex::new(()),
-            cap,
-        }
-    }
-
-    /// The value for `key` at data `version` (the index's, changed by every change),
-    /// or one computed at an older version less than `stale_ok` ago; computed by `make` when
-    /// neither is there, one computation at a time (the others wait for it and then find it).
-    pub fn get(
-        &self,
-        version: usize,
-        stale_ok: std::time::Duration,
-        key: &impl std::fmt::Debug,
-        make: impl FnOnce() -> T,
-    ) -> Arc<T> {
-        let key = format!("{key:?}");
-        let cached = || {
-            self.inner.lock().ok().and_then(|g| {
-                g.get(&key)
-                    .filter(|(v, at, _)| *v == version || at.elapsed() < stale_ok)
-                    .map(|(_, _, x)| x.clone())
-            })
-        };
-        if let Some(v) = cached() {
-            return v;
-        }
-        let _one = self.computing.lock();
-        if let Some(v) = cached() {
-            return v;
-        }
-        let v = Arc::new(make());
-        if let Ok(mut g) = self.inner.lock() {
-            if g.len() >= self.cap {
-                g.clear();
-            }
-            g.insert(key, (version, std::time::Instant::now(), v.clone()));
-        }
-        v
-    }
-}
-
 /// The cached layers of [`AppState`].
 #[derive(Default)]
 pub struct Memos {
-    stations: Memo<Vec<StationStats>>,
-    hotspots: Memo<Vec<Spot>>,
-    sections: Memo<Vec<SectionStats>>,
-    forces: Memo<Vec<[u32; 4]>>,
-    flows: Memo<Flows>,
-    travel_flows: Memo<Flows>,
-    force_carried: Memo<Vec<Totals>>,
-    corridors: Memo<Corridors>,
-    travel_corridors: Memo<Corridors>,
-    sizes: Memo<usize>,
+    stations: Memo<FilterKey, Vec<StationStats>>,
+    hotspots: Memo<(FilterKey, Measure, Inference), Vec<Spot>>,
+    sections: Memo<FilterKey, Vec<SectionStats>>,
+    forces: Memo<FilterKey, Vec<[u32; 4]>>,
+    flows: Memo<FilterKey, Flows>,
+    travel_flows: Memo<FilterKey, Flows>,
+    force_carried: Memo<FilterKey, Vec<Totals>>,
+    corridors: Memo<FilterKey, Corridors>,
+    travel_corridors: Memo<FilterKey, Corridors>,
+    sizes: Memo<FilterKey, usize>,
     /// CQL2-filtered selections per (collection, normalised filter, the other parameters):
     /// the journeys' positions in the index at its version (no journey is held, so an erased
     /// one leaves nothing here), and the other collections' features as served
-    pub filtered_journeys: Filtered<Vec<u32>>,
-    pub filtered_features: Filtered<Vec<Value>>,
+    pub filtered_journeys: Filtered<(String, FilterKey), Vec<u32>>,
+    pub filtered_features: Filtered<FeaturesKey, Vec<Value>>,
     /// rail routes between corridor ends, by (from, to) station: they depend on the
     /// geography alone, so are kept for the server's life (bounded)
     corridor_routes: std::sync::Mutex<std::collections::HashMap<(u32, u32), Arc<CorridorRoute>>>,
 }
+
+/// The key of a collection's features kept under a CQL2 filter: the collection, the normalised
+/// filter's text, and every other parameter of the items that changes which features there
+/// are or what they say (box, journeys, station's force, `code`, the hotspot query, the flows'
+/// ends and direction, geometry or not, published to a viewer or not).
+pub type FeaturesKey = (
+    crate::layers::collection::Collection,
+    String,
+    Option<BboxKey>,
+    FilterKey,
+    Option<u16>,
+    Option<String>,
+    HotspotQuery,
+    Option<u16>,
+    Option<u16>,
+    Direction,
+    bool,
+    bool,
+);
 
 /// A corridor's rail route: metres, forces crossed in order, the line along the track.
 type CorridorRoute = Option<(f64, Vec<usize>, Vec<[f64; 2]>)>;
@@ -193,14 +125,14 @@ impl Memos {
 /// read lock held across the wait for the memo (or taken twice by one thread) deadlocks as
 /// soon as a writer queues between the two (the lock lets a waiting writer go first), which is
 /// what a stream of reports did to every reader (`benches/http/soak.sh`, 2026-11-30).
-fn cached<T>(
+fn cached<K: std::hash::Hash + Eq, T>(
     state: &AppState,
-    memo: &Memo<T>,
-    f: &impl std::fmt::Debug,
+    memo: &Memo<K, T>,
+    key: K,
     make: impl FnOnce() -> T,
 ) -> Arc<T> {
     let version = state.journeys.index().version() as usize;
-    memo.get(version, state.limits.layer_staleness, f, make)
+    memo.get(version, state.limits.layer_staleness, key, make)
 }
 
 /// The two parts of a filter whose aggregates a `btp_planner` sees: all the journeys it
@@ -355,7 +287,7 @@ fn parted<T: serde::Serialize + serde::de::DeserializeOwned>(
 pub fn selection_size(state: &AppState, f: &JourneyFilter) -> usize {
     let mut f = f.clone();
     f.disclose_non_btp = false;
-    *cached(state, &state.memos.sizes, &f, || {
+    *cached(state, &state.memos.sizes, FilterKey::of(&f), || {
         state
             .journeys
             .index()
@@ -379,7 +311,7 @@ pub fn station_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<StationSta
     if let Some(v) = parted(state, f, "stations", station_counts) {
         return v;
     }
-    cached(state, &state.memos.stations, f, || {
+    cached(state, &state.memos.stations, FilterKey::of(f), || {
         let sel = select(state, f);
         layers::station_stats(state.journeys.geography(), &refs(&sel))
     })
@@ -391,7 +323,7 @@ fn hotspot_statistics(state: &AppState, f: &JourneyFilter, q: HotspotQuery) -> A
     cached(
         state,
         &state.memos.hotspots,
-        &(f, q.measure, q.inference),
+        (FilterKey::of(f), q.measure, q.inference),
         || {
             let stats = station_counts(state, f);
             let x: Vec<f64> = stats.iter().map(|s| f64::from(s.get(q.measure))).collect();
@@ -408,7 +340,7 @@ pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 4]>> {
     if let Some(v) = parted(state, f, "forces", force_counts) {
         return v;
     }
-    cached(state, &state.memos.forces, f, || {
+    cached(state, &state.memos.forces, FilterKey::of(f), || {
         let n = state.journeys.geography().forces.forces().len();
         let flows = all_flows(state, f, Direction::Line);
         let sel = select(state, f);
@@ -425,7 +357,7 @@ pub fn force_totals(state: &AppState, f: &JourneyFilter) -> Arc<Vec<Totals>> {
     if let Some(v) = parted(state, f, "force_totals", force_totals) {
         return v;
     }
-    cached(state, &state.memos.force_carried, f, || {
+    cached(state, &state.memos.force_carried, FilterKey::of(f), || {
         let sel = select(state, f);
         layers::force_carried(
             &refs(&sel),
@@ -485,7 +417,7 @@ impl HotspotSort {
 }
 
 /// Which significant stations `significant=` keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Significant {
     Hot,
     Cold,
@@ -514,7 +446,7 @@ impl Significant {
 
 /// What a hotspot layer counts and how it judges significance: `measure`, `inference`,
 /// `permutations`, `seed`, and the `significant` stations to keep.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct HotspotQuery {
     pub measure: Measure,
     pub inference: Inference,
@@ -1531,7 +1463,7 @@ fn all_flows(state: &AppState, f: &JourneyFilter, direction: Direction) -> Arc<F
         Direction::Line => &state.memos.flows,
         Direction::Travel => &state.memos.travel_flows,
     };
-    cached(state, memo, f, || {
+    cached(state, memo, FilterKey::of(f), || {
         let sel = select(state, f);
         layers::flows(&refs(&sel), direction)
     })
@@ -1643,7 +1575,7 @@ fn all_corridors(state: &AppState, f: &JourneyFilter, direction: Direction) -> A
         Direction::Line => &state.memos.corridors,
         Direction::Travel => &state.memos.travel_corridors,
     };
-    cached(state, memo, f, || {
+    cached(state, memo, FilterKey::of(f), || {
         let sel = select(state, f);
         layers::corridors(state.journeys.geography(), &refs(&sel), direction)
     })
@@ -2116,7 +2048,7 @@ pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStat
     if let Some(v) = parted(state, f, "sections", section_stats) {
         return v;
     }
-    cached(state, &state.memos.sections, f, || {
+    cached(state, &state.memos.sections, FilterKey::of(f), || {
         let sel = select(state, f);
         layers::rail_usage(state.journeys.geography(), &refs(&sel))
     })

@@ -29,6 +29,7 @@ use crate::geography::{Bbox, ForceCode, Geography, StationCode};
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::polyline_intersects;
 use crate::journey::report::parse_date;
+use crate::layers::key::{BboxKey, FilterKey};
 use crate::layers::{self, StationStats};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -801,12 +802,13 @@ fn select_filtered(
     let Some(e) = &q.filter else {
         return select_features(state, id, q, offset, limit);
     };
-    let key = format!(
-        "{id}|{e}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
-        q.bbox,
-        q.journeys,
+    let key = (
+        id,
+        e.to_string(),
+        q.bbox.as_ref().map(BboxKey::of),
+        FilterKey::of(&q.journeys),
         q.place_force,
-        q.code,
+        q.code.clone(),
         q.hotspot,
         q.origin,
         q.destination,
@@ -824,21 +826,20 @@ fn select_filtered(
     // the parameters' own errors (a malformed `code`) before anything is kept
     select_features(state, id, q, 0, 0)?;
     let version = state.journeys.index().version() as usize;
-    let kept =
-        state
-            .memos
-            .filtered_features
-            .0
-            .get(version, std::time::Duration::ZERO, &key, || {
-                let mut all = select_features(state, id, q, 0, usize::MAX)
-                    .map(|(_, all)| all)
-                    .unwrap_or_default();
-                if let Some(d) = disclosure {
-                    all.iter_mut().for_each(|f| d.row(f));
-                }
-                all.retain(|f| plan.selects(&FeatureRow(f)));
-                all
-            });
+    let kept = state
+        .memos
+        .filtered_features
+        .0
+        .get(version, std::time::Duration::ZERO, key, || {
+            let mut all = select_features(state, id, q, 0, usize::MAX)
+                .map(|(_, all)| all)
+                .unwrap_or_default();
+            if let Some(d) = disclosure {
+                all.iter_mut().for_each(|f| d.row(f));
+            }
+            all.retain(|f| plan.selects(&FeatureRow(f)));
+            all
+        });
     let n = kept.len();
     let page = kept.iter().skip(offset).take(limit).cloned().collect();
     Ok((n, page))
@@ -879,11 +880,11 @@ pub fn filtered_journeys(
             None => None,
         };
     drop(plan);
-    let key = format!("{e}|{f:?}");
+    let key = (e.to_string(), FilterKey::of(f));
     Ok(state.memos.filtered_journeys.0.get(
         idx.version() as usize,
         std::time::Duration::ZERO,
-        &key,
+        key,
         || {
             // a box the filter's geometry must meet narrows the candidates through the route
             // R-tree (the filter tests each route exactly, once)

@@ -14,6 +14,8 @@
 pub mod collection;
 pub mod emerging;
 pub mod hotspots;
+pub mod key;
+pub mod memo;
 pub mod mvt;
 pub mod people;
 pub mod tiles;
