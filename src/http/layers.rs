@@ -16,8 +16,8 @@ use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
 use crate::layers::hotspots::{Inference, Spot};
-use crate::layers::key::{BboxKey, FilterKey};
-use crate::layers::memo::{Filtered, Memo};
+use crate::layers::service::CorridorRoute;
+pub use crate::layers::service::{HotspotQuery, Memos, Significant, btp_parts};
 use crate::layers::{
     self, Corridors, Direction, Flows, Interval, Measure, SectionStats, StationStats, hotspots,
 };
@@ -34,132 +34,18 @@ pub const MAX_TOP: i64 = 10_000;
 
 /// The journeys a filter selects, in the order they were added.
 pub fn select(state: &AppState, f: &JourneyFilter) -> Vec<Arc<MappedJourney>> {
-    let idx = state.journeys.index();
-    idx.matching(state.journeys.geography(), f)
-        .into_iter()
-        .cloned()
-        .collect()
+    state.layers().select(f)
 }
 
 fn refs(v: &[Arc<MappedJourney>]) -> Vec<&Arc<MappedJourney>> {
     v.iter().collect()
 }
 
-/// The cached layers of [`AppState`].
-#[derive(Default)]
-pub struct Memos {
-    stations: Memo<FilterKey, Vec<StationStats>>,
-    hotspots: Memo<(FilterKey, Measure, Inference), Vec<Spot>>,
-    sections: Memo<FilterKey, Vec<SectionStats>>,
-    forces: Memo<FilterKey, Vec<[u32; 4]>>,
-    flows: Memo<FilterKey, Flows>,
-    travel_flows: Memo<FilterKey, Flows>,
-    force_carried: Memo<FilterKey, Vec<Totals>>,
-    corridors: Memo<FilterKey, Corridors>,
-    travel_corridors: Memo<FilterKey, Corridors>,
-    sizes: Memo<FilterKey, usize>,
-    /// CQL2-filtered selections per (collection, normalised filter, the other parameters):
-    /// the journeys' positions in the index at its version (no journey is held, so an erased
-    /// one leaves nothing here), and the other collections' features as served
-    pub filtered_journeys: Filtered<(String, FilterKey), Vec<u32>>,
-    pub filtered_features: Filtered<FeaturesKey, Vec<Value>>,
-    /// rail routes between corridor ends, by (from, to) station: they depend on the
-    /// geography alone, so are kept for the server's life (bounded)
-    corridor_routes: std::sync::Mutex<std::collections::HashMap<(u32, u32), Arc<CorridorRoute>>>,
-}
-
-/// The key of a collection's features kept under a CQL2 filter: the collection, the normalised
-/// filter's text, and every other parameter of the items that changes which features there
-/// are or what they say (box, journeys, station's force, `code`, the hotspot query, the flows'
-/// ends and direction, geometry or not, published to a viewer or not).
-pub type FeaturesKey = (
-    crate::layers::collection::Collection,
-    String,
-    Option<BboxKey>,
-    FilterKey,
-    Option<u16>,
-    Option<String>,
-    HotspotQuery,
-    Option<u16>,
-    Option<u16>,
-    Direction,
-    bool,
-    bool,
-);
-
-/// A corridor's rail route: metres, forces crossed in order, the line along the track.
-type CorridorRoute = Option<(f64, Vec<usize>, Vec<[f64; 2]>)>;
-
-/// Corridor routes kept before the cache starts again.
-const CORRIDOR_ROUTES_MAX: usize = 20_000;
-
 fn corridor_route(state: &AppState, from: u32, to: u32) -> Arc<CorridorRoute> {
-    let cache = &state.memos.corridor_routes;
-    if let Some(r) = cache.lock().ok().and_then(|c| c.get(&(from, to)).cloned()) {
-        return r;
-    }
-    let r = Arc::new(layers::corridor_route(state.journeys.geography(), from, to));
-    if let Ok(mut c) = cache.lock() {
-        if c.len() >= CORRIDOR_ROUTES_MAX {
-            c.clear();
-        }
-        c.insert((from, to), r.clone());
-    }
-    r
+    state.layers().corridor_route(from, to)
 }
 
-impl Memos {
-    /// Computes the unfiltered layers, so that the first map requests find them ready.
-    pub fn warm(state: &AppState) {
-        let all = JourneyFilter::default();
-        hotspot_statistics(state, &all, HotspotQuery::default());
-        force_counts(state, &all);
-        section_stats(state, &all);
-        flow_rows(state, &all, None, None, Direction::Line, false);
-    }
-}
-
-/// `memo`'s value for `f` at the current data version (or as stale as the limits allow).
-///
-/// The index's read guard is let go before the memo is asked: `make` takes it again, and a
-/// read lock held across the wait for the memo (or taken twice by one thread) deadlocks as
-/// soon as a writer queues between the two (the lock lets a waiting writer go first), which is
-/// what a stream of reports did to every reader (`benches/http/soak.sh`, 2026-11-30).
-fn cached<K: std::hash::Hash + Eq, T>(
-    state: &AppState,
-    memo: &Memo<K, T>,
-    key: K,
-    make: impl FnOnce() -> T,
-) -> Arc<T> {
-    let version = state.journeys.index().version() as usize;
-    memo.get(version, state.limits.layer_staleness, key, make)
-}
-
-/// The two parts of a filter whose aggregates a `btp_planner` sees: all the journeys it
-/// selects, and those British Transport Police reported or joined (readable to the caller).
-/// `None` when the filter does not ask for that ([`JourneyFilter::disclose_non_btp`]).
-fn btp_parts(f: &JourneyFilter) -> Option<(JourneyFilter, JourneyFilter)> {
-    if !f.disclose_non_btp {
-        return None;
-    }
-    let mut all = f.clone();
-    all.disclose_non_btp = false;
-    let mut readable = all.clone();
-    readable.btp_sourced = true;
-    Some((all, readable))
-}
-
-/// The readable part of an aggregate as it is plus the rest through disclosure control, for
-/// any row type: every whole number in `total` (found through serde, so a count added to a
-/// row later is covered without a change here) becomes `r + publish(cell, column, t - r)`,
-/// where `r` is the same number in `readable` and a suppressed part counts 0. Rows are
-/// matched by their identifying fields ([`ID_KEYS`]: a flow's forces, a period's days) or,
-/// where they have none, by position (stations, forces, sections by index); the cell of the
-/// keyed rounding is `scope` and that identity, so a cell publishes the same value however
-/// the query is spelt. With `drop_empty`, listed rows (those with identifying fields) left
-/// with no journeys are dropped (flows list only non-empty pairs), so which rows exist says
-/// nothing of the part the caller may not read. Other numbers (fractions: cash in pounds) are
-/// the readable part's alone.
+/// [`Layers::combine_parts`]: BTP's part of an aggregate exact, the rest published.
 pub fn combine_parts<T: serde::Serialize + serde::de::DeserializeOwned>(
     state: &AppState,
     scope: &str,
@@ -167,133 +53,16 @@ pub fn combine_parts<T: serde::Serialize + serde::de::DeserializeOwned>(
     readable: &T,
     drop_empty: bool,
 ) -> Result<T, ApiError> {
-    let t = serde_json::to_value(total).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let r = serde_json::to_value(readable).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let out = combine_value(state, &t, Some(&r), scope, "", drop_empty);
-    serde_json::from_value(out).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-/// Fields that identify a row rather than count anything.
-const ID_KEYS: &[&str] = &["origin", "destination", "start", "end"];
-
-fn combine_value(
-    state: &AppState,
-    t: &Value,
-    r: Option<&Value>,
-    cell: &str,
-    column: &str,
-    drop_empty: bool,
-) -> Value {
-    match t {
-        Value::Number(n) => match n.as_u64() {
-            Some(tv) => {
-                let rv = r.and_then(Value::as_u64).unwrap_or(0);
-                let other = tv.saturating_sub(rv);
-                let published = state
-                    .security
-                    .disclosure
-                    .publish(cell, column, other)
-                    .unwrap_or(0);
-                Value::from(rv + published)
-            }
-            None => r.cloned().unwrap_or(Value::Null),
-        },
-        Value::Object(o) => {
-            let ro = r.and_then(Value::as_object);
-            let mut out = serde_json::Map::new();
-            for (k, v) in o {
-                let nv = if ID_KEYS.contains(&k.as_str()) {
-                    v.clone()
-                } else {
-                    let col = if column.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{column}.{k}")
-                    };
-                    combine_value(state, v, ro.and_then(|x| x.get(k)), cell, &col, drop_empty)
-                };
-                out.insert(k.clone(), nv);
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => {
-            let ra = r.and_then(Value::as_array);
-            let id_of = |v: &Value| -> Option<String> {
-                let o = v.as_object()?;
-                let mut id = String::new();
-                for k in ID_KEYS {
-                    if let Some(x) = o.get(*k) {
-                        id.push_str(&format!("{k}={x}|"));
-                    }
-                }
-                (!id.is_empty()).then_some(id)
-            };
-            let keyed = items.first().and_then(id_of).is_some();
-            let by_id: std::collections::HashMap<String, &Value> = if keyed {
-                ra.into_iter()
-                    .flatten()
-                    .filter_map(|x| id_of(x).map(|id| (id, x)))
-                    .collect()
-            } else {
-                std::collections::HashMap::new()
-            };
-            let mut out = Vec::with_capacity(items.len());
-            for (i, v) in items.iter().enumerate() {
-                let (id, rv) = if keyed {
-                    let id = id_of(v).unwrap_or_default();
-                    let rv = by_id.get(&id).copied();
-                    (id, rv)
-                } else {
-                    (format!("{i}|"), ra.and_then(|a| a.get(i)))
-                };
-                let c = combine_value(state, v, rv, &format!("{cell}/{id}"), column, drop_empty);
-                let empty = keyed
-                    && drop_empty
-                    && (c.get("journeys").and_then(Value::as_u64) == Some(0)
-                        || c.pointer("/counts/journeys").and_then(Value::as_u64) == Some(0));
-                if !empty {
-                    out.push(c);
-                }
-            }
-            Value::Array(out)
-        }
-        other => other.clone(),
-    }
-}
-
-/// An aggregate for a `btp_planner` ([`JourneyFilter::disclose_non_btp`]): `compute` over all
-/// the journeys `f` selects and over those it may read (both cached), combined by
-/// [`combine_parts`]. `None` for any other filter. Should the combination fail, the readable
-/// part alone: never the whole.
-fn parted<T: serde::Serialize + serde::de::DeserializeOwned>(
-    state: &AppState,
-    f: &JourneyFilter,
-    scope: &str,
-    compute: impl Fn(&AppState, &JourneyFilter) -> Arc<T>,
-) -> Option<Arc<T>> {
-    let (all, readable) = btp_parts(f)?;
-    let (t, r) = (compute(state, &all), compute(state, &readable));
-    Some(match combine_parts(state, scope, &*t, &*r, true) {
-        Ok(v) => Arc::new(v),
-        Err(e) => {
-            tracing::error!(error = %e, scope, "combining aggregate parts");
-            r
-        }
-    })
+    state
+        .layers()
+        .combine_parts(scope, total, readable, drop_empty)
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// How many journeys `f` selects (cached): aggregate answers over fewer than k journeys are
 /// audited as journey-level reads.
 pub fn selection_size(state: &AppState, f: &JourneyFilter) -> usize {
-    let mut f = f.clone();
-    f.disclose_non_btp = false;
-    *cached(state, &state.memos.sizes, FilterKey::of(&f), || {
-        state
-            .journeys
-            .index()
-            .matching(state.journeys.geography(), &f)
-            .len()
-    })
+    state.layers().selection_size(f)
 }
 
 /// Marks an aggregate answer with the size of its selection (for the audit, see
@@ -308,62 +77,21 @@ pub(crate) fn with_selection(mut r: Response, n: usize) -> Response {
 
 /// Counts per station over the journeys `f` selects (cached).
 pub fn station_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<StationStats>> {
-    if let Some(v) = parted(state, f, "stations", station_counts) {
-        return v;
-    }
-    cached(state, &state.memos.stations, FilterKey::of(f), || {
-        let sel = select(state, f);
-        layers::station_stats(state.journeys.geography(), &refs(&sel))
-    })
+    state.layers().station_counts(f)
 }
 
-/// Gi* z, p-values and significance per station over the journeys `f` selects, on the
-/// measure and with the inference of `q` (cached).
 fn hotspot_statistics(state: &AppState, f: &JourneyFilter, q: HotspotQuery) -> Arc<Vec<Spot>> {
-    cached(
-        state,
-        &state.memos.hotspots,
-        (FilterKey::of(f), q.measure, q.inference),
-        || {
-            let stats = station_counts(state, f);
-            let x: Vec<f64> = stats.iter().map(|s| f64::from(s.get(q.measure))).collect();
-            hotspots::spots(&x, &state.neighbourhoods, q.inference)
-        },
-    )
+    state.layers().hotspot_statistics(f, q.measure, q.inference)
 }
 
-/// Journeys exported and imported per force by line direction, then the distinct persons and
-/// children on those journeys (cached): the off-diagonal line-direction flows summed by
-/// exporting force and by the force supplied, so that the force layer and the flows agree
-/// (see [`layers::force_exchange`]), and [`layers::force_distinct`] over the same journeys.
+/// Journeys exported and imported per force, and the distinct persons and children (cached).
 pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 4]>> {
-    if let Some(v) = parted(state, f, "forces", force_counts) {
-        return v;
-    }
-    cached(state, &state.memos.forces, FilterKey::of(f), || {
-        let n = state.journeys.geography().forces.forces().len();
-        let flows = all_flows(state, f, Direction::Line);
-        let sel = select(state, f);
-        layers::force_exchange(&flows, n)
-            .into_iter()
-            .zip(layers::force_distinct(&refs(&sel), n))
-            .map(|(e, (p, c))| [e[0], e[1], p, c])
-            .collect()
-    })
+    state.layers().force_counts(f)
 }
 
 /// Seizure and grading totals per force over the journeys whose line supplies it (cached).
 pub fn force_totals(state: &AppState, f: &JourneyFilter) -> Arc<Vec<Totals>> {
-    if let Some(v) = parted(state, f, "force_totals", force_totals) {
-        return v;
-    }
-    cached(state, &state.memos.force_carried, FilterKey::of(f), || {
-        let sel = select(state, f);
-        layers::force_carried(
-            &refs(&sel),
-            state.journeys.geography().forces.forces().len(),
-        )
-    })
+    state.layers().force_totals(f)
 }
 
 /// Places listed by a place layer: inside `bbox` and in force `force`.
@@ -414,43 +142,6 @@ impl HotspotSort {
             m => Measure::parse(m).map(HotspotSort::Count),
         }
     }
-}
-
-/// Which significant stations `significant=` keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Significant {
-    Hot,
-    Cold,
-    Any,
-}
-
-impl Significant {
-    pub const ALL: &[&str] = &["hot", "cold", "any"];
-    fn parse(s: &str) -> Option<Significant> {
-        match s {
-            "hot" => Some(Significant::Hot),
-            "cold" => Some(Significant::Cold),
-            "any" => Some(Significant::Any),
-            _ => None,
-        }
-    }
-
-    pub fn keeps(self, s: &Spot) -> bool {
-        match self {
-            Significant::Hot => s.kind() == Some("hot"),
-            Significant::Cold => s.kind() == Some("cold"),
-            Significant::Any => s.significant,
-        }
-    }
-}
-
-/// What a hotspot layer counts and how it judges significance: `measure`, `inference`,
-/// `permutations`, `seed`, and the `significant` stations to keep.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct HotspotQuery {
-    pub measure: Measure,
-    pub inference: Inference,
-    pub significant: Option<Significant>,
 }
 
 /// The parameters [`hotspot_query`] reads.
@@ -1443,30 +1134,7 @@ pub fn direction_param(p: &Params) -> Result<Direction, ApiError> {
 
 /// The flows of the journeys `f` selects by `direction` (cached), unnarrowed.
 fn all_flows(state: &AppState, f: &JourneyFilter, direction: Direction) -> Arc<Flows> {
-    let scope = match direction {
-        Direction::Line => "flows",
-        Direction::Travel => "travel_flows",
-    };
-    if let Some(v) = parted(state, f, scope, |s, f| all_flows(s, f, direction)) {
-        let mut v = (*v).clone();
-        // most journeys first again, as `layers::flows` orders them
-        v.rows.sort_by(|a, b| {
-            b.counts
-                .journeys
-                .cmp(&a.counts.journeys)
-                .then(a.origin.cmp(&b.origin))
-                .then(a.destination.cmp(&b.destination))
-        });
-        return Arc::new(v);
-    }
-    let memo = match direction {
-        Direction::Line => &state.memos.flows,
-        Direction::Travel => &state.memos.travel_flows,
-    };
-    cached(state, memo, FilterKey::of(f), || {
-        let sel = select(state, f);
-        layers::flows(&refs(&sel), direction)
-    })
+    state.layers().flows(f, direction)
 }
 
 /// The flows of the journeys `f` selects, narrowed to an origin and destination force.
@@ -1571,14 +1239,7 @@ pub const DEFAULT_CORRIDORS: i64 = 100;
 
 /// The corridors of the journeys `f` selects by `direction` (cached).
 fn all_corridors(state: &AppState, f: &JourneyFilter, direction: Direction) -> Arc<Corridors> {
-    let memo = match direction {
-        Direction::Line => &state.memos.corridors,
-        Direction::Travel => &state.memos.travel_corridors,
-    };
-    cached(state, memo, FilterKey::of(f), || {
-        let sel = select(state, f);
-        layers::corridors(state.journeys.geography(), &refs(&sel), direction)
-    })
+    state.layers().corridors(f, direction)
 }
 
 /// One corridor as its caller may see it: for a viewer, its journeys and via counts are the
@@ -2045,13 +1706,7 @@ pub fn section_feature(g: &Geography, i: usize, s: SectionStats, geometry: bool)
 
 /// Section usage over the journeys `f` selects.
 pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStats>> {
-    if let Some(v) = parted(state, f, "sections", section_stats) {
-        return v;
-    }
-    cached(state, &state.memos.sections, FilterKey::of(f), || {
-        let sel = select(state, f);
-        layers::rail_usage(state.journeys.geography(), &refs(&sel))
-    })
+    state.layers().section_stats(f)
 }
 
 /// CSV of a layer's features: one column per scalar property of the first feature, then

@@ -128,6 +128,17 @@ pub async fn offload<T: Send + 'static>(
 }
 
 impl AppState {
+    /// The layer service over this state's journeys (see [`crate::layers::service`]).
+    pub fn layers(&self) -> crate::layers::service::Layers<'_> {
+        crate::layers::service::Layers {
+            journeys: &self.journeys,
+            neighbourhoods: &self.neighbourhoods,
+            memos: &self.memos,
+            stale_ok: self.limits.layer_staleness,
+            disclosure: &self.security.disclosure,
+        }
+    }
+
     /// The state over a set of journeys; works out the stations' neighbourhoods along the
     /// track once (well under a second for GB).
     pub fn new(journeys: Arc<crate::ingest::Journeys>) -> Arc<AppState> {
