@@ -1,6 +1,7 @@
 //! The analysts' layers over HTTP: `/api/hotspots`, `/api/flows`, `/api/trends` (and the
-//! tables `/api/export` writes, see [`super::export`]), and the features the OGC collections `rail`, `hotspots` and `flows`
-//! serve. The numbers come from [`crate::layers`]; this module selects the journeys, sorts and
+//! tables `/api/export` writes, see [`super::export`]), and the features the OGC collections
+//! `rail`, `hotspots` and `flows` serve. The layer service ([`crate::layers::service`], through `AppState::layers()`) selects
+//! the journeys and computes and caches the layers; this module reads the parameters and
 //! renders.
 //!
 //! Filters (the same everywhere, see [`super::journeys::JOURNEY_FILTERS`]) select journeys; for
@@ -11,13 +12,16 @@ use super::error::ApiError;
 use super::journeys::{filter_from, force_param, journey_params};
 use super::params::Params;
 use super::{AppState, json_reply, round7};
-use crate::geography::{Bbox, Geography};
+use crate::geography::Geography;
 use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
-use crate::layers::hotspots::{Inference, Spot};
+use crate::layers::hotspots::Inference;
 use crate::layers::service::CorridorRoute;
-pub use crate::layers::service::{HotspotQuery, Memos, Significant, btp_parts};
+pub use crate::layers::service::{
+    Hotspot, HotspotQuery, HotspotSort, Memos, PlaceFilter, RATE_FOOTFALL_FLOOR, Significant,
+    btp_parts, split_places,
+};
 use crate::layers::{
     self, Corridors, Direction, Flows, Interval, Measure, SectionStats, StationStats, hotspots,
 };
@@ -80,10 +84,6 @@ pub fn station_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<StationSta
     state.layers().station_counts(f)
 }
 
-fn hotspot_statistics(state: &AppState, f: &JourneyFilter, q: HotspotQuery) -> Arc<Vec<Spot>> {
-    state.layers().hotspot_statistics(f, q.measure, q.inference)
-}
-
 /// Journeys exported and imported per force, and the distinct persons and children (cached).
 pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 4]>> {
     state.layers().force_counts(f)
@@ -94,55 +94,7 @@ pub fn force_totals(state: &AppState, f: &JourneyFilter) -> Arc<Vec<Totals>> {
     state.layers().force_totals(f)
 }
 
-/// Places listed by a place layer: inside `bbox` and in force `force`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PlaceFilter {
-    pub bbox: Option<Bbox>,
-    pub force: Option<u16>,
-}
-
-/// Splits a filter into the journeys' part and the places' part (`bbox`, `force`).
-pub fn split_places(mut f: JourneyFilter) -> (JourneyFilter, PlaceFilter) {
-    let places = PlaceFilter {
-        bbox: f.bbox.take(),
-        force: f.force.take(),
-    };
-    (f, places)
-}
-
 // ---------------------------------------------------------------- hotspots
-
-/// How hotspots are ordered (descending; ties: the chosen measure's count, then CRS).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HotspotSort {
-    GiZ,
-    /// the count of a measure (`journeys` is the measure `all`)
-    Count(Measure),
-    RatePerMillion,
-}
-
-impl HotspotSort {
-    pub const ALL: &[&str] = &[
-        "gi_z",
-        "rate_per_million",
-        "journeys",
-        "stops",
-        "boardings",
-        "alightings",
-        "interchanges",
-        "encounters",
-        "on_route",
-    ];
-    fn parse(s: &str) -> Option<HotspotSort> {
-        match s {
-            "gi_z" => Some(HotspotSort::GiZ),
-            "journeys" => Some(HotspotSort::Count(Measure::All)),
-            "rate_per_million" => Some(HotspotSort::RatePerMillion),
-            "all" => None,
-            m => Measure::parse(m).map(HotspotSort::Count),
-        }
-    }
-}
 
 /// The parameters [`hotspot_query`] reads.
 pub const HOTSPOT_QUERY_PARAMS: &[&str] = &[
@@ -232,36 +184,8 @@ pub fn hotspot_query(p: &Params) -> Result<HotspotQuery, ApiError> {
     })
 }
 
-/// Footfall (ORR entries and exits a year) below which a station gets no `rate_per_million`
-/// (`low_footfall: true` instead): a few journeys at a halt of a few hundred passengers a year
-/// would otherwise top any ranking by rate.
-pub const RATE_FOOTFALL_FLOOR: u64 = 10_000;
-
-/// One station of the hotspot layer.
-#[derive(Clone, Debug)]
-pub struct Hotspot {
-    pub station: usize,
-    pub force: Option<usize>,
-    pub stats: StationStats,
-    /// what was counted, and its count at the station as the caller may know it (a viewer's:
-    /// published, suppressed as 0)
-    pub measure: Measure,
-    pub value: u32,
-    /// the measure per million annual entries and exits (ORR 2019-20); none without footfall
-    /// or below [`RATE_FOOTFALL_FLOOR`]
-    pub rate_per_million: Option<f64>,
-    /// footfall below [`RATE_FOOTFALL_FLOOR`] (or unknown): no rate
-    pub low_footfall: bool,
-    pub gi_z: f64,
-    pub p_value: f64,
-    pub p_sim: Option<f64>,
-    pub significant: bool,
-    /// `hot`, `cold` or neither
-    pub spot: Option<&'static str>,
-}
-
 /// Every station with its counts and statistic, over the journeys `f` selects; then the places
-/// `places` selects, sorted.
+/// `places` selects, sorted ([`crate::layers::service::Layers::hotspot_rows`]).
 pub fn hotspot_rows(
     state: &AppState,
     f: &JourneyFilter,
@@ -270,96 +194,7 @@ pub fn hotspot_rows(
     hq: HotspotQuery,
     viewer: bool,
 ) -> Vec<Hotspot> {
-    let g = state.journeys.geography();
-    let stats = station_counts(state, f);
-    let measure = hq.measure;
-    // The sorting count: the chosen measure unless another is asked for.
-    let sort_measure = match sort {
-        HotspotSort::Count(m) => m,
-        _ => measure,
-    };
-    // Counts per station as the caller may know them: a viewer's are the published ones
-    // (suppressed as 0), and its statistic, rates and order are computed from those alone.
-    let known = |m: Measure| -> Vec<u32> {
-        if viewer {
-            let d = &state.security.disclosure;
-            stats
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let cell = format!("crs={}|", g.stations.get(i).code);
-                    d.publish(&cell, m.field(), u64::from(s.get(m)))
-                        .map_or(0, |v| v as u32)
-                })
-                .collect()
-        } else {
-            stats.iter().map(|s| s.get(m)).collect()
-        }
-    };
-    let values = known(measure);
-    let order_values = if sort_measure == measure {
-        values.clone()
-    } else {
-        known(sort_measure)
-    };
-    let st = if viewer {
-        let x: Vec<f64> = values.iter().map(|&j| f64::from(j)).collect();
-        Arc::new(hotspots::spots(&x, &state.neighbourhoods, hq.inference))
-    } else {
-        hotspot_statistics(state, f, hq)
-    };
-    let ids: Vec<usize> = match places.bbox {
-        Some(b) => g.stations.in_bbox(&b),
-        None => (0..g.stations.len()).collect(),
-    };
-    let mut rows: Vec<Hotspot> = ids
-        .into_iter()
-        .filter_map(|i| {
-            let force = g.station_force(i).map(|h| h.force);
-            if places.force.is_some_and(|p| force != Some(p as usize)) {
-                return None;
-            }
-            let spot = st[i];
-            if hq.significant.is_some_and(|s| !s.keeps(&spot)) {
-                return None;
-            }
-            let s = g.stations.get(i);
-            let footfall = s
-                .entries_exits_2019_20
-                .filter(|&n| n >= RATE_FOOTFALL_FLOOR);
-            Some(Hotspot {
-                station: i,
-                force,
-                stats: stats[i],
-                measure,
-                value: values[i],
-                rate_per_million: footfall.map(|n| f64::from(values[i]) * 1e6 / n as f64),
-                low_footfall: footfall.is_none(),
-                gi_z: spot.gi_z,
-                p_value: spot.p_value,
-                p_sim: spot.p_sim,
-                significant: spot.significant,
-                spot: spot.kind(),
-            })
-        })
-        .collect();
-    let key = |h: &Hotspot| match sort {
-        HotspotSort::GiZ => h.gi_z,
-        HotspotSort::Count(_) => f64::from(order_values[h.station]),
-        HotspotSort::RatePerMillion => h.rate_per_million.unwrap_or(f64::NEG_INFINITY),
-    };
-    rows.sort_by(|a, b| {
-        key(b)
-            .total_cmp(&key(a))
-            .then(order_values[b.station].cmp(&order_values[a.station]))
-            .then_with(|| {
-                g.stations
-                    .get(a.station)
-                    .code
-                    .cmp(&g.stations.get(b.station).code)
-            })
-    });
-    rows
+    state.layers().hotspot_rows(f, places, sort, hq, viewer)
 }
 
 fn round6(v: f64) -> f64 {

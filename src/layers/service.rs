@@ -11,6 +11,7 @@ use super::key::{BboxKey, FilterKey};
 use super::memo::{Filtered, Memo};
 use super::{Corridors, Direction, Flows, Measure, SectionStats, StationStats};
 use crate::access::disclosure::Disclosure;
+use crate::geography::Bbox;
 use crate::ingest::Journeys;
 use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
@@ -55,6 +56,82 @@ pub struct HotspotQuery {
     pub measure: Measure,
     pub inference: Inference,
     pub significant: Option<Significant>,
+}
+
+/// Places listed by a place layer: inside `bbox` and in force `force`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlaceFilter {
+    pub bbox: Option<Bbox>,
+    pub force: Option<u16>,
+}
+
+/// Splits a filter into the journeys' part and the places' part (`bbox`, `force`).
+pub fn split_places(mut f: JourneyFilter) -> (JourneyFilter, PlaceFilter) {
+    let places = PlaceFilter {
+        bbox: f.bbox.take(),
+        force: f.force.take(),
+    };
+    (f, places)
+}
+
+/// How hotspots are ordered (descending; ties: the chosen measure's count, then CRS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HotspotSort {
+    GiZ,
+    /// the count of a measure (`journeys` is the measure `all`)
+    Count(Measure),
+    RatePerMillion,
+}
+
+impl HotspotSort {
+    pub const ALL: &[&str] = &[
+        "gi_z",
+        "rate_per_million",
+        "journeys",
+        "stops",
+        "boardings",
+        "alightings",
+        "interchanges",
+        "encounters",
+        "on_route",
+    ];
+    pub fn parse(s: &str) -> Option<HotspotSort> {
+        match s {
+            "gi_z" => Some(HotspotSort::GiZ),
+            "journeys" => Some(HotspotSort::Count(Measure::All)),
+            "rate_per_million" => Some(HotspotSort::RatePerMillion),
+            "all" => None,
+            m => Measure::parse(m).map(HotspotSort::Count),
+        }
+    }
+}
+
+/// Footfall (ORR entries and exits a year) below which a station gets no `rate_per_million`
+/// (`low_footfall: true` instead): a few journeys at a halt of a few hundred passengers a year
+/// would otherwise top any ranking by rate.
+pub const RATE_FOOTFALL_FLOOR: u64 = 10_000;
+
+/// One station of the hotspot layer.
+#[derive(Clone, Debug)]
+pub struct Hotspot {
+    pub station: usize,
+    pub force: Option<usize>,
+    pub stats: StationStats,
+    /// what was counted, and its count at the station as the caller may know it (a viewer's:
+    /// published, suppressed as 0)
+    pub measure: Measure,
+    pub value: u32,
+    /// the measure per million annual entries and exits (ORR 2019-20); none without footfall
+    /// or below [`RATE_FOOTFALL_FLOOR`]
+    pub rate_per_million: Option<f64>,
+    /// footfall below [`RATE_FOOTFALL_FLOOR`] (or unknown): no rate
+    pub low_footfall: bool,
+    pub gi_z: f64,
+    pub p_value: f64,
+    pub p_sim: Option<f64>,
+    pub significant: bool,
+    /// `hot`, `cold` or neither
+    pub spot: Option<&'static str>,
 }
 
 /// The layers' caches (kept in the server's state; see [`Layers`]).
@@ -455,5 +532,107 @@ impl Layers<'_> {
             let sel = self.select(f);
             super::rail_usage(self.journeys.geography(), &refs(&sel))
         })
+    }
+
+    /// Every station with its counts and statistic, over the journeys `f` selects; then the places
+    /// `places` selects, sorted.
+    pub fn hotspot_rows(
+        &self,
+        f: &JourneyFilter,
+        places: PlaceFilter,
+        sort: HotspotSort,
+        hq: HotspotQuery,
+        viewer: bool,
+    ) -> Vec<Hotspot> {
+        let g = self.journeys.geography();
+        let stats = self.station_counts(f);
+        let measure = hq.measure;
+        // The sorting count: the chosen measure unless another is asked for.
+        let sort_measure = match sort {
+            HotspotSort::Count(m) => m,
+            _ => measure,
+        };
+        // Counts per station as the caller may know them: a viewer's are the published ones
+        // (suppressed as 0), and its statistic, rates and order are computed from those alone.
+        let known = |m: Measure| -> Vec<u32> {
+            if viewer {
+                let d = self.disclosure;
+                stats
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let cell = format!("crs={}|", g.stations.get(i).code);
+                        d.publish(&cell, m.field(), u64::from(s.get(m)))
+                            .map_or(0, |v| v as u32)
+                    })
+                    .collect()
+            } else {
+                stats.iter().map(|s| s.get(m)).collect()
+            }
+        };
+        let values = known(measure);
+        let order_values = if sort_measure == measure {
+            values.clone()
+        } else {
+            known(sort_measure)
+        };
+        let st = if viewer {
+            let x: Vec<f64> = values.iter().map(|&j| f64::from(j)).collect();
+            Arc::new(hotspots::spots(&x, self.neighbourhoods, hq.inference))
+        } else {
+            self.hotspot_statistics(f, hq.measure, hq.inference)
+        };
+        let ids: Vec<usize> = match places.bbox {
+            Some(b) => g.stations.in_bbox(&b),
+            None => (0..g.stations.len()).collect(),
+        };
+        let mut rows: Vec<Hotspot> = ids
+            .into_iter()
+            .filter_map(|i| {
+                let force = g.station_force(i).map(|h| h.force);
+                if places.force.is_some_and(|p| force != Some(p as usize)) {
+                    return None;
+                }
+                let spot = st[i];
+                if hq.significant.is_some_and(|s| !s.keeps(&spot)) {
+                    return None;
+                }
+                let s = g.stations.get(i);
+                let footfall = s
+                    .entries_exits_2019_20
+                    .filter(|&n| n >= RATE_FOOTFALL_FLOOR);
+                Some(Hotspot {
+                    station: i,
+                    force,
+                    stats: stats[i],
+                    measure,
+                    value: values[i],
+                    rate_per_million: footfall.map(|n| f64::from(values[i]) * 1e6 / n as f64),
+                    low_footfall: footfall.is_none(),
+                    gi_z: spot.gi_z,
+                    p_value: spot.p_value,
+                    p_sim: spot.p_sim,
+                    significant: spot.significant,
+                    spot: spot.kind(),
+                })
+            })
+            .collect();
+        let key = |h: &Hotspot| match sort {
+            HotspotSort::GiZ => h.gi_z,
+            HotspotSort::Count(_) => f64::from(order_values[h.station]),
+            HotspotSort::RatePerMillion => h.rate_per_million.unwrap_or(f64::NEG_INFINITY),
+        };
+        rows.sort_by(|a, b| {
+            key(b)
+                .total_cmp(&key(a))
+                .then(order_values[b.station].cmp(&order_values[a.station]))
+                .then_with(|| {
+                    g.stations
+                        .get(a.station)
+                        .code
+                        .cmp(&g.stations.get(b.station).code)
+                })
+        });
+        rows
     }
 }
