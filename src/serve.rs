@@ -383,7 +383,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     let closing = journeys.clone();
     let state = AppState::with_marking(journeys, web, security, limits, marking);
     let t0 = std::time::Instant::now();
-    http::layers::Memos::warm(&state);
+    state.layers().warm();
     // the journeys' route index and the rail chains per zoom band, for vector tiles
     state.tiles.get(&state.journeys.index());
     state.tiles.shapes(state.journeys.geography());

@@ -7,6 +7,7 @@
 //! the compiler asks for). `access` keeps the roles and no longer knows URLs.
 
 use crate::access::{Need, Role};
+use crate::layers::collection::{Collection, Export};
 
 /// The HTTP methods the table uses (`HEAD` is answered as `GET`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -236,11 +237,6 @@ pub static TABLE: &[Entry] = &[
     e(E::Tile, Get, "/collections/{collectionId}/tiles/WebMercatorQuad/{z}/{x}/{y}", CollectionRead, Audit::JourneyRead { one: false }, Split),
 ];
 
-/// The export collections whose rows split into BTP's part and the rest.
-const SPLIT_EXPORTS: &[&str] = &[
-    "journeys", "stations", "forces", "rail", "hotspots", "flows", "trends",
-];
-
 /// A request resolved against the table.
 #[derive(Debug)]
 pub struct Resolved {
@@ -280,7 +276,7 @@ impl Resolved {
                 if matches!(
                     e.endpoint,
                     Endpoint::Items | Endpoint::Item | Endpoint::Tile
-                ) && self.param(0) != "journeys"
+                ) && !self.journeys_collection()
                 {
                     return None;
                 }
@@ -304,9 +300,10 @@ impl Resolved {
     pub fn split(&self) -> bool {
         match self.entry.map(|e| e.counts) {
             Some(Counts::Split) => true,
-            Some(Counts::ByExportCollection) => {
-                export_collection(&self.query).is_some_and(|c| SPLIT_EXPORTS.contains(&c.as_str()))
-            }
+            // every export's rows split into BTP's part and the rest
+            Some(Counts::ByExportCollection) => export_collection(&self.query)
+                .and_then(|c| Export::parse(&c))
+                .is_some(),
             _ => false,
         }
     }
@@ -317,11 +314,16 @@ impl Resolved {
         self.entry.is_some_and(|e| {
             e.person_level
                 || (matches!(e.audit, Audit::JourneyRead { .. })
-                    && !(matches!(
+                    && (!matches!(
                         e.endpoint,
                         Endpoint::Items | Endpoint::Item | Endpoint::Tile
-                    ) && self.param(0) != "journeys"))
+                    ) || self.journeys_collection()))
         })
+    }
+
+    /// The path's collection is `journeys`.
+    fn journeys_collection(&self) -> bool {
+        Collection::parse(self.param(0)).is_some_and(Collection::journey_level)
     }
 }
 
@@ -384,11 +386,19 @@ fn need_of(e: &Entry, params: &[String], query: &str) -> Need {
         Access::Public => Need::Public,
         Access::Role(r) => Need::Role(r),
         Access::JourneyRead => journeys(wants_persons(query)),
-        Access::CollectionRead if params.first().is_some_and(|c| c == "journeys") => {
+        Access::CollectionRead
+            if params
+                .first()
+                .and_then(|c| Collection::parse(c))
+                .is_some_and(Collection::journey_level) =>
+        {
             journeys(wants_persons(query))
         }
         Access::CollectionRead => Need::Role(Role::Viewer),
-        Access::ExportRead if export_collection(query).is_none_or(|c| c == "journeys") => {
+        Access::ExportRead
+            if export_collection(query)
+                .is_none_or(|c| Export::parse(&c).is_some_and(Export::journey_level)) =>
+        {
             Need::Role(Role::BtpPlanner)
         }
         Access::ExportRead => Need::Role(Role::Viewer),

@@ -1,6 +1,7 @@
-//! The analysts' layers over HTTP: `/api/hotspots`, `/api/flows`, `/api/trends` and the
-//! streamed `/api/export`, and the features the OGC collections `rail`, `hotspots` and `flows`
-//! serve. The numbers come from [`crate::layers`]; this module selects the journeys, sorts and
+//! The analysts' layers over HTTP: `/api/hotspots`, `/api/flows`, `/api/trends` (and the
+//! tables `/api/export` writes, see [`super::export`]), and the features the OGC collections
+//! `rail`, `hotspots` and `flows` serve. The layer service ([`crate::layers::service`], through `AppState::layers()`) selects
+//! the journeys and computes and caches the layers; this module reads the parameters and
 //! renders.
 //!
 //! Filters (the same everywhere, see [`super::journeys::JOURNEY_FILTERS`]) select journeys; for
@@ -11,11 +12,16 @@ use super::error::ApiError;
 use super::journeys::{filter_from, force_param, journey_params};
 use super::params::Params;
 use super::{AppState, json_reply, round7};
-use crate::geography::{Bbox, Geography};
+use crate::geography::Geography;
 use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
-use crate::layers::hotspots::{Inference, Spot};
+use crate::layers::hotspots::Inference;
+use crate::layers::service::CorridorRoute;
+pub use crate::layers::service::{
+    Hotspot, HotspotQuery, HotspotSort, Memos, PlaceFilter, RATE_FOOTFALL_FLOOR, Significant,
+    btp_parts, split_places,
+};
 use crate::layers::{
     self, Corridors, Direction, Flows, Interval, Measure, SectionStats, StationStats, hotspots,
 };
@@ -23,211 +29,27 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use warp::reply::Response;
 
-const GEOJSON: &str = "application/geo+json";
+pub(crate) const GEOJSON: &str = "application/geo+json";
 const JSON: &str = "application/json";
-const CSV: &str = "text/csv; charset=utf-8";
+pub(crate) const CSV: &str = "text/csv; charset=utf-8";
 /// Default and largest `top` of `/api/hotspots`.
 pub const DEFAULT_TOP: i64 = 100;
 pub const MAX_TOP: i64 = 10_000;
 
 /// The journeys a filter selects, in the order they were added.
 pub fn select(state: &AppState, f: &JourneyFilter) -> Vec<Arc<MappedJourney>> {
-    let idx = state.journeys.index();
-    idx.matching(state.journeys.geography(), f)
-        .into_iter()
-        .cloned()
-        .collect()
+    state.layers().select(f)
 }
 
 fn refs(v: &[Arc<MappedJourney>]) -> Vec<&Arc<MappedJourney>> {
     v.iter().collect()
 }
 
-/// Results cached per journey filter until the next journeys arrive (or, when the server
-/// allows layers to lag writes by `stale_ok`, until the cached value is that old): the place
-/// layers count over every selected journey, and a map pages through them with the same filter.
-/// A cached value: the data version it was computed at, when, and the value.
-type Cached<T> = (usize, std::time::Instant, Arc<T>);
-
-pub struct Memo<T> {
-    /// per filter
-    inner: std::sync::Mutex<std::collections::HashMap<String, Cached<T>>>,
-    /// held while computing, so that a burst of identical requests computes once
-    computing: std::sync::Mutex<()>,
-    /// entries kept before the cache starts again
-    cap: usize,
-}
-
-/// Entries kept per layer before the cache starts again.
-const MEMO_MAX: usize = 256;
-
-impl<T> Default for Memo<T> {
-    fn default() -> Self {
-        Memo::with_cap(MEMO_MAX)
-    }
-}
-
-/// Filtered selections kept per kind (each up to a list of every journey's position).
-const FILTERED_MAX: usize = 32;
-
-/// A [`Memo`] of filtered selections ([`FILTERED_MAX`] entries).
-pub struct Filtered<T>(pub Memo<T>);
-
-impl<T> Default for Filtered<T> {
-    fn default() -> Self {
-        Filtered(Memo::with_cap(FILTERED_MAX))
-    }
-}
-
-impl<T> Memo<T> {
-    /// Forgets every value (benchmarks measure the uncached path with it).
-    pub fn clear(&self) {
-        if let Ok(mut g) = self.inner.lock() {
-            g.clear();
-        }
-    }
-
-    /// A memo keeping up to `cap` entries.
-    pub fn with_cap(cap: usize) -> Self {
-        Memo {
-            inner: std::sync::Mutex::new(std::collections::HashMap::new()),
-            computing: std::sync::Mutex::new(()),
-            cap,
-        }
-    }
-
-    /// The value for `key` at data `version` (the index's, changed by every change),
-    /// or one computed at an older version less than `stale_ok` ago; computed by `make` when
-    /// neither is there, one computation at a time (the others wait for it and then find it).
-    pub fn get(
-        &self,
-        version: usize,
-        stale_ok: std::time::Duration,
-        key: &impl std::fmt::Debug,
-        make: impl FnOnce() -> T,
-    ) -> Arc<T> {
-        let key = format!("{key:?}");
-        let cached = || {
-            self.inner.lock().ok().and_then(|g| {
-                g.get(&key)
-                    .filter(|(v, at, _)| *v == version || at.elapsed() < stale_ok)
-                    .map(|(_, _, x)| x.clone())
-            })
-        };
-        if let Some(v) = cached() {
-            return v;
-        }
-        let _one = self.computing.lock();
-        if let Some(v) = cached() {
-            return v;
-        }
-        let v = Arc::new(make());
-        if let Ok(mut g) = self.inner.lock() {
-            if g.len() >= self.cap {
-                g.clear();
-            }
-            g.insert(key, (version, std::time::Instant::now(), v.clone()));
-        }
-        v
-    }
-}
-
-/// The cached layers of [`AppState`].
-#[derive(Default)]
-pub struct Memos {
-    stations: Memo<Vec<StationStats>>,
-    hotspots: Memo<Vec<Spot>>,
-    sections: Memo<Vec<SectionStats>>,
-    forces: Memo<Vec<[u32; 4]>>,
-    flows: Memo<Flows>,
-    travel_flows: Memo<Flows>,
-    force_carried: Memo<Vec<Totals>>,
-    corridors: Memo<Corridors>,
-    travel_corridors: Memo<Corridors>,
-    sizes: Memo<usize>,
-    /// CQL2-filtered selections per (collection, normalised filter, the other parameters):
-    /// the journeys' positions in the index at its version (no journey is held, so an erased
-    /// one leaves nothing here), and the other collections' features as served
-    pub filtered_journeys: Filtered<Vec<u32>>,
-    pub filtered_features: Filtered<Vec<Value>>,
-    /// rail routes between corridor ends, by (from, to) station: they depend on the
-    /// geography alone, so are kept for the server's life (bounded)
-    corridor_routes: std::sync::Mutex<std::collections::HashMap<(u32, u32), Arc<CorridorRoute>>>,
-}
-
-/// A corridor's rail route: metres, forces crossed in order, the line along the track.
-type CorridorRoute = Option<(f64, Vec<usize>, Vec<[f64; 2]>)>;
-
-/// Corridor routes kept before the cache starts again.
-const CORRIDOR_ROUTES_MAX: usize = 20_000;
-
 fn corridor_route(state: &AppState, from: u32, to: u32) -> Arc<CorridorRoute> {
-    let cache = &state.memos.corridor_routes;
-    if let Some(r) = cache.lock().ok().and_then(|c| c.get(&(from, to)).cloned()) {
-        return r;
-    }
-    let r = Arc::new(layers::corridor_route(state.journeys.geography(), from, to));
-    if let Ok(mut c) = cache.lock() {
-        if c.len() >= CORRIDOR_ROUTES_MAX {
-            c.clear();
-        }
-        c.insert((from, to), r.clone());
-    }
-    r
+    state.layers().corridor_route(from, to)
 }
 
-impl Memos {
-    /// Computes the unfiltered layers, so that the first map requests find them ready.
-    pub fn warm(state: &AppState) {
-        let all = JourneyFilter::default();
-        hotspot_statistics(state, &all, HotspotQuery::default());
-        force_counts(state, &all);
-        section_stats(state, &all);
-        flow_rows(state, &all, None, None, Direction::Line, false);
-    }
-}
-
-/// `memo`'s value for `f` at the current data version (or as stale as the limits allow).
-///
-/// The index's read guard is let go before the memo is asked: `make` takes it again, and a
-/// read lock held across the wait for the memo (or taken twice by one thread) deadlocks as
-/// soon as a writer queues between the two (the lock lets a waiting writer go first), which is
-/// what a stream of reports did to every reader (`benches/http/soak.sh`, 2026-11-30).
-fn cached<T>(
-    state: &AppState,
-    memo: &Memo<T>,
-    f: &impl std::fmt::Debug,
-    make: impl FnOnce() -> T,
-) -> Arc<T> {
-    let version = state.journeys.index().version() as usize;
-    memo.get(version, state.limits.layer_staleness, f, make)
-}
-
-/// The two parts of a filter whose aggregates a `btp_planner` sees: all the journeys it
-/// selects, and those British Transport Police reported or joined (readable to the caller).
-/// `None` when the filter does not ask for that ([`JourneyFilter::disclose_non_btp`]).
-fn btp_parts(f: &JourneyFilter) -> Option<(JourneyFilter, JourneyFilter)> {
-    if !f.disclose_non_btp {
-        return None;
-    }
-    let mut all = f.clone();
-    all.disclose_non_btp = false;
-    let mut readable = all.clone();
-    readable.btp_sourced = true;
-    Some((all, readable))
-}
-
-/// The readable part of an aggregate as it is plus the rest through disclosure control, for
-/// any row type: every whole number in `total` (found through serde, so a count added to a
-/// row later is covered without a change here) becomes `r + publish(cell, column, t - r)`,
-/// where `r` is the same number in `readable` and a suppressed part counts 0. Rows are
-/// matched by their identifying fields ([`ID_KEYS`]: a flow's forces, a period's days) or,
-/// where they have none, by position (stations, forces, sections by index); the cell of the
-/// keyed rounding is `scope` and that identity, so a cell publishes the same value however
-/// the query is spelt. With `drop_empty`, listed rows (those with identifying fields) left
-/// with no journeys are dropped (flows list only non-empty pairs), so which rows exist says
-/// nothing of the part the caller may not read. Other numbers (fractions: cash in pounds) are
-/// the readable part's alone.
+/// [`Layers::combine_parts`]: BTP's part of an aggregate exact, the rest published.
 pub fn combine_parts<T: serde::Serialize + serde::de::DeserializeOwned>(
     state: &AppState,
     scope: &str,
@@ -235,133 +57,16 @@ pub fn combine_parts<T: serde::Serialize + serde::de::DeserializeOwned>(
     readable: &T,
     drop_empty: bool,
 ) -> Result<T, ApiError> {
-    let t = serde_json::to_value(total).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let r = serde_json::to_value(readable).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let out = combine_value(state, &t, Some(&r), scope, "", drop_empty);
-    serde_json::from_value(out).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-/// Fields that identify a row rather than count anything.
-const ID_KEYS: &[&str] = &["origin", "destination", "start", "end"];
-
-fn combine_value(
-    state: &AppState,
-    t: &Value,
-    r: Option<&Value>,
-    cell: &str,
-    column: &str,
-    drop_empty: bool,
-) -> Value {
-    match t {
-        Value::Number(n) => match n.as_u64() {
-            Some(tv) => {
-                let rv = r.and_then(Value::as_u64).unwrap_or(0);
-                let other = tv.saturating_sub(rv);
-                let published = state
-                    .security
-                    .disclosure
-                    .publish(cell, column, other)
-                    .unwrap_or(0);
-                Value::from(rv + published)
-            }
-            None => r.cloned().unwrap_or(Value::Null),
-        },
-        Value::Object(o) => {
-            let ro = r.and_then(Value::as_object);
-            let mut out = serde_json::Map::new();
-            for (k, v) in o {
-                let nv = if ID_KEYS.contains(&k.as_str()) {
-                    v.clone()
-                } else {
-                    let col = if column.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{column}.{k}")
-                    };
-                    combine_value(state, v, ro.and_then(|x| x.get(k)), cell, &col, drop_empty)
-                };
-                out.insert(k.clone(), nv);
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => {
-            let ra = r.and_then(Value::as_array);
-            let id_of = |v: &Value| -> Option<String> {
-                let o = v.as_object()?;
-                let mut id = String::new();
-                for k in ID_KEYS {
-                    if let Some(x) = o.get(*k) {
-                        id.push_str(&format!("{k}={x}|"));
-                    }
-                }
-                (!id.is_empty()).then_some(id)
-            };
-            let keyed = items.first().and_then(id_of).is_some();
-            let by_id: std::collections::HashMap<String, &Value> = if keyed {
-                ra.into_iter()
-                    .flatten()
-                    .filter_map(|x| id_of(x).map(|id| (id, x)))
-                    .collect()
-            } else {
-                std::collections::HashMap::new()
-            };
-            let mut out = Vec::with_capacity(items.len());
-            for (i, v) in items.iter().enumerate() {
-                let (id, rv) = if keyed {
-                    let id = id_of(v).unwrap_or_default();
-                    let rv = by_id.get(&id).copied();
-                    (id, rv)
-                } else {
-                    (format!("{i}|"), ra.and_then(|a| a.get(i)))
-                };
-                let c = combine_value(state, v, rv, &format!("{cell}/{id}"), column, drop_empty);
-                let empty = keyed
-                    && drop_empty
-                    && (c.get("journeys").and_then(Value::as_u64) == Some(0)
-                        || c.pointer("/counts/journeys").and_then(Value::as_u64) == Some(0));
-                if !empty {
-                    out.push(c);
-                }
-            }
-            Value::Array(out)
-        }
-        other => other.clone(),
-    }
-}
-
-/// An aggregate for a `btp_planner` ([`JourneyFilter::disclose_non_btp`]): `compute` over all
-/// the journeys `f` selects and over those it may read (both cached), combined by
-/// [`combine_parts`]. `None` for any other filter. Should the combination fail, the readable
-/// part alone: never the whole.
-fn parted<T: serde::Serialize + serde::de::DeserializeOwned>(
-    state: &AppState,
-    f: &JourneyFilter,
-    scope: &str,
-    compute: impl Fn(&AppState, &JourneyFilter) -> Arc<T>,
-) -> Option<Arc<T>> {
-    let (all, readable) = btp_parts(f)?;
-    let (t, r) = (compute(state, &all), compute(state, &readable));
-    Some(match combine_parts(state, scope, &*t, &*r, true) {
-        Ok(v) => Arc::new(v),
-        Err(e) => {
-            tracing::error!(error = %e, scope, "combining aggregate parts");
-            r
-        }
-    })
+    state
+        .layers()
+        .combine_parts(scope, total, readable, drop_empty)
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// How many journeys `f` selects (cached): aggregate answers over fewer than k journeys are
 /// audited as journey-level reads.
 pub fn selection_size(state: &AppState, f: &JourneyFilter) -> usize {
-    let mut f = f.clone();
-    f.disclose_non_btp = false;
-    *cached(state, &state.memos.sizes, &f, || {
-        state
-            .journeys
-            .index()
-            .matching(state.journeys.geography(), &f)
-            .len()
-    })
+    state.layers().selection_size(f)
 }
 
 /// Marks an aggregate answer with the size of its selection (for the audit, see
@@ -376,150 +81,20 @@ pub(crate) fn with_selection(mut r: Response, n: usize) -> Response {
 
 /// Counts per station over the journeys `f` selects (cached).
 pub fn station_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<StationStats>> {
-    if let Some(v) = parted(state, f, "stations", station_counts) {
-        return v;
-    }
-    cached(state, &state.memos.stations, f, || {
-        let sel = select(state, f);
-        layers::station_stats(state.journeys.geography(), &refs(&sel))
-    })
+    state.layers().station_counts(f)
 }
 
-/// Gi* z, p-values and significance per station over the journeys `f` selects, on the
-/// measure and with the inference of `q` (cached).
-fn hotspot_statistics(state: &AppState, f: &JourneyFilter, q: HotspotQuery) -> Arc<Vec<Spot>> {
-    cached(
-        state,
-        &state.memos.hotspots,
-        &(f, q.measure, q.inference),
-        || {
-            let stats = station_counts(state, f);
-            let x: Vec<f64> = stats.iter().map(|s| f64::from(s.get(q.measure))).collect();
-            hotspots::spots(&x, &state.neighbourhoods, q.inference)
-        },
-    )
-}
-
-/// Journeys exported and imported per force by line direction, then the distinct persons and
-/// children on those journeys (cached): the off-diagonal line-direction flows summed by
-/// exporting force and by the force supplied, so that the force layer and the flows agree
-/// (see [`layers::force_exchange`]), and [`layers::force_distinct`] over the same journeys.
+/// Journeys exported and imported per force, and the distinct persons and children (cached).
 pub fn force_counts(state: &AppState, f: &JourneyFilter) -> Arc<Vec<[u32; 4]>> {
-    if let Some(v) = parted(state, f, "forces", force_counts) {
-        return v;
-    }
-    cached(state, &state.memos.forces, f, || {
-        let n = state.journeys.geography().forces.forces().len();
-        let flows = all_flows(state, f, Direction::Line);
-        let sel = select(state, f);
-        layers::force_exchange(&flows, n)
-            .into_iter()
-            .zip(layers::force_distinct(&refs(&sel), n))
-            .map(|(e, (p, c))| [e[0], e[1], p, c])
-            .collect()
-    })
+    state.layers().force_counts(f)
 }
 
 /// Seizure and grading totals per force over the journeys whose line supplies it (cached).
 pub fn force_totals(state: &AppState, f: &JourneyFilter) -> Arc<Vec<Totals>> {
-    if let Some(v) = parted(state, f, "force_totals", force_totals) {
-        return v;
-    }
-    cached(state, &state.memos.force_carried, f, || {
-        let sel = select(state, f);
-        layers::force_carried(
-            &refs(&sel),
-            state.journeys.geography().forces.forces().len(),
-        )
-    })
-}
-
-/// Places listed by a place layer: inside `bbox` and in force `force`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PlaceFilter {
-    pub bbox: Option<Bbox>,
-    pub force: Option<u16>,
-}
-
-/// Splits a filter into the journeys' part and the places' part (`bbox`, `force`).
-pub fn split_places(mut f: JourneyFilter) -> (JourneyFilter, PlaceFilter) {
-    let places = PlaceFilter {
-        bbox: f.bbox.take(),
-        force: f.force.take(),
-    };
-    (f, places)
+    state.layers().force_totals(f)
 }
 
 // ---------------------------------------------------------------- hotspots
-
-/// How hotspots are ordered (descending; ties: the chosen measure's count, then CRS).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HotspotSort {
-    GiZ,
-    /// the count of a measure (`journeys` is the measure `all`)
-    Count(Measure),
-    RatePerMillion,
-}
-
-impl HotspotSort {
-    pub const ALL: &[&str] = &[
-        "gi_z",
-        "rate_per_million",
-        "journeys",
-        "stops",
-        "boardings",
-        "alightings",
-        "interchanges",
-        "encounters",
-        "on_route",
-    ];
-    fn parse(s: &str) -> Option<HotspotSort> {
-        match s {
-            "gi_z" => Some(HotspotSort::GiZ),
-            "journeys" => Some(HotspotSort::Count(Measure::All)),
-            "rate_per_million" => Some(HotspotSort::RatePerMillion),
-            "all" => None,
-            m => Measure::parse(m).map(HotspotSort::Count),
-        }
-    }
-}
-
-/// Which significant stations `significant=` keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Significant {
-    Hot,
-    Cold,
-    Any,
-}
-
-impl Significant {
-    pub const ALL: &[&str] = &["hot", "cold", "any"];
-    fn parse(s: &str) -> Option<Significant> {
-        match s {
-            "hot" => Some(Significant::Hot),
-            "cold" => Some(Significant::Cold),
-            "any" => Some(Significant::Any),
-            _ => None,
-        }
-    }
-
-    pub fn keeps(self, s: &Spot) -> bool {
-        match self {
-            Significant::Hot => s.kind() == Some("hot"),
-            Significant::Cold => s.kind() == Some("cold"),
-            Significant::Any => s.significant,
-        }
-    }
-}
-
-/// What a hotspot layer counts and how it judges significance: `measure`, `inference`,
-/// `permutations`, `seed`, and the `significant` stations to keep.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HotspotQuery {
-    pub measure: Measure,
-    pub inference: Inference,
-    pub significant: Option<Significant>,
-}
 
 /// The parameters [`hotspot_query`] reads.
 pub const HOTSPOT_QUERY_PARAMS: &[&str] = &[
@@ -609,36 +184,8 @@ pub fn hotspot_query(p: &Params) -> Result<HotspotQuery, ApiError> {
     })
 }
 
-/// Footfall (ORR entries and exits a year) below which a station gets no `rate_per_million`
-/// (`low_footfall: true` instead): a few journeys at a halt of a few hundred passengers a year
-/// would otherwise top any ranking by rate.
-pub const RATE_FOOTFALL_FLOOR: u64 = 10_000;
-
-/// One station of the hotspot layer.
-#[derive(Clone, Debug)]
-pub struct Hotspot {
-    pub station: usize,
-    pub force: Option<usize>,
-    pub stats: StationStats,
-    /// what was counted, and its count at the station as the caller may know it (a viewer's:
-    /// published, suppressed as 0)
-    pub measure: Measure,
-    pub value: u32,
-    /// the measure per million annual entries and exits (ORR 2019-20); none without footfall
-    /// or below [`RATE_FOOTFALL_FLOOR`]
-    pub rate_per_million: Option<f64>,
-    /// footfall below [`RATE_FOOTFALL_FLOOR`] (or unknown): no rate
-    pub low_footfall: bool,
-    pub gi_z: f64,
-    pub p_value: f64,
-    pub p_sim: Option<f64>,
-    pub significant: bool,
-    /// `hot`, `cold` or neither
-    pub spot: Option<&'static str>,
-}
-
 /// Every station with its counts and statistic, over the journeys `f` selects; then the places
-/// `places` selects, sorted.
+/// `places` selects, sorted ([`crate::layers::service::Layers::hotspot_rows`]).
 pub fn hotspot_rows(
     state: &AppState,
     f: &JourneyFilter,
@@ -647,96 +194,7 @@ pub fn hotspot_rows(
     hq: HotspotQuery,
     viewer: bool,
 ) -> Vec<Hotspot> {
-    let g = state.journeys.geography();
-    let stats = station_counts(state, f);
-    let measure = hq.measure;
-    // The sorting count: the chosen measure unless another is asked for.
-    let sort_measure = match sort {
-        HotspotSort::Count(m) => m,
-        _ => measure,
-    };
-    // Counts per station as the caller may know them: a viewer's are the published ones
-    // (suppressed as 0), and its statistic, rates and order are computed from those alone.
-    let known = |m: Measure| -> Vec<u32> {
-        if viewer {
-            let d = &state.security.disclosure;
-            stats
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let cell = format!("crs={}|", g.stations.get(i).code);
-                    d.publish(&cell, m.field(), u64::from(s.get(m)))
-                        .map_or(0, |v| v as u32)
-                })
-                .collect()
-        } else {
-            stats.iter().map(|s| s.get(m)).collect()
-        }
-    };
-    let values = known(measure);
-    let order_values = if sort_measure == measure {
-        values.clone()
-    } else {
-        known(sort_measure)
-    };
-    let st = if viewer {
-        let x: Vec<f64> = values.iter().map(|&j| f64::from(j)).collect();
-        Arc::new(hotspots::spots(&x, &state.neighbourhoods, hq.inference))
-    } else {
-        hotspot_statistics(state, f, hq)
-    };
-    let ids: Vec<usize> = match places.bbox {
-        Some(b) => g.stations.in_bbox(&b),
-        None => (0..g.stations.len()).collect(),
-    };
-    let mut rows: Vec<Hotspot> = ids
-        .into_iter()
-        .filter_map(|i| {
-            let force = g.station_force(i).map(|h| h.force);
-            if places.force.is_some_and(|p| force != Some(p as usize)) {
-                return None;
-            }
-            let spot = st[i];
-            if hq.significant.is_some_and(|s| !s.keeps(&spot)) {
-                return None;
-            }
-            let s = g.stations.get(i);
-            let footfall = s
-                .entries_exits_2019_20
-                .filter(|&n| n >= RATE_FOOTFALL_FLOOR);
-            Some(Hotspot {
-                station: i,
-                force,
-                stats: stats[i],
-                measure,
-                value: values[i],
-                rate_per_million: footfall.map(|n| f64::from(values[i]) * 1e6 / n as f64),
-                low_footfall: footfall.is_none(),
-                gi_z: spot.gi_z,
-                p_value: spot.p_value,
-                p_sim: spot.p_sim,
-                significant: spot.significant,
-                spot: spot.kind(),
-            })
-        })
-        .collect();
-    let key = |h: &Hotspot| match sort {
-        HotspotSort::GiZ => h.gi_z,
-        HotspotSort::Count(_) => f64::from(order_values[h.station]),
-        HotspotSort::RatePerMillion => h.rate_per_million.unwrap_or(f64::NEG_INFINITY),
-    };
-    rows.sort_by(|a, b| {
-        key(b)
-            .total_cmp(&key(a))
-            .then(order_values[b.station].cmp(&order_values[a.station]))
-            .then_with(|| {
-                g.stations
-                    .get(a.station)
-                    .code
-                    .cmp(&g.stations.get(b.station).code)
-            })
-    });
-    rows
+    state.layers().hotspot_rows(f, places, sort, hq, viewer)
 }
 
 fn round6(v: f64) -> f64 {
@@ -874,7 +332,7 @@ pub(crate) fn csv_bytes(
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-fn opt<T: ToString>(v: Option<T>) -> String {
+pub(crate) fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
@@ -1511,30 +969,7 @@ pub fn direction_param(p: &Params) -> Result<Direction, ApiError> {
 
 /// The flows of the journeys `f` selects by `direction` (cached), unnarrowed.
 fn all_flows(state: &AppState, f: &JourneyFilter, direction: Direction) -> Arc<Flows> {
-    let scope = match direction {
-        Direction::Line => "flows",
-        Direction::Travel => "travel_flows",
-    };
-    if let Some(v) = parted(state, f, scope, |s, f| all_flows(s, f, direction)) {
-        let mut v = (*v).clone();
-        // most journeys first again, as `layers::flows` orders them
-        v.rows.sort_by(|a, b| {
-            b.counts
-                .journeys
-                .cmp(&a.counts.journeys)
-                .then(a.origin.cmp(&b.origin))
-                .then(a.destination.cmp(&b.destination))
-        });
-        return Arc::new(v);
-    }
-    let memo = match direction {
-        Direction::Line => &state.memos.flows,
-        Direction::Travel => &state.memos.travel_flows,
-    };
-    cached(state, memo, f, || {
-        let sel = select(state, f);
-        layers::flows(&refs(&sel), direction)
-    })
+    state.layers().flows(f, direction)
 }
 
 /// The flows of the journeys `f` selects, narrowed to an origin and destination force.
@@ -1639,14 +1074,7 @@ pub const DEFAULT_CORRIDORS: i64 = 100;
 
 /// The corridors of the journeys `f` selects by `direction` (cached).
 fn all_corridors(state: &AppState, f: &JourneyFilter, direction: Direction) -> Arc<Corridors> {
-    let memo = match direction {
-        Direction::Line => &state.memos.corridors,
-        Direction::Travel => &state.memos.travel_corridors,
-    };
-    cached(state, memo, f, || {
-        let sel = select(state, f);
-        layers::corridors(state.journeys.geography(), &refs(&sel), direction)
-    })
+    state.layers().corridors(f, direction)
 }
 
 /// One corridor as its caller may see it: for a viewer, its journeys and via counts are the
@@ -2113,384 +1541,7 @@ pub fn section_feature(g: &Geography, i: usize, s: SectionStats, geometry: bool)
 
 /// Section usage over the journeys `f` selects.
 pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStats>> {
-    if let Some(v) = parted(state, f, "sections", section_stats) {
-        return v;
-    }
-    cached(state, &state.memos.sections, f, || {
-        let sel = select(state, f);
-        layers::rail_usage(state.journeys.geography(), &refs(&sel))
-    })
-}
-
-// ---------------------------------------------------------------- export
-
-/// Parameters of `/api/export`.
-pub const EXPORT_PARAMS: &[&str] = journey_params!(
-    ["collection", "format"],
-    [
-        "filter",
-        "filter-lang",
-        "filter-crs",
-        "direction",
-        "measure",
-        "inference",
-        "permutations",
-        "seed",
-        "significant"
-    ]
-);
-
-/// Collections `/api/export` writes.
-pub const EXPORT_COLLECTIONS: &[&str] = &[
-    "journeys", "stations", "forces", "rail", "hotspots", "flows", "trends",
-];
-
-/// Journeys serialised per chunk of the streamed export.
-const EXPORT_CHUNK: usize = 256;
-
-fn download(content_type: &'static str, name: &str, body: warp::hyper::Body) -> Response {
-    let mut r = Response::new(body);
-    let h = r.headers_mut();
-    h.insert(
-        warp::http::header::CONTENT_TYPE,
-        warp::http::HeaderValue::from_static(content_type),
-    );
-    if let Ok(v) = warp::http::HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(warp::http::header::CONTENT_DISPOSITION, v);
-    }
-    r
-}
-
-/// The journey export's columns: every field of a journey a role that may export journeys
-/// sees (no person details: those need `persons=true` on the journey endpoints), no geometry.
-const JOURNEY_COLUMNS: &[&str] = &[
-    "report_id",
-    "reported_at",
-    "reporting_lag_days",
-    "source_force",
-    "date",
-    "departed_at",
-    "mode",
-    "origin_station",
-    "destination_station",
-    "origin_lon",
-    "origin_lat",
-    "destination_lon",
-    "destination_lat",
-    "origin_snapped_m",
-    "destination_snapped_m",
-    "via",
-    "origin_force",
-    "destination_force",
-    "exporting_force",
-    "importing_force",
-    "return_run",
-    "cross_border",
-    "urban_to_rural",
-    "origin_class",
-    "destination_class",
-    "route_method",
-    "distance_m",
-    "stations",
-    "forces",
-    "encounter_type",
-    "encounter_station",
-    "encounter_at",
-    "encounter_joint_with_force",
-    "persons",
-    "children",
-    "line_id",
-    "line_name",
-    "line_exporting_force",
-    "line_type",
-    "cash_gbp",
-    "phones",
-    "weapons",
-    "drugs",
-    "source_eval",
-    "intel_assessment",
-    "handling",
-    "handling_conditions",
-];
-
-fn journey_csv_row(g: &Geography, j: &MappedJourney) -> Vec<String> {
-    let code = |s: Option<u32>| opt(s.map(|i| g.stations.get(i as usize).code.to_string()));
-    let force = |f: Option<u16>| opt(f.map(|i| g.forces.get(i as usize).code.to_string()));
-    let text = |v: &Value| match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        v => v.to_string(),
-    };
-    let enum_text = |v: serde_json::Result<Value>| v.map(|v| text(&v)).unwrap_or_default();
-    let r = &j.report;
-    let enc = r.journey.encounter.as_ref();
-    let line = r.line.as_ref();
-    let parse = |raw: &Option<Box<serde_json::value::RawValue>>| {
-        raw.as_ref()
-            .and_then(|x| serde_json::from_str::<Value>(x.get()).ok())
-            .unwrap_or(Value::Null)
-    };
-    let (seized, grading) = (parse(&r.seizures), parse(&r.grading));
-    let list = |v: &Value| {
-        v.as_array()
-            .map(|a| a.iter().map(text).collect::<Vec<_>>().join(";"))
-            .unwrap_or_default()
-    };
-    // class:type:wraps:concealment per drug seized
-    let drugs = seized["drugs"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|d| {
-                    format!(
-                        "{}:{}:{}:{}",
-                        text(&d["class"]),
-                        text(&d["type"]),
-                        text(&d["wraps"]),
-                        text(&d["concealment"])
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(";")
-        })
-        .unwrap_or_default();
-    let round2 = |v: f64| (v * 100.0).round() / 100.0;
-    vec![
-        r.report_id.clone(),
-        r.reported_at.clone(),
-        opt(j.reporting_lag_days()),
-        r.source_force.to_string(),
-        crate::journey::report::format_date(r.journey.date),
-        opt(r.journey.departed_at.clone()),
-        r.journey.mode.as_str().to_string(),
-        code(j.origin.station),
-        code(j.destination.station),
-        j.origin.point[0].to_string(),
-        j.origin.point[1].to_string(),
-        j.destination.point[0].to_string(),
-        j.destination.point[1].to_string(),
-        opt(j.origin.snapped_m.map(round2)),
-        opt(j.destination.snapped_m.map(round2)),
-        r.journey
-            .via
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(";"),
-        force(j.origin.force),
-        force(j.destination.force),
-        force(j.exporting_force),
-        force(j.importing_force),
-        j.return_run.to_string(),
-        j.cross_border.to_string(),
-        j.urban_to_rural.to_string(),
-        enum_text(serde_json::to_value(j.origin.class)),
-        enum_text(serde_json::to_value(j.destination.class)),
-        enum_text(serde_json::to_value(j.route.method)),
-        super::round_m(j.route.distance_m).to_string(),
-        j.route
-            .stations
-            .iter()
-            .map(|&s| g.stations.get(s as usize).code.to_string())
-            .collect::<Vec<_>>()
-            .join(";"),
-        j.route
-            .forces
-            .iter()
-            .map(|s| g.forces.get(s.force).code.to_string())
-            .collect::<Vec<_>>()
-            .join(";"),
-        opt(enc.map(|e| e.kind.as_str())),
-        opt(enc.and_then(|e| e.station.as_ref()).map(|c| c.to_string())),
-        opt(enc.and_then(|e| e.at.clone())),
-        opt(enc
-            .and_then(|e| e.joint_with_force.as_ref())
-            .map(|c| c.to_string())),
-        j.persons.to_string(),
-        j.children.to_string(),
-        opt(line.map(|l| l.line_id.clone())),
-        opt(line.and_then(|l| l.name.clone())),
-        opt(line
-            .and_then(|l| l.exporting_force.as_ref())
-            .map(|c| c.to_string())),
-        opt(line.and_then(|l| l.line_type).map(|t| t.as_str())),
-        text(&seized["cash_gbp"]),
-        text(&seized["phones"]),
-        list(&seized["weapons"]),
-        drugs,
-        text(&grading["source_eval"]),
-        text(&grading["intel_assessment"]),
-        text(&grading["handling"]),
-        text(&grading["handling_conditions"]),
-    ]
-}
-
-/// Streams the selected journeys: the matching list is taken at once (pointers), each chunk
-/// is serialised as the client reads, so memory stays flat however many journeys go out.
-fn stream_journeys(
-    state: Arc<AppState>,
-    sel: Vec<Arc<MappedJourney>>,
-    csv: bool,
-    untimed_excluded: Option<u64>,
-) -> warp::hyper::Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
-    tokio::task::spawn_blocking(move || {
-        let g = state.journeys.geography().clone();
-        let head = if csv {
-            csv_bytes(JOURNEY_COLUMNS, std::iter::empty()).unwrap_or_default()
-        } else {
-            match untimed_excluded {
-                Some(n) => {
-                    format!(r#"{{"type":"FeatureCollection","untimed_excluded":{n},"features":["#)
-                        .into_bytes()
-                }
-                None => br#"{"type":"FeatureCollection","features":["#.to_vec(),
-            }
-        };
-        if tx.blocking_send(Ok(head)).is_err() {
-            return;
-        }
-        for (k, chunk) in sel.chunks(EXPORT_CHUNK).enumerate() {
-            let mut buf = Vec::with_capacity(chunk.len() * 2048);
-            if csv {
-                let mut w = csv::Writer::from_writer(&mut buf);
-                for j in chunk {
-                    if w.write_record(journey_csv_row(&g, j)).is_err() {
-                        return;
-                    }
-                }
-                drop(w);
-            } else {
-                for (i, j) in chunk.iter().enumerate() {
-                    if k > 0 || i > 0 {
-                        buf.push(b',');
-                    }
-                    buf.push(b'\n');
-                    if serde_json::to_writer(
-                        &mut buf,
-                        &super::journeys::JourneyFeature {
-                            state: &state,
-                            journey: j,
-                            geometry: true,
-                            crs: super::crs::Crs::Crs84,
-                            persons: false,
-                        },
-                    )
-                    .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-            if tx.blocking_send(Ok(buf)).is_err() {
-                return; // the client went away
-            }
-        }
-        if !csv {
-            let tail = format!(
-                "\n],\"numberMatched\":{0},\"numberReturned\":{0}}}\n",
-                sel.len()
-            );
-            let _ = tx.blocking_send(Ok(tail.into_bytes()));
-        }
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    warp::hyper::Body::wrap_stream(stream)
-}
-
-/// `GET /api/export?collection=..`: a download of any collection under any filter, GeoJSON
-/// (`format=geojson`, the default) or CSV (`format=csv`).
-pub async fn export(
-    raw: String,
-    who: super::guard::Who,
-    state: Arc<AppState>,
-) -> Result<Response, ApiError> {
-    let p = Params::parse(&raw, EXPORT_PARAMS)?;
-    let collection = p.require("collection")?.to_string();
-    if !EXPORT_COLLECTIONS.contains(&collection.as_str()) {
-        return Err(ApiError::InvalidParameter {
-            name: "collection",
-            message: format!(
-                "\"{collection}\" is not one of {}",
-                EXPORT_COLLECTIONS.join(", ")
-            ),
-        });
-    }
-    let csv = format_param(&p, "format", None)? == Format::Csv;
-    let f = filter_from(&p, &state)?;
-    let hq = hotspot_query(&p)?;
-    if collection != "hotspots"
-        && let Some(name) = HOTSPOT_QUERY_PARAMS.iter().find(|n| p.get(n).is_some())
-    {
-        return Err(ApiError::InvalidParameter {
-            name,
-            message: "applies to collection=hotspots only".into(),
-        });
-    }
-    let direction = direction_param(&p)?;
-    // the CQL2 filter of the collection's items: the same parser, checks and errors
-    let filter = if collection == "trends" {
-        if let Some(name) = ["filter", "filter-lang", "filter-crs"]
-            .into_iter()
-            .find(|n| p.get(n).is_some())
-        {
-            return Err(ApiError::InvalidParameter {
-                name,
-                message: "applies to the OGC collections (journeys, stations, forces, rail, hotspots, flows), not to trends".into(),
-            });
-        }
-        None
-    } else {
-        super::ogc::filter_param(&collection, EXPORT_PARAMS, &p, &state)?
-    };
-    let ext = if csv { "csv" } else { "geojson" };
-    let name = format!("linesmap-{collection}.{ext}");
-    let ctype: &'static str = if csv { CSV } else { GEOJSON };
-    if collection == "journeys" {
-        who.check_journey_read(false)?;
-        let mut f = f;
-        who.scope(&mut f, &state);
-        let st = state.clone();
-        let (sel, untimed) = super::offload(state.limits.clone(), move || {
-            let sel = match &filter {
-                None => select(&st, &f),
-                // the journeys the same items request keeps, in the same order
-                Some(e) => {
-                    let idx = st.journeys.index();
-                    let ids = super::ogc::filtered_journeys(&idx, &st, &f, e)?;
-                    ids.iter().filter_map(|&i| idx.at(i).cloned()).collect()
-                }
-            };
-            // journey level: the caller reads every journey counted, so the count is exact
-            Ok::<_, ApiError>((sel, untimed_excluded(&st, &f, false)))
-        })
-        .await??;
-        let n = sel.len();
-        let untimed_member = untimed.flatten();
-        let mut r = super::journeys::record_count(
-            download(
-                ctype,
-                &name,
-                stream_journeys(state, sel, csv, untimed_member),
-            ),
-            n,
-        );
-        untimed_header(&mut r, untimed);
-        return Ok(r);
-    }
-    blocking(state.limits.clone(), move || {
-        let (body, rows, selected, untimed) =
-            super::ogc::layer_download(&state, &collection, f, hq, csv, &who, direction, filter)?;
-        let mut r = with_selection(
-            super::journeys::record_count(download(ctype, &name, body.into()), rows),
-            selected,
-        );
-        untimed_header(&mut r, untimed);
-        Ok(r)
-    })
-    .await
+    state.layers().section_stats(f)
 }
 
 /// CSV of a layer's features: one column per scalar property of the first feature, then

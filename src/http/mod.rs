@@ -10,6 +10,7 @@ pub mod cql2;
 pub mod crs;
 pub mod endpoint;
 pub mod error;
+pub mod export;
 pub mod guard;
 mod handlers;
 pub mod journeys;
@@ -128,6 +129,17 @@ pub async fn offload<T: Send + 'static>(
 }
 
 impl AppState {
+    /// The layer service over this state's journeys (see [`crate::layers::service`]).
+    pub fn layers(&self) -> crate::layers::service::Layers<'_> {
+        crate::layers::service::Layers {
+            journeys: &self.journeys,
+            neighbourhoods: &self.neighbourhoods,
+            memos: &self.memos,
+            stale_ok: self.limits.layer_staleness,
+            disclosure: &self.security.disclosure,
+        }
+    }
+
     /// The state over a set of journeys; works out the stations' neighbourhoods along the
     /// track once (well under a second for GB).
     pub fn new(journeys: Arc<crate::ingest::Journeys>) -> Arc<AppState> {
@@ -322,7 +334,7 @@ where
         E::Clock => layers::clock_api(raw, who, st).await,
         E::People => people::people_api(raw, who, st).await,
         E::Person => people::person_api(param(0), raw, who, st).await,
-        E::Export => layers::export(raw, who, st).await,
+        E::Export => export::export(raw, who, st).await,
         E::WhoAmI => params::Params::parse(&raw, &[]).map(|_| guard::whoami(who, st)),
         E::Vocabulary => params::Params::parse(&raw, &[]).map(|_| handlers::vocabulary()),
         E::AuthConfig => params::Params::parse(&raw, &[]).map(|_| guard::auth_config(st)),

@@ -29,6 +29,7 @@ use crate::geography::{Bbox, ForceCode, Geography, StationCode};
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::polyline_intersects;
 use crate::journey::report::parse_date;
+use crate::layers::key::{BboxKey, FilterKey};
 use crate::layers::{self, StationStats};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -75,15 +76,10 @@ pub const QUERYABLES_REL: &str = "http://www.opengis.net/def/rel/ogc/1.0/queryab
 /// driver looks for (read with the CQL2 grammars).
 pub const FILTER_LANGS: &[&str] = &["cql2-text", "cql2-json", "cql-text", "cql-json"];
 
-/// A collection: id, title, description, its own filters and every query parameter its items
-/// take.
-pub struct Collection {
-    pub id: &'static str,
-    pub title: &'static str,
-    pub description: &'static str,
-    pub filters: &'static [&'static str],
-    pub params: &'static [&'static str],
-}
+pub use crate::layers::collection::Collection;
+
+/// Every collection, in the order `/collections` lists them.
+pub const COLLECTIONS: &[Collection] = &Collection::ALL;
 
 macro_rules! params {
     ($($own:literal),*) => {
@@ -96,79 +92,65 @@ macro_rules! params {
     };
 }
 
-pub const COLLECTIONS: &[Collection] = &[
-    Collection {
-        id: "stations",
-        title: "Railway stations",
-        description: "National Rail stations with their territorial force, ORR entries and exits 2019-20, and the selected journeys that start, end and pass there (journeys: each once) with their persons and children.",
-        filters: &["code", "force"],
-        params: params!("code", "force"),
-    },
-    Collection {
-        id: "forces",
-        title: "Police force areas",
-        description: "Police force areas (ONS, generalised) with the selected journeys they export and import by line direction (from the line's exporting force to the force it supplies: the destination's, or the origin's on a return run; the off-diagonal line-direction flows summed), the net (exports - imports), and the seizure and grading totals of the journeys whose line supplies the force.",
-        filters: &["code"],
-        params: params!("code"),
-    },
-    Collection {
-        id: "rail",
-        title: "Rail track sections",
-        description: "Track sections of the rail graph (junction to junction) with the selected rail journeys running along each.",
-        filters: &["force"],
-        params: params!("force"),
-    },
-    Collection {
-        id: "journeys",
-        title: "Journeys",
-        description: "Mapped county-lines journeys (demo data is SYNTHETIC): rail routes along the track, other modes as geodesic lines.",
-        filters: &["force"],
-        params: params!("force", "persons"),
-    },
-    Collection {
-        id: "hotspots",
-        title: "Station hotspots",
-        description: "Stations ranked by Getis-Ord Gi* of a measure of the selected journeys (measure: stops by default, where people were known to be; rail-network neighbourhoods of 10 km along the track), with z-score, two-sided normal p-value, permutation pseudo p-value (p_sim, by default) and Benjamini-Hochberg significance (FDR 0.05), hot spots first.",
-        filters: &[
-            "force",
-            "significant",
-            "measure",
-            "inference",
-            "permutations",
-            "seed",
-        ],
-        params: params!(
-            "force",
-            "significant",
-            "measure",
-            "inference",
-            "permutations",
-            "seed"
-        ),
-    },
-    Collection {
-        id: "flows",
-        title: "Force flows",
-        description: "Journeys between forces as lines between points inside the two areas: by line direction (direction=line, the default: from the line's exporting force to the force it supplies, return runs turned round) or by travel (direction=travel: origin force to destination force), with journeys, lines, return runs, internal and external lines, rail journeys, BTP-reported and BTP-joint journeys, persons, children, seizures and grading.",
-        filters: &["force", "origin_force", "destination_force", "direction"],
-        params: params!("force", "origin_force", "destination_force", "direction"),
-    },
-];
+/// What the items of a collection take: its own filters, and every query parameter.
+pub trait ItemParams {
+    /// the collection's own filters
+    fn filters(self) -> &'static [&'static str];
+    /// every query parameter of its items but the queryables' ([`item_params`])
+    fn params(self) -> &'static [&'static str];
+}
 
-fn collection(id: &str) -> Result<&'static Collection, ApiError> {
-    COLLECTIONS.iter().find(|c| c.id == id).ok_or_else(|| {
+impl ItemParams for Collection {
+    fn filters(self) -> &'static [&'static str] {
+        match self {
+            Collection::Stations => &["code", "force"],
+            Collection::Forces => &["code"],
+            Collection::Rail | Collection::Journeys => &["force"],
+            Collection::Hotspots => &[
+                "force",
+                "significant",
+                "measure",
+                "inference",
+                "permutations",
+                "seed",
+            ],
+            Collection::Flows => &["force", "origin_force", "destination_force", "direction"],
+        }
+    }
+
+    fn params(self) -> &'static [&'static str] {
+        match self {
+            Collection::Stations => params!("code", "force"),
+            Collection::Forces => params!("code"),
+            Collection::Rail => params!("force"),
+            Collection::Journeys => params!("force", "persons"),
+            Collection::Hotspots => params!(
+                "force",
+                "significant",
+                "measure",
+                "inference",
+                "permutations",
+                "seed"
+            ),
+            Collection::Flows => params!("force", "origin_force", "destination_force", "direction"),
+        }
+    }
+}
+
+/// The collection a path names; an unknown id is a 404 listing the collections.
+pub fn collection(id: &str) -> Result<Collection, ApiError> {
+    Collection::parse(id).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no collection \"{id}\"; collections are {}",
             COLLECTIONS
                 .iter()
-                .map(|c| c.id)
+                .map(|c| c.id())
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
     })
 }
 
-/// `http://host` of the request, for absolute links.
 fn base(host: &Option<String>) -> String {
     format!("http://{}", host.as_deref().unwrap_or("localhost"))
 }
@@ -243,16 +225,17 @@ pub fn conformance(raw: String) -> Result<Response, ApiError> {
 /// A collection's extent. The temporal extent follows the journeys for callers who may read
 /// them all (`data`); for anyone else it is the range reports may have (2000-01-01 onwards,
 /// open-ended), which says nothing about which journeys exist.
-fn extent(state: &AppState, id: &str, data: bool) -> Value {
+fn extent(state: &AppState, c: Collection, data: bool) -> Value {
+    use crate::layers::collection::Extent;
     let g = state.journeys.geography();
     let mut b = Bbox::EMPTY;
-    match id {
-        "stations" | "hotspots" => g.stations.stations().iter().for_each(|s| b.extend(s.pos())),
-        "rail" => g.rail.chains().iter().for_each(|c| {
+    match c.extent() {
+        Extent::Stations => g.stations.stations().iter().for_each(|s| b.extend(s.pos())),
+        Extent::Track => g.rail.chains().iter().for_each(|c| {
             b.extend([c.bbox.min_lon, c.bbox.min_lat]);
             b.extend([c.bbox.max_lon, c.bbox.max_lat]);
         }),
-        _ => g.forces.forces().iter().for_each(|f| {
+        Extent::Forces => g.forces.forces().iter().for_each(|f| {
             b.extend([f.bbox.min_lon, f.bbox.min_lat]);
             b.extend([f.bbox.max_lon, f.bbox.max_lat]);
         }),
@@ -287,13 +270,13 @@ fn extent(state: &AppState, id: &str, data: bool) -> Value {
     })
 }
 
-fn collection_json(state: &AppState, c: &Collection, b: &str, data: bool) -> Value {
+fn collection_json(state: &AppState, c: Collection, b: &str, data: bool) -> Value {
     let mut v = collection_base(state, c, b, data);
-    if super::tiles::TILE_COLLECTIONS.contains(&c.id)
+    if c.tiled()
         && let Some(links) = v["links"].as_array_mut()
     {
         links.push(link(
-            format!("{b}/collections/{}/tiles", c.id),
+            format!("{b}/collections/{}/tiles", c.id()),
             super::tiles::TILESETS_VECTOR_REL,
             JSON,
             "vector tiles (Mapbox Vector Tiles in WebMercatorQuad)",
@@ -302,20 +285,20 @@ fn collection_json(state: &AppState, c: &Collection, b: &str, data: bool) -> Val
     v
 }
 
-fn collection_base(state: &AppState, c: &Collection, b: &str, data: bool) -> Value {
+fn collection_base(state: &AppState, c: Collection, b: &str, data: bool) -> Value {
     json!({
-        "id": c.id,
-        "title": c.title,
-        "description": c.description,
+        "id": c.id(),
+        "title": c.title(),
+        "description": c.description(),
         "itemType": "feature",
         "crs": crs::SUPPORTED,
         "storageCrs": CRS84,
-        "extent": extent(state, c.id, data),
+        "extent": extent(state, c, data),
         "links": [
-            link(format!("{b}/collections/{}", c.id), "self", JSON, c.title),
-            link(format!("{b}/collections/{}/items", c.id), "items", GEOJSON, "the features"),
-            link(format!("{b}/collections/{}/queryables", c.id), QUERYABLES_REL, SCHEMA_JSON, "the properties a filter may name"),
-            link(format!("{b}/api/export?collection={}", c.id), "enclosure", GEOJSON, "download all (GeoJSON)"),
+            link(format!("{b}/collections/{c}"), "self", JSON, c.title()),
+            link(format!("{b}/collections/{c}/items"), "items", GEOJSON, "the features"),
+            link(format!("{b}/collections/{c}/queryables"), QUERYABLES_REL, SCHEMA_JSON, "the properties a filter may name"),
+            link(format!("{b}/api/export?collection={c}"), "enclosure", GEOJSON, "download all (GeoJSON)"),
         ],
     })
 }
@@ -330,7 +313,7 @@ pub fn collections(
     let b = base(&host);
     let list: Vec<Value> = COLLECTIONS
         .iter()
-        .map(|c| collection_json(&state, c, &b, who.sees_all_journeys()))
+        .map(|&c| collection_json(&state, c, &b, who.sees_all_journeys()))
         .collect();
     Ok(json_reply(
         &json!({
@@ -366,10 +349,10 @@ pub fn queryables(
 ) -> Result<Response, ApiError> {
     Params::parse(&raw, &["f"])?;
     let c = collection(&id)?;
-    let list = super::queryables::of(c.id, state.journeys.geography());
-    let href = format!("{}/collections/{}/queryables", base(&host), c.id);
+    let list = super::queryables::of(c, state.journeys.geography());
+    let href = format!("{}/collections/{c}/queryables", base(&host));
     Ok(json_reply(
-        &super::queryables::schema(c.id, c.title, &list, &href),
+        &super::queryables::schema(c, &list, &href),
         SCHEMA_JSON,
     ))
 }
@@ -377,27 +360,27 @@ pub fn queryables(
 /// Every query parameter a collection's items take: its own ([`Collection::params`]) and each
 /// of its queryables with a simple value that is not already one of those
 /// (`queryables-query-parameters`), kept for the server's life.
-pub fn item_params(c: &Collection) -> &'static [&'static str] {
-    static ALL: std::sync::LazyLock<Vec<(&'static str, &'static [&'static str])>> =
+pub fn item_params(c: Collection) -> &'static [&'static str] {
+    static ALL: std::sync::LazyLock<Vec<(Collection, &'static [&'static str])>> =
         std::sync::LazyLock::new(|| {
             COLLECTIONS
                 .iter()
-                .map(|c| {
-                    let mut v: Vec<&'static str> = c.params.to_vec();
-                    v.extend(query_queryables(c.id, c.params));
-                    (c.id, &*Box::leak(v.into_boxed_slice()))
+                .map(|&c| {
+                    let mut v: Vec<&'static str> = c.params().to_vec();
+                    v.extend(query_queryables(c, c.params()));
+                    (c, &*Box::leak(v.into_boxed_slice()))
                 })
                 .collect()
         });
     ALL.iter()
-        .find(|(id, _)| *id == c.id)
-        .map_or(c.params, |(_, v)| *v)
+        .find(|(id, _)| *id == c)
+        .map_or(c.params(), |(_, v)| *v)
 }
 
-/// The queryables of collection `id` that are query parameters of their own: all but the
+/// The queryables of collection `c` that are query parameters of their own: all but the
 /// geometry and those whose name is already a parameter in `own` (which keep their meaning).
-pub fn query_queryables(id: &str, own: &[&str]) -> Vec<&'static str> {
-    super::queryables::names(id)
+pub fn query_queryables(c: Collection, own: &[&str]) -> Vec<&'static str> {
+    super::queryables::names(c)
         .iter()
         .copied()
         .filter(|n| *n != "geometry" && !own.contains(n))
@@ -450,7 +433,7 @@ fn query_term(name: &'static str, t: QType, v: &str) -> Result<Expr, ApiError> {
 /// queryables, ANDed with the queryables given as query parameters (those not in `own`, the
 /// parameters with a meaning of their own); None when there is neither.
 pub fn filter_param(
-    id: &str,
+    id: Collection,
     own: &[&str],
     p: &Params,
     state: &AppState,
@@ -650,7 +633,7 @@ fn crs_param(p: &Params) -> Result<Crs, ApiError> {
         .map(|c| c.unwrap_or(Crs::Crs84))
 }
 
-fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError> {
+fn query(c: Collection, raw: &str, state: &AppState) -> Result<Query, ApiError> {
     let p = Params::parse(raw, item_params(c))?;
     let days = match p.get("datetime") {
         Some(s) => parse_datetime(s).map_err(|message| ApiError::InvalidParameter {
@@ -664,12 +647,13 @@ fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError>
     (journeys.from_day, journeys.to_day) = days;
     let force = force_param(&p, "force", state)?;
     let mut place_force = None;
-    match c.id {
-        "stations" | "hotspots" => place_force = force,
-        _ => journeys.force = force,
+    if c.lists_stations() {
+        place_force = force;
+    } else {
+        journeys.force = force;
     }
     let bbox = bbox_param(&p)?;
-    if c.id == "journeys" {
+    if c.journey_level() {
         journeys.bbox = bbox;
     }
     Ok(Query {
@@ -687,15 +671,15 @@ fn query(c: &Collection, raw: &str, state: &AppState) -> Result<Query, ApiError>
         no_geometry: false,
         viewer: false,
         // journeys' own `persons` (their summaries); elsewhere `persons` is a queryable
-        persons: c.params.contains(&"persons")
+        persons: c.params().contains(&"persons")
             && super::journeys::bool_param(&p, "persons")?.unwrap_or(false),
-        filter: filter_param(c.id, c.params, &p, state)?,
+        filter: filter_param(c, c.params(), &p, state)?,
     })
 }
 
 fn page_links(
     b: &str,
-    id: &str,
+    id: Collection,
     raw: &str,
     q: &Query,
     matched: usize,
@@ -809,7 +793,7 @@ fn feature_collection(features: Vec<Value>, matched: usize, links: Vec<Value>) -
 /// the journeys change, so that the next page is a slice.
 fn select_filtered(
     state: &AppState,
-    id: &str,
+    id: Collection,
     q: &Query,
     offset: usize,
     limit: usize,
@@ -818,12 +802,13 @@ fn select_filtered(
     let Some(e) = &q.filter else {
         return select_features(state, id, q, offset, limit);
     };
-    let key = format!(
-        "{id}|{e}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
-        q.bbox,
-        q.journeys,
+    let key = (
+        id,
+        e.to_string(),
+        q.bbox.as_ref().map(BboxKey::of),
+        FilterKey::of(&q.journeys),
         q.place_force,
-        q.code,
+        q.code.clone(),
         q.hotspot,
         q.origin,
         q.destination,
@@ -841,21 +826,20 @@ fn select_filtered(
     // the parameters' own errors (a malformed `code`) before anything is kept
     select_features(state, id, q, 0, 0)?;
     let version = state.journeys.index().version() as usize;
-    let kept =
-        state
-            .memos
-            .filtered_features
-            .0
-            .get(version, std::time::Duration::ZERO, &key, || {
-                let mut all = select_features(state, id, q, 0, usize::MAX)
-                    .map(|(_, all)| all)
-                    .unwrap_or_default();
-                if let Some(d) = disclosure {
-                    all.iter_mut().for_each(|f| d.row(f));
-                }
-                all.retain(|f| plan.selects(&FeatureRow(f)));
-                all
-            });
+    let kept = state
+        .memos
+        .filtered_features
+        .0
+        .get(version, std::time::Duration::ZERO, key, || {
+            let mut all = select_features(state, id, q, 0, usize::MAX)
+                .map(|(_, all)| all)
+                .unwrap_or_default();
+            if let Some(d) = disclosure {
+                all.iter_mut().for_each(|f| d.row(f));
+            }
+            all.retain(|f| plan.selects(&FeatureRow(f)));
+            all
+        });
     let n = kept.len();
     let page = kept.iter().skip(offset).take(limit).cloned().collect();
     Ok((n, page))
@@ -896,11 +880,11 @@ pub fn filtered_journeys(
             None => None,
         };
     drop(plan);
-    let key = format!("{e}|{f:?}");
+    let key = (e.to_string(), FilterKey::of(f));
     Ok(state.memos.filtered_journeys.0.get(
         idx.version() as usize,
         std::time::Duration::ZERO,
-        &key,
+        key,
         || {
             // the first top-level S_INTERSECTS: its box narrows the candidates to the routes
             // of the route R-tree whose box meets it, and each of them is tested once, its
@@ -960,7 +944,7 @@ pub fn filtered_journeys(
 /// offset + limit)`). `limit` usize::MAX takes them all.
 fn select_features(
     state: &AppState,
-    id: &str,
+    id: Collection,
     q: &Query,
     offset: usize,
     limit: usize,
@@ -968,7 +952,7 @@ fn select_features(
     let g = state.journeys.geography().clone();
     let page = |n: usize| offset.min(n)..offset.saturating_add(limit).min(n);
     Ok(match id {
-        "stations" => {
+        Collection::Stations => {
             let code = q
                 .code
                 .as_deref()
@@ -998,7 +982,7 @@ fn select_features(
                     .collect(),
             )
         }
-        "forces" => {
+        Collection::Forces => {
             let code = q
                 .code
                 .as_deref()
@@ -1025,7 +1009,7 @@ fn select_features(
                     .collect(),
             )
         }
-        "rail" => {
+        Collection::Rail => {
             let chains = g.rail.chains();
             let ids: Vec<usize> = match q.bbox {
                 Some(bb) => g
@@ -1046,7 +1030,7 @@ fn select_features(
                     .collect(),
             )
         }
-        "hotspots" => {
+        Collection::Hotspots => {
             let rows = hotspot_rows(
                 state,
                 &q.journeys,
@@ -1064,7 +1048,7 @@ fn select_features(
                 rows[r].iter().map(|h| hotspot_feature(&g, h)).collect(),
             )
         }
-        "flows" => {
+        Collection::Flows => {
             let flows = lay::flow_rows(
                 state,
                 &q.journeys,
@@ -1097,7 +1081,7 @@ fn select_features(
                     .collect(),
             )
         }
-        _ => {
+        Collection::Journeys => {
             let (matched, list) = state.journeys.index().query(&g, &q.journeys, offset, limit);
             (
                 matched,
@@ -1124,7 +1108,7 @@ fn select_features(
 /// station's force of `stations`. For vector tiles.
 pub(crate) fn tile_rows(
     state: &AppState,
-    id: &str,
+    id: Collection,
     journeys: JourneyFilter,
     place_force: Option<u16>,
     bbox: Bbox,
@@ -1177,21 +1161,21 @@ pub async fn items(
 ) -> Result<Response, ApiError> {
     let (c, q) = collection(&id).and_then(|c| {
         let mut q = query(c, &raw, &state)?;
-        if c.id == "journeys" {
+        if c.journey_level() {
             who.check_journey_read(q.persons)?;
         }
         q.viewer = who.viewer();
-        if c.id == "journeys" {
+        if c.journey_level() {
             who.scope(&mut q.journeys, &state);
         }
-        q.journeys.disclose_non_btp = c.id != "journeys" && who.disclose_non_btp();
+        q.journeys.disclose_non_btp = !c.journey_level() && who.disclose_non_btp();
         Ok((c, q))
     })?;
     let b = base(&host);
     super::offload(
         state.limits.clone(),
         move || -> Result<Response, ApiError> {
-            if c.id == "journeys" {
+            if c.journey_level() {
                 // journeys go straight to bytes: no JSON tree for a million positions
                 let g = state.journeys.geography().clone();
                 let (matched, list) = match &q.filter {
@@ -1211,7 +1195,7 @@ pub async fn items(
                         (ids.len(), page)
                     }
                 };
-                let links = page_links(&b, c.id, &raw, &q, matched, list.len());
+                let links = page_links(&b, c, &raw, &q, matched, list.len());
                 let features: Vec<JourneyFeature> = list
                     .iter()
                     .map(|j| JourneyFeature {
@@ -1234,8 +1218,8 @@ pub async fn items(
             }
             let disclosure = q.viewer.then_some(&state.security.disclosure);
             let (matched, features) =
-                select_filtered(&state, c.id, &q, q.offset, q.limit, disclosure)?;
-            let links = page_links(&b, c.id, &raw, &q, matched, features.len());
+                select_filtered(&state, c, &q, q.offset, q.limit, disclosure)?;
+            let links = page_links(&b, c, &raw, &q, matched, features.len());
             let mut body = feature_collection(features, matched, links);
             lay::untimed_field(&state, &q.journeys, &mut body);
             Ok(lay::with_selection(
@@ -1257,14 +1241,14 @@ pub async fn item(
 ) -> Result<Response, ApiError> {
     let (c, crs, persons) = (|| {
         let c = collection(&id)?;
-        let names: &[&str] = if c.id == "journeys" {
+        let names: &[&str] = if c.journey_level() {
             &["f", "crs", "persons"]
         } else {
             &["f", "crs"]
         };
         let p = Params::parse(&raw, names)?;
         let persons = super::journeys::bool_param(&p, "persons")?.unwrap_or(false);
-        if c.id == "journeys" {
+        if c.journey_level() {
             who.check_journey_read(persons)?;
         }
         Ok::<_, ApiError>((c, crs_param(&p)?, persons))
@@ -1274,32 +1258,32 @@ pub async fn item(
         state.limits.clone(),
         move || -> Result<Response, ApiError> {
             let g = state.journeys.geography().clone();
-            let not_found = || ApiError::NotFound(format!("no feature \"{fid}\" in {}", c.id));
+            let not_found = || ApiError::NotFound(format!("no feature \"{fid}\" in {c}"));
             let all = JourneyFilter {
                 disclose_non_btp: who.disclose_non_btp(),
                 ..JourneyFilter::default()
             };
-            let mut feature = match c.id {
-                "stations" => {
+            let mut feature = match c {
+                Collection::Stations => {
                     let code = StationCode::parse(&fid).map_err(|_| not_found())?;
                     let i = g.stations.index_of(&code).ok_or_else(not_found)?;
                     let counts = lay::station_counts(&state, &all);
                     station_feature(&g, i, counts[i])
                 }
-                "forces" => {
+                Collection::Forces => {
                     let code = ForceCode::parse(&fid).map_err(|_| not_found())?;
                     let i = g.forces.index_of(&code).ok_or_else(not_found)?;
                     let carried = lay::force_totals(&state, &all);
                     force_feature(&g, i, lay::force_counts(&state, &all)[i], &carried[i], true)
                 }
-                "rail" => {
+                Collection::Rail => {
                     let i: usize = fid.parse().map_err(|_| not_found())?;
                     if i >= g.rail.chains().len() {
                         return Err(not_found());
                     }
                     section_feature(&g, i, section_stats(&state, &all)[i], true)
                 }
-                "hotspots" => {
+                Collection::Hotspots => {
                     let code = StationCode::parse(&fid).map_err(|_| not_found())?;
                     let i = g.stations.index_of(&code).ok_or_else(not_found)?;
                     let rows = hotspot_rows(
@@ -1313,7 +1297,7 @@ pub async fn item(
                     let h = rows.iter().find(|h| h.station == i).ok_or_else(not_found)?;
                     hotspot_feature(&g, h)
                 }
-                "flows" => {
+                Collection::Flows => {
                     let direction = layers::Direction::Line;
                     let flows = lay::flow_rows(&state, &all, None, None, direction, who.viewer());
                     let f = flows
@@ -1323,7 +1307,7 @@ pub async fn item(
                         .ok_or_else(not_found)?;
                     flow_feature(&state, f, direction)
                 }
-                _ => {
+                Collection::Journeys => {
                     let j = {
                         let idx = state.journeys.index();
                         idx.get(&fid)
@@ -1343,20 +1327,20 @@ pub async fn item(
             };
             feature["links"] = json!([
                 link(
-                    format!("{b}/collections/{}/items/{fid}", c.id),
+                    format!("{b}/collections/{c}/items/{fid}"),
                     "self",
                     GEOJSON,
                     "this feature"
                 ),
                 link(
-                    format!("{b}/collections/{}", c.id),
+                    format!("{b}/collections/{c}"),
                     "collection",
                     JSON,
-                    c.title
+                    c.title()
                 ),
             ]);
             let r = geojson_in(feature, crs);
-            Ok(if c.id == "journeys" {
+            Ok(if c.journey_level() {
                 super::journeys::record_count(r, 1)
             } else {
                 r
@@ -1377,7 +1361,7 @@ pub type LayerDownload = (Vec<u8>, usize, usize, Option<Option<u64>>);
 #[allow(clippy::too_many_arguments)]
 pub fn layer_download(
     state: &AppState,
-    id: &str,
+    export: crate::layers::collection::Export,
     f: JourneyFilter,
     hotspot: lay::HotspotQuery,
     csv: bool,
@@ -1390,7 +1374,7 @@ pub fn layer_download(
     let mut f = f;
     f.disclose_non_btp = who.disclose_non_btp();
     let to_bytes = |v: &Value| serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.to_string()));
-    if id == "trends" {
+    let Some(id) = export.collection() else {
         return if csv {
             let untimed = lay::untimed_excluded(state, &f, viewer);
             lay::trends_csv(state, &f, who.sees_all_journeys()).map(|(b, r, s)| (b, r, s, untimed))
@@ -1400,21 +1384,20 @@ pub fn layer_download(
                 message: "trends export as csv; GET /api/trends gives JSON".into(),
             })
         };
-    }
+    };
     let (bbox, force) = (f.bbox, f.force);
     let mut journeys = f;
     let mut place_force = None;
-    if id == "stations" || id == "hotspots" {
+    if id.lists_stations() {
         place_force = force;
         journeys.force = None;
     }
     // as in /api/flows, bbox there selects the journeys (their routes), not the flow lines
-    let journey_level_bbox = id == "journeys" || id == "flows";
-    if !journey_level_bbox {
+    if !id.bbox_selects_journeys() {
         journeys.bbox = None;
     }
     let q = Query {
-        bbox: if id == "flows" { None } else { bbox },
+        bbox: if id == Collection::Flows { None } else { bbox },
         limit: usize::MAX,
         offset: 0,
         crs: Crs::Crs84,
@@ -1435,7 +1418,7 @@ pub fn layer_download(
     let disclosure = viewer.then_some(&state.security.disclosure);
     // under a filter, the ids of the features it keeps (the CSV tables below are of rows)
     let kept: Option<std::collections::HashSet<String>> = match &q.filter {
-        Some(_) if csv && matches!(id, "hotspots" | "flows") => {
+        Some(_) if csv && matches!(id, Collection::Hotspots | Collection::Flows) => {
             let (_, fs) = select_filtered(state, id, &q, 0, usize::MAX, disclosure)?;
             Some(
                 fs.iter()
@@ -1448,7 +1431,7 @@ pub fn layer_download(
     let keeps = |fid: &str| kept.as_ref().is_none_or(|k| k.contains(fid));
     if csv {
         match id {
-            "hotspots" => {
+            Collection::Hotspots => {
                 let mut rows = hotspot_rows(
                     state,
                     &q.journeys,
@@ -1463,7 +1446,7 @@ pub fn layer_download(
                 rows.retain(|h| keeps(g.stations.get(h.station).code.as_str()));
                 return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len(), selected, untimed));
             }
-            "flows" => {
+            Collection::Flows => {
                 let mut flows = lay::flow_rows(state, &q.journeys, None, None, direction, viewer);
                 flows.rows.retain(|f| keeps(&flow_id(&g, f)));
                 return lay::flow_csv(&g, &flows).map(|b| (b, flows.rows.len(), selected, untimed));

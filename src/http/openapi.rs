@@ -1,7 +1,7 @@
 //! The API definition, OpenAPI 3.0.3, written by hand (generators emit 3.1, which the OGC
 //! conformance suite cannot read). Built once and served at `/openapi`.
 
-use super::ogc::{COLLECTIONS, DEFAULT_LIMIT, MAX_LIMIT};
+use super::ogc::{COLLECTIONS, Collection, DEFAULT_LIMIT, ItemParams, MAX_LIMIT};
 use crate::geography::Geography;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
@@ -240,7 +240,7 @@ fn describe(name: &str, context: &str) -> (String, Value) {
         ),
         "collection" => (
             "the collection to download",
-            json!({"type": "string", "enum": crate::http::layers::EXPORT_COLLECTIONS}),
+            json!({"type": "string", "enum": crate::layers::collection::Export::IDS}),
         ),
         "by" => (
             "what the treatment rows are: the force that recorded the report (BTP a row of its own), or the origin's, destination's or exporting force",
@@ -308,13 +308,13 @@ fn params_of(names: &[&str], context: &str) -> Vec<Value> {
 
 /// The collection's queryables that are query parameters of its items
 /// (`queryables-query-parameters`), each with its queryable's schema.
-fn queryable_params(c: &crate::http::ogc::Collection, geo: Option<&Geography>) -> Vec<Value> {
+fn queryable_params(c: crate::http::ogc::Collection, geo: Option<&Geography>) -> Vec<Value> {
     use crate::http::cql2::QType;
     let list = match geo {
-        Some(g) => crate::http::queryables::of(c.id, g),
-        None => crate::http::queryables::build(c.id, Vec::new()),
+        Some(g) => crate::http::queryables::of(c, g),
+        None => crate::http::queryables::build(c, Vec::new()),
     };
-    crate::http::ogc::query_queryables(c.id, c.params)
+    crate::http::ogc::query_queryables(c, c.params())
         .into_iter()
         .filter_map(|n| list.0.iter().find(|q| q.name == n))
         .map(|q| {
@@ -379,9 +379,9 @@ fn build(geo: Option<&Geography>) -> Value {
             "application/vnd.oai.openapi+json;version=3.0",
         ),
     );
-    for c in COLLECTIONS {
-        let mut params = params_of(c.params, "ogc");
-        if matches!(c.id, "stations" | "hotspots") {
+    for &c in COLLECTIONS {
+        let mut params = params_of(c.params(), "ogc");
+        if c.lists_stations() {
             for p in params.iter_mut().filter(|p| p["name"] == "force") {
                 p["description"] = json!(describe("force", "places").0);
             }
@@ -389,10 +389,10 @@ fn build(geo: Option<&Geography>) -> Value {
         // `code` filters a station by its CRS code or a force by its GSS code (or BTP): a
         // code of the other shape is refused (400), one of the right shape that names nothing
         // selects nothing (200), so each collection's `code` is the shape of its codes
-        let code = match c.id {
-            "forces" => Some("^([A-Za-z][0-9]{8}|[Bb][Tt][Pp])$"),
-            "stations" | "hotspots" => Some(STATION_CODE),
-            _ => None,
+        let code = match c {
+            Collection::Forces => Some("^([A-Za-z][0-9]{8}|[Bb][Tt][Pp])$"),
+            Collection::Stations | Collection::Hotspots => Some(STATION_CODE),
+            Collection::Rail | Collection::Journeys | Collection::Flows => None,
         };
         for p in params.iter_mut().filter(|p| p["name"] == "code") {
             if let Some(code) = code {
@@ -400,9 +400,9 @@ fn build(geo: Option<&Geography>) -> Value {
             }
         }
         paths.insert(
-            format!("/collections/{}", c.id),
+            format!("/collections/{c}"),
             get(
-                c.title,
+                c.title(),
                 vec![f.clone()],
                 "the collection",
                 "application/json",
@@ -410,15 +410,15 @@ fn build(geo: Option<&Geography>) -> Value {
         );
         params.extend(queryable_params(c, geo));
         let mut items = get(
-            c.description,
+            c.description(),
             params,
             "a GeoJSON FeatureCollection",
             "application/geo+json",
         );
         untimed_member(&mut items, "application/geo+json");
-        paths.insert(format!("/collections/{}/items", c.id), items);
+        paths.insert(format!("/collections/{c}/items"), items);
         paths.insert(
-            format!("/collections/{}/queryables", c.id),
+            format!("/collections/{c}/queryables"),
             get(
                 "the properties a filter may name (JSON Schema 2020-12)",
                 vec![f.clone()],
@@ -435,7 +435,7 @@ fn build(geo: Option<&Geography>) -> Value {
         )];
         item_params.extend(params_of(&["f", "crs"], "ogc"));
         paths.insert(
-            format!("/collections/{}/items/{{featureId}}", c.id),
+            format!("/collections/{c}/items/{{featureId}}"),
             get(
                 "one feature",
                 item_params,
@@ -821,7 +821,7 @@ fn build(geo: Option<&Geography>) -> Value {
     );
     let mut export = get_table(
         "download a collection under a filter (streamed)",
-        params_of(l::EXPORT_PARAMS, "export"),
+        params_of(super::export::EXPORT_PARAMS, "export"),
         "an attachment: GeoJSON or CSV",
         "application/geo+json",
     );
@@ -983,12 +983,16 @@ fn tile_paths(paths: &mut serde_json::Map<String, Value>, f: &Value) {
                 Some((1u64 << MAX_ZOOM) - 1),
             ),
         ];
-        let names = if *id == "flows" {
+        let names = if *id == Collection::Flows {
             FLOW_TILE_PARAMS
         } else {
             TILE_PARAMS
         };
-        let context = if *id == "stations" { "places" } else { "tiles" };
+        let context = if id.lists_stations() {
+            "places"
+        } else {
+            "tiles"
+        };
         for mut p in params_of(names, context) {
             if p["name"] == "f" {
                 p["description"] = json!("mvt: a Mapbox Vector Tile (the only format)");
@@ -1011,7 +1015,7 @@ fn tile_paths(paths: &mut serde_json::Map<String, Value>, f: &Value) {
             json!({MVT: {"schema": {"type": "string", "format": "binary"}}});
         op["get"]["description"] = json!(format!(
             "The path is {{z}}/{{x}}/{{y}}: zoom, then column (x, OGC tileCol), then row (y, OGC tileRow), as XYZ clients fill it. {}",
-            if *id == "journeys" {
+            if id.journey_level() {
                 "Journey-level (btp_planner and above, audited); below zoom 12 one feature per route geometry with journeys and children, from zoom 12 one per journey with id."
             } else {
                 "Built from the features the items give the caller over the tile's box (a viewer's after disclosure control)."

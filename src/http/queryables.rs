@@ -9,6 +9,7 @@ use crate::journey::carried::Totals;
 use crate::journey::index::Hot;
 use crate::journey::map::MappedJourney;
 use crate::journey::report::{LineType, Mode, format_date};
+use crate::layers::collection::Collection;
 use geo::{Coord, Geometry, Rect};
 use serde_json::{Map, Value, json};
 
@@ -102,8 +103,8 @@ impl Builder {
     }
 }
 
-/// The queryables of collection `id` (one of [`super::ogc::COLLECTIONS`]).
-pub fn of(id: &str, g: &Geography) -> List {
+/// The queryables of collection `id`.
+pub fn of(id: Collection, g: &Geography) -> List {
     let forces = g
         .forces
         .forces()
@@ -116,18 +117,22 @@ pub fn of(id: &str, g: &Geography) -> List {
 /// The names of collection `id`'s queryables (the same whatever the geography), kept for the
 /// server's life: the items query parameters they add
 /// (`queryables-query-parameters`).
-pub fn names(id: &str) -> &'static [&'static str] {
-    static NAMES: std::sync::LazyLock<Vec<(&'static str, &'static [&'static str])>> =
+/// A collection is given as such or by its id (an unknown id has none).
+pub fn names(id: impl TryInto<Collection>) -> &'static [&'static str] {
+    let Ok(id) = id.try_into() else {
+        return &[];
+    };
+    static NAMES: std::sync::LazyLock<Vec<(Collection, &'static [&'static str])>> =
         std::sync::LazyLock::new(|| {
-            super::ogc::COLLECTIONS
+            Collection::ALL
                 .iter()
-                .map(|c| {
-                    let names: Vec<&'static str> = build(c.id, Vec::new())
+                .map(|&c| {
+                    let names: Vec<&'static str> = build(c, Vec::new())
                         .0
                         .into_iter()
                         .map(|q| &*Box::leak(q.name.into_boxed_str()))
                         .collect();
-                    (c.id, &*Box::leak(names.into_boxed_slice()))
+                    (c, &*Box::leak(names.into_boxed_slice()))
                 })
                 .collect()
         });
@@ -138,19 +143,19 @@ pub fn names(id: &str) -> &'static [&'static str] {
 }
 
 /// The queryables of collection `id`, a force vocabulary given (empty: none known).
-pub fn build(id: &str, forces: Vec<String>) -> List {
+pub fn build(id: Collection, forces: Vec<String>) -> List {
     use QType::*;
     let mut b = Builder {
         list: Vec::new(),
         forces,
     };
     match id {
-        "stations" => {
+        Collection::Stations => {
             b.add("crs", String).add("name", String).force("force");
             b.add("entries_exits_2019_20", Integer)
                 .each(STATION_COUNTS, Integer);
         }
-        "forces" => {
+        Collection::Forces => {
             b.force("code")
                 .add("name", String)
                 .add("force_name", String)
@@ -158,12 +163,12 @@ pub fn build(id: &str, forces: Vec<String>) -> List {
                 .each(&["distinct_persons", "distinct_children"], Integer)
                 .totals();
         }
-        "rail" => {
+        Collection::Rail => {
             b.add("section", Integer)
                 .add("length_m", Number)
                 .each(&["journeys", "persons", "children"], Integer);
         }
-        "journeys" => {
+        Collection::Journeys => {
             b.add("report_id", String)
                 .add("reported_at", DateTime)
                 .add("source_force", String)
@@ -187,7 +192,7 @@ pub fn build(id: &str, forces: Vec<String>) -> List {
                 .add("reporting_lag_days", Integer)
                 .each(&["persons", "children"], Integer);
         }
-        "hotspots" => {
+        Collection::Hotspots => {
             b.add("crs", String)
                 .add("name", String)
                 .force("force")
@@ -200,7 +205,7 @@ pub fn build(id: &str, forces: Vec<String>) -> List {
                 .add("significant", Boolean)
                 .closed("spot", &["hot", "cold"]);
         }
-        _ => {
+        Collection::Flows => {
             b.force("origin_force")
                 .force("destination_force")
                 .add("origin_name", String)
@@ -218,16 +223,17 @@ pub fn build(id: &str, forces: Vec<String>) -> List {
 const CLASSES: &[&str] = &["urban", "town", "rural", "unknown"];
 
 /// The GeoJSON geometry type of a collection's features, as a Part 3 `format`.
-fn geometry_format(id: &str) -> &'static str {
-    match id {
-        "stations" | "hotspots" => "geometry-point",
-        "forces" => "geometry-multipolygon",
-        _ => "geometry-linestring",
+fn geometry_format(id: Collection) -> &'static str {
+    use crate::layers::collection::Geometry as G;
+    match id.geometry() {
+        G::Point => "geometry-point",
+        G::MultiPolygon => "geometry-multipolygon",
+        G::LineString => "geometry-linestring",
     }
 }
 
 /// The queryables as a JSON Schema (2020-12), `$id` the queryables' own address.
-pub fn schema(id: &str, title: &str, list: &List, href: &str) -> Value {
+pub fn schema(id: Collection, list: &List, href: &str) -> Value {
     let mut props = Map::new();
     for q in &list.0 {
         let mut p = Map::new();
@@ -267,7 +273,7 @@ pub fn schema(id: &str, title: &str, list: &List, href: &str) -> Value {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": href,
         "type": "object",
-        "title": title,
+        "title": id.title(),
         "properties": props,
         "additionalProperties": false,
     })

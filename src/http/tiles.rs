@@ -23,6 +23,7 @@ use super::error::ApiError;
 use super::journeys::{filter_from, force_param};
 use super::params::Params;
 use super::{AppState, json_reply};
+use crate::layers::collection::Collection;
 use crate::layers::tiles::{
     self as t, ChainShapes, Geom, MAX_BYTES, MAX_FEATURES, MAX_ZOOM, Prop, RouteIndex, TileFeature,
     TileId,
@@ -33,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use warp::reply::Response;
 
 /// The collections served as vector tiles (each tile's one layer is named after its collection).
-pub const TILE_COLLECTIONS: &[&str] = &["journeys", "rail", "stations", "flows"];
+pub const TILE_COLLECTIONS: &[Collection] = &Collection::TILED;
 /// The one tile matrix set.
 pub const TMS_ID: &str = "WebMercatorQuad";
 pub const TMS_URI: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
@@ -136,17 +137,17 @@ fn link(href: String, rel: &str, typ: &str, title: &str) -> Value {
     json!({"href": href, "rel": rel, "type": typ, "title": title})
 }
 
-fn tile_collection(id: &str) -> Result<&'static str, ApiError> {
-    TILE_COLLECTIONS
-        .iter()
-        .find(|c| **c == id)
-        .copied()
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "no vector tiles of \"{id}\"; tiled collections are {}",
-                TILE_COLLECTIONS.join(", ")
-            ))
-        })
+fn tile_collection(id: &str) -> Result<Collection, ApiError> {
+    Collection::parse(id).filter(|c| c.tiled()).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no vector tiles of \"{id}\"; tiled collections are {}",
+            TILE_COLLECTIONS
+                .iter()
+                .map(|c| c.id())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
 }
 
 /// `GET /tileMatrixSets`.
@@ -209,11 +210,11 @@ pub fn tile_matrix_set(raw: String, host: Option<String>) -> Result<Response, Ap
 }
 
 /// The layer's properties, as JSON Schema (for the tileset's `layers`).
-fn layer_properties(id: &str) -> Value {
+fn layer_properties(id: Collection) -> Value {
     let int = |d: &str| json!({"type": "integer", "description": d});
     let text = |d: &str| json!({"type": "string", "description": d});
     match id {
-        "journeys" => json!({
+        Collection::Journeys => json!({
             "journeys": int("journeys in the feature: 1 for one journey (from zoom 12), else the filter's journeys on this route geometry (below zoom 9: on the routes drawn alike at the zoom, one feature whose id is the same in every tile)"),
             "children": int("children on those journeys"),
             "id": text("the report id (one journey, from zoom 12)"),
@@ -227,14 +228,14 @@ fn layer_properties(id: &str) -> Value {
             "importing_force": text("GSS code (from zoom 12)"),
             "line_id": text("the report's line (from zoom 12)"),
         }),
-        "rail" => json!({
+        Collection::Rail => json!({
             "section": int("the track section's number (its feature id in the items)"),
             "length_m": {"type": "number"},
             "journeys": int("journeys along the section (a viewer's: published, absent when suppressed)"),
             "persons": int("persons on them"),
             "children": int("children on them"),
         }),
-        "stations" => json!({
+        Collection::Stations | Collection::Hotspots => json!({
             "crs": text("the station's CRS code"),
             "name": text("its name"),
             "force": text("its force's GSS code"),
@@ -243,7 +244,7 @@ fn layer_properties(id: &str) -> Value {
             "starts": int(""), "ends": int(""), "passes": int(""),
             "persons": int(""), "children": int(""),
         }),
-        _ => json!({
+        Collection::Flows | Collection::Forces => json!({
             "origin_force": text("GSS code"),
             "destination_force": text("GSS code"),
             "journeys": int("journeys between the pair (a viewer's: published; pairs under 5 are not listed)"),
@@ -253,8 +254,8 @@ fn layer_properties(id: &str) -> Value {
 }
 
 /// The rule that drops features, said in the tileset metadata.
-fn drop_rule(id: &str) -> String {
-    let order = if id == "journeys" {
+fn drop_rule(id: Collection) -> String {
+    let order = if id.journey_level() {
         "route features with the most journeys first (below zoom 9 the routes whose lines pass the same cells of 8 pixels are one feature, their journeys summed; from zoom 12 a journey ranks with its route)"
     } else {
         "the features with the most journeys first (a viewer's published count; suppressed as 0), then in the items' order"
@@ -266,7 +267,7 @@ fn drop_rule(id: &str) -> String {
     )
 }
 
-fn tileset_json(id: &str, b: &str, state: &AppState) -> Value {
+fn tileset_json(id: Collection, b: &str, state: &AppState) -> Value {
     // GB's extent, as the tile rows and columns of each zoom
     let g = state.journeys.geography();
     let mut bb = crate::geography::Bbox::EMPTY;
@@ -287,8 +288,8 @@ fn tileset_json(id: &str, b: &str, state: &AppState) -> Value {
             })
         })
         .collect();
-    let dimension = match id {
-        "stations" => 0,
+    let dimension = match id.geometry() {
+        crate::layers::collection::Geometry::Point => 0,
         _ => 1,
     };
     let href = format!("{b}/collections/{id}/tiles/{TMS_ID}");
@@ -307,7 +308,7 @@ fn tileset_json(id: &str, b: &str, state: &AppState) -> Value {
         "minTileMatrix": "0",
         "maxTileMatrix": MAX_ZOOM.to_string(),
         "layers": [{
-            "id": id,
+            "id": id.id(),
             "dataType": "vector",
             "geometryDimension": dimension,
             "minTileMatrix": "0",
@@ -401,7 +402,7 @@ fn tile_id(zxy: &[String; 3]) -> Result<TileId, ApiError> {
 
 /// The journey filter of a tile request, and the place force of `stations`.
 fn tile_filter(
-    id: &str,
+    id: Collection,
     p: &Params,
     state: &AppState,
 ) -> Result<(crate::journey::index::JourneyFilter, Option<u16>), ApiError> {
@@ -420,7 +421,7 @@ fn tile_filter(
             })?;
     }
     let force = force_param(p, "force", state)?;
-    Ok(if id == "stations" {
+    Ok(if id.lists_stations() {
         (f, force)
     } else {
         f.force = force;
@@ -494,7 +495,7 @@ pub async fn tile(
 ) -> Result<Response, ApiError> {
     let id = tile_collection(&id)?;
     let tile = tile_id(&zxy)?;
-    let names = if id == "flows" {
+    let names = if id == Collection::Flows {
         FLOW_TILE_PARAMS
     } else {
         TILE_PARAMS
@@ -502,14 +503,14 @@ pub async fn tile(
     let p = Params::parse_formats(&raw, names, &["mvt"])?;
     let (mut f, place_force) = tile_filter(id, &p, &state)?;
     let direction = super::layers::direction_param(&p)?;
-    if id == "journeys" {
+    if id.journey_level() {
         who.check_journey_read(false)?;
         who.scope(&mut f, &state);
     } else {
         f.disclose_non_btp = who.disclose_non_btp();
     }
     super::offload(state.limits.clone(), move || {
-        if id == "journeys" {
+        if id.journey_level() {
             journeys_tile(&state, tile, &f)
         } else {
             layer_tile(&state, id, tile, f, place_force, direction, &who)
@@ -537,7 +538,7 @@ fn journeys_tile(
 
 fn layer_tile(
     state: &AppState,
-    id: &'static str,
+    id: Collection,
     tile: TileId,
     f: crate::journey::index::JourneyFilter,
     place_force: Option<u16>,
@@ -567,7 +568,7 @@ fn layer_tile(
         .iter()
         .filter_map(|v| feature_in_tile(tile, v))
         .collect();
-    let out = t::encode(id, &features);
+    let out = t::encode(id.id(), &features);
     Ok(super::layers::with_selection(
         mvt_reply(out.bytes, out.dropped),
         selected,

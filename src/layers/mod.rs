@@ -11,10 +11,14 @@
 //! them ([`PersonKeys`], [`distinct`]). Distinct counts cannot be summed across parts, so each
 //! row's are counted from its own list of keys.
 
+pub mod collection;
 pub mod emerging;
 pub mod hotspots;
+pub mod key;
+pub mod memo;
 pub mod mvt;
 pub mod people;
+pub mod service;
 pub mod tiles;
 pub mod treatment;
 

@@ -908,3 +908,45 @@ async fn browsers_get_the_map_page_and_gis_clients_the_landing_page() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The layers' memo key of the journey filter a query string gives, as the layer endpoints
+/// parse it.
+fn memo_key(st: &AppState, q: &str) -> linesmap::layers::key::FilterKey {
+    let p = linesmap::http::params::Params::parse(q, linesmap::http::journeys::JOURNEY_FILTERS)
+        .expect("the parameters parse");
+    let f = linesmap::http::journeys::filter_from(&p, st).expect("the filter parses");
+    linesmap::layers::key::FilterKey::of(&f)
+}
+
+#[test]
+fn a_filter_spelt_in_another_order_shares_its_memo_key_and_one_changed_parameter_does_not() {
+    let st = fresh_state();
+    // the same journeys: parameters in another order, list values in another order (and one
+    // repeated), the box's 0 written as -0.0
+    let a = "mode=rail,car&age_band=15-17,13-14&role=runner&from=2024-01-01&bbox=-0.0,51,0.5,52&hours=22-2";
+    let b = "hours=22-2&bbox=0,51,0.5,52&role=runner&from=2024-01-01&age_band=13-14,15-17,13-14&mode=car,rail";
+    assert_eq!(memo_key(&st, a), memo_key(&st, b));
+    // each journey filter changed alone (or added alone) is another key, and no two of them share one
+    let changed = [
+        "mode=rail&age_band=15-17,13-14&role=runner&from=2024-01-01&bbox=-0.0,51,0.5,52&hours=22-2",
+        "mode=rail,car&age_band=15-17&role=runner&from=2024-01-01&bbox=-0.0,51,0.5,52&hours=22-2",
+        "mode=rail,car&age_band=15-17,13-14&role=customer&from=2024-01-01&bbox=-0.0,51,0.5,52&hours=22-2",
+        "mode=rail,car&age_band=15-17,13-14&role=runner&from=2024-01-02&bbox=-0.0,51,0.5,52&hours=22-2",
+        "mode=rail,car&age_band=15-17,13-14&role=runner&from=2024-01-01&bbox=-0.0,51,0.5,52.0001&hours=22-2",
+        "mode=rail,car&age_band=15-17,13-14&role=runner&from=2024-01-01&bbox=-0.0,51,0.5,52&hours=22-3",
+        &format!("{a}&to=2024-12-31"),
+        &format!("{a}&force=E23000001"),
+        &format!("{a}&cross_border=true"),
+        &format!("{a}&exporting_force=E23000001"),
+        &format!("{a}&importing_force=E23000001"),
+        &format!("{a}&line=SYN-LINE-1"),
+        &format!("{a}&station=EUS"),
+        &format!("{a}&days=mon"),
+    ];
+    let mut keys = std::collections::HashSet::new();
+    keys.insert(memo_key(&st, a));
+    for q in changed {
+        assert!(keys.insert(memo_key(&st, q)), "{q} shares a key");
+    }
+    assert_eq!(keys.len(), 15);
+}
