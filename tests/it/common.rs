@@ -205,3 +205,13 @@ pub fn test_security(
         tls: false,
     }
 }
+
+/// A server process killed and reaped when dropped, so it goes down with its test, pass or fail.
+pub struct StopOnDrop(pub std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

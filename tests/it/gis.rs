@@ -40,15 +40,7 @@ fn gdal_lists_and_downloads_every_collection() {
     std::fs::create_dir_all(&dir).unwrap();
     let store = dir.join("s.sqlite");
     let (child, addr, token) = start_server(&store, &["--demo-reports", "300"]);
-    // the server goes down with the test, pass or fail
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _stop = Stop(child);
+    let _stop = super::common::StopOnDrop(child);
     let url = format!("OAPIF:http://{addr}");
     let info = ogr(&token, &["ogrinfo", "-ro", "-so", &url]);
     for layer in [
@@ -120,14 +112,7 @@ fn gdal_pushes_a_where_clause_to_the_server_as_a_cql_filter_and_gets_exactly_its
     std::fs::create_dir_all(&dir).unwrap();
     let store = dir.join("s.sqlite");
     let (child, addr, token) = start_server(&store, &["--demo-reports", "300"]);
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _stop = Stop(child);
+    let _stop = super::common::StopOnDrop(child);
     let url = format!("OAPIF:http://{addr}");
     let enc = |s: &str| -> String { form_urlencoded::byte_serialize(s.as_bytes()).collect() };
     // GDAL 3.6 (Debian 12) pushes a comparison only on a property that the OpenAPI document
@@ -226,14 +211,7 @@ fn gdal_reads_the_journeys_tiles_and_their_journeys_sum_to_the_items_matched() {
     std::fs::create_dir_all(&dir).unwrap();
     let store = dir.join("s.sqlite");
     let (child, addr, token) = start_server(&store, &["--demo-reports", "300"]);
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _stop = Stop(child);
+    let _stop = super::common::StopOnDrop(child);
     // GB's extent (the journeys collection's, in degrees) in Web Mercator, widened by two
     // units of a zoom-0 tile's 4096 (9.8 km each) for quantisation
     let (x0, y0) = mercator(-8.650007, 49.8823405149758);

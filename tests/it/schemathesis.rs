@@ -37,14 +37,7 @@ fn schemathesis_finds_no_failure_in_the_openapi_document() {
         &dir.join("s.sqlite"),
         &["--demo-reports", "300", "--rate-limit", "0"],
     );
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _stop = Stop(child);
+    let _stop = super::common::StopOnDrop(child);
     let config =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis/schemathesis.toml");
     // run in the temporary folder: schemathesis keeps a cache where it runs
