@@ -162,6 +162,38 @@ impl Disclosure {
         })
     }
 
+    /// The cell of a typed row with identifying fields `ids` (name, value): the same string
+    /// the rendered row's fields give ([`ID_FIELDS`] order), so a row published on the rows
+    /// and the same row published in a rendered answer draw alike.
+    pub fn cell(ids: &[(&str, &str)]) -> String {
+        identity(|k| {
+            ids.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_string())
+        })
+    }
+
+    /// Publishes a typed row's cells in place (aligned with `columns`): every count column's
+    /// count published in `cell` ([`Self::publish`]), money withheld. What is derived from
+    /// counts (net, rates, Gi*) the row derives after, from the published cells.
+    pub fn publish_cells<'c>(
+        &self,
+        cell: &str,
+        columns: impl Iterator<Item = &'c str>,
+        cells: &mut [crate::layers::rows::Cell],
+    ) {
+        use crate::layers::rows::Cell;
+        for (column, c) in columns.zip(cells.iter_mut()) {
+            if OMITTED_FIELDS.contains(&column) {
+                *c = Cell::Money(None);
+            } else if let Cell::Count(Some(n)) = *c
+                && is_count(column)
+            {
+                *c = Cell::Count(self.publish(cell, column, n));
+            }
+        }
+    }
+
     /// The note every disclosed response carries.
     pub fn notice(&self) -> Value {
         serde_json::json!({

@@ -295,7 +295,14 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
     let role = ctx.principal.as_ref().map(|p| p.role);
     let partial = ctx.route.split();
     if ok && aggregate && (viewer || (role == Some(Role::BtpPlanner) && !partial)) {
-        r = disclose(&state, r).await;
+        if r.extensions().get::<Disclosed>().is_some() {
+            // published on its rows by the handler: only the header to add
+            if let Ok(v) = HeaderValue::from_str(&sec.disclosure.header()) {
+                r.headers_mut().insert("x-disclosure-control", v);
+            }
+        } else {
+            r = disclose(&state, r).await;
+        }
     }
     if ok && aggregate && partial && role == Some(Role::BtpPlanner) {
         // the part of each count made of journeys the caller may not read was disclosed
@@ -386,7 +393,19 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
     r
 }
 
-/// Rewrites an aggregate answer (JSON or CSV) through disclosure control.
+/// Marks an answer whose rows its handler published through disclosure control for the
+/// caller (a viewer): [`after`] adds the header and does not rewrite the body.
+#[derive(Clone, Copy, Debug)]
+pub struct Disclosed;
+
+/// `r`, marked [`Disclosed`].
+pub fn disclosed(mut r: Response) -> Response {
+    r.extensions_mut().insert(Disclosed);
+    r
+}
+
+/// Rewrites an aggregate answer (JSON or CSV) through disclosure control, for answers whose
+/// handler has not published its rows ([`Disclosed`]).
 async fn disclose(state: &AppState, mut r: Response) -> Response {
     let d = &state.security.disclosure;
     let ct = r

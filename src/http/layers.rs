@@ -12,11 +12,13 @@ use super::error::ApiError;
 use super::journeys::{filter_from, force_param, journey_params};
 use super::params::Params;
 use super::{AppState, json_reply, round7};
+use crate::access::disclosure::Disclosure;
 use crate::geography::Geography;
 use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
 use crate::layers::hotspots::Inference;
+use crate::layers::rows::{FlowRow, Form};
 use crate::layers::service::CorridorRoute;
 pub use crate::layers::service::{
     Hotspot, HotspotQuery, HotspotSort, Memos, PlaceFilter, RATE_FOOTFALL_FLOOR, Significant,
@@ -764,53 +766,16 @@ pub async fn clock_api(
 
 // ---------------------------------------------------------------- flows
 
-/// The count columns of flows and corridors, in order (JSON fields and CSV columns), before
-/// the seizure and grading totals ([`crate::journey::carried::Totals::COLUMNS`]).
-pub(crate) const COUNT_COLUMNS: &[&str] = &[
-    "journeys",
-    "lines",
-    "return_runs",
-    "internal_lines",
-    "external_lines",
-    "rail_journeys",
-    "btp_reported",
-    "btp_joint",
-    "persons",
-    "children",
-    "distinct_persons",
-    "distinct_children",
-];
-
-fn count_values(c: &layers::Counts) -> [u32; 12] {
-    [
-        c.journeys,
-        c.lines,
-        c.return_runs,
-        c.internal_lines,
-        c.external_lines,
-        c.rail_journeys,
-        c.btp_reported,
-        c.btp_joint,
-        c.persons,
-        c.children,
-        c.distinct_persons,
-        c.distinct_children,
-    ]
-}
+pub(crate) use crate::layers::rows::COUNT_COLUMNS;
 
 /// Adds the counts and the seizure and grading totals to a JSON object.
 fn put_counts(o: &mut serde_json::Map<String, Value>, c: &layers::Counts) {
-    for (k, v) in COUNT_COLUMNS.iter().zip(count_values(c)) {
-        o.insert((*k).to_string(), v.into());
+    for (k, cell) in layers::rows::CountCells::of(c).iter() {
+        o.insert(
+            k.to_string(),
+            serde_json::to_value(cell).unwrap_or(Value::Null),
+        );
     }
-    c.carried.put(o);
-}
-
-/// The counts and totals as CSV cells.
-fn count_cells(c: &layers::Counts) -> Vec<String> {
-    let mut v: Vec<String> = count_values(c).iter().map(u32::to_string).collect();
-    v.extend(c.carried.cells());
-    v
 }
 
 /// The header of a flow or corridor CSV: `head`, then the counts and totals.
@@ -821,20 +786,10 @@ fn count_header<'a>(head: &[&'a str]) -> Vec<&'a str> {
     h
 }
 
+/// A flow's JSON properties (exact: the caller publishes a viewer's answer).
 pub fn flow_properties(g: &Geography, f: &layers::Flow, direction: Direction) -> Value {
-    let (o, d) = (
-        g.forces.get(f.origin as usize),
-        g.forces.get(f.destination as usize),
-    );
-    let mut m = serde_json::Map::new();
-    m.insert("origin_force".into(), json!(o.code));
-    m.insert("destination_force".into(), json!(d.code));
-    m.insert("origin_name".into(), json!(o.name));
-    m.insert("destination_name".into(), json!(d.name));
-    m.insert("direction".into(), json!(direction.as_str()));
-    put_counts(&mut m, &f.counts);
-    m.insert("cross_border".into(), json!(f.origin != f.destination));
-    Value::Object(m)
+    serde_json::to_value(FlowRow::new(g, f, direction).form(Form::Json(None)))
+        .unwrap_or(Value::Null)
 }
 
 pub fn flow_id(g: &Geography, f: &layers::Flow) -> String {
@@ -846,44 +801,75 @@ pub fn flow_id(g: &Geography, f: &layers::Flow) -> String {
 }
 
 /// A flow as a line between the representative points of its two forces (a two-point line on
-/// one point for journeys inside one force).
-pub fn flow_feature(state: &AppState, f: &layers::Flow, direction: Direction) -> Value {
-    let g = state.journeys.geography();
-    let (a, b) = (
-        state.force_points[f.origin as usize],
-        state.force_points[f.destination as usize],
-    );
-    json!({
-        "type": "Feature",
-        "id": flow_id(g, f),
-        "geometry": {"type": "LineString", "coordinates": [[round7(a[0]), round7(a[1])], [round7(b[0]), round7(b[1])]]},
-        "properties": flow_properties(g, f, direction),
-    })
+/// one point for journeys inside one force), its properties in a form.
+#[derive(serde::Serialize)]
+pub struct FlowFeature<'r, 'g> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    geometry: LineString,
+    properties: layers::rows::FlowOut<'r, 'g>,
 }
 
-pub fn flow_csv(g: &Geography, flows: &Flows) -> Result<Vec<u8>, ApiError> {
-    csv_bytes(
-        &count_header(&[
-            "origin_force",
-            "destination_force",
-            "origin_name",
-            "destination_name",
-        ]),
-        flows.rows.iter().map(|f| {
-            let (o, d) = (
-                g.forces.get(f.origin as usize),
-                g.forces.get(f.destination as usize),
-            );
-            let mut row = vec![
-                o.code.to_string(),
-                d.code.to_string(),
-                o.name.clone(),
-                d.name.clone(),
-            ];
-            row.extend(count_cells(&f.counts));
-            row
-        }),
+/// A GeoJSON LineString of two points.
+#[derive(serde::Serialize)]
+struct LineString {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    coordinates: [[f64; 2]; 2],
+}
+
+impl<'r, 'g> FlowFeature<'r, 'g> {
+    pub fn new(state: &AppState, row: &'r FlowRow<'g>, form: Form<'r>) -> Self {
+        let point = |i: u16| {
+            let p = state.force_points[i as usize];
+            [round7(p[0]), round7(p[1])]
+        };
+        FlowFeature {
+            kind: "Feature",
+            id: row.id(),
+            geometry: LineString {
+                kind: "LineString",
+                coordinates: [point(row.origin_index), point(row.destination_index)],
+            },
+            properties: row.form(form),
+        }
+    }
+}
+
+/// A flow as a GeoJSON feature (exact: the caller publishes a viewer's answer).
+pub fn flow_feature(state: &AppState, f: &layers::Flow, direction: Direction) -> Value {
+    let row = FlowRow::new(state.journeys.geography(), f, direction);
+    serde_json::to_value(FlowFeature::new(state, &row, Form::Json(None))).unwrap_or(Value::Null)
+}
+
+/// The flows as CSV (the rows as given: a viewer's published by the caller).
+pub fn flow_csv(rows: &[FlowRow]) -> Result<Vec<u8>, ApiError> {
+    layers::rows::csv(
+        &FlowRow::csv_header(),
+        rows.iter().map(|r| r.form(Form::Csv)),
     )
+    .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The typed rows of `flows`, published for a viewer when `d` is given.
+pub fn flow_typed_rows<'g>(
+    g: &'g Geography,
+    flows: &Flows,
+    direction: Direction,
+    d: Option<&Disclosure>,
+) -> Vec<FlowRow<'g>> {
+    flows
+        .rows
+        .iter()
+        .map(|f| {
+            let mut row = FlowRow::new(g, f, direction);
+            if let Some(d) = d {
+                row.publish(d);
+            }
+            row
+        })
+        .collect()
 }
 
 /// Parameters of `/api/flows`.
@@ -899,28 +885,13 @@ pub const FLOW_PARAMS: &[&str] = journey_params!(
     ]
 );
 
-/// Properties a flow keeps whatever `properties=` asks for: the pair, its identity (also the
-/// cell disclosure control keys a viewer's rounding on, so a selection publishes the same
-/// numbers as the whole row).
-pub const FLOW_IDENTITY: &[&str] = &["origin_force", "destination_force"];
-
 /// Every property of a flow (GeoJSON feature or matrix row), in the order they are written.
 pub fn flow_property_names() -> impl Iterator<Item = &'static str> {
-    [
-        "origin_force",
-        "destination_force",
-        "origin_name",
-        "destination_name",
-        "direction",
-    ]
-    .into_iter()
-    .chain(COUNT_COLUMNS.iter().copied())
-    .chain(crate::journey::carried::Totals::COLUMNS.iter().copied())
-    .chain(["cross_border"])
+    FlowRow::json_fields()
 }
 
 /// `properties=a,b,...` (OGC API – Features' convention): the flow properties to return beside
-/// the pair ([`FLOW_IDENTITY`]); `None` when absent (all of them). Only for the JSON answers.
+/// the pair ([`FlowRow::IDENTITY`]); `None` when absent (all of them). Only for the JSON answers.
 pub fn flow_selection(p: &Params, fmt: Format) -> Result<Option<Vec<&'static str>>, ApiError> {
     let Some(list) = p.get("properties") else {
         return Ok(None);
@@ -946,14 +917,6 @@ pub fn flow_selection(p: &Params, fmt: Format) -> Result<Option<Vec<&'static str
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
-}
-
-/// A flow's properties cut to the selection (and the pair), when there is one.
-fn select_flow_properties(mut v: Value, keep: Option<&[&str]>) -> Value {
-    if let (Some(keep), Value::Object(o)) = (keep, &mut v) {
-        o.retain(|k, _| FLOW_IDENTITY.contains(&k.as_str()) || keep.contains(&k.as_str()));
-    }
-    v
 }
 
 /// `direction=line|travel` (default `line`).
@@ -1022,47 +985,88 @@ pub async fn flows_api(
         let g = state.journeys.geography().clone();
         let flows = flow_rows(&state, &f, o, d, direction, who.viewer());
         let selected = selection_size(&state, &f);
+        // a viewer's rows are published here, on the rows, before anything is written
+        let disclosure = who.viewer().then_some(&state.security.disclosure);
+        let rows = flow_typed_rows(&g, &flows, direction, disclosure);
+        let published = |r: Response| match disclosure {
+            Some(_) => super::guard::disclosed(r),
+            None => r,
+        };
         if fmt == Format::Csv {
-            return Ok(with_selection(
-                csv_reply(flow_csv(&g, &flows)?, None),
-                selected,
-            ));
+            let body = flow_csv(&rows)?;
+            return Ok(published(with_selection(csv_reply(body, None), selected)));
         }
+        let unplaced = match disclosure {
+            Some(d) => d.publish(
+                &Disclosure::cell(&[]),
+                "unplaced",
+                u64::from(flows.unplaced),
+            ),
+            None => Some(u64::from(flows.unplaced)),
+        };
+        let untimed_excluded = untimed_excluded(&state, &f, who.viewer());
+        let notice = disclosure.map(Disclosure::notice);
+        let form = Form::Json(keep.as_deref());
         if matrix {
-            let rows: Vec<Value> = flows
-                .rows
-                .iter()
-                .map(|r| select_flow_properties(flow_properties(&g, r, direction), keep.as_deref()))
-                .collect();
-            let mut body =
-                json!({"direction": direction.as_str(), "rows": rows, "unplaced": flows.unplaced});
-            untimed_field(&state, &f, &mut body);
-            return Ok(with_selection(json_reply(&body, JSON), selected));
+            let body = FlowMatrix {
+                direction: direction.as_str(),
+                rows: rows.iter().map(|r| r.form(form)).collect(),
+                unplaced,
+                untimed_excluded,
+                disclosure: notice,
+            };
+            return Ok(published(with_selection(json_reply(&body, JSON), selected)));
         }
-        let features: Vec<Value> = flows
-            .rows
+        let features: Vec<FlowFeature> = rows
             .iter()
-            .map(|r| {
-                let mut feature = flow_feature(&state, r, direction);
-                if keep.is_some() {
-                    feature["properties"] =
-                        select_flow_properties(feature["properties"].take(), keep.as_deref());
-                }
-                feature
-            })
+            .map(|r| FlowFeature::new(&state, r, form))
             .collect();
-        let mut body = json!({
-            "type": "FeatureCollection",
-            "numberMatched": features.len(),
-            "numberReturned": features.len(),
-            "direction": direction.as_str(),
-            "unplaced": flows.unplaced,
-            "features": features,
-        });
-        untimed_field(&state, &f, &mut body);
-        Ok(with_selection(json_reply(&body, GEOJSON), selected))
+        let body = FlowCollection {
+            kind: "FeatureCollection",
+            matched: features.len(),
+            returned: features.len(),
+            direction: direction.as_str(),
+            unplaced,
+            features,
+            untimed_excluded,
+            disclosure: notice,
+        };
+        Ok(published(with_selection(
+            json_reply(&body, GEOJSON),
+            selected,
+        )))
     })
     .await
+}
+
+/// `/api/flows?format=matrix`.
+#[derive(serde::Serialize)]
+struct FlowMatrix<'r, 'g> {
+    direction: &'static str,
+    rows: Vec<layers::rows::FlowOut<'r, 'g>>,
+    unplaced: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    untimed_excluded: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure: Option<Value>,
+}
+
+/// `/api/flows` as GeoJSON.
+#[derive(serde::Serialize)]
+struct FlowCollection<'r, 'g> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "numberMatched")]
+    matched: usize,
+    #[serde(rename = "numberReturned")]
+    returned: usize,
+    direction: &'static str,
+    unplaced: Option<u64>,
+    features: Vec<FlowFeature<'r, 'g>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    untimed_excluded: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure: Option<Value>,
 }
 
 // ---------------------------------------------------------------- corridors

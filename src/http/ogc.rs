@@ -1449,7 +1449,9 @@ pub fn layer_download(
             Collection::Flows => {
                 let mut flows = lay::flow_rows(state, &q.journeys, None, None, direction, viewer);
                 flows.rows.retain(|f| keeps(&flow_id(&g, f)));
-                return lay::flow_csv(&g, &flows).map(|b| (b, flows.rows.len(), selected, untimed));
+                // exact rows: a viewer's export is published by the guard
+                let rows = lay::flow_typed_rows(&g, &flows, direction, None);
+                return lay::flow_csv(&rows).map(|b| (b, rows.len(), selected, untimed));
             }
             _ => {}
         }

@@ -18,6 +18,7 @@ pub mod key;
 pub mod memo;
 pub mod mvt;
 pub mod people;
+pub mod rows;
 pub mod service;
 pub mod tiles;
 pub mod treatment;

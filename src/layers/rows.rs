@@ -1,0 +1,321 @@
+//! Typed rows of the aggregate layers, published before they are rendered.
+//!
+//! A row is its identity (the cell disclosure control keys its rounding on) and its count
+//! columns as [`Cell`]s, in the order they are written. For a caller who may read the journeys
+//! the cells are the exact counts; for a viewer [`Disclosure::publish_cells`] turns them into
+//! the published ones (suppressed below k, rounded to the base, money withheld) on the row,
+//! and what is derived from them is derived after. JSON, GeoJSON and CSV are then the same row
+//! serialised through serde: one `Serialize` that writes the fields a form asks for, so the
+//! three forms cannot disagree on a column or on a published number.
+
+use super::{Counts, Direction, Flow};
+use crate::access::disclosure::Disclosure;
+use crate::geography::Geography;
+use crate::geography::forces::Force;
+use crate::journey::carried::Totals;
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+/// One value of a count column: a count (`None`: suppressed) or an amount of money (`None`:
+/// withheld). JSON writes `None` as `null`, CSV as an empty field.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell {
+    Count(Option<u64>),
+    Money(Option<f64>),
+}
+
+impl Serialize for Cell {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Cell::Count(Some(n)) => s.serialize_u64(n),
+            Cell::Money(Some(x)) => s.serialize_f64(x),
+            Cell::Count(None) | Cell::Money(None) => s.serialize_none(),
+        }
+    }
+}
+
+/// The count columns of a flow or a corridor, in the order they are written: the journey
+/// counts, then the seizure and grading totals ([`Totals::COLUMNS`]).
+pub const COUNT_COLUMNS: &[&str] = &[
+    "journeys",
+    "lines",
+    "return_runs",
+    "internal_lines",
+    "external_lines",
+    "rail_journeys",
+    "btp_reported",
+    "btp_joint",
+    "persons",
+    "children",
+    "distinct_persons",
+    "distinct_children",
+];
+
+/// Every count column of [`CountCells`]: [`COUNT_COLUMNS`], then [`Totals::COLUMNS`].
+pub fn count_columns() -> impl Iterator<Item = &'static str> + Clone {
+    COUNT_COLUMNS.iter().chain(Totals::COLUMNS).copied()
+}
+
+/// A row's counts and totals as cells, aligned with [`count_columns`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct CountCells(Vec<Cell>);
+
+impl CountCells {
+    /// The exact counts and totals.
+    pub fn of(c: &Counts) -> CountCells {
+        let counts = [
+            c.journeys,
+            c.lines,
+            c.return_runs,
+            c.internal_lines,
+            c.external_lines,
+            c.rail_journeys,
+            c.btp_reported,
+            c.btp_joint,
+            c.persons,
+            c.children,
+            c.distinct_persons,
+            c.distinct_children,
+        ];
+        let mut cells: Vec<Cell> = counts
+            .iter()
+            .map(|&n| Cell::Count(Some(u64::from(n))))
+            .collect();
+        cells.extend(total_cells(&c.carried));
+        CountCells(cells)
+    }
+
+    /// (column, cell) in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, Cell)> + '_ {
+        count_columns().zip(self.0.iter().copied())
+    }
+
+    /// The cell of `column`.
+    pub fn get(&self, column: &str) -> Option<Cell> {
+        count_columns().position(|c| c == column).map(|i| self.0[i])
+    }
+
+    /// Publishes the cells for a viewer, keyed on `cell` (the row's identity).
+    pub fn publish(&mut self, d: &Disclosure, cell: &str) {
+        d.publish_cells(cell, count_columns(), &mut self.0);
+    }
+}
+
+/// The seizure and grading totals as cells: money ([`Totals::COLUMNS`]' `cash_gbp`, to the
+/// penny) a [`Cell::Money`], every other a count.
+fn total_cells(t: &Totals) -> Vec<Cell> {
+    Totals::COLUMNS
+        .iter()
+        .zip(t.values())
+        .map(|(column, v)| match v.as_u64() {
+            Some(n) if !crate::access::disclosure::OMITTED_FIELDS.contains(column) => {
+                Cell::Count(Some(n))
+            }
+            _ => Cell::Money(v.as_f64()),
+        })
+        .collect()
+}
+
+/// The form a row is written in: which of its fields, in what order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form<'k> {
+    /// JSON properties (GeoJSON feature or `format=matrix` row): every field, or with
+    /// `properties=` the row's identity and the fields named.
+    Json(Option<&'k [&'k str]>),
+    /// A CSV record: the columns of [`FlowRow::CSV_HEAD`] and the counts.
+    Csv,
+}
+
+/// One force-to-force flow, as a caller may read it.
+#[derive(Clone, Debug)]
+pub struct FlowRow<'g> {
+    /// force indices
+    pub origin_index: u16,
+    pub destination_index: u16,
+    pub origin: &'g Force,
+    pub destination: &'g Force,
+    pub direction: Direction,
+    pub counts: CountCells,
+}
+
+impl<'g> FlowRow<'g> {
+    /// The identity of a flow: kept whatever `properties=` selects, and the cell its counts
+    /// are published in.
+    pub const IDENTITY: &'static [&'static str] = &["origin_force", "destination_force"];
+    /// The fields before the counts in a CSV record.
+    pub const CSV_HEAD: &'static [&'static str] = &[
+        "origin_force",
+        "destination_force",
+        "origin_name",
+        "destination_name",
+    ];
+
+    /// The exact row of `f`.
+    pub fn new(g: &'g Geography, f: &Flow, direction: Direction) -> FlowRow<'g> {
+        FlowRow {
+            origin_index: f.origin,
+            destination_index: f.destination,
+            origin: g.forces.get(f.origin as usize),
+            destination: g.forces.get(f.destination as usize),
+            direction,
+            counts: CountCells::of(&f.counts),
+        }
+    }
+
+    /// Every property of a flow in JSON, in the order they are written.
+    pub fn json_fields() -> impl Iterator<Item = &'static str> {
+        Self::CSV_HEAD
+            .iter()
+            .copied()
+            .chain(["direction"])
+            .chain(count_columns())
+            .chain(["cross_border"])
+    }
+
+    /// The header of the CSV form.
+    pub fn csv_header() -> Vec<&'static str> {
+        Self::CSV_HEAD
+            .iter()
+            .copied()
+            .chain(count_columns())
+            .collect()
+    }
+
+    /// `ORIGIN-DESTINATION`, the feature id.
+    pub fn id(&self) -> String {
+        format!("{}-{}", self.origin.code, self.destination.code)
+    }
+
+    /// Whether the flow crosses a force boundary.
+    pub fn cross_border(&self) -> bool {
+        self.origin_index != self.destination_index
+    }
+
+    /// The cell the row's counts are published in: its identity, as disclosure control keys
+    /// every answer's rounding (the same numbers whichever endpoint or form publishes them).
+    pub fn cell(&self) -> String {
+        Disclosure::cell(&[
+            ("origin_force", self.origin.code.as_str()),
+            ("destination_force", self.destination.code.as_str()),
+        ])
+    }
+
+    /// Publishes the row for a viewer.
+    pub fn publish(&mut self, d: &Disclosure) {
+        let cell = self.cell();
+        self.counts.publish(d, &cell);
+    }
+
+    /// The row in a form, for serde.
+    pub fn form<'r>(&'r self, form: Form<'r>) -> FlowOut<'r, 'g> {
+        FlowOut { row: self, form }
+    }
+}
+
+/// A [`FlowRow`] written in a [`Form`].
+pub struct FlowOut<'r, 'g> {
+    row: &'r FlowRow<'g>,
+    form: Form<'r>,
+}
+
+impl Serialize for FlowOut<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.row;
+        let keep = |name: &str| match self.form {
+            Form::Json(Some(keep)) => FlowRow::IDENTITY.contains(&name) || keep.contains(&name),
+            Form::Json(None) | Form::Csv => true,
+        };
+        let json = matches!(self.form, Form::Json(_));
+        let mut st = s.serialize_struct("Flow", FlowRow::json_fields().count())?;
+        let text = [
+            ("origin_force", r.origin.code.as_str()),
+            ("destination_force", r.destination.code.as_str()),
+            ("origin_name", r.origin.name.as_str()),
+            ("destination_name", r.destination.name.as_str()),
+        ];
+        for (name, v) in text {
+            if keep(name) {
+                st.serialize_field(name, v)?;
+            }
+        }
+        if json && keep("direction") {
+            st.serialize_field("direction", r.direction.as_str())?;
+        }
+        for (name, cell) in count_columns().zip(&r.counts.0) {
+            if keep(name) {
+                st.serialize_field(name, cell)?;
+            }
+        }
+        if json && keep("cross_border") {
+            st.serialize_field("cross_border", &r.cross_border())?;
+        }
+        st.end()
+    }
+}
+
+/// Writes rows as CSV: the header (also with no rows), then one record a row.
+pub fn csv<T: Serialize>(
+    header: &[&str],
+    rows: impl Iterator<Item = T>,
+) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record(header)?;
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts() -> Counts {
+        let mut c = Counts {
+            journeys: 12,
+            lines: 3,
+            persons: 14,
+            children: 9,
+            ..Counts::default()
+        };
+        c.carried.cash_gbp = 1234.5;
+        c.carried.phones = 2;
+        c
+    }
+
+    #[test]
+    fn the_cells_line_up_with_the_columns() {
+        let c = CountCells::of(&counts());
+        assert_eq!(c.0.len(), count_columns().count());
+        assert_eq!(c.get("journeys"), Some(Cell::Count(Some(12))));
+        assert_eq!(c.get("children"), Some(Cell::Count(Some(9))));
+        assert_eq!(c.get("phones"), Some(Cell::Count(Some(2))));
+        assert_eq!(c.get("cash_gbp"), Some(Cell::Money(Some(1234.5))));
+        assert_eq!(c.get("weapons"), Some(Cell::Count(Some(0))));
+        assert_eq!(c.get("no_such_column"), None);
+    }
+
+    #[test]
+    fn a_csv_of_no_rows_still_has_its_header() {
+        let out = csv(&["a", "b"], std::iter::empty::<Cell>()).unwrap();
+        assert_eq!(out, b"a,b\n");
+    }
+
+    #[test]
+    fn cells_write_as_json_numbers_or_null_and_as_csv_fields_or_empty() {
+        let cells = [
+            Cell::Count(Some(5)),
+            Cell::Count(None),
+            Cell::Money(Some(0.0)),
+            Cell::Money(None),
+            Cell::Money(Some(12.25)),
+        ];
+        assert_eq!(
+            serde_json::to_string(&cells).unwrap(),
+            "[5,null,0.0,null,12.25]"
+        );
+        let out = csv(&["a", "b", "c", "d", "e"], std::iter::once(cells)).unwrap();
+        assert_eq!(out, b"a,b,c,d,e\n5,,0.0,,12.25\n");
+    }
+}
