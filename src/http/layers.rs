@@ -786,12 +786,6 @@ fn count_header<'a>(head: &[&'a str]) -> Vec<&'a str> {
     h
 }
 
-/// A flow's JSON properties (exact: the caller publishes a viewer's answer).
-pub fn flow_properties(g: &Geography, f: &layers::Flow, direction: Direction) -> Value {
-    serde_json::to_value(FlowRow::new(g, f, direction).form(Form::Json(None)))
-        .unwrap_or(Value::Null)
-}
-
 pub fn flow_id(g: &Geography, f: &layers::Flow) -> String {
     format!(
         "{}-{}",
