@@ -126,7 +126,8 @@ impl Chain {
             .chain(ends(to))
     }
 
-    fn segment_at(&self, offset: f64) -> usize {
+    /// The segment (from vertex `i` to `i + 1`) holding `offset` metres.
+    pub fn segment_at(&self, offset: f64) -> usize {
         let n = self.coords.len();
         if n < 2 {
             return 0;

@@ -96,12 +96,179 @@ pub fn write_positions(out: &mut Vec<u8>, coords: &[[f64; 2]], crs: super::crs::
                 continue;
             }
         };
-        out.push(b'[');
-        write_round7(out, a);
-        out.push(b',');
-        write_round7(out, b);
-        out.push(b']');
+        write_pair(out, [a, b]);
     }
+    out.push(b']');
+}
+
+/// The rail chains' vertices as CRS84 text, written once: a route along the track is written
+/// by copying the runs of vertices it follows rather than formatting each number again (a page
+/// of 100 rail journeys is about 100,000 positions). The text is what [`write_positions`]
+/// writes for the same points, so a route written from it is byte for byte the same.
+pub struct ChainText {
+    /// per chain: its vertices' text `[x,y],[x,y],…` and where each vertex's `[` starts (one
+    /// more entry, one past the end, as if a comma followed the last); `None` for a chain the
+    /// copies cannot stand for (fewer than two vertices, or a vertex equal to the one before
+    /// it, which [`crate::geography::rail::Chain::append_slice`] would not repeat)
+    chains: Vec<Option<(Box<[u8]>, Box<[u32]>)>>,
+}
+
+impl ChainText {
+    pub fn build(rail: &crate::geography::rail::RailGraph) -> ChainText {
+        let chains = rail
+            .chains()
+            .iter()
+            .map(|c| {
+                let clean = c.coords.len() >= 2 && c.coords.windows(2).all(|w| w[0] != w[1]);
+                if !clean {
+                    return None;
+                }
+                let mut text = Vec::with_capacity(c.coords.len() * 24);
+                let mut at = Vec::with_capacity(c.coords.len() + 1);
+                for (k, p) in c.coords.iter().enumerate() {
+                    if k > 0 {
+                        text.push(b',');
+                    }
+                    at.push(u32::try_from(text.len()).ok()?);
+                    write_pair(&mut text, *p);
+                }
+                at.push(u32::try_from(text.len() + 1).ok()?);
+                Some((text.into_boxed_slice(), at.into_boxed_slice()))
+            })
+            .collect();
+        ChainText { chains }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.chains
+            .iter()
+            .flatten()
+            .map(|(t, a)| t.len() + a.len() * 4)
+            .sum()
+    }
+
+    /// Writes the positions of a route made of rail pieces (`(chain, from, to)` offsets, as
+    /// [`crate::journey::map::MappedRoute::coords`] reads them) in CRS84, as
+    /// [`write_positions`] writes those coords. False (nothing written) when a piece's chain
+    /// has no text: the caller writes the coords.
+    pub fn write_route(
+        &self,
+        out: &mut Vec<u8>,
+        rail: &crate::geography::rail::RailGraph,
+        pieces: &[crate::geography::rail::Piece],
+    ) -> bool {
+        let chains = rail.chains();
+        if !pieces.iter().all(|&(c, ..)| {
+            chains.get(c as usize).is_some()
+                && self.chains.get(c as usize).is_some_and(Option::is_some)
+        }) {
+            return false;
+        }
+        out.push(b'[');
+        let mut w = RunWriter {
+            out,
+            last: None,
+            count: 0,
+            first: (0, 0),
+        };
+        for &(c, from, to) in pieces {
+            let (chain, Some((text, at))) = (&chains[c as usize], &self.chains[c as usize]) else {
+                // checked above
+                continue;
+            };
+            let (i, j) = (chain.segment_at(from), chain.segment_at(to));
+            w.point(chain.point_at(from));
+            if from <= to {
+                // vertices i+1..=j, in order: the first may equal the point before it; the
+                // rest differ from their neighbours (a clean chain)
+                let mut a = i + 1;
+                if a <= j && w.last == Some(chain.coords[a]) {
+                    a += 1;
+                }
+                if a <= j {
+                    let from_byte = at[a] as usize;
+                    let to_byte = at[j + 1] as usize - 1;
+                    w.copied(&text[from_byte..to_byte], j + 1 - a, chain.coords[j]);
+                }
+            } else {
+                for k in (j + 1..=i).rev() {
+                    let p = chain.coords[k];
+                    if w.last != Some(p) {
+                        w.copied(&text[at[k] as usize..at[k + 1] as usize - 1], 1, p);
+                    }
+                }
+            }
+            w.point(chain.point_at(to));
+        }
+        if w.count == 1 {
+            // a route of one point is written as two (as `coords` gives it)
+            let (a, b) = w.first;
+            w.out.push(b',');
+            w.out.extend_from_within(a..b);
+        }
+        out.push(b']');
+        true
+    }
+}
+
+/// Positions written one after another, each not equal to the one before it.
+struct RunWriter<'a> {
+    out: &'a mut Vec<u8>,
+    last: Option<[f64; 2]>,
+    /// positions written
+    count: usize,
+    /// the first position's bytes in `out`
+    first: (usize, usize),
+}
+
+impl RunWriter<'_> {
+    fn separator(&mut self) {
+        if self.count > 0 {
+            self.out.push(b',');
+        }
+    }
+
+    /// A point, formatted, unless it equals the last.
+    fn point(&mut self, p: [f64; 2]) {
+        if self.last == Some(p) {
+            return;
+        }
+        self.separator();
+        let a = self.out.len();
+        write_pair(self.out, p);
+        if self.count == 0 {
+            self.first = (a, self.out.len());
+        }
+        self.count += 1;
+        self.last = Some(p);
+    }
+
+    /// `n` positions already formatted (joined by commas), the last of them `last`; the first
+    /// differs from the point before it.
+    fn copied(&mut self, text: &[u8], n: usize, last: [f64; 2]) {
+        self.separator();
+        let a = self.out.len();
+        self.out.extend_from_slice(text);
+        if self.count == 0 {
+            // the first position's text runs to the first comma
+            let end = text
+                .iter()
+                .position(|&b| b == b']')
+                .map_or(text.len(), |e| e + 1);
+            self.first = (a, a + end);
+        }
+        self.count += n;
+        self.last = Some(last);
+    }
+}
+
+/// `[round7(x),round7(y)]`.
+fn write_pair(out: &mut Vec<u8>, p: [f64; 2]) {
+    out.push(b'[');
+    write_round7(out, p[0]);
+    out.push(b',');
+    write_round7(out, p[1]);
     out.push(b']');
 }
 

@@ -5,7 +5,7 @@ use super::params::Params;
 use super::{AppState, json_reply, round7};
 use crate::ingest::Outcome;
 use crate::journey::index::JourneyFilter;
-use crate::journey::map::{MappedJourney, day_number};
+use crate::journey::map::{MappedJourney, RouteGeometry, day_number};
 use crate::journey::report::{FieldError, parse_date};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -106,10 +106,20 @@ impl JourneyFeature<'_> {
                 Some(&(from, to)) => out.extend_from_within(from..to),
                 None => {
                     let from = out.len();
-                    let coords = j.route.coords(geo);
-                    // about 24 bytes a position: one allocation rather than several copies
-                    out.reserve(coords.len() * 24 + 2);
-                    super::coords::write_positions(out, &coords, self.crs);
+                    let written = match (&j.route.geometry, self.crs) {
+                        (RouteGeometry::Pieces(pieces), super::crs::Crs::Crs84) => self
+                            .state
+                            .chain_text
+                            .get_or_init(|| super::coords::ChainText::build(&geo.rail))
+                            .write_route(out, &geo.rail, pieces),
+                        _ => false,
+                    };
+                    if !written {
+                        let coords = j.route.coords(geo);
+                        // about 24 bytes a position: one allocation rather than several copies
+                        out.reserve(coords.len() * 24 + 2);
+                        super::coords::write_positions(out, &coords, self.crs);
+                    }
                     routes.insert(key, (from, out.len()));
                 }
             }

@@ -56,6 +56,8 @@ pub struct AppState {
     pub marking: crate::access::marking::Marking,
     /// the journeys grouped by route for vector tiles, rebuilt when the journeys change
     pub tiles: tiles::RouteCache,
+    /// the rail chains' vertices as GeoJSON text, built at the first journey page that needs it
+    pub chain_text: std::sync::OnceLock<coords::ChainText>,
 }
 
 /// Back-pressure: at most `max_in_flight` requests at once (more get 503 at the door), at most
@@ -191,6 +193,7 @@ impl AppState {
             force_points: crate::layers::force_points(&geo),
             memos: layers::Memos::default(),
             tiles: tiles::RouteCache::default(),
+            chain_text: std::sync::OnceLock::new(),
             web,
             marking,
             geo,

@@ -2278,3 +2278,79 @@ fn a_journeys_page_written_to_bytes_is_serde_jsons_with_shared_routes_persons_an
         }
     }
 }
+
+#[test]
+fn a_route_written_from_the_chains_text_is_its_coords_written_one_by_one() {
+    use linesmap::geography::Bbox;
+    use linesmap::journey::map::{MappedRoute, RouteGeometry, RouteMethod};
+    use rand::{Rng, SeedableRng};
+    let geo = super::common::gb();
+    let chains = geo.rail.chains();
+    let text = linesmap::http::coords::ChainText::build(&geo.rail);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    // an offset along chain `c`: an end, a vertex, a point between, or just beside a vertex
+    let offset = |rng: &mut rand::rngs::StdRng, c: usize| {
+        let cum = &chains[c].cum;
+        let len = chains[c].length_m();
+        match rng.random_range(0..5) {
+            0 => 0.0,
+            1 => len,
+            2 => cum[rng.random_range(0..cum.len())],
+            3 => (cum[rng.random_range(0..cum.len())] + rng.random_range(-1e-9..1e-9))
+                .clamp(0.0, len),
+            _ => rng.random_range(0.0..=len),
+        }
+    };
+    let mut long = 0;
+    for case in 0..20_000 {
+        let n = rng.random_range(0..5);
+        let mut pieces: Vec<linesmap::geography::rail::Piece> = Vec::new();
+        for k in 0..n {
+            // a piece on a new chain, or on the last one from where it ended (so that points
+            // repeat at the joins), or a single point
+            let c = match pieces.last() {
+                Some(&(c, ..)) if k > 0 && rng.random_bool(0.3) => c as usize,
+                _ => rng.random_range(0..chains.len()),
+            };
+            let from = match pieces.last() {
+                Some(&(pc, _, to)) if pc as usize == c => to,
+                _ => offset(&mut rng, c),
+            };
+            let to = if rng.random_bool(0.1) {
+                from
+            } else {
+                offset(&mut rng, c)
+            };
+            pieces.push((c as u32, from, to));
+        }
+        let route = MappedRoute {
+            geometry: RouteGeometry::Pieces(pieces.clone()),
+            method: RouteMethod::Rail,
+            distance_m: 0.0,
+            stations: Vec::new(),
+            forces: Vec::new(),
+            bbox: Bbox {
+                min_lon: 0.0,
+                min_lat: 0.0,
+                max_lon: 0.0,
+                max_lat: 0.0,
+            },
+        };
+        let coords = route.coords(geo);
+        long += usize::from(coords.len() > 10);
+        let mut want = b"prefix".to_vec();
+        linesmap::http::coords::write_positions(
+            &mut want,
+            &coords,
+            linesmap::http::crs::Crs::Crs84,
+        );
+        let mut got = b"prefix".to_vec();
+        assert!(text.write_route(&mut got, &geo.rail, &pieces), "{pieces:?}");
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            String::from_utf8(want).unwrap(),
+            "case {case}: {pieces:?}"
+        );
+    }
+    assert!(long > 5_000, "{long}");
+}
