@@ -74,19 +74,25 @@ impl serde::Serialize for JourneyFeature<'_> {
         } else {
             m.serialize_entry("geometry", &Value::Null)?;
         }
-        let mut props = j.properties(geo);
-        if self.persons {
-            props.insert(
-                "persons_summary".into(),
-                persons_summary(&self.state.security.pseudonyms, &j.report.persons),
-            );
-        }
-        m.serialize_entry("properties", &props)?;
+        m.serialize_entry("properties", &self.properties())?;
         m.end()
     }
 }
 
 impl JourneyFeature<'_> {
+    /// The feature's properties: the journey's typed row, with `persons_summary` for an
+    /// analyst who may see it.
+    fn properties(&self) -> crate::journey::map::JourneyProperties<'_> {
+        let mut row = self.journey.row(self.state.journeys.geography());
+        if self.persons {
+            row.persons_summary = Some(persons_summary(
+                &self.state.security.pseudonyms,
+                &self.journey.report.persons,
+            ));
+        }
+        row
+    }
+
     /// Writes the feature as its `Serialize` does, byte for byte, with the route's coordinates
     /// written straight to bytes ([`super::coords`]) and, for a route already written into
     /// `out` (journeys on one route, keyed in `routes` by its address), copied from there.
@@ -127,15 +133,8 @@ impl JourneyFeature<'_> {
         } else {
             out.extend_from_slice(br#","geometry":null"#);
         }
-        let mut props = j.properties(geo);
-        if self.persons {
-            props.insert(
-                "persons_summary".into(),
-                persons_summary(&self.state.security.pseudonyms, &j.report.persons),
-            );
-        }
         out.extend_from_slice(br#","properties":"#);
-        let _ = serde_json::to_writer(&mut *out, &props);
+        let _ = serde_json::to_writer(&mut *out, &self.properties());
         out.push(b'}');
     }
 }

@@ -876,6 +876,48 @@ impl MappedJourney {
         Some(day_number(reported) - self.day)
     }
 
+    /// The journey's properties as a typed row: what [`MappedJourney::properties`] holds,
+    /// serialised field by field (no JSON tree per journey), its keys in the same (sorted)
+    /// order, so that both write the same text.
+    pub fn row<'a>(&'a self, geo: &'a Geography) -> JourneyProperties<'a> {
+        let r = &self.report;
+        let round = |v: f64| (v * 100.0).round() / 100.0;
+        let station = |s: Option<u32>| s.map(|i| Shown(&geo.stations.get(i as usize).code));
+        let force = |f: Option<u16>| f.map(|i| Shown(&geo.forces.get(i as usize).code));
+        JourneyProperties {
+            children: self.children,
+            cross_border: self.cross_border,
+            date: super::report::format_date(r.journey.date),
+            destination_class: self.destination.class,
+            destination_force: force(self.destination.force),
+            destination_snapped_m: self.destination.snapped_m.map(round),
+            destination_station: station(self.destination.station),
+            distance_m: round(self.route.distance_m),
+            exporting_force: force(self.exporting_force),
+            forces: ForceSpans(geo, &self.route.forces),
+            importing_force: force(self.importing_force),
+            line_id: r.line.as_ref().map(|l| &l.line_id),
+            line_name: r.line.as_ref().and_then(|l| l.name.as_ref()),
+            line_type: r.line.as_ref().and_then(|l| l.line_type),
+            mode: r.journey.mode,
+            origin_class: self.origin.class,
+            origin_force: force(self.origin.force),
+            origin_snapped_m: self.origin.snapped_m.map(round),
+            origin_station: station(self.origin.station),
+            persons: self.persons,
+            persons_summary: None,
+            report_id: &r.report_id,
+            reported_at: &r.reported_at,
+            reporting_lag_days: self.reporting_lag_days(),
+            return_run: self.return_run,
+            route_method: self.route.method,
+            source_force: &r.source_force,
+            stations: RouteStations(geo, &self.route.stations),
+            urban_to_rural: self.urban_to_rural,
+            via: &r.journey.via,
+        }
+    }
+
     /// The mapped journey's GeoJSON properties (the names are a contract; see the README).
     pub fn properties(&self, geo: &Geography) -> serde_json::Map<String, serde_json::Value> {
         use serde_json::json;
@@ -947,6 +989,88 @@ impl MappedJourney {
         put("persons", json!(self.persons));
         put("children", json!(self.children));
         m
+    }
+}
+
+/// A journey's properties ([`MappedJourney::row`]), fields in the order of their names (the
+/// order a JSON object of them is written in).
+#[derive(serde::Serialize)]
+pub struct JourneyProperties<'a> {
+    pub children: u16,
+    pub cross_border: bool,
+    pub date: String,
+    pub destination_class: StationClass,
+    pub destination_force: Option<Shown<'a, crate::geography::ForceCode>>,
+    pub destination_snapped_m: Option<f64>,
+    pub destination_station: Option<Shown<'a, crate::geography::StationCode>>,
+    pub distance_m: f64,
+    pub exporting_force: Option<Shown<'a, crate::geography::ForceCode>>,
+    pub forces: ForceSpans<'a>,
+    pub importing_force: Option<Shown<'a, crate::geography::ForceCode>>,
+    pub line_id: Option<&'a String>,
+    pub line_name: Option<&'a String>,
+    pub line_type: Option<super::report::LineType>,
+    pub mode: super::report::Mode,
+    pub origin_class: StationClass,
+    pub origin_force: Option<Shown<'a, crate::geography::ForceCode>>,
+    pub origin_snapped_m: Option<f64>,
+    pub origin_station: Option<Shown<'a, crate::geography::StationCode>>,
+    pub persons: u16,
+    /// the persons as an analyst who gave a justification sees them (absent otherwise)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persons_summary: Option<serde_json::Value>,
+    pub report_id: &'a String,
+    pub reported_at: &'a String,
+    pub reporting_lag_days: Option<i32>,
+    pub return_run: bool,
+    pub route_method: RouteMethod,
+    pub source_force: &'a crate::geography::ForceCode,
+    pub stations: RouteStations<'a>,
+    pub urban_to_rural: bool,
+    pub via: &'a Vec<crate::geography::StationCode>,
+}
+
+/// A value written as its text (`Display`), as a JSON string.
+pub struct Shown<'a, T>(&'a T);
+
+impl<T: std::fmt::Display> serde::Serialize for Shown<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self.0)
+    }
+}
+
+/// The stations a route passes, as their codes.
+pub struct RouteStations<'a>(&'a Geography, &'a [u32]);
+
+impl serde::Serialize for RouteStations<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.1
+                .iter()
+                .map(|&i| Shown(&self.0.stations.get(i as usize).code)),
+        )
+    }
+}
+
+/// The forces a route crosses: code, name and distance inside, metres (to 1 cm).
+pub struct ForceSpans<'a>(&'a Geography, &'a [ForceSpan]);
+
+impl serde::Serialize for ForceSpans<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Span<'a> {
+            code: &'a crate::geography::ForceCode,
+            distance_m: f64,
+            name: &'a String,
+        }
+        s.collect_seq(self.1.iter().map(|sp| {
+            let f = self.0.forces.get(sp.force);
+            Span {
+                code: &f.code,
+                distance_m: (sp.distance_m * 100.0).round() / 100.0,
+                name: &f.name,
+            }
+        }))
     }
 }
 

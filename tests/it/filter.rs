@@ -2354,3 +2354,35 @@ fn a_route_written_from_the_chains_text_is_its_coords_written_one_by_one() {
     }
     assert!(long > 5_000, "{long}");
 }
+
+#[test]
+fn a_journeys_typed_row_is_written_as_its_properties_object() {
+    let st = generated_state(3_000);
+    let geo = st.journeys.geography();
+    let idx = st.journeys.index();
+    let (mut lines, mut snapped, mut crossing) = (0, 0, 0);
+    for j in idx.all() {
+        let mut want = j.properties(geo);
+        let mut row = j.row(geo);
+        assert_eq!(
+            serde_json::to_string(&row).unwrap(),
+            serde_json::to_string(&want).unwrap()
+        );
+        // with the persons' summary an analyst may see
+        let summary = serde_json::json!([{"pseudonym": "p-1", "age_band": "15-17"}]);
+        want.insert("persons_summary".into(), summary.clone());
+        row.persons_summary = Some(summary);
+        assert_eq!(
+            serde_json::to_string(&row).unwrap(),
+            serde_json::to_string(&want).unwrap()
+        );
+        lines += usize::from(j.report.line.is_some());
+        snapped += usize::from(j.origin.snapped_m.is_some());
+        crossing += usize::from(j.route.forces.len() > 1);
+    }
+    // the journeys hold the optional parts
+    assert!(
+        lines > 100 && snapped > 100 && crossing > 100,
+        "{lines} {snapped} {crossing}"
+    );
+}
