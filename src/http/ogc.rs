@@ -916,11 +916,11 @@ pub fn filtered_journeys(
             }
             // journeys on one route share the answer of its spatial tests
             let answers = RouteAnswers::new(idx);
-            let route_meets = |r: u32| {
+            let route_meets = |r: u32, view: crate::journey::map::RouteView<'_>| {
                 split
                     .route_geometry
                     .as_ref()
-                    .is_none_or(|geom| answers.meets(r, g, geom))
+                    .is_none_or(|geom| answers.meets_view(r, view, g, geom))
             };
             idx.positions_on_routes(g, &candidates, envelope, route_meets, |j, h| {
                 split.tests.iter().all(|t| t(h))

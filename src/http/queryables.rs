@@ -693,6 +693,24 @@ impl RouteAnswers<'_> {
     ///
     /// [`JourneyIndex::routes`]: crate::journey::index::JourneyIndex::routes
     pub fn meets(&self, r: u32, geo: &Geography, g: &Geometry<f64>) -> bool {
+        match self.index.route_view(r) {
+            Some(v) => self.meets_view(r, v, geo, g),
+            None => self
+                .list
+                .get(r as usize)
+                .is_none_or(|route| self.meets_view(r, route.view(), geo, g)),
+        }
+    }
+
+    /// [`RouteAnswers::meets`] with the route's geometry and box given (as the index's route
+    /// R-tree gives them).
+    pub fn meets_view(
+        &self,
+        r: u32,
+        view: crate::journey::map::RouteView<'_>,
+        geo: &Geography,
+        g: &Geometry<f64>,
+    ) -> bool {
         let r = r as usize;
         if r >= self.routes {
             // not a route of this index: no answer to keep (a shortcut may not exclude it)
@@ -721,11 +739,7 @@ impl RouteAnswers<'_> {
             }
         };
         let (_, routes, chains) = &mut all[i];
-        // the route's pieces from the index's side-by-side copy
-        let meets = match self.index.route_view(r as u32) {
-            Some(v) => v.intersects_geometry_with(geo, g, Some(chains)),
-            None => self.list[r].intersects_geometry_with(geo, g, Some(chains)),
-        };
+        let meets = view.intersects_geometry_with(geo, g, Some(chains));
         routes[r] = if meets { 2 } else { 1 };
         meets
     }

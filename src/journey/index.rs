@@ -68,7 +68,9 @@ pub struct JourneyIndex {
     by_id: HashMap<String, u32>,
     /// the numbered routes with a box, by route number ([`Hot::route`]): a box query visits
     /// routes (47,604 for 100,000 generated journeys), not journeys
-    route_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    /// (each leaf carries where the route's geometry lies, so that a box query reads the
+    /// candidates' geometry without a visit to a per-route array first)
+    route_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, RouteLeaf>>,
     /// per route number, the positions of the journeys on it (ascending: journeys are only
     /// appended, and a rebuild numbers them in order)
     route_journeys: Vec<OnRoute>,
@@ -96,10 +98,28 @@ pub struct JourneyIndex {
     /// per route number, the route (side by side, so that testing a route does not visit a
     /// journey on it first)
     route_list: Vec<Arc<MappedRoute>>,
-    /// per route number, where its rail pieces lie in `route_pieces` (a line route has none
+    /// per route number, where its geometry lies in `route_pieces` or `route_points`
     /// there): a route's test reads them side by side rather than visiting the route
-    route_spans: Vec<(u32, u32)>,
+    route_spans: Vec<Span>,
     route_pieces: Vec<Piece>,
+    /// the points of the routes that are lines (not along the track), side by side
+    route_points: Vec<[f64; 2]>,
+}
+
+/// Where a numbered route's geometry lies: its rail pieces in `route_pieces`, or (a line) its
+/// points in `route_points`, from `from` to `to` (exclusive).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Span {
+    from: u32,
+    to: u32,
+    line: bool,
+}
+
+/// A route in the route R-tree: its number and where its geometry lies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct RouteLeaf {
+    route: u32,
+    span: Span,
 }
 
 /// The journeys on one route (positions, ascending): most routes have one to three, kept in
@@ -200,7 +220,9 @@ impl JourneyIndex {
         if self.route_list.len() > routes
             && let Some(r) = route_rect(&j.route.bbox)
         {
-            self.route_tree.insert(GeomWithData::new(r, route));
+            let span = self.route_spans[route as usize];
+            self.route_tree
+                .insert(GeomWithData::new(r, RouteLeaf { route, span }));
         }
         self.hot.push(Hot {
             route,
@@ -269,12 +291,27 @@ impl JourneyIndex {
             self.route_boxes.push(j.route.bbox);
             self.route_list.push(j.route.clone());
             self.route_journeys.push(OnRoute::Few(0, [0; 3]));
-            let start = self.route_pieces.len() as u32;
-            if let RouteGeometry::Pieces(p) = &j.route.geometry {
-                self.route_pieces.extend_from_slice(p);
-            }
-            self.route_spans
-                .push((start, self.route_pieces.len() as u32));
+            let span = match &j.route.geometry {
+                RouteGeometry::Pieces(p) => {
+                    let from = self.route_pieces.len() as u32;
+                    self.route_pieces.extend_from_slice(p);
+                    Span {
+                        from,
+                        to: self.route_pieces.len() as u32,
+                        line: false,
+                    }
+                }
+                RouteGeometry::Line(c) => {
+                    let from = self.route_points.len() as u32;
+                    self.route_points.extend_from_slice(c);
+                    Span {
+                        from,
+                        to: self.route_points.len() as u32,
+                        line: true,
+                    }
+                }
+            };
+            self.route_spans.push(span);
         }
         self.route_journeys[r as usize].push(i);
         r
@@ -293,16 +330,23 @@ impl JourneyIndex {
         &self.route_list
     }
 
-    /// Route number `r`'s geometry and box for a spatial test: its rail pieces and box from the
-    /// index's side-by-side copies (the route itself is visited only for a line route).
+    /// Route number `r`'s geometry and box for a spatial test, from the index's side-by-side
+    /// copies (the route itself is not visited).
     pub fn route_view(&self, r: u32) -> Option<RouteView<'_>> {
         let r = r as usize;
-        match (self.route_spans.get(r), self.route_boxes.get(r)) {
-            (Some(&(from, to)), Some(&bbox)) if from < to => Some(RouteView {
-                geometry: Shape::Pieces(self.route_pieces.get(from as usize..to as usize)?),
-                bbox,
-            }),
-            _ => self.route_list.get(r).map(|route| route.view()),
+        Some(self.view_of(*self.route_spans.get(r)?, *self.route_boxes.get(r)?))
+    }
+
+    /// The geometry at `span` with its box.
+    fn view_of(&self, span: Span, bbox: Bbox) -> RouteView<'_> {
+        let (from, to) = (span.from as usize, span.to as usize);
+        RouteView {
+            geometry: if span.line {
+                Shape::Line(self.route_points.get(from..to).unwrap_or(&[]))
+            } else {
+                Shape::Pieces(self.route_pieces.get(from..to).unwrap_or(&[]))
+            },
+            bbox,
         }
     }
 
@@ -419,7 +463,8 @@ impl JourneyIndex {
             if idx.route_list.len() > routes
                 && let Some(r) = route_rect(&j.route.bbox)
             {
-                items.push(GeomWithData::new(r, route));
+                let span = idx.route_spans[route as usize];
+                items.push(GeomWithData::new(r, RouteLeaf { route, span }));
             }
             idx.hot.push(Hot {
                 route,
@@ -581,11 +626,12 @@ impl JourneyIndex {
         envelope: Option<Bbox>,
         keep: impl Fn(&MappedJourney, &Hot) -> bool,
     ) -> Vec<u32> {
-        self.positions_on_routes(geo, f, envelope, |_| true, keep)
+        self.positions_on_routes(geo, f, envelope, |_, _| true, keep)
     }
 
     /// [`JourneyIndex::positions_within`], and with a box (`f.bbox` or `envelope`) only the
-    /// journeys on routes that pass `route` (given a route number, [`Hot::route`]; each
+    /// journeys on routes that pass `route` (given a route number, [`Hot::route`], and the route's
+    /// geometry and box as [`JourneyIndex::route_view`] gives them, read from the R-tree; each
     /// candidate route is asked once, and its journeys are not visited when it fails): with a
     /// box the candidates are the routes of the route R-tree whose box meets it (and the other
     /// box when both are given), their journeys gathered in order (a bit per journey) before
@@ -596,7 +642,7 @@ impl JourneyIndex {
         geo: &Geography,
         f: &JourneyFilter,
         envelope: Option<Bbox>,
-        mut route: impl FnMut(u32) -> bool,
+        mut route: impl FnMut(u32, RouteView<'_>) -> bool,
         keep: impl Fn(&MappedJourney, &Hot) -> bool,
     ) -> Vec<u32> {
         let ok = |i: u32| {
@@ -611,9 +657,16 @@ impl JourneyIndex {
                 let env = AABB::from_corners([b.min_lon, b.min_lat], [b.max_lon, b.max_lat]);
                 let mut marks = vec![0u64; self.journeys.len().div_ceil(64)];
                 for it in self.route_tree.locate_in_envelope_intersecting(env) {
-                    let r = it.data;
-                    if second.is_some_and(|o| !self.route_boxes[r as usize].intersects(&o))
-                        || !route(r)
+                    let RouteLeaf { route: r, span } = it.data;
+                    let (lo, hi) = (it.geom().lower(), it.geom().upper());
+                    let bbox = Bbox {
+                        min_lon: lo[0],
+                        min_lat: lo[1],
+                        max_lon: hi[0],
+                        max_lat: hi[1],
+                    };
+                    if second.is_some_and(|o| !bbox.intersects(&o))
+                        || !route(r, self.view_of(span, bbox))
                     {
                         continue;
                     }

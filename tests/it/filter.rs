@@ -1948,7 +1948,7 @@ fn through_route_tree(
         g,
         &f,
         envelope,
-        |r| answers.meets(r, g, geom),
+        |r, v| answers.meets_view(r, v, g, geom),
         |_, h| answers.meets(h.route, g, geom),
     )
 }
