@@ -758,7 +758,46 @@ struct Level {
     /// route numbers by group, ascending within each
     members: Vec<u32>,
     groups: Vec<Group>,
-    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    /// per tile of the zoom (key [`tile_key`]), the groups whose box meets the tile with its
+    /// buffer, ascending: a tile reads its list rather than walk an R-tree of the groups (at
+    /// zoom 8 a London tile meets tens of thousands of them)
+    by_tile: HashMap<u64, Vec<u32>>,
+}
+
+/// A tile's key in a zoom's lists.
+fn tile_key(x: u32, y: u32) -> u64 {
+    u64::from(x) << 32 | u64::from(y)
+}
+
+/// The tile's box with its buffer, in the Web Mercator unit square, as the tiles query it.
+fn buffered_env(tile: TileId) -> AABB<[f64; 2]> {
+    let [x0, y0, x1, y1] = tile.world_bounds();
+    let pad = (x1 - x0) * f64::from(BUFFER) / f64::from(EXTENT);
+    AABB::from_corners([x0 - pad, y0 - pad], [x1 + pad, y1 + pad])
+}
+
+/// The tiles of zoom `z` whose buffered box ([`buffered_env`]) meets `e` (`[min x, min y, max
+/// x, max y]`, unit square): the candidates by arithmetic, one tile wider on each side, each
+/// tested as the query tests it.
+fn tiles_meeting(z: u8, e: [f64; 4], mut each: impl FnMut(u64)) {
+    let n = 1u64 << z;
+    let nf = n as f64;
+    let at = |v: f64| ((v * nf).floor().max(0.0) as u64).min(n - 1);
+    let rect = AABB::from_corners([e[0], e[1]], [e[2], e[3]]);
+    let (xa, xb) = (at(e[0]).saturating_sub(1), (at(e[2]) + 1).min(n - 1));
+    let (ya, yb) = (at(e[1]).saturating_sub(1), (at(e[3]) + 1).min(n - 1));
+    for x in xa..=xb {
+        for y in ya..=yb {
+            let t = TileId {
+                z,
+                x: x as u32,
+                y: y as u32,
+            };
+            if rstar::Envelope::intersects(&buffered_env(t), &rect) {
+                each(tile_key(t.x, t.y));
+            }
+        }
+    }
 }
 
 struct Group {
@@ -1006,21 +1045,16 @@ impl RouteIndex {
                 ];
             }
         }
-        let items = boxes
-            .iter()
-            .enumerate()
-            .filter_map(|(g, b)| {
-                let e = (*b)?;
-                Some(GeomWithData::new(
-                    Rectangle::from_corners([e[0], e[1]], [e[2], e[3]]),
-                    g as u32,
-                ))
-            })
-            .collect();
+        let mut by_tile: HashMap<u64, Vec<u32>> = HashMap::new();
+        for (g, b) in boxes.iter().enumerate() {
+            if let Some(e) = *b {
+                tiles_meeting(z, e, |k| by_tile.entry(k).or_default().push(g as u32));
+            }
+        }
         Level {
             members,
             groups,
-            tree: RTree::bulk_load(items),
+            by_tile,
         }
     }
 
@@ -1039,9 +1073,7 @@ impl RouteIndex {
         // the default filter selects every journey not restricted: counted in advance
         let everything = format!("{f:?}") == format!("{:?}", JourneyFilter::default());
         let test = Compiled::new(&f);
-        let [x0, y0, x1, y1] = tile.world_bounds();
-        let pad = (x1 - x0) * f64::from(BUFFER) / f64::from(EXTENT);
-        let env = AABB::from_corners([x0 - pad, y0 - pad], [x1 + pad, y1 + pad]);
+        let env = buffered_env(tile);
         let selected = |k: usize| {
             test.passes(&self.packed[k]) && (!test.rest || idx.selects(geo, self.positions[k], &f))
         };
@@ -1090,12 +1122,23 @@ impl RouteIndex {
         // (counted in the order of their numbers, which is the order of their routes and of the
         // journeys' packed fields in memory: a busy tile reads much of the index, and in order
         // the reads stream instead of each waiting on memory)
-        let tree = level.map_or(&self.tree, |l| &l.tree);
-        let mut ids: Vec<u32> = tree
-            .locate_in_envelope_intersecting(env)
-            .map(|it| it.data)
-            .collect();
-        ids.sort_unstable();
+        let ids: Vec<u32> = match level {
+            // the zoom's list for the tile (ascending)
+            Some(l) => l
+                .by_tile
+                .get(&tile_key(tile.x, tile.y))
+                .cloned()
+                .unwrap_or_default(),
+            None => {
+                let mut ids: Vec<u32> = self
+                    .tree
+                    .locate_in_envelope_intersecting(env)
+                    .map(|it| it.data)
+                    .collect();
+                ids.sort_unstable();
+                ids
+            }
+        };
         let mut units: Vec<(u32, u32, u64)> = ids
             .into_iter()
             .filter_map(|u| {
@@ -1114,6 +1157,14 @@ impl RouteIndex {
         let (mut kept, mut outside, mut dropped_features) = (0u64, 0u64, 0usize);
         let mut full = false;
         for k in 0..units.len() {
+            if full {
+                // the rest are dropped whatever their order: counted, not ranked
+                dropped_features += units[k..]
+                    .iter()
+                    .map(|&(_, n, _)| if single { n as usize } else { 1 })
+                    .sum::<usize>();
+                break;
+            }
             if k == sorted {
                 // the next head of the rest
                 let rest = &mut units[k..];
@@ -1125,10 +1176,6 @@ impl RouteIndex {
                 sorted = k + head;
             }
             let (u, n, c) = units[k];
-            if full {
-                dropped_features += if single { n as usize } else { 1 };
-                continue;
-            }
             let first = first_route(u);
             let route = &self.routes[first as usize];
             let parts = lines.route(&route.route);
@@ -1211,6 +1258,51 @@ fn journey_props(geo: &Geography, j: &MappedJourney) -> Vec<(Cow<'static, str>, 
 mod tests {
     use super::*;
     use approx::assert_relative_eq;
+
+    #[test]
+    fn the_tiles_a_box_meets_are_those_every_tile_tested_finds() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        for z in 0..=6u8 {
+            let n = 1u32 << z;
+            for case in 0..300 {
+                // boxes on tile edges, on the edges' buffers, and anywhere
+                let v = |rng: &mut rand::rngs::StdRng| match case % 3 {
+                    0 => f64::from(rng.random_range(0..=n)) / f64::from(n),
+                    1 => {
+                        let pad = f64::from(BUFFER) / f64::from(EXTENT) / f64::from(n);
+                        (f64::from(rng.random_range(0..=n)) / f64::from(n)
+                            + if rng.random_bool(0.5) { pad } else { -pad })
+                        .clamp(0.0, 1.0)
+                    }
+                    _ => rng.random_range(0.0..=1.0),
+                };
+                let (a, b, c, d) = (v(&mut rng), v(&mut rng), v(&mut rng), v(&mut rng));
+                let e = [a.min(b), c.min(d), a.max(b), c.max(d)];
+                let mut got = Vec::new();
+                tiles_meeting(z, e, |k| got.push(k));
+                got.sort_unstable();
+                let rect = AABB::from_corners([e[0], e[1]], [e[2], e[3]]);
+                let mut want = Vec::new();
+                for x in 0..n {
+                    for y in 0..n {
+                        let t = TileId { z, x, y };
+                        let [x0, y0, x1, y1] = t.world_bounds();
+                        let pad = (x1 - x0) * 64.0 / 4096.0;
+                        // rstar's test: the boxes overlap, edges included
+                        if x0 - pad <= rect.upper()[0]
+                            && rect.lower()[0] <= x1 + pad
+                            && y0 - pad <= rect.upper()[1]
+                            && rect.lower()[1] <= y1 + pad
+                        {
+                            want.push(tile_key(x, y));
+                        }
+                    }
+                }
+                assert_eq!(got, want, "z{z} {e:?}");
+            }
+        }
+    }
 
     #[test]
     fn tiles_number_columns_from_the_west_and_rows_from_the_north() {
