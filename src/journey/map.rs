@@ -583,38 +583,38 @@ impl RouteView<'_> {
             if !grown(&self.bbox, CHAIN_MARGIN).intersects(&pb) {
                 return false;
             }
-            self.any_segment(
-                geo,
-                &pb,
-                Inside::Polygon(poly),
-                memo.as_deref_mut(),
-                |p, q| {
-                    p[0].min(q[0]) <= pb.max_lon
-                        && p[0].max(q[0]) >= pb.min_lon
-                        && p[1].min(q[1]) <= pb.max_lat
-                        && p[1].max(q[1]) >= pb.min_lat
-                        && {
-                            let l = line(p, q);
-                            std::iter::once(poly.exterior())
-                                .chain(poly.interiors())
-                                .any(|ring| ring.intersects(&l))
-                        }
-                },
-            ) || {
-                // the first point, unless the memo says the first piece's chain lies
-                // outside the polygon (every piece was classified when no segment met it)
-                let outside = match (self.geometry, memo.as_deref()) {
-                    (Shape::Pieces(pieces), Some(m)) => pieces
-                        .first()
-                        .and_then(|&(c, ..)| m.0.get(c as usize))
-                        .is_some_and(|&x| x == chain_state::OUTSIDE),
-                    _ => false,
-                };
-                !outside
-                    && self.first_point(geo).is_some_and(|p| {
-                        pb.contains(p) && poly.intersects(&geo::Point::new(p[0], p[1]))
-                    })
-            }
+            // the first point inside first: a route meeting a polygon about a city mostly
+            // starts in it, and one point costs less than walking the segments inside it
+            // (unless the memo says the first piece's chain lies outside the polygon)
+            let outside = match (self.geometry, memo.as_deref()) {
+                (Shape::Pieces(pieces), Some(m)) => pieces
+                    .first()
+                    .and_then(|&(c, ..)| m.0.get(c as usize))
+                    .is_some_and(|&x| x == chain_state::OUTSIDE),
+                _ => false,
+            };
+            (!outside
+                && self.first_point(geo).is_some_and(|p| {
+                    pb.contains(p) && poly.intersects(&geo::Point::new(p[0], p[1]))
+                }))
+                || self.any_segment(
+                    geo,
+                    &pb,
+                    Inside::Polygon(poly),
+                    memo.as_deref_mut(),
+                    |p, q| {
+                        p[0].min(q[0]) <= pb.max_lon
+                            && p[0].max(q[0]) >= pb.min_lon
+                            && p[1].min(q[1]) <= pb.max_lat
+                            && p[1].max(q[1]) >= pb.min_lat
+                            && {
+                                let l = line(p, q);
+                                std::iter::once(poly.exterior())
+                                    .chain(poly.interiors())
+                                    .any(|ring| ring.intersects(&l))
+                            }
+                    },
+                )
         })
     }
 
