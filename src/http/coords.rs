@@ -110,8 +110,11 @@ pub struct ChainText {
     /// more entry, one past the end, as if a comma followed the last); `None` for a chain the
     /// copies cannot stand for (fewer than two vertices, or a vertex equal to the one before
     /// it, which [`crate::geography::rail::Chain::append_slice`] would not repeat)
-    chains: Vec<Option<(Box<[u8]>, Box<[u32]>)>>,
+    chains: Vec<Option<VertexText>>,
 }
+
+/// A chain's vertices as text, and where each vertex's `[` starts (see [`ChainText`]).
+type VertexText = (Box<[u8]>, Box<[u32]>);
 
 impl ChainText {
     pub fn build(rail: &crate::geography::rail::RailGraph) -> ChainText {
