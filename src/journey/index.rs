@@ -98,8 +98,8 @@ pub struct JourneyIndex {
     /// per route number, the route (side by side, so that testing a route does not visit a
     /// journey on it first)
     route_list: Vec<Arc<MappedRoute>>,
-    /// per route number, where its geometry lies in `route_pieces` or `route_points`
-    /// there): a route's test reads them side by side rather than visiting the route
+    /// per route number, where its geometry lies in `route_pieces` or `route_points`: a
+    /// route's test reads them side by side rather than visiting the route
     route_spans: Vec<Span>,
     route_pieces: Vec<Piece>,
     /// the points of the routes that are lines (not along the track), side by side
