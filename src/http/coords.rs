@@ -142,15 +142,6 @@ impl ChainText {
         ChainText { chains }
     }
 
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.chains
-            .iter()
-            .flatten()
-            .map(|(t, a)| t.len() + a.len() * 4)
-            .sum()
-    }
-
     /// Writes the positions of a route made of rail pieces (`(chain, from, to)` offsets, as
     /// [`crate::journey::map::MappedRoute::coords`] reads them) in CRS84, as
     /// [`write_positions`] writes those coords. False (nothing written) when a piece's chain

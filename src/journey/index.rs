@@ -115,6 +115,19 @@ struct Span {
     line: bool,
 }
 
+impl Span {
+    /// Appends `items` to `list`: where they now lie.
+    fn appended<T: Copy>(list: &mut Vec<T>, items: &[T], line: bool) -> Span {
+        let from = list.len() as u32;
+        list.extend_from_slice(items);
+        Span {
+            from,
+            to: list.len() as u32,
+            line,
+        }
+    }
+}
+
 /// A route in the route R-tree: its number and where its geometry lies.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct RouteLeaf {
@@ -292,24 +305,8 @@ impl JourneyIndex {
             self.route_list.push(j.route.clone());
             self.route_journeys.push(OnRoute::Few(0, [0; 3]));
             let span = match &j.route.geometry {
-                RouteGeometry::Pieces(p) => {
-                    let from = self.route_pieces.len() as u32;
-                    self.route_pieces.extend_from_slice(p);
-                    Span {
-                        from,
-                        to: self.route_pieces.len() as u32,
-                        line: false,
-                    }
-                }
-                RouteGeometry::Line(c) => {
-                    let from = self.route_points.len() as u32;
-                    self.route_points.extend_from_slice(c);
-                    Span {
-                        from,
-                        to: self.route_points.len() as u32,
-                        line: true,
-                    }
-                }
+                RouteGeometry::Pieces(p) => Span::appended(&mut self.route_pieces, p, false),
+                RouteGeometry::Line(c) => Span::appended(&mut self.route_points, c, true),
             };
             self.route_spans.push(span);
         }

@@ -1122,13 +1122,13 @@ impl RouteIndex {
         // (counted in the order of their numbers, which is the order of their routes and of the
         // journeys' packed fields in memory: a busy tile reads much of the index, and in order
         // the reads stream instead of each waiting on memory)
-        let ids: Vec<u32> = match level {
+        let ids: std::borrow::Cow<[u32]> = match level {
             // the zoom's list for the tile (ascending)
             Some(l) => l
                 .by_tile
                 .get(&tile_key(tile.x, tile.y))
-                .cloned()
-                .unwrap_or_default(),
+                .map_or(&[][..], Vec::as_slice)
+                .into(),
             None => {
                 let mut ids: Vec<u32> = self
                     .tree
@@ -1136,11 +1136,12 @@ impl RouteIndex {
                     .map(|it| it.data)
                     .collect();
                 ids.sort_unstable();
-                ids
+                ids.into()
             }
         };
         let mut units: Vec<(u32, u32, u64)> = ids
-            .into_iter()
+            .iter()
+            .copied()
             .filter_map(|u| {
                 let (n, c) = count_unit(u);
                 (n > 0).then_some((u, n, c))
