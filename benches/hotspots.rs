@@ -55,6 +55,37 @@ fn bench(c: &mut Criterion) {
         "p_sim, 999 permutations x 2,568 stations (stops of 100,000 journeys)",
         |b| b.iter(|| black_box(permutation_p(black_box(&x), &nb, 999, 12_345))),
     );
+    // a quarter (2024 Q1, the browser test's filter): most stations see no journey, and a
+    // station whose neighbours saw none needs no draws
+    let day = |y: i32, m: time::Month, d: u8| {
+        (time::Date::from_calendar_date(y, m, d).expect("date")
+            - time::Date::from_calendar_date(1970, time::Month::January, 1).expect("epoch"))
+        .whole_days() as i32
+    };
+    let quarter = JourneyFilter {
+        from_day: Some(day(2024, time::Month::January, 1)),
+        to_day: Some(day(2024, time::Month::March, 31)),
+        ..JourneyFilter::default()
+    };
+    let sel = idx.matching(&geo, &quarter);
+    let xq: Vec<f64> = station_stats(&geo, &sel)
+        .iter()
+        .map(|s| f64::from(s.stops))
+        .collect();
+    let at_zero = nb
+        .neighbours
+        .iter()
+        .filter(|l| l.iter().all(|&j| xq[j as usize] == 0.0))
+        .count();
+    eprintln!(
+        "2024 Q1: {} journeys, {} stations with stops, {at_zero} whose neighbours have none",
+        sel.len(),
+        xq.iter().filter(|&&v| v > 0.0).count()
+    );
+    c.bench_function(
+        "p_sim, 999 permutations x 2,568 stations (stops of 2024 Q1)",
+        |b| b.iter(|| black_box(permutation_p(black_box(&xq), &nb, 999, 12_345))),
+    );
     c.bench_function(
         "Gi* + p_sim + Benjamini-Hochberg (the hotspot statistic)",
         |b| b.iter(|| black_box(spots(black_box(&x), &nb, Inference::default()))),

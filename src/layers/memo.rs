@@ -2,9 +2,9 @@
 //! depends on) until the journeys change: the place layers count over every selected journey,
 //! and a map pages through them with the same filter.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// A cached value: the data version it was computed at, when, and the value.
@@ -14,8 +14,11 @@ type Cached<T> = (usize, Instant, Arc<T>);
 pub struct Memo<K, T> {
     /// per key
     inner: Mutex<HashMap<K, Cached<T>>>,
-    /// held while computing, so that a burst of identical requests computes once
-    computing: Mutex<()>,
+    /// the keys being computed, so that a burst of identical requests computes once (the others
+    /// wait for it on `done`) while another key computes beside it: a filter superseded in the
+    /// page (its requests dropped, its computations still running) does not hold up the next
+    computing: Mutex<HashSet<K>>,
+    done: Condvar,
     /// entries kept before the cache starts again
     cap: usize,
 }
@@ -46,7 +49,8 @@ impl<K, T> Memo<K, T> {
     pub fn with_cap(cap: usize) -> Self {
         Memo {
             inner: Mutex::new(HashMap::new()),
-            computing: Mutex::new(()),
+            computing: Mutex::new(HashSet::new()),
+            done: Condvar::new(),
             cap,
         }
     }
@@ -59,10 +63,11 @@ impl<K, T> Memo<K, T> {
     }
 }
 
-impl<K: Hash + Eq, T> Memo<K, T> {
+impl<K: Hash + Eq + Clone, T> Memo<K, T> {
     /// The value for `key` at data `version` (the index's, changed by every change),
     /// or one computed at an older version less than `stale_ok` ago; computed by `make` when
-    /// neither is there, one computation at a time (the others wait for it and then find it).
+    /// neither is there, one computation per key at a time (the others asking for that key wait
+    /// for it and then find it; other keys compute meanwhile).
     pub fn get(
         &self,
         version: usize,
@@ -80,10 +85,29 @@ impl<K: Hash + Eq, T> Memo<K, T> {
         if let Some(v) = cached(&key) {
             return v;
         }
-        let _one = self.computing.lock();
-        if let Some(v) = cached(&key) {
-            return v;
-        }
+        // claim the key, or wait while another thread computes it
+        let claimed = match self.computing.lock() {
+            Ok(mut busy) => {
+                while busy.contains(&key) {
+                    busy = match self.done.wait(busy) {
+                        Ok(b) => b,
+                        Err(e) => e.into_inner(),
+                    };
+                }
+                if let Some(v) = cached(&key) {
+                    return v;
+                }
+                busy.insert(key.clone());
+                true
+            }
+            // a thread panicked holding the set: compute without claiming
+            Err(_) => false,
+        };
+        // the claim is given back however `make` ends (a panic included), waking the waiters
+        let _release = Release {
+            memo: self,
+            key: claimed.then(|| key.clone()),
+        };
         let v = Arc::new(make());
         if let Ok(mut g) = self.inner.lock() {
             if g.len() >= self.cap {
@@ -92,6 +116,26 @@ impl<K: Hash + Eq, T> Memo<K, T> {
             g.insert(key, (version, Instant::now(), v.clone()));
         }
         v
+    }
+}
+
+/// Gives a claimed key back and wakes the threads waiting for it.
+struct Release<'a, K: Hash + Eq, T> {
+    memo: &'a Memo<K, T>,
+    key: Option<K>,
+}
+
+impl<K: Hash + Eq, T> Drop for Release<'_, K, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut busy = match self.memo.computing.lock() {
+                Ok(b) => b,
+                Err(e) => e.into_inner(),
+            };
+            busy.remove(&key);
+            drop(busy);
+            self.memo.done.notify_all();
+        }
     }
 }
 
@@ -114,5 +158,53 @@ mod tests {
         assert_eq!(get(1, (2, 1)), 2); // another key
         assert_eq!(get(2, (1, 2)), 3); // the journeys changed
         assert_eq!(calls, 3);
+    }
+
+    #[test]
+    fn another_key_computes_while_one_is_computing() {
+        use std::sync::mpsc::channel;
+        let m: Memo<u8, u8> = Memo::with_cap(4);
+        let (started_tx, started_rx) = channel();
+        let (finish_tx, finish_rx) = channel::<()>();
+        let finish_rx = Mutex::new(finish_rx);
+        std::thread::scope(|s| {
+            // key 1 computes until told to finish
+            let slow = s.spawn(|| {
+                *m.get(1, Duration::ZERO, 1, || {
+                    started_tx.send(()).unwrap();
+                    let rx = finish_rx.lock().unwrap();
+                    rx.recv_timeout(Duration::from_secs(20)).unwrap();
+                    10
+                })
+            });
+            started_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+            // key 2 is computed and answered meanwhile (one lock for every key would wait
+            // for key 1, which waits for this thread: the slow thread's wait would time out)
+            assert_eq!(*m.get(1, Duration::ZERO, 2, || 20), 20);
+            finish_tx.send(()).unwrap();
+            assert_eq!(slow.join().unwrap(), 10);
+        });
+    }
+
+    #[test]
+    fn a_burst_for_one_key_computes_it_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let m: Memo<u8, usize> = Memo::with_cap(4);
+        let calls = AtomicUsize::new(0);
+        let answers: Vec<usize> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        *m.get(1, Duration::ZERO, 7, || {
+                            std::thread::sleep(Duration::from_millis(50));
+                            calls.fetch_add(1, Ordering::SeqCst) + 100
+                        })
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(answers, vec![100; 8]);
     }
 }

@@ -336,7 +336,7 @@ impl Layers<'_> {
     /// read lock held across the wait for the memo (or taken twice by one thread) deadlocks as
     /// soon as a writer queues between the two (the lock lets a waiting writer go first), which
     /// is what a stream of reports did to every reader (`benches/http/soak.sh`, 2026-11-30).
-    fn cached<K: std::hash::Hash + Eq, T>(
+    fn cached<K: std::hash::Hash + Eq + Clone, T>(
         &self,
         memo: &Memo<K, T>,
         key: K,

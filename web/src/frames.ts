@@ -69,3 +69,22 @@ export function oneFramePerChange(map: maplibregl.Map): OneFrame {
   }
   return out;
 }
+
+/** Holds the map's drawing (not its frames) until the function returned is called: MapLibre
+ * still runs each frame's work (the style's update, the tiles in view requested and placed,
+ * the names placed, `idle` when all is in), but draws nothing, by passing over its painter's
+ * `render` (a private method; where it is missing nothing is held). On the first load every
+ * source's tiles arrive in several batches, each answered by a frame that repaints the whole
+ * map (0.2–0.5 s each in software WebGL on the test machine, about six of them before the map
+ * was idle); held, the first frame drawn is the whole map. The function returned gives the
+ * painter back and returns whether it had been held (then a frame is to be asked for). */
+export function holdDrawing(map: maplibregl.Map): () => boolean {
+  const painter = (map as any).painter;
+  if (!painter || typeof painter.render !== 'function' || Object.prototype.hasOwnProperty.call(painter, 'render')) return () => false;
+  painter.render = () => {};
+  return () => {
+    if (!Object.prototype.hasOwnProperty.call(painter, 'render')) return false;
+    delete painter.render; // the prototype's again
+    return true;
+  };
+}

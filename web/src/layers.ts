@@ -12,8 +12,26 @@ const EMPTY: FC = { type: 'FeatureCollection', features: [] };
 export const SOURCES = ['forces', 'rail', 'flows', 'hotspots', 'journeys', 'corridors'] as const;
 export type SourceId = (typeof SOURCES)[number];
 /** The GeoJSON sources: the journeys are vector tiles, added for the roles that may read them
- * (see journeys.ts). */
-const GEOJSON_SOURCES = SOURCES.filter((s) => s !== 'journeys');
+ * (see journeys.ts), and so is the track (below). */
+const GEOJSON_SOURCES = SOURCES.filter((s) => s !== 'journeys' && s !== 'rail');
+/** The track as the server's vector tiles (OGC API – Tiles, `/collections/rail/tiles`): clipped
+ * and simplified to each tile's pixels on the server, so the page never holds the 210,000
+ * vertices of the GB track (as GeoJSON they were 4.9 MB to parse, copy to MapLibre's worker and
+ * tile there on every first load, about 1.4 s of the first map on the test machine). The tiles
+ * are unfiltered (geometry and the section's id): each filter's counts come as feature state,
+ * from the rail CSV. From zoom 15 (the map's deepest) a tile is the whole surveyed chain. */
+const RAIL_SOURCE = {
+  type: 'vector',
+  tiles: [`${location.origin}/collections/rail/tiles/WebMercatorQuad/{z}/{x}/{y}`],
+  minzoom: 0,
+  maxzoom: 15,
+  promoteId: { rail: 'section' },
+};
+/** The layer of a source's tiles that feature state goes to (the vector ones name one). */
+export const SOURCE_LAYER: Partial<Record<SourceId, string>> = { rail: 'rail' };
+/** Where a feature's state goes: its source and, for tiles, its layer. */
+export const stateOf = (source: SourceId, id: string | number): maplibregl.FeatureIdentifier =>
+  SOURCE_LAYER[source] ? { source, sourceLayer: SOURCE_LAYER[source], id } : { source, id };
 export type ForceMetric = 'net' | 'imports' | 'exports';
 /** What sizes the station circles (`size` in the URL): `count` is the hotspot measure's
  * count (stops by default; `journeys` in older links means it too). */
@@ -33,6 +51,7 @@ export function createMap(container: string): maplibregl.Map {
     sources: Object.fromEntries([
       ...GEOJSON_SOURCES.map((s) => [s, { type: 'geojson', data: EMPTY, ...(STATE_KEY[s] ? { promoteId: STATE_KEY[s] } : {}) }]),
       ...LABEL_SOURCES.map((s) => [s, { type: 'geojson', data: EMPTY }]),
+      ['rail', RAIL_SOURCE],
     ]) as any,
     layers: [
       { id: 'background', type: 'background', paint: { 'background-color': PAL.sea } },
@@ -42,6 +61,7 @@ export function createMap(container: string): maplibregl.Map {
         id: 'rail-line',
         type: 'line',
         source: 'rail',
+        'source-layer': 'rail',
         layout: { 'line-cap': 'round', 'line-join': 'round' },
         paint: { 'line-color': RAIL_COLOR, 'line-width': RAIL_WIDTH, 'line-opacity': 0.8 },
       },
@@ -126,7 +146,7 @@ export function applyCounts(id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Re
   }
   for (const n of [...numeric, ...bools]) pushed.add(`${id}/${n}`);
   return (map) => {
-    for (const [k, state] of states) map.setFeatureState({ source: id, id: k as string }, state);
+    for (const [k, state] of states) map.setFeatureState(stateOf(id, k as string), state);
   };
 }
 export const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
@@ -149,7 +169,7 @@ export function setScaled(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspots
     const at = `${id}/${f.properties![k]}/${key}`;
     if (scaledPushed.get(at) === v) continue;
     scaledPushed.set(at, v);
-    map.setFeatureState({ source: id, id: f.properties![k] }, { [`${key}_s`]: v });
+    map.setFeatureState(stateOf(id, f.properties![k]), { [`${key}_s`]: v });
   }
   return m;
 }

@@ -18,7 +18,7 @@ import { Timeline, type Bucket } from './timeline';
 import * as T from './treatment';
 import * as PP from './people';
 import * as J from './journeys';
-import { oneFramePerChange, type OneFrame } from './frames';
+import { holdDrawing, oneFramePerChange, type OneFrame } from './frames';
 
 const t0 = performance.now();
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
@@ -138,7 +138,7 @@ const debug = {
   oneFrame: null as OneFrame | null,
   briefing: null as null | B.Briefing,
   /** Features of a source as the map holds them in the current view. */
-  rendered: (id: L.SourceId) => debug.map!.querySourceFeatures(id).length,
+  rendered: (id: L.SourceId) => debug.map!.querySourceFeatures(id, { sourceLayer: L.SOURCE_LAYER[id] }).length,
   /** The station style, and the emerging answer it draws (category, trend by CRS). */
   get stationStyle() {
     return { style: stationStyle, interval: emInterval, field: L.sizeField(measure, filters.measure), emerging: emerging ? Object.fromEntries(emerging.byCrs) : null };
@@ -193,15 +193,14 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
   $('export').dataset.href = url('/api/export', { collection: exportCollection, format: 'geojson', ...ap });
   $('export').dataset.collection = exportCollection;
   try {
-    // Geometry of forces and track once; their filtered counts as CSV (a few KB, no geometry).
-    // Stations likewise: their points once, each filter's counts and Gi* as CSV feature state.
-    const railGeometry = data.rail.features.length ? null : getJson<FC>('/collections/rail/items', { limit: '10000' });
+    // Geometry of forces once; their filtered counts as CSV (a few KB, no geometry). The track
+    // is the server's vector tiles (layers.ts): its sections' counts likewise. Stations: their
+    // points once, each filter's counts and Gi* as CSV feature state.
     const stationGeometry = data.hotspots.features.length ? null : getJson<FC>('/collections/stations/items', { limit: '10000' });
     const emKey = JSON.stringify([hp, emInterval]);
-    const [forceRows, railRows, rail, stations, flows, hotspotRows, top, trends, weeks, corridors, em] = await Promise.all([
+    const [forceRows, railRows, stations, flows, hotspotRows, top, trends, weeks, corridors, em] = await Promise.all([
       getCsv('/api/export', { ...ap, collection: 'forces' }, 'forces'),
       getCsv('/api/export', { ...ap, collection: 'rail' }, 'rail'),
-      railGeometry,
       stationGeometry,
       // only what the map draws (the pair and its journeys, no geometry: the page has it); a
       // popup fetches the rest
@@ -223,10 +222,10 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     await mapReady;
     if (seq !== reloadSeq) return;
     const applyStart = performance.now();
-    if (rail) {
-      data.rail = rail;
-      L.setData(map, 'rail', rail);
-    }
+    // the track's sections (their ids; the counts go into them below): every section is a row
+    // of the CSV, with or without journeys
+    const rail = !data.rail.features.length;
+    if (rail) data.rail = { type: 'FeatureCollection', features: railRows.map((r) => ({ type: 'Feature', geometry: null as any, properties: { section: r.section } })) };
     if (stations) {
       data.hotspots = stations;
       L.setData(map, 'hotspots', stations);
@@ -300,7 +299,13 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     if (opts.fit && before != null && trends.journeys != null && trends.journeys < before) fitToFiltered(map);
     let idled: () => void = () => {};
     lastIdle = new Promise((r) => (idled = r));
-    map.once('idle', () => {
+    const onIdle = () => {
+      // the first load's tiles are all in: now draw them, in one frame, and wait for it
+      if (releaseDrawing()) {
+        map.once('idle', onIdle);
+        map.triggerRepaint();
+        return;
+      }
       if (seq !== reloadSeq) return idled();
       performance.mark('reload-idle');
       const ms = Math.round(performance.now() - start);
@@ -327,9 +332,11 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       };
       if (tileset) journeysNow();
       else journeysReady.then(journeysNow);
-    });
+    };
+    map.once('idle', onIdle);
     map.triggerRepaint();
   } catch (e) {
+    if (releaseDrawing()) map.triggerRepaint();
     holdFrames(map, false);
     if (routesStale && seq === reloadSeq) routesFollow(map, tileset, null, start, false, -1);
     showError(e);
@@ -468,6 +475,8 @@ function tiled(map: maplibregl.Map, id: 'top-names', cap: number): Promise<void>
  * ones showing half of the change. Tiles load without frames, so holding them while the names
  * are tiled leaves one frame to draw it all. */
 let heldFrames: { trigger: () => void; wanted: boolean } | null = null;
+/** Gives the map's drawing back after the first load (see holdDrawing); true if it was held. */
+let releaseDrawing: () => boolean = () => false;
 function holdFrames(map: maplibregl.Map, on: boolean, draw = true) {
   if (on && !heldFrames) {
     const trigger = map.triggerRepaint.bind(map);
@@ -649,7 +658,11 @@ async function main() {
   const map = L.createMap('map');
   debug.map = map;
   debug.oneFrame = oneFramePerChange(map);
-  const loaded = new Promise<void>((r) => map.once('load', () => r()));
+  // the style in (its sources can take data), not its first frame: that waits for the track's
+  // tiles, and the force areas go to the worker meanwhile
+  const loaded = new Promise<void>((r) => map.once('style.load', () => r()));
+  // The first load is drawn in one frame, once every layer's tiles are in (see holdDrawing).
+  releaseDrawing = holdDrawing(map);
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
 

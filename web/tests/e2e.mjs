@@ -103,8 +103,10 @@ try {
     if (r.status() >= 400) jtBad.push(`${r.status()} ${r.url()}`);
     jtDroppedBy.set(r.url(), Number(r.headers()['x-tile-journeys-dropped'] ?? 0));
   });
+  const requested = []; // every URL the page asked for
   page.on('request', (r) => {
     const u = r.url();
+    requested.push(u);
     if (/\/api\/(treatment|people)/.test(u)) issue15Requests.push(u);
     if (!u.startsWith(BASE) && !u.startsWith('blob:') && !u.startsWith('data:')) foreign.push(u);
   });
@@ -152,6 +154,18 @@ try {
   results.features = counts;
   for (const [id, c] of Object.entries(counts)) check(`layer ${id} has features`, c.data > 0 && c.rendered > 0, JSON.stringify(c));
   check('forces layer has 45 areas', counts.forces.data === 45, String(counts.forces.data));
+  // The track is drawn from the server's vector tiles (no GeoJSON of it in the page); each
+  // section's journeys come as feature state: those of the tiles drawn are the rail items'.
+  const railItems = await api('/collections/rail/items?limit=10000', TOKEN.analyst);
+  const railWant = new Map(railItems.features.map((f) => [f.properties.section, f.properties.journeys]));
+  const railDrawn = await page.evaluate(() =>
+    window.__linesmap.map.querySourceFeatures('rail', { sourceLayer: 'rail' }).map((f) => [f.id, f.state.journeys ?? 0]));
+  const railWrong = railDrawn.filter(([id, n]) => railWant.get(id) !== n);
+  const railIds = new Set(railDrawn.map(([id]) => id));
+  check('the track\'s tiles carry each section\'s journeys as the items count them',
+    railDrawn.length > 0 && railWrong.length === 0 && railIds.size > railWant.size / 2 && railDrawn.some(([, n]) => n > 0),
+    `${railIds.size} of ${railWant.size} sections drawn, ${railWrong.length} wrong: ${JSON.stringify(railWrong.slice(0, 3))}`);
+  check('the page holds no track geometry (tiles only)', !requested.some((u) => u.includes('/collections/rail/items')), requested.filter((u) => u.includes('/rail/')).slice(0, 3).join(' '));
   const total = await page.evaluate(() => window.__linesmap.count);
   check('journey count shown', total > 0 && (await page.textContent('#count')).replace(/\D/g, '') === String(total), String(total));
   results.journeys_unfiltered = total;
