@@ -6,6 +6,7 @@ import * as maplibregl from 'maplibre-gl';
 import { getJson, type FC, type Params } from './api';
 import { escapeHtml as h } from './filters';
 import PAL from './palette.json';
+import { num } from './format';
 
 export type EmergingClass = keyof typeof PAL.emerging;
 export type StationStyle = 'gi' | 'emerging';
@@ -70,7 +71,7 @@ export function legend(e: EmergingAnswer): string {
   const dot = (c: EmergingClass) => `<svg width="12" height="12" class="em-dot"><circle cx="6" cy="6" r="5" fill="${PAL.emerging[c]}" stroke="#333" stroke-width="0.6"/></svg>`;
   const rows = CLASSES.map(
     (c) => `<div class="em-class" data-class="${c.id}">${dot(c.id)}<b>${h(c.label)}</b>: ${c.categories
-      .map((k) => `<span class="em-cat" data-category="${k}">${k} ${(n.get(k) ?? 0).toLocaleString('en-GB')}</span>`)
+      .map((k) => `<span class="em-cat" data-category="${k}">${k} ${num(n.get(k) ?? 0)}</span>`)
       .join(', ')}</div>`,
   ).join('');
   const span = e.periods.length ? `${e.periods.length} ${e.interval}s from ${h(e.periods[0])}` : `no ${e.interval}s`;

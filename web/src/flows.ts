@@ -20,6 +20,7 @@ import * as maplibregl from 'maplibre-gl';
 import type { FC } from './api';
 import PAL from './palette.json';
 import { escapeHtml } from './filters';
+import { num } from './format';
 
 /** Zoom levels where the flows change level: below LEVEL_ZOOMS[0] (the national view) level 0,
  * the coarsest groups; from the last, level 3: force to force. Whole levels, since the layers'
@@ -404,13 +405,12 @@ export function flowLegend(cl: Clustering, counts: FlowCounts, states: Map<numbe
     <path d="M112 8 L126 15 L112 20 Z" fill="${PAL.flows.base}"/></svg>
     <div class="ramp-l"><span>curves bend right, arrow to the destination</span></div>
     ${grouped}
-    <div class="ramp-l"><span>width: journeys, max ${m.toLocaleString('en-GB')}</span><span>${n} pairs</span></div>
+    <div class="ramp-l"><span>width: journeys, max ${num(m)}</span><span>${n} pairs</span></div>
     ${published && level < FORCE_LEVEL ? '<div class="ramp-l"><span>a group flow sums the published (rounded) force-to-force counts; pairs under the threshold are not published</span></div>' : ''}
     <div class="key"><span class="dot out"></span>out of the highlighted ${level < FORCE_LEVEL ? 'group' : 'force'} <span class="dot in"></span>into it</div>`;
 }
 
 const esc = escapeHtml;
-const num = (n: number) => n.toLocaleString('en-GB');
 const PUBLISHED_NOTE = '<p><small>Sums of the published force-to-force counts (each rounded to a multiple of 5; pairs under the threshold are not published, so not summed).</small></p>';
 
 export interface Names {

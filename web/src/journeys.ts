@@ -6,6 +6,7 @@
 // A role that may not read journeys (viewer) gets no source at all.
 import * as maplibregl from 'maplibre-gl';
 import { declaredPath, getJson, url, type Params } from './api';
+import { num } from './format';
 
 export const SOURCE = 'journeys';
 export const LAYER = 'journeys-line';
@@ -136,7 +137,7 @@ export const isSingle = (p: Record<string, any>): boolean => p?.id != null && p.
 export function aggregatePopup(p: Record<string, any>): string {
   const n = Number(p.journeys) || 0;
   const c = Number(p.children) || 0;
-  return `<div class="pop"><b>${n.toLocaleString('en-GB')} ${n === 1 ? 'journey' : 'journeys'}</b> (${c.toLocaleString('en-GB')} ${c === 1 ? 'child' : 'children'}) follow this route
+  return `<div class="pop"><b>${num(n)} ${n === 1 ? 'journey' : 'journeys'}</b> (${num(c)} ${c === 1 ? 'child' : 'children'}) follow this route
     <div><small>with the current filters; zoom in to pick a single journey</small></div></div>`;
 }
 

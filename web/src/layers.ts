@@ -7,6 +7,7 @@ import PAL from './palette.json';
 import { FLOW_LAYERS } from './flows';
 import { LABEL_LAYERS, LABEL_SOURCES } from './labels';
 import { sameOriginAuth } from './auth';
+import { num } from './format';
 
 const EMPTY: FC = { type: 'FeatureCollection', features: [] };
 export const SOURCES = ['forces', 'rail', 'flows', 'hotspots', 'journeys', 'corridors'] as const;
@@ -252,7 +253,7 @@ export function measureLabel(size: StationMeasure, measure: string): string {
 }
 
 /** The size part of the station legend. */
-export const sizeLegend = (m: number, label: string) => `<div class="ramp-l"><span>area: ${label}, max ${m.toLocaleString('en-GB')}</span></div>`;
+export const sizeLegend = (m: number, label: string) => `<div class="ramp-l"><span>area: ${label}, max ${num(m)}</span></div>`;
 
 export function hotspotLegend(m: number, label: string): string {
   // Colours come from classes: the page's CSP allows no inline styles.

@@ -19,6 +19,7 @@ import * as T from './treatment';
 import * as PP from './people';
 import * as J from './journeys';
 import { holdDrawing, oneFramePerChange, type OneFrame } from './frames';
+import { num } from './format';
 
 const t0 = performance.now();
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
@@ -279,7 +280,7 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       timeline.set(weeks.buckets, filters);
     } else timeline?.select(filters);
     debug.count = trends.journeys;
-    $('count').textContent = trends.journeys == null ? `fewer than ${me?.disclosure_control.suppressed_below ?? 5} (suppressed)` : trends.journeys.toLocaleString('en-GB');
+    $('count').textContent = trends.journeys == null ? `fewer than ${me?.disclosure_control.suppressed_below ?? 5} (suppressed)` : num(trends.journeys);
     const ignored = [...dropped];
     $('notice').hidden = !ignored.length;
     $('notice').textContent = ignored.length ? `Not taken by this server, so ignored: ${ignored.join(', ')}` : '';
@@ -610,7 +611,7 @@ function briefingFacts(title: string, marking: string): B.Briefing {
     filters: parts.length ? parts.join('; ') : 'none',
     author: me?.name ? `${me.name} (${me.role})` : 'open demo (no sign-in)',
     note: sup?.applied ? `Disclosure control: counts below ${sup.suppressed_below} are suppressed and the rest rounded to a multiple of ${sup.rounded_to_base}.` : '',
-    count: debug.count == null ? 'journeys: suppressed' : `${debug.count.toLocaleString('en-GB')} journeys`,
+    count: debug.count == null ? 'journeys: suppressed' : `${num(debug.count)} journeys`,
     legend: legendItems,
     attribution: L.ATTRIBUTION,
   };

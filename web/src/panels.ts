@@ -1,9 +1,10 @@
 // Side panels and popups: journey count, hotspot table, station detail, journey and force popups.
 import { getJson, isAbort, supports, type FC, type Params } from './api';
 import { escapeHtml as h } from './filters';
+import { num } from './format';
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
-const fmt = (n: unknown) => (typeof n === 'number' ? n.toLocaleString('en-GB') : h(n ?? '–'));
+const fmt = (n: unknown) => (typeof n === 'number' ? num(n) : h(n ?? '–'));
 
 export function renderHotspotTable(fc: FC, onPick: (f: GeoJSON.Feature) => void) {
   const body = $('hotspots-body');

@@ -8,6 +8,7 @@ import * as maplibregl from 'maplibre-gl';
 import { getJson, isAbort, type FC, type Params } from './api';
 import { escapeHtml as h } from './filters';
 import PAL from './palette.json';
+import { num } from './format';
 
 export const GROUPS = ['all', 'children', 'adults', 'vulnerable_adults'] as const;
 export const PAGE = 25;
@@ -262,7 +263,7 @@ function renderList() {
     });
   }
   const from = l.numberReturned ? query.offset + 1 : 0;
-  $('pp-status').textContent = `${from}–${query.offset + l.numberReturned} of ${l.numberMatched.toLocaleString('en-GB')} people`;
+  $('pp-status').textContent = `${from}–${query.offset + l.numberReturned} of ${num(l.numberMatched)} people`;
   ($('pp-prev') as HTMLButtonElement).disabled = query.offset === 0;
   ($('pp-next') as HTMLButtonElement).disabled = query.offset + l.numberReturned >= l.numberMatched;
   $('pp-list').hidden = false;

@@ -4,6 +4,7 @@
 // play button that steps the layers through the weeks one at a time.
 import { escapeHtml as h } from './filters';
 import PAL from './palette.json';
+import { num } from './format';
 
 export interface Bucket { period_start: string; period_end: string; journeys: number | null; children?: number | null }
 export interface Range { from: string; to: string }
@@ -160,7 +161,7 @@ export class Timeline {
     else this.build(b, m, bw, i, j, brush);
     const r = this.range();
     const label = r ? `${r.from} to ${r.to} (${j - i + 1} week${j > i ? 's' : ''})` : `whole period, ${b[0].period_start} to ${b[b.length - 1].period_end}`;
-    $('timeline-label').textContent = `${label} · max ${m.toLocaleString('en-GB')} journeys a week`;
+    $('timeline-label').textContent = `${label} · max ${num(m)} journeys a week`;
     this.svg.setAttribute('aria-valuetext', label);
   }
 

@@ -10,6 +10,7 @@ import { getJson, isAbort, type Params } from './api';
 import { escapeHtml as h } from './filters';
 import { st } from './layers';
 import PAL from './palette.json';
+import { num as fmtNum } from './format';
 
 export const RATES = ['recognised_as_victim', 'safeguarding_referred', 'nrm_referred', 'arrested', 'charged', 'nfa'] as const;
 export type Rate = (typeof RATES)[number];
@@ -120,7 +121,7 @@ export function limits(n: number, p: number): { limits_95: [number, number]; lim
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
 const pct = (v: number | null | undefined) => (v == null ? 'suppressed' : `${(v * 100).toFixed(1)} %`);
-const num = (v: number | null | undefined) => (v == null ? 'suppressed' : v.toLocaleString('en-GB'));
+const num = (v: number | null | undefined) => (v == null ? 'suppressed' : fmtNum(v));
 
 let map: maplibregl.Map;
 let onSelect: (code: string) => void = () => {};
@@ -384,7 +385,7 @@ function plot(a: Answer) {
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   svg.innerHTML = `<defs><clipPath id="tr-clip"><rect x="${ML}" y="${MT}" width="${W - ML - MR}" height="${H - MT - MB}"/></clipPath></defs>
     ${yticks.map((v) => `<line class="grid" x1="${ML}" x2="${W - MR}" y1="${ly(v)}" y2="${ly(v)}"/><text class="tick" x="${ML - 4}" y="${ly(v) + 3}" text-anchor="end">${Math.round(v * 100)} %</text>`).join('')}
-    ${xticks.map((v) => `<text class="tick" x="${lx(v)}" y="${H - MB + 13}" text-anchor="middle">${v.toLocaleString('en-GB')}</text>`).join('')}
+    ${xticks.map((v) => `<text class="tick" x="${lx(v)}" y="${H - MB + 13}" text-anchor="middle">${num(v)}</text>`).join('')}
     <text class="axis" x="${(ML + W - MR) / 2}" y="${H - 4}" text-anchor="middle">encounters (log scale)</text>
     <g clip-path="url(#tr-clip)">
       <polyline class="l998" points="${line(0)}"/><polyline class="l998" points="${line(3)}"/>

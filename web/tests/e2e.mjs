@@ -159,7 +159,8 @@ try {
   const railItems = await api('/collections/rail/items?limit=10000', TOKEN.analyst);
   const railWant = new Map(railItems.features.map((f) => [f.properties.section, f.properties.journeys]));
   const railDrawn = await page.evaluate(() =>
-    window.__linesmap.map.querySourceFeatures('rail', { sourceLayer: 'rail' }).map((f) => [f.id, f.state.journeys ?? 0]));
+    window.__linesmap.map.querySourceFeatures('rail', { sourceLayer: 'rail' })
+      .map((f) => [f.id, window.__linesmap.map.getFeatureState({ source: 'rail', sourceLayer: 'rail', id: f.id }).journeys ?? 0]));
   const railWrong = railDrawn.filter(([id, n]) => railWant.get(id) !== n);
   const railIds = new Set(railDrawn.map(([id]) => id));
   check('the track\'s tiles carry each section\'s journeys as the items count them',
