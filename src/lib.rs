@@ -10,12 +10,14 @@
 //!   them into station hotspots, track usage, force flows and trends;
 //! - [`http`] serves it over HTTP (warp), with JSON errors for every bad input;
 //! - [`serve`] is the `serve` command (data, store, access, limits, then the server);
+//! - [`cancel`] stops read work whose client has gone (a superseded filter's);
 //! - [`vocab`] holds every closed vocabulary (report enumerations, audit actions) once;
 //! - [`config`] resolves where the data lives; [`check`] writes the data-quality report.
 //!
 //! Coordinates are `(lon, lat)` WGS84 on the outside; distances are metres on the ellipsoid.
 
 pub mod access;
+pub mod cancel;
 pub mod check;
 pub mod config;
 pub mod geography;

@@ -390,7 +390,7 @@ pub async fn post(
     let (values, batch) = records(body_kind(content_type.as_deref())?, &body)?;
     let st = state.clone();
     let now = time::OffsetDateTime::now_utc();
-    let outcomes = super::offload(state.limits.clone(), move || {
+    let outcomes = super::offload_write(state.limits.clone(), move || {
         st.journeys.ingest(&values, now)
     })
     .await?
@@ -800,7 +800,7 @@ pub async fn restriction(
     let st = state.clone();
     let rid = id.clone();
     let (r, at2) = (reason.clone(), at.clone());
-    let done = super::offload(state.limits.clone(), move || {
+    let done = super::offload_write(state.limits.clone(), move || {
         if restrict {
             st.journeys.restrict(&crate::store::Restriction {
                 report_id: rid,
@@ -859,7 +859,7 @@ pub async fn erase(
     };
     let st = state.clone();
     let tomb = t.clone();
-    match super::offload(state.limits.clone(), move || st.journeys.erase(&tomb)).await {
+    match super::offload_write(state.limits.clone(), move || st.journeys.erase(&tomb)).await {
         Ok(Ok(crate::store::Erased::Done)) => Ok(record_count(
             json_reply(
                 &serde_json::json!({"report_id": t.report_id, "erased": true, "at": t.at, "reason": t.reason}),

@@ -100,9 +100,38 @@ impl Default for Limits {
     }
 }
 
-/// Runs CPU or store work on the blocking pool under [`Limits`]: 503 (`busy`, with
-/// `Retry-After`) when no worker frees up in time or the work overruns the timeout.
+/// Runs read work (CPU, or reading the store) on the blocking pool under [`Limits`]: 503
+/// (`busy`, with `Retry-After`) when no worker frees up in time or the work overruns the
+/// timeout. The work runs under a [`crate::cancel::Token`] cancelled when this future is
+/// dropped (the client gone: hyper drops the handler of a closed connection, as when the map
+/// drops a superseded filter's requests) or gives up at the timeout, so the work's long loops
+/// stop at their next [`crate::cancel::check`] instead of holding a worker and a core for an
+/// answer nobody reads. Work that changes state goes through [`offload_write`].
 pub async fn offload<T: Send + 'static>(
+    limits: Arc<Limits>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let token = crate::cancel::Token::new();
+    let _cancel = token.cancel_on_drop();
+    match run_blocking(limits, move || token.run(f)).await? {
+        Ok(v) => Ok(v),
+        // (only when the token was cancelled while this future still waited: not today)
+        Err(crate::cancel::Cancelled) => Err(ApiError::Busy(
+            "the request was cancelled; try again".into(),
+        )),
+    }
+}
+
+/// [`offload`] for work that changes state (a write, an erasure): it runs to its end whether
+/// or not anyone waits for its answer, so that what it changes is changed whole.
+pub async fn offload_write<T: Send + 'static>(
+    limits: Arc<Limits>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    run_blocking(limits, f).await
+}
+
+async fn run_blocking<T: Send + 'static>(
     limits: Arc<Limits>,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {

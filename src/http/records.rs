@@ -102,7 +102,7 @@ where
     let st = state.clone();
     let at2 = at.clone();
     let now = time::OffsetDateTime::now_utc();
-    let done = super::offload(state.limits.clone(), move || {
+    let done = super::offload_write(state.limits.clone(), move || {
         st.journeys.rectify(&v, at2, who_name, why, now)
     })
     .await;
@@ -337,7 +337,7 @@ where
     let actor = actor(&who);
     let st = state.clone();
     let (rid, at2, why2) = (id.clone(), at.clone(), why.clone());
-    let done = super::offload(state.limits.clone(), move || {
+    let done = super::offload_write(state.limits.clone(), move || {
         if retain {
             let d = crate::store::Decision {
                 decision: "retain".into(),

@@ -643,6 +643,7 @@ impl JourneyIndex {
         keep: impl Fn(&MappedJourney, &Hot) -> bool,
     ) -> Vec<u32> {
         let ok = |i: u32| {
+            crate::cancel::check_at(i as usize);
             self.passes(geo, i, f) && keep(&self.journeys[i as usize], &self.hot[i as usize])
         };
         let (first, second) = match (f.bbox, envelope) {

@@ -85,6 +85,8 @@ impl<K: Hash + Eq + Clone, T> Memo<K, T> {
         if let Some(v) = cached(&key) {
             return v;
         }
+        // nobody waits for this answer any more: neither wait for it nor compute it
+        crate::cancel::check();
         // claim the key, or wait while another thread computes it
         let claimed = match self.computing.lock() {
             Ok(mut busy) => {
@@ -206,5 +208,50 @@ mod tests {
         });
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(answers, vec![100; 8]);
+    }
+
+    #[test]
+    fn a_cancelled_computation_leaves_nothing_and_a_waiter_computes_the_key_itself() {
+        use crate::cancel::{Cancelled, Token, check};
+        use std::sync::mpsc::channel;
+        let m: Memo<u8, u32> = Memo::with_cap(4);
+        let t = Token::new();
+        let (started_tx, started_rx) = channel();
+        let (go_tx, go_rx) = channel::<()>();
+        let go_rx = Mutex::new(go_rx);
+        let (waiting_tx, waiting_rx) = channel();
+        std::thread::scope(|s| {
+            let first = s.spawn(|| {
+                t.run(|| {
+                    *m.get(1, Duration::ZERO, 1, || {
+                        started_tx.send(()).unwrap();
+                        let rx = go_rx.lock().unwrap();
+                        rx.recv_timeout(Duration::from_secs(20)).unwrap();
+                        check(); // cancelled meanwhile: unwinds out of `make` and `get`
+                        10
+                    })
+                })
+            });
+            started_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+            // the same key asked for meanwhile: it waits for the first, which never gives it
+            let waiter = s.spawn(|| {
+                waiting_tx.send(()).unwrap();
+                *m.get(1, Duration::ZERO, 1, || 20)
+            });
+            waiting_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+            t.cancel();
+            go_tx.send(()).unwrap();
+            assert_eq!(first.join().unwrap(), Err(Cancelled));
+            // (the claim was given back by the unwinding: the waiter woke and computed it)
+            assert_eq!(waiter.join().unwrap(), 20);
+        });
+        // what is kept is the waiter's whole value, never a cancelled one
+        assert_eq!(*m.get(1, Duration::ZERO, 1, || 30), 20);
+        // a cancelled request asks for nothing, not even a kept value
+        assert_eq!(
+            t.run(|| *m.get(1, Duration::ZERO, 2, || 40)),
+            Err(Cancelled)
+        );
+        assert_eq!(*m.get(1, Duration::ZERO, 2, || 50), 50);
     }
 }

@@ -228,6 +228,7 @@ pub fn distinct(codes: &mut [u32]) -> (u32, u32) {
 /// core when the work is large.
 pub fn distinct_per_row(keys: &PersonKeys, rows: &[Vec<u32>]) -> Vec<(u32, u32)> {
     let one = |r: &Vec<u32>| {
+        crate::cancel::check();
         let mut codes: Vec<u32> = r
             .iter()
             .flat_map(|&k| keys.of_journey(k as usize).iter().copied())
@@ -240,10 +241,16 @@ pub fn distinct_per_row(keys: &PersonKeys, rows: &[Vec<u32>]) -> Vec<(u32, u32)>
         return rows.iter().map(one).collect();
     }
     let chunk = rows.len().div_ceil(threads);
+    let token = crate::cancel::current();
     std::thread::scope(|s| {
         let handles: Vec<_> = rows
             .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>()))
+            .map(|c| {
+                let token = &token;
+                s.spawn(move || {
+                    crate::cancel::within(token, || c.iter().map(one).collect::<Vec<_>>())
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -290,10 +297,14 @@ fn station_counts_only(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Vec
         return station_stats_serial(geo, journeys);
     }
     let chunk = journeys.len().div_ceil(threads);
+    let token = crate::cancel::current();
     let parts: Vec<Vec<StationStats>> = std::thread::scope(|s| {
         let handles: Vec<_> = journeys
             .chunks(chunk)
-            .map(|c| s.spawn(move || station_stats_serial(geo, c)))
+            .map(|c| {
+                let token = &token;
+                s.spawn(move || crate::cancel::within(token, || station_stats_serial(geo, c)))
+            })
             .collect();
         handles
             .into_iter()
@@ -361,6 +372,7 @@ fn station_stats_serial(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Ve
     let mut stopped = vec![usize::MAX; n];
     let mut stops = Vec::with_capacity(8);
     for (k, j) in journeys.iter().enumerate() {
+        crate::cancel::check_at(k);
         let (o, d) = (j.origin.station, j.destination.station);
         let (via, enc) = known_stops(geo, j, &mut stops);
         for &s in &via {
@@ -419,6 +431,7 @@ pub fn rail_usage(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Vec<Sect
     let mut out = vec![SectionStats::default(); n];
     let mut seen = vec![usize::MAX; n];
     for (k, j) in journeys.iter().enumerate() {
+        crate::cancel::check_at(k);
         let RouteGeometry::Pieces(pieces) = &j.route.geometry else {
             continue;
         };
@@ -575,6 +588,7 @@ pub fn flows(journeys: &[&Arc<MappedJourney>], direction: Direction) -> Flows {
     let mut cells: BTreeMap<(u16, u16), (Flow, LineSets, Vec<u32>)> = BTreeMap::new();
     let mut unplaced = 0;
     for (k, j) in journeys.iter().enumerate() {
+        crate::cancel::check_at(k);
         let Some((o, d)) = direction.forces(j) else {
             unplaced += 1;
             continue;
@@ -632,6 +646,7 @@ pub fn force_exchange(flows: &Flows, n: usize) -> Vec<[u32; 2]> {
 pub fn force_distinct(journeys: &[&Arc<MappedJourney>], n: usize) -> Vec<(u32, u32)> {
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (k, j) in journeys.iter().enumerate() {
+        crate::cancel::check_at(k);
         if let Some((o, d)) = Direction::Line.forces(j)
             && o != d
         {
@@ -686,6 +701,7 @@ pub fn corridors(
     let mut cells: BTreeMap<(u32, u32), Cell> = BTreeMap::new();
     let mut unplaced = 0;
     for (k, j) in journeys.iter().enumerate() {
+        crate::cancel::check_at(k);
         let Some((h, m)) = direction.stations(j) else {
             unplaced += 1;
             continue;

@@ -1158,6 +1158,10 @@ impl RouteIndex {
         let (mut kept, mut outside, mut dropped_features) = (0u64, 0u64, 0usize);
         let mut full = false;
         for k in 0..units.len() {
+            // (a unit is a route: up to a few hundred points to clip and write)
+            if k % 256 == 0 {
+                crate::cancel::check();
+            }
             if full {
                 // the rest are dropped whatever their order: counted, not ranked
                 dropped_features += units[k..]

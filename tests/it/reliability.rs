@@ -278,3 +278,162 @@ fn readers_computing_layers_and_a_writer_never_deadlock() {
     }
     assert_eq!(st.journeys.index().len(), 200 + rounds);
 }
+
+/// A step of work that records how far it got and, however it ends (to the last step or
+/// unwound by a cancel), that it ended.
+struct Progress {
+    steps: std::sync::atomic::AtomicUsize,
+    ended: AtomicBool,
+}
+
+impl Progress {
+    fn new() -> Arc<Progress> {
+        Arc::new(Progress {
+            steps: Default::default(),
+            ended: AtomicBool::new(false),
+        })
+    }
+
+    /// `n` steps of 5 ms, each after a [`linesmap::cancel::check`].
+    fn work(&self, n: usize, started: tokio::sync::oneshot::Sender<()>) {
+        struct End<'a>(&'a AtomicBool);
+        impl Drop for End<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let _end = End(&self.ended);
+        let _ = started.send(());
+        for _ in 0..n {
+            linesmap::cancel::check();
+            std::thread::sleep(Duration::from_millis(5));
+            self.steps.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Waits (up to 5 s) for the work to end; the steps it took.
+    async fn ended(&self) -> usize {
+        let t0 = std::time::Instant::now();
+        while !self.ended.load(Ordering::SeqCst) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "the work went on ({} steps)",
+                self.steps.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.steps.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_nobody_waits_for_stops_and_a_write_runs_to_its_end() {
+    use linesmap::http::{offload, offload_write};
+    let limits = Arc::new(Limits::new(100, 4, Duration::from_secs(60)));
+    // A read whose future is dropped (its client gone): 2,000 steps (10 s) if it ran on.
+    let work = Progress::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let w = work.clone();
+    let task = tokio::spawn(offload(limits.clone(), move || w.work(2_000, tx)));
+    rx.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    task.abort();
+    let steps = work.ended().await;
+    assert!(steps < 2_000, "{steps}");
+    // its worker is free again
+    assert_eq!(limits.workers.available_permits(), 4);
+    // A read over its time: the client has its 503 at the timeout, and the work stops too.
+    let short = Arc::new(Limits::new(100, 4, Duration::from_millis(100)));
+    let work = Progress::new();
+    let (tx, _rx) = tokio::sync::oneshot::channel();
+    let w = work.clone();
+    let e = offload(short.clone(), move || w.work(2_000, tx))
+        .await
+        .expect_err("over time");
+    assert_eq!(e.code(), "busy");
+    assert!(work.ended().await < 2_000);
+    // A write whose future is dropped runs its 40 steps to the end: what it changes is
+    // changed whole.
+    let work = Progress::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let w = work.clone();
+    let task = tokio::spawn(offload_write(limits.clone(), move || w.work(40, tx)));
+    rx.await.unwrap();
+    task.abort();
+    assert_eq!(work.ended().await, 40);
+    // and uncancelled work answers as before
+    assert_eq!(offload(limits, || 7).await.unwrap(), 7);
+}
+
+/// Through the server's own connection handling: a request whose client closes the connection
+/// is dropped at once (hyper reads the connection while the handler runs), so what it was
+/// waiting for or computing is given up. With the only worker held, a request for a layer
+/// waits for it; the client closes; the request must leave the server (in flight 0) before the
+/// worker is free, and compute nothing after.
+#[test]
+fn a_request_whose_client_closes_the_connection_is_dropped() {
+    let mut limits = Limits::new(100, 1, Duration::from_secs(60));
+    limits.queue_wait = Duration::from_secs(30);
+    let st = state_with(limits);
+    let held = st.limits.workers.clone().try_acquire_owned().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let server_state = st.clone();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (addr, fut) = linesmap::http::server::bind(
+                server_state,
+                "127.0.0.1:0".parse().unwrap(),
+                None,
+                async move {
+                    let _ = stop_rx.await;
+                },
+            )
+            .unwrap();
+            addr_tx.send(addr).unwrap();
+            fut.await;
+        });
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let wait_for = |what: &str, ok: &dyn Fn() -> bool| {
+        let t0 = std::time::Instant::now();
+        while !ok() {
+            assert!(t0.elapsed() < Duration::from_secs(10), "{what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let in_flight = || st.limits.in_flight.load(Ordering::Acquire);
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /api/hotspots?top=5&from=2024-02-03 HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+    )
+    .unwrap();
+    s.flush().unwrap();
+    wait_for("the request reached the server", &|| in_flight() == 1);
+    // waiting for the worker; the client goes
+    drop(s);
+    wait_for("the request was dropped when its client went", &|| {
+        in_flight() == 0
+    });
+    // the worker freed: nobody takes it (the dropped request does not come back for it)
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(st.limits.workers.available_permits(), 1);
+    // the server answers the same request to a client that stays
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /api/hotspots?top=5&from=2024-02-03 HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    stop_tx.send(()).unwrap();
+    server.join().unwrap();
+}
