@@ -98,14 +98,41 @@ export function setFilters(map: maplibregl.Map, ts: Tileset, params: Params): bo
 }
 
 /** Hides the routes drawn when the filters (`params`) select other journeys than the source's
- * tiles: they are another filter's until the new tiles are in (setFilters, then the layer shown
- * again). A hidden layer keeps no tiles and loads none, so the map is idle without them. True if
- * it hid them. */
+ * tiles: they are another filter's until the new tiles are in (setFilters, then `show` once
+ * they are). Hidden by the layer's opacity, not its visibility: MapLibre answers any layout
+ * change (visibility included) by parsing every tile in view again in its one worker, about a
+ * megabyte of routes at the national view that the change's names then waited behind; a layer
+ * at opacity 0 is not drawn and costs nothing. True if they are hidden (now, or still from an
+ * earlier change whose routes have not followed yet). */
 export function hideStale(map: maplibregl.Map, ts: Tileset, params: Params): boolean {
   const src = map.getSource(SOURCE) as maplibregl.VectorTileSource | undefined;
-  if (!src || map.getLayoutProperty(LAYER, 'visibility') === 'none' || src.tiles?.[0] === tileUrl(ts, params)) return false;
-  map.setLayoutProperty(LAYER, 'visibility', 'none');
+  if (!src) return false;
+  if (stale(map)) return true;
+  if (map.getLayoutProperty(LAYER, 'visibility') === 'none' || src.tiles?.[0] === tileUrl(ts, params)) return false;
+  map.setPaintProperty(LAYER, 'line-layer-opacity', 0);
   return true;
+}
+
+/** Routes hidden as stale are also dropped before the camera moves (a zoom to the filtered
+ * extent): a layer merely transparent would load the old filter's tiles for the new view. */
+export function park(map: maplibregl.Map) {
+  if (stale(map)) map.setLayoutProperty(LAYER, 'visibility', 'none');
+}
+
+/** Whether the routes are hidden as stale (by hideStale: the only opacity 0 of the layer). */
+const stale = (map: maplibregl.Map) => !!map.getLayer(LAYER) && map.getPaintProperty(LAYER, 'line-layer-opacity') === 0;
+
+/** Takes back hideStale (and park): the layer opaque again, and visible if `on` (the layer's
+ * toggle). */
+export function show(map: maplibregl.Map, on: boolean) {
+  if (!map.getLayer(LAYER)) return;
+  map.setPaintProperty(LAYER, 'line-layer-opacity', 1);
+  if (on) map.setLayoutProperty(LAYER, 'visibility', 'visible');
+}
+
+/** Whether the routes are drawn (the layer on, and not hidden as stale). */
+export function shown(map: maplibregl.Map): boolean {
+  return !!map.getLayer(LAYER) && map.getLayoutProperty(LAYER, 'visibility') !== 'none' && !stale(map);
 }
 
 /** A rendered feature's route key: the journey's id (a single journey) or the feature id the

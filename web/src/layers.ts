@@ -118,9 +118,9 @@ export const ATTRIBUTION = 'Force areas: ONS, OGL v3.0, contains OS data © Crow
 export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', rail: 'section', hotspots: 'crs' };
 
 /** Filtered counts (CSV rows) onto features whose geometry is already on the map: numbers as
- * they are, `true`/`false` as 1/0, into the features' properties at once and as feature state
- * by the function returned (so the page can push the state in the frame that draws the rest).
- * Only what changed is pushed (a station with no journeys before and after costs nothing: each
+ * they are, `true`/`false` as 1/0, into the features' properties at once and, the columns the
+ * paint reads (PAINTED), as feature state by the function returned (so the page can push the
+ * state in the frame that draws the rest). Only what changed is pushed (a station with no journeys before and after costs nothing: each
  * feature whose state changes has its paint recomputed on the next frame). */
 export function applyCounts(id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Record<string, any>[]): (map: maplibregl.Map) => void {
   const key = STATE_KEY[id]!;
@@ -132,30 +132,45 @@ export function applyCounts(id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Re
   const numeric = cols.filter((k) => rows.some((r) => typeof r[k] === 'number'));
   const states: [unknown, Record<string, number>][] = [];
   // (one loop over the cells, no closure or key string per cell: 2,568 stations × 24 columns)
-  const cells = [...numeric.map((n) => [n, false] as const), ...bools.map((n) => [n, true] as const)].map(([n, bool]) => ({ n, bool, fresh: !pushed.has(`${id}/${n}`) }));
+  const painted = PAINTED[id];
+  const cells = [...numeric.map((n) => [n, false] as const), ...bools.map((n) => [n, true] as const)].map(([n, bool]) => ({ n, bool, fresh: !pushed.has(`${id}/${n}`), state: painted.includes(n) }));
   const none: Record<string, any> = {};
   for (const f of fc.features) {
     const p = f.properties!;
     const k = p[key];
     const r = byKey.get(String(k)) ?? none;
     let changed: Record<string, number> | null = null;
-    for (const { n, bool, fresh } of cells) {
+    for (const { n, bool, fresh, state } of cells) {
       const v = bool ? (r[n] === 'true' ? 1 : 0) : typeof r[n] === 'number' ? r[n] : 0;
-      if (p[n] !== v || fresh) ((changed ??= {})[n] = v), (p[n] = v);
+      if (p[n] !== v || (fresh && state)) {
+        if (state) (changed ??= {})[n] = v;
+        p[n] = v;
+      }
     }
     if (changed) states.push([k, changed]);
   }
-  for (const n of [...numeric, ...bools]) pushed.add(`${id}/${n}`);
+  for (const n of [...numeric, ...bools]) if (painted.includes(n)) pushed.add(`${id}/${n}`);
   return (map) => {
     for (const [k, state] of states) map.setFeatureState(stateOf(id, k as string), state);
   };
 }
 export const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
+/** The columns of each source's counts that its paint reads as feature state (`st`), besides
+ * the measure drawn, which setScaled pushes with its scaled value: the other counts are only the
+ * features' properties (panels, popups, the table). Each key pushed costs in the push and in
+ * the next frame's update of every feature whose state changed. */
+const PAINTED: Record<'forces' | 'rail' | 'hotspots', readonly string[]> = {
+  hotspots: ['significant', 'gi_z'],
+  forces: [],
+  rail: ['journeys'],
+};
 /** `source/column` pairs already pushed as feature state (a column's first push sends every
  * feature, even those whose property held the value already). */
 const pushed = new Set<string>();
 /** The scaled states last pushed, by source and feature (setScaled pushes only changes). */
 const scaledPushed = new Map<string, number>();
+/** The measures themselves, pushed beside their scaled values (paint reads both). */
+const rawPushed = new Map<string, number>();
 
 /** Sets each feature's `key` over the largest (absolute, at least 1) as feature state `<key>_s`
  * and returns that largest. Paint scaled to the current data reads `<key>_s`, so its expression
@@ -166,11 +181,13 @@ export function setScaled(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspots
   const m = max(fc, key);
   const k = STATE_KEY[id]!;
   for (const f of fc.features) {
-    const v = (Number(f.properties?.[key]) || 0) / m;
+    const raw = Number(f.properties?.[key]) || 0;
+    const v = raw / m;
     const at = `${id}/${f.properties![k]}/${key}`;
-    if (scaledPushed.get(at) === v) continue;
+    if (scaledPushed.get(at) === v && rawPushed.get(at) === raw) continue;
     scaledPushed.set(at, v);
-    map.setFeatureState(stateOf(id, f.properties![k]), { [`${key}_s`]: v });
+    rawPushed.set(at, raw);
+    map.setFeatureState(stateOf(id, f.properties![k]), { [key]: raw, [`${key}_s`]: v });
   }
   return m;
 }
@@ -197,8 +214,22 @@ const STATION_COLOR: maplibregl.ExpressionSpecification = [
   ['==', st('significant'), 1], PAL.stations.cold,
   PAL.stations.insignificant,
 ];
+/** The properties the worker tiles, per source, where its layers read only some (the key its
+ * feature state is addressed by, names, a sort key): every count is feature state, or stays in
+ * the page's own copy for the panels. MapLibre decodes a tile feature's properties again for
+ * every feature whose state changes, in the frame after each filter change: the stations' 19
+ * properties made that decoding a fifth of a redraw's frame. */
+const TILED: Partial<Record<SourceId, readonly string[]>> = {
+  hotspots: ['crs', 'name', 'entries_exits_2019_20'],
+  forces: ['code', 'name'],
+};
+
 export function setData(map: maplibregl.Map, id: SourceId, fc: FC) {
-  (map.getSource(id) as maplibregl.GeoJSONSource).setData(fc as any);
+  const keep = TILED[id];
+  const sent: FC = keep
+    ? { type: 'FeatureCollection', features: fc.features.map((f) => ({ type: 'Feature', id: f.id, geometry: f.geometry, properties: Object.fromEntries(keep.map((k) => [k, f.properties?.[k]])) })) }
+    : fc;
+  (map.getSource(id) as maplibregl.GeoJSONSource).setData(sent as any);
 }
 
 export const max = (fc: FC, k: string) => Math.max(1, ...fc.features.map((f) => Math.abs(Number(f.properties?.[k]) || 0)));

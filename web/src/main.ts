@@ -231,6 +231,9 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       data.hotspots = stations;
       L.setData(map, 'hotspots', stations);
     }
+    // The stations' counts first: their names by count go to the worker as soon as they are
+    // known, and it tiles them while the page applies the rest (the frame waits for those tiles).
+    const counts = [L.applyCounts('hotspots', data.hotspots, hotspotRows)];
     flowRowsNow = flows.rows;
     flowCountsNow = F.flowCounts(flows.rows, flowCl!);
     // The flows' geometry goes once (every pair seen so far, at the levels sent: see
@@ -244,24 +247,19 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       flowPushed.clear();
       L.setData(map, 'flows', flowGeo.fc);
     }
-    // An empty layer that stays empty is not sent again (a worker round trip and a repaint).
-    if (corridors.features.length || data.corridors.features.length) L.setData(map, 'corridors', corridors);
-    data.corridors = corridors;
-    const counts = [
-      // the stations first: their names by count go to the worker as soon as they are known
-      L.applyCounts('hotspots', data.hotspots, hotspotRows),
-      L.applyCounts('forces', data.forces, forceRows),
-      L.applyCounts('rail', data.rail, railRows),
-    ];
-    emerging = em;
-    emergingKey = em ? emKey : '';
-    // The station names by count (from the counts just read) go to the worker first (the only
-    // source re-sent on a filter change, and only when the names change); every count, colour
-    // and size is feature state, pushed at once; and the frames wait for the names' tiles, so
+    // The station names by count (from the counts just read) go to the worker (the only source
+    // re-sent on a filter change, and only when the names change); every count, colour and
+    // size is feature state, pushed at once below; and the frames wait for the names' tiles, so
     // that one frame draws the whole change (see holdFrames).
     const geometrySent = !!(rail || stations || keys);
     if (!geometrySent) holdFrames(map, true);
     const namesSent = sendNames(map);
+    // An empty layer that stays empty is not sent again (a worker round trip and a repaint).
+    if (corridors.features.length || data.corridors.features.length) L.setData(map, 'corridors', corridors);
+    data.corridors = corridors;
+    counts.push(L.applyCounts('forces', data.forces, forceRows), L.applyCounts('rail', data.rail, railRows));
+    emerging = em;
+    emergingKey = em ? emKey : '';
     // The routes drawn are the previous filter's: hidden in the frame that draws the change (they
     // would misstate the new filter, and at the national view their 19,000 tile features, 220,000
     // points, cost each full repaint about 0.3 s in software WebGL), and shown with the new
@@ -362,35 +360,50 @@ function sendFlowLevels(map: maplibregl.Map, upTo: number) {
 let routesStale = false;
 /** Draws the journeys' routes for the filters (`ap`; null: those the source has) once the rest
  * of a change is drawn: adds their source at the first load, points it at the filters' tiles and
- * shows the routes hidden as stale. Resolves when the routes in view are drawn (the map idle with
- * their tiles in), then records the time from `since` (`firstJourneysMs` for the first load,
- * `lastJourneysMs` after a filter change); at once when no routes are to be drawn (layer off,
- * tiles unchanged). */
+ * shows the routes hidden as stale once the new tiles are all in (MapLibre replaces the tiles in
+ * place, the old ones drawable until then). Resolves when the routes in view are drawn (the map
+ * idle with their tiles in), then records the time from `since` (`firstJourneysMs` for the first
+ * load, `lastJourneysMs` after a filter change); at once when no routes are to be drawn (layer
+ * off, tiles unchanged). `seq` < 0: after a failed change (the routes the source has shown). */
 function routesFollow(map: maplibregl.Map, ts: J.Tileset | null, ap: Record<string, string> | null, since: number, first: boolean, seq: number): Promise<void> {
   const on = ($('toggle-journeys') as HTMLInputElement).checked;
   let load = false;
+  let reveal = false;
   if (ts && ap && !map.getSource(J.SOURCE)) {
     J.add(map, ts, ap, on, F.FLOW_LAYERS[0]?.id);
     load = on;
   } else if (ts && ap) load = J.setFilters(map, ts, ap) && on;
   if (routesStale) {
     routesStale = false;
-    if (on) {
-      map.setLayoutProperty(J.LAYER, 'visibility', 'visible');
-      load = true;
-    }
+    // (a layer turned off meanwhile loads the new tiles when it is turned on again: no old
+    // routes to hide by then)
+    if (on) reveal = load = true;
+    else J.show(map, false);
   }
   if (!load) return Promise.resolve();
+  const current = () => seq === reloadSeq || seq < 0;
+  const record = () => {
+    // (a newer change may have hidden them again meanwhile: it times its own)
+    if (seq === reloadSeq) {
+      const ms = Math.round(performance.now() - since);
+      if (first) debug.timings.firstJourneysMs = ms;
+      else debug.timings.lastJourneysMs = ms;
+      debug.routesGeneration++;
+    }
+  };
   return new Promise((resolve) =>
     map.once('idle', () => {
-      // (a newer change may have hidden them again meanwhile: it times its own)
-      if (seq === reloadSeq) {
-        const ms = Math.round(performance.now() - since);
-        if (first) debug.timings.firstJourneysMs = ms;
-        else debug.timings.lastJourneysMs = ms;
-        debug.routesGeneration++;
+      if (!reveal || !current()) {
+        record();
+        return resolve();
       }
-      resolve();
+      // every new tile in: now the routes, in one frame (after park: their tiles load now)
+      J.show(map, true);
+      map.once('idle', () => {
+        record();
+        resolve();
+      });
+      map.triggerRepaint();
     }),
   );
 }
@@ -558,6 +571,7 @@ function fitToFiltered(map: maplibregl.Map) {
   const share = ((e - w) * (n - s)) / ((v.getEast() - v.getWest()) * (v.getNorth() - v.getSouth()));
   if (!out && share > 0.25) return;
   debug.fits++;
+  if (routesStale) J.park(map);
   map.fitBounds([[w, s], [e, n]], { padding: 60, maxZoom: 11, duration: 600 });
 }
 
@@ -828,7 +842,7 @@ async function main() {
   map.on('click', (e: maplibregl.MapMouseEvent) => {
     // Lines and small circles are hard to hit: look a few pixels around the click.
     const box: [maplibregl.PointLike, maplibregl.PointLike] = [[e.point.x - 4, e.point.y - 4], [e.point.x + 4, e.point.y + 4]];
-    const hit = (layer: string) => (map.getLayer(layer) && map.getLayoutProperty(layer, 'visibility') !== 'none'
+    const hit = (layer: string) => (map.getLayer(layer) && map.getLayoutProperty(layer, 'visibility') !== 'none' && (layer !== J.LAYER || J.shown(map))
       ? map.queryRenderedFeatures(layer === 'forces-fill' ? e.point : box, { layers: [layer] })[0] : undefined);
     const st = hit('hotspots-circle');
     if (st) return pickStation(map, st);

@@ -420,7 +420,8 @@ try {
     // every frame's journeys layer: shown, and the filter of its tiles
     const m = window.__linesmap.map;
     window.__routeFrames = [];
-    m.on('render', () => window.__routeFrames.push([m.getLayoutProperty('journeys-line', 'visibility') !== 'none', m.getSource('journeys')?.tiles?.[0] ?? '']));
+    // (shown: the layer on and not hidden as stale, by its opacity: journeys.ts hideStale)
+    m.on('render', () => window.__routeFrames.push([m.getLayoutProperty('journeys-line', 'visibility') !== 'none' && (m.getPaintProperty('journeys-line', 'line-layer-opacity') ?? 1) !== 0, m.getSource('journeys')?.tiles?.[0] ?? '']));
     // every frame's time and the station names by count it placed (queried in a task after the
     // frame's, before the next frame: not in the timed redraw)
     window.__nameFrames = [];

@@ -51,7 +51,7 @@ try {
         const m = window.__linesmap.map;
         window.__routes = [];
         const rec = () => {
-          if (m.getSource('journeys') && m.getLayoutProperty('journeys-line', 'visibility') !== 'none' && m.isSourceLoaded('journeys'))
+          if (m.getSource('journeys') && m.getLayoutProperty('journeys-line', 'visibility') !== 'none' && (m.getPaintProperty('journeys-line', 'line-layer-opacity') ?? 1) !== 0 && m.isSourceLoaded('journeys'))
             window.__routes.push([performance.now(), m.getSource('journeys').tiles?.[0] ?? '']);
         };
         m.on('idle', rec);
