@@ -133,7 +133,7 @@ pub const CHECK_EVERY: usize = 4096;
 /// [`check`] at every [`CHECK_EVERY`]th item `i` of a loop.
 #[inline]
 pub fn check_at(i: usize) {
-    if i % CHECK_EVERY == 0 {
+    if i.is_multiple_of(CHECK_EVERY) {
         check();
     }
 }

@@ -288,7 +288,7 @@ where
         let mut out = vec![0u32; stations.len()];
         for (d, row) in rows.chunks_exact(k).enumerate() {
             // (a draw over a share of the stations is some tens of µs of work)
-            if d % 16 == 0 {
+            if d.is_multiple_of(16) {
                 crate::cancel::check();
             }
             for (o, &i) in out.iter_mut().zip(stations) {

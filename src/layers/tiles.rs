@@ -1159,7 +1159,7 @@ impl RouteIndex {
         let mut full = false;
         for k in 0..units.len() {
             // (a unit is a route: up to a few hundred points to clip and write)
-            if k % 256 == 0 {
+            if k.is_multiple_of(256) {
                 crate::cancel::check();
             }
             if full {
