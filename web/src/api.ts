@@ -79,12 +79,21 @@ export function getJson<T = any>(path: string, params: Params = {}, key?: string
   return get(path, params, key, false, headers) as Promise<T>;
 }
 
-/** GET a CSV download (`format=csv`) as rows of objects, numbers parsed. */
-export async function getCsv(path: string, params: Params = {}, key?: string): Promise<Record<string, any>[]> {
-  return parseCsv((await get(path, { ...params, format: 'csv' }, key, true)) as string);
+/** A CSV download by column: each column's cells in row order, numbers parsed (an empty cell
+ * stays ''). Columns, not an object per row: the page reads a column at a time into the
+ * features (layers.ts applyCounts), and 2,568 stations × 28 columns as objects cost a filter
+ * change about 15 ms to build and as much again to read. */
+export interface Table {
+  columns: Map<string, (string | number)[]>;
+  rows: number;
 }
 
-export function parseCsv(text: string): Record<string, any>[] {
+/** GET a CSV download (`format=csv`) as a Table. */
+export async function getTable(path: string, params: Params = {}, key?: string): Promise<Table> {
+  return parseTable((await get(path, { ...params, format: 'csv' }, key, true)) as string);
+}
+
+export function parseTable(text: string): Table {
   const rows: string[][] = [];
   let row: string[] = [], cell = '', q = false;
   // Lines without quotes (nearly all) are split whole; a quoted cell is read character by
@@ -111,16 +120,18 @@ export function parseCsv(text: string): Record<string, any>[] {
     else if (c !== '\r') cell += c;
   }
   if (cell || row.length) row.push(cell), rows.push(row);
-  const [head, ...body] = rows;
-  return body.map((r) => {
-    const o: Record<string, any> = {};
-    head.forEach((k, i) => {
-      const v = r[i];
-      const n = v === '' || v === undefined ? NaN : Number(v);
-      o[k] = Number.isNaN(n) ? v : n;
-    });
-    return o;
+  const [head = [], ...body] = rows;
+  const columns = new Map<string, (string | number)[]>();
+  head.forEach((k, j) => {
+    const col: (string | number)[] = new Array(body.length);
+    for (let i = 0; i < body.length; i++) {
+      const v = body[i][j] ?? '';
+      const n = v === '' ? NaN : Number(v);
+      col[i] = Number.isNaN(n) ? v : n;
+    }
+    columns.set(k, col);
   });
+  return { columns, rows: body.length };
 }
 
 async function get(path: string, params: Params, key: string | undefined, text: boolean, headers: Record<string, string> = {}): Promise<unknown> {

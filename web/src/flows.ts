@@ -367,9 +367,14 @@ export function highlightStates(geo: FlowGeometry, v: FlowView, cl: Clustering):
   return out;
 }
 
-/** Pushes states to the map, only those that changed since the last push. */
-export function pushStates(map: maplibregl.Map, states: Map<number, Partial<FlowState>>, last: Map<number, Partial<FlowState>>) {
+/** The level of a pair's or a group node's feature id. */
+export const levelOf = (geo: FlowGeometry, id: number): number => geo.pairs.get(id)?.level ?? Math.floor((id - NODE_ID) / 1000);
+
+/** Pushes states to the map, only those that changed since the last push; with `level`, only
+ * those of that level's pairs and nodes (`geo` tells their levels). */
+export function pushStates(map: maplibregl.Map, states: Map<number, Partial<FlowState>>, last: Map<number, Partial<FlowState>>, level?: number, geo?: FlowGeometry) {
   for (const [id, s] of states) {
+    if (level !== undefined && geo && levelOf(geo, id) !== level) continue;
     const was = last.get(id);
     const diff: Record<string, number> = {};
     let any = false;

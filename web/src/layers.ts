@@ -2,7 +2,7 @@
 // from the server (no sprites; label glyphs are built from Noto Sans by scripts/glyphs.mjs and
 // served from /assets/glyphs), the layers, their legends and toggles.
 import * as maplibregl from 'maplibre-gl';
-import type { FC } from './api';
+import type { FC, Table } from './api';
 import PAL from './palette.json';
 import { FLOW_LAYERS } from './flows';
 import { LABEL_LAYERS, LABEL_SOURCES } from './labels';
@@ -117,42 +117,71 @@ export const ATTRIBUTION = 'Force areas: ONS, OGL v3.0, contains OS data © Crow
 
 export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', rail: 'section', hotspots: 'crs' };
 
-/** Filtered counts (CSV rows) onto features whose geometry is already on the map: numbers as
+/** Filtered counts (a CSV table) onto features whose geometry is already on the map: numbers as
  * they are, `true`/`false` as 1/0, into the features' properties at once and, the columns the
  * paint reads (PAINTED), as feature state by the function returned (so the page can push the
- * state in the frame that draws the rest). Only what changed is pushed (a station with no journeys before and after costs nothing: each
- * feature whose state changes has its paint recomputed on the next frame). */
-export function applyCounts(id: 'forces' | 'rail' | 'hotspots', fc: FC, rows: Record<string, any>[]): (map: maplibregl.Map) => void {
+ * state in the frame that draws the rest). Only what changed is pushed (a station with no
+ * journeys before and after costs nothing: each feature whose state changes has its paint
+ * recomputed on the next frame). A column is read if any cell is a number (a viewer's
+ * suppressed counts are empty cells, drawn as 0) or `true`/`false`; a feature without a row
+ * gets 0 in each. */
+export function applyCounts(id: 'forces' | 'rail' | 'hotspots', fc: FC, table: Table): (map: maplibregl.Map) => void {
   const key = STATE_KEY[id]!;
-  const byKey = new Map(rows.map((r) => [String(r[key]), r]));
-  // A column is numeric if any row has a number there (a viewer's suppressed counts are empty
-  // cells, drawn as 0).
-  const cols = Object.keys(rows[0] ?? {}).filter((k) => k !== key);
-  const bools = cols.filter((k) => rows.some((r) => r[k] === 'true' || r[k] === 'false'));
-  const numeric = cols.filter((k) => rows.some((r) => typeof r[k] === 'number'));
-  const states: [unknown, Record<string, number>][] = [];
-  // (one loop over the cells, no closure or key string per cell: 2,568 stations × 24 columns)
+  const feats = fc.features;
+  const rowOf = new Map<string, number>();
+  (table.columns.get(key) ?? []).forEach((k, i) => rowOf.set(String(k), i));
+  const row = feats.map((f) => rowOf.get(String(f.properties![key])) ?? -1);
   const painted = PAINTED[id];
-  const cells = [...numeric.map((n) => [n, false] as const), ...bools.map((n) => [n, true] as const)].map(([n, bool]) => ({ n, bool, fresh: !pushed.has(`${id}/${n}`), state: painted.includes(n) }));
-  const none: Record<string, any> = {};
-  for (const f of fc.features) {
-    const p = f.properties!;
-    const k = p[key];
-    const r = byKey.get(String(k)) ?? none;
-    let changed: Record<string, number> | null = null;
-    for (const { n, bool, fresh, state } of cells) {
-      const v = bool ? (r[n] === 'true' ? 1 : 0) : typeof r[n] === 'number' ? r[n] : 0;
-      if (p[n] !== v || (fresh && state)) {
-        if (state) (changed ??= {})[n] = v;
+  const changed: (Record<string, number> | undefined)[] = new Array(feats.length);
+  // a column at a time (one property name per loop)
+  for (const [n, col] of table.columns) {
+    if (n === key) continue;
+    const bool = col.some((c) => c === 'true' || c === 'false');
+    if (!bool && !col.some((c) => typeof c === 'number')) continue;
+    const state = painted.includes(n);
+    const fresh = state && !pushed.has(`${id}/${n}`);
+    for (let i = 0; i < feats.length; i++) {
+      const p = feats[i].properties!;
+      const c = row[i] < 0 ? undefined : col[row[i]];
+      const v = bool ? (c === 'true' ? 1 : 0) : typeof c === 'number' ? c : 0;
+      if (p[n] !== v || fresh) {
+        if (state) (changed[i] ??= {})[n] = v;
         p[n] = v;
       }
     }
-    if (changed) states.push([k, changed]);
+    if (state) pushed.add(`${id}/${n}`);
   }
-  for (const n of [...numeric, ...bools]) if (painted.includes(n)) pushed.add(`${id}/${n}`);
+  const states: [string, Record<string, number>][] = [];
+  changed.forEach((c, i) => c && states.push([feats[i].properties![key], c]));
   return (map) => {
-    for (const [k, state] of states) map.setFeatureState(stateOf(id, k as string), state);
+    for (const [k, state] of states) setState(map, id, k, state);
   };
+}
+/** Feature states gathered while `batched` runs, by source and feature. */
+let gathering: Map<SourceId, Map<string | number, Record<string, number>>> | null = null;
+/** A feature's state, pushed at once, or gathered while `batched` runs. */
+function setState(map: maplibregl.Map, id: SourceId, key: string | number, state: Record<string, number>) {
+  if (!gathering) return void map.setFeatureState(stateOf(id, key), state);
+  let byKey = gathering.get(id);
+  if (!byKey) gathering.set(id, (byKey = new Map()));
+  const s = byKey.get(key);
+  if (s) Object.assign(s, state);
+  else byKey.set(key, { ...state });
+}
+/** Runs `f`, gathering the feature states it sets (applyCounts' pushes, setScaled) and pushing
+ * them at its end, one `setFeatureState` per feature whatever number of steps set its keys: each
+ * call costs MapLibre a merge of the state and an update of the map (a filter change sets the
+ * stations' counts and their scaled measure, 2 × 2,568 calls, and the track's, 2 × 1,559). */
+export function batched<T>(map: maplibregl.Map, f: () => T): T {
+  if (gathering) return f();
+  gathering = new Map();
+  try {
+    return f();
+  } finally {
+    const g = gathering;
+    gathering = null;
+    for (const [id, byKey] of g) for (const [k, s] of byKey) map.setFeatureState(stateOf(id, k), s);
+  }
 }
 export const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
 /** The columns of each source's counts that its paint reads as feature state (`st`), besides
@@ -167,10 +196,9 @@ const PAINTED: Record<'forces' | 'rail' | 'hotspots', readonly string[]> = {
 /** `source/column` pairs already pushed as feature state (a column's first push sends every
  * feature, even those whose property held the value already). */
 const pushed = new Set<string>();
-/** The scaled states last pushed, by source and feature (setScaled pushes only changes). */
-const scaledPushed = new Map<string, number>();
-/** The measures themselves, pushed beside their scaled values (paint reads both). */
-const rawPushed = new Map<string, number>();
+/** The measures and their scaled values last pushed as state (setScaled pushes only changes),
+ * by source and measure, then by feature. */
+const scaledPushed = new Map<string, Map<unknown, { raw: number; scaled: number }>>();
 
 /** Sets each feature's `key` over the largest (absolute, at least 1) as feature state `<key>_s`
  * and returns that largest. Paint scaled to the current data reads `<key>_s`, so its expression
@@ -180,14 +208,17 @@ const rawPushed = new Map<string, number>();
 export function setScaled(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspots', fc: FC, key: string): number {
   const m = max(fc, key);
   const k = STATE_KEY[id]!;
+  let last = scaledPushed.get(`${id}/${key}`);
+  if (!last) scaledPushed.set(`${id}/${key}`, (last = new Map()));
   for (const f of fc.features) {
-    const raw = Number(f.properties?.[key]) || 0;
-    const v = raw / m;
-    const at = `${id}/${f.properties![k]}/${key}`;
-    if (scaledPushed.get(at) === v && rawPushed.get(at) === raw) continue;
-    scaledPushed.set(at, v);
-    rawPushed.set(at, raw);
-    map.setFeatureState(stateOf(id, f.properties![k]), { [key]: raw, [`${key}_s`]: v });
+    const p = f.properties!;
+    const raw = Number(p[key]) || 0;
+    const scaled = raw / m;
+    const was = last.get(p[k]);
+    if (was?.raw === raw && was.scaled === scaled) continue;
+    if (was) (was.raw = raw), (was.scaled = scaled);
+    else last.set(p[k], { raw, scaled });
+    setState(map, id, p[k], { [key]: raw, [`${key}_s`]: scaled });
   }
   return m;
 }

@@ -5,7 +5,7 @@ import './style.css';
 import * as maplibregl from 'maplibre-gl';
 // MapLibre 6 loads its worker from a separate module: let Vite emit it as an asset.
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
-import { download, dropped, getCsv, getJson, isAbort, loadOpenApi, onProgress, url, type FC } from './api';
+import { download, dropped, getJson, getTable, isAbort, loadOpenApi, onProgress, url, type FC } from './api';
 import * as A from './auth';
 import { apiParams, bindForm, escapeHtml, fromUrl, hotspotParams, known, setVocabulary, toUrl, type Filters, type Vocabulary } from './filters';
 import * as L from './layers';
@@ -170,6 +170,8 @@ function legend(id: string, html: string) {
 }
 
 let reloadSeq = 0;
+/** Resolves when the change being applied (reloadAll) is: a newer change waits for it. */
+let applying: Promise<void> = Promise.resolve();
 /** Fetches and draws every layer for the filters. `fit`: zoom to the filtered extent when the
  * change narrowed the journeys (form changes, not the timeline). */
 async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
@@ -193,6 +195,7 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
   const exportCollection = me?.journeys === 'none' ? 'hotspots' : 'journeys';
   $('export').dataset.href = url('/api/export', { collection: exportCollection, format: 'geojson', ...ap });
   $('export').dataset.collection = exportCollection;
+  let applied = () => {};
   try {
     // Geometry of forces once; their filtered counts as CSV (a few KB, no geometry). The track
     // is the server's vector tiles (layers.ts): its sections' counts likewise. Stations: their
@@ -200,13 +203,13 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     const stationGeometry = data.hotspots.features.length ? null : getJson<FC>('/collections/stations/items', { limit: '10000' });
     const emKey = JSON.stringify([hp, emInterval]);
     const [forceRows, railRows, stations, flows, hotspotRows, top, trends, weeks, corridors, em] = await Promise.all([
-      getCsv('/api/export', { ...ap, collection: 'forces' }, 'forces'),
-      getCsv('/api/export', { ...ap, collection: 'rail' }, 'rail'),
+      getTable('/api/export', { ...ap, collection: 'forces' }, 'forces'),
+      getTable('/api/export', { ...ap, collection: 'rail' }, 'rail'),
       stationGeometry,
       // only what the map draws (the pair and its journeys, no geometry: the page has it); a
       // popup fetches the rest
       getJson<{ rows: F.FlowRow[] }>('/api/flows', { ...ap, format: 'matrix', properties: 'journeys' }, 'flows'),
-      getCsv('/api/export', { ...hp, collection: 'hotspots' }, 'hotspots'),
+      getTable('/api/export', { ...hp, collection: 'hotspots' }, 'hotspots'),
       getJson<FC>('/api/hotspots', { ...hp, top: '20', sort: 'gi_z' }, 'top'),
       getJson<{ journeys: number | null }>('/api/trends', { ...ap, interval: 'month' }, 'trends'),
       weekly,
@@ -221,12 +224,16 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     performance.mark('reload-fetched');
     debug.timings.lastFetchMs = Math.round(performance.now() - start);
     await mapReady;
+    // An older change's apply still running (it gives the worker tasks: see below) ends first,
+    // so that two never interleave; this change is then applied only if still the newest.
+    await applying;
     if (seq !== reloadSeq) return;
+    applying = new Promise((r) => (applied = r));
     const applyStart = performance.now();
     // the track's sections (their ids; the counts go into them below): every section is a row
     // of the CSV, with or without journeys
     const rail = !data.rail.features.length;
-    if (rail) data.rail = { type: 'FeatureCollection', features: railRows.map((r) => ({ type: 'Feature', geometry: null as any, properties: { section: r.section } })) };
+    if (rail) data.rail = { type: 'FeatureCollection', features: (railRows.columns.get('section') ?? []).map((section) => ({ type: 'Feature', geometry: null as any, properties: { section } })) };
     if (stations) {
       data.hotspots = stations;
       L.setData(map, 'hotspots', stations);
@@ -254,10 +261,18 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     const geometrySent = !!(rail || stations || keys);
     if (!geometrySent) holdFrames(map, true);
     const namesSent = sendNames(map);
+    // The worker lays the names out while the page applies the rest, if the page lets it: their
+    // data goes to the worker only after this task's synchronous work, their tiles are asked for
+    // in a task of this page once the worker answers that it holds the data, and each tile's
+    // layout asks this page for its glyphs. So the page waits here for the worker's answer (a
+    // few ms; the tiles asked for at once) and gives the worker's glyph requests a task below;
+    // otherwise all of it waits for the end of the apply, and the frame 60–110 ms more.
+    if (namesSent) await Promise.race([namesSent, new Promise((r) => setTimeout(r, 40))]);
     // An empty layer that stays empty is not sent again (a worker round trip and a repaint).
     if (corridors.features.length || data.corridors.features.length) L.setData(map, 'corridors', corridors);
     data.corridors = corridors;
     counts.push(L.applyCounts('forces', data.forces, forceRows), L.applyCounts('rail', data.rail, railRows));
+    if (namesSent) await breathe();
     emerging = em;
     emergingKey = em ? emKey : '';
     // The routes drawn are the previous filter's: hidden in the frame that draws the change (they
@@ -265,13 +280,18 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     // points, cost each full repaint about 0.3 s in software WebGL), and shown with the new
     // filter's tiles once the rest is drawn (routesFollow).
     if (tileset && J.hideStale(map, tileset, ap)) routesStale = true;
-    for (const push of counts) push(map);
-    if (!T.active()) legend('forces', L.styleForces(map, data.forces, metric));
-    legend('rail', L.styleRail(map, data.rail));
-    styleFlowStates(map);
+    // (the counts and the scaled measures gathered: one state push per feature)
+    L.batched(map, () => {
+      for (const push of counts) push(map);
+      if (!T.active()) legend('forces', L.styleForces(map, data.forces, metric));
+      legend('rail', L.styleRail(map, data.rail));
+      styleStations(map, false);
+    });
+    if (namesSent) await breathe();
+    // the flows of the level drawn at this zoom; the other levels' once the change is drawn
+    styleFlowStates(map, F.levelAt(map.getZoom()));
     legend('corridors', L.styleCorridors(map, corridors));
     setFlowMinRange();
-    styleStations(map, false);
     P.renderHotspotTable(top, (f) => pickStation(map, f));
     if (weeks && timeline) {
       timelineKey = tKey;
@@ -289,8 +309,9 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     }
     debug.timings.lastApplyMs = Math.round(performance.now() - applyStart);
     performance.mark('reload-applied');
+    applied();
     if (!geometrySent) {
-      if (namesSent) await tiled(map, 'top-names', 800);
+      if (namesSent) await tiled(map, 'top-names', namesSent, 800);
       // superseded meanwhile: the newer change draws (a frame now would only delay it)
       holdFrames(map, false, seq === reloadSeq);
       if (seq !== reloadSeq) return;
@@ -307,6 +328,8 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
       }
       if (seq !== reloadSeq) return idled();
       performance.mark('reload-idle');
+      // the other flow levels' states, drawn with the routes' frames (none of them is in view)
+      pushOtherFlowLevels(map);
       const ms = Math.round(performance.now() - start);
       const first = debug.timings.firstInteractiveMs == null;
       if (first) debug.timings.firstInteractiveMs = Math.round(performance.now() - t0);
@@ -335,12 +358,16 @@ async function reloadAll(map: maplibregl.Map, opts: { fit?: boolean } = {}) {
     map.once('idle', onIdle);
     map.triggerRepaint();
   } catch (e) {
+    applied();
     if (releaseDrawing()) map.triggerRepaint();
     holdFrames(map, false);
     if (routesStale && seq === reloadSeq) routesFollow(map, tileset, null, start, false, -1);
     showError(e);
   }
 }
+
+/** A task's pause (a timer's, after the tasks already queued: the worker's messages). */
+const breathe = () => new Promise<void>((r) => setTimeout(r, 0));
 
 /** Sends the flows' geometry for the levels below `upTo` (with every pair seen so far) if the
  * map lacks some of them, and their feature state. */
@@ -451,34 +478,45 @@ async function setStationStyle(map: maplibregl.Map) {
 }
 
 /** The station names by count (at most 60 points, their own source): sent when they change;
- * returns whether they were. */
+ * returns, if they were, the promise that the worker holds them (its tiles then reloading). */
 let namesKey = '';
-function sendNames(map: maplibregl.Map): boolean {
+function sendNames(map: maplibregl.Map): Promise<unknown> | null {
   // Names stay by journeys under the `count` size: by the measure (stops by default) they
   // spread over the country and crowd out the force names at the national view.
   const fc = N.topStationLabels(data.hotspots, measure === 'count' ? 'journeys' : measure);
   const key = JSON.stringify(fc.features.map((f) => f.properties?.crs));
-  if (key === namesKey) return false;
+  if (key === namesKey) return null;
   namesKey = key;
-  (map.getSource('top-names') as maplibregl.GeoJSONSource).setData(fc as any);
-  return true;
+  // (a failure shows in the map's error event; the caller only waits for the answer)
+  return (map.getSource('top-names') as maplibregl.GeoJSONSource).setData(fc as any).catch(() => {});
 }
 
-/** Resolves when the worker has tiled a source just sent (every tile in view loaded), or after
- * `cap` ms; at once when its layers are hidden (then it loads no tiles). */
-function tiled(map: maplibregl.Map, id: 'top-names', cap: number): Promise<void> {
+/** Resolves when the worker has tiled a source just sent (`sent`: setData's promise; then every
+ * tile in view loaded), or after `cap` ms; at once when its layers are hidden (then it loads no
+ * tiles). */
+function tiled(map: maplibregl.Map, id: 'top-names', sent: Promise<unknown>, cap: number): Promise<void> {
   if (map.getLayoutProperty('station-labels-top', 'visibility') === 'none') return Promise.resolve();
   return new Promise((resolve) => {
+    let finished = false;
     const done = () => {
+      if (finished) return;
+      finished = true;
       map.off('sourcedata', on);
       clearTimeout(timer);
       resolve();
     };
+    // (before the worker's answer the source's tiles are the old names': not waited on)
+    let answered = false;
     const on = (e: maplibregl.MapSourceDataEvent) => {
-      if (e.sourceId === id && e.tile && map.isSourceLoaded(id)) done();
+      if (answered && e.sourceId === id && e.tile && map.isSourceLoaded(id)) done();
     };
     const timer = setTimeout(done, cap);
     map.on('sourcedata', on);
+    // the tiles may all be in already (laid out while the page applied the rest of the change)
+    sent.then(() => {
+      answered = true;
+      if (map.isSourceLoaded(id)) done();
+    });
   });
 }
 
@@ -510,12 +548,31 @@ function holdFrames(map: maplibregl.Map, on: boolean, draw = true) {
 
 /** The flows' feature state for this filter and view (width, arrow size, shown, highlight) and
  * their legend. */
-function styleFlowStates(map: maplibregl.Map) {
+function styleFlowStates(map: maplibregl.Map, level?: number) {
   if (!flowGeo || !flowCountsNow || !flowCl) return;
   flowStatesNow = F.flowStates(flowGeo, flowCountsNow, { ...flowView, force: hoverForce || flowView.force }, flowCl);
-  F.pushStates(map, flowStatesNow, flowPushed);
-  F.pushStates(map, nodeStates(), flowPushed);
+  pushFlowStates(map, level);
   flowLegendNow(map);
+}
+/** The levels whose flow states (flowStatesNow) are on the map, when not all are (see
+ * pushFlowStates). */
+let flowLevelsPushed: Set<number> | null = null;
+/** Pushes the flows' states (flowStatesNow and the nodes' highlight) to the map: every level's,
+ * or with `level` that level's alone. A filter change pushes the level drawn at its zoom (at the
+ * national view 237 pairs of the 2,366 the map holds once zoomed to every level: each state
+ * pushed costs in the push and in the next frame) and the others once it is drawn
+ * (pushOtherFlowLevels), or before any frame draws them if the zoom reaches them first (the map's
+ * `zoom` event). */
+function pushFlowStates(map: maplibregl.Map, level?: number) {
+  if (!flowGeo) return;
+  F.pushStates(map, flowStatesNow, flowPushed, level, flowGeo);
+  F.pushStates(map, nodeStates(), flowPushed, level, flowGeo);
+  if (level === undefined) flowLevelsPushed = null;
+  else (flowLevelsPushed ??= new Set()).add(level);
+}
+/** The flow levels a filter change left unpushed (pushFlowStates). */
+function pushOtherFlowLevels(map: maplibregl.Map) {
+  if (flowLevelsPushed) pushFlowStates(map);
 }
 /** The group nodes' highlight (the pairs' is in flowStatesNow). */
 function nodeStates(): Map<number, Partial<F.FlowState>> {
@@ -822,6 +879,11 @@ async function main() {
 
   // the flows legend names the level drawn at the zoom; a level's geometry the map lacks is sent
   // when first needed
+  // a level whose flow states wait (pushFlowStates) gets them before a frame draws it
+  map.on('zoom', () => {
+    const level = F.levelAt(map.getZoom());
+    if (flowLevelsPushed && !flowLevelsPushed.has(level)) pushFlowStates(map, level);
+  });
   map.on('zoomend', () => {
     sendFlowLevels(map, F.levelAt(map.getZoom()) + 1);
     flowLegendNow(map, true);

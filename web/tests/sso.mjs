@@ -130,8 +130,9 @@ try {
   // Expired while the map is open: the next layer request is a 401 and the page goes back to
   // the provider by itself, keeping the view (the new filter). It does so at most once a
   // minute; the test clears that mark as if a minute had passed since the reload above.
-  // (the map drawn first, so that the filter's requests are the first to carry the token)
-  await page.waitForFunction(() => window.__linesmap?.generation >= 1 && !document.body.dataset.loading);
+  // (the map drawn first, its journeys' routes too, so that the filter's requests are the first
+  // to carry the token: a route tile asked for with it would sign in again before the change)
+  await page.waitForFunction(() => window.__linesmap?.generation >= 1 && window.__linesmap.routesGeneration >= 1 && !document.body.dataset.loading);
   await page.evaluate((t) => {
     sessionStorage.setItem('linesmap.token', t);
     sessionStorage.removeItem('linesmap.sso.retried');
