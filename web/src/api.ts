@@ -85,7 +85,6 @@ export function getJson<T = any>(path: string, params: Params = {}, key?: string
  * change about 15 ms to build and as much again to read. */
 export interface Table {
   columns: Map<string, (string | number)[]>;
-  rows: number;
 }
 
 /** GET a CSV download (`format=csv`) as a Table. */
@@ -131,7 +130,7 @@ export function parseTable(text: string): Table {
     }
     columns.set(k, col);
   });
-  return { columns, rows: body.length };
+  return { columns };
 }
 
 async function get(path: string, params: Params, key: string | undefined, text: boolean, headers: Record<string, string> = {}): Promise<unknown> {
