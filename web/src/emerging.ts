@@ -7,6 +7,7 @@ import { getJson, type FC, type Params } from './api';
 import { escapeHtml as h } from './filters';
 import PAL from './palette.json';
 import { num } from './format';
+import { withAlpha } from './layers';
 
 export type EmergingClass = keyof typeof PAL.emerging;
 export type StationStyle = 'gi' | 'emerging';
@@ -50,17 +51,17 @@ export function applyEmerging(map: maplibregl.Map, stations: FC, e: EmergingAnsw
   }
 }
 
-/** The circle colour and opacity for the emerging style (no_pattern recedes). */
+/** The circle colour (its alpha the fill's opacity, as layers.ts `withAlpha`) and stroke for the
+ * emerging style (no_pattern recedes). */
 export function paint(map: maplibregl.Map) {
   const cls: maplibregl.ExpressionSpecification = ['to-string', ['coalesce', ['feature-state', 'emerging'], 'no_pattern']];
-  map.setPaintProperty('hotspots-circle', 'circle-color', ['match', cls, ...CLASSES.flatMap((c) => [c.id, PAL.emerging[c.id]]), PAL.emerging.no_pattern] as any);
-  map.setPaintProperty('hotspots-circle', 'circle-opacity', ['case', ['==', cls, 'no_pattern'], 0.45, 0.9]);
+  const fill = (id: EmergingClass) => withAlpha(PAL.emerging[id], id === 'no_pattern' ? 0.45 : 0.9);
+  map.setPaintProperty('hotspots-circle', 'circle-color', ['match', cls, ...CLASSES.flatMap((c) => [c.id, fill(c.id)]), fill('no_pattern')] as any);
   map.setPaintProperty('hotspots-circle', 'circle-stroke-width', ['case', ['==', cls, 'no_pattern'], 0, 0.6]);
 }
 
-/** The Gi* style's opacity and stroke (as layers.ts creates them). */
+/** The Gi* style's stroke (as layers.ts creates it; its colour is set again by styleStations). */
 export function unpaint(map: maplibregl.Map, st: (k: string) => maplibregl.ExpressionSpecification) {
-  map.setPaintProperty('hotspots-circle', 'circle-opacity', ['case', ['==', st('significant'), 1], 0.9, 0.45]);
   map.setPaintProperty('hotspots-circle', 'circle-stroke-width', ['case', ['==', st('significant'), 1], 0.6, 0]);
 }
 
