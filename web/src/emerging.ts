@@ -6,8 +6,7 @@ import * as maplibregl from 'maplibre-gl';
 import { getJson, type FC, type Params } from './api';
 import { escapeHtml as h } from './filters';
 import PAL from './palette.json';
-import { num } from './format';
-import { withAlpha } from './layers';
+import { num, withAlpha } from './format';
 
 export type EmergingClass = keyof typeof PAL.emerging;
 export type StationStyle = 'gi' | 'emerging';
@@ -51,7 +50,7 @@ export function applyEmerging(map: maplibregl.Map, stations: FC, e: EmergingAnsw
   }
 }
 
-/** The circle colour (its alpha the fill's opacity, as layers.ts `withAlpha`) and stroke for the
+/** The circle colour (its alpha the fill's opacity: format.ts `withAlpha`) and stroke for the
  * emerging style (no_pattern recedes). */
 export function paint(map: maplibregl.Map) {
   const cls: maplibregl.ExpressionSpecification = ['to-string', ['coalesce', ['feature-state', 'emerging'], 'no_pattern']];

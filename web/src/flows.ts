@@ -20,7 +20,7 @@ import * as maplibregl from 'maplibre-gl';
 import type { FC } from './api';
 import PAL from './palette.json';
 import { escapeHtml } from './filters';
-import { num } from './format';
+import { num, withAlpha } from './format';
 
 /** Zoom levels where the flows change level: below LEVEL_ZOOMS[0] (the national view) level 0,
  * the coarsest groups; from the last, level 3: force to force. Whole levels, since the layers'
@@ -54,8 +54,18 @@ export const arrowSize = (w: number) => {
 
 const fs = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
 // hl: 0 nothing highlighted, 1 out of the highlighted group, 2 into it, 3 faded
-const COLOR: maplibregl.ExpressionSpecification = ['match', fs('hl'), 1, PAL.flows.out, 2, PAL.flows.in, PAL.flows.base];
-const shownAnd = (v: maplibregl.ExpressionSpecification | number): maplibregl.ExpressionSpecification => ['case', ['==', fs('shown'), 1], v, 0];
+/** A flow's colour with its opacity as the alpha (`a`: by hl 0, 1 and 2, 3), transparent when
+ * `drawn` is false: one paint property that reads feature state where a colour and an opacity
+ * were two (each is evaluated again over every vertex of every flow whose state changed, in the
+ * frame after a filter change), for the same pixels (MapLibre draws the premultiplied colour
+ * times the opacity). */
+const colour = (drawn: maplibregl.ExpressionSpecification, a: [number, number, number, number]): maplibregl.ExpressionSpecification => [
+  'case', drawn,
+  ['match', fs('hl'), 0, withAlpha(PAL.flows.base, a[0]), 1, withAlpha(PAL.flows.out, a[1]), 2, withAlpha(PAL.flows.in, a[2]), 3, withAlpha(PAL.flows.base, a[3]), withAlpha(PAL.flows.base, a[1])],
+  'rgba(0,0,0,0)',
+];
+const shown: maplibregl.ExpressionSpecification = ['==', fs('shown'), 1];
+const shownAnd = (v: maplibregl.ExpressionSpecification | number): maplibregl.ExpressionSpecification => ['case', shown, v, 0];
 
 export const FLOW_LAYERS: maplibregl.LayerSpecification[] = [
   {
@@ -65,7 +75,7 @@ export const FLOW_LAYERS: maplibregl.LayerSpecification[] = [
     filter: ['all', ['==', ['get', 'kind'], 'flow'], ['==', ['get', 'level'], LEVEL_EXPR]],
     layout: { 'line-cap': 'round', 'line-join': 'round' },
     // width (px) and whether it is among the pairs shown: feature state set per filter
-    paint: { 'line-color': COLOR, 'line-opacity': shownAnd(['match', fs('hl'), 0, 0.6, 3, 0.12, 0.9]), 'line-width': shownAnd(fs('w')) },
+    paint: { 'line-color': colour(shown, [0.6, 0.9, 0.9, 0.12]), 'line-width': shownAnd(fs('w')) },
   },
   {
     // Arrowheads are small triangles built with the curves (a fill, not a symbol layer). A
@@ -75,10 +85,7 @@ export const FLOW_LAYERS: maplibregl.LayerSpecification[] = [
     type: 'fill',
     source: 'flows',
     filter: ['all', ['==', ['get', 'kind'], 'arrow'], ['==', ['get', 'band'], BAND_EXPR]],
-    paint: {
-      'fill-color': COLOR,
-      'fill-opacity': ['case', ['all', ['==', fs('shown'), 1], ['==', fs('sc'), ['get', 'size']]], ['match', fs('hl'), 0, 0.85, 3, 0.15, 1], 0],
-    },
+    paint: { 'fill-color': colour(['all', shown, ['==', fs('sc'), ['get', 'size']]], [0.85, 1, 1, 0.15]) },
   },
   {
     // a group of several forces: a ringed dot at its anchor (its popup lists the forces)

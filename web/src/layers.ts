@@ -7,7 +7,7 @@ import PAL from './palette.json';
 import { FLOW_LAYERS } from './flows';
 import { LABEL_LAYERS, LABEL_SOURCES } from './labels';
 import { sameOriginAuth } from './auth';
-import { num } from './format';
+import { num, withAlpha } from './format';
 
 const EMPTY: FC = { type: 'FeatureCollection', features: [] };
 export const SOURCES = ['forces', 'rail', 'flows', 'hotspots', 'journeys', 'corridors'] as const;
@@ -239,16 +239,11 @@ function stationRadius(field: string, gi = true): maplibregl.ExpressionSpecifica
   ];
   return ['interpolate', ['linear'], ['zoom'], 5, r(7), 8, r(11), 11, r(16)];
 }
-/** `#rrggbb` with an alpha. A station circle's fill opacity is its colour's alpha (0.9, the
- * insignificant and the emerging style's no pattern 0.45), not `circle-opacity`: each paint
- * property that reads feature state is evaluated again for every station whose state changed
- * in the frame after a filter change (MapLibre's paint arrays; at the national view 2,568 of
- * them, about 55 ms of that frame on the slower machine for four such properties), and the
- * circle drawn is the same (MapLibre's fill is its premultiplied colour times the opacity). */
-export const withAlpha = (hex: string, a: number) => {
-  const n = parseInt(hex.slice(1), 16);
-  return `rgba(${n >> 16},${(n >> 8) & 255},${n & 255},${a})`;
-};
+// A station circle's fill opacity is its colour's alpha (0.9, the insignificant and the
+// emerging style's no pattern 0.45), not `circle-opacity`: each paint property that reads feature
+// state is evaluated again for every station whose state changed in the frame after a filter
+// change (MapLibre's paint arrays; at the national view 2,568 of them), and the circle drawn is
+// the same (see format.ts withAlpha).
 const STATION_COLOR: maplibregl.ExpressionSpecification = [
   'case',
   ['all', ['==', st('significant'), 1], ['>', st('gi_z'), 0]], withAlpha(PAL.stations.hot, 0.9),
