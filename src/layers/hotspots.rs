@@ -372,8 +372,8 @@ where
 /// row's running sums, corrected where the row holds `i` itself among them (there it reads
 /// the last station instead: `P[k_i] − x_i + x_{n−1}`). One pass over a row's `k` positions
 /// and one step per station, where adding every station's `k_i` values costs the sum of the
-/// `k_i` (10 on average over the stations of GB, 77 at most: about ten times the work). The draws are
-/// shared between the cores.
+/// `k_i` (10 on average over the stations of GB, 77 at most: about ten times the work). The
+/// draws are shared between the cores.
 fn count_larger_whole(
     x: &[u64],
     nb: &Neighbourhoods,
@@ -387,8 +387,7 @@ fn count_larger_whole(
         return larger;
     }
     let (active, observed) = observed_and_active(x, nb, permutations, true, &mut larger);
-    // per active station: its neighbours, its observed sum, and what reading the last
-    // station in its place adds (none for the last station: its others are 0..n-1 as they are)
+    // per active station: its index, its number of neighbours and its observed sum
     let stations: Vec<(usize, u32, u64)> = active
         .iter()
         .map(|&i| (i, nb.neighbours[i].len() as u32, observed[i]))
