@@ -113,6 +113,32 @@ pub fn within<R>(token: &Option<Token>, f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// Runs `f` on each of `parts` on a scoped thread of its own, each under this thread's token
+/// (so a [`check`] in `f` stops with the work that asked), and returns the results in the
+/// parts' order. A panic or a cancellation in any part unwinds out of this call, once every
+/// part's thread has ended (the scope joins them all).
+pub fn on_threads<P, R, F>(parts: impl IntoIterator<Item = P>, f: F) -> Vec<R>
+where
+    P: Send,
+    R: Send,
+    F: Fn(P) -> R + Sync,
+{
+    let token = current();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                let (f, token) = (&f, &token);
+                s.spawn(move || within(token, || f(part)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// Whether the work this thread runs has been cancelled (never outside a token's work).
 pub fn requested() -> bool {
     CURRENT.with(|c| c.borrow().as_ref().is_some_and(Token::is_cancelled))

@@ -290,23 +290,19 @@ where
 /// their order with the last moved into `i`'s place): see [`count_larger_whole`], which the
 /// counts use, and which this sums value by value (`f64` values: a sum's rounding depends
 /// on the order of its terms, and a tie must come out as the definition's).
-fn count_larger<T>(
-    x: &[T],
+fn count_larger(
+    x: &[f64],
     nb: &Neighbourhoods,
     rows: &[u32],
     k: usize,
     permutations: usize,
     nonneg: bool,
-) -> Vec<u32>
-where
-    T: Copy + Default + PartialOrd + std::ops::AddAssign + Sync,
-{
+) -> Vec<u32> {
     let n = x.len();
     let mut larger = vec![0u32; n];
     if k == 0 {
         return larger;
     }
-    let zero = T::default();
     let (active, observed) = observed_and_active(x, nb, permutations, nonneg, &mut larger);
     let last = x[n - 1];
     let count = |stations: &[usize]| -> Vec<u32> {
@@ -317,7 +313,7 @@ where
                 crate::cancel::check();
             }
             for (o, &i) in out.iter_mut().zip(stations) {
-                let mut s = zero;
+                let mut s = 0.0;
                 for &r in &row[..nb.neighbours[i].len()] {
                     let r = r as usize;
                     s += if r == i { last } else { x[r] };
@@ -346,20 +342,10 @@ where
         if from < active.len() {
             parts.push(&active[from..]);
         }
-        let token = crate::cancel::current();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = parts
-                .iter()
-                .map(|part| {
-                    let (count, token) = (&count, &token);
-                    s.spawn(move || crate::cancel::within(token, || count(part)))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        })
+        crate::cancel::on_threads(parts, count)
+            .into_iter()
+            .flatten()
+            .collect()
     };
     for (&i, c) in active.iter().zip(counts) {
         larger[i] = c;
@@ -428,22 +414,11 @@ fn count_larger_whole(
     } else {
         // the draws in as many runs as cores, each counted for every station, then added
         let per = draws.div_ceil(threads) * k;
-        let token = crate::cancel::current();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = rows
-                .chunks(per)
-                .map(|part| {
-                    let (count, token) = (&count, &token);
-                    s.spawn(move || crate::cancel::within(token, || count(part)))
-                })
-                .collect();
-            let mut total = vec![0u32; stations.len()];
-            for h in handles {
-                let part = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-                total.iter_mut().zip(part).for_each(|(t, c)| *t += c);
-            }
-            total
-        })
+        let mut total = vec![0u32; stations.len()];
+        for part in crate::cancel::on_threads(rows.chunks(per), count) {
+            total.iter_mut().zip(part).for_each(|(t, c)| *t += c);
+        }
+        total
     };
     for (&i, c) in active.iter().zip(counts) {
         larger[i] = c;

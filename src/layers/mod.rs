@@ -241,22 +241,12 @@ pub fn distinct_per_row(keys: &PersonKeys, rows: &[Vec<u32>]) -> Vec<(u32, u32)>
         return rows.iter().map(one).collect();
     }
     let chunk = rows.len().div_ceil(threads);
-    let token = crate::cancel::current();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = rows
-            .chunks(chunk)
-            .map(|c| {
-                let token = &token;
-                s.spawn(move || {
-                    crate::cancel::within(token, || c.iter().map(one).collect::<Vec<_>>())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+    crate::cancel::on_threads(rows.chunks(chunk), |c| {
+        c.iter().map(one).collect::<Vec<_>>()
     })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Counts per station (indexed like the station index). Large selections are counted on
@@ -297,20 +287,7 @@ fn station_counts_only(geo: &Geography, journeys: &[&Arc<MappedJourney>]) -> Vec
         return station_stats_serial(geo, journeys);
     }
     let chunk = journeys.len().div_ceil(threads);
-    let token = crate::cancel::current();
-    let parts: Vec<Vec<StationStats>> = std::thread::scope(|s| {
-        let handles: Vec<_> = journeys
-            .chunks(chunk)
-            .map(|c| {
-                let token = &token;
-                s.spawn(move || crate::cancel::within(token, || station_stats_serial(geo, c)))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
+    let parts = crate::cancel::on_threads(journeys.chunks(chunk), |c| station_stats_serial(geo, c));
     let mut out = vec![StationStats::default(); n];
     for part in parts {
         for (o, p) in out.iter_mut().zip(part) {
