@@ -378,19 +378,22 @@ export function highlightStates(geo: FlowGeometry, v: FlowView, cl: Clustering):
 export const levelOf = (geo: FlowGeometry, id: number): number => geo.pairs.get(id)?.level ?? Math.floor((id - NODE_ID) / 1000);
 
 /** Pushes states to the map, only those that changed since the last push; with `level`, only
- * those of that level's pairs and nodes (`geo` tells their levels). */
+ * those of that level's pairs and nodes (`geo` tells their levels). `last` holds what was
+ * pushed, updated in place (a filter change compares every pair's state: no objects but the
+ * differences sent). */
 export function pushStates(map: maplibregl.Map, states: Map<number, Partial<FlowState>>, last: Map<number, Partial<FlowState>>, level?: number, geo?: FlowGeometry) {
   for (const [id, s] of states) {
     if (level !== undefined && geo && levelOf(geo, id) !== level) continue;
     const was = last.get(id);
-    const diff: Record<string, number> = {};
-    let any = false;
-    for (const [k, v] of Object.entries(s)) {
-      if (was?.[k as keyof FlowState] !== v) (diff[k] = v as number), (any = true);
+    let diff: Record<string, number> | null = null;
+    for (const k in s) {
+      const v = s[k as keyof FlowState] as number;
+      if (was?.[k as keyof FlowState] !== v) (diff ??= {})[k] = v;
     }
-    if (!any) continue;
+    if (!diff) continue;
     map.setFeatureState({ source: 'flows', id }, diff);
-    last.set(id, { ...was, ...s });
+    if (was) Object.assign(was, diff);
+    else last.set(id, { ...s });
   }
 }
 

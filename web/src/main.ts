@@ -5,7 +5,7 @@ import './style.css';
 import * as maplibregl from 'maplibre-gl';
 // MapLibre 6 loads its worker from a separate module: let Vite emit it as an asset.
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
-import { download, dropped, getJson, getTable, isAbort, loadOpenApi, onProgress, url, type FC } from './api';
+import { download, dropped, getJson, getTable, isAbort, loadOpenApi, onProgress, parseTable, url, type FC } from './api';
 import * as A from './auth';
 import { apiParams, bindForm, escapeHtml, fromUrl, hotspotParams, known, setVocabulary, toUrl, type Filters, type Vocabulary } from './filters';
 import * as L from './layers';
@@ -144,6 +144,8 @@ const debug = {
   get stationStyle() {
     return { style: stationStyle, interval: emInterval, field: L.sizeField(measure, filters.measure), emerging: emerging ? Object.fromEntries(emerging.byCrs) : null };
   },
+  /** The page's CSV reader (api.ts), for the browser test to hold against its own. */
+  parseTable: (text: string) => [...parseTable(text).columns],
   /** issue 15: the treatment view and the people list */
   treatment: T.debug,
   people: PP.debug,

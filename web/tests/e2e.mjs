@@ -167,6 +167,57 @@ try {
     railDrawn.length > 0 && railWrong.length === 0 && railIds.size > railWant.size / 2 && railDrawn.some(([, n]) => n > 0),
     `${railIds.size} of ${railWant.size} sections drawn, ${railWrong.length} wrong: ${JSON.stringify(railWrong.slice(0, 3))}`);
   check('the page holds no track geometry (tiles only)', !requested.some((u) => u.includes('/collections/rail/items')), requested.filter((u) => u.includes('/rail/')).slice(0, 3).join(' '));
+  // The page's CSV reader (the counts of every layer come as CSV) against one written here
+  // from RFC 4180 (every cell read character by character, a number where `Number` reads one,
+  // an empty cell ''), on the station counts the map read and on seeded random tables with the
+  // cells a reader can get wrong: signs, points, exponents, long digit strings, text, quoted
+  // commas, doubled quotes and line breaks, ragged rows, CRLF.
+  const csvRef = (text) => {
+    const rows = [];
+    let row = [], cell = '', q = false, any = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      any = true;
+      if (q) {
+        if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+        else if (c === '"') q = false;
+        else cell += c;
+      } else if (c === '"') q = true;
+      else if (c === ',') row.push(cell), (cell = '');
+      else if (c === '\n') row.push(cell), rows.push(row), (row = []), (cell = ''), (any = false);
+      else if (c !== '\r') cell += c;
+    }
+    if (any) row.push(cell), rows.push(row);
+    const [head = [], ...body] = rows;
+    return head.map((k, j) => [k, body.map((r) => {
+      const v = r[j] ?? '';
+      return v === '' || Number.isNaN(Number(v)) ? v : Number(v);
+    })]);
+  };
+  const csvCases = [await (await fetch(`${BASE}/api/export?collection=hotspots&format=csv`, { headers: { Authorization: `Bearer ${TOKEN.analyst}` } })).text()];
+  let csvSeed = 11;
+  const rnd = () => (csvSeed = (csvSeed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const pickOne = (a) => a[Math.floor(rnd() * a.length)];
+  const csvCell = () => {
+    const r = rnd();
+    if (r < 0.25) return String(Math.floor(rnd() * 1e7));
+    if (r < 0.5) return (rnd() * 1e4 - 5e3).toFixed(Math.floor(rnd() * 9));
+    if (r < 0.6) return String(rnd() * 10 ** (Math.floor(rnd() * 44) - 22));
+    if (r < 0.65) return `"${pickOne(['a,b', 'say ""hi""', 'two\nlines', '12', ''])}"`;
+    return pickOne(['', '-', '.', '1.', '.5', '-0', '-0.000', '007', '1e5', '2E-3', '1.2.3', 'true', 'false', 'NMP', ' 12', '+3', 'Infinity', '0x1F', '0.0000000000000011244310382983902', '123456789012345678', '9007199254740993', '1234567890.12345678', '999999999999999', '0.1', '0.30000000000000004', '-5e-324']);
+  };
+  for (let t = 0; t < 400; t++) {
+    const nc = 1 + Math.floor(rnd() * 6);
+    const lines = [Array.from({ length: nc }, (_, j) => `c${j}`).join(',')];
+    for (let r = Math.floor(rnd() * 8); r > 0; r--) lines.push(Array.from({ length: rnd() < 0.1 ? Math.floor(rnd() * 9) : nc }, csvCell).join(','));
+    const eol = rnd() < 0.5 ? '\n' : '\r\n';
+    csvCases.push(lines.join(eol) + (rnd() < 0.5 ? eol : ''));
+  }
+  const csvGot = await page.evaluate((cases) => cases.map((c) => window.__linesmap.parseTable(c)), csvCases);
+  const csvBad = csvCases.map((c, i) => [i, csvRef(c), csvGot[i]]).filter(([, want, got]) => want.length !== got.length || want.some(([k, col], j) => got[j][0] !== k || col.length !== got[j][1].length || col.some((v, r) => !Object.is(v, got[j][1][r]))));
+  const csvStations = csvGot[0].find(([k]) => k === 'crs')?.[1].length;
+  check('the page reads CSV as an RFC 4180 reader and Number do (the station counts and 400 random tables)', csvBad.length === 0 && csvStations === 2568, csvBad.length ? JSON.stringify([csvCases[csvBad[0][0]], csvBad[0][1], csvBad[0][2]]).slice(0, 400) : `${csvStations} stations`);
+
   const total = await page.evaluate(() => window.__linesmap.count);
   check('journey count shown', total > 0 && (await page.textContent('#count')).replace(/\D/g, '') === String(total), String(total));
   results.journeys_unfiltered = total;
