@@ -366,6 +366,8 @@ pub async fn export(
         return Ok(r);
     }
     blocking(state.limits.clone(), move || {
+        // the trends table publishes a viewer's rows on the rows (layer_download)
+        let published = collection == Export::Trends && who.viewer();
         let (body, rows, selected, untimed) =
             super::ogc::layer_download(&state, collection, f, hq, csv, &who, direction, filter)?;
         let mut r = with_selection(
@@ -373,7 +375,11 @@ pub async fn export(
             selected,
         );
         untimed_header(&mut r, untimed);
-        Ok(r)
+        Ok(if published {
+            super::guard::disclosed(r)
+        } else {
+            r
+        })
     })
     .await
 }

@@ -18,7 +18,7 @@ use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
 use crate::layers::hotspots::Inference;
-use crate::layers::rows::{FlowRow, Form};
+use crate::layers::rows::{FlowRow, Form, TrendForm, TrendRow};
 use crate::layers::service::CorridorRoute;
 pub use crate::layers::service::{
     Hotspot, HotspotQuery, HotspotSort, Memos, PlaceFilter, RATE_FOOTFALL_FLOOR, Significant,
@@ -1288,48 +1288,6 @@ pub async fn corridors_api(
 /// Parameters of `/api/trends`.
 pub const TREND_PARAMS: &[&str] = journey_params!(["interval"], ["f"]);
 
-const TREND_COLUMNS: &[&str] = &[
-    "period_start",
-    "period_end",
-    "journeys",
-    "persons",
-    "children",
-    "cross_border",
-    "rail",
-    "lines",
-    "nrm_referrals",
-    "safeguarding_referrals",
-    "distinct_persons",
-    "distinct_children",
-];
-
-fn trend_values(b: &layers::Bucket) -> Vec<String> {
-    vec![
-        layers::date_of(b.start).to_string(),
-        layers::date_of(b.end).to_string(),
-        b.journeys.to_string(),
-        b.persons.to_string(),
-        b.children.to_string(),
-        b.cross_border.to_string(),
-        b.rail.to_string(),
-        b.lines.to_string(),
-        b.nrm_referrals.to_string(),
-        b.safeguarding_referrals.to_string(),
-        b.distinct_persons.to_string(),
-        b.distinct_children.to_string(),
-    ]
-    .into_iter()
-    .chain(b.carried.cells())
-    .collect()
-}
-
-/// The trend columns: the counts, then the seizure and grading totals.
-fn trend_columns() -> Vec<&'static str> {
-    let mut h = TREND_COLUMNS.to_vec();
-    h.extend(Totals::COLUMNS);
-    h
-}
-
 /// Most periods one trends answer holds.
 pub const MAX_BUCKETS: usize = 600;
 /// Years of periods a trends answer covers when the caller gives no dates and may not see the
@@ -1470,44 +1428,69 @@ pub async fn trends_api(
     let (interval, f, fmt) = (interval, f, format_param(&p, "f", accept.as_deref())?);
     blocking(state.limits.clone(), move || {
         let (buckets, n) = trend_rows(&state, &f, interval, who.sees_all_journeys())?;
+        // a viewer's rows are published here, on the rows, before anything is written
+        let disclosure = who.viewer().then_some(&state.security.disclosure);
+        let rows = trend_typed_rows(&buckets, disclosure);
+        let published = |r: Response| match disclosure {
+            Some(_) => super::guard::disclosed(r),
+            None => r,
+        };
         if fmt == Format::Csv {
-            return Ok(with_selection(
-                csv_reply(
-                    csv_bytes(&trend_columns(), buckets.iter().map(trend_values))?,
-                    None,
-                ),
-                n as usize,
-            ));
+            let body = trend_csv(&rows)?;
+            return Ok(published(with_selection(csv_reply(body, None), n as usize)));
         }
-        let list: Vec<Value> = buckets
-            .iter()
-            .map(|b| {
-                let v = trend_values(b);
-                let mut o = serde_json::Map::new();
-                for (k, (name, val)) in trend_columns().iter().zip(v).enumerate() {
-                    o.insert(
-                        name.to_string(),
-                        if k < 2 {
-                            json!(val)
-                        } else if let Ok(n) = val.parse::<u64>() {
-                            json!(n)
-                        } else {
-                            json!(val.parse::<f64>().unwrap_or(0.0))
-                        },
-                    );
-                }
-                Value::Object(o)
-            })
-            .collect();
-        let mut body = json!({
-            "interval": interval_name(interval),
-            "journeys": n,
-            "buckets": list,
-        });
-        untimed_field(&state, &f, &mut body);
-        Ok(with_selection(json_reply(&body, JSON), n as usize))
+        let body = TrendAnswer {
+            buckets: rows.iter().map(|r| r.form(TrendForm::Json)).collect(),
+            disclosure: disclosure.map(Disclosure::notice),
+            interval: interval_name(interval),
+            // the top of the answer has no identifying field: its cell is the empty one
+            journeys: match disclosure {
+                Some(d) => d.publish(&Disclosure::cell(&[]), "journeys", u64::from(n)),
+                None => Some(u64::from(n)),
+            },
+            untimed_excluded: untimed_excluded(&state, &f, who.viewer()),
+        };
+        Ok(published(with_selection(
+            json_reply(&body, JSON),
+            n as usize,
+        )))
     })
     .await
+}
+
+/// `/api/trends` as JSON (its fields in alphabetical order, as before they were typed).
+#[derive(serde::Serialize)]
+struct TrendAnswer<'r> {
+    buckets: Vec<layers::rows::TrendOut<'r>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure: Option<Value>,
+    interval: &'static str,
+    journeys: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    untimed_excluded: Option<Option<u64>>,
+}
+
+/// The typed rows of trend periods, published for a viewer when `d` is given.
+pub fn trend_typed_rows(buckets: &[layers::Bucket], d: Option<&Disclosure>) -> Vec<TrendRow> {
+    buckets
+        .iter()
+        .map(|b| {
+            let mut row = TrendRow::new(b);
+            if let Some(d) = d {
+                row.publish(d);
+            }
+            row
+        })
+        .collect()
+}
+
+/// Trend periods as CSV (the rows as given: a viewer's published by the caller).
+pub fn trend_csv(rows: &[TrendRow]) -> Result<Vec<u8>, ApiError> {
+    layers::rows::csv(
+        TrendRow::csv_header(),
+        rows.iter().map(|r| r.form(TrendForm::Csv)),
+    )
+    .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 // ---------------------------------------------------------------- rail sections
@@ -1579,17 +1562,15 @@ pub fn table_csv(features: &[Value]) -> Result<Vec<u8>, ApiError> {
     )
 }
 
-/// Trends as a CSV table (for the export): monthly, over the range [`trend_range`] gives;
-/// (the bytes, the rows, the journeys selected).
+/// Trends as a CSV table (for the export): monthly, over the range [`trend_range`] gives,
+/// published on the rows for a viewer (`d`); (the bytes, the rows, the journeys selected).
 pub fn trends_csv(
     state: &AppState,
     f: &JourneyFilter,
     data_range: bool,
+    d: Option<&Disclosure>,
 ) -> Result<(Vec<u8>, usize, usize), ApiError> {
     let (buckets, n) = trend_rows(state, f, Interval::Month, data_range)?;
-    Ok((
-        csv_bytes(&trend_columns(), buckets.iter().map(trend_values))?,
-        buckets.len(),
-        n as usize,
-    ))
+    let rows = trend_typed_rows(&buckets, d);
+    Ok((trend_csv(&rows)?, rows.len(), n as usize))
 }

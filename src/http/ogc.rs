@@ -1377,7 +1377,9 @@ pub fn layer_download(
     let Some(id) = export.collection() else {
         return if csv {
             let untimed = lay::untimed_excluded(state, &f, viewer);
-            lay::trends_csv(state, &f, who.sees_all_journeys()).map(|(b, r, s)| (b, r, s, untimed))
+            let d = viewer.then_some(&state.security.disclosure);
+            lay::trends_csv(state, &f, who.sees_all_journeys(), d)
+                .map(|(b, r, s)| (b, r, s, untimed))
         } else {
             Err(ApiError::InvalidParameter {
                 name: "format",

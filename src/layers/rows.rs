@@ -252,6 +252,156 @@ impl Serialize for FlowOut<'_, '_> {
     }
 }
 
+/// The count columns of a trend period, in the order they are written, before the seizure
+/// and grading totals ([`Totals::COLUMNS`]).
+pub const TREND_COUNT_COLUMNS: &[&str] = &[
+    "journeys",
+    "persons",
+    "children",
+    "cross_border",
+    "rail",
+    "lines",
+    "nrm_referrals",
+    "safeguarding_referrals",
+    "distinct_persons",
+    "distinct_children",
+];
+
+/// Every count column of a [`TrendRow`]: [`TREND_COUNT_COLUMNS`], then [`Totals::COLUMNS`].
+pub fn trend_count_columns() -> impl Iterator<Item = &'static str> + Clone {
+    TREND_COUNT_COLUMNS.iter().chain(Totals::COLUMNS).copied()
+}
+
+/// One period of a trends answer, as a caller may read it: its first and last day and its
+/// counts and totals as cells (aligned with [`trend_count_columns`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrendRow {
+    /// first and last day (days since 1970-01-01)
+    pub start: i32,
+    pub end: i32,
+    pub cells: Vec<Cell>,
+}
+
+/// How a [`TrendRow`] is written: JSON (its fields by name, in alphabetical order, as the
+/// answers have always had them) or a CSV record (the columns of [`TrendRow::csv_header`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrendForm {
+    Json,
+    Csv,
+}
+
+impl TrendRow {
+    /// The exact row of a period.
+    pub fn new(b: &super::Bucket) -> TrendRow {
+        let counts = [
+            b.journeys,
+            b.persons,
+            b.children,
+            b.cross_border,
+            b.rail,
+            b.lines,
+            b.nrm_referrals,
+            b.safeguarding_referrals,
+            b.distinct_persons,
+            b.distinct_children,
+        ];
+        let mut cells: Vec<Cell> = counts
+            .iter()
+            .map(|&n| Cell::Count(Some(u64::from(n))))
+            .collect();
+        cells.extend(total_cells(&b.carried));
+        TrendRow {
+            start: b.start,
+            end: b.end,
+            cells,
+        }
+    }
+
+    /// The header of the CSV form: the period, then the counts and totals.
+    pub fn csv_header() -> &'static [&'static str] {
+        static HEADER: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        HEADER.get_or_init(|| {
+            ["period_start", "period_end"]
+                .into_iter()
+                .chain(trend_count_columns())
+                .collect()
+        })
+    }
+
+    /// The cell the row's counts are published in (its `period_start`, as disclosure control
+    /// keys a rendered period).
+    pub fn cell(&self) -> String {
+        Disclosure::cell(&[("period_start", &super::date_of(self.start).to_string())])
+    }
+
+    /// Publishes the row for a viewer.
+    pub fn publish(&mut self, d: &Disclosure) {
+        let cell = self.cell();
+        d.publish_cells(&cell, trend_count_columns(), &mut self.cells);
+    }
+
+    /// The cell of `column`.
+    pub fn get(&self, column: &str) -> Option<Cell> {
+        trend_count_columns()
+            .position(|c| c == column)
+            .map(|i| self.cells[i])
+    }
+
+    /// The row in a form, for serde.
+    pub fn form(&self, form: TrendForm) -> TrendOut<'_> {
+        TrendOut { row: self, form }
+    }
+}
+
+/// A [`TrendRow`] written in a [`TrendForm`].
+pub struct TrendOut<'r> {
+    row: &'r TrendRow,
+    form: TrendForm,
+}
+
+/// A trend row's fields in JSON order (by name): the index of each in
+/// [`TrendRow::csv_header`].
+fn trend_json_order() -> &'static [(&'static str, usize)] {
+    static ORDER: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+    ORDER.get_or_init(|| {
+        let mut o: Vec<(&'static str, usize)> = TrendRow::csv_header()
+            .iter()
+            .enumerate()
+            .map(|(i, &name)| (name, i))
+            .collect();
+        o.sort_unstable();
+        o
+    })
+}
+
+impl Serialize for TrendOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.row;
+        let dates = [
+            super::date_of(r.start).to_string(),
+            super::date_of(r.end).to_string(),
+        ];
+        let field = |st: &mut S::SerializeStruct, name: &'static str, i: usize| match i {
+            0 | 1 => st.serialize_field(name, &dates[i]),
+            i => st.serialize_field(name, &r.cells[i - 2]),
+        };
+        let mut st = s.serialize_struct("Period", r.cells.len() + 2)?;
+        match self.form {
+            TrendForm::Json => {
+                for &(name, i) in trend_json_order() {
+                    field(&mut st, name, i)?;
+                }
+            }
+            TrendForm::Csv => {
+                for (i, &name) in TrendRow::csv_header().iter().enumerate() {
+                    field(&mut st, name, i)?;
+                }
+            }
+        }
+        st.end()
+    }
+}
+
 /// Writes rows as CSV: the header (also with no rows), then one record a row.
 pub fn csv<T: Serialize>(
     header: &[&str],
@@ -294,6 +444,49 @@ mod tests {
         assert_eq!(c.get("cash_gbp"), Some(Cell::Money(Some(1234.5))));
         assert_eq!(c.get("weapons"), Some(Cell::Count(Some(0))));
         assert_eq!(c.get("no_such_column"), None);
+    }
+
+    #[test]
+    fn a_trend_period_writes_its_cells_by_name_in_json_and_in_order_in_csv() {
+        let mut b = crate::layers::Bucket {
+            start: 19723, // 2024-01-01
+            end: 19729,
+            journeys: 12,
+            children: 9,
+            distinct_persons: 7,
+            ..Default::default()
+        };
+        b.carried.cash_gbp = 1234.5;
+        b.carried.phones = 2;
+        let r = TrendRow::new(&b);
+        assert_eq!(r.cells.len(), trend_count_columns().count());
+        assert_eq!(r.get("journeys"), Some(Cell::Count(Some(12))));
+        assert_eq!(r.get("children"), Some(Cell::Count(Some(9))));
+        assert_eq!(r.get("distinct_persons"), Some(Cell::Count(Some(7))));
+        assert_eq!(r.get("phones"), Some(Cell::Count(Some(2))));
+        assert_eq!(r.get("cash_gbp"), Some(Cell::Money(Some(1234.5))));
+        assert_eq!(r.cell(), "period_start=2024-01-01|");
+        // JSON: every field once, by name in alphabetical order
+        let json = serde_json::to_string(&r.form(TrendForm::Json)).unwrap();
+        let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&json).unwrap();
+        assert_eq!(v.len(), TrendRow::csv_header().len());
+        assert!(json.starts_with(r#"{"cash_gbp":1234.5,"children":9,"cross_border":0,"#));
+        assert!(json.contains(r#""period_end":"2024-01-07","period_start":"2024-01-01","#));
+        // CSV: the header's order
+        let out = csv(
+            TrendRow::csv_header(),
+            std::iter::once(r.form(TrendForm::Csv)),
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next().unwrap(), TrendRow::csv_header().join(","));
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("2024-01-01,2024-01-07,12,0,9,0,0,0,0,0,7,0,0,1234.5,2,")
+        );
     }
 
     #[test]

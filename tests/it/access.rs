@@ -1603,3 +1603,75 @@ async fn a_viewers_flows_published_on_the_rows_equal_the_analysts_published_as_r
     // the comparison had pairs to leave out and counts to round
     assert!(suppressed > 0);
 }
+
+#[tokio::test]
+async fn a_viewers_trends_published_on_the_rows_equal_the_analysts_published_as_rendered() {
+    // /api/trends (JSON and CSV) and the trends export publish a viewer's typed periods before
+    // writing them (layers::rows::TrendRow). The independent method is disclosure control on
+    // the analyst's written answer (the walk over its JSON or CSV by field name): the two must
+    // agree to the value (JSON) and to the byte (CSV). With from and to given, both roles
+    // count the same periods (a viewer without dates gets a fixed window).
+    let f = fixture("trend-rows", 3, 0, vec![], false).await;
+    let reports = linesmap::journey::generate::generate(
+        super::common::gb(),
+        &linesmap::journey::generate::GeneratorParams::builtin(),
+        3_000,
+        13,
+    );
+    let values: Vec<_> = reports.into_iter().map(Ok).collect();
+    f.st.journeys
+        .ingest(&values, time::OffsetDateTime::now_utc())
+        .unwrap();
+    let st = &f.st;
+    let d = &st.security.disclosure;
+    let (mut suppressed, mut rounded, mut untimed) = (0, 0, 0);
+    for q in [
+        "from=2023-01-01&to=2025-12-31&interval=month",
+        "from=2024-01-01&to=2024-03-31&interval=week",
+        "from=2024-01-01&to=2024-06-30&interval=week&hours=22-02",
+        "from=2023-06-01&to=2024-05-31&interval=month&mode=rail&age_band=15-17",
+        "from=2024-02-01&to=2024-02-29&interval=week&exporting_force=E23000001",
+    ] {
+        let path = format!("/api/trends?{q}");
+        let mut want = json_of(st, &path, Role::Analyst).await;
+        for b in want["buckets"].as_array().unwrap() {
+            for c in ["journeys", "children", "distinct_persons", "phones"] {
+                match b[c].as_u64().unwrap() {
+                    n if n < u64::from(d.k) => suppressed += 1,
+                    n if n % u64::from(d.base) != 0 => rounded += 1,
+                    _ => {}
+                }
+            }
+        }
+        untimed += usize::from(want.get("untimed_excluded").is_some());
+        d.json(&mut want);
+        let (s, body, h) = get_as(st, &path, Role::Viewer).await;
+        assert_eq!(s, 200, "{path}: {body}");
+        let got: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(got, want, "{path}");
+        assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+        for path in [
+            format!("/api/trends?f=csv&{q}"),
+            format!(
+                "/api/export?collection=trends&format=csv&{}",
+                q.split('&')
+                    .filter(|p| !p.starts_with("interval="))
+                    .collect::<Vec<_>>()
+                    .join("&")
+            ),
+        ] {
+            let (s, exact, _) = get_as(st, &path, Role::Analyst).await;
+            assert_eq!(s, 200, "{path}: {exact}");
+            let want = d.csv(exact.as_bytes()).unwrap();
+            let (s, got, h) = get_as(st, &path, Role::Viewer).await;
+            assert_eq!(s, 200, "{path}: {got}");
+            assert_eq!(got, String::from_utf8(want).unwrap(), "{path}");
+            assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+        }
+    }
+    // the comparison had counts to suppress and to round, and an untimed count to publish
+    assert!(
+        suppressed > 0 && rounded > 0 && untimed > 0,
+        "{suppressed} {rounded} {untimed}"
+    );
+}
