@@ -18,7 +18,9 @@ use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
 use crate::layers::hotspots::Inference;
-use crate::layers::rows::{FlowRow, Form, TrendForm, TrendRow};
+use crate::layers::rows::{
+    Cell, CorridorForm, CorridorRow, CountCells, FlowRow, Form, TrendForm, TrendRow, Via,
+};
 use crate::layers::service::CorridorRoute;
 pub use crate::layers::service::{
     Hotspot, HotspotQuery, HotspotSort, Memos, PlaceFilter, RATE_FOOTFALL_FLOOR, Significant,
@@ -768,24 +770,6 @@ pub async fn clock_api(
 
 pub(crate) use crate::layers::rows::COUNT_COLUMNS;
 
-/// Adds the counts and the seizure and grading totals to a JSON object.
-fn put_counts(o: &mut serde_json::Map<String, Value>, c: &layers::Counts) {
-    for (k, cell) in layers::rows::CountCells::of(c).iter() {
-        o.insert(
-            k.to_string(),
-            serde_json::to_value(cell).unwrap_or(Value::Null),
-        );
-    }
-}
-
-/// The header of a flow or corridor CSV: `head`, then the counts and totals.
-fn count_header<'a>(head: &[&'a str]) -> Vec<&'a str> {
-    let mut h = head.to_vec();
-    h.extend(COUNT_COLUMNS);
-    h.extend(crate::journey::carried::Totals::COLUMNS);
-    h
-}
-
 pub fn flow_id(g: &Geography, f: &layers::Flow) -> String {
     format!(
         "{}-{}",
@@ -1075,168 +1059,143 @@ fn all_corridors(state: &AppState, f: &JourneyFilter, direction: Direction) -> A
     state.layers().corridors(f, direction)
 }
 
-/// One corridor as its caller may see it: for a viewer, its journeys and via counts are the
-/// published ones (via stations under k left out, shares from the published counts).
-struct CorridorRow<'a> {
-    c: &'a layers::Corridor,
-    /// journeys as ordered and as the shares' denominator
-    journeys: u32,
-    /// (station, journeys, share)
-    via: Vec<(u32, u32, f64)>,
-}
-
-fn corridor_rows<'a>(
+/// The corridors a caller may see, most journeys first, the first `top`: for a viewer (or a
+/// `btp_planner`, whose corridors are published whole), published on the rows: the counts, and
+/// each `via` count in its own cell (the corridor's and the station), those under k left out,
+/// the shares from the published counts; a corridor whose journeys are under k is left out.
+fn corridor_rows<'g>(
     state: &AppState,
-    all: &'a Corridors,
-    viewer: bool,
+    g: &'g Geography,
+    all: &Corridors,
+    direction: Direction,
+    d: Option<&Disclosure>,
     top: usize,
-) -> Vec<CorridorRow<'a>> {
-    let g = state.journeys.geography();
-    let d = &state.security.disclosure;
-    let code = |s: u32| g.stations.get(s as usize).code.as_str();
-    let mut rows: Vec<CorridorRow> = all
+) -> Vec<CorridorRow<'g>> {
+    let station = |s: u32| g.stations.get(s as usize);
+    let force = |s: u32| {
+        g.station_force(s as usize)
+            .map(|f| g.forces.get(f.force).code.as_str())
+    };
+    // (journeys as ordered, the corridor)
+    let mut kept: Vec<(u64, &layers::Corridor, CountCells, String)> = all
         .rows
         .iter()
         .filter_map(|c| {
-            let cell = format!(
-                "hub_station={}|market_station={}|",
-                code(c.hub),
-                code(c.market)
-            );
-            let journeys = if viewer {
-                d.publish(&cell, "journeys", u64::from(c.counts.journeys))? as u32
-            } else {
-                c.counts.journeys
+            let mut counts = CountCells::of(&c.counts);
+            let cell = Disclosure::cell(&[
+                ("hub_station", station(c.hub).code.as_str()),
+                ("market_station", station(c.market).code.as_str()),
+            ]);
+            if let Some(d) = d {
+                counts.publish(d, &cell);
+            }
+            let Some(Cell::Count(Some(journeys))) = counts.get("journeys") else {
+                return None;
             };
+            Some((journeys, c, counts, cell))
+        })
+        .collect();
+    kept.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(a.1.hub.cmp(&b.1.hub))
+            .then(a.1.market.cmp(&b.1.market))
+    });
+    kept.truncate(top);
+    kept.into_iter()
+        .map(|(journeys, c, counts, cell)| {
             let via = c
                 .via
                 .iter()
                 .filter_map(|&(s, n)| {
-                    let n = if viewer {
-                        let via_cell = format!("{cell}via={}|", code(s));
-                        d.publish(&via_cell, "journeys", u64::from(n))? as u32
-                    } else {
-                        n
+                    let n = match d {
+                        Some(d) => {
+                            let via_cell = format!("{cell}via={}|", station(s).code.as_str());
+                            d.publish(&via_cell, "journeys", u64::from(n))? as u32
+                        }
+                        None => n,
                     };
-                    let share = f64::from(n) / f64::from(journeys.max(1));
-                    Some((s, n, (share * 1e4).round() / 1e4))
+                    let share = f64::from(n) / journeys.max(1) as f64;
+                    Some(Via {
+                        station: station(s),
+                        journeys: n,
+                        share: (share * 1e4).round() / 1e4,
+                    })
                 })
                 .collect();
-            Some(CorridorRow { c, journeys, via })
+            let route = corridor_route(state, c.hub, c.market);
+            CorridorRow {
+                hub_index: c.hub,
+                market_index: c.market,
+                hub: station(c.hub),
+                market: station(c.market),
+                hub_force: force(c.hub),
+                market_force: force(c.market),
+                direction,
+                counts,
+                via,
+                distance_m: route.as_ref().as_ref().map(|r| super::round_m(r.0)),
+                forces: route.as_ref().as_ref().map_or_else(Vec::new, |r| {
+                    r.1.iter().map(|&f| g.forces.get(f).code.as_str()).collect()
+                }),
+            }
         })
-        .collect();
-    rows.sort_by(|a, b| {
-        b.journeys
-            .cmp(&a.journeys)
-            .then(a.c.hub.cmp(&b.c.hub))
-            .then(a.c.market.cmp(&b.c.market))
-    });
-    rows.truncate(top);
-    rows
+        .collect()
 }
 
-fn corridor_feature(state: &AppState, r: &CorridorRow, direction: Direction) -> Value {
-    let g = state.journeys.geography();
-    let (h, m) = (
-        g.stations.get(r.c.hub as usize),
-        g.stations.get(r.c.market as usize),
-    );
-    let force = |s: u32| {
-        g.station_force(s as usize)
-            .map(|f| g.forces.get(f.force).code.to_string())
-    };
-    let route = corridor_route(state, r.c.hub, r.c.market);
-    let coords: Vec<[f64; 2]> = match route.as_ref() {
-        Some((_, _, c)) if c.len() >= 2 => c.iter().map(|p| [round7(p[0]), round7(p[1])]).collect(),
-        _ => vec![[h.lon, h.lat], [m.lon, m.lat]],
-    };
-    let mut o = serde_json::Map::new();
-    o.insert("hub_station".into(), json!(h.code));
-    o.insert("market_station".into(), json!(m.code));
-    o.insert("hub_name".into(), json!(h.name));
-    o.insert("market_name".into(), json!(m.name));
-    o.insert("hub_force".into(), json!(force(r.c.hub)));
-    o.insert("market_force".into(), json!(force(r.c.market)));
-    o.insert("direction".into(), json!(direction.as_str()));
-    put_counts(&mut o, &r.c.counts);
-    o.insert(
-        "via".into(),
-        Value::Array(
-            r.via
-                .iter()
-                .map(|&(s, n, share)| {
-                    let v = g.stations.get(s as usize);
-                    json!({"station": v.code, "name": v.name, "journeys": n, "share": share})
-                })
-                .collect(),
-        ),
-    );
-    o.insert(
-        "distance_m".into(),
-        json!(route.as_ref().as_ref().map(|r| super::round_m(r.0))),
-    );
-    o.insert(
-        "forces".into(),
-        json!(route.as_ref().as_ref().map_or_else(Vec::new, |r| {
-            r.1.iter()
-                .map(|&f| g.forces.get(f).code.to_string())
-                .collect::<Vec<_>>()
-        })),
-    );
-    json!({
-        "type": "Feature",
-        "id": format!("{}-{}", h.code, m.code),
-        "geometry": {"type": "LineString", "coordinates": coords},
-        "properties": Value::Object(o),
-    })
+/// A corridor as a GeoJSON feature along its rail route (a straight line between its two
+/// stations without one); fields by name, as the answers have always had them.
+#[derive(serde::Serialize)]
+struct CorridorFeature<'r, 'g> {
+    geometry: CorridorLine,
+    id: String,
+    properties: layers::rows::CorridorOut<'r, 'g>,
+    #[serde(rename = "type")]
+    kind: &'static str,
 }
 
-/// The corridors as CSV: `via` and `forces` as `;`-separated lists (`CRS:journeys` for via).
-fn corridor_csv(features: &[Value]) -> Result<Vec<u8>, ApiError> {
-    let head = count_header(&[
-        "hub_station",
-        "market_station",
-        "hub_name",
-        "market_name",
-        "hub_force",
-        "market_force",
-        "distance_m",
-        "forces",
-        "via",
-    ]);
-    csv_bytes(
-        &head,
-        features.iter().map(|f| {
-            let p = &f["properties"];
-            head.iter()
-                .map(|k| match (*k, &p[*k]) {
-                    ("via", Value::Array(a)) => a
-                        .iter()
-                        .map(|v| {
-                            format!(
-                                "{}:{}",
-                                value_cell(&v["station"]),
-                                value_cell(&v["journeys"])
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(";"),
-                    ("forces", Value::Array(a)) => {
-                        a.iter().map(value_cell).collect::<Vec<_>>().join(";")
-                    }
-                    (_, v) => value_cell(v),
-                })
-                .collect()
-        }),
-    )
+#[derive(serde::Serialize)]
+struct CorridorLine {
+    coordinates: Vec<[f64; 2]>,
+    #[serde(rename = "type")]
+    kind: &'static str,
 }
 
-fn value_cell(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        v => v.to_string(),
+impl<'r, 'g> CorridorFeature<'r, 'g> {
+    fn new(state: &AppState, r: &'r CorridorRow<'g>) -> Self {
+        let (h, m) = (r.hub, r.market);
+        // (the route the row's length and forces came from: kept per pair until the data
+        // changes)
+        let route = corridor_route(state, r.hub_index, r.market_index);
+        let coordinates: Vec<[f64; 2]> = match route.as_ref() {
+            Some((_, _, c)) if c.len() >= 2 => {
+                c.iter().map(|p| [round7(p[0]), round7(p[1])]).collect()
+            }
+            _ => vec![[h.lon, h.lat], [m.lon, m.lat]],
+        };
+        CorridorFeature {
+            geometry: CorridorLine {
+                coordinates,
+                kind: "LineString",
+            },
+            id: format!("{}-{}", h.code.as_str(), m.code.as_str()),
+            properties: r.form(CorridorForm::Json),
+            kind: "Feature",
+        }
     }
+}
+
+/// `/api/corridors` as GeoJSON (fields by name).
+#[derive(serde::Serialize)]
+struct CorridorCollection<'r, 'g> {
+    direction: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure: Option<Value>,
+    features: Vec<CorridorFeature<'r, 'g>>,
+    #[serde(rename = "numberReturned")]
+    returned: usize,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    unplaced: Option<u64>,
 }
 
 /// `GET /api/corridors`: station → station corridors (by line: hub station → market station),
@@ -1253,32 +1212,44 @@ pub async fn corridors_api(
     let top = p.int("top", 1, MAX_TOP)?.unwrap_or(DEFAULT_CORRIDORS) as usize;
     let fmt = format_param(&p, "f", accept.as_deref())?;
     blocking(state.limits.clone(), move || {
+        let g = state.journeys.geography().clone();
         let all = all_corridors(&state, &f, direction);
-        let rows = corridor_rows(&state, &all, who.viewer() || who.disclose_non_btp(), top);
-        let features: Vec<Value> = rows
-            .iter()
-            .map(|r| corridor_feature(&state, r, direction))
-            .collect();
+        // a viewer's and a btp_planner's corridors are published whole (the endpoint's answer
+        // is not split into BTP's part and the rest), here on the rows
+        let disclosure =
+            (who.viewer() || who.disclose_non_btp()).then_some(&state.security.disclosure);
+        let rows = corridor_rows(&state, &g, &all, direction, disclosure, top);
         let selected = selection_size(&state, &f);
+        let published = |r: Response| match disclosure {
+            Some(_) => super::guard::disclosed(r),
+            None => r,
+        };
         if fmt == Format::Csv {
-            return Ok(with_selection(
-                csv_reply(corridor_csv(&features)?, None),
-                selected,
-            ));
+            let body = layers::rows::csv(
+                CorridorRow::csv_header(),
+                rows.iter().map(|r| r.form(CorridorForm::Csv)),
+            )
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            return Ok(published(with_selection(csv_reply(body, None), selected)));
         }
-        Ok(with_selection(
-            json_reply(
-                &json!({
-                    "type": "FeatureCollection",
-                    "numberReturned": features.len(),
-                    "direction": direction.as_str(),
-                    "unplaced": all.unplaced,
-                    "features": features,
-                }),
-                GEOJSON,
-            ),
+        let body = CorridorCollection {
+            direction: direction.as_str(),
+            disclosure: disclosure.map(Disclosure::notice),
+            features: rows
+                .iter()
+                .map(|r| CorridorFeature::new(&state, r))
+                .collect(),
+            returned: rows.len(),
+            kind: "FeatureCollection",
+            unplaced: match disclosure {
+                Some(d) => d.publish(&Disclosure::cell(&[]), "unplaced", u64::from(all.unplaced)),
+                None => Some(u64::from(all.unplaced)),
+            },
+        };
+        Ok(published(with_selection(
+            json_reply(&body, GEOJSON),
             selected,
-        ))
+        )))
     })
     .await
 }

@@ -12,6 +12,7 @@ use super::{Counts, Direction, Flow};
 use crate::access::disclosure::Disclosure;
 use crate::geography::Geography;
 use crate::geography::forces::Force;
+use crate::geography::stations::Station;
 use crate::journey::carried::Totals;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
@@ -396,6 +397,171 @@ impl Serialize for TrendOut<'_> {
                 for (i, &name) in TrendRow::csv_header().iter().enumerate() {
                     field(&mut st, name, i)?;
                 }
+            }
+        }
+        st.end()
+    }
+}
+
+/// A station a corridor's reports name as `via`, with the journeys naming it and their share
+/// of the corridor's journeys (to four places).
+#[derive(Clone, Debug)]
+pub struct Via<'g> {
+    pub station: &'g Station,
+    pub journeys: u32,
+    pub share: f64,
+}
+
+impl Serialize for Via<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // (by name, as the answers have always had them)
+        let mut st = s.serialize_struct("Via", 4)?;
+        st.serialize_field("journeys", &self.journeys)?;
+        st.serialize_field("name", &self.station.name)?;
+        st.serialize_field("share", &self.share)?;
+        st.serialize_field("station", self.station.code.as_str())?;
+        st.end()
+    }
+}
+
+/// One hub → market corridor, as a caller may read it: its two stations and their forces, its
+/// counts and totals as cells, the stations named as `via` (for a viewer, published and those
+/// under k left out), and its rail route's length and forces crossed.
+#[derive(Clone, Debug)]
+pub struct CorridorRow<'g> {
+    /// station indices
+    pub hub_index: u32,
+    pub market_index: u32,
+    pub hub: &'g Station,
+    pub market: &'g Station,
+    pub hub_force: Option<&'g str>,
+    pub market_force: Option<&'g str>,
+    pub direction: Direction,
+    pub counts: CountCells,
+    pub via: Vec<Via<'g>>,
+    /// the route's length in metres (to the centimetre), if there is a rail route
+    pub distance_m: Option<f64>,
+    /// the forces the route crosses, in order
+    pub forces: Vec<&'g str>,
+}
+
+/// How a [`CorridorRow`] is written: its JSON properties (by name in alphabetical order, as
+/// the answers have always had them) or a CSV record ([`CorridorRow::csv_header`]: `via` as
+/// `CRS:journeys` and `forces` as codes, each `;`-separated; no `direction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CorridorForm {
+    Json,
+    Csv,
+}
+
+/// The fields of a corridor before its counts, in CSV order (`direction` is JSON only).
+const CORRIDOR_HEAD: &[&str] = &[
+    "hub_station",
+    "market_station",
+    "hub_name",
+    "market_name",
+    "hub_force",
+    "market_force",
+    "distance_m",
+    "forces",
+    "via",
+    "direction",
+];
+
+impl<'g> CorridorRow<'g> {
+    /// The header of the CSV form: the stations, their forces, the route, `via`, the counts.
+    pub fn csv_header() -> &'static [&'static str] {
+        static HEADER: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        HEADER.get_or_init(|| {
+            CORRIDOR_HEAD[..CORRIDOR_HEAD.len() - 1]
+                .iter()
+                .copied()
+                .chain(count_columns())
+                .collect()
+        })
+    }
+
+    /// The cell the row's counts are published in (its two stations, as disclosure control
+    /// keys a rendered corridor; the `via` counts are published in this cell and the station).
+    pub fn cell(&self) -> String {
+        Disclosure::cell(&[
+            ("hub_station", self.hub.code.as_str()),
+            ("market_station", self.market.code.as_str()),
+        ])
+    }
+
+    /// Publishes the row's counts for a viewer (the `via` counts are published as the row is
+    /// made, since a suppressed one is left out).
+    pub fn publish(&mut self, d: &Disclosure) {
+        let cell = self.cell();
+        self.counts.publish(d, &cell);
+    }
+
+    /// The row in a form, for serde.
+    pub fn form<'r>(&'r self, form: CorridorForm) -> CorridorOut<'r, 'g> {
+        CorridorOut { row: self, form }
+    }
+}
+
+/// A [`CorridorRow`] written in a [`CorridorForm`].
+pub struct CorridorOut<'r, 'g> {
+    row: &'r CorridorRow<'g>,
+    form: CorridorForm,
+}
+
+/// A corridor's JSON fields by name: (name, index into [`CORRIDOR_HEAD`], or its length plus
+/// the count column's index).
+fn corridor_json_order() -> &'static [(&'static str, usize)] {
+    static ORDER: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+    ORDER.get_or_init(|| {
+        let mut o: Vec<(&'static str, usize)> = CORRIDOR_HEAD
+            .iter()
+            .copied()
+            .chain(count_columns())
+            .enumerate()
+            .map(|(i, name)| (name, i))
+            .collect();
+        o.sort_unstable();
+        o
+    })
+}
+
+impl Serialize for CorridorOut<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.row;
+        let csv = self.form == CorridorForm::Csv;
+        let head = CORRIDOR_HEAD.len();
+        let field = |st: &mut S::SerializeStruct, name: &'static str, i: usize| match i {
+            0 => st.serialize_field(name, r.hub.code.as_str()),
+            1 => st.serialize_field(name, r.market.code.as_str()),
+            2 => st.serialize_field(name, &r.hub.name),
+            3 => st.serialize_field(name, &r.market.name),
+            4 => st.serialize_field(name, &r.hub_force),
+            5 => st.serialize_field(name, &r.market_force),
+            6 => st.serialize_field(name, &r.distance_m),
+            7 if csv => st.serialize_field(name, &r.forces.join(";")),
+            7 => st.serialize_field(name, &r.forces),
+            8 if csv => st.serialize_field(
+                name,
+                &r.via
+                    .iter()
+                    .map(|v| format!("{}:{}", v.station.code.as_str(), v.journeys))
+                    .collect::<Vec<_>>()
+                    .join(";"),
+            ),
+            8 => st.serialize_field(name, &r.via),
+            9 => st.serialize_field(name, r.direction.as_str()),
+            i => st.serialize_field(name, &r.counts.0[i - head]),
+        };
+        let mut st = s.serialize_struct("Corridor", head + r.counts.0.len())?;
+        if csv {
+            for (i, &name) in CorridorRow::csv_header().iter().enumerate() {
+                let i = if i < head - 1 { i } else { i + 1 };
+                field(&mut st, name, i)?;
+            }
+        } else {
+            for &(name, i) in corridor_json_order() {
+                field(&mut st, name, i)?;
             }
         }
         st.end()
