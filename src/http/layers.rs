@@ -1076,7 +1076,7 @@ fn corridor_rows<'g>(
         g.station_force(s as usize)
             .map(|f| g.forces.get(f.force).code.as_str())
     };
-    // (journeys as ordered, the corridor)
+    // (the journeys they are ordered by, the corridor, its cells, the cell of their rounding)
     let mut kept: Vec<(u64, &layers::Corridor, CountCells, String)> = all
         .rows
         .iter()
