@@ -12,6 +12,7 @@ use super::error::ApiError;
 use super::journeys::{filter_from, force_param, journey_params};
 use super::params::Params;
 use super::{AppState, json_reply, round7};
+use crate::access::Role;
 use crate::access::disclosure::Disclosure;
 use crate::geography::Geography;
 use crate::journey::carried::Totals;
@@ -723,47 +724,91 @@ pub async fn clock_api(
         };
         let (cells, timed, untimed) = clock::clock(sel.iter().filter(at).map(|j| &j.report));
         let d = &state.security.disclosure;
+        // A viewer's and a btp_planner's answer is published here, whole (the endpoint is not
+        // split: its cells hold journeys a btp_planner may not read), as disclosure control
+        // publishes a rendered answer: the cells whole journeys, suppressed and rounded each in
+        // its own cell; the top-level counts in the answer's cell (it has no identifying
+        // field), the notice beside them.
+        let published = matches!(who.role(), Some(Role::Viewer | Role::BtpPlanner));
+        let whole = who.viewer() || who.disclose_non_btp();
         let key = format!("clock|{f:?}|{measure:?}");
-        let rows: Vec<Value> = cells
+        let cells = cells
             .iter()
             .enumerate()
             .map(|(day, hours)| {
-                Value::Array(
-                    hours
-                        .iter()
-                        .enumerate()
-                        .map(|(h, &c)| {
-                            if who.viewer() || who.disclose_non_btp() {
-                                // a viewer's cells (and a BTP planner's, which hold journeys
-                                // it may not read): whole journeys, suppressed and rounded
-                                let cell = format!("{key}|{day}|{h}");
-                                d.publish(&cell, "journeys", c.round() as u64)
-                                    .map_or(Value::Null, Value::from)
-                            } else {
-                                json!((c * 1e6).round() / 1e6)
-                            }
-                        })
-                        .collect(),
-                )
+                hours
+                    .iter()
+                    .enumerate()
+                    .map(|(h, &c)| {
+                        if whole {
+                            let cell = format!("{key}|{day}|{h}");
+                            ClockCell::Journeys(d.publish(&cell, "journeys", c.round() as u64))
+                        } else {
+                            ClockCell::Weight((c * 1e6).round() / 1e6)
+                        }
+                    })
+                    .collect()
             })
             .collect();
-        let mut body = json!({
-            "timezone": clock::TIMEZONE,
-            "days": clock::DAYS,
-            "timed": timed,
-            "untimed": untimed,
-            "cells": rows,
-        });
-        if f.station.is_some() {
-            body["measure"] = json!(measure.as_str());
-        }
-        untimed_field(&state, &f, &mut body);
-        Ok(with_selection(
-            json_reply(&body, JSON),
-            selection_size(&state, &f),
-        ))
+        let top = |column: &str, n: u64| {
+            if published {
+                d.publish(CLOCK_CELL, column, n)
+            } else {
+                Some(n)
+            }
+        };
+        let untimed_excluded =
+            untimed_excluded(&state, &f, false).map(|n| n.and_then(|n| top("untimed_excluded", n)));
+        let body = ClockAnswer {
+            cells,
+            days: clock::DAYS,
+            disclosure: published.then(|| d.notice()),
+            measure: f.station.is_some().then(|| measure.as_str()),
+            timed: top("timed", timed as u64),
+            timezone: clock::TIMEZONE,
+            untimed: top("untimed", untimed as u64),
+            untimed_excluded,
+        };
+        let r = with_selection(json_reply(&body, JSON), selection_size(&state, &f));
+        Ok(if published {
+            super::guard::disclosed(r)
+        } else {
+            r
+        })
     })
     .await
+}
+
+/// The cell a clock answer's top-level counts are published in: the answer's (it has no
+/// identifying field), the cell of every answer's `untimed_excluded` ([`UNTIMED_CELL`]).
+const CLOCK_CELL: &str = UNTIMED_CELL;
+
+/// A `/api/clock` answer. Its fields in the order of the rendered JSON it replaces (serde_json's
+/// maps, by name), so that no client sees a change.
+#[derive(serde::Serialize)]
+struct ClockAnswer {
+    /// seven days (Monday first) of 24 local hours
+    cells: Vec<Vec<ClockCell>>,
+    days: &'static [&'static str],
+    /// disclosure control's notice, for a role whose answer is published
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    measure: Option<&'static str>,
+    timed: Option<u64>,
+    timezone: &'static str,
+    untimed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    untimed_excluded: Option<Option<u64>>,
+}
+
+/// A clock cell: the journeys' share of their time windows that falls in the hour (to 1e-6),
+/// or, published, whole journeys (`null` when suppressed).
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum ClockCell {
+    Weight(f64),
+    Journeys(Option<u64>),
 }
 
 // ---------------------------------------------------------------- flows

@@ -77,12 +77,7 @@ impl CountCells {
             c.distinct_persons,
             c.distinct_children,
         ];
-        let mut cells: Vec<Cell> = counts
-            .iter()
-            .map(|&n| Cell::Count(Some(u64::from(n))))
-            .collect();
-        cells.extend(total_cells(&c.carried));
-        CountCells(cells)
+        CountCells(cells(&counts, &c.carried))
     }
 
     /// (column, cell) in order.
@@ -99,6 +94,24 @@ impl CountCells {
     pub fn publish(&mut self, d: &Disclosure, cell: &str) {
         d.publish_cells(cell, count_columns(), &mut self.0);
     }
+}
+
+/// A row's exact counts, then its seizure and grading totals, as cells.
+fn cells(counts: &[u32], carried: &Totals) -> Vec<Cell> {
+    let mut cells: Vec<Cell> = counts
+        .iter()
+        .map(|&n| Cell::Count(Some(u64::from(n))))
+        .collect();
+    cells.extend(total_cells(carried));
+    cells
+}
+
+/// Field names sorted (serde_json's `Value` maps, which the JSON forms were written from, are
+/// sorted by key), each with its index among `names`: a JSON form's order.
+fn sorted_by_name(names: impl Iterator<Item = &'static str>) -> Vec<(&'static str, usize)> {
+    let mut o: Vec<(&'static str, usize)> = names.enumerate().map(|(i, name)| (name, i)).collect();
+    o.sort_unstable();
+    o
 }
 
 /// The seizure and grading totals as cells: money ([`Totals::COLUMNS`]' `cash_gbp`, to the
@@ -306,15 +319,10 @@ impl TrendRow {
             b.distinct_persons,
             b.distinct_children,
         ];
-        let mut cells: Vec<Cell> = counts
-            .iter()
-            .map(|&n| Cell::Count(Some(u64::from(n))))
-            .collect();
-        cells.extend(total_cells(&b.carried));
         TrendRow {
             start: b.start,
             end: b.end,
-            cells,
+            cells: cells(&counts, &b.carried),
         }
     }
 
@@ -364,15 +372,7 @@ pub struct TrendOut<'r> {
 /// [`TrendRow::csv_header`].
 fn trend_json_order() -> &'static [(&'static str, usize)] {
     static ORDER: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
-    ORDER.get_or_init(|| {
-        let mut o: Vec<(&'static str, usize)> = TrendRow::csv_header()
-            .iter()
-            .enumerate()
-            .map(|(i, &name)| (name, i))
-            .collect();
-        o.sort_unstable();
-        o
-    })
+    ORDER.get_or_init(|| sorted_by_name(TrendRow::csv_header().iter().copied()))
 }
 
 impl Serialize for TrendOut<'_> {
@@ -513,17 +513,7 @@ pub struct CorridorOut<'r, 'g> {
 /// the count column's index).
 fn corridor_json_order() -> &'static [(&'static str, usize)] {
     static ORDER: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
-    ORDER.get_or_init(|| {
-        let mut o: Vec<(&'static str, usize)> = CORRIDOR_HEAD
-            .iter()
-            .copied()
-            .chain(count_columns())
-            .enumerate()
-            .map(|(i, name)| (name, i))
-            .collect();
-        o.sort_unstable();
-        o
-    })
+    ORDER.get_or_init(|| sorted_by_name(CORRIDOR_HEAD.iter().copied().chain(count_columns())))
 }
 
 impl Serialize for CorridorOut<'_, '_> {

@@ -1521,23 +1521,29 @@ async fn a_flow_selection_publishes_the_same_numbers_as_the_whole_flow_for_every
     }
 }
 
+/// A fixture (k = 3) holding 3,000 synthetic journeys from the generator with `seed`.
+async fn generated_fixture(name: &str, seed: u64) -> Fixture {
+    let f = fixture(name, 3, 0, vec![], false).await;
+    let reports = linesmap::journey::generate::generate(
+        super::common::gb(),
+        &linesmap::journey::generate::GeneratorParams::builtin(),
+        3_000,
+        seed,
+    );
+    let values: Vec<_> = reports.into_iter().map(Ok).collect();
+    f.st.journeys
+        .ingest(&values, time::OffsetDateTime::now_utc())
+        .unwrap();
+    f
+}
+
 #[tokio::test]
 async fn a_viewers_flows_published_on_the_rows_equal_the_analysts_published_as_rendered() {
     // /api/flows publishes a viewer's typed rows before writing them (layers::rows). The
     // independent method is disclosure control on the analyst's written answer (the walk over
     // its JSON or CSV that the other aggregates still go through), less the pairs under k
     // that a viewer is not even shown: the two must agree to the byte (CSV) or the value (JSON).
-    let f = fixture("flow-rows", 3, 0, vec![], false).await;
-    let reports = linesmap::journey::generate::generate(
-        super::common::gb(),
-        &linesmap::journey::generate::GeneratorParams::builtin(),
-        3_000,
-        11,
-    );
-    let values: Vec<_> = reports.into_iter().map(Ok).collect();
-    f.st.journeys
-        .ingest(&values, time::OffsetDateTime::now_utc())
-        .unwrap();
+    let f = generated_fixture("flow-rows", 11).await;
     let st = &f.st;
     let d = &st.security.disclosure;
     let k = u64::from(d.k);
@@ -1611,17 +1617,7 @@ async fn a_viewers_trends_published_on_the_rows_equal_the_analysts_published_as_
     // the analyst's written answer (the walk over its JSON or CSV by field name): the two must
     // agree to the value (JSON) and to the byte (CSV). With from and to given, both roles
     // count the same periods (a viewer without dates gets a fixed window).
-    let f = fixture("trend-rows", 3, 0, vec![], false).await;
-    let reports = linesmap::journey::generate::generate(
-        super::common::gb(),
-        &linesmap::journey::generate::GeneratorParams::builtin(),
-        3_000,
-        13,
-    );
-    let values: Vec<_> = reports.into_iter().map(Ok).collect();
-    f.st.journeys
-        .ingest(&values, time::OffsetDateTime::now_utc())
-        .unwrap();
+    let f = generated_fixture("trend-rows", 13).await;
     let st = &f.st;
     let d = &st.security.disclosure;
     let (mut suppressed, mut rounded, mut untimed) = (0, 0, 0);
@@ -1683,17 +1679,7 @@ async fn a_viewers_corridors_published_on_the_rows_equal_the_analysts_published_
     // analyst's written answer, less the corridors under k, ordered by the published journeys;
     // each `via` count published in its own cell (the corridor and the station), those under k
     // left out, its share of the published journeys.
-    let f = fixture("corridor-rows", 3, 0, vec![], false).await;
-    let reports = linesmap::journey::generate::generate(
-        super::common::gb(),
-        &linesmap::journey::generate::GeneratorParams::builtin(),
-        3_000,
-        17,
-    );
-    let values: Vec<_> = reports.into_iter().map(Ok).collect();
-    f.st.journeys
-        .ingest(&values, time::OffsetDateTime::now_utc())
-        .unwrap();
+    let f = generated_fixture("corridor-rows", 17).await;
     let st = &f.st;
     let d = &st.security.disclosure;
     let k = u64::from(d.k);
@@ -1773,4 +1759,86 @@ async fn a_viewers_corridors_published_on_the_rows_equal_the_analysts_published_
     }
     // the comparison had corridors to leave out and via counts to publish
     assert!(left_out > 0 && vias > 0, "{left_out} {vias}");
+}
+
+#[tokio::test]
+async fn a_viewers_clock_is_published_in_its_cells_and_equals_disclosure_on_the_analysts() {
+    // /api/clock publishes a viewer's and a btp_planner's answer in the handler (the endpoint
+    // is published whole): each cell whole journeys, suppressed and rounded in its own cell;
+    // `timed`, `untimed` and `untimed_excluded` in the answer's cell; the notice. Independent
+    // method: the analyst's exact answer through disclosure control's walk over rendered JSON
+    // (the top-level counts and the notice) and, cell by cell, the weight to whole journeys:
+    // suppressed below k, else a multiple of the base within one base of it.
+    let f = generated_fixture("clock-rows", 19).await;
+    let st = &f.st;
+    let d = &st.security.disclosure;
+    let (k, base) = (u64::from(d.k), u64::from(d.base));
+    let (mut suppressed, mut rounded) = (0, 0);
+    for q in [
+        "",
+        "hours=22-02",
+        "days=fri,sat&from=2024-01-01&to=2024-06-30",
+        "station=EUS",
+        "station=LST&measure=all&hours=06-10",
+        "mode=rail&age_band=15-17",
+    ] {
+        let path = format!("/api/clock?{q}");
+        let exact = json_of(st, &path, Role::Analyst).await;
+        let (s, body, h) = get_as(st, &path, Role::Viewer).await;
+        assert_eq!(s, 200, "{path}: {body}");
+        let (s, planner, ph) = get_as(st, &path, Role::BtpPlanner).await;
+        assert_eq!(s, 200, "{path}: {planner}");
+        assert_eq!(body, planner, "{path}: a btp_planner's clock is a viewer's");
+        for h in [&h, &ph] {
+            assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+        }
+        // the fields in the order of the rendered answer (by name)
+        let at: Vec<usize> = [
+            "\"cells\"",
+            "\"days\"",
+            "\"disclosure\"",
+            "\"timed\"",
+            "\"timezone\"",
+            "\"untimed\"",
+        ]
+        .iter()
+        .map(|k| {
+            body.find(k)
+                .unwrap_or_else(|| panic!("{path}: {k} in {body}"))
+        })
+        .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{path}: {body}");
+        let got: Value = serde_json::from_str(&body).unwrap();
+        let (mut want_top, mut got_top) = (exact.clone(), got.clone());
+        want_top["cells"] = Value::Null;
+        got_top["cells"] = Value::Null;
+        d.json(&mut want_top);
+        assert_eq!(got_top, want_top, "{path}");
+        assert_eq!(
+            exact.get("untimed_excluded").is_some(),
+            q.contains("hours") || q.contains("days"),
+            "{path}: {exact}"
+        );
+        let (w, p) = (
+            exact["cells"].as_array().unwrap(),
+            got["cells"].as_array().unwrap(),
+        );
+        assert_eq!((w.len(), p.len()), (7, 7), "{path}");
+        for (wd, pd) in w.iter().zip(p) {
+            let (wd, pd) = (wd.as_array().unwrap(), pd.as_array().unwrap());
+            assert_eq!((wd.len(), pd.len()), (24, 24), "{path}");
+            for (wc, pc) in wd.iter().zip(pd) {
+                let n = wc.as_f64().unwrap().round() as u64;
+                if n < k {
+                    assert!(pc.is_null(), "{path}: {n} published as {pc}");
+                    suppressed += 1;
+                } else {
+                    let p = pc.as_u64().unwrap_or_else(|| panic!("{path}: {n} as {pc}"));
+                    assert!(p % base == 0 && p.abs_diff(n) < base, "{path}: {n} as {p}");
+                    rounded += u32::from(n % base != 0);
+                }
+            }
+        }
+    }
+    assert!(suppressed > 0 && rounded > 0, "{suppressed} {rounded}");
 }
