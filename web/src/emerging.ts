@@ -61,7 +61,7 @@ export function paint(map: maplibregl.Map) {
 
 /** The Gi* style's stroke (as layers.ts creates it; its colour is set again by styleStations). */
 export function unpaint(map: maplibregl.Map, st: (k: string) => maplibregl.ExpressionSpecification) {
-  map.setPaintProperty('hotspots-circle', 'circle-stroke-width', ['case', ['==', st('significant'), 1], 0.6, 0]);
+  map.setPaintProperty('hotspots-circle', 'circle-stroke-width', ['case', ['==', st('gi'), 0], 0, 0.6]);
 }
 
 /** The legend: every class with its colour, and every category in it with its stations. */

@@ -86,7 +86,7 @@ export function createMap(container: string): maplibregl.Map {
           'circle-color': STATION_COLOR,
           'circle-radius': stationRadius('stops'),
           'circle-stroke-color': '#222',
-          'circle-stroke-width': ['case', ['==', st('significant'), 1], 0.6, 0],
+          'circle-stroke-width': ['case', ['==', st('gi'), 0], 0, 0.6],
           // (no circle-opacity: the colour's alpha, STATION_COLOR)
         },
       },
@@ -118,45 +118,57 @@ export const ATTRIBUTION = 'Force areas: ONS, OGL v3.0, contains OS data © Crow
 export const STATE_KEY: Partial<Record<SourceId, string>> = { forces: 'code', rail: 'section', hotspots: 'crs' };
 
 /** Filtered counts (a CSV table) onto features whose geometry is already on the map: numbers as
- * they are, `true`/`false` as 1/0, into the features' properties at once and, the columns the
- * paint reads (PAINTED), as feature state by the function returned (so the page can push the
- * state in the frame that draws the rest). Only what changed is pushed (a station with no
- * journeys before and after costs nothing: each feature whose state changes has its paint
- * recomputed on the next frame). A column is read if any cell is a number (a viewer's
- * suppressed counts are empty cells, drawn as 0) or `true`/`false`; a feature without a row
- * gets 0 in each. */
+ * they are, `true`/`false` as 1/0, into the features' properties at once (the panels, popups and
+ * the table read them there); and what the paint reads of them besides the measure drawn
+ * (DRAWN: the stations' Gi* class) as feature state, by the function returned (so the page can
+ * push the state in the frame that draws the rest). Only what changed is pushed: each feature
+ * whose state changes has its paint recomputed on the next frame. A column is read if any cell
+ * is a number (a viewer's suppressed counts are empty cells, drawn as 0) or `true`/`false`; a
+ * feature without a row gets 0 in each. */
 export function applyCounts(id: 'forces' | 'rail' | 'hotspots', fc: FC, table: Table): (map: maplibregl.Map) => void {
   const key = STATE_KEY[id]!;
   const feats = fc.features;
   const rowOf = new Map<string, number>();
   (table.columns.get(key) ?? []).forEach((k, i) => rowOf.set(String(k), i));
   const row = feats.map((f) => rowOf.get(String(f.properties![key])) ?? -1);
-  const painted = PAINTED[id];
-  const changed: (Record<string, number> | undefined)[] = new Array(feats.length);
   // a column at a time (one property name per loop)
   for (const [n, col] of table.columns) {
     if (n === key) continue;
     const bool = col.some((c) => c === 'true' || c === 'false');
     if (!bool && !col.some((c) => typeof c === 'number')) continue;
-    const state = painted.includes(n);
-    const fresh = state && !pushed.has(`${id}/${n}`);
     for (let i = 0; i < feats.length; i++) {
-      const p = feats[i].properties!;
       const c = row[i] < 0 ? undefined : col[row[i]];
-      const v = bool ? (c === 'true' ? 1 : 0) : typeof c === 'number' ? c : 0;
-      if (p[n] !== v || fresh) {
-        if (state) (changed[i] ??= {})[n] = v;
-        p[n] = v;
-      }
+      feats[i].properties![n] = bool ? (c === 'true' ? 1 : 0) : typeof c === 'number' ? c : 0;
     }
-    if (state) pushed.add(`${id}/${n}`);
   }
+  const drawn = DRAWN[id];
   const states: [string, Record<string, number>][] = [];
-  changed.forEach((c, i) => c && states.push([feats[i].properties![key], c]));
+  if (drawn) {
+    const [name, of] = drawn;
+    let last = drawnPushed.get(id);
+    if (!last) drawnPushed.set(id, (last = new Map()));
+    for (const f of feats) {
+      const p = f.properties!;
+      const v = of(p);
+      if (last.get(p[key]) === v) continue;
+      last.set(p[key], v);
+      states.push([p[key], { [name]: v }]);
+    }
+  }
   return (map) => {
     for (const [k, state] of states) setState(map, id, k, state);
   };
 }
+/** What the paint reads of a source's counts as feature state, besides the measure drawn
+ * (which setScaled pushes as its drawn size): a state name and its value from a feature's
+ * counts. The stations' colour, stroke and recession read one class, `gi` (1 a significant hot
+ * spot, −1 a significant cold spot, 0 not significant), which a filter change alters for few
+ * stations, where their `gi_z` changes for every one. */
+const DRAWN: Partial<Record<'forces' | 'rail' | 'hotspots', [string, (p: Record<string, any>) => number]>> = {
+  hotspots: ['gi', (p) => (p.significant === 1 ? (p.gi_z > 0 ? 1 : -1) : 0)],
+};
+/** The DRAWN states last pushed, by source, then by feature. */
+const drawnPushed = new Map<string, Map<unknown, number>>();
 /** Feature states gathered while `batched` runs, by source and feature. */
 let gathering: Map<SourceId, Map<string | number, Record<string, number>>> | null = null;
 /** A feature's state, pushed at once, or gathered while `batched` runs. */
@@ -168,6 +180,8 @@ function setState(map: maplibregl.Map, id: SourceId, key: string | number, state
   if (s) Object.assign(s, state);
   else byKey.set(key, { ...state });
 }
+/** How many features' state the last `batched` pushed (the browser test reports it). */
+export const statesPushed = { last: 0 };
 /** Runs `f`, gathering the feature states it sets (applyCounts' pushes, setScaled) and pushing
  * them at its end, one `setFeatureState` per feature whatever number of steps set its keys: each
  * call costs MapLibre a merge of the state and an update of the map (a filter change sets the
@@ -180,45 +194,57 @@ export function batched<T>(map: maplibregl.Map, f: () => T): T {
   } finally {
     const g = gathering;
     gathering = null;
-    for (const [id, byKey] of g) for (const [k, s] of byKey) map.setFeatureState(stateOf(id, k), s);
+    statesPushed.last = 0;
+    for (const [id, byKey] of g) {
+      for (const [k, s] of byKey) map.setFeatureState(stateOf(id, k), s);
+      statesPushed.last += byKey.size;
+    }
   }
 }
 export const st = (k: string): maplibregl.ExpressionSpecification => ['coalesce', ['feature-state', k], 0];
-/** The columns of each source's counts that its paint reads as feature state (`st`), besides
- * the measure drawn, which setScaled pushes with its scaled value: the other counts are only the
- * features' properties (panels, popups, the table). Each key pushed costs in the push and in
- * the next frame's update of every feature whose state changed. */
-const PAINTED: Record<'forces' | 'rail' | 'hotspots', readonly string[]> = {
-  hotspots: ['significant', 'gi_z'],
-  forces: [],
-  rail: ['journeys'],
-};
-/** `source/column` pairs already pushed as feature state (a column's first push sends every
- * feature, even those whose property held the value already). */
-const pushed = new Set<string>();
-/** The measures and their scaled values last pushed as state (setScaled pushes only changes),
- * by source and measure, then by feature. */
-const scaledPushed = new Map<string, Map<unknown, { raw: number; scaled: number }>>();
+/** The drawn sizes last pushed as state (setScaled pushes only changes), by source and
+ * measure, then by feature. */
+const scaledPushed = new Map<string, Map<unknown, number>>();
 
-/** Sets each feature's `key` over the largest (absolute, at least 1) as feature state `<key>_s`
- * and returns that largest. Paint scaled to the current data reads `<key>_s`, so its expression
- * never changes with the filters: a changed data-driven paint expression makes MapLibre re-tile
- * the whole source in its worker (the track's thousands of sections on every filter change),
- * while feature state only repaints. */
+/** A measure over its largest, as drawn: the step of a source's size that a map can show.
+ * A filter change alters nearly every station's and section's count, and MapLibre recomputes
+ * the paint of each feature whose state changes in the next frame (at the national view most of
+ * a redraw's frame); a count that changes in a way no one can see (a tenth of a pixel) is not
+ * pushed. Stations: the circle's radius is the root of the scaled value times a cap of at most
+ * 16 px, kept at 1.5 px or more; the root is drawn in steps of 1/64 (a quarter pixel at the
+ * largest cap, half that at the national view's), and every root under 6/64 is drawn at the
+ * 1.5 px floor at every zoom, so it is one step. Track: the width is 0.5 px plus 8.5 px times
+ * the scaled value, drawn in steps of 1/34 (a quarter pixel), a section with any journeys at
+ * least one step (its colour says it has some). Forces (45 areas, a colour ramp): as computed.
+ * A zero stays zero: no circle, the empty track's colour. */
+export const drawnStep: Record<'forces' | 'rail' | 'hotspots', (s: number) => number> = {
+  forces: (s) => s,
+  rail: (s) => (s <= 0 ? 0 : Math.max(1, Math.round(s * 34)) / 34),
+  hotspots: (s) => {
+    if (s <= 0) return 0;
+    const r = Math.max(6, Math.round(Math.sqrt(s) * 64)) / 64;
+    return r * r;
+  },
+};
+
+/** Sets each feature's `key` over the largest (absolute, at least 1), in the steps the map draws
+ * (`drawnStep`), as feature state `<key>_s` and returns that largest. Paint scaled to the current
+ * data reads `<key>_s`, so its expression never changes with the filters: a changed data-driven
+ * paint expression makes MapLibre re-tile the whole source in its worker (the track's thousands
+ * of sections on every filter change), while feature state only repaints. The counts themselves
+ * are the features' properties in the page (panels, popups, the table), not state. */
 export function setScaled(map: maplibregl.Map, id: 'forces' | 'rail' | 'hotspots', fc: FC, key: string): number {
   const m = max(fc, key);
   const k = STATE_KEY[id]!;
+  const step = drawnStep[id];
   let last = scaledPushed.get(`${id}/${key}`);
   if (!last) scaledPushed.set(`${id}/${key}`, (last = new Map()));
   for (const f of fc.features) {
     const p = f.properties!;
-    const raw = Number(p[key]) || 0;
-    const scaled = raw / m;
-    const was = last.get(p[k]);
-    if (was?.raw === raw && was.scaled === scaled) continue;
-    if (was) (was.raw = raw), (was.scaled = scaled);
-    else last.set(p[k], { raw, scaled });
-    setState(map, id, p[k], { [key]: raw, [`${key}_s`]: scaled });
+    const scaled = step((Number(p[key]) || 0) / m);
+    if (last.get(p[k]) === scaled) continue;
+    last.set(p[k], scaled);
+    setState(map, id, p[k], { [`${key}_s`]: scaled });
   }
   return m;
 }
@@ -230,12 +256,12 @@ function forceColor(metric: ForceMetric): maplibregl.ExpressionSpecification {
   return ['interpolate', ['linear'], st(`${metric}_s`), 0, lo, 1, hi];
 }
 const RAIL_WIDTH: maplibregl.ExpressionSpecification = ['interpolate', ['linear'], st('journeys_s'), 0, 0.5, 1, 9];
-const RAIL_COLOR: maplibregl.ExpressionSpecification = ['case', ['>', st('journeys'), 0], '#1a1a1a', '#8a8a8a'];
+const RAIL_COLOR: maplibregl.ExpressionSpecification = ['case', ['>', st('journeys_s'), 0], '#1a1a1a', '#8a8a8a'];
 /** Circle area by `field` (scaled state), capped by zoom; with `gi`, the insignificant smaller. */
 function stationRadius(field: string, gi = true): maplibregl.ExpressionSpecification {
   const r = (cap: number): maplibregl.ExpressionSpecification => [
-    'case', ['>', st(field), 0],
-    ['max', 1.5, ['*', cap, ['sqrt', st(`${field}_s`)], gi ? ['case', ['==', st('significant'), 1], 1, 0.7] : 1]], 0,
+    'case', ['>', st(`${field}_s`), 0],
+    ['max', 1.5, ['*', cap, ['sqrt', st(`${field}_s`)], gi ? ['case', ['==', st('gi'), 0], 0.7, 1] : 1]], 0,
   ];
   return ['interpolate', ['linear'], ['zoom'], 5, r(7), 8, r(11), 11, r(16)];
 }
@@ -246,8 +272,8 @@ function stationRadius(field: string, gi = true): maplibregl.ExpressionSpecifica
 // the same (see format.ts withAlpha).
 const STATION_COLOR: maplibregl.ExpressionSpecification = [
   'case',
-  ['all', ['==', st('significant'), 1], ['>', st('gi_z'), 0]], withAlpha(PAL.stations.hot, 0.9),
-  ['==', st('significant'), 1], withAlpha(PAL.stations.cold, 0.9),
+  ['==', st('gi'), 1], withAlpha(PAL.stations.hot, 0.9),
+  ['==', st('gi'), -1], withAlpha(PAL.stations.cold, 0.9),
   withAlpha(PAL.stations.insignificant, 0.45),
 ];
 /** The properties the worker tiles, per source, where its layers read only some (the key its

@@ -114,6 +114,10 @@ const debug = {
     lastRedrawMs: null as number | null,
     lastFetchMs: null as number | null,
     lastApplyMs: null as number | null,
+    /** features whose state the last change pushed (stations, track sections, forces) */
+    get lastStates() {
+      return L.statesPushed.last;
+    },
     /** the journeys' routes drawn after the rest: from the page's start (first load) or the change */
     firstJourneysMs: null as number | null,
     lastJourneysMs: null as number | null,

@@ -155,17 +155,23 @@ try {
   for (const [id, c] of Object.entries(counts)) check(`layer ${id} has features`, c.data > 0 && c.rendered > 0, JSON.stringify(c));
   check('forces layer has 45 areas', counts.forces.data === 45, String(counts.forces.data));
   // The track is drawn from the server's vector tiles (no GeoJSON of it in the page); each
-  // section's journeys come as feature state: those of the tiles drawn are the rail items'.
+  // section's width comes as feature state: its journeys (the rail items') over the largest,
+  // drawn to a quarter pixel (width 0.5 + 8.5 × the state), and the dark colour of a section
+  // with journeys where the state is above 0.
   const railItems = await api('/collections/rail/items?limit=10000', TOKEN.analyst);
   const railWant = new Map(railItems.features.map((f) => [f.properties.section, f.properties.journeys]));
+  const railMax = Math.max(1, ...railWant.values());
   const railDrawn = await page.evaluate(() =>
     window.__linesmap.map.querySourceFeatures('rail', { sourceLayer: 'rail' })
-      .map((f) => [f.id, window.__linesmap.map.getFeatureState({ source: 'rail', sourceLayer: 'rail', id: f.id }).journeys ?? 0]));
-  const railWrong = railDrawn.filter(([id, n]) => railWant.get(id) !== n);
+      .map((f) => [f.id, window.__linesmap.map.getFeatureState({ source: 'rail', sourceLayer: 'rail', id: f.id }).journeys_s ?? 0]));
+  const railWrong = railDrawn.filter(([id, s]) => {
+    const n = railWant.get(id);
+    return n === undefined || (s > 0) !== (n > 0) || Math.abs(8.5 * (s - n / railMax)) > 0.25 + 1e-9;
+  });
   const railIds = new Set(railDrawn.map(([id]) => id));
-  check('the track\'s tiles carry each section\'s journeys as the items count them',
-    railDrawn.length > 0 && railWrong.length === 0 && railIds.size > railWant.size / 2 && railDrawn.some(([, n]) => n > 0),
-    `${railIds.size} of ${railWant.size} sections drawn, ${railWrong.length} wrong: ${JSON.stringify(railWrong.slice(0, 3))}`);
+  check('the track\'s tiles are drawn by each section\'s journeys as the items count them (width to a quarter pixel)',
+    railDrawn.length > 0 && railWrong.length === 0 && railIds.size > railWant.size / 2 && railDrawn.some(([, s]) => s > 0),
+    `${railIds.size} of ${railWant.size} sections drawn, ${railWrong.length} wrong: ${JSON.stringify(railWrong.slice(0, 3).map(([id, s]) => [id, s, railWant.get(id), railMax]))}`);
   check('the page holds no track geometry (tiles only)', !requested.some((u) => u.includes('/collections/rail/items')), requested.filter((u) => u.includes('/rail/')).slice(0, 3).join(' '));
   // The page's CSV reader (the counts of every layer come as CSV) against one written here
   // from RFC 4180 (every cell read character by character, a number where `Number` reads one,
@@ -494,6 +500,7 @@ try {
   results.filter_redraw_ms = await page.evaluate(() => window.__linesmap.timings.lastRedrawMs);
   results.filter_fetch_ms = await page.evaluate(() => window.__linesmap.timings.lastFetchMs);
   results.filter_apply_ms = await page.evaluate(() => window.__linesmap.timings.lastApplyMs);
+  results.filter_redraw_states = await page.evaluate(() => window.__linesmap.timings.lastStates);
   results.journeys_2024q1 = filtered;
   // The routes follow the redraw: no frame draws the previous filter's (they are hidden until
   // the new filter's tiles are in), and they are drawn with the quarter's tiles a moment later.
@@ -972,7 +979,10 @@ try {
   const sizeOf = (crs) => page.evaluate((c) => {
     const d = window.__linesmap;
     const field = d.stationStyle.field;
-    return { field, value: d.map.getFeatureState({ source: 'hotspots', id: c })[field], radius: JSON.stringify(d.map.getPaintProperty('hotspots-circle', 'circle-radius')) };
+    // the count the page holds for the station, and the size drawn (its state: the count over
+    // the largest, 0 for no circle)
+    const p = d.data.hotspots.features.find((f) => f.properties.crs === c).properties;
+    return { field, value: p[field], drawn: d.map.getFeatureState({ source: 'hotspots', id: c })[`${field}_s`] ?? 0, radius: JSON.stringify(d.map.getPaintProperty('hotspots-circle', 'circle-radius')) };
   }, crs);
   await setMeasure('all');
   const allPassed = await sizeOf(passed.crs);
@@ -980,8 +990,21 @@ try {
   await setMeasure('stops');
   const stopsPassed = await sizeOf(passed.crs);
   const stopsStopped = await sizeOf(stopped.crs);
-  check('measure all: circles are sized by journeys as the server counts them', allPassed.field === 'journeys' && allPassed.value === passed.journeys && allStopped.value === stopped.journeys && allPassed.radius.includes('"journeys"'), `${passed.crs} ${JSON.stringify(allPassed.value)} vs ${passed.journeys}; ${stopped.crs} ${allStopped.value} vs ${stopped.journeys}`);
-  check('measure stops: a station only passed through shrinks to nothing, a stop keeps its count', stopsPassed.field === 'stops' && stopsPassed.value === 0 && stopsStopped.value === stopped.stops && stopsPassed.radius.includes('"stops"') && !stopsPassed.radius.includes('"journeys"'), `${passed.crs}: ${stopsPassed.value}; ${stopped.crs}: ${stopsStopped.value} vs ${stopped.stops}`);
+  check('measure all: circles are sized by journeys as the server counts them', allPassed.field === 'journeys' && allPassed.value === passed.journeys && allStopped.value === stopped.journeys && allPassed.drawn > 0 && allStopped.drawn > 0 && allPassed.radius.includes('"journeys_s"'), `${passed.crs} ${JSON.stringify(allPassed)} vs ${passed.journeys}; ${stopped.crs} ${JSON.stringify(allStopped)} vs ${stopped.journeys}`);
+  // (the station with the most stops is the largest: drawn at full size, state 1)
+  check('measure stops: a station only passed through shrinks to nothing, a stop keeps its count', stopsPassed.field === 'stops' && stopsPassed.value === 0 && stopsPassed.drawn === 0 && stopsStopped.value === stopped.stops && stopsStopped.drawn === 1 && stopsPassed.radius.includes('"stops_s"') && !stopsPassed.radius.includes('"journeys'), `${passed.crs}: ${JSON.stringify(stopsPassed)}; ${stopped.crs}: ${JSON.stringify(stopsStopped)} vs ${stopped.stops}`);
+
+  // every station's circle by stops: the root of its count over the largest, which the radius
+  // is (times a cap of at most 16 px, at least 1.5 px: a root under 6/64 is drawn at that
+  // floor), to an eighth of a pixel at the largest cap; no circle without stops
+  const drawnAll = await page.evaluate(() => {
+    const d = window.__linesmap;
+    return d.data.hotspots.features.map((f) => [f.properties.crs, f.properties.stops, d.map.getFeatureState({ source: 'hotspots', id: f.properties.crs }).stops_s ?? 0]);
+  });
+  const stopsMax = Math.max(1, ...drawnAll.map(([, v]) => v));
+  const sizeWrong = drawnAll.filter(([, v, s]) => (s > 0) !== (v > 0) || (v > 0 && Math.abs(16 * (Math.sqrt(s) - Math.max(Math.sqrt(v / stopsMax), 6 / 64))) > 0.125 + 1e-9));
+  check('every station\'s circle is its stops over the largest, to an eighth of a pixel', drawnAll.length > 0 && sizeWrong.length === 0 && drawnAll.some(([, v]) => v > 0),
+    `${drawnAll.length} stations, ${sizeWrong.length} wrong: ${JSON.stringify(sizeWrong.slice(0, 3))}, largest ${stopsMax}`);
 
   // the emerging style, switched on through the selector
   const g1 = await page.evaluate(() => window.__linesmap.generation);

@@ -99,6 +99,7 @@ try {
         const rel = (t) => t - t0;
         return {
           redraw: window.__linesmap.timings.lastRedrawMs,
+          states: window.__linesmap.timings.lastStates,
           marks: Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, rel(v)])),
           requests: performance.getEntriesByType('resource').map((e) => ({ url: e.name.replace(location.origin, '').slice(0, 70), start: rel(e.startTime), end: rel(e.responseEnd), kb: e.encodedBodySize / 1024 })),
           frames: window.__prof.frames.filter(([s]) => s >= t0).map(([s, e, why]) => [rel(s), e - s, why]),
@@ -106,7 +107,7 @@ try {
           long: window.__prof.long.filter(([s]) => s >= t0).map(([s, d]) => [rel(s), d]),
         };
       });
-      console.log(`== ${base} run ${run}${cold == null ? '' : ` (${from} to ${to})`}: first interactive ${first} ms, filter redraw ${p.redraw} ms`);
+      console.log(`== ${base} run ${run}${cold == null ? '' : ` (${from} to ${to})`}: first interactive ${first} ms, filter redraw ${p.redraw} ms, ${p.states} features' state pushed`);
       console.log(`   marks: ${Object.entries(p.marks).filter(([k]) => k.startsWith('reload')).map(([k, v]) => `${k} ${r0(v)}`).join(', ')}`);
       for (const q of p.requests) console.log(`   request ${r0(q.start)}–${r0(q.end)} ms (${r0(q.end - q.start)}) ${q.kb.toFixed(1)} KB ${q.url}`);
       console.log(`   frames (start ms: main-thread ms, dirty before>after): ${p.frames.map(([s, d, why]) => `${r0(s)}:${r0(d)} ${why}`).join(', ')}`);
