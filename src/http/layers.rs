@@ -591,51 +591,139 @@ pub async fn emerging_api(
                 .cmp(&rank(result[b].category))
                 .then_with(|| g.stations.get(a).code.cmp(&g.stations.get(b).code))
         });
-        let features: Vec<Value> = rows
+        let features: Vec<EmergingFeature> = rows
             .iter()
             .map(|&i| {
                 let s = g.stations.get(i);
                 let e = &result[i];
-                json!({
-                    "type": "Feature",
-                    "id": s.code,
-                    "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
-                    "properties": {
-                        "crs": s.code,
-                        "name": s.name,
-                        "force": g.station_force(i).map(|h| g.forces.get(h.force).code.to_string()),
-                        "category": e.category,
-                        "trend_z": round6(e.trend_z),
-                        "trend_p": e.trend_p,
-                        "gi_z": e.gi_z.iter().map(|&z| round6(z)).collect::<Vec<f64>>(),
-                        "bins": e.bins.iter().map(|&b| match b { 1 => json!("hot"), -1 => json!("cold"), _ => Value::Null }).collect::<Vec<Value>>(),
+                EmergingFeature {
+                    geometry: Point {
+                        coordinates: [s.lon, s.lat],
+                        kind: "Point",
                     },
-                })
+                    id: s.code.as_str(),
+                    properties: EmergingProperties {
+                        bins: e
+                            .bins
+                            .iter()
+                            .map(|&b| match b {
+                                1 => Some("hot"),
+                                -1 => Some("cold"),
+                                _ => None,
+                            })
+                            .collect(),
+                        category: e.category,
+                        crs: s.code.as_str(),
+                        force: g
+                            .station_force(i)
+                            .map(|h| g.forces.get(h.force).code.as_str()),
+                        gi_z: e.gi_z.iter().map(|&z| round6(z)).collect(),
+                        name: &s.name,
+                        trend_p: e.trend_p,
+                        trend_z: round6(e.trend_z),
+                    },
+                    kind: "Feature",
+                }
             })
             .collect();
-        let mut body = json!({
-            "type": "FeatureCollection",
-            "interval": match interval { Interval::Week => "week", Interval::Month => "month" },
-            "measure": measure.as_str(),
-            "time_lag": lag,
-            "periods": starts.iter().map(|&s| layers::date_of(s).to_string()).collect::<Vec<String>>(),
-            "numberMatched": features.len(),
-            "numberReturned": features.len(),
-            "method": {
+        // A viewer's and a btp_planner's answer is published whole (its counts per station and
+        // period were published above, before the statistic); the only count left is
+        // `untimed_excluded`, published in the answer's cell as disclosure control would.
+        let published = matches!(who.role(), Some(Role::Viewer | Role::BtpPlanner));
+        let body = EmergingAnswer {
+            disclosure: published.then(|| d.notice()),
+            number_matched: features.len(),
+            number_returned: features.len(),
+            features,
+            interval: match interval {
+                Interval::Week => "week",
+                Interval::Month => "month",
+            },
+            measure: measure.as_str(),
+            method: json!({
                 "gi_z": format!("space-time Getis-Ord Gi*: the station and its stations within {} m along the track, in the period and the {lag} before it, over all stations x periods", hotspots::NEIGHBOUR_TRACK_M),
                 "bins": format!("hot (z > 0) or cold (z < 0) where significant by Benjamini-Hochberg at {} over all bins (two-sided normal p)", hotspots::FDR_Q),
                 "trend": "Mann-Kendall on the station's gi_z series (ties corrected, continuity-corrected z, two-sided p); significant at 0.05",
                 "category": "after ESRI's emerging hot spot analysis: see the README",
-            },
-            "features": features,
-        });
-        untimed_field(&state, &f, &mut body);
-        Ok(with_selection(
-            json_reply(&body, GEOJSON),
-            selection_size(&state, &f),
-        ))
+            }),
+            periods: starts
+                .iter()
+                .map(|&s| layers::date_of(s).to_string())
+                .collect(),
+            time_lag: lag,
+            kind: "FeatureCollection",
+            untimed_excluded: untimed_excluded(&state, &f, false).map(|n| {
+                n.and_then(|n| {
+                    if published {
+                        d.publish(UNTIMED_CELL, "untimed_excluded", n)
+                    } else {
+                        Some(n)
+                    }
+                })
+            }),
+        };
+        let r = with_selection(json_reply(&body, GEOJSON), selection_size(&state, &f));
+        Ok(if published {
+            super::guard::disclosed(r)
+        } else {
+            r
+        })
     })
     .await
+}
+
+/// A `/api/hotspots/emerging` answer. Its fields, and each feature's, in the order of the
+/// rendered JSON it replaces (serde_json's maps, by name), so that no client sees a change.
+#[derive(serde::Serialize)]
+struct EmergingAnswer<'g> {
+    /// disclosure control's notice, for a role whose answer is published
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure: Option<Value>,
+    features: Vec<EmergingFeature<'g>>,
+    interval: &'static str,
+    measure: &'static str,
+    method: Value,
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    #[serde(rename = "numberReturned")]
+    number_returned: usize,
+    periods: Vec<String>,
+    time_lag: usize,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    untimed_excluded: Option<Option<u64>>,
+}
+
+/// A station of an emerging hot spot answer, as a GeoJSON feature.
+#[derive(serde::Serialize)]
+struct EmergingFeature<'g> {
+    geometry: Point,
+    id: &'g str,
+    properties: EmergingProperties<'g>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// A GeoJSON Point.
+#[derive(serde::Serialize)]
+struct Point {
+    coordinates: [f64; 2],
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct EmergingProperties<'g> {
+    /// each period's bin: `hot`, `cold` or `null` (not significant)
+    bins: Vec<Option<&'static str>>,
+    category: &'static str,
+    crs: &'g str,
+    force: Option<&'g str>,
+    gi_z: Vec<f64>,
+    name: &'g str,
+    trend_p: f64,
+    trend_z: f64,
 }
 
 // ---------------------------------------------------------------- clock

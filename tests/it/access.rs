@@ -1835,10 +1835,70 @@ async fn a_viewers_clock_is_published_in_its_cells_and_equals_disclosure_on_the_
                 } else {
                     let p = pc.as_u64().unwrap_or_else(|| panic!("{path}: {n} as {pc}"));
                     assert!(p % base == 0 && p.abs_diff(n) < base, "{path}: {n} as {p}");
-                    rounded += u32::from(n % base != 0);
+                    rounded += u32::from(!n.is_multiple_of(base));
                 }
             }
         }
     }
     assert!(suppressed > 0 && rounded > 0, "{suppressed} {rounded}");
+}
+
+#[tokio::test]
+async fn a_viewers_emerging_hot_spots_are_published_whole_in_the_handler() {
+    // /api/hotspots/emerging publishes a viewer's and a btp_planner's counts per station and
+    // period before the statistic, and the answer's `untimed_excluded` in the answer's cell,
+    // then writes the answer through serde and marks it for the guard (which no longer reads
+    // the body again). Independent method: disclosure control's walk over the written answer
+    // changes nothing in it (no count left unpublished); its `untimed_excluded` is the
+    // analyst's exact count published; the notice and the header are there; the stations
+    // listed are the analyst's.
+    let f = generated_fixture("emerging-rows", 23).await;
+    let st = &f.st;
+    let d = &st.security.disclosure;
+    let mut untimed = 0;
+    for q in [
+        "interval=month",
+        "interval=month&hours=22-02",
+        "interval=week&from=2024-01-01&to=2024-03-31&days=sat,sun",
+        "interval=month&measure=all&force=E23000001",
+    ] {
+        let path = format!("/api/hotspots/emerging?{q}");
+        let exact = json_of(st, &path, Role::Analyst).await;
+        let (s, body, h) = get_as(st, &path, Role::Viewer).await;
+        assert_eq!(s, 200, "{path}: {body}");
+        let (s, planner, ph) = get_as(st, &path, Role::BtpPlanner).await;
+        assert_eq!(s, 200, "{path}: {planner}");
+        assert_eq!(
+            body, planner,
+            "{path}: a btp_planner's answer is a viewer's"
+        );
+        for h in [&h, &ph] {
+            assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+        }
+        let got: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(got["disclosure"], d.notice(), "{path}");
+        let mut walked = got.clone();
+        walked.as_object_mut().unwrap().remove("disclosure");
+        d.json(&mut walked);
+        assert_eq!(walked, got, "{path}");
+        let want = exact.get("untimed_excluded").map(|n| {
+            d.publish("", "untimed_excluded", n.as_u64().unwrap())
+                .map_or(Value::Null, Value::from)
+        });
+        assert_eq!(got.get("untimed_excluded"), want.as_ref(), "{path}");
+        untimed += usize::from(want.is_some_and(|n| !n.is_null()));
+        let ids = |v: &Value| {
+            let mut ids: Vec<String> = v["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["id"].as_str().unwrap().to_string())
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(&got), ids(&exact), "{path}");
+        assert!(!ids(&got).is_empty(), "{path}");
+    }
+    assert!(untimed > 0);
 }
