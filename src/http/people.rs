@@ -9,6 +9,7 @@ use super::journeys::{JourneyFeature, filter_from, journey_params, record_count}
 use super::layers::{Format, blocking, csv_bytes, csv_reply, format_param, select};
 use super::params::Params;
 use super::{AppState, json_reply};
+use crate::access::Role;
 use crate::geography::Geography;
 use crate::journey::map::MappedJourney;
 use crate::layers::people::{self, PersonSummary};
@@ -354,16 +355,31 @@ pub async fn treatment_api(
             group,
             who.viewer() || who.disclose_non_btp(),
         );
+        // A viewer's and a btp_planner's table was published as it was made (the endpoint is
+        // published whole): the answer carries the notice and is marked for the guard, which
+        // adds its header without reading the body again.
+        let published = matches!(who.role(), Some(Role::Viewer | Role::BtpPlanner));
+        let mark = |r| {
+            if published {
+                super::guard::disclosed(r)
+            } else {
+                r
+            }
+        };
         if fmt == Format::Csv {
-            return Ok(super::layers::with_selection(
+            return Ok(mark(super::layers::with_selection(
                 csv_reply(table_csv(&t)?, None),
                 sel.len(),
-            ));
+            )));
         }
-        Ok(super::layers::with_selection(
-            json_reply(&table_json(&t, by, group), JSON),
+        let mut body = table_json(&t, by, group);
+        if published {
+            body["disclosure"] = state.security.disclosure.notice();
+        }
+        Ok(mark(super::layers::with_selection(
+            json_reply(&body, JSON),
             sel.len(),
-        ))
+        )))
     })
     .await
 }

@@ -1902,3 +1902,59 @@ async fn a_viewers_emerging_hot_spots_are_published_whole_in_the_handler() {
     }
     assert!(untimed > 0);
 }
+
+#[tokio::test]
+async fn a_viewers_treatment_table_is_published_as_it_is_made() {
+    // /api/treatment publishes a viewer's and a btp_planner's counts as the table is made
+    // (the national row, each row and the completeness), computes the rates and funnel
+    // positions from them, and marks the answer for the guard (which no longer reads it
+    // again). Independent method: disclosure control's walk over the written answer, JSON and
+    // CSV, changes nothing in it (no count left unpublished); the notice and header are there.
+    let f = generated_fixture("treatment-rows", 29).await;
+    let st = &f.st;
+    let d = &st.security.disclosure;
+    let (mut suppressed, mut shown) = (0, 0);
+    for q in [
+        "by=source_force&group=all",
+        "by=origin_force&group=children",
+        "by=destination_force&group=all&from=2024-01-01&to=2024-06-30",
+        "by=source_force&group=children&mode=rail&hours=18-06",
+    ] {
+        for csv in [false, true] {
+            let path = format!("/api/treatment?{q}{}", if csv { "&f=csv" } else { "" });
+            let (s, body, h) = get_as(st, &path, Role::Viewer).await;
+            assert_eq!(s, 200, "{path}: {body}");
+            let (s, planner, ph) = get_as(st, &path, Role::BtpPlanner).await;
+            assert_eq!(s, 200, "{path}: {planner}");
+            assert_eq!(body, planner, "{path}: a btp_planner's table is a viewer's");
+            for h in [&h, &ph] {
+                assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+            }
+            if csv {
+                let walked = d.csv(body.as_bytes()).unwrap();
+                assert_eq!(String::from_utf8(walked).unwrap(), body, "{path}");
+                suppressed += body.matches(",,").count();
+                continue;
+            }
+            let got: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(got["disclosure"], d.notice(), "{path}");
+            let mut walked = got.clone();
+            walked.as_object_mut().unwrap().remove("disclosure");
+            d.json(&mut walked);
+            assert_eq!(walked, got, "{path}");
+            for r in got["rows"].as_array().unwrap() {
+                match r["encounters"].as_u64() {
+                    Some(n) => {
+                        assert!(
+                            n.is_multiple_of(u64::from(d.base)) && n >= u64::from(d.k),
+                            "{path}: {r}"
+                        );
+                        shown += 1;
+                    }
+                    None => suppressed += 1,
+                }
+            }
+        }
+    }
+    assert!(suppressed > 0 && shown > 0, "{suppressed} {shown}");
+}
