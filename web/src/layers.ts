@@ -184,8 +184,8 @@ function setState(map: maplibregl.Map, id: SourceId, key: string | number, state
 export const statesPushed = { last: 0 };
 /** Runs `f`, gathering the feature states it sets (applyCounts' pushes, setScaled) and pushing
  * them at its end, one `setFeatureState` per feature whatever number of steps set its keys: each
- * call costs MapLibre a merge of the state and an update of the map (a filter change sets the
- * stations' counts and their scaled measure, 2 × 2,568 calls, and the track's, 2 × 1,559). */
+ * call costs MapLibre a merge of the state and an update of the map (a filter change may set a
+ * station's Gi* class and its drawn size in two steps: one call for both). */
 export function batched<T>(map: maplibregl.Map, f: () => T): T {
   if (gathering) return f();
   gathering = new Map();
@@ -209,14 +209,14 @@ const scaledPushed = new Map<string, Map<unknown, number>>();
 /** A measure over its largest, as drawn: the step of a source's size that a map can show.
  * A filter change alters nearly every station's and section's count, and MapLibre recomputes
  * the paint of each feature whose state changes in the next frame (at the national view most of
- * a redraw's frame); a count that changes in a way no one can see (a tenth of a pixel) is not
- * pushed. Stations: the circle's radius is the root of the scaled value times a cap of at most
- * 16 px, kept at 1.5 px or more; the root is drawn in steps of 1/64 (a quarter pixel at the
- * largest cap, half that at the national view's), and every root under 6/64 is drawn at the
- * 1.5 px floor at every zoom, so it is one step. Track: the width is 0.5 px plus 8.5 px times
- * the scaled value, drawn in steps of 1/34 (a quarter pixel), a section with any journeys at
- * least one step (its colour says it has some). Forces (45 areas, a colour ramp): as computed.
- * A zero stays zero: no circle, the empty track's colour. */
+ * a redraw's frame); a count that changes in a way no one can see (under a quarter pixel) is
+ * not pushed. Stations: the circle's radius is the root of the scaled value times a cap of at
+ * most 16 px, kept at 1.5 px or more; the root is drawn in steps of 1/64 (a quarter pixel at
+ * the largest cap, a ninth of one at the national view's 7 px), and every root under 6/64 is
+ * drawn at the 1.5 px floor at every zoom, so it is one step. Track: the width is 0.5 px plus
+ * 8.5 px times the scaled value, drawn in steps of 1/34 (a quarter pixel), a section with any
+ * journeys at least one step (its colour says it has some). Forces (45 areas, a colour ramp):
+ * as computed. A zero stays zero: no circle, the empty track's colour. */
 export const drawnStep: Record<'forces' | 'rail' | 'hotspots', (s: number) => number> = {
   forces: (s) => s,
   rail: (s) => (s <= 0 ? 0 : Math.max(1, Math.round(s * 34)) / 34),
