@@ -43,6 +43,12 @@ impl Who {
     pub fn disclose_non_btp(&self) -> bool {
         self.role() == Some(Role::BtpPlanner)
     }
+    /// Whether the guard publishes this caller's answers of an endpoint published whole (not
+    /// split into BTP's part): a viewer's, and a `btp_planner`'s, which hold journeys it may not
+    /// read. A handler that publishes such an answer itself marks it [`disclosed`].
+    pub fn gets_published_whole(&self) -> bool {
+        matches!(self.role(), Some(Role::Viewer | Role::BtpPlanner))
+    }
     /// May read every journey, so an aggregate may follow the data's own extent.
     pub fn sees_all_journeys(&self) -> bool {
         self.role().is_some_and(|r| r >= Role::Analyst)

@@ -12,7 +12,6 @@ use super::error::ApiError;
 use super::journeys::{filter_from, force_param, journey_params};
 use super::params::Params;
 use super::{AppState, json_reply, round7};
-use crate::access::Role;
 use crate::access::disclosure::Disclosure;
 use crate::geography::Geography;
 use crate::journey::carried::Totals;
@@ -629,7 +628,7 @@ pub async fn emerging_api(
         // A viewer's and a btp_planner's answer is published whole (its counts per station and
         // period were published above, before the statistic); the only count left is
         // `untimed_excluded`, published in the answer's cell as disclosure control would.
-        let published = matches!(who.role(), Some(Role::Viewer | Role::BtpPlanner));
+        let published = who.gets_published_whole();
         let body = EmergingAnswer {
             disclosure: published.then(|| d.notice()),
             number_matched: features.len(),
@@ -652,15 +651,7 @@ pub async fn emerging_api(
                 .collect(),
             time_lag: lag,
             kind: "FeatureCollection",
-            untimed_excluded: untimed_excluded(&state, &f, false).map(|n| {
-                n.and_then(|n| {
-                    if published {
-                        d.publish(UNTIMED_CELL, "untimed_excluded", n)
-                    } else {
-                        Some(n)
-                    }
-                })
-            }),
+            untimed_excluded: untimed_excluded(&state, &f, published),
         };
         let r = with_selection(json_reply(&body, GEOJSON), selection_size(&state, &f));
         Ok(if published {
@@ -747,7 +738,8 @@ pub fn untimed_field(state: &AppState, f: &JourneyFilter, body: &mut Value) {
 const UNTIMED_CELL: &str = "";
 
 /// With an `hours` or `days` filter, the journeys it left out for having no time, as the
-/// caller may see it: `viewer`, published (`Some(None)` when suppressed); for a
+/// caller may see it: `viewer` (a viewer's, or an answer published whole), published in
+/// [`UNTIMED_CELL`] (`Some(None)` when suppressed); for a
 /// `btp_planner` (`f.disclose_non_btp`) the BTP part exactly plus the rest published (a
 /// suppressed rest counting 0), as [`combine_parts`] does for every other count; else
 /// exactly. `None` without such a filter.
@@ -817,7 +809,7 @@ pub async fn clock_api(
         // publishes a rendered answer: the cells whole journeys, suppressed and rounded each in
         // its own cell; the top-level counts in the answer's cell (it has no identifying
         // field), the notice beside them.
-        let published = matches!(who.role(), Some(Role::Viewer | Role::BtpPlanner));
+        let published = who.gets_published_whole();
         let whole = who.viewer() || who.disclose_non_btp();
         let key = format!("clock|{f:?}|{measure:?}");
         let cells = cells
@@ -845,8 +837,7 @@ pub async fn clock_api(
                 Some(n)
             }
         };
-        let untimed_excluded =
-            untimed_excluded(&state, &f, false).map(|n| n.and_then(|n| top("untimed_excluded", n)));
+        let untimed_excluded = untimed_excluded(&state, &f, published);
         let body = ClockAnswer {
             cells,
             days: clock::DAYS,

@@ -9,7 +9,6 @@ use super::journeys::{JourneyFeature, filter_from, journey_params, record_count}
 use super::layers::{Format, blocking, csv_bytes, csv_reply, format_param, select};
 use super::params::Params;
 use super::{AppState, json_reply};
-use crate::access::Role;
 use crate::geography::Geography;
 use crate::journey::map::MappedJourney;
 use crate::layers::people::{self, PersonSummary};
@@ -358,7 +357,7 @@ pub async fn treatment_api(
         // A viewer's and a btp_planner's table was published as it was made (the endpoint is
         // published whole): the answer carries the notice and is marked for the guard, which
         // adds its header without reading the body again.
-        let published = matches!(who.role(), Some(Role::Viewer | Role::BtpPlanner));
+        let published = who.gets_published_whole();
         let mark = |r| {
             if published {
                 super::guard::disclosed(r)
