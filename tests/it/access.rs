@@ -1761,6 +1761,24 @@ async fn a_viewers_corridors_published_on_the_rows_equal_the_analysts_published_
     assert!(left_out > 0 && vias > 0, "{left_out} {vias}");
 }
 
+/// The answer of an endpoint published whole, as a viewer gets it, after checking that a
+/// btp_planner gets the same bytes and both the disclosure-control header.
+async fn published_whole(st: &Arc<AppState>, path: &str) -> String {
+    let d = &st.security.disclosure;
+    let (s, body, h) = get_as(st, path, Role::Viewer).await;
+    assert_eq!(s, 200, "{path}: {body}");
+    let (s, planner, ph) = get_as(st, path, Role::BtpPlanner).await;
+    assert_eq!(s, 200, "{path}: {planner}");
+    assert_eq!(
+        body, planner,
+        "{path}: a btp_planner's answer is a viewer's"
+    );
+    for h in [&h, &ph] {
+        assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+    }
+    body
+}
+
 #[tokio::test]
 async fn a_viewers_clock_is_published_in_its_cells_and_equals_disclosure_on_the_analysts() {
     // /api/clock publishes a viewer's and a btp_planner's answer in the handler (the endpoint
@@ -1784,14 +1802,7 @@ async fn a_viewers_clock_is_published_in_its_cells_and_equals_disclosure_on_the_
     ] {
         let path = format!("/api/clock?{q}");
         let exact = json_of(st, &path, Role::Analyst).await;
-        let (s, body, h) = get_as(st, &path, Role::Viewer).await;
-        assert_eq!(s, 200, "{path}: {body}");
-        let (s, planner, ph) = get_as(st, &path, Role::BtpPlanner).await;
-        assert_eq!(s, 200, "{path}: {planner}");
-        assert_eq!(body, planner, "{path}: a btp_planner's clock is a viewer's");
-        for h in [&h, &ph] {
-            assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
-        }
+        let body = published_whole(st, &path).await;
         // the fields in the order of the rendered answer (by name)
         let at: Vec<usize> = [
             "\"cells\"",
@@ -1864,17 +1875,7 @@ async fn a_viewers_emerging_hot_spots_are_published_whole_in_the_handler() {
     ] {
         let path = format!("/api/hotspots/emerging?{q}");
         let exact = json_of(st, &path, Role::Analyst).await;
-        let (s, body, h) = get_as(st, &path, Role::Viewer).await;
-        assert_eq!(s, 200, "{path}: {body}");
-        let (s, planner, ph) = get_as(st, &path, Role::BtpPlanner).await;
-        assert_eq!(s, 200, "{path}: {planner}");
-        assert_eq!(
-            body, planner,
-            "{path}: a btp_planner's answer is a viewer's"
-        );
-        for h in [&h, &ph] {
-            assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
-        }
+        let body = published_whole(st, &path).await;
         let got: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(got["disclosure"], d.notice(), "{path}");
         let mut walked = got.clone();
@@ -1922,14 +1923,7 @@ async fn a_viewers_treatment_table_is_published_as_it_is_made() {
     ] {
         for csv in [false, true] {
             let path = format!("/api/treatment?{q}{}", if csv { "&f=csv" } else { "" });
-            let (s, body, h) = get_as(st, &path, Role::Viewer).await;
-            assert_eq!(s, 200, "{path}: {body}");
-            let (s, planner, ph) = get_as(st, &path, Role::BtpPlanner).await;
-            assert_eq!(s, 200, "{path}: {planner}");
-            assert_eq!(body, planner, "{path}: a btp_planner's table is a viewer's");
-            for h in [&h, &ph] {
-                assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
-            }
+            let body = published_whole(st, &path).await;
             if csv {
                 let walked = d.csv(body.as_bytes()).unwrap();
                 assert_eq!(String::from_utf8(walked).unwrap(), body, "{path}");
