@@ -410,6 +410,11 @@ pub fn disclosed(mut r: Response) -> Response {
     r
 }
 
+/// `r`, marked [`Disclosed`] when `published` (its handler published it for the caller).
+pub fn disclosed_if(published: bool, r: Response) -> Response {
+    if published { disclosed(r) } else { r }
+}
+
 /// Rewrites an aggregate answer (JSON or CSV) through disclosure control, for answers whose
 /// handler has not published its rows ([`Disclosed`]).
 async fn disclose(state: &AppState, mut r: Response) -> Response {

@@ -654,11 +654,7 @@ pub async fn emerging_api(
             untimed_excluded: untimed_excluded(&state, &f, published),
         };
         let r = with_selection(json_reply(&body, GEOJSON), selection_size(&state, &f));
-        Ok(if published {
-            super::guard::disclosed(r)
-        } else {
-            r
-        })
+        Ok(super::guard::disclosed_if(published, r))
     })
     .await
 }
@@ -849,11 +845,7 @@ pub async fn clock_api(
             untimed_excluded,
         };
         let r = with_selection(json_reply(&body, JSON), selection_size(&state, &f));
-        Ok(if published {
-            super::guard::disclosed(r)
-        } else {
-            r
-        })
+        Ok(super::guard::disclosed_if(published, r))
     })
     .await
 }

@@ -358,13 +358,7 @@ pub async fn treatment_api(
         // published whole): the answer carries the notice and is marked for the guard, which
         // adds its header without reading the body again.
         let published = who.gets_published_whole();
-        let mark = |r| {
-            if published {
-                super::guard::disclosed(r)
-            } else {
-                r
-            }
-        };
+        let mark = |r| super::guard::disclosed_if(published, r);
         if fmt == Format::Csv {
             return Ok(mark(super::layers::with_selection(
                 csv_reply(table_csv(&t)?, None),
