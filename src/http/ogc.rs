@@ -25,11 +25,13 @@ use super::layers::{
 };
 use super::params::Params;
 use super::{AppState, json_reply};
+use crate::access::disclosure::Disclosure;
 use crate::geography::{Bbox, ForceCode, Geography, StationCode};
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::polyline_intersects;
 use crate::journey::report::parse_date;
 use crate::layers::key::{BboxKey, FilterKey};
+use crate::layers::rows::StationRow;
 use crate::layers::{self, StationStats};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -711,25 +713,203 @@ fn page_links(
     links
 }
 
-fn station_feature(g: &Geography, i: usize, c: StationStats) -> Value {
-    let s = g.stations.get(i);
-    let force = g
-        .station_force(i)
-        .map(|h| g.forces.get(h.force).code.to_string());
-    json!({
-        "type": "Feature",
-        "id": s.code,
-        "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
-        "properties": {
-            "crs": s.code, "name": s.name, "force": force,
-            "entries_exits_2019_20": s.entries_exits_2019_20,
-            "starts": c.starts, "ends": c.ends, "passes": c.passes, "journeys": c.journeys,
-            "persons": c.persons, "children": c.children,
-            "distinct_persons": c.distinct_persons, "distinct_children": c.distinct_children,
-            "stops": c.stops, "boardings": c.starts, "alightings": c.ends,
-            "interchanges": c.interchanges, "encounters": c.encounters, "on_route": c.on_route,
-        },
-    })
+/// A station as a GeoJSON feature in the answer's CRS, written through serde with its fields
+/// by name (as the answers have always had them): on a single feature its `links`, and for a
+/// viewer the `disclosure` notice.
+struct StationFeature<'r, 'g> {
+    row: &'r StationRow<'g>,
+    crs: Crs,
+    links: Option<&'r [Value]>,
+    disclosure: Option<&'r Value>,
+}
+
+impl<'r, 'g> StationFeature<'r, 'g> {
+    fn new(row: &'r StationRow<'g>, crs: Crs) -> Self {
+        StationFeature {
+            row,
+            crs,
+            links: None,
+            disclosure: None,
+        }
+    }
+}
+
+/// A GeoJSON point; a position the CRS cannot represent is `[null, null]`.
+#[derive(serde::Serialize)]
+struct PointOut {
+    coordinates: [Option<f64>; 2],
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+impl PointOut {
+    fn at(lon: f64, lat: f64, crs: Crs) -> PointOut {
+        let coordinates = if crs == Crs::Crs84 {
+            [Some(lon), Some(lat)]
+        } else {
+            crs.from_lonlat([lon, lat])
+                .map_or([None, None], |q| [Some(q[0]), Some(q[1])])
+        };
+        PointOut {
+            coordinates,
+            kind: "Point",
+        }
+    }
+}
+
+impl serde::Serialize for StationFeature<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let st = self.row.station;
+        let mut out = s.serialize_struct("Feature", 6)?;
+        if let Some(d) = self.disclosure {
+            out.serialize_field("disclosure", d)?;
+        }
+        out.serialize_field("geometry", &PointOut::at(st.lon, st.lat, self.crs))?;
+        out.serialize_field("id", st.code.as_str())?;
+        if let Some(l) = self.links {
+            out.serialize_field("links", l)?;
+        }
+        out.serialize_field("properties", &self.row.properties())?;
+        out.serialize_field("type", "Feature")?;
+        out.end()
+    }
+}
+
+/// A page (or the whole export) of a layer's features, written through serde with its fields
+/// by name: the `disclosure` notice for a viewer, `links` on an items page, the untimed
+/// journeys an `hours` or `days` filter left out (as the caller may see them).
+#[derive(serde::Serialize)]
+struct LayerPage<F: serde::Serialize> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure: Option<Value>,
+    features: Vec<F>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    links: Option<Vec<Value>>,
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    #[serde(rename = "numberReturned")]
+    number_returned: usize,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    untimed_excluded: Option<Option<u64>>,
+}
+
+/// The stations a query lists, in order, as positions in the geography: those in `bbox`, of
+/// `code`, in the station's force `place_force`.
+fn station_ids(g: &Geography, q: &Query) -> Result<Vec<usize>, ApiError> {
+    let code = q
+        .code
+        .as_deref()
+        .map(|s| {
+            StationCode::parse(s).map_err(|message| ApiError::InvalidParameter {
+                name: "code",
+                message,
+            })
+        })
+        .transpose()?;
+    let mut ids: Vec<usize> = match q.bbox {
+        Some(bb) => g.stations.in_bbox(&bb),
+        None => (0..g.stations.len()).collect(),
+    };
+    ids.retain(|&i| {
+        code.as_ref().is_none_or(|c| &g.stations.get(i).code == c)
+            && q.place_force
+                .is_none_or(|f| g.station_force(i).is_some_and(|h| h.force == f as usize))
+    });
+    Ok(ids)
+}
+
+/// Station `i`'s row over `counts`, published for a viewer when `d` is given.
+fn station_row<'g>(
+    g: &'g Geography,
+    counts: &[StationStats],
+    i: usize,
+    d: Option<&Disclosure>,
+) -> StationRow<'g> {
+    let mut row = StationRow::new(g, i, &counts[i]);
+    if let Some(d) = d {
+        row.publish(d);
+    }
+    row
+}
+
+/// A station row as a CQL2 filter sees it: a property by its position among the row's fields
+/// ([`StationRow::field_index`]), counts as published to the caller.
+struct StationFilterRow<'r, 'g>(&'r StationRow<'g>);
+
+impl cql2::Row for StationFilterRow<'_, '_> {
+    type Prop = usize;
+    fn get(&self, i: usize) -> cql2::Val<'_> {
+        use crate::layers::rows::Cell;
+        let r = self.0;
+        match i {
+            0 => cql2::Val::str(r.station.code.as_str()),
+            1 => cql2::Val::str(&r.station.name),
+            2 => cql2::Val::opt_str(r.force),
+            3 => cql2::Val::opt_num(r.station.entries_exits_2019_20.map(|n| n as f64)),
+            i => match r.cells.get(i - 4) {
+                Some(Cell::Count(Some(n))) => cql2::Val::Num(*n as f64),
+                Some(Cell::Money(Some(x))) => cql2::Val::Num(*x),
+                _ => cql2::Val::Null,
+            },
+        }
+    }
+    fn envelope(&self) -> Option<geo::Rect<f64>> {
+        let p = geo::coord! { x: self.0.station.lon, y: self.0.station.lat };
+        Some(geo::Rect::new(p, p))
+    }
+    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
+        use geo::Intersects;
+        geo::Point::new(self.0.station.lon, self.0.station.lat).intersects(g)
+    }
+}
+
+/// The stations a query selects under its `filter`, in order: (matched, the rows of the page
+/// `[offset, offset + limit)`), each published for a viewer when `d` is given (a viewer's
+/// filter compares the counts a viewer is shown, never the true ones). The stations a filter
+/// keeps are memoised per (normalised filter, the other parameters) until the journeys
+/// change, so that the next page is a slice.
+fn select_stations<'g>(
+    g: &'g Geography,
+    state: &AppState,
+    q: &Query,
+    filter: Option<&Expr>,
+    offset: usize,
+    limit: usize,
+    d: Option<&Disclosure>,
+) -> Result<(usize, Vec<StationRow<'g>>), ApiError> {
+    let ids = station_ids(g, q)?;
+    let counts = lay::station_counts(state, &q.journeys);
+    let page = |ids: &[usize]| -> Vec<StationRow<'g>> {
+        ids.iter()
+            .skip(offset)
+            .take(limit)
+            .map(|&i| station_row(g, &counts, i, d))
+            .collect()
+    };
+    let Some(e) = filter else {
+        return Ok((ids.len(), page(&ids)));
+    };
+    let plan =
+        cql2::compile(e, StationRow::field_index).map_err(|err| ApiError::InvalidParameter {
+            name: "filter",
+            message: err.to_string(),
+        })?;
+    let key = features_key(Collection::Stations, e, q, d.is_some());
+    let version = state.journeys.index().version() as usize;
+    let kept = state
+        .memos
+        .filtered_stations
+        .0
+        .get(version, std::time::Duration::ZERO, key, || {
+            ids.iter()
+                .copied()
+                .filter(|&i| plan.selects(&StationFilterRow(&station_row(g, &counts, i, d))))
+                .collect::<Vec<usize>>()
+        });
+    Ok((kept.len(), page(&kept)))
 }
 
 fn force_feature(
@@ -786,6 +966,30 @@ fn feature_collection(features: Vec<Value>, matched: usize, links: Vec<Value>) -
     })
 }
 
+/// The key of the features (or stations) a filter `e` keeps of a query: every items parameter
+/// that changes which features there are or what they say.
+fn features_key(
+    id: Collection,
+    e: &Expr,
+    q: &Query,
+    published: bool,
+) -> crate::layers::service::FeaturesKey {
+    (
+        id,
+        e.to_string(),
+        q.bbox.as_ref().map(BboxKey::of),
+        FilterKey::of(&q.journeys),
+        q.place_force,
+        q.code.clone(),
+        q.hotspot,
+        q.origin,
+        q.destination,
+        q.direction,
+        q.no_geometry,
+        published,
+    )
+}
+
 /// [`select_features`] under the query's `filter`: every feature is built, passed through
 /// disclosure control first when `disclosure` is given (a viewer's filter compares the counts
 /// a viewer is shown, never the true ones), kept when the filter holds, and then paged. The
@@ -802,20 +1006,17 @@ fn select_filtered(
     let Some(e) = &q.filter else {
         return select_features(state, id, q, offset, limit);
     };
-    let key = (
-        id,
-        e.to_string(),
-        q.bbox.as_ref().map(BboxKey::of),
-        FilterKey::of(&q.journeys),
-        q.place_force,
-        q.code.clone(),
-        q.hotspot,
-        q.origin,
-        q.destination,
-        q.direction,
-        q.no_geometry,
-        disclosure.is_some(),
-    );
+    if id == Collection::Stations {
+        let g = state.journeys.geography();
+        let (n, rows) = select_stations(g, state, q, Some(e), offset, limit, disclosure)?;
+        let features = rows
+            .iter()
+            .map(|r| serde_json::to_value(StationFeature::new(r, Crs::Crs84)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        return Ok((n, features));
+    }
+    let key = features_key(id, e, q, disclosure.is_some());
     let names = super::queryables::names(id);
     let plan = cql2::compile(e, |n| names.iter().find(|x| **x == n).copied()).map_err(|err| {
         ApiError::InvalidParameter {
@@ -953,33 +1154,14 @@ fn select_features(
     let page = |n: usize| offset.min(n)..offset.saturating_add(limit).min(n);
     Ok(match id {
         Collection::Stations => {
-            let code = q
-                .code
-                .as_deref()
-                .map(|s| {
-                    StationCode::parse(s).map_err(|message| ApiError::InvalidParameter {
-                        name: "code",
-                        message,
-                    })
-                })
-                .transpose()?;
-            let mut ids: Vec<usize> = match q.bbox {
-                Some(bb) => g.stations.in_bbox(&bb),
-                None => (0..g.stations.len()).collect(),
-            };
-            ids.retain(|&i| {
-                code.as_ref().is_none_or(|c| &g.stations.get(i).code == c)
-                    && q.place_force
-                        .is_none_or(|f| g.station_force(i).is_some_and(|h| h.force == f as usize))
-            });
-            let counts = lay::station_counts(state, &q.journeys);
-            let r = page(ids.len());
+            // the vector tiles' rows (the items and the export write typed rows)
+            let (n, rows) = select_stations(&g, state, q, None, offset, limit, None)?;
             (
-                ids.len(),
-                ids[r]
-                    .iter()
-                    .map(|&i| station_feature(&g, i, counts[i]))
-                    .collect(),
+                n,
+                rows.iter()
+                    .map(|r| serde_json::to_value(StationFeature::new(r, Crs::Crs84)))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
             )
         }
         Collection::Forces => {
@@ -1217,6 +1399,36 @@ pub async fn items(
                 return Ok(r);
             }
             let disclosure = q.viewer.then_some(&state.security.disclosure);
+            if c == Collection::Stations {
+                // typed rows, published for a viewer before they are written
+                let g = state.journeys.geography();
+                let (matched, rows) = select_stations(
+                    g,
+                    &state,
+                    &q,
+                    q.filter.as_ref(),
+                    q.offset,
+                    q.limit,
+                    disclosure,
+                )?;
+                let page = LayerPage {
+                    disclosure: disclosure.map(|d| d.notice()),
+                    number_returned: rows.len(),
+                    features: rows.iter().map(|r| StationFeature::new(r, q.crs)).collect(),
+                    links: Some(page_links(&b, c, &raw, &q, matched, rows.len())),
+                    number_matched: matched,
+                    kind: "FeatureCollection",
+                    untimed_excluded: lay::untimed_excluded(&state, &q.journeys, q.viewer),
+                };
+                let mut r = json_reply(&page, GEOJSON);
+                if let Ok(v) = warp::http::HeaderValue::from_str(&q.crs.header()) {
+                    r.headers_mut().insert("content-crs", v);
+                }
+                return Ok(super::guard::disclosed_if(
+                    q.viewer,
+                    lay::with_selection(r, lay::selection_size(&state, &q.journeys)),
+                ));
+            }
             let (matched, features) =
                 select_filtered(&state, c, &q, q.offset, q.limit, disclosure)?;
             let links = page_links(&b, c, &raw, &q, matched, features.len());
@@ -1229,6 +1441,24 @@ pub async fn items(
         },
     )
     .await?
+}
+
+/// A single feature's links: itself and its collection.
+fn item_links(b: &str, c: Collection, fid: &str) -> Vec<Value> {
+    vec![
+        link(
+            format!("{b}/collections/{c}/items/{fid}"),
+            "self",
+            GEOJSON,
+            "this feature",
+        ),
+        link(
+            format!("{b}/collections/{c}"),
+            "collection",
+            JSON,
+            c.title(),
+        ),
+    ]
 }
 
 pub async fn item(
@@ -1268,7 +1498,20 @@ pub async fn item(
                     let code = StationCode::parse(&fid).map_err(|_| not_found())?;
                     let i = g.stations.index_of(&code).ok_or_else(not_found)?;
                     let counts = lay::station_counts(&state, &all);
-                    station_feature(&g, i, counts[i])
+                    let d = who.viewer().then_some(&state.security.disclosure);
+                    let row = station_row(&g, &counts, i, d);
+                    let links = item_links(&b, c, &fid);
+                    let notice = d.map(|d| d.notice());
+                    let feature = StationFeature {
+                        links: Some(&links),
+                        disclosure: notice.as_ref(),
+                        ..StationFeature::new(&row, crs)
+                    };
+                    let mut r = json_reply(&feature, GEOJSON);
+                    if let Ok(v) = warp::http::HeaderValue::from_str(&crs.header()) {
+                        r.headers_mut().insert("content-crs", v);
+                    }
+                    return Ok(super::guard::disclosed_if(d.is_some(), r));
                 }
                 Collection::Forces => {
                     let code = ForceCode::parse(&fid).map_err(|_| not_found())?;
@@ -1325,20 +1568,7 @@ pub async fn item(
                     .unwrap_or(Value::Null)
                 }
             };
-            feature["links"] = json!([
-                link(
-                    format!("{b}/collections/{c}/items/{fid}"),
-                    "self",
-                    GEOJSON,
-                    "this feature"
-                ),
-                link(
-                    format!("{b}/collections/{c}"),
-                    "collection",
-                    JSON,
-                    c.title()
-                ),
-            ]);
+            feature["links"] = Value::Array(item_links(&b, c, &fid));
             let r = geojson_in(feature, crs);
             Ok(if c.journey_level() {
                 super::journeys::record_count(r, 1)
@@ -1348,6 +1578,10 @@ pub async fn item(
         },
     )
     .await?
+}
+
+fn to_bytes_typed(v: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// A layer's export: (the bytes, the rows, the journeys selected, the untimed journeys an
@@ -1457,6 +1691,30 @@ pub fn layer_download(
             }
             _ => {}
         }
+    }
+    if id == Collection::Stations {
+        // typed rows, published for a viewer before they are written
+        let (matched, rows) =
+            select_stations(&g, state, &q, q.filter.as_ref(), 0, usize::MAX, disclosure)?;
+        let n = rows.len();
+        let bytes = if csv {
+            crate::layers::rows::csv(&StationRow::csv_header(), rows.iter().map(|r| r.csv()))
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+        } else {
+            to_bytes_typed(&LayerPage {
+                disclosure: disclosure.map(|d| d.notice()),
+                number_returned: n,
+                features: rows
+                    .iter()
+                    .map(|r| StationFeature::new(r, Crs::Crs84))
+                    .collect(),
+                links: None,
+                number_matched: matched,
+                kind: "FeatureCollection",
+                untimed_excluded: untimed,
+            })?
+        };
+        return Ok((bytes, n, selected, untimed));
     }
     let (matched, features) = select_filtered(state, id, &q, 0, usize::MAX, disclosure)?;
     if csv {

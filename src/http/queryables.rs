@@ -36,22 +36,7 @@ impl Queryables for List {
 }
 
 /// Counts every station row carries (stations and hotspots).
-const STATION_COUNTS: &[&str] = &[
-    "starts",
-    "ends",
-    "passes",
-    "journeys",
-    "persons",
-    "children",
-    "distinct_persons",
-    "distinct_children",
-    "stops",
-    "boardings",
-    "alightings",
-    "interchanges",
-    "encounters",
-    "on_route",
-];
+const STATION_COUNTS: &[&str] = crate::layers::rows::STATION_COLUMNS;
 
 struct Builder {
     list: Vec<Queryable>,

@@ -558,6 +558,187 @@ impl Serialize for CorridorOut<'_, '_> {
     }
 }
 
+/// The count columns of a station, in the order of [`super::StationStats`]' fields as they are
+/// written: `boardings` and `alightings` are `starts` and `ends` again under the hotspot
+/// measures' names (published with the same draw, so always the same number).
+pub const STATION_COLUMNS: &[&str] = &[
+    "starts",
+    "ends",
+    "passes",
+    "journeys",
+    "persons",
+    "children",
+    "distinct_persons",
+    "distinct_children",
+    "stops",
+    "boardings",
+    "alightings",
+    "interchanges",
+    "encounters",
+    "on_route",
+];
+
+/// The fields of a station before its counts.
+const STATION_TEXT: &[&str] = &["crs", "name", "force", "entries_exits_2019_20"];
+
+/// One station of the stations layer, as a caller may read it: the station, the force whose
+/// area holds it, and its counts as cells (aligned with [`STATION_COLUMNS`]).
+#[derive(Clone, Debug)]
+pub struct StationRow<'g> {
+    /// the station's index in the geography
+    pub index: usize,
+    pub station: &'g Station,
+    /// the code of the force whose area holds the station
+    pub force: Option<&'g str>,
+    pub cells: Vec<Cell>,
+}
+
+/// One field of a [`StationRow`], as serde writes it.
+enum StationField<'a> {
+    Text(Option<&'a str>),
+    Number(Option<u64>),
+    Cell(Cell),
+}
+
+impl Serialize for StationField<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StationField::Text(t) => t.serialize(s),
+            StationField::Number(n) => n.serialize(s),
+            StationField::Cell(c) => c.serialize(s),
+        }
+    }
+}
+
+impl<'g> StationRow<'g> {
+    /// The exact row of station `index` with counts `c`.
+    pub fn new(g: &'g Geography, index: usize, c: &super::StationStats) -> StationRow<'g> {
+        let counts = [
+            c.starts,
+            c.ends,
+            c.passes,
+            c.journeys,
+            c.persons,
+            c.children,
+            c.distinct_persons,
+            c.distinct_children,
+            c.stops,
+            c.starts,
+            c.ends,
+            c.interchanges,
+            c.encounters,
+            c.on_route,
+        ];
+        StationRow {
+            index,
+            station: g.stations.get(index),
+            force: g
+                .station_force(index)
+                .map(|h| g.forces.get(h.force).code.as_str()),
+            cells: counts
+                .iter()
+                .map(|&n| Cell::Count(Some(u64::from(n))))
+                .collect(),
+        }
+    }
+
+    /// Every property, by name in alphabetical order (as the JSON and CSV forms have always
+    /// written them), each with its position in [`STATION_TEXT`] then [`STATION_COLUMNS`].
+    fn order() -> &'static [(&'static str, usize)] {
+        static ORDER: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+        ORDER.get_or_init(|| sorted_by_name(STATION_TEXT.iter().chain(STATION_COLUMNS).copied()))
+    }
+
+    fn field(&self, i: usize) -> StationField<'_> {
+        match i {
+            0 => StationField::Text(Some(self.station.code.as_str())),
+            1 => StationField::Text(Some(self.station.name.as_str())),
+            2 => StationField::Text(self.force),
+            3 => StationField::Number(self.station.entries_exits_2019_20),
+            i => StationField::Cell(self.cells[i - STATION_TEXT.len()]),
+        }
+    }
+
+    /// The position of property `name` among the row's fields ([`STATION_TEXT`], then
+    /// [`STATION_COLUMNS`]), for a filter's compiled accessors.
+    pub fn field_index(name: &str) -> Option<usize> {
+        STATION_TEXT
+            .iter()
+            .chain(STATION_COLUMNS)
+            .position(|n| *n == name)
+    }
+
+    /// The header of the CSV form: the properties, then the point's `lon` and `lat`.
+    pub fn csv_header() -> Vec<&'static str> {
+        Self::order()
+            .iter()
+            .map(|&(name, _)| name)
+            .chain(["lon", "lat"])
+            .collect()
+    }
+
+    /// The cell of `column` (a count column), else None.
+    pub fn get(&self, column: &str) -> Option<Cell> {
+        STATION_COLUMNS
+            .iter()
+            .position(|c| *c == column)
+            .map(|i| self.cells[i])
+    }
+
+    /// The cell the row's counts are published in: `crs=CODE|`, as disclosure control keys a
+    /// station in every answer.
+    pub fn cell(&self) -> String {
+        Disclosure::cell(&[("crs", self.station.code.as_str())])
+    }
+
+    /// Publishes the row for a viewer.
+    pub fn publish(&mut self, d: &Disclosure) {
+        let cell = self.cell();
+        d.publish_cells(&cell, STATION_COLUMNS.iter().copied(), &mut self.cells);
+    }
+
+    /// The row's properties (a GeoJSON feature's `properties`).
+    pub fn properties(&self) -> StationProperties<'_, 'g> {
+        StationProperties(self)
+    }
+
+    /// The row as a CSV record ([`Self::csv_header`]'s columns).
+    pub fn csv(&self) -> StationCsv<'_, 'g> {
+        StationCsv(self)
+    }
+}
+
+/// A [`StationRow`]'s properties, by name in alphabetical order.
+pub struct StationProperties<'r, 'g>(&'r StationRow<'g>);
+
+impl Serialize for StationProperties<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let order = StationRow::order();
+        let mut st = s.serialize_struct("StationProperties", order.len())?;
+        for &(name, i) in order {
+            st.serialize_field(name, &self.0.field(i))?;
+        }
+        st.end()
+    }
+}
+
+/// A [`StationRow`] as a CSV record: its properties, then `lon` and `lat`.
+pub struct StationCsv<'r, 'g>(&'r StationRow<'g>);
+
+impl Serialize for StationCsv<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let order = StationRow::order();
+        let mut st = s.serialize_tuple(order.len() + 2)?;
+        for &(_, i) in order {
+            st.serialize_element(&self.0.field(i))?;
+        }
+        st.serialize_element(&self.0.station.lon)?;
+        st.serialize_element(&self.0.station.lat)?;
+        st.end()
+    }
+}
+
 /// Writes rows as CSV: the header (also with no rows), then one record a row.
 pub fn csv<T: Serialize>(
     header: &[&str],

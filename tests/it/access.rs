@@ -1952,3 +1952,123 @@ async fn a_viewers_treatment_table_is_published_as_it_is_made() {
     }
     assert!(suppressed > 0 && shown > 0, "{suppressed} {shown}");
 }
+
+#[tokio::test]
+async fn a_viewers_stations_published_on_the_rows_equal_the_analysts_published_as_rendered() {
+    // The stations' items, a single station and the stations export publish a viewer's typed
+    // rows (layers::rows::StationRow) before writing them. The independent method is
+    // disclosure control on the analyst's written answer (the walk over its JSON or CSV by
+    // field name): the two must agree to the value (JSON) and to the byte (CSV). A CQL2
+    // filter on a count compares the counts a viewer is shown: the analyst's whole answer,
+    // published, then filtered here by hand.
+    let f = generated_fixture("station-rows", 17).await;
+    let st = &f.st;
+    let d = &st.security.disclosure;
+    let k = u64::from(d.k);
+    let (mut suppressed, mut rounded, mut untimed) = (0, 0, 0);
+    for q in [
+        "limit=10000",
+        "limit=25&offset=50",
+        "limit=10000&bbox=-0.5,51.3,0.3,51.7&datetime=2024-01-01/2024-06-30",
+        "limit=10000&hours=22-02",
+        "limit=10000&mode=rail&age_band=15-17&force=E23000001",
+        "limit=100&crs=http://www.opengis.net/def/crs/EPSG/0/27700",
+    ] {
+        let path = format!("/collections/stations/items?{q}");
+        let mut want = json_of(st, &path, Role::Analyst).await;
+        for s in want["features"].as_array().unwrap() {
+            for c in ["journeys", "starts", "distinct_children", "on_route"] {
+                match s["properties"][c].as_u64().unwrap() {
+                    n if n < k => suppressed += 1,
+                    n if n % u64::from(d.base) != 0 => rounded += 1,
+                    _ => {}
+                }
+            }
+        }
+        untimed += usize::from(want.get("untimed_excluded").is_some());
+        d.json(&mut want);
+        let (s, body, h) = get_as(st, &path, Role::Viewer).await;
+        assert_eq!(s, 200, "{path}: {body}");
+        let got: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(got, want, "{path}");
+        assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+    }
+    // a filter on counts: the stations whose published journeys are at least 10
+    let all = {
+        let mut v = json_of(st, "/collections/stations/items?limit=10000", Role::Analyst).await;
+        d.json(&mut v);
+        v
+    };
+    let kept: Vec<&Value> = all["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["properties"]["journeys"]
+                .as_u64()
+                .is_some_and(|n| n >= 10)
+        })
+        .collect();
+    assert!(!kept.is_empty() && kept.len() < all["features"].as_array().unwrap().len());
+    let path = "/collections/stations/items?limit=10000&filter=journeys%20%3E%3D%2010";
+    let (s, body, _) = get_as(st, path, Role::Viewer).await;
+    assert_eq!(s, 200, "{path}: {body}");
+    let got: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(got["numberMatched"], kept.len());
+    assert_eq!(
+        got["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        kept
+    );
+    // one station, and the export as JSON and CSV
+    let busiest = kept[0]["id"].as_str().unwrap();
+    for path in [
+        format!("/collections/stations/items/{busiest}"),
+        "/api/export?collection=stations&format=geojson&from=2024-01-01&to=2024-12-31".into(),
+    ] {
+        let mut want = json_of(st, &path, Role::Analyst).await;
+        d.json(&mut want);
+        let (s, body, h) = get_as(st, &path, Role::Viewer).await;
+        assert_eq!(s, 200, "{path}: {body}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap(),
+            want,
+            "{path}"
+        );
+        assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+    }
+    for path in [
+        "/api/export?collection=stations&format=csv",
+        "/api/export?collection=stations&format=csv&hours=22-02&mode=rail",
+    ] {
+        let (s, exact, _) = get_as(st, path, Role::Analyst).await;
+        assert_eq!(s, 200, "{path}: {exact}");
+        let want = d.csv(exact.as_bytes()).unwrap();
+        let (s, got, h) = get_as(st, path, Role::Viewer).await;
+        assert_eq!(s, 200, "{path}: {got}");
+        assert_eq!(got, String::from_utf8(want).unwrap(), "{path}");
+        assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+    }
+    // no station in the box: the header alone (the properties by name, then the point)
+    let (s, body, _) = get_as(
+        st,
+        "/api/export?collection=stations&format=csv&bbox=10,10,11,11",
+        Role::Viewer,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        body,
+        "alightings,boardings,children,crs,distinct_children,distinct_persons,encounters,ends,\
+         entries_exits_2019_20,force,interchanges,journeys,name,on_route,passes,persons,starts,\
+         stops,lon,lat\n"
+    );
+    // the comparison had counts to suppress and to round, and an untimed count to publish
+    assert!(
+        suppressed > 0 && rounded > 0 && untimed > 0,
+        "{suppressed} {rounded} {untimed}"
+    );
+}
