@@ -1582,71 +1582,9 @@ pub fn trend_csv(rows: &[TrendRow]) -> Result<Vec<u8>, ApiError> {
 
 // ---------------------------------------------------------------- rail sections
 
-/// A track section with its usage.
-pub fn section_feature(g: &Geography, i: usize, s: SectionStats, geometry: bool) -> Value {
-    let c = &g.rail.chains()[i];
-    let coords: Vec<[f64; 2]> = if geometry {
-        c.coords
-            .iter()
-            .map(|p| [round7(p[0]), round7(p[1])])
-            .collect()
-    } else {
-        Vec::new()
-    };
-    json!({
-        "type": "Feature",
-        "id": i,
-        "geometry": if geometry { json!({"type": "LineString", "coordinates": coords}) } else { Value::Null },
-        "properties": {
-            "section": i,
-            "length_m": super::round_m(c.length_m()),
-            "journeys": s.journeys,
-            "persons": s.persons,
-            "children": s.children,
-        },
-    })
-}
-
 /// Section usage over the journeys `f` selects.
 pub fn section_stats(state: &AppState, f: &JourneyFilter) -> Arc<Vec<SectionStats>> {
     state.layers().section_stats(f)
-}
-
-/// CSV of a layer's features: one column per scalar property of the first feature, then
-/// `lon`, `lat` for points.
-pub fn table_csv(features: &[Value]) -> Result<Vec<u8>, ApiError> {
-    let Some(first) = features.first() else {
-        return csv_bytes(&[], std::iter::empty());
-    };
-    let props = first["properties"].as_object().cloned().unwrap_or_default();
-    let names: Vec<String> = props
-        .iter()
-        .filter(|(_, v)| !v.is_array() && !v.is_object())
-        .map(|(k, _)| k.clone())
-        .collect();
-    let points = first["geometry"]["type"] == "Point";
-    let mut header: Vec<&str> = names.iter().map(String::as_str).collect();
-    if points {
-        header.extend(["lon", "lat"]);
-    }
-    csv_bytes(
-        &header,
-        features.iter().map(|f| {
-            let mut row: Vec<String> = names
-                .iter()
-                .map(|k| match &f["properties"][k] {
-                    Value::Null => String::new(),
-                    Value::String(s) => s.clone(),
-                    v => v.to_string(),
-                })
-                .collect();
-            if points {
-                row.push(f["geometry"]["coordinates"][0].to_string());
-                row.push(f["geometry"]["coordinates"][1].to_string());
-            }
-            row
-        }),
-    )
 }
 
 /// Trends as a CSV table (for the export): monthly, over the range [`trend_range`] gives,

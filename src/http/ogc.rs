@@ -21,18 +21,18 @@ use super::journeys::{
 };
 use super::layers::{
     self as lay, HotspotSort, PlaceFilter, flow_feature, flow_id, hotspot_feature, hotspot_rows,
-    section_feature, section_stats,
+    section_stats,
 };
 use super::params::Params;
 use super::{AppState, json_reply};
 use crate::access::disclosure::Disclosure;
-use crate::geography::{Bbox, ForceCode, Geography, StationCode};
+use crate::geography::{Bbox, ForceCode, StationCode};
 use crate::journey::index::JourneyFilter;
 use crate::journey::map::polyline_intersects;
 use crate::journey::report::parse_date;
+use crate::layers;
 use crate::layers::key::{BboxKey, FilterKey};
-use crate::layers::rows::StationRow;
-use crate::layers::{self, StationStats};
+use crate::layers::rows::{ForceRow, SectionRow, StationRow};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use warp::reply::Response;
@@ -79,6 +79,8 @@ pub const QUERYABLES_REL: &str = "http://www.opengis.net/def/rel/ogc/1.0/queryab
 pub const FILTER_LANGS: &[&str] = &["cql2-text", "cql2-json", "cql-text", "cql-json"];
 
 pub use crate::layers::collection::Collection;
+
+mod places;
 
 /// Every collection, in the order `/collections` lists them.
 pub const COLLECTIONS: &[Collection] = &Collection::ALL;
@@ -713,249 +715,6 @@ fn page_links(
     links
 }
 
-/// A station as a GeoJSON feature in the answer's CRS, written through serde with its fields
-/// by name (as the answers have always had them): on a single feature its `links`, and for a
-/// viewer the `disclosure` notice.
-struct StationFeature<'r, 'g> {
-    row: &'r StationRow<'g>,
-    crs: Crs,
-    links: Option<&'r [Value]>,
-    disclosure: Option<&'r Value>,
-}
-
-impl<'r, 'g> StationFeature<'r, 'g> {
-    fn new(row: &'r StationRow<'g>, crs: Crs) -> Self {
-        StationFeature {
-            row,
-            crs,
-            links: None,
-            disclosure: None,
-        }
-    }
-}
-
-/// A GeoJSON point; a position the CRS cannot represent is `[null, null]`.
-#[derive(serde::Serialize)]
-struct PointOut {
-    coordinates: [Option<f64>; 2],
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-impl PointOut {
-    fn at(lon: f64, lat: f64, crs: Crs) -> PointOut {
-        let coordinates = if crs == Crs::Crs84 {
-            [Some(lon), Some(lat)]
-        } else {
-            crs.from_lonlat([lon, lat])
-                .map_or([None, None], |q| [Some(q[0]), Some(q[1])])
-        };
-        PointOut {
-            coordinates,
-            kind: "Point",
-        }
-    }
-}
-
-impl serde::Serialize for StationFeature<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let st = self.row.station;
-        let mut out = s.serialize_struct("Feature", 6)?;
-        if let Some(d) = self.disclosure {
-            out.serialize_field("disclosure", d)?;
-        }
-        out.serialize_field("geometry", &PointOut::at(st.lon, st.lat, self.crs))?;
-        out.serialize_field("id", st.code.as_str())?;
-        if let Some(l) = self.links {
-            out.serialize_field("links", l)?;
-        }
-        out.serialize_field("properties", &self.row.properties())?;
-        out.serialize_field("type", "Feature")?;
-        out.end()
-    }
-}
-
-/// A page (or the whole export) of a layer's features, written through serde with its fields
-/// by name: the `disclosure` notice for a viewer, `links` on an items page, the untimed
-/// journeys an `hours` or `days` filter left out (as the caller may see them).
-#[derive(serde::Serialize)]
-struct LayerPage<F: serde::Serialize> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    disclosure: Option<Value>,
-    features: Vec<F>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    links: Option<Vec<Value>>,
-    #[serde(rename = "numberMatched")]
-    number_matched: usize,
-    #[serde(rename = "numberReturned")]
-    number_returned: usize,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    untimed_excluded: Option<Option<u64>>,
-}
-
-/// The stations a query lists, in order, as positions in the geography: those in `bbox`, of
-/// `code`, in the station's force `place_force`.
-fn station_ids(g: &Geography, q: &Query) -> Result<Vec<usize>, ApiError> {
-    let code = q
-        .code
-        .as_deref()
-        .map(|s| {
-            StationCode::parse(s).map_err(|message| ApiError::InvalidParameter {
-                name: "code",
-                message,
-            })
-        })
-        .transpose()?;
-    let mut ids: Vec<usize> = match q.bbox {
-        Some(bb) => g.stations.in_bbox(&bb),
-        None => (0..g.stations.len()).collect(),
-    };
-    ids.retain(|&i| {
-        code.as_ref().is_none_or(|c| &g.stations.get(i).code == c)
-            && q.place_force
-                .is_none_or(|f| g.station_force(i).is_some_and(|h| h.force == f as usize))
-    });
-    Ok(ids)
-}
-
-/// Station `i`'s row over `counts`, published for a viewer when `d` is given.
-fn station_row<'g>(
-    g: &'g Geography,
-    counts: &[StationStats],
-    i: usize,
-    d: Option<&Disclosure>,
-) -> StationRow<'g> {
-    let mut row = StationRow::new(g, i, &counts[i]);
-    if let Some(d) = d {
-        row.publish(d);
-    }
-    row
-}
-
-/// A station row as a CQL2 filter sees it: a property by its position among the row's fields
-/// ([`StationRow::field_index`]), counts as published to the caller.
-struct StationFilterRow<'r, 'g>(&'r StationRow<'g>);
-
-impl cql2::Row for StationFilterRow<'_, '_> {
-    type Prop = usize;
-    fn get(&self, i: usize) -> cql2::Val<'_> {
-        use crate::layers::rows::Cell;
-        let r = self.0;
-        match i {
-            0 => cql2::Val::str(r.station.code.as_str()),
-            1 => cql2::Val::str(&r.station.name),
-            2 => cql2::Val::opt_str(r.force),
-            3 => cql2::Val::opt_num(r.station.entries_exits_2019_20.map(|n| n as f64)),
-            i => match r.cells.get(i - 4) {
-                Some(Cell::Count(Some(n))) => cql2::Val::Num(*n as f64),
-                Some(Cell::Money(Some(x))) => cql2::Val::Num(*x),
-                _ => cql2::Val::Null,
-            },
-        }
-    }
-    fn envelope(&self) -> Option<geo::Rect<f64>> {
-        let p = geo::coord! { x: self.0.station.lon, y: self.0.station.lat };
-        Some(geo::Rect::new(p, p))
-    }
-    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
-        use geo::Intersects;
-        geo::Point::new(self.0.station.lon, self.0.station.lat).intersects(g)
-    }
-}
-
-/// The stations a query selects under its `filter`, in order: (matched, the rows of the page
-/// `[offset, offset + limit)`), each published for a viewer when `d` is given (a viewer's
-/// filter compares the counts a viewer is shown, never the true ones). The stations a filter
-/// keeps are memoised per (normalised filter, the other parameters) until the journeys
-/// change, so that the next page is a slice.
-fn select_stations<'g>(
-    g: &'g Geography,
-    state: &AppState,
-    q: &Query,
-    filter: Option<&Expr>,
-    offset: usize,
-    limit: usize,
-    d: Option<&Disclosure>,
-) -> Result<(usize, Vec<StationRow<'g>>), ApiError> {
-    let ids = station_ids(g, q)?;
-    let counts = lay::station_counts(state, &q.journeys);
-    let page = |ids: &[usize]| -> Vec<StationRow<'g>> {
-        ids.iter()
-            .skip(offset)
-            .take(limit)
-            .map(|&i| station_row(g, &counts, i, d))
-            .collect()
-    };
-    let Some(e) = filter else {
-        return Ok((ids.len(), page(&ids)));
-    };
-    let plan =
-        cql2::compile(e, StationRow::field_index).map_err(|err| ApiError::InvalidParameter {
-            name: "filter",
-            message: err.to_string(),
-        })?;
-    let key = features_key(Collection::Stations, e, q, d.is_some());
-    let version = state.journeys.index().version() as usize;
-    let kept = state
-        .memos
-        .filtered_stations
-        .0
-        .get(version, std::time::Duration::ZERO, key, || {
-            ids.iter()
-                .copied()
-                .filter(|&i| plan.selects(&StationFilterRow(&station_row(g, &counts, i, d))))
-                .collect::<Vec<usize>>()
-        });
-    Ok((kept.len(), page(&kept)))
-}
-
-fn force_feature(
-    g: &Geography,
-    i: usize,
-    c: [u32; 4],
-    carried: &crate::journey::carried::Totals,
-    geometry: bool,
-) -> Value {
-    let mut v = force_geometry(g, i, c, geometry);
-    if let Some(p) = v["properties"].as_object_mut() {
-        carried.put(p);
-    }
-    v
-}
-
-fn force_geometry(g: &Geography, i: usize, c: [u32; 4], geometry: bool) -> Value {
-    let f = g.forces.get(i);
-    if !geometry {
-        return json!({
-            "type": "Feature",
-            "id": f.code,
-            "geometry": null,
-            "properties": {
-                "code": f.code, "name": f.name, "force_name": f.force_name,
-                "exports": c[0], "imports": c[1], "net": c[0] as i64 - c[1] as i64,
-                "distinct_persons": c[2], "distinct_children": c[3],
-            },
-        });
-    }
-    json!({
-        "type": "Feature",
-        "id": f.code,
-        "geometry": {"type": "MultiPolygon", "coordinates": f.polygons.iter().map(|p| p.iter().map(|r| {
-            let mut ring = r.clone();
-            ring.push(r[0]); // GeoJSON rings are closed
-            ring
-        }).collect::<Vec<_>>()).collect::<Vec<_>>()},
-        "properties": {
-            "code": f.code, "name": f.name, "force_name": f.force_name,
-            "exports": c[0], "imports": c[1], "net": c[0] as i64 - c[1] as i64,
-                "distinct_persons": c[2], "distinct_children": c[3],
-        },
-    })
-}
-
 fn feature_collection(features: Vec<Value>, matched: usize, links: Vec<Value>) -> Value {
     json!({
         "type": "FeatureCollection",
@@ -1006,15 +765,12 @@ fn select_filtered(
     let Some(e) = &q.filter else {
         return select_features(state, id, q, offset, limit);
     };
-    if id == Collection::Stations {
+    if id.is_place() {
         let g = state.journeys.geography();
-        let (n, rows) = select_stations(g, state, q, Some(e), offset, limit, disclosure)?;
-        let features = rows
-            .iter()
-            .map(|r| serde_json::to_value(StationFeature::new(r, Crs::Crs84)))
-            .collect::<Result<_, _>>()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        return Ok((n, features));
+        let to = places::ToValues {
+            geometry: !q.no_geometry,
+        };
+        return places::select_places(g, state, id, q, Some(e), offset, limit, disclosure, to);
     }
     let key = features_key(id, e, q, disclosure.is_some());
     let names = super::queryables::names(id);
@@ -1153,64 +909,12 @@ fn select_features(
     let g = state.journeys.geography().clone();
     let page = |n: usize| offset.min(n)..offset.saturating_add(limit).min(n);
     Ok(match id {
-        Collection::Stations => {
+        Collection::Stations | Collection::Forces | Collection::Rail => {
             // the vector tiles' rows (the items and the export write typed rows)
-            let (n, rows) = select_stations(&g, state, q, None, offset, limit, None)?;
-            (
-                n,
-                rows.iter()
-                    .map(|r| serde_json::to_value(StationFeature::new(r, Crs::Crs84)))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
-            )
-        }
-        Collection::Forces => {
-            let code = q
-                .code
-                .as_deref()
-                .map(|s| {
-                    ForceCode::parse(s).map_err(|message| ApiError::InvalidParameter {
-                        name: "code",
-                        message,
-                    })
-                })
-                .transpose()?;
-            let mut ids: Vec<usize> = match q.bbox {
-                Some(bb) => g.forces.in_bbox(&bb),
-                None => (0..g.forces.forces().len()).collect(),
+            let to = places::ToValues {
+                geometry: !q.no_geometry,
             };
-            ids.retain(|&i| code.as_ref().is_none_or(|c| &g.forces.get(i).code == c));
-            let counts = lay::force_counts(state, &q.journeys);
-            let carried = lay::force_totals(state, &q.journeys);
-            let r = page(ids.len());
-            (
-                ids.len(),
-                ids[r]
-                    .iter()
-                    .map(|&i| force_feature(&g, i, counts[i], &carried[i], !q.no_geometry))
-                    .collect(),
-            )
-        }
-        Collection::Rail => {
-            let chains = g.rail.chains();
-            let ids: Vec<usize> = match q.bbox {
-                Some(bb) => g
-                    .rail
-                    .chains_in_bbox(&bb)
-                    .into_iter()
-                    .filter(|&i| polyline_intersects(&chains[i].coords, &bb))
-                    .collect(),
-                None => (0..chains.len()).collect(),
-            };
-            let counts = section_stats(state, &q.journeys);
-            let r = page(ids.len());
-            (
-                ids.len(),
-                ids[r]
-                    .iter()
-                    .map(|&i| section_feature(&g, i, counts[i], !q.no_geometry))
-                    .collect(),
-            )
+            places::select_places(&g, state, id, q, None, offset, limit, None, to)?
         }
         Collection::Hotspots => {
             let rows = hotspot_rows(
@@ -1399,28 +1103,24 @@ pub async fn items(
                 return Ok(r);
             }
             let disclosure = q.viewer.then_some(&state.security.disclosure);
-            if c == Collection::Stations {
+            if c.is_place() {
                 // typed rows, published for a viewer before they are written
                 let g = state.journeys.geography();
-                let (matched, rows) = select_stations(
-                    g,
-                    &state,
-                    &q,
-                    q.filter.as_ref(),
-                    q.offset,
-                    q.limit,
-                    disclosure,
-                )?;
-                let page = LayerPage {
-                    disclosure: disclosure.map(|d| d.notice()),
-                    number_returned: rows.len(),
-                    features: rows.iter().map(|r| StationFeature::new(r, q.crs)).collect(),
-                    links: Some(page_links(&b, c, &raw, &q, matched, rows.len())),
-                    number_matched: matched,
-                    kind: "FeatureCollection",
+                let links = |matched, n| page_links(&b, c, &raw, &q, matched, n);
+                let to = places::ItemsBytes {
+                    crs: q.crs,
+                    disclosure: disclosure.map(Disclosure::notice),
                     untimed_excluded: lay::untimed_excluded(&state, &q.journeys, q.viewer),
+                    links: &links,
                 };
-                let mut r = json_reply(&page, GEOJSON);
+                let (filter, offset, limit) = (q.filter.as_ref(), q.offset, q.limit);
+                let bytes =
+                    places::select_places(g, &state, c, &q, filter, offset, limit, disclosure, to)?;
+                let mut r = Response::new(bytes.into());
+                r.headers_mut().insert(
+                    warp::http::header::CONTENT_TYPE,
+                    warp::http::HeaderValue::from_static(GEOJSON),
+                );
                 if let Ok(v) = warp::http::HeaderValue::from_str(&q.crs.header()) {
                     r.headers_mut().insert("content-crs", v);
                 }
@@ -1494,37 +1194,44 @@ pub async fn item(
                 ..JourneyFilter::default()
             };
             let mut feature = match c {
-                Collection::Stations => {
-                    let code = StationCode::parse(&fid).map_err(|_| not_found())?;
-                    let i = g.stations.index_of(&code).ok_or_else(not_found)?;
-                    let counts = lay::station_counts(&state, &all);
+                Collection::Stations | Collection::Forces | Collection::Rail => {
+                    // typed rows, published for a viewer before they are written
                     let d = who.viewer().then_some(&state.security.disclosure);
-                    let row = station_row(&g, &counts, i, d);
                     let links = item_links(&b, c, &fid);
-                    let notice = d.map(|d| d.notice());
-                    let feature = StationFeature {
-                        links: Some(&links),
-                        disclosure: notice.as_ref(),
-                        ..StationFeature::new(&row, crs)
+                    let bytes = match c {
+                        Collection::Stations => {
+                            let code = StationCode::parse(&fid).map_err(|_| not_found())?;
+                            let i = g.stations.index_of(&code).ok_or_else(not_found)?;
+                            let counts = lay::station_counts(&state, &all);
+                            let row = StationRow::new(&g, i, &counts[i]);
+                            places::item_bytes(row, d, crs, &links)?
+                        }
+                        Collection::Forces => {
+                            let code = ForceCode::parse(&fid).map_err(|_| not_found())?;
+                            let i = g.forces.index_of(&code).ok_or_else(not_found)?;
+                            let counts = lay::force_counts(&state, &all);
+                            let carried = lay::force_totals(&state, &all);
+                            let row = ForceRow::new(&g, i, counts[i], &carried[i]);
+                            places::item_bytes(row, d, crs, &links)?
+                        }
+                        _ => {
+                            let i: usize = fid.parse().map_err(|_| not_found())?;
+                            if i >= g.rail.chains().len() {
+                                return Err(not_found());
+                            }
+                            let row = SectionRow::new(&g, i, &section_stats(&state, &all)[i]);
+                            places::item_bytes(row, d, crs, &links)?
+                        }
                     };
-                    let mut r = json_reply(&feature, GEOJSON);
+                    let mut r = Response::new(bytes.into());
+                    r.headers_mut().insert(
+                        warp::http::header::CONTENT_TYPE,
+                        warp::http::HeaderValue::from_static(GEOJSON),
+                    );
                     if let Ok(v) = warp::http::HeaderValue::from_str(&crs.header()) {
                         r.headers_mut().insert("content-crs", v);
                     }
                     return Ok(super::guard::disclosed_if(d.is_some(), r));
-                }
-                Collection::Forces => {
-                    let code = ForceCode::parse(&fid).map_err(|_| not_found())?;
-                    let i = g.forces.index_of(&code).ok_or_else(not_found)?;
-                    let carried = lay::force_totals(&state, &all);
-                    force_feature(&g, i, lay::force_counts(&state, &all)[i], &carried[i], true)
-                }
-                Collection::Rail => {
-                    let i: usize = fid.parse().map_err(|_| not_found())?;
-                    if i >= g.rail.chains().len() {
-                        return Err(not_found());
-                    }
-                    section_feature(&g, i, section_stats(&state, &all)[i], true)
                 }
                 Collection::Hotspots => {
                     let code = StationCode::parse(&fid).map_err(|_| not_found())?;
@@ -1578,10 +1285,6 @@ pub async fn item(
         },
     )
     .await?
-}
-
-fn to_bytes_typed(v: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// A layer's export: (the bytes, the rows, the journeys selected, the untimed journeys an
@@ -1692,33 +1395,22 @@ pub fn layer_download(
             _ => {}
         }
     }
-    if id == Collection::Stations {
+    if id.is_place() {
         // typed rows, published for a viewer before they are written
-        let (matched, rows) =
-            select_stations(&g, state, &q, q.filter.as_ref(), 0, usize::MAX, disclosure)?;
-        let n = rows.len();
-        let bytes = if csv {
-            crate::layers::rows::csv(&StationRow::csv_header(), rows.iter().map(|r| r.csv()))
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-        } else {
-            to_bytes_typed(&LayerPage {
-                disclosure: disclosure.map(|d| d.notice()),
-                number_returned: n,
-                features: rows
-                    .iter()
-                    .map(|r| StationFeature::new(r, Crs::Crs84))
-                    .collect(),
-                links: None,
-                number_matched: matched,
-                kind: "FeatureCollection",
-                untimed_excluded: untimed,
-            })?
+        let to = places::ExportBytes {
+            csv,
+            disclosure: disclosure.map(Disclosure::notice),
+            untimed_excluded: untimed,
         };
+        let filter = q.filter.as_ref();
+        let (bytes, n) =
+            places::select_places(&g, state, id, &q, filter, 0, usize::MAX, disclosure, to)?;
         return Ok((bytes, n, selected, untimed));
     }
     let (matched, features) = select_filtered(state, id, &q, 0, usize::MAX, disclosure)?;
     if csv {
-        return lay::table_csv(&features).map(|b| (b, features.len(), selected, untimed));
+        // journeys stream from `/api/export` itself; every other collection returned above
+        return Err(ApiError::Internal(format!("no CSV table of {id} here")));
     }
     let mut body = json!({
         "type": "FeatureCollection",

@@ -207,13 +207,6 @@ impl Totals {
         v
     }
 
-    /// Adds the columns to a JSON object.
-    pub fn put(&self, o: &mut serde_json::Map<String, Value>) {
-        for (k, v) in Self::COLUMNS.iter().zip(self.values()) {
-            o.insert((*k).to_string(), v);
-        }
-    }
-
     /// The values as CSV cells.
     pub fn cells(&self) -> Vec<String> {
         self.values().iter().map(Value::to_string).collect()

@@ -108,6 +108,15 @@ impl Collection {
         matches!(self, Collection::Journeys)
     }
 
+    /// A place layer: a fixed list of places (stations, forces, track sections), each with the
+    /// counts of the journeys at it ([`crate::layers::rows::PlaceRow`]).
+    pub const fn is_place(self) -> bool {
+        matches!(
+            self,
+            Collection::Stations | Collection::Forces | Collection::Rail
+        )
+    }
+
     /// Its features are stations, so `force` (and `bbox`) choose the stations listed, not the
     /// journeys counted.
     pub const fn lists_stations(self) -> bool {

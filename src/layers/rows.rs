@@ -558,8 +558,120 @@ impl Serialize for CorridorOut<'_, '_> {
     }
 }
 
-/// The count columns of a station, in the order of [`super::StationStats`]' fields as they are
-/// written: `boardings` and `alightings` are `starts` and `ends` again under the hotspot
+/// One property of a place row (a station, a force, a track section), as serde writes it: JSON
+/// a string, a number or `null`; CSV a field, empty for `None`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Field<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+    Number(f64),
+    Cell(Cell),
+}
+
+impl Serialize for Field<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Text(t) => t.serialize(s),
+            Field::Int(n) => n.serialize(s),
+            Field::Number(x) => s.serialize_f64(*x),
+            Field::Cell(c) => c.serialize(s),
+        }
+    }
+}
+
+/// A row of a place layer (stations, forces, track sections): its fields by position (the
+/// fields before its counts, then its count columns), written by name in alphabetical order,
+/// as the layers' JSON properties and CSV tables have always had them.
+pub trait PlaceRow {
+    /// Every property, in the positions [`Self::field`] reads.
+    fn names() -> &'static [&'static str];
+    /// Every property by name in alphabetical order, each with its position (made once).
+    fn order() -> &'static [(&'static str, usize)];
+    /// The property at position `i`.
+    fn field(&self, i: usize) -> Field<'_>;
+
+    /// The position of property `name`, for a filter's compiled accessors.
+    fn field_index(name: &str) -> Option<usize> {
+        Self::names().iter().position(|n| *n == name)
+    }
+    /// The property `name`.
+    fn get(&self, name: &str) -> Option<Field<'_>> {
+        Self::field_index(name).map(|i| self.field(i))
+    }
+    /// The row's properties (a GeoJSON feature's `properties`), by name.
+    fn properties(&self) -> Properties<'_, Self>
+    where
+        Self: Sized,
+    {
+        Properties(self)
+    }
+}
+
+/// Names sorted with their positions, made once per row type.
+fn order_of(
+    cell: &'static std::sync::OnceLock<Vec<(&'static str, usize)>>,
+    names: &'static [&'static str],
+) -> &'static [(&'static str, usize)] {
+    cell.get_or_init(|| sorted_by_name(names.iter().copied()))
+}
+
+/// Every property name of a row type: its fields before the counts, then its count columns
+/// (made once: the seizure and grading totals follow a force's own counts).
+fn names_of(
+    cell: &'static std::sync::OnceLock<Vec<&'static str>>,
+    names: impl FnOnce() -> Vec<&'static str>,
+) -> &'static [&'static str] {
+    cell.get_or_init(names)
+}
+
+/// A [`PlaceRow`]'s properties, by name in alphabetical order.
+pub struct Properties<'r, R>(&'r R);
+
+impl<R: PlaceRow> Serialize for Properties<'_, R> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let order = R::order();
+        let mut st = s.serialize_struct("Properties", order.len())?;
+        for &(name, i) in order {
+            st.serialize_field(name, &self.0.field(i))?;
+        }
+        st.end()
+    }
+}
+
+/// A [`PlaceRow`] as a CSV record: its properties by name, then a point's `lon` and `lat`.
+pub struct CsvRecord<'r, R>(pub &'r R, pub Option<[f64; 2]>);
+
+impl<R: PlaceRow> Serialize for CsvRecord<'_, R> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let order = R::order();
+        let mut st = s.serialize_tuple(order.len() + 2)?;
+        for &(_, i) in order {
+            st.serialize_element(&self.0.field(i))?;
+        }
+        if let Some([lon, lat]) = self.1 {
+            st.serialize_element(&lon)?;
+            st.serialize_element(&lat)?;
+        }
+        st.end()
+    }
+}
+
+/// The header of a place layer's CSV: its properties by name, then `lon` and `lat` for points.
+pub fn place_csv_header<R: PlaceRow>(points: bool) -> Vec<&'static str> {
+    R::order()
+        .iter()
+        .map(|&(name, _)| name)
+        .chain(
+            if points { &["lon", "lat"][..] } else { &[] }
+                .iter()
+                .copied(),
+        )
+        .collect()
+}
+
+/// The count columns of a station, in the order of [`super::StationStats`]' fields as they
+/// are written: `boardings` and `alightings` are `starts` and `ends` again under the hotspot
 /// measures' names (published with the same draw, so always the same number).
 pub const STATION_COLUMNS: &[&str] = &[
     "starts",
@@ -591,23 +703,6 @@ pub struct StationRow<'g> {
     /// the code of the force whose area holds the station
     pub force: Option<&'g str>,
     pub cells: Vec<Cell>,
-}
-
-/// One field of a [`StationRow`], as serde writes it.
-enum StationField<'a> {
-    Text(Option<&'a str>),
-    Number(Option<u64>),
-    Cell(Cell),
-}
-
-impl Serialize for StationField<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            StationField::Text(t) => t.serialize(s),
-            StationField::Number(n) => n.serialize(s),
-            StationField::Cell(c) => c.serialize(s),
-        }
-    }
 }
 
 impl<'g> StationRow<'g> {
@@ -642,49 +737,6 @@ impl<'g> StationRow<'g> {
         }
     }
 
-    /// Every property, by name in alphabetical order (as the JSON and CSV forms have always
-    /// written them), each with its position in [`STATION_TEXT`] then [`STATION_COLUMNS`].
-    fn order() -> &'static [(&'static str, usize)] {
-        static ORDER: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
-        ORDER.get_or_init(|| sorted_by_name(STATION_TEXT.iter().chain(STATION_COLUMNS).copied()))
-    }
-
-    fn field(&self, i: usize) -> StationField<'_> {
-        match i {
-            0 => StationField::Text(Some(self.station.code.as_str())),
-            1 => StationField::Text(Some(self.station.name.as_str())),
-            2 => StationField::Text(self.force),
-            3 => StationField::Number(self.station.entries_exits_2019_20),
-            i => StationField::Cell(self.cells[i - STATION_TEXT.len()]),
-        }
-    }
-
-    /// The position of property `name` among the row's fields ([`STATION_TEXT`], then
-    /// [`STATION_COLUMNS`]), for a filter's compiled accessors.
-    pub fn field_index(name: &str) -> Option<usize> {
-        STATION_TEXT
-            .iter()
-            .chain(STATION_COLUMNS)
-            .position(|n| *n == name)
-    }
-
-    /// The header of the CSV form: the properties, then the point's `lon` and `lat`.
-    pub fn csv_header() -> Vec<&'static str> {
-        Self::order()
-            .iter()
-            .map(|&(name, _)| name)
-            .chain(["lon", "lat"])
-            .collect()
-    }
-
-    /// The cell of `column` (a count column), else None.
-    pub fn get(&self, column: &str) -> Option<Cell> {
-        STATION_COLUMNS
-            .iter()
-            .position(|c| *c == column)
-            .map(|i| self.cells[i])
-    }
-
     /// The cell the row's counts are published in: `crs=CODE|`, as disclosure control keys a
     /// station in every answer.
     pub fn cell(&self) -> String {
@@ -696,46 +748,178 @@ impl<'g> StationRow<'g> {
         let cell = self.cell();
         d.publish_cells(&cell, STATION_COLUMNS.iter().copied(), &mut self.cells);
     }
+}
 
-    /// The row's properties (a GeoJSON feature's `properties`).
-    pub fn properties(&self) -> StationProperties<'_, 'g> {
-        StationProperties(self)
+impl PlaceRow for StationRow<'_> {
+    fn names() -> &'static [&'static str] {
+        static N: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        names_of(&N, || {
+            STATION_TEXT
+                .iter()
+                .chain(STATION_COLUMNS)
+                .copied()
+                .collect()
+        })
     }
-
-    /// The row as a CSV record ([`Self::csv_header`]'s columns).
-    pub fn csv(&self) -> StationCsv<'_, 'g> {
-        StationCsv(self)
+    fn order() -> &'static [(&'static str, usize)] {
+        static O: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+        order_of(&O, Self::names())
+    }
+    fn field(&self, i: usize) -> Field<'_> {
+        match i {
+            0 => Field::Text(Some(self.station.code.as_str())),
+            1 => Field::Text(Some(self.station.name.as_str())),
+            2 => Field::Text(self.force),
+            3 => Field::Int(self.station.entries_exits_2019_20.map(|n| n as i64)),
+            i => Field::Cell(self.cells[i - STATION_TEXT.len()]),
+        }
     }
 }
 
-/// A [`StationRow`]'s properties, by name in alphabetical order.
-pub struct StationProperties<'r, 'g>(&'r StationRow<'g>);
+/// A force's own count columns, before the seizure and grading totals of the lines it
+/// supplies ([`Totals::COLUMNS`]).
+pub const FORCE_COLUMNS: &[&str] = &[
+    "exports",
+    "imports",
+    "distinct_persons",
+    "distinct_children",
+];
 
-impl Serialize for StationProperties<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let order = StationRow::order();
-        let mut st = s.serialize_struct("StationProperties", order.len())?;
-        for &(name, i) in order {
-            st.serialize_field(name, &self.0.field(i))?;
+/// The fields of a force before its counts (`net` is derived from the counts).
+const FORCE_TEXT: &[&str] = &["code", "name", "force_name", "net"];
+
+/// Every count column of a [`ForceRow`]: [`FORCE_COLUMNS`], then [`Totals::COLUMNS`].
+pub fn force_columns() -> impl Iterator<Item = &'static str> + Clone {
+    FORCE_COLUMNS.iter().chain(Totals::COLUMNS).copied()
+}
+
+/// One force of the forces layer, as a caller may read it: its journeys exported and
+/// imported, the distinct persons and children on them, and the seizure and grading totals of
+/// the lines it supplies, as cells (aligned with [`force_columns`]).
+#[derive(Clone, Debug)]
+pub struct ForceRow<'g> {
+    /// the force's index in the geography
+    pub index: usize,
+    pub force: &'g Force,
+    pub cells: Vec<Cell>,
+}
+
+impl<'g> ForceRow<'g> {
+    /// The exact row of force `index`: `c` its exports, imports, distinct persons and
+    /// children, `carried` its lines' totals.
+    pub fn new(g: &'g Geography, index: usize, c: [u32; 4], carried: &Totals) -> ForceRow<'g> {
+        ForceRow {
+            index,
+            force: g.forces.get(index),
+            cells: cells(&c, carried),
         }
-        st.end()
+    }
+
+    /// Exports less imports, from the row's cells (after publication, the published ones;
+    /// `None` when either is suppressed).
+    pub fn net(&self) -> Option<i64> {
+        match (self.cells[0], self.cells[1]) {
+            (Cell::Count(Some(e)), Cell::Count(Some(i))) => Some(e as i64 - i as i64),
+            _ => None,
+        }
+    }
+
+    /// The cell the row's counts are published in: `code=GSS|`.
+    pub fn cell(&self) -> String {
+        Disclosure::cell(&[("code", self.force.code.as_str())])
+    }
+
+    /// Publishes the row for a viewer (`net` follows from the published counts).
+    pub fn publish(&mut self, d: &Disclosure) {
+        let cell = self.cell();
+        d.publish_cells(&cell, force_columns(), &mut self.cells);
     }
 }
 
-/// A [`StationRow`] as a CSV record: its properties, then `lon` and `lat`.
-pub struct StationCsv<'r, 'g>(&'r StationRow<'g>);
-
-impl Serialize for StationCsv<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeTuple;
-        let order = StationRow::order();
-        let mut st = s.serialize_tuple(order.len() + 2)?;
-        for &(_, i) in order {
-            st.serialize_element(&self.0.field(i))?;
+impl PlaceRow for ForceRow<'_> {
+    fn names() -> &'static [&'static str] {
+        static N: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        names_of(&N, || {
+            FORCE_TEXT.iter().copied().chain(force_columns()).collect()
+        })
+    }
+    fn order() -> &'static [(&'static str, usize)] {
+        static O: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+        order_of(&O, Self::names())
+    }
+    fn field(&self, i: usize) -> Field<'_> {
+        match i {
+            0 => Field::Text(Some(self.force.code.as_str())),
+            1 => Field::Text(Some(self.force.name.as_str())),
+            2 => Field::Text(self.force.force_name.as_deref()),
+            3 => Field::Int(self.net()),
+            i => Field::Cell(self.cells[i - FORCE_TEXT.len()]),
         }
-        st.serialize_element(&self.0.station.lon)?;
-        st.serialize_element(&self.0.station.lat)?;
-        st.end()
+    }
+}
+
+/// The count columns of a track section.
+pub const SECTION_COLUMNS: &[&str] = &["journeys", "persons", "children"];
+
+/// The fields of a track section before its counts.
+const SECTION_TEXT: &[&str] = &["section", "length_m"];
+
+/// One section of track (a chain of the rail graph) with the journeys along it, as a caller
+/// may read it: its counts as cells (aligned with [`SECTION_COLUMNS`]).
+#[derive(Clone, Debug)]
+pub struct SectionRow<'g> {
+    /// the chain's index in the rail graph, the section's id
+    pub index: usize,
+    pub chain: &'g crate::geography::rail::Chain,
+    pub cells: Vec<Cell>,
+}
+
+impl<'g> SectionRow<'g> {
+    /// The exact row of section `index` with counts `c`.
+    pub fn new(g: &'g Geography, index: usize, c: &super::SectionStats) -> SectionRow<'g> {
+        SectionRow {
+            index,
+            chain: &g.rail.chains()[index],
+            cells: [c.journeys, c.persons, c.children]
+                .iter()
+                .map(|&n| Cell::Count(Some(u64::from(n))))
+                .collect(),
+        }
+    }
+
+    /// The cell the row's counts are published in: `section=N|`.
+    pub fn cell(&self) -> String {
+        Disclosure::cell(&[("section", &self.index.to_string())])
+    }
+
+    /// Publishes the row for a viewer.
+    pub fn publish(&mut self, d: &Disclosure) {
+        let cell = self.cell();
+        d.publish_cells(&cell, SECTION_COLUMNS.iter().copied(), &mut self.cells);
+    }
+}
+
+impl PlaceRow for SectionRow<'_> {
+    fn names() -> &'static [&'static str] {
+        static N: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        names_of(&N, || {
+            SECTION_TEXT
+                .iter()
+                .chain(SECTION_COLUMNS)
+                .copied()
+                .collect()
+        })
+    }
+    fn order() -> &'static [(&'static str, usize)] {
+        static O: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+        order_of(&O, Self::names())
+    }
+    fn field(&self, i: usize) -> Field<'_> {
+        match i {
+            0 => Field::Int(Some(self.index as i64)),
+            1 => Field::Number((self.chain.length_m() * 100.0).round() / 100.0),
+            i => Field::Cell(self.cells[i - SECTION_TEXT.len()]),
+        }
     }
 }
 

@@ -152,8 +152,9 @@ pub struct Memos {
     /// one leaves nothing here), and the other collections' features as served
     pub filtered_journeys: Filtered<(String, FilterKey), Vec<u32>>,
     pub filtered_features: Filtered<FeaturesKey, Vec<Value>>,
-    /// the stations a filter keeps, as positions in the geography (their rows are made per page)
-    pub filtered_stations: Filtered<FeaturesKey, Vec<usize>>,
+    /// the stations, forces or track sections a filter keeps, as positions in the geography
+    /// (their rows are made per page)
+    pub filtered_places: Filtered<FeaturesKey, Vec<usize>>,
     /// rail routes between corridor ends, by (from, to) station: they depend on the
     /// geography alone, so are kept for the server's life (bounded)
     corridor_routes: Mutex<HashMap<(u32, u32), Arc<CorridorRoute>>>,

@@ -1954,103 +1954,128 @@ async fn a_viewers_treatment_table_is_published_as_it_is_made() {
 }
 
 #[tokio::test]
-async fn a_viewers_stations_published_on_the_rows_equal_the_analysts_published_as_rendered() {
-    // The stations' items, a single station and the stations export publish a viewer's typed
-    // rows (layers::rows::StationRow) before writing them. The independent method is
-    // disclosure control on the analyst's written answer (the walk over its JSON or CSV by
-    // field name): the two must agree to the value (JSON) and to the byte (CSV). A CQL2
+async fn a_viewers_places_published_on_the_rows_equal_the_analysts_published_as_rendered() {
+    // The items, a single feature and the export (GeoJSON and CSV) of stations, forces and
+    // track sections publish a viewer's typed rows (layers::rows: StationRow, ForceRow,
+    // SectionRow) before writing them. The independent method is disclosure control on the
+    // analyst's written answer (the walk over its JSON or CSV by field name, `net` from the
+    // published counts): the two must agree to the value (JSON) and to the byte (CSV). A CQL2
     // filter on a count compares the counts a viewer is shown: the analyst's whole answer,
     // published, then filtered here by hand.
-    let f = generated_fixture("station-rows", 17).await;
+    let f = generated_fixture("place-rows", 17).await;
     let st = &f.st;
     let d = &st.security.disclosure;
     let k = u64::from(d.k);
-    let (mut suppressed, mut rounded, mut untimed) = (0, 0, 0);
-    for q in [
-        "limit=10000",
-        "limit=25&offset=50",
-        "limit=10000&bbox=-0.5,51.3,0.3,51.7&datetime=2024-01-01/2024-06-30",
-        "limit=10000&hours=22-02",
-        "limit=10000&mode=rail&age_band=15-17&force=E23000001",
-        "limit=100&crs=http://www.opengis.net/def/crs/EPSG/0/27700",
+    for (c, count, tested) in [
+        (
+            "stations",
+            "journeys",
+            &["journeys", "starts", "distinct_children", "on_route"][..],
+        ),
+        (
+            "forces",
+            "exports",
+            &["exports", "imports", "phones", "distinct_persons"][..],
+        ),
+        ("rail", "journeys", &["journeys", "persons", "children"][..]),
     ] {
-        let path = format!("/collections/stations/items?{q}");
-        let mut want = json_of(st, &path, Role::Analyst).await;
-        for s in want["features"].as_array().unwrap() {
-            for c in ["journeys", "starts", "distinct_children", "on_route"] {
-                match s["properties"][c].as_u64().unwrap() {
-                    n if n < k => suppressed += 1,
-                    n if n % u64::from(d.base) != 0 => rounded += 1,
-                    _ => {}
+        let (mut suppressed, mut rounded, mut untimed) = (0, 0, 0);
+        for q in [
+            "limit=10000",
+            "limit=25&offset=20",
+            "limit=10000&bbox=-0.5,51.3,0.3,51.7&datetime=2024-01-01/2024-06-30",
+            "limit=10000&hours=22-02",
+            "limit=10000&mode=rail&age_band=15-17",
+            "limit=100&crs=http://www.opengis.net/def/crs/EPSG/0/27700",
+        ] {
+            let path = format!("/collections/{c}/items?{q}");
+            let mut want = json_of(st, &path, Role::Analyst).await;
+            for s in want["features"].as_array().unwrap() {
+                for field in tested {
+                    match s["properties"][field].as_u64().unwrap() {
+                        n if n < k => suppressed += 1,
+                        n if n % u64::from(d.base) != 0 => rounded += 1,
+                        _ => {}
+                    }
                 }
             }
+            untimed += usize::from(want.get("untimed_excluded").is_some());
+            d.json(&mut want);
+            let (s, body, h) = get_as(st, &path, Role::Viewer).await;
+            assert_eq!(s, 200, "{path}: {body}");
+            let got: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(got, want, "{path}");
+            assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
         }
-        untimed += usize::from(want.get("untimed_excluded").is_some());
-        d.json(&mut want);
-        let (s, body, h) = get_as(st, &path, Role::Viewer).await;
-        assert_eq!(s, 200, "{path}: {body}");
-        let got: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(got, want, "{path}");
-        assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
-    }
-    // a filter on counts: the stations whose published journeys are at least 10
-    let all = {
-        let mut v = json_of(st, "/collections/stations/items?limit=10000", Role::Analyst).await;
-        d.json(&mut v);
-        v
-    };
-    let kept: Vec<&Value> = all["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| {
-            s["properties"]["journeys"]
-                .as_u64()
-                .is_some_and(|n| n >= 10)
-        })
-        .collect();
-    assert!(!kept.is_empty() && kept.len() < all["features"].as_array().unwrap().len());
-    let path = "/collections/stations/items?limit=10000&filter=journeys%20%3E%3D%2010";
-    let (s, body, _) = get_as(st, path, Role::Viewer).await;
-    assert_eq!(s, 200, "{path}: {body}");
-    let got: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(got["numberMatched"], kept.len());
-    assert_eq!(
-        got["features"]
+        // the comparison had counts to suppress and to round, and an untimed count to publish
+        assert!(
+            suppressed > 0 && rounded > 0 && untimed > 0,
+            "{c}: {suppressed} {rounded} {untimed}"
+        );
+        // a filter on counts: the features whose published count is at least 10
+        let all = {
+            let mut v = json_of(
+                st,
+                &format!("/collections/{c}/items?limit=10000"),
+                Role::Analyst,
+            )
+            .await;
+            d.json(&mut v);
+            v
+        };
+        let kept: Vec<&Value> = all["features"]
             .as_array()
             .unwrap()
             .iter()
-            .collect::<Vec<_>>(),
-        kept
-    );
-    // one station, and the export as JSON and CSV
-    let busiest = kept[0]["id"].as_str().unwrap();
-    for path in [
-        format!("/collections/stations/items/{busiest}"),
-        "/api/export?collection=stations&format=geojson&from=2024-01-01&to=2024-12-31".into(),
-    ] {
-        let mut want = json_of(st, &path, Role::Analyst).await;
-        d.json(&mut want);
-        let (s, body, h) = get_as(st, &path, Role::Viewer).await;
+            .filter(|s| s["properties"][count].as_u64().is_some_and(|n| n >= 10))
+            .collect();
+        assert!(!kept.is_empty() && kept.len() < all["features"].as_array().unwrap().len());
+        let path = format!("/collections/{c}/items?limit=10000&filter={count}%20%3E%3D%2010");
+        let (s, body, _) = get_as(st, &path, Role::Viewer).await;
         assert_eq!(s, 200, "{path}: {body}");
+        let got: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(got["numberMatched"], kept.len(), "{path}");
         assert_eq!(
-            serde_json::from_str::<Value>(&body).unwrap(),
-            want,
+            got["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            kept,
             "{path}"
         );
-        assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
-    }
-    for path in [
-        "/api/export?collection=stations&format=csv",
-        "/api/export?collection=stations&format=csv&hours=22-02&mode=rail",
-    ] {
-        let (s, exact, _) = get_as(st, path, Role::Analyst).await;
-        assert_eq!(s, 200, "{path}: {exact}");
-        let want = d.csv(exact.as_bytes()).unwrap();
-        let (s, got, h) = get_as(st, path, Role::Viewer).await;
-        assert_eq!(s, 200, "{path}: {got}");
-        assert_eq!(got, String::from_utf8(want).unwrap(), "{path}");
-        assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+        // one feature, and the export as JSON and CSV
+        let one = match &kept[0]["id"] {
+            Value::String(s) => s.clone(),
+            n => n.to_string(),
+        };
+        for path in [
+            format!("/collections/{c}/items/{one}"),
+            format!("/api/export?collection={c}&format=geojson&from=2024-01-01&to=2024-12-31"),
+        ] {
+            let mut want = json_of(st, &path, Role::Analyst).await;
+            d.json(&mut want);
+            let (s, body, h) = get_as(st, &path, Role::Viewer).await;
+            assert_eq!(s, 200, "{path}: {body}");
+            assert_eq!(
+                serde_json::from_str::<Value>(&body).unwrap(),
+                want,
+                "{path}"
+            );
+            assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+        }
+        for path in [
+            format!("/api/export?collection={c}&format=csv"),
+            format!("/api/export?collection={c}&format=csv&hours=22-02&mode=rail"),
+        ] {
+            let (s, exact, _) = get_as(st, &path, Role::Analyst).await;
+            assert_eq!(s, 200, "{path}: {exact}");
+            let want = d.csv(exact.as_bytes()).unwrap();
+            let (s, got, h) = get_as(st, &path, Role::Viewer).await;
+            assert_eq!(s, 200, "{path}: {got}");
+            assert_eq!(got, String::from_utf8(want).unwrap(), "{path}");
+            assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+        }
     }
     // no station in the box: the header alone (the properties by name, then the point)
     let (s, body, _) = get_as(
@@ -2066,9 +2091,35 @@ async fn a_viewers_stations_published_on_the_rows_equal_the_analysts_published_a
          entries_exits_2019_20,force,interchanges,journeys,name,on_route,passes,persons,starts,\
          stops,lon,lat\n"
     );
-    // the comparison had counts to suppress and to round, and an untimed count to publish
-    assert!(
-        suppressed > 0 && rounded > 0 && untimed > 0,
-        "{suppressed} {rounded} {untimed}"
-    );
+    // a spatial filter keeps the same forces in the CSV export as in the GeoJSON one (the
+    // table has no geometry column, the filter still tests the force's area)
+    let filter = "filter=S_INTERSECTS(geometry,POINT(-1.5%2053.8))";
+    let geojson = json_of(
+        st,
+        &format!("/api/export?collection=forces&{filter}"),
+        Role::Analyst,
+    )
+    .await;
+    let (_, csv, _) = get_as(
+        st,
+        &format!("/api/export?collection=forces&format=csv&{filter}"),
+        Role::Analyst,
+    )
+    .await;
+    let codes: Vec<&str> = geojson["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["E23000010"], "West Yorkshire holds the point");
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let code = r
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "code")
+        .unwrap();
+    let rows: Vec<String> = r.records().map(|x| x.unwrap()[code].to_string()).collect();
+    assert_eq!(rows, codes);
 }
