@@ -366,8 +366,11 @@ pub async fn export(
         return Ok(r);
     }
     blocking(state.limits.clone(), move || {
-        // the trends table publishes a viewer's rows on the rows (layer_download)
-        let published = collection == Export::Trends && who.viewer();
+        // trends, the place layers and the flows publish a viewer's rows on the rows
+        // (layer_download); hotspots go through the guard
+        let published = who.viewer()
+            && (collection == Export::Trends
+                || collection.collection().is_some_and(Collection::typed_rows));
         let (body, rows, selected, untimed) =
             super::ogc::layer_download(&state, collection, f, hq, csv, &who, direction, filter)?;
         let mut r = with_selection(

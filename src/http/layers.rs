@@ -931,12 +931,6 @@ impl<'r, 'g> FlowFeature<'r, 'g> {
     }
 }
 
-/// A flow as a GeoJSON feature (exact: the caller publishes a viewer's answer).
-pub fn flow_feature(state: &AppState, f: &layers::Flow, direction: Direction) -> Value {
-    let row = FlowRow::new(state.journeys.geography(), f, direction);
-    serde_json::to_value(FlowFeature::new(state, &row, Form::Json(None))).unwrap_or(Value::Null)
-}
-
 /// The flows as CSV (the rows as given: a viewer's published by the caller).
 pub fn flow_csv(rows: &[FlowRow]) -> Result<Vec<u8>, ApiError> {
     layers::rows::csv(

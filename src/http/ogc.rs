@@ -20,19 +20,17 @@ use super::journeys::{
     FeatureCollectionOut, JourneyFeature, filter_from, force_param, with_offset,
 };
 use super::layers::{
-    self as lay, HotspotSort, PlaceFilter, flow_feature, flow_id, hotspot_feature, hotspot_rows,
-    section_stats,
+    self as lay, HotspotSort, PlaceFilter, flow_id, hotspot_feature, hotspot_rows, section_stats,
 };
 use super::params::Params;
 use super::{AppState, json_reply};
 use crate::access::disclosure::Disclosure;
 use crate::geography::{Bbox, ForceCode, StationCode};
 use crate::journey::index::JourneyFilter;
-use crate::journey::map::polyline_intersects;
 use crate::journey::report::parse_date;
 use crate::layers;
 use crate::layers::key::{BboxKey, FilterKey};
-use crate::layers::rows::{ForceRow, SectionRow, StationRow};
+use crate::layers::rows::{FlowRow, ForceRow, SectionRow, StationRow};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use warp::reply::Response;
@@ -765,7 +763,7 @@ fn select_filtered(
     let Some(e) = &q.filter else {
         return select_features(state, id, q, offset, limit);
     };
-    if id.is_place() {
+    if id.typed_rows() {
         let g = state.journeys.geography();
         let to = places::ToValues {
             geometry: !q.no_geometry,
@@ -909,7 +907,7 @@ fn select_features(
     let g = state.journeys.geography().clone();
     let page = |n: usize| offset.min(n)..offset.saturating_add(limit).min(n);
     Ok(match id {
-        Collection::Stations | Collection::Forces | Collection::Rail => {
+        Collection::Stations | Collection::Forces | Collection::Rail | Collection::Flows => {
             // the vector tiles' rows (the items and the export write typed rows)
             let to = places::ToValues {
                 geometry: !q.no_geometry,
@@ -932,39 +930,6 @@ fn select_features(
             (
                 rows.len(),
                 rows[r].iter().map(|h| hotspot_feature(&g, h)).collect(),
-            )
-        }
-        Collection::Flows => {
-            let flows = lay::flow_rows(
-                state,
-                &q.journeys,
-                q.origin,
-                q.destination,
-                q.direction,
-                q.viewer,
-            );
-            let rows: Vec<&layers::Flow> = flows
-                .rows
-                .iter()
-                .filter(|f| {
-                    q.bbox.is_none_or(|bb| {
-                        polyline_intersects(
-                            &[
-                                state.force_points[f.origin as usize],
-                                state.force_points[f.destination as usize],
-                            ],
-                            &bb,
-                        )
-                    })
-                })
-                .collect();
-            let r = page(rows.len());
-            (
-                rows.len(),
-                rows[r]
-                    .iter()
-                    .map(|f| flow_feature(state, f, q.direction))
-                    .collect(),
             )
         }
         Collection::Journeys => {
@@ -1103,7 +1068,7 @@ pub async fn items(
                 return Ok(r);
             }
             let disclosure = q.viewer.then_some(&state.security.disclosure);
-            if c.is_place() {
+            if c.typed_rows() {
                 // typed rows, published for a viewer before they are written
                 let g = state.journeys.geography();
                 let links = |matched, n| page_links(&b, c, &raw, &q, matched, n);
@@ -1255,7 +1220,18 @@ pub async fn item(
                         .iter()
                         .find(|f| flow_id(&g, f) == fid)
                         .ok_or_else(not_found)?;
-                    flow_feature(&state, f, direction)
+                    let row = places::FlowPlace::new(&state, FlowRow::new(&g, f, direction));
+                    let d = who.viewer().then_some(&state.security.disclosure);
+                    let bytes = places::item_bytes(row, d, crs, &item_links(&b, c, &fid))?;
+                    let mut r = Response::new(bytes.into());
+                    r.headers_mut().insert(
+                        warp::http::header::CONTENT_TYPE,
+                        warp::http::HeaderValue::from_static(GEOJSON),
+                    );
+                    if let Ok(v) = warp::http::HeaderValue::from_str(&crs.header()) {
+                        r.headers_mut().insert("content-crs", v);
+                    }
+                    return Ok(super::guard::disclosed_if(d.is_some(), r));
                 }
                 Collection::Journeys => {
                     let j = {
@@ -1357,7 +1333,22 @@ pub fn layer_download(
     let disclosure = viewer.then_some(&state.security.disclosure);
     // under a filter, the ids of the features it keeps (the CSV tables below are of rows)
     let kept: Option<std::collections::HashSet<String>> = match &q.filter {
-        Some(_) if csv && matches!(id, Collection::Hotspots | Collection::Flows) => {
+        Some(e) if csv && id == Collection::Flows => {
+            let ids = places::Ids;
+            let all = usize::MAX;
+            Some(places::select_places(
+                &g,
+                state,
+                id,
+                &q,
+                Some(e),
+                0,
+                all,
+                disclosure,
+                ids,
+            )?)
+        }
+        Some(_) if csv && id == Collection::Hotspots => {
             let (_, fs) = select_filtered(state, id, &q, 0, usize::MAX, disclosure)?;
             Some(
                 fs.iter()
@@ -1388,14 +1379,14 @@ pub fn layer_download(
             Collection::Flows => {
                 let mut flows = lay::flow_rows(state, &q.journeys, None, None, direction, viewer);
                 flows.rows.retain(|f| keeps(&flow_id(&g, f)));
-                // exact rows: a viewer's export is published by the guard
-                let rows = lay::flow_typed_rows(&g, &flows, direction, None);
+                // published on the rows for a viewer
+                let rows = lay::flow_typed_rows(&g, &flows, direction, disclosure);
                 return lay::flow_csv(&rows).map(|b| (b, rows.len(), selected, untimed));
             }
             _ => {}
         }
     }
-    if id.is_place() {
+    if id.typed_rows() {
         // typed rows, published for a viewer before they are written
         let to = places::ExportBytes {
             csv,

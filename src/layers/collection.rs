@@ -117,6 +117,13 @@ impl Collection {
         )
     }
 
+    /// Its features are typed rows written through serde and published on the rows for a
+    /// viewer: the place layers and the flows (hotspots publish their measure and derive Gi*
+    /// from it; journeys are journey-level).
+    pub const fn typed_rows(self) -> bool {
+        self.is_place() || matches!(self, Collection::Flows)
+    }
+
     /// Its features are stations, so `force` (and `bbox`) choose the stations listed, not the
     /// journeys counted.
     pub const fn lists_stations(self) -> bool {

@@ -225,6 +225,38 @@ impl<'g> FlowRow<'g> {
     }
 }
 
+/// A flow's fields by position: its forces' codes and names, `direction`, `cross_border`, then
+/// its counts and totals ([`count_columns`]); written by name as the OGC items and export
+/// have them (`/api/flows` writes [`FlowOut`]).
+impl PlaceRow for FlowRow<'_> {
+    fn names() -> &'static [&'static str] {
+        static N: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        names_of(&N, || {
+            Self::CSV_HEAD
+                .iter()
+                .copied()
+                .chain(["direction", "cross_border"])
+                .chain(count_columns())
+                .collect()
+        })
+    }
+    fn order() -> &'static [(&'static str, usize)] {
+        static O: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+        order_of(&O, Self::names())
+    }
+    fn field(&self, i: usize) -> Field<'_> {
+        match i {
+            0 => Field::Text(Some(self.origin.code.as_str())),
+            1 => Field::Text(Some(self.destination.code.as_str())),
+            2 => Field::Text(Some(self.origin.name.as_str())),
+            3 => Field::Text(Some(self.destination.name.as_str())),
+            4 => Field::Text(Some(self.direction.as_str())),
+            5 => Field::Bool(self.cross_border()),
+            i => Field::Cell(self.counts.0[i - 6]),
+        }
+    }
+}
+
 /// A [`FlowRow`] written in a [`Form`].
 pub struct FlowOut<'r, 'g> {
     row: &'r FlowRow<'g>,
@@ -565,6 +597,7 @@ pub enum Field<'a> {
     Text(Option<&'a str>),
     Int(Option<i64>),
     Number(f64),
+    Bool(bool),
     Cell(Cell),
 }
 
@@ -574,6 +607,7 @@ impl Serialize for Field<'_> {
             Field::Text(t) => t.serialize(s),
             Field::Int(n) => n.serialize(s),
             Field::Number(x) => s.serialize_f64(*x),
+            Field::Bool(b) => s.serialize_bool(*b),
             Field::Cell(c) => c.serialize(s),
         }
     }

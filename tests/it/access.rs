@@ -1955,9 +1955,9 @@ async fn a_viewers_treatment_table_is_published_as_it_is_made() {
 
 #[tokio::test]
 async fn a_viewers_places_published_on_the_rows_equal_the_analysts_published_as_rendered() {
-    // The items, a single feature and the export (GeoJSON and CSV) of stations, forces and
-    // track sections publish a viewer's typed rows (layers::rows: StationRow, ForceRow,
-    // SectionRow) before writing them. The independent method is disclosure control on the
+    // The items, a single feature and the export (GeoJSON and CSV) of stations, forces,
+    // track sections and flows publish a viewer's typed rows (layers::rows: StationRow,
+    // ForceRow, SectionRow, FlowRow) before writing them. The independent method is disclosure control on the
     // analyst's written answer (the walk over its JSON or CSV by field name, `net` from the
     // published counts): the two must agree to the value (JSON) and to the byte (CSV). A CQL2
     // filter on a count compares the counts a viewer is shown: the analyst's whole answer,
@@ -2077,6 +2077,49 @@ async fn a_viewers_places_published_on_the_rows_equal_the_analysts_published_as_
             assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
         }
     }
+    // the flows' items and export: the analyst's, less the pairs under k a viewer is not
+    // shown, published
+    for path in [
+        "/collections/flows/items?limit=10000",
+        "/collections/flows/items?limit=10000&direction=travel&mode=rail",
+        "/api/export?collection=flows&from=2024-01-01&to=2024-12-31",
+    ] {
+        let mut want = json_of(st, path, Role::Analyst).await;
+        let fs = want["features"].as_array_mut().unwrap();
+        let before = fs.len();
+        fs.retain(|f| f["properties"]["journeys"].as_u64().unwrap() >= k);
+        let n = fs.len();
+        assert!(0 < n && n < before, "{path}: {n} of {before}");
+        want["numberMatched"] = n.into();
+        want["numberReturned"] = n.into();
+        d.json(&mut want);
+        let (s, body, h) = get_as(st, path, Role::Viewer).await;
+        assert_eq!(s, 200, "{path}: {body}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap(),
+            want,
+            "{path}"
+        );
+        assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+    }
+    let path = "/api/export?collection=flows&format=csv&direction=travel";
+    let (_, exact, _) = get_as(st, path, Role::Analyst).await;
+    let mut r = csv::Reader::from_reader(exact.as_bytes());
+    let head = r.headers().unwrap().clone();
+    let j = head.iter().position(|c| c == "journeys").unwrap();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&head).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if rec[j].parse::<u64>().unwrap() >= k {
+            w.write_record(&rec).unwrap();
+        }
+    }
+    let want = d.csv(&w.into_inner().unwrap()).unwrap();
+    let (s, got, h) = get_as(st, path, Role::Viewer).await;
+    assert_eq!(s, 200, "{path}: {got}");
+    assert_eq!(got, String::from_utf8(want).unwrap(), "{path}");
+    assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
     // no station in the box: the header alone (the properties by name, then the point)
     let (s, body, _) = get_as(
         st,

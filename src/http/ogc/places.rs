@@ -12,7 +12,7 @@ use super::{AppState, Collection, Crs, Query, features_key};
 use crate::access::disclosure::Disclosure;
 use crate::geography::{ForceCode, Geography, StationCode};
 use crate::journey::map::polyline_intersects;
-use crate::layers::rows::{Cell, Field, ForceRow, PlaceRow, SectionRow, StationRow};
+use crate::layers::rows::{Cell, Field, FlowRow, ForceRow, PlaceRow, SectionRow, StationRow};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 use serde_json::Value;
@@ -208,6 +208,62 @@ impl Place for SectionRow<'_> {
     const POINTS: bool = false;
 }
 
+/// A force-to-force flow as a feature: its row, its id and its line (from a point inside the
+/// origin's area to one inside the destination's).
+pub struct FlowPlace<'g> {
+    pub row: FlowRow<'g>,
+    id: String,
+    line: [[f64; 2]; 2],
+}
+
+impl<'g> FlowPlace<'g> {
+    pub fn new(state: &AppState, row: FlowRow<'g>) -> FlowPlace<'g> {
+        let point = |i: u16| state.force_points[i as usize];
+        FlowPlace {
+            id: row.id(),
+            line: [point(row.origin_index), point(row.destination_index)],
+            row,
+        }
+    }
+
+    /// The line as written (rounded to 7 decimals).
+    fn rounded(&self) -> [[f64; 2]; 2] {
+        self.line.map(|p| p.map(super::super::round7))
+    }
+}
+
+impl PlaceRow for FlowPlace<'_> {
+    fn names() -> &'static [&'static str] {
+        FlowRow::names()
+    }
+    fn order() -> &'static [(&'static str, usize)] {
+        FlowRow::order()
+    }
+    fn field(&self, i: usize) -> Field<'_> {
+        self.row.field(i)
+    }
+}
+
+impl Place for FlowPlace<'_> {
+    fn id(&self) -> Field<'_> {
+        Field::Text(Some(&self.id))
+    }
+    fn shape(&self) -> Shape<'_> {
+        Shape::Line(&self.line)
+    }
+    fn envelope(&self) -> geo::Rect<f64> {
+        envelope(self.rounded().iter())
+    }
+    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
+        use geo::Intersects;
+        geo::LineString::from(self.rounded().map(|p| (p[0], p[1])).to_vec()).intersects(g)
+    }
+    fn publish(&mut self, d: &Disclosure) {
+        self.row.publish(d);
+    }
+    const POINTS: bool = false;
+}
+
 /// A track section's line as written (rounded to 7 decimals): a filter tests what it is shown.
 fn rounded(s: &SectionRow<'_>) -> Vec<[f64; 2]> {
     s.chain
@@ -309,6 +365,7 @@ impl<R: Place> cql2::Row for FilterRow<'_, R> {
             Field::Text(t) => cql2::Val::opt_str(t),
             Field::Int(n) => cql2::Val::opt_num(n.map(|n| n as f64)),
             Field::Number(x) => cql2::Val::Num(x),
+            Field::Bool(b) => cql2::Val::Bool(b),
             Field::Cell(Cell::Count(n)) => cql2::Val::opt_num(n.map(|n| n as f64)),
             Field::Cell(Cell::Money(x)) => cql2::Val::opt_num(x),
         }
@@ -387,7 +444,7 @@ fn section_ids(g: &Geography, q: &Query) -> Vec<usize> {
     }
 }
 
-/// The rows of a place collection (stations, forces, rail) a query selects, in order, given
+/// The rows of a place collection (stations, forces, rail) or of the flows a query selects, in order, given
 /// to `then` as (matched, the page `[offset, offset + limit)`), each published for a viewer
 /// when `d` is given. Under `filter` every listed row is made and published first (a viewer's
 /// filter compares the counts a viewer is shown, never the true ones) and tested on its typed
@@ -425,7 +482,31 @@ pub fn select_places<V: OnPlaces>(
             let row = |i: usize| SectionRow::new(g, i, &counts[i]);
             page(state, c, q, filter, offset, limit, d, ids, row, then)
         }
-        _ => Err(ApiError::Internal(format!("{c} is not a place layer"))),
+        Collection::Flows => {
+            // a viewer is not shown a pair under k at all (`flow_rows`); `bbox` meets the line
+            let flows = lay::flow_rows(
+                state,
+                &q.journeys,
+                q.origin,
+                q.destination,
+                q.direction,
+                q.viewer,
+            );
+            let line = |i: usize| {
+                let f = &flows.rows[i];
+                [
+                    state.force_points[f.origin as usize],
+                    state.force_points[f.destination as usize],
+                ]
+            };
+            let ids = (0..flows.rows.len())
+                .filter(|&i| q.bbox.is_none_or(|bb| polyline_intersects(&line(i), &bb)))
+                .collect();
+            let row =
+                |i: usize| FlowPlace::new(state, FlowRow::new(g, &flows.rows[i], q.direction));
+            page(state, c, q, filter, offset, limit, d, ids, row, then)
+        }
+        _ => Err(ApiError::Internal(format!("{c} has no typed rows"))),
     }
 }
 
@@ -494,6 +575,22 @@ impl OnPlaces for ToValues {
             .collect::<Result<_, _>>()
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok((matched, features))
+    }
+}
+
+/// The ids of the rows (the flows a filter keeps, for the flows' CSV export).
+pub struct Ids;
+
+impl OnPlaces for Ids {
+    type Out = std::collections::HashSet<String>;
+    fn on<R: Place>(self, _: usize, rows: Vec<R>) -> Result<Self::Out, ApiError> {
+        Ok(rows
+            .iter()
+            .filter_map(|r| match r.id() {
+                Field::Text(Some(t)) => Some(t.to_string()),
+                _ => None,
+            })
+            .collect())
     }
 }
 
