@@ -954,8 +954,9 @@ fn select_features(
 }
 
 /// The features of a collection other than journeys whose geometry meets `bbox`, as the items
-/// answer gives them (every one, in the items' order, before disclosure control: the caller
-/// applies it to a viewer's), over the journeys `journeys` selects; `place_force` is the
+/// answer gives them (every one, in the items' order; a viewer's published when the
+/// collection has typed rows, [`Collection::typed_rows`], else the caller publishes them),
+/// over the journeys `journeys` selects; `place_force` is the
 /// station's force of `stations`. For vector tiles.
 pub(crate) fn tile_rows(
     state: &AppState,
@@ -983,6 +984,14 @@ pub(crate) fn tile_rows(
         persons: false,
         filter: None,
     };
+    if id.typed_rows() {
+        // a viewer's rows published before they are written
+        let d = viewer.then_some(&state.security.disclosure);
+        let g = state.journeys.geography();
+        let to = places::ToValues { geometry: true };
+        let all = usize::MAX;
+        return places::select_places(g, state, id, &q, None, 0, all, d, to).map(|(_, f)| f);
+    }
     select_features(state, id, &q, 0, usize::MAX).map(|(_, f)| f)
 }
 

@@ -556,8 +556,8 @@ fn layer_tile(
         direction,
         viewer,
     )?;
-    if viewer {
-        // a viewer's tile is made of the published rows only
+    if viewer && !id.typed_rows() {
+        // a viewer's tile is made of the published rows only (typed rows come published)
         let d = &state.security.disclosure;
         rows.iter_mut().for_each(|r| d.row(r));
     }
