@@ -908,7 +908,7 @@ fn select_features(
     let page = |n: usize| offset.min(n)..offset.saturating_add(limit).min(n);
     Ok(match id {
         Collection::Stations | Collection::Forces | Collection::Rail | Collection::Flows => {
-            // the vector tiles' rows (the items and the export write typed rows)
+            // (the items, the export and the tiles take these typed rows before here)
             let to = places::ToValues {
                 geometry: !q.no_geometry,
             };
@@ -1005,7 +1005,19 @@ fn geojson_in(mut body: Value, crs: Crs) -> Response {
             _ => crs.transform_geometry(&mut body["geometry"]),
         }
     }
-    let mut r = json_reply(&body, GEOJSON);
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => geojson_bytes(bytes, crs),
+        Err(e) => warp::Reply::into_response(ApiError::Internal(e.to_string())),
+    }
+}
+
+/// GeoJSON bytes in a CRS as a reply, with the `Content-Crs` header.
+fn geojson_bytes(bytes: Vec<u8>, crs: Crs) -> Response {
+    let mut r = Response::new(bytes.into());
+    r.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static(GEOJSON),
+    );
     if let Ok(v) = warp::http::HeaderValue::from_str(&crs.header()) {
         r.headers_mut().insert("content-crs", v);
     }
@@ -1090,14 +1102,7 @@ pub async fn items(
                 let (filter, offset, limit) = (q.filter.as_ref(), q.offset, q.limit);
                 let bytes =
                     places::select_places(g, &state, c, &q, filter, offset, limit, disclosure, to)?;
-                let mut r = Response::new(bytes.into());
-                r.headers_mut().insert(
-                    warp::http::header::CONTENT_TYPE,
-                    warp::http::HeaderValue::from_static(GEOJSON),
-                );
-                if let Ok(v) = warp::http::HeaderValue::from_str(&q.crs.header()) {
-                    r.headers_mut().insert("content-crs", v);
-                }
+                let r = geojson_bytes(bytes, q.crs);
                 return Ok(super::guard::disclosed_if(
                     q.viewer,
                     lay::with_selection(r, lay::selection_size(&state, &q.journeys)),
@@ -1197,14 +1202,7 @@ pub async fn item(
                             places::item_bytes(row, d, crs, &links)?
                         }
                     };
-                    let mut r = Response::new(bytes.into());
-                    r.headers_mut().insert(
-                        warp::http::header::CONTENT_TYPE,
-                        warp::http::HeaderValue::from_static(GEOJSON),
-                    );
-                    if let Ok(v) = warp::http::HeaderValue::from_str(&crs.header()) {
-                        r.headers_mut().insert("content-crs", v);
-                    }
+                    let r = geojson_bytes(bytes, crs);
                     return Ok(super::guard::disclosed_if(d.is_some(), r));
                 }
                 Collection::Hotspots => {
@@ -1232,14 +1230,7 @@ pub async fn item(
                     let row = places::FlowPlace::new(&state, FlowRow::new(&g, f, direction));
                     let d = who.viewer().then_some(&state.security.disclosure);
                     let bytes = places::item_bytes(row, d, crs, &item_links(&b, c, &fid))?;
-                    let mut r = Response::new(bytes.into());
-                    r.headers_mut().insert(
-                        warp::http::header::CONTENT_TYPE,
-                        warp::http::HeaderValue::from_static(GEOJSON),
-                    );
-                    if let Ok(v) = warp::http::HeaderValue::from_str(&crs.header()) {
-                        r.headers_mut().insert("content-crs", v);
-                    }
+                    let r = geojson_bytes(bytes, crs);
                     return Ok(super::guard::disclosed_if(d.is_some(), r));
                 }
                 Collection::Journeys => {

@@ -231,7 +231,7 @@ impl<'g> FlowRow<'g> {
 impl PlaceRow for FlowRow<'_> {
     fn names() -> &'static [&'static str] {
         static N: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-        names_of(&N, || {
+        N.get_or_init(|| {
             Self::CSV_HEAD
                 .iter()
                 .copied()
@@ -590,7 +590,7 @@ impl Serialize for CorridorOut<'_, '_> {
     }
 }
 
-/// One property of a place row (a station, a force, a track section), as serde writes it: JSON
+/// One property of a place row (a station, a force, a track section, a flow), as serde writes it: JSON
 /// a string, a number or `null`; CSV a field, empty for `None`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Field<'a> {
@@ -613,7 +613,7 @@ impl Serialize for Field<'_> {
     }
 }
 
-/// A row of a place layer (stations, forces, track sections): its fields by position (the
+/// A row of a place layer (stations, forces, track sections) or a flow: its fields by position (the
 /// fields before its counts, then its count columns), written by name in alphabetical order,
 /// as the layers' JSON properties and CSV tables have always had them.
 pub trait PlaceRow {
@@ -627,10 +627,6 @@ pub trait PlaceRow {
     /// The position of property `name`, for a filter's compiled accessors.
     fn field_index(name: &str) -> Option<usize> {
         Self::names().iter().position(|n| *n == name)
-    }
-    /// The property `name`.
-    fn get(&self, name: &str) -> Option<Field<'_>> {
-        Self::field_index(name).map(|i| self.field(i))
     }
     /// The row's properties (a GeoJSON feature's `properties`), by name.
     fn properties(&self) -> Properties<'_, Self>
@@ -647,15 +643,6 @@ fn order_of(
     names: &'static [&'static str],
 ) -> &'static [(&'static str, usize)] {
     cell.get_or_init(|| sorted_by_name(names.iter().copied()))
-}
-
-/// Every property name of a row type: its fields before the counts, then its count columns
-/// (made once: the seizure and grading totals follow a force's own counts).
-fn names_of(
-    cell: &'static std::sync::OnceLock<Vec<&'static str>>,
-    names: impl FnOnce() -> Vec<&'static str>,
-) -> &'static [&'static str] {
-    cell.get_or_init(names)
 }
 
 /// A [`PlaceRow`]'s properties, by name in alphabetical order.
@@ -787,7 +774,7 @@ impl<'g> StationRow<'g> {
 impl PlaceRow for StationRow<'_> {
     fn names() -> &'static [&'static str] {
         static N: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-        names_of(&N, || {
+        N.get_or_init(|| {
             STATION_TEXT
                 .iter()
                 .chain(STATION_COLUMNS)
@@ -873,9 +860,7 @@ impl<'g> ForceRow<'g> {
 impl PlaceRow for ForceRow<'_> {
     fn names() -> &'static [&'static str] {
         static N: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-        names_of(&N, || {
-            FORCE_TEXT.iter().copied().chain(force_columns()).collect()
-        })
+        N.get_or_init(|| FORCE_TEXT.iter().copied().chain(force_columns()).collect())
     }
     fn order() -> &'static [(&'static str, usize)] {
         static O: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
@@ -936,7 +921,7 @@ impl<'g> SectionRow<'g> {
 impl PlaceRow for SectionRow<'_> {
     fn names() -> &'static [&'static str] {
         static N: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-        names_of(&N, || {
+        N.get_or_init(|| {
             SECTION_TEXT
                 .iter()
                 .chain(SECTION_COLUMNS)
@@ -951,6 +936,7 @@ impl PlaceRow for SectionRow<'_> {
     fn field(&self, i: usize) -> Field<'_> {
         match i {
             0 => Field::Int(Some(self.index as i64)),
+            // to the centimetre, as every length the server writes
             1 => Field::Number((self.chain.length_m() * 100.0).round() / 100.0),
             i => Field::Cell(self.cells[i - SECTION_TEXT.len()]),
         }
