@@ -194,6 +194,12 @@ impl Disclosure {
         }
     }
 
+    /// The rate per million entries and exits of a published count (`None` without one, or
+    /// without footfall), as a viewer's answers give it wherever it is written.
+    pub fn rate_per_million(count: Option<u64>, entries: Option<u64>) -> Option<f64> {
+        rate(count, entries)
+    }
+
     /// The note every disclosed response carries.
     pub fn notice(&self) -> Value {
         serde_json::json!({
@@ -353,6 +359,8 @@ fn identity(get: impl Fn(&str) -> Option<String>) -> String {
     s
 }
 
+/// A count per million annual entries and exits, to 1e-6: from a published count, a rate a
+/// viewer may be shown.
 fn rate(journeys: Option<u64>, entries: Option<u64>) -> Option<f64> {
     match (journeys, entries) {
         (Some(j), Some(n)) if n > 0 => Some((j as f64 * 1e6 / n as f64 * 1e6).round() / 1e6),

@@ -366,12 +366,8 @@ pub async fn export(
         return Ok(r);
     }
     blocking(state.limits.clone(), move || {
-        // trends, the place layers and the flows publish a viewer's rows on the rows
-        // (layer_download); hotspots go through the guard
-        let published = who.viewer()
-            && (collection == Export::Trends
-                || collection.collection().is_some_and(Collection::typed_rows));
-        let (body, rows, selected, untimed) =
+        // a viewer's rows published on the rows (layer_download says so), or by the guard
+        let (body, rows, selected, untimed, published) =
             super::ogc::layer_download(&state, collection, f, hq, csv, &who, direction, filter)?;
         let mut r = with_selection(
             super::journeys::record_count(download(ctype, &name, body.into()), rows),

@@ -19,9 +19,7 @@ use super::error::ApiError;
 use super::journeys::{
     FeatureCollectionOut, JourneyFeature, filter_from, force_param, with_offset,
 };
-use super::layers::{
-    self as lay, HotspotSort, PlaceFilter, flow_id, hotspot_feature, hotspot_rows, section_stats,
-};
+use super::layers::{self as lay, HotspotSort, PlaceFilter, flow_id, hotspot_rows, section_stats};
 use super::params::Params;
 use super::{AppState, json_reply};
 use crate::access::disclosure::Disclosure;
@@ -30,7 +28,7 @@ use crate::journey::index::JourneyFilter;
 use crate::journey::report::parse_date;
 use crate::layers;
 use crate::layers::key::{BboxKey, FilterKey};
-use crate::layers::rows::{FlowRow, ForceRow, SectionRow, StationRow};
+use crate::layers::rows::{FlowRow, ForceRow, HotspotRow, SectionRow, StationRow};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use warp::reply::Response;
@@ -491,26 +489,6 @@ pub fn filter_param(
     })
 }
 
-/// A GeoJSON feature as a filter sees it: a property is named by the queryable it was resolved
-/// to ([`super::queryables::names`]), its value borrowed from the feature.
-struct FeatureRow<'a>(&'a Value);
-
-impl cql2::Row for FeatureRow<'_> {
-    type Prop = &'static str;
-    fn get(&self, name: &'static str) -> cql2::Val<'_> {
-        self.0["properties"]
-            .get(name)
-            .map_or(cql2::Val::Null, cql2::Val::of_json)
-    }
-    fn envelope(&self) -> Option<geo::Rect<f64>> {
-        cql2::geojson_envelope(&self.0["geometry"])
-    }
-    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
-        use geo::Intersects;
-        cql2::geojson_geometry(&self.0["geometry"]).is_some_and(|f| f.intersects(g))
-    }
-}
-
 /// Parses an OGC `datetime`: an instant (date or RFC 3339 date-time) or `start/end` with `..`
 /// or an empty side for an open end; returns the inclusive day range.
 pub fn parse_datetime(s: &str) -> Result<(Option<i32>, Option<i32>), String> {
@@ -713,18 +691,8 @@ fn page_links(
     links
 }
 
-fn feature_collection(features: Vec<Value>, matched: usize, links: Vec<Value>) -> Value {
-    json!({
-        "type": "FeatureCollection",
-        "numberMatched": matched,
-        "numberReturned": features.len(),
-        "features": features,
-        "links": links,
-    })
-}
-
-/// The key of the features (or stations) a filter `e` keeps of a query: every items parameter
-/// that changes which features there are or what they say.
+/// The key of the rows a filter `e` keeps of a query: every items parameter that changes which
+/// rows there are or what they say.
 fn features_key(
     id: Collection,
     e: &Expr,
@@ -745,59 +713,6 @@ fn features_key(
         q.no_geometry,
         published,
     )
-}
-
-/// [`select_features`] under the query's `filter`: every feature is built, passed through
-/// disclosure control first when `disclosure` is given (a viewer's filter compares the counts
-/// a viewer is shown, never the true ones), kept when the filter holds, and then paged. The
-/// features kept are memoised per (collection, normalised filter, the other parameters) until
-/// the journeys change, so that the next page is a slice.
-fn select_filtered(
-    state: &AppState,
-    id: Collection,
-    q: &Query,
-    offset: usize,
-    limit: usize,
-    disclosure: Option<&crate::access::disclosure::Disclosure>,
-) -> Result<(usize, Vec<Value>), ApiError> {
-    let Some(e) = &q.filter else {
-        return select_features(state, id, q, offset, limit);
-    };
-    if id.typed_rows() {
-        let g = state.journeys.geography();
-        let to = places::ToValues {
-            geometry: !q.no_geometry,
-        };
-        return places::select_places(g, state, id, q, Some(e), offset, limit, disclosure, to);
-    }
-    let key = features_key(id, e, q, disclosure.is_some());
-    let names = super::queryables::names(id);
-    let plan = cql2::compile(e, |n| names.iter().find(|x| **x == n).copied()).map_err(|err| {
-        ApiError::InvalidParameter {
-            name: "filter",
-            message: err.to_string(),
-        }
-    })?;
-    // the parameters' own errors (a malformed `code`) before anything is kept
-    select_features(state, id, q, 0, 0)?;
-    let version = state.journeys.index().version() as usize;
-    let kept = state
-        .memos
-        .filtered_features
-        .0
-        .get(version, std::time::Duration::ZERO, key, || {
-            let mut all = select_features(state, id, q, 0, usize::MAX)
-                .map(|(_, all)| all)
-                .unwrap_or_default();
-            if let Some(d) = disclosure {
-                all.iter_mut().for_each(|f| d.row(f));
-            }
-            all.retain(|f| plan.selects(&FeatureRow(f)));
-            all
-        });
-    let n = kept.len();
-    let page = kept.iter().skip(offset).take(limit).cloned().collect();
-    Ok((n, page))
 }
 
 /// The journeys `f` selects that pass the filter `e`, as positions in the index at its current
@@ -895,68 +810,9 @@ pub fn filtered_journeys(
     ))
 }
 
-/// Which features of a collection a query selects, in order: (matched, the page `[offset,
-/// offset + limit)`). `limit` usize::MAX takes them all.
-fn select_features(
-    state: &AppState,
-    id: Collection,
-    q: &Query,
-    offset: usize,
-    limit: usize,
-) -> Result<(usize, Vec<Value>), ApiError> {
-    let g = state.journeys.geography().clone();
-    let page = |n: usize| offset.min(n)..offset.saturating_add(limit).min(n);
-    Ok(match id {
-        Collection::Stations | Collection::Forces | Collection::Rail | Collection::Flows => {
-            // (the items, the export and the tiles take these typed rows before here)
-            let to = places::ToValues {
-                geometry: !q.no_geometry,
-            };
-            places::select_places(&g, state, id, q, None, offset, limit, None, to)?
-        }
-        Collection::Hotspots => {
-            let rows = hotspot_rows(
-                state,
-                &q.journeys,
-                PlaceFilter {
-                    bbox: q.bbox,
-                    force: q.place_force,
-                },
-                HotspotSort::GiZ,
-                q.hotspot,
-                q.viewer,
-            );
-            let r = page(rows.len());
-            (
-                rows.len(),
-                rows[r].iter().map(|h| hotspot_feature(&g, h)).collect(),
-            )
-        }
-        Collection::Journeys => {
-            let (matched, list) = state.journeys.index().query(&g, &q.journeys, offset, limit);
-            (
-                matched,
-                list.iter()
-                    .map(|j| {
-                        serde_json::to_value(JourneyFeature {
-                            state,
-                            journey: j,
-                            geometry: true,
-                            crs: Crs::Crs84,
-                            persons: q.persons,
-                        })
-                        .unwrap_or(Value::Null)
-                    })
-                    .collect(),
-            )
-        }
-    })
-}
-
 /// The features of a collection other than journeys whose geometry meets `bbox`, as the items
-/// answer gives them (every one, in the items' order; a viewer's published when the
-/// collection has typed rows, [`Collection::typed_rows`], else the caller publishes them),
-/// over the journeys `journeys` selects; `place_force` is the
+/// answer gives them (every one, in the items' order; a viewer's published), over the
+/// journeys `journeys` selects; `place_force` is the
 /// station's force of `stations`. For vector tiles.
 pub(crate) fn tile_rows(
     state: &AppState,
@@ -984,15 +840,11 @@ pub(crate) fn tile_rows(
         persons: false,
         filter: None,
     };
-    if id.typed_rows() {
-        // a viewer's rows published before they are written
-        let d = viewer.then_some(&state.security.disclosure);
-        let g = state.journeys.geography();
-        let to = places::ToValues { geometry: true };
-        let all = usize::MAX;
-        return places::select_places(g, state, id, &q, None, 0, all, d, to).map(|(_, f)| f);
-    }
-    select_features(state, id, &q, 0, usize::MAX).map(|(_, f)| f)
+    // a viewer's rows published before they are written
+    let d = viewer.then_some(&state.security.disclosure);
+    let g = state.journeys.geography();
+    let to = places::ToValues { geometry: true };
+    places::select_places(g, state, id, &q, None, 0, usize::MAX, d, to).map(|(_, f)| f)
 }
 
 /// A GeoJSON reply in a CRS: the geometries rewritten, and the `Content-Crs` header.
@@ -1088,34 +940,23 @@ pub async fn items(
                 }
                 return Ok(r);
             }
+            // every other collection: typed rows, published for a viewer before they are written
             let disclosure = q.viewer.then_some(&state.security.disclosure);
-            if c.typed_rows() {
-                // typed rows, published for a viewer before they are written
-                let g = state.journeys.geography();
-                let links = |matched, n| page_links(&b, c, &raw, &q, matched, n);
-                let to = places::ItemsBytes {
-                    crs: q.crs,
-                    disclosure: disclosure.map(Disclosure::notice),
-                    untimed_excluded: lay::untimed_excluded(&state, &q.journeys, q.viewer),
-                    links: &links,
-                };
-                let (filter, offset, limit) = (q.filter.as_ref(), q.offset, q.limit);
-                let bytes =
-                    places::select_places(g, &state, c, &q, filter, offset, limit, disclosure, to)?;
-                let r = geojson_bytes(bytes, q.crs);
-                return Ok(super::guard::disclosed_if(
-                    q.viewer,
-                    lay::with_selection(r, lay::selection_size(&state, &q.journeys)),
-                ));
-            }
-            let (matched, features) =
-                select_filtered(&state, c, &q, q.offset, q.limit, disclosure)?;
-            let links = page_links(&b, c, &raw, &q, matched, features.len());
-            let mut body = feature_collection(features, matched, links);
-            lay::untimed_field(&state, &q.journeys, &mut body);
-            Ok(lay::with_selection(
-                geojson_in(body, q.crs),
-                lay::selection_size(&state, &q.journeys),
+            let g = state.journeys.geography();
+            let links = |matched, n| page_links(&b, c, &raw, &q, matched, n);
+            let to = places::ItemsBytes {
+                crs: q.crs,
+                disclosure: disclosure.map(Disclosure::notice),
+                untimed_excluded: lay::untimed_excluded(&state, &q.journeys, q.viewer),
+                links: &links,
+            };
+            let (filter, offset, limit) = (q.filter.as_ref(), q.offset, q.limit);
+            let bytes =
+                places::select_places(g, &state, c, &q, filter, offset, limit, disclosure, to)?;
+            let r = geojson_bytes(bytes, q.crs);
+            Ok(super::guard::disclosed_if(
+                q.viewer,
+                lay::with_selection(r, lay::selection_size(&state, &q.journeys)),
             ))
         },
     )
@@ -1217,7 +1058,11 @@ pub async fn item(
                         who.viewer(),
                     );
                     let h = rows.iter().find(|h| h.station == i).ok_or_else(not_found)?;
-                    hotspot_feature(&g, h)
+                    let d = who.viewer().then_some(&state.security.disclosure);
+                    let row = HotspotRow::new(&g, h);
+                    let bytes = places::item_bytes(row, d, crs, &item_links(&b, c, &fid))?;
+                    let r = geojson_bytes(bytes, crs);
+                    return Ok(super::guard::disclosed_if(d.is_some(), r));
                 }
                 Collection::Flows => {
                     let direction = layers::Direction::Line;
@@ -1264,8 +1109,10 @@ pub async fn item(
 }
 
 /// A layer's export: (the bytes, the rows, the journeys selected, the untimed journeys an
-/// `hours`/`days` filter left out as the caller may see them, [`lay::untimed_excluded`]).
-pub type LayerDownload = (Vec<u8>, usize, usize, Option<Option<u64>>);
+/// `hours`/`days` filter left out as the caller may see them, [`lay::untimed_excluded`],
+/// whether the bytes are published for the caller, a viewer, on the rows: else the guard
+/// publishes them).
+pub type LayerDownload = (Vec<u8>, usize, usize, Option<Option<u64>>, bool);
 
 /// A whole collection under a filter, for `/api/export` (not streamed: every collection but
 /// journeys is at most a few thousand features; journeys stream in [`super::layers`]).
@@ -1286,13 +1133,12 @@ pub fn layer_download(
     let viewer = who.viewer();
     let mut f = f;
     f.disclose_non_btp = who.disclose_non_btp();
-    let to_bytes = |v: &Value| serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.to_string()));
     let Some(id) = export.collection() else {
         return if csv {
             let untimed = lay::untimed_excluded(state, &f, viewer);
             let d = viewer.then_some(&state.security.disclosure);
             lay::trends_csv(state, &f, who.sees_all_journeys(), d)
-                .map(|(b, r, s)| (b, r, s, untimed))
+                .map(|(b, r, s)| (b, r, s, untimed, viewer))
         } else {
             Err(ApiError::InvalidParameter {
                 name: "format",
@@ -1333,28 +1179,12 @@ pub fn layer_download(
     let disclosure = viewer.then_some(&state.security.disclosure);
     // under a filter, the ids of the features it keeps (the CSV tables below are of rows)
     let kept: Option<std::collections::HashSet<String>> = match &q.filter {
-        Some(e) if csv && id == Collection::Flows => {
-            let ids = places::Ids;
-            let all = usize::MAX;
+        Some(e) if csv && matches!(id, Collection::Hotspots | Collection::Flows) => {
+            let (ids, all) = (places::Ids, usize::MAX);
+            let f = Some(e);
             Some(places::select_places(
-                &g,
-                state,
-                id,
-                &q,
-                Some(e),
-                0,
-                all,
-                disclosure,
-                ids,
+                &g, state, id, &q, f, 0, all, disclosure, ids,
             )?)
-        }
-        Some(_) if csv && id == Collection::Hotspots => {
-            let (_, fs) = select_filtered(state, id, &q, 0, usize::MAX, disclosure)?;
-            Some(
-                fs.iter()
-                    .filter_map(|f| f["id"].as_str().map(str::to_string))
-                    .collect(),
-            )
         }
         _ => None,
     };
@@ -1374,45 +1204,31 @@ pub fn layer_download(
                     viewer,
                 );
                 rows.retain(|h| keeps(g.stations.get(h.station).code.as_str()));
-                return lay::hotspot_csv(&g, &rows).map(|b| (b, rows.len(), selected, untimed));
+                // exact rows: the guard publishes a viewer's table
+                let n = rows.len();
+                return lay::hotspot_csv(&g, &rows).map(|b| (b, n, selected, untimed, false));
             }
             Collection::Flows => {
                 let mut flows = lay::flow_rows(state, &q.journeys, None, None, direction, viewer);
                 flows.rows.retain(|f| keeps(&flow_id(&g, f)));
                 // published on the rows for a viewer
                 let rows = lay::flow_typed_rows(&g, &flows, direction, disclosure);
-                return lay::flow_csv(&rows).map(|b| (b, rows.len(), selected, untimed));
+                return lay::flow_csv(&rows).map(|b| (b, rows.len(), selected, untimed, viewer));
             }
             _ => {}
         }
     }
-    if id.typed_rows() {
-        // typed rows, published for a viewer before they are written
-        let to = places::ExportBytes {
-            csv,
-            disclosure: disclosure.map(Disclosure::notice),
-            untimed_excluded: untimed,
-        };
-        let filter = q.filter.as_ref();
-        let (bytes, n) =
-            places::select_places(&g, state, id, &q, filter, 0, usize::MAX, disclosure, to)?;
-        return Ok((bytes, n, selected, untimed));
-    }
-    let (matched, features) = select_filtered(state, id, &q, 0, usize::MAX, disclosure)?;
-    if csv {
-        // journeys stream from `/api/export` itself; every other collection returned above
-        return Err(ApiError::Internal(format!("no CSV table of {id} here")));
-    }
-    let mut body = json!({
-        "type": "FeatureCollection",
-        "numberMatched": matched,
-        "numberReturned": features.len(),
-        "features": features,
-    });
-    if let (Some(n), Some(o)) = (untimed, body.as_object_mut()) {
-        o.insert("untimed_excluded".into(), json!(n));
-    }
-    to_bytes(&body).map(|b| (b, features.len(), selected, untimed))
+    // typed rows, published for a viewer before they are written (journeys stream from
+    // `/api/export` itself)
+    let to = places::ExportBytes {
+        csv,
+        disclosure: disclosure.map(Disclosure::notice),
+        untimed_excluded: untimed,
+    };
+    let filter = q.filter.as_ref();
+    let (bytes, n) =
+        places::select_places(&g, state, id, &q, filter, 0, usize::MAX, disclosure, to)?;
+    Ok((bytes, n, selected, untimed, viewer))
 }
 
 #[cfg(test)]

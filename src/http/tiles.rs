@@ -547,6 +547,7 @@ fn layer_tile(
 ) -> Result<Response, ApiError> {
     let viewer = who.viewer();
     let selected = super::layers::selection_size(state, &f);
+    // a viewer's tile is made of the published rows only (tile_rows publishes them)
     let mut rows = super::ogc::tile_rows(
         state,
         id,
@@ -556,11 +557,6 @@ fn layer_tile(
         direction,
         viewer,
     )?;
-    if viewer && !id.typed_rows() {
-        // a viewer's tile is made of the published rows only (typed rows come published)
-        let d = &state.security.disclosure;
-        rows.iter_mut().for_each(|r| d.row(r));
-    }
     let journeys = |v: &Value| v["properties"]["journeys"].as_u64().unwrap_or(0);
     // most journeys first; ties keep the items' order
     rows.sort_by_key(|v| std::cmp::Reverse(journeys(v)));

@@ -108,22 +108,6 @@ impl Collection {
         matches!(self, Collection::Journeys)
     }
 
-    /// A place layer: a fixed list of places (stations, forces, track sections), each with the
-    /// counts of the journeys at it ([`crate::layers::rows::PlaceRow`]).
-    pub const fn is_place(self) -> bool {
-        matches!(
-            self,
-            Collection::Stations | Collection::Forces | Collection::Rail
-        )
-    }
-
-    /// Its features are typed rows written through serde and published on the rows for a
-    /// viewer: the place layers and the flows (hotspots publish their measure and derive Gi*
-    /// from it; journeys are journey-level).
-    pub const fn typed_rows(self) -> bool {
-        self.is_place() || matches!(self, Collection::Flows)
-    }
-
     /// Its features are stations, so `force` (and `bbox`) choose the stations listed, not the
     /// journeys counted.
     pub const fn lists_stations(self) -> bool {

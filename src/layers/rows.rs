@@ -596,7 +596,7 @@ impl Serialize for CorridorOut<'_, '_> {
 pub enum Field<'a> {
     Text(Option<&'a str>),
     Int(Option<i64>),
-    Number(f64),
+    Number(Option<f64>),
     Bool(bool),
     Cell(Cell),
 }
@@ -606,7 +606,7 @@ impl Serialize for Field<'_> {
         match self {
             Field::Text(t) => t.serialize(s),
             Field::Int(n) => n.serialize(s),
-            Field::Number(x) => s.serialize_f64(*x),
+            Field::Number(x) => x.serialize(s),
             Field::Bool(b) => s.serialize_bool(*b),
             Field::Cell(c) => c.serialize(s),
         }
@@ -711,6 +711,29 @@ pub const STATION_COLUMNS: &[&str] = &[
     "on_route",
 ];
 
+/// A station's counts as cells, aligned with [`STATION_COLUMNS`].
+fn station_cells(c: &super::StationStats) -> Vec<Cell> {
+    [
+        c.starts,
+        c.ends,
+        c.passes,
+        c.journeys,
+        c.persons,
+        c.children,
+        c.distinct_persons,
+        c.distinct_children,
+        c.stops,
+        c.starts,
+        c.ends,
+        c.interchanges,
+        c.encounters,
+        c.on_route,
+    ]
+    .iter()
+    .map(|&n| Cell::Count(Some(u64::from(n))))
+    .collect()
+}
+
 /// The fields of a station before its counts.
 const STATION_TEXT: &[&str] = &["crs", "name", "force", "entries_exits_2019_20"];
 
@@ -729,32 +752,13 @@ pub struct StationRow<'g> {
 impl<'g> StationRow<'g> {
     /// The exact row of station `index` with counts `c`.
     pub fn new(g: &'g Geography, index: usize, c: &super::StationStats) -> StationRow<'g> {
-        let counts = [
-            c.starts,
-            c.ends,
-            c.passes,
-            c.journeys,
-            c.persons,
-            c.children,
-            c.distinct_persons,
-            c.distinct_children,
-            c.stops,
-            c.starts,
-            c.ends,
-            c.interchanges,
-            c.encounters,
-            c.on_route,
-        ];
         StationRow {
             index,
             station: g.stations.get(index),
             force: g
                 .station_force(index)
                 .map(|h| g.forces.get(h.force).code.as_str()),
-            cells: counts
-                .iter()
-                .map(|&n| Cell::Count(Some(u64::from(n))))
-                .collect(),
+            cells: station_cells(c),
         }
     }
 
@@ -793,6 +797,109 @@ impl PlaceRow for StationRow<'_> {
             2 => Field::Text(self.force),
             3 => Field::Int(self.station.entries_exits_2019_20.map(|n| n as i64)),
             i => Field::Cell(self.cells[i - STATION_TEXT.len()]),
+        }
+    }
+}
+
+/// The fields of a hotspot before its counts (the station's, what was counted, the rate per
+/// million entries and exits, and the statistic).
+const HOTSPOT_TEXT: &[&str] = &[
+    "crs",
+    "name",
+    "force",
+    "measure",
+    "entries_exits_2019_20",
+    "rate_per_million",
+    "low_footfall",
+    "gi_z",
+    "p_value",
+    "p_sim",
+    "significant",
+    "spot",
+];
+
+/// Rounds to 1e-6 (rates and z scores as written).
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+/// One station ranked as a hotspot, as a caller may read it: the station, its counts as cells
+/// (aligned with [`STATION_COLUMNS`]), the measure's rate per million entries and exits (from
+/// the cells, so from the published ones for a viewer) and the statistic (computed by the
+/// layer from the counts the caller may know).
+#[derive(Clone, Debug)]
+pub struct HotspotRow<'a> {
+    pub station: &'a Station,
+    /// the code of the force whose area holds the station
+    pub force: Option<&'a str>,
+    pub hotspot: &'a super::service::Hotspot,
+    pub cells: Vec<Cell>,
+    pub rate_per_million: Option<f64>,
+}
+
+impl<'a> HotspotRow<'a> {
+    /// The row of hotspot `h` (its counts exact, its statistic as computed).
+    pub fn new(g: &'a Geography, h: &'a super::service::Hotspot) -> HotspotRow<'a> {
+        HotspotRow {
+            station: g.stations.get(h.station),
+            force: h.force.map(|f| g.forces.get(f).code.as_str()),
+            hotspot: h,
+            cells: station_cells(&h.stats),
+            rate_per_million: h.rate_per_million.map(round6),
+        }
+    }
+
+    /// Publishes the row for a viewer: its counts in the station's cell (`crs=CODE|`, as a
+    /// station is published everywhere), then the rate from the published measure.
+    pub fn publish(&mut self, d: &Disclosure) {
+        let cell = Disclosure::cell(&[("crs", self.station.code.as_str())]);
+        d.publish_cells(&cell, STATION_COLUMNS.iter().copied(), &mut self.cells);
+        let field = self.hotspot.measure.field();
+        let count = STATION_COLUMNS
+            .iter()
+            .position(|c| *c == field)
+            .and_then(|i| match self.cells[i] {
+                Cell::Count(n) => n,
+                Cell::Money(_) => None,
+            })
+            .filter(|_| !self.hotspot.low_footfall);
+        self.rate_per_million =
+            Disclosure::rate_per_million(count, self.station.entries_exits_2019_20);
+    }
+}
+
+impl PlaceRow for HotspotRow<'_> {
+    fn names() -> &'static [&'static str] {
+        static N: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        N.get_or_init(|| {
+            HOTSPOT_TEXT
+                .iter()
+                .chain(STATION_COLUMNS)
+                .copied()
+                .collect()
+        })
+    }
+    fn order() -> &'static [(&'static str, usize)] {
+        static O: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+        order_of(&O, Self::names())
+    }
+    fn field(&self, i: usize) -> Field<'_> {
+        let h = self.hotspot;
+        let finite = |x: f64| Some(x).filter(|x| x.is_finite());
+        match i {
+            0 => Field::Text(Some(self.station.code.as_str())),
+            1 => Field::Text(Some(self.station.name.as_str())),
+            2 => Field::Text(self.force),
+            3 => Field::Text(Some(h.measure.as_str())),
+            4 => Field::Int(self.station.entries_exits_2019_20.map(|n| n as i64)),
+            5 => Field::Number(self.rate_per_million.and_then(finite)),
+            6 => Field::Bool(h.low_footfall),
+            7 => Field::Number(finite(round6(h.gi_z))),
+            8 => Field::Number(finite(h.p_value)),
+            9 => Field::Number(h.p_sim.and_then(finite)),
+            10 => Field::Bool(h.significant),
+            11 => Field::Text(h.spot),
+            i => Field::Cell(self.cells[i - HOTSPOT_TEXT.len()]),
         }
     }
 }
@@ -937,7 +1044,7 @@ impl PlaceRow for SectionRow<'_> {
         match i {
             0 => Field::Int(Some(self.index as i64)),
             // to the centimetre, as every length the server writes
-            1 => Field::Number((self.chain.length_m() * 100.0).round() / 100.0),
+            1 => Field::Number(Some((self.chain.length_m() * 100.0).round() / 100.0)),
             i => Field::Cell(self.cells[i - SECTION_TEXT.len()]),
         }
     }

@@ -149,11 +149,11 @@ pub struct Memos {
     sizes: Memo<FilterKey, usize>,
     /// CQL2-filtered selections per (collection, normalised filter, the other parameters):
     /// the journeys' positions in the index at its version (no journey is held, so an erased
-    /// one leaves nothing here), and the other collections' features as served
+    /// one leaves nothing here)
     pub filtered_journeys: Filtered<(String, FilterKey), Vec<u32>>,
-    pub filtered_features: Filtered<FeaturesKey, Vec<Value>>,
-    /// the stations, forces or track sections a filter keeps, as positions in the geography
-    /// (their rows are made per page)
+    /// the rows of the other collections a filter keeps, as positions in their lists (the
+    /// geography's stations, forces and track sections; the hotspots and flows as listed);
+    /// their rows are made per page
     pub filtered_places: Filtered<FeaturesKey, Vec<usize>>,
     /// rail routes between corridor ends, by (from, to) station: they depend on the
     /// geography alone, so are kept for the server's life (bounded)

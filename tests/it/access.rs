@@ -2120,6 +2120,37 @@ async fn a_viewers_places_published_on_the_rows_equal_the_analysts_published_as_
     assert_eq!(s, 200, "{path}: {got}");
     assert_eq!(got, String::from_utf8(want).unwrap(), "{path}");
     assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+    // hotspots: a viewer's statistic comes from published counts (so it is not the analyst's
+    // published); disclosure control's walk over a viewer's answer changes nothing in it (every
+    // count published in its station's cell, the rate from the published measure)
+    let mut published = 0;
+    for path in [
+        "/collections/hotspots/items?limit=10000",
+        "/collections/hotspots/items?limit=10000&measure=boardings&inference=analytic",
+        "/collections/hotspots/items?limit=100&filter=stops%20%3E%3D%2010&hours=22-02",
+        "/collections/hotspots/items/EUS",
+        "/api/export?collection=hotspots&measure=all",
+    ] {
+        let (s, body, h) = get_as(st, path, Role::Viewer).await;
+        assert_eq!(s, 200, "{path}: {body}");
+        assert_eq!(h["x-disclosure-control"], d.header().as_str(), "{path}");
+        let got: Value = serde_json::from_str(&body).unwrap();
+        let mut walked = got.clone();
+        walked.as_object_mut().unwrap().remove("disclosure");
+        d.json(&mut walked);
+        assert_eq!(walked, got, "{path}");
+        let exact = json_of(st, path, Role::Analyst).await;
+        let counts = |v: &Value| -> Vec<Value> {
+            let fs = v.get("features").and_then(Value::as_array);
+            let list = fs.map_or_else(|| vec![v.clone()], Clone::clone);
+            list.iter()
+                .map(|f| f["properties"]["stops"].clone())
+                .collect()
+        };
+        // the viewer's counts are not the analyst's: publication happened on these rows
+        published += usize::from(counts(&got) != counts(&exact));
+    }
+    assert!(published >= 4, "{published}");
     // no station in the box: the header alone (the properties by name, then the point)
     let (s, body, _) = get_as(
         st,

@@ -12,7 +12,9 @@ use super::{AppState, Collection, Crs, Query, features_key};
 use crate::access::disclosure::Disclosure;
 use crate::geography::{ForceCode, Geography, StationCode};
 use crate::journey::map::polyline_intersects;
-use crate::layers::rows::{Cell, Field, FlowRow, ForceRow, PlaceRow, SectionRow, StationRow};
+use crate::layers::rows::{
+    Cell, Field, FlowRow, ForceRow, HotspotRow, PlaceRow, SectionRow, StationRow,
+};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 use serde_json::Value;
@@ -148,6 +150,27 @@ impl Place for StationRow<'_> {
     }
     fn publish(&mut self, d: &Disclosure) {
         StationRow::publish(self, d);
+    }
+    const POINTS: bool = true;
+}
+
+impl Place for HotspotRow<'_> {
+    fn id(&self) -> Field<'_> {
+        Field::Text(Some(self.station.code.as_str()))
+    }
+    fn shape(&self) -> Shape<'_> {
+        Shape::Point([self.station.lon, self.station.lat])
+    }
+    fn envelope(&self) -> geo::Rect<f64> {
+        let p = geo::coord! { x: self.station.lon, y: self.station.lat };
+        geo::Rect::new(p, p)
+    }
+    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
+        use geo::Intersects;
+        geo::Point::new(self.station.lon, self.station.lat).intersects(g)
+    }
+    fn publish(&mut self, d: &Disclosure) {
+        HotspotRow::publish(self, d);
     }
     const POINTS: bool = true;
 }
@@ -364,7 +387,7 @@ impl<R: Place> cql2::Row for FilterRow<'_, R> {
         match self.0.field(i) {
             Field::Text(t) => cql2::Val::opt_str(t),
             Field::Int(n) => cql2::Val::opt_num(n.map(|n| n as f64)),
-            Field::Number(x) => cql2::Val::Num(x),
+            Field::Number(x) => cql2::Val::opt_num(x),
             Field::Bool(b) => cql2::Val::Bool(b),
             Field::Cell(Cell::Count(n)) => cql2::Val::opt_num(n.map(|n| n as f64)),
             Field::Cell(Cell::Money(x)) => cql2::Val::opt_num(x),
@@ -444,7 +467,8 @@ fn section_ids(g: &Geography, q: &Query) -> Vec<usize> {
     }
 }
 
-/// The rows of a place collection (stations, forces, rail) or of the flows a query selects, in order, given
+/// The rows of a place collection (stations, forces, rail, hotspots) or of the flows a query
+/// selects, in order, given
 /// to `then` as (matched, the page `[offset, offset + limit)`), each published for a viewer
 /// when `d` is given. Under `filter` every listed row is made and published first (a viewer's
 /// filter compares the counts a viewer is shown, never the true ones) and tested on its typed
@@ -504,6 +528,18 @@ pub fn select_places<V: OnPlaces>(
                 .collect();
             let row =
                 |i: usize| FlowPlace::new(state, FlowRow::new(g, &flows.rows[i], q.direction));
+            page(state, c, q, filter, offset, limit, d, ids, row, then)
+        }
+        Collection::Hotspots => {
+            // every station with its statistic, then the places the query lists, by Gi* z
+            let places = lay::PlaceFilter {
+                bbox: q.bbox,
+                force: q.place_force,
+            };
+            let sort = lay::HotspotSort::GiZ;
+            let rows = lay::hotspot_rows(state, &q.journeys, places, sort, q.hotspot, q.viewer);
+            let ids = (0..rows.len()).collect();
+            let row = |i: usize| HotspotRow::new(g, &rows[i]);
             page(state, c, q, filter, offset, limit, d, ids, row, then)
         }
         _ => Err(ApiError::Internal(format!("{c} has no typed rows"))),
