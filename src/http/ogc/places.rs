@@ -1,6 +1,6 @@
-//! The place layers (stations, forces, track sections) as typed rows, from selection to bytes:
-//! the rows a query lists ([`select_places`]: the box, `code` and the station's force, then a
-//! CQL2 `filter` evaluated on the typed rows), published for a viewer before anything is
+//! Every OGC collection but the journeys (stations, forces, track sections, hotspots, flows)
+//! as typed rows, from selection to bytes: the rows a query lists ([`select_places`]: the box,
+//! `code` and the station's force, then a CQL2 `filter` evaluated on the typed rows), published for a viewer before anything is
 //! written ([`crate::layers::rows`]), then written through serde as GeoJSON features in the
 //! answer's CRS or as CSV records. The JSON fields are written by name, as the answers have
 //! always had them.
