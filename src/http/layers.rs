@@ -201,9 +201,7 @@ pub fn hotspot_rows(
     state.layers().hotspot_rows(f, places, sort, hq, viewer)
 }
 
-fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
-}
+use crate::layers::rows::round6;
 
 pub fn hotspot_properties(g: &Geography, h: &Hotspot) -> Value {
     let s = g.stations.get(h.station);

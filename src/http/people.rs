@@ -90,9 +90,7 @@ fn share(y: Option<u64>, n: Option<u64>) -> Option<f64> {
     }
 }
 
-fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
-}
+use crate::layers::rows::round6;
 
 fn rates(s: &Shown) -> [Option<f64>; 6] {
     s.measures.map(|m| share(m, s.encounters))

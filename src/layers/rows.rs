@@ -818,8 +818,8 @@ const HOTSPOT_TEXT: &[&str] = &[
     "spot",
 ];
 
-/// Rounds to 1e-6 (rates and z scores as written).
-fn round6(v: f64) -> f64 {
+/// Rounds to 1e-6 (rates, shares and z scores as written).
+pub fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 

@@ -1537,6 +1537,22 @@ async fn generated_fixture(name: &str, seed: u64) -> Fixture {
     f
 }
 
+/// A flows CSV without the pairs of fewer than `k` journeys (a viewer is not shown them).
+fn csv_without_pairs_under(exact: &str, k: u64) -> Vec<u8> {
+    let mut r = csv::Reader::from_reader(exact.as_bytes());
+    let head = r.headers().unwrap().clone();
+    let j = head.iter().position(|c| c == "journeys").unwrap();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&head).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if rec[j].parse::<u64>().unwrap() >= k {
+            w.write_record(&rec).unwrap();
+        }
+    }
+    w.into_inner().unwrap()
+}
+
 #[tokio::test]
 async fn a_viewers_flows_published_on_the_rows_equal_the_analysts_published_as_rendered() {
     // /api/flows publishes a viewer's typed rows before writing them (layers::rows). The
@@ -1589,18 +1605,7 @@ async fn a_viewers_flows_published_on_the_rows_equal_the_analysts_published_as_r
         }
         let path = format!("/api/flows?f=csv&{q}");
         let (_, exact, _) = get_as(st, &path, Role::Analyst).await;
-        let mut r = csv::Reader::from_reader(exact.as_bytes());
-        let head = r.headers().unwrap().clone();
-        let j = head.iter().position(|c| c == "journeys").unwrap();
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(&head).unwrap();
-        for rec in r.records() {
-            let rec = rec.unwrap();
-            if rec[j].parse::<u64>().unwrap() >= k {
-                w.write_record(&rec).unwrap();
-            }
-        }
-        let want = d.csv(&w.into_inner().unwrap()).unwrap();
+        let want = d.csv(&csv_without_pairs_under(&exact, k)).unwrap();
         let (s, got, h) = get_as(st, &path, Role::Viewer).await;
         assert_eq!(s, 200, "{path}: {got}");
         assert_eq!(got, String::from_utf8(want).unwrap(), "{path}");
@@ -2104,18 +2109,7 @@ async fn a_viewers_places_published_on_the_rows_equal_the_analysts_published_as_
     }
     let path = "/api/export?collection=flows&format=csv&direction=travel";
     let (_, exact, _) = get_as(st, path, Role::Analyst).await;
-    let mut r = csv::Reader::from_reader(exact.as_bytes());
-    let head = r.headers().unwrap().clone();
-    let j = head.iter().position(|c| c == "journeys").unwrap();
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&head).unwrap();
-    for rec in r.records() {
-        let rec = rec.unwrap();
-        if rec[j].parse::<u64>().unwrap() >= k {
-            w.write_record(&rec).unwrap();
-        }
-    }
-    let want = d.csv(&w.into_inner().unwrap()).unwrap();
+    let want = d.csv(&csv_without_pairs_under(&exact, k)).unwrap();
     let (s, got, h) = get_as(st, path, Role::Viewer).await;
     assert_eq!(s, 200, "{path}: {got}");
     assert_eq!(got, String::from_utf8(want).unwrap(), "{path}");

@@ -123,10 +123,36 @@ pub trait Place: PlaceRow {
     fn id(&self) -> Field<'_>;
     /// The geometry, written when the answer has geometries.
     fn shape(&self) -> Shape<'_>;
-    /// The lon/lat envelope of the geometry.
-    fn envelope(&self) -> geo::Rect<f64>;
-    /// Whether the geometry intersects `g`.
-    fn intersects(&self, g: &geo::Geometry<f64>) -> bool;
+    /// The lon/lat envelope of the geometry as written (a line's positions rounded).
+    fn envelope(&self) -> geo::Rect<f64> {
+        match self.shape() {
+            Shape::None => envelope(std::iter::empty()),
+            Shape::Point(p) => envelope(std::iter::once(&p)),
+            Shape::Line(l) => envelope(rounded(l).iter()),
+            Shape::Polygons(ps) => envelope(ps.iter().flatten().flatten()),
+        }
+    }
+    /// Whether the geometry as written intersects `g`.
+    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
+        use geo::Intersects;
+        let line = |r: &[[f64; 2]]| {
+            geo::LineString::from(r.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>())
+        };
+        match self.shape() {
+            Shape::None => false,
+            Shape::Point(p) => geo::Point::new(p[0], p[1]).intersects(g),
+            Shape::Line(l) => line(&rounded(l)).intersects(g),
+            Shape::Polygons(ps) => geo::MultiPolygon::new(
+                ps.iter()
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        geo::Polygon::new(line(&p[0]), p[1..].iter().map(|r| line(r)).collect())
+                    })
+                    .collect(),
+            )
+            .intersects(g),
+        }
+    }
     /// Publishes the row's counts for a viewer.
     fn publish(&mut self, d: &Disclosure);
     /// Whether the CSV table ends with the point's `lon` and `lat`.
@@ -139,14 +165,6 @@ impl Place for StationRow<'_> {
     }
     fn shape(&self) -> Shape<'_> {
         Shape::Point([self.station.lon, self.station.lat])
-    }
-    fn envelope(&self) -> geo::Rect<f64> {
-        let p = geo::coord! { x: self.station.lon, y: self.station.lat };
-        geo::Rect::new(p, p)
-    }
-    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
-        use geo::Intersects;
-        geo::Point::new(self.station.lon, self.station.lat).intersects(g)
     }
     fn publish(&mut self, d: &Disclosure) {
         StationRow::publish(self, d);
@@ -161,14 +179,6 @@ impl Place for HotspotRow<'_> {
     fn shape(&self) -> Shape<'_> {
         Shape::Point([self.station.lon, self.station.lat])
     }
-    fn envelope(&self) -> geo::Rect<f64> {
-        let p = geo::coord! { x: self.station.lon, y: self.station.lat };
-        geo::Rect::new(p, p)
-    }
-    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
-        use geo::Intersects;
-        geo::Point::new(self.station.lon, self.station.lat).intersects(g)
-    }
     fn publish(&mut self, d: &Disclosure) {
         HotspotRow::publish(self, d);
     }
@@ -182,23 +192,6 @@ impl Place for ForceRow<'_> {
     fn shape(&self) -> Shape<'_> {
         Shape::Polygons(&self.force.polygons)
     }
-    fn envelope(&self) -> geo::Rect<f64> {
-        envelope(self.force.polygons.iter().flatten().flatten())
-    }
-    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
-        use geo::Intersects;
-        let line = |r: &Vec<[f64; 2]>| {
-            geo::LineString::from(r.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>())
-        };
-        let polygons = self
-            .force
-            .polygons
-            .iter()
-            .filter(|p| !p.is_empty())
-            .map(|p| geo::Polygon::new(line(&p[0]), p[1..].iter().map(line).collect()))
-            .collect::<Vec<_>>();
-        geo::MultiPolygon::new(polygons).intersects(g)
-    }
     fn publish(&mut self, d: &Disclosure) {
         ForceRow::publish(self, d);
     }
@@ -211,19 +204,6 @@ impl Place for SectionRow<'_> {
     }
     fn shape(&self) -> Shape<'_> {
         Shape::Line(&self.chain.coords)
-    }
-    fn envelope(&self) -> geo::Rect<f64> {
-        envelope(rounded(self).iter())
-    }
-    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
-        use geo::Intersects;
-        geo::LineString::from(
-            rounded(self)
-                .iter()
-                .map(|p| (p[0], p[1]))
-                .collect::<Vec<_>>(),
-        )
-        .intersects(g)
     }
     fn publish(&mut self, d: &Disclosure) {
         SectionRow::publish(self, d);
@@ -248,11 +228,6 @@ impl<'g> FlowPlace<'g> {
             row,
         }
     }
-
-    /// The line as written (rounded to 7 decimals).
-    fn rounded(&self) -> [[f64; 2]; 2] {
-        self.line.map(|p| p.map(super::super::round7))
-    }
 }
 
 impl PlaceRow for FlowPlace<'_> {
@@ -274,24 +249,15 @@ impl Place for FlowPlace<'_> {
     fn shape(&self) -> Shape<'_> {
         Shape::Line(&self.line)
     }
-    fn envelope(&self) -> geo::Rect<f64> {
-        envelope(self.rounded().iter())
-    }
-    fn intersects(&self, g: &geo::Geometry<f64>) -> bool {
-        use geo::Intersects;
-        geo::LineString::from(self.rounded().map(|p| (p[0], p[1])).to_vec()).intersects(g)
-    }
     fn publish(&mut self, d: &Disclosure) {
         self.row.publish(d);
     }
     const POINTS: bool = false;
 }
 
-/// A track section's line as written (rounded to 7 decimals): a filter tests what it is shown.
-fn rounded(s: &SectionRow<'_>) -> Vec<[f64; 2]> {
-    s.chain
-        .coords
-        .iter()
+/// A line's positions as written (rounded to 7 decimals): a filter tests what it is shown.
+fn rounded(line: &[[f64; 2]]) -> Vec<[f64; 2]> {
+    line.iter()
         .map(|p| [super::super::round7(p[0]), super::super::round7(p[1])])
         .collect()
 }
