@@ -8,8 +8,10 @@
 //! the place layers (stations, hotspots, forces) `bbox` and `force` select the places listed
 //! instead, while the statistics stay those of the whole network.
 
+use super::crs::Crs;
 use super::error::ApiError;
 use super::journeys::{filter_from, force_param, journey_params};
+use super::ogc::places::PlaceFeature;
 use super::params::Params;
 use super::{AppState, json_reply, round7};
 use crate::access::disclosure::Disclosure;
@@ -19,7 +21,8 @@ use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
 use crate::layers::hotspots::Inference;
 use crate::layers::rows::{
-    Cell, CorridorForm, CorridorRow, CountCells, FlowRow, Form, TrendForm, TrendRow, Via,
+    Cell, CorridorForm, CorridorRow, CountCells, Field, FlowRow, Form, HotspotRow, PlaceRow,
+    TrendForm, TrendRow, Via, round6,
 };
 use crate::layers::service::CorridorRoute;
 pub use crate::layers::service::{
@@ -201,50 +204,6 @@ pub fn hotspot_rows(
     state.layers().hotspot_rows(f, places, sort, hq, viewer)
 }
 
-use crate::layers::rows::round6;
-
-pub fn hotspot_properties(g: &Geography, h: &Hotspot) -> Value {
-    let s = g.stations.get(h.station);
-    json!({
-        "crs": s.code,
-        "name": s.name,
-        "force": h.force.map(|f| g.forces.get(f).code.to_string()),
-        "measure": h.measure.as_str(),
-        "stops": h.stats.stops,
-        "boardings": h.stats.starts,
-        "alightings": h.stats.ends,
-        "interchanges": h.stats.interchanges,
-        "encounters": h.stats.encounters,
-        "on_route": h.stats.on_route,
-        "starts": h.stats.starts,
-        "ends": h.stats.ends,
-        "passes": h.stats.passes,
-        "journeys": h.stats.journeys,
-        "persons": h.stats.persons,
-        "children": h.stats.children,
-        "distinct_persons": h.stats.distinct_persons,
-        "distinct_children": h.stats.distinct_children,
-        "entries_exits_2019_20": s.entries_exits_2019_20,
-        "rate_per_million": h.rate_per_million.map(round6),
-        "low_footfall": h.low_footfall,
-        "gi_z": round6(h.gi_z),
-        "p_value": h.p_value,
-        "p_sim": h.p_sim,
-        "significant": h.significant,
-        "spot": h.spot,
-    })
-}
-
-pub fn hotspot_feature(g: &Geography, h: &Hotspot) -> Value {
-    let s = g.stations.get(h.station);
-    json!({
-        "type": "Feature",
-        "id": s.code,
-        "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
-        "properties": hotspot_properties(g, h),
-    })
-}
-
 /// Parameters of `/api/hotspots`.
 pub const HOTSPOT_PARAMS: &[&str] = journey_params!(
     [],
@@ -369,43 +328,76 @@ const HOTSPOT_COLUMNS: &[&str] = &[
     "spot",
 ];
 
-pub fn hotspot_csv(g: &Geography, rows: &[Hotspot]) -> Result<Vec<u8>, ApiError> {
+/// The hotspot rows as `/api/hotspots`' CSV table (and the hotspots' CSV export): the columns
+/// of [`HOTSPOT_COLUMNS`] in that order, numbers as Rust writes them (`Display`), a row's
+/// counts as published to the caller.
+pub fn hotspot_csv(rows: &[HotspotRow]) -> Result<Vec<u8>, ApiError> {
+    let at: Vec<Option<usize>> = HOTSPOT_COLUMNS
+        .iter()
+        .map(|c| HotspotRow::field_index(c))
+        .collect();
     csv_bytes(
         HOTSPOT_COLUMNS,
-        rows.iter().map(|h| {
-            let s = g.stations.get(h.station);
-            vec![
-                s.code.to_string(),
-                s.name.clone(),
-                opt(h.force.map(|f| g.forces.get(f).code.to_string())),
-                s.lon.to_string(),
-                s.lat.to_string(),
-                h.measure.as_str().to_string(),
-                h.stats.stops.to_string(),
-                h.stats.starts.to_string(),
-                h.stats.ends.to_string(),
-                h.stats.interchanges.to_string(),
-                h.stats.encounters.to_string(),
-                h.stats.on_route.to_string(),
-                h.stats.starts.to_string(),
-                h.stats.ends.to_string(),
-                h.stats.passes.to_string(),
-                h.stats.journeys.to_string(),
-                h.stats.persons.to_string(),
-                h.stats.children.to_string(),
-                h.stats.distinct_persons.to_string(),
-                h.stats.distinct_children.to_string(),
-                opt(s.entries_exits_2019_20),
-                opt(h.rate_per_million.map(round6)),
-                h.low_footfall.to_string(),
-                round6(h.gi_z).to_string(),
-                h.p_value.to_string(),
-                opt(h.p_sim),
-                h.significant.to_string(),
-                opt(h.spot),
-            ]
+        rows.iter().map(|r| {
+            HOTSPOT_COLUMNS
+                .iter()
+                .zip(&at)
+                .map(|(&c, &i)| match (c, i) {
+                    (_, Some(i)) => field_text(r.field(i)),
+                    ("lon", None) => r.station.lon.to_string(),
+                    (_, None) => r.station.lat.to_string(),
+                })
+                .collect()
         }),
     )
+}
+
+/// A field as a CSV cell: empty for `None`, numbers as Rust writes them (`Display`).
+fn field_text(f: Field) -> String {
+    match f {
+        Field::Text(t) => t.unwrap_or_default().to_string(),
+        Field::Int(n) => opt(n),
+        Field::Number(x) => opt(x),
+        Field::Bool(b) => b.to_string(),
+        Field::Cell(Cell::Count(n)) => opt(n),
+        Field::Cell(Cell::Money(x)) => opt(x),
+    }
+}
+
+/// `/api/hotspots` as GeoJSON (fields by name, as the answer has always had them).
+#[derive(serde::Serialize)]
+struct HotspotCollection<'r, 'g> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure: Option<Value>,
+    features: Vec<PlaceFeature<'r, HotspotRow<'g>>>,
+    #[serde(rename = "numberMatched")]
+    matched: usize,
+    #[serde(rename = "numberReturned")]
+    returned: usize,
+    statistic: Value,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    untimed_excluded: Option<Option<u64>>,
+}
+
+/// Hotspots as rows, each published for a viewer when `d` is given (its counts in the
+/// station's cell, the rate from the published measure).
+pub fn hotspot_typed_rows<'g>(
+    g: &'g Geography,
+    hotspots: &'g [Hotspot],
+    d: Option<&Disclosure>,
+) -> Vec<HotspotRow<'g>> {
+    hotspots
+        .iter()
+        .map(|h| {
+            let mut r = HotspotRow::new(g, h);
+            if let Some(d) = d {
+                r.publish(d);
+            }
+            r
+        })
+        .collect()
 }
 
 /// `GET /api/hotspots`: stations ranked as hotspots, a FeatureCollection (or CSV).
@@ -429,26 +421,35 @@ pub async fn hotspots_api(
     );
     blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
-        let mut rows = hotspot_rows(&state, &f, places, sort, hq, who.viewer());
-        let matched = rows.len();
-        rows.truncate(top);
+        let mut hotspots = hotspot_rows(&state, &f, places, sort, hq, who.viewer());
+        let matched = hotspots.len();
+        hotspots.truncate(top);
         let selected = selection_size(&state, &f);
+        // a viewer's rows are published here, on the rows, before anything is written (the
+        // statistic is already the one of the published measure: `hotspot_rows`)
+        let disclosure = who.viewer().then_some(&state.security.disclosure);
+        let rows = hotspot_typed_rows(&g, &hotspots, disclosure);
+        let published = |r: Response| super::guard::disclosed_if(disclosure.is_some(), r);
         if format == Format::Csv {
-            return Ok(with_selection(
-                csv_reply(hotspot_csv(&g, &rows)?, None),
-                selected,
-            ));
+            let body = csv_reply(hotspot_csv(&rows)?, None);
+            return Ok(published(with_selection(body, selected)));
         }
-        let features: Vec<Value> = rows.iter().map(|h| hotspot_feature(&g, h)).collect();
-        let mut body = json!({
-            "type": "FeatureCollection",
-            "numberMatched": matched,
-            "numberReturned": features.len(),
-            "statistic": hotspot_statistic_notice(&g, hq),
-            "features": features,
-        });
-        untimed_field(&state, &f, &mut body);
-        Ok(with_selection(json_reply(&body, GEOJSON), selected))
+        let body = HotspotCollection {
+            disclosure: disclosure.map(Disclosure::notice),
+            features: rows
+                .iter()
+                .map(|r| PlaceFeature::new(r, Crs::Crs84, true))
+                .collect(),
+            matched,
+            returned: rows.len(),
+            statistic: hotspot_statistic_notice(&g, hq),
+            kind: "FeatureCollection",
+            untimed_excluded: untimed_excluded(&state, &f, who.viewer()),
+        };
+        Ok(published(with_selection(
+            json_reply(&body, GEOJSON),
+            selected,
+        )))
     })
     .await
 }

@@ -76,7 +76,7 @@ pub const FILTER_LANGS: &[&str] = &["cql2-text", "cql2-json", "cql-text", "cql-j
 
 pub use crate::layers::collection::Collection;
 
-mod places;
+pub(super) mod places;
 
 /// Every collection, in the order `/collections` lists them.
 pub const COLLECTIONS: &[Collection] = &Collection::ALL;
@@ -524,7 +524,7 @@ pub fn parse_datetime(s: &str) -> Result<(Option<i32>, Option<i32>), String> {
 }
 
 /// An items request, parsed.
-struct Query {
+pub(super) struct Query {
     /// features whose geometry intersects this lon/lat box
     bbox: Option<Bbox>,
     limit: usize,
@@ -1204,9 +1204,10 @@ pub fn layer_download(
                     viewer,
                 );
                 rows.retain(|h| keeps(g.stations.get(h.station).code.as_str()));
-                // exact rows: the guard publishes a viewer's table
+                // published on the rows for a viewer
+                let rows = lay::hotspot_typed_rows(&g, &rows, disclosure);
                 let n = rows.len();
-                return lay::hotspot_csv(&g, &rows).map(|b| (b, n, selected, untimed, false));
+                return lay::hotspot_csv(&rows).map(|b| (b, n, selected, untimed, viewer));
             }
             Collection::Flows => {
                 let mut flows = lay::flow_rows(state, &q.journeys, None, None, direction, viewer);
