@@ -14,6 +14,13 @@
 //! not even say "some". Quantities derived from counts are recomputed from the published ones:
 //! `net` from published exports and imports, `rate_per_million` from published journeys, and
 //! the Gi* statistic (by the hotspot layer) from published station counts.
+//!
+//! The server publishes on typed rows ([`Disclosure::publish_cells`], each row type's
+//! `publish` in [`crate::layers::rows`]) before anything is written. [`Disclosure::json`] and
+//! [`Disclosure::csv`] are the same rule by field name over a written answer: not on the
+//! server's path, they are what the tests hold published answers to (an answer published on
+//! its rows is their fixed point, and a viewer's answer equals them applied to the exact one
+//! wherever the statistic does not depend on the counts).
 
 use super::Pseudonyms;
 use serde_json::Value;
@@ -218,8 +225,8 @@ impl Disclosure {
         format!("suppressed-below={}; rounded-to-base={}", self.k, self.base)
     }
 
-    /// Applies disclosure control to a JSON answer in place; adds `disclosure` to a top-level
-    /// object.
+    /// Applies disclosure control to a written JSON answer in place, finding the counts by field
+    /// name; adds `disclosure` to a top-level object (the tests' reference rule).
     pub fn json(&self, v: &mut Value) {
         self.walk(v);
         if let Value::Object(o) = v {
@@ -287,7 +294,8 @@ impl Disclosure {
         }
     }
 
-    /// Applies disclosure control to a CSV table (header row first).
+    /// Applies disclosure control to a written CSV table (header row first), finding the counts
+    /// by column name (the tests' reference rule).
     pub fn csv(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
         let mut r = csv::ReaderBuilder::new().from_reader(bytes);
         let head: Vec<String> = r

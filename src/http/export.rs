@@ -366,7 +366,7 @@ pub async fn export(
         return Ok(r);
     }
     blocking(state.limits.clone(), move || {
-        // a viewer's rows published on the rows (layer_download says so), or by the guard
+        // a viewer's rows published on the rows (layer_download says so)
         let (body, rows, selected, untimed, published) =
             super::ogc::layer_download(&state, collection, f, hq, csv, &who, direction, filter)?;
         let mut r = with_selection(

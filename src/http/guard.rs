@@ -1,6 +1,8 @@
 //! The gate every request passes before its route, and what happens to the answer after it:
 //! sign-in (bearer tokens), the endpoint policy by role, the justification person-level queries
-//! need, per-caller rate limits and size limits; then disclosure control for viewers, the audit
+//! need, per-caller rate limits and size limits; then the disclosure-control header on the
+//! answers their handlers published on the rows (an aggregate a viewer asks for that was not
+//! published is refused, never sent as it is), the audit
 //! entry for journey-level reads, exports and ingest (written and synced before the answer
 //! leaves), and the security headers.
 
@@ -10,7 +12,6 @@ use crate::access::{self, Need, Principal, Role, audit::AuditEvent};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use warp::http::{HeaderMap, HeaderValue, Method, header};
-use warp::hyper::body::to_bytes;
 use warp::reply::Response;
 
 /// Longest query string accepted, bytes.
@@ -43,9 +44,9 @@ impl Who {
     pub fn disclose_non_btp(&self) -> bool {
         self.role() == Some(Role::BtpPlanner)
     }
-    /// Whether the guard publishes this caller's answers of an endpoint published whole (not
-    /// split into BTP's part): a viewer's, and a `btp_planner`'s, which hold journeys it may not
-    /// read. A handler that publishes such an answer itself marks it [`disclosed`].
+    /// Whether this caller's answers of an endpoint published whole (not split into BTP's part)
+    /// are published: a viewer's, and a `btp_planner`'s, which hold journeys it may not read.
+    /// The handler publishes such an answer on its rows and marks it [`disclosed`].
     pub fn gets_published_whole(&self) -> bool {
         matches!(self.role(), Some(Role::Viewer | Role::BtpPlanner))
     }
@@ -301,13 +302,18 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
     let role = ctx.principal.as_ref().map(|p| p.role);
     let partial = ctx.route.split();
     if ok && aggregate && (viewer || (role == Some(Role::BtpPlanner) && !partial)) {
-        if r.extensions().get::<Disclosed>().is_some() {
-            // published on its rows by the handler: only the header to add
-            if let Ok(v) = HeaderValue::from_str(&sec.disclosure.header()) {
-                r.headers_mut().insert("x-disclosure-control", v);
-            }
-        } else {
-            r = disclose(&state, r).await;
+        if r.extensions().get::<Disclosed>().is_none() {
+            // every aggregate's handler publishes such a caller's rows itself, before anything
+            // is written: an answer that says it was not is refused, never sent as it is
+            tracing::error!(path = %ctx.path, "an aggregate answer was not published for its caller; refused");
+            return ApiError::Internal(
+                "disclosure control: the answer was not published for the caller".into(),
+            )
+            .into_response();
+        }
+        // published on its rows by the handler: only the header to add
+        if let Ok(v) = HeaderValue::from_str(&sec.disclosure.header()) {
+            r.headers_mut().insert("x-disclosure-control", v);
         }
     }
     if ok && aggregate && partial && role == Some(Role::BtpPlanner) {
@@ -400,7 +406,8 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
 }
 
 /// Marks an answer whose rows its handler published through disclosure control for the
-/// caller (a viewer): [`after`] adds the header and does not rewrite the body.
+/// caller (a viewer, or a `btp_planner` of an answer published whole): [`after`] adds the
+/// header; an aggregate such a caller asks for that is not marked is refused.
 #[derive(Clone, Copy, Debug)]
 pub struct Disclosed;
 
@@ -415,44 +422,20 @@ pub fn disclosed_if(published: bool, r: Response) -> Response {
     if published { disclosed(r) } else { r }
 }
 
-/// Rewrites an aggregate answer (JSON or CSV) through disclosure control, for answers whose
-/// handler has not published its rows ([`Disclosed`]).
-async fn disclose(state: &AppState, mut r: Response) -> Response {
-    let d = &state.security.disclosure;
-    let ct = r
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let bytes = match to_bytes(r.body_mut()).await {
-        Ok(b) => b,
-        Err(e) => return ApiError::Internal(format!("reading an answer: {e}")).into_response(),
-    };
-    let out = if ct.contains("json") {
-        match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Ok(mut v) => {
-                d.json(&mut v);
-                serde_json::to_vec(&v).map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        }
-    } else if ct.starts_with("text/csv") {
-        d.csv(&bytes)
-    } else {
-        Ok(bytes.to_vec())
-    };
-    match out {
-        Ok(body) => {
-            r.headers_mut().remove(header::CONTENT_LENGTH);
-            if let Ok(v) = HeaderValue::from_str(&d.header()) {
-                r.headers_mut().insert("x-disclosure-control", v);
-            }
-            *r.body_mut() = body.into();
-            r
-        }
-        Err(e) => ApiError::Internal(format!("disclosure control: {e}")).into_response(),
+/// An aggregate endpoint's answer that holds no counts of journeys (a station's reference
+/// data, a collection's metadata): published as it is, a viewer's with the notice every
+/// published answer carries.
+pub fn published_as_is(
+    who: Who,
+    state: &AppState,
+    mut body: serde_json::Value,
+    content_type: &'static str,
+) -> Response {
+    let viewer = who.viewer();
+    if viewer && let serde_json::Value::Object(o) = &mut body {
+        o.insert("disclosure".into(), state.security.disclosure.notice());
     }
+    disclosed_if(viewer, super::json_reply(&body, content_type))
 }
 
 /// The page's CSP: a strict one (no inline script or style, nothing from elsewhere); with the

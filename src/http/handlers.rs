@@ -193,7 +193,14 @@ fn render_route(g: &Geography, stops: &[usize]) -> Result<Response, ApiError> {
     Ok(json_reply(&body, GEOJSON))
 }
 
-pub fn station(code: String, raw: String, state: Arc<AppState>) -> Result<Response, ApiError> {
+/// `GET /api/stations/{crs}`: a station's reference data (no counts of journeys: a viewer's
+/// answer is published as it is, with the notice every published answer carries).
+pub fn station(
+    code: String,
+    raw: String,
+    who: super::guard::Who,
+    state: Arc<AppState>,
+) -> Result<Response, ApiError> {
     Params::parse(&raw, &[])?;
     let g = &state.geo;
     let c = StationCode::parse(&code)
@@ -227,7 +234,7 @@ pub fn station(code: String, raw: String, state: Arc<AppState>) -> Result<Respon
             "osm_id": s.osm_id,
         }
     });
-    Ok(json_reply(&body, GEOJSON))
+    Ok(super::guard::published_as_is(who, &state, body, GEOJSON))
 }
 
 /// The kinds of audit event.

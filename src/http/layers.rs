@@ -297,7 +297,7 @@ pub(crate) fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-const HOTSPOT_COLUMNS: &[&str] = &[
+pub const HOTSPOT_COLUMNS: &[&str] = &[
     "crs",
     "name",
     "force",
@@ -716,16 +716,6 @@ struct EmergingProperties<'g> {
 
 /// Parameters of `/api/clock`.
 pub const CLOCK_PARAMS: &[&str] = journey_params!([], ["measure"]);
-
-/// How many journeys an `hours`/`days` filter left out for having no time, as a field of an
-/// answer (nothing without such a filter). For a `btp_planner` (`f.disclose_non_btp`) the
-/// BTP part exactly plus the rest published ([`untimed_excluded`]); a viewer's answer is
-/// published by disclosure control, which finds the field by name.
-pub fn untimed_field(state: &AppState, f: &JourneyFilter, body: &mut Value) {
-    if let (Some(n), Value::Object(o)) = (untimed_excluded(state, f, false), body) {
-        o.insert("untimed_excluded".into(), json!(n));
-    }
-}
 
 /// The cell of the untimed count's keyed rounding: the same in every answer (JSON fields at
 /// the top of an answer have no identifying fields, so disclosure control rounds them in this

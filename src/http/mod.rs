@@ -356,7 +356,7 @@ where
         }
         E::Locate => handlers::locate(raw, st),
         E::Route => handlers::route(raw, st).await,
-        E::Station => handlers::station(param(0), raw, st),
+        E::Station => handlers::station(param(0), raw, who, st),
         E::Hotspots => layers::hotspots_api(raw, text("accept"), who, st).await,
         E::Emerging => layers::emerging_api(raw, who, st).await,
         E::Flows => layers::flows_api(raw, text("accept"), who, st).await,

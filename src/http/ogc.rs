@@ -334,10 +334,9 @@ pub fn one_collection(
 ) -> Result<Response, ApiError> {
     Params::parse(&raw, &["f"])?;
     let c = collection(&id)?;
-    Ok(json_reply(
-        &collection_json(&state, c, &base(&host), who.sees_all_journeys()),
-        JSON,
-    ))
+    // metadata, no counts of journeys: a viewer's is published as it is
+    let body = collection_json(&state, c, &base(&host), who.sees_all_journeys());
+    Ok(super::guard::published_as_is(who, &state, body, JSON))
 }
 
 /// `/collections/{id}/queryables`: the properties a `filter` may name (Part 3), as JSON Schema.

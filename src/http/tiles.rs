@@ -565,8 +565,6 @@ fn layer_tile(
         .filter_map(|v| feature_in_tile(tile, v))
         .collect();
     let out = t::encode(id.id(), &features);
-    Ok(super::layers::with_selection(
-        mvt_reply(out.bytes, out.dropped),
-        selected,
-    ))
+    let r = super::layers::with_selection(mvt_reply(out.bytes, out.dropped), selected);
+    Ok(super::guard::disclosed_if(viewer, r))
 }
