@@ -1,8 +1,9 @@
-//! The analysts' layers over HTTP: `/api/hotspots`, `/api/flows`, `/api/trends` (and the
-//! tables `/api/export` writes, see [`super::export`]), and the features the OGC collections
-//! `rail`, `hotspots` and `flows` serve. The layer service ([`crate::layers::service`], through `AppState::layers()`) selects
-//! the journeys and computes and caches the layers; this module reads the parameters and
-//! renders.
+//! The analysts' layers over HTTP: `/api/hotspots` (and emerging hot spots), `/api/flows`,
+//! `/api/corridors`, `/api/trends`, `/api/clock` (and the tables `/api/export` writes, see
+//! [`super::export`]). The layer service ([`crate::layers::service`], through
+//! `AppState::layers()`) selects the journeys and computes, caches and (for a caller whose
+//! answer is published) publishes the layers' rows; this module reads the parameters and
+//! renders the rows.
 //!
 //! Filters (the same everywhere, see [`super::journeys::JOURNEY_FILTERS`]) select journeys; for
 //! the place layers (stations, hotspots, forces) `bbox` and `force` select the places listed
@@ -24,6 +25,7 @@ use crate::layers::rows::{
     Cell, CorridorForm, CorridorRow, CountCells, Field, FlowRow, Form, HotspotRow, PlaceRow,
     TrendForm, TrendRow, Via, round6,
 };
+use crate::layers::service::ClockCell;
 use crate::layers::service::CorridorRoute;
 pub use crate::layers::service::{
     Hotspot, HotspotQuery, HotspotSort, Memos, PlaceFilter, RATE_FOOTFALL_FLOOR, Significant,
@@ -516,60 +518,21 @@ pub async fn emerging_api(
         .transpose()?;
     blocking(state.limits.clone(), move || {
         let g = state.journeys.geography().clone();
-        let sel = select(&state, &f);
-        let lo = f.from_day.or_else(|| sel.iter().map(|j| j.day).min());
-        let hi = f.to_day.or_else(|| sel.iter().map(|j| j.day).max());
-        let mut starts = Vec::new();
-        if let (Some(lo), Some(hi)) = (lo, hi) {
-            let mut s = interval.start_of(lo);
-            while s <= hi {
-                if starts.len() == MAX_PERIODS {
-                    return Err(ApiError::InvalidParameter {
-                        name: "interval",
-                        message: format!(
-                            "more than {MAX_PERIODS} periods: narrow from and to, or use interval=month"
-                        ),
-                    });
-                }
-                starts.push(s);
-                s = interval.next(s);
-            }
-        }
-        // the journeys of each period, then the measure's count per station and period
-        let mut groups: Vec<Vec<&Arc<MappedJourney>>> = vec![Vec::new(); starts.len()];
-        for j in &sel {
-            let k = starts.partition_point(|&s| s <= j.day);
-            if k > 0 && j.day <= hi.unwrap_or(i32::MIN) {
-                groups[k - 1].push(j);
-            }
-        }
+        // A viewer's and a btp_planner's answer is published whole: its counts per station and
+        // period are published before the statistic; the only count left is
+        // `untimed_excluded`, published in the answer's cell as everywhere.
+        let published = who.gets_published_whole();
         let d = &state.security.disclosure;
-        let x: Vec<Vec<f64>> = groups
-            .iter()
-            .zip(&starts)
-            .map(|(js, &start)| {
-                let stats = layers::station_stats(&g, js);
-                stats
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        let c = s.get(measure);
-                        let c = if who.viewer() || who.disclose_non_btp() {
-                            let cell = format!(
-                                "crs={}|period_start={}|",
-                                g.stations.get(i).code,
-                                layers::date_of(start)
-                            );
-                            d.publish(&cell, measure.field(), u64::from(c)).unwrap_or(0) as u32
-                        } else {
-                            c
-                        };
-                        f64::from(c)
-                    })
-                    .collect()
-            })
-            .collect();
-        let result = emerging::analyse(&x, &state.neighbourhoods, lag);
+        let cube = state
+            .layers()
+            .emerging(&f, interval, measure, lag, published.then_some(d), MAX_PERIODS)
+            .map_err(|max| ApiError::InvalidParameter {
+                name: "interval",
+                message: format!(
+                    "more than {max} periods: narrow from and to, or use interval=month"
+                ),
+            })?;
+        let (starts, result) = (cube.starts, cube.stations);
         let ids: Vec<usize> = match places.bbox {
             Some(b) => g.stations.in_bbox(&b),
             None => (0..g.stations.len()).collect(),
@@ -624,10 +587,6 @@ pub async fn emerging_api(
                 }
             })
             .collect();
-        // A viewer's and a btp_planner's answer is published whole (its counts per station and
-        // period were published above, before the statistic); the only count left is
-        // `untimed_excluded`, published in the answer's cell as disclosure control would.
-        let published = who.gets_published_whole();
         let body = EmergingAnswer {
             disclosure: published.then(|| d.notice()),
             number_matched: features.len(),
@@ -720,7 +679,7 @@ pub const CLOCK_PARAMS: &[&str] = journey_params!([], ["measure"]);
 /// The cell of the untimed count's keyed rounding: the same in every answer (JSON fields at
 /// the top of an answer have no identifying fields, so disclosure control rounds them in this
 /// cell too), so no two answers publish one count two ways.
-const UNTIMED_CELL: &str = "";
+const UNTIMED_CELL: &str = crate::layers::service::ANSWER_CELL;
 
 /// With an `hours` or `days` filter, the journeys it left out for having no time, as the
 /// caller may see it: `viewer` (a viewer's, or an answer published whole), published in
@@ -769,7 +728,6 @@ pub async fn clock_api(
     who: super::guard::Who,
     state: Arc<AppState>,
 ) -> Result<Response, ApiError> {
-    use crate::journey::clock;
     let p = Params::parse(&raw, CLOCK_PARAMS)?;
     let f = filter_from(&p, &state)?;
     let measure = measure_param(&p)?;
@@ -781,56 +739,20 @@ pub async fn clock_api(
     }
     let measure = measure.unwrap_or_default();
     blocking(state.limits.clone(), move || {
-        let g = state.journeys.geography();
-        let sel = select(&state, &f);
-        let at = |j: &&Arc<MappedJourney>| {
-            f.station
-                .is_none_or(|s| layers::counts_at(g, j, s, measure))
-        };
-        let (cells, timed, untimed) = clock::clock(sel.iter().filter(at).map(|j| &j.report));
-        let d = &state.security.disclosure;
-        // A viewer's and a btp_planner's answer is published here, whole (the endpoint is not
-        // split: its cells hold journeys a btp_planner may not read), as disclosure control
-        // publishes a rendered answer: the cells whole journeys, suppressed and rounded each in
-        // its own cell; the top-level counts in the answer's cell (it has no identifying
-        // field), the notice beside them.
+        // A viewer's and a btp_planner's answer is published whole (the endpoint is not split:
+        // its cells hold journeys a btp_planner may not read), here as it is computed.
         let published = who.gets_published_whole();
-        let whole = who.viewer() || who.disclose_non_btp();
-        let key = format!("clock|{f:?}|{measure:?}");
-        let cells = cells
-            .iter()
-            .enumerate()
-            .map(|(day, hours)| {
-                hours
-                    .iter()
-                    .enumerate()
-                    .map(|(h, &c)| {
-                        if whole {
-                            let cell = format!("{key}|{day}|{h}");
-                            ClockCell::Journeys(d.publish(&cell, "journeys", c.round() as u64))
-                        } else {
-                            ClockCell::Weight((c * 1e6).round() / 1e6)
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        let top = |column: &str, n: u64| {
-            if published {
-                d.publish(CLOCK_CELL, column, n)
-            } else {
-                Some(n)
-            }
-        };
+        let d = &state.security.disclosure;
+        let clock = state.layers().clock(&f, measure, published.then_some(d));
         let untimed_excluded = untimed_excluded(&state, &f, published);
         let body = ClockAnswer {
-            cells,
-            days: clock::DAYS,
+            cells: clock.cells,
+            days: crate::journey::clock::DAYS,
             disclosure: published.then(|| d.notice()),
             measure: f.station.is_some().then(|| measure.as_str()),
-            timed: top("timed", timed as u64),
-            timezone: clock::TIMEZONE,
-            untimed: top("untimed", untimed as u64),
+            timed: clock.timed,
+            timezone: crate::journey::clock::TIMEZONE,
+            untimed: clock.untimed,
             untimed_excluded,
         };
         let r = with_selection(json_reply(&body, JSON), selection_size(&state, &f));
@@ -838,10 +760,6 @@ pub async fn clock_api(
     })
     .await
 }
-
-/// The cell a clock answer's top-level counts are published in: the answer's (it has no
-/// identifying field), the cell of every answer's `untimed_excluded` ([`UNTIMED_CELL`]).
-const CLOCK_CELL: &str = UNTIMED_CELL;
 
 /// A `/api/clock` answer. Its fields in the order of the rendered JSON it replaces (serde_json's
 /// maps, by name), so that no client sees a change.
@@ -860,15 +778,6 @@ struct ClockAnswer {
     untimed: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     untimed_excluded: Option<Option<u64>>,
-}
-
-/// A clock cell: the journeys' share of their time windows that falls in the hour (to 1e-6),
-/// or, published, whole journeys (`null` when suppressed).
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum ClockCell {
-    Weight(f64),
-    Journeys(Option<u64>),
 }
 
 // ---------------------------------------------------------------- flows

@@ -1,19 +1,19 @@
 //! Treatment and people over HTTP: `GET /api/treatment` (an aggregate: every role, viewers
-//! through disclosure control) and `GET /api/people`, `GET /api/people/{psn}` (person-level:
-//! analysts and admins with an `X-Justification`, audited as `read_persons`). The numbers come
-//! from [`crate::layers::treatment`] and [`crate::layers::people`]; this module selects the
-//! journeys, discloses and renders.
+//! and `btp_planner`s published whole) and `GET /api/people`, `GET /api/people/{psn}`
+//! (person-level: analysts and admins with an `X-Justification`, audited as `read_persons`).
+//! The numbers come from [`crate::layers::treatment`] (the table, published as it is made, and
+//! its JSON) and [`crate::layers::people`]; this module parses, selects the journeys and
+//! renders.
 
 use super::error::ApiError;
 use super::journeys::{JourneyFeature, filter_from, journey_params, record_count};
 use super::layers::{Format, blocking, csv_bytes, csv_reply, format_param, select};
 use super::params::Params;
 use super::{AppState, json_reply};
-use crate::geography::Geography;
 use crate::journey::map::MappedJourney;
 use crate::layers::people::{self, PersonSummary};
-use crate::layers::treatment::{self, By, Completeness, Counts, Group, MEASURES, RowKey, funnel};
-use serde_json::{Map, Value, json};
+use crate::layers::treatment::{self, By, Group, MEASURES, Table, TableRow};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use warp::reply::Response;
 
@@ -43,252 +43,12 @@ fn group_param(p: &Params) -> Result<Group, ApiError> {
         .map(|g| g.unwrap_or(Group::All))
 }
 
-fn key_code(g: &Geography, k: RowKey) -> (String, String) {
-    match k {
-        RowKey::Force(i) => {
-            let f = g.forces.get(i as usize);
-            (f.code.to_string(), f.name.clone())
-        }
-        RowKey::Btp => ("BTP".into(), "British Transport Police".into()),
-    }
-}
-
-/// Counts as the caller may know them: true counts, or (for a viewer) the published ones.
-#[derive(Clone, Copy, Debug)]
-struct Shown {
-    encounters: Option<u64>,
-    persons: Option<u64>,
-    measures: [Option<u64>; 6],
-}
-
-/// Publishes `c` for a viewer under the cell `cell`; passes it through for everyone else.
-fn shown(state: &AppState, viewer: bool, cell: &str, c: &Counts) -> Shown {
-    let d = &state.security.disclosure;
-    let p = |column: &str, v: u64| {
-        if viewer {
-            d.publish(cell, column, v)
-        } else {
-            Some(v)
-        }
-    };
-    let mut measures = [None; 6];
-    for (k, m) in measures.iter_mut().enumerate() {
-        *m = p(MEASURES[k], c.measures[k]);
-    }
-    Shown {
-        encounters: p("encounters", c.encounters),
-        persons: p("persons", c.persons),
-        measures,
-    }
-}
-
-/// A share of encounters (at most 1: published counts are rounded independently).
-fn share(y: Option<u64>, n: Option<u64>) -> Option<f64> {
-    match (y, n) {
-        (Some(y), Some(n)) if n > 0 => Some(round6((y.min(n)) as f64 / n as f64)),
-        _ => None,
-    }
-}
-
-use crate::layers::rows::round6;
-
-fn rates(s: &Shown) -> [Option<f64>; 6] {
-    s.measures.map(|m| share(m, s.encounters))
-}
-
-/// Each measure placed on the funnel against the national rate: `None` where a count or the
-/// national rate is unknown (suppressed) or there are no encounters.
-fn placed(s: &Shown, national: &[Option<f64>; 6]) -> [Option<funnel::Placed>; 6] {
-    let mut out = [None; 6];
-    for (k, o) in out.iter_mut().enumerate() {
-        if let (Some(y), Some(n), Some(p0)) = (s.measures[k], s.encounters, national[k]) {
-            *o = funnel::place(y.min(n), n, p0);
-        }
-    }
-    out
-}
-
-fn counts_json(o: &mut Map<String, Value>, s: &Shown) {
-    o.insert("encounters".into(), json!(s.encounters));
-    o.insert("persons".into(), json!(s.persons));
-    for (k, m) in MEASURES.iter().enumerate() {
-        o.insert((*m).into(), json!(s.measures[k]));
-    }
-}
-
-fn rates_json(r: &[Option<f64>; 6]) -> Value {
-    Value::Object(
-        MEASURES
-            .iter()
-            .zip(r)
-            .map(|(m, v)| ((*m).to_string(), json!(v)))
-            .collect(),
-    )
-}
-
-fn funnel_json(f: &[Option<funnel::Placed>; 6], n: Option<u64>) -> Value {
-    Value::Object(
-        MEASURES
-            .iter()
-            .zip(f)
-            .map(|(m, p)| {
-                let v = match (p, n) {
-                    (Some(p), Some(n)) if n > 0 => {
-                        let r = |q: u64| round6(q as f64 / n as f64);
-                        json!({
-                            "position": p.position.as_str(),
-                            "limits_95": [r(p.limits[1]), r(p.limits[2])],
-                            "limits_99_8": [r(p.limits[0]), r(p.limits[3])],
-                        })
-                    }
-                    _ => json!({"position": null, "limits_95": null, "limits_99_8": null}),
-                };
-                ((*m).to_string(), v)
-            })
-            .collect(),
-    )
-}
-
-/// One row of the treatment table as the caller may see it.
-struct Row {
-    key: String,
-    name: String,
-    counts: Shown,
-    rates: [Option<f64>; 6],
-    funnel: [Option<funnel::Placed>; 6],
-}
-
-/// The treatment answer's parts, disclosed for viewers.
-struct Table {
-    national: Shown,
-    national_rates: [Option<f64>; 6],
-    rows: Vec<Row>,
-    completeness: Vec<(String, String, [Option<u64>; 4])>,
-}
-
-fn table(
-    state: &AppState,
-    sel: &[&Arc<MappedJourney>],
-    by: By,
-    group: Group,
-    viewer: bool,
-) -> Table {
-    let g = state.journeys.geography();
-    let t = treatment::treatment(g, sel, by, group);
-    // the cells of the rounding draw: national totals do not depend on `by`
-    let national = shown(
-        state,
-        viewer,
-        &format!("treatment:{}:national|", group.as_str()),
-        &t.national,
-    );
-    let national_rates = rates(&national);
-    let rows = t
-        .rows
-        .iter()
-        .map(|(k, c)| {
-            let (code, name) = key_code(g, *k);
-            let cell = format!("treatment:{}:{}:{code}|", by.as_str(), group.as_str());
-            let counts = shown(state, viewer, &cell, c);
-            let rates = rates(&counts);
-            let funnel = placed(&counts, &national_rates);
-            Row {
-                key: code,
-                name,
-                counts,
-                rates,
-                funnel,
-            }
-        })
-        .collect();
-    let d = &state.security.disclosure;
-    let completeness = treatment::completeness(g, sel)
-        .into_iter()
-        .map(|(k, c): (RowKey, Completeness)| {
-            let (code, name) = key_code(g, k);
-            // encounters here are those of the source-force row of group `all`: the same cell
-            let cell = format!("treatment:source_force:all:{code}|");
-            let p = |column: &str, v: u64| {
-                if viewer {
-                    d.publish(&cell, column, v)
-                } else {
-                    Some(v)
-                }
-            };
-            let v = [
-                p("encounters", c.encounters),
-                p("known_age_band", c.known_age_band),
-                p("victim_status_recorded", c.victim_status_recorded),
-                p("vulnerability_flagged", c.vulnerability_flagged),
-            ];
-            (code, name, v)
-        })
-        .collect();
-    Table {
-        national,
-        national_rates,
-        rows,
-        completeness,
-    }
-}
-
-const COMPLETENESS: [&str; 3] = [
-    "known_age_band",
-    "victim_status_recorded",
-    "vulnerability_flagged",
-];
-
-fn table_json(t: &Table, by: By, group: Group) -> Value {
-    let mut national = Map::new();
-    counts_json(&mut national, &t.national);
-    national.insert("rates".into(), rates_json(&t.national_rates));
-    let rows: Vec<Value> = t
-        .rows
-        .iter()
-        .map(|r| {
-            let mut o = Map::new();
-            o.insert("key".into(), json!(r.key));
-            o.insert("name".into(), json!(r.name));
-            counts_json(&mut o, &r.counts);
-            o.insert("rates".into(), rates_json(&r.rates));
-            o.insert("funnel".into(), funnel_json(&r.funnel, r.counts.encounters));
-            Value::Object(o)
-        })
-        .collect();
-    let completeness: Vec<Value> = t
-        .completeness
-        .iter()
-        .map(|(code, name, v)| {
-            let mut o = Map::new();
-            o.insert("key".into(), json!(code));
-            o.insert("name".into(), json!(name));
-            o.insert("encounters".into(), json!(v[0]));
-            let mut shares = Map::new();
-            for (k, c) in COMPLETENESS.iter().enumerate() {
-                o.insert((*c).into(), json!(v[k + 1]));
-                shares.insert((*c).into(), json!(share(v[k + 1], v[0])));
-            }
-            o.insert("shares".into(), Value::Object(shares));
-            Value::Object(o)
-        })
-        .collect();
-    json!({
-        "by": by.as_str(),
-        "group": group.as_str(),
-        "national": national,
-        "rows": rows,
-        "completeness": completeness,
-        "funnel": {
-            "method": "exact binomial: a row of n encounters of which y count is compared with Binomial(n, national rate); 95 % limits are its 0.025 and 0.975 quantiles, 99.8 % limits its 0.001 and 0.999 quantiles (min r with P(Y <= r) >= q), divided by n; above_95 when y exceeds the 0.975 quantile, above_99.8 the 0.999 one, below likewise",
-            "reference": "Spiegelhalter DJ. Funnel plots for comparing institutional performance. Statistics in Medicine 2005; 24:1185-1202",
-        },
-    })
-}
-
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
+/// The table as CSV: the national row first, then a row per force (counts, rates, funnel
+/// positions).
 fn table_csv(t: &Table) -> Result<Vec<u8>, ApiError> {
     let mut header: Vec<String> = ["key", "name", "encounters", "persons"]
         .iter()
@@ -298,7 +58,7 @@ fn table_csv(t: &Table) -> Result<Vec<u8>, ApiError> {
     header.extend(MEASURES.iter().map(|m| format!("{m}_rate")));
     header.extend(MEASURES.iter().map(|m| format!("{m}_funnel")));
     let head: Vec<&str> = header.iter().map(String::as_str).collect();
-    let national = Row {
+    let national = TableRow {
         key: "national".into(),
         name: "all encounters".into(),
         counts: t.national,
@@ -345,17 +105,12 @@ pub async fn treatment_api(
     blocking(state.limits.clone(), move || {
         let sel = select(&state, &f);
         let sel: Vec<&Arc<MappedJourney>> = sel.iter().collect();
-        let t = table(
-            &state,
-            &sel,
-            by,
-            group,
-            who.viewer() || who.disclose_non_btp(),
-        );
-        // A viewer's and a btp_planner's table was published as it was made (the endpoint is
-        // published whole): the answer carries the notice and is marked for the guard, which
-        // adds its header without reading the body again.
+        // A viewer's and a btp_planner's table is published as it is made (the endpoint is
+        // published whole): counts, then rates and funnel positions from them.
         let published = who.gets_published_whole();
+        let d = published.then_some(&state.security.disclosure);
+        let t = treatment::table(state.journeys.geography(), &sel, by, group, d);
+        // the answer carries the notice and is marked for the guard, which adds its header
         let mark = |r| super::guard::disclosed_if(published, r);
         if fmt == Format::Csv {
             return Ok(mark(super::layers::with_selection(
@@ -363,10 +118,11 @@ pub async fn treatment_api(
                 sel.len(),
             )));
         }
-        let mut body = table_json(&t, by, group);
-        if published {
-            body["disclosure"] = state.security.disclosure.notice();
-        }
+        let notice = d.map(|d| d.notice());
+        let body = treatment::TableJson {
+            table: &t,
+            disclosure: notice.as_ref(),
+        };
         Ok(mark(super::layers::with_selection(
             json_reply(&body, JSON),
             sel.len(),

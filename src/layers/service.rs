@@ -638,4 +638,144 @@ impl Layers<'_> {
         });
         rows
     }
+
+    /// The clock of the journeys `f` selects (with `f.station`, those that count there under
+    /// `measure`): per local day of week and hour (Europe/London, Monday first) the journeys'
+    /// share of their time windows, and how many journeys had a time and how many had none.
+    /// Published when `d` is given (an answer published whole), as disclosure control
+    /// publishes a written answer: each cell whole journeys, suppressed and rounded in its own
+    /// cell (keyed by the filter and the measure); the two totals in the answer's cell
+    /// ([`ANSWER_CELL`]).
+    pub fn clock(&self, f: &JourneyFilter, measure: Measure, d: Option<&Disclosure>) -> Clock {
+        use crate::journey::clock;
+        let g = self.journeys.geography();
+        let sel = self.select(f);
+        let at =
+            |j: &&Arc<MappedJourney>| f.station.is_none_or(|s| super::counts_at(g, j, s, measure));
+        let (cells, timed, untimed) = clock::clock(sel.iter().filter(at).map(|j| &j.report));
+        let key = format!("clock|{f:?}|{measure:?}");
+        let cells = cells
+            .iter()
+            .enumerate()
+            .map(|(day, hours)| {
+                hours
+                    .iter()
+                    .enumerate()
+                    .map(|(h, &c)| match d {
+                        Some(d) => {
+                            let cell = format!("{key}|{day}|{h}");
+                            ClockCell::Journeys(d.publish(&cell, "journeys", c.round() as u64))
+                        }
+                        None => ClockCell::Weight((c * 1e6).round() / 1e6),
+                    })
+                    .collect()
+            })
+            .collect();
+        let top = |column: &str, n: usize| match d {
+            Some(d) => d.publish(ANSWER_CELL, column, n as u64),
+            None => Some(n as u64),
+        };
+        Clock {
+            cells,
+            timed: top("timed", timed),
+            untimed: top("untimed", untimed),
+        }
+    }
+
+    /// The space-time cube of the journeys `f` selects, for an emerging hot spot analysis:
+    /// the periods of `interval` from the filter's first day (else the first journey's) to its
+    /// last, each station's count of `measure` in each period (published when `d` is given, in
+    /// the cell of the station and the period's start, a suppressed count as 0, before the
+    /// statistic), and the analysis of that cube with `lag` periods of time lag
+    /// ([`super::emerging::analyse`]). `Err(max)` when there would be more than `max` periods.
+    pub fn emerging(
+        &self,
+        f: &JourneyFilter,
+        interval: super::Interval,
+        measure: Measure,
+        lag: usize,
+        d: Option<&Disclosure>,
+        max: usize,
+    ) -> Result<EmergingCube, usize> {
+        let g = self.journeys.geography();
+        let sel = self.select(f);
+        let lo = f.from_day.or_else(|| sel.iter().map(|j| j.day).min());
+        let hi = f.to_day.or_else(|| sel.iter().map(|j| j.day).max());
+        let mut starts = Vec::new();
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            let mut s = interval.start_of(lo);
+            while s <= hi {
+                if starts.len() == max {
+                    return Err(max);
+                }
+                starts.push(s);
+                s = interval.next(s);
+            }
+        }
+        // the journeys of each period, then the measure's count per station and period
+        let mut groups: Vec<Vec<&Arc<MappedJourney>>> = vec![Vec::new(); starts.len()];
+        for j in &sel {
+            let k = starts.partition_point(|&s| s <= j.day);
+            if k > 0 && j.day <= hi.unwrap_or(i32::MIN) {
+                groups[k - 1].push(j);
+            }
+        }
+        let x: Vec<Vec<f64>> = groups
+            .iter()
+            .zip(&starts)
+            .map(|(js, &start)| {
+                super::station_stats(g, js)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let c = s.get(measure);
+                        let c = match d {
+                            Some(d) => {
+                                let cell = format!(
+                                    "crs={}|period_start={}|",
+                                    g.stations.get(i).code,
+                                    super::date_of(start)
+                                );
+                                d.publish(&cell, measure.field(), u64::from(c)).unwrap_or(0) as u32
+                            }
+                            None => c,
+                        };
+                        f64::from(c)
+                    })
+                    .collect()
+            })
+            .collect();
+        let stations = super::emerging::analyse(&x, self.neighbourhoods, lag);
+        Ok(EmergingCube { starts, stations })
+    }
+}
+
+/// The cell an answer's top-level counts are published in (it has no identifying field): the
+/// clock's totals and every answer's `untimed_excluded`, as disclosure control's walk keys a
+/// written answer's top-level fields.
+pub const ANSWER_CELL: &str = "";
+
+/// A clock ([`Layers::clock`]).
+pub struct Clock {
+    /// seven days (Monday first) of 24 local hours
+    pub cells: Vec<Vec<ClockCell>>,
+    pub timed: Option<u64>,
+    pub untimed: Option<u64>,
+}
+
+/// A clock cell: the journeys' share of their time windows that falls in the hour (to 1e-6),
+/// or, published, whole journeys (`None` when suppressed).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum ClockCell {
+    Weight(f64),
+    Journeys(Option<u64>),
+}
+
+/// An emerging hot spot analysis ([`Layers::emerging`]).
+pub struct EmergingCube {
+    /// the first day of each period
+    pub starts: Vec<i32>,
+    /// per station (in the geography's order), its series and category
+    pub stations: Vec<super::emerging::Emerging>,
 }

@@ -9,6 +9,7 @@
 //! `vulnerable_adults` (adults with at least one vulnerability flag), `all` (every encounter,
 //! unknown ages included).
 
+use crate::access::disclosure::Disclosure;
 use crate::geography::Geography;
 use crate::journey::map::MappedJourney;
 use crate::journey::report::{AgeBand, Person, SuspectStatus, VictimStatus, VulnerabilityFlag};
@@ -431,5 +432,431 @@ pub mod funnel {
             let f = cdf(200_000, 0.3);
             assert!((f[200_000] - 1.0).abs() < 1e-9);
         }
+    }
+}
+
+// ------------------------------------------------------------- the table as the caller sees it
+
+/// Counts as the caller may know them: true, or (published) suppressed and rounded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shown {
+    pub encounters: Option<u64>,
+    pub persons: Option<u64>,
+    pub measures: [Option<u64>; 6],
+}
+
+impl Shown {
+    /// `c` as the caller may know it: published in `cell` when `d` is given.
+    fn of(c: &Counts, cell: &str, d: Option<&Disclosure>) -> Shown {
+        let p = |column: &str, v: u64| d.map_or(Some(v), |d| d.publish(cell, column, v));
+        let mut measures = [None; 6];
+        for (k, m) in measures.iter_mut().enumerate() {
+            *m = p(MEASURES[k], c.measures[k]);
+        }
+        Shown {
+            encounters: p("encounters", c.encounters),
+            persons: p("persons", c.persons),
+            measures,
+        }
+    }
+
+    /// Each measure's share of the encounters.
+    fn rates(&self) -> [Option<f64>; 6] {
+        self.measures.map(|m| share(m, self.encounters))
+    }
+
+    /// Each measure placed on the funnel against the national rate: `None` where a count or
+    /// the national rate is unknown (suppressed) or there are no encounters.
+    fn placed(&self, national: &[Option<f64>; 6]) -> [Option<funnel::Placed>; 6] {
+        let mut out = [None; 6];
+        for (k, o) in out.iter_mut().enumerate() {
+            if let (Some(y), Some(n), Some(p0)) = (self.measures[k], self.encounters, national[k]) {
+                *o = funnel::place(y.min(n), n, p0);
+            }
+        }
+        out
+    }
+}
+
+/// A share of encounters, to 1e-6 (at most 1: published counts are rounded independently).
+fn share(y: Option<u64>, n: Option<u64>) -> Option<f64> {
+    match (y, n) {
+        (Some(y), Some(n)) if n > 0 => Some(super::rows::round6(y.min(n) as f64 / n as f64)),
+        _ => None,
+    }
+}
+
+/// One row of the table as the caller may see it: a force (or BTP), its counts, rates and
+/// funnel positions.
+#[derive(Clone, Debug)]
+pub struct TableRow {
+    /// the force's code, or `BTP`
+    pub key: String,
+    pub name: String,
+    pub counts: Shown,
+    pub rates: [Option<f64>; 6],
+    pub funnel: [Option<funnel::Placed>; 6],
+}
+
+/// A recording force's completeness as the caller may see it: its encounters (of every group,
+/// by the recording force) and how many had each of [`COMPLETENESS`] recorded.
+#[derive(Clone, Debug)]
+pub struct CompletenessRow {
+    pub key: String,
+    pub name: String,
+    /// encounters, then [`COMPLETENESS`]
+    pub counts: [Option<u64>; 4],
+}
+
+/// What the completeness table counts, after the encounters.
+pub const COMPLETENESS: [&str; 3] = [
+    "known_age_band",
+    "victim_status_recorded",
+    "vulnerability_flagged",
+];
+
+/// The treatment answer: the national row, a row per force, the completeness table, each as
+/// the caller may see it.
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub by: By,
+    pub group: Group,
+    pub national: Shown,
+    pub national_rates: [Option<f64>; 6],
+    pub rows: Vec<TableRow>,
+    pub completeness: Vec<CompletenessRow>,
+}
+
+/// A row's key and name: the force's code and name, or British Transport Police's.
+fn key_code(g: &Geography, k: RowKey) -> (String, String) {
+    match k {
+        RowKey::Force(i) => {
+            let f = g.forces.get(i as usize);
+            (f.code.to_string(), f.name.clone())
+        }
+        RowKey::Btp => ("BTP".into(), "British Transport Police".into()),
+    }
+}
+
+/// The treatment table of `journeys`, published when `d` is given: each row's counts in its
+/// own cell (`treatment:BY:GROUP:CODE|`; the national row's in `treatment:GROUP:national|`,
+/// which does not depend on `by`), then the rates and funnel positions from the published
+/// counts; a recording force's completeness in the cell of its `source_force` row of group
+/// `all` (the same encounters).
+pub fn table(
+    g: &Geography,
+    journeys: &[&Arc<MappedJourney>],
+    by: By,
+    group: Group,
+    d: Option<&Disclosure>,
+) -> Table {
+    let t = treatment(g, journeys, by, group);
+    let national_cell = format!("treatment:{}:national|", group.as_str());
+    let national = Shown::of(&t.national, &national_cell, d);
+    let national_rates = national.rates();
+    let rows = t
+        .rows
+        .iter()
+        .map(|(k, c)| {
+            let (key, name) = key_code(g, *k);
+            let cell = format!("treatment:{}:{}:{key}|", by.as_str(), group.as_str());
+            let counts = Shown::of(c, &cell, d);
+            TableRow {
+                rates: counts.rates(),
+                funnel: counts.placed(&national_rates),
+                key,
+                name,
+                counts,
+            }
+        })
+        .collect();
+    let completeness = completeness(g, journeys)
+        .into_iter()
+        .map(|(k, c)| {
+            let (key, name) = key_code(g, k);
+            let cell = format!("treatment:source_force:all:{key}|");
+            let p = |column: &str, v: u64| d.map_or(Some(v), |d| d.publish(&cell, column, v));
+            let counts = [
+                p("encounters", c.encounters),
+                p(COMPLETENESS[0], c.known_age_band),
+                p(COMPLETENESS[1], c.victim_status_recorded),
+                p(COMPLETENESS[2], c.vulnerability_flagged),
+            ];
+            CompletenessRow { key, name, counts }
+        })
+        .collect();
+    Table {
+        by,
+        group,
+        national,
+        national_rates,
+        rows,
+        completeness,
+    }
+}
+
+/// How the funnel limits are computed, as the answer says.
+pub const FUNNEL_METHOD: &str = "exact binomial: a row of n encounters of which y count is compared with Binomial(n, national rate); 95 % limits are its 0.025 and 0.975 quantiles, 99.8 % limits its 0.001 and 0.999 quantiles (min r with P(Y <= r) >= q), divided by n; above_95 when y exceeds the 0.975 quantile, above_99.8 the 0.999 one, below likewise";
+/// The funnel plot's reference.
+pub const FUNNEL_REFERENCE: &str = "Spiegelhalter DJ. Funnel plots for comparing institutional performance. Statistics in Medicine 2005; 24:1185-1202";
+
+mod json {
+    //! The table as JSON through serde: every object's fields by name in alphabetical order,
+    //! as the answer has always had them.
+    use super::{COMPLETENESS, CompletenessRow, MEASURES, Shown, Table, TableRow, funnel};
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+
+    /// A field's value.
+    enum V<'a> {
+        Text(&'a str),
+        Count(Option<u64>),
+        Share(Option<f64>),
+        /// the measures' rates
+        Rates(&'a [Option<f64>; 6]),
+        /// the measures' funnel positions, with the row's encounters
+        Funnel(&'a [Option<funnel::Placed>; 6], Option<u64>),
+        /// the completeness shares of the encounters
+        Shares(&'a [Option<u64>; 4]),
+        Place(Option<funnel::Placed>, Option<u64>),
+        Rows(&'a [TableRow]),
+        Completeness(&'a [CompletenessRow]),
+        National(&'a Shown, &'a [Option<f64>; 6]),
+        Method,
+    }
+
+    /// Fields written as a JSON object in the order of their names.
+    struct Object<'a>(Vec<(&'a str, V<'a>)>);
+
+    impl Serialize for Object<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut order: Vec<&(&str, V)> = self.0.iter().collect();
+            order.sort_by_key(|(k, _)| *k);
+            let mut m = s.serialize_map(Some(order.len()))?;
+            for (k, v) in order {
+                m.serialize_entry(k, v)?;
+            }
+            m.end()
+        }
+    }
+
+    fn counts<'a>(o: &mut Vec<(&'a str, V<'a>)>, s: &'a Shown) {
+        o.push(("encounters", V::Count(s.encounters)));
+        o.push(("persons", V::Count(s.persons)));
+        for (k, m) in MEASURES.iter().enumerate() {
+            o.push((m, V::Count(s.measures[k])));
+        }
+    }
+
+    impl Serialize for V<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self {
+                V::Text(t) => s.serialize_str(t),
+                V::Count(n) => n.serialize(s),
+                V::Share(x) => x.serialize(s),
+                V::Rates(r) => Object(
+                    MEASURES
+                        .iter()
+                        .zip(r.iter())
+                        .map(|(m, x)| (*m, V::Share(*x)))
+                        .collect(),
+                )
+                .serialize(s),
+                V::Funnel(f, n) => Object(
+                    MEASURES
+                        .iter()
+                        .zip(f.iter())
+                        .map(|(m, p)| (*m, V::Place(*p, *n)))
+                        .collect(),
+                )
+                .serialize(s),
+                V::Place(p, n) => {
+                    let mut m = s.serialize_map(Some(3))?;
+                    match (p, n) {
+                        (Some(p), Some(n)) if *n > 0 => {
+                            let r = |q: u64| super::super::rows::round6(q as f64 / *n as f64);
+                            m.serialize_entry("limits_95", &[r(p.limits[1]), r(p.limits[2])])?;
+                            m.serialize_entry("limits_99_8", &[r(p.limits[0]), r(p.limits[3])])?;
+                            m.serialize_entry("position", p.position.as_str())?;
+                        }
+                        _ => {
+                            m.serialize_entry("limits_95", &())?;
+                            m.serialize_entry("limits_99_8", &())?;
+                            m.serialize_entry("position", &())?;
+                        }
+                    }
+                    m.end()
+                }
+                V::Shares(c) => Object(
+                    COMPLETENESS
+                        .iter()
+                        .enumerate()
+                        .map(|(k, name)| (*name, V::Share(super::share(c[k + 1], c[0]))))
+                        .collect(),
+                )
+                .serialize(s),
+                V::Rows(rows) => s.collect_seq(rows.iter().map(|r| {
+                    let mut o = vec![("key", V::Text(&r.key)), ("name", V::Text(&r.name))];
+                    counts(&mut o, &r.counts);
+                    o.push(("rates", V::Rates(&r.rates)));
+                    o.push(("funnel", V::Funnel(&r.funnel, r.counts.encounters)));
+                    Object(o)
+                })),
+                V::Completeness(rows) => s.collect_seq(rows.iter().map(|r| {
+                    let mut o = vec![
+                        ("key", V::Text(&r.key)),
+                        ("name", V::Text(&r.name)),
+                        ("encounters", V::Count(r.counts[0])),
+                    ];
+                    for (k, c) in COMPLETENESS.iter().enumerate() {
+                        o.push((c, V::Count(r.counts[k + 1])));
+                    }
+                    o.push(("shares", V::Shares(&r.counts)));
+                    Object(o)
+                })),
+                V::National(n, rates) => {
+                    let mut o = Vec::new();
+                    counts(&mut o, n);
+                    o.push(("rates", V::Rates(rates)));
+                    Object(o).serialize(s)
+                }
+                V::Method => Object(vec![
+                    ("method", V::Text(super::FUNNEL_METHOD)),
+                    ("reference", V::Text(super::FUNNEL_REFERENCE)),
+                ])
+                .serialize(s),
+            }
+        }
+    }
+
+    /// The table as `/api/treatment`'s JSON, with disclosure control's notice when published.
+    pub struct TableJson<'a> {
+        pub table: &'a Table,
+        pub disclosure: Option<&'a serde_json::Value>,
+    }
+
+    impl Serialize for TableJson<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let t = self.table;
+            let mut m = s.serialize_map(None)?;
+            m.serialize_entry("by", t.by.as_str())?;
+            m.serialize_entry("completeness", &V::Completeness(&t.completeness))?;
+            if let Some(d) = self.disclosure {
+                m.serialize_entry("disclosure", d)?;
+            }
+            m.serialize_entry("funnel", &V::Method)?;
+            m.serialize_entry("group", t.group.as_str())?;
+            m.serialize_entry("national", &V::National(&t.national, &t.national_rates))?;
+            m.serialize_entry("rows", &V::Rows(&t.rows))?;
+            m.end()
+        }
+    }
+}
+
+pub use json::TableJson;
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_written_with_its_fields_by_name_and_its_shares_and_limits_by_hand() {
+        // national: 5 of 10 encounters for every measure, so each rate is 0.5; a row of the
+        // same counts sits within the funnel of Binomial(10, 0.5), whose 0.001, 0.025, 0.975
+        // and 0.999 quantiles are 1, 2, 8 and 9 (the hand computation in `funnel`'s tests), so
+        // its limits are 0.2–0.8 and 0.1–0.9; a suppressed row has no rates or positions.
+        let n = Shown {
+            encounters: Some(10),
+            persons: Some(7),
+            measures: [Some(5); 6],
+        };
+        let national_rates = n.rates();
+        assert_eq!(national_rates, [Some(0.5); 6]);
+        let row = TableRow {
+            key: "E23000001".into(),
+            name: "Metropolitan Police".into(),
+            counts: n,
+            rates: n.rates(),
+            funnel: n.placed(&national_rates),
+        };
+        let hidden = Shown {
+            encounters: None,
+            persons: None,
+            measures: [None; 6],
+        };
+        let suppressed = TableRow {
+            key: "BTP".into(),
+            name: "British Transport Police".into(),
+            counts: hidden,
+            rates: hidden.rates(),
+            funnel: hidden.placed(&national_rates),
+        };
+        let t = Table {
+            by: By::SourceForce,
+            group: Group::Children,
+            national: n,
+            national_rates,
+            rows: vec![row, suppressed],
+            completeness: vec![CompletenessRow {
+                key: "E23000001".into(),
+                name: "Metropolitan Police".into(),
+                counts: [Some(4), Some(3), None, Some(0)],
+            }],
+        };
+        let notice = serde_json::json!({"applied": true});
+        let got = serde_json::to_string(&TableJson {
+            table: &t,
+            disclosure: Some(&notice),
+        })
+        .unwrap();
+        let within = serde_json::json!({
+            "position": "within", "limits_95": [0.2, 0.8], "limits_99_8": [0.1, 0.9]
+        });
+        let none = serde_json::json!({"position": null, "limits_95": null, "limits_99_8": null});
+        let each = |v: serde_json::Value| -> serde_json::Value {
+            MEASURES
+                .iter()
+                .map(|m| (m.to_string(), v.clone()))
+                .collect()
+        };
+        let counts = |e: serde_json::Value, p: serde_json::Value, m: serde_json::Value| {
+            let mut o = serde_json::Map::new();
+            o.insert("encounters".into(), e);
+            o.insert("persons".into(), p);
+            for k in MEASURES {
+                o.insert(k.into(), m.clone());
+            }
+            o
+        };
+        let mut national = counts(10.into(), 7.into(), 5.into());
+        national.insert("rates".into(), each(0.5.into()));
+        let mut met = counts(10.into(), 7.into(), 5.into());
+        met.insert("key".into(), "E23000001".into());
+        met.insert("name".into(), "Metropolitan Police".into());
+        met.insert("rates".into(), each(0.5.into()));
+        met.insert("funnel".into(), each(within));
+        let null = serde_json::Value::Null;
+        let mut btp = counts(null.clone(), null.clone(), null.clone());
+        btp.insert("key".into(), "BTP".into());
+        btp.insert("name".into(), "British Transport Police".into());
+        btp.insert("rates".into(), each(null));
+        btp.insert("funnel".into(), each(none));
+        // serde_json's own maps write their keys in order: the same bytes or not
+        let want = serde_json::json!({
+            "by": "source_force",
+            "group": "children",
+            "national": national,
+            "rows": [met, btp],
+            "completeness": [{
+                "key": "E23000001", "name": "Metropolitan Police", "encounters": 4,
+                "known_age_band": 3, "victim_status_recorded": null, "vulnerability_flagged": 0,
+                "shares": {
+                    "known_age_band": 0.75, "victim_status_recorded": null,
+                    "vulnerability_flagged": 0.0
+                }
+            }],
+            "funnel": {"method": FUNNEL_METHOD, "reference": FUNNEL_REFERENCE},
+            "disclosure": {"applied": true},
+        });
+        assert_eq!(got, serde_json::to_string(&want).unwrap());
     }
 }
