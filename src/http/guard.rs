@@ -302,18 +302,12 @@ pub async fn after(ctx: Ctx, state: Arc<AppState>, mut r: Response) -> Response 
     let role = ctx.principal.as_ref().map(|p| p.role);
     let partial = ctx.route.split();
     if ok && aggregate && (viewer || (role == Some(Role::BtpPlanner) && !partial)) {
-        if r.extensions().get::<Disclosed>().is_none() {
-            // every aggregate's handler publishes such a caller's rows itself, before anything
-            // is written: an answer that says it was not is refused, never sent as it is
-            tracing::error!(path = %ctx.path, "an aggregate answer was not published for its caller; refused");
-            return ApiError::Internal(
-                "disclosure control: the answer was not published for the caller".into(),
-            )
-            .into_response();
-        }
-        // published on its rows by the handler: only the header to add
-        if let Ok(v) = HeaderValue::from_str(&sec.disclosure.header()) {
-            r.headers_mut().insert("x-disclosure-control", v);
+        match published(r, &sec.disclosure.header()) {
+            Ok(p) => r = p,
+            Err(refused) => {
+                tracing::error!(path = %ctx.path, "an aggregate answer was not published for its caller; refused");
+                return refused.into_response();
+            }
         }
     }
     if ok && aggregate && partial && role == Some(Role::BtpPlanner) {
@@ -415,6 +409,22 @@ pub struct Disclosed;
 pub fn disclosed(mut r: Response) -> Response {
     r.extensions_mut().insert(Disclosed);
     r
+}
+
+/// An aggregate answer for a caller whose answers are published: with `header` as
+/// `X-Disclosure-Control` when its handler marked it [`Disclosed`] (the body as written), else
+/// `Err` with the refusal sent instead (every aggregate's handler publishes such a caller's
+/// rows itself, before anything is written: an answer not marked is never sent as it is).
+fn published(mut r: Response, header: &str) -> Result<Response, ApiError> {
+    if r.extensions().get::<Disclosed>().is_none() {
+        return Err(ApiError::Internal(
+            "disclosure control: the answer was not published for the caller".into(),
+        ));
+    }
+    if let Ok(v) = HeaderValue::from_str(header) {
+        r.headers_mut().insert("x-disclosure-control", v);
+    }
+    Ok(r)
 }
 
 /// `r`, marked [`Disclosed`] when `published` (its handler published it for the caller).
@@ -526,4 +536,30 @@ pub fn whoami(who: Who, state: Arc<AppState>) -> Response {
         }),
         "application/json",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_aggregate_not_marked_as_published_is_refused_and_a_marked_one_kept_as_written() {
+        let body = r#"{"journeys":3}"#;
+        let refused = published(Response::new(body.into()), "suppressed-below=5")
+            .unwrap_err()
+            .into_response();
+        assert_eq!(refused.status(), 500);
+        assert!(refused.headers().get("x-disclosure-control").is_none());
+        let text = warp::hyper::body::to_bytes(refused.into_body())
+            .await
+            .unwrap();
+        let text = String::from_utf8(text.to_vec()).unwrap();
+        assert!(text.contains("internal_error"), "{text}");
+        assert!(!text.contains("journeys"), "{text}");
+        let kept = published(disclosed(Response::new(body.into())), "suppressed-below=5").unwrap();
+        assert_eq!(kept.status(), 200);
+        assert_eq!(kept.headers()["x-disclosure-control"], "suppressed-below=5");
+        let text = warp::hyper::body::to_bytes(kept.into_body()).await.unwrap();
+        assert_eq!(&text[..], body.as_bytes());
+    }
 }
