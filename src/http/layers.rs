@@ -22,8 +22,8 @@ use crate::journey::index::JourneyFilter;
 use crate::journey::map::MappedJourney;
 use crate::layers::hotspots::Inference;
 use crate::layers::rows::{
-    Cell, CorridorForm, CorridorRow, CountCells, Field, FlowRow, Form, HotspotRow, PlaceRow,
-    TrendForm, TrendRow, Via, round6,
+    Cell, CorridorForm, CorridorRow, Field, FlowRow, Form, HotspotRow, PlaceRow, TrendForm,
+    TrendRow, round6,
 };
 use crate::layers::service::ClockCell;
 use crate::layers::service::CorridorRoute;
@@ -48,10 +48,6 @@ pub const MAX_TOP: i64 = 10_000;
 /// The journeys a filter selects, in the order they were added.
 pub fn select(state: &AppState, f: &JourneyFilter) -> Vec<Arc<MappedJourney>> {
     state.layers().select(f)
-}
-
-fn refs(v: &[Arc<MappedJourney>]) -> Vec<&Arc<MappedJourney>> {
-    v.iter().collect()
 }
 
 fn corridor_route(state: &AppState, from: u32, to: u32) -> Arc<CorridorRoute> {
@@ -917,11 +913,8 @@ pub fn direction_param(p: &Params) -> Result<Direction, ApiError> {
 }
 
 /// The flows of the journeys `f` selects by `direction` (cached), unnarrowed.
-fn all_flows(state: &AppState, f: &JourneyFilter, direction: Direction) -> Arc<Flows> {
-    state.layers().flows(f, direction)
-}
-
-/// The flows of the journeys `f` selects, narrowed to an origin and destination force.
+/// The flows of the journeys `f` selects, narrowed to an origin and destination force; a
+/// viewer's without the pairs under k ([`crate::layers::service::Layers::flow_rows`]).
 pub fn flow_rows(
     state: &AppState,
     f: &JourneyFilter,
@@ -930,15 +923,9 @@ pub fn flow_rows(
     direction: Direction,
     viewer: bool,
 ) -> Flows {
-    let k = state.security.disclosure.k;
-    let mut flows = (*all_flows(state, f, direction)).clone();
-    // A viewer sees no pair with fewer than k journeys: not even that it exists.
-    flows.rows.retain(|r| {
-        origin.is_none_or(|o| r.origin == o)
-            && destination.is_none_or(|d| r.destination == d)
-            && (!viewer || r.counts.journeys >= k)
-    });
-    flows
+    state
+        .layers()
+        .flow_rows(f, origin, destination, direction, viewer)
 }
 
 /// `GET /api/flows`: force → force flows as a FeatureCollection, or `format=matrix` for the
@@ -1067,89 +1054,6 @@ fn all_corridors(state: &AppState, f: &JourneyFilter, direction: Direction) -> A
     state.layers().corridors(f, direction)
 }
 
-/// The corridors a caller may see, most journeys first, the first `top`: for a viewer (or a
-/// `btp_planner`, whose corridors are published whole), published on the rows: the counts, and
-/// each `via` count in its own cell (the corridor's and the station), those under k left out,
-/// the shares from the published counts; a corridor whose journeys are under k is left out.
-fn corridor_rows<'g>(
-    state: &AppState,
-    g: &'g Geography,
-    all: &Corridors,
-    direction: Direction,
-    d: Option<&Disclosure>,
-    top: usize,
-) -> Vec<CorridorRow<'g>> {
-    let station = |s: u32| g.stations.get(s as usize);
-    let force = |s: u32| {
-        g.station_force(s as usize)
-            .map(|f| g.forces.get(f.force).code.as_str())
-    };
-    // (the journeys they are ordered by, the corridor, its cells, the cell of their rounding)
-    let mut kept: Vec<(u64, &layers::Corridor, CountCells, String)> = all
-        .rows
-        .iter()
-        .filter_map(|c| {
-            let mut counts = CountCells::of(&c.counts);
-            let cell = Disclosure::cell(&[
-                ("hub_station", station(c.hub).code.as_str()),
-                ("market_station", station(c.market).code.as_str()),
-            ]);
-            if let Some(d) = d {
-                counts.publish(d, &cell);
-            }
-            let Some(Cell::Count(Some(journeys))) = counts.get("journeys") else {
-                return None;
-            };
-            Some((journeys, c, counts, cell))
-        })
-        .collect();
-    kept.sort_by(|a, b| {
-        b.0.cmp(&a.0)
-            .then(a.1.hub.cmp(&b.1.hub))
-            .then(a.1.market.cmp(&b.1.market))
-    });
-    kept.truncate(top);
-    kept.into_iter()
-        .map(|(journeys, c, counts, cell)| {
-            let via = c
-                .via
-                .iter()
-                .filter_map(|&(s, n)| {
-                    let n = match d {
-                        Some(d) => {
-                            let via_cell = format!("{cell}via={}|", station(s).code.as_str());
-                            d.publish(&via_cell, "journeys", u64::from(n))? as u32
-                        }
-                        None => n,
-                    };
-                    let share = f64::from(n) / journeys.max(1) as f64;
-                    Some(Via {
-                        station: station(s),
-                        journeys: n,
-                        share: (share * 1e4).round() / 1e4,
-                    })
-                })
-                .collect();
-            let route = corridor_route(state, c.hub, c.market);
-            CorridorRow {
-                hub_index: c.hub,
-                market_index: c.market,
-                hub: station(c.hub),
-                market: station(c.market),
-                hub_force: force(c.hub),
-                market_force: force(c.market),
-                direction,
-                counts,
-                via,
-                distance_m: route.as_ref().as_ref().map(|r| super::round_m(r.0)),
-                forces: route.as_ref().as_ref().map_or_else(Vec::new, |r| {
-                    r.1.iter().map(|&f| g.forces.get(f).code.as_str()).collect()
-                }),
-            }
-        })
-        .collect()
-}
-
 /// A corridor as a GeoJSON feature along its rail route (a straight line between its two
 /// stations without one); fields by name, as the answers have always had them.
 #[derive(serde::Serialize)]
@@ -1226,7 +1130,9 @@ pub async fn corridors_api(
         // is not split into BTP's part and the rest), here on the rows
         let disclosure =
             (who.viewer() || who.disclose_non_btp()).then_some(&state.security.disclosure);
-        let rows = corridor_rows(&state, &g, &all, direction, disclosure, top);
+        let rows = state
+            .layers()
+            .corridor_rows(&g, &all, direction, disclosure, top);
         let selected = selection_size(&state, &f);
         let published = |r: Response| match disclosure {
             Some(_) => super::guard::disclosed(r),
@@ -1267,72 +1173,28 @@ pub async fn corridors_api(
 /// Parameters of `/api/trends`.
 pub const TREND_PARAMS: &[&str] = journey_params!(["interval"], ["f"]);
 
-/// Most periods one trends answer holds.
-pub const MAX_BUCKETS: usize = 600;
-/// Years of periods a trends answer covers when the caller gives no dates and may not see the
-/// data's own range (viewers, btp_planners): the six years MoPI normally keeps records for,
-/// up to today, whatever the data holds.
-pub const DEFAULT_TREND_YEARS: i32 = 6;
+use crate::layers::service::TrendError;
+pub use crate::layers::service::{DEFAULT_TREND_YEARS, MAX_BUCKETS};
 
 /// Today as a day number (UTC).
 pub fn today() -> i32 {
     crate::journey::map::day_number(time::OffsetDateTime::now_utc().date())
 }
 
-/// The periods a trends answer covers. With `from`/`to` given, theirs. Otherwise, for a caller
-/// who sees every journey (`data_range`), from the first to the last journey the filter
-/// selects (none: no periods); for anyone else a fixed window that does not depend on the data
-/// ([`DEFAULT_TREND_YEARS`] to today), so that its extent says nothing about a suppressed cell.
-/// More than [`MAX_BUCKETS`] periods is a 400 naming the limit.
-pub fn trend_range(
+/// The trend buckets of `f` over its range and the journeys they hold
+/// ([`crate::layers::service::Layers::trends`]); a range of more than [`MAX_BUCKETS`] periods
+/// is a 400 naming the limit.
+pub fn trend_rows(
     state: &AppState,
     f: &JourneyFilter,
     interval: Interval,
     data_range: bool,
-) -> Result<Option<(i32, i32)>, ApiError> {
-    let (lo, hi) = if data_range {
-        let need = f.from_day.is_none() || f.to_day.is_none();
-        let (first, last) = if need {
-            let idx = state.journeys.index();
-            let days = idx
-                .matching(state.journeys.geography(), f)
-                .into_iter()
-                .map(|j| j.day);
-            days.fold((None, None), |(lo, hi): (Option<i32>, Option<i32>), d| {
-                (
-                    Some(lo.map_or(d, |l| l.min(d))),
-                    Some(hi.map_or(d, |h| h.max(d))),
-                )
-            })
-        } else {
-            (None, None)
-        };
-        match (f.from_day.or(first), f.to_day.or(last)) {
-            (Some(a), Some(b)) => (a, b),
-            _ => return Ok(None),
-        }
-    } else {
-        let t = today();
-        let d = layers::date_of(t);
-        let back = d
-            .replace_year(d.year() - DEFAULT_TREND_YEARS)
-            .or_else(|_| {
-                d.replace_day(28)
-                    .and_then(|d| d.replace_year(d.year() - DEFAULT_TREND_YEARS))
-            })
-            .map(crate::journey::map::day_number)
-            .unwrap_or(t - 365 * DEFAULT_TREND_YEARS);
-        (f.from_day.unwrap_or(back), f.to_day.unwrap_or(t))
-    };
-    if lo > hi {
-        return Ok(None);
-    }
-    let mut n = 0usize;
-    let mut s = interval.start_of(lo);
-    while s <= hi {
-        n += 1;
-        if n > MAX_BUCKETS {
-            return Err(ApiError::InvalidParameter {
+) -> Result<(Vec<layers::Bucket>, u32), ApiError> {
+    state
+        .layers()
+        .trends(f, interval, data_range, today())
+        .map_err(|e| match e {
+            TrendError::TooMany { lo, hi } => ApiError::InvalidParameter {
                 name: "to",
                 message: format!(
                     "the range from {} to {} holds more than {MAX_BUCKETS} {}s, the most one answer gives: narrow from/to{}",
@@ -1345,51 +1207,15 @@ pub fn trend_range(
                         ""
                     }
                 ),
-            });
-        }
-        s = interval.next(s);
-    }
-    Ok(Some((lo, hi)))
+            },
+            TrendError::Combine(e) => ApiError::Internal(format!("combining trend parts: {e}")),
+        })
 }
 
 fn interval_name(i: Interval) -> &'static str {
     match i {
         Interval::Week => "week",
         Interval::Month => "month",
-    }
-}
-
-/// The trend buckets of `f` over its range (see [`trend_range`]) and the journeys they hold;
-/// for a `btp_planner` (`f.disclose_non_btp`) each count is its BTP part as it is plus the
-/// rest through disclosure control.
-pub fn trend_rows(
-    state: &AppState,
-    f: &JourneyFilter,
-    interval: Interval,
-    data_range: bool,
-) -> Result<(Vec<layers::Bucket>, u32), ApiError> {
-    let Some((lo, hi)) = trend_range(state, f, interval, data_range)? else {
-        return Ok((Vec::new(), 0));
-    };
-    let mut f = f.clone();
-    f.from_day = Some(lo);
-    f.to_day = Some(hi);
-    let count = |f: &JourneyFilter| {
-        let sel = select(state, f);
-        (
-            layers::trends(&refs(&sel), interval, Some(lo), Some(hi)),
-            sel.len() as u32,
-        )
-    };
-    match btp_parts(&f) {
-        None => Ok(count(&f)),
-        Some((all, readable)) => {
-            let ((t, tn), (r, rn)) = (count(&all), count(&readable));
-            Ok((
-                combine_parts(state, "trends", &t, &r, false)?,
-                combine_parts(state, "trends_total", &tn, &rn, false)?,
-            ))
-        }
     }
 }
 

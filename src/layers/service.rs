@@ -9,9 +9,10 @@ use super::collection::Collection;
 use super::hotspots::{self, Inference, Neighbourhoods, Spot};
 use super::key::{BboxKey, FilterKey};
 use super::memo::{Filtered, Memo};
-use super::{Corridors, Direction, Flows, Measure, SectionStats, StationStats};
+use super::rows::{Cell, CorridorRow, CountCells, Via};
+use super::{Corridors, Direction, Flows, Interval, Measure, SectionStats, StationStats};
 use crate::access::disclosure::Disclosure;
-use crate::geography::Bbox;
+use crate::geography::{Bbox, Geography};
 use crate::ingest::Journeys;
 use crate::journey::carried::Totals;
 use crate::journey::index::JourneyFilter;
@@ -748,6 +749,224 @@ impl Layers<'_> {
         let stations = super::emerging::analyse(&x, self.neighbourhoods, lag);
         Ok(EmergingCube { starts, stations })
     }
+    /// The periods a trends answer covers. With `from`/`to` given, theirs. Otherwise, for a
+    /// caller who sees every journey (`data_range`), from the first to the last journey the
+    /// filter selects (none: no periods); for anyone else a fixed window that does not depend
+    /// on the data ([`DEFAULT_TREND_YEARS`] to `today`), so that its extent says nothing about a
+    /// suppressed cell. More than [`MAX_BUCKETS`] periods is an error naming the range.
+    pub fn trend_range(
+        &self,
+        f: &JourneyFilter,
+        interval: Interval,
+        data_range: bool,
+        today: i32,
+    ) -> Result<Option<(i32, i32)>, TrendError> {
+        let (lo, hi) = if data_range {
+            let need = f.from_day.is_none() || f.to_day.is_none();
+            let (first, last) = if need {
+                let idx = self.journeys.index();
+                let days = idx
+                    .matching(self.journeys.geography(), f)
+                    .into_iter()
+                    .map(|j| j.day);
+                days.fold((None, None), |(lo, hi): (Option<i32>, Option<i32>), d| {
+                    (
+                        Some(lo.map_or(d, |l| l.min(d))),
+                        Some(hi.map_or(d, |h| h.max(d))),
+                    )
+                })
+            } else {
+                (None, None)
+            };
+            match (f.from_day.or(first), f.to_day.or(last)) {
+                (Some(a), Some(b)) => (a, b),
+                _ => return Ok(None),
+            }
+        } else {
+            let d = super::date_of(today);
+            let back = d
+                .replace_year(d.year() - DEFAULT_TREND_YEARS)
+                .or_else(|_| {
+                    d.replace_day(28)
+                        .and_then(|d| d.replace_year(d.year() - DEFAULT_TREND_YEARS))
+                })
+                .map(crate::journey::map::day_number)
+                .unwrap_or(today - 365 * DEFAULT_TREND_YEARS);
+            (f.from_day.unwrap_or(back), f.to_day.unwrap_or(today))
+        };
+        if lo > hi {
+            return Ok(None);
+        }
+        let mut n = 0usize;
+        let mut s = interval.start_of(lo);
+        while s <= hi {
+            n += 1;
+            if n > MAX_BUCKETS {
+                return Err(TrendError::TooMany { lo, hi });
+            }
+            s = interval.next(s);
+        }
+        Ok(Some((lo, hi)))
+    }
+
+    /// The trend buckets of `f` over its range ([`Layers::trend_range`]) and the journeys they
+    /// hold; for a `btp_planner` (`f.disclose_non_btp`) each count is its BTP part as it is
+    /// plus the rest through disclosure control.
+    pub fn trends(
+        &self,
+        f: &JourneyFilter,
+        interval: Interval,
+        data_range: bool,
+        today: i32,
+    ) -> Result<(Vec<super::Bucket>, u32), TrendError> {
+        let Some((lo, hi)) = self.trend_range(f, interval, data_range, today)? else {
+            return Ok((Vec::new(), 0));
+        };
+        let mut f = f.clone();
+        f.from_day = Some(lo);
+        f.to_day = Some(hi);
+        let count = |f: &JourneyFilter| {
+            let sel = self.select(f);
+            (
+                super::trends(&refs(&sel), interval, Some(lo), Some(hi)),
+                sel.len() as u32,
+            )
+        };
+        match btp_parts(&f) {
+            None => Ok(count(&f)),
+            Some((all, readable)) => {
+                let ((t, tn), (r, rn)) = (count(&all), count(&readable));
+                Ok((
+                    self.combine_parts("trends", &t, &r, false)
+                        .map_err(TrendError::Combine)?,
+                    self.combine_parts("trends_total", &tn, &rn, false)
+                        .map_err(TrendError::Combine)?,
+                ))
+            }
+        }
+    }
+
+    /// The flows of the journeys `f` selects, narrowed to an origin and destination force; a
+    /// viewer is shown no pair with fewer than k journeys, not even that it exists.
+    pub fn flow_rows(
+        &self,
+        f: &JourneyFilter,
+        origin: Option<u16>,
+        destination: Option<u16>,
+        direction: Direction,
+        viewer: bool,
+    ) -> Flows {
+        let k = self.disclosure.k;
+        let mut flows = (*self.flows(f, direction)).clone();
+        flows.rows.retain(|r| {
+            origin.is_none_or(|o| r.origin == o)
+                && destination.is_none_or(|d| r.destination == d)
+                && (!viewer || r.counts.journeys >= k)
+        });
+        flows
+    }
+
+    /// The corridors a caller may see, most journeys first, the first `top`: for a viewer (or a
+    /// `btp_planner`, whose corridors are published whole), published on the rows: the counts, and
+    /// each `via` count in its own cell (the corridor's and the station), those under k left out,
+    /// the shares from the published counts; a corridor whose journeys are under k is left out.
+    pub fn corridor_rows<'g>(
+        &self,
+        g: &'g Geography,
+        all: &Corridors,
+        direction: Direction,
+        d: Option<&Disclosure>,
+        top: usize,
+    ) -> Vec<CorridorRow<'g>> {
+        let station = |s: u32| g.stations.get(s as usize);
+        let force = |s: u32| {
+            g.station_force(s as usize)
+                .map(|f| g.forces.get(f.force).code.as_str())
+        };
+        // (the journeys they are ordered by, the corridor, its cells, the cell of their rounding)
+        let mut kept: Vec<(u64, &super::Corridor, CountCells, String)> = all
+            .rows
+            .iter()
+            .filter_map(|c| {
+                let mut counts = CountCells::of(&c.counts);
+                let cell = Disclosure::cell(&[
+                    ("hub_station", station(c.hub).code.as_str()),
+                    ("market_station", station(c.market).code.as_str()),
+                ]);
+                if let Some(d) = d {
+                    counts.publish(d, &cell);
+                }
+                let Some(Cell::Count(Some(journeys))) = counts.get("journeys") else {
+                    return None;
+                };
+                Some((journeys, c, counts, cell))
+            })
+            .collect();
+        kept.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then(a.1.hub.cmp(&b.1.hub))
+                .then(a.1.market.cmp(&b.1.market))
+        });
+        kept.truncate(top);
+        kept.into_iter()
+            .map(|(journeys, c, counts, cell)| {
+                let via = c
+                    .via
+                    .iter()
+                    .filter_map(|&(s, n)| {
+                        let n = match d {
+                            Some(d) => {
+                                let via_cell = format!("{cell}via={}|", station(s).code.as_str());
+                                d.publish(&via_cell, "journeys", u64::from(n))? as u32
+                            }
+                            None => n,
+                        };
+                        let share = f64::from(n) / journeys.max(1) as f64;
+                        Some(Via {
+                            station: station(s),
+                            journeys: n,
+                            share: (share * 1e4).round() / 1e4,
+                        })
+                    })
+                    .collect();
+                let route = self.corridor_route(c.hub, c.market);
+                CorridorRow {
+                    hub_index: c.hub,
+                    market_index: c.market,
+                    hub: station(c.hub),
+                    market: station(c.market),
+                    hub_force: force(c.hub),
+                    market_force: force(c.market),
+                    direction,
+                    counts,
+                    via,
+                    distance_m: route
+                        .as_ref()
+                        .as_ref()
+                        .map(|r| (r.0 * 100.0).round() / 100.0),
+                    forces: route.as_ref().as_ref().map_or_else(Vec::new, |r| {
+                        r.1.iter().map(|&f| g.forces.get(f).code.as_str()).collect()
+                    }),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Most periods one trends answer holds.
+pub const MAX_BUCKETS: usize = 600;
+/// Years of periods a trends answer covers when the caller gives no dates and may not see the
+/// data's own range (viewers, btp_planners): the six years MoPI normally keeps records for,
+/// up to today, whatever the data holds.
+pub const DEFAULT_TREND_YEARS: i32 = 6;
+
+/// Why [`Layers::trends`] gives no buckets.
+#[derive(Debug)]
+pub enum TrendError {
+    /// the range from `lo` to `hi` holds more than [`MAX_BUCKETS`] periods
+    TooMany { lo: i32, hi: i32 },
+    /// a `btp_planner`'s two parts could not be combined
+    Combine(serde_json::Error),
 }
 
 /// The cell an answer's top-level counts are published in (it has no identifying field): the
