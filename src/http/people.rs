@@ -13,7 +13,6 @@ use super::{AppState, json_reply};
 use crate::journey::map::MappedJourney;
 use crate::layers::people::{self, PersonSummary};
 use crate::layers::treatment::{self, By, Group, MEASURES, Table, TableRow};
-use serde_json::{Value, json};
 use std::sync::Arc;
 use warp::reply::Response;
 
@@ -137,25 +136,73 @@ fn day_text(day: i32) -> String {
     crate::layers::date_of(day).to_string()
 }
 
-/// A person as an analyst sees them: the pseudonym, never the key.
-fn person_json(state: &AppState, s: &PersonSummary<'_>) -> Value {
-    let g = state.journeys.geography();
-    json!({
-        "person": state.security.pseudonyms.person(s.key),
-        "child": s.child,
-        "journeys": s.journeys.len(),
-        "forces": s.forces.iter().map(|&f| g.forces.get(f as usize).code.to_string()).collect::<Vec<_>>(),
-        "first_seen": day_text(s.first_seen),
-        "last_seen": day_text(s.last_seen),
-        "age_bands": s.age_bands,
-        "roles": s.roles,
-        "victim_statuses": s.victim_statuses,
-        "safeguarding_referrals": s.safeguarding_referrals,
-        "nrm_referrals": s.nrm_referrals,
-        "arrests": s.arrests,
-        "missing_episodes": s.missing_episodes,
-        "signals": s.signals.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
-    })
+/// A person as an analyst sees them: the pseudonym, never the key (fields by name, as the
+/// answers have always had them).
+#[derive(serde::Serialize)]
+struct PersonOut<'a> {
+    age_bands: &'a [crate::journey::report::AgeBand],
+    arrests: u32,
+    child: bool,
+    first_seen: String,
+    forces: Vec<&'a str>,
+    journeys: usize,
+    last_seen: String,
+    missing_episodes: u32,
+    nrm_referrals: u32,
+    person: String,
+    roles: &'a [crate::journey::report::Role],
+    safeguarding_referrals: u32,
+    signals: Vec<&'static str>,
+    victim_statuses: &'a [crate::journey::report::VictimStatus],
+}
+
+impl<'a> PersonOut<'a> {
+    fn new(state: &'a AppState, s: &'a PersonSummary<'_>) -> PersonOut<'a> {
+        let g = state.journeys.geography();
+        PersonOut {
+            age_bands: &s.age_bands,
+            arrests: s.arrests,
+            child: s.child,
+            first_seen: day_text(s.first_seen),
+            forces: s
+                .forces
+                .iter()
+                .map(|&f| g.forces.get(f as usize).code.as_str())
+                .collect(),
+            journeys: s.journeys.len(),
+            last_seen: day_text(s.last_seen),
+            missing_episodes: s.missing_episodes,
+            nrm_referrals: s.nrm_referrals,
+            person: state.security.pseudonyms.person(s.key),
+            roles: &s.roles,
+            safeguarding_referrals: s.safeguarding_referrals,
+            signals: s.signals.iter().map(|x| x.as_str()).collect(),
+            victim_statuses: &s.victim_statuses,
+        }
+    }
+}
+
+/// `/api/people`.
+#[derive(serde::Serialize)]
+struct PeopleAnswer<'a> {
+    #[serde(rename = "numberMatched")]
+    matched: usize,
+    #[serde(rename = "numberReturned")]
+    returned: usize,
+    people: Vec<PersonOut<'a>>,
+}
+
+/// `/api/people/{psn}`: the person's journeys as GeoJSON features, with their summary.
+#[derive(serde::Serialize)]
+struct PersonAnswer<'a> {
+    features: Vec<JourneyFeature<'a>>,
+    #[serde(rename = "numberMatched")]
+    matched: usize,
+    #[serde(rename = "numberReturned")]
+    returned: usize,
+    person: PersonOut<'a>,
+    #[serde(rename = "type")]
+    kind: &'static str,
 }
 
 /// "Today" for the new-force signal: the `to` of the filter, else the last selected journey.
@@ -208,20 +255,19 @@ pub async fn people_api(
                 .then(pa.cmp(pb))
         });
         let matched = named.len();
-        let page: Vec<Value> = named
+        let page: Vec<PersonOut> = named
             .iter()
             .skip(offset)
             .take(limit)
-            .map(|(_, s)| person_json(&state, s))
+            .map(|(_, s)| PersonOut::new(&state, s))
             .collect();
         let n = page.len();
-        Ok(record_count(
-            json_reply(
-                &json!({"numberMatched": matched, "numberReturned": n, "people": page}),
-                JSON,
-            ),
-            n,
-        ))
+        let body = PeopleAnswer {
+            matched,
+            returned: n,
+            people: page,
+        };
+        Ok(record_count(json_reply(&body, JSON), n))
     })
     .await
 }
@@ -265,7 +311,9 @@ pub async fn person_api(
             .flat_map(|j| j.report.persons.iter())
             .map(|p| p.person_id.as_str())
             .find(|k| tried.insert(*k) && keys.person(k) == psn)
-            .ok_or_else(|| ApiError::NotFound(format!("no person \"{psn}\" on the selected journeys")))?;
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("no person \"{psn}\" on the selected journeys"))
+            })?;
         let mut js: Vec<&Arc<MappedJourney>> = sel
             .iter()
             .copied()
@@ -285,13 +333,13 @@ pub async fn person_api(
             })
             .collect();
         let n = features.len();
-        let body = json!({
-            "type": "FeatureCollection",
-            "numberMatched": n,
-            "numberReturned": n,
-            "person": person_json(&state, &summary),
-            "features": serde_json::to_value(&features).map_err(|e| ApiError::Internal(e.to_string()))?,
-        });
+        let body = PersonAnswer {
+            features,
+            matched: n,
+            returned: n,
+            person: PersonOut::new(&state, &summary),
+            kind: "FeatureCollection",
+        };
         Ok(record_count(json_reply(&body, GEOJSON), n))
     })
     .await

@@ -1031,6 +1031,25 @@ async fn a_person_seen_again_is_listed_for_an_analyst_under_a_pseudonym_and_the_
         .collect();
     assert_eq!(ids, ["syn-acc-0", "syn-acc-1"]);
     assert_eq!(one["person"], *p);
+    // each journey as the journeys' own door gives it (geometry, properties, id)
+    for f in one["features"].as_array().unwrap() {
+        let id = f["id"].as_str().unwrap();
+        let (s, body, _) = call(
+            st,
+            "GET",
+            &format!("/collections/journeys/items/{id}"),
+            Some(Role::Admin),
+            &[],
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+        let own: Value = serde_json::from_str(&body).unwrap();
+        for k in ["type", "id", "geometry", "properties"] {
+            assert_eq!(f[k], own[k], "{id}: {k}");
+        }
+        assert!(f["geometry"]["coordinates"].as_array().unwrap().len() >= 2);
+    }
     let log = std::fs::read_to_string(f.dir.join("audit.ndjson")).unwrap();
     let reads: Vec<Value> = log
         .lines()
