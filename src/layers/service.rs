@@ -1,7 +1,9 @@
 //! The layer service: which journeys a filter selects, and the layers over them (counts per
 //! station, force and track section, the Gi* statistic, flows and corridors), each cached per
 //! filter ([`FilterKey`]) until the journeys change; for a `btp_planner`'s filters, BTP's part
-//! exact and the rest through disclosure control. Pure and synchronous: it is given the
+//! exact and the rest through disclosure control. Also, over the journeys a filter selects, the
+//! trend periods, the flows and corridors a caller may see, the clock and the emerging hot spot
+//! cube, published here for a caller whose answer is published. Pure and synchronous: it is given the
 //! journeys, the stations' neighbourhoods, the memos, how stale a layer may be and the
 //! disclosure control through [`Layers`], and knows nothing of HTTP.
 
