@@ -3,9 +3,9 @@
 //! filter ([`FilterKey`]) until the journeys change; for a `btp_planner`'s filters, BTP's part
 //! exact and the rest through disclosure control. Also, over the journeys a filter selects, the
 //! trend periods, the flows and corridors a caller may see, the clock and the emerging hot spot
-//! cube, published here for a caller whose answer is published. Pure and synchronous: it is given the
-//! journeys, the stations' neighbourhoods, the memos, how stale a layer may be and the
-//! disclosure control through [`Layers`], and knows nothing of HTTP.
+//! cube, published here for a caller whose answer is published. Pure and synchronous: it is
+//! given the journeys, the stations' neighbourhoods, the memos, how stale a layer may be and
+//! the disclosure control through [`Layers`], and knows nothing of HTTP.
 
 use super::collection::Collection;
 use super::hotspots::{self, Inference, Neighbourhoods, Spot};
