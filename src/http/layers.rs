@@ -912,7 +912,6 @@ pub fn direction_param(p: &Params) -> Result<Direction, ApiError> {
     }
 }
 
-/// The flows of the journeys `f` selects by `direction` (cached), unnarrowed.
 /// The flows of the journeys `f` selects, narrowed to an origin and destination force; a
 /// viewer's without the pairs under k ([`crate::layers::service::Layers::flow_rows`]).
 pub fn flow_rows(
