@@ -7,7 +7,7 @@
 
 use super::error::ApiError;
 use super::journeys::{JourneyFeature, filter_from, journey_params, record_count};
-use super::layers::{Format, blocking, csv_bytes, csv_reply, format_param, select};
+use super::layers::{Format, blocking, csv_bytes, csv_reply, format_param, opt, select};
 use super::params::Params;
 use super::{AppState, json_reply};
 use crate::journey::map::MappedJourney;
@@ -40,10 +40,6 @@ fn group_param(p: &Params) -> Result<Group, ApiError> {
         })
         .transpose()
         .map(|g| g.unwrap_or(Group::All))
-}
-
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
 }
 
 /// The table as CSV: the national row first, then a row per force (counts, rates, funnel
